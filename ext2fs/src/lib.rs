@@ -1,0 +1,14 @@
+//! The ext2 on-disk format with the union-mount extensions, read and
+//! written symmetrically. Programs (mke2fs-union, e2fsck-union,
+//! debugfs-union, mount-union) never parse a structure themselves.
+
+pub mod codec;
+pub mod dirent;
+pub mod error;
+pub mod features;
+pub mod group_desc;
+pub mod inode;
+pub mod layout;
+pub mod superblock;
+
+pub use error::{Error, Result};

@@ -1,0 +1,355 @@
+//! The superblock: 1024 bytes at byte offset 1024 of the filesystem (and
+//! backups at the start of some groups; see `layout`).
+//!
+//! The full revision-1 layout (including the ext4-era fields, which ext2
+//! images keep zero) is declared so that a parse/write round trip is
+//! byte-exact.
+
+use crate::features::{incompat, FeatureSet};
+use crate::{ondisk, Error, Result};
+
+pub const SUPERBLOCK_OFFSET: u64 = 1024;
+pub const SUPERBLOCK_SIZE: usize = 1024;
+pub const EXT2_MAGIC: u16 = 0xEF53;
+
+/// s_state bits.
+pub const STATE_VALID: u16 = 0x0001;
+pub const STATE_ERROR: u16 = 0x0002;
+pub const STATE_ORPHAN: u16 = 0x0004;
+
+/// s_errors behaviours.
+pub const ERRORS_CONTINUE: u16 = 1;
+pub const ERRORS_RO: u16 = 2;
+pub const ERRORS_PANIC: u16 = 3;
+
+/// s_creator_os values.
+pub const OS_LINUX: u32 = 0;
+pub const OS_HURD: u32 = 1;
+pub const OS_MASIX: u32 = 2;
+pub const OS_FREEBSD: u32 = 3;
+pub const OS_LITES: u32 = 4;
+
+/// s_rev_level values.
+pub const GOOD_OLD_REV: u32 = 0;
+pub const DYNAMIC_REV: u32 = 1;
+/// Revision-0 filesystems have fixed 128-byte inodes and first inode 11.
+pub const GOOD_OLD_INODE_SIZE: u16 = 128;
+pub const GOOD_OLD_FIRST_INO: u32 = 11;
+
+/// s_def_hash_version values (also dx_root hash_version).
+pub const HASH_LEGACY: u8 = 0;
+pub const HASH_HALF_MD4: u8 = 1;
+pub const HASH_TEA: u8 = 2;
+pub const HASH_LEGACY_UNSIGNED: u8 = 3;
+pub const HASH_HALF_MD4_UNSIGNED: u8 = 4;
+pub const HASH_TEA_UNSIGNED: u8 = 5;
+
+/// s_flags bits.
+pub const FLAGS_SIGNED_HASH: u32 = 0x0001;
+pub const FLAGS_UNSIGNED_HASH: u32 = 0x0002;
+pub const FLAGS_TEST_FILESYS: u32 = 0x0004;
+
+ondisk! {
+    /// `struct ext2_super_block` (lib/ext2fs/ext2_fs.h).
+    pub struct Superblock {
+        s_inodes_count: u32,
+        s_blocks_count: u32,
+        s_r_blocks_count: u32,
+        s_free_blocks_count: u32,
+        s_free_inodes_count: u32,
+        s_first_data_block: u32,
+        /// Block size is 1024 << s_log_block_size.
+        s_log_block_size: u32,
+        s_log_cluster_size: u32,
+        s_blocks_per_group: u32,
+        s_clusters_per_group: u32,
+        s_inodes_per_group: u32,
+        s_mtime: u32,
+        s_wtime: u32,
+        s_mnt_count: u16,
+        /// Signed on disk: -1 disables the mount-count check.
+        s_max_mnt_count: u16,
+        s_magic: u16,
+        s_state: u16,
+        s_errors: u16,
+        s_minor_rev_level: u16,
+        s_lastcheck: u32,
+        s_checkinterval: u32,
+        s_creator_os: u32,
+        s_rev_level: u32,
+        s_def_resuid: u16,
+        s_def_resgid: u16,
+        // Revision 1 (EXT2_DYNAMIC_REV) fields.
+        s_first_ino: u32,
+        s_inode_size: u16,
+        s_block_group_nr: u16,
+        s_feature_compat: u32,
+        s_feature_incompat: u32,
+        s_feature_ro_compat: u32,
+        s_uuid: [u8; 16],
+        s_volume_name: [u8; 16],
+        s_last_mounted: [u8; 64],
+        s_algorithm_usage_bitmap: u32,
+        s_prealloc_blocks: u8,
+        s_prealloc_dir_blocks: u8,
+        s_reserved_gdt_blocks: u16,
+        s_journal_uuid: [u8; 16],
+        s_journal_inum: u32,
+        s_journal_dev: u32,
+        s_last_orphan: u32,
+        s_hash_seed: [u32; 4],
+        s_def_hash_version: u8,
+        s_jnl_backup_type: u8,
+        s_desc_size: u16,
+        s_default_mount_opts: u32,
+        s_first_meta_bg: u32,
+        s_mkfs_time: u32,
+        s_jnl_blocks: [u32; 17],
+        s_blocks_count_hi: u32,
+        s_r_blocks_count_hi: u32,
+        s_free_blocks_hi: u32,
+        s_min_extra_isize: u16,
+        s_want_extra_isize: u16,
+        s_flags: u32,
+        s_raid_stride: u16,
+        s_mmp_update_interval: u16,
+        s_mmp_block: u64,
+        s_raid_stripe_width: u32,
+        s_log_groups_per_flex: u8,
+        s_checksum_type: u8,
+        s_encryption_level: u8,
+        s_reserved_pad: u8,
+        s_kbytes_written: u64,
+        s_snapshot_inum: u32,
+        s_snapshot_id: u32,
+        s_snapshot_r_blocks_count: u64,
+        s_snapshot_list: u32,
+        s_error_count: u32,
+        s_first_error_time: u32,
+        s_first_error_ino: u32,
+        s_first_error_block: u64,
+        s_first_error_func: [u8; 32],
+        s_first_error_line: u32,
+        s_last_error_time: u32,
+        s_last_error_ino: u32,
+        s_last_error_line: u32,
+        s_last_error_block: u64,
+        s_last_error_func: [u8; 32],
+        s_mount_opts: [u8; 64],
+        s_usr_quota_inum: u32,
+        s_grp_quota_inum: u32,
+        s_overhead_clusters: u32,
+        s_backup_bgs: [u32; 2],
+        s_encrypt_algos: [u8; 4],
+        s_encrypt_pw_salt: [u8; 16],
+        s_lpf_ino: u32,
+        s_prj_quota_inum: u32,
+        s_checksum_seed: u32,
+        s_wtime_hi: u8,
+        s_mtime_hi: u8,
+        s_mkfs_time_hi: u8,
+        s_lastcheck_hi: u8,
+        s_first_error_time_hi: u8,
+        s_last_error_time_hi: u8,
+        s_first_error_errcode: u8,
+        s_last_error_errcode: u8,
+        s_encoding: u16,
+        s_encoding_flags: u16,
+        s_orphan_file_inum: u32,
+        s_reserved: [u32; 94],
+        s_checksum: u32,
+    }
+}
+
+impl Superblock {
+    /// Parses and sanity-checks a superblock, with the checks every tool
+    /// needs before it can compute the geometry without overflow.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let sb = crate::codec::parse_exact(bytes, "superblock", Superblock::parse)?;
+        if sb.s_magic != EXT2_MAGIC {
+            return Err(Error::BadMagic(sb.s_magic));
+        }
+        Ok(sb)
+    }
+
+    /// Checks the fields the geometry is computed from. Tools that repair
+    /// (e2fsck) run their own finer checks; this one only guarantees that
+    /// every derived quantity is in range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::CorruptSuperblock(why));
+        if self.s_log_block_size > 6 {
+            return bad(format!(
+                "block size 1024<<{} is too large",
+                self.s_log_block_size
+            ));
+        }
+        let bs = self.block_size() as u64;
+        if self.s_blocks_per_group == 0 || self.s_blocks_per_group as u64 > 8 * bs {
+            return bad(format!("{} blocks per group", self.s_blocks_per_group));
+        }
+        if self.s_inodes_per_group == 0 || self.s_inodes_per_group as u64 > 8 * bs {
+            return bad(format!("{} inodes per group", self.s_inodes_per_group));
+        }
+        if self.s_blocks_count == 0 || self.s_first_data_block >= self.s_blocks_count {
+            return bad(format!(
+                "first data block {} is past the {} blocks",
+                self.s_first_data_block, self.s_blocks_count
+            ));
+        }
+        let isz = self.inode_size();
+        if isz < 128 || !isz.is_power_of_two() || isz as u64 > bs {
+            return bad(format!("inode size {isz}"));
+        }
+        let groups = self.group_count() as u64;
+        if groups * self.s_inodes_per_group as u64 != self.s_inodes_count as u64 {
+            return bad(format!(
+                "inode count {} is not {} groups of {} inodes",
+                self.s_inodes_count, groups, self.s_inodes_per_group
+            ));
+        }
+        if self.s_rev_level > DYNAMIC_REV {
+            return bad(format!("revision {}", self.s_rev_level));
+        }
+        Ok(())
+    }
+
+    pub fn block_size(&self) -> u32 {
+        1024u32 << self.s_log_block_size.min(6)
+    }
+
+    pub fn inode_size(&self) -> u16 {
+        if self.s_rev_level == GOOD_OLD_REV {
+            GOOD_OLD_INODE_SIZE
+        } else {
+            self.s_inode_size
+        }
+    }
+
+    pub fn first_ino(&self) -> u32 {
+        if self.s_rev_level == GOOD_OLD_REV {
+            GOOD_OLD_FIRST_INO
+        } else {
+            self.s_first_ino
+        }
+    }
+
+    /// Number of block groups (the last one may be short).
+    pub fn group_count(&self) -> u32 {
+        let data = self.s_blocks_count.saturating_sub(self.s_first_data_block) as u64;
+        data.div_ceil(self.s_blocks_per_group.max(1) as u64) as u32
+    }
+
+    pub fn features(&self) -> FeatureSet {
+        FeatureSet {
+            compat: self.s_feature_compat,
+            incompat: self.s_feature_incompat,
+            ro_compat: self.s_feature_ro_compat,
+        }
+    }
+
+    pub fn set_features(&mut self, f: FeatureSet) {
+        self.s_feature_compat = f.compat;
+        self.s_feature_incompat = f.incompat;
+        self.s_feature_ro_compat = f.ro_compat;
+    }
+
+    pub fn has_incompat(&self, mask: u32) -> bool {
+        self.s_feature_incompat & mask != 0
+    }
+    pub fn has_compat(&self, mask: u32) -> bool {
+        self.s_feature_compat & mask != 0
+    }
+    pub fn has_ro_compat(&self, mask: u32) -> bool {
+        self.s_feature_ro_compat & mask != 0
+    }
+
+    pub fn has_whiteout(&self) -> bool {
+        self.has_incompat(incompat::WHITEOUT)
+    }
+
+    pub fn has_filetype(&self) -> bool {
+        self.has_incompat(incompat::FILETYPE)
+    }
+
+    /// The volume label, up to the first NUL.
+    pub fn label(&self) -> String {
+        c_string(&self.s_volume_name)
+    }
+
+    pub fn last_mounted(&self) -> String {
+        c_string(&self.s_last_mounted)
+    }
+
+    /// Whether `group` holds a superblock backup (sparse_super rules).
+    pub fn group_has_super(&self, group: u32) -> bool {
+        crate::layout::group_has_super(self.features(), group)
+    }
+}
+
+/// A NUL-padded on-disk string as text (lossy for non-UTF-8 bytes).
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Copies `s` into a NUL-padded fixed field, truncating like e2fsprogs.
+pub fn set_c_string(field: &mut [u8], s: &str) {
+    field.fill(0);
+    let n = s.len().min(field.len());
+    field[..n].copy_from_slice(&s.as_bytes()[..n]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn size_is_1024() {
+        assert_eq!(Superblock::SIZE, SUPERBLOCK_SIZE);
+    }
+
+    #[test]
+    fn field_offsets_match_ext2_fs_h() {
+        let mut sb = Superblock {
+            s_magic: EXT2_MAGIC,
+            s_reserved_gdt_blocks: 0x1234,
+            s_checksum: 0xdeadbeef,
+            ..Default::default()
+        };
+        sb.s_hash_seed[0] = 0x01020304;
+        let b = sb.to_bytes();
+        assert_eq!(&b[0x38..0x3a], &[0x53, 0xef]);
+        assert_eq!(&b[0xce..0xd0], &[0x34, 0x12]);
+        assert_eq!(&b[0xec..0xf0], &[4, 3, 2, 1]);
+        assert_eq!(&b[0x3fc..0x400], &[0xef, 0xbe, 0xad, 0xde]);
+    }
+
+    #[test]
+    fn bad_magic_and_truncation_are_errors() {
+        assert!(matches!(
+            Superblock::from_bytes(&[0u8; 1024]),
+            Err(Error::BadMagic(0))
+        ));
+        assert!(matches!(
+            Superblock::from_bytes(&[0u8; 100]),
+            Err(Error::Truncated { .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(bytes in proptest::collection::vec(any::<u8>(), SUPERBLOCK_SIZE)) {
+            let (_, sb) = Superblock::parse(&bytes).unwrap();
+            prop_assert_eq!(sb.to_bytes(), bytes);
+        }
+
+        #[test]
+        fn random_input_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1100)) {
+            if let Ok(sb) = Superblock::from_bytes(&bytes) {
+                let _ = sb.validate();
+                let _ = sb.group_count();
+            }
+        }
+    }
+}
