@@ -112,9 +112,12 @@ pub fn rec_len_to_disk(len: u32, block_size: usize) -> u16 {
     }
 }
 
+/// inode, raw rec_len, name_len, file_type, name.
+pub type RawEntry<'a> = (u32, u16, u8, u8, &'a [u8]);
+
 /// `nom` parser for one entry header and name. rec_len is returned raw
 /// (callers decode it for the block size and check it against the block).
-pub fn parse_entry(input: &[u8]) -> IResult<&[u8], (u32, u16, u8, u8, &[u8])> {
+pub fn parse_entry(input: &[u8]) -> IResult<&[u8], RawEntry<'_>> {
     let (input, inode) = le_u32(input)?;
     let (input, rec_len) = le_u16(input)?;
     let (input, name_len) = nom_u8(input)?;
@@ -144,7 +147,7 @@ pub fn parse_block(buf: &[u8], dir: u32, block: u64) -> Result<Vec<DirEntry>> {
         let (_, (inode, raw_rec, name_len, file_type, name)) = parse_entry(&buf[off..])
             .map_err(|_| corrupt(format!("entry at offset {off} runs past the block")))?;
         let rec_len = rec_len_from_disk(raw_rec, bs) as usize;
-        if rec_len < HEADER_LEN || rec_len % 4 != 0 {
+        if rec_len < HEADER_LEN || !rec_len.is_multiple_of(4) {
             return Err(corrupt(format!("bad rec_len {rec_len} at offset {off}")));
         }
         if off + rec_len > bs {

@@ -148,7 +148,7 @@ impl Inode {
 
     /// Parses an inode record of exactly `bytes.len()` bytes (128 or more).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let (rest, base) = crate::codec::parse_exact(bytes, "inode", |b| InodeBase::parse(b))
+        let (rest, base) = crate::codec::parse_exact(bytes, "inode", InodeBase::parse)
             .map(|b| (&bytes[InodeBase::SIZE..], b))?;
         let size = u16::try_from(bytes.len()).map_err(|_| Error::Truncated {
             what: "inode",
@@ -268,7 +268,7 @@ impl Inode {
         let start = InodeBase::SIZE + self.extra_isize() as usize;
         if self.size as usize <= InodeBase::SIZE
             || start > bytes.len()
-            || self.extra_isize() % 4 != 0
+            || !self.extra_isize().is_multiple_of(4)
         {
             return None;
         }

@@ -2,11 +2,14 @@
 //! written symmetrically. Programs (mke2fs-union, e2fsck-union,
 //! debugfs-union, mount-union) never parse a structure themselves.
 
+pub mod block_map;
 pub mod codec;
 pub mod dirent;
 pub mod error;
 pub mod features;
+pub mod fs;
 pub mod group_desc;
+pub mod image;
 pub mod inode;
 pub mod layout;
 pub mod superblock;

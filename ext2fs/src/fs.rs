@@ -1,0 +1,1184 @@
+//! The high-level filesystem API the tools share: open an image, read
+//! inodes, files and directories, and (opened for writing) allocate, create
+//! and delete objects with the union rules, keeping free counts in groups
+//! and superblock consistent.
+
+use std::path::Path;
+
+use crate::block_map::{self, BlockKind};
+use crate::dirent::{self, ft, DirEntry};
+use crate::features::{incompat, ro_compat, SUPPORTED_INCOMPAT};
+use crate::group_desc::{self, GroupDesc};
+use crate::image::Image;
+use crate::inode::{self, flags, Inode, ROOT_INO};
+use crate::layout::Geometry;
+use crate::superblock::{Superblock, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
+use crate::{Error, Result};
+
+/// How to open a filesystem.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// Open read-write (refused on a mounted filesystem).
+    pub write: bool,
+    /// Use the superblock at this block number (a backup), like `-b`.
+    pub superblock: Option<u64>,
+    /// Block size to assume with `superblock` (`-B`); probed when absent.
+    pub block_size: Option<u32>,
+    /// Open even with incompat features this library does not know.
+    pub force: bool,
+}
+
+/// A whole-filesystem bitmap (one bit per block or inode).
+#[derive(Clone, Debug, Default)]
+struct BitSet {
+    words: Vec<u64>,
+    len: u64,
+}
+
+impl BitSet {
+    fn new(len: u64) -> Self {
+        BitSet {
+            words: vec![0; len.div_ceil(64) as usize],
+            len,
+        }
+    }
+    fn get(&self, i: u64) -> bool {
+        i < self.len && self.words[(i / 64) as usize] >> (i % 64) & 1 == 1
+    }
+    fn set(&mut self, i: u64, v: bool) {
+        if i >= self.len {
+            return;
+        }
+        let w = &mut self.words[(i / 64) as usize];
+        if v {
+            *w |= 1 << (i % 64);
+        } else {
+            *w &= !(1 << (i % 64));
+        }
+    }
+    /// First clear bit in [from, to), if any.
+    fn first_clear(&self, from: u64, to: u64) -> Option<u64> {
+        let mut i = from;
+        let to = to.min(self.len);
+        while i < to {
+            let w = self.words[(i / 64) as usize];
+            if w == u64::MAX && i.is_multiple_of(64) {
+                i += 64;
+                continue;
+            }
+            if !self.get(i) {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// An open ext2 filesystem.
+#[derive(Debug)]
+pub struct Filesystem {
+    image: Image,
+    pub sb: Superblock,
+    pub geo: Geometry,
+    pub groups: Vec<GroupDesc>,
+    /// Byte offset of the superblock this was opened from.
+    sb_offset: u64,
+    block_bitmap: Option<BitSet>,
+    inode_bitmap: Option<BitSet>,
+    dirty_groups: Vec<bool>,
+    dirty: bool,
+}
+
+impl Filesystem {
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
+        let image = if opts.write {
+            Image::open_read_write(path)?
+        } else {
+            Image::open_read_only(path)?
+        };
+        Self::from_image(image, opts)
+    }
+
+    /// Opens a filesystem on an already opened image.
+    pub fn from_image(image: Image, opts: &OpenOptions) -> Result<Self> {
+        let (sb, sb_offset) = match opts.superblock {
+            None => (
+                read_superblock_at(&image, SUPERBLOCK_OFFSET)?,
+                SUPERBLOCK_OFFSET,
+            ),
+            Some(blk) => probe_backup(&image, blk, opts.block_size)?,
+        };
+        sb.validate()?;
+        let unknown = sb.s_feature_incompat & !SUPPORTED_INCOMPAT;
+        if unknown != 0 && !opts.force {
+            let names = crate::features::FeatureSet {
+                incompat: unknown,
+                ..Default::default()
+            }
+            .names();
+            return Err(Error::UnsupportedFeatures(names.join(" ")));
+        }
+        let geo = Geometry::from_superblock(&sb);
+        // The descriptor table follows the superblock copy it came with.
+        let gdt_block = if sb_offset == SUPERBLOCK_OFFSET {
+            sb.s_first_data_block as u64 + 1
+        } else {
+            sb_offset / geo.block_size as u64 + 1
+        };
+        let mut raw = vec![0u8; geo.desc_blocks as usize * geo.block_size as usize];
+        image.read_at(gdt_block * geo.block_size as u64, &mut raw)?;
+        let groups = group_desc::parse_table(&raw, geo.group_count)?;
+        let n = groups.len();
+        Ok(Filesystem {
+            image,
+            sb,
+            geo,
+            groups,
+            sb_offset,
+            block_bitmap: None,
+            inode_bitmap: None,
+            dirty_groups: vec![false; n],
+            dirty: false,
+        })
+    }
+
+    pub fn image(&self) -> &Image {
+        &self.image
+    }
+
+    pub fn block_size(&self) -> u32 {
+        self.geo.block_size
+    }
+
+    pub fn is_writable(&self) -> bool {
+        self.image.is_writable()
+    }
+
+    pub fn whiteout_feature(&self) -> bool {
+        self.sb.has_incompat(incompat::WHITEOUT)
+    }
+
+    pub fn filetype_feature(&self) -> bool {
+        self.sb.has_incompat(incompat::FILETYPE)
+    }
+
+    /// Byte offset of the superblock in use (1024 unless a backup).
+    pub fn superblock_offset(&self) -> u64 {
+        self.sb_offset
+    }
+
+    // ----- blocks -------------------------------------------------------
+
+    fn check_block(&self, block: u64) -> Result<()> {
+        if block >= self.geo.blocks_count {
+            return Err(Error::BlockOutOfRange {
+                block,
+                blocks: self.geo.blocks_count,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn read_block(&self, block: u64) -> Result<Vec<u8>> {
+        self.read_blocks(block, 1)
+    }
+
+    /// Reads `count` consecutive blocks in one I/O.
+    pub fn read_blocks(&self, block: u64, count: u32) -> Result<Vec<u8>> {
+        self.check_block(block)?;
+        if count > 0 {
+            self.check_block(block + count as u64 - 1)?;
+        }
+        let bs = self.geo.block_size as u64;
+        let mut buf = vec![0u8; (count as u64 * bs) as usize];
+        self.image.read_at(block * bs, &mut buf)?;
+        Ok(buf)
+    }
+
+    pub fn write_block(&mut self, block: u64, data: &[u8]) -> Result<()> {
+        self.check_block(block)?;
+        let bs = self.geo.block_size as u64;
+        if !(data.len() as u64).is_multiple_of(bs) {
+            return Err(Error::Invalid(format!(
+                "write of {} bytes is not whole blocks",
+                data.len()
+            )));
+        }
+        self.check_block(block + data.len() as u64 / bs - 1)?;
+        self.image.write_at(block * bs, data)
+    }
+
+    // ----- inodes -------------------------------------------------------
+
+    fn inode_location(&self, ino: u32) -> Result<u64> {
+        if ino == 0 || ino > self.sb.s_inodes_count {
+            return Err(Error::InodeOutOfRange {
+                ino,
+                inodes: self.sb.s_inodes_count,
+            });
+        }
+        let group = self.geo.inode_group(ino);
+        let index = (ino - 1) % self.geo.inodes_per_group;
+        let table = self.groups[group as usize].bg_inode_table as u64;
+        if table == 0 || table + self.geo.inode_table_blocks as u64 > self.geo.blocks_count {
+            return Err(Error::CorruptGroupDesc {
+                group,
+                why: format!("inode table at block {table} is outside the filesystem"),
+            });
+        }
+        Ok(table * self.geo.block_size as u64 + index as u64 * self.geo.inode_size as u64)
+    }
+
+    pub fn read_inode(&self, ino: u32) -> Result<Inode> {
+        let off = self.inode_location(ino)?;
+        let mut buf = vec![0u8; self.geo.inode_size as usize];
+        self.image.read_at(off, &mut buf)?;
+        Inode::parse(&buf)
+    }
+
+    pub fn write_inode(&mut self, ino: u32, inode: &Inode) -> Result<()> {
+        let off = self.inode_location(ino)?;
+        let mut bytes = inode.to_bytes();
+        bytes.resize(self.geo.inode_size as usize, 0);
+        self.image.write_at(off, &bytes)
+    }
+
+    /// Reads a whole group's inode table in one I/O.
+    pub fn read_inode_table(&self, group: u32) -> Result<Vec<u8>> {
+        let table = self.groups[group as usize].bg_inode_table as u64;
+        self.read_blocks(table, self.geo.inode_table_blocks)
+    }
+
+    // ----- file contents ------------------------------------------------
+
+    /// Calls `visit` for every block of the inode's map (data and
+    /// indirect). Block numbers outside the filesystem are an error.
+    pub fn walk_blocks<V>(&self, inode: &Inode, mut visit: V) -> Result<()>
+    where
+        V: FnMut(BlockKind, u32) -> bool,
+    {
+        if !self.has_block_map(inode) {
+            return Ok(());
+        }
+        let blocks = self.geo.blocks_count;
+        let mut bad = None;
+        block_map::walk(
+            &inode.base.i_block,
+            self.geo.block_size,
+            |b| self.read_block(b as u64),
+            |k, b| {
+                if b as u64 >= blocks || (b as u64) < self.geo.first_data_block as u64 {
+                    bad = Some(b);
+                    return false;
+                }
+                visit(k, b)
+            },
+        )?;
+        match bad {
+            Some(b) => Err(Error::BlockOutOfRange {
+                block: b as u64,
+                blocks,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether i_block holds a block map (not a fast symlink or a device).
+    pub fn has_block_map(&self, inode: &Inode) -> bool {
+        !(inode.is_device() || inode.is_fifo_or_socket() || inode.is_fast_symlink())
+    }
+
+    /// The data blocks as (logical, physical), in logical order.
+    pub fn data_blocks(&self, inode: &Inode) -> Result<Vec<(u64, u32)>> {
+        let mut out = Vec::new();
+        self.walk_blocks(inode, |k, b| {
+            if let BlockKind::Data(l) = k {
+                out.push((l, b));
+            }
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Reads a file's contents (holes read as zeroes), up to its size.
+    pub fn read_file(&self, inode: &Inode) -> Result<Vec<u8>> {
+        let size = inode.size();
+        let bs = self.geo.block_size as u64;
+        // A corrupt size must not make us allocate terabytes.
+        let max = block_map::max_logical_blocks(self.geo.block_size) * bs;
+        if size > max {
+            return Err(Error::Invalid(format!(
+                "file size {size} is larger than ext2 allows"
+            )));
+        }
+        let mut out = Vec::new();
+        self.read_file_with(inode, |off, data| {
+            if out.len() < off as usize {
+                out.resize(off as usize, 0);
+            }
+            out.extend_from_slice(data);
+            Ok(())
+        })?;
+        out.resize(size as usize, 0);
+        Ok(out)
+    }
+
+    /// Streams a file's data: `sink(offset, bytes)` for each run of
+    /// consecutive blocks (holes skipped), clipped to the file size.
+    pub fn read_file_with<S>(&self, inode: &Inode, mut sink: S) -> Result<()>
+    where
+        S: FnMut(u64, &[u8]) -> Result<()>,
+    {
+        let size = inode.size();
+        let bs = self.geo.block_size as u64;
+        let blocks = self.data_blocks(inode)?;
+        let mut i = 0;
+        while i < blocks.len() {
+            let (l0, p0) = blocks[i];
+            let mut n = 1;
+            while i + n < blocks.len()
+                && n < 256
+                && blocks[i + n].0 == l0 + n as u64
+                && blocks[i + n].1 as u64 == p0 as u64 + n as u64
+            {
+                n += 1;
+            }
+            let off = l0 * bs;
+            if off < size {
+                let data = self.read_blocks(p0 as u64, n as u32)?;
+                let keep = ((size - off) as usize).min(data.len());
+                sink(off, &data[..keep])?;
+            }
+            i += n;
+        }
+        Ok(())
+    }
+
+    /// A symlink's target (fast: from i_block; slow: from its block).
+    pub fn read_link(&self, inode: &Inode) -> Result<Vec<u8>> {
+        if inode.is_fast_symlink() {
+            return Ok(inode.fast_symlink_target());
+        }
+        let size = inode.size();
+        if size >= self.geo.block_size as u64 {
+            return Err(Error::Invalid(format!("symlink of {size} bytes")));
+        }
+        self.read_file(inode)
+    }
+
+    // ----- directories --------------------------------------------------
+
+    /// Every entry of a directory, block by block (whiteouts, fallthrus and
+    /// free slots included; callers filter with `DirEntry::in_use`).
+    pub fn read_dir_blocks(&self, dir: u32) -> Result<Vec<(u64, Vec<DirEntry>)>> {
+        let inode = self.read_inode(dir)?;
+        if !inode.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        let mut out = Vec::new();
+        for (l, b) in self.data_blocks(&inode)? {
+            if l * self.geo.block_size as u64 >= inode.size() {
+                break;
+            }
+            let buf = self.read_block(b as u64)?;
+            out.push((l, dirent::parse_block(&buf, dir, b as u64)?));
+        }
+        Ok(out)
+    }
+
+    /// The entries in use (live, and with the whiteout feature also
+    /// whiteouts and fallthrus), '.' and '..' included.
+    pub fn read_dir(&self, dir: u32) -> Result<Vec<DirEntry>> {
+        let wh = self.whiteout_feature();
+        Ok(self
+            .read_dir_blocks(dir)?
+            .into_iter()
+            .flat_map(|(_, es)| es)
+            .filter(|e| e.in_use(wh))
+            .collect())
+    }
+
+    /// Looks a name up in a directory; whiteouts and fallthrus match too.
+    pub fn lookup_entry(&self, dir: u32, name: &[u8]) -> Result<Option<DirEntry>> {
+        Ok(self.read_dir(dir)?.into_iter().find(|e| e.name == name))
+    }
+
+    /// Resolves a path (absolute, or relative to `cwd`) to an inode number.
+    /// Symlinks in the middle are not followed (as debugfs does).
+    pub fn namei(&self, cwd: u32, path: &str) -> Result<u32> {
+        let mut ino = if path.starts_with('/') { ROOT_INO } else { cwd };
+        for comp in path.split('/').filter(|c| !c.is_empty()) {
+            match self.lookup_entry(ino, comp.as_bytes())? {
+                Some(e) if e.inode != 0 => ino = e.inode,
+                _ => return Err(Error::NotFound(path.to_string())),
+            }
+        }
+        Ok(ino)
+    }
+
+    // ----- allocation -----------------------------------------------------
+
+    fn require_write(&self) -> Result<()> {
+        if !self.image.is_writable() {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// Loads both bitmaps into memory (done once, before any allocation).
+    pub fn load_bitmaps(&mut self) -> Result<()> {
+        if self.block_bitmap.is_some() {
+            return Ok(());
+        }
+        let geo = &self.geo;
+        let nblocks = geo.blocks_count - geo.first_data_block as u64;
+        let mut bb = BitSet::new(nblocks);
+        let mut ib = BitSet::new(self.sb.s_inodes_count as u64);
+        for g in 0..geo.group_count {
+            let gd = &self.groups[g as usize];
+            let bbuf = self.read_block(gd.bg_block_bitmap as u64)?;
+            let first = geo.group_first_block(g) - geo.first_data_block as u64;
+            for i in 0..geo.blocks_in_group(g) as u64 {
+                if bbuf[(i / 8) as usize] >> (i % 8) & 1 == 1 {
+                    bb.set(first + i, true);
+                }
+            }
+            let ibuf = self.read_block(gd.bg_inode_bitmap as u64)?;
+            let ifirst = g as u64 * geo.inodes_per_group as u64;
+            for i in 0..geo.inodes_per_group as u64 {
+                if ibuf[(i / 8) as usize] >> (i % 8) & 1 == 1 {
+                    ib.set(ifirst + i, true);
+                }
+            }
+        }
+        self.block_bitmap = Some(bb);
+        self.inode_bitmap = Some(ib);
+        Ok(())
+    }
+
+    pub fn test_block(&mut self, block: u64) -> Result<bool> {
+        self.load_bitmaps()?;
+        let first = self.geo.first_data_block as u64;
+        Ok(self
+            .block_bitmap
+            .as_ref()
+            .is_some_and(|b| b.get(block.wrapping_sub(first))))
+    }
+
+    pub fn test_inode(&mut self, ino: u32) -> Result<bool> {
+        self.load_bitmaps()?;
+        Ok(self
+            .inode_bitmap
+            .as_ref()
+            .is_some_and(|b| ino > 0 && b.get(ino as u64 - 1)))
+    }
+
+    /// Marks a block used or free, keeping group and superblock counts.
+    pub fn mark_block(&mut self, block: u64, used: bool) -> Result<()> {
+        self.require_write()?;
+        self.check_block(block)?;
+        self.load_bitmaps()?;
+        let first = self.geo.first_data_block as u64;
+        let Some(bb) = self.block_bitmap.as_mut() else {
+            return Ok(());
+        };
+        if block < first || bb.get(block - first) == used {
+            return Ok(());
+        }
+        bb.set(block - first, used);
+        let g = self.geo.block_group(block) as usize;
+        let gd = &mut self.groups[g];
+        if used {
+            gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_sub(1);
+            self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.saturating_sub(1);
+        } else {
+            gd.bg_free_blocks_count += 1;
+            self.sb.s_free_blocks_count += 1;
+        }
+        self.dirty_groups[g] = true;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Marks an inode used or free; `dir` adjusts the used-dirs count.
+    pub fn mark_inode(&mut self, ino: u32, used: bool, dir: bool) -> Result<()> {
+        self.require_write()?;
+        self.inode_location(ino)?;
+        self.load_bitmaps()?;
+        let Some(ib) = self.inode_bitmap.as_mut() else {
+            return Ok(());
+        };
+        if ib.get(ino as u64 - 1) == used {
+            return Ok(());
+        }
+        ib.set(ino as u64 - 1, used);
+        let g = self.geo.inode_group(ino) as usize;
+        let gd = &mut self.groups[g];
+        if used {
+            gd.bg_free_inodes_count = gd.bg_free_inodes_count.saturating_sub(1);
+            self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.saturating_sub(1);
+            if dir {
+                gd.bg_used_dirs_count += 1;
+            }
+        } else {
+            gd.bg_free_inodes_count += 1;
+            self.sb.s_free_inodes_count += 1;
+            if dir {
+                gd.bg_used_dirs_count = gd.bg_used_dirs_count.saturating_sub(1);
+            }
+        }
+        self.dirty_groups[g] = true;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Allocates a free block, searching from `goal` to the end and then
+    /// from the start (ext2's goal-directed allocation).
+    pub fn alloc_block(&mut self, goal: u64) -> Result<u32> {
+        self.require_write()?;
+        self.load_bitmaps()?;
+        let first = self.geo.first_data_block as u64;
+        let n = self.geo.blocks_count - first;
+        let goal = goal.clamp(first, self.geo.blocks_count - 1) - first;
+        let bb = self
+            .block_bitmap
+            .as_ref()
+            .ok_or(Error::NoSpace { what: "block" })?;
+        let found = bb.first_clear(goal, n).or_else(|| bb.first_clear(0, goal));
+        let Some(rel) = found else {
+            return Err(Error::NoSpace { what: "a block" });
+        };
+        let block = rel + first;
+        self.mark_block(block, true)?;
+        Ok(block as u32)
+    }
+
+    /// Allocates an inode: directories go to a group with free inodes above
+    /// average and the most free blocks (the kernel's ext2 find_group_dir),
+    /// other files near their parent.
+    pub fn alloc_inode(&mut self, parent: u32, dir: bool) -> Result<u32> {
+        self.require_write()?;
+        self.load_bitmaps()?;
+        let ngroups = self.geo.group_count;
+        let parent_group = self.geo.inode_group(parent.max(1)).min(ngroups - 1);
+        let order: Vec<u32> = if dir {
+            let avg = self.sb.s_free_inodes_count / ngroups;
+            let mut best: Option<u32> = None;
+            for g in 0..ngroups {
+                let gd = &self.groups[g as usize];
+                if gd.bg_free_inodes_count as u32 >= avg.max(1)
+                    && best.is_none_or(|b| {
+                        gd.bg_free_blocks_count > self.groups[b as usize].bg_free_blocks_count
+                    })
+                {
+                    best = Some(g);
+                }
+            }
+            let start = best.unwrap_or(parent_group);
+            (0..ngroups).map(|i| (start + i) % ngroups).collect()
+        } else {
+            (0..ngroups).map(|i| (parent_group + i) % ngroups).collect()
+        };
+        let first_ino = self.sb.first_ino();
+        for g in order {
+            if self.groups[g as usize].bg_free_inodes_count == 0 {
+                continue;
+            }
+            let ib = self
+                .inode_bitmap
+                .as_ref()
+                .ok_or(Error::NoSpace { what: "inode" })?;
+            let lo = (g as u64 * self.geo.inodes_per_group as u64).max(first_ino as u64 - 1);
+            let hi = (g as u64 + 1) * self.geo.inodes_per_group as u64;
+            if let Some(i) = ib.first_clear(lo, hi) {
+                let ino = i as u32 + 1;
+                self.mark_inode(ino, true, dir)?;
+                return Ok(ino);
+            }
+        }
+        Err(Error::NoSpace { what: "an inode" })
+    }
+
+    // ----- writing file data -------------------------------------------
+
+    /// Replaces a file's contents: frees its old blocks, writes `data`
+    /// leaving all-zero blocks as holes, builds the block map and sets
+    /// size and i_blocks. The inode is written back.
+    pub fn set_file_data(&mut self, ino: u32, inode: &mut Inode, data: &[u8]) -> Result<()> {
+        self.require_write()?;
+        self.free_file_blocks(inode)?;
+        let bs = self.geo.block_size as usize;
+        let goal = self.geo.group_first_block(self.geo.inode_group(ino));
+        let mut mapped = Vec::new();
+        let mut next_goal = goal;
+        for (l, chunk) in data.chunks(bs).enumerate() {
+            if chunk.iter().all(|&b| b == 0) {
+                continue;
+            }
+            let b = self.alloc_block(next_goal)?;
+            next_goal = b as u64 + 1;
+            let mut block = chunk.to_vec();
+            block.resize(bs, 0);
+            self.write_block(b as u64, &block)?;
+            mapped.push((l as u64, b));
+        }
+        let mut extra = Vec::new();
+        let (i_block, ind) = block_map::build(&mapped, self.geo.block_size, || {
+            let b = self.alloc_block(next_goal)?;
+            next_goal = b as u64 + 1;
+            extra.push(b);
+            Ok(b)
+        })?;
+        for (b, contents) in &ind {
+            self.write_block(*b as u64, contents)?;
+        }
+        inode.base.i_block = i_block;
+        inode.set_size(data.len() as u64);
+        let sectors = (mapped.len() + ind.len()) as u64 * (bs as u64 / 512);
+        let acl = if inode.base.i_file_acl != 0 {
+            bs as u64 / 512
+        } else {
+            0
+        };
+        inode.base.i_blocks = (sectors + acl) as u32;
+        if data.len() as u64 > u32::MAX as u64 && !self.sb.has_ro_compat(ro_compat::LARGE_FILE) {
+            self.sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
+            self.dirty = true;
+        }
+        self.write_inode(ino, inode)
+    }
+
+    /// Frees every block of the inode's map and clears i_block.
+    pub fn free_file_blocks(&mut self, inode: &mut Inode) -> Result<()> {
+        if !self.has_block_map(inode) {
+            return Ok(());
+        }
+        let mut blocks = Vec::new();
+        self.walk_blocks(inode, |_, b| {
+            blocks.push(b);
+            true
+        })?;
+        for b in blocks {
+            self.mark_block(b as u64, false)?;
+        }
+        inode.base.i_block = [0; 15];
+        let acl = if inode.base.i_file_acl != 0 {
+            self.geo.block_size / 512
+        } else {
+            0
+        };
+        inode.base.i_blocks = acl;
+        Ok(())
+    }
+
+    // ----- creating and deleting ----------------------------------------
+
+    fn now() -> u32 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(0)
+    }
+
+    /// A fresh in-memory inode with mode, times and the large-inode extra
+    /// size set like the kernel does.
+    pub fn new_inode_record(&self, mode: u16) -> Inode {
+        let mut i = Inode::new(self.geo.inode_size as u16);
+        let t = Self::now();
+        i.base.i_mode = mode;
+        i.base.i_atime = t;
+        i.base.i_ctime = t;
+        i.base.i_mtime = t;
+        if self.geo.inode_size > 128 {
+            i.extra.i_extra_isize = 32;
+            i.extra.i_crtime = t;
+        }
+        i
+    }
+
+    /// Adds `name -> ino` to directory `dir`, following the union rule: a
+    /// whiteout or fallthru of that name is replaced in its slot; a live
+    /// entry of that name is an error. Grows the directory by a block when
+    /// no block has room.
+    pub fn add_entry(&mut self, dir: u32, name: &[u8], ino: u32, file_type: u8) -> Result<()> {
+        self.require_write()?;
+        validate_name(name)?;
+        let wh = self.whiteout_feature();
+        let ft = if self.filetype_feature() {
+            file_type
+        } else {
+            0
+        };
+        let new = DirEntry::new(ino, ft, name);
+        let blocks = self.read_dir_blocks(dir)?;
+        let mut dir_inode = self.read_inode(dir)?;
+        // Same name anywhere first: a live one is an error, a union entry
+        // is replaced where it stands.
+        for (l, entries) in &blocks {
+            if let Some(i) = entries.iter().position(|e| e.in_use(wh) && e.name == name) {
+                if entries[i].inode != 0 {
+                    return Err(Error::Exists(String::from_utf8_lossy(name).into_owned()));
+                }
+                let mut entries = entries.clone();
+                dirent::insert_at(&mut entries, dirent::Slot::Existing(i), new);
+                return self.write_dir_block(&dir_inode, *l, &entries);
+            }
+        }
+        for (l, entries) in &blocks {
+            if let Some(slot) = dirent::find_slot(entries, name, wh) {
+                let mut entries = entries.clone();
+                dirent::insert_at(&mut entries, slot, new);
+                return self.write_dir_block(&dir_inode, *l, &entries);
+            }
+        }
+        // No room: append a block.
+        let bs = self.geo.block_size;
+        let l = dir_inode.size() / bs as u64;
+        let mut e = new;
+        e.rec_len = bs;
+        let bytes = dirent::write_block(&[e], bs as usize)?;
+        self.append_block(dir, &mut dir_inode, l, &bytes)?;
+        if dir_inode.base.i_flags & flags::INDEX != 0 {
+            // We append linearly; drop the index so it is rebuilt (e2fsck -D)
+            // rather than left stale, as the kernel's ext2 does.
+            dir_inode.base.i_flags &= !flags::INDEX;
+        }
+        dir_inode.set_size((l + 1) * bs as u64);
+        self.write_inode(dir, &dir_inode)
+    }
+
+    fn write_dir_block(
+        &mut self,
+        dir_inode: &Inode,
+        logical: u64,
+        entries: &[DirEntry],
+    ) -> Result<()> {
+        let bytes = dirent::write_block(entries, self.geo.block_size as usize)?;
+        let phys = self
+            .data_blocks(dir_inode)?
+            .into_iter()
+            .find(|(l, _)| *l == logical)
+            .map(|(_, p)| p)
+            .ok_or_else(|| Error::Invalid(format!("directory block {logical} vanished")))?;
+        self.write_block(phys as u64, &bytes)
+    }
+
+    /// Maps one new block at `logical` into the inode (allocating indirect
+    /// blocks as needed) and writes `data` into it.
+    pub fn append_block(
+        &mut self,
+        ino: u32,
+        inode: &mut Inode,
+        logical: u64,
+        data: &[u8],
+    ) -> Result<u32> {
+        let mut mapped = self.data_blocks(inode)?;
+        let goal = mapped
+            .last()
+            .map(|&(_, p)| p as u64 + 1)
+            .unwrap_or_else(|| self.geo.group_first_block(self.geo.inode_group(ino)));
+        // Rebuild the map with the new block; old indirect blocks are freed
+        // first so the map stays compact.
+        let mut old_ind = Vec::new();
+        self.walk_blocks(inode, |k, b| {
+            if matches!(k, BlockKind::Indirect { .. }) {
+                old_ind.push(b);
+            }
+            true
+        })?;
+        for b in &old_ind {
+            self.mark_block(*b as u64, false)?;
+        }
+        let b = self.alloc_block(goal)?;
+        self.write_block(b as u64, data)?;
+        mapped.push((logical, b));
+        let mut g = b as u64 + 1;
+        let (i_block, ind) = block_map::build(&mapped, self.geo.block_size, || {
+            let nb = self.alloc_block(g)?;
+            g = nb as u64 + 1;
+            Ok(nb)
+        })?;
+        for (ib, contents) in &ind {
+            self.write_block(*ib as u64, contents)?;
+        }
+        let bs = self.geo.block_size as u64;
+        inode.base.i_block = i_block;
+        let acl = if inode.base.i_file_acl != 0 { 1 } else { 0 };
+        inode.base.i_blocks = ((mapped.len() + ind.len() + acl) as u64 * (bs / 512)) as u32;
+        Ok(b)
+    }
+
+    /// Removes `name` from `dir` and returns the entry that was there.
+    pub fn remove_entry(&mut self, dir: u32, name: &[u8]) -> Result<DirEntry> {
+        self.require_write()?;
+        let wh = self.whiteout_feature();
+        let dir_inode = self.read_inode(dir)?;
+        for (l, mut entries) in self.read_dir_blocks(dir)? {
+            if let Some(i) = entries.iter().position(|e| e.in_use(wh) && e.name == name) {
+                let gone = entries[i].clone();
+                dirent::remove_at(&mut entries, i);
+                self.write_dir_block(&dir_inode, l, &entries)?;
+                return Ok(gone);
+            }
+        }
+        Err(Error::NotFound(String::from_utf8_lossy(name).into_owned()))
+    }
+
+    /// Creates an inode of `mode` linked as `name` in `parent`.
+    pub fn create(&mut self, parent: u32, name: &[u8], mode: u16) -> Result<u32> {
+        self.require_write()?;
+        validate_name(name)?;
+        if let Some(e) = self.lookup_entry(parent, name)? {
+            if e.inode != 0 {
+                return Err(Error::Exists(String::from_utf8_lossy(name).into_owned()));
+            }
+        }
+        let is_dir = mode & inode::S_IFMT == inode::S_IFDIR;
+        let ino = self.alloc_inode(parent, is_dir)?;
+        let mut rec = self.new_inode_record(mode);
+        rec.base.i_links_count = 1;
+        self.write_inode(ino, &rec)?;
+        self.add_entry(parent, name, ino, inode::mode_to_dirent_type(mode))?;
+        Ok(ino)
+    }
+
+    /// mkdir: '.' and '..', link counts of the new dir and its parent.
+    pub fn mkdir(&mut self, parent: u32, name: &[u8], perm: u16) -> Result<u32> {
+        let ino = self.create(parent, name, inode::S_IFDIR | (perm & 0o7777))?;
+        let mut rec = self.read_inode(ino)?;
+        let block = dirent::new_dir_block(
+            ino,
+            parent,
+            self.geo.block_size as usize,
+            self.filetype_feature(),
+        );
+        self.append_block(ino, &mut rec, 0, &block)?;
+        rec.set_size(self.geo.block_size as u64);
+        rec.base.i_links_count = 2;
+        self.write_inode(ino, &rec)?;
+        let mut p = self.read_inode(parent)?;
+        p.base.i_links_count = p.base.i_links_count.saturating_add(1);
+        self.write_inode(parent, &p)?;
+        Ok(ino)
+    }
+
+    /// Creates a symlink; targets under 60 bytes are fast symlinks.
+    pub fn symlink(&mut self, parent: u32, name: &[u8], target: &[u8]) -> Result<u32> {
+        if target.is_empty() || target.len() >= self.geo.block_size as usize {
+            return Err(Error::InvalidName(
+                String::from_utf8_lossy(target).into_owned(),
+                "symlink target must be 1 to block-size-1 bytes",
+            ));
+        }
+        let ino = self.create(parent, name, inode::S_IFLNK | 0o777)?;
+        let mut rec = self.read_inode(ino)?;
+        if target.len() < 60 {
+            rec.set_fast_symlink_target(target);
+            self.write_inode(ino, &rec)
+        } else {
+            self.set_file_data(ino, &mut rec, target)
+        }?;
+        Ok(ino)
+    }
+
+    /// Creates a device node, fifo or socket.
+    pub fn mknod(
+        &mut self,
+        parent: u32,
+        name: &[u8],
+        mode: u16,
+        major: u32,
+        minor: u32,
+    ) -> Result<u32> {
+        let ino = self.create(parent, name, mode)?;
+        let mut rec = self.read_inode(ino)?;
+        if rec.is_device() {
+            rec.set_device(major, minor);
+        }
+        self.write_inode(ino, &rec)?;
+        Ok(ino)
+    }
+
+    /// A new hard link to `ino`.
+    pub fn link(&mut self, parent: u32, name: &[u8], ino: u32) -> Result<()> {
+        let mut rec = self.read_inode(ino)?;
+        if rec.is_dir() {
+            return Err(Error::Invalid(
+                "hard links to directories are not allowed".into(),
+            ));
+        }
+        self.add_entry(parent, name, ino, inode::mode_to_dirent_type(rec.mode()))?;
+        rec.base.i_links_count = rec.base.i_links_count.saturating_add(1);
+        self.write_inode(ino, &rec)
+    }
+
+    /// Drops one link of `ino`; at zero links the inode and its blocks are
+    /// freed (dtime set, as the kernel does).
+    pub fn drop_link(&mut self, ino: u32) -> Result<()> {
+        let mut rec = self.read_inode(ino)?;
+        let dir = rec.is_dir();
+        let keep = if dir { 2 } else { 1 };
+        if rec.base.i_links_count > keep {
+            rec.base.i_links_count -= 1;
+            return self.write_inode(ino, &rec);
+        }
+        self.free_file_blocks(&mut rec)?;
+        if rec.base.i_file_acl != 0 {
+            self.release_xattr_block(rec.base.i_file_acl)?;
+            rec.base.i_file_acl = 0;
+        }
+        rec.base.i_links_count = 0;
+        rec.base.i_dtime = Self::now();
+        rec.base.i_blocks = 0;
+        self.write_inode(ino, &rec)?;
+        self.mark_inode(ino, false, dir)
+    }
+
+    /// Decrements an xattr block's refcount, freeing it at zero.
+    fn release_xattr_block(&mut self, block: u32) -> Result<()> {
+        if self.check_block(block as u64).is_err() {
+            return Ok(());
+        }
+        let mut buf = self.read_block(block as u64)?;
+        let magic = crate::codec::le32(&buf, 0);
+        let refs = crate::codec::le32(&buf, 4);
+        if magic != 0xEA02_0000 || refs <= 1 {
+            return self.mark_block(block as u64, false);
+        }
+        crate::codec::put32(&mut buf, 4, refs - 1);
+        self.write_block(block as u64, &buf)
+    }
+
+    /// unlink: removes a non-directory entry and drops the link.
+    pub fn unlink(&mut self, parent: u32, name: &[u8]) -> Result<()> {
+        let e = self
+            .lookup_entry(parent, name)?
+            .ok_or_else(|| Error::NotFound(String::from_utf8_lossy(name).into_owned()))?;
+        if e.inode != 0 && self.read_inode(e.inode)?.is_dir() {
+            return Err(Error::Invalid(format!(
+                "{}: is a directory",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        self.remove_entry(parent, name)?;
+        if e.inode != 0 {
+            self.drop_link(e.inode)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a directory is empty: only '.', '..', whiteouts and
+    /// fallthrus (union-ext2.md: whiteouts do not keep a directory busy).
+    pub fn dir_is_empty(&self, dir: u32) -> Result<bool> {
+        Ok(self
+            .read_dir(dir)?
+            .iter()
+            .all(|e| e.is_dot() || e.is_dotdot() || e.inode == 0))
+    }
+
+    /// rmdir: the directory must be empty (whiteouts allowed).
+    pub fn rmdir(&mut self, parent: u32, name: &[u8]) -> Result<()> {
+        let e = self
+            .lookup_entry(parent, name)?
+            .filter(|e| e.inode != 0)
+            .ok_or_else(|| Error::NotFound(String::from_utf8_lossy(name).into_owned()))?;
+        let rec = self.read_inode(e.inode)?;
+        if !rec.is_dir() {
+            return Err(Error::NotDirectory(
+                String::from_utf8_lossy(name).into_owned(),
+            ));
+        }
+        if !self.dir_is_empty(e.inode)? {
+            return Err(Error::NotEmpty(String::from_utf8_lossy(name).into_owned()));
+        }
+        self.remove_entry(parent, name)?;
+        let mut rec = self.read_inode(e.inode)?;
+        rec.base.i_links_count = 1; // drop_link frees at <= 2 for dirs
+        self.write_inode(e.inode, &rec)?;
+        self.drop_link(e.inode)?;
+        let mut p = self.read_inode(parent)?;
+        p.base.i_links_count = p.base.i_links_count.saturating_sub(1).max(2);
+        self.write_inode(parent, &p)
+    }
+
+    /// Puts a whiteout (`file_type` 8) or fallthru (9) named `name` in
+    /// `dir`. A live entry of that name is replaced (its link dropped);
+    /// needs the whiteout feature.
+    pub fn add_union_entry(&mut self, dir: u32, name: &[u8], kind: u8) -> Result<()> {
+        if !self.whiteout_feature() {
+            return Err(Error::Invalid(
+                "the filesystem does not have the whiteout feature".into(),
+            ));
+        }
+        if kind != ft::WHT && kind != ft::FALLTHRU {
+            return Err(Error::Invalid(format!(
+                "file type {kind} is not a union entry"
+            )));
+        }
+        if name == b"." || name == b".." {
+            return Err(Error::InvalidName(
+                String::from_utf8_lossy(name).into_owned(),
+                "'.' and '..' cannot be whiteouts or fallthrus",
+            ));
+        }
+        if let Some(e) = self.lookup_entry(dir, name)? {
+            if e.inode != 0 {
+                if self.read_inode(e.inode)?.is_dir() {
+                    if !self.dir_is_empty(e.inode)? {
+                        return Err(Error::NotEmpty(String::from_utf8_lossy(name).into_owned()));
+                    }
+                    self.rmdir(dir, name)?;
+                } else {
+                    self.unlink(dir, name)?;
+                }
+            } else {
+                self.remove_entry(dir, name)?;
+            }
+        }
+        self.add_entry(dir, name, 0, kind)
+    }
+
+    /// Sets or clears the opaque flag of a directory.
+    pub fn set_opaque(&mut self, dir: u32, on: bool) -> Result<()> {
+        self.require_write()?;
+        let mut rec = self.read_inode(dir)?;
+        if !rec.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        if on {
+            if !self.whiteout_feature() {
+                return Err(Error::Invalid(
+                    "the filesystem does not have the whiteout feature".into(),
+                ));
+            }
+            rec.base.i_flags |= flags::OPAQUE;
+        } else {
+            rec.base.i_flags &= !flags::OPAQUE;
+        }
+        self.write_inode(dir, &rec)
+    }
+
+    // ----- writing metadata back ----------------------------------------
+
+    /// Marks the superblock as changed (written by `flush`).
+    pub fn mark_super_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Writes bitmaps of changed groups, the descriptor table and the
+    /// superblock, with their backups (s_block_group_nr set in each copy).
+    pub fn flush(&mut self) -> Result<()> {
+        if !self.image.is_writable() || !self.dirty {
+            return Ok(());
+        }
+        let geo = self.geo.clone();
+        let bs = geo.block_size as usize;
+        if let (Some(bb), Some(ib)) = (&self.block_bitmap, &self.inode_bitmap) {
+            for g in 0..geo.group_count {
+                if !self.dirty_groups[g as usize] {
+                    continue;
+                }
+                let gd = self.groups[g as usize];
+                let mut bbuf = vec![0xffu8; bs];
+                let first = geo.group_first_block(g) - geo.first_data_block as u64;
+                let nb = geo.blocks_in_group(g) as u64;
+                for i in 0..(8 * bs as u64).min(geo.blocks_per_group as u64) {
+                    let used = i >= nb || bb.get(first + i);
+                    set_bit(&mut bbuf, i, used);
+                }
+                let mut ibuf = vec![0xffu8; bs];
+                let ifirst = g as u64 * geo.inodes_per_group as u64;
+                for i in 0..geo.inodes_per_group as u64 {
+                    set_bit(&mut ibuf, i, ib.get(ifirst + i));
+                }
+                self.image
+                    .write_at(gd.bg_block_bitmap as u64 * bs as u64, &bbuf)?;
+                self.image
+                    .write_at(gd.bg_inode_bitmap as u64 * bs as u64, &ibuf)?;
+            }
+        }
+        self.sb.s_wtime = Self::now();
+        let table = group_desc::write_table(&self.groups, geo.desc_blocks as usize * bs);
+        for g in std::iter::once(0).chain(geo.backup_groups()) {
+            let mut copy = self.sb;
+            copy.s_block_group_nr = g as u16;
+            let sb_off = geo.superblock_offset(g);
+            self.image.write_at(sb_off, &copy.to_bytes())?;
+            let gdt_block = if g == 0 {
+                geo.first_data_block as u64 + 1
+            } else {
+                geo.group_first_block(g) + 1
+            };
+            self.image.write_at(gdt_block * bs as u64, &table)?;
+        }
+        self.dirty_groups.iter_mut().for_each(|d| *d = false);
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Flushes and fsyncs; the filesystem stays open.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        self.image.sync()
+    }
+
+    /// Flushes, fsyncs and closes.
+    pub fn close(mut self) -> Result<()> {
+        self.sync()
+    }
+}
+
+fn set_bit(buf: &mut [u8], i: u64, v: bool) {
+    let (byte, bit) = ((i / 8) as usize, i % 8);
+    if v {
+        buf[byte] |= 1 << bit;
+    } else {
+        buf[byte] &= !(1 << bit);
+    }
+}
+
+/// Rejects names a directory entry cannot hold.
+pub fn validate_name(name: &[u8]) -> Result<()> {
+    let bad = |why| {
+        Err(Error::InvalidName(
+            String::from_utf8_lossy(name).into_owned(),
+            why,
+        ))
+    };
+    if name.is_empty() {
+        return bad("empty name");
+    }
+    if name.len() > dirent::NAME_MAX {
+        return bad("name longer than 255 bytes");
+    }
+    if name.contains(&b'/') || name.contains(&0) {
+        return bad("name contains '/' or NUL");
+    }
+    Ok(())
+}
+
+fn read_superblock_at(image: &Image, offset: u64) -> Result<Superblock> {
+    let mut buf = vec![0u8; SUPERBLOCK_SIZE];
+    image.read_at(offset, &mut buf)?;
+    Superblock::from_bytes(&buf)
+}
+
+/// Reads a backup superblock at block `blk`, trying block sizes from 1 KiB
+/// up when none is given (like e2fsck -b without -B).
+fn probe_backup(image: &Image, blk: u64, bs: Option<u32>) -> Result<(Superblock, u64)> {
+    let sizes: Vec<u32> = match bs {
+        Some(b) => vec![b],
+        None => vec![1024, 2048, 4096, 8192, 16384, 32768, 65536],
+    };
+    let mut last = Error::BadMagic(0);
+    for size in sizes {
+        let off = blk * size as u64;
+        match read_superblock_at(image, off) {
+            Ok(sb) if sb.block_size() == size => return Ok((sb, off)),
+            Ok(_) => {}
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}

@@ -1,0 +1,378 @@
+//! Access to the bytes of an image: a regular file or a block device.
+//!
+//! Positioned reads and writes (no shared file offset), fsync on close,
+//! and the safety rules every writer follows: never open for writing a
+//! filesystem that is mounted, never let two writers in at once.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// How a path is mounted right now, from /proc/self/mountinfo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountState {
+    NotMounted,
+    /// Mounted, at `mountpoint`; `read_only` from the mount options.
+    Mounted {
+        mountpoint: PathBuf,
+        read_only: bool,
+    },
+}
+
+/// One line of /proc/self/mountinfo, the fields we use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountInfo {
+    pub major: u32,
+    pub minor: u32,
+    pub mountpoint: PathBuf,
+    pub options: String,
+    pub fstype: String,
+    pub source: String,
+    pub super_options: String,
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for space and so on).
+pub fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses the text of /proc/self/mountinfo; malformed lines are skipped.
+pub fn parse_mountinfo(text: &str) -> Vec<MountInfo> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        if sep < 6 || fields.len() < sep + 3 {
+            continue;
+        }
+        let Some((maj, min)) = fields[2].split_once(':') else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (maj.parse(), min.parse()) else {
+            continue;
+        };
+        out.push(MountInfo {
+            major,
+            minor,
+            mountpoint: PathBuf::from(unescape_mountinfo(fields[4])),
+            options: fields[5].to_string(),
+            fstype: fields[sep + 1].to_string(),
+            source: unescape_mountinfo(fields[sep + 2]),
+            super_options: fields.get(sep + 3).unwrap_or(&"").to_string(),
+        });
+    }
+    out
+}
+
+pub fn read_mountinfo() -> Vec<MountInfo> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|t| parse_mountinfo(&t))
+        .unwrap_or_default()
+}
+
+/// Block devices (major, minor) of loop devices whose backing file is `path`.
+fn loop_devices_backed_by(path: &Path) -> Vec<(u32, u32)> {
+    let Ok(canon) = std::fs::canonicalize(path) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir("/sys/block") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if !name.to_string_lossy().starts_with("loop") {
+            continue;
+        }
+        let backing = e.path().join("loop/backing_file");
+        let Ok(b) = std::fs::read_to_string(&backing) else {
+            continue;
+        };
+        if Path::new(b.trim_end_matches('\n')) != canon {
+            continue;
+        }
+        if let Ok(dev) = std::fs::read_to_string(e.path().join("dev")) {
+            if let Some((a, b)) = dev.trim().split_once(':') {
+                if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+                    out.push((a, b));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path` (a block device, or an image file behind a loop device)
+/// is mounted, and how.
+pub fn mount_state(path: &Path) -> MountState {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return MountState::NotMounted;
+    };
+    let devs: Vec<(u32, u32)> = if meta.file_type().is_block_device() {
+        let rdev = meta.rdev();
+        vec![(rustix::fs::major(rdev), rustix::fs::minor(rdev))]
+    } else {
+        loop_devices_backed_by(path)
+    };
+    let mut state = MountState::NotMounted;
+    for m in read_mountinfo() {
+        if devs.contains(&(m.major, m.minor)) {
+            let read_only = m.options.split(',').any(|o| o == "ro");
+            // A read-write mount anywhere decides it.
+            if !read_only {
+                return MountState::Mounted {
+                    mountpoint: m.mountpoint,
+                    read_only,
+                };
+            }
+            state = MountState::Mounted {
+                mountpoint: m.mountpoint,
+                read_only,
+            };
+        }
+    }
+    state
+}
+
+/// An open image.
+#[derive(Debug)]
+pub struct Image {
+    file: File,
+    path: PathBuf,
+    writable: bool,
+    len: u64,
+}
+
+impl Image {
+    /// Opens read-only. Works on mounted filesystems (what the tools show
+    /// may be stale, as with e2fsprogs).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::from_file(file, path, false)
+    }
+
+    /// Opens for writing: refuses a mounted filesystem, takes O_EXCL on a
+    /// block device and an exclusive lock on an image file so that a second
+    /// writer is refused instead of corrupting the first one's work.
+    pub fn open_read_write(path: &Path) -> Result<Self> {
+        if let MountState::Mounted { mountpoint, .. } = mount_state(path) {
+            return Err(Error::Mounted {
+                path: path.to_path_buf(),
+                why: format!(
+                    "is mounted on {}; refusing to write to a mounted filesystem",
+                    mountpoint.display()
+                ),
+            });
+        }
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true);
+        if meta.file_type().is_block_device() {
+            opts.custom_flags(rustix::fs::OFlags::EXCL.bits() as i32);
+        }
+        let file = opts.open(path).map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) {
+                Error::Mounted {
+                    path: path.to_path_buf(),
+                    why: "is in use by the system (mounted or held open exclusively)".into(),
+                }
+            } else {
+                Error::io(path, e)
+            }
+        })?;
+        lock_exclusive(&file, path)?;
+        Self::from_file(file, path, true)
+    }
+
+    /// Creates or opens an image file for a new filesystem (mke2fs).
+    pub fn create(path: &Path) -> Result<Self> {
+        if path.exists() {
+            return Self::open_read_write(path);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        lock_exclusive(&file, path)?;
+        Self::from_file(file, path, true)
+    }
+
+    fn from_file(file: File, path: &Path, writable: bool) -> Result<Self> {
+        let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+        let len = if meta.file_type().is_block_device() {
+            device_size(&file).map_err(|e| Error::io(path, e))?
+        } else {
+            meta.len()
+        };
+        Ok(Image {
+            file,
+            path: path.to_path_buf(),
+            writable,
+            len,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Size in bytes of the file or device.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Reads exactly `buf.len()` bytes at `offset`. Reading past the end of
+    /// the image is an error naming the offset.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Error::io(
+                    &self.path,
+                    std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "short read at byte {offset} ({} bytes wanted; the image is {} bytes)",
+                            buf.len(),
+                            self.len
+                        ),
+                    ),
+                )
+            } else {
+                Error::io(&self.path, e)
+            }
+        })
+    }
+
+    pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
+        if !self.writable {
+            return Err(Error::ReadOnly);
+        }
+        self.file
+            .write_all_at(buf, offset)
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Grows a regular file to `len` bytes (sparse).
+    pub fn set_len(&mut self, len: u64) -> Result<()> {
+        if !self.writable {
+            return Err(Error::ReadOnly);
+        }
+        self.file
+            .set_len(len)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.len = len;
+        Ok(())
+    }
+
+    /// Flushes written data to stable storage.
+    pub fn sync(&self) -> Result<()> {
+        if self.writable {
+            self.file.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
+    use rustix::fs::{flock, FlockOperation};
+    flock(file, FlockOperation::NonBlockingLockExclusive).map_err(|e| {
+        if e == rustix::io::Errno::WOULDBLOCK {
+            Error::Mounted {
+                path: path.to_path_buf(),
+                why: "is opened for writing by another program (locked); refusing a second writer"
+                    .into(),
+            }
+        } else {
+            Error::io(path, e.into())
+        }
+    })
+}
+
+/// Size of a block device: seeking to the end needs no ioctl.
+fn device_size(file: &File) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = file;
+    let end = f.seek(SeekFrom::End(0))?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_parsing() {
+        let t = "36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext2 /dev/loop3 rw,errors=continue\n\
+                 bad line\n\
+                 37 35 7:1 / /x ro shared:2 - ext4 /dev/root ro\n";
+        let m = parse_mountinfo(t);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].mountpoint, PathBuf::from("/mnt/with space"));
+        assert_eq!((m[0].major, m[0].minor), (98, 0));
+        assert_eq!(m[0].fstype, "ext2");
+        assert_eq!(m[0].source, "/dev/loop3");
+        assert_eq!(m[1].options, "ro");
+    }
+
+    #[test]
+    fn second_writer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("img");
+        std::fs::write(&p, vec![0u8; 4096]).unwrap();
+        let first = Image::open_read_write(&p).unwrap();
+        let second = Image::open_read_write(&p);
+        assert!(matches!(second, Err(Error::Mounted { .. })), "{second:?}");
+        drop(first);
+        assert!(Image::open_read_write(&p).is_ok());
+    }
+
+    #[test]
+    fn short_read_names_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("img");
+        std::fs::write(&p, vec![0u8; 100]).unwrap();
+        let img = Image::open_read_only(&p).unwrap();
+        let mut buf = [0u8; 64];
+        let e = img.read_at(80, &mut buf).unwrap_err().to_string();
+        assert!(e.contains("short read at byte 80"), "{e}");
+        assert!(matches!(img.write_at(0, &buf), Err(Error::ReadOnly)));
+    }
+}

@@ -1,0 +1,203 @@
+//! The write side of the library, judged by the real e2fsprogs: after
+//! every kind of change, `e2fsck -fn` must find the image clean and
+//! `debugfs` must read back what we wrote.
+
+use std::path::Path;
+use std::process::Command;
+
+use ext2fs::dirent::ft;
+use ext2fs::fs::{Filesystem, OpenOptions};
+use ext2fs::inode::{S_IFCHR, S_IFIFO, S_IFREG};
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("-V").output().is_ok()
+}
+
+fn mkfs(path: &Path, args: &[&str], size: &str) {
+    let st = Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2"])
+        .args(args)
+        .arg(path)
+        .arg(size)
+        .status()
+        .expect("run mke2fs");
+    assert!(st.success());
+}
+
+fn e2fsck_clean(path: &Path) {
+    let out = Command::new("e2fsck")
+        .arg("-fn")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "e2fsck -fn:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn debugfs(path: &Path, req: &str) -> Vec<u8> {
+    Command::new("debugfs")
+        .arg("-R")
+        .arg(req)
+        .arg(path)
+        .output()
+        .unwrap()
+        .stdout
+}
+
+fn rw(path: &Path) -> Filesystem {
+    Filesystem::open(
+        path,
+        &OpenOptions {
+            write: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn create_files_dirs_links_and_read_back() {
+    if !have("mke2fs") {
+        eprintln!("SKIP: e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+        return;
+    }
+    for bs in ["1024", "4096"] {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("fs.img");
+        mkfs(&img, &["-b", bs], &img_size(bs));
+        let mut fs = rw(&img);
+        let d = fs.mkdir(2, b"dir", 0o755).unwrap();
+        let sub = fs.mkdir(d, b"sub", 0o700).unwrap();
+        // A file big enough to need double-indirect blocks on 1 KiB blocks,
+        // with a hole in the middle.
+        let mut data = vec![0u8; 300 * 1024];
+        for (i, b) in data.iter_mut().enumerate().take(40 * 1024) {
+            *b = (i % 251) as u8;
+        }
+        data[299 * 1024] = 7;
+        let f = fs.create(sub, b"big", S_IFREG | 0o644).unwrap();
+        let mut rec = fs.read_inode(f).unwrap();
+        fs.set_file_data(f, &mut rec, &data).unwrap();
+        fs.symlink(d, b"short", b"sub/big").unwrap();
+        let long = "x/".repeat(50);
+        fs.symlink(d, b"long", long.as_bytes()).unwrap();
+        fs.mknod(d, b"null", S_IFCHR | 0o666, 1, 3).unwrap();
+        fs.mknod(d, b"fifo", S_IFIFO | 0o600, 0, 0).unwrap();
+        fs.link(2, b"hard", f).unwrap();
+        for i in 0..200 {
+            let n = format!("file-with-a-longish-name-{i:04}");
+            fs.create(d, n.as_bytes(), S_IFREG | 0o600).unwrap();
+        }
+        for i in (0..200).step_by(3) {
+            let n = format!("file-with-a-longish-name-{i:04}");
+            fs.unlink(d, n.as_bytes()).unwrap();
+        }
+        fs.close().unwrap();
+        e2fsck_clean(&img);
+        assert_eq!(debugfs(&img, "cat /dir/sub/big"), data);
+        assert_eq!(debugfs(&img, "cat /hard"), data);
+        let stat = String::from_utf8_lossy(&debugfs(&img, "stat /dir/long")).into_owned();
+        assert!(stat.contains("Size: 100"), "{stat}");
+        let ls = String::from_utf8_lossy(&debugfs(&img, "ls -l /dir")).into_owned();
+        assert!(ls.contains("null") && ls.contains("fifo"), "{ls}");
+
+        // Read back through the library too.
+        let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
+        let ino = fs.namei(2, "/dir/sub/big").unwrap();
+        assert_eq!(fs.read_file(&fs.read_inode(ino).unwrap()).unwrap(), data);
+        let l = fs.namei(2, "/dir/short").unwrap();
+        assert_eq!(
+            fs.read_link(&fs.read_inode(l).unwrap()).unwrap(),
+            b"sub/big"
+        );
+        let l = fs.namei(2, "/dir/long").unwrap();
+        assert_eq!(
+            fs.read_link(&fs.read_inode(l).unwrap()).unwrap(),
+            long.as_bytes()
+        );
+        assert_eq!(
+            fs.read_inode(fs.namei(2, "/dir/null").unwrap())
+                .unwrap()
+                .device(),
+            (1, 3)
+        );
+    }
+}
+
+fn img_size(bs: &str) -> String {
+    if bs == "1024" { "8M" } else { "32M" }.to_string()
+}
+
+#[test]
+fn whiteouts_fallthrus_and_rmdir_with_whiteouts() {
+    if !have("mke2fs") {
+        eprintln!("SKIP: e2fsprogs not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("fs.img");
+    mkfs(&img, &["-b", "1024"], "8M");
+    // Turn the whiteout feature on by hand (byte 0x60 of the superblock).
+    set_whiteout_bit(&img, true);
+    let mut fs = rw(&img);
+    assert!(fs.whiteout_feature());
+    let d = fs.mkdir(2, b"d", 0o755).unwrap();
+    fs.create(d, b"victim", S_IFREG | 0o644).unwrap();
+    fs.add_union_entry(d, b"victim", ft::WHT).unwrap();
+    fs.add_union_entry(d, b"ghost", ft::FALLTHRU).unwrap();
+    assert!(fs.add_union_entry(d, b"..", ft::WHT).is_err());
+    let e = fs.lookup_entry(d, b"victim").unwrap().unwrap();
+    assert!(e.is_whiteout());
+    // A new file over the whiteout takes its slot.
+    fs.create(d, b"victim", S_IFREG | 0o600).unwrap();
+    assert_eq!(
+        fs.read_dir(d)
+            .unwrap()
+            .iter()
+            .filter(|e| e.name == b"victim")
+            .count(),
+        1
+    );
+    fs.unlink(d, b"victim").unwrap();
+    fs.add_union_entry(d, b"victim", ft::WHT).unwrap();
+    fs.set_opaque(d, true).unwrap();
+    assert!(fs.read_inode(d).unwrap().is_opaque());
+    // Only whiteouts and fallthrus left: the directory counts as empty.
+    assert!(fs.dir_is_empty(d).unwrap());
+    fs.mkdir(2, b"e", 0o755).unwrap();
+    fs.close().unwrap();
+
+    let copy = dir.path().join("copy.img");
+    std::fs::copy(&img, &copy).unwrap();
+    set_whiteout_bit(&copy, false);
+    e2fsck_clean(&copy);
+
+    let mut fs = rw(&img);
+    fs.rmdir(2, b"d").unwrap();
+    fs.close().unwrap();
+    set_whiteout_bit(&img, false);
+    e2fsck_clean(&img);
+}
+
+fn set_whiteout_bit(img: &Path, on: bool) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(img)
+        .unwrap();
+    let mut b = [0u8; 4];
+    f.read_exact_at(&mut b, 1024 + 0x60).unwrap();
+    let mut v = u32::from_le_bytes(b);
+    if on {
+        v |= 0x20;
+    } else {
+        v &= !0x20;
+    }
+    f.write_all_at(&v.to_le_bytes(), 1024 + 0x60).unwrap();
+}
