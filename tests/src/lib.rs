@@ -1,1 +1,151 @@
+//! Shared helpers for the integration tests: where our binaries are, and
+//! how to run the real e2fsprogs on the same images.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (the workspace).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+/// `../shared` beside the checkout, when present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let p = repo_root().join("../shared");
+    p.is_dir().then_some(p)
+}
+
+/// Path of one of our binaries, built by `cargo build --workspace`.
+/// Panics with the command to run when it is missing.
+pub fn our_bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    for profile in ["debug", "release"] {
+        let p = target.join(profile).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "{name} is not built: run `cargo build --workspace` before the integration tests \
+         (README's test command does)"
+    );
+}
+
+/// Whether a real e2fsprogs tool is installed; tests print SKIP otherwise.
+pub fn have_tool(tool: &str) -> bool {
+    Command::new(tool).arg("-V").output().is_ok()
+}
+
+/// Prints a skip reason and returns true when e2fsprogs is missing.
+pub fn skip_without_e2fsprogs() -> bool {
+    if have_tool("mke2fs") && have_tool("e2fsck") && have_tool("debugfs") {
+        return false;
+    }
+    eprintln!("SKIP: the real e2fsprogs (mke2fs, e2fsck, debugfs, dumpe2fs) is not installed");
+    true
+}
+
+/// Whether we are root (needed for loop mounts); prints why when not.
+pub fn skip_without_root(what: &str) -> bool {
+    if rustix_uid_is_root() {
+        return false;
+    }
+    eprintln!("SKIP: {what} needs root (loop devices and mount)");
+    true
+}
+
+fn rustix_uid_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Runs a command and returns its output, panicking only if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Makes an image with the real mke2fs: `mke2fs -q -F -t ext2 ARGS img size`.
+pub fn real_mkfs(img: &Path, args: &[&str], size: &str) {
+    std::fs::File::create(img).expect("create image file");
+    let out = run(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2"])
+        .args(args)
+        .arg(img)
+        .arg(size));
+    assert!(out.status.success(), "mke2fs failed: {}", text(&out));
+}
+
+/// Exit code of the real `e2fsck -fn` and its output.
+pub fn real_fsck_n(img: &Path) -> (i32, String) {
+    let out = run(Command::new("e2fsck").arg("-fn").arg(img));
+    (out.status.code().unwrap_or(-1), text(&out))
+}
+
+/// Asserts the real `e2fsck -fn` finds the image clean.
+pub fn assert_real_fsck_clean(img: &Path) {
+    let (code, out) = real_fsck_n(img);
+    assert_eq!(code, 0, "real e2fsck -fn on {}:\n{out}", img.display());
+}
+
+/// Output of the real `debugfs -R REQ img` (stdout only).
+pub fn real_debugfs(img: &Path, req: &str) -> Vec<u8> {
+    run(Command::new("debugfs").arg("-R").arg(req).arg(img)).stdout
+}
+
+/// Output of the real `dumpe2fs` (with `-h` for the header only).
+pub fn real_dumpe2fs(img: &Path, header_only: bool) -> String {
+    let mut c = Command::new("dumpe2fs");
+    if header_only {
+        c.arg("-h");
+    }
+    String::from_utf8_lossy(&run(c.arg(img)).stdout).into_owned()
+}
+
+/// Sets or clears the union `whiteout` incompat bit (0x20 at superblock
+/// byte 0x60) in place: how tests show a union image to the stock tools.
+pub fn set_whiteout_bit(img: &Path, on: bool) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(img)
+        .expect("open image");
+    let mut b = [0u8; 4];
+    f.read_exact_at(&mut b, 1024 + 0x60).expect("read superblock");
+    let mut v = u32::from_le_bytes(b);
+    if on {
+        v |= 0x20;
+    } else {
+        v &= !0x20;
+    }
+    f.write_all_at(&v.to_le_bytes(), 1024 + 0x60)
+        .expect("write superblock");
+}
+
+/// A copy of `img` with the whiteout bit cleared, for the stock e2fsck.
+pub fn stock_copy(img: &Path) -> PathBuf {
+    let copy = img.with_extension("stock.img");
+    std::fs::copy(img, &copy).expect("copy image");
+    set_whiteout_bit(&copy, false);
+    copy
+}
