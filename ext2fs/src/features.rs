@@ -195,6 +195,17 @@ impl FeatureSet {
         out
     }
 
+    /// The feature list as dumpe2fs and debugfs print it: names separated
+    /// by spaces, `(none)` when empty.
+    pub fn to_list(&self) -> String {
+        let n = self.names();
+        if n.is_empty() {
+            "(none)".into()
+        } else {
+            n.join(" ")
+        }
+    }
+
     /// Applies an e2fsprogs-style edit list: `a,^b,-c,+d` (`^`/`-` clear,
     /// `+` or nothing sets). `none` / `clear` clears everything.
     pub fn apply_edit(&mut self, list: &str) -> Result<(), String> {

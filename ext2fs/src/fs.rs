@@ -417,6 +417,38 @@ impl Filesystem {
         Ok(ino)
     }
 
+    /// Walks the tree below directory `top` depth-first in directory
+    /// order, calling `visit(path, entry)` for every entry in use except
+    /// '.' and '..' (whiteouts and fallthrus included, with inode 0).
+    /// Paths are relative to `top`, '/'-separated. A directory reached a
+    /// second time (a loop in a corrupt image) is not entered again.
+    pub fn walk_tree<V>(&self, top: u32, mut visit: V) -> Result<()>
+    where
+        V: FnMut(&[u8], &DirEntry) -> Result<()>,
+    {
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(top);
+        let mut stack: Vec<(u32, Vec<u8>)> = vec![(top, Vec::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            let entries = self.read_dir(dir)?;
+            let mut subdirs = Vec::new();
+            for e in entries.iter().filter(|e| !e.is_dot() && !e.is_dotdot()) {
+                let mut path = prefix.clone();
+                if !path.is_empty() {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(&e.name);
+                visit(&path, e)?;
+                if e.inode != 0 && self.read_inode(e.inode)?.is_dir() && seen.insert(e.inode) {
+                    subdirs.push((e.inode, path));
+                }
+            }
+            // Reverse so the first subdirectory is walked first.
+            stack.extend(subdirs.into_iter().rev());
+        }
+        Ok(())
+    }
+
     // ----- allocation -----------------------------------------------------
 
     fn require_write(&self) -> Result<()> {

@@ -286,6 +286,87 @@ impl Superblock {
     }
 }
 
+/// e2fsprogs' name of a directory hash version (lib/e2p/hashstr.c).
+pub fn hash_version_name(v: u8) -> String {
+    match v {
+        HASH_LEGACY => "legacy".into(),
+        HASH_HALF_MD4 => "half_md4".into(),
+        HASH_TEA => "tea".into(),
+        HASH_LEGACY_UNSIGNED => "legacy_unsigned".into(),
+        HASH_HALF_MD4_UNSIGNED => "half_md4_unsigned".into(),
+        HASH_TEA_UNSIGNED => "tea_unsigned".into(),
+        6 => "siphash".into(),
+        n => format!("HASHALG_{n}"),
+    }
+}
+
+/// Parses a hash version name as `-E hash_alg=`/debugfs accept it.
+pub fn hash_version_from_name(name: &str) -> Option<u8> {
+    (0u8..=6).find(|&v| hash_version_name(v).eq_ignore_ascii_case(name))
+}
+
+/// e2fsprogs' name of a creator OS (lib/e2p/ostype.c).
+pub fn os_name(os: u32) -> String {
+    match os {
+        OS_LINUX => "Linux".into(),
+        OS_HURD => "Hurd".into(),
+        OS_MASIX => "Masix".into(),
+        OS_FREEBSD => "FreeBSD".into(),
+        OS_LITES => "Lites".into(),
+        _ => "(unknown os)".into(),
+    }
+}
+
+/// The creator OS for a name given to `mke2fs -o`.
+pub fn os_from_name(name: &str) -> Option<u32> {
+    (0..=4).find(|&v| os_name(v).eq_ignore_ascii_case(name))
+}
+
+/// `dumpe2fs`' "Errors behavior" text.
+pub fn errors_behavior_name(v: u16) -> String {
+    match v {
+        ERRORS_CONTINUE => "Continue".into(),
+        ERRORS_RO => "Remount read-only".into(),
+        ERRORS_PANIC => "Panic".into(),
+        _ => "Unknown (continue)".into(),
+    }
+}
+
+/// `dumpe2fs`' "Filesystem state" text (lib/e2p/ps.c).
+pub fn state_name(state: u16) -> String {
+    let mut s = if state & STATE_VALID != 0 {
+        " clean".to_string()
+    } else {
+        " not clean".to_string()
+    };
+    if state & STATE_ERROR != 0 {
+        s.push_str(" with errors");
+    }
+    s.trim_start().to_string()
+}
+
+/// A UUID in the usual 8-4-4-4-12 form.
+pub fn uuid_string(u: &[u8; 16]) -> String {
+    let h: Vec<String> = u.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        h[0..4].concat(),
+        h[4..6].concat(),
+        h[6..8].concat(),
+        h[8..10].concat(),
+        h[10..16].concat()
+    )
+}
+
+/// The hash seed as the UUID-formatted string dumpe2fs prints.
+pub fn hash_seed_string(seed: &[u32; 4]) -> String {
+    let mut b = [0u8; 16];
+    for (i, w) in seed.iter().enumerate() {
+        b[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    uuid_string(&b)
+}
+
 /// A NUL-padded on-disk string as text (lossy for non-UTF-8 bytes).
 pub fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());

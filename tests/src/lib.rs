@@ -131,7 +131,8 @@ pub fn set_whiteout_bit(img: &Path, on: bool) {
         .open(img)
         .expect("open image");
     let mut b = [0u8; 4];
-    f.read_exact_at(&mut b, 1024 + 0x60).expect("read superblock");
+    f.read_exact_at(&mut b, 1024 + 0x60)
+        .expect("read superblock");
     let mut v = u32::from_le_bytes(b);
     if on {
         v |= 0x20;
