@@ -15,6 +15,10 @@ use crate::layout::Geometry;
 use crate::superblock::{Superblock, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
 use crate::{Error, Result};
 
+/// `read_file` refuses larger files (use `read_file_with` to stream them),
+/// so a corrupt i_size cannot exhaust memory.
+pub const MAX_IN_MEMORY_FILE: u64 = 1 << 30;
+
 /// How to open a filesystem.
 #[derive(Clone, Debug, Default)]
 pub struct OpenOptions {
@@ -126,7 +130,16 @@ impl Filesystem {
         } else {
             sb_offset / geo.block_size as u64 + 1
         };
-        let mut raw = vec![0u8; geo.desc_blocks as usize * geo.block_size as usize];
+        let table_bytes = geo.desc_blocks as u64 * geo.block_size as u64;
+        if gdt_block * geo.block_size as u64 + table_bytes > image.len() {
+            // A corrupt count must not make us allocate more than the image.
+            return Err(Error::CorruptSuperblock(format!(
+                "{} groups need a descriptor table past the end of the {}-byte image",
+                geo.group_count,
+                image.len()
+            )));
+        }
+        let mut raw = vec![0u8; table_bytes as usize];
         image.read_at(gdt_block * geo.block_size as u64, &mut raw)?;
         let groups = group_desc::parse_table(&raw, geo.group_count)?;
         let n = groups.len();

@@ -184,7 +184,7 @@ impl Superblock {
             ));
         }
         let bs = self.block_size() as u64;
-        if self.s_blocks_per_group == 0 || self.s_blocks_per_group as u64 > 8 * bs {
+        if self.s_blocks_per_group < 8 || self.s_blocks_per_group as u64 > 8 * bs {
             return bad(format!("{} blocks per group", self.s_blocks_per_group));
         }
         if self.s_inodes_per_group == 0 || self.s_inodes_per_group as u64 > 8 * bs {
