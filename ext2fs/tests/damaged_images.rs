@@ -75,7 +75,7 @@ fn random_damage_never_panics() {
         // Aim most damage at the first 64 KiB where the metadata lives.
         let flips = 1 + rng.next() % 40;
         for _ in 0..flips {
-            let limit = if rng.next() % 4 == 0 {
+            let limit = if rng.next().is_multiple_of(4) {
                 bytes.len()
             } else {
                 65536
