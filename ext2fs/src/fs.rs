@@ -810,7 +810,8 @@ impl Filesystem {
     }
 
     /// Maps one new block at `logical` into the inode (allocating indirect
-    /// blocks as needed) and writes `data` into it.
+    /// blocks as needed) and writes `data` into it. The caller writes the
+    /// inode back.
     pub fn append_block(
         &mut self,
         ino: u32,
@@ -818,40 +819,170 @@ impl Filesystem {
         logical: u64,
         data: &[u8],
     ) -> Result<u32> {
-        let mut mapped = self.data_blocks(inode)?;
-        let goal = mapped
-            .last()
-            .map(|&(_, p)| p as u64 + 1)
-            .unwrap_or_else(|| self.geo.group_first_block(self.geo.inode_group(ino)));
-        // Rebuild the map with the new block; old indirect blocks are freed
-        // first so the map stays compact.
-        let mut old_ind = Vec::new();
-        self.walk_blocks(inode, |k, b| {
-            if matches!(k, BlockKind::Indirect { .. }) {
-                old_ind.push(b);
-            }
-            true
-        })?;
-        for b in &old_ind {
-            self.mark_block(*b as u64, false)?;
-        }
+        let goal = self.block_goal(ino, inode, logical)?;
         let b = self.alloc_block(goal)?;
         self.write_block(b as u64, data)?;
-        mapped.push((logical, b));
-        let mut g = b as u64 + 1;
-        let (i_block, ind) = block_map::build(&mapped, self.geo.block_size, || {
-            let nb = self.alloc_block(g)?;
-            g = nb as u64 + 1;
-            Ok(nb)
-        })?;
-        for (ib, contents) in &ind {
-            self.write_block(*ib as u64, contents)?;
-        }
-        let bs = self.geo.block_size as u64;
-        inode.base.i_block = i_block;
-        let acl = if inode.base.i_file_acl != 0 { 1 } else { 0 };
-        inode.base.i_blocks = ((mapped.len() + ind.len() + acl) as u64 * (bs / 512)) as u32;
+        self.bmap_set(inode, logical, b)?;
+        inode.base.i_blocks += self.geo.block_size / 512;
         Ok(b)
+    }
+
+    /// Where to look for a block for `logical`: right after the block
+    /// before it, else the start of the inode's group.
+    fn block_goal(&self, ino: u32, inode: &Inode, logical: u64) -> Result<u64> {
+        if logical > 0 {
+            if let Some(p) = self.bmap(inode, logical - 1)? {
+                return Ok(p as u64 + 1);
+            }
+        }
+        Ok(self.geo.group_first_block(self.geo.inode_group(ino)))
+    }
+
+    /// The physical block of logical block `lblk`, None for a hole.
+    pub fn bmap(&self, inode: &Inode, lblk: u64) -> Result<Option<u32>> {
+        let (slot, path) = block_map::path_to(lblk, self.geo.block_size)?;
+        let mut b = inode.base.i_block[slot];
+        for idx in path {
+            if b == 0 {
+                return Ok(None);
+            }
+            let buf = self.read_block(b as u64)?;
+            b = crate::codec::le32(&buf, idx * 4);
+        }
+        Ok((b != 0).then_some(b))
+    }
+
+    /// Points logical block `lblk` at `phys`, allocating (zeroed) indirect
+    /// blocks on the way; i_blocks counts the indirect blocks it adds.
+    pub fn bmap_set(&mut self, inode: &mut Inode, lblk: u64, phys: u32) -> Result<()> {
+        let bs = self.geo.block_size;
+        let (slot, path) = block_map::path_to(lblk, bs)?;
+        if path.is_empty() {
+            inode.base.i_block[slot] = phys;
+            return Ok(());
+        }
+        let mut goal = phys as u64;
+        if inode.base.i_block[slot] == 0 {
+            let nb = self.alloc_block(goal)?;
+            self.write_block(nb as u64, &vec![0; bs as usize])?;
+            inode.base.i_block[slot] = nb;
+            inode.base.i_blocks += bs / 512;
+            goal = nb as u64 + 1;
+        }
+        let mut cur = inode.base.i_block[slot];
+        for (depth, &idx) in path.iter().enumerate() {
+            let mut buf = self.read_block(cur as u64)?;
+            if depth + 1 == path.len() {
+                crate::codec::put32(&mut buf, idx * 4, phys);
+                return self.write_block(cur as u64, &buf);
+            }
+            let mut next = crate::codec::le32(&buf, idx * 4);
+            if next == 0 {
+                next = self.alloc_block(goal)?;
+                self.write_block(next as u64, &vec![0; bs as usize])?;
+                inode.base.i_blocks += bs / 512;
+                crate::codec::put32(&mut buf, idx * 4, next);
+                self.write_block(cur as u64, &buf)?;
+                goal = next as u64 + 1;
+            }
+            cur = next;
+        }
+        Ok(())
+    }
+
+    /// Writes `data` at byte `offset` of a file (read-modify-write of
+    /// partial blocks; whole zero blocks over holes stay holes) and grows
+    /// the size when writing past the end. The inode is written back.
+    pub fn write_range(
+        &mut self,
+        ino: u32,
+        inode: &mut Inode,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<()> {
+        self.require_write()?;
+        let bs = self.geo.block_size as u64;
+        let end = offset
+            .checked_add(data.len() as u64)
+            .filter(|&e| e <= block_map::max_logical_blocks(self.geo.block_size) * bs)
+            .ok_or_else(|| Error::Invalid("write past the largest ext2 file".into()))?;
+        let mut pos = offset;
+        while pos < end {
+            let lblk = pos / bs;
+            let in_blk = (pos % bs) as usize;
+            let n = ((bs as usize) - in_blk).min((end - pos) as usize);
+            let chunk = &data[(pos - offset) as usize..(pos - offset) as usize + n];
+            match self.bmap(inode, lblk)? {
+                Some(p) => {
+                    let mut buf = self.read_block(p as u64)?;
+                    buf[in_blk..in_blk + n].copy_from_slice(chunk);
+                    self.write_block(p as u64, &buf)?;
+                }
+                None if chunk.iter().all(|&b| b == 0) => {}
+                None => {
+                    let mut buf = vec![0u8; bs as usize];
+                    buf[in_blk..in_blk + n].copy_from_slice(chunk);
+                    self.append_block(ino, inode, lblk, &buf)?;
+                }
+            }
+            pos += n as u64;
+        }
+        if end > inode.size() {
+            inode.set_size(end);
+            if end > u32::MAX as u64 && !self.sb.has_ro_compat(ro_compat::LARGE_FILE) {
+                self.sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
+                self.dirty = true;
+            }
+        }
+        self.write_inode(ino, inode)
+    }
+
+    /// Sets a file's size: blocks past the new end are freed (indirect
+    /// blocks left empty too), the tail of the last block is zeroed.
+    pub fn truncate(&mut self, ino: u32, inode: &mut Inode, size: u64) -> Result<()> {
+        self.require_write()?;
+        let bs = self.geo.block_size as u64;
+        if size < inode.size() && self.has_block_map(inode) {
+            let keep_blocks = size.div_ceil(bs);
+            let mut keep = Vec::new();
+            let mut all = Vec::new();
+            self.walk_blocks(inode, |k, b| {
+                if let BlockKind::Data(l) = k {
+                    if l < keep_blocks {
+                        keep.push((l, b));
+                        return true;
+                    }
+                }
+                all.push((k, b));
+                true
+            })?;
+            // Free what goes and every indirect block, then map the kept
+            // blocks again (indirect blocks reallocated near the data).
+            for (_, b) in &all {
+                self.mark_block(*b as u64, false)?;
+            }
+            let mut goal = keep.last().map(|&(_, p)| p as u64 + 1).unwrap_or(0);
+            let (i_block, ind) = block_map::build(&keep, self.geo.block_size, || {
+                let nb = self.alloc_block(goal)?;
+                goal = nb as u64 + 1;
+                Ok(nb)
+            })?;
+            for (b, contents) in &ind {
+                self.write_block(*b as u64, contents)?;
+            }
+            inode.base.i_block = i_block;
+            let acl = if inode.base.i_file_acl != 0 { 1 } else { 0 };
+            inode.base.i_blocks = ((keep.len() + ind.len() + acl) as u64 * (bs / 512)) as u32;
+            if size % bs != 0 {
+                if let Some(&(_, p)) = keep.iter().find(|&&(l, _)| l == size / bs) {
+                    let mut buf = self.read_block(p as u64)?;
+                    buf[(size % bs) as usize..].fill(0);
+                    self.write_block(p as u64, &buf)?;
+                }
+            }
+        }
+        inode.set_size(size);
+        self.write_inode(ino, inode)
     }
 
     /// Removes `name` from `dir` and returns the entry that was there.

@@ -201,3 +201,43 @@ fn set_whiteout_bit(img: &Path, on: bool) {
     }
     f.write_all_at(&v.to_le_bytes(), 1024 + 0x60).unwrap();
 }
+
+#[test]
+fn write_range_and_truncate_match_a_model() {
+    if !have("mke2fs") {
+        eprintln!("SKIP: e2fsprogs not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("fs.img");
+    mkfs(&img, &["-b", "1024"], "16M");
+    let mut fs = rw(&img);
+    let ino = fs.create(2, b"f", S_IFREG | 0o644).unwrap();
+    let mut rec = fs.read_inode(ino).unwrap();
+    let mut model: Vec<u8> = Vec::new();
+    let mut seed = 7u64;
+    let mut rnd = |m: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (seed >> 33) % m
+    };
+    for step in 0..120 {
+        if step % 10 == 9 {
+            let size = rnd(model.len() as u64 + 1);
+            fs.truncate(ino, &mut rec, size).unwrap();
+            model.truncate(size as usize);
+        } else {
+            let off = rnd(400_000);
+            let len = rnd(5000) as usize;
+            let data: Vec<u8> = (0..len).map(|i| (i as u64 + off) as u8 | 1).collect();
+            fs.write_range(ino, &mut rec, off, &data).unwrap();
+            if model.len() < off as usize + len {
+                model.resize(off as usize + len, 0);
+            }
+            model[off as usize..off as usize + len].copy_from_slice(&data);
+        }
+    }
+    assert_eq!(fs.read_file(&fs.read_inode(ino).unwrap()).unwrap(), model);
+    fs.close().unwrap();
+    e2fsck_clean(&img);
+    assert_eq!(debugfs(&img, "cat /f"), model);
+}
