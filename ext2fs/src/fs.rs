@@ -973,7 +973,7 @@ impl Filesystem {
             inode.base.i_block = i_block;
             let acl = if inode.base.i_file_acl != 0 { 1 } else { 0 };
             inode.base.i_blocks = ((keep.len() + ind.len() + acl) as u64 * (bs / 512)) as u32;
-            if size % bs != 0 {
+            if !size.is_multiple_of(bs) {
                 if let Some(&(_, p)) = keep.iter().find(|&&(l, _)| l == size / bs) {
                     let mut buf = self.read_block(p as u64)?;
                     buf[(size % bs) as usize..].fill(0);
