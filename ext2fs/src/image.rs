@@ -8,6 +8,9 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
 use crate::{Error, Result};
 
 /// How a path is mounted right now, from /proc/self/mountinfo.
@@ -156,13 +159,25 @@ pub fn mount_state(path: &Path) -> MountState {
     state
 }
 
+/// Where the bytes are.
+#[derive(Debug)]
+enum Backend {
+    File(File),
+    /// An image held in memory: for fuzzing and for tests that inject
+    /// faults without touching a disk.
+    Memory(Mutex<Vec<u8>>),
+}
+
 /// An open image.
 #[derive(Debug)]
 pub struct Image {
-    file: File,
+    backend: Backend,
     path: PathBuf,
     writable: bool,
     len: u64,
+    /// Fault injection: writes left before every write fails with EIO
+    /// (simulates a crash or a dying disk at a chosen point).
+    writes_left: Option<AtomicU64>,
 }
 
 impl Image {
@@ -230,11 +245,36 @@ impl Image {
             meta.len()
         };
         Ok(Image {
-            file,
+            backend: Backend::File(file),
             path: path.to_path_buf(),
             writable,
             len,
+            writes_left: None,
         })
+    }
+
+    /// An image held in memory (named `<memory>` in messages).
+    pub fn in_memory(bytes: Vec<u8>, writable: bool) -> Self {
+        Image {
+            len: bytes.len() as u64,
+            backend: Backend::Memory(Mutex::new(bytes)),
+            path: PathBuf::from("<memory>"),
+            writable,
+            writes_left: None,
+        }
+    }
+
+    /// The bytes of an in-memory image (None for a file).
+    pub fn memory_bytes(&self) -> Option<Vec<u8>> {
+        match &self.backend {
+            Backend::Memory(m) => Some(m.lock().map(|v| v.clone()).unwrap_or_default()),
+            Backend::File(_) => None,
+        }
+    }
+
+    /// After `n` more successful writes, every write fails with EIO.
+    pub fn fail_writes_after(&mut self, n: u64) {
+        self.writes_left = Some(AtomicU64::new(n));
     }
 
     pub fn path(&self) -> &Path {
@@ -257,7 +297,23 @@ impl Image {
     /// Reads exactly `buf.len()` bytes at `offset`. Reading past the end of
     /// the image is an error naming the offset.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.file.read_exact_at(buf, offset).map_err(|e| {
+        let res = match &self.backend {
+            Backend::File(f) => f.read_exact_at(buf, offset),
+            Backend::Memory(m) => {
+                let v = m
+                    .lock()
+                    .map_err(|_| Error::Invalid("image lock poisoned".into()))?;
+                let end = offset.checked_add(buf.len() as u64);
+                match end {
+                    Some(end) if end <= v.len() as u64 => {
+                        buf.copy_from_slice(&v[offset as usize..end as usize]);
+                        Ok(())
+                    }
+                    _ => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+                }
+            }
+        };
+        res.map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 Error::io(
                     &self.path,
@@ -280,9 +336,38 @@ impl Image {
         if !self.writable {
             return Err(Error::ReadOnly);
         }
-        self.file
-            .write_all_at(buf, offset)
-            .map_err(|e| Error::io(&self.path, e))
+        if let Some(left) = &self.writes_left {
+            let ok = left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if !ok {
+                return Err(Error::io(
+                    &self.path,
+                    std::io::Error::other("injected write failure (I/O error)"),
+                ));
+            }
+        }
+        match &self.backend {
+            Backend::File(f) => f
+                .write_all_at(buf, offset)
+                .map_err(|e| Error::io(&self.path, e)),
+            Backend::Memory(m) => {
+                let mut v = m
+                    .lock()
+                    .map_err(|_| Error::Invalid("image lock poisoned".into()))?;
+                let end = offset as usize + buf.len();
+                if end > v.len() {
+                    return Err(Error::io(
+                        &self.path,
+                        std::io::Error::other(format!(
+                            "write past the end of the image at byte {offset}"
+                        )),
+                    ));
+                }
+                v[offset as usize..end].copy_from_slice(buf);
+                Ok(())
+            }
+        }
     }
 
     /// Grows a regular file to `len` bytes (sparse).
@@ -290,23 +375,32 @@ impl Image {
         if !self.writable {
             return Err(Error::ReadOnly);
         }
-        self.file
-            .set_len(len)
-            .map_err(|e| Error::io(&self.path, e))?;
+        match &self.backend {
+            Backend::File(f) => f.set_len(len).map_err(|e| Error::io(&self.path, e))?,
+            Backend::Memory(m) => m
+                .lock()
+                .map_err(|_| Error::Invalid("image lock poisoned".into()))?
+                .resize(len as usize, 0),
+        }
         self.len = len;
         Ok(())
     }
 
     /// Flushes written data to stable storage.
     pub fn sync(&self) -> Result<()> {
-        if self.writable {
-            self.file.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        if let (true, Backend::File(f)) = (self.writable, &self.backend) {
+            f.sync_all().map_err(|e| Error::io(&self.path, e))?;
         }
         Ok(())
     }
 
-    pub fn file(&self) -> &File {
-        &self.file
+    /// The open file, for file-only operations (SEEK_DATA, fallocate);
+    /// None for an in-memory image.
+    pub fn file(&self) -> Option<&File> {
+        match &self.backend {
+            Backend::File(f) => Some(f),
+            Backend::Memory(_) => None,
+        }
     }
 }
 
@@ -362,6 +456,24 @@ mod tests {
         assert!(matches!(second, Err(Error::Mounted { .. })), "{second:?}");
         drop(first);
         assert!(Image::open_read_write(&p).is_ok());
+    }
+
+    #[test]
+    fn memory_image_and_injected_faults() {
+        let mut img = Image::in_memory(vec![0; 8192], true);
+        img.write_at(10, b"abc").unwrap();
+        let mut b = [0u8; 3];
+        img.read_at(10, &mut b).unwrap();
+        assert_eq!(&b, b"abc");
+        assert!(img.read_at(8190, &mut b).is_err());
+        img.fail_writes_after(1);
+        img.write_at(0, b"x").unwrap();
+        assert!(img
+            .write_at(0, b"y")
+            .unwrap_err()
+            .to_string()
+            .contains("injected"));
+        assert_eq!(img.memory_bytes().unwrap()[0], b'x');
     }
 
     #[test]
