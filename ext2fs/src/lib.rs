@@ -9,6 +9,7 @@ pub mod error;
 pub mod features;
 pub mod fs;
 pub mod group_desc;
+pub mod hash;
 pub mod image;
 pub mod inode;
 pub mod layout;
