@@ -985,6 +985,86 @@ impl Filesystem {
         self.write_inode(ino, inode)
     }
 
+    /// Replaces a directory's blocks with `blocks` (logical 0..n, no
+    /// holes), setting or clearing the htree flag. Old blocks are freed.
+    pub fn write_dir_blocks(&mut self, dir: u32, blocks: &[Vec<u8>], indexed: bool) -> Result<()> {
+        self.require_write()?;
+        let mut rec = self.read_inode(dir)?;
+        if !rec.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        self.free_file_blocks(&mut rec)?;
+        let bs = self.geo.block_size;
+        let mut goal = self.geo.group_first_block(self.geo.inode_group(dir));
+        let mut mapped = Vec::with_capacity(blocks.len());
+        for (l, b) in blocks.iter().enumerate() {
+            let p = self.alloc_block(goal)?;
+            goal = p as u64 + 1;
+            self.write_block(p as u64, b)?;
+            mapped.push((l as u64, p));
+        }
+        let (i_block, ind) = block_map::build(&mapped, bs, || {
+            let nb = self.alloc_block(goal)?;
+            goal = nb as u64 + 1;
+            Ok(nb)
+        })?;
+        for (b, contents) in &ind {
+            self.write_block(*b as u64, contents)?;
+        }
+        rec.base.i_block = i_block;
+        let acl = if rec.base.i_file_acl != 0 { 1 } else { 0 };
+        rec.base.i_blocks = ((mapped.len() + ind.len() + acl) as u64 * (bs as u64 / 512)) as u32;
+        rec.set_size(blocks.len() as u64 * bs as u64);
+        if indexed {
+            rec.base.i_flags |= flags::INDEX;
+        } else {
+            rec.base.i_flags &= !flags::INDEX;
+        }
+        self.write_inode(dir, &rec)
+    }
+
+    /// Rewrites a directory as an htree (like `e2fsck -D` does for one
+    /// directory), with the superblock's default hash and seed. Needs
+    /// dir_index.
+    pub fn index_directory(&mut self, dir: u32) -> Result<()> {
+        if !self.sb.has_compat(crate::features::compat::DIR_INDEX) {
+            return Err(Error::Invalid(
+                "the filesystem does not have dir_index".into(),
+            ));
+        }
+        let all = self.read_dir(dir)?;
+        let parent = all
+            .iter()
+            .find(|e| e.is_dotdot())
+            .map(|e| e.inode)
+            .ok_or_else(|| Error::CorruptDirectory {
+                dir,
+                block: 0,
+                why: "no '..' entry".into(),
+            })?;
+        let entries: Vec<crate::htree::NewEntry> = all
+            .into_iter()
+            .filter(|e| !e.is_dot() && !e.is_dotdot())
+            .map(|e| crate::htree::NewEntry {
+                name: e.name,
+                inode: e.inode,
+                file_type: e.file_type,
+            })
+            .collect();
+        let version = self.sb.s_def_hash_version;
+        let blocks = crate::htree::build(
+            dir,
+            parent,
+            self.filetype_feature(),
+            &entries,
+            self.geo.block_size as usize,
+            version,
+            &self.sb.s_hash_seed,
+            self.sb.s_flags,
+        )?;
+        self.write_dir_blocks(dir, &blocks, true)
+    }
+
     /// Removes `name` from `dir` and returns the entry that was there.
     pub fn remove_entry(&mut self, dir: u32, name: &[u8]) -> Result<DirEntry> {
         self.require_write()?;

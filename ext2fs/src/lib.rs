@@ -10,6 +10,7 @@ pub mod features;
 pub mod fs;
 pub mod group_desc;
 pub mod hash;
+pub mod htree;
 pub mod image;
 pub mod inode;
 pub mod layout;

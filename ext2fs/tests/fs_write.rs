@@ -241,3 +241,112 @@ fn write_range_and_truncate_match_a_model() {
     e2fsck_clean(&img);
     assert_eq!(debugfs(&img, "cat /f"), model);
 }
+
+#[test]
+fn htree_directories_we_build_are_clean_and_readable() {
+    if !have("mke2fs") {
+        eprintln!("SKIP: e2fsprogs not installed");
+        return;
+    }
+    for (bs, n) in [("1024", 2000), ("4096", 300)] {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("fs.img");
+        mkfs(&img, &["-b", bs, "-N", "40000"], "64M");
+        let mut fs = rw(&img);
+        let d = fs.mkdir(2, b"big", 0o755).unwrap();
+        for i in 0..n {
+            fs.create(d, format!("name-{i:05}").as_bytes(), S_IFREG | 0o644)
+                .unwrap();
+        }
+        fs.index_directory(d).unwrap();
+        fs.close().unwrap();
+        e2fsck_clean(&img);
+        let dump = String::from_utf8_lossy(&debugfs(&img, "htree_dump /big")).into_owned();
+        assert!(dump.contains("Root node dump:"), "{dump}");
+        assert!(!dump.contains("Corrupt") && !dump.contains("BAD"), "{dump}");
+        let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
+        assert!(fs.read_inode(d).unwrap().flags() & ext2fs::inode::flags::INDEX != 0);
+        let names = fs.read_dir(d).unwrap();
+        assert_eq!(names.len(), n + 2);
+        // Every name is found through the index (what the kernel does).
+        let root = fs
+            .read_block(fs.bmap(&fs.read_inode(d).unwrap(), 0).unwrap().unwrap() as u64)
+            .unwrap();
+        let rec = fs.read_inode(d).unwrap();
+        for i in (0..n).step_by(7) {
+            let name = format!("name-{i:05}");
+            let leaf = ext2fs::htree::lookup_leaf(
+                &root,
+                d,
+                name.as_bytes(),
+                &fs.sb.s_hash_seed,
+                fs.sb.s_flags,
+                |l| fs.read_block(fs.bmap(&rec, l as u64)?.unwrap_or(0) as u64),
+            )
+            .unwrap();
+            let blk = fs
+                .read_block(fs.bmap(&rec, leaf as u64).unwrap().unwrap() as u64)
+                .unwrap();
+            let es = ext2fs::dirent::parse_block(&blk, d, 0).unwrap();
+            assert!(
+                es.iter().any(|e| e.name == name.as_bytes()),
+                "{name} not in its leaf"
+            );
+        }
+    }
+}
+
+/// A two-level htree (root -> index nodes -> leaves): 8000 names, all hard
+/// links to one file so the test stays fast.
+#[test]
+fn two_level_htree_is_clean() {
+    if !have("mke2fs") {
+        eprintln!("SKIP: e2fsprogs not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("fs.img");
+    mkfs(&img, &["-b", "1024"], "32M");
+    let mut fs = rw(&img);
+    let d = fs.mkdir(2, b"big", 0o755).unwrap();
+    let f = fs.create(d, b"target", S_IFREG | 0o644).unwrap();
+    let n = 8000;
+    let mut entries: Vec<ext2fs::htree::NewEntry> = (0..n)
+        .map(|i| ext2fs::htree::NewEntry {
+            name: format!("link-{i:05}").into_bytes(),
+            inode: f,
+            file_type: ft::REG_FILE,
+        })
+        .collect();
+    entries.push(ext2fs::htree::NewEntry {
+        name: b"target".to_vec(),
+        inode: f,
+        file_type: ft::REG_FILE,
+    });
+    let sb = fs.sb;
+    let blocks = ext2fs::htree::build(
+        d,
+        2,
+        true,
+        &entries,
+        1024,
+        sb.s_def_hash_version,
+        &sb.s_hash_seed,
+        sb.s_flags,
+    )
+    .unwrap();
+    let root = ext2fs::htree::DxRoot::parse(&blocks[0], d).unwrap();
+    assert_eq!(root.info.indirect_levels, 1);
+    fs.write_dir_blocks(d, &blocks, true).unwrap();
+    let mut rec = fs.read_inode(f).unwrap();
+    rec.base.i_links_count = n as u16 + 1;
+    fs.write_inode(f, &rec).unwrap();
+    fs.close().unwrap();
+    e2fsck_clean(&img);
+    let dump = String::from_utf8_lossy(&debugfs(&img, "htree_dump /big")).into_owned();
+    assert!(
+        dump.contains("Indirect levels: 1"),
+        "{}",
+        &dump[..dump.len().min(2000)]
+    );
+}

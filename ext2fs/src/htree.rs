@@ -1,0 +1,454 @@
+//! Hash-indexed directories (htree): the dx_root in block 0 (behind fake
+//! '.' and '..' entries), dx_node blocks (behind one empty entry), and the
+//! leaves, which are ordinary directory blocks. Parse, write, look up, and
+//! build a whole indexed directory from its entries.
+
+use crate::codec::{le16, le32};
+use crate::dirent::{self, DirEntry};
+use crate::hash::dirhash;
+use crate::{ondisk, Error, Result};
+
+ondisk! {
+    /// `struct ext2_dx_root_info`, at byte 24 of block 0.
+    pub struct DxRootInfo {
+        reserved_zero: u32,
+        hash_version: u8,
+        /// Always 8.
+        info_length: u8,
+        /// 0: the root points at leaves; 1: at dx_nodes (ext2 allows 2 levels).
+        indirect_levels: u8,
+        unused_flags: u8,
+    }
+}
+
+ondisk! {
+    /// `struct ext2_dx_countlimit`: overlays the first dx_entry's hash.
+    pub struct DxCountLimit {
+        limit: u16,
+        count: u16,
+    }
+}
+
+ondisk! {
+    /// `struct ext2_dx_entry`: hash (0 implied for the first) and block.
+    pub struct DxEntry {
+        hash: u32,
+        block: u32,
+    }
+}
+
+/// Byte offset of dx_root_info in block 0 ('.' 12 bytes, '..' header 12).
+pub const ROOT_INFO_OFFSET: usize = 24;
+/// Byte offset of the entries in the root (after the 8-byte info).
+pub const ROOT_ENTRIES_OFFSET: usize = 32;
+/// Byte offset of the entries in a node (after the 8-byte fake dirent).
+pub const NODE_ENTRIES_OFFSET: usize = 8;
+/// ext2/ext3 htrees have at most two index levels (root + one node level).
+pub const MAX_INDIRECT_LEVELS: u8 = 1;
+
+pub fn root_limit(block_size: usize) -> u16 {
+    ((block_size - ROOT_ENTRIES_OFFSET) / DxEntry::SIZE) as u16
+}
+
+pub fn node_limit(block_size: usize) -> u16 {
+    ((block_size - NODE_ENTRIES_OFFSET) / DxEntry::SIZE) as u16
+}
+
+/// One index block (root or node): its count/limit and entries. The first
+/// entry's hash is reported as 0 (on disk those bytes hold count/limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DxIndex {
+    pub limit: u16,
+    pub count: u16,
+    pub entries: Vec<DxEntry>,
+}
+
+/// The parsed root block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DxRoot {
+    pub dot: DirEntry,
+    pub dotdot: DirEntry,
+    pub info: DxRootInfo,
+    pub index: DxIndex,
+}
+
+fn parse_index(buf: &[u8], off: usize, dir: u32, what: &str) -> Result<DxIndex> {
+    let corrupt = |why: String| Error::CorruptHtree { dir, why };
+    if buf.len() < off + 8 {
+        return Err(corrupt(format!("{what} block too short")));
+    }
+    let (_, cl) = DxCountLimit::parse(&buf[off..])
+        .map_err(|_| corrupt(format!("{what}: short count/limit")))?;
+    let max = (buf.len() - off) / DxEntry::SIZE;
+    if cl.limit as usize > max || cl.count > cl.limit || cl.count == 0 {
+        return Err(corrupt(format!(
+            "{what}: count {} / limit {} (at most {max} fit)",
+            cl.count, cl.limit
+        )));
+    }
+    let mut entries = Vec::with_capacity(cl.count as usize);
+    for i in 0..cl.count as usize {
+        let at = off + i * DxEntry::SIZE;
+        let hash = if i == 0 { 0 } else { le32(buf, at) };
+        entries.push(DxEntry {
+            hash,
+            block: le32(buf, at + 4),
+        });
+    }
+    Ok(DxIndex {
+        limit: cl.limit,
+        count: cl.count,
+        entries,
+    })
+}
+
+fn write_index(buf: &mut [u8], off: usize, idx: &DxIndex) {
+    for (i, e) in idx.entries.iter().enumerate() {
+        let at = off + i * DxEntry::SIZE;
+        if i == 0 {
+            let cl = DxCountLimit {
+                limit: idx.limit,
+                count: idx.count,
+            };
+            buf[at..at + 4].copy_from_slice(&cl.to_bytes());
+        } else {
+            buf[at..at + 4].copy_from_slice(&e.hash.to_le_bytes());
+        }
+        buf[at + 4..at + 8].copy_from_slice(&e.block.to_le_bytes());
+    }
+}
+
+impl DxRoot {
+    /// Parses block 0 of an indexed directory `dir`.
+    pub fn parse(buf: &[u8], dir: u32) -> Result<Self> {
+        let corrupt = |why: String| Error::CorruptHtree { dir, why };
+        if buf.len() < ROOT_ENTRIES_OFFSET + 8 {
+            return Err(corrupt("root block too short".into()));
+        }
+        let (_, (ino, rec, nl, ft, name)) =
+            dirent::parse_entry(buf).map_err(|_| corrupt("bad '.' entry".into()))?;
+        if name != b"." || rec != 12 {
+            return Err(corrupt(format!("'.' entry: name_len {nl}, rec_len {rec}")));
+        }
+        let dot = DirEntry {
+            inode: ino,
+            rec_len: 12,
+            file_type: ft,
+            name: name.to_vec(),
+        };
+        let (_, (ino2, rec2, _, ft2, name2)) =
+            dirent::parse_entry(&buf[12..]).map_err(|_| corrupt("bad '..' entry".into()))?;
+        let rec2 = dirent::rec_len_from_disk(rec2, buf.len());
+        if name2 != b".." || rec2 as usize != buf.len() - 12 {
+            return Err(corrupt(format!("'..' entry: rec_len {rec2}")));
+        }
+        let dotdot = DirEntry {
+            inode: ino2,
+            rec_len: rec2,
+            file_type: ft2,
+            name: name2.to_vec(),
+        };
+        let (_, info) = DxRootInfo::parse(&buf[ROOT_INFO_OFFSET..])
+            .map_err(|_| corrupt("short root info".into()))?;
+        if info.info_length != 8 {
+            return Err(corrupt(format!("root info length {}", info.info_length)));
+        }
+        if info.indirect_levels > MAX_INDIRECT_LEVELS {
+            return Err(corrupt(format!("{} indirect levels", info.indirect_levels)));
+        }
+        let index = parse_index(buf, ROOT_ENTRIES_OFFSET, dir, "root")?;
+        Ok(DxRoot {
+            dot,
+            dotdot,
+            info,
+            index,
+        })
+    }
+
+    pub fn write(&self, block_size: usize) -> Result<Vec<u8>> {
+        let mut dotdot = self.dotdot.clone();
+        dotdot.rec_len = block_size as u32 - 12;
+        let mut dot = self.dot.clone();
+        dot.rec_len = 12;
+        let mut buf = dirent::write_block(&[dot, dotdot], block_size)?;
+        buf[ROOT_INFO_OFFSET..ROOT_ENTRIES_OFFSET].copy_from_slice(&self.info.to_bytes());
+        buf[ROOT_ENTRIES_OFFSET..].fill(0);
+        write_index(&mut buf, ROOT_ENTRIES_OFFSET, &self.index);
+        Ok(buf)
+    }
+}
+
+/// Parses an interior dx_node block.
+pub fn parse_node(buf: &[u8], dir: u32) -> Result<DxIndex> {
+    if buf.len() < 16
+        || le32(buf, 0) != 0
+        || dirent::rec_len_from_disk(le16(buf, 4), buf.len()) as usize != buf.len()
+    {
+        return Err(Error::CorruptHtree {
+            dir,
+            why: "index node does not start with an empty entry covering the block".into(),
+        });
+    }
+    parse_index(buf, NODE_ENTRIES_OFFSET, dir, "node")
+}
+
+pub fn write_node(idx: &DxIndex, block_size: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; block_size];
+    buf[4..6]
+        .copy_from_slice(&dirent::rec_len_to_disk(block_size as u32, block_size).to_le_bytes());
+    write_index(&mut buf, NODE_ENTRIES_OFFSET, idx);
+    buf
+}
+
+/// The entry of `idx` whose range holds `hash` (the last with entry.hash <= hash).
+pub fn find_in_index(idx: &DxIndex, hash: u32) -> Option<&DxEntry> {
+    idx.entries.iter().take_while(|e| e.hash <= hash).last()
+}
+
+/// Looks up the leaf (logical block) for `name` through the index.
+/// `read` returns the contents of a logical block of the directory.
+pub fn lookup_leaf<R>(
+    root_block: &[u8],
+    dir: u32,
+    name: &[u8],
+    seed: &[u32; 4],
+    s_flags: u32,
+    mut read: R,
+) -> Result<u32>
+where
+    R: FnMut(u32) -> Result<Vec<u8>>,
+{
+    let root = DxRoot::parse(root_block, dir)?;
+    let version = crate::hash::effective_version(root.info.hash_version, s_flags);
+    let (hash, _) = dirhash(version, name, seed)?;
+    let missing = || Error::CorruptHtree {
+        dir,
+        why: "empty index".into(),
+    };
+    let mut block = find_in_index(&root.index, hash).ok_or_else(missing)?.block;
+    for _ in 0..root.info.indirect_levels {
+        let node = parse_node(&read(block)?, dir)?;
+        block = find_in_index(&node, hash).ok_or_else(missing)?.block;
+    }
+    Ok(block)
+}
+
+/// One name to put into an indexed directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry {
+    pub name: Vec<u8>,
+    pub inode: u32,
+    pub file_type: u8,
+}
+
+/// Builds every block of an indexed directory (logical block 0 first):
+/// the root, the leaves with entries sorted by hash and packed like
+/// e2fsck's rehash, and index nodes when one root cannot hold all leaves.
+/// `version` is the dx_root hash version (the signed one; unsigned
+/// directories are marked by the superblock flag), `s_flags` the
+/// superblock's flags. Union entries (whiteouts, fallthrus) go in leaves
+/// like any other name.
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    dir: u32,
+    parent: u32,
+    filetype: bool,
+    entries: &[NewEntry],
+    block_size: usize,
+    version: u8,
+    seed: &[u32; 4],
+    s_flags: u32,
+) -> Result<Vec<Vec<u8>>> {
+    let eff = crate::hash::effective_version(version, s_flags);
+    let mut hashed = Vec::with_capacity(entries.len());
+    for e in entries {
+        let (h, m) = dirhash(eff, &e.name, seed)?;
+        hashed.push((h, m, e));
+    }
+    hashed.sort_by(|a, b| (a.0, a.1, &a.2.name).cmp(&(b.0, b.1, &b.2.name)));
+    // Pack the leaves.
+    let mut leaves: Vec<(u32, Vec<DirEntry>)> = Vec::new();
+    let mut cur: Vec<DirEntry> = Vec::new();
+    let mut used = 0usize;
+    let mut first_hash = 0u32;
+    let mut prev_hash = None;
+    for (h, _, e) in &hashed {
+        let need = dirent::rec_len_for(e.name.len());
+        if used + need > block_size && !cur.is_empty() {
+            leaves.push((first_hash, std::mem::take(&mut cur)));
+            used = 0;
+        }
+        if cur.is_empty() {
+            // A leaf starting inside a run of equal hashes is marked with the
+            // low bit (collision continuation), as the kernel and e2fsck do.
+            first_hash = if prev_hash == Some(*h) { *h | 1 } else { *h };
+        }
+        let t = if filetype { e.file_type } else { 0 };
+        cur.push(DirEntry::new(e.inode, t, &e.name));
+        used += need;
+        prev_hash = Some(*h);
+    }
+    if !cur.is_empty() || leaves.is_empty() {
+        leaves.push((first_hash, cur));
+    }
+    let nleaves = leaves.len();
+    let rlimit = root_limit(block_size) as usize;
+    let nlimit = node_limit(block_size) as usize;
+    if nleaves > rlimit * nlimit {
+        return Err(Error::Invalid(format!(
+            "directory {dir} needs {nleaves} leaf blocks; a two-level htree holds {}",
+            rlimit * nlimit
+        )));
+    }
+    let mut blocks = vec![Vec::new()];
+    let mut leaf_index = Vec::with_capacity(nleaves);
+    for (i, (h, mut es)) in leaves.into_iter().enumerate() {
+        let logical = 1 + i as u32;
+        let bytes = if es.is_empty() {
+            dirent::empty_block(block_size)
+        } else {
+            let fill: u32 = es.iter().map(|e| e.rec_len).sum();
+            if let Some(last) = es.last_mut() {
+                last.rec_len += block_size as u32 - fill;
+            }
+            dirent::write_block(&es, block_size)?
+        };
+        blocks.push(bytes);
+        leaf_index.push(DxEntry {
+            hash: if i == 0 { 0 } else { h },
+            block: logical,
+        });
+    }
+    let t = |x| if filetype { x } else { 0 };
+    let (levels, root_entries) = if nleaves <= rlimit {
+        (0u8, leaf_index)
+    } else {
+        // Nodes after the leaves, each full but the last.
+        let mut root_entries = Vec::new();
+        for (n, chunk) in leaf_index.chunks(nlimit).enumerate() {
+            let logical = blocks.len() as u32;
+            let mut entries = chunk.to_vec();
+            let node_hash = entries[0].hash;
+            entries[0].hash = 0;
+            let node = DxIndex {
+                limit: nlimit as u16,
+                count: entries.len() as u16,
+                entries,
+            };
+            blocks.push(write_node(&node, block_size));
+            root_entries.push(DxEntry {
+                hash: if n == 0 { 0 } else { node_hash },
+                block: logical,
+            });
+        }
+        (1u8, root_entries)
+    };
+    let root = DxRoot {
+        dot: DirEntry::new(dir, t(dirent::ft::DIR), b"."),
+        dotdot: DirEntry::new(parent, t(dirent::ft::DIR), b".."),
+        info: DxRootInfo {
+            reserved_zero: 0,
+            hash_version: version,
+            info_length: 8,
+            indirect_levels: levels,
+            unused_flags: 0,
+        },
+        index: DxIndex {
+            limit: rlimit as u16,
+            count: root_entries.len() as u16,
+            entries: root_entries,
+        },
+    };
+    blocks[0] = root.write(block_size)?;
+    Ok(blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn names(n: usize) -> Vec<NewEntry> {
+        (0..n)
+            .map(|i| NewEntry {
+                name: format!("file-{i:06}-with-some-length").into_bytes(),
+                inode: 100 + i as u32,
+                file_type: 1,
+            })
+            .collect()
+    }
+
+    fn check_all_found(blocks: &[Vec<u8>], entries: &[NewEntry], seed: &[u32; 4]) {
+        for e in entries {
+            let leaf = lookup_leaf(&blocks[0], 2, &e.name, seed, 0, |b| {
+                Ok(blocks[b as usize].clone())
+            })
+            .unwrap();
+            let es = dirent::parse_block(&blocks[leaf as usize], 2, leaf as u64).unwrap();
+            assert!(
+                es.iter().any(|x| x.name == e.name && x.inode == e.inode),
+                "{:?}",
+                e.name
+            );
+        }
+    }
+
+    #[test]
+    fn one_and_two_levels() {
+        let seed = [1, 2, 3, 4];
+        for (n, levels) in [(10, 0), (2000, 0), (40_000, 1)] {
+            let es = names(n);
+            let blocks = build(2, 2, true, &es, 1024, 1, &seed, 0).unwrap();
+            let root = DxRoot::parse(&blocks[0], 2).unwrap();
+            assert_eq!(root.info.indirect_levels, levels, "{n} names");
+            assert_eq!(root.write(1024).unwrap(), blocks[0]);
+            check_all_found(&blocks, &es, &seed);
+            // Index hashes increase.
+            let hs: Vec<u32> = root.index.entries.iter().map(|e| e.hash).collect();
+            assert!(hs.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+
+    #[test]
+    fn node_round_trip_and_damage() {
+        let idx = DxIndex {
+            limit: node_limit(1024),
+            count: 2,
+            entries: vec![
+                DxEntry { hash: 0, block: 1 },
+                DxEntry {
+                    hash: 0x100,
+                    block: 2,
+                },
+            ],
+        };
+        let b = write_node(&idx, 1024);
+        assert_eq!(parse_node(&b, 5).unwrap(), idx);
+        let mut bad = b.clone();
+        bad[10] = 0xff; // count > limit
+        bad[11] = 0xff;
+        assert!(parse_node(&bad, 5).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn random_blocks_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = DxRoot::parse(&bytes, 2);
+            let _ = parse_node(&bytes, 2);
+        }
+
+        #[test]
+        fn root_round_trip(hashes in proptest::collection::btree_set(1u32..u32::MAX, 0..50), version in 0u8..3) {
+            let mut entries = vec![DxEntry { hash: 0, block: 1 }];
+            entries.extend(hashes.iter().enumerate().map(|(i, &h)| DxEntry { hash: h, block: i as u32 + 2 }));
+            let root = DxRoot {
+                dot: DirEntry::new(12, 2, b"."),
+                dotdot: DirEntry { rec_len: 4096 - 12, ..DirEntry::new(2, 2, b"..") },
+                info: DxRootInfo { reserved_zero: 0, hash_version: version, info_length: 8, indirect_levels: 0, unused_flags: 0 },
+                index: DxIndex { limit: root_limit(4096), count: entries.len() as u16, entries },
+            };
+            let bytes = root.write(4096).unwrap();
+            prop_assert_eq!(DxRoot::parse(&bytes, 12).unwrap(), root);
+        }
+    }
+}
