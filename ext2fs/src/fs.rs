@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use crate::bitmap::Bitmap;
 use crate::block_map::{self, BlockKind};
 use crate::dirent::{self, ft, DirEntry};
 use crate::features::{incompat, ro_compat, SUPPORTED_INCOMPAT};
@@ -32,53 +33,6 @@ pub struct OpenOptions {
     pub force: bool,
 }
 
-/// A whole-filesystem bitmap (one bit per block or inode).
-#[derive(Clone, Debug, Default)]
-struct BitSet {
-    words: Vec<u64>,
-    len: u64,
-}
-
-impl BitSet {
-    fn new(len: u64) -> Self {
-        BitSet {
-            words: vec![0; len.div_ceil(64) as usize],
-            len,
-        }
-    }
-    fn get(&self, i: u64) -> bool {
-        i < self.len && self.words[(i / 64) as usize] >> (i % 64) & 1 == 1
-    }
-    fn set(&mut self, i: u64, v: bool) {
-        if i >= self.len {
-            return;
-        }
-        let w = &mut self.words[(i / 64) as usize];
-        if v {
-            *w |= 1 << (i % 64);
-        } else {
-            *w &= !(1 << (i % 64));
-        }
-    }
-    /// First clear bit in [from, to), if any.
-    fn first_clear(&self, from: u64, to: u64) -> Option<u64> {
-        let mut i = from;
-        let to = to.min(self.len);
-        while i < to {
-            let w = self.words[(i / 64) as usize];
-            if w == u64::MAX && i.is_multiple_of(64) {
-                i += 64;
-                continue;
-            }
-            if !self.get(i) {
-                return Some(i);
-            }
-            i += 1;
-        }
-        None
-    }
-}
-
 /// An open ext2 filesystem.
 #[derive(Debug)]
 pub struct Filesystem {
@@ -88,8 +42,8 @@ pub struct Filesystem {
     pub groups: Vec<GroupDesc>,
     /// Byte offset of the superblock this was opened from.
     sb_offset: u64,
-    block_bitmap: Option<BitSet>,
-    inode_bitmap: Option<BitSet>,
+    block_bitmap: Option<Bitmap>,
+    inode_bitmap: Option<Bitmap>,
     dirty_groups: Vec<bool>,
     dirty: bool,
 }
@@ -478,24 +432,16 @@ impl Filesystem {
         }
         let geo = &self.geo;
         let nblocks = geo.blocks_count - geo.first_data_block as u64;
-        let mut bb = BitSet::new(nblocks);
-        let mut ib = BitSet::new(self.sb.s_inodes_count as u64);
+        let mut bb = Bitmap::new(nblocks);
+        let mut ib = Bitmap::new(self.sb.s_inodes_count as u64);
         for g in 0..geo.group_count {
             let gd = &self.groups[g as usize];
             let bbuf = self.read_block(gd.bg_block_bitmap as u64)?;
             let first = geo.group_first_block(g) - geo.first_data_block as u64;
-            for i in 0..geo.blocks_in_group(g) as u64 {
-                if bbuf[(i / 8) as usize] >> (i % 8) & 1 == 1 {
-                    bb.set(first + i, true);
-                }
-            }
+            bb.load_group(first, &bbuf, geo.blocks_in_group(g) as u64);
             let ibuf = self.read_block(gd.bg_inode_bitmap as u64)?;
             let ifirst = g as u64 * geo.inodes_per_group as u64;
-            for i in 0..geo.inodes_per_group as u64 {
-                if ibuf[(i / 8) as usize] >> (i % 8) & 1 == 1 {
-                    ib.set(ifirst + i, true);
-                }
-            }
+            ib.load_group(ifirst, &ibuf, geo.inodes_per_group as u64);
         }
         self.block_bitmap = Some(bb);
         self.inode_bitmap = Some(ib);
@@ -1315,6 +1261,78 @@ impl Filesystem {
         self.write_inode(dir, &rec)
     }
 
+    // ----- extended attributes ------------------------------------------
+
+    /// Every xattr of an inode: the in-inode ones, then the block's.
+    pub fn list_xattrs(&self, ino: u32) -> Result<Vec<crate::xattr::Xattr>> {
+        let rec = self.read_inode(ino)?;
+        let mut out = match rec.in_inode_xattr_area() {
+            Some(area) => crate::xattr::parse_ibody(&area, ino)?,
+            None => Vec::new(),
+        };
+        let blk = rec.base.i_file_acl as u64;
+        if blk != 0 {
+            self.check_block(blk)?;
+            out.extend(crate::xattr::parse_block(&self.read_block(blk)?, blk)?.attrs);
+        }
+        Ok(out)
+    }
+
+    /// Replaces all xattrs of an inode: as many as fit go in the inode
+    /// body (large inodes), the rest in a block of their own. Needs ext_attr.
+    pub fn set_xattrs(&mut self, ino: u32, attrs: &[crate::xattr::Xattr]) -> Result<()> {
+        self.require_write()?;
+        if !attrs.is_empty() && !self.sb.has_compat(crate::features::compat::EXT_ATTR) {
+            return Err(Error::Invalid(
+                "the filesystem does not have ext_attr".into(),
+            ));
+        }
+        let mut rec = self.read_inode(ino)?;
+        let body_len = rec.in_inode_xattr_area().map(|a| a.len()).unwrap_or(0);
+        let (body, rest) = crate::xattr::split_for_inode(attrs, body_len);
+        if body_len > 0 {
+            rec.set_in_inode_xattr_area(&crate::xattr::build_ibody(&body, body_len)?)?;
+        }
+        let bs = self.geo.block_size;
+        let old = rec.base.i_file_acl;
+        if old != 0 {
+            self.release_xattr_block(old)?;
+            rec.base.i_file_acl = 0;
+            rec.base.i_blocks = rec.base.i_blocks.saturating_sub(bs / 512);
+        }
+        if !rest.is_empty() {
+            let data = crate::xattr::build_block(&rest, bs as usize, 1)?;
+            let goal = self.geo.group_first_block(self.geo.inode_group(ino));
+            let b = self.alloc_block(goal)?;
+            self.write_block(b as u64, &data)?;
+            rec.base.i_file_acl = b;
+            rec.base.i_blocks += bs / 512;
+        }
+        self.write_inode(ino, &rec)
+    }
+
+    /// Sets one xattr (replacing a same-named one).
+    pub fn set_xattr(&mut self, ino: u32, name: &str, value: &[u8]) -> Result<()> {
+        let mut all = self.list_xattrs(ino)?;
+        all.retain(|a| a.name != name);
+        all.push(crate::xattr::Xattr {
+            name: name.to_string(),
+            value: value.to_vec(),
+        });
+        self.set_xattrs(ino, &all)
+    }
+
+    /// Removes one xattr; NotFound when absent.
+    pub fn remove_xattr(&mut self, ino: u32, name: &str) -> Result<()> {
+        let mut all = self.list_xattrs(ino)?;
+        let before = all.len();
+        all.retain(|a| a.name != name);
+        if all.len() == before {
+            return Err(Error::NotFound(name.to_string()));
+        }
+        self.set_xattrs(ino, &all)
+    }
+
     // ----- writing metadata back ----------------------------------------
 
     /// Marks the superblock as changed (written by `flush`).
@@ -1336,18 +1354,10 @@ impl Filesystem {
                     continue;
                 }
                 let gd = self.groups[g as usize];
-                let mut bbuf = vec![0xffu8; bs];
                 let first = geo.group_first_block(g) - geo.first_data_block as u64;
-                let nb = geo.blocks_in_group(g) as u64;
-                for i in 0..(8 * bs as u64).min(geo.blocks_per_group as u64) {
-                    let used = i >= nb || bb.get(first + i);
-                    set_bit(&mut bbuf, i, used);
-                }
-                let mut ibuf = vec![0xffu8; bs];
+                let bbuf = bb.group_block(first, geo.blocks_in_group(g) as u64, bs);
                 let ifirst = g as u64 * geo.inodes_per_group as u64;
-                for i in 0..geo.inodes_per_group as u64 {
-                    set_bit(&mut ibuf, i, ib.get(ifirst + i));
-                }
+                let ibuf = ib.group_block(ifirst, geo.inodes_per_group as u64, bs);
                 self.image
                     .write_at(gd.bg_block_bitmap as u64 * bs as u64, &bbuf)?;
                 self.image
@@ -1382,15 +1392,6 @@ impl Filesystem {
     /// Flushes, fsyncs and closes.
     pub fn close(mut self) -> Result<()> {
         self.sync()
-    }
-}
-
-fn set_bit(buf: &mut [u8], i: u64, v: bool) {
-    let (byte, bit) = ((i / 8) as usize, i % 8);
-    if v {
-        buf[byte] |= 1 << bit;
-    } else {
-        buf[byte] &= !(1 << bit);
     }
 }
 

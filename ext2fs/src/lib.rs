@@ -2,6 +2,7 @@
 //! written symmetrically. Programs (mke2fs-union, e2fsck-union,
 //! debugfs-union, mount-union) never parse a structure themselves.
 
+pub mod bitmap;
 pub mod block_map;
 pub mod codec;
 pub mod dirent;
@@ -15,5 +16,6 @@ pub mod image;
 pub mod inode;
 pub mod layout;
 pub mod superblock;
+pub mod xattr;
 
 pub use error::{Error, Result};

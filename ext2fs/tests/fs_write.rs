@@ -350,3 +350,88 @@ fn two_level_htree_is_clean() {
         &dump[..dump.len().min(2000)]
     );
 }
+
+#[test]
+fn xattrs_read_from_mke2fs_d_and_written_clean() {
+    if !have("mke2fs") {
+        eprintln!("SKIP: e2fsprogs not installed");
+        return;
+    }
+    use ext2fs::xattr::Xattr;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let f = src.join("f");
+    std::fs::write(&f, b"data").unwrap();
+    let mut want = vec![
+        Xattr {
+            name: "user.small".into(),
+            value: b"v".to_vec(),
+        },
+        Xattr {
+            name: "user.bigger".into(),
+            value: vec![b'z'; 300],
+        },
+    ];
+    let root = rustix::process::geteuid().is_root();
+    if root {
+        want.push(Xattr {
+            name: "trusted.overlay.opaque".into(),
+            value: b"y".to_vec(),
+        });
+    }
+    for a in &want {
+        if let Err(e) = rustix::fs::setxattr(
+            &f,
+            a.name.as_str(),
+            &a.value,
+            rustix::fs::XattrFlags::empty(),
+        ) {
+            eprintln!("SKIP: the temporary directory does not take xattrs ({e})");
+            return;
+        }
+    }
+    want.sort();
+    let img = dir.path().join("fs.img");
+    std::fs::File::create(&img).unwrap();
+    assert!(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-I", "256", "-d"])
+        .arg(&src)
+        .arg(&img)
+        .arg("4M")
+        .status()
+        .unwrap()
+        .success());
+    let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
+    let ino = fs.namei(2, "/f").unwrap();
+    let mut got = fs.list_xattrs(ino).unwrap();
+    got.retain(|a| !a.name.starts_with("security.") && a.name != "system.data");
+    got.sort();
+    assert_eq!(got, want);
+    drop(fs);
+
+    // Write our own: some in the inode body, one too big for it in a block.
+    let mut fs = rw(&img);
+    let g = fs.create(2, b"g", S_IFREG | 0o644).unwrap();
+    fs.set_xattr(g, "user.a", b"1").unwrap();
+    fs.set_xattr(g, "user.big", &[b'q'; 700]).unwrap();
+    fs.set_xattr(g, "trusted.overlay.opaque", b"y").unwrap();
+    fs.remove_xattr(ino, "user.small").unwrap();
+    assert!(fs.remove_xattr(ino, "user.nope").is_err());
+    let rec = fs.read_inode(g).unwrap();
+    assert_ne!(rec.base.i_file_acl, 0, "the 700-byte value needs a block");
+    fs.close().unwrap();
+    e2fsck_clean(&img);
+    let list = String::from_utf8_lossy(&debugfs(&img, "ea_list /g")).into_owned();
+    assert!(
+        list.contains("user.a")
+            && list.contains("user.big")
+            && list.contains("trusted.overlay.opaque"),
+        "{list}"
+    );
+    let list = String::from_utf8_lossy(&debugfs(&img, "ea_list /f")).into_owned();
+    assert!(
+        !list.contains("user.small") && list.contains("user.bigger"),
+        "{list}"
+    );
+}

@@ -22,6 +22,8 @@ struct Facts {
     nlink: u64,
     /// Content hash for files, target for symlinks, rdev for devices.
     detail: String,
+    /// user.* xattrs, name=hash, sorted.
+    xattrs: String,
 }
 
 fn hash(data: &[u8]) -> String {
@@ -102,6 +104,37 @@ fn make_tree(root: &Path) {
         std::fs::Permissions::from_mode(0o4751),
     )
     .unwrap();
+    // Extended attributes: small ones (in the inode) and a large one (block).
+    for (file, name, value) in [
+        ("size-1", "user.mime", b"text/plain".to_vec()),
+        ("size-1", "user.big", vec![b'v'; 600]),
+        ("dirs", "user.dir", b"on a directory".to_vec()),
+    ] {
+        rustix::fs::setxattr(
+            &root.join(file),
+            name,
+            &value,
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap_or_else(|e| panic!("setxattr {name} on {file}: {e}"));
+    }
+}
+
+fn user_xattrs_of_source(p: &Path) -> String {
+    let mut names = vec![0u8; 4096];
+    let n = rustix::fs::llistxattr(p, &mut names).unwrap_or(0);
+    let mut out: Vec<String> = names[..n]
+        .split(|&b| b == 0)
+        .filter(|n| n.starts_with(b"user."))
+        .map(|n| {
+            let name = String::from_utf8_lossy(n).into_owned();
+            let mut v = vec![0u8; 65536];
+            let len = rustix::fs::lgetxattr(p, name.as_str(), &mut v).unwrap_or(0);
+            format!("{name}={}", hash(&v[..len]))
+        })
+        .collect();
+    out.sort();
+    out.join(",")
 }
 
 fn source_facts(root: &Path) -> BTreeMap<String, Facts> {
@@ -157,6 +190,7 @@ fn source_facts(root: &Path) -> BTreeMap<String, Facts> {
                 size,
                 nlink: if kind == 'd' { 0 } else { m.nlink() },
                 detail,
+                xattrs: user_xattrs_of_source(e.path()),
             },
         );
     }
@@ -214,6 +248,16 @@ fn image_facts(fs: &Filesystem) -> BTreeMap<String, Facts> {
                     i.base.i_links_count as u64
                 },
                 detail,
+                xattrs: {
+                    let mut v: Vec<String> = fs
+                        .list_xattrs(e.inode)?
+                        .into_iter()
+                        .filter(|a| a.name.starts_with("user."))
+                        .map(|a| format!("{}={}", a.name, hash(&a.value)))
+                        .collect();
+                    v.sort();
+                    v.join(",")
+                },
             },
         );
         Ok(())
@@ -234,7 +278,11 @@ fn tree_of_5000_entries_reads_back_exactly() {
     assert!(want.len() >= 5000, "only {} entries", want.len());
     for bs in ["1024", "4096"] {
         let img = dir.path().join(format!("tree-{bs}.img"));
-        real_mkfs(&img, &["-b", bs, "-d", src.to_str().unwrap()], "64M");
+        real_mkfs(
+            &img,
+            &["-b", bs, "-I", "256", "-d", src.to_str().unwrap()],
+            "64M",
+        );
         // mke2fs -d writes linear directories; e2fsck -D indexes them.
         let out = run(Command::new("e2fsck").args(["-fyD"]).arg(&img));
         assert!(

@@ -1,0 +1,460 @@
+//! Extended attributes: the xattr block (`i_file_acl`) and the in-inode
+//! area after `i_extra_isize`. Both hold a list of entries (name index,
+//! name, value offset/size, hash) ended by four zero bytes, with the values
+//! packed from the end.
+
+use crate::codec::{le16, le32};
+use crate::{ondisk, Error, Result};
+
+pub const XATTR_MAGIC: u32 = 0xEA02_0000;
+/// Size of an entry before its name.
+pub const ENTRY_HEADER: usize = 16;
+
+ondisk! {
+    /// `struct ext2_ext_attr_header`, at the start of an xattr block.
+    pub struct XattrHeader {
+        h_magic: u32,
+        /// How many inodes share this block.
+        h_refcount: u32,
+        /// Always 1 in ext2.
+        h_blocks: u32,
+        h_hash: u32,
+        h_checksum: u32,
+        h_reserved: [u32; 3],
+    }
+}
+
+/// Name prefixes by e_name_index (e2fsprogs' ea_names table).
+const PREFIXES: &[(u8, &str)] = &[
+    (2, "system.posix_acl_access"),
+    (3, "system.posix_acl_default"),
+    (8, "system.richacl"),
+    (1, "user."),
+    (4, "trusted."),
+    (6, "security."),
+    (7, "system."),
+];
+
+/// Splits a full name into (index, suffix) the way it is stored.
+pub fn split_name(full: &str) -> (u8, &str) {
+    for &(idx, prefix) in PREFIXES {
+        if idx == 2 || idx == 3 || idx == 8 {
+            if full == prefix {
+                return (idx, "");
+            }
+        } else if let Some(rest) = full.strip_prefix(prefix) {
+            return (idx, rest);
+        }
+    }
+    (0, full)
+}
+
+/// The full name of a stored (index, suffix).
+pub fn join_name(index: u8, suffix: &[u8]) -> String {
+    let suffix = String::from_utf8_lossy(suffix);
+    match PREFIXES.iter().find(|(i, _)| *i == index) {
+        Some((_, p)) => format!("{p}{suffix}"),
+        None => suffix.into_owned(),
+    }
+}
+
+/// One attribute with its full name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Xattr {
+    pub name: String,
+    pub value: Vec<u8>,
+}
+
+/// One entry as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawEntry {
+    pub name_index: u8,
+    pub name: Vec<u8>,
+    pub value_offs: u16,
+    pub value_inum: u32,
+    pub value_size: u32,
+    pub hash: u32,
+}
+
+fn entry_len(name_len: usize) -> usize {
+    (name_len + ENTRY_HEADER + 3) & !3
+}
+
+fn value_len(size: usize) -> usize {
+    (size + 3) & !3
+}
+
+/// ext2fs_ext_attr_hash_entry: over the name (as signed chars, like the
+/// kernel before 6.2 and e2fsprogs) and the value's little-endian words.
+pub fn entry_hash(name: &[u8], value: &[u8]) -> u32 {
+    let mut hash: u32 = 0;
+    for &c in name {
+        hash = (hash << 5) ^ (hash >> 27) ^ (c as i8 as i32 as u32);
+    }
+    let mut padded = value.to_vec();
+    padded.resize(value_len(value.len()), 0);
+    for w in padded.chunks_exact(4) {
+        hash = (hash << 16) ^ (hash >> 16) ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+    }
+    hash
+}
+
+/// The same with unsigned chars (what newer kernels write); e2fsck
+/// accepts either.
+pub fn entry_hash_unsigned(name: &[u8], value: &[u8]) -> u32 {
+    let mut hash: u32 = 0;
+    for &c in name {
+        hash = (hash << 5) ^ (hash >> 27) ^ c as u32;
+    }
+    let mut padded = value.to_vec();
+    padded.resize(value_len(value.len()), 0);
+    for w in padded.chunks_exact(4) {
+        hash = (hash << 16) ^ (hash >> 16) ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+    }
+    hash
+}
+
+/// ext2fs_ext_attr_block_rehash: combines the entry hashes (0 when any
+/// entry hash is 0).
+pub fn block_hash(entries: &[RawEntry]) -> u32 {
+    let mut hash: u32 = 0;
+    for e in entries {
+        if e.hash == 0 {
+            return 0;
+        }
+        hash = (hash << 16) ^ (hash >> 16) ^ e.hash;
+    }
+    hash
+}
+
+/// Parses the entry list starting at `start` of `buf`; value offsets are
+/// relative to `value_base`. `what` names the place in errors.
+pub fn parse_entries(
+    buf: &[u8],
+    start: usize,
+    value_base: usize,
+    block: u64,
+) -> Result<Vec<(RawEntry, Vec<u8>)>> {
+    let corrupt = |why: String| Error::CorruptXattr { block, why };
+    let mut out = Vec::new();
+    let mut off = start;
+    loop {
+        if off + 4 > buf.len() {
+            return Err(corrupt("entry list runs off the end".into()));
+        }
+        if le32(buf, off) == 0 {
+            break;
+        }
+        if off + ENTRY_HEADER > buf.len() {
+            return Err(corrupt(format!("entry at {off} runs off the end")));
+        }
+        let name_len = buf[off] as usize;
+        let e = RawEntry {
+            name_index: buf[off + 1],
+            value_offs: le16(buf, off + 2),
+            value_inum: le32(buf, off + 4),
+            value_size: le32(buf, off + 8),
+            hash: le32(buf, off + 12),
+            name: buf
+                .get(off + ENTRY_HEADER..off + ENTRY_HEADER + name_len)
+                .ok_or_else(|| corrupt(format!("name of entry at {off} runs off the end")))?
+                .to_vec(),
+        };
+        if name_len == 0 && !matches!(e.name_index, 2 | 3 | 8) {
+            return Err(corrupt(format!("entry at {off} has an empty name")));
+        }
+        if e.value_inum != 0 {
+            return Err(corrupt(
+                "values in separate inodes (ea_inode) are not ext2".into(),
+            ));
+        }
+        let vstart = value_base + e.value_offs as usize;
+        let vend = vstart + e.value_size as usize;
+        if e.value_size != 0 && (vend > buf.len() || vstart < off + entry_len(name_len)) {
+            return Err(corrupt(format!(
+                "value of {} ({} bytes at {}) is outside the free area",
+                join_name(e.name_index, &e.name),
+                e.value_size,
+                e.value_offs
+            )));
+        }
+        let value = if e.value_size == 0 {
+            Vec::new()
+        } else {
+            buf[vstart..vend].to_vec()
+        };
+        off += entry_len(name_len);
+        out.push((e, value));
+    }
+    Ok(out)
+}
+
+/// Lays out entries and values: entries from `start`, values packed down
+/// from `end` (offsets relative to `value_base`). Returns the raw entries
+/// (with hashes) or an error when they do not fit.
+fn lay_out(
+    buf: &mut [u8],
+    start: usize,
+    end: usize,
+    value_base: usize,
+    attrs: &[Xattr],
+    hashes: bool,
+) -> Result<Vec<RawEntry>> {
+    let mut sorted: Vec<(u8, &str, &Xattr)> = attrs
+        .iter()
+        .map(|a| {
+            let (i, s) = split_name(&a.name);
+            (i, s, a)
+        })
+        .collect();
+    // The kernel searches blocks in (index, name length, name) order.
+    sorted.sort_by(|a, b| (a.0, a.1.len(), a.1).cmp(&(b.0, b.1.len(), b.1)));
+    let mut off = start;
+    let mut vend = end;
+    let mut raw = Vec::new();
+    for (idx, suffix, a) in sorted {
+        if suffix.is_empty() && !matches!(idx, 2 | 3 | 8) {
+            return Err(Error::Invalid(format!(
+                "xattr name {:?} has no name after its prefix",
+                a.name
+            )));
+        }
+        // POSIX ACLs (index 2, 3) and richacl (8) are stored with an empty name.
+        let stored_name: Vec<u8> = suffix.as_bytes().to_vec();
+        if stored_name.len() > 255 {
+            return Err(Error::Invalid(format!(
+                "xattr name {:?} is too long",
+                a.name
+            )));
+        }
+        let elen = entry_len(stored_name.len());
+        let vlen = value_len(a.value.len());
+        if off + elen + 4 > vend.saturating_sub(vlen) {
+            return Err(Error::NoSpace {
+                what: "extended attribute space",
+            });
+        }
+        vend -= vlen;
+        let e = RawEntry {
+            name_index: idx,
+            value_offs: if a.value.is_empty() {
+                0
+            } else {
+                (vend - value_base) as u16
+            },
+            value_inum: 0,
+            value_size: a.value.len() as u32,
+            hash: if hashes {
+                entry_hash(&stored_name, &a.value)
+            } else {
+                0
+            },
+            name: stored_name,
+        };
+        buf[off] = e.name.len() as u8;
+        buf[off + 1] = e.name_index;
+        buf[off + 2..off + 4].copy_from_slice(&e.value_offs.to_le_bytes());
+        buf[off + 4..off + 8].copy_from_slice(&0u32.to_le_bytes());
+        buf[off + 8..off + 12].copy_from_slice(&e.value_size.to_le_bytes());
+        buf[off + 12..off + 16].copy_from_slice(&e.hash.to_le_bytes());
+        buf[off + 16..off + 16 + e.name.len()].copy_from_slice(&e.name);
+        if !a.value.is_empty() {
+            buf[vend..vend + a.value.len()].copy_from_slice(&a.value);
+        }
+        off += elen;
+        raw.push(e);
+    }
+    Ok(raw)
+}
+
+/// A parsed xattr block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XattrBlock {
+    pub header: XattrHeader,
+    pub entries: Vec<RawEntry>,
+    pub attrs: Vec<Xattr>,
+}
+
+/// Parses and checks an xattr block.
+pub fn parse_block(buf: &[u8], block: u64) -> Result<XattrBlock> {
+    let corrupt = |why: String| Error::CorruptXattr { block, why };
+    let (_, header) = XattrHeader::parse(buf).map_err(|_| corrupt("block too short".into()))?;
+    if header.h_magic != XATTR_MAGIC {
+        return Err(corrupt(format!("bad magic 0x{:08x}", header.h_magic)));
+    }
+    if header.h_blocks != 1 {
+        return Err(corrupt(format!("h_blocks {} (must be 1)", header.h_blocks)));
+    }
+    let list = parse_entries(buf, XattrHeader::SIZE, 0, block)?;
+    let attrs = list
+        .iter()
+        .map(|(e, v)| Xattr {
+            name: join_name(e.name_index, &e.name),
+            value: v.clone(),
+        })
+        .collect();
+    Ok(XattrBlock {
+        header,
+        entries: list.into_iter().map(|(e, _)| e).collect(),
+        attrs,
+    })
+}
+
+/// Builds an xattr block holding `attrs` with refcount `refcount`.
+pub fn build_block(attrs: &[Xattr], block_size: usize, refcount: u32) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; block_size];
+    let raw = lay_out(&mut buf, XattrHeader::SIZE, block_size, 0, attrs, true)?;
+    let header = XattrHeader {
+        h_magic: XATTR_MAGIC,
+        h_refcount: refcount,
+        h_blocks: 1,
+        h_hash: block_hash(&raw),
+        ..Default::default()
+    };
+    buf[..XattrHeader::SIZE].copy_from_slice(&header.to_bytes());
+    Ok(buf)
+}
+
+/// Parses the in-inode area (the bytes after 128 + i_extra_isize). An area
+/// without the magic holds no attributes.
+pub fn parse_ibody(area: &[u8], ino: u32) -> Result<Vec<Xattr>> {
+    if area.len() < 4 || le32(area, 0) != XATTR_MAGIC {
+        return Ok(Vec::new());
+    }
+    let list = parse_entries(area, 4, 4, ino as u64).map_err(|e| match e {
+        Error::CorruptXattr { why, .. } => Error::CorruptInode {
+            ino,
+            why: format!("in-inode extended attributes: {why}"),
+        },
+        other => other,
+    })?;
+    Ok(list
+        .into_iter()
+        .map(|(e, v)| Xattr {
+            name: join_name(e.name_index, &e.name),
+            value: v,
+        })
+        .collect())
+}
+
+/// Builds the in-inode area of `len` bytes; an empty list gives zeroes
+/// (no magic), as e2fsprogs leaves it.
+pub fn build_ibody(attrs: &[Xattr], len: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    if attrs.is_empty() {
+        return Ok(buf);
+    }
+    if len < 8 {
+        return Err(Error::NoSpace {
+            what: "in-inode extended attribute space",
+        });
+    }
+    buf[..4].copy_from_slice(&XATTR_MAGIC.to_le_bytes());
+    lay_out(&mut buf, 4, len, 4, attrs, true)?;
+    Ok(buf)
+}
+
+/// Splits attributes between the inode body (as many as fit, in order)
+/// and a block, the way mke2fs -d fills them: the body first.
+pub fn split_for_inode(attrs: &[Xattr], ibody_len: usize) -> (Vec<Xattr>, Vec<Xattr>) {
+    let mut body = Vec::new();
+    let mut rest = Vec::new();
+    for a in attrs {
+        let mut trial = body.clone();
+        trial.push(a.clone());
+        if rest.is_empty() && build_ibody(&trial, ibody_len).is_ok() {
+            body = trial;
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    (body, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn x(name: &str, value: &[u8]) -> Xattr {
+        Xattr {
+            name: name.into(),
+            value: value.to_vec(),
+        }
+    }
+
+    #[test]
+    fn names_split_and_join() {
+        assert_eq!(split_name("user.foo"), (1, "foo"));
+        assert_eq!(split_name("trusted.overlay.opaque"), (4, "overlay.opaque"));
+        assert_eq!(split_name("security.selinux"), (6, "selinux"));
+        assert_eq!(split_name("system.posix_acl_access"), (2, ""));
+        assert_eq!(join_name(1, b"foo"), "user.foo");
+        assert_eq!(join_name(6, b"selinux"), "security.selinux");
+    }
+
+    #[test]
+    fn block_round_trip_and_sorted() {
+        let attrs = vec![
+            x("user.zz", b"1"),
+            x("trusted.a", b"hello world"),
+            x("user.a", b""),
+        ];
+        let b = build_block(&attrs, 1024, 1).unwrap();
+        let p = parse_block(&b, 7).unwrap();
+        assert_eq!(p.header.h_refcount, 1);
+        let names: Vec<&str> = p.attrs.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["user.a", "user.zz", "trusted.a"]);
+        assert_eq!(p.header.h_hash, block_hash(&p.entries));
+        let mut got = p.attrs.clone();
+        got.sort();
+        let mut want = attrs.clone();
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn full_block_is_no_space() {
+        let big = vec![x("user.big", &[7u8; 2000])];
+        assert!(matches!(
+            build_block(&big, 1024, 1),
+            Err(Error::NoSpace { .. })
+        ));
+    }
+
+    #[test]
+    fn ibody_round_trip() {
+        let attrs = vec![
+            x("user.k", b"v"),
+            x("security.selinux", b"system_u:object_r:x:s0\0"),
+        ];
+        let area = build_ibody(&attrs, 256 - 128 - 32).unwrap();
+        let mut got = parse_ibody(&area, 12).unwrap();
+        got.sort();
+        let mut want = attrs;
+        want.sort();
+        assert_eq!(got, want);
+        assert!(parse_ibody(&[0u8; 96], 12).unwrap().is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1100)) {
+            let _ = parse_block(&bytes, 1);
+            let _ = parse_ibody(&bytes, 1);
+        }
+
+        #[test]
+        fn build_parse_round_trip(
+            items in proptest::collection::btree_map("[a-z]{1,20}", proptest::collection::vec(any::<u8>(), 0..60), 0..12)
+        ) {
+            let attrs: Vec<Xattr> = items.into_iter().map(|(k, v)| x(&format!("user.{k}"), &v)).collect();
+            let b = build_block(&attrs, 4096, 1).unwrap();
+            let mut got = parse_block(&b, 1).unwrap().attrs;
+            got.sort();
+            let mut want = attrs.clone();
+            want.sort();
+            prop_assert_eq!(got, want);
+        }
+    }
+}
