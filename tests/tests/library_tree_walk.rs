@@ -111,7 +111,7 @@ fn make_tree(root: &Path) {
         ("dirs", "user.dir", b"on a directory".to_vec()),
     ] {
         rustix::fs::setxattr(
-            &root.join(file),
+            root.join(file),
             name,
             &value,
             rustix::fs::XattrFlags::empty(),
