@@ -175,6 +175,8 @@ pub struct Image {
     path: PathBuf,
     writable: bool,
     len: u64,
+    /// Byte offset of the filesystem inside the file or device (mke2fs -E offset).
+    base: u64,
     /// Fault injection: writes left before every write fails with EIO
     /// (simulates a crash or a dying disk at a chosen point).
     writes_left: Option<AtomicU64>,
@@ -249,8 +251,17 @@ impl Image {
             path: path.to_path_buf(),
             writable,
             len,
+            base: 0,
             writes_left: None,
         })
+    }
+
+    /// Views the image from byte `offset` on (a filesystem that starts
+    /// inside a larger file or device).
+    pub fn with_offset(mut self, offset: u64) -> Self {
+        self.base += offset;
+        self.len = self.len.saturating_sub(offset);
+        self
     }
 
     /// An image held in memory (named `<memory>` in messages).
@@ -260,6 +271,7 @@ impl Image {
             backend: Backend::Memory(Mutex::new(bytes)),
             path: PathBuf::from("<memory>"),
             writable,
+            base: 0,
             writes_left: None,
         }
     }
@@ -297,6 +309,7 @@ impl Image {
     /// Reads exactly `buf.len()` bytes at `offset`. Reading past the end of
     /// the image is an error naming the offset.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let offset = offset + self.base;
         let res = match &self.backend {
             Backend::File(f) => f.read_exact_at(buf, offset),
             Backend::Memory(m) => {
@@ -322,7 +335,7 @@ impl Image {
                         format!(
                             "short read at byte {offset} ({} bytes wanted; the image is {} bytes)",
                             buf.len(),
-                            self.len
+                            self.len + self.base
                         ),
                     ),
                 )
@@ -375,12 +388,13 @@ impl Image {
         if !self.writable {
             return Err(Error::ReadOnly);
         }
+        let full = len + self.base;
         match &self.backend {
-            Backend::File(f) => f.set_len(len).map_err(|e| Error::io(&self.path, e))?,
+            Backend::File(f) => f.set_len(full).map_err(|e| Error::io(&self.path, e))?,
             Backend::Memory(m) => m
                 .lock()
                 .map_err(|_| Error::Invalid("image lock poisoned".into()))?
-                .resize(len as usize, 0),
+                .resize(full as usize, 0),
         }
         self.len = len;
         Ok(())

@@ -15,6 +15,7 @@ pub mod htree;
 pub mod image;
 pub mod inode;
 pub mod layout;
+pub mod mkfs;
 pub mod resize_inode;
 pub mod superblock;
 pub mod xattr;

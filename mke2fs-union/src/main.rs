@@ -1,1 +1,687 @@
-fn main() {}
+//! mke2fs-union: make an ext2 filesystem like `mke2fs -t ext2`, with the
+//! union-mount `whiteout` feature and `-d` population.
+
+mod options;
+mod populate;
+mod profile;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{ArgAction, Parser};
+use ext2fs::features::{compat, incompat, FeatureSet};
+use ext2fs::image::Image;
+use ext2fs::mkfs::{self, Params, Writer};
+use ext2fs::superblock::{self as sbm, Superblock};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mke2fs-union",
+    about = "Create an ext2 filesystem, optionally with union-mount whiteouts",
+    long_about = "Create an ext2 filesystem like `mke2fs -t ext2`, with the same options and \
+                  defaults (from /etc/mke2fs.conf), plus the union-mount feature `-O whiteout` \
+                  and `-d` to fill it from a directory, an overlayfs upper directory or an OCI layer.",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Block size in bytes (1024, 2048, 4096, ... 65536)
+    #[arg(short = 'b', value_name = "block-size")]
+    pub block_size: Option<String>,
+    /// Copy the contents of this directory into the new filesystem's root
+    /// (repeat for layers, lowest first)
+    #[arg(short = 'd', value_name = "root-directory")]
+    pub root_dirs: Vec<PathBuf>,
+    /// Write with direct I/O: drop the written data from the page cache
+    #[arg(short = 'D')]
+    pub direct_io: bool,
+    /// Force: do not ask before overwriting an existing filesystem
+    #[arg(short = 'F', action = ArgAction::Count)]
+    pub force: u8,
+    /// Blocks per group (multiple of 8, at most 8 x block size)
+    #[arg(short = 'g', value_name = "blocks-per-group")]
+    pub blocks_per_group: Option<u32>,
+    /// Bytes per inode (inode ratio)
+    #[arg(short = 'i', value_name = "bytes-per-inode")]
+    pub bytes_per_inode: Option<String>,
+    /// Inode size in bytes (128, 256, ...)
+    #[arg(short = 'I', value_name = "inode-size")]
+    pub inode_size: Option<u16>,
+    /// Create a journal (refused: this tool makes ext2)
+    #[arg(short = 'j')]
+    pub journal: bool,
+    /// Journal options (refused: this tool makes ext2)
+    #[arg(short = 'J', value_name = "journal-options")]
+    pub journal_opts: Option<String>,
+    /// Volume label (up to 16 bytes)
+    #[arg(short = 'L', value_name = "volume-label")]
+    pub label: Option<String>,
+    /// Percentage of blocks reserved for the super-user (default 5)
+    #[arg(short = 'm', value_name = "reserved-percent")]
+    pub reserved_percent: Option<f64>,
+    /// Last-mounted directory recorded in the superblock
+    #[arg(short = 'M', value_name = "last-mounted-dir")]
+    pub last_mounted: Option<String>,
+    /// Number of inodes (overrides the inode ratio)
+    #[arg(short = 'N', value_name = "number-of-inodes")]
+    pub inodes: Option<u64>,
+    /// Do not create anything; show what would be done
+    #[arg(short = 'n')]
+    pub dry_run: bool,
+    /// Creator OS recorded in the superblock (Linux, Hurd, ...)
+    #[arg(short = 'o', value_name = "creator-os")]
+    pub creator_os: Option<String>,
+    /// Features to set or clear (e.g. whiteout, ^resize_inode)
+    #[arg(short = 'O', value_name = "feature[,...]")]
+    pub features: Vec<String>,
+    /// Quiet: print nothing but errors
+    #[arg(short = 'q')]
+    pub quiet: bool,
+    /// Filesystem revision (0 or 1)
+    #[arg(short = 'r', value_name = "fs-revision")]
+    pub revision: Option<u32>,
+    /// Write only the superblocks and group descriptors
+    #[arg(short = 'S')]
+    pub super_only: bool,
+    /// Filesystem type (only ext2 is made)
+    #[arg(short = 't', value_name = "fs-type")]
+    pub fs_type: Option<String>,
+    /// Usage type(s) from mke2fs.conf (small, floppy, big, huge, news, ...)
+    #[arg(short = 'T', value_name = "usage-type")]
+    pub usage_types: Option<String>,
+    /// UUID: a UUID, clear, random or time
+    #[arg(short = 'U', value_name = "UUID")]
+    pub uuid: Option<String>,
+    /// Verbose output
+    #[arg(short = 'v')]
+    pub verbose: bool,
+    /// Extended options (comma-separated; the last -E wins): stride=,
+    /// stripe_width=, resize=, root_owner[=uid:gid], hash_seed=, discard,
+    /// nodiscard, offset=, union_source=overlay|oci|plain
+    #[arg(short = 'E', value_name = "extended-options")]
+    pub extended: Vec<String>,
+    /// Print the version and exit
+    #[arg(short = 'V')]
+    pub version: bool,
+    /// The device or image file
+    pub device: Option<PathBuf>,
+    /// Filesystem size (blocks, or with a k/m/g/t suffix)
+    pub size: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    if cli.version {
+        println!("{}", cli_common::version_line("mke2fs-union"));
+        println!(
+            "\tUsing the ext2fs library of union-e2fsprogs {}",
+            cli_common::VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mke2fs-union: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    b
+}
+
+/// A random (version 4) UUID.
+fn random_uuid() -> [u8; 16] {
+    let mut b = random_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+/// A time-based (version 1) UUID with a random node, like uuid_generate_time.
+fn time_uuid(now: u64) -> [u8; 16] {
+    let t = (now * 10_000_000) + 0x01B2_1DD2_1381_4000;
+    let mut b = random_bytes();
+    b[0..4].copy_from_slice(&((t & 0xffff_ffff) as u32).to_be_bytes());
+    b[4..6].copy_from_slice(&(((t >> 32) & 0xffff) as u16).to_be_bytes());
+    b[6..8].copy_from_slice(&((((t >> 48) & 0x0fff) as u16) | 0x1000).to_be_bytes());
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || s.len() != 36 {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    for i in 0..16 {
+        b[i] = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(b)
+}
+
+/// The creation time: SOURCE_DATE_EPOCH (reproducible builds) or now.
+fn now() -> Result<u32> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return v
+            .trim()
+            .parse::<u32>()
+            .with_context(|| format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"));
+    }
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0))
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    if cli.journal || cli.journal_opts.is_some() {
+        bail!("journals are ext3/ext4 features; mke2fs-union makes ext2 filesystems (drop -j/-J)");
+    }
+    let Some(device) = cli.device.as_deref() else {
+        bail!("no device or image file given\nUsage: mke2fs-union [options] device [fs-size] (see --help)");
+    };
+    let fs_type = cli.fs_type.as_deref().unwrap_or("ext2");
+    if fs_type != "ext2" {
+        bail!(
+            "filesystem type '{fs_type}' is not supported: mke2fs-union makes ext2 filesystems \
+             (use mke2fs -t {fs_type} for that)"
+        );
+    }
+    let profile = profile::Profile::load().map_err(anyhow::Error::msg)?;
+    // As with mke2fs, the last -E wins.
+    let ext =
+        options::Extended::parse(cli.extended.last().map(std::slice::from_ref).unwrap_or(&[]))
+            .map_err(anyhow::Error::msg)?;
+
+    // Block size and size come first: the usage type depends on the size.
+    let explicit_bs = match &cli.block_size {
+        None => None,
+        Some(s) => {
+            let v = cli_common::parse_size(s, Some(1))
+                .map_err(anyhow::Error::msg)
+                .and_then(|v| u32::try_from(v).context("block size too large"))?;
+            if !(1024..=65536).contains(&v) || !v.is_power_of_two() {
+                bail!("invalid block size - {s}");
+            }
+            Some(v)
+        }
+    };
+    let exists = device.exists();
+    let dev_bytes = if exists {
+        let img = Image::open_read_only(device).with_context(|| {
+            format!(
+                "while trying to determine filesystem size of {}",
+                device.display()
+            )
+        })?;
+        img.len().saturating_sub(ext.offset)
+    } else {
+        0
+    };
+    let size_bytes = match &cli.size {
+        Some(s) => cli_common::parse_size(s, Some(explicit_bs.unwrap_or(1024) as u64))
+            .map_err(anyhow::Error::msg)?,
+        None if dev_bytes > 0 => dev_bytes,
+        None => bail!(
+            "{}: device size reported to be zero; give the size as the second argument \
+             (e.g. mke2fs-union {} 64M)",
+            device.display(),
+            device.display()
+        ),
+    };
+    let mut types = vec!["ext2".to_string()];
+    match &cli.usage_types {
+        Some(t) => types.extend(t.split(',').map(str::to_string)),
+        None => types.push(profile::size_type(size_bytes).to_string()),
+    }
+    let creator_os = match &cli.creator_os {
+        None => sbm::OS_LINUX,
+        Some(s) => {
+            sbm::os_from_name(s).with_context(|| format!("invalid operating system - {s}"))?
+        }
+    };
+    if creator_os == sbm::OS_HURD && !types.iter().any(|t| t == "hurd") {
+        types.push("hurd".into());
+    }
+    for t in &types[1..] {
+        if t != "default" && !profile.fs_types.contains_key(t) {
+            eprintln!("mke2fs-union: warning: the usage type '{t}' is not in mke2fs.conf");
+        }
+    }
+    let bs = match explicit_bs {
+        Some(b) => b,
+        None => {
+            let v = profile
+                .get_int(&types, "blocksize", 4096)
+                .map_err(anyhow::Error::msg)?;
+            if v <= 0 {
+                4096
+            } else {
+                v as u32
+            }
+        }
+    };
+    let mut blocks = size_bytes / bs as u64;
+    if cli.size.is_none() && bs < 4096 {
+        // mke2fs rounds an auto-detected size down to the page size.
+        blocks &= !((4096 / bs as u64) - 1);
+    }
+
+    // Features: base_features, then each type's, then -O, then checks.
+    let rev = cli.revision.unwrap_or(1);
+    if rev > 1 {
+        bail!("bad revision level - {rev}");
+    }
+    let mut features = FeatureSet::default();
+    if rev >= 1 {
+        let base = profile
+            .get(&types, "base_features")
+            .unwrap_or_else(|| "sparse_super,large_file,filetype,resize_inode,dir_index".into());
+        features.apply_edit(&base).map_err(anyhow::Error::msg)?;
+        for f in profile.type_features(&types) {
+            features.apply_edit(&f).map_err(anyhow::Error::msg)?;
+        }
+        if let Some(d) = profile.get(&types, "default_features") {
+            features.apply_edit(&d).map_err(anyhow::Error::msg)?;
+        }
+    }
+    let mut asked_filetype_off = false;
+    for f in &cli.features {
+        if rev == 0 {
+            bail!("filesystem features are not supported with revision 0 filesystems (-r 0)");
+        }
+        let mut probe = FeatureSet::default();
+        probe.apply_edit(f).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for item in f.split(',') {
+            let name = item.trim_start_matches(['^', '-']);
+            if item.starts_with(['^', '-']) && name.eq_ignore_ascii_case("filetype") {
+                asked_filetype_off = true;
+            }
+        }
+        features.apply_edit(f).map_err(anyhow::Error::msg)?;
+    }
+    let bad = mkfs::ext4_only(&features);
+    if !bad.is_empty() {
+        bail!(
+            "{} cannot be used: mke2fs-union makes ext2 filesystems, and these are ext3/ext4 features",
+            bad.join(", ")
+        );
+    }
+    if features.incompat & incompat::WHITEOUT != 0 {
+        if asked_filetype_off {
+            bail!("the whiteout feature needs filetype; -O whiteout,^filetype is not possible");
+        }
+        features.incompat |= incompat::FILETYPE;
+    }
+    if features.compat & compat::RESIZE_INODE != 0
+        && features.ro_compat & ext2fs::features::ro_compat::SPARSE_SUPER == 0
+    {
+        bail!("reserved online resize blocks not supported on non-sparse filesystem");
+    }
+
+    let inode_size = if rev == 0 {
+        128
+    } else {
+        match cli.inode_size {
+            Some(s) => s,
+            None => profile
+                .get_int(&types, "inode_size", 256)
+                .map_err(anyhow::Error::msg)? as u16,
+        }
+    };
+    if let Some(i) = cli.inode_size {
+        if i < 128 || i as u32 > bs || !i.is_power_of_two() {
+            bail!("invalid inode size {i} (min 128/max {bs})");
+        }
+    }
+    let inode_ratio = match &cli.bytes_per_inode {
+        Some(s) => {
+            let v = cli_common::parse_size(s, Some(1)).map_err(anyhow::Error::msg)?;
+            if !(1024..=(1 << 26)).contains(&v) {
+                bail!("invalid inode ratio {s} (min 1024/max 67108864)");
+            }
+            v
+        }
+        None => profile
+            .get_int(&types, "inode_ratio", 8192)
+            .map_err(anyhow::Error::msg)? as u64,
+    };
+    let reserved_ratio = cli.reserved_percent.unwrap_or(5.0);
+    if !(0.0..=50.0).contains(&reserved_ratio) {
+        bail!("invalid reserved blocks percent - {reserved_ratio}");
+    }
+    let now = now()?;
+    let uuid = match cli.uuid.as_deref() {
+        None | Some("random") => random_uuid(),
+        Some("clear" | "null") => [0; 16],
+        Some("time") => time_uuid(now as u64),
+        Some(s) => parse_uuid(s).with_context(|| format!("invalid UUID '{s}'"))?,
+    };
+    let hash_seed = match ext.hash_seed {
+        Some(u) => words(&u),
+        None => words(&random_uuid()),
+    };
+    let hash_alg = profile
+        .get(&types, "hash_alg")
+        .unwrap_or_else(|| "half_md4".into());
+    let def_hash_version = sbm::hash_version_from_name(&hash_alg)
+        .filter(|v| *v <= 2)
+        .with_context(|| format!("mke2fs.conf: invalid hash_alg {hash_alg}"))?;
+    if creator_os == sbm::OS_HURD && features.incompat & incompat::FILETYPE != 0 {
+        features.incompat &= !incompat::FILETYPE;
+        if features.incompat & incompat::WHITEOUT != 0 {
+            bail!("the Hurd does not support the filetype feature, which whiteout needs");
+        }
+    }
+    let periodic = profile.get_bool(&types, "enable_periodic_fsck", false);
+    let mut mntopts = 0u32;
+    if let Some(m) = profile.get(&types, "default_mntopts") {
+        for o in m.split(',') {
+            mntopts |= match o.trim() {
+                "user_xattr" => 0x0004,
+                "acl" => 0x0008,
+                "debug" => 0x0001,
+                "bsdgroups" => 0x0002,
+                "uid16" => 0x0010,
+                "" => 0,
+                other => bail!("mke2fs.conf: unknown default mount option {other}"),
+            };
+        }
+    }
+    if let Some(l) = &cli.label {
+        if l.len() > 16 {
+            eprintln!(
+                "Warning: label too long; will be truncated to '{}'",
+                &l[..16]
+            );
+        }
+    }
+    let params = Params {
+        block_size: bs,
+        blocks_count: blocks,
+        blocks_per_group: cli.blocks_per_group,
+        inodes_count: cli.inodes,
+        inode_ratio,
+        inode_size,
+        reserved_ratio,
+        rev_level: rev,
+        features: if rev == 0 {
+            FeatureSet::default()
+        } else {
+            features
+        },
+        label: cli.label.clone().unwrap_or_default(),
+        last_mounted: cli.last_mounted.clone().unwrap_or_default(),
+        uuid,
+        hash_seed,
+        def_hash_version,
+        creator_os,
+        errors: sbm::ERRORS_CONTINUE,
+        default_mount_opts: if rev == 0 { 0 } else { mntopts },
+        max_mnt_count: if periodic { 20 } else { -1 },
+        check_interval: if periodic { 180 * 86400 } else { 0 },
+        root_uid: ext.root_owner.map(|o| o.0).unwrap_or(0),
+        root_gid: ext.root_owner.map(|o| o.1).unwrap_or(0),
+        stride: ext.stride,
+        stripe_width: ext.stripe_width,
+        now,
+        resize_blocks: ext.resize,
+    };
+    let plan = mkfs::plan(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let say = |s: &str| {
+        if !cli.quiet {
+            println!("{s}");
+        }
+    };
+    if cli.verbose {
+        let q: Vec<String> = types.iter().map(|t| format!("'{t}'")).collect();
+        say(&format!(
+            "fs_types for mke2fs.conf resolution: {}",
+            q.join(", ")
+        ));
+    }
+    if cli.dry_run {
+        print_summary(&plan.sb, cli, &say);
+        return Ok(());
+    }
+
+    // Open (or create) the target: never a mounted filesystem.
+    if !exists {
+        say(&format!("Creating regular file {}", device.display()));
+    } else if cli.force == 0 {
+        check_existing(device, ext.offset)?;
+    }
+    let mut image = Image::create(device).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let total = ext.offset + plan.sb.s_blocks_count as u64 * bs as u64;
+    let is_file = image
+        .file()
+        .and_then(|f| f.metadata().ok())
+        .is_some_and(|m| m.is_file());
+    if is_file {
+        // Zero the range by punching a hole (the file's old contents are
+        // dropped and nothing is allocated), then size it.
+        if image.len() < total {
+            image.set_len(total).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        if ext.discard {
+            punch_hole(&image, ext.offset, total - ext.offset)?;
+        }
+    }
+    print_summary(&plan.sb, cli, &say);
+    let mut w = Writer::new(&image, ext.offset, plan, &params);
+    w.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !is_file || !ext.discard {
+        // Old data stays on a device: the inode tables must be zeroed.
+        zero_inode_tables(&image, ext.offset, bs, &w.inode_table_ranges())?;
+    }
+    if !cli.quiet {
+        print!("Allocating group tables: done                            \nWriting inode tables: done                            \n");
+    }
+    w.write(cli.super_only)
+        .map_err(|e| anyhow::anyhow!("while writing the filesystem: {e}"))?;
+    image.sync().map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(image);
+
+    if !cli.root_dirs.is_empty() && !cli.super_only {
+        if !cli.quiet {
+            println!("Copying files into the device: ");
+        }
+        populate::populate(
+            device,
+            ext.offset,
+            &cli.root_dirs,
+            ext.union_source,
+            cli.quiet,
+        )
+        .context("while populating the filesystem")?;
+        if !cli.quiet {
+            println!("done");
+        }
+    }
+    if cli.direct_io {
+        drop_cache(device)?;
+    }
+    say("Writing superblocks and filesystem accounting information: done\n");
+    Ok(())
+}
+
+fn words(u: &[u8; 16]) -> [u32; 4] {
+    let mut w = [0u32; 4];
+    for (i, c) in u.chunks_exact(4).enumerate() {
+        w[i] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    w
+}
+
+fn print_summary(sb: &Superblock, cli: &Cli, say: &dyn Fn(&str)) {
+    let bs = sb.block_size();
+    let unit = if bs >= 1024 && bs.is_multiple_of(1024) {
+        format!("{}k", bs / 1024)
+    } else {
+        bs.to_string()
+    };
+    say(&format!(
+        "Creating filesystem with {} {unit} blocks and {} inodes",
+        sb.s_blocks_count, sb.s_inodes_count
+    ));
+    if cli.verbose {
+        say(&format!("Filesystem label={}", sb.label()));
+        say(&format!("OS type: {}", sbm::os_name(sb.s_creator_os)));
+        say(&format!("Block size={bs} (log={})", sb.s_log_block_size));
+        say(&format!(
+            "Fragment size={bs} (log={})",
+            sb.s_log_cluster_size
+        ));
+        say(&format!(
+            "Stride={} blocks, Stripe width={} blocks",
+            sb.s_raid_stride, sb.s_raid_stripe_width
+        ));
+        say(&format!(
+            "{} inodes, {} blocks",
+            sb.s_inodes_count, sb.s_blocks_count
+        ));
+        say(&format!(
+            "{} blocks ({:.2}%) reserved for the super user",
+            sb.s_r_blocks_count,
+            100.0 * sb.s_r_blocks_count as f64 / sb.s_blocks_count as f64
+        ));
+        say(&format!("First data block={}", sb.s_first_data_block));
+        let groups = sb.group_count();
+        say(&format!(
+            "{groups} block group{}",
+            if groups > 1 { "s" } else { "" }
+        ));
+        say(&format!(
+            "{} blocks per group, {} fragments per group",
+            sb.s_blocks_per_group, sb.s_clusters_per_group
+        ));
+        say(&format!("{} inodes per group", sb.s_inodes_per_group));
+    }
+    say(&format!(
+        "Filesystem UUID: {}",
+        sbm::uuid_string(&sb.s_uuid)
+    ));
+    let geo = ext2fs::layout::Geometry::from_superblock(sb);
+    let backups: Vec<String> = geo
+        .backup_groups()
+        .iter()
+        .map(|&g| geo.group_first_block(g).to_string())
+        .collect();
+    if !backups.is_empty() {
+        say("Superblock backups stored on blocks: ");
+        let mut line = String::from("\t");
+        for (i, b) in backups.iter().enumerate() {
+            if i > 0 {
+                line.push_str(", ");
+            }
+            line.push_str(b);
+        }
+        say(&line);
+    }
+    say("");
+}
+
+/// Asks before overwriting an existing filesystem, like mke2fs: only when
+/// someone is at a terminal to answer.
+fn check_existing(device: &Path, offset: u64) -> Result<()> {
+    let Ok(img) = Image::open_read_only(device) else {
+        return Ok(());
+    };
+    let mut buf = vec![0u8; 1024];
+    if img.read_at(offset + 1024, &mut buf).is_err() {
+        return Ok(());
+    }
+    let Ok(sb) = Superblock::from_bytes(&buf) else {
+        return Ok(());
+    };
+    if !cli_common::interactive() {
+        return Ok(());
+    }
+    let label = sb.label();
+    println!(
+        "{} contains a ext2 file system{}",
+        device.display(),
+        if label.is_empty() {
+            String::new()
+        } else {
+            format!(" labelled '{label}'")
+        }
+    );
+    let _ = std::io::stdout().flush();
+    match cli_common::ask_yes_no("Proceed anyway?", false) {
+        Some(true) => Ok(()),
+        _ => bail!("not overwriting {}", device.display()),
+    }
+}
+
+fn punch_hole(image: &Image, offset: u64, len: u64) -> Result<()> {
+    use rustix::fs::{fallocate, FallocateFlags};
+    let Some(f) = image.file() else { return Ok(()) };
+    match fallocate(
+        f,
+        FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+        offset,
+        len,
+    ) {
+        Ok(()) => Ok(()),
+        // A filesystem without hole punching: write zeroes instead.
+        Err(_) => {
+            let zero = vec![0u8; 1 << 20];
+            let mut at = offset;
+            while at < offset + len {
+                let n = (offset + len - at).min(zero.len() as u64) as usize;
+                image
+                    .write_at(at, &zero[..n])
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                at += n as u64;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn zero_inode_tables(image: &Image, offset: u64, bs: u32, ranges: &[(u64, u32)]) -> Result<()> {
+    let chunk = vec![0u8; 1 << 20];
+    for &(start, n) in ranges {
+        let mut at = offset + start * bs as u64;
+        let end = at + n as u64 * bs as u64;
+        while at < end {
+            let len = (end - at).min(chunk.len() as u64) as usize;
+            image
+                .write_at(at, &chunk[..len])
+                .map_err(|e| anyhow::anyhow!("while zeroing inode tables: {e}"))?;
+            at += len as u64;
+        }
+    }
+    Ok(())
+}
+
+/// -D: what was written leaves the page cache once it is on disk.
+fn drop_cache(device: &Path) -> Result<()> {
+    let f = std::fs::File::open(device).with_context(|| device.display().to_string())?;
+    f.sync_all()?;
+    rustix::fs::fadvise(&f, 0, 0, rustix::fs::Advice::DontNeed)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", device.display()))?;
+    Ok(())
+}

@@ -1,0 +1,593 @@
+//! Making a new ext2 filesystem: the geometry mke2fs 1.47 computes
+//! (ext2fs_initialize's rules), the group table layout, and writing the
+//! initial metadata (superblocks, descriptors, bitmaps, inode tables, root,
+//! lost+found, bad-blocks and resize inodes) without writing zero blocks.
+
+use crate::bitmap::Bitmap;
+use crate::dirent;
+use crate::features::{compat, incompat, ro_compat, FeatureSet};
+use crate::group_desc::{self, GroupDesc};
+use crate::image::Image;
+use crate::inode::{self, Inode, BAD_INO, RESIZE_INO, ROOT_INO};
+use crate::layout::Geometry;
+use crate::superblock::*;
+use crate::{Error, Result};
+
+/// Everything mke2fs has decided before laying the filesystem out.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub block_size: u32,
+    /// Blocks requested (before the last group may be dropped).
+    pub blocks_count: u64,
+    pub blocks_per_group: Option<u32>,
+    /// Inodes requested (-N), else computed from `inode_ratio`.
+    pub inodes_count: Option<u64>,
+    pub inode_ratio: u64,
+    pub inode_size: u16,
+    pub reserved_ratio: f64,
+    pub rev_level: u32,
+    pub features: FeatureSet,
+    pub label: String,
+    pub last_mounted: String,
+    pub uuid: [u8; 16],
+    pub hash_seed: [u32; 4],
+    pub def_hash_version: u8,
+    pub creator_os: u32,
+    pub errors: u16,
+    pub default_mount_opts: u32,
+    pub max_mnt_count: i16,
+    pub check_interval: u32,
+    pub root_uid: u32,
+    pub root_gid: u32,
+    /// RAID stride (-E stride): spreads bitmaps across the disks.
+    pub stride: u32,
+    pub stripe_width: u32,
+    /// Creation time of everything (SOURCE_DATE_EPOCH or now).
+    pub now: u32,
+    /// Reserved GDT blocks wanted (-E resize); None = mke2fs' default.
+    pub resize_blocks: Option<u64>,
+}
+
+/// The computed layout.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub sb: Superblock,
+    pub geo: Geometry,
+    pub groups: Vec<GroupDesc>,
+}
+
+fn desc_per_block(bs: u32) -> u32 {
+    bs / GroupDesc::SIZE as u32
+}
+
+/// calc_reserved_gdt_blocks: room to grow to 1024 times the size, capped
+/// at 2^32 blocks and at one indirect block of entries.
+fn default_reserved_gdt(
+    blocks: u64,
+    first_data_block: u32,
+    bpg: u32,
+    bs: u32,
+    desc_blocks: u32,
+) -> u32 {
+    let mut max_blocks: u64 = 0xffff_ffff;
+    if blocks < max_blocks / 1024 {
+        max_blocks = blocks * 1024;
+    }
+    let rsv_groups = (max_blocks - first_data_block as u64).div_ceil(bpg as u64);
+    let rsv_gdb = rsv_groups
+        .div_ceil(desc_per_block(bs) as u64)
+        .saturating_sub(desc_blocks as u64);
+    rsv_gdb.min((bs / 4) as u64) as u32
+}
+
+/// Computes the layout as ext2fs_initialize does.
+pub fn plan(p: &Params) -> Result<Plan> {
+    let bs = p.block_size;
+    if !(1024..=65536).contains(&bs) || !bs.is_power_of_two() {
+        return Err(Error::Invalid(format!("invalid block size - {bs}")));
+    }
+    let log = bs.trailing_zeros() - 10;
+    let first_data_block = if bs == 1024 { 1 } else { 0 };
+    let mut bpg = p.blocks_per_group.unwrap_or(bs * 8);
+    if bpg < 256 || bpg > bs * 8 || !bpg.is_multiple_of(8) {
+        return Err(Error::Invalid(format!(
+            "blocks per group count out of range ({bpg}; 256 to {} in multiples of 8)",
+            bs * 8
+        )));
+    }
+    if p.blocks_count > u32::MAX as u64 {
+        return Err(Error::Invalid(format!(
+            "{} blocks is too big for ext2 (the 64bit feature is ext4's); use a larger block size",
+            p.blocks_count
+        )));
+    }
+    let isize = if p.rev_level == GOOD_OLD_REV {
+        128
+    } else {
+        p.inode_size
+    };
+    if isize < 128 || !isize.is_power_of_two() || isize as u32 > bs {
+        return Err(Error::Invalid(format!(
+            "invalid inode size {isize} (min 128/max {bs})"
+        )));
+    }
+    let mut blocks = p.blocks_count;
+    let mut inodes_wanted = match p.inodes_count {
+        Some(n) => n,
+        None => blocks * bs as u64 / p.inode_ratio.max(1024),
+    };
+    if inodes_wanted * isize as u64 >= blocks * bs as u64 {
+        return Err(Error::Invalid(format!(
+            "inode_size ({isize}) * inodes_count ({inodes_wanted}) too big for a filesystem with {blocks} blocks, \
+             specify higher inode_ratio (-i) or lower inode count (-N)."
+        )));
+    }
+    let first_ino = if p.rev_level == GOOD_OLD_REV {
+        GOOD_OLD_FIRST_INO
+    } else {
+        11
+    };
+    if inodes_wanted < first_ino as u64 + 1 {
+        inodes_wanted = first_ino as u64 + 1;
+    }
+    let resize = p.features.compat & compat::RESIZE_INODE != 0;
+    let inodes_per_block = bs / isize as u32;
+    // The retry loop of ext2fs_initialize.
+    loop {
+        if blocks <= first_data_block as u64 {
+            return Err(Error::Invalid("filesystem too small".into()));
+        }
+        let groups = (blocks - first_data_block as u64).div_ceil(bpg as u64) as u32;
+        let desc_blocks = groups.div_ceil(desc_per_block(bs));
+        let mut ipg = inodes_wanted.div_ceil(groups as u64);
+        if ipg > bs as u64 * 8 {
+            if bpg >= 256 + 8 {
+                bpg -= 8;
+                blocks = p.blocks_count;
+                continue;
+            }
+            return Err(Error::Invalid(
+                "too many inodes for the filesystem size".into(),
+            ));
+        }
+        let max_ipg = 65536 - inodes_per_block as u64;
+        ipg = ipg.min(max_ipg);
+        let mut itb;
+        loop {
+            itb = (ipg * isize as u64).div_ceil(bs as u64);
+            ipg = itb * bs as u64 / isize as u64;
+            ipg = ipg.max(8) & !7;
+            itb = (ipg * isize as u64).div_ceil(bs as u64);
+            if ipg * groups as u64 > u32::MAX as u64 {
+                ipg -= 1;
+                continue;
+            }
+            break;
+        }
+        let rsv = if resize {
+            match p.resize_blocks {
+                Some(max) => {
+                    let max = max.min(u32::MAX as u64);
+                    let groups_max = (max - first_data_block as u64).div_ceil(bpg as u64);
+                    (groups_max
+                        .div_ceil(desc_per_block(bs) as u64)
+                        .saturating_sub(desc_blocks as u64))
+                    .min((bs / 4) as u64) as u32
+                }
+                None => default_reserved_gdt(blocks, first_data_block, bpg, bs, desc_blocks),
+            }
+        } else {
+            0
+        };
+        let mut overhead = 3 + itb as u32 + rsv + desc_blocks;
+        if overhead > bpg {
+            return Err(Error::Invalid(
+                "too many inodes (the inode table does not fit a group)".into(),
+            ));
+        }
+        let features = p.features;
+        overhead = 2 + itb as u32;
+        if crate::layout::group_has_super(features, groups - 1) {
+            overhead += 1 + desc_blocks + rsv;
+        }
+        let rem = ((blocks - first_data_block as u64) % bpg as u64) as u32;
+        if groups == 1 && rem != 0 && rem < overhead {
+            return Err(Error::Invalid(
+                "filesystem too small for its metadata".into(),
+            ));
+        }
+        if rem != 0 && rem < overhead + 50 {
+            blocks -= rem as u64;
+            continue;
+        }
+        // Settled: fill in the superblock.
+        let r_blocks = (p.reserved_ratio * blocks as f64 / 100.0) as u64;
+        let mut sb = Superblock {
+            s_inodes_count: (ipg * groups as u64) as u32,
+            s_blocks_count: blocks as u32,
+            s_r_blocks_count: r_blocks as u32,
+            s_first_data_block: first_data_block,
+            s_log_block_size: log,
+            s_log_cluster_size: log,
+            s_blocks_per_group: bpg,
+            s_clusters_per_group: bpg,
+            s_inodes_per_group: ipg as u32,
+            s_wtime: p.now,
+            s_max_mnt_count: p.max_mnt_count as u16,
+            s_magic: EXT2_MAGIC,
+            s_state: STATE_VALID,
+            s_errors: p.errors,
+            s_lastcheck: p.now,
+            s_checkinterval: p.check_interval,
+            s_creator_os: p.creator_os,
+            s_rev_level: p.rev_level,
+            s_mkfs_time: p.now,
+            s_uuid: p.uuid,
+            ..Default::default()
+        };
+        // mke2fs sets the directory hash even on revision 0.
+        sb.s_def_hash_version = p.def_hash_version;
+        sb.s_hash_seed = p.hash_seed;
+        sb.s_flags = FLAGS_SIGNED_HASH;
+        if p.rev_level >= DYNAMIC_REV {
+            sb.s_first_ino = first_ino;
+            sb.s_inode_size = isize;
+            sb.set_features(features);
+            sb.s_reserved_gdt_blocks = rsv as u16;
+            sb.s_default_mount_opts = p.default_mount_opts;
+            sb.s_raid_stride = p.stride as u16;
+            sb.s_raid_stripe_width = p.stripe_width;
+            if isize >= 160 {
+                sb.s_min_extra_isize = 32;
+                sb.s_want_extra_isize = 32;
+            }
+            set_c_string(&mut sb.s_volume_name, &p.label);
+            set_c_string(&mut sb.s_last_mounted, &p.last_mounted);
+        }
+        let geo = Geometry::from_superblock(&sb);
+        let groups = layout_groups(&geo, p.stride);
+        return Ok(Plan { sb, geo, groups });
+    }
+}
+
+/// Places each group's bitmaps and inode table like
+/// ext2fs_allocate_group_table (no flex_bg): right after the group's
+/// superblock backup and descriptor blocks, or spread by the RAID stride.
+fn layout_groups(geo: &Geometry, stride: u32) -> Vec<GroupDesc> {
+    (0..geo.group_count)
+        .map(|g| {
+            let first = geo.group_first_block(g);
+            let last = geo.group_last_block(g);
+            let meta_end = geo.group_metadata_range(g).end.max(first);
+            let itb = geo.inode_table_blocks as u64;
+            let (bb, it) = if stride == 0 {
+                (meta_end, meta_end + 2)
+            } else {
+                // ext2fs_allocate_group_table with a stride: the bitmaps
+                // move by stride*group past where the table would be.
+                let s0 = meta_end + itb;
+                let span = last.saturating_sub(s0) + 1;
+                let mut start = s0 + (stride as u64 * g as u64) % span;
+                if start >= last {
+                    start = first;
+                }
+                let bb = start.max(meta_end);
+                // The table takes the first free run from the group start.
+                let it = if bb < meta_end + itb {
+                    bb + 2
+                } else {
+                    meta_end
+                };
+                (bb, it)
+            };
+            let ib = bb + 1;
+            GroupDesc {
+                bg_block_bitmap: bb as u32,
+                bg_inode_bitmap: ib as u32,
+                bg_inode_table: it as u32,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// Blocks of lost+found: at least 16 KiB and two blocks, within the 12
+/// direct blocks (mke2fs' create_lost_and_found).
+pub fn lost_found_blocks(bs: u32) -> u32 {
+    let mut size = 0u32;
+    let mut blocks = 1;
+    for _ in 1..inode::NDIR_BLOCKS {
+        size += bs;
+        if size >= 16 * 1024 && size >= 2 * bs {
+            break;
+        }
+        blocks += 1;
+    }
+    blocks
+}
+
+/// Writes the initial filesystem of `plan` into `image` at `offset`
+/// bytes. Blocks that are all zero are never written: the caller zeroes
+/// the range first (punching a hole in a file, or `zero_tables` for a
+/// device whose old contents stay). Returns the finished superblock.
+pub struct Writer<'a> {
+    image: &'a Image,
+    offset: u64,
+    plan: Plan,
+    blocks: Bitmap,
+    inodes: Bitmap,
+    now: u32,
+    root_uid: u32,
+    root_gid: u32,
+    /// Non-zero blocks to write, in order (block, contents).
+    out: Vec<(u64, Vec<u8>)>,
+    inode_records: Vec<(u32, Inode)>,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(image: &'a Image, offset: u64, plan: Plan, p: &Params) -> Self {
+        let geo = &plan.geo;
+        let blocks = Bitmap::new(geo.blocks_count - geo.first_data_block as u64);
+        let inodes = Bitmap::new(plan.sb.s_inodes_count as u64);
+        Writer {
+            image,
+            offset,
+            blocks,
+            inodes,
+            now: p.now,
+            root_uid: p.root_uid,
+            root_gid: p.root_gid,
+            out: Vec::new(),
+            inode_records: Vec::new(),
+            plan,
+        }
+    }
+
+    fn mark(&mut self, b: u64) {
+        self.blocks
+            .set(b - self.plan.geo.first_data_block as u64, true);
+    }
+
+    /// Allocates the first free block at or after `goal`.
+    fn alloc(&mut self, goal: u64) -> Result<u64> {
+        let first = self.plan.geo.first_data_block as u64;
+        let n = self.blocks.len();
+        let g = goal.max(first) - first;
+        let rel = self
+            .blocks
+            .first_clear(g, n)
+            .or_else(|| self.blocks.first_clear(0, g))
+            .ok_or(Error::NoSpace { what: "a block" })?;
+        self.blocks.set(rel, true);
+        Ok(rel + first)
+    }
+
+    fn new_inode(&self, mode: u16) -> Inode {
+        let mut i = Inode::new(self.plan.geo.inode_size as u16);
+        i.base.i_mode = mode;
+        i.base.i_atime = self.now;
+        i.base.i_ctime = self.now;
+        i.base.i_mtime = self.now;
+        if self.plan.geo.inode_size >= 160 {
+            i.extra.i_extra_isize = 32;
+            i.extra.i_crtime = self.now;
+        }
+        i
+    }
+
+    /// Lays out everything in memory; `write` then streams it out.
+    pub fn build(&mut self) -> Result<()> {
+        let geo = self.plan.geo.clone();
+        for g in 0..geo.group_count {
+            for b in geo.group_metadata_range(g) {
+                self.mark(b);
+            }
+            let gd = self.plan.groups[g as usize];
+            self.mark(gd.bg_block_bitmap as u64);
+            self.mark(gd.bg_inode_bitmap as u64);
+            for b in 0..geo.inode_table_blocks as u64 {
+                self.mark(gd.bg_inode_table as u64 + b);
+            }
+        }
+        // mke2fs records the metadata overhead before any file exists.
+        // (Block 0 of a 1 KiB-block filesystem, the boot block, counts too.)
+        self.plan.sb.s_overhead_clusters =
+            (self.blocks.len() - self.blocks.count_clear(0, self.blocks.len())) as u32
+                + geo.first_data_block;
+        let bs = geo.block_size;
+        let filetype = self.plan.sb.has_incompat(incompat::FILETYPE);
+        // Root directory.
+        let root_blk = self.alloc(geo.group_first_block(0))?;
+        let mut root = self.new_inode(inode::S_IFDIR | 0o755);
+        root.set_uid(self.root_uid);
+        root.set_gid(self.root_gid);
+        let mut root_entries = dirent::parse_block(
+            &dirent::new_dir_block(ROOT_INO, ROOT_INO, bs as usize, filetype),
+            ROOT_INO,
+            0,
+        )?;
+        // lost+found (inode 11, the first non-reserved).
+        let lpf_ino = self.plan.sb.first_ino();
+        let slot =
+            dirent::find_slot(&root_entries, b"lost+found", false).ok_or(Error::NoSpace {
+                what: "root directory",
+            })?;
+        dirent::insert_at(
+            &mut root_entries,
+            slot,
+            dirent::DirEntry::new(
+                lpf_ino,
+                if filetype { dirent::ft::DIR } else { 0 },
+                b"lost+found",
+            ),
+        );
+        self.out
+            .push((root_blk, dirent::write_block(&root_entries, bs as usize)?));
+        root.base.i_block[0] = root_blk as u32;
+        root.base.i_links_count = 3;
+        root.set_size(bs as u64);
+        root.base.i_blocks = bs / 512;
+        self.inode_records.push((ROOT_INO, root));
+
+        let mut lpf = self.new_inode(inode::S_IFDIR | 0o700);
+        let nblk = lost_found_blocks(bs);
+        let mut prev = root_blk;
+        for i in 0..nblk {
+            let b = self.alloc(prev + 1)?;
+            prev = b;
+            let data = if i == 0 {
+                dirent::new_dir_block(lpf_ino, ROOT_INO, bs as usize, filetype)
+            } else {
+                dirent::empty_block(bs as usize)
+            };
+            self.out.push((b, data));
+            lpf.base.i_block[i as usize] = b as u32;
+        }
+        lpf.base.i_links_count = 2;
+        lpf.set_size(nblk as u64 * bs as u64);
+        lpf.base.i_blocks = nblk * (bs / 512);
+        self.inode_records.push((lpf_ino, lpf));
+
+        // Reserved inodes 1..first_ino-1 are in use; the bad-blocks inode
+        // carries times like ext2fs_update_bb_inode leaves them.
+        for ino in 1..=lpf_ino {
+            self.inodes.set(ino as u64 - 1, true);
+        }
+        let mut bad = Inode::new(geo.inode_size as u16);
+        bad.base.i_atime = self.now;
+        bad.base.i_mtime = self.now;
+        bad.base.i_ctime = self.now;
+        if geo.inode_size >= 160 {
+            bad.extra.i_extra_isize = 32;
+        }
+        self.inode_records.push((BAD_INO, bad));
+
+        if self.plan.sb.has_compat(compat::RESIZE_INODE) {
+            let dind = self.alloc(crate::resize_inode::dind_goal(&geo))?;
+            let (rec, blocks) =
+                crate::resize_inode::build(&geo, dind as u32, self.now, geo.inode_size as u16);
+            for (b, data) in blocks {
+                self.out.push((b as u64, data));
+            }
+            self.inode_records.push((RESIZE_INO, rec));
+        }
+        Ok(())
+    }
+
+    /// Counts free blocks and inodes into the descriptors and superblock.
+    fn account(&mut self) {
+        let geo = self.plan.geo.clone();
+        let mut free_b = 0u64;
+        let mut free_i = 0u64;
+        for g in 0..geo.group_count {
+            let first = geo.group_first_block(g) - geo.first_data_block as u64;
+            let fb = self
+                .blocks
+                .count_clear(first, first + geo.blocks_in_group(g) as u64);
+            let ifirst = g as u64 * geo.inodes_per_group as u64;
+            let fi = self
+                .inodes
+                .count_clear(ifirst, ifirst + geo.inodes_per_group as u64);
+            let gd = &mut self.plan.groups[g as usize];
+            gd.bg_free_blocks_count = fb as u16;
+            gd.bg_free_inodes_count = fi as u16;
+            gd.bg_used_dirs_count = if g == 0 { 2 } else { 0 };
+            free_b += fb;
+            free_i += fi;
+        }
+        self.plan.sb.s_free_blocks_count = free_b as u32;
+        self.plan.sb.s_free_inodes_count = free_i as u32;
+    }
+
+    fn put(&self, block: u64, data: &[u8]) -> Result<()> {
+        if data.iter().all(|&b| b == 0) {
+            return Ok(());
+        }
+        self.image
+            .write_at(self.offset + block * self.plan.geo.block_size as u64, data)
+    }
+
+    /// Writes everything; `only_super` writes just the superblocks and
+    /// descriptor tables (mke2fs -S).
+    pub fn write(mut self, only_super: bool) -> Result<Superblock> {
+        self.account();
+        let geo = self.plan.geo.clone();
+        let bs = geo.block_size as usize;
+        if !only_super {
+            // Inode tables: only the blocks holding non-zero inodes.
+            let mut by_block: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
+            for (ino, rec) in &self.inode_records {
+                let g = geo.inode_group(*ino);
+                let idx = (*ino - 1) % geo.inodes_per_group;
+                let byte = idx as u64 * geo.inode_size as u64;
+                let blk = self.plan.groups[g as usize].bg_inode_table as u64 + byte / bs as u64;
+                let buf = by_block.entry(blk).or_insert_with(|| vec![0u8; bs]);
+                let at = (byte % bs as u64) as usize;
+                buf[at..at + geo.inode_size as usize].copy_from_slice(&rec.to_bytes());
+            }
+            for (b, data) in &by_block {
+                self.put(*b, data)?;
+            }
+            for (b, data) in &self.out {
+                self.put(*b, data)?;
+            }
+            for g in 0..geo.group_count {
+                let gd = self.plan.groups[g as usize];
+                let first = geo.group_first_block(g) - geo.first_data_block as u64;
+                let bb = self
+                    .blocks
+                    .group_block(first, geo.blocks_in_group(g) as u64, bs);
+                self.put(gd.bg_block_bitmap as u64, &bb)?;
+                let ifirst = g as u64 * geo.inodes_per_group as u64;
+                let ib = self
+                    .inodes
+                    .group_block(ifirst, geo.inodes_per_group as u64, bs);
+                self.put(gd.bg_inode_bitmap as u64, &ib)?;
+            }
+        }
+        let table = group_desc::write_table(&self.plan.groups, geo.desc_blocks as usize * bs);
+        for g in std::iter::once(0).chain(geo.backup_groups()) {
+            let mut copy = self.plan.sb;
+            copy.s_block_group_nr = g as u16;
+            self.image
+                .write_at(self.offset + geo.superblock_offset(g), &copy.to_bytes())?;
+            let gdt = if g == 0 {
+                geo.first_data_block as u64 + 1
+            } else {
+                geo.group_first_block(g) + 1
+            };
+            self.put(gdt, &table)?;
+        }
+        Ok(self.plan.sb)
+    }
+
+    /// The inode table blocks (for zeroing a device that keeps old data).
+    pub fn inode_table_ranges(&self) -> Vec<(u64, u32)> {
+        self.plan
+            .groups
+            .iter()
+            .map(|g| (g.bg_inode_table as u64, self.plan.geo.inode_table_blocks))
+            .collect()
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+}
+
+/// Features mke2fs-union refuses because they belong to ext3/ext4.
+pub fn ext4_only(f: &FeatureSet) -> Vec<String> {
+    let bad = FeatureSet {
+        compat: f.compat
+            & (compat::HAS_JOURNAL
+                | compat::LAZY_BG
+                | compat::EXCLUDE_BITMAP
+                | compat::SPARSE_SUPER2
+                | compat::FAST_COMMIT
+                | compat::STABLE_INODES
+                | compat::ORPHAN_FILE),
+        incompat: f.incompat & !(incompat::FILETYPE | incompat::WHITEOUT),
+        ro_compat: f.ro_compat & !(ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE),
+    };
+    bad.names()
+}
