@@ -81,12 +81,57 @@ impl Bitmap {
 
     /// Clear bits in [from, to).
     pub fn count_clear(&self, from: u64, to: u64) -> u64 {
-        (from..to.min(self.len)).filter(|&i| !self.get(i)).count() as u64
+        let to = to.min(self.len);
+        let mut i = from;
+        let mut n = 0u64;
+        while i < to {
+            if i.is_multiple_of(64) && i + 64 <= to {
+                n += self.words[(i / 64) as usize].count_zeros() as u64;
+                i += 64;
+            } else {
+                n += !self.get(i) as u64;
+                i += 1;
+            }
+        }
+        n
+    }
+
+    /// Byte `k` of the bitmap as stored on disk (bit 0 = lowest item).
+    fn byte(&self, k: u64) -> u8 {
+        let w = self.words.get((k / 8) as usize).copied().unwrap_or(0);
+        (w >> ((k % 8) * 8)) as u8
     }
 
     /// Loads `nbits` bits of one group's on-disk bitmap block at `start`.
     pub fn load_group(&mut self, start: u64, block: &[u8], nbits: u64) {
-        for i in 0..nbits.min(block.len() as u64 * 8) {
+        let nbits = nbits.min(block.len() as u64 * 8);
+        if start.is_multiple_of(8) {
+            // Whole bytes at once (groups start on byte boundaries).
+            let full = nbits / 8;
+            for k in 0..full {
+                let b = block[k as usize];
+                if b != 0 {
+                    let bit = start + k * 8;
+                    let w = (bit / 64) as usize;
+                    if bit + 8 <= self.len {
+                        self.words[w] |= (b as u64) << (bit % 64);
+                        continue;
+                    }
+                    for j in 0..8 {
+                        if (b >> j) & 1 == 1 {
+                            self.set(bit + j, true);
+                        }
+                    }
+                }
+            }
+            for i in full * 8..nbits {
+                if (block[(i / 8) as usize] >> (i % 8)) & 1 == 1 {
+                    self.set(start + i, true);
+                }
+            }
+            return;
+        }
+        for i in 0..nbits {
             if (block[(i / 8) as usize] >> (i % 8)) & 1 == 1 {
                 self.set(start + i, true);
             }
@@ -97,10 +142,19 @@ impl Bitmap {
     /// every bit from `nbits` to the end of the block set (padding).
     pub fn group_block(&self, start: u64, nbits: u64, block_size: usize) -> Vec<u8> {
         let mut buf = vec![0xffu8; block_size];
-        for i in 0..nbits.min(block_size as u64 * 8) {
+        let nbits = nbits.min(block_size as u64 * 8);
+        let mut i = 0;
+        if start.is_multiple_of(8) {
+            while i + 8 <= nbits && start + i + 8 <= self.len {
+                buf[(i / 8) as usize] = self.byte((start + i) / 8);
+                i += 8;
+            }
+        }
+        while i < nbits {
             if !self.get(start + i) {
                 buf[(i / 8) as usize] &= !(1 << (i % 8));
             }
+            i += 1;
         }
         buf
     }
