@@ -1,0 +1,246 @@
+//! mke2fs-union -d: the kernel, mounting our image, shows exactly the
+//! source tree; union markers become whiteouts and opaque directories.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use ext2fs::fs::{Filesystem, OpenOptions};
+use integration_tests::*;
+
+fn mk(img: &Path, args: &[&str], size: &str) -> std::process::Output {
+    let _ = std::fs::remove_file(img);
+    run(Command::new(our_bin("mke2fs-union"))
+        .args(["-q", "-F"])
+        .args(args)
+        .arg(img)
+        .arg(size))
+}
+
+fn make_tree(src: &Path) {
+    std::fs::create_dir_all(src.join("a/b/c")).unwrap();
+    for i in 0..300 {
+        std::fs::write(src.join(format!("a/many-{i:04}")), format!("file {i}")).unwrap();
+    }
+    std::fs::write(src.join("a/b/c/big"), vec![7u8; 3 << 20]).unwrap();
+    let f = std::fs::File::create(src.join("sparse")).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(b"x", 10 << 20).unwrap();
+    std::os::unix::fs::symlink("a/b", src.join("short")).unwrap();
+    std::os::unix::fs::symlink("y".repeat(100), src.join("long")).unwrap();
+    std::fs::hard_link(src.join("a/many-0001"), src.join("hard")).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(src.join("fifo"))
+        .status()
+        .unwrap()
+        .success());
+    rustix::fs::setxattr(
+        src.join("a/many-0002"),
+        "user.k",
+        b"value",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        src.join("a/many-0003"),
+        std::fs::Permissions::from_mode(0o4710),
+    )
+    .unwrap();
+    if rustix::process::geteuid().is_root() {
+        assert!(Command::new("mknod")
+            .arg(src.join("null"))
+            .args(["c", "1", "3"])
+            .status()
+            .unwrap()
+            .success());
+        std::os::unix::fs::chown(src.join("a/many-0004"), Some(4242), Some(4343)).unwrap();
+    }
+}
+
+#[test]
+fn populated_image_mounts_as_the_source_tree() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    make_tree(&src);
+    let img = dir.path().join("fs.img");
+    let out = mk(&img, &["-d", src.to_str().unwrap()], "64M");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_real_fsck_clean(&img);
+    // The 300-entry directory became an htree the real debugfs reads.
+    let dump = String::from_utf8_lossy(&real_debugfs(&img, "htree_dump /a")).into_owned();
+    assert!(dump.contains("Root node dump"), "{dump}");
+
+    if skip_without_root("mounting the image with the kernel") {
+        return;
+    }
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = run(Command::new("mount")
+        .args(["-t", "ext2", "-o", "loop,ro"])
+        .arg(&img)
+        .arg(&mnt));
+    if !m.status.success() {
+        eprintln!("SKIP: the kernel cannot loop-mount ext2 here: {}", text(&m));
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        let d = run(Command::new("diff")
+            .args(["-r", "--no-dereference", "-x", "lost+found"])
+            .arg(&src)
+            .arg(&mnt));
+        // diff cannot compare special files; it says so when both sides
+        // are the same kind, which is what we want.
+        let same_kind = |l: &str| {
+            l.split_once(" is a ")
+                .and_then(|(_, rest)| rest.split_once(" while file "))
+                .is_some_and(|(kind, other)| other.ends_with(&format!(" is a {kind}")))
+        };
+        let listing = String::from_utf8_lossy(&d.stdout).into_owned();
+        let real_diffs: Vec<&str> = listing.lines().filter(|l| !same_kind(l)).collect();
+        assert!(real_diffs.is_empty(), "diff -r:\n{}", text(&d));
+        for e in walkdir::WalkDir::new(&src).min_depth(1) {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(&src).unwrap();
+            let (a, b) = (
+                e.path().symlink_metadata().unwrap(),
+                mnt.join(rel).symlink_metadata().unwrap(),
+            );
+            assert_eq!(a.mode(), b.mode(), "{rel:?} mode");
+            assert_eq!((a.uid(), a.gid()), (b.uid(), b.gid()), "{rel:?} owner");
+            assert_eq!(a.mtime(), b.mtime(), "{rel:?} mtime");
+            if !a.is_dir() {
+                assert_eq!(a.nlink(), b.nlink(), "{rel:?} links");
+                assert_eq!(a.rdev(), b.rdev(), "{rel:?} rdev");
+            }
+        }
+        let sp = mnt.join("sparse").metadata().unwrap();
+        assert_eq!(sp.len(), (10 << 20) + 1);
+        assert!(
+            sp.blocks() <= 16,
+            "sparse file allocates {} sectors",
+            sp.blocks()
+        );
+        let mut v = [0u8; 16];
+        let n = rustix::fs::getxattr(mnt.join("a/many-0002"), "user.k", &mut v).unwrap();
+        assert_eq!(&v[..n], b"value");
+    });
+    let _ = run(Command::new("umount").arg(&mnt));
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn overlay_and_oci_markers_become_union_objects() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // An overlayfs upper dir: whiteout = char device 0/0, opaque = xattr.
+    let upper = dir.path().join("upper");
+    std::fs::create_dir_all(upper.join("opq/inner")).unwrap();
+    std::fs::write(upper.join("kept"), b"k").unwrap();
+    let root = rustix::process::geteuid().is_root();
+    if root {
+        assert!(Command::new("mknod")
+            .arg(upper.join("gone"))
+            .args(["c", "0", "0"])
+            .status()
+            .unwrap()
+            .success());
+        rustix::fs::setxattr(
+            upper.join("opq"),
+            "trusted.overlay.opaque",
+            b"y",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
+    }
+    // An OCI layer: .wh.NAME and .wh..wh..opq files.
+    let oci = dir.path().join("oci");
+    std::fs::create_dir_all(oci.join("opq")).unwrap();
+    std::fs::write(oci.join(".wh.gone"), b"").unwrap();
+    std::fs::write(oci.join("opq/.wh..wh..opq"), b"").unwrap();
+    std::fs::write(oci.join("kept"), b"k").unwrap();
+
+    let img = dir.path().join("u.img");
+    let cases: Vec<(&Path, &str)> = if root {
+        vec![(&upper, "overlay"), (&oci, "oci")]
+    } else {
+        vec![(&oci, "oci")]
+    };
+    for (src, kind) in cases {
+        let opt = format!("union_source={kind}");
+        let out = mk(
+            &img,
+            &["-O", "whiteout", "-E", &opt, "-d", src.to_str().unwrap()],
+            "16M",
+        );
+        assert!(out.status.success(), "{kind}: {}", text(&out));
+        let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
+        let gone = fs
+            .lookup_entry(2, b"gone")
+            .unwrap()
+            .expect("whiteout entry");
+        assert!(
+            gone.is_whiteout(),
+            "{kind}: 'gone' should be a whiteout: {gone:?}"
+        );
+        let opq = fs.namei(2, "/opq").unwrap();
+        assert!(
+            fs.read_inode(opq).unwrap().is_opaque(),
+            "{kind}: /opq should be opaque"
+        );
+        assert!(fs.lookup_entry(2, b".wh.gone").unwrap().is_none());
+        assert!(fs.lookup_entry(opq, b".wh..wh..opq").unwrap().is_none());
+        assert!(fs
+            .list_xattrs(opq)
+            .unwrap()
+            .iter()
+            .all(|a| !a.name.starts_with("trusted.overlay.")));
+        drop(fs);
+        assert_real_fsck_clean(&stock_copy(&img));
+    }
+    // Without -O whiteout the markers are copied as they are.
+    let out = mk(
+        &img,
+        &["-E", "union_source=oci", "-d", oci.to_str().unwrap()],
+        "16M",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
+    assert!(fs.lookup_entry(2, b".wh.gone").unwrap().is_some());
+}
+
+#[test]
+fn a_tree_that_does_not_fit_fails_and_is_marked_not_clean() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("huge"), vec![1u8; 3 << 20]).unwrap();
+    let img = dir.path().join("small.img");
+    let out = mk(&img, &["-d", src.to_str().unwrap()], "1M");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("huge") && t.contains("full"),
+        "the error should name the file and say why: {t}"
+    );
+    let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
+    assert_eq!(
+        fs.sb.s_state & ext2fs::superblock::STATE_VALID,
+        0,
+        "a half-made image must not claim to be clean"
+    );
+    let missing = dir.path().join("nope");
+    let out = mk(&img, &["-d", missing.to_str().unwrap()], "8M");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("nope"), "{}", text(&out));
+}
