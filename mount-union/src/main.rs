@@ -1,18 +1,310 @@
-//! mount-union: not built yet (issue 7). Until it is, the binary says so and
-//! fails, rather than pretending to work.
+//! mount-union: `mount -o union` as util-linux had it for the union-mount
+//! patch set, and honest about kernels that have no union mounts.
 
+mod loopdev;
+mod options;
+mod union_check;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
+use options::{ms, MountOptions};
+
+/// mount(8) exit codes.
+const EX_USAGE: u8 = 1;
+const EX_SYSERR: u8 = 2;
+const EX_FAIL: u8 = 32;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mount-union",
+    about = "Mount a filesystem, or a writable union layer with -o union",
+    long_about = "Mount a filesystem like mount(8). With -o union (or --union) the mount is \
+                  made with MS_UNION (0x100) on top of the filesystems already mounted on the \
+                  mountpoint, as the union-mount patch set did. No mainline kernel has union \
+                  mounts (there the bit means nosymfollow): mount-union checks that the union \
+                  really formed and otherwise undoes the mount and fails with exit status 32.",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// Do everything except the mount(2) call (with -v: show it)
+    #[arg(short = 'f', long = "fake")]
+    fake: bool,
+    /// Do not write /etc/mtab (mount-union never writes it: the kernel's
+    /// /proc/self/mounts is the only table)
+    #[arg(short = 'n', long = "no-mtab")]
+    no_mtab: bool,
+    /// Mount read-only (same as -o ro)
+    #[arg(short = 'r', long = "read-only")]
+    read_only: bool,
+    /// Mount read-write (same as -o rw)
+    #[arg(short = 'w', long = "rw")]
+    read_write: bool,
+    /// Verbose: print the mount(2) call
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// Print the version and exit
+    #[arg(short = 'V', long = "version")]
+    version: bool,
+    /// Filesystem type (default: probed from the superblock; ext2)
+    #[arg(short = 't', long = "types", value_name = "fstype")]
+    fstype: Option<String>,
+    /// Mount options, comma-separated (repeatable)
+    #[arg(short = 'o', long = "options", value_name = "options")]
+    options: Vec<String>,
+    /// Mount on top of the union at the mountpoint (same as -o union)
+    #[arg(long = "union")]
+    union: bool,
+    /// List the mounts, marking filesystems stacked on one mountpoint
+    #[arg(short = 'l', long = "show-labels")]
+    list: bool,
+    /// Tell whether the running kernel supports union mounts (mounts only
+    /// scratch tmpfs instances in a private mount namespace)
+    #[arg(long = "check")]
+    check: bool,
+    /// What to mount: a block device, an image file (a loop device is set up) or a directory
+    source: Option<PathBuf>,
+    /// Where to mount it
+    target: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
-    let arg = std::env::args().nth(1);
-    if matches!(arg.as_deref(), Some("-V" | "--version")) {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => EX_USAGE,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    ExitCode::from(run(&cli))
+}
+
+fn run(cli: &Cli) -> u8 {
+    if cli.version {
         println!("{}", cli_common::version_line("mount-union"));
-        return ExitCode::SUCCESS;
+        return 0;
     }
-    eprintln!(
-        "mount-union: this tool is not implemented yet in union-e2fsprogs {} (tracked as issue 7); \
-         nothing was done",
-        cli_common::VERSION
+    if cli.check {
+        return match union_check::kernel_supports_union() {
+            Ok(true) => {
+                println!("mount-union: this kernel supports union mounts (MS_UNION)");
+                0
+            }
+            Ok(false) => {
+                println!(
+                    "mount-union: this kernel has no union mount support: flag 0x100 is \
+                     taken as MS_NOSYMFOLLOW. Use overlayfs (mount -t overlay) instead."
+                );
+                EX_FAIL
+            }
+            Err(e) => {
+                eprintln!("mount-union: cannot check for union mount support: {e}");
+                EX_SYSERR
+            }
+        };
+    }
+    if cli.list {
+        list_mounts();
+        return 0;
+    }
+    let (Some(source), Some(target)) = (&cli.source, &cli.target) else {
+        eprintln!("mount-union: a source and a target are needed (see --help)");
+        return EX_USAGE;
+    };
+    let mut opts = MountOptions::default();
+    for o in &cli.options {
+        if let Err(e) = opts.apply(o) {
+            eprintln!("mount-union: bad option: {e}");
+            return EX_USAGE;
+        }
+    }
+    if cli.read_only {
+        opts.flags |= ms::RDONLY;
+    }
+    if cli.read_write {
+        opts.flags &= !ms::RDONLY;
+    }
+    if cli.union {
+        opts.flags |= ms::UNION;
+    }
+    match mount_one(cli, source, target, &opts) {
+        Ok(()) => 0,
+        Err((code, msg)) => {
+            eprintln!("mount-union: {msg}");
+            code
+        }
+    }
+}
+
+fn probe_fstype(source: &Path, offset: u64) -> Result<String, String> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(source).map_err(|e| format!("{}: {e}", source.display()))?;
+    let mut sb = vec![0u8; 1024];
+    f.read_exact_at(&mut sb, offset + 1024)
+        .map_err(|_| format!("{}: too small to hold a filesystem", source.display()))?;
+    match ext2fs::superblock::Superblock::from_bytes(&sb) {
+        Ok(s) if s.has_compat(ext2fs::features::compat::HAS_JOURNAL) => Ok("ext3".into()),
+        Ok(_) => Ok("ext2".into()),
+        Err(_) => Err(format!(
+            "{}: cannot find an ext2 superblock; give the filesystem type with -t",
+            source.display()
+        )),
+    }
+}
+
+fn mount_one(
+    cli: &Cli,
+    source: &Path,
+    target: &Path,
+    opts: &MountOptions,
+) -> Result<(), (u8, String)> {
+    let fail = |m: String| (EX_FAIL, m);
+    let src_meta =
+        std::fs::metadata(source).map_err(|e| fail(format!("{}: {e}", source.display())))?;
+    if !target.is_dir() {
+        return Err(fail(format!(
+            "mount point {} does not exist or is not a directory",
+            target.display()
+        )));
+    }
+    let bind = opts.flags & ms::BIND != 0;
+    let fstype = if bind || opts.flags & ms::REMOUNT != 0 {
+        String::new()
+    } else {
+        match &cli.fstype {
+            Some(t) => t.clone(),
+            None => probe_fstype(source, opts.offset).map_err(fail)?,
+        }
+    };
+    // Names visible at the mountpoint before: with a union they must stay visible.
+    let below: Vec<std::ffi::OsString> = if opts.flags & ms::UNION != 0 {
+        std::fs::read_dir(target)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let read_only = opts.flags & ms::RDONLY != 0;
+    let needs_loop = src_meta.is_file() && !bind;
+    let mut dev_path = source.to_path_buf();
+    let mut loop_dev = None;
+    if needs_loop && !cli.fake {
+        let want = opts.loop_dev.clone().flatten().map(PathBuf::from);
+        let l = loopdev::attach(source, read_only, opts.offset, want.as_deref()).map_err(|e| {
+            (
+                EX_SYSERR,
+                format!("{}: failed to set up a loop device: {e}", source.display()),
+            )
+        })?;
+        dev_path = l.path.clone();
+        loop_dev = Some(l);
+    } else if opts.offset != 0 && !needs_loop {
+        return Err((
+            EX_USAGE,
+            "offset= only applies to image files (loop devices)".into(),
+        ));
+    }
+    let data = opts.data_string();
+    if cli.verbose {
+        let names = options::flag_names(opts.flags);
+        println!(
+            "mount(2): source={} target={} type={} flags=0x{:x} ({}) data={}",
+            dev_path.display(),
+            target.display(),
+            if fstype.is_empty() { "none" } else { &fstype },
+            opts.flags,
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join("|")
+            },
+            if data.is_empty() { "none" } else { &data }
+        );
+    }
+    if cli.fake {
+        return Ok(());
+    }
+    let flags = rustix::mount::MountFlags::from_bits_retain(opts.flags as _);
+    let fs_arg = if fstype.is_empty() {
+        None
+    } else {
+        Some(fstype.as_str())
+    };
+    let data_c = std::ffi::CString::new(data.clone())
+        .map_err(|_| (EX_USAGE, "mount options contain a NUL byte".to_string()))?;
+    let res = rustix::mount::mount2(
+        Some(dev_path.as_path()),
+        target,
+        fs_arg,
+        flags,
+        if data.is_empty() {
+            None
+        } else {
+            Some(data_c.as_c_str())
+        },
     );
-    ExitCode::from(2)
+    if let Err(e) = res {
+        if let Some(l) = loop_dev {
+            let _ = l.detach();
+        }
+        return Err(fail(format!(
+            "mounting {} on {} failed: {}",
+            source.display(),
+            target.display(),
+            std::io::Error::from(e)
+        )));
+    }
+    if opts.flags & ms::UNION != 0 {
+        if let Err(why) = union_check::union_formed(target, &below) {
+            let undo = rustix::mount::unmount(target, rustix::mount::UnmountFlags::empty());
+            let undone = match undo {
+                Ok(()) => "the mount was undone".to_string(),
+                Err(e) => format!("undoing the mount failed too: {}", std::io::Error::from(e)),
+            };
+            return Err(fail(format!(
+                "{} on {}: the union did not form ({why}); this kernel has no union mount \
+                 support, {undone}. Use overlayfs instead (mount -t overlay overlay -o \
+                 lowerdir=...,upperdir=...,workdir=... {}).",
+                source.display(),
+                target.display(),
+                target.display()
+            )));
+        }
+    }
+    // Autoclear: the loop device goes away with the last unmount.
+    drop(loop_dev);
+    Ok(())
+}
+
+/// `mount -l`: every mount, marking filesystems stacked on one mountpoint
+/// (the layers of a union).
+fn list_mounts() {
+    let mounts = ext2fs::image::read_mountinfo();
+    for m in &mounts {
+        let stacked: Vec<_> = mounts
+            .iter()
+            .filter(|x| x.mountpoint == m.mountpoint)
+            .collect();
+        let mut line = format!(
+            "{} on {} type {} ({})",
+            m.source,
+            m.mountpoint.display(),
+            m.fstype,
+            m.options
+        );
+        if stacked.len() > 1 {
+            let pos = stacked
+                .iter()
+                .position(|x| std::ptr::eq(*x, m))
+                .unwrap_or(0);
+            line.push_str(&format!(" [union layer {} of {}]", pos + 1, stacked.len()));
+        }
+        println!("{line}");
+    }
 }

@@ -1,0 +1,136 @@
+//! mount-union against the real kernel: plain mounts of our images via a
+//! loop device, and -o union refused honestly on kernels without union
+//! mounts (nothing left mounted, no loop device left attached).
+
+use std::path::Path;
+use std::process::Command;
+
+use integration_tests::*;
+
+fn mu(args: &[&str]) -> std::process::Output {
+    run(Command::new(our_bin("mount-union")).args(args))
+}
+
+fn mounted_at(p: &Path) -> bool {
+    let canon = std::fs::canonicalize(p).unwrap();
+    ext2fs::image::read_mountinfo()
+        .iter()
+        .any(|m| m.mountpoint == canon)
+}
+
+fn loop_backed_by(img: &Path) -> bool {
+    let canon = std::fs::canonicalize(img).unwrap();
+    std::fs::read_dir("/sys/block").unwrap().flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("loop/backing_file"))
+            .map(|b| Path::new(b.trim_end()) == canon)
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn usage_errors_and_fake_mounts() {
+    let out = mu(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = mu(&["-o", "ro=1", "/dev/null", "/tmp"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = mu(&["-x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = mu(&["/no/such/source", "/tmp"]);
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out));
+    assert!(text(&out).contains("/no/such/source"));
+    let out = mu(&["-V"]);
+    assert!(text(&out).contains(env!("CARGO_PKG_VERSION")));
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("f.img");
+    real_mkfs(&img, &[], "8M");
+    let out = mu(&[
+        "-f",
+        "-v",
+        "-o",
+        "ro,noatime,union,user_xattr",
+        img.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("type=ext2"), "{t}");
+    assert!(
+        t.contains("flags=0x501 (MS_RDONLY|MS_UNION|MS_NOATIME)"),
+        "{t}"
+    );
+    assert!(t.contains("data=user_xattr"), "{t}");
+    assert!(!mounted_at(dir.path()));
+}
+
+#[test]
+fn mounts_an_image_and_refuses_a_union_that_does_not_form() {
+    if skip_without_e2fsprogs() || skip_without_root("mounting through loop devices") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("hello"), b"from the image").unwrap();
+    let img = dir.path().join("top.img");
+    let out = run(Command::new(our_bin("mke2fs-union"))
+        .args(["-q", "-F", "-O", "whiteout", "-d"])
+        .arg(&src)
+        .arg(&img)
+        .arg("16M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let plain = dir.path().join("plain.img");
+    real_mkfs(&plain, &["-d", src.to_str().unwrap()], "16M");
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+
+    // A plain mount of an ext2 image through a loop device.
+    let out = mu(&["-r", plain.to_str().unwrap(), mnt.to_str().unwrap()]);
+    if !out.status.success() && text(&out).contains("loop device") {
+        eprintln!("SKIP: no loop devices here: {}", text(&out));
+        return;
+    }
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read(mnt.join("hello")).unwrap(), b"from the image");
+    assert!(run(Command::new("umount").arg(&mnt)).status.success());
+
+    // -o union on a lower layer: either the union forms, or exit 32 and
+    // nothing is left behind.
+    std::fs::write(mnt.join("lower-only"), b"below").unwrap();
+    let check = mu(&["--check"]);
+    let out = mu(&[
+        "-o",
+        "union",
+        plain.to_str().unwrap(),
+        mnt.to_str().unwrap(),
+    ]);
+    if check.status.code() == Some(32) {
+        assert_eq!(out.status.code(), Some(32), "{}", text(&out));
+        let t = text(&out);
+        assert!(
+            t.contains("no union mount support") && t.contains("overlay"),
+            "{t}"
+        );
+        assert!(!mounted_at(&mnt), "the failed union must be unmounted");
+        assert!(!loop_backed_by(&plain), "the loop device must be detached");
+        assert!(mnt.join("lower-only").exists());
+    } else {
+        assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(mnt.join("lower-only").exists() && mnt.join("hello").exists());
+        let _ = run(Command::new("umount").arg(&mnt));
+    }
+    // --check never leaves a mount in this namespace.
+    let before = ext2fs::image::read_mountinfo().len();
+    let _ = mu(&["--check"]);
+    assert_eq!(ext2fs::image::read_mountinfo().len(), before);
+    // -l lists mounts.
+    let out = mu(&["-l"]);
+    assert!(
+        out.status.success() && text(&out).contains(" on / type "),
+        "{}",
+        text(&out)
+    );
+}
