@@ -171,6 +171,53 @@ pub fn parse_block(buf: &[u8], dir: u32, block: u64) -> Result<Vec<DirEntry>> {
     Ok(out)
 }
 
+/// One entry seen in place, without copying its name.
+#[derive(Clone, Copy, Debug)]
+pub struct RawView<'a> {
+    pub offset: usize,
+    pub inode: u32,
+    pub rec_len: usize,
+    pub file_type: u8,
+    pub name: &'a [u8],
+}
+
+impl RawView<'_> {
+    pub fn in_use(&self, whiteout_feature: bool) -> bool {
+        self.inode != 0 || (whiteout_feature && matches!(self.file_type, ft::WHT | ft::FALLTHRU))
+    }
+}
+
+/// Iterates a directory block's entries in place (no allocation); stops
+/// at the first malformed entry (`parse_block` reports those).
+pub fn iter_block(buf: &[u8]) -> impl Iterator<Item = RawView<'_>> {
+    let bs = buf.len();
+    let mut off = 0usize;
+    std::iter::from_fn(move || {
+        if off + HEADER_LEN > bs {
+            return None;
+        }
+        let inode = crate::codec::le32(buf, off);
+        let rec_len = rec_len_from_disk(crate::codec::le16(buf, off + 4), bs) as usize;
+        let name_len = buf[off + 6] as usize;
+        if rec_len < HEADER_LEN
+            || rec_len % 4 != 0
+            || off + rec_len > bs
+            || rec_len_for(name_len) > rec_len
+        {
+            return None;
+        }
+        let v = RawView {
+            offset: off,
+            inode,
+            rec_len,
+            file_type: buf[off + 7],
+            name: &buf[off + HEADER_LEN..off + HEADER_LEN + name_len],
+        };
+        off += rec_len;
+        Some(v)
+    })
+}
+
 /// Writes entries into a block of `block_size` bytes. The rec_lens must
 /// tile the block exactly (as `parse_block` returns them).
 pub fn write_block(entries: &[DirEntry], block_size: usize) -> Result<Vec<u8>> {

@@ -368,7 +368,32 @@ impl Filesystem {
 
     /// Looks a name up in a directory; whiteouts and fallthrus match too.
     pub fn lookup_entry(&self, dir: u32, name: &[u8]) -> Result<Option<DirEntry>> {
-        Ok(self.read_dir(dir)?.into_iter().find(|e| e.name == name))
+        let wh = self.whiteout_feature();
+        let inode = self.read_inode(dir)?;
+        if !inode.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        for (l, b) in self.data_blocks(&inode)? {
+            if l * self.geo.block_size as u64 >= inode.size() {
+                break;
+            }
+            let buf = self.read_block(b as u64)?;
+            // Scan in place; parse fully (with its checks) only on a hit
+            // or when the block is malformed.
+            let mut covered = 0;
+            for e in dirent::iter_block(&buf) {
+                covered = e.offset + e.rec_len;
+                if e.in_use(wh) && e.name == name {
+                    return Ok(dirent::parse_block(&buf, dir, b as u64)?
+                        .into_iter()
+                        .find(|x| x.in_use(wh) && x.name == name));
+                }
+            }
+            if covered != buf.len() {
+                dirent::parse_block(&buf, dir, b as u64)?;
+            }
+        }
+        Ok(None)
     }
 
     /// Resolves a path (absolute, or relative to `cwd`) to an inode number.
@@ -702,25 +727,58 @@ impl Filesystem {
             0
         };
         let new = DirEntry::new(ino, ft, name);
-        let blocks = self.read_dir_blocks(dir)?;
         let mut dir_inode = self.read_inode(dir)?;
-        // Same name anywhere first: a live one is an error, a union entry
-        // is replaced where it stands.
-        for (l, entries) in &blocks {
-            if let Some(i) = entries.iter().position(|e| e.in_use(wh) && e.name == name) {
-                if entries[i].inode != 0 {
-                    return Err(Error::Exists(String::from_utf8_lossy(name).into_owned()));
+        if !dir_inode.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        if dir_inode.base.i_flags & flags::INDEX != 0 {
+            // Entries are added linearly, which would break the hash order
+            // of the leaves: drop the index as the kernel's ext2 does (e2fsck
+            // -D or index_directory rebuilds it).
+            dir_inode.base.i_flags &= !flags::INDEX;
+            self.write_inode(dir, &dir_inode)?;
+        }
+        let need = dirent::rec_len_for(name.len());
+        let mut room: Option<(u64, u32)> = None;
+        for (l, p) in self.data_blocks(&dir_inode)? {
+            if l * self.geo.block_size as u64 >= dir_inode.size() {
+                break;
+            }
+            let buf = self.read_block(p as u64)?;
+            let mut covered = 0;
+            for e in dirent::iter_block(&buf) {
+                covered = e.offset + e.rec_len;
+                if e.in_use(wh) && e.name == name {
+                    if e.inode != 0 {
+                        return Err(Error::Exists(String::from_utf8_lossy(name).into_owned()));
+                    }
+                    // A whiteout or fallthru of this name: replaced in its slot.
+                    let mut entries = dirent::parse_block(&buf, dir, p as u64)?;
+                    let i = entries
+                        .iter()
+                        .position(|x| x.in_use(wh) && x.name == name)
+                        .unwrap_or(0);
+                    dirent::insert_at(&mut entries, dirent::Slot::Existing(i), new);
+                    return self.write_dir_block(&dir_inode, l, &entries);
                 }
-                let mut entries = entries.clone();
-                dirent::insert_at(&mut entries, dirent::Slot::Existing(i), new);
-                return self.write_dir_block(&dir_inode, *l, &entries);
+                let fits = if e.in_use(wh) {
+                    e.rec_len >= dirent::rec_len_for(e.name.len()) + need
+                } else {
+                    e.rec_len >= need
+                };
+                if fits && room.is_none() {
+                    room = Some((l, p));
+                }
+            }
+            if covered != buf.len() {
+                dirent::parse_block(&buf, dir, p as u64)?;
             }
         }
-        for (l, entries) in &blocks {
-            if let Some(slot) = dirent::find_slot(entries, name, wh) {
-                let mut entries = entries.clone();
+        if let Some((l, p)) = room {
+            let mut entries = dirent::parse_block(&self.read_block(p as u64)?, dir, p as u64)?;
+            if let Some(slot) = dirent::find_slot(&entries, name, wh) {
                 dirent::insert_at(&mut entries, slot, new);
-                return self.write_dir_block(&dir_inode, *l, &entries);
+                return self.write_dir_block(&dir_inode, l, &entries);
             }
         }
         // No room: append a block.
@@ -730,11 +788,6 @@ impl Filesystem {
         e.rec_len = bs;
         let bytes = dirent::write_block(&[e], bs as usize)?;
         self.append_block(dir, &mut dir_inode, l, &bytes)?;
-        if dir_inode.base.i_flags & flags::INDEX != 0 {
-            // We append linearly; drop the index so it is rebuilt (e2fsck -D)
-            // rather than left stale, as the kernel's ext2 does.
-            dir_inode.base.i_flags &= !flags::INDEX;
-        }
         dir_inode.set_size((l + 1) * bs as u64);
         self.write_inode(dir, &dir_inode)
     }
@@ -1031,17 +1084,19 @@ impl Filesystem {
     pub fn create(&mut self, parent: u32, name: &[u8], mode: u16) -> Result<u32> {
         self.require_write()?;
         validate_name(name)?;
-        if let Some(e) = self.lookup_entry(parent, name)? {
-            if e.inode != 0 {
-                return Err(Error::Exists(String::from_utf8_lossy(name).into_owned()));
-            }
-        }
         let is_dir = mode & inode::S_IFMT == inode::S_IFDIR;
         let ino = self.alloc_inode(parent, is_dir)?;
         let mut rec = self.new_inode_record(mode);
         rec.base.i_links_count = 1;
         self.write_inode(ino, &rec)?;
-        self.add_entry(parent, name, ino, inode::mode_to_dirent_type(mode))?;
+        // add_entry refuses a live entry of the same name: give the inode back.
+        if let Err(e) = self.add_entry(parent, name, ino, inode::mode_to_dirent_type(mode)) {
+            rec.base.i_links_count = 0;
+            rec.base.i_dtime = rec.base.i_ctime;
+            self.write_inode(ino, &rec)?;
+            self.mark_inode(ino, false, is_dir)?;
+            return Err(e);
+        }
         Ok(ino)
     }
 

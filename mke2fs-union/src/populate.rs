@@ -23,9 +23,14 @@ struct Copier {
     /// (st_dev, st_ino) of multiply-linked sources -> our inode.
     links: HashMap<(u64, u64), u32>,
     xattrs: bool,
+    /// Several -d layers: names may already exist from a lower one.
+    layered: bool,
     progress: Option<indicatif::ProgressBar>,
     files: u64,
     bytes: u64,
+    /// One copy buffer for every file (allocating per file costs more
+    /// than the copy for small files).
+    buf: Vec<u8>,
 }
 
 pub fn populate(
@@ -54,9 +59,11 @@ pub fn populate(
         union,
         links: HashMap::new(),
         xattrs,
+        layered: roots.len() > 1,
         progress,
         files: 0,
         bytes: 0,
+        buf: vec![0u8; 1 << 20],
     };
     let mut result = Ok(());
     for root in roots {
@@ -125,7 +132,11 @@ impl Copier {
             }
             self.tick(&path, meta.len());
             // A later layer replaces what an earlier one put here.
-            let existing = lib(self.fs.lookup_entry(dst, name), &path)?;
+            let existing = if self.layered {
+                lib(self.fs.lookup_entry(dst, name), &path)?
+            } else {
+                None
+            };
             if let Some(old) = &existing {
                 let both_dirs = old.inode != 0
                     && meta.is_dir()
@@ -266,14 +277,34 @@ impl Copier {
     /// Copies a file's data region by region (SEEK_DATA/SEEK_HOLE), so
     /// holes stay holes.
     fn copy_data(&mut self, path: &Path, ino: u32) -> Result<()> {
-        use rustix::fs::{seek, SeekFrom};
-        use std::os::unix::fs::FileExt;
         let f =
             std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
         let size = f.metadata()?.len();
         let mut rec = lib(self.fs.read_inode(ino), path)?;
+        let mut buf = std::mem::take(&mut self.buf);
+        let res = self.copy_regions(&f, path, ino, &mut rec, size, &mut buf);
+        self.buf = buf;
+        res?;
+        if rec.size() != size {
+            // A trailing hole: the size says so, no blocks.
+            rec.set_size(size);
+            lib(self.fs.write_inode(ino, &rec), path)?;
+        }
+        Ok(())
+    }
+
+    fn copy_regions(
+        &mut self,
+        f: &std::fs::File,
+        path: &Path,
+        ino: u32,
+        rec: &mut ext2fs::inode::Inode,
+        size: u64,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        use rustix::fs::{seek, SeekFrom};
+        use std::os::unix::fs::FileExt;
         let mut pos = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
         while pos < size {
             let start = match seek(&f, SeekFrom::Data(pos as i64)) {
                 Ok(p) => p,
@@ -288,15 +319,10 @@ impl Copier {
                 let n = ((end - at) as usize).min(buf.len());
                 f.read_exact_at(&mut buf[..n], at)
                     .with_context(|| format!("cannot read {}", path.display()))?;
-                lib(self.fs.write_range(ino, &mut rec, at, &buf[..n]), path)?;
+                lib(self.fs.write_range(ino, rec, at, &buf[..n]), path)?;
                 at += n as u64;
             }
             pos = end.max(start + 1);
-        }
-        if rec.size() != size {
-            // A trailing hole: the size says so, no blocks.
-            rec.set_size(size);
-            lib(self.fs.write_inode(ino, &rec), path)?;
         }
         Ok(())
     }
@@ -343,16 +369,22 @@ impl Copier {
 
 /// All xattrs of a path (not following symlinks), names in order.
 fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
-    let mut names = vec![0u8; 64 * 1024];
-    let n = match rustix::fs::llistxattr(path, &mut names) {
+    // Ask for the sizes first: most files have no xattrs at all.
+    let size = match rustix::fs::llistxattr(path, &mut []) {
+        Ok(0) => return Ok(Vec::new()),
         Ok(n) => n,
         Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
         Err(e) => return Err(anyhow!("{}: listing xattrs: {e}", path.display())),
     };
+    let mut names = vec![0u8; size];
+    let n = rustix::fs::llistxattr(path, &mut names)
+        .map_err(|e| anyhow!("{}: listing xattrs: {e}", path.display()))?;
     let mut out = Vec::new();
     for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
         let name = String::from_utf8_lossy(name).into_owned();
-        let mut value = vec![0u8; 64 * 1024];
+        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut [])
+            .map_err(|e| anyhow!("{}: reading xattr {name}: {e}", path.display()))?;
+        let mut value = vec![0u8; len];
         let len = rustix::fs::lgetxattr(path, name.as_str(), &mut value)
             .map_err(|e| anyhow!("{}: reading xattr {name}: {e}", path.display()))?;
         value.truncate(len);
