@@ -200,7 +200,7 @@ pub fn iter_block(buf: &[u8]) -> impl Iterator<Item = RawView<'_>> {
         let rec_len = rec_len_from_disk(crate::codec::le16(buf, off + 4), bs) as usize;
         let name_len = buf[off + 6] as usize;
         if rec_len < HEADER_LEN
-            || rec_len % 4 != 0
+            || !rec_len.is_multiple_of(4)
             || off + rec_len > bs
             || rec_len_for(name_len) > rec_len
         {
