@@ -306,12 +306,12 @@ impl Copier {
         use std::os::unix::fs::FileExt;
         let mut pos = 0u64;
         while pos < size {
-            let start = match seek(&f, SeekFrom::Data(pos as i64)) {
+            let start = match seek(f, SeekFrom::Data(pos as i64)) {
                 Ok(p) => p,
                 Err(rustix::io::Errno::NXIO) => break,
                 Err(_) => pos, // no SEEK_DATA here: read everything
             };
-            let end = seek(&f, SeekFrom::Hole(start as i64))
+            let end = seek(f, SeekFrom::Hole(start as i64))
                 .unwrap_or(size)
                 .min(size);
             let mut at = start;
