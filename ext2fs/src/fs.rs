@@ -46,6 +46,8 @@ pub struct Filesystem {
     inode_bitmap: Option<Bitmap>,
     dirty_groups: Vec<bool>,
     dirty: bool,
+    /// A fixed clock (SOURCE_DATE_EPOCH) for reproducible images.
+    fixed_time: Option<u32>,
 }
 
 impl Filesystem {
@@ -107,6 +109,7 @@ impl Filesystem {
             inode_bitmap: None,
             dirty_groups: vec![false; n],
             dirty: false,
+            fixed_time: None,
         })
     }
 
@@ -690,7 +693,16 @@ impl Filesystem {
 
     // ----- creating and deleting ----------------------------------------
 
-    fn now() -> u32 {
+    /// Uses `t` for every timestamp this library writes from now on
+    /// (inode times, dtime, the superblock's write time).
+    pub fn set_fixed_time(&mut self, t: Option<u32>) {
+        self.fixed_time = t;
+    }
+
+    fn now(&self) -> u32 {
+        if let Some(t) = self.fixed_time {
+            return t;
+        }
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as u32)
@@ -701,7 +713,7 @@ impl Filesystem {
     /// size set like the kernel does.
     pub fn new_inode_record(&self, mode: u16) -> Inode {
         let mut i = Inode::new(self.geo.inode_size as u16);
-        let t = Self::now();
+        let t = self.now();
         i.base.i_mode = mode;
         i.base.i_atime = t;
         i.base.i_ctime = t;
@@ -1186,7 +1198,7 @@ impl Filesystem {
             rec.base.i_file_acl = 0;
         }
         rec.base.i_links_count = 0;
-        rec.base.i_dtime = Self::now();
+        rec.base.i_dtime = self.now();
         rec.base.i_blocks = 0;
         self.write_inode(ino, &rec)?;
         self.mark_inode(ino, false, dir)
@@ -1419,7 +1431,7 @@ impl Filesystem {
                     .write_at(gd.bg_inode_bitmap as u64 * bs as u64, &ibuf)?;
             }
         }
-        self.sb.s_wtime = Self::now();
+        self.sb.s_wtime = self.now();
         let table = group_desc::write_table(&self.groups, geo.desc_blocks as usize * bs);
         for g in std::iter::once(0).chain(geo.backup_groups()) {
             let mut copy = self.sb;

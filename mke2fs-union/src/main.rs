@@ -507,12 +507,14 @@ fn run(cli: &Cli) -> Result<()> {
         if !cli.quiet {
             println!("Copying files into the device: ");
         }
+        let clamp = std::env::var("SOURCE_DATE_EPOCH").is_ok().then_some(now);
         populate::populate(
             device,
             ext.offset,
             &cli.root_dirs,
             ext.union_source,
             cli.quiet,
+            clamp,
         )
         .context("while populating the filesystem")?;
         if !cli.quiet {

@@ -28,22 +28,28 @@ struct Copier {
     progress: Option<indicatif::ProgressBar>,
     files: u64,
     bytes: u64,
+    clamp: Option<u32>,
     /// One copy buffer for every file (allocating per file costs more
     /// than the copy for small files).
     buf: Vec<u8>,
 }
 
+/// `clamp`: SOURCE_DATE_EPOCH; every time is at most this, and the times
+/// the library sets itself are this (reproducible builds).
 pub fn populate(
     device: &Path,
     offset: u64,
     roots: &[std::path::PathBuf],
     source: UnionSource,
     quiet: bool,
+    clamp: Option<u32>,
 ) -> Result<()> {
     let image = Image::open_read_write(device)
         .map_err(|e| anyhow!("{e}"))?
         .with_offset(offset);
-    let fs = Filesystem::from_image(image, &OpenOptions::default()).map_err(|e| anyhow!("{e}"))?;
+    let mut fs =
+        Filesystem::from_image(image, &OpenOptions::default()).map_err(|e| anyhow!("{e}"))?;
+    fs.set_fixed_time(clamp);
     let union = fs.whiteout_feature().then_some(source);
     let xattrs = fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR);
     let progress = (!quiet && std::io::stdout().is_terminal()).then(|| {
@@ -63,6 +69,7 @@ pub fn populate(
         progress,
         files: 0,
         bytes: 0,
+        clamp,
         buf: vec![0u8; 1 << 20],
     };
     let mut result = Ok(());
@@ -332,9 +339,13 @@ impl Copier {
         rec.base.i_mode = (rec.base.i_mode & inode::S_IFMT) | (meta.mode() & 0o7777) as u16;
         rec.set_uid(meta.uid());
         rec.set_gid(meta.gid());
-        rec.base.i_atime = meta.atime() as u32;
-        rec.base.i_mtime = meta.mtime() as u32;
-        rec.base.i_ctime = meta.ctime() as u32;
+        let t = |v: i64| {
+            let v = v.clamp(0, u32::MAX as i64) as u32;
+            self.clamp.map_or(v, |c| v.min(c))
+        };
+        rec.base.i_atime = t(meta.atime());
+        rec.base.i_mtime = t(meta.mtime());
+        rec.base.i_ctime = t(meta.ctime());
         lib(self.fs.write_inode(ino, &rec), path)?;
         if self.xattrs {
             let mut attrs = read_xattrs(path)?;
