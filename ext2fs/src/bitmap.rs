@@ -144,6 +144,16 @@ impl Bitmap {
         let mut buf = vec![0xffu8; block_size];
         let nbits = nbits.min(block_size as u64 * 8);
         let mut i = 0;
+        if start.is_multiple_of(64) {
+            // Whole words while they last (group starts are word-aligned
+            // for the usual group sizes).
+            while i + 64 <= nbits && start + i + 64 <= self.len {
+                let w = self.words[((start + i) / 64) as usize];
+                let at = (i / 8) as usize;
+                buf[at..at + 8].copy_from_slice(&w.to_le_bytes());
+                i += 64;
+            }
+        }
         if start.is_multiple_of(8) {
             while i + 8 <= nbits && start + i + 8 <= self.len {
                 buf[(i / 8) as usize] = self.byte((start + i) / 8);
