@@ -509,7 +509,17 @@ impl<'a> Writer<'a> {
 
     /// Writes everything; `only_super` writes just the superblocks and
     /// descriptor tables (mke2fs -S).
-    pub fn write(mut self, only_super: bool) -> Result<Superblock> {
+    pub fn write(self, only_super: bool) -> Result<Superblock> {
+        self.write_with_progress(only_super, &mut |_, _| {})
+    }
+
+    /// `write`, calling `progress(groups_done, groups)` as the group
+    /// tables go out (for a progress bar on big filesystems).
+    pub fn write_with_progress(
+        mut self,
+        only_super: bool,
+        progress: &mut dyn FnMut(u32, u32),
+    ) -> Result<Superblock> {
         self.account();
         let geo = self.plan.geo.clone();
         let bs = geo.block_size as usize;
@@ -545,6 +555,7 @@ impl<'a> Writer<'a> {
                 self.put(gd.bg_inode_bitmap as u64, &ib)?;
             }
         }
+        progress(geo.group_count, geo.group_count);
         let table = group_desc::write_table(&self.plan.groups, geo.desc_blocks as usize * bs);
         for g in std::iter::once(0).chain(geo.backup_groups()) {
             let mut copy = self.plan.sb;
