@@ -48,6 +48,9 @@ pub struct Filesystem {
     dirty: bool,
     /// A fixed clock (SOURCE_DATE_EPOCH) for reproducible images.
     fixed_time: Option<u32>,
+    /// The caller promises new names are not in their directory yet
+    /// (a bulk copy of one tree): inserts only look at the last block.
+    unique_names: bool,
 }
 
 impl Filesystem {
@@ -110,6 +113,7 @@ impl Filesystem {
             dirty_groups: vec![false; n],
             dirty: false,
             fixed_time: None,
+            unique_names: false,
         })
     }
 
@@ -693,6 +697,13 @@ impl Filesystem {
 
     // ----- creating and deleting ----------------------------------------
 
+    /// Bulk mode for copying a tree whose names are known to be unique per
+    /// directory: inserts skip the same-name scan and fill the last block
+    /// or append one, so a directory of n entries is built in O(n).
+    pub fn set_unique_names(&mut self, on: bool) {
+        self.unique_names = on;
+    }
+
     /// Uses `t` for every timestamp this library writes from now on
     /// (inode times, dtime, the superblock's write time).
     pub fn set_fixed_time(&mut self, t: Option<u32>) {
@@ -752,7 +763,19 @@ impl Filesystem {
         }
         let need = dirent::rec_len_for(name.len());
         let mut room: Option<(u64, u32)> = None;
-        for (l, p) in self.data_blocks(&dir_inode)? {
+        let all_blocks = self.data_blocks(&dir_inode)?;
+        let bs64 = self.geo.block_size as u64;
+        let scan: &[(u64, u32)] = if self.unique_names {
+            // Only the last block can have room when entries are appended.
+            let live = all_blocks
+                .iter()
+                .take_while(|(l, _)| l * bs64 < dir_inode.size())
+                .count();
+            &all_blocks[live.saturating_sub(1)..live]
+        } else {
+            &all_blocks
+        };
+        for &(l, p) in scan {
             if l * self.geo.block_size as u64 >= dir_inode.size() {
                 break;
             }

@@ -25,6 +25,9 @@ struct Copier {
     xattrs: bool,
     /// Several -d layers: names may already exist from a lower one.
     layered: bool,
+    /// Whiteouts made from markers, by (directory, name): a live entry of
+    /// the same name later in the layer replaces them (the live entry wins).
+    union_made: std::collections::HashSet<(u32, Vec<u8>)>,
     progress: Option<indicatif::ProgressBar>,
     files: u64,
     bytes: u64,
@@ -50,6 +53,8 @@ pub fn populate(
     let mut fs =
         Filesystem::from_image(image, &OpenOptions::default()).map_err(|e| anyhow!("{e}"))?;
     fs.set_fixed_time(clamp);
+    // One layer: names are unique per directory, so inserts can append.
+    fs.set_unique_names(roots.len() == 1);
     let union = fs.whiteout_feature().then_some(source);
     let xattrs = fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR);
     let progress = (!quiet && std::io::stdout().is_terminal()).then(|| {
@@ -66,6 +71,7 @@ pub fn populate(
         links: HashMap::new(),
         xattrs,
         layered: roots.len() > 1,
+        union_made: Default::default(),
         progress,
         files: 0,
         bytes: 0,
@@ -139,7 +145,7 @@ impl Copier {
             }
             self.tick(&path, meta.len());
             // A later layer replaces what an earlier one put here.
-            let existing = if self.layered {
+            let existing = if self.layered || self.union_made.contains(&(dst, name.to_vec())) {
                 lib(self.fs.lookup_entry(dst, name), &path)?
             } else {
                 None
@@ -199,6 +205,7 @@ impl Copier {
     }
 
     fn replace_with_union_entry(&mut self, dst: u32, name: &[u8], path: &Path) -> Result<()> {
+        self.union_made.insert((dst, name.to_vec()));
         if lib(self.fs.lookup_entry(dst, name), path)?.is_some() {
             self.remove_tree(dst, name, path)?;
         }

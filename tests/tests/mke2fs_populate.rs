@@ -164,6 +164,9 @@ fn overlay_and_oci_markers_become_union_objects() {
     let oci = dir.path().join("oci");
     std::fs::create_dir_all(oci.join("opq")).unwrap();
     std::fs::write(oci.join(".wh.gone"), b"").unwrap();
+    // A whiteout and a live entry of one name in one layer: the live one wins.
+    std::fs::write(oci.join(".wh.both"), b"").unwrap();
+    std::fs::write(oci.join("both"), b"live").unwrap();
     std::fs::write(oci.join("opq/.wh..wh..opq"), b"").unwrap();
     std::fs::write(oci.join("kept"), b"k").unwrap();
 
@@ -196,6 +199,16 @@ fn overlay_and_oci_markers_become_union_objects() {
             "{kind}: /opq should be opaque"
         );
         assert!(fs.lookup_entry(2, b".wh.gone").unwrap().is_none());
+        if kind == "oci" {
+            let both: Vec<_> = fs
+                .read_dir(2)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.name == b"both")
+                .collect();
+            assert_eq!(both.len(), 1, "one entry per name");
+            assert_ne!(both[0].inode, 0, "the live entry wins");
+        }
         assert!(fs.lookup_entry(opq, b".wh..wh..opq").unwrap().is_none());
         assert!(fs
             .list_xattrs(opq)
