@@ -941,9 +941,52 @@ impl Filesystem {
             .filter(|&e| e <= block_map::max_logical_blocks(self.geo.block_size) * bs)
             .ok_or_else(|| Error::Invalid("write past the largest ext2 file".into()))?;
         let mut pos = offset;
+        // Blocks at or past the rounded-up size are never mapped in ext2
+        // (no preallocation), so whole new blocks there can be allocated
+        // and written in runs, one write per physically contiguous run.
+        let mapped_end = inode.size().div_ceil(bs);
+        let mut prev_phys: Option<u32> = None;
         while pos < end {
             let lblk = pos / bs;
             let in_blk = (pos % bs) as usize;
+            if in_blk == 0 && lblk >= mapped_end && end - pos >= bs {
+                let count = ((end - pos) / bs).min(256) as usize;
+                let base = (pos - offset) as usize;
+                let mut run: Option<(u32, usize, usize)> = None; // (phys, data offset, blocks)
+                for k in 0..count {
+                    let at = base + k * bs as usize;
+                    let chunk = &data[at..at + bs as usize];
+                    if chunk.iter().all(|&b| b == 0) {
+                        if let Some((p, o, n)) = run.take() {
+                            self.write_block(p as u64, &data[o..o + n * bs as usize])?;
+                        }
+                        continue;
+                    }
+                    let goal = match prev_phys {
+                        Some(p) => p as u64 + 1,
+                        None => self.block_goal(ino, inode, lblk + k as u64)?,
+                    };
+                    let p = self.alloc_block(goal)?;
+                    self.bmap_set(inode, lblk + k as u64, p)?;
+                    inode.base.i_blocks += self.geo.block_size / 512;
+                    prev_phys = Some(p);
+                    run = match run {
+                        Some((rp, o, n)) if rp as u64 + n as u64 == p as u64 => {
+                            Some((rp, o, n + 1))
+                        }
+                        Some((rp, o, n)) => {
+                            self.write_block(rp as u64, &data[o..o + n * bs as usize])?;
+                            Some((p, at, 1))
+                        }
+                        None => Some((p, at, 1)),
+                    };
+                }
+                if let Some((p, o, n)) = run {
+                    self.write_block(p as u64, &data[o..o + n * bs as usize])?;
+                }
+                pos += count as u64 * bs;
+                continue;
+            }
             let n = ((bs as usize) - in_blk).min((end - pos) as usize);
             let chunk = &data[(pos - offset) as usize..(pos - offset) as usize + n];
             match self.bmap(inode, lblk)? {
