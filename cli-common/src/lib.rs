@@ -38,6 +38,35 @@ pub fn parse_size(arg: &str, block_size: Option<u64>) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(bad)
 }
 
+/// Parses the command line with clap, with the tool's usage exit code for
+/// bad arguments (clap's own is 2; e2fsprogs and mount(8) use their own)
+/// and 0 for --help. Err carries the exit code after clap printed why.
+pub fn parse_args<T: clap::Parser>(usage_exit: u8) -> Result<T, std::process::ExitCode> {
+    T::try_parse().map_err(|e| {
+        use clap::error::ErrorKind;
+        let code = match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+            _ => usage_exit,
+        };
+        let _ = e.print();
+        std::process::ExitCode::from(code)
+    })
+}
+
+/// The whole `main` of a tool that is not written yet: it says so and
+/// fails with `exit_code` (only -V/--version succeed).
+pub fn not_implemented(tool: &str, issue: u32, exit_code: u8) -> std::process::ExitCode {
+    let arg = std::env::args().nth(1);
+    if matches!(arg.as_deref(), Some("-V" | "--version")) {
+        println!("{}", version_line(tool));
+        return std::process::ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "{tool}: this tool is not implemented yet in union-e2fsprogs {VERSION} (tracked as issue {issue}); nothing was done"
+    );
+    std::process::ExitCode::from(exit_code)
+}
+
 /// Whether a question can be put to a person (stdin is a terminal).
 pub fn interactive() -> bool {
     std::io::stdin().is_terminal()

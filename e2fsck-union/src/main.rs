@@ -1,18 +1,6 @@
 //! e2fsck-union: not built yet (issue 5). Until it is, the binary says so and
 //! fails, rather than pretending to work.
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let arg = std::env::args().nth(1);
-    if matches!(arg.as_deref(), Some("-V" | "--version")) {
-        println!("{}", cli_common::version_line("e2fsck-union"));
-        return ExitCode::SUCCESS;
-    }
-    eprintln!(
-        "e2fsck-union: this tool is not implemented yet in union-e2fsprogs {} (tracked as issue 5); \
-         nothing was done",
-        cli_common::VERSION
-    );
-    ExitCode::from(8)
+fn main() -> std::process::ExitCode {
+    cli_common::not_implemented("e2fsck-union", 5, 8)
 }

@@ -448,6 +448,41 @@ impl Filesystem {
         Ok(())
     }
 
+    /// Reads everything reachable from inodes 1..=`max_inodes` that are in
+    /// use: block maps, directories, symlink targets and file data
+    /// (streamed), then walks the tree from the root. Errors do not stop
+    /// the sweep; they are returned with the inode they came from (0 for
+    /// the tree walk). A bounded "can this image be read" pass.
+    pub fn sweep(&self, max_inodes: u32) -> Vec<(u32, Error)> {
+        let mut errors = Vec::new();
+        for ino in 1..=self.sb.s_inodes_count.min(max_inodes) {
+            let i = match self.read_inode(ino) {
+                Ok(i) if i.base.i_links_count > 0 => i,
+                Ok(_) => continue,
+                Err(e) => {
+                    errors.push((ino, e));
+                    continue;
+                }
+            };
+            let r = self.data_blocks(&i).and_then(|_| {
+                if i.is_dir() {
+                    self.read_dir(ino).map(drop)
+                } else if i.is_symlink() {
+                    self.read_link(&i).map(drop)
+                } else {
+                    self.read_file_with(&i, |_, _| Ok(()))
+                }
+            });
+            if let Err(e) = r {
+                errors.push((ino, e));
+            }
+        }
+        if let Err(e) = self.walk_tree(ROOT_INO, |_, _| Ok(())) {
+            errors.push((0, e));
+        }
+        errors
+    }
+
     // ----- allocation -----------------------------------------------------
 
     fn require_write(&self) -> Result<()> {

@@ -21,27 +21,15 @@ impl Lcg {
 }
 
 fn read_everything(img: &Path) {
-    let Ok(fs) = Filesystem::open(
+    if let Ok(fs) = Filesystem::open(
         img,
         &OpenOptions {
             force: true,
             ..Default::default()
         },
-    ) else {
-        return;
-    };
-    for ino in 1..=fs.sb.s_inodes_count.min(5000) {
-        let Ok(i) = fs.read_inode(ino) else { continue };
-        let _ = fs.data_blocks(&i);
-        if i.is_dir() {
-            let _ = fs.read_dir(ino);
-        } else if i.is_symlink() {
-            let _ = fs.read_link(&i);
-        } else {
-            let _ = fs.read_file_with(&i, |_, _| Ok(()));
-        }
+    ) {
+        let _ = fs.sweep(5000);
     }
-    let _ = fs.walk_tree(2, |_, _| Ok(()));
 }
 
 #[test]

@@ -10,16 +10,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(fs) = Filesystem::from_image(image, &OpenOptions { force: true, ..Default::default() }) else {
         return;
     };
-    for ino in 1..=fs.sb.s_inodes_count.min(256) {
-        let Ok(i) = fs.read_inode(ino) else { continue };
-        let _ = fs.data_blocks(&i);
-        if i.is_dir() {
-            let _ = fs.read_dir(ino);
-        } else if i.is_symlink() {
-            let _ = fs.read_link(&i);
-        } else {
-            let _ = fs.read_file_with(&i, |_, _| Ok(()));
-        }
-    }
-    let _ = fs.walk_tree(2, |_, _| Ok(()));
+    let _ = fs.sweep(256);
 });
