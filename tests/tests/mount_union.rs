@@ -94,11 +94,36 @@ fn mounts_an_image_and_refuses_a_union_that_does_not_form() {
     }
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(std::fs::read(mnt.join("hello")).unwrap(), b"from the image");
+    assert!(
+        loop_backed_by(&plain),
+        "the image is served by a loop device"
+    );
     assert!(run(Command::new("umount").arg(&mnt)).status.success());
+    // Autoclear: the loop device goes away with the unmount.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        !loop_backed_by(&plain),
+        "autoclear should detach the loop device at umount"
+    );
 
-    // -o union on a lower layer: either the union forms, or exit 32 and
-    // nothing is left behind.
+    // The union procedure: a read-only tmpfs lower layer first, then the
+    // ext2 top layer with -o union. Either the union forms, or exit 32 and
+    // nothing of ours is left behind.
+    let lower = run(Command::new("mount")
+        .args(["-t", "tmpfs", "lowerfs"])
+        .arg(&mnt));
+    assert!(lower.status.success(), "{}", text(&lower));
     std::fs::write(mnt.join("lower-only"), b"below").unwrap();
+    let ro = run(Command::new("mount").args(["-o", "remount,ro"]).arg(&mnt));
+    assert!(ro.status.success(), "{}", text(&ro));
+    let layers = |p: &Path| {
+        let canon = std::fs::canonicalize(p).unwrap();
+        ext2fs::image::read_mountinfo()
+            .iter()
+            .filter(|m| m.mountpoint == canon)
+            .count()
+    };
+    assert_eq!(layers(&mnt), 1);
     let check = mu(&["--check"]);
     let out = mu(&[
         "-o",
@@ -113,7 +138,12 @@ fn mounts_an_image_and_refuses_a_union_that_does_not_form() {
             t.contains("no union mount support") && t.contains("overlay"),
             "{t}"
         );
-        assert!(!mounted_at(&mnt), "the failed union must be unmounted");
+        assert_eq!(
+            layers(&mnt),
+            1,
+            "the failed union must be unmounted, the lower layer kept"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(!loop_backed_by(&plain), "the loop device must be detached");
         assert!(mnt.join("lower-only").exists());
     } else {
@@ -122,6 +152,8 @@ fn mounts_an_image_and_refuses_a_union_that_does_not_form() {
         assert!(mnt.join("lower-only").exists() && mnt.join("hello").exists());
         let _ = run(Command::new("umount").arg(&mnt));
     }
+    let _ = run(Command::new("umount").arg(&mnt));
+    assert!(!mounted_at(&mnt));
     // --check never leaves a mount in this namespace.
     let before = ext2fs::image::read_mountinfo().len();
     let _ = mu(&["--check"]);
