@@ -1503,6 +1503,32 @@ impl Filesystem {
 
     // ----- writing metadata back ----------------------------------------
 
+    /// Replaces the in-memory bitmaps (a checker hands over the maps it
+    /// computed, so that later allocations never pick a block in use).
+    /// Every group's bitmaps are written by the next `flush`.
+    pub fn install_bitmaps(&mut self, blocks: Bitmap, inodes: Bitmap) {
+        self.block_bitmap = Some(blocks);
+        self.inode_bitmap = Some(inodes);
+        self.dirty_groups.iter_mut().for_each(|d| *d = true);
+        self.dirty = true;
+    }
+
+    /// The in-memory block and inode bitmaps, when loaded or installed.
+    pub fn bitmaps(&self) -> Option<(&Bitmap, &Bitmap)> {
+        match (&self.block_bitmap, &self.inode_bitmap) {
+            (Some(b), Some(i)) => Some((b, i)),
+            _ => None,
+        }
+    }
+
+    /// Marks one group's descriptor and bitmaps as changed.
+    pub fn mark_group_dirty(&mut self, group: u32) {
+        if let Some(d) = self.dirty_groups.get_mut(group as usize) {
+            *d = true;
+        }
+        self.dirty = true;
+    }
+
     /// Marks the superblock as changed (written by `flush`).
     pub fn mark_super_dirty(&mut self) {
         self.dirty = true;

@@ -1,0 +1,407 @@
+//! The checker's state: what pass 1 learns about every inode and block,
+//! and the small operations every pass shares (clearing an inode, naming
+//! an inode for a message, allocating a block).
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Result;
+use ext2fs::bitmap::Bitmap;
+use ext2fs::dirent;
+use ext2fs::fs::Filesystem;
+use ext2fs::inode::Inode;
+
+use crate::ask::Asker;
+use crate::problem::{Code, Ctx};
+
+/// Where a directory hangs: the entry that names it (`parent`, found in
+/// pass 2) and what its own '..' says (`dotdot`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirInfo {
+    pub parent: u32,
+    pub dotdot: u32,
+}
+
+/// One block of a directory; `pblk` 0 is a hole to be filled in pass 2.
+#[derive(Clone, Copy, Debug)]
+pub struct DirBlock {
+    pub ino: u32,
+    pub lblk: u32,
+    pub pblk: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub dirs: u64,
+    pub regular: u64,
+    pub symlinks: u64,
+    pub fast_symlinks: u64,
+    pub chardevs: u64,
+    pub blockdevs: u64,
+    pub fifos: u64,
+    pub sockets: u64,
+    pub links: u64,
+    pub entries: u64,
+    pub whiteouts: u64,
+    pub fallthrus: u64,
+    pub opaque: u64,
+    pub fragmented: u64,
+    pub ind: u64,
+    pub dind: u64,
+    pub tind: u64,
+    pub large_files: u64,
+    pub bad_blocks: u64,
+}
+
+pub struct Checker {
+    pub fs: Filesystem,
+    pub ask: Asker,
+    pub now: u32,
+    pub first_data: u64,
+    pub blocks_count: u64,
+    pub inodes_count: u32,
+    /// Inodes in use (bit ino-1).
+    pub used: Bitmap,
+    pub dirs: Bitmap,
+    pub regular: Bitmap,
+    /// Inodes with bad fields, dealt with in pass 2 where a path is known.
+    pub bad: Bitmap,
+    /// i_links_count as read, and the links pass 2 counted.
+    pub link_info: Vec<u16>,
+    pub counted: Vec<u32>,
+    /// Blocks in use (bit block - first_data_block).
+    pub found: Bitmap,
+    /// Blocks claimed more than once, with the number of claims.
+    pub dup: HashMap<u32, u32>,
+    /// Filesystem metadata blocks (superblocks, descriptors, bitmaps, tables).
+    pub metadata: Bitmap,
+    pub dir_info: HashMap<u32, DirInfo>,
+    pub dir_blocks: Vec<DirBlock>,
+    /// Directories with an htree index to verify in pass 2.
+    pub dx_dirs: BTreeSet<u32>,
+    /// Directories to rebuild in pass 3A.
+    pub rehash: BTreeSet<u32>,
+    /// Extended attribute blocks: references seen and the stored count.
+    pub ea_refs: HashMap<u32, (u32, u32)>,
+    pub stats: Stats,
+    pub lost_found: u32,
+    /// Bitmaps installed into the library (after pass 1).
+    pub handed_over: bool,
+    pub recreate_resize: bool,
+}
+
+impl Checker {
+    pub fn new(fs: Filesystem, ask: Asker, now: u32) -> Self {
+        let first_data = fs.sb.s_first_data_block as u64;
+        let blocks_count = fs.sb.s_blocks_count as u64;
+        let inodes_count = fs.sb.s_inodes_count;
+        let nblocks = blocks_count.saturating_sub(first_data);
+        Checker {
+            ask,
+            now,
+            first_data,
+            blocks_count,
+            inodes_count,
+            used: Bitmap::new(inodes_count as u64),
+            dirs: Bitmap::new(inodes_count as u64),
+            regular: Bitmap::new(inodes_count as u64),
+            bad: Bitmap::new(inodes_count as u64),
+            link_info: vec![0; inodes_count as usize + 1],
+            counted: vec![0; inodes_count as usize + 1],
+            found: Bitmap::new(nblocks),
+            dup: HashMap::new(),
+            metadata: Bitmap::new(nblocks),
+            dir_info: HashMap::new(),
+            dir_blocks: Vec::new(),
+            dx_dirs: BTreeSet::new(),
+            rehash: BTreeSet::new(),
+            ea_refs: HashMap::new(),
+            stats: Stats::default(),
+            lost_found: 0,
+            handed_over: false,
+            recreate_resize: false,
+            fs,
+        }
+    }
+
+    /// Forgets everything the passes learned (after an inode table was
+    /// relocated the check starts over).
+    pub fn reset(&mut self) {
+        let nblocks = self.blocks_count.saturating_sub(self.first_data);
+        let n = self.inodes_count as u64;
+        self.used = Bitmap::new(n);
+        self.dirs = Bitmap::new(n);
+        self.regular = Bitmap::new(n);
+        self.bad = Bitmap::new(n);
+        self.link_info = vec![0; n as usize + 1];
+        self.counted = vec![0; n as usize + 1];
+        self.found = Bitmap::new(nblocks);
+        self.dup.clear();
+        self.metadata = Bitmap::new(nblocks);
+        self.dir_info.clear();
+        self.dir_blocks.clear();
+        self.dx_dirs.clear();
+        self.rehash.clear();
+        self.ea_refs.clear();
+        self.stats = Stats::default();
+        self.lost_found = 0;
+        self.handed_over = false;
+        self.recreate_resize = false;
+    }
+
+    pub fn problem(&mut self, code: Code, ctx: &Ctx) -> Result<bool> {
+        self.ask.fix(code, ctx)
+    }
+
+    pub fn read_only(&self) -> bool {
+        !self.fs.is_writable()
+    }
+
+    pub fn block_ok(&self, b: u64) -> bool {
+        b >= self.first_data && b < self.blocks_count
+    }
+
+    pub fn is_used(&self, ino: u32) -> bool {
+        ino >= 1 && ino <= self.inodes_count && self.used.get(ino as u64 - 1)
+    }
+
+    pub fn is_dir(&self, ino: u32) -> bool {
+        ino >= 1 && ino <= self.inodes_count && self.dirs.get(ino as u64 - 1)
+    }
+
+    pub fn set_ino(map: &mut Bitmap, ino: u32, v: bool) {
+        if ino >= 1 {
+            map.set(ino as u64 - 1, v);
+        }
+    }
+
+    pub fn test_found(&self, b: u64) -> bool {
+        if self.handed_over {
+            self.fs
+                .bitmaps()
+                .is_some_and(|(bb, _)| bb.get(b.wrapping_sub(self.first_data)))
+        } else {
+            self.found.get(b.wrapping_sub(self.first_data))
+        }
+    }
+
+    /// Records a block as in use; a second claim makes it multiply-claimed.
+    pub fn mark_found(&mut self, b: u64) {
+        let i = b - self.first_data;
+        if self.found.get(i) {
+            *self.dup.entry(b as u32).or_insert(1) += 1;
+        } else {
+            self.found.set(i, true);
+        }
+    }
+
+    /// Allocates a block: from the maps pass 1 is building, or (after the
+    /// hand-over) through the library, which then holds those maps.
+    pub fn alloc_block(&mut self, goal: u64) -> Result<u32> {
+        if self.handed_over {
+            return Ok(self.fs.alloc_block(goal)?);
+        }
+        let n = self.found.len();
+        let g = goal.saturating_sub(self.first_data).min(n);
+        let i = self
+            .found
+            .first_clear(g, n)
+            .or_else(|| self.found.first_clear(0, g))
+            .ok_or_else(|| anyhow::anyhow!("could not allocate a block: the filesystem is full"))?;
+        self.found.set(i, true);
+        Ok((i + self.first_data) as u32)
+    }
+
+    /// Frees a block that was in use (after the hand-over, through the
+    /// library so its counts follow).
+    pub fn release_block(&mut self, b: u64) -> Result<()> {
+        if !self.block_ok(b) {
+            return Ok(());
+        }
+        if let Some(n) = self.dup.get_mut(&(b as u32)) {
+            // Still claimed by someone else.
+            *n -= 1;
+            if *n <= 1 {
+                self.dup.remove(&(b as u32));
+            }
+            return Ok(());
+        }
+        if self.metadata.get(b - self.first_data) {
+            return Ok(());
+        }
+        if self.handed_over {
+            self.fs.mark_block(b, false)?;
+        } else {
+            self.found.set(b - self.first_data, false);
+        }
+        Ok(())
+    }
+
+    pub fn write_inode(&mut self, ino: u32, inode: &Inode) -> Result<()> {
+        self.fs.write_inode(ino, inode)?;
+        Ok(())
+    }
+
+    /// Marks an inode deleted on disk (e2fsck's clear_inode): no links,
+    /// dtime now. Its blocks stay as they are (see `deallocate`).
+    pub fn clear_inode(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        inode.base.i_links_count = 0;
+        inode.base.i_dtime = self.now;
+        self.write_inode(ino, inode)?;
+        self.forget_inode(ino);
+        Ok(())
+    }
+
+    fn forget_inode(&mut self, ino: u32) {
+        if ino as usize >= self.link_info.len() {
+            return;
+        }
+        self.link_info[ino as usize] = 0;
+        let was_dir = self.is_dir(ino);
+        Self::set_ino(&mut self.used, ino, false);
+        Self::set_ino(&mut self.dirs, ino, false);
+        Self::set_ino(&mut self.regular, ino, false);
+        Self::set_ino(&mut self.bad, ino, false);
+        if was_dir {
+            self.dir_info.remove(&ino);
+            self.dx_dirs.remove(&ino);
+            self.dir_blocks.retain(|d| d.ino != ino);
+        }
+        if self.handed_over {
+            let _ = self.fs.mark_inode(ino, false, was_dir);
+        }
+    }
+
+    /// Clears an inode and frees its blocks and xattr block reference.
+    pub fn deallocate(&mut self, ino: u32) -> Result<()> {
+        let mut inode = self.fs.read_inode(ino)?;
+        let acl = inode.base.i_file_acl;
+        if acl != 0 && self.block_ok(acl as u64) {
+            if let Some(r) = self.ea_refs.get_mut(&acl) {
+                r.0 = r.0.saturating_sub(1);
+                if r.0 == 0 {
+                    self.ea_refs.remove(&acl);
+                    self.release_block(acl as u64)?;
+                }
+            }
+        }
+        if self.fs.has_block_map(&inode) {
+            let mut blocks = Vec::new();
+            let mut copy = inode.clone();
+            crate::blocks::walk(&self.fs, &mut copy, |p| {
+                if self.block_ok(p.pblk as u64) {
+                    blocks.push(p.pblk as u64);
+                    crate::blocks::Visit::Keep
+                } else {
+                    crate::blocks::Visit::Replace(0)
+                }
+            });
+            for b in blocks {
+                self.release_block(b)?;
+            }
+        }
+        self.clear_inode(ino, &mut inode)
+    }
+
+    /// A path for messages: e2fsck's "/a/b", "???" where unknown, and the
+    /// special names of reserved inodes.
+    pub fn pathname(&self, dir: u32, ino: u32) -> String {
+        if dir == 0 {
+            return self.dir_path(ino);
+        }
+        let d = self.dir_path(dir);
+        if ino == 0 || ino == dir {
+            return d;
+        }
+        match self.name_in(dir, ino) {
+            Some(n) if d == "/" => format!("/{n}"),
+            Some(n) => format!("{d}/{n}"),
+            None => format!("{d}/???"),
+        }
+    }
+
+    pub fn dir_path(&self, ino: u32) -> String {
+        match ino {
+            0 => return "<The NULL inode>".into(),
+            1 => return "<The bad blocks inode>".into(),
+            2 => return "/".into(),
+            7 => return "<The group descriptor inode>".into(),
+            8 => return "<The journal inode>".into(),
+            _ => {}
+        }
+        if ino < self.fs.sb.first_ino() {
+            return format!("<Reserved inode {ino}>");
+        }
+        let mut parts = Vec::new();
+        let mut cur = ino;
+        for _ in 0..64 {
+            if cur == 2 {
+                parts.reverse();
+                return format!("/{}", parts.join("/"));
+            }
+            let parent = self.parent_of(cur);
+            if parent == 0 || parent == cur {
+                break;
+            }
+            match self.name_in(parent, cur) {
+                Some(n) => parts.push(n),
+                None => break,
+            }
+            cur = parent;
+        }
+        "???".into()
+    }
+
+    fn parent_of(&self, dir: u32) -> u32 {
+        if let Some(di) = self.dir_info.get(&dir) {
+            if di.parent != 0 {
+                return di.parent;
+            }
+            if di.dotdot != 0 {
+                return di.dotdot;
+            }
+        }
+        // Before pass 2: what '..' in the first block says.
+        let Some(db) = self.dir_blocks.iter().find(|d| d.ino == dir && d.lblk == 0) else {
+            return 0;
+        };
+        let Ok(buf) = self.fs.read_block(db.pblk as u64) else {
+            return 0;
+        };
+        let dotdot = dirent::iter_block(&buf)
+            .nth(1)
+            .filter(|e| e.name == b"..")
+            .map_or(0, |e| e.inode);
+        dotdot
+    }
+
+    /// The name `ino` has in `dir` (first live entry naming it).
+    pub fn name_in(&self, dir: u32, ino: u32) -> Option<String> {
+        for db in self
+            .dir_blocks
+            .iter()
+            .filter(|d| d.ino == dir && d.pblk != 0)
+        {
+            let Ok(buf) = self.fs.read_block(db.pblk as u64) else {
+                continue;
+            };
+            for e in dirent::iter_block(&buf) {
+                if e.inode == ino && e.name != b"." && e.name != b".." {
+                    return Some(crate::problem::escape_name(e.name));
+                }
+            }
+        }
+        None
+    }
+
+    pub fn inode_type_name(inode: &Inode) -> &'static str {
+        if inode.is_dir() {
+            "directory"
+        } else if inode.is_reg() {
+            "regular file"
+        } else if inode.is_symlink() {
+            "symlink"
+        } else {
+            "special file"
+        }
+    }
+}

@@ -1,0 +1,742 @@
+//! Pass 1: every inode, its mode, flags, size and block map. Builds the
+//! maps the later passes work from: inodes in use, directories, blocks in
+//! use (with multiply-claimed ones), directory blocks, link counts.
+
+use anyhow::Result;
+use ext2fs::features::{compat, incompat, ro_compat};
+use ext2fs::inode::{self, flags, Inode};
+use ext2fs::xattr;
+
+use crate::blocks::{self, Kind, Visit};
+use crate::checker::{Checker, DirBlock, DirInfo};
+use crate::problem::{Code, Ctx};
+
+/// Largest file a block map of this block size can address (e2fsck's
+/// ext2_max_sizes).
+pub fn max_file_size(block_size: u64) -> u64 {
+    let per = block_size / 4;
+    (12 + per + per * per + per * per * per).saturating_mul(block_size)
+}
+
+impl Checker {
+    /// Marks superblocks, descriptor tables, bitmaps and inode tables.
+    pub fn mark_metadata(&mut self) {
+        let geo = self.fs.geo.clone();
+        for g in 0..geo.group_count {
+            for b in geo.group_metadata_range(g) {
+                self.mark_meta(b);
+            }
+            let gd = self.fs.groups[g as usize];
+            for b in [gd.bg_block_bitmap as u64, gd.bg_inode_bitmap as u64] {
+                self.mark_meta(b);
+            }
+            let t = gd.bg_inode_table as u64;
+            if t != 0 {
+                for b in t..t + geo.inode_table_blocks as u64 {
+                    self.mark_meta(b);
+                }
+            }
+        }
+    }
+
+    fn mark_meta(&mut self, b: u64) {
+        if self.block_ok(b) {
+            if !self.metadata.get(b - self.first_data) {
+                self.metadata.set(b - self.first_data, true);
+                self.mark_found(b);
+            }
+        } else if b == 0 && self.first_data == 1 {
+            // Block 0 of a 1 KiB filesystem is the boot block, outside
+            // the bitmaps.
+        }
+    }
+
+    pub fn pass1(&mut self) -> Result<()> {
+        self.mark_metadata();
+        let geo = self.fs.geo.clone();
+        let isz = geo.inode_size as usize;
+        let first_ino = self.fs.sb.first_ino();
+        for g in 0..geo.group_count {
+            let table = match self.fs.read_inode_table(g) {
+                Ok(t) => t,
+                Err(e) => {
+                    anyhow::bail!("while reading the inode table of group {g}: {e}")
+                }
+            };
+            for (i, raw) in table
+                .chunks(isz)
+                .take(geo.inodes_per_group as usize)
+                .enumerate()
+            {
+                let ino = g * geo.inodes_per_group + i as u32 + 1;
+                if ino < first_ino {
+                    // Reserved inodes are always in use.
+                    Self::set_ino(&mut self.used, ino, true);
+                }
+                if raw.iter().all(|&b| b == 0) {
+                    continue;
+                }
+                let mut inode = Inode::parse(raw)?;
+                if ino == inode::BAD_INO {
+                    self.check_bad_blocks_inode(&mut inode)?;
+                } else if ino == inode::ROOT_INO {
+                    if inode.base.i_links_count == 0 && inode.base.i_mode == 0 {
+                        continue;
+                    }
+                    if !inode.is_dir() {
+                        if self.problem(Code::RootNotDir, &Ctx::ino(ino))? {
+                            self.clear_inode(ino, &mut inode)?;
+                        }
+                        continue;
+                    }
+                    if inode.base.i_dtime != 0 && inode.base.i_links_count != 0 {
+                        if self.problem(Code::RootDtime, &Ctx::ino(ino))? {
+                            inode.base.i_dtime = 0;
+                            self.write_inode(ino, &inode)?;
+                        }
+                    }
+                    self.check_inode(ino, &mut inode)?;
+                } else if ino == inode::RESIZE_INO {
+                    self.check_resize_inode(&mut inode)?;
+                } else if ino == inode::JOURNAL_INO && self.fs.sb.s_journal_inum != ino {
+                    Self::set_ino(&mut self.used, ino, true);
+                    if inode.base.i_links_count != 0
+                        || inode.base.i_blocks != 0
+                        || inode.base.i_block[0] != 0
+                    {
+                        let c = Ctx {
+                            ino,
+                            ..Default::default()
+                        };
+                        if self.problem(Code::JournalInodeNotClear, &c)? {
+                            let empty = Inode::new(inode.size);
+                            self.write_inode(ino, &empty)?;
+                        }
+                    }
+                } else if ino < first_ino {
+                    Self::set_ino(&mut self.used, ino, true);
+                    if inode.base.i_mode != 0 {
+                        let c = Ctx {
+                            ino,
+                            str1: reserved_name(ino).into(),
+                            ..Default::default()
+                        };
+                        if self.problem(Code::ReservedBadMode, &c)? {
+                            inode.base.i_mode = 0;
+                            self.write_inode(ino, &inode)?;
+                        }
+                    }
+                    self.check_blocks(ino, &mut inode)?;
+                } else if inode.base.i_links_count == 0 {
+                    if inode.base.i_dtime == 0 && inode.base.i_mode != 0 {
+                        if self.problem(Code::ZeroDtime, &Ctx::ino(ino))? {
+                            inode.base.i_dtime = self.now;
+                            self.write_inode(ino, &inode)?;
+                        }
+                    }
+                } else {
+                    if inode.base.i_dtime != 0 {
+                        let code = if inode.base.i_dtime < self.inodes_count {
+                            Code::LowDtime
+                        } else {
+                            Code::SetDtime
+                        };
+                        if self.problem(code, &Ctx::ino(ino))? {
+                            inode.base.i_dtime = 0;
+                            self.write_inode(ino, &inode)?;
+                        }
+                    }
+                    self.check_inode(ino, &mut inode)?;
+                }
+            }
+        }
+        self.check_ea_refcounts()?;
+        Ok(())
+    }
+
+    /// The checks of an inode in use (root and ordinary inodes).
+    fn check_inode(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        Self::set_ino(&mut self.used, ino, true);
+        self.link_info[ino as usize] = inode.base.i_links_count;
+        let sb = self.fs.sb;
+        let hurd = sb.s_creator_os == 1;
+        let mut dirty = false;
+        let c = Ctx::ino(ino);
+
+        if inode.base.i_faddr != 0
+            || (hurd && (inode.base.l_i_blocks_hi & 0xffff) != 0)
+            || (inode.is_dir() && inode.base.i_size_high != 0)
+            || (!hurd && inode.base.l_i_file_acl_high != 0)
+            || (!hurd && inode.base.l_i_blocks_hi != 0 && !sb.has_ro_compat(ro_compat::HUGE_FILE))
+        {
+            Self::set_ino(&mut self.bad, ino, true);
+        }
+        let fl = inode.base.i_flags;
+        if fl & flags::IMAGIC != 0 && !sb.has_compat(compat::IMAGIC_INODES) {
+            if self.problem(Code::SetImagic, &c)? {
+                inode.base.i_flags &= !flags::IMAGIC;
+                dirty = true;
+            }
+        }
+        if fl & flags::EXTENTS != 0 && !sb.has_incompat(incompat::EXTENTS) {
+            if self.problem(Code::ExtentsFlagNoFeature, &c)? {
+                self.clear_inode(ino, inode)?;
+                return Ok(());
+            }
+        }
+        if fl & flags::INLINE_DATA != 0 {
+            if self.problem(Code::InlineDataFlagNoFeature, &c)? {
+                self.clear_inode(ino, inode)?;
+                return Ok(());
+            }
+        }
+        if inode.base.i_flags & flags::OPAQUE != 0 {
+            if !self.fs.whiteout_feature() {
+                if self.problem(Code::OpaqueNoFeature, &c)? {
+                    inode.base.i_flags &= !flags::OPAQUE;
+                    dirty = true;
+                }
+            } else if !inode.is_dir() {
+                if self.problem(Code::OpaqueNotDir, &c)? {
+                    inode.base.i_flags &= !flags::OPAQUE;
+                    dirty = true;
+                }
+            } else {
+                self.stats.opaque += 1;
+            }
+        }
+        if dirty {
+            self.write_inode(ino, inode)?;
+        }
+
+        let mode = inode.file_type();
+        let mut walk_blocks = true;
+        match mode {
+            inode::S_IFDIR => {
+                Self::set_ino(&mut self.dirs, ino, true);
+                let parent = if ino == inode::ROOT_INO { ino } else { 0 };
+                self.dir_info.insert(ino, DirInfo { parent, dotdot: 0 });
+                self.stats.dirs += 1;
+            }
+            inode::S_IFREG => {
+                Self::set_ino(&mut self.regular, ino, true);
+                self.stats.regular += 1;
+            }
+            inode::S_IFCHR | inode::S_IFBLK | inode::S_IFIFO | inode::S_IFSOCK => {
+                walk_blocks = false;
+                if !device_inode_ok(inode) {
+                    Self::set_ino(&mut self.bad, ino, true);
+                } else {
+                    self.check_special_flags(ino, inode, true)?;
+                    match mode {
+                        inode::S_IFCHR => self.stats.chardevs += 1,
+                        inode::S_IFBLK => self.stats.blockdevs += 1,
+                        inode::S_IFIFO => self.stats.fifos += 1,
+                        _ => self.stats.sockets += 1,
+                    }
+                }
+            }
+            inode::S_IFLNK => {
+                if !self.symlink_ok(inode) {
+                    Self::set_ino(&mut self.bad, ino, true);
+                } else {
+                    self.check_special_flags(ino, inode, false)?;
+                    self.stats.symlinks += 1;
+                }
+                if inode.is_fast_symlink() {
+                    self.stats.fast_symlinks += 1;
+                    walk_blocks = false;
+                }
+            }
+            _ => {
+                Self::set_ino(&mut self.bad, ino, true);
+                walk_blocks = false;
+            }
+        }
+        if inode.base.i_block[inode::IND_BLOCK] != 0 && walk_blocks {
+            self.stats.ind += 1;
+        }
+        if inode.base.i_block[inode::DIND_BLOCK] != 0 && walk_blocks {
+            self.stats.dind += 1;
+        }
+        if inode.base.i_block[inode::TIND_BLOCK] != 0 && walk_blocks {
+            self.stats.tind += 1;
+        }
+        if walk_blocks {
+            self.check_blocks(ino, inode)
+        } else {
+            self.check_counts_only(ino, inode)
+        }
+    }
+
+    /// Immutable/append-only flags and a size on special files.
+    fn check_special_flags(&mut self, ino: u32, inode: &mut Inode, sized: bool) -> Result<()> {
+        let c = Ctx::ino(ino);
+        if inode.base.i_flags & (flags::IMMUTABLE | flags::APPEND) != 0
+            && self.problem(Code::SetImmutable, &c)?
+        {
+            inode.base.i_flags &= !(flags::IMMUTABLE | flags::APPEND);
+            self.write_inode(ino, inode)?;
+        }
+        if sized && (inode.base.i_size != 0 || inode.base.i_size_high != 0) {
+            if self.problem(Code::SetNonzeroSize, &c)? {
+                inode.set_size(0);
+                self.write_inode(ino, inode)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn symlink_ok_pub(&self, inode: &Inode) -> bool {
+        self.symlink_ok(inode)
+    }
+
+    /// e2fsck_pass1_check_symlink: size and target must agree.
+    fn symlink_ok(&self, inode: &Inode) -> bool {
+        let size = inode.size();
+        if inode.base.i_size_high != 0 || size == 0 || inode.base.i_flags & flags::INDEX != 0 {
+            return false;
+        }
+        if inode.base.i_flags & (flags::EXTENTS | flags::INLINE_DATA) != 0 {
+            return false;
+        }
+        let (buf, buflen) = if inode.is_fast_symlink() {
+            let mut raw = Vec::with_capacity(60);
+            for w in inode.base.i_block {
+                raw.extend_from_slice(&w.to_le_bytes());
+            }
+            (raw, 60usize)
+        } else {
+            let b = inode.base.i_block;
+            if b[1..].iter().any(|&x| x != 0) {
+                return false;
+            }
+            if !self.block_ok(b[0] as u64) {
+                return false;
+            }
+            match self.fs.read_block(b[0] as u64) {
+                Ok(v) => {
+                    let n = v.len();
+                    (v, n)
+                }
+                Err(_) => return false,
+            }
+        };
+        let len = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+        len < buflen && len as u64 == size
+    }
+
+    /// i_blocks of inodes without a block map (devices, fast symlinks).
+    fn check_counts_only(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        let mut sectors = 0u64;
+        if self.check_ea_block(ino, inode)? {
+            sectors += self.fs.block_size() as u64 / 512;
+        }
+        self.check_i_blocks(ino, inode, sectors)
+    }
+
+    fn check_i_blocks(&mut self, ino: u32, inode: &mut Inode, sectors: u64) -> Result<()> {
+        if self.fs.sb.s_creator_os == 1 {
+            // Hurd keeps i_blocks its own way; e2fsck does not check it.
+            return Ok(());
+        }
+        let have = inode.base.i_blocks as u64 | ((inode.base.l_i_blocks_hi as u64) << 32);
+        if have != sectors {
+            let c = Ctx {
+                ino,
+                num: have,
+                num2: sectors,
+                ..Default::default()
+            };
+            if self.problem(Code::BadIBlocks, &c)? {
+                inode.base.i_blocks = sectors as u32;
+                inode.base.l_i_blocks_hi = (sectors >> 32) as u16;
+                self.write_inode(ino, inode)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The extended attribute block of an inode; true when it counts as
+    /// one of the inode's blocks.
+    fn check_ea_block(&mut self, ino: u32, inode: &mut Inode) -> Result<bool> {
+        let blk = inode.base.i_file_acl;
+        if blk == 0 {
+            return Ok(false);
+        }
+        if !self.fs.sb.has_compat(compat::EXT_ATTR) || !self.block_ok(blk as u64) {
+            Self::set_ino(&mut self.bad, ino, true);
+            return Ok(false);
+        }
+        if let Some(r) = self.ea_refs.get_mut(&blk) {
+            r.0 += 1;
+            return Ok(true);
+        }
+        let parsed = self
+            .fs
+            .read_block(blk as u64)
+            .ok()
+            .and_then(|buf| xattr::parse_block(&buf, blk as u64).ok());
+        match parsed {
+            Some(b) if b.header.h_blocks == 1 => {
+                self.ea_refs.insert(blk, (1, b.header.h_refcount));
+                self.mark_found(blk as u64);
+                Ok(true)
+            }
+            _ => {
+                let c = Ctx {
+                    ino,
+                    blk: blk as u64,
+                    ..Default::default()
+                };
+                if self.problem(Code::XattrBlockBad, &c)? {
+                    inode.base.i_file_acl = 0;
+                    self.write_inode(ino, inode)?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn check_ea_refcounts(&mut self) -> Result<()> {
+        let mut blocks: Vec<_> = self.ea_refs.iter().map(|(&b, &r)| (b, r)).collect();
+        blocks.sort();
+        for (blk, (seen, stored)) in blocks {
+            if seen == stored {
+                continue;
+            }
+            let c = Ctx {
+                blk: blk as u64,
+                num: stored as u64,
+                num2: seen as u64,
+                ..Default::default()
+            };
+            if self.problem(Code::XattrBlockRefcount, &c)? {
+                let mut buf = self.fs.read_block(blk as u64)?;
+                buf[4..8].copy_from_slice(&seen.to_le_bytes());
+                self.fs.write_block(blk as u64, &buf)?;
+                if let Some(r) = self.ea_refs.get_mut(&blk) {
+                    r.1 = seen;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Walks an inode's block map: illegal pointers, claims, sizes, counts.
+    pub fn check_blocks(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        let is_dir = inode.is_dir();
+        let bs = self.fs.block_size() as u64;
+        let mut illegal = 0u32;
+        let mut too_many = false;
+        let mut nblocks = 0u64;
+        let mut last_block: i64 = -1;
+        let mut prev_phys = 0u64;
+        let mut fragmented = false;
+        let mut dir_blocks: Vec<DirBlock> = Vec::new();
+        let mut problems: Vec<(u64, u32)> = Vec::new();
+        let first_data = self.first_data;
+        let blocks_count = self.blocks_count;
+        // First pass over the map: find illegal pointers without asking,
+        // so that the questions come in order and can clear in place.
+        let mut scratch = inode.clone();
+        blocks::walk(&self.fs, &mut scratch, |p| {
+            let b = p.pblk as u64;
+            if b < first_data || b >= blocks_count {
+                problems.push((p.lblk, p.pblk));
+                Visit::Replace(0)
+            } else {
+                Visit::Keep
+            }
+        });
+        let mut clear_illegal = std::collections::HashMap::new();
+        for (lblk, pblk) in problems {
+            illegal += 1;
+            if illegal > 12 {
+                if self.problem(Code::TooManyIllegal, &Ctx::ino(ino))? {
+                    too_many = true;
+                    break;
+                }
+                // e2fsck asks again after every further batch; once is enough.
+                illegal = 0;
+            }
+            let c = Ctx {
+                ino,
+                blk: pblk as u64,
+                num: lblk,
+                ..Default::default()
+            };
+            let fix = self.problem(Code::IllegalBlock, &c)?;
+            clear_illegal.insert((lblk, pblk), fix);
+        }
+        if too_many {
+            self.clear_inode(ino, inode)?;
+            return Ok(());
+        }
+        // Second pass: clear what was agreed, and claim the rest.
+        let mut claimed: Vec<u64> = Vec::new();
+        let walk = blocks::walk(&self.fs, inode, |p| {
+            let b = p.pblk as u64;
+            if b < first_data || b >= blocks_count {
+                return if clear_illegal.get(&(p.lblk, p.pblk)) == Some(&true) {
+                    Visit::Replace(0)
+                } else {
+                    Visit::Keep
+                };
+            }
+            claimed.push(b);
+            nblocks += 1;
+            if prev_phys != 0 && prev_phys + 1 != b {
+                fragmented = true;
+            }
+            prev_phys = b;
+            if p.kind == Kind::Data {
+                last_block = last_block.max(p.lblk as i64);
+                if is_dir {
+                    dir_blocks.push(DirBlock {
+                        ino,
+                        lblk: p.lblk as u32,
+                        pblk: p.pblk,
+                    });
+                }
+            }
+            Visit::Keep
+        });
+        for (b, data) in &walk.writes {
+            self.fs.write_block(*b, data)?;
+        }
+        if walk.inode_changed {
+            self.write_inode(ino, inode)?;
+        }
+        for b in claimed {
+            self.mark_found(b);
+        }
+        if fragmented {
+            self.stats.fragmented += 1;
+        }
+        if self.check_ea_block(ino, inode)? {
+            nblocks += 1;
+        }
+        if is_dir {
+            if nblocks == 0 || (last_block < 0) {
+                if self.problem(Code::ZeroLengthDir, &Ctx::ino(ino))? {
+                    self.clear_inode(ino, inode)?;
+                    self.stats.dirs = self.stats.dirs.saturating_sub(1);
+                    return Ok(());
+                }
+            }
+            // Holes inside a directory are filled in pass 2.
+            let mut have = vec![false; (last_block + 1).max(0) as usize];
+            for d in &dir_blocks {
+                have[d.lblk as usize] = true;
+            }
+            for (l, h) in have.iter().enumerate() {
+                if !h {
+                    dir_blocks.push(DirBlock {
+                        ino,
+                        lblk: l as u32,
+                        pblk: 0,
+                    });
+                }
+            }
+            self.dir_blocks.extend(dir_blocks);
+            if inode.base.i_flags & flags::INDEX != 0 {
+                if !self.fs.sb.has_compat(compat::DIR_INDEX) {
+                    if self.problem(Code::IndexFlagNoFeature, &Ctx::ino(ino))? {
+                        inode.base.i_flags &= !flags::INDEX;
+                        self.write_inode(ino, inode)?;
+                    }
+                } else {
+                    self.dx_dirs.insert(ino);
+                }
+            }
+        }
+        // Sizes.
+        let size = if is_dir {
+            inode.base.i_size as u64
+        } else {
+            inode.size()
+        };
+        let bad_size = if is_dir {
+            let nblock = size / bs;
+            let want = (last_block + 1) as u64;
+            size % bs != 0
+                || nblock > want
+                || (nblock < want && want - nblock > self.fs.sb.s_prealloc_dir_blocks as u64)
+        } else {
+            (last_block >= 0 && size < last_block as u64 * bs) || size > max_file_size(bs)
+        };
+        if bad_size && !inode.is_symlink() {
+            let want = (last_block + 1) as u64 * bs;
+            let c = Ctx {
+                ino,
+                num: size,
+                num2: want,
+                ..Default::default()
+            };
+            if self.problem(Code::BadISize, &c)? {
+                if is_dir {
+                    inode.base.i_size = want as u32;
+                } else {
+                    inode.set_size(want);
+                }
+                self.write_inode(ino, inode)?;
+            }
+        }
+        if inode.is_reg() && inode.size() >= 0x8000_0000 {
+            self.stats.large_files += 1;
+        }
+        self.check_i_blocks(ino, inode, nblocks * (bs / 512))
+    }
+
+    /// The bad blocks inode: its blocks are bad, so nobody else may use them.
+    fn check_bad_blocks_inode(&mut self, inode: &mut Inode) -> Result<()> {
+        let ino = inode::BAD_INO;
+        Self::set_ino(&mut self.used, ino, true);
+        let first_data = self.first_data;
+        let blocks_count = self.blocks_count;
+        let primary = self.fs.geo.group_metadata_range(0);
+        let mut bad = Vec::new();
+        let mut critical = Vec::new();
+        blocks::walk(&self.fs, &mut inode.clone(), |p| {
+            let b = p.pblk as u64;
+            if b < first_data || b >= blocks_count {
+                bad.push((p.lblk, p.pblk));
+                Visit::Replace(0)
+            } else {
+                if p.kind == Kind::Data && primary.contains(&b) {
+                    critical.push((p.lblk, p.pblk));
+                }
+                Visit::Keep
+            }
+        });
+        let mut clear = std::collections::HashSet::new();
+        for (lblk, pblk) in bad {
+            let c = Ctx {
+                ino,
+                blk: pblk as u64,
+                num: lblk,
+                ..Default::default()
+            };
+            if self.problem(Code::BadBlocksIllegal, &c)? {
+                clear.insert((lblk, pblk));
+            }
+        }
+        for (lblk, pblk) in critical {
+            let what = if pblk as u64 == primary.start.max(first_data) {
+                format!("The primary superblock ({pblk}) is on the bad block list.")
+            } else {
+                format!("Block {pblk} in the primary group descriptors is on the bad block list")
+            };
+            let c = Ctx {
+                str1: what,
+                ..Default::default()
+            };
+            if self.problem(Code::BadBlockInPrimary, &c)? {
+                clear.insert((lblk, pblk));
+            }
+        }
+        let mut claimed = Vec::new();
+        let mut nblocks = 0u64;
+        let mut last: i64 = -1;
+        let walk = blocks::walk(&self.fs, inode, |p| {
+            if clear.contains(&(p.lblk, p.pblk)) {
+                return Visit::Replace(0);
+            }
+            let b = p.pblk as u64;
+            if b >= first_data && b < blocks_count {
+                claimed.push((p.kind, b));
+                nblocks += 1;
+                if p.kind == Kind::Data {
+                    last = last.max(p.lblk as i64);
+                }
+            }
+            Visit::Keep
+        });
+        for (b, data) in &walk.writes {
+            self.fs.write_block(*b, data)?;
+        }
+        if walk.inode_changed {
+            self.write_inode(ino, inode)?;
+        }
+        for (kind, b) in claimed {
+            if kind == Kind::Data {
+                self.stats.bad_blocks += 1;
+                if primary.contains(&b) {
+                    continue;
+                }
+            }
+            self.mark_found(b);
+        }
+        let bs = self.fs.block_size() as u64;
+        let size = inode.size();
+        let want = (last + 1).max(0) as u64 * bs;
+        if last >= 0 && size < last as u64 * bs {
+            let c = Ctx {
+                ino,
+                num: size,
+                num2: want,
+                ..Default::default()
+            };
+            if self.problem(Code::BadISize, &c)? {
+                inode.set_size(want);
+                self.write_inode(ino, inode)?;
+            }
+        }
+        self.check_i_blocks(ino, inode, nblocks * (bs / 512))
+    }
+
+    /// The resize inode: only its double-indirect block is its own; the
+    /// reserved descriptor blocks it lists are marked as metadata.
+    fn check_resize_inode(&mut self, inode: &mut Inode) -> Result<()> {
+        let ino = inode::RESIZE_INO;
+        Self::set_ino(&mut self.used, ino, true);
+        let has_feature = self.fs.sb.has_compat(compat::RESIZE_INODE);
+        let empty = inode.base.i_block.iter().all(|&b| b == 0) && inode.base.i_mode == 0;
+        if !has_feature {
+            if !empty && self.problem(Code::ResizeInodeNoFeature, &Ctx::ino(ino))? {
+                let blank = Inode::new(inode.size);
+                self.write_inode(ino, &blank)?;
+            }
+            return Ok(());
+        }
+        let geo = self.fs.geo.clone();
+        let problems = ext2fs::resize_inode::verify(&geo, inode, |b| self.fs.read_block(b as u64));
+        if !problems.is_empty() {
+            if self.problem(Code::ResizeInodeInvalid, &Ctx::ino(ino))? {
+                let blank = Inode::new(inode.size);
+                self.write_inode(ino, &blank)?;
+                self.recreate_resize = true;
+            }
+            return Ok(());
+        }
+        let dind = inode.base.i_block[inode::DIND_BLOCK] as u64;
+        self.mark_found(dind);
+        Ok(())
+    }
+}
+
+/// e2fsck_pass1_check_device_inode: devices never carry immutable or
+/// append-only flags with extra i_block words, nor index/extents flags.
+pub fn device_inode_ok(inode: &Inode) -> bool {
+    if inode.base.i_flags & (flags::INDEX | flags::EXTENTS | flags::INLINE_DATA) != 0 {
+        return false;
+    }
+    if inode.base.i_flags & (flags::IMMUTABLE | flags::APPEND) != 0 {
+        return inode.base.i_block[4..].iter().all(|&b| b == 0);
+    }
+    true
+}
+
+fn reserved_name(ino: u32) -> &'static str {
+    match ino {
+        3 => "user quota inode",
+        4 => "group quota inode",
+        5 => "boot loader inode",
+        6 => "undelete directory inode",
+        8 => "journal inode",
+        9 => "exclude inode",
+        10 => "replica inode",
+        _ => "reserved inode",
+    }
+}

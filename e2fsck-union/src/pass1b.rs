@@ -1,0 +1,277 @@
+//! Passes 1B-1D: blocks claimed by more than one inode (or by an inode and
+//! the filesystem's own metadata) are found per inode, named, and each
+//! file that still shares them gets its own copies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+use ext2fs::inode;
+
+use crate::blocks::{self, Visit};
+use crate::checker::Checker;
+use crate::problem::{Code, Ctx};
+
+impl Checker {
+    pub fn pass1_dups(&mut self) -> Result<()> {
+        if self.dup.is_empty() {
+            return Ok(());
+        }
+        self.problem(Code::DupBlocksFound, &Ctx::default())?;
+        self.problem(Code::Pass1B, &Ctx::default())?;
+        // Which inodes hold which multiply-claimed blocks.
+        let mut holders: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for ino in 1..=self.inodes_count {
+            if !self.is_used(ino) || ino == inode::RESIZE_INO {
+                continue;
+            }
+            let Ok(mut inode) = self.fs.read_inode(ino) else {
+                continue;
+            };
+            if ino != inode::BAD_INO && !self.fs.has_block_map(&inode) {
+                continue;
+            }
+            let mut mine = Vec::new();
+            blocks::walk(&self.fs, &mut inode, |p| {
+                if self.dup.contains_key(&p.pblk) {
+                    mine.push(p.pblk);
+                }
+                if self.block_ok(p.pblk as u64) {
+                    Visit::Keep
+                } else {
+                    Visit::Replace(0)
+                }
+            });
+            if !mine.is_empty() {
+                let c = Ctx {
+                    ino,
+                    str1: format_runs(&mine),
+                    ..Default::default()
+                };
+                self.problem(Code::DupBlocksInInode, &c)?;
+                holders.insert(ino, mine);
+            }
+        }
+        self.problem(Code::Pass1C, &Ctx::default())?;
+        self.problem(Code::Pass1D, &Ctx::default())?;
+        let c = Ctx {
+            num: holders.len() as u64,
+            ..Default::default()
+        };
+        self.problem(Code::DupInodeCount, &c)?;
+        let inos: Vec<u32> = holders.keys().copied().collect();
+        for &ino in &inos {
+            if ino == inode::BAD_INO {
+                continue;
+            }
+            let mine = &holders[&ino];
+            let mut meta = false;
+            let mut shared: BTreeSet<u32> = BTreeSet::new();
+            for &b in mine {
+                if self.metadata.get(b as u64 - self.first_data) {
+                    meta = true;
+                }
+                for (&other, theirs) in &holders {
+                    if other != ino && theirs.contains(&b) {
+                        shared.insert(other);
+                    }
+                }
+            }
+            let still_shared = mine.iter().any(|b| self.dup.get(b).is_some_and(|&n| n > 1));
+            let distinct: BTreeSet<u32> = mine.iter().copied().collect();
+            self.dup_header(ino, distinct.len(), &shared, meta)?;
+            if !still_shared {
+                self.problem(Code::DupAlreadyCloned, &Ctx::default())?;
+                continue;
+            }
+            if self.problem(Code::DupClone, &Ctx::default())? {
+                self.clone_file(ino)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn dup_header(
+        &mut self,
+        ino: u32,
+        count: usize,
+        shared: &BTreeSet<u32>,
+        meta: bool,
+    ) -> Result<()> {
+        let describe = |ck: &Checker, i: u32| -> (String, String) {
+            let mtime = ck.fs.read_inode(i).map(|n| n.base.i_mtime).unwrap_or(0);
+            (ck.find_path(i), ctime(mtime))
+        };
+        let (path, when) = describe(self, ino);
+        let c = Ctx {
+            ino,
+            num: count as u64,
+            num2: shared.len() as u64 + meta as u64,
+            str1: path,
+            str2: when,
+            ..Default::default()
+        };
+        self.problem(Code::DupFileHeader, &c)?;
+        if meta {
+            let c = Ctx {
+                str1: "<filesystem metadata>".into(),
+                ..Default::default()
+            };
+            self.problem(Code::DupFileShared, &c)?;
+        }
+        for &o in shared {
+            let (path, when) = describe(self, o);
+            let line = if o == inode::BAD_INO {
+                path
+            } else {
+                format!("{path} (inode #{o}, mod time {when})")
+            };
+            let c = Ctx {
+                str1: line,
+                ..Default::default()
+            };
+            self.problem(Code::DupFileShared, &c)?;
+        }
+        Ok(())
+    }
+
+    /// The path of any inode, found by searching the directories (pass 1C).
+    pub fn find_path(&self, ino: u32) -> String {
+        if ino < self.fs.sb.first_ino() || self.is_dir(ino) {
+            return self.dir_path(ino);
+        }
+        for db in &self.dir_blocks {
+            if db.pblk == 0 {
+                continue;
+            }
+            let Ok(buf) = self.fs.read_block(db.pblk as u64) else {
+                continue;
+            };
+            if ext2fs::dirent::iter_block(&buf).any(|e| e.inode == ino) {
+                return self.pathname(db.ino, ino);
+            }
+        }
+        "???".into()
+    }
+
+    /// Gives `ino` its own copy of every block it still shares.
+    fn clone_file(&mut self, ino: u32) -> Result<()> {
+        let mut inode = self.fs.read_inode(ino)?;
+        let first = self.first_data;
+        let n = self.found.len();
+        let mut copies: Vec<(u64, u64)> = Vec::new();
+        let mut goal = 0u64;
+        let mut full = false;
+        let walk = blocks::walk(&self.fs, &mut inode, |p| {
+            let Some(count) = self.dup.get_mut(&p.pblk) else {
+                return Visit::Keep;
+            };
+            if *count <= 1 {
+                return Visit::Keep;
+            }
+            let Some(i) = self
+                .found
+                .first_clear(goal, n)
+                .or_else(|| self.found.first_clear(0, n))
+            else {
+                full = true;
+                return Visit::Stop;
+            };
+            self.found.set(i, true);
+            goal = i + 1;
+            *count -= 1;
+            if *count <= 1 {
+                self.dup.remove(&p.pblk);
+            }
+            let new = (i + first) as u32;
+            if p.kind == blocks::Kind::Data {
+                copies.push((p.pblk as u64, new as u64));
+            }
+            Visit::Replace(new)
+        });
+        for (from, to) in copies {
+            let data = self.fs.read_block(from)?;
+            self.fs.write_block(to, &data)?;
+        }
+        for (b, data) in &walk.writes {
+            self.fs.write_block(*b, data)?;
+        }
+        if walk.inode_changed {
+            self.write_inode(ino, &inode)?;
+        }
+        if full {
+            anyhow::bail!("no free blocks left to clone the blocks of inode {ino}");
+        }
+        Ok(())
+    }
+}
+
+/// "25--26 30" style lists of block numbers (runs of consecutive blocks).
+pub fn format_runs(blocks: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < blocks.len() {
+        let start = blocks[i];
+        let mut j = i;
+        while j + 1 < blocks.len() && blocks[j + 1] == blocks[j].wrapping_add(1) {
+            j += 1;
+        }
+        if j > i {
+            out.push_str(&format!(" {start}--{}", blocks[j]));
+        } else {
+            out.push_str(&format!(" {start}"));
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// ctime(3)-style time in UTC: "Tue Sep 21 03:19:14 1993".
+pub fn ctime(t: u32) -> String {
+    let days = t as i64 / 86400;
+    let secs = t as i64 % 86400;
+    let (y, m, d) = civil_from_days(days);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        WD[(days % 7) as usize],
+        MON[(m - 1) as usize],
+        d,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        y
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctime_matches_e2fsck() {
+        assert_eq!(ctime(748581554), "Tue Sep 21 03:19:14 1993");
+        assert_eq!(ctime(0), "Thu Jan  1 00:00:00 1970");
+    }
+
+    #[test]
+    fn runs() {
+        assert_eq!(format_runs(&[25, 26, 30]), " 25--26 30");
+    }
+}

@@ -1,0 +1,918 @@
+//! Pass 2: every directory block. Entries are checked in place ('.',
+//! '..', inode numbers, names, file types, record lengths) and links are
+//! counted; htree indexes are verified; the union rules apply to
+//! whiteout and fallthru entries.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::Result;
+use ext2fs::dirent::{self, ft, rec_len_for, rec_len_from_disk, rec_len_to_disk};
+use ext2fs::features::{incompat, ro_compat};
+use ext2fs::inode::{self, flags};
+use ext2fs::{hash, htree};
+
+use crate::checker::{Checker, DirBlock};
+use crate::pass1::device_inode_ok;
+use crate::problem::{Code, Ctx};
+
+/// A directory block being edited in place.
+struct Block {
+    buf: Vec<u8>,
+    bs: usize,
+}
+
+impl Block {
+    fn u32_at(&self, o: usize) -> u32 {
+        u32::from_le_bytes([
+            self.buf[o],
+            self.buf[o + 1],
+            self.buf[o + 2],
+            self.buf[o + 3],
+        ])
+    }
+    fn inode(&self, o: usize) -> u32 {
+        self.u32_at(o)
+    }
+    fn set_inode(&mut self, o: usize, v: u32) {
+        self.buf[o..o + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    fn rec_len(&self, o: usize) -> usize {
+        rec_len_from_disk(
+            u16::from_le_bytes([self.buf[o + 4], self.buf[o + 5]]),
+            self.bs,
+        ) as usize
+    }
+    fn set_rec_len(&mut self, o: usize, v: usize) {
+        let d = rec_len_to_disk(v as u32, self.bs);
+        self.buf[o + 4..o + 6].copy_from_slice(&d.to_le_bytes());
+    }
+    fn name_len(&self, o: usize) -> usize {
+        self.buf[o + 6] as usize
+    }
+    fn file_type(&self, o: usize) -> u8 {
+        self.buf[o + 7]
+    }
+    fn set_file_type(&mut self, o: usize, t: u8) {
+        self.buf[o + 7] = t;
+    }
+    fn name(&self, o: usize) -> Vec<u8> {
+        let n = self.name_len(o).min(self.bs.saturating_sub(o + 8));
+        self.buf[o + 8..o + 8 + n].to_vec()
+    }
+    /// Byte after the name (e2fsck checks '.'/'..' are NUL terminated).
+    fn after_name(&self, o: usize) -> u8 {
+        self.buf.get(o + 8 + self.name_len(o)).copied().unwrap_or(0)
+    }
+    fn set_entry(&mut self, o: usize, ino: u32, name: &[u8], t: u8) {
+        self.set_inode(o, ino);
+        self.buf[o + 6] = name.len() as u8;
+        self.buf[o + 7] = t;
+        let end = (o + 8 + name.len() + 1).min(self.bs);
+        let n = end - (o + 8);
+        let mut padded = name.to_vec();
+        padded.resize(n, 0);
+        self.buf[o + 8..end].copy_from_slice(&padded);
+    }
+}
+
+impl Checker {
+    pub fn pass2(&mut self) -> Result<()> {
+        let dx: Vec<u32> = self.dx_dirs.iter().copied().collect();
+        for d in dx {
+            self.check_htree(d)?;
+        }
+        let mut blocks = std::mem::take(&mut self.dir_blocks);
+        blocks.sort_by_key(|d| (d.pblk, d.ino, d.lblk));
+        let mut union_dirs = BTreeMap::new();
+        for i in 0..blocks.len() {
+            let db = blocks[i];
+            if !self.is_dir(db.ino) {
+                continue;
+            }
+            let pblk = self.check_dir_block(db, &mut union_dirs)?;
+            blocks[i].pblk = pblk;
+        }
+        blocks.sort_by_key(|d| (d.ino, d.lblk));
+        blocks.retain(|d| self.is_dir(d.ino));
+        self.dir_blocks = blocks;
+        self.check_union_duplicates(&union_dirs)?;
+        if self.stats.large_files > 0 && !self.fs.sb.has_ro_compat(ro_compat::LARGE_FILE) {
+            if self.problem(Code::LargeFileFeature, &Ctx::default())? {
+                self.fs.sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
+                self.fs.mark_super_dirty();
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the block's (possibly newly allocated) physical number.
+    fn check_dir_block(
+        &mut self,
+        db: DirBlock,
+        union_dirs: &mut BTreeMap<u32, usize>,
+    ) -> Result<u32> {
+        let ino = db.ino;
+        let bs = self.fs.block_size() as usize;
+        let mut pblk = db.pblk;
+        if pblk == 0 {
+            let c = Ctx {
+                ino,
+                num: db.lblk as u64,
+                ..Default::default()
+            };
+            if !self.problem(Code::UnallocatedDirBlock, &c)? {
+                return Ok(0);
+            }
+            pblk = self.allocate_dir_block(ino, db.lblk)?;
+        }
+        let Ok(buf) = self.fs.read_block(pblk as u64) else {
+            return Ok(pblk);
+        };
+        let mut b = Block { buf, bs };
+        let filetype = self.fs.filetype_feature();
+        let whiteout = self.fs.whiteout_feature();
+        let mut modified = false;
+        let mut dot_state = if db.lblk == 0 { 0 } else { 2 };
+        let mut offset = 0usize;
+        let mut prev: Option<usize> = None;
+        let mut names: HashSet<Vec<u8>> = HashSet::new();
+        let mut dups_found = false;
+        while offset < bs {
+            // Record length and name length sanity; salvage otherwise.
+            if offset + 8 > bs {
+                self.salvage(&mut b, prev, &mut offset);
+                modified = true;
+                continue;
+            }
+            let rec_len = b.rec_len(offset);
+            let name_len = b.name_len(offset);
+            if offset + rec_len > bs
+                || rec_len < 12
+                || rec_len % 4 != 0
+                || rec_len_for(name_len) > rec_len
+            {
+                let c = Ctx {
+                    ino,
+                    num: db.lblk as u64,
+                    num2: offset as u64,
+                    ..Default::default()
+                };
+                if !self.problem(Code::DirCorrupted, &c)? {
+                    return Ok(pblk);
+                }
+                self.salvage(&mut b, prev, &mut offset);
+                modified = true;
+                continue;
+            }
+            let o = offset;
+            let t = b.file_type(o);
+            let is_union_type = matches!(t, ft::WHT | ft::FALLTHRU) && filetype;
+            if is_union_type && dot_state < 2 && b.inode(o) == 0 {
+                let c = self.entry_ctx(ino, &b, o);
+                let c = Ctx {
+                    str1: union_kind(t).into(),
+                    ..c
+                };
+                if self.problem(Code::UnionEntryInDotSlot, &c)? {
+                    b.set_file_type(o, 0);
+                    modified = true;
+                }
+            }
+            if dot_state == 0 {
+                modified |= self.check_dot(&mut b, o, ino)?;
+            } else if dot_state == 1 {
+                modified |= self.check_dotdot(&mut b, o, ino)?;
+            } else if b.inode(o) == ino {
+                let c = self.entry_ctx(ino, &b, o);
+                if self.problem(Code::LinkDot, &c)? {
+                    b.set_inode(o, 0);
+                    modified = true;
+                    self.next(&b, &mut offset, &mut prev, &mut dot_state);
+                    continue;
+                }
+            }
+            let t = b.file_type(o);
+            if matches!(t, ft::WHT | ft::FALLTHRU) && dot_state >= 2 {
+                if whiteout {
+                    modified |= self.check_union_entry(&mut b, o, ino, union_dirs)?;
+                    self.next(&b, &mut offset, &mut prev, &mut dot_state);
+                    continue;
+                } else if b.inode(o) == 0 && b.name_len(o) > 0 {
+                    let c = Ctx {
+                        str1: union_kind(t).into(),
+                        ..self.entry_ctx(ino, &b, o)
+                    };
+                    if self.problem(Code::UnionEntryNoFeature, &c)? {
+                        b.set_file_type(o, 0);
+                        b.buf[o + 6] = 0;
+                        modified = true;
+                    }
+                }
+            }
+            let target = b.inode(o);
+            if target == 0 {
+                self.next(&b, &mut offset, &mut prev, &mut dot_state);
+                continue;
+            }
+            let name = b.name(o);
+            let first_ino = self.fs.sb.first_ino();
+            let mut problem = None;
+            if (target != inode::ROOT_INO && target < first_ino) || target > self.inodes_count {
+                problem = Some(Code::BadIno);
+            } else if dot_state > 1 && name == b"." {
+                problem = Some(Code::DupDot);
+            } else if dot_state > 1 && name == b".." {
+                problem = Some(Code::DupDotDot);
+            } else if dot_state > 1 && target == inode::ROOT_INO {
+                problem = Some(Code::LinkRoot);
+            } else if dot_state > 1 && name.is_empty() {
+                problem = Some(Code::NullName);
+            }
+            if let Some(code) = problem {
+                let c = self.entry_ctx(ino, &b, o);
+                if self.problem(code, &c)? {
+                    b.set_inode(o, 0);
+                    modified = true;
+                    self.next(&b, &mut offset, &mut prev, &mut dot_state);
+                    continue;
+                } else if code == Code::BadIno {
+                    self.next(&b, &mut offset, &mut prev, &mut dot_state);
+                    continue;
+                }
+            }
+            if self.bad.get(target as u64 - 1) && self.process_bad_inode(ino, target)? {
+                b.set_inode(o, 0);
+                modified = true;
+                self.next(&b, &mut offset, &mut prev, &mut dot_state);
+                continue;
+            }
+            if !self.is_used(target) {
+                let c = self.entry_ctx(ino, &b, o);
+                if self.problem(Code::UnusedInode, &c)? {
+                    b.set_inode(o, 0);
+                    modified = true;
+                    self.next(&b, &mut offset, &mut prev, &mut dot_state);
+                    continue;
+                }
+            }
+            modified |= self.check_filetype(&mut b, o, ino)?;
+            modified |= self.check_name(&mut b, o, ino)?;
+            if dot_state > 1 && self.is_dir(target) {
+                let parent = self.dir_info.get(&target).map_or(0, |d| d.parent);
+                if parent != 0 {
+                    let c = Ctx {
+                        ino2: target,
+                        str1: self.dir_path(target),
+                        ..self.entry_ctx(ino, &b, o)
+                    };
+                    if self.problem(Code::LinkDir, &c)? {
+                        b.set_inode(o, 0);
+                        modified = true;
+                        self.next(&b, &mut offset, &mut prev, &mut dot_state);
+                        continue;
+                    }
+                } else if let Some(d) = self.dir_info.get_mut(&target) {
+                    d.parent = ino;
+                }
+            }
+            let name = b.name(o);
+            if dot_state > 1 && !dups_found && !names.insert(name.clone()) {
+                let c = Ctx {
+                    name,
+                    ino,
+                    path: self.dir_path(ino),
+                    ..Default::default()
+                };
+                self.problem(Code::DuplicateEntry, &c)?;
+                self.rehash.insert(ino);
+                dups_found = true;
+            }
+            let slot = &mut self.counted[target as usize];
+            *slot += 1;
+            if *slot > 1 && dot_state > 1 {
+                self.stats.links += 1;
+            }
+            if dot_state > 1 {
+                self.stats.entries += 1;
+            }
+            self.next(&b, &mut offset, &mut prev, &mut dot_state);
+        }
+        if modified && !self.read_only() {
+            self.fs.write_block(pblk as u64, &b.buf)?;
+        }
+        Ok(pblk)
+    }
+
+    fn next(&self, b: &Block, offset: &mut usize, prev: &mut Option<usize>, dot_state: &mut u32) {
+        *prev = Some(*offset);
+        *offset += b.rec_len(*offset).max(12);
+        *dot_state += 1;
+    }
+
+    fn entry_ctx(&self, dir: u32, b: &Block, o: usize) -> Ctx {
+        Ctx {
+            ino: dir,
+            ino2: b.inode(o),
+            name: b.name(o),
+            path: self.dir_path(dir),
+            ..Default::default()
+        }
+    }
+
+    /// e2fsck's salvage_directory: make the bytes at `offset` parse again.
+    fn salvage(&self, b: &mut Block, prev: Option<usize>, offset: &mut usize) {
+        let bs = b.bs;
+        let o = *offset;
+        let (rec_len, name_len) = if o + 8 <= bs {
+            (b.rec_len(o), b.name_len(o))
+        } else {
+            (0, 0)
+        };
+        let left = bs as i64 - o as i64 - rec_len as i64;
+        if o + 8 <= bs && left >= 12 && rec_len == 8 {
+            // An 8-byte hole: pull the rest of the block up over it.
+            b.buf.copy_within(o + 8..bs, o);
+            for x in &mut b.buf[bs - 8..] {
+                *x = 0;
+            }
+            return;
+        }
+        if o + 8 <= bs
+            && left < 0
+            && rec_len as i64 + left > 8
+            && name_len as i64 + 8 <= rec_len as i64 + left
+            && b.inode(o) <= self.inodes_count
+            && !b.name(o).contains(&0)
+        {
+            b.set_rec_len(o, (rec_len as i64 + left) as usize);
+            return;
+        }
+        if let Some(p) = prev {
+            if rec_len != 0 && rec_len % 4 == 0 && o + rec_len <= bs {
+                let pl = b.rec_len(p);
+                b.set_rec_len(p, pl + rec_len);
+                *offset += rec_len;
+                return;
+            }
+            let pl = b.rec_len(p);
+            b.set_rec_len(p, pl + bs - o);
+            *offset = bs;
+        } else {
+            let len = bs - o;
+            if len < 8 {
+                *offset = bs;
+                return;
+            }
+            b.set_rec_len(o, len);
+            b.buf[o + 6] = 0;
+            b.buf[o + 7] = 0;
+            b.set_inode(o, 0);
+        }
+    }
+
+    fn check_dot(&mut self, b: &mut Block, o: usize, ino: u32) -> Result<bool> {
+        let mut status = false;
+        let mut created = false;
+        let problem = if b.inode(o) == 0 {
+            Some(Code::MissingDot)
+        } else if b.name_len(o) != 1 || b.name(o) != b"." {
+            Some(Code::FirstNotDot)
+        } else if b.after_name(o) != 0 {
+            Some(Code::DotNotTerminated)
+        } else {
+            None
+        };
+        let ftype = if self.fs.filetype_feature() {
+            ft::DIR
+        } else {
+            0
+        };
+        let mut rec_len = b.rec_len(o);
+        if let Some(code) = problem {
+            let c = self.entry_ctx(ino, b, o);
+            if self.problem(code, &c)? {
+                if rec_len < 12 {
+                    rec_len = 12;
+                    b.set_rec_len(o, 12);
+                }
+                b.set_entry(o, ino, b".", ftype);
+                status = true;
+                created = true;
+            }
+        }
+        if b.inode(o) != ino {
+            if self.problem(Code::BadInodeDot, &Ctx::ino(ino))? {
+                b.set_inode(o, ino);
+                status = true;
+            }
+        }
+        if rec_len > 12 {
+            let new_len = rec_len - 12;
+            if new_len > 12 {
+                let c = Ctx {
+                    ino,
+                    path: self.dir_path(ino),
+                    ..Default::default()
+                };
+                if created || self.problem(Code::SplitDot, &c)? {
+                    b.set_rec_len(o, 12);
+                    let n = o + 12;
+                    let looks_dotdot = b.buf[n + 8..].starts_with(b"..\0");
+                    if !looks_dotdot {
+                        b.set_rec_len(n, new_len);
+                        b.set_inode(n, 0);
+                        b.buf[n + 6] = 0;
+                        b.buf[n + 7] = ftype;
+                    }
+                    status = true;
+                }
+            }
+        }
+        Ok(status)
+    }
+
+    fn check_dotdot(&mut self, b: &mut Block, o: usize, ino: u32) -> Result<bool> {
+        let problem = if b.inode(o) == 0 {
+            Some(Code::MissingDotDot)
+        } else if b.name_len(o) != 2 || b.name(o) != b".." {
+            Some(Code::SecondNotDotDot)
+        } else if b.after_name(o) != 0 {
+            Some(Code::DotDotNotTerminated)
+        } else {
+            None
+        };
+        let ftype = if self.fs.filetype_feature() {
+            ft::DIR
+        } else {
+            0
+        };
+        if let Some(code) = problem {
+            let c = self.entry_ctx(ino, b, o);
+            if self.problem(code, &c)? {
+                if b.rec_len(o) < 12 {
+                    b.set_rec_len(o, 12);
+                }
+                // The parent is not known yet; pass 3 fixes the number.
+                b.set_entry(o, inode::ROOT_INO, b"..", ftype);
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        if let Some(d) = self.dir_info.get_mut(&ino) {
+            d.dotdot = b.inode(o);
+        }
+        Ok(false)
+    }
+
+    fn check_name(&mut self, b: &mut Block, o: usize, dir: u32) -> Result<bool> {
+        let n = b.name_len(o);
+        let bad: Vec<usize> = (0..n)
+            .filter(|&i| matches!(b.buf[o + 8 + i], b'/' | 0))
+            .collect();
+        if bad.is_empty() {
+            return Ok(false);
+        }
+        let c = self.entry_ctx(dir, b, o);
+        if !self.problem(Code::BadName, &c)? {
+            return Ok(false);
+        }
+        for i in bad {
+            b.buf[o + 8 + i] = b'.';
+        }
+        Ok(true)
+    }
+
+    fn check_filetype(&mut self, b: &mut Block, o: usize, dir: u32) -> Result<bool> {
+        let t = b.file_type(o);
+        let target = b.inode(o);
+        if !self.fs.filetype_feature() {
+            if t == 0 {
+                return Ok(false);
+            }
+            let c = self.entry_ctx(dir, b, o);
+            if self.problem(Code::ClearFiletype, &c)? {
+                b.set_file_type(o, 0);
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        let should = if self.is_dir(target) {
+            ft::DIR
+        } else if self.regular.get(target as u64 - 1) {
+            ft::REG_FILE
+        } else if self.bad.get(target as u64 - 1) {
+            0
+        } else {
+            match self.fs.read_inode(target) {
+                Ok(i) => inode::mode_to_dirent_type(i.mode()),
+                Err(_) => 0,
+            }
+        };
+        if t == should {
+            return Ok(false);
+        }
+        let c = Ctx {
+            num: should as u64,
+            num2: t as u64,
+            ..self.entry_ctx(dir, b, o)
+        };
+        let code = if t != 0 {
+            Code::BadFiletype
+        } else {
+            Code::SetFiletype
+        };
+        if self.problem(code, &c)? {
+            b.set_file_type(o, should);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Rules 1, 2 and 6 of union-ext2.md for one whiteout or fallthru.
+    fn check_union_entry(
+        &mut self,
+        b: &mut Block,
+        o: usize,
+        dir: u32,
+        union_dirs: &mut BTreeMap<u32, usize>,
+    ) -> Result<bool> {
+        let t = b.file_type(o);
+        let kind = union_kind(t);
+        let c = Ctx {
+            str1: kind.into(),
+            ..self.entry_ctx(dir, b, o)
+        };
+        let free = |b: &mut Block| {
+            b.set_inode(o, 0);
+            b.set_file_type(o, 0);
+        };
+        if b.inode(o) != 0 {
+            if self.problem(Code::UnionEntryHasInode, &c)? {
+                free(b);
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        let name = b.name(o);
+        if name == b"." || name == b".." || name.is_empty() {
+            if self.problem(Code::UnionEntryInDotSlot, &c)? {
+                free(b);
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        if t == ft::WHT {
+            self.stats.whiteouts += 1;
+        } else {
+            self.stats.fallthrus += 1;
+        }
+        *union_dirs.entry(dir).or_insert(0) += 1;
+        Ok(false)
+    }
+
+    /// Rule 3: a name appears once per directory; a live entry wins over a
+    /// whiteout or fallthru, the first union entry over later ones.
+    fn check_union_duplicates(&mut self, union_dirs: &BTreeMap<u32, usize>) -> Result<()> {
+        for &dir in union_dirs.keys() {
+            let blocks: Vec<DirBlock> = self
+                .dir_blocks
+                .iter()
+                .filter(|d| d.ino == dir && d.pblk != 0)
+                .copied()
+                .collect();
+            let mut live: HashSet<Vec<u8>> = HashSet::new();
+            let mut bufs = Vec::new();
+            for d in &blocks {
+                let buf = self.fs.read_block(d.pblk as u64)?;
+                for e in dirent::iter_block(&buf) {
+                    if e.inode != 0 {
+                        live.insert(e.name.to_vec());
+                    }
+                }
+                bufs.push((d.pblk, buf));
+            }
+            let mut seen: HashSet<Vec<u8>> = HashSet::new();
+            for (pblk, buf) in bufs {
+                let mut b = Block { bs: buf.len(), buf };
+                let mut modified = false;
+                let offsets: Vec<usize> = dirent::iter_block(&b.buf)
+                    .filter(|e| e.inode == 0 && matches!(e.file_type, ft::WHT | ft::FALLTHRU))
+                    .map(|e| e.offset)
+                    .collect();
+                for o in offsets {
+                    let name = b.name(o);
+                    if name.is_empty() {
+                        continue;
+                    }
+                    if live.contains(&name) || !seen.insert(name.clone()) {
+                        let c = Ctx {
+                            str1: union_kind(b.file_type(o)).into(),
+                            ..self.entry_ctx(dir, &b, o)
+                        };
+                        if self.problem(Code::UnionDuplicateName, &c)? {
+                            b.set_file_type(o, 0);
+                            modified = true;
+                        }
+                    }
+                }
+                if modified && !self.read_only() {
+                    self.fs.write_block(pblk as u64, &b.buf)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills a hole in a directory with an empty block.
+    fn allocate_dir_block(&mut self, ino: u32, lblk: u32) -> Result<u32> {
+        let bs = self.fs.block_size() as usize;
+        let mut inode = self.fs.read_inode(ino)?;
+        let goal = self.fs.geo.group_first_block(self.fs.geo.inode_group(ino));
+        let p = self.alloc_block(goal)?;
+        let data = if lblk == 0 {
+            dirent::new_dir_block(ino, 0, bs, self.fs.filetype_feature())
+        } else {
+            dirent::empty_block(bs)
+        };
+        self.fs.write_block(p as u64, &data)?;
+        self.fs.bmap_set(&mut inode, lblk as u64, p)?;
+        inode.base.i_blocks += (bs / 512) as u32;
+        let end = (lblk as u64 + 1) * bs as u64;
+        if (inode.base.i_size as u64) < end {
+            inode.base.i_size = end as u32;
+        }
+        self.write_inode(ino, &inode)?;
+        Ok(p)
+    }
+
+    /// e2fsck_process_bad_inode: returns true when the inode was cleared.
+    fn process_bad_inode(&mut self, dir: u32, ino: u32) -> Result<bool> {
+        let mut inode = self.fs.read_inode(ino)?;
+        let mut modified = false;
+        let mut not_fixed = false;
+        let c = Ctx {
+            ino2: ino,
+            dir,
+            num: inode.base.i_file_acl as u64,
+            mode: inode.base.i_mode,
+            path: self.pathname(dir, ino),
+            ..Default::default()
+        };
+        let sb = self.fs.sb;
+        if inode.base.i_file_acl != 0 && !sb.has_compat(ext2fs::features::compat::EXT_ATTR) {
+            if self.problem(Code::FileAclZero, &c)? {
+                inode.base.i_file_acl = 0;
+                modified = true;
+            } else {
+                not_fixed = true;
+            }
+        }
+        let mode = inode.file_type();
+        let problem = match mode {
+            inode::S_IFDIR | inode::S_IFREG => None,
+            inode::S_IFCHR if !device_inode_ok(&inode) => Some(Code::BadCharDev),
+            inode::S_IFBLK if !device_inode_ok(&inode) => Some(Code::BadBlockDev),
+            inode::S_IFIFO if !device_inode_ok(&inode) => Some(Code::BadFifo),
+            inode::S_IFSOCK if !device_inode_ok(&inode) => Some(Code::BadSocket),
+            inode::S_IFCHR | inode::S_IFBLK | inode::S_IFIFO | inode::S_IFSOCK => None,
+            inode::S_IFLNK if !self.symlink_valid(&inode) => Some(Code::InvalidSymlink),
+            inode::S_IFLNK => None,
+            _ => Some(Code::BadMode),
+        };
+        if let Some(code) = problem {
+            if self.problem(code, &c)? {
+                self.deallocate(ino)?;
+                return Ok(true);
+            }
+            not_fixed = true;
+        }
+        let hurd = sb.s_creator_os == 1;
+        let field = |ck: &mut Checker, code: Code, v: u64| -> Result<bool> {
+            let c2 = Ctx {
+                num: v,
+                ..c.clone()
+            };
+            ck.problem(code, &c2)
+        };
+        if inode.base.i_faddr != 0 {
+            if field(self, Code::FaddrZero, inode.base.i_faddr as u64)? {
+                inode.base.i_faddr = 0;
+                modified = true;
+            } else {
+                not_fixed = true;
+            }
+        }
+        if hurd {
+            let frag = (inode.base.l_i_blocks_hi & 0xff) as u64;
+            let fsize = (inode.base.l_i_blocks_hi >> 8) as u64;
+            if frag != 0 {
+                if field(self, Code::FragZero, frag)? {
+                    inode.base.l_i_blocks_hi &= 0xff00;
+                    modified = true;
+                } else {
+                    not_fixed = true;
+                }
+            }
+            if fsize != 0 {
+                if field(self, Code::FsizeZero, fsize)? {
+                    inode.base.l_i_blocks_hi &= 0x00ff;
+                    modified = true;
+                } else {
+                    not_fixed = true;
+                }
+            }
+        } else {
+            if inode.base.l_i_blocks_hi != 0
+                && !sb.has_ro_compat(ro_compat::HUGE_FILE)
+                && field(self, Code::BlocksHiZero, inode.base.l_i_blocks_hi as u64)?
+            {
+                inode.base.l_i_blocks_hi = 0;
+                modified = true;
+            }
+            if inode.base.l_i_file_acl_high != 0 && !sb.has_incompat(incompat::BIT64) {
+                if field(
+                    self,
+                    Code::FileAclHiZero,
+                    inode.base.l_i_file_acl_high as u64,
+                )? {
+                    inode.base.l_i_file_acl_high = 0;
+                    modified = true;
+                } else {
+                    not_fixed = true;
+                }
+            }
+        }
+        let acl = inode.base.i_file_acl as u64;
+        if acl != 0 && !self.block_ok(acl) {
+            if field(self, Code::FileAclBad, acl)? {
+                inode.base.i_file_acl = 0;
+                modified = true;
+            } else {
+                not_fixed = true;
+            }
+        }
+        if inode.base.i_size_high != 0 && inode.is_dir() {
+            if field(self, Code::DirSizeHighZero, inode.base.i_size_high as u64)? {
+                inode.base.i_size_high = 0;
+                modified = true;
+            } else {
+                not_fixed = true;
+            }
+        }
+        if modified {
+            self.write_inode(ino, &inode)?;
+        }
+        if !not_fixed {
+            Self::set_ino(&mut self.bad, ino, false);
+        }
+        Ok(false)
+    }
+
+    fn symlink_valid(&self, inode: &ext2fs::inode::Inode) -> bool {
+        // Same rule as pass 1 (kept in one place there).
+        self.symlink_ok_pub(inode)
+    }
+
+    /// Verifies an htree index; a broken one is cleared and the
+    /// directory rebuilt in pass 3A.
+    fn check_htree(&mut self, dir: u32) -> Result<()> {
+        let Some(why) = self.htree_problem(dir) else {
+            return Ok(());
+        };
+        let c = Ctx {
+            ino: dir,
+            str1: why,
+            ..Default::default()
+        };
+        self.problem(Code::HtreeBadNode, &c)?;
+        let c = Ctx {
+            ino: dir,
+            str1: self.dir_path(dir),
+            ..Default::default()
+        };
+        if self.problem(Code::HtreeClear, &c)? {
+            let mut inode = self.fs.read_inode(dir)?;
+            inode.base.i_flags &= !flags::INDEX;
+            self.write_inode(dir, &inode)?;
+            self.rehash.insert(dir);
+        }
+        self.dx_dirs.remove(&dir);
+        Ok(())
+    }
+
+    fn htree_problem(&self, dir: u32) -> Option<String> {
+        let blocks: BTreeMap<u32, u32> = self
+            .dir_blocks
+            .iter()
+            .filter(|d| d.ino == dir)
+            .map(|d| (d.lblk, d.pblk))
+            .collect();
+        let read = |l: u32| -> Option<Vec<u8>> {
+            let p = *blocks.get(&l)?;
+            if p == 0 {
+                return None;
+            }
+            self.fs.read_block(p as u64).ok()
+        };
+        let Some(root_buf) = read(0) else {
+            return Some("root block is missing".into());
+        };
+        let root = match htree::DxRoot::parse(&root_buf, dir) {
+            Ok(r) => r,
+            Err(e) => return Some(format!("root node is invalid: {e}")),
+        };
+        if root.info.hash_version > 2 {
+            return Some(format!(
+                "unsupported hash version ({})",
+                root.info.hash_version
+            ));
+        }
+        if root.info.indirect_levels > 1 {
+            return Some(format!("invalid depth ({})", root.info.indirect_levels));
+        }
+        let bs = self.fs.block_size() as usize;
+        if root.index.limit != htree::root_limit(bs) {
+            return Some(format!(
+                "root node has an invalid limit ({})",
+                root.index.limit
+            ));
+        }
+        let version = hash::effective_version(root.info.hash_version, self.fs.sb.s_flags);
+        let seed = self.fs.sb.s_hash_seed;
+        let mut referenced: HashSet<u32> = HashSet::new();
+        let mut index_blocks: HashSet<u32> = HashSet::new();
+        index_blocks.insert(0);
+        // (index, range low, range high)
+        let mut stack = vec![(root.index, 0u32, u32::MAX, root.info.indirect_levels)];
+        while let Some((idx, lo, hi, level)) = stack.pop() {
+            let mut last = 0u32;
+            for (i, e) in idx.entries.iter().enumerate() {
+                let start = if i == 0 { lo } else { e.hash };
+                if i > 0 && (e.hash < last || e.hash < lo) {
+                    return Some(format!("block {} has an unordered hash table", e.block));
+                }
+                last = start;
+                let end = idx.entries.get(i + 1).map_or(hi, |n| n.hash);
+                if !blocks.contains_key(&e.block) {
+                    return Some(format!(
+                        "block {} is past the end of the directory",
+                        e.block
+                    ));
+                }
+                if !referenced.insert(e.block) {
+                    return Some(format!("block {} referenced twice", e.block));
+                }
+                let Some(buf) = read(e.block) else {
+                    return Some(format!("block {} cannot be read", e.block));
+                };
+                if level > 0 {
+                    let node = match htree::parse_node(&buf, dir) {
+                        Ok(n) => n,
+                        Err(err) => return Some(format!("block {} is invalid: {err}", e.block)),
+                    };
+                    if node.limit != htree::node_limit(bs) {
+                        return Some(format!(
+                            "block {} has an invalid limit ({})",
+                            e.block, node.limit
+                        ));
+                    }
+                    index_blocks.insert(e.block);
+                    stack.push((node, start, end, level - 1));
+                    continue;
+                }
+                for de in dirent::iter_block(&buf) {
+                    if de.name.is_empty()
+                        || (de.inode == 0 && !matches!(de.file_type, ft::WHT | ft::FALLTHRU))
+                    {
+                        continue;
+                    }
+                    let Ok((h, _)) = hash::dirhash(version, de.name, &seed) else {
+                        return Some("unsupported hash".into());
+                    };
+                    let h = h & !1;
+                    let below_end = h < end || (end & 1 == 1 && h <= end & !1) || end == u32::MAX;
+                    if h < (start & !1) {
+                        return Some(format!("block {} has bad min hash", e.block));
+                    }
+                    if !below_end {
+                        return Some(format!("block {} has bad max hash", e.block));
+                    }
+                }
+            }
+        }
+        for &l in blocks.keys() {
+            if !index_blocks.contains(&l) && !referenced.contains(&l) {
+                return Some(format!("block {l} not referenced"));
+            }
+        }
+        None
+    }
+}
+
+fn union_kind(t: u8) -> &'static str {
+    if t == ft::WHT {
+        "Whiteout"
+    } else {
+        "Fallthru"
+    }
+}

@@ -1,0 +1,416 @@
+//! Pass 3: every directory must reach the root; '..' must name the
+//! directory that holds it; /lost+found must exist. Pass 3A rebuilds the
+//! directories marked for it (duplicate names, cleared htree indexes).
+
+use std::collections::HashSet;
+
+use anyhow::Result;
+use ext2fs::dirent::{self, ft, DirEntry};
+use ext2fs::inode::{self, mode_to_dirent_type};
+
+use crate::checker::{Checker, DirBlock, DirInfo};
+use crate::problem::{Code, Ctx};
+
+const LOST_FOUND: &[u8] = b"lost+found";
+
+impl Checker {
+    pub fn pass3(&mut self) -> Result<()> {
+        self.check_root()?;
+        if !self.is_dir(inode::ROOT_INO) {
+            return Ok(());
+        }
+        let mut dirs: Vec<u32> = self.dir_info.keys().copied().collect();
+        dirs.sort_unstable();
+        let mut done: HashSet<u32> = HashSet::new();
+        done.insert(inode::ROOT_INO);
+        for dir in dirs {
+            if self.is_dir(dir) {
+                self.check_directory(dir, &mut done)?;
+            }
+        }
+        if !self.read_only() && self.lost_found == 0 {
+            self.get_lost_and_found(true)?;
+        }
+        if !self.rehash.is_empty() {
+            self.pass3a()?;
+        }
+        Ok(())
+    }
+
+    fn check_root(&mut self) -> Result<()> {
+        if self.is_dir(inode::ROOT_INO) {
+            return Ok(());
+        }
+        if !self.problem(Code::NoRoot, &Ctx::default())? {
+            self.problem(Code::RootNotDirAbort, &Ctx::default())?;
+            anyhow::bail!("the root directory is missing and was not recreated");
+        }
+        let bs = self.fs.block_size() as usize;
+        let blk = self.alloc_block(0)?;
+        let block = dirent::new_dir_block(
+            inode::ROOT_INO,
+            inode::ROOT_INO,
+            bs,
+            self.fs.filetype_feature(),
+        );
+        self.fs.write_block(blk as u64, &block)?;
+        let mut rec = self.fs.new_inode_record(inode::S_IFDIR | 0o755);
+        rec.base.i_block[0] = blk;
+        rec.base.i_links_count = 2;
+        rec.base.i_blocks = (bs / 512) as u32;
+        rec.set_size(bs as u64);
+        self.write_inode(inode::ROOT_INO, &rec)?;
+        self.fs.mark_inode(inode::ROOT_INO, true, true)?;
+        Self::set_ino(&mut self.used, inode::ROOT_INO, true);
+        Self::set_ino(&mut self.dirs, inode::ROOT_INO, true);
+        self.dir_info.insert(
+            inode::ROOT_INO,
+            DirInfo {
+                parent: inode::ROOT_INO,
+                dotdot: inode::ROOT_INO,
+            },
+        );
+        self.dir_blocks.push(DirBlock {
+            ino: inode::ROOT_INO,
+            lblk: 0,
+            pblk: blk,
+        });
+        self.counted[inode::ROOT_INO as usize] = 2;
+        self.link_info[inode::ROOT_INO as usize] = 2;
+        self.stats.dirs += 1;
+        Ok(())
+    }
+
+    fn check_directory(&mut self, dir: u32, done: &mut HashSet<u32>) -> Result<()> {
+        let mut ino = dir;
+        let mut path_seen: HashSet<u32> = HashSet::new();
+        loop {
+            if !done.insert(ino) {
+                break;
+            }
+            path_seen.insert(ino);
+            let parent = self.dir_info.get(&ino).map_or(0, |d| d.parent);
+            if parent == 0 || path_seen.contains(&parent) {
+                let was_in = if parent != 0 {
+                    parent
+                } else {
+                    self.dir_info.get(&ino).map_or(0, |d| d.dotdot)
+                };
+                let c = Ctx {
+                    ino,
+                    path: self.dir_path(was_in),
+                    ..Default::default()
+                };
+                if self.problem(Code::UnconnectedDir, &c)? {
+                    if self.reconnect(ino)? {
+                        let lpf = self.lost_found;
+                        self.fix_dotdot(ino, lpf)?;
+                    } else {
+                        self.ask.unfixed = true;
+                    }
+                }
+                break;
+            }
+            ino = parent;
+        }
+        let info = self.dir_info.get(&dir).copied().unwrap_or_default();
+        if info.dotdot != info.parent {
+            let c = Ctx {
+                ino: dir,
+                ino2: info.dotdot,
+                dir: info.parent,
+                path: self.dir_path(dir),
+                str1: self.dir_path(info.dotdot),
+                str2: self.dir_path(info.parent),
+                ..Default::default()
+            };
+            if self.problem(Code::BadDotDot, &c)? {
+                self.fix_dotdot(dir, info.parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes a link count both as counted and on disk (e2fsck keeps
+    /// them moving together while it repairs).
+    pub fn adjust_count(&mut self, ino: u32, up: bool) -> Result<()> {
+        if ino == 0 || ino > self.inodes_count {
+            return Ok(());
+        }
+        let mut rec = self.fs.read_inode(ino)?;
+        let i = ino as usize;
+        if up {
+            self.counted[i] += 1;
+            if rec.base.i_links_count == u16::MAX {
+                return Ok(());
+            }
+            rec.base.i_links_count += 1;
+        } else {
+            self.counted[i] = self.counted[i].saturating_sub(1);
+            if rec.base.i_links_count == 0 {
+                return Ok(());
+            }
+            rec.base.i_links_count -= 1;
+        }
+        self.link_info[i] = rec.base.i_links_count;
+        self.write_inode(ino, &rec)
+    }
+
+    /// Points `dir`'s '..' at `parent`.
+    fn fix_dotdot(&mut self, dir: u32, parent: u32) -> Result<()> {
+        let Some(db) = self
+            .dir_blocks
+            .iter()
+            .find(|d| d.ino == dir && d.lblk == 0 && d.pblk != 0)
+            .copied()
+        else {
+            return Ok(());
+        };
+        let mut buf = self.fs.read_block(db.pblk as u64)?;
+        let Some(e) = dirent::iter_block(&buf).nth(1).filter(|e| e.name == b"..") else {
+            eprintln!("Couldn't fix parent of inode {dir}: Couldn't find parent directory entry");
+            self.ask.unfixed = true;
+            return Ok(());
+        };
+        let (off, old) = (e.offset, e.inode);
+        buf[off..off + 4].copy_from_slice(&parent.to_le_bytes());
+        if self.fs.filetype_feature() {
+            buf[off + 7] = ft::DIR;
+        }
+        self.fs.write_block(db.pblk as u64, &buf)?;
+        if old != 0 {
+            self.adjust_count(old, false)?;
+        }
+        self.adjust_count(parent, true)?;
+        self.dir_info.insert(
+            dir,
+            DirInfo {
+                parent,
+                dotdot: parent,
+            },
+        );
+        Ok(())
+    }
+
+    /// Finds /lost+found, or (with `create`) makes it.
+    pub fn get_lost_and_found(&mut self, create: bool) -> Result<u32> {
+        if self.lost_found != 0 {
+            return Ok(self.lost_found);
+        }
+        let found = self.lookup_in(inode::ROOT_INO, LOST_FOUND)?;
+        if let Some((ino, _)) = found {
+            if self.is_dir(ino) {
+                self.lost_found = ino;
+                return Ok(ino);
+            }
+            let c = Ctx::ino(ino);
+            if !self.problem(Code::LostFoundNotDir, &c)? {
+                return Ok(0);
+            }
+            self.fs.remove_entry(inode::ROOT_INO, LOST_FOUND)?;
+            self.adjust_count(ino, false)?;
+        }
+        if !create || !self.problem(Code::NoLostFound, &Ctx::default())? {
+            return Ok(0);
+        }
+        let ino = self.fs.mkdir(inode::ROOT_INO, LOST_FOUND, 0o700)?;
+        // A checker makes lost+found as mke2fs does: not opaque.
+        let mut rec = self.fs.read_inode(ino)?;
+        if rec.base.i_flags & inode::flags::OPAQUE != 0 {
+            rec.base.i_flags &= !inode::flags::OPAQUE;
+            self.write_inode(ino, &rec)?;
+        }
+        Self::set_ino(&mut self.used, ino, true);
+        Self::set_ino(&mut self.dirs, ino, true);
+        self.dir_info.insert(
+            ino,
+            DirInfo {
+                parent: inode::ROOT_INO,
+                dotdot: inode::ROOT_INO,
+            },
+        );
+        for (l, p) in self.fs.data_blocks(&rec)? {
+            self.dir_blocks.push(DirBlock {
+                ino,
+                lblk: l as u32,
+                pblk: p,
+            });
+        }
+        self.refresh_dir_blocks(inode::ROOT_INO)?;
+        self.counted[ino as usize] = 2;
+        self.link_info[ino as usize] = 2;
+        self.counted[inode::ROOT_INO as usize] += 1;
+        self.link_info[inode::ROOT_INO as usize] =
+            self.fs.read_inode(inode::ROOT_INO)?.base.i_links_count;
+        self.stats.dirs += 1;
+        self.lost_found = ino;
+        Ok(ino)
+    }
+
+    /// Re-reads a directory's block list after the library changed it.
+    pub fn refresh_dir_blocks(&mut self, dir: u32) -> Result<()> {
+        let rec = self.fs.read_inode(dir)?;
+        self.dir_blocks.retain(|d| d.ino != dir);
+        for (l, p) in self.fs.data_blocks(&rec)? {
+            self.dir_blocks.push(DirBlock {
+                ino: dir,
+                lblk: l as u32,
+                pblk: p,
+            });
+        }
+        Ok(())
+    }
+
+    fn lookup_in(&self, dir: u32, name: &[u8]) -> Result<Option<(u32, u8)>> {
+        for db in self
+            .dir_blocks
+            .iter()
+            .filter(|d| d.ino == dir && d.pblk != 0)
+        {
+            let buf = self.fs.read_block(db.pblk as u64)?;
+            for e in dirent::iter_block(&buf) {
+                if e.inode != 0 && e.name == name {
+                    return Ok(Some((e.inode, e.file_type)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Links `ino` into lost+found as "#ino"; false when that is impossible.
+    pub fn reconnect(&mut self, ino: u32) -> Result<bool> {
+        let lpf = self.get_lost_and_found(true)?;
+        if lpf == 0 {
+            let c = Ctx {
+                ino,
+                str1: "no lost+found directory".into(),
+                ..Default::default()
+            };
+            self.problem(Code::NoLostFoundNoSpace, &c)?;
+            return Ok(false);
+        }
+        let rec = self.fs.read_inode(ino)?;
+        let name = format!("#{ino}");
+        let t = mode_to_dirent_type(rec.mode());
+        if let Err(e) = self.fs.add_entry(lpf, name.as_bytes(), ino, t) {
+            let c = Ctx {
+                ino,
+                str1: e.to_string(),
+                ..Default::default()
+            };
+            self.problem(Code::NoLostFoundNoSpace, &c)?;
+            return Ok(false);
+        }
+        self.refresh_dir_blocks(lpf)?;
+        self.adjust_count(ino, true)?;
+        Ok(true)
+    }
+
+    /// Pass 3A: rewrite each marked directory compactly, without duplicate
+    /// names, and re-index it where the filesystem indexes directories.
+    fn pass3a(&mut self) -> Result<()> {
+        self.problem(Code::Pass3A, &Ctx::default())?;
+        let dirs: Vec<u32> = self.rehash.iter().copied().collect();
+        for dir in dirs {
+            if !self.is_dir(dir) || self.read_only() {
+                continue;
+            }
+            self.rehash_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    fn rehash_dir(&mut self, dir: u32) -> Result<()> {
+        let bs = self.fs.block_size() as usize;
+        let wh = self.fs.whiteout_feature();
+        let mut blocks: Vec<DirBlock> = self
+            .dir_blocks
+            .iter()
+            .filter(|d| d.ino == dir && d.pblk != 0)
+            .copied()
+            .collect();
+        blocks.sort_by_key(|d| d.lblk);
+        let mut dot = None;
+        let mut dotdot = None;
+        let mut live: Vec<DirEntry> = Vec::new();
+        let mut union: Vec<DirEntry> = Vec::new();
+        let mut names: HashSet<Vec<u8>> = HashSet::new();
+        for db in &blocks {
+            let buf = self.fs.read_block(db.pblk as u64)?;
+            for (k, e) in dirent::iter_block(&buf).enumerate() {
+                if db.lblk == 0 && k == 0 {
+                    dot = Some(e.inode);
+                    continue;
+                }
+                if db.lblk == 0 && k == 1 {
+                    dotdot = Some(e.inode);
+                    continue;
+                }
+                let entry = DirEntry::new(e.inode, e.file_type, e.name);
+                if e.inode != 0 {
+                    if !names.insert(e.name.to_vec()) {
+                        let c = Ctx {
+                            ino: dir,
+                            name: e.name.to_vec(),
+                            path: self.dir_path(dir),
+                            ..Default::default()
+                        };
+                        if self.problem(Code::RehashDuplicate, &c)? {
+                            self.adjust_count(e.inode, false)?;
+                            continue;
+                        }
+                    }
+                    live.push(entry);
+                } else if wh && matches!(e.file_type, ft::WHT | ft::FALLTHRU) && !e.name.is_empty()
+                {
+                    union.push(entry);
+                }
+            }
+        }
+        for u in union {
+            if names.insert(u.name.clone()) {
+                live.push(u);
+            }
+        }
+        let filetype = self.fs.filetype_feature();
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let first = dirent::new_dir_block(dot.unwrap_or(dir), dotdot.unwrap_or(0), bs, filetype);
+        let mut cur: Vec<DirEntry> = dirent::parse_block(&first, dir, 0)?;
+        let mut used = 24usize;
+        // The '..' entry absorbs the rest of the first block until names come.
+        cur[1].rec_len = 12;
+        for e in live {
+            let need = dirent::rec_len_for(e.name.len());
+            if used + need > bs {
+                let last = cur.len() - 1;
+                cur[last].rec_len += (bs - used) as u32;
+                out.push(dirent::write_block(&cur, bs)?);
+                cur = Vec::new();
+                used = 0;
+            }
+            let mut e = e;
+            e.rec_len = need as u32;
+            used += need;
+            cur.push(e);
+        }
+        if cur.is_empty() {
+            cur.push(DirEntry {
+                inode: 0,
+                rec_len: bs as u32,
+                file_type: 0,
+                name: Vec::new(),
+            });
+        } else {
+            let last = cur.len() - 1;
+            cur[last].rec_len += (bs - used) as u32;
+        }
+        out.push(dirent::write_block(&cur, bs)?);
+        let n = out.len();
+        self.fs.write_dir_blocks(dir, &out, false)?;
+        if n > 1 && self.fs.sb.has_compat(ext2fs::features::compat::DIR_INDEX) {
+            self.fs.index_directory(dir)?;
+        }
+        self.refresh_dir_blocks(dir)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,69 @@
+//! Pass 4: link counts. An inode in use that no directory names is
+//! reconnected to /lost+found (or cleared when it is empty); every
+//! i_links_count must equal the number of entries that name the inode.
+
+use anyhow::Result;
+
+use crate::checker::Checker;
+use crate::problem::{Code, Ctx};
+
+impl Checker {
+    pub fn pass4(&mut self) -> Result<()> {
+        let first_ino = self.fs.sb.first_ino();
+        for ino in 1..=self.inodes_count {
+            if ino != ext2fs::inode::ROOT_INO && ino < first_ino {
+                continue;
+            }
+            if !self.is_used(ino) {
+                continue;
+            }
+            let i = ino as usize;
+            if self.counted[i] == 0 {
+                if self.disconnected(ino)? {
+                    continue;
+                }
+            }
+            let link_count = self.link_info[i] as u32;
+            let mut counted = self.counted[i];
+            if self.is_dir(ino) && counted > 65000 {
+                counted = 1;
+            }
+            if link_count != counted {
+                let c = Ctx {
+                    ino,
+                    num: link_count as u64,
+                    num2: counted as u64,
+                    ..Default::default()
+                };
+                if self.problem(Code::BadRefCount, &c)? {
+                    let mut rec = self.fs.read_inode(ino)?;
+                    rec.base.i_links_count = counted.min(u16::MAX as u32) as u16;
+                    self.write_inode(ino, &rec)?;
+                    self.link_info[i] = rec.base.i_links_count;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An inode nobody names; returns true when it was cleared.
+    fn disconnected(&mut self, ino: u32) -> Result<bool> {
+        let rec = self.fs.read_inode(ino)?;
+        let empty = rec.base.i_blocks == 0 && rec.size() == 0;
+        if empty && !rec.is_dir() {
+            if self.problem(Code::UnattachedZeroLength, &Ctx::ino(ino))? {
+                self.deallocate(ino)?;
+                return Ok(true);
+            }
+        }
+        if self.problem(Code::UnattachedInode, &Ctx::ino(ino))? {
+            if !self.reconnect(ino)? {
+                self.ask.unfixed = true;
+            }
+        } else {
+            // Left alone: do not also "fix" its link count to zero.
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}

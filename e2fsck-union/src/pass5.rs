@@ -1,0 +1,205 @@
+//! Pass 5: the bitmaps on disk against what passes 1-4 found, then the
+//! free counts of each group and of the superblock, and bitmap padding.
+
+use anyhow::Result;
+use ext2fs::bitmap::{self, Bitmap};
+
+use crate::checker::Checker;
+use crate::problem::{Code, Ctx};
+
+/// The bitmaps as they were on disk before any repair.
+pub struct DiskBitmaps {
+    pub blocks: Bitmap,
+    pub inodes: Bitmap,
+    pub block_padding_ok: bool,
+    pub inode_padding_ok: bool,
+}
+
+impl Checker {
+    pub fn read_disk_bitmaps(&self) -> DiskBitmaps {
+        let geo = &self.fs.geo;
+        let mut blocks = Bitmap::new(self.found.len());
+        let mut inodes = Bitmap::new(self.inodes_count as u64);
+        let mut block_padding_ok = true;
+        let mut inode_padding_ok = true;
+        for g in 0..geo.group_count {
+            let gd = self.fs.groups[g as usize];
+            let first = geo.group_first_block(g) - self.first_data;
+            let nb = geo.blocks_in_group(g) as u64;
+            if let Some(buf) = self.read_meta_block(gd.bg_block_bitmap as u64) {
+                blocks.load_group(first, &buf, nb);
+                block_padding_ok &= bitmap::parse_group(&buf, nb).1;
+            }
+            let ifirst = g as u64 * geo.inodes_per_group as u64;
+            let ni = geo.inodes_per_group as u64;
+            if let Some(buf) = self.read_meta_block(gd.bg_inode_bitmap as u64) {
+                inodes.load_group(ifirst, &buf, ni);
+                inode_padding_ok &= bitmap::parse_group(&buf, ni).1;
+            }
+        }
+        DiskBitmaps {
+            blocks,
+            inodes,
+            block_padding_ok,
+            inode_padding_ok,
+        }
+    }
+
+    fn read_meta_block(&self, b: u64) -> Option<Vec<u8>> {
+        if b == 0 || !self.block_ok(b) {
+            return None;
+        }
+        self.fs.read_block(b).ok()
+    }
+
+    /// Gives the library the maps passes 1-1D built, so every later
+    /// allocation and release keeps them (and the group counts) current.
+    pub fn hand_over_bitmaps(&mut self) {
+        let blocks = std::mem::take(&mut self.found);
+        let inodes = self.used.clone();
+        self.fs.install_bitmaps(blocks, inodes);
+        self.handed_over = true;
+    }
+
+    pub fn pass5(&mut self, disk: &DiskBitmaps) -> Result<()> {
+        let Some((bb, ib)) = self.fs.bitmaps() else {
+            return Ok(());
+        };
+        let (bb, ib) = (bb.clone(), ib.clone());
+        let geo = self.fs.geo.clone();
+        // Block bitmap differences.
+        let diffs = differences(&bb, &disk.blocks, self.first_data);
+        if !diffs.is_empty() {
+            self.problem(Code::BlockBitmapHeader, &Ctx::default())?;
+            self.ask.raw(&diffs);
+            if !self.problem(Code::BlockBitmapEnd, &Ctx::default())? {
+                let inodes = ib.clone();
+                self.fs.install_bitmaps(disk.blocks.clone(), inodes);
+            }
+        }
+        let mut total_free = 0u64;
+        for g in 0..geo.group_count {
+            let first = geo.group_first_block(g) - self.first_data;
+            let n = geo.blocks_in_group(g) as u64;
+            let free = bb.count_clear(first, first + n);
+            total_free += free;
+            let have = self.fs.groups[g as usize].bg_free_blocks_count as u64;
+            if have != free {
+                let c = Ctx {
+                    group: g,
+                    num: have,
+                    num2: free,
+                    ..Default::default()
+                };
+                if self.problem(Code::FreeBlocksGroup, &c)? {
+                    self.fs.groups[g as usize].bg_free_blocks_count = free as u16;
+                    self.fs.mark_group_dirty(g);
+                }
+            }
+        }
+        let have = self.fs.sb.s_free_blocks_count as u64;
+        if have != total_free {
+            let c = Ctx {
+                num: have,
+                num2: total_free,
+                ..Default::default()
+            };
+            if self.problem(Code::FreeBlocksTotal, &c)? {
+                self.fs.sb.s_free_blocks_count = total_free as u32;
+                self.fs.mark_super_dirty();
+            }
+        }
+        // Inode bitmap differences.
+        let diffs = differences(&ib, &disk.inodes, 1);
+        if !diffs.is_empty() {
+            self.problem(Code::InodeBitmapHeader, &Ctx::default())?;
+            self.ask.raw(&diffs);
+            if !self.problem(Code::InodeBitmapEnd, &Ctx::default())? {
+                if let Some((blocks, _)) = self.fs.bitmaps() {
+                    let blocks = blocks.clone();
+                    self.fs.install_bitmaps(blocks, disk.inodes.clone());
+                }
+            }
+        }
+        let mut total_free = 0u64;
+        for g in 0..geo.group_count {
+            let first = g as u64 * geo.inodes_per_group as u64;
+            let n = geo.inodes_per_group as u64;
+            let free = ib.count_clear(first, first + n);
+            total_free += free;
+            let dirs = (first..first + n).filter(|&i| self.dirs.get(i)).count() as u64;
+            let gd = self.fs.groups[g as usize];
+            if gd.bg_free_inodes_count as u64 != free {
+                let c = Ctx {
+                    group: g,
+                    num: gd.bg_free_inodes_count as u64,
+                    num2: free,
+                    ..Default::default()
+                };
+                if self.problem(Code::FreeInodesGroup, &c)? {
+                    self.fs.groups[g as usize].bg_free_inodes_count = free as u16;
+                    self.fs.mark_group_dirty(g);
+                }
+            }
+            if gd.bg_used_dirs_count as u64 != dirs {
+                let c = Ctx {
+                    group: g,
+                    num: gd.bg_used_dirs_count as u64,
+                    num2: dirs,
+                    ..Default::default()
+                };
+                if self.problem(Code::DirsCountGroup, &c)? {
+                    self.fs.groups[g as usize].bg_used_dirs_count = dirs as u16;
+                    self.fs.mark_group_dirty(g);
+                }
+            }
+        }
+        let have = self.fs.sb.s_free_inodes_count as u64;
+        if have != total_free {
+            let c = Ctx {
+                num: have,
+                num2: total_free,
+                ..Default::default()
+            };
+            if self.problem(Code::FreeInodesTotal, &c)? {
+                self.fs.sb.s_free_inodes_count = total_free as u32;
+                self.fs.mark_super_dirty();
+            }
+        }
+        // Padding is written by the next flush (every group is written).
+        if !disk.inode_padding_ok {
+            self.problem(Code::InodeBitmapPadding, &Ctx::default())?;
+        }
+        if !disk.block_padding_ok {
+            self.problem(Code::BlockBitmapPadding, &Ctx::default())?;
+        }
+        Ok(())
+    }
+}
+
+/// " +(22--23) +49 -60" between what should be and what is on disk;
+/// `base` is the number of bit 0.
+fn differences(want: &Bitmap, have: &Bitmap, base: u64) -> String {
+    let mut out = String::new();
+    let n = want.len();
+    let mut i = 0;
+    while i < n {
+        let w = want.get(i);
+        if w == have.get(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i + 1 < n && want.get(i + 1) == w && have.get(i + 1) != w {
+            i += 1;
+        }
+        let sign = if w { '+' } else { '-' };
+        if i > start {
+            out.push_str(&format!(" {sign}({}--{})", start + base, i + base));
+        } else {
+            out.push_str(&format!(" {sign}{}", start + base));
+        }
+        i += 1;
+    }
+    out
+}

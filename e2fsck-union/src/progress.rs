@@ -1,0 +1,67 @@
+//! -C: progress as a bar on the terminal (fd 0) or as e2fsck's completion
+//! protocol ("pass current max device" lines) on a descriptor for fsck(8).
+
+use std::io::Write;
+
+pub enum Progress {
+    None,
+    Bar(indicatif::ProgressBar),
+    Fd(std::fs::File, String),
+}
+
+/// Share of the whole check each pass takes, as e2fsck weighs them.
+const WEIGHT: [f64; 5] = [70.0, 20.0, 2.0, 3.0, 5.0];
+
+impl Progress {
+    pub fn new(fd: Option<i32>, device: &str) -> anyhow::Result<Self> {
+        match fd {
+            None => Ok(Progress::None),
+            Some(0) => {
+                let bar = indicatif::ProgressBar::new(1000);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{prefix} |{bar:40}| {percent:>3}%")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar.set_prefix(device.to_string());
+                Ok(Progress::Bar(bar))
+            }
+            Some(n) if n > 0 => {
+                let path = format!("/proc/self/fd/{n}");
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| {
+                        anyhow::anyhow!("-C {n}: file descriptor {n} is not open for writing: {e}")
+                    })?;
+                Ok(Progress::Fd(f, device.to_string()))
+            }
+            Some(n) => anyhow::bail!("-C {n}: a progress descriptor must be 0 or positive"),
+        }
+    }
+
+    /// `pass` 1-5, `cur` of `max` units done in it.
+    pub fn update(&mut self, pass: usize, cur: u64, max: u64) {
+        match self {
+            Progress::None => {}
+            Progress::Bar(bar) => {
+                let before: f64 = WEIGHT[..pass - 1].iter().sum();
+                let frac = if max == 0 {
+                    1.0
+                } else {
+                    cur as f64 / max as f64
+                };
+                let pct = before + WEIGHT[pass - 1] * frac;
+                bar.set_position((pct * 10.0) as u64);
+            }
+            Progress::Fd(f, dev) => {
+                let _ = writeln!(f, "{pass} {cur} {max} {dev}");
+            }
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! One check from start to end: open (falling back to a backup superblock
+//! like e2fsck), decide whether to skip a clean filesystem, run the passes,
+//! write the superblock and summarize.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+use ext2fs::fs::{Filesystem, OpenOptions};
+use ext2fs::superblock::{STATE_ERROR, STATE_VALID};
+
+use crate::ask::{Asker, Mode, PreenHalt, UserAbort};
+use crate::checker::Checker;
+use crate::exit;
+use crate::problem::{Code, Ctx};
+use crate::progress::Progress;
+use crate::Options;
+
+const PROG: &str = "e2fsck-union";
+
+pub fn run(opts: Options) -> u8 {
+    let Some(device) = opts.device.clone() else {
+        eprintln!("Usage: {PROG} [-panyrcdfktvDFV] [-b superblock] [-B blocksize]\n\t\t[-l|-L bad_blocks_file] [-C fd] [-j external_journal]\n\t\t[-E extended-options] device");
+        return exit::USAGE;
+    };
+    let mode = match mode_of(&opts) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{PROG}: {e}");
+            return exit::USAGE;
+        }
+    };
+    if let Err(e) = refuse_unsupported(&opts) {
+        eprintln!("{PROG}: {e}");
+        return exit::USAGE;
+    }
+    if mode == Mode::Interactive && !cli_common::interactive() {
+        eprintln!("{PROG}: need terminal for interactive repairs");
+        return exit::ERROR;
+    }
+    let mut ask = Asker::new(mode, &device);
+    match check(&opts, &device, &mut ask) {
+        Ok(code) => code,
+        Err(e) if e.is::<PreenHalt>() => {
+            println!(
+                "\n\n{device}: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.\n\t(i.e., without -a or -p options)"
+            );
+            exit::UNCORRECTED
+        }
+        Err(e) if e.is::<UserAbort>() => {
+            println!("\n{device}: e2fsck-union canceled.\n\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
+            exit::CANCELED | exit::UNCORRECTED
+        }
+        Err(e) => {
+            eprintln!("{PROG}: {e:#}");
+            if ask.changed {
+                eprintln!("\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
+            }
+            exit::ERROR
+        }
+    }
+}
+
+fn mode_of(o: &Options) -> Result<Mode> {
+    let preen = o.preen || o.auto;
+    let n = [preen, o.no, o.yes].iter().filter(|&&x| x).count();
+    if n > 1 {
+        bail!("only one of the options -p/-a, -n or -y may be specified.");
+    }
+    Ok(if preen {
+        Mode::Preen
+    } else if o.no {
+        Mode::No
+    } else if o.yes {
+        Mode::Yes
+    } else {
+        Mode::Interactive
+    })
+}
+
+fn refuse_unsupported(o: &Options) -> Result<()> {
+    if o.journal.is_some() {
+        bail!("-j: ext2 has no journal, so there is no external journal to use");
+    }
+    if o.badblocks > 0 {
+        bail!("-c: scanning for bad blocks with badblocks(8) is not supported by this tool; run badblocks(8) and pass its output with -l");
+    }
+    if o.keep_badblocks {
+        bail!("-k only makes sense with -c, which this tool does not support");
+    }
+    if o.add_badblocks.is_some() || o.set_badblocks.is_some() {
+        bail!(
+            "-l/-L: updating the bad blocks list is not supported by this tool yet; use e2fsck -l"
+        );
+    }
+    if let Some(ext) = &o.extended {
+        for opt in ext.split(',').filter(|s| !s.is_empty()) {
+            match opt {
+                "journal_only" => bail!("-E journal_only: ext2 has no journal"),
+                other => bail!("-E {other}: unknown extended option (ext2 checks take none)"),
+            }
+        }
+    }
+    if o.no && o.optimize_dirs {
+        bail!("the -n and -D options are incompatible.");
+    }
+    Ok(())
+}
+
+/// Opens the filesystem as e2fsck does: the primary superblock, or a
+/// backup when the primary or its descriptors are bad (not when preening).
+fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> {
+    let path = Path::new(device);
+    let mut oo = OpenOptions {
+        write,
+        superblock: opts.superblock,
+        block_size: opts.blocksize,
+        ..Default::default()
+    };
+    let preen = opts.preen || opts.auto;
+    let first = Filesystem::open(path, &oo);
+    if opts.superblock.is_some() {
+        return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
+    }
+    let reason = match &first {
+        Ok(fs) => crate::super_check::check_desc(fs).filter(|_| fs.geo.group_count > 1),
+        Err(ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_)) => None,
+        Err(_) => None,
+    };
+    let primary_bad = matches!(
+        &first,
+        Err(ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_))
+    );
+    if preen || (!primary_bad && reason.is_none()) {
+        return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
+    }
+    match &first {
+        Err(e) => {
+            println!("ext2fs_open2: {e}");
+            println!("{PROG}: Superblock invalid, trying backup blocks...");
+        }
+        Ok(_) => {
+            println!(
+                "ext2fs_check_desc: Corrupt group descriptor: {}",
+                reason.clone().unwrap_or_default()
+            );
+            println!("{PROG}: Group descriptors look bad... trying backup blocks...");
+        }
+    }
+    for bs in [1024u64, 2048, 4096, 8192, 16384, 32768, 65536] {
+        let blk = bs * 8 + if bs == 1024 { 1 } else { 0 };
+        oo.superblock = Some(blk);
+        oo.block_size = Some(bs as u32);
+        if let Ok(fs) = Filesystem::open(path, &oo) {
+            if crate::super_check::check_desc(&fs).is_none() || first.is_err() {
+                return Ok((fs, blk));
+            }
+        }
+    }
+    match first {
+        Ok(fs) => Ok((fs, 0)),
+        Err(e) => Err(open_error(e, device)),
+    }
+}
+
+fn open_error(e: ext2fs::Error, device: &str) -> anyhow::Error {
+    anyhow!(
+        "{e} while trying to open {device}\n\nThe superblock could not be read or does not describe a valid ext2\n\
+filesystem.  If the device is valid and it really contains an ext2\n\
+filesystem (and not swap or ufs or something else), then the superblock\n\
+is corrupt, and you might try running e2fsck-union with an alternate superblock:\n    \
+e2fsck-union -b 8193 <device>\n or\n    e2fsck-union -b 32768 <device>\n"
+    )
+}
+
+fn now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
+    let write = ask.mode != Mode::No;
+    if opts.flush {
+        if let Ok(f) = std::fs::File::open(device) {
+            let _ = f.sync_all();
+        }
+    }
+    let (mut fs, backup) = open(opts, device, write)?;
+    if backup != 0 && write {
+        // The primary copies are rewritten from the backup at the end.
+        fs.mark_super_dirty();
+    }
+    let now = now();
+    let mut progress = Progress::new(opts.progress_fd, device)?;
+    let started = Instant::now();
+    let hint = if backup != 0 {
+        backup
+    } else {
+        fs.sb.s_blocks_per_group as u64 + fs.sb.s_first_data_block as u64
+    };
+    let taken = std::mem::replace(ask, Asker::new(ask.mode, device));
+    let mut ck = Checker::new(fs, taken, now);
+    ck.ask.debug = opts.debug;
+    let result = run_passes(&mut ck, opts, hint, &mut progress, started);
+    progress.finish();
+    let result = result.and_then(|skipped| finish(&mut ck, opts, skipped));
+    let Checker { ask: a, .. } = ck;
+    *ask = a;
+    result
+}
+
+/// Returns Some(exit code) when a clean filesystem was skipped.
+fn run_passes(
+    ck: &mut Checker,
+    opts: &Options,
+    hint: u64,
+    progress: &mut Progress,
+    started: Instant,
+) -> Result<Option<u8>> {
+    let preen = ck.ask.mode == Mode::Preen;
+    let timing = opts.timing > 0;
+    let header = |ck: &Checker, s: &str| {
+        if ck.ask.mode != Mode::Preen {
+            println!("{s}");
+        }
+    };
+    let mut reloc = ck.check_super(hint)?;
+    if !ck.read_only() {
+        ck.release_orphans()?;
+        ck.fs.flush()?;
+    }
+    if let Some(code) = skip_if_clean(ck, opts) {
+        return Ok(Some(code));
+    }
+    let _ = preen;
+    loop {
+        header(ck, "Pass 1: Checking inodes, blocks, and sizes");
+        let t = Instant::now();
+        progress.update(1, 0, 1);
+        ck.pass1()?;
+        progress.update(1, 1, 1);
+        if !reloc.is_empty() && !ck.read_only() {
+            let restart = ck.relocate(&reloc)?;
+            reloc = Default::default();
+            if restart {
+                ck.problem(Code::RestartNotice, &Ctx::default())?;
+                ck.fs.flush()?;
+                ck.reset();
+                continue;
+            }
+        }
+        report_time(timing, "Pass 1", t);
+        break;
+    }
+    ck.pass1_dups()?;
+    let disk = ck.read_disk_bitmaps();
+    ck.hand_over_bitmaps();
+    if opts.optimize_dirs && !ck.read_only() {
+        let dirs: Vec<u32> = ck.dir_info.keys().copied().collect();
+        ck.rehash.extend(dirs);
+    }
+    header(ck, "Pass 2: Checking directory structure");
+    let t = Instant::now();
+    ck.pass2()?;
+    progress.update(2, 1, 1);
+    report_time(timing, "Pass 2", t);
+    header(ck, "Pass 3: Checking directory connectivity");
+    let t = Instant::now();
+    ck.pass3()?;
+    progress.update(3, 1, 1);
+    report_time(timing, "Pass 3", t);
+    header(ck, "Pass 4: Checking reference counts");
+    let t = Instant::now();
+    ck.pass4()?;
+    progress.update(4, 1, 1);
+    report_time(timing, "Pass 4", t);
+    if ck.recreate_resize && !ck.read_only() {
+        ck.recreate_resize_inode()?;
+    }
+    header(ck, "Pass 5: Checking group summary information");
+    let t = Instant::now();
+    ck.pass5(&disk)?;
+    progress.update(5, 1, 1);
+    report_time(timing, "Pass 5", t);
+    report_time(timing, "Total", started);
+    Ok(None)
+}
+
+fn report_time(on: bool, what: &str, t: Instant) {
+    if on {
+        println!("{what}: time: {:.2}s", t.elapsed().as_secs_f64());
+    }
+}
+
+/// e2fsck's check_if_skip: a clean, not overdue filesystem is left alone
+/// unless -f.
+fn skip_if_clean(ck: &Checker, opts: &Options) -> Option<u8> {
+    let sb = &ck.fs.sb;
+    let dev = ck.ask.device.clone();
+    let reason = if sb.s_state & STATE_ERROR != 0 {
+        Some("contains a file system with errors".to_string())
+    } else if sb.s_state & STATE_VALID == 0 {
+        Some("was not cleanly unmounted".to_string())
+    } else if sb.s_max_mnt_count as i16 > 0 && sb.s_mnt_count >= sb.s_max_mnt_count {
+        Some(format!(
+            "has been mounted {} times without being checked",
+            sb.s_mnt_count
+        ))
+    } else if sb.s_checkinterval != 0 && ck.now >= sb.s_lastcheck.saturating_add(sb.s_checkinterval)
+    {
+        Some(format!(
+            "has gone {} days without being checked",
+            (ck.now - sb.s_lastcheck) / 86400
+        ))
+    } else if sb.s_lastcheck > ck.now.saturating_add(86400) {
+        Some("has filesystem last checked time in the future".to_string())
+    } else {
+        None
+    };
+    if opts.force || ck.ask.mode == Mode::No && opts.force {
+        return None;
+    }
+    match reason {
+        Some(r) => {
+            println!("{dev} {r}, check forced.");
+            None
+        }
+        None => {
+            let used_inodes = sb.s_inodes_count - sb.s_free_inodes_count;
+            let used_blocks = sb.s_blocks_count - sb.s_free_blocks_count;
+            println!(
+                "{dev}: clean, {used_inodes}/{} files, {used_blocks}/{} blocks",
+                sb.s_inodes_count, sb.s_blocks_count
+            );
+            Some(exit::OK)
+        }
+    }
+}
+
+fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
+    let dev = ck.ask.device.clone();
+    if let Some(code) = skipped {
+        if !ck.read_only() {
+            ck.fs.sync()?;
+        }
+        return Ok(code);
+    }
+    if !ck.read_only() {
+        let sb = &mut ck.fs.sb;
+        if ck.ask.unfixed {
+            sb.s_state |= STATE_ERROR;
+        } else {
+            sb.s_state = STATE_VALID;
+        }
+        sb.s_lastcheck = ck.now;
+        sb.s_mnt_count = 0;
+        ck.fs.mark_super_dirty();
+        ck.fs.sync()?;
+    }
+    if opts.verbose {
+        ck.print_verbose();
+    }
+    if ck.ask.changed {
+        println!("\n{dev}: ***** FILE SYSTEM WAS MODIFIED *****");
+    }
+    if ck.ask.unfixed {
+        println!("\n{dev}: ********** WARNING: Filesystem still has errors **********\n");
+    }
+    let sb = &ck.fs.sb;
+    let used_inodes = sb.s_inodes_count - sb.s_free_inodes_count.min(sb.s_inodes_count);
+    let used_blocks = sb.s_blocks_count - sb.s_free_blocks_count.min(sb.s_blocks_count);
+    if !opts.verbose {
+        let frag = if used_inodes > 0 {
+            ck.stats.fragmented as f64 * 100.0 / used_inodes as f64
+        } else {
+            0.0
+        };
+        println!(
+            "{dev}: {used_inodes}/{} files ({frag:.1}% non-contiguous), {used_blocks}/{} blocks",
+            sb.s_inodes_count, sb.s_blocks_count
+        );
+    }
+    let mut code = exit::OK;
+    if ck.ask.changed {
+        code |= exit::FIXED;
+    }
+    if ck.ask.unfixed {
+        code |= exit::UNCORRECTED;
+    }
+    Ok(code)
+}
+
+impl Checker {
+    pub fn recreate_resize_inode(&mut self) -> Result<()> {
+        let geo = self.fs.geo.clone();
+        let goal = ext2fs::resize_inode::dind_goal(&geo);
+        let dind = self.fs.alloc_block(goal)?;
+        let isz = self.fs.geo.inode_size as u16;
+        let (inode, writes) = ext2fs::resize_inode::build(&geo, dind, self.now, isz);
+        for (b, data) in writes {
+            self.fs.write_block(b as u64, &data)?;
+        }
+        self.fs.write_inode(ext2fs::inode::RESIZE_INO, &inode)?;
+        Ok(())
+    }
+
+    pub fn print_verbose(&self) {
+        let s = &self.stats;
+        let sb = &self.fs.sb;
+        let used_inodes =
+            (sb.s_inodes_count - sb.s_free_inodes_count.min(sb.s_inodes_count)) as u64;
+        let used_blocks =
+            (sb.s_blocks_count - sb.s_free_blocks_count.min(sb.s_blocks_count)) as u64;
+        let pct = |a: u64, b: u64| {
+            if b == 0 {
+                0.0
+            } else {
+                a as f64 * 100.0 / b as f64
+            }
+        };
+        println!();
+        println!(
+            "{:12} inodes used ({:.2}%, out of {})",
+            used_inodes,
+            pct(used_inodes, sb.s_inodes_count as u64),
+            sb.s_inodes_count
+        );
+        println!(
+            "{:12} non-contiguous files ({:.1}%)",
+            s.fragmented,
+            pct(s.fragmented, used_inodes)
+        );
+        println!(
+            "             # of inodes with ind/dind/tind blocks: {}/{}/{}",
+            s.ind, s.dind, s.tind
+        );
+        println!(
+            "{:12} blocks used ({:.2}%, out of {})",
+            used_blocks,
+            pct(used_blocks, sb.s_blocks_count as u64),
+            sb.s_blocks_count
+        );
+        println!("{:12} bad blocks", s.bad_blocks);
+        println!("{:12} large files", s.large_files);
+        println!();
+        println!("{:12} regular files", s.regular);
+        println!("{:12} directories", s.dirs);
+        println!("{:12} character device files", s.chardevs);
+        println!("{:12} block device files", s.blockdevs);
+        println!("{:12} fifos", s.fifos);
+        println!("{:12} links", s.links);
+        println!(
+            "{:12} symbolic links ({} fast symbolic links)",
+            s.symlinks, s.fast_symlinks
+        );
+        println!("{:12} sockets", s.sockets);
+        println!("{:12} whiteouts", s.whiteouts);
+        println!("{:12} fallthrus", s.fallthrus);
+        println!("{:12} opaque directories", s.opaque);
+        println!("------------");
+        println!(
+            "{:12} files",
+            s.regular
+                + s.dirs
+                + s.chardevs
+                + s.blockdevs
+                + s.fifos
+                + s.links
+                + s.symlinks
+                + s.sockets
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! Pass 0: the superblock and group descriptors, features that do not
+//! fit together, and the orphan list, before any inode is read.
+
+use anyhow::Result;
+use ext2fs::features::{compat, incompat};
+use ext2fs::fs::Filesystem;
+use ext2fs::inode;
+
+use crate::checker::Checker;
+use crate::problem::{Code, Ctx};
+
+/// What is wrong with a group's descriptor, if anything (ext2fs_check_desc).
+pub fn check_desc(fs: &Filesystem) -> Option<String> {
+    let geo = &fs.geo;
+    for g in 0..geo.group_count {
+        let gd = fs.groups[g as usize];
+        let first = geo.group_first_block(g);
+        let last = geo.group_last_block(g);
+        let inside = |b: u64| b >= first && b <= last;
+        if !inside(gd.bg_block_bitmap as u64) {
+            return Some("bad block for block bitmap".into());
+        }
+        if !inside(gd.bg_inode_bitmap as u64) {
+            return Some("bad block for inode bitmap".into());
+        }
+        let t = gd.bg_inode_table as u64;
+        if !inside(t) || !inside(t + geo.inode_table_blocks as u64 - 1) {
+            return Some("bad block for inode table".into());
+        }
+    }
+    None
+}
+
+/// Tables found outside their group, to be moved after pass 1.
+#[derive(Default)]
+pub struct Relocations {
+    pub block_bitmaps: Vec<u32>,
+    pub inode_bitmaps: Vec<u32>,
+    pub inode_tables: Vec<u32>,
+}
+
+impl Relocations {
+    pub fn is_empty(&self) -> bool {
+        self.block_bitmaps.is_empty()
+            && self.inode_bitmaps.is_empty()
+            && self.inode_tables.is_empty()
+    }
+}
+
+impl Checker {
+    pub fn check_super(&mut self, backup_hint: u64) -> Result<Relocations> {
+        let mut reloc = Relocations::default();
+        let geo = self.fs.geo.clone();
+        let mut hinted = false;
+        for g in 0..geo.group_count {
+            let gd = self.fs.groups[g as usize];
+            let first = geo.group_first_block(g);
+            let last = geo.group_last_block(g);
+            let inside = |b: u64| b >= first && b <= last;
+            let t = gd.bg_inode_table as u64;
+            let checks = [
+                (
+                    !inside(gd.bg_block_bitmap as u64),
+                    Code::BlockBitmapNotInGroup,
+                    gd.bg_block_bitmap,
+                ),
+                (
+                    !inside(gd.bg_inode_bitmap as u64),
+                    Code::InodeBitmapNotInGroup,
+                    gd.bg_inode_bitmap,
+                ),
+                (
+                    !inside(t) || !inside(t + geo.inode_table_blocks as u64 - 1),
+                    Code::InodeTableNotInGroup,
+                    gd.bg_inode_table,
+                ),
+            ];
+            for (bad, code, blk) in checks {
+                if !bad {
+                    continue;
+                }
+                if !hinted {
+                    hinted = true;
+                    let c = Ctx {
+                        num: backup_hint,
+                        ..Default::default()
+                    };
+                    self.problem(Code::RelocateHint, &c)?;
+                }
+                let c = Ctx {
+                    group: g,
+                    blk: blk as u64,
+                    ..Default::default()
+                };
+                if self.problem(code, &c)? {
+                    let gdm = &mut self.fs.groups[g as usize];
+                    match code {
+                        Code::BlockBitmapNotInGroup => {
+                            gdm.bg_block_bitmap = 0;
+                            reloc.block_bitmaps.push(g);
+                        }
+                        Code::InodeBitmapNotInGroup => {
+                            gdm.bg_inode_bitmap = 0;
+                            reloc.inode_bitmaps.push(g);
+                        }
+                        _ => {
+                            gdm.bg_inode_table = 0;
+                            reloc.inode_tables.push(g);
+                        }
+                    }
+                    self.fs.mark_group_dirty(g);
+                }
+            }
+            if gd.bg_flags != 0
+                && !self
+                    .fs
+                    .sb
+                    .has_ro_compat(ext2fs::features::ro_compat::GDT_CSUM)
+            {
+                let c = Ctx {
+                    group: g,
+                    ..Default::default()
+                };
+                if self.problem(Code::UninitBgFlags, &c)? {
+                    self.fs.groups[g as usize].bg_flags = 0;
+                    self.fs.groups[g as usize].bg_itable_unused = 0;
+                    self.fs.mark_group_dirty(g);
+                }
+            }
+        }
+        let sb = self.fs.sb;
+        if sb.s_rev_level == 0
+            && (sb.s_feature_compat != 0
+                || sb.s_feature_incompat != 0
+                || sb.s_feature_ro_compat != 0)
+            && self.problem(Code::RevZeroFeatures, &Ctx::default())?
+        {
+            self.fs.sb.s_feature_compat = 0;
+            self.fs.sb.s_feature_incompat = 0;
+            self.fs.sb.s_feature_ro_compat = 0;
+            self.fs.mark_super_dirty();
+        }
+        if sb.s_creator_os == 1
+            && sb.has_incompat(incompat::FILETYPE)
+            && self.problem(Code::HurdFiletype, &Ctx::default())?
+        {
+            self.fs.sb.s_feature_incompat &= !incompat::FILETYPE;
+            self.fs.mark_super_dirty();
+        }
+        if self.fs.whiteout_feature()
+            && !self.fs.filetype_feature()
+            && self.problem(Code::UnionFiletypeMissing, &Ctx::default())?
+        {
+            self.fs.sb.s_feature_incompat |= incompat::FILETYPE;
+            self.fs.mark_super_dirty();
+        }
+        if !sb.has_compat(compat::HAS_JOURNAL)
+            && sb.s_journal_inum != 0
+            && self.problem(Code::JournalInodeNoFeature, &Ctx::default())?
+        {
+            self.fs.sb.s_journal_inum = 0;
+            self.fs.mark_super_dirty();
+        }
+        if !self.read_only() && self.fs.sb.s_uuid == [0; 16] {
+            if self.problem(Code::AddUuid, &Ctx::default())? {
+                self.fs.sb.s_uuid = random_uuid();
+                self.fs.mark_super_dirty();
+            }
+        }
+        Ok(reloc)
+    }
+
+    /// Moves the tables pass 0 found outside their groups; true when an
+    /// inode table moved (its inodes are new, so the check restarts).
+    pub fn relocate(&mut self, reloc: &Relocations) -> Result<bool> {
+        let geo = self.fs.geo.clone();
+        let mut restart = false;
+        let moves = reloc
+            .block_bitmaps
+            .iter()
+            .map(|&g| (g, "block bitmap", 1u32))
+            .chain(reloc.inode_bitmaps.iter().map(|&g| (g, "inode bitmap", 1)))
+            .chain(
+                reloc
+                    .inode_tables
+                    .iter()
+                    .map(|&g| (g, "inode table", geo.inode_table_blocks)),
+            );
+        let moves: Vec<_> = moves.collect();
+        for (g, what, len) in moves {
+            let first = geo.group_first_block(g) - self.first_data;
+            let end = geo.group_last_block(g) + 1 - self.first_data;
+            let start = self
+                .find_free_run(first, end, len as u64)
+                .or_else(|| self.find_free_run(0, self.found.len(), len as u64));
+            let Some(start) = start else {
+                eprintln!("Could not allocate {len} block(s) for group {g}'s {what}: the filesystem is full");
+                self.ask.unfixed = true;
+                continue;
+            };
+            let blk = start + self.first_data;
+            let c = Ctx {
+                group: g,
+                blk,
+                str1: what.into(),
+                ..Default::default()
+            };
+            self.problem(Code::RelocatingTable, &c)?;
+            let zero = vec![0u8; self.fs.block_size() as usize];
+            for i in 0..len as u64 {
+                self.found.set(start + i, true);
+                self.metadata.set(start + i, true);
+                self.fs.write_block(blk + i, &zero)?;
+            }
+            let gd = &mut self.fs.groups[g as usize];
+            match what {
+                "block bitmap" => gd.bg_block_bitmap = blk as u32,
+                "inode bitmap" => gd.bg_inode_bitmap = blk as u32,
+                _ => {
+                    gd.bg_inode_table = blk as u32;
+                    restart = true;
+                }
+            }
+            self.fs.mark_group_dirty(g);
+        }
+        Ok(restart)
+    }
+
+    fn find_free_run(&self, from: u64, to: u64, len: u64) -> Option<u64> {
+        let mut i = from;
+        while i + len <= to {
+            match (i..i + len).find(|&k| self.found.get(k)) {
+                Some(used) => i = used + 1,
+                None => return Some(i),
+            }
+        }
+        None
+    }
+
+    /// Releases the inodes on the orphan list (deleted or truncated while
+    /// open when the filesystem went down).
+    pub fn release_orphans(&mut self) -> Result<()> {
+        let mut ino = self.fs.sb.s_last_orphan;
+        if ino == 0 || self.read_only() {
+            return Ok(());
+        }
+        let first_ino = self.fs.sb.first_ino();
+        let mut seen = std::collections::HashSet::new();
+        while ino != 0 {
+            if ino < first_ino || ino > self.inodes_count || !seen.insert(ino) {
+                self.problem(Code::OrphanListBad, &Ctx::ino(ino))?;
+                break;
+            }
+            let mut rec = self.fs.read_inode(ino)?;
+            let next = rec.base.i_dtime;
+            let c = Ctx {
+                ino,
+                num: rec.uid() as u64,
+                num2: rec.gid() as u64,
+                mode: rec.mode(),
+                blk: rec.size(),
+                ..Default::default()
+            };
+            if rec.base.i_links_count == 0 {
+                self.problem(Code::OrphanInodeClear, &c)?;
+                if self.fs.has_block_map(&rec) {
+                    let mut blocks = Vec::new();
+                    let (first, count) = (self.first_data, self.blocks_count);
+                    crate::blocks::walk(&self.fs, &mut rec.clone(), |p| {
+                        let b = p.pblk as u64;
+                        if b >= first && b < count {
+                            blocks.push(b);
+                            crate::blocks::Visit::Keep
+                        } else {
+                            crate::blocks::Visit::Replace(0)
+                        }
+                    });
+                    for b in blocks {
+                        self.fs.mark_block(b, false)?;
+                    }
+                }
+                self.fs.mark_inode(ino, false, rec.is_dir())?;
+                rec.base.i_dtime = self.now;
+                rec.base.i_blocks = 0;
+                rec.base.i_block = [0; 15];
+                rec.set_size(0);
+            } else {
+                self.problem(Code::OrphanInodeTruncate, &c)?;
+                let size = rec.size();
+                if self.fs.has_block_map(&rec) {
+                    self.fs.truncate(ino, &mut rec, size)?;
+                }
+                rec = self.fs.read_inode(ino)?;
+                rec.base.i_dtime = 0;
+            }
+            self.write_inode(ino, &rec)?;
+            ino = next;
+        }
+        self.fs.sb.s_last_orphan = 0;
+        self.fs.mark_super_dirty();
+        let _ = inode::ROOT_INO;
+        Ok(())
+    }
+}
+
+fn random_uuid() -> [u8; 16] {
+    use std::io::Read;
+    let mut u = [0u8; 16];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut u))
+        .is_ok();
+    if !ok {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(1);
+        u = (t ^ ((std::process::id() as u128) << 64)).to_le_bytes();
+    }
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    u
+}
