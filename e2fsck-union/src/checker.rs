@@ -87,6 +87,8 @@ pub struct Checker {
     /// Bitmaps installed into the library (after pass 1).
     pub handed_over: bool,
     pub recreate_resize: bool,
+    /// Tables to move after pass 1 (outside their group, or on bad blocks).
+    pub reloc: crate::super_check::Relocations,
 }
 
 impl Checker {
@@ -119,6 +121,7 @@ impl Checker {
             lost_found: 0,
             handed_over: false,
             recreate_resize: false,
+            reloc: Default::default(),
             fs,
         }
     }
@@ -146,6 +149,7 @@ impl Checker {
         self.lost_found = 0;
         self.handed_over = false;
         self.recreate_resize = false;
+        self.reloc = Default::default();
     }
 
     pub fn problem(&mut self, code: Code, ctx: &Ctx) -> Result<bool> {
@@ -246,6 +250,14 @@ impl Checker {
     pub fn clear_inode(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
         inode.base.i_links_count = 0;
         inode.base.i_dtime = self.now;
+        if ino == ext2fs::inode::BAD_INO {
+            // A bad blocks inode worth clearing is cleared entirely.
+            *inode = Inode::new(inode.size);
+        } else if ino < self.fs.sb.first_ino() {
+            // Reserved inodes are used whatever their link count: their
+            // block map must go, or the next check finds it again.
+            inode.base.i_block = [0; 15];
+        }
         self.write_inode(ino, inode)?;
         self.forget_inode(ino);
         Ok(())
@@ -257,7 +269,9 @@ impl Checker {
         }
         self.link_info[ino as usize] = 0;
         let was_dir = self.is_dir(ino);
-        Self::set_ino(&mut self.used, ino, false);
+        if ino >= self.fs.sb.first_ino() || ino == ext2fs::inode::ROOT_INO {
+            Self::set_ino(&mut self.used, ino, false);
+        }
         Self::set_ino(&mut self.dirs, ino, false);
         Self::set_ino(&mut self.regular, ino, false);
         Self::set_ino(&mut self.bad, ino, false);

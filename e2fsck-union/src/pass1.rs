@@ -57,6 +57,10 @@ impl Checker {
         let isz = geo.inode_size as usize;
         let first_ino = self.fs.sb.first_ino();
         for g in 0..geo.group_count {
+            if self.fs.groups[g as usize].bg_inode_table == 0 {
+                // Being relocated: its inodes are read after the restart.
+                continue;
+            }
             let table = match self.fs.read_inode_table(g) {
                 Ok(t) => t,
                 Err(e) => {
@@ -69,7 +73,7 @@ impl Checker {
                 .enumerate()
             {
                 let ino = g * geo.inodes_per_group + i as u32 + 1;
-                if ino < first_ino {
+                if ino < first_ino && ino != inode::ROOT_INO {
                     // Reserved inodes are always in use.
                     Self::set_ino(&mut self.used, ino, true);
                 }
@@ -77,10 +81,15 @@ impl Checker {
                     continue;
                 }
                 let mut inode = Inode::parse(raw)?;
+                if (inode.base.i_links_count != 0 || ino < first_ino)
+                    && !self.check_flags(ino, &mut inode)?
+                {
+                    continue;
+                }
                 if ino == inode::BAD_INO {
                     self.check_bad_blocks_inode(&mut inode)?;
                 } else if ino == inode::ROOT_INO {
-                    if inode.base.i_links_count == 0 && inode.base.i_mode == 0 {
+                    if inode.base.i_mode == 0 {
                         continue;
                     }
                     if !inode.is_dir() {
@@ -94,6 +103,10 @@ impl Checker {
                             inode.base.i_dtime = 0;
                             self.write_inode(ino, &inode)?;
                         }
+                    }
+                    if inode.base.i_links_count == 0 {
+                        // A deleted root; pass 3 makes a new one.
+                        continue;
                     }
                     self.check_inode(ino, &mut inode)?;
                 } else if ino == inode::RESIZE_INO {
@@ -126,7 +139,12 @@ impl Checker {
                             self.write_inode(ino, &inode)?;
                         }
                     }
-                    self.check_blocks(ino, &mut inode)?;
+                    if matches!(
+                        inode.file_type(),
+                        inode::S_IFDIR | inode::S_IFREG | inode::S_IFLNK
+                    ) {
+                        self.check_blocks(ino, &mut inode)?;
+                    }
                 } else if inode.base.i_links_count == 0 {
                     if inode.base.i_dtime == 0 && inode.base.i_mode != 0 {
                         if self.problem(Code::ZeroDtime, &Ctx::ino(ino))? {
@@ -154,6 +172,53 @@ impl Checker {
         Ok(())
     }
 
+    /// Flags that do not belong on an ext2 inode. False when the inode
+    /// was cleared.
+    fn check_flags(&mut self, ino: u32, inode: &mut Inode) -> Result<bool> {
+        let c = Ctx::ino(ino);
+        let sb = self.fs.sb;
+        let special = matches!(ino, inode::BAD_INO | inode::ROOT_INO | inode::JOURNAL_INO);
+        let fl = inode.base.i_flags;
+        if fl & flags::INLINE_DATA != 0 && ino >= sb.first_ino() {
+            if self.problem(Code::InlineDataFlagNoFeature, &c)? {
+                self.clear_inode(ino, inode)?;
+                return Ok(false);
+            }
+        }
+        if fl & flags::EXTENTS != 0
+            && !sb.has_incompat(incompat::EXTENTS)
+            && (inode.base.i_links_count != 0 || special)
+        {
+            if self.problem(Code::ExtentsFlagNoFeature, &c)? {
+                self.clear_inode(ino, inode)?;
+                return Ok(false);
+            }
+        }
+        let mut dirty = false;
+        if fl & flags::EA_INODE != 0
+            && !inode.is_reg()
+            && self.problem(Code::EaInodeNotRegular, &c)?
+        {
+            inode.base.i_flags &= !flags::EA_INODE;
+            dirty = true;
+        }
+        if fl & flags::CASEFOLD != 0 {
+            let fix = if !inode.is_dir() {
+                self.problem(Code::CasefoldNotDir, &c)?
+            } else {
+                self.problem(Code::CasefoldNoFeature, &c)?
+            };
+            if fix {
+                inode.base.i_flags &= !flags::CASEFOLD;
+                dirty = true;
+            }
+        }
+        if dirty {
+            self.write_inode(ino, inode)?;
+        }
+        Ok(true)
+    }
+
     /// The checks of an inode in use (root and ordinary inodes).
     fn check_inode(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
         Self::set_ino(&mut self.used, ino, true);
@@ -178,18 +243,6 @@ impl Checker {
                 dirty = true;
             }
         }
-        if fl & flags::EXTENTS != 0 && !sb.has_incompat(incompat::EXTENTS) {
-            if self.problem(Code::ExtentsFlagNoFeature, &c)? {
-                self.clear_inode(ino, inode)?;
-                return Ok(());
-            }
-        }
-        if fl & flags::INLINE_DATA != 0 {
-            if self.problem(Code::InlineDataFlagNoFeature, &c)? {
-                self.clear_inode(ino, inode)?;
-                return Ok(());
-            }
-        }
         if inode.base.i_flags & flags::OPAQUE != 0 {
             if !self.fs.whiteout_feature() {
                 if self.problem(Code::OpaqueNoFeature, &c)? {
@@ -209,6 +262,7 @@ impl Checker {
             self.write_inode(ino, inode)?;
         }
 
+        self.check_really_dir(ino, inode)?;
         let mode = inode.file_type();
         let mut walk_blocks = true;
         match mode {
@@ -579,6 +633,9 @@ impl Checker {
                     inode.base.i_size = want as u32;
                 } else {
                     inode.set_size(want);
+                    if inode.is_reg() && want >= 0x8000_0000 {
+                        self.need_large_file();
+                    }
                 }
                 self.write_inode(ino, inode)?;
             }
@@ -593,6 +650,20 @@ impl Checker {
     fn check_bad_blocks_inode(&mut self, inode: &mut Inode) -> Result<()> {
         let ino = inode::BAD_INO;
         Self::set_ino(&mut self.used, ino, true);
+        let b = &inode.base;
+        if (b.i_mode != 0
+            || b.i_uid != 0
+            || b.i_gid != 0
+            || b.i_links_count != 0
+            || b.i_flags & flags::INLINE_DATA != 0
+            || b.i_file_acl != 0)
+            && self.problem(Code::BadBlocksInodeBadMode, &Ctx::ino(ino))?
+        {
+            let blank = Inode::new(inode.size);
+            *inode = blank;
+            self.write_inode(ino, inode)?;
+            return Ok(());
+        }
         let first_data = self.first_data;
         let blocks_count = self.blocks_count;
         let primary = self.fs.geo.group_metadata_range(0);
@@ -662,7 +733,7 @@ impl Checker {
         for (kind, b) in claimed {
             if kind == Kind::Data {
                 self.stats.bad_blocks += 1;
-                if primary.contains(&b) {
+                if primary.contains(&b) || self.bad_metadata_block(b)? {
                     continue;
                 }
             }
@@ -684,6 +755,122 @@ impl Checker {
             }
         }
         self.check_i_blocks(ino, inode, nblocks * (bs / 512))
+    }
+
+    /// A file of 2 GiB or more needs large_file and a dynamic revision
+    /// (libext2fs sets both when it writes such a size).
+    pub fn need_large_file(&mut self) {
+        let sb = &mut self.fs.sb;
+        if sb.has_ro_compat(ro_compat::LARGE_FILE) && sb.s_rev_level > 0 {
+            return;
+        }
+        sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
+        if sb.s_rev_level == 0 {
+            sb.s_rev_level = 1;
+            sb.s_first_ino = 11;
+            sb.s_inode_size = 128;
+        }
+        self.fs.mark_super_dirty();
+    }
+
+    /// e2fsck's check_is_really_dir: a special file whose first block
+    /// starts with '.' and '..' entries is a directory with a bad mode.
+    fn check_really_dir(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        let t = inode.file_type();
+        if matches!(t, inode::S_IFDIR | inode::S_IFREG | inode::S_IFLNK)
+            || inode.base.i_block[0] == 0
+        {
+            return Ok(());
+        }
+        let mut not_device = false;
+        for (i, &b) in inode.base.i_block.iter().enumerate() {
+            if b == 0 {
+                continue;
+            }
+            if i >= 4 {
+                not_device = true;
+            }
+            if !self.block_ok(b as u64) || self.found.get(b as u64 - self.first_data) {
+                return Ok(());
+            }
+        }
+        if matches!(t, inode::S_IFCHR | inode::S_IFBLK)
+            && inode.base.i_links_count == 1
+            && !not_device
+        {
+            return Ok(());
+        }
+        let Ok(buf) = self.fs.read_block(inode.base.i_block[0] as u64) else {
+            return Ok(());
+        };
+        let bs = buf.len();
+        let mut it = ext2fs::dirent::iter_block(&buf);
+        let Some(dot) = it.next() else {
+            return Ok(());
+        };
+        if dot.name != b"." || dot.inode != ino || dot.rec_len >= bs - 12 {
+            return Ok(());
+        }
+        let Some(dotdot) = it.next() else {
+            return Ok(());
+        };
+        if dotdot.name != b".." {
+            return Ok(());
+        }
+        let c = Ctx {
+            ino,
+            str1: match t {
+                inode::S_IFCHR => "character device",
+                inode::S_IFBLK => "block device",
+                inode::S_IFIFO => "named pipe",
+                inode::S_IFSOCK => "socket",
+                _ => "unknown file type",
+            }
+            .into(),
+            ..Default::default()
+        };
+        if self.problem(Code::TreatAsDirectory, &c)? {
+            inode.base.i_mode = (inode.base.i_mode & 0o7777) | inode::S_IFDIR;
+            self.write_inode(ino, inode)?;
+        }
+        Ok(())
+    }
+
+    /// A bad block under a bitmap or inode table: offer to move the table.
+    /// True when the block is one (it is then already marked in use).
+    fn bad_metadata_block(&mut self, b: u64) -> Result<bool> {
+        let geo = self.fs.geo.clone();
+        for g in 0..geo.group_count {
+            let gd = self.fs.groups[g as usize];
+            let t = gd.bg_inode_table as u64;
+            let what = if gd.bg_block_bitmap as u64 == b {
+                "block bitmap"
+            } else if gd.bg_inode_bitmap as u64 == b {
+                "inode bitmap"
+            } else if t != 0 && b >= t && b < t + geo.inode_table_blocks as u64 {
+                "inode table"
+            } else {
+                continue;
+            };
+            let c = Ctx {
+                group: g,
+                blk: b,
+                str1: what.into(),
+                ..Default::default()
+            };
+            if self.problem(Code::BadBlockInTable, &c)? {
+                let list = match what {
+                    "block bitmap" => &mut self.reloc.block_bitmaps,
+                    "inode bitmap" => &mut self.reloc.inode_bitmaps,
+                    _ => &mut self.reloc.inode_tables,
+                };
+                if !list.contains(&g) {
+                    list.push(g);
+                }
+            }
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// The resize inode: only its double-indirect block is its own; the

@@ -96,10 +96,17 @@ impl Checker {
         blocks.retain(|d| self.is_dir(d.ino));
         self.dir_blocks = blocks;
         self.check_union_duplicates(&union_dirs)?;
-        if self.stats.large_files > 0 && !self.fs.sb.has_ro_compat(ro_compat::LARGE_FILE) {
-            if self.problem(Code::LargeFileFeature, &Ctx::default())? {
+        if self.stats.large_files > 0 {
+            if !self.fs.sb.has_ro_compat(ro_compat::LARGE_FILE)
+                && self.problem(Code::LargeFileFeature, &Ctx::default())?
+            {
                 self.fs.sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
                 self.fs.mark_super_dirty();
+            }
+            if self.fs.sb.s_rev_level == 0
+                && self.problem(Code::RevLevelForLargeFiles, &Ctx::default())?
+            {
+                self.need_large_file();
             }
         }
         Ok(())

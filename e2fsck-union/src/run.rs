@@ -191,6 +191,7 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     if backup != 0 && write {
         // The primary copies are rewritten from the backup at the end.
         fs.mark_super_dirty();
+        ask.changed = true;
     }
     let now = now();
     let mut progress = Progress::new(opts.progress_fd, device)?;
@@ -226,7 +227,7 @@ fn run_passes(
             println!("{s}");
         }
     };
-    let mut reloc = ck.check_super(hint)?;
+    ck.check_super(hint)?;
     if !ck.read_only() {
         ck.release_orphans()?;
         ck.fs.flush()?;
@@ -241,9 +242,8 @@ fn run_passes(
         progress.update(1, 0, 1);
         ck.pass1()?;
         progress.update(1, 1, 1);
-        if !reloc.is_empty() && !ck.read_only() {
-            let restart = ck.relocate(&reloc)?;
-            reloc = Default::default();
+        if !ck.reloc.is_empty() && !ck.read_only() {
+            let restart = ck.relocate()?;
             if restart {
                 ck.problem(Code::RestartNotice, &Ctx::default())?;
                 ck.fs.flush()?;

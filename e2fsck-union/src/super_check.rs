@@ -48,7 +48,7 @@ impl Relocations {
 }
 
 impl Checker {
-    pub fn check_super(&mut self, backup_hint: u64) -> Result<Relocations> {
+    pub fn check_super(&mut self, backup_hint: u64) -> Result<()> {
         let mut reloc = Relocations::default();
         let geo = self.fs.geo.clone();
         let mut hinted = false;
@@ -167,12 +167,14 @@ impl Checker {
                 self.fs.mark_super_dirty();
             }
         }
-        Ok(reloc)
+        self.reloc = reloc;
+        Ok(())
     }
 
     /// Moves the tables pass 0 found outside their groups; true when an
     /// inode table moved (its inodes are new, so the check restarts).
-    pub fn relocate(&mut self, reloc: &Relocations) -> Result<bool> {
+    pub fn relocate(&mut self) -> Result<bool> {
+        let reloc = std::mem::take(&mut self.reloc);
         let geo = self.fs.geo.clone();
         let mut restart = false;
         let moves = reloc
@@ -199,10 +201,20 @@ impl Checker {
                 continue;
             };
             let blk = start + self.first_data;
+            let gd = self.fs.groups[g as usize];
+            let old = match what {
+                "block bitmap" => gd.bg_block_bitmap,
+                "inode bitmap" => gd.bg_inode_bitmap,
+                _ => gd.bg_inode_table,
+            };
             let c = Ctx {
                 group: g,
                 blk,
-                str1: what.into(),
+                str1: if old != 0 {
+                    format!("{what} from {old}")
+                } else {
+                    what.to_string()
+                },
                 ..Default::default()
             };
             self.problem(Code::RelocatingTable, &c)?;
@@ -288,6 +300,10 @@ impl Checker {
                 self.problem(Code::OrphanInodeTruncate, &c)?;
                 let size = rec.size();
                 if self.fs.has_block_map(&rec) {
+                    // Free every block past i_size: present the inode as
+                    // larger so the library's truncate releases them.
+                    let bs = self.fs.block_size() as u64;
+                    rec.set_size(crate::pass1::max_file_size(bs));
                     self.fs.truncate(ino, &mut rec, size)?;
                 }
                 rec = self.fs.read_inode(ino)?;
