@@ -178,16 +178,6 @@ impl Checker {
         }
     }
 
-    pub fn test_found(&self, b: u64) -> bool {
-        if self.handed_over {
-            self.fs
-                .bitmaps()
-                .is_some_and(|(bb, _)| bb.get(b.wrapping_sub(self.first_data)))
-        } else {
-            self.found.get(b.wrapping_sub(self.first_data))
-        }
-    }
-
     /// Records a block as in use; a second claim makes it multiply-claimed.
     pub fn mark_found(&mut self, b: u64) {
         let i = b - self.first_data;
@@ -405,17 +395,5 @@ impl Checker {
             }
         }
         None
-    }
-
-    pub fn inode_type_name(inode: &Inode) -> &'static str {
-        if inode.is_dir() {
-            "directory"
-        } else if inode.is_reg() {
-            "regular file"
-        } else if inode.is_symlink() {
-            "symlink"
-        } else {
-            "special file"
-        }
     }
 }

@@ -19,43 +19,71 @@ pub fn max_file_size(block_size: u64) -> u64 {
 }
 
 impl Checker {
-    /// Marks superblocks, descriptor tables, bitmaps and inode tables.
-    pub fn mark_metadata(&mut self) {
+    /// Marks superblocks, descriptor tables, bitmaps and inode tables; a
+    /// bitmap or table on top of other metadata is moved after pass 1.
+    pub fn mark_metadata(&mut self) -> Result<()> {
         let geo = self.fs.geo.clone();
         for g in 0..geo.group_count {
             for b in geo.group_metadata_range(g) {
                 self.mark_meta(b);
             }
+        }
+        for g in 0..geo.group_count {
             let gd = self.fs.groups[g as usize];
-            for b in [gd.bg_block_bitmap as u64, gd.bg_inode_bitmap as u64] {
-                self.mark_meta(b);
-            }
             let t = gd.bg_inode_table as u64;
-            if t != 0 {
-                for b in t..t + geo.inode_table_blocks as u64 {
+            let tables = [
+                ("block bitmap", gd.bg_block_bitmap as u64, 1u64),
+                ("inode bitmap", gd.bg_inode_bitmap as u64, 1),
+                ("inode table", t, geo.inode_table_blocks as u64),
+            ];
+            for (what, start, len) in tables {
+                if start == 0 || !self.block_ok(start) {
+                    continue;
+                }
+                let clash = (start..start + len)
+                    .find(|&b| !self.block_ok(b) || self.metadata.get(b - self.first_data));
+                if let Some(b) = clash {
+                    let c = Ctx {
+                        group: g,
+                        blk: b,
+                        str1: what.into(),
+                        ..Default::default()
+                    };
+                    if self.problem(Code::TableConflict, &c)? {
+                        let list = match what {
+                            "block bitmap" => &mut self.reloc.block_bitmaps,
+                            "inode bitmap" => &mut self.reloc.inode_bitmaps,
+                            _ => &mut self.reloc.inode_tables,
+                        };
+                        if !list.contains(&g) {
+                            list.push(g);
+                        }
+                        if what == "inode table" {
+                            // Its inodes cannot be trusted until it moves.
+                            self.fs.groups[g as usize].bg_inode_table = 0;
+                        }
+                    }
+                    continue;
+                }
+                for b in start..start + len {
                     self.mark_meta(b);
                 }
             }
         }
+        Ok(())
     }
 
     fn mark_meta(&mut self, b: u64) {
-        if self.block_ok(b) {
-            if !self.metadata.get(b - self.first_data) {
-                self.metadata.set(b - self.first_data, true);
-                self.mark_found(b);
-            }
-        } else if b == 0 && self.first_data == 1 {
-            // Block 0 of a 1 KiB filesystem is the boot block, outside
-            // the bitmaps.
+        if self.block_ok(b) && !self.metadata.get(b - self.first_data) {
+            self.metadata.set(b - self.first_data, true);
+            self.mark_found(b);
         }
     }
 
     pub fn pass1(&mut self) -> Result<()> {
-        self.mark_metadata();
+        self.mark_metadata()?;
         let geo = self.fs.geo.clone();
         let isz = geo.inode_size as usize;
-        let first_ino = self.fs.sb.first_ino();
         for g in 0..geo.group_count {
             if self.fs.groups[g as usize].bg_inode_table == 0 {
                 // Being relocated: its inodes are read after the restart.
@@ -73,103 +101,118 @@ impl Checker {
                 .enumerate()
             {
                 let ino = g * geo.inodes_per_group + i as u32 + 1;
-                if ino < first_ino && ino != inode::ROOT_INO {
-                    // Reserved inodes are always in use.
-                    Self::set_ino(&mut self.used, ino, true);
-                }
-                if raw.iter().all(|&b| b == 0) {
-                    continue;
-                }
-                let mut inode = Inode::parse(raw)?;
-                if (inode.base.i_links_count != 0 || ino < first_ino)
-                    && !self.check_flags(ino, &mut inode)?
-                {
-                    continue;
-                }
-                if ino == inode::BAD_INO {
-                    self.check_bad_blocks_inode(&mut inode)?;
-                } else if ino == inode::ROOT_INO {
-                    if inode.base.i_mode == 0 {
-                        continue;
-                    }
-                    if !inode.is_dir() {
-                        if self.problem(Code::RootNotDir, &Ctx::ino(ino))? {
-                            self.clear_inode(ino, &mut inode)?;
-                        }
-                        continue;
-                    }
-                    if inode.base.i_dtime != 0 && inode.base.i_links_count != 0 {
-                        if self.problem(Code::RootDtime, &Ctx::ino(ino))? {
-                            inode.base.i_dtime = 0;
-                            self.write_inode(ino, &inode)?;
-                        }
-                    }
-                    if inode.base.i_links_count == 0 {
-                        // A deleted root; pass 3 makes a new one.
-                        continue;
-                    }
-                    self.check_inode(ino, &mut inode)?;
-                } else if ino == inode::RESIZE_INO {
-                    self.check_resize_inode(&mut inode)?;
-                } else if ino == inode::JOURNAL_INO && self.fs.sb.s_journal_inum != ino {
-                    Self::set_ino(&mut self.used, ino, true);
-                    if inode.base.i_links_count != 0
-                        || inode.base.i_blocks != 0
-                        || inode.base.i_block[0] != 0
-                    {
-                        let c = Ctx {
-                            ino,
-                            ..Default::default()
-                        };
-                        if self.problem(Code::JournalInodeNotClear, &c)? {
-                            let empty = Inode::new(inode.size);
-                            self.write_inode(ino, &empty)?;
-                        }
-                    }
-                } else if ino < first_ino {
-                    Self::set_ino(&mut self.used, ino, true);
-                    if inode.base.i_mode != 0 {
-                        let c = Ctx {
-                            ino,
-                            str1: reserved_name(ino).into(),
-                            ..Default::default()
-                        };
-                        if self.problem(Code::ReservedBadMode, &c)? {
-                            inode.base.i_mode = 0;
-                            self.write_inode(ino, &inode)?;
-                        }
-                    }
-                    if matches!(
-                        inode.file_type(),
-                        inode::S_IFDIR | inode::S_IFREG | inode::S_IFLNK
-                    ) {
-                        self.check_blocks(ino, &mut inode)?;
-                    }
-                } else if inode.base.i_links_count == 0 {
-                    if inode.base.i_dtime == 0 && inode.base.i_mode != 0 {
-                        if self.problem(Code::ZeroDtime, &Ctx::ino(ino))? {
-                            inode.base.i_dtime = self.now;
-                            self.write_inode(ino, &inode)?;
-                        }
-                    }
-                } else {
-                    if inode.base.i_dtime != 0 {
-                        let code = if inode.base.i_dtime < self.inodes_count {
-                            Code::LowDtime
-                        } else {
-                            Code::SetDtime
-                        };
-                        if self.problem(code, &Ctx::ino(ino))? {
-                            inode.base.i_dtime = 0;
-                            self.write_inode(ino, &inode)?;
-                        }
-                    }
-                    self.check_inode(ino, &mut inode)?;
-                }
+                self.check_one_inode(ino, raw)?;
             }
         }
         self.check_ea_refcounts()?;
         Ok(())
+    }
+
+    /// One inode, in the order e2fsck 1.47's pass 1 looks at it.
+    fn check_one_inode(&mut self, ino: u32, raw: &[u8]) -> Result<()> {
+        let first_ino = self.fs.sb.first_ino();
+        if ino < first_ino && ino != inode::ROOT_INO {
+            // Reserved inodes are always in use.
+            Self::set_ino(&mut self.used, ino, true);
+        }
+        if raw.iter().all(|&b| b == 0) {
+            return Ok(());
+        }
+        let mut inode = Inode::parse(raw)?;
+        // A dtime below the inode count is an orphan-list link left behind.
+        let sb = self.fs.sb;
+        let low_dtime_check = !(sb.s_mkfs_time != 0 && sb.s_mkfs_time < sb.s_inodes_count);
+        if inode.base.i_dtime != 0 && low_dtime_check && inode.base.i_dtime < sb.s_inodes_count {
+            if self.problem(Code::LowDtime, &Ctx::ino(ino))? {
+                inode.base.i_dtime = if inode.base.i_links_count != 0 {
+                    0
+                } else {
+                    self.now
+                };
+                self.write_inode(ino, &inode)?;
+            }
+        }
+        let quota_ino = matches!(ino, inode::USR_QUOTA_INO | inode::GRP_QUOTA_INO);
+        if inode.base.i_links_count == 0 && ino >= first_ino {
+            if inode.base.i_dtime == 0
+                && inode.base.i_mode != 0
+                && self.problem(Code::ZeroDtime, &Ctx::ino(ino))?
+            {
+                inode.base.i_dtime = self.now;
+                self.write_inode(ino, &inode)?;
+            }
+            return Ok(());
+        }
+        if !self.check_flags(ino, &mut inode)? {
+            return Ok(());
+        }
+        if ino == inode::BAD_INO {
+            return self.check_bad_blocks_inode(&mut inode);
+        }
+        if ino == inode::ROOT_INO {
+            if inode.base.i_mode == 0 && inode.base.i_links_count == 0 {
+                return Ok(());
+            }
+            if !inode.is_dir() {
+                if self.problem(Code::RootNotDir, &Ctx::ino(ino))? {
+                    self.clear_inode(ino, &mut inode)?;
+                }
+                return Ok(());
+            }
+            if inode.base.i_dtime != 0
+                && inode.base.i_links_count != 0
+                && self.problem(Code::RootDtime, &Ctx::ino(ino))?
+            {
+                inode.base.i_dtime = 0;
+                self.write_inode(ino, &inode)?;
+            }
+            if inode.base.i_links_count == 0 {
+                // A deleted root; pass 3 makes a new one.
+                return Ok(());
+            }
+            return self.check_inode(ino, &mut inode);
+        }
+        if ino == inode::RESIZE_INO {
+            return self.check_resize_inode(&mut inode);
+        }
+        if quota_ino || (ino == inode::JOURNAL_INO && sb.s_journal_inum != ino) {
+            let b = &inode.base;
+            if b.i_links_count != 0 || b.i_blocks != 0 || b.i_block[0] != 0 {
+                let code = if quota_ino {
+                    Code::QuotaInodeNotClear
+                } else {
+                    Code::JournalInodeNotClear
+                };
+                if self.problem(code, &Ctx::ino(ino))? {
+                    let empty = Inode::new(inode.size);
+                    self.write_inode(ino, &empty)?;
+                }
+            }
+            return Ok(());
+        }
+        if ino < first_ino {
+            let bad_mode = match ino {
+                inode::BOOT_LOADER_INO => inode.is_dir(),
+                _ => inode.base.i_mode != 0,
+            };
+            if bad_mode {
+                let c = Ctx {
+                    ino,
+                    str1: reserved_name(ino).into(),
+                    ..Default::default()
+                };
+                if self.problem(Code::ReservedBadMode, &c)? {
+                    inode.base.i_mode = 0;
+                    self.write_inode(ino, &inode)?;
+                }
+            }
+            return self.check_blocks(ino, &mut inode);
+        }
+        if inode.base.i_dtime != 0 && self.problem(Code::SetDtime, &Ctx::ino(ino))? {
+            inode.base.i_dtime = 0;
+            self.write_inode(ino, &inode)?;
+        }
+        self.check_inode(ino, &mut inode)
     }
 
     /// Flags that do not belong on an ext2 inode. False when the inode
@@ -179,27 +222,55 @@ impl Checker {
         let sb = self.fs.sb;
         let special = matches!(ino, inode::BAD_INO | inode::ROOT_INO | inode::JOURNAL_INO);
         let fl = inode.base.i_flags;
-        if fl & flags::INLINE_DATA != 0 && ino >= sb.first_ino() {
-            if self.problem(Code::InlineDataFlagNoFeature, &c)? {
-                self.clear_inode(ino, inode)?;
-                return Ok(false);
-            }
+        if fl & flags::INLINE_DATA != 0
+            && ino >= sb.first_ino()
+            && self.problem(Code::InlineDataFlagNoFeature, &c)?
+        {
+            self.clear_inode(ino, inode)?;
+            return Ok(false);
         }
         if fl & flags::EXTENTS != 0
             && !sb.has_incompat(incompat::EXTENTS)
             && (inode.base.i_links_count != 0 || special)
+            && self.problem(Code::ExtentsFlagNoFeature, &c)?
         {
-            if self.problem(Code::ExtentsFlagNoFeature, &c)? {
-                self.clear_inode(ino, inode)?;
-                return Ok(false);
-            }
+            self.clear_inode(ino, inode)?;
+            return Ok(false);
         }
         let mut dirty = false;
+        let isz = self.fs.geo.inode_size as u16;
+        let extra = inode.extra.i_extra_isize;
+        if isz > 128 && extra != 0 && (extra < 4 || extra > isz - 128 || extra % 4 != 0) {
+            let c = Ctx {
+                ino,
+                num: extra as u64,
+                ..Default::default()
+            };
+            if self.problem(Code::ExtraIsize, &c)? {
+                inode.extra.i_extra_isize = if extra < 4 || extra > isz - 128 {
+                    match sb.s_want_extra_isize {
+                        0 => 32,
+                        w => w,
+                    }
+                } else {
+                    (extra + 3) & !3
+                };
+                dirty = true;
+            }
+        }
         if fl & flags::EA_INODE != 0
             && !inode.is_reg()
             && self.problem(Code::EaInodeNotRegular, &c)?
         {
             inode.base.i_flags &= !flags::EA_INODE;
+            dirty = true;
+        }
+        if fl & flags::INDEX != 0 && !inode.is_dir() && self.problem(Code::IndexFlagNotDir, &c)? {
+            inode.base.i_flags &= !flags::INDEX;
+            dirty = true;
+        }
+        if fl & flags::ENCRYPT != 0 && self.problem(Code::EncryptFlag, &c)? {
+            inode.base.i_flags &= !flags::ENCRYPT;
             dirty = true;
         }
         if fl & flags::CASEFOLD != 0 {
@@ -229,7 +300,7 @@ impl Checker {
         let c = Ctx::ino(ino);
 
         if inode.base.i_faddr != 0
-            || (hurd && (inode.base.l_i_blocks_hi & 0xffff) != 0)
+            || (hurd && inode.base.l_i_blocks_hi != 0)
             || (inode.is_dir() && inode.base.i_size_high != 0)
             || (!hurd && inode.base.l_i_file_acl_high != 0)
             || (!hurd && inode.base.l_i_blocks_hi != 0 && !sb.has_ro_compat(ro_compat::HUGE_FILE))
@@ -237,11 +308,12 @@ impl Checker {
             Self::set_ino(&mut self.bad, ino, true);
         }
         let fl = inode.base.i_flags;
-        if fl & flags::IMAGIC != 0 && !sb.has_compat(compat::IMAGIC_INODES) {
-            if self.problem(Code::SetImagic, &c)? {
-                inode.base.i_flags &= !flags::IMAGIC;
-                dirty = true;
-            }
+        if fl & flags::IMAGIC != 0
+            && !sb.has_compat(compat::IMAGIC_INODES)
+            && self.problem(Code::SetImagic, &c)?
+        {
+            inode.base.i_flags &= !flags::IMAGIC;
+            dirty = true;
         }
         if inode.base.i_flags & flags::OPAQUE != 0 {
             if !self.fs.whiteout_feature() {
@@ -332,11 +404,12 @@ impl Checker {
             inode.base.i_flags &= !(flags::IMMUTABLE | flags::APPEND);
             self.write_inode(ino, inode)?;
         }
-        if sized && (inode.base.i_size != 0 || inode.base.i_size_high != 0) {
-            if self.problem(Code::SetNonzeroSize, &c)? {
-                inode.set_size(0);
-                self.write_inode(ino, inode)?;
-            }
+        if sized
+            && (inode.base.i_size != 0 || inode.base.i_size_high != 0)
+            && self.problem(Code::SetNonzeroSize, &c)?
+        {
+            inode.set_size(0);
+            self.write_inode(ino, inode)?;
         }
         Ok(())
     }
@@ -394,7 +467,9 @@ impl Checker {
             // Hurd keeps i_blocks its own way; e2fsck does not check it.
             return Ok(());
         }
-        let have = inode.base.i_blocks as u64 | ((inode.base.l_i_blocks_hi as u64) << 32);
+        // Without huge_file the high bits are not part of the count
+        // (a non-zero l_i_blocks_hi is a bad field, handled in pass 2).
+        let have = inode.base.i_blocks as u64;
         if have != sectors {
             let c = Ctx {
                 ino,
@@ -494,9 +569,22 @@ impl Checker {
         // First pass over the map: find illegal pointers without asking,
         // so that the questions come in order and can clear in place.
         let mut scratch = inode.clone();
+        let has_map = matches!(
+            inode.file_type(),
+            inode::S_IFDIR | inode::S_IFREG | inode::S_IFLNK
+        );
+        if !has_map {
+            scratch.base.i_block = [0; 15];
+        }
+        // An indirect block on top of filesystem metadata holds no
+        // pointers of this file: clearing "its" pointers would write into
+        // the metadata, so the indirect pointer itself is illegal.
+        let squatting = |m: &ext2fs::bitmap::Bitmap, p: &blocks::Ptr| {
+            matches!(p.kind, Kind::Indirect(_)) && m.get(p.pblk as u64 - first_data)
+        };
         blocks::walk(&self.fs, &mut scratch, |p| {
             let b = p.pblk as u64;
-            if b < first_data || b >= blocks_count {
+            if b < first_data || b >= blocks_count || squatting(&self.metadata, p) {
                 problems.push((p.lblk, p.pblk));
                 Visit::Replace(0)
             } else {
@@ -529,9 +617,12 @@ impl Checker {
         }
         // Second pass: clear what was agreed, and claim the rest.
         let mut claimed: Vec<u64> = Vec::new();
-        let walk = blocks::walk(&self.fs, inode, |p| {
+        let mut no_map = inode.clone();
+        no_map.base.i_block = [0; 15];
+        let target = if has_map { &mut *inode } else { &mut no_map };
+        let walk = blocks::walk(&self.fs, target, |p| {
             let b = p.pblk as u64;
-            if b < first_data || b >= blocks_count {
+            if b < first_data || b >= blocks_count || squatting(&self.metadata, p) {
                 return if clear_illegal.get(&(p.lblk, p.pblk)) == Some(&true) {
                     Visit::Replace(0)
                 } else {
@@ -572,12 +663,12 @@ impl Checker {
             nblocks += 1;
         }
         if is_dir {
-            if nblocks == 0 || (last_block < 0) {
-                if self.problem(Code::ZeroLengthDir, &Ctx::ino(ino))? {
-                    self.clear_inode(ino, inode)?;
-                    self.stats.dirs = self.stats.dirs.saturating_sub(1);
-                    return Ok(());
-                }
+            if (nblocks == 0 || (last_block < 0))
+                && self.problem(Code::ZeroLengthDir, &Ctx::ino(ino))?
+            {
+                self.clear_inode(ino, inode)?;
+                self.stats.dirs = self.stats.dirs.saturating_sub(1);
+                return Ok(());
             }
             // Holes inside a directory are filled in pass 2.
             let mut have = vec![false; (last_block + 1).max(0) as usize];
@@ -888,7 +979,21 @@ impl Checker {
             return Ok(());
         }
         let geo = self.fs.geo.clone();
-        let problems = ext2fs::resize_inode::verify(&geo, inode, |b| self.fs.read_block(b as u64));
+        let mut problems =
+            ext2fs::resize_inode::verify(&geo, inode, |b| self.fs.read_block(b as u64));
+        let (first, count) = (self.first_data, self.blocks_count);
+        let mut stray = false;
+        blocks::walk(&self.fs, &mut inode.clone(), |p| {
+            if (p.pblk as u64) < first || p.pblk as u64 >= count {
+                stray = true;
+                Visit::Replace(0)
+            } else {
+                Visit::Keep
+            }
+        });
+        if stray {
+            problems.push("a block pointer outside the filesystem".into());
+        }
         if !problems.is_empty() {
             if self.problem(Code::ResizeInodeInvalid, &Ctx::ino(ino))? {
                 let blank = Inode::new(inode.size);
@@ -899,7 +1004,32 @@ impl Checker {
         }
         let dind = inode.base.i_block[inode::DIND_BLOCK] as u64;
         self.mark_found(dind);
-        Ok(())
+        // Its other blocks are metadata (reserved descriptor blocks), but
+        // they count in i_blocks and its size must cover them.
+        let mut n = 0u64;
+        let mut last: i64 = -1;
+        blocks::walk(&self.fs, &mut inode.clone(), |p| {
+            n += 1;
+            if p.kind == Kind::Data {
+                last = last.max(p.lblk as i64);
+            }
+            Visit::Keep
+        });
+        let bs = self.fs.block_size() as u64;
+        if last >= 0 && inode.size() < last as u64 * bs {
+            let want = (last as u64 + 1) * bs;
+            let c = Ctx {
+                ino,
+                num: inode.size(),
+                num2: want,
+                ..Default::default()
+            };
+            if self.problem(Code::BadISize, &c)? {
+                inode.set_size(want);
+                self.write_inode(ino, inode)?;
+            }
+        }
+        self.check_i_blocks(ino, inode, n * (bs / 512))
     }
 }
 

@@ -188,9 +188,15 @@ impl Checker {
             }
             Visit::Replace(new)
         });
-        for (from, to) in copies {
+        for &(from, to) in &copies {
             let data = self.fs.read_block(from)?;
             self.fs.write_block(to, &data)?;
+            // Pass 2 must read a directory's own copy, not the shared block.
+            for d in self.dir_blocks.iter_mut() {
+                if d.ino == ino && d.pblk as u64 == from {
+                    d.pblk = to as u32;
+                }
+            }
         }
         for (b, data) in &walk.writes {
             self.fs.write_block(*b, data)?;

@@ -84,13 +84,11 @@ impl Checker {
         let mut blocks = std::mem::take(&mut self.dir_blocks);
         blocks.sort_by_key(|d| (d.pblk, d.ino, d.lblk));
         let mut union_dirs = BTreeMap::new();
-        for i in 0..blocks.len() {
-            let db = blocks[i];
+        for db in blocks.iter_mut() {
             if !self.is_dir(db.ino) {
                 continue;
             }
-            let pblk = self.check_dir_block(db, &mut union_dirs)?;
-            blocks[i].pblk = pblk;
+            db.pblk = self.check_dir_block(*db, &mut union_dirs)?;
         }
         blocks.sort_by_key(|d| (d.ino, d.lblk));
         blocks.retain(|d| self.is_dir(d.ino));
@@ -155,7 +153,7 @@ impl Checker {
             let name_len = b.name_len(offset);
             if offset + rec_len > bs
                 || rec_len < 12
-                || rec_len % 4 != 0
+                || !rec_len.is_multiple_of(4)
                 || rec_len_for(name_len) > rec_len
             {
                 let c = Ctx {
@@ -407,11 +405,9 @@ impl Checker {
                 created = true;
             }
         }
-        if b.inode(o) != ino {
-            if self.problem(Code::BadInodeDot, &Ctx::ino(ino))? {
-                b.set_inode(o, ino);
-                status = true;
-            }
+        if b.inode(o) != ino && self.problem(Code::BadInodeDot, &Ctx::ino(ino))? {
+            b.set_inode(o, ino);
+            status = true;
         }
         if rec_len > 12 {
             let new_len = rec_len - 12;
@@ -653,7 +649,7 @@ impl Checker {
     }
 
     /// e2fsck_process_bad_inode: returns true when the inode was cleared.
-    fn process_bad_inode(&mut self, dir: u32, ino: u32) -> Result<bool> {
+    pub fn process_bad_inode(&mut self, dir: u32, ino: u32) -> Result<bool> {
         let mut inode = self.fs.read_inode(ino)?;
         let mut modified = false;
         let mut not_fixed = false;

@@ -167,6 +167,30 @@ impl Checker {
             return Ok(());
         };
         let mut buf = self.fs.read_block(db.pblk as u64)?;
+        let has_dotdot = dirent::iter_block(&buf)
+            .nth(1)
+            .is_some_and(|e| e.name == b"..");
+        if !has_dotdot {
+            // '.' swallowed the '..' slot (a salvaged block): split it again.
+            let first = dirent::iter_block(&buf)
+                .next()
+                .map(|e| (e.name == b".", e.rec_len));
+            if let Some((true, len)) = first {
+                if len >= 24 {
+                    let bs = buf.len();
+                    buf[4..6].copy_from_slice(&dirent::rec_len_to_disk(12, bs).to_le_bytes());
+                    let e = DirEntry {
+                        inode: 0,
+                        rec_len: (len - 12) as u32,
+                        file_type: 0,
+                        name: b"..".to_vec(),
+                    };
+                    let mut raw = Vec::new();
+                    dirent::write_entry(&e, bs, &mut raw);
+                    buf[12..12 + raw.len()].copy_from_slice(&raw);
+                }
+            }
+        }
         let Some(e) = dirent::iter_block(&buf).nth(1).filter(|e| e.name == b"..") else {
             eprintln!("Couldn't fix parent of inode {dir}: Couldn't find parent directory entry");
             self.ask.unfixed = true;

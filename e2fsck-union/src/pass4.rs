@@ -18,10 +18,8 @@ impl Checker {
                 continue;
             }
             let i = ino as usize;
-            if self.counted[i] == 0 {
-                if self.disconnected(ino)? {
-                    continue;
-                }
+            if self.counted[i] == 0 && self.disconnected(ino)? {
+                continue;
             }
             let link_count = self.link_info[i] as u32;
             let mut counted = self.counted[i];
@@ -48,13 +46,14 @@ impl Checker {
 
     /// An inode nobody names; returns true when it was cleared.
     fn disconnected(&mut self, ino: u32) -> Result<bool> {
+        if self.bad.get(ino as u64 - 1) && self.process_bad_inode(0, ino)? {
+            return Ok(true);
+        }
         let rec = self.fs.read_inode(ino)?;
         let empty = rec.base.i_blocks == 0 && rec.size() == 0;
-        if empty && !rec.is_dir() {
-            if self.problem(Code::UnattachedZeroLength, &Ctx::ino(ino))? {
-                self.deallocate(ino)?;
-                return Ok(true);
-            }
+        if empty && !rec.is_dir() && self.problem(Code::UnattachedZeroLength, &Ctx::ino(ino))? {
+            self.deallocate(ino)?;
+            return Ok(true);
         }
         if self.problem(Code::UnattachedInode, &Ctx::ino(ino))? {
             if !self.reconnect(ino)? {

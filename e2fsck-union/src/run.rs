@@ -94,7 +94,7 @@ fn refuse_unsupported(o: &Options) -> Result<()> {
         );
     }
     if let Some(ext) = &o.extended {
-        for opt in ext.split(',').filter(|s| !s.is_empty()) {
+        if let Some(opt) = ext.split(',').find(|s| !s.is_empty()) {
             match opt {
                 "journal_only" => bail!("-E journal_only: ext2 has no journal"),
                 other => bail!("-E {other}: unknown extended option (ext2 checks take none)"),
@@ -188,6 +188,12 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         }
     }
     let (mut fs, backup) = open(opts, device, write)?;
+    if let Some(names) = crate::super_check::unsupported_features(&fs) {
+        bail!(
+            "{device} has unsupported feature(s): {names}\n{PROG} checks ext2 filesystems \
+(with the union whiteout feature); use e2fsck for ext3/ext4"
+        );
+    }
     if backup != 0 && write {
         // The primary copies are rewritten from the backup at the end.
         fs.mark_super_dirty();
@@ -319,7 +325,7 @@ fn skip_if_clean(ck: &Checker, opts: &Options) -> Option<u8> {
     } else {
         None
     };
-    if opts.force || ck.ask.mode == Mode::No && opts.force {
+    if opts.force {
         return None;
     }
     match reason {

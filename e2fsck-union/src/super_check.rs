@@ -31,6 +31,31 @@ pub fn check_desc(fs: &Filesystem) -> Option<String> {
     None
 }
 
+/// Features this checker knows how to check (ext2 with the union
+/// extension); anything else is refused like e2fsck refuses features it
+/// does not know, so nothing it cannot understand is "repaired".
+pub fn unsupported_features(fs: &Filesystem) -> Option<String> {
+    use ext2fs::features::{ro_compat, FeatureSet};
+    let sb = &fs.sb;
+    let compat_ok = compat::DIR_PREALLOC
+        | compat::IMAGIC_INODES
+        | compat::EXT_ATTR
+        | compat::RESIZE_INODE
+        | compat::DIR_INDEX
+        | compat::LAZY_BG;
+    let incompat_ok = incompat::FILETYPE | incompat::WHITEOUT;
+    let ro_ok = ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE | ro_compat::BTREE_DIR;
+    let extra = FeatureSet {
+        compat: sb.s_feature_compat & !compat_ok,
+        incompat: sb.s_feature_incompat & !incompat_ok,
+        ro_compat: sb.s_feature_ro_compat & !ro_ok,
+    };
+    if extra.compat | extra.incompat | extra.ro_compat == 0 {
+        return None;
+    }
+    Some(extra.names().join(" "))
+}
+
 /// Tables found outside their group, to be moved after pass 1.
 #[derive(Default)]
 pub struct Relocations {
@@ -48,7 +73,53 @@ impl Relocations {
 }
 
 impl Checker {
+    /// e2fsck's check_super_value list: values no repair can make sense
+    /// of stop the check (the user can try a backup with -b).
+    fn check_super_values(&self) -> Result<()> {
+        let sb = &self.fs.sb;
+        let bs = self.fs.block_size() as u64;
+        let bad = |name: &str, v: u64| {
+            anyhow::anyhow!(
+                "Corruption found in superblock.  ({name} = {v}).\n\n\
+The superblock could not be used to check the filesystem; try a backup\n\
+superblock with -b (for example -b 8193 or -b 32768)."
+            )
+        };
+        let first_should_be = if sb.s_log_block_size == 0 { 1 } else { 0 };
+        if sb.s_first_data_block != first_should_be {
+            return Err(bad("first_data_block", sb.s_first_data_block as u64));
+        }
+        if sb.s_r_blocks_count as u64 > sb.s_blocks_count as u64 / 2 {
+            return Err(bad("r_blocks_count", sb.s_r_blocks_count as u64));
+        }
+        if sb.s_reserved_gdt_blocks as u64 > bs / 4 {
+            return Err(bad("reserved_gdt_blocks", sb.s_reserved_gdt_blocks as u64));
+        }
+        if sb.s_rev_level > 0 && (sb.s_first_ino < 11 || sb.s_first_ino > sb.s_inodes_count) {
+            return Err(bad("first_ino", sb.s_first_ino as u64));
+        }
+        if sb.s_log_cluster_size != sb.s_log_block_size && sb.s_log_cluster_size != 0 {
+            return Err(bad("log_cluster_size", sb.s_log_cluster_size as u64));
+        }
+        let inodes_per_block = bs / sb.inode_size().max(1) as u64;
+        if (sb.s_inodes_per_group as u64) < inodes_per_block {
+            return Err(bad("inodes_per_group", sb.s_inodes_per_group as u64));
+        }
+        let len = self.fs.image().len();
+        if sb.s_blocks_count as u64 * bs > len {
+            anyhow::bail!(
+                "The filesystem size (according to the superblock) is {} blocks\n\
+The physical size of the device is {} blocks\n\
+Either the superblock or the partition table is likely to be corrupt!",
+                sb.s_blocks_count,
+                len / bs
+            );
+        }
+        Ok(())
+    }
+
     pub fn check_super(&mut self, backup_hint: u64) -> Result<()> {
+        self.check_super_values()?;
         let mut reloc = Relocations::default();
         let geo = self.fs.geo.clone();
         let mut hinted = false;
@@ -155,17 +226,42 @@ impl Checker {
             self.fs.mark_super_dirty();
         }
         if !sb.has_compat(compat::HAS_JOURNAL)
-            && sb.s_journal_inum != 0
+            && (sb.s_journal_inum != 0 || sb.s_journal_dev != 0 || sb.s_journal_uuid != [0; 16])
             && self.problem(Code::JournalInodeNoFeature, &Ctx::default())?
         {
             self.fs.sb.s_journal_inum = 0;
+            self.fs.sb.s_journal_dev = 0;
+            self.fs.sb.s_journal_uuid = [0; 16];
             self.fs.mark_super_dirty();
         }
-        if !self.read_only() && self.fs.sb.s_uuid == [0; 16] {
-            if self.problem(Code::AddUuid, &Ctx::default())? {
-                self.fs.sb.s_uuid = random_uuid();
-                self.fs.mark_super_dirty();
+        let quota = sb.has_ro_compat(ext2fs::features::ro_compat::QUOTA);
+        for (which, value) in [
+            ("user", sb.s_usr_quota_inum),
+            ("group", sb.s_grp_quota_inum),
+            ("project", sb.s_prj_quota_inum),
+        ] {
+            if value != 0 && !quota {
+                let c = Ctx {
+                    ino: value,
+                    str1: which.into(),
+                    ..Default::default()
+                };
+                if self.problem(Code::InvalidQuotaInode, &c)? {
+                    match which {
+                        "user" => self.fs.sb.s_usr_quota_inum = 0,
+                        "group" => self.fs.sb.s_grp_quota_inum = 0,
+                        _ => self.fs.sb.s_prj_quota_inum = 0,
+                    }
+                    self.fs.mark_super_dirty();
+                }
             }
+        }
+        if !self.read_only()
+            && self.fs.sb.s_uuid == [0; 16]
+            && self.problem(Code::AddUuid, &Ctx::default())?
+        {
+            self.fs.sb.s_uuid = random_uuid();
+            self.fs.mark_super_dirty();
         }
         self.reloc = reloc;
         Ok(())

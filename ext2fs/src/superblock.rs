@@ -183,6 +183,25 @@ impl Superblock {
                 self.s_log_block_size
             ));
         }
+        // libext2fs refuses these too (ext2fs_open2's corrupt checks).
+        if self.s_log_groups_per_flex > 31 {
+            return bad(format!(
+                "log_groups_per_flex {}",
+                self.s_log_groups_per_flex
+            ));
+        }
+        if self.s_log_cluster_size != self.s_log_block_size {
+            return bad(format!(
+                "cluster size 1024<<{} differs from the block size (no bigalloc in ext2)",
+                self.s_log_cluster_size
+            ));
+        }
+        if self.s_clusters_per_group != self.s_blocks_per_group {
+            return bad(format!(
+                "{} clusters per group for {} blocks per group",
+                self.s_clusters_per_group, self.s_blocks_per_group
+            ));
+        }
         let bs = self.block_size() as u64;
         if self.s_blocks_per_group < 8 || self.s_blocks_per_group as u64 > 8 * bs {
             return bad(format!("{} blocks per group", self.s_blocks_per_group));

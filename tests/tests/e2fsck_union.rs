@@ -1,0 +1,407 @@
+//! e2fsck-union against the real e2fsprogs: clean images stay clean,
+//! union problems made on purpose are repaired (and the real e2fsck then
+//! finds a stock copy clean), random damage never crashes the checker,
+//! and the e2fsprogs conformance images pass.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ext2fs::dirent::{self, ft};
+use ext2fs::fs::{Filesystem, OpenOptions};
+use integration_tests::*;
+
+fn fsck(args: &[&str], img: &Path) -> Output {
+    run(Command::new(our_bin("e2fsck-union")).args(args).arg(img))
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn union_image(dir: &Path) -> PathBuf {
+    let img = dir.join("u.img");
+    let out = run(Command::new(our_bin("mke2fs-union"))
+        .args(["-q", "-F", "-O", "whiteout"])
+        .arg(&img)
+        .arg("8M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let mut fs = Filesystem::open(
+        &img,
+        &OpenOptions {
+            write: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let d = fs.mkdir(2, b"dir", 0o755).unwrap();
+    fs.create(2, b"file", 0o100644).unwrap();
+    fs.create(d, b"inner", 0o100644).unwrap();
+    fs.add_union_entry(2, b"gone", ft::WHT).unwrap();
+    fs.add_union_entry(d, b"through", ft::FALLTHRU).unwrap();
+    fs.set_opaque(d, true).unwrap();
+    fs.close().unwrap();
+    img
+}
+
+/// Rewrites one entry of `dir` named `name` in place.
+fn edit_entry(img: &Path, dir: u32, name: &[u8], edit: impl Fn(&mut [u8])) {
+    let mut fs = Filesystem::open(
+        img,
+        &OpenOptions {
+            write: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for (_, p) in fs.data_blocks(&fs.read_inode(dir).unwrap()).unwrap() {
+        let mut buf = fs.read_block(p as u64).unwrap();
+        let hit = dirent::iter_block(&buf)
+            .find(|e| e.name == name)
+            .map(|e| e.offset);
+        if let Some(off) = hit {
+            edit(&mut buf[off..]);
+            fs.write_block(p as u64, &buf).unwrap();
+            fs.close().unwrap();
+            return;
+        }
+    }
+    panic!("no entry {:?} in {dir}", String::from_utf8_lossy(name));
+}
+
+fn assert_repaired(img: &Path, expect_in_output: &str) {
+    let first = fsck(&["-fy"], img);
+    assert_eq!(code(&first), 1, "first -fy should fix:\n{}", text(&first));
+    assert!(
+        text(&first).contains(expect_in_output),
+        "expected {expect_in_output:?} in:\n{}",
+        text(&first)
+    );
+    let second = fsck(&["-fn"], img);
+    assert_eq!(
+        code(&second),
+        0,
+        "nothing left after -fy:\n{}",
+        text(&second)
+    );
+    if !skip_without_e2fsprogs() {
+        assert_real_fsck_clean(&stock_copy(img));
+    }
+}
+
+#[test]
+fn clean_union_image_is_clean_and_counted() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    let out = fsck(&["-fnv"], &img);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let s = text(&out);
+    assert!(s.contains("           1 whiteouts"), "{s}");
+    assert!(s.contains("           1 fallthrus"), "{s}");
+    assert!(s.contains("           1 opaque directories"), "{s}");
+    if !skip_without_e2fsprogs() {
+        assert_real_fsck_clean(&stock_copy(&img));
+    }
+}
+
+#[test]
+fn whiteout_with_an_inode_is_freed() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    edit_entry(&img, 2, b"gone", |e| {
+        e[0..4].copy_from_slice(&12u32.to_le_bytes())
+    });
+    assert_repaired(&img, "Whiteout entry 'gone' in / (2) has inode 12");
+}
+
+#[test]
+fn union_entry_shadowing_a_live_name_is_removed() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    // Rename the whiteout "gone" to "file" (same length: in place).
+    edit_entry(&img, 2, b"gone", |e| e[8..12].copy_from_slice(b"file"));
+    assert_repaired(&img, "Whiteout entry 'file' in / (2) duplicates a name");
+}
+
+#[test]
+fn opaque_flag_on_a_file_is_cleared() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    let mut fs = Filesystem::open(
+        &img,
+        &OpenOptions {
+            write: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ino = fs.namei(2, "/file").unwrap();
+    let mut rec = fs.read_inode(ino).unwrap();
+    rec.base.i_flags |= ext2fs::inode::flags::OPAQUE;
+    fs.write_inode(ino, &rec).unwrap();
+    fs.close().unwrap();
+    assert_repaired(
+        &img,
+        "is not a directory but has the opaque (union) flag set",
+    );
+}
+
+#[test]
+fn without_the_feature_every_union_object_goes() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    set_whiteout_bit(&img, false);
+    let first = fsck(&["-fy"], &img);
+    assert_eq!(code(&first), 1, "{}", text(&first));
+    let s = text(&first);
+    assert!(s.contains("Whiteout entry 'gone'"), "{s}");
+    assert!(s.contains("Fallthru entry 'through'"), "{s}");
+    assert!(
+        s.contains("opaque (union) flag set on a filesystem without"),
+        "{s}"
+    );
+    assert_eq!(code(&fsck(&["-fn"], &img)), 0);
+    if !skip_without_e2fsprogs() {
+        assert_real_fsck_clean(&img);
+        // Nothing union-typed is left for the real debugfs to show.
+        let ls = String::from_utf8_lossy(&real_debugfs(&img, "ls -l /")).into_owned();
+        assert!(!ls.contains("gone"), "{ls}");
+    }
+}
+
+#[test]
+fn whiteout_feature_needs_filetype() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    // Clear filetype (incompat 0x2) behind the checker's back.
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&img)
+        .unwrap();
+    let mut b = [0u8; 4];
+    f.read_exact_at(&mut b, 1024 + 0x60).unwrap();
+    let v = u32::from_le_bytes(b) & !0x2;
+    f.write_all_at(&v.to_le_bytes(), 1024 + 0x60).unwrap();
+    drop(f);
+    let out = fsck(&["-fy"], &img);
+    assert!(
+        text(&out).contains("whiteout feature but not filetype"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(code(&fsck(&["-fn"], &img)), 0);
+}
+
+#[test]
+fn real_mke2fs_images_are_clean() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("d/e")).unwrap();
+    for i in 0..400 {
+        std::fs::write(src.join(format!("d/f{i}")), vec![b'x'; i * 37]).unwrap();
+    }
+    std::os::unix::fs::symlink("d/e", src.join("link")).unwrap();
+    for (i, args) in [
+        &["-b", "1024"][..],
+        &["-b", "4096", "-I", "128"][..],
+        &["-r", "0"][..],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let img = t.path().join(format!("r{i}.img"));
+        let mut a: Vec<&str> = args.to_vec();
+        let s = src.to_string_lossy().into_owned();
+        if !args.contains(&"-r") {
+            a.extend(["-d", &s]);
+        }
+        real_mkfs(&img, &a, "16M");
+        let out = fsck(&["-fn"], &img);
+        assert_eq!(code(&out), 0, "{args:?}: {}", text(&out));
+        let out = fsck(&["-fy"], &img);
+        assert_eq!(code(&out), 0, "{args:?}: {}", text(&out));
+        assert_real_fsck_clean(&img);
+    }
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    let missing = t.path().join("nope.img");
+    let cases: &[(&[&str], &Path, i32, &str)] = &[
+        (&["-n", "-y"], &img, 16, "only one of the options"),
+        (&["-fn", "-D"], &img, 16, "incompatible"),
+        (&["-j", "x"], &img, 16, "ext2 has no journal"),
+        (&["-E", "bogus"], &img, 16, "unknown extended option"),
+        (&["-fn"], &missing, 8, "while trying to open"),
+        (&["--no-such-option"], &img, 16, ""),
+        (&["-fn", "-C", "-5"], &img, 8, "progress descriptor"),
+    ];
+    for (args, path, want, msg) in cases {
+        let out = fsck(args, path);
+        assert_eq!(code(&out), *want, "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(msg), "{args:?}: {}", text(&out));
+    }
+    let out = run(&mut Command::new(our_bin("e2fsck-union")));
+    assert_eq!(code(&out), 16);
+    assert!(text(&out).contains("Usage:"));
+    // Without -f a clean filesystem is skipped with the usual line.
+    let out = fsck(&["-n"], &img);
+    assert_eq!(code(&out), 0);
+    assert!(text(&out).contains(": clean, "), "{}", text(&out));
+}
+
+#[test]
+fn preen_stops_on_what_it_may_not_fix() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    // A whiteout in a directory's '..' slot is not a preen fix.
+    let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
+    let d = fs.namei(2, "/dir").unwrap();
+    drop(fs);
+    edit_entry(&img, d, b"..", |e| {
+        e[0..4].copy_from_slice(&0u32.to_le_bytes());
+        e[7] = ft::WHT;
+    });
+    let out = fsck(&["-pf"], &img);
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    assert!(text(&out).contains("UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY."));
+    assert_repaired(&img, "in the place of '.' or '..'");
+}
+
+#[test]
+fn progress_protocol_on_a_descriptor() {
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    let log = t.path().join("progress");
+    let cmd = format!(
+        "{} -fn -C 3 {} 3>{}",
+        our_bin("e2fsck-union").display(),
+        img.display(),
+        log.display()
+    );
+    let out = run(Command::new("sh").arg("-c").arg(cmd));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let p = std::fs::read_to_string(&log).unwrap();
+    for pass in 1..=5 {
+        assert!(
+            p.lines().any(|l| l.starts_with(&format!("{pass} ")) && l.ends_with(&*img.to_string_lossy())),
+            "pass {pass} missing in {p}"
+        );
+    }
+}
+
+/// A small deterministic generator (no dependency needed for this).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn random_damage_never_crashes_and_repairs_stick() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("a/b")).unwrap();
+    for i in 0..60 {
+        std::fs::write(src.join(format!("a/f{i}")), vec![b'y'; (i * 311) % 5000]).unwrap();
+    }
+    std::fs::write(src.join("a/b/big"), vec![1u8; 300_000]).unwrap();
+    let pristine = t.path().join("p.img");
+    let s = src.to_string_lossy().into_owned();
+    real_mkfs(&pristine, &["-b", "1024", "-N", "128", "-d", &s], "2M");
+    let bytes = std::fs::read(&pristine).unwrap();
+    // Metadata lives in the first ~100 KiB of a 2 MiB image: the
+    // superblock, descriptors, bitmaps, inode table and directories.
+    // DAMAGE_SEED / DAMAGE_ROUNDS widen the search when hunting bugs.
+    let seed = std::env::var("DAMAGE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    let rounds: u32 = std::env::var("DAMAGE_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(80);
+    let mut rng = Lcg(seed);
+    for round in 0..rounds {
+        let img = t.path().join("d.img");
+        let mut b = bytes.clone();
+        let flips = 1 + rng.next() % 24;
+        for _ in 0..flips {
+            let at = 1024 + (rng.next() as usize % (100 * 1024));
+            b[at] ^= 1 << (rng.next() % 8);
+        }
+        std::fs::write(&img, &b).unwrap();
+        if let Some(keep) = std::env::var_os("DAMAGE_KEEP") {
+            // Keep the damaged input of the last round for a post-mortem.
+            std::fs::write(keep, &b).unwrap();
+        }
+        let first = run(Command::new("timeout")
+            .arg("60")
+            .arg(our_bin("e2fsck-union"))
+            .args(["-fy"])
+            .arg(&img));
+        let c = code(&first);
+        // e2fsck's codes are bits (1 fixed, 2 reboot, 4 left, 8 error).
+        assert!(
+            (0..16).contains(&c),
+            "round {round}: exit {c} (signal or timeout):\n{}",
+            text(&first)
+        );
+        assert!(
+            !text(&first).contains("panicked"),
+            "round {round}:\n{}",
+            text(&first)
+        );
+        if c & 12 != 0 {
+            // Not repairable (e.g. no superblock left): it must say why.
+            assert!(!text(&first).trim().is_empty());
+            continue;
+        }
+        let second = fsck(&["-fn"], &img);
+        assert_eq!(
+            code(&second),
+            0,
+            "round {round}: left after -fy:\n{}\nfirst run:\n{}",
+            text(&second),
+            text(&first)
+        );
+        let (rc, out) = real_fsck_n(&img);
+        assert_eq!(
+            rc,
+            0,
+            "round {round}: real e2fsck after our -fy:\n{out}\nours:\n{}",
+            text(&first)
+        );
+    }
+}
+
+#[test]
+fn e2fsprogs_conformance_images() {
+    let Some(shared) = shared_dir() else {
+        eprintln!("SKIP: ../shared/e2fsck-tests is not beside the checkout");
+        return;
+    };
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let runner = shared.join("e2fsck-tests/run-conformance");
+    let out = run(Command::new(&runner)
+        .arg("--strict")
+        .arg(our_bin("e2fsck-union")));
+    let s = text(&out);
+    assert!(s.contains("34 passed, 0 failed"), "{s}");
+}
