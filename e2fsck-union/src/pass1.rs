@@ -122,15 +122,17 @@ impl Checker {
         // A dtime below the inode count is an orphan-list link left behind.
         let sb = self.fs.sb;
         let low_dtime_check = !(sb.s_mkfs_time != 0 && sb.s_mkfs_time < sb.s_inodes_count);
-        if inode.base.i_dtime != 0 && low_dtime_check && inode.base.i_dtime < sb.s_inodes_count {
-            if self.problem(Code::LowDtime, &Ctx::ino(ino))? {
-                inode.base.i_dtime = if inode.base.i_links_count != 0 {
-                    0
-                } else {
-                    self.now
-                };
-                self.write_inode(ino, &inode)?;
-            }
+        if inode.base.i_dtime != 0
+            && low_dtime_check
+            && inode.base.i_dtime < sb.s_inodes_count
+            && self.problem(Code::LowDtime, &Ctx::ino(ino))?
+        {
+            inode.base.i_dtime = if inode.base.i_links_count != 0 {
+                0
+            } else {
+                self.now
+            };
+            self.write_inode(ino, &inode)?;
         }
         let quota_ino = matches!(ino, inode::USR_QUOTA_INO | inode::GRP_QUOTA_INO);
         if inode.base.i_links_count == 0 && ino >= first_ino {
@@ -240,7 +242,7 @@ impl Checker {
         let mut dirty = false;
         let isz = self.fs.geo.inode_size as u16;
         let extra = inode.extra.i_extra_isize;
-        if isz > 128 && extra != 0 && (extra < 4 || extra > isz - 128 || extra % 4 != 0) {
+        if isz > 128 && extra != 0 && (extra < 4 || extra > isz - 128 || !extra.is_multiple_of(4)) {
             let c = Ctx {
                 ino,
                 num: extra as u64,
