@@ -104,8 +104,12 @@ fn apply_meta(path: &Path, rec: &Inode, symlink: bool) -> Result<()> {
 }
 
 impl Exporter<'_> {
+    /// Exports the entries of `dir`. Whiteouts in an opaque directory
+    /// are left out: the opaque xattr already hides every lower name, and
+    /// overlayfs shows whiteouts of a directory it does not merge.
     fn export_dir(&mut self, dir: u32, dest: &Path) -> Result<()> {
         let wh = self.fs.whiteout_feature();
+        let opaque = self.fs.read_inode(dir)?.is_opaque();
         for e in self.fs.read_dir(dir)? {
             if e.is_dot() || e.is_dotdot() || !e.in_use(wh) {
                 continue;
@@ -113,6 +117,7 @@ impl Exporter<'_> {
             let path = dest.join(std::ffi::OsStr::from_bytes(&e.name));
             if e.inode == 0 {
                 match e.file_type {
+                    ft::WHT if opaque => {}
                     ft::WHT => {
                         rustix::fs::mknodat(
                             rustix::fs::CWD,
