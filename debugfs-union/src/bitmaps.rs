@@ -155,10 +155,13 @@ pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
     let total = fs.sb.s_inodes_count;
     let group = if dir > 0 { (dir - 1) / ipg } else { 0 };
     let first_ino = fs.sb.first_ino();
-    let start = (group * ipg + 1).max(first_ino);
+    let mut start = (group.saturating_mul(ipg).saturating_add(1)).max(first_ino);
+    if start > total {
+        start = first_ino.min(total);
+    }
     let mut ino = start;
     for _ in 0..total {
-        if ino >= first_ino && !fs.test_inode(ino)? {
+        if ino >= first_ino && ino <= total && !fs.test_inode(ino)? {
             writeln!(s.out, "Free inode found: {ino}")?;
             return Ok(());
         }

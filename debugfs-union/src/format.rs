@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use chrono::{Local, TimeZone};
+use chrono::{Datelike, Local, TimeZone};
 use ext2fs::inode::{self, Inode};
 
 /// asctime() of local time, without the newline: `Wed Nov 25 14:50:20 2026`.
@@ -24,7 +24,7 @@ pub fn time_string(t: i64) -> String {
 /// ls -l's date: `25-Nov-2026 14:50` (day right-aligned in 2).
 pub fn ls_date(t: i64) -> String {
     match Local.timestamp_opt(t, 0).single() {
-        Some(d) => format!("{:>2}", d.format("%-d")) + &d.format("-%b-%Y %H:%M").to_string(),
+        Some(d) => format!("{:>2}{}", d.day(), d.format("-%b-%Y %H:%M")),
         None => format!("{t:>17}"),
     }
 }

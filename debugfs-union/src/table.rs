@@ -402,6 +402,19 @@ mod tests {
     }
 
     #[test]
+    fn the_man_page_lists_every_request() {
+        let page = include_str!("../../man/debugfs-union.8");
+        for c in COMMANDS {
+            for n in c.names {
+                assert!(page.contains(n), "man/debugfs-union.8 does not mention {n}");
+            }
+        }
+        for opt in ["\\-b", "\\-s", "\\-f", "\\-R", "\\-c", "\\-w", "\\-V"] {
+            assert!(page.contains(opt), "{opt}");
+        }
+    }
+
+    #[test]
     fn every_name_is_unique() {
         let mut all: Vec<&str> = COMMANDS
             .iter()
