@@ -352,7 +352,12 @@ pub fn dump(s: &mut Session, args: &[String]) -> Result<()> {
 
 fn rdump_inode(fs: &Filesystem, ino: u32, name: &[u8], dest: &Path) -> Result<()> {
     let inode = fs.read_inode(ino)?;
-    let path = dest.join(std::ffi::OsStr::from_bytes_compat(name));
+    // The root itself is dumped into `dest` (joining "/" would escape it).
+    let path = if name == b"/" {
+        dest.to_path_buf()
+    } else {
+        dest.join(std::ffi::OsStr::from_bytes_compat(name))
+    };
     if inode.is_symlink() {
         let target = fs.read_link(&inode)?;
         std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes_compat(&target), &path)

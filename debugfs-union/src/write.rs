@@ -68,8 +68,21 @@ pub fn rm(s: &mut Session, args: &[String]) -> Result<()> {
     let (_, rest) = getopt(args, "")?;
     usage_check(&rest, 1, 1, "rm <filename>")?;
     s.fs_rw()?;
-    let ino = s.inode_arg(&rest[0])?;
     let (dir, name) = name_arg(s, &rest[0])?;
+    let ino = match s.inode_arg(&rest[0]) {
+        Ok(i) => i,
+        Err(e) => {
+            // A whiteout or fallthru has no inode: rm removes the entry.
+            let fs = s.fs_rw()?;
+            match fs.lookup_entry(dir, &name)? {
+                Some(ent) if ent.inode == 0 => {
+                    fs.remove_entry(dir, &name)?;
+                    return Ok(());
+                }
+                _ => return Err(e),
+            }
+        }
+    };
     let fs = s.fs_rw()?;
     let mut rec = fs.read_inode(ino)?;
     if rec.is_dir() {

@@ -193,6 +193,50 @@ fn htree_xattrs_and_deleted_match_real_debugfs() {
 }
 
 #[test]
+fn dump_and_rdump_copy_files_out() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path());
+    let src = dir.path().join("src");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = ours(&img, &format!("rdump / {}", out.display()));
+    assert!(o.status.success(), "{}", text(&o));
+    for f in [
+        "a.txt",
+        "big.bin",
+        "hard",
+        "sub/deep/f",
+        "many/a_rather_long_file_name_9",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(src.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_link(out.join("link")).unwrap(),
+        Path::new("a.txt")
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("slowlink")).unwrap(),
+        Path::new(&"x".repeat(80))
+    );
+    let one = dir.path().join("one.bin");
+    let o = ours(&img, &format!("dump -p /big.bin {}", one.display()));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(&one).unwrap(),
+        std::fs::read(src.join("big.bin")).unwrap()
+    );
+    let o = ours(&img, "cat /sub");
+    assert!(o.status.success());
+}
+
+#[test]
 fn script_mode_echoes_requests_like_debugfs() {
     if skip_without_e2fsprogs() {
         return;
@@ -346,6 +390,15 @@ fn union_requests() {
         "{ls}"
     );
     assert_eq!(stdout(&ours(&img, "opaque /sub")), "/sub: not opaque\n");
+    // rm and unlink take whiteouts and fallthrus away.
+    let o = ours_w(&img, "rm /a.txt\nunlink /sub/below\n");
+    assert!(o.status.success(), "{}", text(&o));
+    let ls = stdout(&ours(&img, "ls -l /sub")) + &stdout(&ours(&img, "ls -l /"));
+    assert!(
+        !ls.contains("<whiteout>") && !ls.contains("<fallthru>"),
+        "{ls}"
+    );
+    assert_real_fsck_clean(&stock_copy(&img));
     let o = ours_w(&img, "feature -whiteout\n");
     let feats = stdout(&o);
     let line = feats
