@@ -59,7 +59,11 @@ pub fn freeb(s: &mut Session, a: &[String]) -> Result<()> {
 
 fn inode_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
     let (_, rest) = getopt(args, "")?;
-    usage_check(&rest, 1, 2, &format!("{} <file> [num]", args[0]))?;
+    if op == Op::Test {
+        usage_check(&rest, 1, 1, "testi <file>")?;
+    } else {
+        usage_check(&rest, 1, 2, &format!("{} <file> [num]", args[0]))?;
+    }
     if op != Op::Test {
         s.fs_rw()?;
     }

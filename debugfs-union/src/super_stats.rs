@@ -116,23 +116,29 @@ pub fn stats(s: &mut Session, args: &[String]) -> Result<()> {
                 if csum { ", " } else { "\n" }
             ));
             if csum {
-                text.push_str(&format!("{} unused inodes\n", g.bg_itable_unused));
-                let mut first = true;
-                for (bit, name) in [(1u16, "Inode not init"), (2, "Block not init")] {
-                    if g.bg_flags & bit != 0 {
-                        text.push_str(if first { "           [" } else { ", " });
-                        text.push_str(name);
-                        first = false;
-                    }
-                }
-                if g.bg_flags & 4 != 0 {
-                    text.push_str(if first { "           [" } else { ", " });
-                    text.push_str("ITABLE_ZEROED");
-                    first = false;
-                }
-                if !first {
-                    text.push_str("]\n");
-                }
+                text.push_str(&format!(
+                    "{} unused {}\n",
+                    g.bg_itable_unused,
+                    pl(g.bg_itable_unused, "inode", "inodes")
+                ));
+            }
+            let mut first = true;
+            let mut opt = |text: &mut String, s: &str| {
+                text.push_str(if first { "           [" } else { ", " });
+                text.push_str(s);
+                first = false;
+            };
+            if g.bg_flags & 1 != 0 {
+                opt(&mut text, "Inode not init");
+            }
+            if g.bg_flags & 2 != 0 {
+                opt(&mut text, "Block not init");
+            }
+            if csum {
+                opt(&mut text, &format!("Checksum 0x{:04x}", g.bg_checksum));
+            }
+            if !first {
+                text.push_str("]\n");
             }
         }
     }

@@ -150,6 +150,53 @@ fn read_requests_match_real_debugfs() {
 }
 
 #[test]
+fn other_geometries_match_real_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for (opts, size) in [
+        (&["-b", "1024"][..], "20M"),
+        (&["-b", "4096", "-I", "128"][..], "64M"),
+        (&["-r", "0"][..], "8M"),
+        (
+            &[
+                "-O",
+                "^dir_index,^resize_inode,^ext_attr",
+                "-L",
+                "lbl",
+                "-M",
+                "/mnt/x",
+            ][..],
+            "16M",
+        ),
+        (&["-b", "2048", "-O", "uninit_bg"][..], "32M"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let src = source_tree(dir.path());
+        let img = dir.path().join("g.img");
+        let mut args = opts.to_vec();
+        args.extend(["-d", src.to_str().unwrap()]);
+        real_mkfs(&img, &args, size);
+        for req in [
+            "stats",
+            "ls -l",
+            "stat a.txt",
+            "stat big.bin",
+            "stat <7>",
+            "stat <2>",
+            "blocks <7>",
+            "ffi",
+            "ffb 4",
+            "testi <11>",
+            "ncheck 12 13",
+            "features",
+        ] {
+            assert_same(&img, req);
+        }
+    }
+}
+
+#[test]
 fn htree_xattrs_and_deleted_match_real_debugfs() {
     if skip_without_e2fsprogs() {
         return;
