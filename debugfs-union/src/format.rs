@@ -56,13 +56,28 @@ pub fn type_name(i: &Inode) -> &'static str {
 /// A hex dump in debugfs' layout: octal offsets, 16 bytes a line in
 /// 2-byte groups, printable characters, `*` for repeated lines.
 pub fn hexdump(out: &mut dyn Write, buf: &[u8]) -> std::io::Result<()> {
+    hexdump_window(out, buf, buf.len())
+}
+
+/// Dumps the first `len` bytes of `buf`. Repeated lines are detected on
+/// whole 16-byte lines, read past `len` when `buf` goes on (as debugfs
+/// does on the last, partial line).
+pub fn hexdump_window(out: &mut dyn Write, buf: &[u8], len: usize) -> std::io::Result<()> {
+    let line_at = |i: usize| -> [u8; 16] {
+        let mut l = [0u8; 16];
+        for (j, x) in l.iter_mut().enumerate() {
+            *x = buf.get(i + j).copied().unwrap_or(0);
+        }
+        l
+    };
+    let len = len.min(buf.len());
     let mut suppress: Option<usize> = None;
     let mut i = 0;
-    while i < buf.len() {
-        let line = &buf[i..(i + 16).min(buf.len())];
+    while i < len {
+        let line = line_at(i);
         match suppress {
             None => {
-                if i >= 16 && line.len() == 16 && buf[i - 16..i] == *line {
+                if i >= 16 && line_at(i - 16) == line {
                     suppress = Some(i - 16);
                     writeln!(out, "*")?;
                     i += 16;
@@ -70,25 +85,27 @@ pub fn hexdump(out: &mut dyn Write, buf: &[u8]) -> std::io::Result<()> {
                 }
             }
             Some(s) => {
-                if line.len() == 16 && buf[s..s + 16] == *line {
+                if line_at(s) == line {
                     i += 16;
                     continue;
                 }
                 suppress = None;
             }
         }
+        let n = (len - i).min(16);
         let mut s = format!("{i:04o}  ");
-        for j in 0..16 {
-            match line.get(j) {
-                Some(b) => s.push_str(&format!("{b:02x}")),
-                None => s.push_str("  "),
+        for (j, b) in line.iter().enumerate() {
+            if j < n {
+                s.push_str(&format!("{b:02x}"));
+            } else {
+                s.push_str("  ");
             }
             if j % 2 == 1 {
                 s.push(' ');
             }
         }
         s.push(' ');
-        for &b in line {
+        for &b in &line[..n] {
             s.push(if (0x20..0x7f).contains(&b) {
                 b as char
             } else {

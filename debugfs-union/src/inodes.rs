@@ -6,10 +6,13 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ext2fs::block_map::BlockKind;
+use ext2fs::codec::{le16, le32};
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{flags, Inode};
 
-use crate::format::{block_runs, escaped, hexdump, inode_time, time_string, type_name, ListItem};
+use crate::format::{
+    block_runs, escaped, hexdump, hexdump_window, inode_time, time_string, type_name, ListItem,
+};
 use crate::session::{num32_arg, num_arg, Session};
 use crate::super_stats::parse_time;
 use crate::table::{getopt, usage_check};
@@ -526,23 +529,133 @@ pub fn idump(s: &mut Session, args: &[String]) -> Result<()> {
     let fs = s.fs()?;
     let inode = fs.read_inode(ino)?;
     let bytes = inode.to_bytes();
-    let part: &[u8] = match opts.first().map(|(c, _)| *c) {
-        Some('b') => &bytes[40..100],
-        Some('e') | Some('x') => {
-            if inode.size <= 128 {
+    match opts.first().map(|(c, _)| *c) {
+        // i_block: 60 bytes, the last line compared on whole 16 bytes.
+        Some('b') => hexdump_window(&mut s.out, &bytes[40..], 60)?,
+        Some(c @ ('e' | 'x')) => {
+            if bytes.len() <= 128 {
                 bail!("No extra space in inode");
             }
-            let start = 128 + inode.extra_isize() as usize;
-            if opts[0].0 == 'e' {
-                &bytes[128..start.min(bytes.len())]
+            let start = (128 + inode.extra_isize() as usize).min(bytes.len());
+            if c == 'e' {
+                hexdump(&mut s.out, &bytes[start..])?;
             } else {
-                &bytes[start.min(bytes.len())..]
+                let text = raw_xattr_area(&bytes[start..]);
+                s.out.write_all(text.as_bytes())?;
             }
         }
-        _ => &bytes,
-    };
-    hexdump(&mut s.out, part)?;
+        _ => hexdump(&mut s.out, &bytes)?,
+    }
     Ok(())
+}
+
+/// Control characters as `^X`, high bytes as `M-`, like debugfs.
+fn safe_text(bytes: &[u8]) -> String {
+    let mut o = String::new();
+    for &b in bytes {
+        let mut ch = b;
+        if ch > 128 {
+            o.push_str("M-");
+            ch -= 128;
+        }
+        if ch < 32 || ch == 0x7f {
+            o.push('^');
+            ch ^= 0x40;
+        }
+        o.push(ch as char);
+    }
+    o
+}
+
+/// The entries of an xattr area or block, field by field (idump -x, bd -x).
+fn raw_xattr_entries(buf: &[u8], start: usize, value_start: usize, o: &mut String) {
+    let len = buf.len();
+    let mut off = start;
+    while off < len {
+        if off + 2 <= len && buf[off] == 0 && buf[off + 1] == 0 {
+            o.push_str(&format!("last entry found at offset {off} ({off:04o})\n"));
+            break;
+        }
+        if off + 16 >= len {
+            o.push_str(&format!("xattr buffer overrun at {off} (len = {len})\n"));
+            break;
+        }
+        let name_len = buf[off] as usize;
+        let name_index = buf[off + 1];
+        let value_offs = le16(buf, off + 2) as usize;
+        let value_inum = le32(buf, off + 4);
+        let value_size = le32(buf, off + 8) as usize;
+        let hash = le32(buf, off + 12);
+        o.push_str(&format!(
+            "offset = {off} ({off:04o}), hash = {hash}, name_len = {name_len}, name_index = {name_index}\n"
+        ));
+        let vstart = value_start + value_offs;
+        o.push_str(&format!(
+            "value_offset = {value_offs} ({vstart:04o}), value_inum = {value_inum}, value_size = {value_size}\n"
+        ));
+        off += 16;
+        o.push_str("name = ");
+        if off + name_len >= len {
+            o.push_str("<runs off end>");
+        } else {
+            o.push_str(&safe_text(&buf[off..off + name_len]));
+        }
+        o.push('\n');
+        if value_size != 0 {
+            o.push_str("value = ");
+            if value_inum != 0 {
+                o.push_str(&format!("<ino {value_inum}>"));
+            } else if value_offs >= len || vstart + value_size > len {
+                o.push_str("<runs off end>");
+            } else {
+                let v = &buf[vstart..vstart + value_size];
+                let unprintable = v.iter().filter(|&&b| !(0x20..0x7f).contains(&b)).count();
+                if unprintable <= 3 {
+                    o.push_str(&safe_text(v));
+                } else {
+                    o.push_str("<hexdump>\n");
+                    let mut h = Vec::new();
+                    let _ = hexdump(&mut h, v);
+                    o.push_str(&String::from_utf8_lossy(&h));
+                }
+            }
+            o.push('\n');
+        }
+        o.push('\n');
+        off += (name_len + 3) & !3;
+    }
+}
+
+fn raw_xattr_area(buf: &[u8]) -> String {
+    let magic = if buf.len() >= 4 { le32(buf, 0) } else { 0 };
+    let mut o = format!(
+        "magic = {magic:08x}, length = {}, value_start =4 \n\n",
+        buf.len()
+    );
+    if magic == ext2fs::xattr::XATTR_MAGIC {
+        raw_xattr_entries(buf, 4, 4, &mut o);
+    }
+    o
+}
+
+fn raw_xattr_block(buf: &[u8]) -> String {
+    let w = |i: usize| le32(buf, 4 * i);
+    let mut o = format!(
+        "magic = {:x}, length = {}\nrefcount = {}, blocks = {}\n",
+        w(0),
+        buf.len(),
+        w(1),
+        w(2)
+    );
+    o.push_str(&format!("hash = {:08x}, checksum = {:08x}\n", w(3), w(4)));
+    o.push_str(&format!(
+        "reserved: {:08x} {:08x} {:08x}\n\n",
+        w(5),
+        w(6),
+        w(7)
+    ));
+    raw_xattr_entries(buf, 32, 0, &mut o);
+    o
 }
 
 pub fn block_dump(s: &mut Session, args: &[String]) -> Result<()> {
@@ -566,7 +679,12 @@ pub fn block_dump(s: &mut Session, args: &[String]) -> Result<()> {
         None => n,
     };
     let buf = fs.read_block(block)?;
-    hexdump(&mut s.out, &buf)?;
+    if opts.iter().any(|(c, _)| *c == 'x') {
+        let text = raw_xattr_block(&buf);
+        s.out.write_all(text.as_bytes())?;
+    } else {
+        hexdump(&mut s.out, &buf)?;
+    }
     Ok(())
 }
 

@@ -190,8 +190,31 @@ fn other_geometries_match_real_debugfs() {
             "testi <11>",
             "ncheck 12 13",
             "features",
+            "idump -b big.bin",
         ] {
             assert_same(&img, req);
+        }
+        // An xattr (in a block with 128-byte inodes), where ext_attr is on.
+        let o = run(Command::new("debugfs")
+            .args(["-w", "-R", "ea_set /a.txt user.some_name some value"])
+            .arg(&img));
+        assert!(o.status.success());
+        for req in [
+            "stat a.txt",
+            "ea_list a.txt",
+            "idump -x a.txt",
+            "idump -e a.txt",
+        ] {
+            assert_same(&img, req);
+        }
+        let st = stdout(&ours(&img, "stat a.txt"));
+        let acl = st
+            .lines()
+            .find_map(|l| l.strip_prefix("File ACL: "))
+            .unwrap_or("0")
+            .to_string();
+        if acl != "0" {
+            assert_same(&img, &format!("bd -x {acl}"));
         }
     }
 }
@@ -231,6 +254,9 @@ fn htree_xattrs_and_deleted_match_real_debugfs() {
         "stat a.txt",
         "ea_list a.txt",
         "ea_get a.txt user.foo",
+        "idump -x a.txt",
+        "idump -e a.txt",
+        "idump -b a.txt",
         "lsdel",
         "stat <13>",
         "ncheck 12",
