@@ -594,3 +594,39 @@ fn backup_superblock_and_catastrophic_mode() {
         .arg(&img));
     assert!(stdout(&o).contains("read-only"), "{}", text(&o));
 }
+
+#[test]
+fn a_mounted_filesystem_is_opened_read_only() {
+    if skip_without_e2fsprogs() || skip_without_root("mounting an image") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("m.img");
+    real_mkfs(&img, &[], "8M");
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let o = run(Command::new("mount")
+        .args(["-o", "loop,ro"])
+        .arg(&img)
+        .arg(&mnt));
+    if !o.status.success() {
+        eprintln!("SKIP: cannot loop-mount here: {}", text(&o));
+        return;
+    }
+    let params = run(Command::new(our_bin("debugfs-union"))
+        .args(["-w", "-R", "params"])
+        .arg(&img));
+    let mk = run(Command::new(our_bin("debugfs-union"))
+        .args(["-w", "-R", "mkdir /zz"])
+        .arg(&img));
+    let u = run(Command::new("umount").arg(&mnt));
+    assert!(u.status.success(), "{}", text(&u));
+    assert!(
+        stdout(&params).contains("Open mode: read-only"),
+        "{}",
+        text(&params)
+    );
+    assert!(text(&params).contains("is mounted on"), "{}", text(&params));
+    assert!(text(&mk).contains("read/only"), "{}", text(&mk));
+    assert_real_fsck_clean(&img);
+}
