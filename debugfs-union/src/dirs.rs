@@ -166,7 +166,7 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
         } else if long {
             let (l, r) = if e.deleted { ('<', '>') } else { (' ', ' ') };
             let date = if ino != 0 {
-                ls_date(crate::format::inode_time(inode.base.i_mtime, None))
+                ls_date(inode.base.i_mtime as i64)
             } else {
                 " ".repeat(17)
             };

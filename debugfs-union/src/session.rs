@@ -139,6 +139,10 @@ impl Session {
             }
             match fs.lookup_entry(ino, comp.as_bytes()) {
                 Ok(Some(e)) if e.inode != 0 => ino = e.inode,
+                Ok(Some(e)) if e.is_whiteout() || e.is_fallthru() => bail!(
+                    "File not found by ext2_lookup while looking up \"{path}\" (\"{comp}\" is a {})",
+                    if e.is_whiteout() { "whiteout" } else { "fallthru" }
+                ),
                 Ok(_) => bail!("File not found by ext2_lookup while looking up \"{path}\""),
                 Err(e) => bail!("{e} while looking up \"{path}\""),
             }

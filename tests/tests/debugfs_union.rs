@@ -449,6 +449,12 @@ fn union_requests() {
     assert_eq!(stdout(&ours(&img, "opaque /sub")), "/sub: opaque\n");
     let o = ours(&img, "opaque /sub off");
     assert!(String::from_utf8_lossy(&o.stderr).contains("read/only"));
+    let o = ours(&img, "stat /sub/gone");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is a whiteout"),
+        "{}",
+        text(&o)
+    );
     // A name lookup finds a whiteout too.
     assert!(stdout(&ours(&img, "dirsearch /sub gone")).contains("Entry found"));
     // Stock tools see a plain ext2 once the union bit is cleared.
