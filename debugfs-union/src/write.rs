@@ -197,7 +197,8 @@ pub fn mknod(s: &mut Session, args: &[String]) -> Result<()> {
     };
     s.fs_rw()?;
     let (dir, name) = name_arg(s, &rest[0])?;
-    s.fs_rw()?.mknod(dir, &name, mode, major, minor)?;
+    let ino = s.fs_rw()?.mknod(dir, &name, mode, major, minor)?;
+    writeln!(s.out, "Allocated inode: {ino}")?;
     Ok(())
 }
 
