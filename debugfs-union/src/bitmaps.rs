@@ -3,9 +3,36 @@
 use std::io::Write;
 
 use anyhow::{bail, Result};
+use ext2fs::features::ro_compat;
+use ext2fs::fs::Filesystem;
+use ext2fs::group_desc::BG_BLOCK_UNINIT;
 
 use crate::session::{block_arg, num_arg, Session};
 use crate::table::{getopt, usage_check};
+
+/// Whether a block is in use. A group whose block bitmap was never
+/// initialised (uninit_bg's BLOCK_UNINIT) has only its own metadata in
+/// use, whatever its bitmap block holds (as libext2fs computes it).
+pub fn block_in_use(fs: &mut Filesystem, b: u64) -> Result<bool> {
+    let g = fs.geo.block_group(b);
+    let uninit = fs.sb.has_ro_compat(ro_compat::GDT_CSUM)
+        && fs
+            .groups
+            .get(g as usize)
+            .is_some_and(|gd| gd.bg_flags & BG_BLOCK_UNINIT != 0);
+    if !uninit {
+        return Ok(fs.test_block(b)?);
+    }
+    if fs.geo.group_metadata_range(g).contains(&b) {
+        return Ok(true);
+    }
+    let itb = fs.geo.inode_table_blocks as u64;
+    Ok(fs.groups.iter().any(|gd| {
+        b == gd.bg_block_bitmap as u64
+            || b == gd.bg_inode_bitmap as u64
+            || (b >= gd.bg_inode_table as u64 && b < gd.bg_inode_table as u64 + itb)
+    }))
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Op {
@@ -31,7 +58,7 @@ fn block_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
     }
     let mut o = String::new();
     for b in first..first + count {
-        let used = fs.test_block(b)?;
+        let used = block_in_use(fs, b)?;
         match op {
             Op::Test => o.push_str(&format!(
                 "Block {b} {}\n",
@@ -126,7 +153,7 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
     let mut b = goal;
     let mut scanned = 0u64;
     while (found.len() as u64) < count && scanned < end - first {
-        if !fs.test_block(b)? {
+        if !block_in_use(fs, b)? {
             found.push(b);
         }
         b += 1;

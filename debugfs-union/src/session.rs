@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
+use ext2fs::features::{FeatureSet, SUPPORTED_RO_COMPAT};
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::image::{mount_state, MountState};
 use ext2fs::inode::ROOT_INO;
@@ -53,6 +54,33 @@ impl Session {
                 eprintln!(
                     "{device} is mounted on {}; opening it read-only",
                     mountpoint.display()
+                );
+                write = false;
+            }
+        }
+        if write {
+            // Writing keeps no group checksums and no uninit_bg state: refuse
+            // to write where the library would leave those stale.
+            let probe = Filesystem::open(
+                Path::new(device),
+                &OpenOptions {
+                    write: false,
+                    superblock: req.superblock,
+                    block_size: req.block_size,
+                    force: req.force,
+                },
+            )
+            .map_err(|e| anyhow!("{e} while trying to open {device}"))?;
+            let unknown = probe.sb.s_feature_ro_compat & !SUPPORTED_RO_COMPAT;
+            if unknown != 0 {
+                let names = FeatureSet {
+                    ro_compat: unknown,
+                    ..Default::default()
+                }
+                .names();
+                eprintln!(
+                    "{device} has features this tool cannot keep up to date when writing ({}); opening it read-only",
+                    names.join(" ")
                 );
                 write = false;
             }

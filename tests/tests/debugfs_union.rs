@@ -220,6 +220,30 @@ fn other_geometries_match_real_debugfs() {
 }
 
 #[test]
+fn uninit_block_groups_read_like_debugfs_and_are_not_written() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("u.img");
+    real_mkfs(&img, &["-b", "1024", "-O", "uninit_bg"], "40M");
+    for req in [
+        "stats",
+        "testb 16385 3",
+        "testb 16600",
+        "testb 24000",
+        "ffb 3 16385",
+        "ffb 5 8193",
+    ] {
+        assert_same(&img, req);
+    }
+    let before = std::fs::read(&img).unwrap();
+    let o = ours_w(&img, "mkdir /x\n");
+    assert!(text(&o).contains("uninit_bg"), "{}", text(&o));
+    assert_eq!(std::fs::read(&img).unwrap(), before);
+}
+
+#[test]
 fn htree_xattrs_and_deleted_match_real_debugfs() {
     if skip_without_e2fsprogs() {
         return;
