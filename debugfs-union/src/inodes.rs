@@ -726,7 +726,7 @@ pub fn lsdel(s: &mut Session, args: &[String]) -> Result<()> {
         }
         let mut free = 0u64;
         for b in &blocks {
-            if !fs.test_block(*b as u64)? {
+            if !crate::bitmaps::block_in_use(fs, *b as u64)? {
                 free += 1;
             }
         }
