@@ -1,0 +1,202 @@
+//! Bitmap requests: testb/setb/freeb, testi/seti/freei, ffb, ffi.
+
+use std::io::Write;
+
+use anyhow::{bail, Result};
+use ext2fs::features::ro_compat;
+use ext2fs::fs::Filesystem;
+use ext2fs::group_desc::BG_BLOCK_UNINIT;
+
+use crate::session::{block_arg, num_arg, Session};
+use crate::table::{getopt, usage_check};
+
+/// Whether a block is in use. A group whose block bitmap was never
+/// initialised (uninit_bg's BLOCK_UNINIT) has only its own metadata in
+/// use, whatever its bitmap block holds (as libext2fs computes it).
+pub fn block_in_use(fs: &mut Filesystem, b: u64) -> Result<bool> {
+    let g = fs.geo.block_group(b);
+    let uninit = fs.sb.has_ro_compat(ro_compat::GDT_CSUM)
+        && fs
+            .groups
+            .get(g as usize)
+            .is_some_and(|gd| gd.bg_flags & BG_BLOCK_UNINIT != 0);
+    if !uninit {
+        return Ok(fs.test_block(b)?);
+    }
+    if fs.geo.group_metadata_range(g).contains(&b) {
+        return Ok(true);
+    }
+    let itb = fs.geo.inode_table_blocks as u64;
+    Ok(fs.groups.iter().any(|gd| {
+        b == gd.bg_block_bitmap as u64
+            || b == gd.bg_inode_bitmap as u64
+            || (b >= gd.bg_inode_table as u64 && b < gd.bg_inode_table as u64 + itb)
+    }))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Test,
+    Set,
+    Clear,
+}
+
+fn block_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 1, 2, &format!("{} <block> [count]", args[0]))?;
+    if op != Op::Test {
+        s.fs_rw()?;
+    }
+    let fs = s.fs_mut()?;
+    let first = block_arg(fs, &rest[0])?;
+    let count = match rest.get(1) {
+        Some(c) => num_arg("count", c)?,
+        None => 1,
+    };
+    if count == 0 || first + count > fs.geo.blocks_count {
+        bail!("Invalid block count {count}");
+    }
+    let mut o = String::new();
+    for b in first..first + count {
+        let used = block_in_use(fs, b)?;
+        match op {
+            Op::Test => o.push_str(&format!(
+                "Block {b} {}\n",
+                if used { "marked in use" } else { "not in use" }
+            )),
+            Op::Set if used => eprintln!("{}: Warning: block {b} already set", args[0]),
+            Op::Clear if !used => eprintln!("{}: Warning: block {b} already clear", args[0]),
+            Op::Set => fs.mark_block(b, true)?,
+            Op::Clear => fs.mark_block(b, false)?,
+        }
+    }
+    s.out.write_all(o.as_bytes())?;
+    Ok(())
+}
+
+pub fn testb(s: &mut Session, a: &[String]) -> Result<()> {
+    block_op(s, a, Op::Test)
+}
+pub fn setb(s: &mut Session, a: &[String]) -> Result<()> {
+    block_op(s, a, Op::Set)
+}
+pub fn freeb(s: &mut Session, a: &[String]) -> Result<()> {
+    block_op(s, a, Op::Clear)
+}
+
+fn inode_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    if op == Op::Test {
+        usage_check(&rest, 1, 1, "testi <file>")?;
+    } else {
+        usage_check(&rest, 1, 2, &format!("{} <file> [num]", args[0]))?;
+    }
+    if op != Op::Test {
+        s.fs_rw()?;
+    }
+    let first = s.inode_arg(&rest[0])?;
+    let count = match rest.get(1) {
+        Some(c) => num_arg("count", c)? as u32,
+        None => 1,
+    };
+    let fs = s.fs_mut()?;
+    if count == 0 || first as u64 + count as u64 - 1 > fs.sb.s_inodes_count as u64 {
+        bail!("Invalid inode count {count}");
+    }
+    let mut o = String::new();
+    for ino in first..first + count {
+        let used = fs.test_inode(ino)?;
+        let dir = fs.read_inode(ino).map(|i| i.is_dir()).unwrap_or(false);
+        match op {
+            Op::Test => o.push_str(&format!(
+                "Inode {ino} is {}\n",
+                if used { "marked in use" } else { "not in use" }
+            )),
+            Op::Set if used => eprintln!("{}: Warning: inode already set", args[0]),
+            Op::Clear if !used => eprintln!("{}: Warning: inode already clear", args[0]),
+            Op::Set => fs.mark_inode(ino, true, dir)?,
+            Op::Clear => fs.mark_inode(ino, false, dir)?,
+        }
+    }
+    s.out.write_all(o.as_bytes())?;
+    Ok(())
+}
+
+pub fn testi(s: &mut Session, a: &[String]) -> Result<()> {
+    inode_op(s, a, Op::Test)
+}
+pub fn seti(s: &mut Session, a: &[String]) -> Result<()> {
+    inode_op(s, a, Op::Set)
+}
+pub fn freei(s: &mut Session, a: &[String]) -> Result<()> {
+    inode_op(s, a, Op::Clear)
+}
+
+pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 0, 2, "find_free_block [count [goal]]")?;
+    let count = match rest.first() {
+        Some(c) => num_arg("count", c)?,
+        None => 1,
+    };
+    let fs = s.fs_mut()?;
+    let first = fs.geo.first_data_block as u64;
+    let end = fs.geo.blocks_count;
+    let mut goal = match rest.get(1) {
+        Some(g) => num_arg("goal", g)?,
+        None => first,
+    };
+    if goal < first || goal >= end {
+        goal = first;
+    }
+    let mut found = Vec::new();
+    let mut b = goal;
+    let mut scanned = 0u64;
+    while (found.len() as u64) < count && scanned < end - first {
+        if !block_in_use(fs, b)? {
+            found.push(b);
+        }
+        b += 1;
+        if b >= end {
+            b = first;
+        }
+        scanned += 1;
+    }
+    let mut o = String::from("Free blocks found: ");
+    for b in &found {
+        o.push_str(&format!("{b} "));
+    }
+    o.push('\n');
+    s.out.write_all(o.as_bytes())?;
+    if (found.len() as u64) < count {
+        bail!("Could not allocate block in ext2 filesystem while searching for a free block");
+    }
+    Ok(())
+}
+
+pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 0, 2, "find_free_inode [dir [mode]]")?;
+    let dir = match rest.first() {
+        Some(d) => num_arg("dir", d)? as u32,
+        None => s.root,
+    };
+    let fs = s.fs_mut()?;
+    let ipg = fs.geo.inodes_per_group;
+    let total = fs.sb.s_inodes_count;
+    let group = if dir > 0 { (dir - 1) / ipg } else { 0 };
+    let first_ino = fs.sb.first_ino();
+    let mut start = (group.saturating_mul(ipg).saturating_add(1)).max(first_ino);
+    if start > total {
+        start = first_ino.min(total);
+    }
+    let mut ino = start;
+    for _ in 0..total {
+        if ino >= first_ino && ino <= total && !fs.test_inode(ino)? {
+            writeln!(s.out, "Free inode found: {ino}")?;
+            return Ok(());
+        }
+        ino = if ino >= total { 1 } else { ino + 1 };
+    }
+    bail!("Could not allocate inode in ext2 filesystem while searching for a free inode")
+}

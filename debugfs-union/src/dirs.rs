@@ -1,0 +1,463 @@
+//! Directory requests: ls, cd, pwd, chroot, dirsearch, htree_dump,
+//! dx_hash, ncheck.
+
+use std::io::Write;
+
+use anyhow::{anyhow, bail, Result};
+use ext2fs::codec::{le16, le32};
+use ext2fs::dirent::{ft, rec_len_from_disk};
+use ext2fs::fs::Filesystem;
+use ext2fs::hash;
+use ext2fs::htree::{self, DxRoot};
+use ext2fs::inode::{flags, Inode};
+use ext2fs::superblock as sbm;
+
+use crate::format::ls_date;
+use crate::session::{num32_arg, Session};
+use crate::table::{getopt, usage_check};
+
+/// One entry as a block walk sees it, deleted ones included.
+pub struct RawEntry {
+    pub inode: u32,
+    pub rec_len: u32,
+    pub file_type: u8,
+    pub name: Vec<u8>,
+    pub deleted: bool,
+    pub lblk: u64,
+    pub pblk: u32,
+    pub offset: usize,
+}
+
+/// Whether a run of entries from `offset` tiles exactly to `end`
+/// (how a deleted entry hidden in a rec_len's slack is recognised).
+fn plausible_run(buf: &[u8], mut offset: usize, end: usize) -> bool {
+    let bs = buf.len();
+    while offset < end && offset + 12 <= bs {
+        let rec = rec_len_from_disk(le16(buf, offset + 4), bs) as usize;
+        let nlen = buf[offset + 6] as usize;
+        offset += rec;
+        if rec < 8 || !rec.is_multiple_of(4) || nlen + 8 > rec {
+            return false;
+        }
+    }
+    offset == end
+}
+
+/// Every entry of a directory block, in order; with `removed`, also the
+/// deleted entries still readable in slack space.
+pub fn block_entries(
+    buf: &[u8],
+    removed: bool,
+    lblk: u64,
+    pblk: u32,
+    out: &mut Vec<RawEntry>,
+) -> Result<()> {
+    let bs = buf.len();
+    let mut offset = 0usize;
+    let mut next_real = 0usize;
+    while offset + 8 <= bs {
+        let rec = rec_len_from_disk(le16(buf, offset + 4), bs) as usize;
+        let nlen = buf[offset + 6] as usize;
+        if offset + rec > bs || rec < 8 || !rec.is_multiple_of(4) || nlen + 8 > rec {
+            bail!("Corrupted directory block {pblk} (logical {lblk}) at offset {offset}");
+        }
+        out.push(RawEntry {
+            inode: le32(buf, offset),
+            rec_len: rec as u32,
+            file_type: buf[offset + 7],
+            name: buf[offset + 8..offset + 8 + nlen].to_vec(),
+            deleted: offset < next_real,
+            lblk,
+            pblk,
+            offset,
+        });
+        if next_real == offset {
+            next_real += rec;
+        }
+        if removed {
+            let size = (nlen + 11) & !3;
+            if rec != size {
+                let end = offset + rec;
+                offset += size;
+                while offset < end && !plausible_run(buf, offset, end) {
+                    offset += 4;
+                }
+                continue;
+            }
+        }
+        offset += rec;
+    }
+    Ok(())
+}
+
+/// All entries of directory `dir`, block by block.
+pub fn dir_entries(fs: &Filesystem, dir: u32, removed: bool) -> Result<Vec<RawEntry>> {
+    let inode = fs.read_inode(dir)?;
+    if !inode.is_dir() {
+        bail!("Ext2 inode is not a directory");
+    }
+    let mut out = Vec::new();
+    for (l, b) in fs.data_blocks(&inode)? {
+        if l * fs.block_size() as u64 >= inode.size() {
+            break;
+        }
+        let buf = fs.read_block(b as u64)?;
+        block_entries(&buf, removed, l, b, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The union marker of an entry: `<whiteout>` or `<fallthru>`.
+pub fn union_mark(fs: &Filesystem, e: &RawEntry) -> Option<&'static str> {
+    if e.inode != 0 || e.deleted || !fs.whiteout_feature() {
+        return None;
+    }
+    match e.file_type {
+        ft::WHT => Some("<whiteout>"),
+        ft::FALLTHRU => Some("<fallthru>"),
+        _ => None,
+    }
+}
+
+pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
+    let (opts, rest) = getopt(args, "cdlpr")?;
+    usage_check(&rest, 0, 1, "ls [-c] [-d] [-l] [-p] [-r] file")?;
+    let has = |c: char| opts.iter().any(|(o, _)| *o == c);
+    let (long, parse, deleted) = (has('l'), has('p'), has('d'));
+    let dir = match rest.first() {
+        Some(p) => s.inode_arg(p)?,
+        None => s.cwd,
+    };
+    let fs = s.fs()?;
+    let entries = dir_entries(fs, dir, deleted)?;
+    let mut text = String::new();
+    let mut col = 0usize;
+    for e in &entries {
+        let name = String::from_utf8_lossy(&e.name);
+        let mark = union_mark(fs, e);
+        let ino = if e.deleted { 0 } else { e.inode };
+        let inode = if ino != 0 {
+            match fs.read_inode(ino) {
+                Ok(i) => i,
+                Err(err) => {
+                    eprintln!("ls: {err} while reading inode {ino}");
+                    continue;
+                }
+            }
+        } else {
+            Inode::new(128)
+        };
+        if parse {
+            text.push_str(&format!(
+                "/{ino}/{:06o}/{}/{}/{name}/",
+                inode.mode(),
+                inode.uid(),
+                inode.gid()
+            ));
+            if inode.is_dir() {
+                text.push('/');
+            } else if let Some(m) = mark {
+                text.push_str(m);
+                text.push('/');
+            } else {
+                text.push_str(&format!("{}/", inode.size()));
+            }
+            text.push('\n');
+        } else if long {
+            let (l, r) = if e.deleted { ('<', '>') } else { (' ', ' ') };
+            let date = if ino != 0 {
+                ls_date(inode.base.i_mtime as i64)
+            } else {
+                " ".repeat(17)
+            };
+            text.push_str(&format!(
+                "{l}{ino:6}{r} {:6o} ({})  {:5}  {:5}   {:5} {date} {name}",
+                inode.mode(),
+                e.file_type,
+                inode.uid(),
+                inode.gid(),
+                inode.size()
+            ));
+            if let Some(m) = mark {
+                text.push(' ');
+                text.push_str(m);
+            }
+            text.push('\n');
+        } else {
+            let (l, r) = if e.deleted { ('<', '>') } else { (' ', ' ') };
+            let mut item = format!("{l}{}{r} ({}) {name}", e.inode, e.rec_len);
+            if let Some(m) = mark {
+                item.push(' ');
+                item.push_str(m);
+            }
+            item.push_str("   ");
+            if col + item.len() > 80 {
+                text.push('\n');
+                col = 0;
+            }
+            col += item.len();
+            text.push_str(&item);
+        }
+    }
+    text.push('\n');
+    s.out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn dir_arg(s: &Session, args: &[String], usage: &str) -> Result<u32> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 1, 1, usage)?;
+    let ino = s.inode_arg(&rest[0])?;
+    if !s.fs()?.read_inode(ino)?.is_dir() {
+        bail!("{}: Ext2 inode is not a directory", rest[0]);
+    }
+    Ok(ino)
+}
+
+pub fn cd(s: &mut Session, args: &[String]) -> Result<()> {
+    s.cwd = dir_arg(s, args, "cd <file>")?;
+    Ok(())
+}
+
+pub fn chroot(s: &mut Session, args: &[String]) -> Result<()> {
+    s.root = dir_arg(s, args, "chroot <file>")?;
+    Ok(())
+}
+
+pub fn pwd(s: &mut Session, args: &[String]) -> Result<()> {
+    usage_check(&args[1..], 0, 0, "print_working_directory")?;
+    s.fs()?;
+    let cwd = s.dir_path(s.cwd);
+    let root = s.dir_path(s.root);
+    writeln!(s.out, "[pwd]   INODE: {:6}  PATH: {cwd}", s.cwd)?;
+    writeln!(s.out, "[root]  INODE: {:6}  PATH: {root}", s.root)?;
+    Ok(())
+}
+
+pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 2, 2, "dirsearch dir filename")?;
+    let dir = s.inode_arg(&rest[0])?;
+    let fs = s.fs()?;
+    let wh = fs.whiteout_feature();
+    for e in dir_entries(fs, dir, false)? {
+        let live = e.inode != 0 || (wh && matches!(e.file_type, ft::WHT | ft::FALLTHRU));
+        if live && e.name == rest[1].as_bytes() {
+            writeln!(
+                s.out,
+                "Entry found at logical block {}, phys {}, offset {}",
+                e.lblk, e.pblk, e.offset
+            )?;
+            writeln!(s.out, "offset {}", e.offset)?;
+            break;
+        }
+    }
+    Ok(())
+}
+
+pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
+    let (opts, rest) = getopt(args, "h:s:cve:")?;
+    usage_check(
+        &rest,
+        1,
+        1,
+        "dx_hash [-h hash_alg] [-s hash_seed] [-c] [-e encoding] [-v] filename",
+    )?;
+    let mut version = sbm::HASH_LEGACY;
+    let mut seed = [0u32; 4];
+    let mut verbose = false;
+    for (c, v) in opts {
+        match c {
+            'h' => {
+                version = match sbm::hash_version_from_name(&v) {
+                    Some(h) => h,
+                    None => num32_arg("hash algorithm", &v)? as u8,
+                }
+            }
+            's' => {
+                let hex: String = v.chars().filter(|&c| c != '-').collect();
+                if hex.len() != 32 {
+                    bail!("Invalid UUID format: {v}");
+                }
+                for (i, w) in seed.iter_mut().enumerate() {
+                    let mut b = [0u8; 4];
+                    for (j, x) in b.iter_mut().enumerate() {
+                        let k = 2 * (4 * i + j);
+                        *x = u8::from_str_radix(&hex[k..k + 2], 16)
+                            .map_err(|_| anyhow!("Invalid UUID format: {v}"))?;
+                    }
+                    *w = u32::from_le_bytes(b);
+                }
+            }
+            'v' => verbose = true,
+            _ => {}
+        }
+    }
+    let name = &rest[0];
+    let (h, minor) = hash::dirhash(version, name.as_bytes(), &seed)?;
+    writeln!(s.out, "Hash of {name} is 0x{h:x} (minor 0x{minor:x})")?;
+    if verbose {
+        writeln!(
+            s.out,
+            "  using hash algorithm {version} and hash_seed {}",
+            sbm::hash_seed_string(&seed)
+        )?;
+    }
+    Ok(())
+}
+
+pub fn htree_dump(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "l")?;
+    usage_check(&rest, 1, 1, "htree_dump [-l] file")?;
+    let ino = s.inode_arg(&rest[0])?;
+    let fs = s.fs()?;
+    let inode = fs.read_inode(ino)?;
+    if !inode.is_dir() {
+        bail!("Not a directory");
+    }
+    if inode.flags() & flags::INDEX == 0 {
+        bail!("Not a hash-indexed directory");
+    }
+    let b0 = fs
+        .bmap(&inode, 0)?
+        .ok_or_else(|| anyhow!("while mapping logical block 0"))?;
+    let root = DxRoot::parse(&fs.read_block(b0 as u64)?, ino)?;
+    let mut o = String::new();
+    o.push_str("Root node dump:\n");
+    o.push_str(&format!("\t Reserved zero: {}\n", root.info.reserved_zero));
+    o.push_str(&format!("\t Hash Version: {}\n", root.info.hash_version));
+    o.push_str(&format!("\t Info length: {}\n", root.info.info_length));
+    o.push_str(&format!(
+        "\t Indirect levels: {}\n",
+        root.info.indirect_levels
+    ));
+    o.push_str(&format!("\t Flags: {}\n", root.info.unused_flags));
+    let version = hash::effective_version(root.info.hash_version, fs.sb.s_flags);
+    dump_int_node(
+        fs,
+        &inode,
+        ino,
+        &root.index,
+        root.info.indirect_levels,
+        version,
+        &mut o,
+    )?;
+    s.out.write_all(o.as_bytes())?;
+    Ok(())
+}
+
+fn dump_int_node(
+    fs: &Filesystem,
+    inode: &Inode,
+    ino: u32,
+    idx: &htree::DxIndex,
+    level: u8,
+    version: u8,
+    o: &mut String,
+) -> Result<()> {
+    o.push_str(&format!("Number of entries (count): {}\n", idx.count));
+    o.push_str(&format!("Number of entries (limit): {}\n", idx.limit));
+    for (i, e) in idx.entries.iter().enumerate() {
+        o.push_str(&format!(
+            "Entry #{i}: Hash 0x{:08x}{}, block {}\n",
+            e.hash,
+            if e.hash & 1 != 0 { " (**)" } else { "" },
+            e.block
+        ));
+    }
+    o.push('\n');
+    for (i, e) in idx.entries.iter().enumerate() {
+        o.push_str(&format!(
+            "Entry #{i}: Hash 0x{:08x}, block {}\n",
+            e.hash, e.block
+        ));
+        let Some(p) = fs.bmap(inode, e.block as u64)? else {
+            o.push_str(&format!("Block {} is a hole\n", e.block));
+            continue;
+        };
+        let buf = fs.read_block(p as u64)?;
+        if level > 0 {
+            let node = htree::parse_node(&buf, ino)?;
+            dump_int_node(fs, inode, ino, &node, level - 1, version, o)?;
+        } else {
+            o.push_str(&format!("Reading directory block {}, phys {p}\n", e.block));
+            let mut ents = Vec::new();
+            if block_entries(&buf, false, e.block as u64, p, &mut ents).is_err() {
+                o.push_str(&format!("Corrupted directory block ({})!\n", e.block));
+            }
+            let mut col = 0;
+            for d in ents {
+                let (h, m) = hash::dirhash(version, &d.name, &fs.sb.s_hash_seed).unwrap_or((0, 0));
+                let item = format!(
+                    "{} 0x{h:08x}-{m:08x} ({}) {}   ",
+                    d.inode,
+                    d.rec_len,
+                    String::from_utf8_lossy(&d.name)
+                );
+                if col + item.len() > 80 {
+                    o.push('\n');
+                    col = 0;
+                }
+                col += item.len();
+                o.push_str(&item);
+            }
+            o.push('\n');
+        }
+    }
+    o.push_str("---------------------\n");
+    Ok(())
+}
+
+pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
+    let (opts, rest) = getopt(args, "c")?;
+    if rest.is_empty() {
+        bail!("Usage: ncheck [-c] <inode number> ...");
+    }
+    let check = !opts.is_empty();
+    let mut wanted = Vec::new();
+    for a in &rest {
+        wanted.push(num32_arg("inode number", a)?);
+    }
+    let fs = s.fs()?;
+    let mut o = String::from("Inode\tPathname\n");
+    let mut found = vec![false; wanted.len()];
+    for dir in 1..=fs.sb.s_inodes_count {
+        if found.iter().all(|&f| f) {
+            break;
+        }
+        let Ok(i) = fs.read_inode(dir) else { continue };
+        if !i.is_dir() || i.base.i_links_count == 0 || i.base.i_dtime != 0 {
+            continue;
+        }
+        let Ok(entries) = dir_entries(fs, dir, false) else {
+            continue;
+        };
+        let mut path: Option<String> = None;
+        for e in entries {
+            if e.inode == 0 || e.name == b"." || e.name == b".." {
+                continue;
+            }
+            let Some(k) = wanted.iter().position(|&w| w == e.inode) else {
+                continue;
+            };
+            let p = path.get_or_insert_with(|| s.dir_path(dir)).clone();
+            o.push_str(&format!(
+                "{}\t{p}/{}",
+                e.inode,
+                String::from_utf8_lossy(&e.name)
+            ));
+            if check {
+                if let Ok(t) = fs.read_inode(e.inode) {
+                    let want = ext2fs::inode::mode_to_dirent_type(t.mode());
+                    if fs.filetype_feature() && want != e.file_type {
+                        o.push_str("  <--- BAD FILETYPE");
+                    }
+                }
+            }
+            o.push('\n');
+            found[k] = true;
+        }
+    }
+    s.out.write_all(o.as_bytes())?;
+    Ok(())
+}

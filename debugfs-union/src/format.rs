@@ -1,0 +1,210 @@
+//! Output shapes shared by several commands: times as debugfs prints
+//! them, hex dumps, block run lists, file type names.
+
+use std::io::Write;
+
+use chrono::{Datelike, Local, TimeZone};
+use ext2fs::inode::{self, Inode};
+
+/// asctime() of local time, without the newline: `Wed Nov 25 14:50:20 2026`.
+pub fn time_string(t: i64) -> String {
+    let gmt = matches!(std::env::var("TZ").as_deref(), Ok("GMT") | Ok("GMT0"));
+    if gmt {
+        return match chrono::Utc.timestamp_opt(t, 0).single() {
+            Some(d) => d.format("%a %b %e %H:%M:%S %Y").to_string(),
+            None => format!("{t}"),
+        };
+    }
+    match Local.timestamp_opt(t, 0).single() {
+        Some(d) => d.format("%a %b %e %H:%M:%S %Y").to_string(),
+        None => format!("{t}"),
+    }
+}
+
+/// ls -l's date: `25-Nov-2026 14:50` (day right-aligned in 2).
+pub fn ls_date(t: i64) -> String {
+    match Local.timestamp_opt(t, 0).single() {
+        Some(d) => format!("{:>2}{}", d.day(), d.format("-%b-%Y %H:%M")),
+        None => format!("{t:>17}"),
+    }
+}
+
+/// An inode time field: signed 32 bits, extended by the epoch bits of
+/// the `_extra` field when present.
+pub fn inode_time(secs: u32, extra: Option<u32>) -> i64 {
+    let base = secs as i32 as i64;
+    match extra {
+        Some(x) => base + (((x & 3) as i64) << 32),
+        None => base,
+    }
+}
+
+/// debugfs' `stat` type word.
+pub fn type_name(i: &Inode) -> &'static str {
+    match i.file_type() {
+        inode::S_IFDIR => "directory",
+        inode::S_IFREG => "regular",
+        inode::S_IFCHR => "character special",
+        inode::S_IFBLK => "block special",
+        inode::S_IFLNK => "symlink",
+        inode::S_IFIFO => "FIFO",
+        inode::S_IFSOCK => "socket",
+        _ => "bad type",
+    }
+}
+
+/// A hex dump in debugfs' layout: octal offsets, 16 bytes a line in
+/// 2-byte groups, printable characters, `*` for repeated lines.
+pub fn hexdump(out: &mut dyn Write, buf: &[u8]) -> std::io::Result<()> {
+    hexdump_window(out, buf, buf.len())
+}
+
+/// Dumps the first `len` bytes of `buf`. Repeated lines are detected on
+/// whole 16-byte lines, read past `len` when `buf` goes on (as debugfs
+/// does on the last, partial line).
+pub fn hexdump_window(out: &mut dyn Write, buf: &[u8], len: usize) -> std::io::Result<()> {
+    let line_at = |i: usize| -> [u8; 16] {
+        let mut l = [0u8; 16];
+        for (j, x) in l.iter_mut().enumerate() {
+            *x = buf.get(i + j).copied().unwrap_or(0);
+        }
+        l
+    };
+    let len = len.min(buf.len());
+    let mut suppress: Option<usize> = None;
+    let mut i = 0;
+    while i < len {
+        let line = line_at(i);
+        match suppress {
+            None => {
+                if i >= 16 && line_at(i - 16) == line {
+                    suppress = Some(i - 16);
+                    writeln!(out, "*")?;
+                    i += 16;
+                    continue;
+                }
+            }
+            Some(s) => {
+                if line_at(s) == line {
+                    i += 16;
+                    continue;
+                }
+                suppress = None;
+            }
+        }
+        let n = (len - i).min(16);
+        let mut s = format!("{i:04o}  ");
+        for (j, b) in line.iter().enumerate() {
+            if j < n {
+                s.push_str(&format!("{b:02x}"));
+            } else {
+                s.push_str("  ");
+            }
+            if j % 2 == 1 {
+                s.push(' ');
+            }
+        }
+        s.push(' ');
+        for &b in &line[..n] {
+            s.push(if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '.'
+            });
+        }
+        writeln!(out, "{s}")?;
+        i += 16;
+    }
+    writeln!(out)
+}
+
+/// One entry of a block list: a data block at a logical number, or a
+/// map block (IND, DIND, TIND).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListItem {
+    Data(u64, u32),
+    Meta(&'static str, u32),
+}
+
+/// `(0-11):563-574, (IND):575, (12-19):576-583`: runs of data blocks
+/// logically and physically consecutive, map blocks on their own.
+pub fn block_runs(items: &[ListItem]) -> String {
+    let mut parts = Vec::new();
+    let mut run: Option<(u64, u32, u32)> = None; // (first logical, first phys, count)
+    let flush = |run: &mut Option<(u64, u32, u32)>, parts: &mut Vec<String>| {
+        if let Some((l, p, n)) = run.take() {
+            if n == 1 {
+                parts.push(format!("({l}):{p}"));
+            } else {
+                parts.push(format!(
+                    "({l}-{}):{p}-{}",
+                    l + n as u64 - 1,
+                    p as u64 + n as u64 - 1
+                ));
+            }
+        }
+    };
+    for it in items {
+        match *it {
+            ListItem::Data(l, p) => {
+                if let Some((rl, rp, n)) = run {
+                    if rl + n as u64 == l && rp as u64 + n as u64 == p as u64 {
+                        run = Some((rl, rp, n + 1));
+                        continue;
+                    }
+                }
+                flush(&mut run, &mut parts);
+                run = Some((l, p, 1));
+            }
+            ListItem::Meta(name, p) => {
+                flush(&mut run, &mut parts);
+                parts.push(format!("({name}):{p}"));
+            }
+        }
+    }
+    flush(&mut run, &mut parts);
+    parts.join(", ")
+}
+
+/// Bytes as debugfs prints an xattr value or a string: printable runs as
+/// they are, others as `\ooo` octal escapes.
+pub fn escaped(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs() {
+        let items = [
+            ListItem::Data(0, 10),
+            ListItem::Data(1, 11),
+            ListItem::Meta("IND", 12),
+            ListItem::Data(12, 13),
+            ListItem::Data(14, 20),
+        ];
+        assert_eq!(
+            block_runs(&items),
+            "(0-1):10-11, (IND):12, (12):13, (14):20"
+        );
+    }
+
+    #[test]
+    fn dump_suppresses_repeats() {
+        let mut out = Vec::new();
+        hexdump(&mut out, &[0u8; 64]).unwrap();
+        let t = String::from_utf8(out).unwrap();
+        assert_eq!(t.lines().count(), 3);
+        assert!(t.contains("*\n"));
+    }
+}

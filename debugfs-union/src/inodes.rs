@@ -1,0 +1,871 @@
+//! Inode requests: stat, cat, dump, rdump, blocks, bmap, icheck, imap,
+//! idump, block_dump, lsdel, set_inode_field.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use ext2fs::block_map::BlockKind;
+use ext2fs::codec::{le16, le32};
+use ext2fs::fs::Filesystem;
+use ext2fs::inode::{flags, Inode};
+
+use crate::format::{
+    block_runs, escaped, hexdump, hexdump_window, inode_time, time_string, type_name, ListItem,
+};
+use crate::session::{num32_arg, num_arg, Session};
+use crate::super_stats::parse_time;
+use crate::table::{getopt, usage_check};
+
+/// Calls `f(ino, inode)` for every inode, a group's table at a time.
+pub fn for_each_inode<F>(fs: &Filesystem, mut f: F) -> Result<()>
+where
+    F: FnMut(u32, &Inode) -> Result<bool>,
+{
+    let isz = fs.geo.inode_size as usize;
+    for g in 0..fs.geo.group_count {
+        let table = fs.read_inode_table(g)?;
+        for i in 0..fs.geo.inodes_per_group {
+            let off = i as usize * isz;
+            let Some(raw) = table.get(off..off + isz) else {
+                break;
+            };
+            let ino = g * fs.geo.inodes_per_group + i + 1;
+            let inode = Inode::parse(raw)?;
+            if !f(ino, &inode)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The block map as list items, in debugfs' (pre-order) order.
+fn block_items(fs: &Filesystem, inode: &Inode) -> Result<Vec<ListItem>> {
+    let mut items = Vec::new();
+    fs.walk_blocks(inode, |k, b| {
+        items.push(match k {
+            BlockKind::Data(l) => ListItem::Data(l, b),
+            BlockKind::Indirect { level: 1, .. } => ListItem::Meta("IND", b),
+            BlockKind::Indirect { level: 2, .. } => ListItem::Meta("DIND", b),
+            BlockKind::Indirect { .. } => ListItem::Meta("TIND", b),
+        });
+        true
+    })?;
+    Ok(items)
+}
+
+fn print_xattr(out: &mut String, name: &str, value: &[u8], statfmt: bool) {
+    out.push_str(&format!("{name} ({})", value.len()));
+    if !value.is_empty() && (!statfmt || value.len() < 40) {
+        out.push_str(" = ");
+        let printable = value.iter().filter(|&&b| (0x20..0x7f).contains(&b)).count();
+        if printable <= value.len() * 7 / 8 {
+            for b in value {
+                out.push_str(&format!("{b:02x} "));
+            }
+        } else {
+            out.push('"');
+            out.push_str(&escaped(value));
+            out.push('"');
+        }
+    }
+    out.push('\n');
+}
+
+/// The `Extended attributes:` section of stat and ea_list.
+pub fn xattr_section(fs: &Filesystem, ino: u32) -> Result<String> {
+    let attrs = fs.list_xattrs(ino)?;
+    let mut o = String::new();
+    if attrs.is_empty() {
+        return Ok(o);
+    }
+    o.push_str("Extended attributes:\n");
+    for a in attrs {
+        o.push_str("  ");
+        print_xattr(&mut o, &a.name, &a.value, true);
+    }
+    Ok(o)
+}
+
+/// debugfs `stat` text for one inode.
+pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
+    let mut o = String::new();
+    let b = &inode.base;
+    o.push_str(&format!(
+        "Inode: {ino}   Type: {}    Mode:  {:04o}   Flags: 0x{:x}\n",
+        type_name(inode),
+        inode.mode() & 0o7777,
+        b.i_flags
+    ));
+    let ex = inode.extra_isize();
+    let large = inode.size > 128;
+    if large && ex >= 24 {
+        o.push_str(&format!(
+            "Generation: {}    Version: 0x{:08x}:{:08x}\n",
+            b.i_generation, inode.extra.i_version_hi, b.i_version
+        ));
+    } else {
+        o.push_str(&format!(
+            "Generation: {}    Version: 0x{:08x}\n",
+            b.i_generation, b.i_version
+        ));
+    }
+    o.push_str(&format!(
+        "User: {:5}   Group: {:5}",
+        inode.uid(),
+        inode.gid()
+    ));
+    if large && ex >= 32 {
+        o.push_str(&format!("   Project: {:5}", inode.extra.i_projid));
+    }
+    if inode.is_reg() || inode.is_dir() {
+        o.push_str(&format!("   Size: {}\n", inode.size()));
+    } else {
+        o.push_str(&format!("   Size: {}\n", b.i_size));
+    }
+    if fs.sb.s_creator_os == ext2fs::superblock::OS_HURD {
+        o.push_str(&format!(
+            "File ACL: {} Translator: {}\n",
+            b.i_file_acl, b.i_version
+        ));
+    } else {
+        o.push_str(&format!(
+            "File ACL: {}\n",
+            b.i_file_acl as u64 | (b.l_i_file_acl_high as u64) << 32
+        ));
+    }
+    let blocks = if fs.sb.has_ro_compat(ext2fs::features::ro_compat::HUGE_FILE) {
+        b.i_blocks as u64 | (b.l_i_blocks_hi as u64) << 32
+    } else {
+        b.i_blocks as u64
+    };
+    o.push_str(&format!(
+        "Links: {}   Blockcount: {blocks}\n",
+        b.i_links_count
+    ));
+    o.push_str(&format!(
+        "Fragment:  Address: {}    Number: 0    Size: 0\n",
+        b.i_faddr
+    ));
+    if b.i_flags & flags::OPAQUE != 0 {
+        o.push_str("Union: opaque directory\n");
+    }
+    let e = &inode.extra;
+    if large && ex >= 24 {
+        for (label, t, x) in [
+            (" ctime", b.i_ctime, e.i_ctime_extra),
+            (" atime", b.i_atime, e.i_atime_extra),
+            (" mtime", b.i_mtime, e.i_mtime_extra),
+            ("crtime", e.i_crtime, e.i_crtime_extra),
+        ] {
+            o.push_str(&format!(
+                "{label}: 0x{t:08x}:{x:08x} -- {}\n",
+                time_string(inode_time(t, Some(x)))
+            ));
+        }
+        if b.i_dtime != 0 {
+            o.push_str(&format!(
+                " dtime: 0x{:08x}:({:08x}) -- {}\n",
+                b.i_dtime,
+                e.i_ctime_extra,
+                time_string(inode_time(b.i_dtime, Some(e.i_ctime_extra)))
+            ));
+        }
+    } else {
+        for (label, t) in [
+            ("ctime", b.i_ctime),
+            ("atime", b.i_atime),
+            ("mtime", b.i_mtime),
+        ] {
+            o.push_str(&format!(
+                "{label}: 0x{t:08x} -- {}\n",
+                time_string(inode_time(t, None))
+            ));
+        }
+        if b.i_dtime != 0 {
+            o.push_str(&format!(
+                "dtime: 0x{:08x} -- {}\n",
+                b.i_dtime,
+                time_string(inode_time(b.i_dtime, None))
+            ));
+        }
+    }
+    if fs.geo.inode_size > 128 {
+        o.push_str(&format!("Size of extra inode fields: {ex}\n"));
+    }
+    match xattr_section(fs, ino) {
+        Ok(x) => o.push_str(&x),
+        Err(err) => o.push_str(&format!("Extended attributes: {err}\n")),
+    }
+    if inode.is_fast_symlink() {
+        o.push_str(&format!(
+            "Fast link dest: \"{}\"\n",
+            String::from_utf8_lossy(&inode.fast_symlink_target())
+        ));
+    } else if inode.is_device() {
+        let i0 = b.i_block[0];
+        let (major, minor, note) = if i0 != 0 {
+            ((i0 >> 8) & 255, i0 & 255, "")
+        } else {
+            let d = b.i_block[1];
+            (
+                (d & 0xfff00) >> 8,
+                (d & 0xff) | ((d >> 12) & 0xfff00),
+                "(New-style) ",
+            )
+        };
+        o.push_str(&format!(
+            "{note}Device major/minor number: {major:02}:{minor:02} (hex {major:02x}:{minor:02x})\n"
+        ));
+    } else {
+        o.push_str("BLOCKS:\n");
+        let items = if fs.has_block_map(inode) {
+            block_items(fs, inode)?
+        } else {
+            Vec::new()
+        };
+        o.push_str(&block_runs(&items));
+        if !items.is_empty() {
+            o.push_str(&format!("\nTOTAL: {}\n", items.len()));
+        }
+        o.push('\n');
+    }
+    Ok(o)
+}
+
+fn one_inode_arg(
+    s: &Session,
+    args: &[String],
+    opts: &str,
+    usage: &str,
+) -> Result<(Vec<(char, String)>, u32)> {
+    let (o, rest) = getopt(args, opts)?;
+    usage_check(&rest, 1, 1, usage)?;
+    Ok((o, s.inode_arg(&rest[0])?))
+}
+
+pub fn stat(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    if rest.is_empty() {
+        bail!("Usage: stat <file> ...");
+    }
+    for a in &rest {
+        let ino = s.inode_arg(a)?;
+        let fs = s.fs()?;
+        let inode = fs.read_inode(ino)?;
+        let text = stat_text(fs, ino, &inode)?;
+        s.out.write_all(text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Streams a file's contents into `w` (holes as zeroes, symlinks' targets).
+fn copy_out(fs: &Filesystem, inode: &Inode, w: &mut dyn Write) -> Result<()> {
+    if inode.is_fast_symlink() {
+        w.write_all(&inode.fast_symlink_target())?;
+        return Ok(());
+    }
+    if !fs.has_block_map(inode) {
+        return Ok(());
+    }
+    let mut pos = 0u64;
+    let zeros = vec![0u8; 65536];
+    fs.read_file_with(inode, |off, data| {
+        while pos < off {
+            let n = (off - pos).min(zeros.len() as u64) as usize;
+            w.write_all(&zeros[..n])
+                .map_err(|e| ext2fs::Error::io("output", e))?;
+            pos += n as u64;
+        }
+        w.write_all(data)
+            .map_err(|e| ext2fs::Error::io("output", e))?;
+        pos += data.len() as u64;
+        Ok(())
+    })?;
+    let size = inode.size();
+    while pos < size {
+        let n = (size - pos).min(zeros.len() as u64) as usize;
+        w.write_all(&zeros[..n])?;
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+pub fn cat(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, ino) = one_inode_arg(s, args, "", "cat <file>")?;
+    let fs =
+        s.fs.as_ref()
+            .ok_or_else(|| anyhow!("Filesystem not open"))?;
+    let inode = fs.read_inode(ino)?;
+    copy_out(fs, &inode, &mut s.out)?;
+    Ok(())
+}
+
+/// Sets owner, mode and times of a dumped file like `dump -p`.
+fn preserve(path: &Path, inode: &Inode, symlink: bool) -> Result<()> {
+    use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
+    let flags = if symlink {
+        AtFlags::SYMLINK_NOFOLLOW
+    } else {
+        AtFlags::empty()
+    };
+    let _ = (if symlink {
+        std::os::unix::fs::lchown
+    } else {
+        std::os::unix::fs::chown
+    })(path, Some(inode.uid()), Some(inode.gid()));
+    if !symlink {
+        std::fs::set_permissions(
+            path,
+            std::os::unix::fs::PermissionsExt::from_mode((inode.mode() & 0o7777) as u32),
+        )?;
+    }
+    let ts = |t: u32| Timespec {
+        tv_sec: t as i32 as i64,
+        tv_nsec: 0,
+    };
+    let times = Timestamps {
+        last_access: ts(inode.base.i_atime),
+        last_modification: ts(inode.base.i_mtime),
+    };
+    utimensat(CWD, path, &times, flags).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(())
+}
+
+fn dump_file(fs: &Filesystem, inode: &Inode, dest: &Path, keep: bool) -> Result<()> {
+    let mut f =
+        std::fs::File::create(dest).with_context(|| format!("while opening {}", dest.display()))?;
+    copy_out(fs, inode, &mut f)?;
+    drop(f);
+    if keep {
+        preserve(dest, inode, false)?;
+    }
+    Ok(())
+}
+
+pub fn dump(s: &mut Session, args: &[String]) -> Result<()> {
+    let (opts, rest) = getopt(args, "p")?;
+    usage_check(&rest, 2, 2, "dump_inode [-p] <file> <output_file>")?;
+    let ino = s.inode_arg(&rest[0])?;
+    let fs = s.fs()?;
+    let inode = fs.read_inode(ino)?;
+    dump_file(fs, &inode, Path::new(&rest[1]), !opts.is_empty())
+}
+
+fn rdump_inode(fs: &Filesystem, ino: u32, name: &[u8], dest: &Path) -> Result<()> {
+    let inode = fs.read_inode(ino)?;
+    // The root itself is dumped into `dest` (joining "/" would escape it).
+    let path = if name == b"/" {
+        dest.to_path_buf()
+    } else {
+        dest.join(std::ffi::OsStr::from_bytes_compat(name))
+    };
+    if inode.is_symlink() {
+        let target = fs.read_link(&inode)?;
+        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes_compat(&target), &path)
+            .with_context(|| format!("while creating link {}", path.display()))?;
+        let _ = preserve(&path, &inode, true);
+    } else if inode.is_reg() {
+        dump_file(fs, &inode, &path, true)?;
+    } else if inode.is_dir() {
+        if name != b"/" {
+            match std::fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => bail!("while making directory {}: {e}", path.display()),
+            }
+        }
+        let wh = fs.whiteout_feature();
+        for e in fs.read_dir(ino)? {
+            if e.is_dot() || e.is_dotdot() || e.inode == 0 || !e.in_use(wh) {
+                continue;
+            }
+            rdump_inode(fs, e.inode, &e.name, &path)?;
+        }
+        preserve(&path, &inode, false)?;
+    }
+    Ok(())
+}
+
+/// `OsStr` from raw bytes without going through UTF-8.
+trait FromBytesCompat {
+    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr;
+}
+impl FromBytesCompat for std::ffi::OsStr {
+    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr {
+        std::os::unix::ffi::OsStrExt::from_bytes(b)
+    }
+}
+
+pub fn rdump(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    if rest.len() < 2 {
+        bail!("Usage: rdump <directory>... <native directory>");
+    }
+    let dest = Path::new(&rest[rest.len() - 1]);
+    if !dest.is_dir() {
+        bail!("{} is not a directory", dest.display());
+    }
+    for src in &rest[..rest.len() - 1] {
+        let ino = s.inode_arg(src)?;
+        let base = src.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        let name = if base.is_empty() { "/" } else { base };
+        rdump_inode(s.fs()?, ino, name.as_bytes(), dest)?;
+    }
+    Ok(())
+}
+
+pub fn blocks(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    if rest.is_empty() {
+        bail!("Usage: blocks <file> ...");
+    }
+    for a in &rest {
+        let ino = s.inode_arg(a)?;
+        let fs = s.fs()?;
+        let inode = fs.read_inode(ino)?;
+        let mut line = String::new();
+        if fs.has_block_map(&inode) {
+            fs.walk_blocks(&inode, |_, b| {
+                line.push_str(&format!("{b} "));
+                true
+            })?;
+        }
+        writeln!(s.out, "{line}")?;
+    }
+    Ok(())
+}
+
+pub fn bmap(s: &mut Session, args: &[String]) -> Result<()> {
+    let (opts, rest) = getopt(args, "a")?;
+    usage_check(&rest, 2, 3, "bmap [-a] <file> logical_blk [physical_blk]")?;
+    let ino = s.inode_arg(&rest[0])?;
+    let lblk = num_arg("logical block", &rest[1])?;
+    if !opts.is_empty() || rest.len() == 3 {
+        let fs = s.fs_rw()?;
+        let mut inode = fs.read_inode(ino)?;
+        let phys = match rest.get(2) {
+            Some(p) => num32_arg("physical block", p)?,
+            None => fs.alloc_block(0)?,
+        };
+        fs.bmap_set(&mut inode, lblk, phys)?;
+        fs.write_inode(ino, &inode)?;
+        writeln!(s.out, "{phys}")?;
+        return Ok(());
+    }
+    let fs = s.fs()?;
+    let inode = fs.read_inode(ino)?;
+    let p = fs.bmap(&inode, lblk)?.unwrap_or(0);
+    writeln!(s.out, "{p}")?;
+    Ok(())
+}
+
+pub fn icheck(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    if rest.is_empty() {
+        bail!("Usage: icheck <block number> ...");
+    }
+    let mut want = Vec::new();
+    for a in &rest {
+        want.push(num_arg("block number", a)?);
+    }
+    let fs = s.fs()?;
+    let mut owner: Vec<Option<u32>> = vec![None; want.len()];
+    for_each_inode(fs, |ino, inode| {
+        if inode.base.i_links_count == 0 {
+            return Ok(true);
+        }
+        let acl = inode.base.i_file_acl as u64;
+        if acl != 0 {
+            for (k, w) in want.iter().enumerate() {
+                if *w == acl && owner[k].is_none() {
+                    owner[k] = Some(ino);
+                }
+            }
+        }
+        if fs.has_block_map(inode) {
+            let _ = fs.walk_blocks(inode, |_, b| {
+                for (k, w) in want.iter().enumerate() {
+                    if *w == b as u64 && owner[k].is_none() {
+                        owner[k] = Some(ino);
+                    }
+                }
+                true
+            });
+        }
+        Ok(owner.iter().any(|o| o.is_none()))
+    })?;
+    let mut o = String::from("Block\tInode number\n");
+    for (w, who) in want.iter().zip(owner) {
+        match who {
+            Some(i) => o.push_str(&format!("{w}\t{i}\n")),
+            None => o.push_str(&format!("{w}\t<block not found>\n")),
+        }
+    }
+    s.out.write_all(o.as_bytes())?;
+    Ok(())
+}
+
+pub fn imap(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, ino) = one_inode_arg(s, args, "", "imap <file>")?;
+    let fs = s.fs()?;
+    let g = fs.geo.inode_group(ino);
+    let index = (ino - 1) % fs.geo.inodes_per_group;
+    let byte = index as u64 * fs.geo.inode_size as u64;
+    let bs = fs.block_size() as u64;
+    let block = fs.groups[g as usize].bg_inode_table as u64 + byte / bs;
+    writeln!(s.out, "Inode {ino} is part of block group {g}")?;
+    writeln!(
+        s.out,
+        "\tlocated at block {block}, offset 0x{:04x}",
+        byte % bs
+    )?;
+    Ok(())
+}
+
+pub fn idump(s: &mut Session, args: &[String]) -> Result<()> {
+    let (opts, ino) = one_inode_arg(s, args, "bex", "inode_dump [-b]|[-e]|[-x] <file>")?;
+    let fs = s.fs()?;
+    let inode = fs.read_inode(ino)?;
+    let bytes = inode.to_bytes();
+    match opts.first().map(|(c, _)| *c) {
+        // i_block: 60 bytes, the last line compared on whole 16 bytes.
+        Some('b') => hexdump_window(&mut s.out, &bytes[40..], 60)?,
+        Some(c @ ('e' | 'x')) => {
+            if bytes.len() <= 128 {
+                bail!("No extra space in inode");
+            }
+            let start = (128 + inode.extra_isize() as usize).min(bytes.len());
+            if c == 'e' {
+                hexdump(&mut s.out, &bytes[start..])?;
+            } else {
+                let text = raw_xattr_area(&bytes[start..]);
+                s.out.write_all(text.as_bytes())?;
+            }
+        }
+        _ => hexdump(&mut s.out, &bytes)?,
+    }
+    Ok(())
+}
+
+/// Control characters as `^X`, high bytes as `M-`, like debugfs.
+fn safe_text(bytes: &[u8]) -> String {
+    let mut o = String::new();
+    for &b in bytes {
+        let mut ch = b;
+        if ch > 128 {
+            o.push_str("M-");
+            ch -= 128;
+        }
+        if ch < 32 || ch == 0x7f {
+            o.push('^');
+            ch ^= 0x40;
+        }
+        o.push(ch as char);
+    }
+    o
+}
+
+/// The entries of an xattr area or block, field by field (idump -x, bd -x).
+fn raw_xattr_entries(buf: &[u8], start: usize, value_start: usize, o: &mut String) {
+    let len = buf.len();
+    let mut off = start;
+    while off < len {
+        if off + 2 <= len && buf[off] == 0 && buf[off + 1] == 0 {
+            o.push_str(&format!("last entry found at offset {off} ({off:04o})\n"));
+            break;
+        }
+        if off + 16 >= len {
+            o.push_str(&format!("xattr buffer overrun at {off} (len = {len})\n"));
+            break;
+        }
+        let name_len = buf[off] as usize;
+        let name_index = buf[off + 1];
+        let value_offs = le16(buf, off + 2) as usize;
+        let value_inum = le32(buf, off + 4);
+        let value_size = le32(buf, off + 8) as usize;
+        let hash = le32(buf, off + 12);
+        o.push_str(&format!(
+            "offset = {off} ({off:04o}), hash = {hash}, name_len = {name_len}, name_index = {name_index}\n"
+        ));
+        let vstart = value_start + value_offs;
+        o.push_str(&format!(
+            "value_offset = {value_offs} ({vstart:04o}), value_inum = {value_inum}, value_size = {value_size}\n"
+        ));
+        off += 16;
+        o.push_str("name = ");
+        if off + name_len >= len {
+            o.push_str("<runs off end>");
+        } else {
+            o.push_str(&safe_text(&buf[off..off + name_len]));
+        }
+        o.push('\n');
+        if value_size != 0 {
+            o.push_str("value = ");
+            if value_inum != 0 {
+                o.push_str(&format!("<ino {value_inum}>"));
+            } else if value_offs >= len || vstart + value_size > len {
+                o.push_str("<runs off end>");
+            } else {
+                let v = &buf[vstart..vstart + value_size];
+                let unprintable = v.iter().filter(|&&b| !(0x20..0x7f).contains(&b)).count();
+                if unprintable <= 3 {
+                    o.push_str(&safe_text(v));
+                } else {
+                    o.push_str("<hexdump>\n");
+                    let mut h = Vec::new();
+                    let _ = hexdump(&mut h, v);
+                    o.push_str(&String::from_utf8_lossy(&h));
+                }
+            }
+            o.push('\n');
+        }
+        o.push('\n');
+        off += (name_len + 3) & !3;
+    }
+}
+
+fn raw_xattr_area(buf: &[u8]) -> String {
+    let magic = if buf.len() >= 4 { le32(buf, 0) } else { 0 };
+    let mut o = format!(
+        "magic = {magic:08x}, length = {}, value_start =4 \n\n",
+        buf.len()
+    );
+    if magic == ext2fs::xattr::XATTR_MAGIC {
+        raw_xattr_entries(buf, 4, 4, &mut o);
+    }
+    o
+}
+
+fn raw_xattr_block(buf: &[u8]) -> String {
+    let w = |i: usize| le32(buf, 4 * i);
+    let mut o = format!(
+        "magic = {:x}, length = {}\nrefcount = {}, blocks = {}\n",
+        w(0),
+        buf.len(),
+        w(1),
+        w(2)
+    );
+    o.push_str(&format!("hash = {:08x}, checksum = {:08x}\n", w(3), w(4)));
+    o.push_str(&format!(
+        "reserved: {:08x} {:08x} {:08x}\n\n",
+        w(5),
+        w(6),
+        w(7)
+    ));
+    raw_xattr_entries(buf, 32, 0, &mut o);
+    o
+}
+
+pub fn block_dump(s: &mut Session, args: &[String]) -> Result<()> {
+    let (opts, rest) = getopt(args, "f:x")?;
+    usage_check(&rest, 1, 1, "block_dump [-x] [-f inode] block_num")?;
+    let mut file = None;
+    for (c, v) in &opts {
+        if *c == 'f' {
+            file = Some(s.inode_arg(v)?);
+        }
+    }
+    let fs = s.fs()?;
+    let n = num_arg("block number", &rest[0])?;
+    let block = match file {
+        Some(ino) => {
+            let inode = fs.read_inode(ino)?;
+            fs.bmap(&inode, n)?
+                .ok_or_else(|| anyhow!("logical block {n} of inode {ino} is a hole"))?
+                as u64
+        }
+        None => n,
+    };
+    let buf = fs.read_block(block)?;
+    if opts.iter().any(|(c, _)| *c == 'x') {
+        let text = raw_xattr_block(&buf);
+        s.out.write_all(text.as_bytes())?;
+    } else {
+        hexdump(&mut s.out, &buf)?;
+    }
+    Ok(())
+}
+
+pub fn lsdel(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 0, 1, "list_deleted_inodes [secs]")?;
+    let secs = match rest.first() {
+        Some(a) => num_arg("seconds", a)? as i64,
+        None => 0,
+    };
+    let now = chrono::Utc::now().timestamp();
+    let fs =
+        s.fs.as_mut()
+            .ok_or_else(|| anyhow!("Filesystem not open"))?;
+    fs.load_bitmaps()?;
+    let mut found: Vec<(u32, Inode, u64, u64)> = Vec::new();
+    let mut cand = Vec::new();
+    for_each_inode(fs, |ino, inode| {
+        let dt = inode.base.i_dtime;
+        if dt == 0 || (secs != 0 && (now - secs) > dt as i64) {
+            return Ok(true);
+        }
+        cand.push((ino, inode.clone()));
+        Ok(true)
+    })?;
+    for (ino, inode) in cand {
+        if !fs.has_block_map(&inode) {
+            continue;
+        }
+        let mut blocks = Vec::new();
+        if fs
+            .walk_blocks(&inode, |_, b| {
+                blocks.push(b);
+                true
+            })
+            .is_err()
+        {
+            continue;
+        }
+        let mut free = 0u64;
+        for b in &blocks {
+            if !crate::bitmaps::block_in_use(fs, *b as u64)? {
+                free += 1;
+            }
+        }
+        if free > 0 {
+            found.push((ino, inode, free, blocks.len() as u64));
+        }
+    }
+    found.sort_by_key(|(_, i, _, _)| i.base.i_dtime);
+    let mut o = String::from(" Inode  Owner  Mode    Size      Blocks   Time deleted\n");
+    for (ino, i, free, n) in &found {
+        o.push_str(&format!(
+            "{ino:6} {:6} {:6o} {:6} {free:6}/{n:6} {}\n",
+            i.uid(),
+            i.mode(),
+            i.size(),
+            time_string(i.base.i_dtime as i32 as i64)
+        ));
+    }
+    o.push_str(&format!("{} deleted inodes found.\n", found.len()));
+    s.out.write_all(o.as_bytes())?;
+    Ok(())
+}
+
+const INODE_FIELDS: &[(&str, &str)] = &[
+    ("mode", "unsigned integer"),
+    ("uid", "unsigned integer"),
+    ("size", "unsigned integer"),
+    ("atime", "date/time"),
+    ("ctime", "date/time"),
+    ("mtime", "date/time"),
+    ("dtime", "date/time"),
+    ("gid", "unsigned integer"),
+    ("links_count", "unsigned integer"),
+    ("blocks", "unsigned integer"),
+    ("flags", "unsigned integer"),
+    ("version", "unsigned integer"),
+    ("translator", "unsigned integer"),
+    ("block[IND]", "unsigned integer"),
+    ("block[DIND]", "unsigned integer"),
+    ("block[TIND]", "unsigned integer"),
+    ("block[N]", "unsigned integer"),
+    ("generation", "unsigned integer"),
+    ("file_acl", "unsigned integer"),
+    ("faddr", "unsigned integer"),
+    ("extra_isize", "unsigned integer"),
+    ("ctime_extra", "unsigned integer"),
+    ("mtime_extra", "unsigned integer"),
+    ("atime_extra", "unsigned integer"),
+    ("crtime", "date/time"),
+    ("crtime_extra", "unsigned integer"),
+    ("projid", "unsigned integer"),
+    ("version_hi", "unsigned integer"),
+    ("bmap[]", "set physical->logical block map"),
+];
+
+/// Sets one inode field by name; false when the name is unknown.
+fn set_inode_field_value(
+    fs: &mut Filesystem,
+    ino: u32,
+    i: &mut Inode,
+    name: &str,
+    v: &str,
+) -> Result<bool> {
+    let n = || num_arg("value", v);
+    let n32 = || -> Result<u32> {
+        n().and_then(|x| u32::try_from(x).map_err(|_| anyhow!("Invalid value {v}")))
+    };
+    let n16 = || -> Result<u16> {
+        n().and_then(|x| u16::try_from(x).map_err(|_| anyhow!("Invalid value {v}")))
+    };
+    let t = || -> Result<u32> { Ok(parse_time(v)? as u32) };
+    let b = &mut i.base;
+    match name {
+        "mode" => b.i_mode = n16()?,
+        "uid" => i.set_uid(n32()?),
+        "gid" => i.set_gid(n32()?),
+        "size" => i.set_size(n()?),
+        "size_high" => b.i_size_high = n32()?,
+        "atime" => b.i_atime = t()?,
+        "ctime" => b.i_ctime = t()?,
+        "mtime" => b.i_mtime = t()?,
+        "dtime" => b.i_dtime = t()?,
+        "links_count" => b.i_links_count = n16()?,
+        "blocks" => b.i_blocks = n32()?,
+        "blocks_high" => b.l_i_blocks_hi = n16()?,
+        "flags" => b.i_flags = n32()?,
+        "version" | "translator" => b.i_version = n32()?,
+        "generation" => b.i_generation = n32()?,
+        "file_acl" => b.i_file_acl = n32()?,
+        "faddr" => b.i_faddr = n32()?,
+        "extra_isize" => i.extra.i_extra_isize = n16()?,
+        "ctime_extra" => i.extra.i_ctime_extra = n32()?,
+        "mtime_extra" => i.extra.i_mtime_extra = n32()?,
+        "atime_extra" => i.extra.i_atime_extra = n32()?,
+        "crtime" => i.extra.i_crtime = t()?,
+        "crtime_extra" => i.extra.i_crtime_extra = n32()?,
+        "projid" => i.extra.i_projid = n32()?,
+        "version_hi" => i.extra.i_version_hi = n32()?,
+        _ => {
+            let Some((base, idx)) = name.strip_suffix(']').and_then(|x| x.split_once('[')) else {
+                return Ok(false);
+            };
+            let slot = match idx {
+                "IND" => 12,
+                "DIND" => 13,
+                "TIND" => 14,
+                x => num_arg("index", x)? as usize,
+            };
+            match base {
+                "block" if slot < 15 => b.i_block[slot] = n32()?,
+                "bmap" => {
+                    let phys = n32()?;
+                    fs.bmap_set(i, slot as u64, phys)?;
+                }
+                _ => bail!("invalid index {idx} for {base}"),
+            }
+        }
+    }
+    let _ = ino;
+    Ok(true)
+}
+
+pub fn set_inode_field(s: &mut Session, args: &[String]) -> Result<()> {
+    let (opts, rest) = getopt(args, "l")?;
+    if !opts.is_empty() {
+        writeln!(s.out, "Inode fields supported by the set_inode command:")?;
+        for (n, t) in INODE_FIELDS {
+            writeln!(s.out, "\t{n:<25}\t{t}")?;
+        }
+        return Ok(());
+    }
+    usage_check(&rest, 3, 3, "set_inode_field [-l] <inode> <field> <value>")?;
+    let ino = s.inode_arg(&rest[0])?;
+    let fs = s.fs_rw()?;
+    let mut inode = fs.read_inode(ino)?;
+    let name = rest[1].strip_prefix("i_").unwrap_or(&rest[1]);
+    if !set_inode_field_value(fs, ino, &mut inode, name, &rest[2])? {
+        bail!("invalid field specifier: {}", rest[1]);
+    }
+    fs.write_inode(ino, &inode)?;
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! The state a debugfs session carries between requests: the open
+//! filesystem, the current and root directories, where output goes, and
+//! how request arguments name inodes and numbers.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use ext2fs::features::{FeatureSet, SUPPORTED_RO_COMPAT};
+use ext2fs::fs::{Filesystem, OpenOptions};
+use ext2fs::image::{mount_state, MountState};
+use ext2fs::inode::ROOT_INO;
+
+/// How `open` (and the command line) asks for a filesystem.
+#[derive(Clone, Debug, Default)]
+pub struct OpenRequest {
+    pub write: bool,
+    pub superblock: Option<u64>,
+    pub block_size: Option<u32>,
+    pub catastrophic: bool,
+    pub force: bool,
+}
+
+pub struct Session {
+    pub fs: Option<Filesystem>,
+    pub device: Option<String>,
+    pub cwd: u32,
+    pub root: u32,
+    pub catastrophic: bool,
+    pub out: Box<dyn Write>,
+}
+
+impl Session {
+    pub fn new(out: Box<dyn Write>) -> Self {
+        Session {
+            fs: None,
+            device: None,
+            cwd: ROOT_INO,
+            root: ROOT_INO,
+            catastrophic: false,
+            out,
+        }
+    }
+
+    /// Opens `device`; a mounted filesystem is opened read-only (with a
+    /// warning) even when writing was asked for.
+    pub fn open(&mut self, device: &str, req: &OpenRequest) -> Result<()> {
+        if self.fs.is_some() {
+            self.close()?;
+        }
+        let mut write = req.write;
+        if write {
+            if let MountState::Mounted { mountpoint, .. } = mount_state(Path::new(device)) {
+                eprintln!(
+                    "{device} is mounted on {}; opening it read-only",
+                    mountpoint.display()
+                );
+                write = false;
+            }
+        }
+        if write {
+            // Writing keeps no group checksums and no uninit_bg state: refuse
+            // to write where the library would leave those stale.
+            let probe = Filesystem::open(
+                Path::new(device),
+                &OpenOptions {
+                    write: false,
+                    superblock: req.superblock,
+                    block_size: req.block_size,
+                    force: req.force,
+                },
+            )
+            .map_err(|e| anyhow!("{e} while trying to open {device}"))?;
+            let unknown = probe.sb.s_feature_ro_compat & !SUPPORTED_RO_COMPAT;
+            if unknown != 0 {
+                let names = FeatureSet {
+                    ro_compat: unknown,
+                    ..Default::default()
+                }
+                .names();
+                eprintln!(
+                    "{device} has features this tool cannot keep up to date when writing ({}); opening it read-only",
+                    names.join(" ")
+                );
+                write = false;
+            }
+        }
+        let opts = OpenOptions {
+            write,
+            superblock: req.superblock,
+            block_size: req.block_size,
+            force: req.force,
+        };
+        let fs = Filesystem::open(Path::new(device), &opts)
+            .map_err(|e| anyhow!("{e} while trying to open {device}"))?;
+        self.fs = Some(fs);
+        self.device = Some(device.to_string());
+        self.cwd = ROOT_INO;
+        self.root = ROOT_INO;
+        self.catastrophic = req.catastrophic;
+        if req.catastrophic {
+            eprintln!("catastrophic mode - not reading inode or group bitmaps");
+        }
+        Ok(())
+    }
+
+    /// Writes back what changed and closes.
+    pub fn close(&mut self) -> Result<()> {
+        let fs = self
+            .fs
+            .take()
+            .ok_or_else(|| anyhow!("Filesystem not open"))?;
+        self.device = None;
+        if fs.is_writable() {
+            fs.close()?;
+        }
+        Ok(())
+    }
+
+    pub fn fs(&self) -> Result<&Filesystem> {
+        self.fs
+            .as_ref()
+            .ok_or_else(|| anyhow!("Filesystem not open"))
+    }
+
+    pub fn fs_mut(&mut self) -> Result<&mut Filesystem> {
+        self.fs
+            .as_mut()
+            .ok_or_else(|| anyhow!("Filesystem not open"))
+    }
+
+    /// The filesystem, which must be open for writing.
+    pub fn fs_rw(&mut self) -> Result<&mut Filesystem> {
+        let fs = self.fs_mut()?;
+        if !fs.is_writable() {
+            bail!("Filesystem opened read/only");
+        }
+        Ok(fs)
+    }
+
+    /// An inode named by `<ino>` or by a path (absolute from the session
+    /// root, else relative to the current directory).
+    pub fn inode_arg(&self, arg: &str) -> Result<u32> {
+        let fs = self.fs()?;
+        if arg.len() > 2 && arg.starts_with('<') && arg.ends_with('>') {
+            if let Some(n) = parse_u64(&arg[1..arg.len() - 1]) {
+                if n == 0 || n > fs.sb.s_inodes_count as u64 {
+                    bail!("Illegal inode number {arg}");
+                }
+                return Ok(n as u32);
+            }
+        }
+        self.lookup_path(arg)
+    }
+
+    /// Resolves a path from the session's root or current directory.
+    pub fn lookup_path(&self, path: &str) -> Result<u32> {
+        let fs = self.fs()?;
+        let (start, rest) = match path.strip_prefix('/') {
+            Some(r) => (self.root, r),
+            None => (self.cwd, path),
+        };
+        let mut ino = start;
+        for comp in rest.split('/').filter(|c| !c.is_empty()) {
+            if comp == ".." && ino == self.root {
+                continue;
+            }
+            match fs.lookup_entry(ino, comp.as_bytes()) {
+                Ok(Some(e)) if e.inode != 0 => ino = e.inode,
+                Ok(Some(e)) if e.is_whiteout() || e.is_fallthru() => bail!(
+                    "File not found by ext2_lookup while looking up \"{path}\" (\"{comp}\" is a {})",
+                    if e.is_whiteout() { "whiteout" } else { "fallthru" }
+                ),
+                Ok(_) => bail!("File not found by ext2_lookup while looking up \"{path}\""),
+                Err(e) => bail!("{e} while looking up \"{path}\""),
+            }
+        }
+        Ok(ino)
+    }
+
+    /// Splits `path` into its parent directory inode and last name.
+    pub fn parent_and_name(&self, path: &str) -> Result<(u32, String)> {
+        let trimmed = path.trim_end_matches('/');
+        if trimmed.is_empty() {
+            bail!("invalid name \"{path}\"");
+        }
+        match trimmed.rfind('/') {
+            Some(i) => {
+                let dir = if i == 0 { "/" } else { &trimmed[..i] };
+                Ok((self.lookup_path(dir)?, trimmed[i + 1..].to_string()))
+            }
+            None => Ok((self.cwd, trimmed.to_string())),
+        }
+    }
+
+    /// The path of directory `dir`, found by walking '..' up to the
+    /// session root (debugfs' ext2fs_get_pathname).
+    pub fn dir_path(&self, dir: u32) -> String {
+        let Ok(fs) = self.fs() else {
+            return String::new();
+        };
+        let mut parts: Vec<String> = Vec::new();
+        let mut cur = dir;
+        for _ in 0..4096 {
+            if cur == self.root || cur == ROOT_INO {
+                break;
+            }
+            let parent = match fs.lookup_entry(cur, b"..") {
+                Ok(Some(e)) if e.inode != 0 => e.inode,
+                _ => return format!("<{dir}>"),
+            };
+            let name = fs.read_dir(parent).ok().and_then(|es| {
+                es.into_iter()
+                    .find(|e| e.inode == cur && !e.is_dot() && !e.is_dotdot())
+                    .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            });
+            match name {
+                Some(n) => parts.push(n),
+                None => parts.push(format!("<{cur}>")),
+            }
+            if parent == cur {
+                break;
+            }
+            cur = parent;
+        }
+        parts.reverse();
+        format!("/{}", parts.join("/"))
+    }
+}
+
+/// A number as strtoul(…, 0) reads it: 0x hex, leading 0 octal, decimal.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else if s.len() > 1 && s.starts_with('0') {
+        u64::from_str_radix(&s[1..], 8).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// A numeric argument, with debugfs' error wording.
+pub fn num_arg(what: &str, s: &str) -> Result<u64> {
+    parse_u64(s).ok_or_else(|| anyhow!("Bad {what} - {s}"))
+}
+
+/// A numeric argument that must fit 32 bits.
+pub fn num32_arg(what: &str, s: &str) -> Result<u32> {
+    let n = num_arg(what, s)?;
+    u32::try_from(n).map_err(|_| anyhow!("Bad {what} - {s}"))
+}
+
+/// A block number inside the filesystem.
+pub fn block_arg(fs: &Filesystem, s: &str) -> Result<u64> {
+    let b = num_arg("block number", s)?;
+    if b == 0 || b >= fs.geo.blocks_count {
+        bail!("Invalid block number {b}");
+    }
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_like_strtoul() {
+        assert_eq!(parse_u64("0x10"), Some(16));
+        assert_eq!(parse_u64("010"), Some(8));
+        assert_eq!(parse_u64("10"), Some(10));
+        assert_eq!(parse_u64("0"), Some(0));
+        assert_eq!(parse_u64("x"), None);
+    }
+}
