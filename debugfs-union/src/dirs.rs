@@ -121,6 +121,8 @@ pub fn union_mark(fs: &Filesystem, e: &RawEntry) -> Option<&'static str> {
 
 pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
     let (opts, rest) = getopt(args, "cdlpr")?;
+    // -c (checksums) and -r (raw encrypted names) change nothing on ext2,
+    // which has neither, exactly as with debugfs on an ext2 image.
     usage_check(&rest, 0, 1, "ls [-c] [-d] [-l] [-p] [-r] file")?;
     let has = |c: char| opts.iter().any(|(o, _)| *o == c);
     let (long, parse, deleted) = (has('l'), has('p'), has('d'));
@@ -290,6 +292,9 @@ pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
                 }
             }
             'v' => verbose = true,
+            'c' | 'e' => bail!(
+                "casefolded hashes (-c, -e) are not supported: ext2 has no casefold feature"
+            ),
             _ => {}
         }
     }
