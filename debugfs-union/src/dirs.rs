@@ -292,9 +292,9 @@ pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
                 }
             }
             'v' => verbose = true,
-            'c' | 'e' => bail!(
-                "casefolded hashes (-c, -e) are not supported: ext2 has no casefold feature"
-            ),
+            'c' | 'e' => {
+                bail!("casefolded hashes (-c, -e) are not supported: ext2 has no casefold feature")
+            }
             _ => {}
         }
     }

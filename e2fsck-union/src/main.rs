@@ -2,6 +2,7 @@
 //! the union-mount rules for whiteouts, fallthrus and opaque directories.
 
 mod ask;
+mod badblocks;
 mod blocks;
 mod checker;
 mod pass1;

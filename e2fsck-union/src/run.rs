@@ -88,10 +88,11 @@ fn refuse_unsupported(o: &Options) -> Result<()> {
     if o.keep_badblocks {
         bail!("-k only makes sense with -c, which this tool does not support");
     }
-    if o.add_badblocks.is_some() || o.set_badblocks.is_some() {
-        bail!(
-            "-l/-L: updating the bad blocks list is not supported by this tool yet; use e2fsck -l"
-        );
+    if o.add_badblocks.is_some() && o.set_badblocks.is_some() {
+        bail!("only one of the options -l and -L may be given");
+    }
+    if o.no && (o.add_badblocks.is_some() || o.set_badblocks.is_some()) {
+        bail!("the -n and -l/-L options are incompatible.");
     }
     if let Some(ext) = &o.extended {
         if let Some(opt) = ext.split(',').find(|s| !s.is_empty()) {
@@ -197,6 +198,13 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     if backup != 0 && write {
         // The primary copies are rewritten from the backup at the end.
         fs.mark_super_dirty();
+        ask.changed = true;
+    }
+    let list = opts.add_badblocks.as_ref().or(opts.set_badblocks.as_ref());
+    if let Some(file) = list {
+        let blocks = crate::badblocks::read_list(Path::new(file), &fs)?;
+        let n = crate::badblocks::update(&mut fs, &blocks, opts.set_badblocks.is_some())?;
+        println!("{device}: Updating bad block inode ({n} bad blocks listed).");
         ask.changed = true;
     }
     let now = now();

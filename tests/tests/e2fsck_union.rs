@@ -405,3 +405,41 @@ fn e2fsprogs_conformance_images() {
     let s = text(&out);
     assert!(s.contains("34 passed, 0 failed"), "{s}");
 }
+
+#[test]
+fn bad_blocks_list_moves_file_data_aside() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(src.join("f"), &data).unwrap();
+    let img = t.path().join("b.img");
+    let s = src.to_string_lossy().into_owned();
+    real_mkfs(&img, &["-d", &s], "4M");
+    let blocks = String::from_utf8_lossy(&real_debugfs(&img, "blocks /f")).into_owned();
+    let used: u32 = blocks.split_whitespace().nth(3).unwrap().parse().unwrap();
+    let list = t.path().join("bad");
+    std::fs::write(&list, format!("{used}\n3000\n")).unwrap();
+    let out = fsck(&["-fy", "-l", &list.to_string_lossy()], &img);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("<The bad blocks inode>"),
+        "{}",
+        text(&out)
+    );
+    assert_real_fsck_clean(&img);
+    let listed = run(Command::new("dumpe2fs").arg("-b").arg(&img));
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert_eq!(
+        listed.split_whitespace().collect::<Vec<_>>(),
+        [used.to_string(), "3000".into()]
+    );
+    // The file kept its contents in a block of its own.
+    assert_eq!(real_debugfs(&img, "cat /f"), data);
+    let bad = fsck(&["-fy", "-l", "/nonexistent/list"], &img);
+    assert_eq!(code(&bad), 8, "{}", text(&bad));
+    assert!(text(&bad).contains("bad blocks file"));
+}

@@ -1,0 +1,110 @@
+//! -l / -L: update the bad blocks inode from a list of block numbers (the
+//! output of badblocks(8)), before the passes run, like e2fsck does. Pass 1
+//! then gives files that use a bad block their own copies.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use ext2fs::block_map;
+use ext2fs::fs::Filesystem;
+use ext2fs::inode::{self, Inode};
+
+use crate::blocks::{self, Kind, Visit};
+
+/// Reads block numbers, one per line (blank lines and '#' comments skipped).
+pub fn read_list(path: &Path, fs: &Filesystem) -> Result<Vec<u32>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("while reading the bad blocks file {}", path.display()))?;
+    let first = fs.sb.s_first_data_block as u64;
+    let count = fs.sb.s_blocks_count as u64;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let b: u64 = t.parse().with_context(|| {
+            format!("{}:{}: '{t}' is not a block number", path.display(), n + 1)
+        })?;
+        if b < first || b >= count {
+            bail!(
+                "{}:{}: block {b} is outside the filesystem ({first}-{})",
+                path.display(),
+                n + 1,
+                count - 1
+            );
+        }
+        out.push(b as u32);
+    }
+    Ok(out)
+}
+
+/// Rewrites the bad blocks inode to list `add` (plus its current blocks
+/// unless `replace`). Returns how many blocks it lists.
+pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool) -> Result<usize> {
+    let rec = fs.read_inode(inode::BAD_INO)?;
+    let first = fs.sb.s_first_data_block as u64;
+    let count = fs.sb.s_blocks_count as u64;
+    let mut listed = Vec::new();
+    let mut old_indirect = Vec::new();
+    blocks::walk(fs, &mut rec.clone(), |p| {
+        let b = p.pblk as u64;
+        if b < first || b >= count {
+            return Visit::Replace(0);
+        }
+        match p.kind {
+            Kind::Data => listed.push(p.pblk),
+            Kind::Indirect(_) => old_indirect.push(b),
+        }
+        Visit::Keep
+    });
+    if replace {
+        listed.clear();
+    }
+    listed.extend_from_slice(add);
+    listed.sort_unstable();
+    listed.dedup();
+    fs.load_bitmaps()?;
+    for b in old_indirect {
+        fs.mark_block(b, false)?;
+    }
+    let data: Vec<(u64, u32)> = listed
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| (i as u64, b))
+        .collect();
+    let bs = fs.block_size();
+    let mut fresh = Vec::new();
+    let (i_block, indirect) = block_map::build(&data, bs, || {
+        let b = fs.alloc_block(first)?;
+        fresh.push(b);
+        Ok(b)
+    })?;
+    for (b, contents) in &indirect {
+        fs.write_block(*b as u64, contents)?;
+    }
+    for &b in &listed {
+        fs.mark_block(b as u64, true)?;
+    }
+    // A bad blocks inode with a mode is invalid anyway: start clean.
+    let mut new = if rec.base.i_mode == 0 {
+        rec
+    } else {
+        Inode::new(rec.size)
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0);
+    new.base.i_block = i_block;
+    new.base.i_blocks = ((listed.len() + fresh.len()) as u64 * (bs as u64 / 512)) as u32;
+    new.set_size(listed.len() as u64 * bs as u64);
+    new.base.i_atime = now;
+    new.base.i_mtime = now;
+    if new.base.i_ctime == 0 {
+        new.base.i_ctime = now;
+    }
+    fs.write_inode(inode::BAD_INO, &new)?;
+    fs.flush()?;
+    Ok(listed.len())
+}
