@@ -127,6 +127,26 @@ impl MountOptions {
         Ok(())
     }
 
+    /// Takes `lowerdir=DIR[:DIR...]` out of the data options (the first
+    /// directory is the highest lower layer, as in overlayfs).
+    pub fn take_lowerdir(&mut self) -> Result<Vec<std::path::PathBuf>, String> {
+        let mut out = Vec::new();
+        let mut rest = Vec::new();
+        for d in self.data.drain(..) {
+            match d.strip_prefix("lowerdir=") {
+                Some(v) => {
+                    if v.is_empty() || v.split(':').any(str::is_empty) {
+                        return Err(format!("bad lowerdir '{v}'"));
+                    }
+                    out = v.split(':').map(std::path::PathBuf::from).collect();
+                }
+                None => rest.push(d),
+            }
+        }
+        self.data = rest;
+        Ok(out)
+    }
+
     pub fn data_string(&self) -> String {
         self.data.join(",")
     }
