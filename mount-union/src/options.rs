@@ -193,6 +193,16 @@ mod tests {
         assert_eq!(o.loop_dev, Some(Some("/dev/loop7".into())));
         assert_eq!(o.offset, 4096);
         assert!(MountOptions::default().apply("ro=1").is_err());
+        let mut o = MountOptions::default();
+        o.apply("union,lowerdir=/a:/b,user_xattr").unwrap();
+        assert_eq!(
+            o.take_lowerdir().unwrap(),
+            [std::path::PathBuf::from("/a"), "/b".into()]
+        );
+        assert_eq!(o.data_string(), "user_xattr");
+        let mut o = MountOptions::default();
+        o.apply("lowerdir=/a::/b").unwrap();
+        assert!(o.take_lowerdir().is_err());
         assert!(MountOptions::default().apply("offset=x").is_err());
         assert_eq!(
             flag_names(ms::RDONLY | ms::UNION),
