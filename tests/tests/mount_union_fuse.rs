@@ -339,3 +339,182 @@ fn libc_exdev() -> i32 {
 fn libc_enotempty() -> i32 {
     rustix::io::Errno::NOTEMPTY.raw_os_error()
 }
+
+/// What a tree looks like through a mountpoint: path, type, mode, data or
+/// link target (times and inode numbers left out).
+fn snapshot(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(root).sort_by_file_name().min_depth(1) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+        if rel == "lost+found" || rel.starts_with("lost+found/") {
+            continue;
+        }
+        let m = std::fs::symlink_metadata(e.path()).unwrap();
+        let what = if m.is_file() {
+            format!("{:?}", std::fs::read(e.path()).unwrap())
+        } else if m.file_type().is_symlink() {
+            std::fs::read_link(e.path()).unwrap().display().to_string()
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "{rel} {:o} {}:{} {what}",
+            m.mode(),
+            m.uid(),
+            m.gid()
+        ));
+    }
+    out
+}
+
+/// One script of changes; the errno of each step is part of the result.
+fn script(m: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let r = |x: std::io::Result<()>| match x {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("errno {}", e.raw_os_error().unwrap_or(-1)),
+    };
+    vec![
+        r(std::fs::write(m.join("a"), b"rewritten")),
+        r(std::fs::remove_file(m.join("d/b"))),
+        r(std::fs::remove_dir(m.join("d/sub"))),
+        r(std::fs::remove_file(m.join("d/sub/x"))),
+        r(std::fs::remove_dir(m.join("d/sub"))),
+        r(std::fs::create_dir(m.join("d/sub"))),
+        r(std::fs::write(m.join("d/sub/y"), b"y")),
+        r(std::fs::rename(m.join("e"), m.join("e2"))),
+        r(std::fs::rename(m.join("link"), m.join("link2"))),
+        r(std::fs::rename(m.join("keep/k"), m.join("k-moved"))),
+        r(std::fs::set_permissions(
+            m.join("keep"),
+            std::fs::Permissions::from_mode(0o700),
+        )),
+        r(std::os::unix::fs::chown(m.join("sparse"), Some(7), Some(8))),
+        r(std::fs::hard_link(m.join("sparse"), m.join("sparse2"))),
+        r(std::fs::create_dir_all(m.join("n1/n2"))),
+        r(std::fs::rename(m.join("n1"), m.join("e/n1"))),
+        r(std::fs::remove_dir(m.join("e/n1/n2"))),
+        r(std::fs::remove_file(m.join("missing"))),
+        r(std::fs::create_dir(m.join("a"))),
+    ]
+}
+
+#[test]
+fn same_results_as_overlayfs() {
+    if skip() {
+        return;
+    }
+    let s = setup();
+    // The kernel's overlayfs on the same lower tree.
+    let ov = s.lower.parent().unwrap().join("ov");
+    for d in ["ov", "upper", "work"] {
+        std::fs::create_dir_all(s.lower.parent().unwrap().join(d)).unwrap();
+    }
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        s.lower.display(),
+        s.lower.parent().unwrap().join("upper").display(),
+        s.lower.parent().unwrap().join("work").display()
+    );
+    let data_c = std::ffi::CString::new(data).unwrap();
+    if let Err(e) = rustix::mount::mount2(
+        Some("overlay"),
+        &ov,
+        Some("overlay"),
+        rustix::mount::MountFlags::empty(),
+        Some(data_c.as_c_str()),
+    ) {
+        eprintln!("SKIP: overlayfs is not available here ({e}): nothing to compare with");
+        return;
+    }
+    let ov_guard = Mounted(ov.clone());
+    let opt = format!("union,lowerdir={}", s.lower.display());
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let guard = Mounted(s.mnt.clone());
+
+    let before = (snapshot(&ov), snapshot(&s.mnt));
+    assert_eq!(before.0, before.1, "the trees differ before any change");
+    let steps = (script(&ov), script(&s.mnt));
+    assert_eq!(
+        steps.0, steps.1,
+        "the steps' results differ (overlayfs, ours)"
+    );
+    let after = (snapshot(&ov), snapshot(&s.mnt));
+    assert_eq!(after.0, after.1, "the trees differ after the changes");
+
+    let st = Command::new("umount").arg(&s.mnt).status().unwrap();
+    assert!(st.success());
+    wait_for_release(&s.img);
+    drop(guard);
+    drop(ov_guard);
+    assert_real_fsck_clean(&stock_copy(&s.img));
+}
+
+#[test]
+fn lower_layers_from_an_image_and_a_directory() {
+    if skip() {
+        return;
+    }
+    let s = setup();
+    // A lower image made from a tree, under the lower directory.
+    let base = s.lower.parent().unwrap().join("base");
+    std::fs::create_dir_all(base.join("d")).unwrap();
+    std::fs::write(base.join("d/from-image"), b"img").unwrap();
+    std::fs::write(base.join("a"), b"hidden by the directory layer").unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(base.join("holey")).unwrap();
+        f.write_all_at(b"end", 300_000).unwrap();
+    }
+    let base_img = s.lower.parent().unwrap().join("base.img");
+    let out = run(Command::new(our_bin("mke2fs-union"))
+        .args(["-q", "-F", "-d"])
+        .arg(&base)
+        .arg(&base_img)
+        .arg("8M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let before = std::fs::read(&base_img).unwrap();
+    let opt = format!(
+        "union,lowerdir={}:{}",
+        s.lower.display(),
+        base_img.display()
+    );
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "fuse", "-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let guard = Mounted(s.mnt.clone());
+    let m = &s.mnt;
+    assert_eq!(std::fs::read(m.join("a")).unwrap(), b"hello\n");
+    assert_eq!(std::fs::read(m.join("d/from-image")).unwrap(), b"img");
+    assert_eq!(std::fs::read(m.join("d/b")).unwrap(), b"bee\n");
+    let holey = std::fs::read(m.join("holey")).unwrap();
+    assert_eq!(holey.len(), 300_003);
+    assert!(holey[..300_000].iter().all(|&b| b == 0));
+    // Copy-up from the image layer, and a whiteout over an image name.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(m.join("holey"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"+"))
+        .unwrap();
+    assert_eq!(&std::fs::read(m.join("holey")).unwrap()[300_000..], b"end+");
+    std::fs::remove_file(m.join("d/from-image")).unwrap();
+    assert!(!m.join("d/from-image").exists());
+    let st = Command::new("umount").arg(m).status().unwrap();
+    assert!(st.success());
+    wait_for_release(&s.img);
+    drop(guard);
+    assert_eq!(
+        std::fs::read(&base_img).unwrap(),
+        before,
+        "a lower image was written"
+    );
+    assert_real_fsck_clean(&stock_copy(&s.img));
+}
