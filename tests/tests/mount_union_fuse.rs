@@ -330,6 +330,32 @@ fn foreground_mode_and_errors_before_detaching() {
     drop(guard);
     assert_real_fsck_clean(&stock_copy(&s.img));
     assert_eq!(real_debugfs(&stock_copy(&s.img), "cat /new"), b"n");
+
+    // SIGTERM unmounts and flushes too.
+    let mut child = Command::new(our_bin("mount-union"))
+        .args(["-F", "-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt)
+        .spawn()
+        .unwrap();
+    let guard = Mounted(s.mnt.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !mounted_at(&s.mnt) {
+        assert!(Instant::now() < deadline, "the -F mount never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::create_dir(s.mnt.join("made-before-sigterm")).unwrap();
+    std::fs::remove_file(s.mnt.join("keep/k")).unwrap();
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::Term).unwrap();
+    let st = child.wait().unwrap();
+    assert!(st.success(), "mount-union -F after SIGTERM: {st}");
+    assert!(!mounted_at(&s.mnt));
+    drop(guard);
+    let stock = stock_copy(&s.img);
+    assert_real_fsck_clean(&stock);
+    let ls = String::from_utf8_lossy(&real_debugfs(&stock, "ls -l /")).into_owned();
+    assert!(ls.contains("made-before-sigterm"), "{ls}");
 }
 
 fn libc_exdev() -> i32 {

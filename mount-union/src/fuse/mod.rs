@@ -493,8 +493,24 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     config.acl = fuser::SessionACL::All;
     config.n_threads = Some(1);
     let fs = Fs { u: union.clone() };
-    let session = fuser::Session::new(fs, &m.target, &config)
+    let mut session = fuser::Session::new(fs, &m.target, &config)
         .map_err(|e| format!("mounting {} failed: {e}", m.target.display()))?;
+    // SIGTERM, SIGINT, SIGHUP: unmount, so that the session ends and the
+    // image is flushed like at an umount (a busy mount stays up).
+    let mut unmounter = session.unmount_callable();
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ]) {
+        let _ = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    let _ = unmounter.unmount();
+                }
+            });
+    }
     if m.verbose && !notify {
         println!(
             "mount-union: {} mounted on {} (FUSE union engine, {} lower layer(s))",
