@@ -305,6 +305,15 @@ fn foreground_mode_and_errors_before_detaching() {
     assert_eq!(out.status.code(), Some(32), "{}", text(&out));
     assert!(text(&out).contains("whiteout"), "{}", text(&out));
 
+    // The native engine with lowerdir= on a kernel without union mounts:
+    // refused, the lower bind mounts undone.
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "native", "-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out));
+    assert!(!mounted_at(&s.mnt), "a bind mount was left behind");
+
     // -F: serves in the foreground until unmounted.
     let mut child = Command::new(our_bin("mount-union"))
         .args(["-F", "-o", &opt])
