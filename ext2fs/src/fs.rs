@@ -1372,6 +1372,48 @@ impl Filesystem {
         self.write_inode(parent, &p)
     }
 
+    /// rename: moves the entry `old_name` of `old_dir` to `new_name` in
+    /// `new_dir` (which must not hold a live entry of that name: a whiteout
+    /// or fallthru there is replaced in its slot). A directory moved to
+    /// another parent gets its '..' rewritten and both parents' link counts
+    /// adjusted.
+    pub fn rename(
+        &mut self,
+        old_dir: u32,
+        old_name: &[u8],
+        new_dir: u32,
+        new_name: &[u8],
+    ) -> Result<()> {
+        self.require_write()?;
+        let e = self
+            .lookup_entry(old_dir, old_name)?
+            .filter(|e| e.inode != 0)
+            .ok_or_else(|| Error::NotFound(String::from_utf8_lossy(old_name).into_owned()))?;
+        if old_dir == new_dir && old_name == new_name {
+            return Ok(());
+        }
+        let rec = self.read_inode(e.inode)?;
+        let ft = inode::mode_to_dirent_type(rec.mode());
+        self.add_entry(new_dir, new_name, e.inode, ft)?;
+        self.remove_entry(old_dir, old_name)?;
+        if rec.is_dir() && old_dir != new_dir {
+            for (l, mut entries) in self.read_dir_blocks(e.inode)? {
+                if let Some(d) = entries.iter_mut().find(|x| x.is_dotdot()) {
+                    d.inode = new_dir;
+                    self.write_dir_block(&rec, l, &entries)?;
+                    break;
+                }
+            }
+            let mut op = self.read_inode(old_dir)?;
+            op.base.i_links_count = op.base.i_links_count.saturating_sub(1).max(2);
+            self.write_inode(old_dir, &op)?;
+            let mut np = self.read_inode(new_dir)?;
+            np.base.i_links_count = np.base.i_links_count.saturating_add(1);
+            self.write_inode(new_dir, &np)?;
+        }
+        Ok(())
+    }
+
     /// Puts a whiteout (`file_type` 8) or fallthru (9) named `name` in
     /// `dir`. A live entry of that name is replaced (its link dropped);
     /// needs the whiteout feature.

@@ -435,3 +435,32 @@ fn xattrs_read_from_mke2fs_d_and_written_clean() {
         "{list}"
     );
 }
+
+#[test]
+fn rename_files_and_directories_is_clean() {
+    if !have("mke2fs") || !have("e2fsck") || !have("debugfs") {
+        eprintln!("SKIP: the real e2fsprogs is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("r.img");
+    mkfs(&img, &[], "4M");
+    let mut fs = rw(&img);
+    let a = fs.mkdir(2, b"a", 0o755).unwrap();
+    let b = fs.mkdir(2, b"b", 0o755).unwrap();
+    let sub = fs.mkdir(a, b"sub", 0o755).unwrap();
+    let f = fs.create(sub, b"f", S_IFREG | 0o644).unwrap();
+    let mut rec = fs.read_inode(f).unwrap();
+    fs.set_file_data(f, &mut rec, b"data").unwrap();
+    // A file within one directory, then a directory to another parent.
+    fs.rename(sub, b"f", sub, b"g").unwrap();
+    fs.rename(a, b"sub", b, b"moved").unwrap();
+    assert!(fs.rename(a, b"gone", b, b"x").is_err());
+    assert_eq!(fs.namei(2, "/b/moved/g").unwrap(), f);
+    assert_eq!(fs.namei(2, "/b/moved").unwrap(), sub);
+    assert_eq!(fs.read_inode(a).unwrap().base.i_links_count, 2);
+    assert_eq!(fs.read_inode(b).unwrap().base.i_links_count, 3);
+    fs.close().unwrap();
+    e2fsck_clean(&img);
+    assert_eq!(debugfs(&img, "cat /b/moved/g"), b"data");
+}

@@ -1,6 +1,7 @@
 //! mount-union: `mount -o union` as util-linux had it for the union-mount
 //! patch set, and honest about kernels that have no union mounts.
 
+mod fuse;
 mod loopdev;
 mod options;
 mod union_check;
@@ -63,6 +64,16 @@ struct Cli {
     /// scratch tmpfs instances in a private mount namespace)
     #[arg(long = "check")]
     check: bool,
+    /// Union engine for -o union: `native` (the kernel's MS_UNION), `fuse`
+    /// (the userspace engine: needs lowerdir=) or `auto` (native where the
+    /// kernel has union mounts, else fuse when lowerdir= is given)
+    #[arg(long = "engine", value_name = "engine", default_value = "auto",
+          value_parser = ["auto", "native", "fuse"])]
+    engine: String,
+    /// FUSE engine: stay in the foreground (for debugging) instead of
+    /// detaching once the mount is up
+    #[arg(short = 'F', long = "foreground")]
+    foreground: bool,
     /// What to mount: a block device, an image file (a loop device is set up) or a directory
     source: Option<PathBuf>,
     /// Where to mount it
@@ -125,6 +136,32 @@ fn run(cli: &Cli) -> u8 {
     if cli.union {
         opts.flags |= ms::UNION;
     }
+    let lower = match opts.take_lowerdir() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("mount-union: bad option: {e}");
+            return EX_USAGE;
+        }
+    };
+    let engine = match choose_engine(cli, &lower) {
+        Ok(e) => e,
+        Err((code, msg)) => {
+            eprintln!("mount-union: {msg}");
+            return code;
+        }
+    };
+    if engine == Engine::Fuse {
+        return run_fuse(cli, source, target, &opts, lower);
+    }
+    if !lower.is_empty() {
+        return match bind_lowers_then_mount(cli, source, target, &opts, &lower) {
+            Ok(()) => 0,
+            Err((code, msg)) => {
+                eprintln!("mount-union: {msg}");
+                code
+            }
+        };
+    }
     match mount_one(cli, source, target, &opts) {
         Ok(()) => 0,
         Err((code, msg)) => {
@@ -132,6 +169,165 @@ fn run(cli: &Cli) -> u8 {
             code
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Native,
+    Fuse,
+}
+
+/// --engine: auto takes the kernel's union mounts where they exist (never
+/// on mainline), else the FUSE engine when there are lower directories.
+fn choose_engine(cli: &Cli, lower: &[PathBuf]) -> Result<Engine, (u8, String)> {
+    if std::env::var_os(fuse::NOTIFY_ENV).is_some() {
+        return Ok(Engine::Fuse);
+    }
+    match cli.engine.as_str() {
+        "native" => Ok(Engine::Native),
+        "fuse" if lower.is_empty() => Err((
+            EX_USAGE,
+            "the FUSE engine needs the lower layers: -o union,lowerdir=DIR[:DIR...]".into(),
+        )),
+        "fuse" => Ok(Engine::Fuse),
+        _ if lower.is_empty() => Ok(Engine::Native),
+        _ if native_union_available() => Ok(Engine::Native),
+        _ => Ok(Engine::Fuse),
+    }
+}
+
+/// `mount-union --check` in a child process: the check unshares its mount
+/// namespace, which must not happen to the process that mounts.
+fn native_union_available() -> bool {
+    let Ok(exe) = std::env::current_exe() else {
+        return false;
+    };
+    std::process::Command::new(exe)
+        .arg("--check")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The FUSE engine: in the background unless -F.
+fn run_fuse(
+    cli: &Cli,
+    source: &Path,
+    target: &Path,
+    opts: &MountOptions,
+    lower: Vec<PathBuf>,
+) -> u8 {
+    if cli.fake {
+        if cli.verbose {
+            println!(
+                "fuse: top={} lower={} target={}",
+                source.display(),
+                lower
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+                target.display()
+            );
+        }
+        return 0;
+    }
+    let m = fuse::FuseMount {
+        top: source.to_path_buf(),
+        lower,
+        target: target.to_path_buf(),
+        read_only: opts.flags & ms::RDONLY != 0,
+        verbose: cli.verbose,
+    };
+    let notify = std::env::var_os(fuse::NOTIFY_ENV).is_some();
+    if cli.foreground || notify {
+        return match fuse::run_foreground(&m, notify) {
+            Ok(()) => 0,
+            Err(msg) => {
+                eprintln!("mount-union: {msg}");
+                EX_FAIL
+            }
+        };
+    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match fuse::run_background(&args) {
+        Ok(()) => {
+            if cli.verbose {
+                println!(
+                    "mount-union: {} mounted on {} (FUSE union engine)",
+                    source.display(),
+                    target.display()
+                );
+            }
+            0
+        }
+        Err((code, msg)) => {
+            eprintln!("mount-union: {msg}");
+            code
+        }
+    }
+}
+
+/// The native engine with lowerdir=: each lower directory is bind-mounted
+/// read-only on the mountpoint (the last one first), then the top layer
+/// with MS_UNION. Everything is undone when the union does not form.
+fn bind_lowers_then_mount(
+    cli: &Cli,
+    source: &Path,
+    target: &Path,
+    opts: &MountOptions,
+    lower: &[PathBuf],
+) -> Result<(), (u8, String)> {
+    use rustix::mount::{mount_bind, mount_remount, unmount, MountFlags, UnmountFlags};
+    let mut done = 0;
+    let undo = |n: usize| {
+        for _ in 0..n {
+            let _ = unmount(target, UnmountFlags::empty());
+        }
+    };
+    if !cli.fake {
+        for l in lower.iter().rev() {
+            if !l.is_dir() {
+                undo(done);
+                return Err((
+                    EX_USAGE,
+                    format!(
+                        "{}: the native engine takes directories as lower layers",
+                        l.display()
+                    ),
+                ));
+            }
+            if let Err(e) = mount_bind(l, target) {
+                undo(done);
+                return Err((
+                    EX_FAIL,
+                    format!(
+                        "bind-mounting {} failed: {}",
+                        l.display(),
+                        std::io::Error::from(e)
+                    ),
+                ));
+            }
+            done += 1;
+            if let Err(e) = mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, "") {
+                undo(done);
+                return Err((
+                    EX_FAIL,
+                    format!(
+                        "making {} read-only failed: {}",
+                        l.display(),
+                        std::io::Error::from(e)
+                    ),
+                ));
+            }
+        }
+    }
+    let mut o = opts.clone();
+    o.flags |= ms::UNION;
+    mount_one(cli, source, target, &o).inspect_err(|_| undo(done))
 }
 
 fn probe_fstype(source: &Path, offset: u64) -> Result<String, String> {

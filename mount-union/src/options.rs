@@ -127,6 +127,26 @@ impl MountOptions {
         Ok(())
     }
 
+    /// Takes `lowerdir=DIR[:DIR...]` out of the data options (the first
+    /// directory is the highest lower layer, as in overlayfs).
+    pub fn take_lowerdir(&mut self) -> Result<Vec<std::path::PathBuf>, String> {
+        let mut out = Vec::new();
+        let mut rest = Vec::new();
+        for d in self.data.drain(..) {
+            match d.strip_prefix("lowerdir=") {
+                Some(v) => {
+                    if v.is_empty() || v.split(':').any(str::is_empty) {
+                        return Err(format!("bad lowerdir '{v}'"));
+                    }
+                    out = v.split(':').map(std::path::PathBuf::from).collect();
+                }
+                None => rest.push(d),
+            }
+        }
+        self.data = rest;
+        Ok(out)
+    }
+
     pub fn data_string(&self) -> String {
         self.data.join(",")
     }
@@ -173,6 +193,16 @@ mod tests {
         assert_eq!(o.loop_dev, Some(Some("/dev/loop7".into())));
         assert_eq!(o.offset, 4096);
         assert!(MountOptions::default().apply("ro=1").is_err());
+        let mut o = MountOptions::default();
+        o.apply("union,lowerdir=/a:/b,user_xattr").unwrap();
+        assert_eq!(
+            o.take_lowerdir().unwrap(),
+            [std::path::PathBuf::from("/a"), "/b".into()]
+        );
+        assert_eq!(o.data_string(), "user_xattr");
+        let mut o = MountOptions::default();
+        o.apply("lowerdir=/a::/b").unwrap();
+        assert!(o.take_lowerdir().is_err());
         assert!(MountOptions::default().apply("offset=x").is_err());
         assert_eq!(
             flag_names(ms::RDONLY | ms::UNION),

@@ -1,0 +1,588 @@
+//! The FUSE union engine for kernels without union mounts: the writable
+//! top layer is a union-ext2 image written through the ext2fs library
+//! (never mounted by the kernel), the lower layers are directories or ext2
+//! images read-only. `union.rs` has the union rules, `layer.rs` the lower
+//! layers; this file adapts them to `fuser` and runs the mount.
+
+mod errno;
+mod layer;
+mod union;
+
+use std::ffi::OsStr;
+use std::io::{BufRead, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use fuser::{
+    Errno as FErrno, FileHandle, FopenFlags, Generation, INodeNo, OpenAccMode, OpenFlags,
+    ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request, TimeOrNow,
+};
+
+pub use layer::Layer;
+pub use union::Union;
+
+const TTL: Duration = Duration::from_secs(1);
+
+/// The environment variable that tells a re-executed foreground child to
+/// report "ready" on stdout once the mount is up, then detach.
+pub const NOTIFY_ENV: &str = "MOUNT_UNION_FUSE_NOTIFY";
+
+/// What to mount.
+pub struct FuseMount {
+    pub top: PathBuf,
+    pub lower: Vec<PathBuf>,
+    pub target: PathBuf,
+    pub read_only: bool,
+    pub verbose: bool,
+}
+
+struct Fs {
+    u: Arc<Mutex<Union>>,
+}
+
+impl Fs {
+    fn lock(&self) -> MutexGuard<'_, Union> {
+        self.u.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn err(e: i32) -> FErrno {
+    FErrno::from_i32(e)
+}
+
+fn time_of(t: TimeOrNow) -> u32 {
+    match t {
+        TimeOrNow::SpecificTime(t) => union::time_secs(t),
+        TimeOrNow::Now => union::time_secs(std::time::SystemTime::now()),
+    }
+}
+
+impl fuser::Filesystem for Fs {
+    fn destroy(&mut self) {
+        let _ = self.lock().sync();
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.lock().lookup(parent.0, name.as_bytes()) {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.lock().getattr(ino.0) {
+            Ok(a) => reply.attr(&TTL, &a),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<std::time::SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<std::time::SystemTime>,
+        _chgtime: Option<std::time::SystemTime>,
+        _bkuptime: Option<std::time::SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let s = union::SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime: atime.map(time_of),
+            mtime: mtime.map(time_of),
+        };
+        match self.lock().setattr(ino.0, &s) {
+            Ok(a) => reply.attr(&TTL, &a),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.lock().readlink(ino.0) {
+            Ok(t) => reply.data(&t),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        let r = self.lock().mknod(
+            parent.0,
+            name.as_bytes(),
+            mode & !umask,
+            rdev,
+            req.uid(),
+            req.gid(),
+        );
+        match r {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let r = self.lock().mkdir(
+            parent.0,
+            name.as_bytes(),
+            mode & !umask,
+            req.uid(),
+            req.gid(),
+        );
+        match r {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.lock().unlink(parent.0, name.as_bytes()) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.lock().rmdir(parent.0, name.as_bytes()) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        let r = self.lock().symlink(
+            parent.0,
+            link_name.as_bytes(),
+            target.as_os_str().as_bytes(),
+            req.uid(),
+            req.gid(),
+        );
+        match r {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: fuser::RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let r = self.lock().rename(
+            parent.0,
+            name.as_bytes(),
+            newparent.0,
+            newname.as_bytes(),
+            flags.bits(),
+        );
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        match self.lock().link(ino.0, newparent.0, newname.as_bytes()) {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let write =
+            !matches!(flags.acc_mode(), OpenAccMode::O_RDONLY) || flags.0 & libc::O_TRUNC != 0;
+        match self.lock().open(ino.0, write) {
+            Ok(()) => reply.opened(FileHandle(0), FopenFlags::empty()),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyData,
+    ) {
+        match self.lock().read(ino.0, offset, size) {
+            Ok(d) => reply.data(&d),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: fuser::WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        match self.lock().write(ino.0, offset, data) {
+            Ok(n) => reply.written(n),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: fuser::LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.lock().sync() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let entries = match self.lock().readdir(ino.0) {
+            Ok(e) => e,
+            Err(e) => return reply.error(err(e)),
+        };
+        for (i, (c, mode, name)) in entries.iter().enumerate().skip(offset as usize) {
+            if reply.add(
+                INodeNo(*c),
+                i as u64 + 1,
+                union::kind_of(*mode),
+                OsStr::from_bytes(name),
+            ) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.lock().sync() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let (blocks, bfree, bavail, files, ffree, bsize) = self.lock().statfs();
+        reply.statfs(blocks, bfree, bavail, files, ffree, bsize, 255, bsize);
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let Some(name) = name.to_str() else {
+            return reply.error(err(libc::EINVAL));
+        };
+        match self.lock().setxattr(ino.0, name, value, flags) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let Some(name) = name.to_str() else {
+            return reply.error(err(libc::ENODATA));
+        };
+        match self.lock().getxattr(ino.0, name) {
+            Ok(v) => xattr_reply(reply, size, &v),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        match self.lock().listxattr(ino.0) {
+            Ok(v) => xattr_reply(reply, size, &v),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let Some(name) = name.to_str() else {
+            return reply.error(err(libc::ENODATA));
+        };
+        match self.lock().removexattr(ino.0, name) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, _mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        // Permissions are checked by the kernel (default_permissions).
+        reply.ok();
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _flags: i32,
+        reply: fuser::ReplyCreate,
+    ) {
+        let mode = (mode & !umask & 0o7777) | 0o100000;
+        let r = self
+            .lock()
+            .mknod(parent.0, name.as_bytes(), mode, 0, req.uid(), req.gid());
+        match r {
+            Ok(a) => reply.created(&TTL, &a, Generation(0), FileHandle(0), FopenFlags::empty()),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        match self.lock().fallocate(ino.0, offset, length, mode) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+}
+
+fn xattr_reply(reply: ReplyXattr, size: u32, v: &[u8]) {
+    if size == 0 {
+        reply.size(v.len() as u32);
+    } else if (size as usize) < v.len() {
+        reply.error(err(libc::ERANGE));
+    } else {
+        reply.data(v);
+    }
+}
+
+/// Opens the layers and builds the engine (errors are for the user).
+fn open_union(m: &FuseMount) -> Result<Union, String> {
+    let top = ext2fs::fs::Filesystem::open(
+        &m.top,
+        &ext2fs::fs::OpenOptions {
+            write: true,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("{}: cannot open the top layer: {e}", m.top.display()))?;
+    let mut layers = Vec::new();
+    for l in &m.lower {
+        layers.push(Layer::open(l)?);
+    }
+    Union::new(top, layers).map_err(|e| format!("{}: {e}", m.top.display()))
+}
+
+/// Mounts and serves in the foreground until unmounted; with `notify`
+/// prints "ready" on stdout once the mount is up and then detaches from
+/// the terminal (stdio to /dev/null, a session of its own).
+pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
+    if !m.target.is_dir() {
+        return Err(format!(
+            "mount point {} does not exist or is not a directory",
+            m.target.display()
+        ));
+    }
+    if !Path::new("/dev/fuse").exists() {
+        return Err("/dev/fuse is missing: load the fuse module (modprobe fuse)".into());
+    }
+    let union = Arc::new(Mutex::new(open_union(m)?));
+    let mut config = fuser::Config::default();
+    config.mount_options = vec![
+        fuser::MountOption::FSName(m.top.display().to_string()),
+        fuser::MountOption::Subtype("union-ext2".into()),
+        fuser::MountOption::DefaultPermissions,
+        fuser::MountOption::NoAtime,
+        if m.read_only {
+            fuser::MountOption::RO
+        } else {
+            fuser::MountOption::RW
+        },
+    ];
+    config.acl = fuser::SessionACL::All;
+    config.n_threads = Some(1);
+    let fs = Fs { u: union.clone() };
+    let mut session = fuser::Session::new(fs, &m.target, &config)
+        .map_err(|e| format!("mounting {} failed: {e}", m.target.display()))?;
+    // SIGTERM, SIGINT, SIGHUP: unmount, so that the session ends and the
+    // image is flushed like at an umount (a busy mount stays up).
+    let mut unmounter = session.unmount_callable();
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ]) {
+        let _ = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    let _ = unmounter.unmount();
+                }
+            });
+    }
+    if m.verbose && !notify {
+        println!(
+            "mount-union: {} mounted on {} (FUSE union engine, {} lower layer(s))",
+            m.top.display(),
+            m.target.display(),
+            m.lower.len()
+        );
+    }
+    if notify {
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "ready");
+        let _ = out.flush();
+        if let Ok(null) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+        {
+            let _ = rustix::stdio::dup2_stdin(&null);
+            let _ = rustix::stdio::dup2_stdout(&null);
+            let _ = rustix::stdio::dup2_stderr(&null);
+        }
+        let _ = rustix::process::setsid();
+    }
+    let served = session.run();
+    let mut u = union.lock().unwrap_or_else(|p| p.into_inner());
+    let synced = u.sync();
+    served.map_err(|e| format!("serving {} failed: {e}", m.target.display()))?;
+    synced.map_err(|e| {
+        format!(
+            "{}: flushing the top layer failed: {}",
+            m.top.display(),
+            std::io::Error::from_raw_os_error(e)
+        )
+    })
+}
+
+/// Runs the engine in the background: re-executes this program in the
+/// foreground as a detached child and returns once the mount is up, or
+/// with the child's error when it did not come up.
+pub fn run_background(args: &[std::ffi::OsString]) -> Result<(), (u8, String)> {
+    let exe = std::env::current_exe().map_err(|e| (2, format!("cannot find myself: {e}")))?;
+    let mut child = std::process::Command::new(exe)
+        .args(args)
+        .arg("--foreground")
+        .env(NOTIFY_ENV, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| (2, format!("cannot start the FUSE engine: {e}")))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    if line.trim_end() == "ready" {
+        return Ok(());
+    }
+    let mut msg = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut msg);
+    }
+    let status = child.wait().ok().and_then(|s| s.code()).unwrap_or(32);
+    let msg = msg
+        .trim_end()
+        .trim_start_matches("mount-union: ")
+        .to_string();
+    Err((
+        u8::try_from(status).unwrap_or(32).max(1),
+        if msg.is_empty() {
+            "the FUSE engine stopped before the mount was up".into()
+        } else {
+            msg
+        },
+    ))
+}

@@ -1,0 +1,1035 @@
+//! The union engine: a writable top layer in a union-ext2 image (written
+//! only through the ext2fs library) over read-only lower layers.
+//!
+//! Objects are named by their path in the union; every operation resolves
+//! the path again, top-down (union-ext2.md "Union semantics"): a live top
+//! entry wins, a whiteout ends the lookup, an opaque top directory hides the
+//! layers below except for names with a fallthru, and a lower non-directory
+//! hides everything under it. Directories merge.
+//!
+//! Fallthrus are honoured when found but never written: reading a
+//! directory does not copy it up (no fallthrus, no opaque flag on first
+//! read). Directories are copied up (not opaque) only on the path to a
+//! changed object.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ext2fs::dirent::ft;
+use ext2fs::fs::Filesystem;
+use ext2fs::inode::{self, Inode, ROOT_INO};
+
+use super::errno::{from_lib, Errno};
+use super::layer::{is_dir, LAttr, LEntry, LObj, Layer, S_IFMT};
+
+/// Where a union path is found.
+#[derive(Clone, Debug)]
+pub struct Res {
+    /// The top-layer inode, when the object exists in the top layer.
+    pub top: Option<u32>,
+    /// The top directory is opaque: its lower directories only serve
+    /// fallthru names.
+    pub top_opaque: bool,
+    /// The lower objects: the first is the object when `top` is None; for
+    /// a directory every lower directory that merges into it, top-down.
+    pub lower: Vec<(usize, LObj)>,
+    /// The object's mode (type bits included).
+    pub mode: u32,
+}
+
+/// The kind of a union object, from its mode.
+pub fn kind_of(mode: u32) -> fuser::FileType {
+    use fuser::FileType as F;
+    match mode & S_IFMT {
+        0o040000 => F::Directory,
+        0o120000 => F::Symlink,
+        0o020000 => F::CharDevice,
+        0o060000 => F::BlockDevice,
+        0o010000 => F::NamedPipe,
+        0o140000 => F::Socket,
+        _ => F::RegularFile,
+    }
+}
+
+/// FUSE inode numbers for union paths ("" is the root, "a/b" below it).
+struct Nodes {
+    by_path: HashMap<Vec<u8>, u64>,
+    by_ino: HashMap<u64, Vec<u8>>,
+    next: u64,
+}
+
+impl Nodes {
+    fn new() -> Self {
+        let mut n = Nodes {
+            by_path: HashMap::new(),
+            by_ino: HashMap::new(),
+            next: 2,
+        };
+        n.by_path.insert(Vec::new(), 1);
+        n.by_ino.insert(1, Vec::new());
+        n
+    }
+
+    fn ino(&mut self, path: &[u8]) -> u64 {
+        if let Some(&i) = self.by_path.get(path) {
+            return i;
+        }
+        let i = self.next;
+        self.next += 1;
+        self.by_path.insert(path.to_vec(), i);
+        self.by_ino.insert(i, path.to_vec());
+        i
+    }
+
+    fn under(path: &[u8], key: &[u8]) -> bool {
+        key == path || (key.len() > path.len() && key.starts_with(path) && key[path.len()] == b'/')
+    }
+
+    /// Forgets a path and everything below it: its numbers go stale, and a
+    /// new object there gets a new number.
+    fn forget(&mut self, path: &[u8]) {
+        let gone: Vec<Vec<u8>> = self
+            .by_path
+            .keys()
+            .filter(|k| Self::under(path, k))
+            .cloned()
+            .collect();
+        for k in gone {
+            if let Some(i) = self.by_path.remove(&k) {
+                self.by_ino.remove(&i);
+            }
+        }
+    }
+
+    fn rename(&mut self, from: &[u8], to: &[u8]) {
+        self.forget(to);
+        let moved: Vec<(Vec<u8>, u64)> = self
+            .by_path
+            .iter()
+            .filter(|(k, _)| Self::under(from, k))
+            .map(|(k, &i)| (k.clone(), i))
+            .collect();
+        for (k, i) in moved {
+            self.by_path.remove(&k);
+            let mut n = to.to_vec();
+            n.extend_from_slice(&k[from.len()..]);
+            self.by_path.insert(n.clone(), i);
+            self.by_ino.insert(i, n);
+        }
+    }
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir.is_empty() {
+        return name.to_vec();
+    }
+    let mut p = dir.to_vec();
+    p.push(b'/');
+    p.extend_from_slice(name);
+    p
+}
+
+fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&[], path),
+    }
+}
+
+fn time(secs: i64, nsec: u32) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::new(secs as u64, nsec.min(999_999_999))
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+fn now_secs() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+fn secs_of(t: SystemTime) -> u32 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs().min(u32::MAX as u64) as u32)
+        .unwrap_or(0)
+}
+
+/// The kernel's new_encode_dev, as FUSE carries rdev.
+fn encode_dev(major: u32, minor: u32) -> u32 {
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
+fn check_name(name: &[u8]) -> Result<(), Errno> {
+    if name.len() > 255 {
+        return Err(libc::ENAMETOOLONG);
+    }
+    if name.is_empty() || name.contains(&b'/') || name.contains(&0) {
+        return Err(libc::EINVAL);
+    }
+    Ok(())
+}
+
+/// Reads `len` bytes at `offset` of a file in an image (holes as zeroes).
+pub fn read_range(fs: &Filesystem, i: &Inode, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
+    let size = i.size();
+    if offset >= size {
+        return Ok(Vec::new());
+    }
+    let end = size.min(offset + len as u64);
+    let bs = fs.block_size() as u64;
+    let mut out = Vec::with_capacity((end - offset) as usize);
+    let mut pos = offset;
+    while pos < end {
+        let lblk = pos / bs;
+        let in_blk = (pos % bs) as usize;
+        let n = ((bs as usize) - in_blk).min((end - pos) as usize);
+        match fs.bmap(i, lblk).map_err(from_lib)? {
+            Some(p) => {
+                let b = fs.read_block(p as u64).map_err(from_lib)?;
+                out.extend_from_slice(&b[in_blk..in_blk + n]);
+            }
+            None => out.resize(out.len() + n, 0),
+        }
+        pos += n as u64;
+    }
+    Ok(out)
+}
+
+pub struct Union {
+    pub top: Filesystem,
+    pub layers: Vec<Layer>,
+    nodes: Nodes,
+}
+
+/// What setattr changes.
+#[derive(Default)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    /// Seconds since the epoch (already resolved from "now").
+    pub atime: Option<u32>,
+    pub mtime: Option<u32>,
+}
+
+impl Union {
+    pub fn new(top: Filesystem, layers: Vec<Layer>) -> Result<Self, String> {
+        if !top.whiteout_feature() {
+            return Err("the top layer has no whiteout feature (make it with \
+                 mke2fs-union -O whiteout, or add it with tune2fs-style -O whiteout)"
+                .into());
+        }
+        if !top.is_writable() {
+            return Err("the top layer is not writable".into());
+        }
+        Ok(Union {
+            top,
+            layers,
+            nodes: Nodes::new(),
+        })
+    }
+
+    fn path_of(&self, ino: u64) -> Result<Vec<u8>, Errno> {
+        self.nodes.by_ino.get(&ino).cloned().ok_or(libc::ESTALE)
+    }
+
+    fn child_path(&self, parent: u64, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        check_name(name)?;
+        Ok(join(&self.path_of(parent)?, name))
+    }
+
+    // ----- resolution --------------------------------------------------
+
+    fn root_res(&self) -> Result<Res, Errno> {
+        let root = self.top.read_inode(ROOT_INO).map_err(from_lib)?;
+        let mut lower = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let r = l.root();
+            let opaque = l.is_opaque(&r);
+            lower.push((i, r));
+            if opaque {
+                break;
+            }
+        }
+        Ok(Res {
+            top: Some(ROOT_INO),
+            top_opaque: root.is_opaque(),
+            lower,
+            mode: root.mode() as u32,
+        })
+    }
+
+    /// One lookup step: `name` in the union directory `dir`.
+    fn step(&self, dir: &Res, name: &[u8]) -> Result<Option<Res>, Errno> {
+        let mut top = None;
+        let mut top_opaque = false;
+        let mut mode = None;
+        let mut fallthru = false;
+        if let Some(t) = dir.top {
+            match self.top.lookup_entry(t, name).map_err(from_lib)? {
+                Some(e) if e.inode != 0 => {
+                    let i = self.top.read_inode(e.inode).map_err(from_lib)?;
+                    let m = i.mode() as u32;
+                    if !is_dir(m) {
+                        return Ok(Some(Res {
+                            top: Some(e.inode),
+                            top_opaque: false,
+                            lower: Vec::new(),
+                            mode: m,
+                        }));
+                    }
+                    top = Some(e.inode);
+                    top_opaque = i.is_opaque();
+                    mode = Some(m);
+                }
+                Some(e) if e.file_type == ft::WHT => return Ok(None),
+                Some(e) if e.file_type == ft::FALLTHRU => fallthru = true,
+                _ => {}
+            }
+        }
+        let mut lower = Vec::new();
+        if !dir.top_opaque || fallthru {
+            for (li, d) in &dir.lower {
+                let layer = &self.layers[*li];
+                match layer.lookup(d, name)? {
+                    None => continue,
+                    Some(LEntry::Whiteout) => break,
+                    Some(LEntry::Live(o, m)) => match mode {
+                        None => {
+                            mode = Some(m);
+                            let stop = !is_dir(m) || layer.is_opaque(&o);
+                            lower.push((*li, o));
+                            if stop {
+                                break;
+                            }
+                        }
+                        Some(have) if is_dir(have) && is_dir(m) => {
+                            let stop = layer.is_opaque(&o);
+                            lower.push((*li, o));
+                            if stop {
+                                break;
+                            }
+                        }
+                        Some(_) => break,
+                    },
+                }
+            }
+        }
+        Ok(mode.map(|mode| Res {
+            top,
+            top_opaque,
+            lower,
+            mode,
+        }))
+    }
+
+    pub fn resolve(&self, path: &[u8]) -> Result<Option<Res>, Errno> {
+        let mut cur = self.root_res()?;
+        if path.is_empty() {
+            return Ok(Some(cur));
+        }
+        for comp in path.split(|&b| b == b'/') {
+            if !is_dir(cur.mode) {
+                return Err(libc::ENOTDIR);
+            }
+            match self.step(&cur, comp)? {
+                Some(r) => cur = r,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(cur))
+    }
+
+    fn must(&self, path: &[u8]) -> Result<Res, Errno> {
+        self.resolve(path)?.ok_or(libc::ENOENT)
+    }
+
+    // ----- attributes --------------------------------------------------
+
+    fn attr_of(&self, fino: u64, r: &Res) -> Result<fuser::FileAttr, Errno> {
+        let a = match r.top {
+            Some(t) => {
+                let i = self.top.read_inode(t).map_err(from_lib)?;
+                let (ma, mi) = if i.is_device() { i.device() } else { (0, 0) };
+                LAttr {
+                    mode: i.mode() as u32,
+                    nlink: i.base.i_links_count as u32,
+                    uid: i.uid(),
+                    gid: i.gid(),
+                    size: i.size(),
+                    blocks: i.base.i_blocks as u64,
+                    atime: (i.base.i_atime as i64, 0),
+                    mtime: (i.base.i_mtime as i64, 0),
+                    ctime: (i.base.i_ctime as i64, 0),
+                    rdev_major: ma,
+                    rdev_minor: mi,
+                }
+            }
+            None => {
+                let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
+                self.layers[*li].attr(o)?
+            }
+        };
+        Ok(fuser::FileAttr {
+            ino: fuser::INodeNo(fino),
+            size: a.size,
+            blocks: a.blocks,
+            atime: time(a.atime.0, a.atime.1),
+            mtime: time(a.mtime.0, a.mtime.1),
+            ctime: time(a.ctime.0, a.ctime.1),
+            crtime: time(a.ctime.0, a.ctime.1),
+            kind: kind_of(a.mode),
+            perm: (a.mode & 0o7777) as u16,
+            nlink: a.nlink,
+            uid: a.uid,
+            gid: a.gid,
+            rdev: encode_dev(a.rdev_major, a.rdev_minor),
+            blksize: self.top.block_size(),
+            flags: 0,
+        })
+    }
+
+    fn attr_path(&mut self, path: &[u8]) -> Result<fuser::FileAttr, Errno> {
+        let r = self.must(path)?;
+        let fino = self.nodes.ino(path);
+        self.attr_of(fino, &r)
+    }
+
+    pub fn lookup(&mut self, parent: u64, name: &[u8]) -> Result<fuser::FileAttr, Errno> {
+        let p = self.child_path(parent, name)?;
+        self.attr_path(&p)
+    }
+
+    pub fn getattr(&mut self, ino: u64) -> Result<fuser::FileAttr, Errno> {
+        let p = self.path_of(ino)?;
+        let r = self.must(&p)?;
+        self.attr_of(ino, &r)
+    }
+
+    // ----- copy-up -----------------------------------------------------
+
+    /// Makes sure `path` exists in the top layer (copying it and the
+    /// directories above it up) and returns its top inode.
+    pub fn copy_up(&mut self, path: &[u8]) -> Result<u32, Errno> {
+        let r = self.must(path)?;
+        if let Some(t) = r.top {
+            return Ok(t);
+        }
+        let (parent, name) = split(path);
+        let ptop = self.copy_up(parent)?;
+        let (li, obj) = r.lower.first().cloned().ok_or(libc::ENOENT)?;
+        let a = self.layers[li].attr(&obj)?;
+        let perm = (a.mode & 0o7777) as u16;
+        let ino = match a.mode & S_IFMT {
+            0o040000 => self.top.mkdir(ptop, name, perm).map_err(from_lib)?,
+            0o100000 => {
+                let ino = self
+                    .top
+                    .create(ptop, name, inode::S_IFREG | perm)
+                    .map_err(from_lib)?;
+                let mut rec = self.top.read_inode(ino).map_err(from_lib)?;
+                let top = &mut self.top;
+                let copied = self.layers[li].for_each_run(&obj, |off, data| {
+                    top.write_range(ino, &mut rec, off, data).map_err(from_lib)
+                });
+                let copied = copied.and_then(|()| {
+                    if rec.size() != a.size {
+                        top.truncate(ino, &mut rec, a.size).map_err(from_lib)
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = copied {
+                    let _ = self.top.unlink(ptop, name);
+                    return Err(e);
+                }
+                ino
+            }
+            0o120000 => {
+                let target = self.layers[li].readlink(&obj)?;
+                self.top.symlink(ptop, name, &target).map_err(from_lib)?
+            }
+            t => self
+                .top
+                .mknod(ptop, name, t as u16 | perm, a.rdev_major, a.rdev_minor)
+                .map_err(from_lib)?,
+        };
+        let mut rec = self.top.read_inode(ino).map_err(from_lib)?;
+        rec.set_uid(a.uid);
+        rec.set_gid(a.gid);
+        rec.base.i_mode = (a.mode & 0o177777) as u16;
+        rec.base.i_atime = a.atime.0.clamp(0, u32::MAX as i64) as u32;
+        rec.base.i_mtime = a.mtime.0.clamp(0, u32::MAX as i64) as u32;
+        self.top.write_inode(ino, &rec).map_err(from_lib)?;
+        let xattrs = self.layers[li].xattrs(&obj)?;
+        let xattrs: Vec<ext2fs::xattr::Xattr> = xattrs
+            .into_iter()
+            .filter(|(n, _)| {
+                !n.starts_with("trusted.overlay.") && !n.starts_with("system.posix_acl_")
+            })
+            .map(|(name, value)| ext2fs::xattr::Xattr { name, value })
+            .collect();
+        if !xattrs.is_empty() {
+            self.top.set_xattrs(ino, &xattrs).map_err(from_lib)?;
+        }
+        Ok(ino)
+    }
+
+    // ----- creating ----------------------------------------------------
+
+    fn prepare_create(&mut self, parent: u64, name: &[u8]) -> Result<(Vec<u8>, u32), Errno> {
+        let path = self.child_path(parent, name)?;
+        let pr = self.must(&self.path_of(parent)?)?;
+        if !is_dir(pr.mode) {
+            return Err(libc::ENOTDIR);
+        }
+        if self.resolve(&path)?.is_some() {
+            return Err(libc::EEXIST);
+        }
+        let (p, _) = split(&path);
+        let ptop = self.copy_up(p)?;
+        Ok((path, ptop))
+    }
+
+    fn finish_create(
+        &mut self,
+        path: &[u8],
+        ino: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<fuser::FileAttr, Errno> {
+        let mut rec = self.top.read_inode(ino).map_err(from_lib)?;
+        rec.set_uid(uid);
+        rec.set_gid(gid);
+        self.top.write_inode(ino, &rec).map_err(from_lib)?;
+        self.touch_parent(path)?;
+        self.attr_path(path)
+    }
+
+    fn touch_parent(&mut self, path: &[u8]) -> Result<(), Errno> {
+        let (p, _) = split(path);
+        if let Some(t) = self.must(p)?.top {
+            let mut rec = self.top.read_inode(t).map_err(from_lib)?;
+            let now = now_secs();
+            rec.base.i_mtime = now;
+            rec.base.i_ctime = now;
+            self.top.write_inode(t, &rec).map_err(from_lib)?;
+        }
+        Ok(())
+    }
+
+    pub fn mknod(
+        &mut self,
+        parent: u64,
+        name: &[u8],
+        mode: u32,
+        rdev: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<fuser::FileAttr, Errno> {
+        let (path, ptop) = self.prepare_create(parent, name)?;
+        let major = (rdev & 0xfff00) >> 8;
+        let minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+        let t = mode & S_IFMT;
+        let t = if t == 0 { 0o100000 } else { t };
+        if t == 0o040000 || t == 0o120000 {
+            return Err(libc::EINVAL);
+        }
+        let ino = self
+            .top
+            .mknod(ptop, name, (t | (mode & 0o7777)) as u16, major, minor)
+            .map_err(from_lib)?;
+        self.finish_create(&path, ino, uid, gid)
+    }
+
+    pub fn mkdir(
+        &mut self,
+        parent: u64,
+        name: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<fuser::FileAttr, Errno> {
+        let (path, ptop) = self.prepare_create(parent, name)?;
+        let ino = self
+            .top
+            .mkdir(ptop, name, (mode & 0o7777) as u16)
+            .map_err(from_lib)?;
+        // union-ext2.md: every directory made in the top layer is opaque
+        // (over a whiteout this is what keeps the old lower one hidden).
+        self.top.set_opaque(ino, true).map_err(from_lib)?;
+        self.finish_create(&path, ino, uid, gid)
+    }
+
+    pub fn symlink(
+        &mut self,
+        parent: u64,
+        name: &[u8],
+        target: &[u8],
+        uid: u32,
+        gid: u32,
+    ) -> Result<fuser::FileAttr, Errno> {
+        if target.len() >= self.top.block_size() as usize {
+            return Err(libc::ENAMETOOLONG);
+        }
+        let (path, ptop) = self.prepare_create(parent, name)?;
+        let ino = self.top.symlink(ptop, name, target).map_err(from_lib)?;
+        self.finish_create(&path, ino, uid, gid)
+    }
+
+    pub fn link(
+        &mut self,
+        ino: u64,
+        newparent: u64,
+        newname: &[u8],
+    ) -> Result<fuser::FileAttr, Errno> {
+        let src = self.path_of(ino)?;
+        let r = self.must(&src)?;
+        if is_dir(r.mode) {
+            return Err(libc::EPERM);
+        }
+        let (path, _) = self.prepare_create(newparent, newname)?;
+        let t = self.copy_up(&src)?;
+        let (p, _) = split(&path);
+        let ptop = self.copy_up(p)?;
+        self.top.link(ptop, newname, t).map_err(from_lib)?;
+        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
+        rec.base.i_ctime = now_secs();
+        self.top.write_inode(t, &rec).map_err(from_lib)?;
+        self.touch_parent(&path)?;
+        self.attr_path(&path)
+    }
+
+    // ----- removing ----------------------------------------------------
+
+    /// After the top entry went: a whiteout when the name is still visible
+    /// from a lower layer.
+    fn whiteout_if_visible(&mut self, path: &[u8], ptop: u32, name: &[u8]) -> Result<(), Errno> {
+        if self.resolve(path)?.is_some() {
+            self.top
+                .add_union_entry(ptop, name, ft::WHT)
+                .map_err(from_lib)?;
+        }
+        Ok(())
+    }
+
+    pub fn unlink(&mut self, parent: u64, name: &[u8]) -> Result<(), Errno> {
+        let path = self.child_path(parent, name)?;
+        let r = self.must(&path)?;
+        if is_dir(r.mode) {
+            return Err(libc::EISDIR);
+        }
+        let ptop = self.copy_up(split(&path).0)?;
+        if r.top.is_some() {
+            self.top.unlink(ptop, name).map_err(from_lib)?;
+        }
+        self.whiteout_if_visible(&path, ptop, name)?;
+        self.touch_parent(&path)?;
+        self.nodes.forget(&path);
+        Ok(())
+    }
+
+    pub fn rmdir(&mut self, parent: u64, name: &[u8]) -> Result<(), Errno> {
+        let path = self.child_path(parent, name)?;
+        let r = self.must(&path)?;
+        if !is_dir(r.mode) {
+            return Err(libc::ENOTDIR);
+        }
+        if !self.list(&path)?.is_empty() {
+            return Err(libc::ENOTEMPTY);
+        }
+        let ptop = self.copy_up(split(&path).0)?;
+        if r.top.is_some() {
+            self.top.rmdir(ptop, name).map_err(from_lib)?;
+        }
+        self.whiteout_if_visible(&path, ptop, name)?;
+        self.touch_parent(&path)?;
+        self.nodes.forget(&path);
+        Ok(())
+    }
+
+    pub fn rename(
+        &mut self,
+        parent: u64,
+        name: &[u8],
+        newparent: u64,
+        newname: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        const NOREPLACE: u32 = 1;
+        if flags & !NOREPLACE != 0 {
+            // RENAME_EXCHANGE and RENAME_WHITEOUT are not offered.
+            return Err(libc::EINVAL);
+        }
+        let src = self.child_path(parent, name)?;
+        let dst = self.child_path(newparent, newname)?;
+        if src == dst {
+            return Ok(());
+        }
+        if Nodes::under(&src, &dst) {
+            return Err(libc::EINVAL);
+        }
+        let s = self.must(&src)?;
+        if is_dir(s.mode) && !s.lower.is_empty() {
+            // union-ext2.md: renaming a directory that exists below is EXDEV
+            // (mv falls back to copying).
+            return Err(libc::EXDEV);
+        }
+        let dp = self.must(split(&dst).0)?;
+        if !is_dir(dp.mode) {
+            return Err(libc::ENOTDIR);
+        }
+        let d = self.resolve(&dst)?;
+        if let Some(d) = &d {
+            if flags & NOREPLACE != 0 {
+                return Err(libc::EEXIST);
+            }
+            if let (Some(a), Some(b)) = (s.top, d.top) {
+                if a == b {
+                    return Ok(()); // two links to one inode: nothing to do
+                }
+            }
+            if is_dir(s.mode) {
+                if !is_dir(d.mode) {
+                    return Err(libc::ENOTDIR);
+                }
+                if !self.list(&dst)?.is_empty() {
+                    return Err(libc::ENOTEMPTY);
+                }
+            } else if is_dir(d.mode) {
+                return Err(libc::EISDIR);
+            }
+        }
+        let moved = self.copy_up(&src)?;
+        let sp = self.copy_up(split(&src).0)?;
+        let np = self.copy_up(split(&dst).0)?;
+        if let Some(d) = &d {
+            if d.top.is_some() {
+                if is_dir(d.mode) {
+                    self.top.rmdir(np, newname).map_err(from_lib)?;
+                } else {
+                    self.top.unlink(np, newname).map_err(from_lib)?;
+                }
+            }
+        }
+        self.top.rename(sp, name, np, newname).map_err(from_lib)?;
+        self.whiteout_if_visible(&src, sp, name)?;
+        if is_dir(s.mode) {
+            if let Some(r) = self.resolve(&dst)? {
+                if !r.lower.is_empty() {
+                    self.top.set_opaque(moved, true).map_err(from_lib)?;
+                }
+            }
+        }
+        let mut rec = self.top.read_inode(moved).map_err(from_lib)?;
+        rec.base.i_ctime = now_secs();
+        self.top.write_inode(moved, &rec).map_err(from_lib)?;
+        self.touch_parent(&src)?;
+        self.touch_parent(&dst)?;
+        self.nodes.rename(&src, &dst);
+        Ok(())
+    }
+
+    // ----- directories -------------------------------------------------
+
+    /// The merged listing of a union directory: (name, mode), '.' and '..'
+    /// left out, whiteouts dropped, fallthrus shown as the lower object.
+    pub fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u32)>, Errno> {
+        let r = self.must(path)?;
+        if !is_dir(r.mode) {
+            return Err(libc::ENOTDIR);
+        }
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        let mut out = Vec::new();
+        if let Some(t) = r.top {
+            for e in self.top.read_dir(t).map_err(from_lib)? {
+                if e.is_dot() || e.is_dotdot() {
+                    continue;
+                }
+                seen.insert(e.name.clone());
+                if e.inode != 0 {
+                    let m = if e.file_type != 0 && e.file_type < ft::WHT {
+                        super::layer::mode_of_ft(e.file_type)
+                    } else {
+                        self.top.read_inode(e.inode).map_err(from_lib)?.mode() as u32
+                    };
+                    out.push((e.name, m));
+                } else if e.file_type == ft::FALLTHRU {
+                    if let Some(c) = self.step(&r, &e.name)? {
+                        out.push((e.name, c.mode));
+                    }
+                }
+            }
+        }
+        if !r.top_opaque {
+            for (li, d) in &r.lower {
+                for (name, m) in self.layers[*li].list(d)? {
+                    if seen.insert(name.clone()) {
+                        if let Some(m) = m {
+                            out.push((name, m));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// readdir: (ino, mode, name) with '.' and '..' first.
+    pub fn readdir(&mut self, ino: u64) -> Result<Vec<(u64, u32, Vec<u8>)>, Errno> {
+        let path = self.path_of(ino)?;
+        let entries = self.list(&path)?;
+        let parent = self.nodes.ino(split(&path).0);
+        let mut out = vec![
+            (ino, 0o040000, b".".to_vec()),
+            (parent, 0o040000, b"..".to_vec()),
+        ];
+        for (name, m) in entries {
+            let c = self.nodes.ino(&join(&path, &name));
+            out.push((c, m, name));
+        }
+        Ok(out)
+    }
+
+    // ----- files -------------------------------------------------------
+
+    pub fn readlink(&self, ino: u64) -> Result<Vec<u8>, Errno> {
+        let r = self.must(&self.path_of(ino)?)?;
+        match r.top {
+            Some(t) => {
+                let i = self.top.read_inode(t).map_err(from_lib)?;
+                if !i.is_symlink() {
+                    return Err(libc::EINVAL);
+                }
+                self.top.read_link(&i).map_err(from_lib)
+            }
+            None => {
+                let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
+                self.layers[*li].readlink(o)
+            }
+        }
+    }
+
+    /// open: a write open copies the file up first.
+    pub fn open(&mut self, ino: u64, write: bool) -> Result<(), Errno> {
+        let path = self.path_of(ino)?;
+        let r = self.must(&path)?;
+        if write && !is_dir(r.mode) {
+            self.copy_up(&path)?;
+        }
+        Ok(())
+    }
+
+    pub fn read(&self, ino: u64, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+        let r = self.must(&self.path_of(ino)?)?;
+        if is_dir(r.mode) {
+            return Err(libc::EISDIR);
+        }
+        match r.top {
+            Some(t) => {
+                let i = self.top.read_inode(t).map_err(from_lib)?;
+                read_range(&self.top, &i, offset, size)
+            }
+            None => {
+                let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
+                self.layers[*li].read(o, offset, size)
+            }
+        }
+    }
+
+    pub fn write(&mut self, ino: u64, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+        let path = self.path_of(ino)?;
+        let t = self.copy_up(&path)?;
+        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
+        if !rec.is_reg() {
+            return Err(libc::EINVAL);
+        }
+        let now = now_secs();
+        rec.base.i_mtime = now;
+        rec.base.i_ctime = now;
+        self.top
+            .write_range(t, &mut rec, offset, data)
+            .map_err(from_lib)?;
+        Ok(data.len() as u32)
+    }
+
+    pub fn setattr(&mut self, ino: u64, s: &SetAttr) -> Result<fuser::FileAttr, Errno> {
+        let path = self.path_of(ino)?;
+        let t = self.copy_up(&path)?;
+        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
+        let now = now_secs();
+        if let Some(size) = s.size {
+            if rec.is_dir() {
+                return Err(libc::EISDIR);
+            }
+            if !rec.is_reg() {
+                return Err(libc::EINVAL);
+            }
+            self.top.truncate(t, &mut rec, size).map_err(from_lib)?;
+            rec.base.i_mtime = now;
+        }
+        if let Some(m) = s.mode {
+            rec.base.i_mode = (rec.base.i_mode & inode::S_IFMT) | (m & 0o7777) as u16;
+        }
+        if let Some(u) = s.uid {
+            rec.set_uid(u);
+        }
+        if let Some(g) = s.gid {
+            rec.set_gid(g);
+        }
+        if let Some(a) = s.atime {
+            rec.base.i_atime = a;
+        }
+        if let Some(m) = s.mtime {
+            rec.base.i_mtime = m;
+        }
+        rec.base.i_ctime = now;
+        self.top.write_inode(t, &rec).map_err(from_lib)?;
+        self.attr_path(&path)
+    }
+
+    /// fallocate mode 0 allocates (zeroed) blocks and grows the size; the
+    /// other modes (keep-size, punch-hole, ...) are not offered.
+    pub fn fallocate(
+        &mut self,
+        ino: u64,
+        offset: u64,
+        length: u64,
+        mode: i32,
+    ) -> Result<(), Errno> {
+        if mode != 0 {
+            return Err(libc::EOPNOTSUPP);
+        }
+        let path = self.path_of(ino)?;
+        let t = self.copy_up(&path)?;
+        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
+        if !rec.is_reg() {
+            return Err(libc::ENODEV);
+        }
+        let end = offset.checked_add(length).ok_or(libc::EFBIG)?;
+        let bs = self.top.block_size() as u64;
+        let zero = vec![0u8; bs as usize];
+        for lblk in offset / bs..end.div_ceil(bs) {
+            if self.top.bmap(&rec, lblk).map_err(from_lib)?.is_none() {
+                self.top
+                    .append_block(t, &mut rec, lblk, &zero)
+                    .map_err(from_lib)?;
+            }
+        }
+        if end > rec.size() {
+            rec.set_size(end);
+        }
+        rec.base.i_ctime = now_secs();
+        self.top.write_inode(t, &rec).map_err(from_lib)
+    }
+
+    pub fn statfs(&self) -> (u64, u64, u64, u64, u64, u32) {
+        let sb = &self.top.sb;
+        let blocks = sb.s_blocks_count as u64;
+        let bfree = sb.s_free_blocks_count as u64;
+        let bavail = bfree.saturating_sub(sb.s_r_blocks_count as u64);
+        (
+            blocks,
+            bfree,
+            bavail,
+            sb.s_inodes_count as u64,
+            sb.s_free_inodes_count as u64,
+            self.top.block_size(),
+        )
+    }
+
+    pub fn sync(&mut self) -> Result<(), Errno> {
+        self.top.sync().map_err(from_lib)
+    }
+
+    // ----- extended attributes -----------------------------------------
+
+    fn xattrs(&self, r: &Res) -> Result<Vec<(String, Vec<u8>)>, Errno> {
+        match r.top {
+            Some(t) => Ok(self
+                .top
+                .list_xattrs(t)
+                .map_err(from_lib)?
+                .into_iter()
+                .map(|x| (x.name, x.value))
+                .collect()),
+            None => {
+                let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
+                self.layers[*li].xattrs(o)
+            }
+        }
+    }
+
+    pub fn getxattr(&self, ino: u64, name: &str) -> Result<Vec<u8>, Errno> {
+        let r = self.must(&self.path_of(ino)?)?;
+        self.xattrs(&r)?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .ok_or(libc::ENODATA)
+    }
+
+    pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, Errno> {
+        let r = self.must(&self.path_of(ino)?)?;
+        let mut out = Vec::new();
+        for (n, _) in self.xattrs(&r)? {
+            out.extend_from_slice(n.as_bytes());
+            out.push(0);
+        }
+        Ok(out)
+    }
+
+    pub fn setxattr(
+        &mut self,
+        ino: u64,
+        name: &str,
+        value: &[u8],
+        flags: i32,
+    ) -> Result<(), Errno> {
+        if name.starts_with("system.posix_acl_") {
+            // POSIX ACLs would need the ext2 ACL encoding and mode sync:
+            // refused, so that cp/mv fall back to chmod.
+            return Err(libc::EOPNOTSUPP);
+        }
+        let path = self.path_of(ino)?;
+        let r = self.must(&path)?;
+        let exists = self.xattrs(&r)?.iter().any(|(n, _)| n == name);
+        if flags & libc::XATTR_CREATE != 0 && exists {
+            return Err(libc::EEXIST);
+        }
+        if flags & libc::XATTR_REPLACE != 0 && !exists {
+            return Err(libc::ENODATA);
+        }
+        let t = self.copy_up(&path)?;
+        self.top.set_xattr(t, name, value).map_err(from_lib)?;
+        self.touch_ctime(t)
+    }
+
+    pub fn removexattr(&mut self, ino: u64, name: &str) -> Result<(), Errno> {
+        let path = self.path_of(ino)?;
+        let r = self.must(&path)?;
+        if !self.xattrs(&r)?.iter().any(|(n, _)| n == name) {
+            return Err(libc::ENODATA);
+        }
+        let t = self.copy_up(&path)?;
+        self.top.remove_xattr(t, name).map_err(|e| match e {
+            ext2fs::Error::NotFound(_) => libc::ENODATA,
+            e => from_lib(e),
+        })?;
+        self.touch_ctime(t)
+    }
+
+    fn touch_ctime(&mut self, t: u32) -> Result<(), Errno> {
+        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
+        rec.base.i_ctime = now_secs();
+        self.top.write_inode(t, &rec).map_err(from_lib)
+    }
+}
+
+pub fn time_secs(t: SystemTime) -> u32 {
+    secs_of(t)
+}

@@ -1,0 +1,555 @@
+//! The FUSE union engine (`mount-union --engine fuse`) against the real
+//! kernel: a union-ext2 top image over a lower directory tree, the union
+//! rules seen through the mountpoint, and the image afterwards checked by
+//! the real e2fsck (on a stock copy) and debugfs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use integration_tests::*;
+
+fn skip() -> bool {
+    if skip_without_e2fsprogs() || skip_without_root("the FUSE union engine") {
+        return true;
+    }
+    if !Path::new("/dev/fuse").exists() {
+        eprintln!(
+            "SKIP: /dev/fuse is missing (no fuse module): the FUSE union engine cannot mount"
+        );
+        return true;
+    }
+    false
+}
+
+fn mounted_at(p: &Path) -> bool {
+    let canon = std::fs::canonicalize(p).unwrap();
+    ext2fs::image::read_mountinfo()
+        .iter()
+        .any(|m| m.mountpoint == canon)
+}
+
+/// Unmounts on drop (a failing test leaves nothing mounted).
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if mounted_at(&self.0) {
+            let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+}
+
+/// Waits until the engine let go of the image (its exclusive lock).
+fn wait_for_release(img: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let f = std::fs::File::open(img).unwrap();
+        if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the FUSE engine still holds {} 20 s after the unmount",
+            img.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    lower: PathBuf,
+    img: PathBuf,
+    mnt: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let lower = dir.path().join("lower");
+    for d in ["d/sub", "e", "keep"] {
+        std::fs::create_dir_all(lower.join(d)).unwrap();
+    }
+    std::fs::write(lower.join("a"), b"hello\n").unwrap();
+    std::fs::write(lower.join("d/b"), b"bee\n").unwrap();
+    std::fs::write(lower.join("d/sub/x"), b"x\n").unwrap();
+    std::fs::write(lower.join("keep/k"), b"k\n").unwrap();
+    std::os::unix::fs::symlink("a", lower.join("link")).unwrap();
+    // A sparse file: 1 MiB hole, then data.
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(lower.join("sparse")).unwrap();
+        f.write_all_at(b"tail", 1 << 20).unwrap();
+    }
+    let _ = rustix::fs::setxattr(
+        lower.join("a"),
+        "user.colour",
+        b"blue",
+        rustix::fs::XattrFlags::empty(),
+    );
+    let img = dir.path().join("top.img");
+    let out = run(Command::new(our_bin("mke2fs-union"))
+        .args(["-q", "-F", "-O", "whiteout"])
+        .arg(&img)
+        .arg("16M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    Setup {
+        _dir: dir,
+        lower,
+        img,
+        mnt,
+    }
+}
+
+fn errno_of(r: std::io::Result<()>) -> Option<i32> {
+    r.err().and_then(|e| e.raw_os_error())
+}
+
+#[test]
+fn fuse_engine_union_rules_and_a_clean_image() {
+    if skip() {
+        return;
+    }
+    let s = setup();
+    let (lower, img, mnt) = (&s.lower, &s.img, &s.mnt);
+    let opt = format!("union,lowerdir={}", lower.display());
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "fuse", "-o", &opt])
+        .arg(img)
+        .arg(mnt));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let guard = Mounted(mnt.clone());
+    assert!(
+        mounted_at(mnt),
+        "mount-union returned before the mount was up"
+    );
+
+    // Read-through and the merged directory.
+    let mut names: Vec<String> = std::fs::read_dir(mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["a", "d", "e", "keep", "link", "lost+found", "sparse"]
+    );
+    assert_eq!(std::fs::read(mnt.join("a")).unwrap(), b"hello\n");
+    assert_eq!(std::fs::read(mnt.join("d/b")).unwrap(), b"bee\n");
+    assert_eq!(
+        std::fs::read_link(mnt.join("link")).unwrap(),
+        Path::new("a")
+    );
+
+    // Copy-up: data, xattrs; the lower file is untouched.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(mnt.join("a"))
+            .unwrap();
+        f.write_all(b"more\n").unwrap();
+        f.sync_all().unwrap();
+    }
+    assert_eq!(std::fs::read(mnt.join("a")).unwrap(), b"hello\nmore\n");
+    assert_eq!(std::fs::read(lower.join("a")).unwrap(), b"hello\n");
+    let mut v = [0u8; 16];
+    if let Ok(n) = rustix::fs::getxattr(lower.join("a"), "user.colour", &mut v) {
+        assert_eq!(&v[..n], b"blue");
+        let n =
+            rustix::fs::getxattr(mnt.join("a"), "user.colour", &mut v).expect("xattr copied up");
+        assert_eq!(&v[..n], b"blue");
+    }
+    // Copy-up of a sparse file keeps its hole.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(mnt.join("sparse"))
+            .unwrap();
+        f.write_all(b"!").unwrap();
+    }
+    let data = std::fs::read(mnt.join("sparse")).unwrap();
+    assert_eq!(data.len(), (1 << 20) + 5);
+    assert!(data[..1 << 20].iter().all(|&b| b == 0));
+    assert_eq!(&data[1 << 20..], b"tail!");
+    {
+        use std::os::unix::fs::MetadataExt;
+        let blocks = std::fs::metadata(mnt.join("sparse")).unwrap().blocks();
+        assert!(blocks < 64, "the hole was filled: {blocks} sectors");
+    }
+    // chmod copies up too.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(mnt.join("keep/k"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        let m = std::fs::metadata(mnt.join("keep/k")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        let m = std::fs::metadata(lower.join("keep/k")).unwrap();
+        assert_ne!(m.permissions().mode() & 0o777, 0o600);
+    }
+
+    // Unlink of a lower name leaves a whiteout.
+    std::fs::remove_file(mnt.join("d/b")).unwrap();
+    assert!(!mnt.join("d/b").exists());
+    assert!(lower.join("d/b").exists());
+
+    // rmdir of a non-empty merged dir fails; emptied, it goes; mkdir over
+    // its whiteout makes an opaque (empty) directory.
+    assert_eq!(
+        errno_of(std::fs::remove_dir(mnt.join("d/sub"))),
+        Some(libc_enotempty())
+    );
+    std::fs::remove_file(mnt.join("d/sub/x")).unwrap();
+    std::fs::remove_dir(mnt.join("d/sub")).unwrap();
+    assert!(!mnt.join("d/sub").exists());
+    std::fs::create_dir(mnt.join("d/sub")).unwrap();
+    assert_eq!(std::fs::read_dir(mnt.join("d/sub")).unwrap().count(), 0);
+    assert!(lower.join("d/sub/x").exists());
+
+    // Renaming a lower directory is EXDEV; a file renames (whiteout behind).
+    assert_eq!(
+        errno_of(std::fs::rename(mnt.join("e"), mnt.join("e2"))),
+        Some(libc_exdev())
+    );
+    assert!(mnt.join("e").is_dir());
+    std::fs::rename(mnt.join("a"), mnt.join("a2")).unwrap();
+    assert!(!mnt.join("a").exists());
+    assert_eq!(std::fs::read(mnt.join("a2")).unwrap(), b"hello\nmore\n");
+    // A new top directory renames freely.
+    std::fs::create_dir(mnt.join("new")).unwrap();
+    std::fs::write(mnt.join("new/f"), b"f").unwrap();
+    std::fs::rename(mnt.join("new"), mnt.join("d/new2")).unwrap();
+    assert_eq!(std::fs::read(mnt.join("d/new2/f")).unwrap(), b"f");
+
+    // symlink, hard link, fifo.
+    std::os::unix::fs::symlink("a2", mnt.join("l2")).unwrap();
+    std::fs::hard_link(mnt.join("a2"), mnt.join("a3")).unwrap();
+    {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(mnt.join("a3")).unwrap().nlink(), 2);
+    }
+    let st = Command::new("mkfifo")
+        .arg(mnt.join("fifo"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    // statfs reports the top image.
+    let sv = rustix::fs::statvfs(mnt).unwrap();
+    assert_eq!(sv.f_blocks * sv.f_frsize, 16 << 20);
+
+    // Unmount; the engine flushes and lets the image go.
+    let st = Command::new("umount").arg(mnt).status().unwrap();
+    assert!(st.success(), "umount failed");
+    wait_for_release(img);
+    drop(guard);
+    assert!(!mounted_at(mnt));
+
+    // The image: whiteouts and the opaque directory, as our library sees them.
+    let fs = ext2fs::fs::Filesystem::open(img, &Default::default()).unwrap();
+    let d = fs.namei(2, "/d").unwrap();
+    let b = fs.lookup_entry(d, b"b").unwrap().expect("whiteout for d/b");
+    assert_eq!((b.inode, b.file_type), (0, 8));
+    let sub = fs.namei(2, "/d/sub").unwrap();
+    assert!(fs.read_inode(sub).unwrap().is_opaque());
+    let a = fs.lookup_entry(2, b"a").unwrap().expect("whiteout for a");
+    assert_eq!((a.inode, a.file_type), (0, 8));
+    drop(fs);
+
+    // ... as the real tools see them, on a stock copy.
+    let stock = stock_copy(img);
+    assert_real_fsck_clean(&stock);
+    let ls = String::from_utf8_lossy(&real_debugfs(&stock, "ls -l /d")).into_owned();
+    assert!(
+        ls.lines()
+            .any(|l| l.contains("(8)") && l.split_whitespace().last() == Some("b")),
+        "no whiteout for b in debugfs ls -l /d:\n{ls}"
+    );
+    let stat = String::from_utf8_lossy(&real_debugfs(&stock, "stat /d/sub")).into_owned();
+    assert!(stat.contains("Flags: 0x800000"), "{stat}");
+    let cat = real_debugfs(&stock, "cat /a2");
+    assert_eq!(cat, b"hello\nmore\n");
+}
+
+#[test]
+fn foreground_mode_and_errors_before_detaching() {
+    if skip() {
+        return;
+    }
+    let s = setup();
+    // Errors are reported before detaching: a missing lower layer.
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "fuse", "-o", "union,lowerdir=/no/such/lower"])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out));
+    assert!(text(&out).contains("/no/such/lower"), "{}", text(&out));
+    assert!(!mounted_at(&s.mnt));
+    // The FUSE engine needs lower layers.
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "fuse", "-o", "union"])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // A top image without the whiteout feature is refused.
+    let plain = s.img.with_extension("plain.img");
+    real_mkfs(&plain, &[], "8M");
+    let opt = format!("union,lowerdir={}", s.lower.display());
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["-o", &opt])
+        .arg(&plain)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out));
+    assert!(text(&out).contains("whiteout"), "{}", text(&out));
+
+    // The native engine with lowerdir= on a kernel without union mounts:
+    // refused, the lower bind mounts undone.
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "native", "-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out));
+    assert!(!mounted_at(&s.mnt), "a bind mount was left behind");
+
+    // -F: serves in the foreground until unmounted.
+    let mut child = Command::new(our_bin("mount-union"))
+        .args(["-F", "-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt)
+        .spawn()
+        .unwrap();
+    let guard = Mounted(s.mnt.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !mounted_at(&s.mnt) {
+        assert!(Instant::now() < deadline, "the -F mount never came up");
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("mount-union -F exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(s.mnt.join("new"), b"n").unwrap();
+    assert_eq!(std::fs::read(s.mnt.join("keep/k")).unwrap(), b"k\n");
+    let st = Command::new("umount").arg(&s.mnt).status().unwrap();
+    assert!(st.success());
+    let st = child.wait().unwrap();
+    assert!(st.success(), "mount-union -F: {st}");
+    drop(guard);
+    assert_real_fsck_clean(&stock_copy(&s.img));
+    assert_eq!(real_debugfs(&stock_copy(&s.img), "cat /new"), b"n");
+
+    // SIGTERM unmounts and flushes too.
+    let mut child = Command::new(our_bin("mount-union"))
+        .args(["-F", "-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt)
+        .spawn()
+        .unwrap();
+    let guard = Mounted(s.mnt.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !mounted_at(&s.mnt) {
+        assert!(Instant::now() < deadline, "the -F mount never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::create_dir(s.mnt.join("made-before-sigterm")).unwrap();
+    std::fs::remove_file(s.mnt.join("keep/k")).unwrap();
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::Term).unwrap();
+    let st = child.wait().unwrap();
+    assert!(st.success(), "mount-union -F after SIGTERM: {st}");
+    assert!(!mounted_at(&s.mnt));
+    drop(guard);
+    let stock = stock_copy(&s.img);
+    assert_real_fsck_clean(&stock);
+    let ls = String::from_utf8_lossy(&real_debugfs(&stock, "ls -l /")).into_owned();
+    assert!(ls.contains("made-before-sigterm"), "{ls}");
+}
+
+fn libc_exdev() -> i32 {
+    rustix::io::Errno::XDEV.raw_os_error()
+}
+
+fn libc_enotempty() -> i32 {
+    rustix::io::Errno::NOTEMPTY.raw_os_error()
+}
+
+/// What a tree looks like through a mountpoint: path, type, mode, data or
+/// link target (times and inode numbers left out).
+fn snapshot(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(root).sort_by_file_name().min_depth(1) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+        if rel == "lost+found" || rel.starts_with("lost+found/") {
+            continue;
+        }
+        let m = std::fs::symlink_metadata(e.path()).unwrap();
+        let what = if m.is_file() {
+            format!("{:?}", std::fs::read(e.path()).unwrap())
+        } else if m.file_type().is_symlink() {
+            std::fs::read_link(e.path()).unwrap().display().to_string()
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "{rel} {:o} {}:{} {what}",
+            m.mode(),
+            m.uid(),
+            m.gid()
+        ));
+    }
+    out
+}
+
+/// One script of changes; the errno of each step is part of the result.
+fn script(m: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let r = |x: std::io::Result<()>| match x {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("errno {}", e.raw_os_error().unwrap_or(-1)),
+    };
+    vec![
+        r(std::fs::write(m.join("a"), b"rewritten")),
+        r(std::fs::remove_file(m.join("d/b"))),
+        r(std::fs::remove_dir(m.join("d/sub"))),
+        r(std::fs::remove_file(m.join("d/sub/x"))),
+        r(std::fs::remove_dir(m.join("d/sub"))),
+        r(std::fs::create_dir(m.join("d/sub"))),
+        r(std::fs::write(m.join("d/sub/y"), b"y")),
+        r(std::fs::rename(m.join("e"), m.join("e2"))),
+        r(std::fs::rename(m.join("link"), m.join("link2"))),
+        r(std::fs::rename(m.join("keep/k"), m.join("k-moved"))),
+        r(std::fs::set_permissions(
+            m.join("keep"),
+            std::fs::Permissions::from_mode(0o700),
+        )),
+        r(std::os::unix::fs::chown(m.join("sparse"), Some(7), Some(8))),
+        r(std::fs::hard_link(m.join("sparse"), m.join("sparse2"))),
+        r(std::fs::create_dir_all(m.join("n1/n2"))),
+        r(std::fs::rename(m.join("n1"), m.join("e/n1"))),
+        r(std::fs::remove_dir(m.join("e/n1/n2"))),
+        r(std::fs::remove_file(m.join("missing"))),
+        r(std::fs::create_dir(m.join("a"))),
+    ]
+}
+
+#[test]
+fn same_results_as_overlayfs() {
+    if skip() {
+        return;
+    }
+    let s = setup();
+    // The kernel's overlayfs on the same lower tree.
+    let ov = s.lower.parent().unwrap().join("ov");
+    for d in ["ov", "upper", "work"] {
+        std::fs::create_dir_all(s.lower.parent().unwrap().join(d)).unwrap();
+    }
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        s.lower.display(),
+        s.lower.parent().unwrap().join("upper").display(),
+        s.lower.parent().unwrap().join("work").display()
+    );
+    let data_c = std::ffi::CString::new(data).unwrap();
+    if let Err(e) = rustix::mount::mount2(
+        Some("overlay"),
+        &ov,
+        Some("overlay"),
+        rustix::mount::MountFlags::empty(),
+        Some(data_c.as_c_str()),
+    ) {
+        eprintln!("SKIP: overlayfs is not available here ({e}): nothing to compare with");
+        return;
+    }
+    let ov_guard = Mounted(ov.clone());
+    let opt = format!("union,lowerdir={}", s.lower.display());
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let guard = Mounted(s.mnt.clone());
+
+    let before = (snapshot(&ov), snapshot(&s.mnt));
+    assert_eq!(before.0, before.1, "the trees differ before any change");
+    let steps = (script(&ov), script(&s.mnt));
+    assert_eq!(
+        steps.0, steps.1,
+        "the steps' results differ (overlayfs, ours)"
+    );
+    let after = (snapshot(&ov), snapshot(&s.mnt));
+    assert_eq!(after.0, after.1, "the trees differ after the changes");
+
+    let st = Command::new("umount").arg(&s.mnt).status().unwrap();
+    assert!(st.success());
+    wait_for_release(&s.img);
+    drop(guard);
+    drop(ov_guard);
+    assert_real_fsck_clean(&stock_copy(&s.img));
+}
+
+#[test]
+fn lower_layers_from_an_image_and_a_directory() {
+    if skip() {
+        return;
+    }
+    let s = setup();
+    // A lower image made from a tree, under the lower directory.
+    let base = s.lower.parent().unwrap().join("base");
+    std::fs::create_dir_all(base.join("d")).unwrap();
+    std::fs::write(base.join("d/from-image"), b"img").unwrap();
+    std::fs::write(base.join("a"), b"hidden by the directory layer").unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(base.join("holey")).unwrap();
+        f.write_all_at(b"end", 300_000).unwrap();
+    }
+    let base_img = s.lower.parent().unwrap().join("base.img");
+    let out = run(Command::new(our_bin("mke2fs-union"))
+        .args(["-q", "-F", "-d"])
+        .arg(&base)
+        .arg(&base_img)
+        .arg("8M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let before = std::fs::read(&base_img).unwrap();
+    let opt = format!(
+        "union,lowerdir={}:{}",
+        s.lower.display(),
+        base_img.display()
+    );
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "fuse", "-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let guard = Mounted(s.mnt.clone());
+    let m = &s.mnt;
+    assert_eq!(std::fs::read(m.join("a")).unwrap(), b"hello\n");
+    assert_eq!(std::fs::read(m.join("d/from-image")).unwrap(), b"img");
+    assert_eq!(std::fs::read(m.join("d/b")).unwrap(), b"bee\n");
+    let holey = std::fs::read(m.join("holey")).unwrap();
+    assert_eq!(holey.len(), 300_003);
+    assert!(holey[..300_000].iter().all(|&b| b == 0));
+    // Copy-up from the image layer, and a whiteout over an image name.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(m.join("holey"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"+"))
+        .unwrap();
+    assert_eq!(&std::fs::read(m.join("holey")).unwrap()[300_000..], b"end+");
+    std::fs::remove_file(m.join("d/from-image")).unwrap();
+    assert!(!m.join("d/from-image").exists());
+    let st = Command::new("umount").arg(m).status().unwrap();
+    assert!(st.success());
+    wait_for_release(&s.img);
+    drop(guard);
+    assert_eq!(
+        std::fs::read(&base_img).unwrap(),
+        before,
+        "a lower image was written"
+    );
+    assert_real_fsck_clean(&stock_copy(&s.img));
+}
