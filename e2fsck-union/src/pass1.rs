@@ -560,29 +560,28 @@ impl Checker {
         let bs = self.fs.block_size() as u64;
         let mut illegal = 0u32;
         let mut too_many = false;
-        let mut nblocks = 0u64;
-        let mut last_block: i64 = -1;
-        let mut prev_phys = 0u64;
-        let mut fragmented = false;
-        let mut dir_blocks: Vec<DirBlock> = Vec::new();
         let mut problems: Vec<(u64, u32)> = Vec::new();
         let first_data = self.first_data;
         let blocks_count = self.blocks_count;
-        // First pass over the map: find illegal pointers without asking,
-        // so that the questions come in order and can clear in place.
-        let mut scratch = inode.clone();
         let has_map = matches!(
             inode.file_type(),
             inode::S_IFDIR | inode::S_IFREG | inode::S_IFLNK
         );
-        if !has_map {
-            scratch.base.i_block = [0; 15];
-        }
+        let mut no_map = inode.clone();
+        no_map.base.i_block = [0; 15];
         // An indirect block on top of filesystem metadata holds no
         // pointers of this file: clearing "its" pointers would write into
         // the metadata, so the indirect pointer itself is illegal.
         let squatting = |m: &ext2fs::bitmap::Bitmap, p: &blocks::Ptr| {
             matches!(p.kind, Kind::Indirect(_)) && m.get(p.pblk as u64 - first_data)
+        };
+        // First walk: take every legal pointer and note the illegal ones
+        // without asking yet (the map is not changed: `scratch`).
+        let mut acc = Claims::new(ino, is_dir);
+        let mut scratch = if has_map {
+            inode.clone()
+        } else {
+            no_map.clone()
         };
         blocks::walk(&self.fs, &mut scratch, |p| {
             let b = p.pblk as u64;
@@ -590,71 +589,65 @@ impl Checker {
                 problems.push((p.lblk, p.pblk));
                 Visit::Replace(0)
             } else {
+                acc.take(p);
                 Visit::Keep
             }
         });
-        let mut clear_illegal = std::collections::HashMap::new();
-        for (lblk, pblk) in problems {
-            illegal += 1;
-            if illegal > 12 {
-                if self.problem(Code::TooManyIllegal, &Ctx::ino(ino))? {
-                    too_many = true;
-                    break;
+        if !problems.is_empty() {
+            let mut clear_illegal = std::collections::HashMap::new();
+            for (lblk, pblk) in problems {
+                illegal += 1;
+                if illegal > 12 {
+                    if self.problem(Code::TooManyIllegal, &Ctx::ino(ino))? {
+                        too_many = true;
+                        break;
+                    }
+                    // e2fsck asks again after every further batch; once is enough.
+                    illegal = 0;
                 }
-                // e2fsck asks again after every further batch; once is enough.
-                illegal = 0;
-            }
-            let c = Ctx {
-                ino,
-                blk: pblk as u64,
-                num: lblk,
-                ..Default::default()
-            };
-            let fix = self.problem(Code::IllegalBlock, &c)?;
-            clear_illegal.insert((lblk, pblk), fix);
-        }
-        if too_many {
-            self.clear_inode(ino, inode)?;
-            return Ok(());
-        }
-        // Second pass: clear what was agreed, and claim the rest.
-        let mut claimed: Vec<u64> = Vec::new();
-        let mut no_map = inode.clone();
-        no_map.base.i_block = [0; 15];
-        let target = if has_map { &mut *inode } else { &mut no_map };
-        let walk = blocks::walk(&self.fs, target, |p| {
-            let b = p.pblk as u64;
-            if b < first_data || b >= blocks_count || squatting(&self.metadata, p) {
-                return if clear_illegal.get(&(p.lblk, p.pblk)) == Some(&true) {
-                    Visit::Replace(0)
-                } else {
-                    Visit::Keep
+                let c = Ctx {
+                    ino,
+                    blk: pblk as u64,
+                    num: lblk,
+                    ..Default::default()
                 };
+                let fix = self.problem(Code::IllegalBlock, &c)?;
+                clear_illegal.insert((lblk, pblk), fix);
             }
-            claimed.push(b);
-            nblocks += 1;
-            if prev_phys != 0 && prev_phys + 1 != b {
-                fragmented = true;
+            if too_many {
+                self.clear_inode(ino, inode)?;
+                return Ok(());
             }
-            prev_phys = b;
-            if p.kind == Kind::Data {
-                last_block = last_block.max(p.lblk as i64);
-                if is_dir {
-                    dir_blocks.push(DirBlock {
-                        ino,
-                        lblk: p.lblk as u32,
-                        pblk: p.pblk,
-                    });
+            // Second walk: clear what was agreed, and claim the rest.
+            acc = Claims::new(ino, is_dir);
+            let target = if has_map { &mut *inode } else { &mut no_map };
+            let walk = blocks::walk(&self.fs, target, |p| {
+                let b = p.pblk as u64;
+                if b < first_data || b >= blocks_count || squatting(&self.metadata, p) {
+                    return if clear_illegal.get(&(p.lblk, p.pblk)) == Some(&true) {
+                        Visit::Replace(0)
+                    } else {
+                        Visit::Keep
+                    };
                 }
+                acc.take(p);
+                Visit::Keep
+            });
+            for (b, data) in &walk.writes {
+                self.fs.write_block(*b, data)?;
             }
-            Visit::Keep
-        });
-        for (b, data) in &walk.writes {
-            self.fs.write_block(*b, data)?;
+            if walk.inode_changed {
+                self.write_inode(ino, inode)?;
+            }
         }
-        if walk.inode_changed {
-            self.write_inode(ino, inode)?;
-        }
+        let Claims {
+            claimed,
+            mut nblocks,
+            last_block,
+            fragmented,
+            mut dir_blocks,
+            ..
+        } = acc;
         for b in claimed {
             self.mark_found(b);
         }
@@ -1032,6 +1025,54 @@ impl Checker {
             }
         }
         self.check_i_blocks(ino, inode, n * (bs / 512))
+    }
+}
+
+/// What one walk of a block map found: the blocks to claim and the
+/// numbers the size and i_blocks checks need.
+struct Claims {
+    ino: u32,
+    is_dir: bool,
+    claimed: Vec<u64>,
+    nblocks: u64,
+    last_block: i64,
+    prev_phys: u64,
+    fragmented: bool,
+    dir_blocks: Vec<DirBlock>,
+}
+
+impl Claims {
+    fn new(ino: u32, is_dir: bool) -> Self {
+        Claims {
+            ino,
+            is_dir,
+            claimed: Vec::new(),
+            nblocks: 0,
+            last_block: -1,
+            prev_phys: 0,
+            fragmented: false,
+            dir_blocks: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, p: &blocks::Ptr) {
+        let b = p.pblk as u64;
+        self.claimed.push(b);
+        self.nblocks += 1;
+        if self.prev_phys != 0 && self.prev_phys + 1 != b {
+            self.fragmented = true;
+        }
+        self.prev_phys = b;
+        if p.kind == Kind::Data {
+            self.last_block = self.last_block.max(p.lblk as i64);
+            if self.is_dir {
+                self.dir_blocks.push(DirBlock {
+                    ino: self.ino,
+                    lblk: p.lblk as u32,
+                    pblk: p.pblk,
+                });
+            }
+        }
     }
 }
 

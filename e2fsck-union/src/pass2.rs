@@ -84,11 +84,34 @@ impl Checker {
         let mut blocks = std::mem::take(&mut self.dir_blocks);
         blocks.sort_by_key(|d| (d.pblk, d.ino, d.lblk));
         let mut union_dirs = BTreeMap::new();
-        for db in blocks.iter_mut() {
-            if !self.is_dir(db.ino) {
-                continue;
+        // Directory blocks are read in runs of consecutive blocks (they
+        // are sorted by block number), one I/O per run.
+        let bs = self.fs.block_size() as usize;
+        let mut i = 0;
+        while i < blocks.len() {
+            let start = blocks[i].pblk;
+            let mut n = 1usize;
+            while start != 0
+                && i + n < blocks.len()
+                && n < 64
+                && blocks[i + n].pblk == start + n as u32
+            {
+                n += 1;
             }
-            db.pblk = self.check_dir_block(*db, &mut union_dirs)?;
+            let run = if start != 0 {
+                self.fs.read_blocks(start as u64, n as u32).ok()
+            } else {
+                None
+            };
+            for k in 0..n {
+                let db = blocks[i + k];
+                if !self.is_dir(db.ino) {
+                    continue;
+                }
+                let pre = run.as_ref().map(|r| r[k * bs..(k + 1) * bs].to_vec());
+                blocks[i + k].pblk = self.check_dir_block(db, pre, &mut union_dirs)?;
+            }
+            i += n;
         }
         blocks.sort_by_key(|d| (d.ino, d.lblk));
         blocks.retain(|d| self.is_dir(d.ino));
@@ -114,6 +137,7 @@ impl Checker {
     fn check_dir_block(
         &mut self,
         db: DirBlock,
+        pre_read: Option<Vec<u8>>,
         union_dirs: &mut BTreeMap<u32, usize>,
     ) -> Result<u32> {
         let ino = db.ino;
@@ -130,8 +154,12 @@ impl Checker {
             }
             pblk = self.allocate_dir_block(ino, db.lblk)?;
         }
-        let Ok(buf) = self.fs.read_block(pblk as u64) else {
-            return Ok(pblk);
+        let buf = match pre_read {
+            Some(b) if pblk == db.pblk => b,
+            _ => match self.fs.read_block(pblk as u64) {
+                Ok(b) => b,
+                Err(_) => return Ok(pblk),
+            },
         };
         let mut b = Block { buf, bs };
         let filetype = self.fs.filetype_feature();
