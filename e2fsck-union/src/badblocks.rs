@@ -39,6 +39,44 @@ pub fn read_list(path: &Path, fs: &Filesystem) -> Result<Vec<u32>> {
     Ok(out)
 }
 
+/// -c: runs badblocks(8) over the whole filesystem (read-only scan, or
+/// with -cc a non-destructive read-write test) and returns what it found.
+pub fn scan(
+    device: &str,
+    fs: &Filesystem,
+    write_test: bool,
+    show_progress: bool,
+) -> Result<Vec<u32>> {
+    let last = fs.sb.s_blocks_count.saturating_sub(1);
+    let mut cmd = std::process::Command::new("badblocks");
+    cmd.arg("-b").arg(fs.block_size().to_string()).arg("-X");
+    if show_progress {
+        cmd.arg("-s");
+    }
+    if write_test {
+        cmd.arg("-n");
+    }
+    cmd.arg(device).arg(last.to_string());
+    cmd.stderr(std::process::Stdio::inherit());
+    let out = cmd
+        .output()
+        .context("while running badblocks(8) (is e2fsprogs installed?)")?;
+    if !out.status.success() {
+        bail!("badblocks(8) failed with {}", out.status);
+    }
+    let first = fs.sb.s_first_data_block;
+    let mut list = Vec::new();
+    for t in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let b: u32 = t
+            .parse()
+            .with_context(|| format!("badblocks(8) printed '{t}', not a block number"))?;
+        if b >= first && b <= last {
+            list.push(b);
+        }
+    }
+    Ok(list)
+}
+
 /// Rewrites the bad blocks inode to list `add` (plus its current blocks
 /// unless `replace`). Returns how many blocks it lists.
 pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool) -> Result<usize> {

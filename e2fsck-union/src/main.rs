@@ -1,6 +1,15 @@
 //! e2fsck-union: check and repair ext2 filesystems like e2fsck 1.47, with
 //! the union-mount rules for whiteouts, fallthrus and opaque directories.
 
+/// println! that never panics: a closed stdout (e.g. `| head`) must not
+/// stop a repair halfway.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod ask;
 mod badblocks;
 mod blocks;
@@ -55,7 +64,7 @@ pub struct Options {
     /// Interactive repair (the default; accepted for compatibility)
     #[arg(short = 'r')]
     pub interactive: bool,
-    /// Check for bad blocks with badblocks(8) (not available in this tool)
+    /// Scan for bad blocks with badblocks(8) and add them to the list (-cc: non-destructive read-write test)
     #[arg(short = 'c', action = clap::ArgAction::Count)]
     pub badblocks: u8,
     /// Print the code of every problem found (debugging)
@@ -64,7 +73,7 @@ pub struct Options {
     /// Force checking even if the filesystem seems clean
     #[arg(short = 'f')]
     pub force: bool,
-    /// With -c, keep the existing bad blocks list
+    /// With -c, keep the existing bad blocks list (else the scan replaces it)
     #[arg(short = 'k')]
     pub keep_badblocks: bool,
     /// Print timing statistics
@@ -113,7 +122,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if opts.version {
-        println!("{}", cli_common::version_line("e2fsck-union"));
+        say!("{}", cli_common::version_line("e2fsck-union"));
         return ExitCode::SUCCESS;
     }
     ExitCode::from(run::run(opts))

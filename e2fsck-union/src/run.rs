@@ -42,13 +42,13 @@ pub fn run(opts: Options) -> u8 {
     match check(&opts, &device, &mut ask) {
         Ok(code) => code,
         Err(e) if e.is::<PreenHalt>() => {
-            println!(
+            say!(
                 "\n\n{device}: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.\n\t(i.e., without -a or -p options)"
             );
             exit::UNCORRECTED
         }
         Err(e) if e.is::<UserAbort>() => {
-            println!("\n{device}: e2fsck-union canceled.\n\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
+            say!("\n{device}: e2fsck-union canceled.\n\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
             exit::CANCELED | exit::UNCORRECTED
         }
         Err(e) => {
@@ -82,11 +82,12 @@ fn refuse_unsupported(o: &Options) -> Result<()> {
     if o.journal.is_some() {
         bail!("-j: ext2 has no journal, so there is no external journal to use");
     }
-    if o.badblocks > 0 {
-        bail!("-c: scanning for bad blocks with badblocks(8) is not supported by this tool; run badblocks(8) and pass its output with -l");
+
+    if o.badblocks > 0 && (o.add_badblocks.is_some() || o.set_badblocks.is_some()) {
+        bail!("the -c and -l/-L options may not be both used at the same time.");
     }
-    if o.keep_badblocks {
-        bail!("-k only makes sense with -c, which this tool does not support");
+    if o.badblocks > 0 && o.no {
+        bail!("the -n and -c options are incompatible.");
     }
     if o.add_badblocks.is_some() && o.set_badblocks.is_some() {
         bail!("only one of the options -l and -L may be given");
@@ -137,15 +138,15 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
     }
     match &first {
         Err(e) => {
-            println!("ext2fs_open2: {e}");
-            println!("{PROG}: Superblock invalid, trying backup blocks...");
+            say!("ext2fs_open2: {e}");
+            say!("{PROG}: Superblock invalid, trying backup blocks...");
         }
         Ok(_) => {
-            println!(
+            say!(
                 "ext2fs_check_desc: Corrupt group descriptor: {}",
                 reason.clone().unwrap_or_default()
             );
-            println!("{PROG}: Group descriptors look bad... trying backup blocks...");
+            say!("{PROG}: Group descriptors look bad... trying backup blocks...");
         }
     }
     for bs in [1024u64, 2048, 4096, 8192, 16384, 32768, 65536] {
@@ -201,10 +202,23 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         ask.changed = true;
     }
     let list = opts.add_badblocks.as_ref().or(opts.set_badblocks.as_ref());
-    if let Some(file) = list {
-        let blocks = crate::badblocks::read_list(Path::new(file), &fs)?;
-        let n = crate::badblocks::update(&mut fs, &blocks, opts.set_badblocks.is_some())?;
-        println!("{device}: Updating bad block inode ({n} bad blocks listed).");
+    let found = if let Some(file) = list {
+        Some((
+            crate::badblocks::read_list(Path::new(file), &fs)?,
+            opts.set_badblocks.is_some(),
+        ))
+    } else if opts.badblocks > 0 {
+        say!("{device}: Checking for bad blocks with badblocks(8)...");
+        let preen = ask.mode == Mode::Preen;
+        let scan = crate::badblocks::scan(device, &fs, opts.badblocks > 1, !preen)?;
+        // Without -k the scan's result replaces the list (as e2fsck -c).
+        Some((scan, !opts.keep_badblocks))
+    } else {
+        None
+    };
+    if let Some((blocks, replace)) = found {
+        let n = crate::badblocks::update(&mut fs, &blocks, replace)?;
+        say!("{device}: Updating bad block inode ({n} bad blocks listed).");
         ask.changed = true;
     }
     let now = now();
@@ -238,7 +252,7 @@ fn run_passes(
     let timing = opts.timing > 0;
     let header = |ck: &Checker, s: &str| {
         if ck.ask.mode != Mode::Preen {
-            println!("{s}");
+            say!("{s}");
         }
     };
     ck.check_super(hint)?;
@@ -304,7 +318,7 @@ fn run_passes(
 
 fn report_time(on: bool, what: &str, t: Instant) {
     if on {
-        println!("{what}: time: {:.2}s", t.elapsed().as_secs_f64());
+        say!("{what}: time: {:.2}s", t.elapsed().as_secs_f64());
     }
 }
 
@@ -338,15 +352,16 @@ fn skip_if_clean(ck: &Checker, opts: &Options) -> Option<u8> {
     }
     match reason {
         Some(r) => {
-            println!("{dev} {r}, check forced.");
+            say!("{dev} {r}, check forced.");
             None
         }
         None => {
             let used_inodes = sb.s_inodes_count - sb.s_free_inodes_count;
             let used_blocks = sb.s_blocks_count - sb.s_free_blocks_count;
-            println!(
+            say!(
                 "{dev}: clean, {used_inodes}/{} files, {used_blocks}/{} blocks",
-                sb.s_inodes_count, sb.s_blocks_count
+                sb.s_inodes_count,
+                sb.s_blocks_count
             );
             Some(exit::OK)
         }
@@ -377,10 +392,10 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
         ck.print_verbose();
     }
     if ck.ask.changed {
-        println!("\n{dev}: ***** FILE SYSTEM WAS MODIFIED *****");
+        say!("\n{dev}: ***** FILE SYSTEM WAS MODIFIED *****");
     }
     if ck.ask.unfixed {
-        println!("\n{dev}: ********** WARNING: Filesystem still has errors **********\n");
+        say!("\n{dev}: ********** WARNING: Filesystem still has errors **********\n");
     }
     let sb = &ck.fs.sb;
     let used_inodes = sb.s_inodes_count - sb.s_free_inodes_count.min(sb.s_inodes_count);
@@ -391,9 +406,10 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
         } else {
             0.0
         };
-        println!(
+        say!(
             "{dev}: {used_inodes}/{} files ({frag:.1}% non-contiguous), {used_blocks}/{} blocks",
-            sb.s_inodes_count, sb.s_blocks_count
+            sb.s_inodes_count,
+            sb.s_blocks_count
         );
     }
     let mut code = exit::OK;
@@ -434,47 +450,50 @@ impl Checker {
                 a as f64 * 100.0 / b as f64
             }
         };
-        println!();
-        println!(
+        say!();
+        say!(
             "{:12} inodes used ({:.2}%, out of {})",
             used_inodes,
             pct(used_inodes, sb.s_inodes_count as u64),
             sb.s_inodes_count
         );
-        println!(
+        say!(
             "{:12} non-contiguous files ({:.1}%)",
             s.fragmented,
             pct(s.fragmented, used_inodes)
         );
-        println!(
+        say!(
             "             # of inodes with ind/dind/tind blocks: {}/{}/{}",
-            s.ind, s.dind, s.tind
+            s.ind,
+            s.dind,
+            s.tind
         );
-        println!(
+        say!(
             "{:12} blocks used ({:.2}%, out of {})",
             used_blocks,
             pct(used_blocks, sb.s_blocks_count as u64),
             sb.s_blocks_count
         );
-        println!("{:12} bad blocks", s.bad_blocks);
-        println!("{:12} large files", s.large_files);
-        println!();
-        println!("{:12} regular files", s.regular);
-        println!("{:12} directories", s.dirs);
-        println!("{:12} character device files", s.chardevs);
-        println!("{:12} block device files", s.blockdevs);
-        println!("{:12} fifos", s.fifos);
-        println!("{:12} links", s.links);
-        println!(
+        say!("{:12} bad blocks", s.bad_blocks);
+        say!("{:12} large files", s.large_files);
+        say!();
+        say!("{:12} regular files", s.regular);
+        say!("{:12} directories", s.dirs);
+        say!("{:12} character device files", s.chardevs);
+        say!("{:12} block device files", s.blockdevs);
+        say!("{:12} fifos", s.fifos);
+        say!("{:12} links", s.links);
+        say!(
             "{:12} symbolic links ({} fast symbolic links)",
-            s.symlinks, s.fast_symlinks
+            s.symlinks,
+            s.fast_symlinks
         );
-        println!("{:12} sockets", s.sockets);
-        println!("{:12} whiteouts", s.whiteouts);
-        println!("{:12} fallthrus", s.fallthrus);
-        println!("{:12} opaque directories", s.opaque);
-        println!("------------");
-        println!(
+        say!("{:12} sockets", s.sockets);
+        say!("{:12} whiteouts", s.whiteouts);
+        say!("{:12} fallthrus", s.fallthrus);
+        say!("{:12} opaque directories", s.opaque);
+        say!("------------");
+        say!(
             "{:12} files",
             s.regular
                 + s.dirs

@@ -443,3 +443,30 @@ fn bad_blocks_list_moves_file_data_aside() {
     assert_eq!(code(&bad), 8, "{}", text(&bad));
     assert!(text(&bad).contains("bad blocks file"));
 }
+
+#[test]
+fn badblocks_scan_and_closed_stdout() {
+    if skip_without_e2fsprogs() || !have_tool("badblocks") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = union_image(t.path());
+    // A scan of a healthy image finds nothing and leaves it clean.
+    let out = fsck(&["-fy", "-c"], &img);
+    assert!(matches!(code(&out), 0 | 1), "{}", text(&out));
+    assert!(
+        text(&out).contains("Updating bad block inode (0 bad blocks listed)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(code(&fsck(&["-fn"], &img)), 0);
+    // Output into a pipe closed early must not stop the check halfway.
+    let cmd = format!(
+        "{} -fy {} | head -c 1 >/dev/null",
+        our_bin("e2fsck-union").display(),
+        img.display()
+    );
+    let _ = run(Command::new("sh").arg("-c").arg(cmd));
+    assert_eq!(code(&fsck(&["-fn"], &img)), 0);
+    assert_real_fsck_clean(&stock_copy(&img));
+}
