@@ -168,6 +168,17 @@ enum Backend {
     Memory(Mutex<Vec<u8>>),
 }
 
+/// Test hook for the interrupted-write harness: with
+/// `UNION_E2FSPROGS_FAIL_WRITE=N` in the environment, the N-th write to an
+/// image file fails with an I/O error, as if the machine had stopped there
+/// (the binaries then stop as they would on a dying disk).
+pub const FAIL_WRITE_ENV: &str = "UNION_E2FSPROGS_FAIL_WRITE";
+
+fn injected_write_failure() -> Option<AtomicU64> {
+    let n: u64 = std::env::var(FAIL_WRITE_ENV).ok()?.trim().parse().ok()?;
+    Some(AtomicU64::new(n.saturating_sub(1)))
+}
+
 /// An open image.
 #[derive(Debug)]
 pub struct Image {
@@ -252,7 +263,7 @@ impl Image {
             writable,
             len,
             base: 0,
-            writes_left: None,
+            writes_left: injected_write_failure(),
         })
     }
 
