@@ -166,6 +166,24 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
 }
 
 fn open_error(e: ext2fs::Error, device: &str) -> anyhow::Error {
+    if let ext2fs::Error::Io { source, .. } = &e {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            return anyhow!("{e} while trying to open {device}\nPossibly non-existent device?");
+        }
+    }
+    if e.to_string().contains("short read") {
+        return anyhow!(
+            "{e} while trying to open {device}\nCould this be a zero-length partition?"
+        );
+    }
+    if !matches!(
+        e,
+        ext2fs::Error::CorruptSuperblock(_)
+            | ext2fs::Error::BadMagic(_)
+            | ext2fs::Error::Truncated { .. }
+    ) {
+        return anyhow!("{e} while trying to open {device}");
+    }
     anyhow!(
         "{e} while trying to open {device}\n\nThe superblock could not be read or does not describe a valid ext2\n\
 filesystem.  If the device is valid and it really contains an ext2\n\

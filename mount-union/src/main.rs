@@ -441,8 +441,21 @@ fn mount_one(
         if let Some(l) = loop_dev {
             let _ = l.detach();
         }
+        // As mount(8): EINVAL and EIO mostly mean the source is not what
+        // the type or options say; name the likely causes.
+        let hint = match e {
+            rustix::io::Errno::INVAL | rustix::io::Errno::IO => format!(
+                "\n       wrong fs type, bad option, bad superblock on {}, or other error",
+                dev_path.display()
+            ),
+            rustix::io::Errno::NODEV => format!(
+                "\n       unknown filesystem type '{}'",
+                fs_arg.unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
         return Err(fail(format!(
-            "mounting {} on {} failed: {}",
+            "mounting {} on {} failed: {}{hint}",
             source.display(),
             target.display(),
             std::io::Error::from(e)
