@@ -1,16 +1,7 @@
 //! debugfs-union: the ext2 filesystem debugger, debugfs-compatible, with
 //! the union-mount objects (whiteouts, fallthrus, opaque directories).
 
-mod bitmaps;
-mod dirs;
-mod format;
-mod inodes;
-mod session;
-mod super_stats;
-mod table;
-mod union;
-mod write;
-mod xattrs;
+use debugfs_union::{session, table};
 
 use std::io::{BufRead, BufReader};
 use std::process::ExitCode;

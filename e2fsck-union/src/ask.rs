@@ -3,8 +3,20 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::problem::{self, Code, Ctx, Latch, Prompt};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether output is switched off (in-memory checks for fuzzing).
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+pub fn set_quiet(on: bool) {
+    QUIET.store(on, Ordering::Relaxed);
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -70,6 +82,9 @@ impl Asker {
     }
 
     fn out(&self, s: &str) {
+        if quiet() {
+            return;
+        }
         let mut o = std::io::stdout().lock();
         let _ = o.write_all(s.as_bytes());
         let _ = o.flush();

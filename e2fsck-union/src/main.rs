@@ -1,120 +1,9 @@
 //! e2fsck-union: check and repair ext2 filesystems like e2fsck 1.47, with
 //! the union-mount rules for whiteouts, fallthrus and opaque directories.
 
-/// println! that never panics: a closed stdout (e.g. `| head`) must not
-/// stop a repair halfway.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
-
-mod ask;
-mod badblocks;
-mod blocks;
-mod checker;
-mod pass1;
-mod pass1b;
-mod pass2;
-mod pass3;
-mod pass4;
-mod pass5;
-mod problem;
-mod progress;
-mod run;
-mod super_check;
-
 use std::process::ExitCode;
 
-use clap::Parser;
-
-/// e2fsck's exit codes.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FIXED: u8 = 1;
-    pub const UNCORRECTED: u8 = 4;
-    pub const ERROR: u8 = 8;
-    pub const USAGE: u8 = 16;
-    pub const CANCELED: u8 = 32;
-}
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "e2fsck-union",
-    version = cli_common::VERSION,
-    disable_version_flag = true,
-    about = "Check and repair an ext2 filesystem (with union-mount whiteouts, fallthrus and opaque directories)",
-    after_help = "Exit status: 0 no errors, 1 errors corrected, 4 errors left uncorrected, \
-8 operational error, 16 usage error, 32 cancelled by the user."
-)]
-pub struct Options {
-    /// Automatic repair (preen): fix only what is safe, without questions
-    #[arg(short = 'p')]
-    pub preen: bool,
-    /// Same as -p (kept for compatibility)
-    #[arg(short = 'a')]
-    pub auto: bool,
-    /// Open read-only and answer "no" to every question
-    #[arg(short = 'n')]
-    pub no: bool,
-    /// Answer "yes" to every question
-    #[arg(short = 'y')]
-    pub yes: bool,
-    /// Interactive repair (the default; accepted for compatibility)
-    #[arg(short = 'r')]
-    pub interactive: bool,
-    /// Scan for bad blocks with badblocks(8) and add them to the list (-cc: non-destructive read-write test)
-    #[arg(short = 'c', action = clap::ArgAction::Count)]
-    pub badblocks: u8,
-    /// Print the code of every problem found (debugging)
-    #[arg(short = 'd')]
-    pub debug: bool,
-    /// Force checking even if the filesystem seems clean
-    #[arg(short = 'f')]
-    pub force: bool,
-    /// With -c, keep the existing bad blocks list (else the scan replaces it)
-    #[arg(short = 'k')]
-    pub keep_badblocks: bool,
-    /// Print timing statistics
-    #[arg(short = 't', action = clap::ArgAction::Count)]
-    pub timing: u8,
-    /// Verbose: print a summary of what the filesystem holds
-    #[arg(short = 'v')]
-    pub verbose: bool,
-    /// Optimize (rebuild and re-index) every directory
-    #[arg(short = 'D')]
-    pub optimize_dirs: bool,
-    /// Flush the device's buffers before checking
-    #[arg(short = 'F')]
-    pub flush: bool,
-    /// Print the version and exit
-    #[arg(short = 'V', long = "version")]
-    pub version: bool,
-    /// Use this alternative superblock (e.g. 8193 or 32768)
-    #[arg(short = 'b', value_name = "superblock")]
-    pub superblock: Option<u64>,
-    /// Block size to look for the superblock with
-    #[arg(short = 'B', value_name = "blocksize")]
-    pub blocksize: Option<u32>,
-    /// Progress: 0 for a bar on the terminal, N>0 for fsck's protocol on descriptor N
-    #[arg(short = 'C', value_name = "fd", allow_hyphen_values = true)]
-    pub progress_fd: Option<i32>,
-    /// Extended options (comma separated)
-    #[arg(short = 'E', value_name = "extended-options")]
-    pub extended: Option<String>,
-    /// Add the blocks listed in FILE to the bad blocks list
-    #[arg(short = 'l', value_name = "bad-blocks-file")]
-    pub add_badblocks: Option<String>,
-    /// Replace the bad blocks list with the blocks listed in FILE
-    #[arg(short = 'L', value_name = "bad-blocks-file")]
-    pub set_badblocks: Option<String>,
-    /// External journal (ext2 has no journal; refused)
-    #[arg(short = 'j', value_name = "external-journal")]
-    pub journal: Option<String>,
-    /// The device or image file to check
-    pub device: Option<String>,
-}
+use e2fsck_union::{exit, run, Options};
 
 fn main() -> ExitCode {
     let opts: Options = match cli_common::parse_args(exit::USAGE) {
@@ -122,7 +11,12 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if opts.version {
-        say!("{}", cli_common::version_line("e2fsck-union"));
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            cli_common::version_line("e2fsck-union")
+        );
         return ExitCode::SUCCESS;
     }
     ExitCode::from(run::run(opts))

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
+use clap::Parser;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::superblock::{STATE_ERROR, STATE_VALID};
 
@@ -15,6 +16,7 @@ use crate::exit;
 use crate::problem::{Code, Ctx};
 use crate::progress::Progress;
 use crate::Options;
+use ext2fs::image::Image;
 
 const PROG: &str = "e2fsck-union";
 
@@ -191,6 +193,34 @@ filesystem (and not swap or ufs or something else), then the superblock\n\
 is corrupt, and you might try running e2fsck-union with an alternate superblock:\n    \
 e2fsck-union -b 8193 <device>\n or\n    e2fsck-union -b 32768 <device>\n"
     )
+}
+
+/// The whole check of an in-memory image, quietly (see lib.rs).
+pub fn check_in_memory(bytes: Vec<u8>, fix: bool) -> (u8, Vec<u8>) {
+    crate::ask::set_quiet(true);
+    let image = Image::in_memory(bytes.clone(), fix);
+    let oo = OpenOptions {
+        write: fix,
+        ..Default::default()
+    };
+    let Ok(fs) = Filesystem::from_image(image, &oo) else {
+        return (exit::ERROR, bytes);
+    };
+    if crate::super_check::unsupported_features(&fs).is_some() {
+        return (exit::ERROR, bytes);
+    }
+    let mode = if fix { Mode::Yes } else { Mode::No };
+    let mut ck = Checker::new(fs, Asker::new(mode, "<memory>"), 0x6000_0000);
+    let opts = Options::parse_from(["e2fsck-union", "-f", "<memory>"]);
+    let mut progress = Progress::None;
+    let result = run_passes(&mut ck, &opts, 8193, &mut progress, Instant::now())
+        .and_then(|skipped| finish(&mut ck, &opts, skipped));
+    let code = match result {
+        Ok(c) => c,
+        Err(_) => exit::ERROR,
+    };
+    let after = ck.fs.image().memory_bytes().unwrap_or(bytes);
+    (code, after)
 }
 
 fn now() -> u32 {

@@ -602,3 +602,80 @@ pub fn ext4_only(f: &FeatureSet) -> Vec<String> {
     };
     bad.names()
 }
+
+/// A small filesystem made in memory (1 KiB blocks, the ext2 defaults of
+/// mke2fs.conf, with the whiteout feature when asked), holding a few
+/// directories, files, a symlink and union entries: the starting image of
+/// fuzz targets and tests that need one without touching the disk.
+pub fn small_image(size: u64, whiteout: bool) -> Result<Vec<u8>> {
+    use crate::features::{compat, incompat, ro_compat};
+    let mut features = FeatureSet {
+        compat: compat::EXT_ATTR | compat::RESIZE_INODE | compat::DIR_INDEX,
+        incompat: incompat::FILETYPE,
+        ro_compat: ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE,
+    };
+    if whiteout {
+        features.incompat |= incompat::WHITEOUT;
+    }
+    let params = Params {
+        block_size: 1024,
+        blocks_count: size / 1024,
+        blocks_per_group: None,
+        inodes_count: None,
+        inode_ratio: 4096,
+        inode_size: 256,
+        reserved_ratio: 5.0,
+        rev_level: 1,
+        features,
+        label: String::new(),
+        last_mounted: String::new(),
+        uuid: [7; 16],
+        hash_seed: [1, 2, 3, 4],
+        def_hash_version: crate::superblock::HASH_HALF_MD4,
+        creator_os: crate::superblock::OS_LINUX,
+        errors: crate::superblock::ERRORS_CONTINUE,
+        default_mount_opts: 0,
+        max_mnt_count: -1,
+        check_interval: 0,
+        root_uid: 0,
+        root_gid: 0,
+        stride: 0,
+        stripe_width: 0,
+        now: 1_700_000_000,
+        resize_blocks: None,
+    };
+    let p = plan(&params)?;
+    let image = Image::in_memory(vec![0; size as usize], true);
+    let mut w = Writer::new(&image, 0, p, &params);
+    w.build()?;
+    w.write(false)?;
+    let opts = crate::fs::OpenOptions {
+        write: true,
+        ..Default::default()
+    };
+    let mut fs = crate::fs::Filesystem::from_image(image, &opts)?;
+    fs.set_fixed_time(Some(params.now));
+    let d = fs.mkdir(crate::inode::ROOT_INO, b"dir", 0o755)?;
+    let f = fs.create(d, b"file", crate::inode::S_IFREG | 0o644)?;
+    let mut rec = fs.read_inode(f)?;
+    fs.write_range(f, &mut rec, 0, &[b'x'; 5000])?;
+    fs.symlink(crate::inode::ROOT_INO, b"link", b"dir/file")?;
+    for i in 0..40 {
+        fs.create(
+            d,
+            format!("n{i:02}").as_bytes(),
+            crate::inode::S_IFREG | 0o600,
+        )?;
+    }
+    if whiteout {
+        fs.add_union_entry(crate::inode::ROOT_INO, b"gone", crate::dirent::ft::WHT)?;
+        fs.add_union_entry(d, b"below", crate::dirent::ft::FALLTHRU)?;
+        fs.set_opaque(d, true)?;
+    }
+    fs.flush()?;
+    let bytes = fs
+        .image()
+        .memory_bytes()
+        .ok_or_else(|| Error::Invalid("in-memory image expected".into()))?;
+    Ok(bytes)
+}

@@ -1,10 +1,7 @@
 //! mount-union: `mount -o union` as util-linux had it for the union-mount
 //! patch set, and honest about kernels that have no union mounts.
 
-mod fuse;
-mod loopdev;
-mod options;
-mod union_check;
+use mount_union::{fuse, loopdev, options, union_check};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

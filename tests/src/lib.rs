@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: where our binaries are, and
 //! how to run the real e2fsprogs on the same images.
 
+pub mod fuzz;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

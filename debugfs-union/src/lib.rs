@@ -1,0 +1,61 @@
+//! debugfs-union as a library: the request table, the session and every request group, so the binary is a thin CLI and fuzz targets can drive the request parser.
+
+pub mod bitmaps;
+pub mod dirs;
+pub mod format;
+pub mod inodes;
+pub mod session;
+pub mod super_stats;
+pub mod table;
+pub mod union;
+pub mod write;
+pub mod xattrs;
+
+/// Requests that read or write the host's files (or open another image):
+/// skipped when requests come from an untrusted source (fuzzing).
+const HOST_REQUESTS: &[&str] = &[
+    "open_filesys",
+    "open",
+    "dump_inode",
+    "dump",
+    "rdump",
+    "write",
+    "export_overlay",
+];
+
+/// Runs request lines against an image held in memory, with output thrown
+/// away, and returns the image afterwards (for fuzzing and tests).
+/// Requests that would touch the host's files are skipped.
+pub fn run_on_memory_image(image: Vec<u8>, script: &str, write: bool) -> Vec<u8> {
+    use ext2fs::fs::{Filesystem, OpenOptions};
+    let mut s = session::Session::new(Box::new(std::io::sink()));
+    let opts = OpenOptions {
+        write,
+        ..Default::default()
+    };
+    let mem = ext2fs::image::Image::in_memory(image.clone(), write);
+    match Filesystem::from_image(mem, &opts) {
+        Ok(fs) => s.fs = Some(fs),
+        Err(_) => return image,
+    }
+    for line in script.lines().take(256) {
+        let words = table::split_words(line);
+        let Some(first) = words.first() else {
+            continue;
+        };
+        let host_file = first.starts_with("ea_") && words.iter().any(|w| w.starts_with("-f"));
+        if HOST_REQUESTS.contains(&first.as_str()) || host_file {
+            continue;
+        }
+        // Unknown requests and failures are reported and skipped, as in
+        // a debugfs -f script.
+        let _ = table::execute(&mut s, line);
+    }
+    match s.fs.take() {
+        Some(mut fs) => {
+            let _ = fs.flush();
+            fs.image().memory_bytes().unwrap_or(image)
+        }
+        None => image,
+    }
+}

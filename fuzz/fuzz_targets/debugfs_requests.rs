@@ -1,0 +1,7 @@
+//! Fuzz target `debugfs_requests`: the body is integration_tests::fuzz::debugfs_requests, shared
+//! with the test suite, which replays every saved input on stable Rust.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| integration_tests::fuzz::debugfs_requests(data));

@@ -1,0 +1,7 @@
+//! Fuzz target `mount_options`: the body is integration_tests::fuzz::mount_options, shared
+//! with the test suite, which replays every saved input on stable Rust.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| integration_tests::fuzz::mount_options(data));
