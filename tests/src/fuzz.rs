@@ -84,8 +84,11 @@ pub fn mount_options(data: &[u8]) {
     let _ = mount_union::options::flag_names(o.flags);
 }
 
+/// A fuzz target's body.
+pub type Body = fn(&[u8]);
+
 /// The targets by name, as `fuzz/fuzz_targets/<name>.rs` calls them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("parsers", parsers),
     ("image_walk", image_walk),
     ("e2fsck_passes", e2fsck_passes),
