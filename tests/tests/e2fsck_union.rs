@@ -470,3 +470,42 @@ fn badblocks_scan_and_closed_stdout() {
     assert_eq!(code(&fsck(&["-fn"], &img)), 0);
     assert_real_fsck_clean(&stock_copy(&img));
 }
+
+#[test]
+fn interactive_questions_on_a_terminal() {
+    if skip_without_e2fsprogs() || !have_tool("script") {
+        eprintln!("SKIP: needs script(1) to give the checker a terminal");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("i.img");
+    real_mkfs(&img, &[], "4M");
+    let mut fs = Filesystem::open(
+        &img,
+        &OpenOptions {
+            write: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut root = fs.read_inode(2).unwrap();
+    root.base.i_links_count = 9;
+    fs.write_inode(2, &root).unwrap();
+    fs.close().unwrap();
+    let cmd = format!("{} -f {}", our_bin("e2fsck-union").display(), img.display());
+    // "n" first: the problem stays and the exit status says so.
+    let out = run(Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf 'n\\n' | script -qec '{cmd}' /dev/null")));
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    assert!(
+        text(&out).contains("Inode 2 ref count is 9, should be 3.  Fix<y>? no"),
+        "{}",
+        text(&out)
+    );
+    let out = run(Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf 'y\\n' | script -qec '{cmd}' /dev/null")));
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_real_fsck_clean(&img);
+}
