@@ -509,3 +509,36 @@ fn interactive_questions_on_a_terminal() {
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert_real_fsck_clean(&img);
 }
+
+#[test]
+fn a_mounted_filesystem_is_never_written() {
+    if skip_without_root("checking a mounted filesystem") || skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("m.img");
+    real_mkfs(&img, &[], "8M");
+    let mnt = t.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = run(Command::new("mount")
+        .args(["-o", "loop"])
+        .arg(&img)
+        .arg(&mnt));
+    if !m.status.success() {
+        eprintln!("SKIP: cannot loop-mount here: {}", text(&m));
+        return;
+    }
+    let before = std::fs::read(&img).unwrap();
+    let rw = fsck(&["-fy"], &img);
+    let ro = fsck(&["-fn"], &img);
+    let after = std::fs::read(&img).unwrap();
+    let _ = run(Command::new("umount").arg(&mnt));
+    assert_eq!(code(&rw), 8, "{}", text(&rw));
+    assert!(text(&rw).contains("mounted"), "{}", text(&rw));
+    assert!(
+        matches!(code(&ro), 0 | 4),
+        "-n on a mounted fs: {}",
+        text(&ro)
+    );
+    assert!(before == after, "the image changed while mounted");
+}
