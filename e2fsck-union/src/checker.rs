@@ -21,6 +21,9 @@ pub struct DirInfo {
     pub dotdot: u32,
 }
 
+/// Where -C progress goes: (pass, done, total).
+pub type Reporter = Box<dyn FnMut(usize, u64, u64)>;
+
 /// One block of a directory; `pblk` 0 is a hole to be filled in pass 2.
 #[derive(Clone, Copy, Debug)]
 pub struct DirBlock {
@@ -89,6 +92,8 @@ pub struct Checker {
     pub recreate_resize: bool,
     /// Tables to move after pass 1 (outside their group, or on bad blocks).
     pub reloc: crate::super_check::Relocations,
+    /// -C: told (pass, done, total) as the passes advance.
+    pub progress: Option<Reporter>,
 }
 
 impl Checker {
@@ -122,6 +127,7 @@ impl Checker {
             handed_over: false,
             recreate_resize: false,
             reloc: Default::default(),
+            progress: None,
             fs,
         }
     }
@@ -150,6 +156,13 @@ impl Checker {
         self.handed_over = false;
         self.recreate_resize = false;
         self.reloc = Default::default();
+    }
+
+    /// Reports progress within a pass (a no-op without -C).
+    pub fn tick(&mut self, pass: usize, done: u64, total: u64) {
+        if let Some(p) = self.progress.as_mut() {
+            p(pass, done, total);
+        }
     }
 
     pub fn problem(&mut self, code: Code, ctx: &Ctx) -> Result<bool> {

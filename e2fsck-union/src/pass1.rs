@@ -103,6 +103,7 @@ impl Checker {
                 let ino = g * geo.inodes_per_group + i as u32 + 1;
                 self.check_one_inode(ino, raw)?;
             }
+            self.tick(1, g as u64 + 1, geo.group_count as u64);
         }
         self.check_ea_refcounts()?;
         Ok(())

@@ -112,6 +112,7 @@ impl Checker {
                 blocks[i + k].pblk = self.check_dir_block(db, pre, &mut union_dirs)?;
             }
             i += n;
+            self.tick(2, i as u64, blocks.len() as u64);
         }
         blocks.sort_by_key(|d| (d.ino, d.lblk));
         blocks.retain(|d| self.is_dir(d.ino));

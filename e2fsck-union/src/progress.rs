@@ -65,3 +65,9 @@ impl Progress {
         }
     }
 }
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -212,8 +212,7 @@ pub fn check_in_memory(bytes: Vec<u8>, fix: bool) -> (u8, Vec<u8>) {
     let mode = if fix { Mode::Yes } else { Mode::No };
     let mut ck = Checker::new(fs, Asker::new(mode, "<memory>"), 0x6000_0000);
     let opts = Options::parse_from(["e2fsck-union", "-f", "<memory>"]);
-    let mut progress = Progress::None;
-    let result = run_passes(&mut ck, &opts, 8193, &mut progress, Instant::now())
+    let result = run_passes(&mut ck, &opts, 8193, Instant::now())
         .and_then(|skipped| finish(&mut ck, &opts, skipped));
     let code = match result {
         Ok(c) => c,
@@ -271,6 +270,7 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     }
     let now = now();
     let mut progress = Progress::new(opts.progress_fd, device)?;
+    let with_progress = opts.progress_fd.is_some();
     let started = Instant::now();
     let hint = if backup != 0 {
         backup
@@ -280,8 +280,14 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let taken = std::mem::replace(ask, Asker::new(ask.mode, device));
     let mut ck = Checker::new(fs, taken, now);
     ck.ask.debug = opts.debug;
-    let result = run_passes(&mut ck, opts, hint, &mut progress, started);
-    progress.finish();
+    if with_progress {
+        ck.progress = Some(Box::new(move |pass, done, total| {
+            progress.update(pass, done, total)
+        }));
+    }
+    let result = run_passes(&mut ck, opts, hint, started);
+    // Dropping the reporter finishes the bar.
+    ck.progress = None;
     let result = result.and_then(|skipped| finish(&mut ck, opts, skipped));
     let Checker { ask: a, .. } = ck;
     *ask = a;
@@ -289,13 +295,7 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
 }
 
 /// Returns Some(exit code) when a clean filesystem was skipped.
-fn run_passes(
-    ck: &mut Checker,
-    opts: &Options,
-    hint: u64,
-    progress: &mut Progress,
-    started: Instant,
-) -> Result<Option<u8>> {
+fn run_passes(ck: &mut Checker, opts: &Options, hint: u64, started: Instant) -> Result<Option<u8>> {
     let preen = ck.ask.mode == Mode::Preen;
     let timing = opts.timing > 0;
     let header = |ck: &Checker, s: &str| {
@@ -315,9 +315,9 @@ fn run_passes(
     loop {
         header(ck, "Pass 1: Checking inodes, blocks, and sizes");
         let t = Instant::now();
-        progress.update(1, 0, 1);
+        ck.tick(1, 0, 1);
         ck.pass1()?;
-        progress.update(1, 1, 1);
+        ck.tick(1, 1, 1);
         if !ck.reloc.is_empty() && !ck.read_only() {
             let restart = ck.relocate()?;
             if restart {
@@ -340,17 +340,17 @@ fn run_passes(
     header(ck, "Pass 2: Checking directory structure");
     let t = Instant::now();
     ck.pass2()?;
-    progress.update(2, 1, 1);
+    ck.tick(2, 1, 1);
     report_time(timing, "Pass 2", t);
     header(ck, "Pass 3: Checking directory connectivity");
     let t = Instant::now();
     ck.pass3()?;
-    progress.update(3, 1, 1);
+    ck.tick(3, 1, 1);
     report_time(timing, "Pass 3", t);
     header(ck, "Pass 4: Checking reference counts");
     let t = Instant::now();
     ck.pass4()?;
-    progress.update(4, 1, 1);
+    ck.tick(4, 1, 1);
     report_time(timing, "Pass 4", t);
     if ck.recreate_resize && !ck.read_only() {
         ck.recreate_resize_inode()?;
@@ -358,7 +358,7 @@ fn run_passes(
     header(ck, "Pass 5: Checking group summary information");
     let t = Instant::now();
     ck.pass5(&disk)?;
-    progress.update(5, 1, 1);
+    ck.tick(5, 1, 1);
     report_time(timing, "Pass 5", t);
     report_time(timing, "Total", started);
     Ok(None)
