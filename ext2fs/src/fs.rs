@@ -551,8 +551,8 @@ impl Filesystem {
             gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_sub(1);
             self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.saturating_sub(1);
         } else {
-            gd.bg_free_blocks_count += 1;
-            self.sb.s_free_blocks_count += 1;
+            gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_add(1);
+            self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.saturating_add(1);
         }
         self.dirty_groups[g] = true;
         self.dirty = true;
@@ -577,11 +577,11 @@ impl Filesystem {
             gd.bg_free_inodes_count = gd.bg_free_inodes_count.saturating_sub(1);
             self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.saturating_sub(1);
             if dir {
-                gd.bg_used_dirs_count += 1;
+                gd.bg_used_dirs_count = gd.bg_used_dirs_count.saturating_add(1);
             }
         } else {
-            gd.bg_free_inodes_count += 1;
-            self.sb.s_free_inodes_count += 1;
+            gd.bg_free_inodes_count = gd.bg_free_inodes_count.saturating_add(1);
+            self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.saturating_add(1);
             if dir {
                 gd.bg_used_dirs_count = gd.bg_used_dirs_count.saturating_sub(1);
             }

@@ -464,3 +464,29 @@ fn rename_files_and_directories_is_clean() {
     e2fsck_clean(&img);
     assert_eq!(debugfs(&img, "cat /b/moved/g"), b"data");
 }
+
+/// Counts at their limit on a corrupt image saturate instead of
+/// overflowing (found by fuzzing e2fsck-union).
+#[test]
+fn group_counts_saturate() {
+    use ext2fs::fs::{Filesystem, OpenOptions};
+    use ext2fs::image::Image;
+    let bytes = ext2fs::mkfs::small_image(256 << 10, false).unwrap();
+    let opts = OpenOptions {
+        write: true,
+        ..Default::default()
+    };
+    let mut fs = Filesystem::from_image(Image::in_memory(bytes, true), &opts).unwrap();
+    fs.load_bitmaps().unwrap();
+    fs.groups[0].bg_used_dirs_count = u16::MAX;
+    fs.groups[0].bg_free_inodes_count = u16::MAX;
+    fs.groups[0].bg_free_blocks_count = u16::MAX;
+    fs.sb.s_free_inodes_count = u32::MAX;
+    fs.sb.s_free_blocks_count = u32::MAX;
+    let ino = fs.alloc_inode(2, true).unwrap();
+    fs.mark_inode(ino, true, true).unwrap();
+    fs.mark_inode(ino, false, true).unwrap();
+    let b = fs.alloc_block(0).unwrap();
+    fs.mark_block(b as u64, false).unwrap();
+    assert_eq!(fs.groups[0].bg_free_blocks_count, u16::MAX);
+}
