@@ -90,7 +90,7 @@ where
     I: IntoIterator<Item = A>,
     A: Into<std::ffi::OsString> + Clone,
 {
-    use clap::{Arg, FromArgMatches};
+    use clap::Arg;
     use clap_complete::Shell;
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let mut cmd = T::command().arg(
