@@ -138,7 +138,7 @@ ifeq ($(DEB_TOOL),cargo-deb)
 	$(CARGO) deb -p mke2fs-union --no-build --profile $(CARGO_PROFILE) \
 		--output $(TARGET_DIR)/debian/
 else
-	PROFILE=$(PROFILE) TARGET_DIR=$(TARGET_DIR) BUILDDIR=$(BUILDDIR) MAKE="$(MAKE)" \
+	PROFILE=$(PROFILE) TARGET_DIR=$(TARGET_DIR) BUILT=$(BUILT) BUILDDIR=$(BUILDDIR) MAKE="$(MAKE)" \
 		packaging/build-deb.sh $(TARGET_DIR)/debian
 endif
 

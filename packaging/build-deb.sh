@@ -7,7 +7,8 @@
 #   packaging/build-deb.sh [OUTDIR]      (default: target/debian)
 #
 # Environment: PROFILE (release|debug, default release), TARGET_DIR,
-# BUILDDIR, MAKE. Prints the path of the .deb on the last line.
+# BUILT (the directory holding the built tools), BUILDDIR, MAKE.
+# Prints the path of the .deb on the last line.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,8 @@ mkdir -p "$stage/DEBIAN" "$outdir"
 
 $make --no-print-directory install DESTDIR="$stage" PREFIX=/usr GZIP_MAN=1 \
     zshcompdir=/usr/share/zsh/vendor-completions \
-    PROFILE="$profile" ${TARGET_DIR:+TARGET_DIR="$TARGET_DIR"} BUILDDIR="$builddir" >&2
+    PROFILE="$profile" ${TARGET_DIR:+TARGET_DIR="$TARGET_DIR"} ${BUILT:+BUILT="$BUILT"} \
+    BUILDDIR="$builddir" >&2
 
 for t in mke2fs-union e2fsck-union debugfs-union mount-union; do
     command -v strip >/dev/null && strip --strip-unneeded "$stage/usr/sbin/$t"
