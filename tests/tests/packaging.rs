@@ -390,3 +390,86 @@ fn debian_package_installs_with_dpkg() {
     ok(&out, "dpkg -P");
     assert!(!sbin.join("mke2fs-union").exists());
 }
+
+/// `make alternatives` / `make unalternatives` (the opt-in switch of the
+/// system's mkfs.ext2 and fsck.ext2), on a scratch root with a stand-in
+/// e2fsprogs: e2fsprogs' names diverted and ours selected, then restored.
+#[test]
+fn alternatives_switch_and_restore_in_a_scratch_root() {
+    if !have("dpkg-divert") || !have("update-alternatives") || !have("make") {
+        eprintln!("SKIP: dpkg-divert/update-alternatives (or make) missing: no alternatives test");
+        return;
+    }
+    if skip_without_root("dpkg-divert and update-alternatives on a scratch root") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    for d in [
+        "sbin",
+        "usr/share/man/man8",
+        "etc/alternatives",
+        "var/lib/dpkg/alternatives",
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+    // the stand-in e2fsprogs: /sbin/mke2fs, /sbin/mkfs.ext2 -> mke2fs, ...
+    for (tool, link) in [("mke2fs", "mkfs.ext2"), ("e2fsck", "fsck.ext2")] {
+        let p = root.join("sbin").join(tool);
+        std::fs::write(&p, format!("#!/bin/sh\necho stock {tool}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(tool, root.join("sbin").join(link)).unwrap();
+        std::fs::write(root.join(format!("usr/share/man/man8/{link}.8.gz")), b"").unwrap();
+    }
+    let out = run(Command::new("make")
+        .current_dir(repo_root())
+        .args([
+            "--no-print-directory",
+            "install",
+            "PREFIX=/usr",
+            "GZIP_MAN=1",
+        ])
+        .arg(format!("DESTDIR={}", root.display()))
+        .arg(format!("BUILT={}", built_dir().display()))
+        .arg(format!("BUILDDIR={}", tmp.path().join("build").display())));
+    ok(&out, "make install");
+    let make_alt = |target: &str| {
+        let out = run(Command::new("make")
+            .current_dir(repo_root())
+            .args(["--no-print-directory", target, "PREFIX=/usr"])
+            .arg(format!("ALT_ROOT={}", root.display())));
+        ok(&out, &format!("make {target}"));
+    };
+    make_alt("alternatives");
+    for (link, tool) in [("mkfs.ext2", "mke2fs-union"), ("fsck.ext2", "e2fsck-union")] {
+        assert_eq!(
+            std::fs::read_link(root.join("etc/alternatives").join(link)).unwrap(),
+            Path::new("/usr/sbin").join(tool)
+        );
+        assert_eq!(
+            std::fs::read_link(root.join("sbin").join(link)).unwrap(),
+            Path::new("/etc/alternatives").join(link)
+        );
+        assert_eq!(
+            std::fs::read_link(root.join(format!("etc/alternatives/{link}.8.gz"))).unwrap(),
+            Path::new(&format!("/usr/share/man/man8/{tool}.8.gz"))
+        );
+        assert!(root.join(format!("sbin/{link}.e2fsprogs")).exists());
+    }
+    make_alt("unalternatives");
+    for (link, tool) in [("mkfs.ext2", "mke2fs"), ("fsck.ext2", "e2fsck")] {
+        assert_eq!(
+            std::fs::read_link(root.join("sbin").join(link)).unwrap(),
+            Path::new(tool),
+            "{link} not restored"
+        );
+        assert!(!root.join(format!("sbin/{link}.e2fsprogs")).exists());
+        assert!(root
+            .join(format!("usr/share/man/man8/{link}.8.gz"))
+            .exists());
+    }
+}
