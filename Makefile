@@ -133,9 +133,9 @@ uninstall:
 # else the same tree staged with `make install` and packed with dpkg-deb.
 # DEB_TOOL=cargo-deb|dpkg-deb forces one.
 DEB_TOOL ?= $(if $(shell command -v cargo-deb 2>/dev/null),cargo-deb,dpkg-deb)
-deb: $(BUILT_BINS) completions
+deb: build completions
 ifeq ($(DEB_TOOL),cargo-deb)
-	$(CARGO) deb -p mke2fs-union --no-build --profile $(CARGO_PROFILE) \
+	$(CARGO) deb -p mke2fs-union --no-build --strip --profile $(CARGO_PROFILE) \
 		--output $(TARGET_DIR)/debian/
 else
 	PROFILE=$(PROFILE) TARGET_DIR=$(TARGET_DIR) BUILT=$(BUILT) BUILDDIR=$(BUILDDIR) MAKE="$(MAKE)" \
