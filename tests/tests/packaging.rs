@@ -473,3 +473,47 @@ fn alternatives_switch_and_restore_in_a_scratch_root() {
             .exists());
     }
 }
+
+/// Every option of every tool (taken from its clap definition, through the
+/// fish completion script) appears in its man page, short and long forms.
+#[test]
+fn man_pages_document_every_option() {
+    for tool in TOOLS {
+        let out = run(Command::new(our_bin(tool)).args(["--generate-completions", "fish"]));
+        ok(&out, &format!("{tool} --generate-completions fish"));
+        let script = String::from_utf8_lossy(&out.stdout);
+        let page = std::fs::read_to_string(repo_root().join("man").join(format!("{tool}.8")))
+            .unwrap()
+            .replace("\\-", "-")
+            .replace("\\fB", "")
+            .replace("\\fR", "")
+            .replace("\\fI", "");
+        let mut missing = Vec::new();
+        for line in script.lines().filter(|l| l.starts_with("complete -c ")) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for pair in words.windows(2) {
+                let flag = match pair[0] {
+                    "-s" => format!("-{}", pair[1]),
+                    "-l" => format!("--{}", pair[1]),
+                    _ => continue,
+                };
+                if flag == "-h" || flag == "--help" {
+                    continue;
+                }
+                let documented = page.match_indices(&flag).any(|(i, _)| {
+                    let after = page[i + flag.len()..].chars().next();
+                    let before = page[..i].chars().next_back();
+                    !matches!(after, Some(c) if c.is_ascii_alphanumeric() || c == '-')
+                        && !matches!(before, Some(c) if c.is_ascii_alphanumeric() || c == '-')
+                });
+                if !documented {
+                    missing.push(flag);
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "man/{tool}.8 does not document {missing:?}"
+        );
+    }
+}
