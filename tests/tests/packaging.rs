@@ -240,6 +240,57 @@ fn check_mkfs_fsck(sbin: &Path, scratch: &Path) {
             "fsck {args:?} did not run fsck.ext2-union:\n{said}"
         );
     }
+    // e2fsck's exit codes come back through fsck(8): 1 when -a fixed
+    // something, 0 once clean, 8 when there is no filesystem to check.
+    let dbg = run(Command::new(sbin.join("debugfs-union"))
+        .args(["-w", "-R", "sif <2> links_count 7"])
+        .arg(&img));
+    ok(&dbg, "debugfs-union sif");
+    let dbg = run(Command::new(sbin.join("debugfs-union"))
+        .args(["-w", "-R", "ssv state 2"])
+        .arg(&img));
+    ok(&dbg, "debugfs-union ssv");
+    let fsck_a = |img: &Path| {
+        run(Command::new("fsck")
+            .args(["-t", "ext2-union", "-a"])
+            .arg(img)
+            .env("PATH", &path)
+            .env("LIBMOUNT_FSTAB", &fstab))
+    };
+    let out = fsck_a(&img);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "fsck -a on a damaged image: {}",
+        text(&out)
+    );
+    assert!(text(&out).contains("FIXED"), "{}", text(&out));
+    let out = fsck_a(&img);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "fsck -a after the repair: {}",
+        text(&out)
+    );
+    let blank = scratch.join("blank.img");
+    std::fs::write(&blank, vec![0u8; 1 << 20]).unwrap();
+    std::fs::write(
+        &fstab,
+        format!(
+            "{} /mnt/union ext2-union defaults 0 2\n{} /mnt/blank ext2-union defaults 0 2\n",
+            img.display(),
+            blank.display()
+        ),
+    )
+    .unwrap();
+    let out = fsck_a(&blank);
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "fsck -a on no filesystem: {}",
+        text(&out)
+    );
+
     // What fsck(8) passes ext2 checkers for -C: -C FD (the protocol) and
     // -C -FD (wait for SIGUSR1 while another checker shows progress).
     let progress = scratch.join("progress");
