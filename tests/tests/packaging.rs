@@ -227,6 +227,8 @@ fn check_mkfs_fsck(sbin: &Path, scratch: &Path) {
         &["-V", "-t", "ext2-union", "-a"][..],
         &["-V", "-C", "-t", "ext2-union", "-a"],
         &["-V", "-t", "ext2-union", "-p", "-f"],
+        // how systemd-fsck runs fsck(8)
+        &["-V", "-a", "-T", "-l", "-M", "-C0"],
     ] {
         let out = run(Command::new("fsck")
             .args(args)
