@@ -38,19 +38,84 @@ pub fn parse_size(arg: &str, block_size: Option<u64>) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(bad)
 }
 
+/// The hidden option every tool accepts (through [`parse_args`]) to print
+/// a shell completion script generated from its own clap definition:
+/// `mke2fs-union --generate-completions bash|zsh|fish|elvish|powershell`.
+/// The packaging (`make install`, the .deb) runs it; the script completes
+/// the name the tool was called by, so running it through the
+/// `mkfs.ext2-union` link gives that link's script.
+pub const COMPLETIONS_OPTION: &str = "generate-completions";
+
 /// Parses the command line with clap, with the tool's usage exit code for
 /// bad arguments (clap's own is 2; e2fsprogs and mount(8) use their own)
 /// and 0 for --help. Err carries the exit code after clap printed why.
+/// Also handles the hidden `--generate-completions SHELL` (see
+/// [`COMPLETIONS_OPTION`]): it prints the script and returns Err(0).
 pub fn parse_args<T: clap::Parser>(usage_exit: u8) -> Result<T, std::process::ExitCode> {
-    T::try_parse().map_err(|e| {
-        use clap::error::ErrorKind;
-        let code = match e.kind() {
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-            _ => usage_exit,
-        };
-        let _ = e.print();
-        std::process::ExitCode::from(code)
-    })
+    match parse_args_from::<T, _, _>(std::env::args_os()) {
+        Ok(Parsed::Args(t)) => Ok(t),
+        Ok(Parsed::Completions(script)) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&script).and_then(|()| out.flush()) {
+                Ok(()) => Err(std::process::ExitCode::SUCCESS),
+                Err(_) => Err(std::process::ExitCode::from(usage_exit)),
+            }
+        }
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => usage_exit,
+            };
+            let _ = e.print();
+            Err(std::process::ExitCode::from(code))
+        }
+    }
+}
+
+/// What a command line asked for: the tool's options, or a completion
+/// script (the bytes to print).
+#[derive(Debug)]
+pub enum Parsed<T> {
+    Args(T),
+    Completions(Vec<u8>),
+}
+
+/// [`parse_args`] on given arguments (the first names the program), without
+/// printing or exiting.
+pub fn parse_args_from<T, I, A>(args: I) -> Result<Parsed<T>, clap::Error>
+where
+    T: clap::Parser,
+    I: IntoIterator<Item = A>,
+    A: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Arg;
+    use clap_complete::Shell;
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let mut cmd = T::command().arg(
+        Arg::new(COMPLETIONS_OPTION)
+            .long(COMPLETIONS_OPTION)
+            .value_name("SHELL")
+            .value_parser(clap::value_parser!(Shell))
+            .exclusive(true)
+            .hide(true),
+    );
+    let mut matches = cmd.try_get_matches_from_mut(args.iter().cloned())?;
+    if let Some(shell) = matches.get_one::<Shell>(COMPLETIONS_OPTION).copied() {
+        let mut tool = T::command();
+        let name = args
+            .first()
+            .and_then(|a| std::path::Path::new(a).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| tool.get_name().to_string());
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut tool, name, &mut script);
+        return Ok(Parsed::Completions(script));
+    }
+    T::from_arg_matches_mut(&mut matches)
+        .map(Parsed::Args)
+        .map_err(|e| e.format(&mut cmd))
 }
 
 /// The whole `main` of a tool that is not written yet: it says so and
@@ -107,6 +172,64 @@ mod tests {
         assert!(parse_size("12x", None).is_err());
         assert!(parse_size("", None).is_err());
         assert!(parse_size("99999999999999999999p", None).is_err());
+    }
+
+    #[derive(clap::Parser, Debug)]
+    #[command(name = "demo-union")]
+    struct Demo {
+        /// Force
+        #[arg(short = 'f')]
+        force: bool,
+        /// The device
+        #[arg(required = true)]
+        device: Option<String>,
+    }
+
+    #[test]
+    fn completions_from_the_clap_definition() {
+        for (shell, needle) in [
+            ("bash", "complete -F _demo__union"),
+            ("zsh", "#compdef demo-union"),
+            ("fish", "complete -c demo-union"),
+        ] {
+            let Ok(Parsed::Completions(s)) = parse_args_from::<Demo, _, _>([
+                "/usr/sbin/demo-union",
+                "--generate-completions",
+                shell,
+            ]) else {
+                panic!("{shell}: no script");
+            };
+            let s = String::from_utf8(s).unwrap();
+            assert!(s.contains(needle), "{shell}: {s}");
+            assert!(
+                !s.contains("generate-completions"),
+                "{shell}: the option is hidden"
+            );
+        }
+        // Through a link, the script completes the link's name.
+        let Ok(Parsed::Completions(s)) =
+            parse_args_from::<Demo, _, _>(["mkfs.demo", "--generate-completions", "fish"])
+        else {
+            panic!("no script");
+        };
+        assert!(String::from_utf8(s)
+            .unwrap()
+            .contains("complete -c mkfs.demo"));
+    }
+
+    #[test]
+    fn ordinary_arguments_still_parse() {
+        let Ok(Parsed::Args(d)) = parse_args_from::<Demo, _, _>(["demo-union", "-f", "img"]) else {
+            panic!("not parsed");
+        };
+        assert!(d.force);
+        assert_eq!(d.device.as_deref(), Some("img"));
+        assert!(parse_args_from::<Demo, _, _>(["demo-union", "-f"]).is_err());
+        assert!(
+            parse_args_from::<Demo, _, _>(["demo-union", "--generate-completions", "csh"]).is_err()
+        );
+        let help = parse_args_from::<Demo, _, _>(["demo-union", "--help"]).unwrap_err();
+        assert!(!help.to_string().contains("generate-completions"));
     }
 
     #[test]

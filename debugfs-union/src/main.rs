@@ -39,7 +39,7 @@ struct Args {
     #[arg(short = 'w')]
     write: bool,
     /// Print the version and exit.
-    #[arg(short = 'V')]
+    #[arg(short = 'V', long = "version")]
     version: bool,
     /// Device or image file.
     device: Option<String>,

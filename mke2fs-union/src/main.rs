@@ -102,7 +102,7 @@ pub struct Cli {
     #[arg(short = 'E', value_name = "extended-options")]
     pub extended: Vec<String>,
     /// Print the version and exit
-    #[arg(short = 'V')]
+    #[arg(short = 'V', long = "version")]
     pub version: bool,
     /// The device or image file
     pub device: Option<PathBuf>,
