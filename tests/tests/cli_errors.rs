@@ -223,9 +223,9 @@ const CASES: &[Case] = &[
     ),
     case(
         FSCK,
-        &["-fn", "-C", "-5", "{img}"],
-        8,
-        "progress descriptor",
+        &["-fn", "-C", "abc", "{img}"],
+        16,
+        "invalid value 'abc'",
     ),
     case(
         FSCK,
