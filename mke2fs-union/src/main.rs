@@ -4,6 +4,8 @@
 mod options;
 mod populate;
 mod profile;
+mod source;
+mod tarball;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -507,6 +509,7 @@ fn run(cli: &Cli) -> Result<()> {
             ext.union_source,
             cli.quiet,
             clamp,
+            now,
         )
         .context("while populating the filesystem")?;
         if !cli.quiet {
