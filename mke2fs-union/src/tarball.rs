@@ -181,7 +181,13 @@ impl Reader<'_> {
         let entries = ar.entries_with_seek().with_context(|| self.label.clone())?;
         for e in entries {
             let e = e.with_context(|| self.where_after())?;
-            let end = e.raw_file_position().saturating_add(e.size());
+            // Stored bytes: a GNU sparse member's size() is its real size.
+            let stored = if e.header().entry_type() == EntryType::GNUSparse {
+                e.header().entry_size().unwrap_or(0)
+            } else {
+                e.size()
+            };
+            let end = e.raw_file_position().saturating_add(stored);
             if end > len {
                 let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
                 return Err(anyhow!(
@@ -267,7 +273,7 @@ impl Reader<'_> {
 
         let kind = match et {
             EntryType::Directory => {
-                let d = self.dir_at(&comps, &ctx)?;
+                let d = self.dir_at(&comps, true, &ctx)?;
                 d.meta = Some(meta);
                 d.origin = ctx;
                 return Ok(());
@@ -458,7 +464,9 @@ impl Reader<'_> {
     }
 
     /// The layer directory at `comps`, made (implicitly) where missing.
-    fn dir_at(&mut self, comps: &[&[u8]], ctx: &str) -> Result<&mut Dir> {
+    /// `member`: `comps` names a directory member, which replaces a
+    /// non-directory of its name.
+    fn dir_at(&mut self, comps: &[&[u8]], member: bool, ctx: &str) -> Result<&mut Dir> {
         let mut d: &mut Dir = self.layer;
         for (i, c) in comps.iter().enumerate() {
             let slot = d.entries.entry(c.to_vec()).or_insert_with(|| {
@@ -469,7 +477,7 @@ impl Reader<'_> {
                 }))
             });
             if !matches!(slot, Entry::Dir(_)) {
-                if i + 1 == comps.len() {
+                if member && i + 1 == comps.len() {
                     // A directory member replaces an earlier non-directory.
                     *slot = Entry::Dir(Box::default());
                 } else {
@@ -497,7 +505,7 @@ impl Reader<'_> {
         let Some((last, parents)) = comps.split_last() else {
             return Err(anyhow!("{ctx}: only a directory can be the archive's root"));
         };
-        let d = self.dir_at(parents, ctx)?;
+        let d = self.dir_at(parents, false, ctx)?;
         d.entries.insert(last.to_vec(), entry);
         Ok(())
     }
