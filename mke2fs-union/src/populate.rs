@@ -93,7 +93,16 @@ pub fn populate(
     fs.set_unique_names(true);
     let union_on = fs.whiteout_feature();
     let xattrs = fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR);
-    let (model, tree) = build_tree(roots, source, union_on, xattrs)?;
+    let (model, tree) = match build_tree(roots, source, union_on, xattrs) {
+        Ok(t) => t,
+        Err(e) => {
+            // Nothing was copied, but the image is not what was asked for.
+            fs.sb.s_state &= !ext2fs::superblock::STATE_VALID;
+            fs.mark_super_dirty();
+            let _ = fs.sync();
+            return Err(e.context("nothing was copied; the filesystem is marked not clean"));
+        }
+    };
     let progress = (!quiet && std::io::stdout().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_style(

@@ -125,11 +125,51 @@ struct Sparse {
 }
 
 impl Reader<'_> {
+    fn no_end(&self) -> anyhow::Error {
+        if self.last.is_none() {
+            return anyhow!("{}: empty, not a tar archive", self.label);
+        }
+        anyhow!(
+            "{}: truncated archive: no end-of-archive blocks",
+            self.where_after()
+        )
+    }
+
     fn where_after(&self) -> String {
         match &self.last {
             Some(m) => format!("{}: after member '{m}'", self.label),
             None => format!("{}: at the first member", self.label),
         }
+    }
+
+    /// A member header that cannot be read: at the start, not a tar
+    /// archive at all (the crate's words may quote binary junk).
+    fn bad_header(&self, e: std::io::Error) -> anyhow::Error {
+        if self.last.is_none() {
+            return anyhow!(
+                "{}: not a tar archive (plain, gzip, xz or zstd), or corrupt at its first member",
+                self.label
+            );
+        }
+        let what = if e.kind() == std::io::ErrorKind::UnexpectedEof
+            || e.to_string().contains("entire block")
+        {
+            "truncated archive"
+        } else {
+            "corrupt archive"
+        };
+        let msg: String = e
+            .to_string()
+            .chars()
+            .map(|c| {
+                if c.is_control() || c == '\u{fffd}' {
+                    '?'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        anyhow!("{}: {what}: {msg}", self.where_after())
     }
 
     fn read_stream(&mut self, input: Box<dyn Read + '_>) -> Result<()> {
@@ -157,14 +197,11 @@ impl Reader<'_> {
         });
         let entries = ar.entries().with_context(|| self.label.clone())?;
         for e in entries {
-            let e = e.with_context(|| self.where_after())?;
+            let e = e.map_err(|e| self.bad_header(e))?;
             self.member(e, None)?;
         }
         if ar.into_inner().eof {
-            return Err(anyhow!(
-                "{}: truncated archive: no end-of-archive blocks",
-                self.where_after()
-            ));
+            return Err(self.no_end());
         }
         Ok(())
     }
@@ -180,7 +217,7 @@ impl Reader<'_> {
         });
         let entries = ar.entries_with_seek().with_context(|| self.label.clone())?;
         for e in entries {
-            let e = e.with_context(|| self.where_after())?;
+            let e = e.map_err(|e| self.bad_header(e))?;
             // Stored bytes: a GNU sparse member's size() is its real size.
             let stored = if e.header().entry_type() == EntryType::GNUSparse {
                 e.header().entry_size().unwrap_or(0)
@@ -199,10 +236,7 @@ impl Reader<'_> {
             self.member(e, Some((idx, len)))?;
         }
         if ar.into_inner().eof {
-            return Err(anyhow!(
-                "{}: truncated archive: no end-of-archive blocks",
-                self.where_after()
-            ));
+            return Err(self.no_end());
         }
         Ok(())
     }
