@@ -249,12 +249,22 @@ impl<'m> Copier<'m> {
         let res = match data {
             Data::Path(p) => self.copy_path(p, ino, &mut rec, &mut buf),
             Data::Archive(i, segs) => match self.model.archives.get(*i) {
-                Some(f) => self.copy_segs(segs, &Src::File(f), ino, &mut rec, &mut buf, origin),
+                Some(f) => {
+                    self.copy_segs(segs, &Src::File(f), ino, &mut rec, &mut buf, size, origin)
+                }
                 None => Err(anyhow!("internal error: no archive {i}")),
             },
             Data::Spool(segs) => {
                 let spool = &self.model.spool;
-                self.copy_segs(segs, &Src::Spool(spool), ino, &mut rec, &mut buf, origin)
+                self.copy_segs(
+                    segs,
+                    &Src::Spool(spool),
+                    ino,
+                    &mut rec,
+                    &mut buf,
+                    size,
+                    origin,
+                )
             }
         };
         self.buf = buf;
@@ -267,8 +277,11 @@ impl<'m> Copier<'m> {
         Ok(())
     }
 
-    /// Archive data: runs read in place or from the spool; whole blocks
-    /// of zeroes are left as holes.
+    /// Archive data: runs read in place or from the spool, gaps between
+    /// them read as zeroes; every whole block of zeroes is left as a hole.
+    /// Blocks are judged whole (runs and gaps together), so the result
+    /// does not depend on how the data was cut into runs.
+    #[allow(clippy::too_many_arguments)]
     fn copy_segs(
         &mut self,
         segs: &[Seg],
@@ -276,26 +289,55 @@ impl<'m> Copier<'m> {
         ino: u32,
         rec: &mut ext2fs::inode::Inode,
         buf: &mut [u8],
+        size: u64,
         origin: &str,
     ) -> Result<()> {
         let bs = self.fs.block_size() as u64;
-        for seg in segs {
-            let end = seg.file_off + seg.len;
-            let mut at = seg.file_off;
-            while at < end {
-                let n = (end - at).min(buf.len() as u64 - at % bs) as usize;
-                src.read_at(seg.src_off + (at - seg.file_off), &mut buf[..n])
-                    .map_err(|e| anyhow!("{origin}: {e}"))?;
+        let mut segs: Vec<Seg> = segs.iter().filter(|s| s.len > 0).copied().collect();
+        segs.sort_by_key(|s| s.file_off);
+        // Block-aligned windows around the runs, merged.
+        let mut windows: Vec<(u64, u64)> = Vec::new();
+        for s in &segs {
+            let a = s.file_off / bs * bs;
+            let b = (s.file_off + s.len)
+                .div_ceil(bs)
+                .saturating_mul(bs)
+                .min(size);
+            match windows.last_mut() {
+                Some(w) if a <= w.1 => w.1 = w.1.max(b),
+                _ => windows.push((a, b)),
+            }
+        }
+        let mut next = 0usize; // first run that may reach the chunk
+        for (wa, wb) in windows {
+            let mut at = wa;
+            while at < wb {
+                let n = (wb - at).min(buf.len() as u64) as usize;
+                let chunk = &mut buf[..n];
+                chunk.fill(0);
+                let cend = at + n as u64;
+                while next < segs.len() && segs[next].file_off + segs[next].len <= at {
+                    next += 1;
+                }
+                for s in segs[next..].iter().take_while(|s| s.file_off < cend) {
+                    let a = s.file_off.max(at);
+                    let b = (s.file_off + s.len).min(cend);
+                    if a < b {
+                        src.read_at(
+                            s.src_off + (a - s.file_off),
+                            &mut chunk[(a - at) as usize..(b - at) as usize],
+                        )
+                        .map_err(|e| anyhow!("{origin}: {e}"))?;
+                    }
+                }
                 let mut p = 0usize;
                 let mut run: Option<usize> = None;
                 while p < n {
-                    let pos = at + p as u64;
-                    let q = ((pos / bs + 1) * bs - at).min(n as u64) as usize;
-                    let whole = pos.is_multiple_of(bs) && (q - p) as u64 == bs;
-                    if whole && is_zero(&buf[p..q]) {
+                    let q = ((p as u64 + bs).min(n as u64)) as usize;
+                    if (q - p) as u64 == bs && is_zero(&chunk[p..q]) {
                         if let Some(s) = run.take() {
                             lib(
-                                self.fs.write_range(ino, rec, at + s as u64, &buf[s..p]),
+                                self.fs.write_range(ino, rec, at + s as u64, &chunk[s..p]),
                                 origin,
                             )?;
                         }
@@ -306,11 +348,11 @@ impl<'m> Copier<'m> {
                 }
                 if let Some(s) = run {
                     lib(
-                        self.fs.write_range(ino, rec, at + s as u64, &buf[s..n]),
+                        self.fs.write_range(ino, rec, at + s as u64, &chunk[s..n]),
                         origin,
                     )?;
                 }
-                at += n as u64;
+                at = cend;
             }
         }
         Ok(())

@@ -478,6 +478,14 @@ impl Reader<'_> {
                     Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(err) => return Err(anyhow!("{ctx}: {err}")),
                 };
+                if is_zero(&buf[..n]) {
+                    // Zeroes are not kept: the gap reads as zeroes (and
+                    // an old GNU sparse member's holes cost nothing).
+                    file_off += n as u64;
+                    left -= n as u64;
+                    got += n as u64;
+                    continue;
+                }
                 let at = self.model.spool.append(&buf[..n]);
                 match segs.last_mut() {
                     Some(s) if s.file_off + s.len == file_off && s.src_off + s.len == at => {
@@ -543,6 +551,11 @@ impl Reader<'_> {
         d.entries.insert(last.to_vec(), entry);
         Ok(())
     }
+}
+
+fn is_zero(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(16);
+    chunks.all(|c| c == [0u8; 16]) && chunks.remainder().iter().all(|&x| x == 0)
 }
 
 /// A member name's components: `.` and empty ones dropped, a leading `/`
