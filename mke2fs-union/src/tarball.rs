@@ -39,8 +39,7 @@ pub fn read_tar_layer(model: &mut Model, src: &Path, lower: &Dir) -> Result<Dir>
         last: None,
     };
     if src == Path::new("-") {
-        let stdin = std::io::stdin().lock();
-        r.read_stream(Box::new(stdin))?;
+        r.read_stream(Box::new(std::io::stdin()))?;
     } else {
         let f = std::fs::File::open(src).with_context(|| format!("cannot open {label}"))?;
         let mut b = BufReader::with_capacity(1 << 16, f);
@@ -103,6 +102,62 @@ impl<R: Read> Read for Counting<R> {
 impl<R: Seek> Seek for Counting<R> {
     fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
         self.inner.seek(pos)
+    }
+}
+
+/// Reads the decompressed stream in 1 MiB pieces and hands them over;
+/// stops when the reader is gone.
+fn pump(
+    mut dec: Box<dyn Read + Send + '_>,
+    tx: std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+) {
+    loop {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0;
+        while n < buf.len() {
+            match dec.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        if n == 0 {
+            return;
+        }
+        buf.truncate(n);
+        if tx.send(Ok(buf)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The receiving end of [`pump`] as a reader.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(v)) => {
+                    self.cur = v;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = (self.cur.len() - self.pos).min(buf.len());
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -172,11 +227,11 @@ impl Reader<'_> {
         anyhow!("{}: {what}: {msg}", self.where_after())
     }
 
-    fn read_stream(&mut self, input: Box<dyn Read + '_>) -> Result<()> {
+    fn read_stream(&mut self, input: Box<dyn Read + Send + '_>) -> Result<()> {
         let mut b = BufReader::with_capacity(1 << 16, input);
         let head = b.fill_buf().with_context(|| self.label.clone())?;
         let comp = Compression::detect(head);
-        let dec: Box<dyn Read + '_> = match comp {
+        let dec: Box<dyn Read + Send + '_> = match comp {
             Compression::None => Box::new(b),
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(b)),
             Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(b)),
@@ -191,19 +246,28 @@ impl Reader<'_> {
                 ))
             }
         };
-        let mut ar = tar::Archive::new(Counting {
-            inner: dec,
-            eof: false,
-        });
-        let entries = ar.entries().with_context(|| self.label.clone())?;
-        for e in entries {
-            let e = e.map_err(|e| self.bad_header(e))?;
-            self.member(e, None)?;
-        }
-        if ar.into_inner().eof {
-            return Err(self.no_end());
-        }
-        Ok(())
+        // Decompression runs in its own thread, ahead of the parsing.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(4);
+            scope.spawn(move || pump(dec, tx));
+            let mut ar = tar::Archive::new(Counting {
+                inner: ChannelReader {
+                    rx,
+                    cur: Vec::new(),
+                    pos: 0,
+                },
+                eof: false,
+            });
+            let entries = ar.entries().with_context(|| self.label.clone())?;
+            for e in entries {
+                let e = e.map_err(|e| self.bad_header(e))?;
+                self.member(e, None)?;
+            }
+            if ar.into_inner().eof {
+                return Err(self.no_end());
+            }
+            Ok(())
+        })
     }
 
     fn read_seekable(&mut self, f: std::fs::File) -> Result<()> {
