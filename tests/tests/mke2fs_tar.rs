@@ -776,3 +776,74 @@ fn flate_gzip(data: &[u8]) -> Vec<u8> {
     w.join().unwrap().unwrap();
     out.stdout
 }
+
+/// An overlayfs upper directory saved as a tar (char device 0/0 for a
+/// whiteout, the opaque xattr as a PAX record) with the default
+/// union_source=overlay, and PAX xattrs and devices in general.
+#[test]
+fn overlay_style_tar_becomes_union_objects() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("upper.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&t).unwrap());
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Char);
+    h.set_mode(0o000);
+    h.set_device_major(0).unwrap();
+    h.set_device_minor(0).unwrap();
+    h.set_size(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_600_000_000);
+    b.append_data(&mut h, "gone", &b""[..]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Block);
+    h.set_mode(0o660);
+    h.set_device_major(8).unwrap();
+    h.set_device_minor(1).unwrap();
+    h.set_size(0);
+    h.set_uid(0);
+    h.set_gid(6);
+    h.set_mtime(1_600_000_000);
+    b.append_data(&mut h, "sda1", &b""[..]).unwrap();
+    b.append_pax_extensions([
+        ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
+        ("SCHILY.xattr.user.note", &b"kept"[..]),
+        ("mtime", &b"1650000000.5"[..]),
+    ])
+    .unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o750);
+    h.set_uid(1000);
+    h.set_gid(1001);
+    h.set_size(0);
+    h.set_mtime(1_600_000_000);
+    b.append_data(&mut h, "opq/", &b""[..]).unwrap();
+    b.finish().unwrap();
+    drop(b);
+    let img = dir.path().join("o.img");
+    mk_ok(&img, &["-O", "whiteout", "-d", t.to_str().unwrap()], "16M");
+    let s = snapshot(&img);
+    assert_eq!(s["/gone"], "whiteout");
+    let opq = &s["/opq"];
+    assert!(opq.ends_with(" opaque"), "{opq}");
+    assert!(
+        opq.contains("mode=40750 owner=1000:1001 mtime=1650000000"),
+        "{opq}"
+    );
+    assert!(
+        opq.contains("user.note") && !opq.contains("trusted.overlay"),
+        "{opq}"
+    );
+    assert!(s["/sda1"].contains("mode=60660") && s["/sda1"].contains("dev=(8, 1)"));
+    assert_real_fsck_clean(&stock_copy(&img));
+    // Without -O whiteout one source is copied as it is.
+    mk_ok(&img, &["-d", t.to_str().unwrap()], "16M");
+    let s = snapshot(&img);
+    assert!(s["/gone"].contains("dev=(0, 0)"), "{}", s["/gone"]);
+    assert!(s["/opq"].contains("trusted.overlay.opaque"));
+    assert_real_fsck_clean(&img);
+}
