@@ -38,10 +38,22 @@ pub fn read_tar_layer(model: &mut Model, src: &Path, lower: &Dir) -> Result<Dir>
         layer: &mut layer,
         last: None,
     };
-    if src == Path::new("-") {
-        r.read_stream(Box::new(std::io::stdin()))?;
+    let file = if src == Path::new("-") {
+        // Standard input redirected from a file is read like that file.
+        use std::os::fd::AsFd;
+        std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::fs::File::from)
+            .filter(|f| {
+                let mut f = f;
+                f.metadata().is_ok_and(|m| m.is_file()) && f.stream_position().is_ok_and(|p| p == 0)
+            })
     } else {
-        let f = std::fs::File::open(src).with_context(|| format!("cannot open {label}"))?;
+        Some(std::fs::File::open(src).with_context(|| format!("cannot open {label}"))?)
+    };
+    if let Some(f) = file {
         let mut b = BufReader::with_capacity(1 << 16, f);
         match Compression::detect(b.fill_buf().with_context(|| label.clone())?) {
             Compression::None => {
@@ -52,6 +64,8 @@ pub fn read_tar_layer(model: &mut Model, src: &Path, lower: &Dir) -> Result<Dir>
             }
             _ => r.read_stream(Box::new(b))?,
         }
+    } else {
+        r.read_stream(Box::new(std::io::stdin()))?;
     }
     Ok(layer)
 }
@@ -246,28 +260,35 @@ impl Reader<'_> {
                 ))
             }
         };
+        if comp == Compression::None {
+            return self.parse_stream(dec);
+        }
         // Decompression runs in its own thread, ahead of the parsing.
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(4);
             scope.spawn(move || pump(dec, tx));
-            let mut ar = tar::Archive::new(Counting {
-                inner: ChannelReader {
-                    rx,
-                    cur: Vec::new(),
-                    pos: 0,
-                },
-                eof: false,
-            });
-            let entries = ar.entries().with_context(|| self.label.clone())?;
-            for e in entries {
-                let e = e.map_err(|e| self.bad_header(e))?;
-                self.member(e, None)?;
-            }
-            if ar.into_inner().eof {
-                return Err(self.no_end());
-            }
-            Ok(())
+            self.parse_stream(ChannelReader {
+                rx,
+                cur: Vec::new(),
+                pos: 0,
+            })
         })
+    }
+
+    fn parse_stream<R: Read>(&mut self, input: R) -> Result<()> {
+        let mut ar = tar::Archive::new(Counting {
+            inner: input,
+            eof: false,
+        });
+        let entries = ar.entries().with_context(|| self.label.clone())?;
+        for e in entries {
+            let e = e.map_err(|e| self.bad_header(e))?;
+            self.member(e, None)?;
+        }
+        if ar.into_inner().eof {
+            return Err(self.no_end());
+        }
+        Ok(())
     }
 
     fn read_seekable(&mut self, f: std::fs::File) -> Result<()> {

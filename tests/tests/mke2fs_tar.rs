@@ -36,6 +36,32 @@ fn mk_ok(img: &Path, args: &[&str], size: &str) {
     );
 }
 
+/// mke2fs-union with `-d -`, the archive written into a pipe (`pipe`) or
+/// standard input redirected from the file.
+fn mk_stdin(img: &Path, archive: &Path, pipe: bool) -> Output {
+    use std::io::Write;
+    let _ = std::fs::remove_file(img);
+    let mut c = Command::new(our_bin("mke2fs-union"));
+    c.env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["-q", "-F", "-U", UUID, "-E", SEED, "-d", "-"])
+        .arg(img)
+        .arg("64M")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !pipe {
+        return run(c.stdin(std::fs::File::open(archive).unwrap()));
+    }
+    let mut child = c.stdin(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = std::fs::read(archive).unwrap();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    w.join().unwrap();
+    out
+}
+
 fn sh(cmd: &mut Command) {
     let out = run(cmd);
     assert!(out.status.success(), "{cmd:?}: {}", text(&out));
@@ -205,12 +231,7 @@ fn a_tar_gives_the_same_filesystem_as_its_tree() {
         mk_ok(&timg, &["-E", SEED, "-d", tar.to_str().unwrap()], "64M");
         // Streamed (sparse members spooled, not read in place): the same.
         let simg = dir.path().join("stdin.img");
-        let out = run(Command::new(our_bin("mke2fs-union"))
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .args(["-q", "-F", "-U", UUID, "-E", SEED, "-d", "-"])
-            .arg(&simg)
-            .arg("64M")
-            .stdin(std::fs::File::open(&tar).unwrap()));
+        let out = mk_stdin(&simg, &tar, true);
         assert!(out.status.success(), "{format} stdin: {}", text(&out));
         let same = run(Command::new("cmp").arg(&timg).arg(&simg));
         assert!(same.status.success(), "{format}: stdin image differs");
@@ -345,17 +366,17 @@ fn compressed_archives_and_stdin_give_identical_images() {
         mk_ok(&img, &["-E", SEED, "-d", v.to_str().unwrap()], "64M");
         assert!(std::fs::read(&img).unwrap() == want, "{v:?} differs");
     }
-    // Standard input: plain and compressed.
+    // Standard input, a pipe or redirected from the file: plain and
+    // compressed.
     for v in std::iter::once(&tar).chain(&variants) {
-        let _ = std::fs::remove_file(&img);
-        let out = run(Command::new(our_bin("mke2fs-union"))
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .args(["-q", "-F", "-U", UUID, "-E", SEED, "-d", "-"])
-            .arg(&img)
-            .arg("64M")
-            .stdin(std::fs::File::open(v).unwrap()));
-        assert!(out.status.success(), "stdin {v:?}: {}", text(&out));
-        assert!(std::fs::read(&img).unwrap() == want, "stdin {v:?} differs");
+        for pipe in [true, false] {
+            let out = mk_stdin(&img, v, pipe);
+            assert!(out.status.success(), "stdin {v:?}: {}", text(&out));
+            assert!(
+                std::fs::read(&img).unwrap() == want,
+                "stdin {v:?} (pipe: {pipe}) differs"
+            );
+        }
     }
 }
 
