@@ -395,3 +395,101 @@ pub fn merge(layer: Dir, into: &mut Dir, keep: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(model: &mut Model, tag: &str) -> Entry {
+        Entry::Node(model.add(Node {
+            meta: Meta::default(),
+            kind: Kind::Symlink(tag.as_bytes().to_vec()),
+            origin: tag.into(),
+        }))
+    }
+
+    fn dir(entries: Vec<(&str, Entry)>) -> Dir {
+        Dir {
+            meta: Some(Meta::default()),
+            entries: entries
+                .into_iter()
+                .map(|(n, e)| (n.as_bytes().to_vec(), e))
+                .collect(),
+            ..Dir::default()
+        }
+    }
+
+    fn names(d: &Dir) -> Vec<String> {
+        let mut out = Vec::new();
+        for (n, e) in &d.entries {
+            let n = String::from_utf8_lossy(n).into_owned();
+            match e {
+                Entry::Dir(sub) => {
+                    out.push(format!("{n}/{}", if sub.opaque { " (opaque)" } else { "" }));
+                    out.extend(names(sub).into_iter().map(|c| format!("{n}/{c}")));
+                }
+                Entry::Node(_) => out.push(n),
+                Entry::Whiteout => out.push(format!("{n} (whiteout)")),
+            }
+        }
+        out
+    }
+
+    fn layers(keep_top: bool) -> Dir {
+        let mut m = Model::default();
+        let lower = dir(vec![
+            (
+                "a",
+                Entry::Dir(Box::new(dir(vec![("x", file(&mut m, "x"))]))),
+            ),
+            (
+                "d",
+                Entry::Dir(Box::new(dir(vec![("old", file(&mut m, "o"))]))),
+            ),
+            ("gone", file(&mut m, "g")),
+        ]);
+        let mut upper = dir(vec![
+            (
+                "a",
+                Entry::Dir(Box::new(dir(vec![(".wh.x", file(&mut m, "w"))]))),
+            ),
+            (
+                "d",
+                Entry::Dir(Box::new(dir(vec![
+                    (".wh..wh..opq", file(&mut m, "w")),
+                    ("new", file(&mut m, "n")),
+                ]))),
+            ),
+            (".wh.gone", file(&mut m, "w")),
+            (".wh.both", file(&mut m, "w")),
+            ("both", file(&mut m, "b")),
+        ]);
+        let mut lower = lower;
+        extract_markers(&m, &mut lower, UnionSource::Oci).unwrap();
+        extract_markers(&m, &mut upper, UnionSource::Oci).unwrap();
+        let mut merged = Dir::default();
+        merge(lower, &mut merged, false);
+        merge(upper, &mut merged, keep_top);
+        merged
+    }
+
+    #[test]
+    fn layers_flatten() {
+        assert_eq!(names(&layers(false)), ["a/", "both", "d/", "d/new"]);
+    }
+
+    #[test]
+    fn top_layer_markers_are_kept() {
+        assert_eq!(
+            names(&layers(true)),
+            [
+                "a/",
+                "a/x (whiteout)",
+                "both",
+                "d/ (opaque)",
+                "d/new",
+                "gone (whiteout)"
+            ]
+        );
+    }
+}
