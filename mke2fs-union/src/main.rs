@@ -4,6 +4,8 @@
 mod options;
 mod populate;
 mod profile;
+mod source;
+mod tarball;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,16 +24,17 @@ use ext2fs::superblock::{self as sbm, Superblock};
     about = "Create an ext2 filesystem, optionally with union-mount whiteouts",
     long_about = "Create an ext2 filesystem like `mke2fs -t ext2`, with the same options and \
                   defaults (from /etc/mke2fs.conf), plus the union-mount feature `-O whiteout` \
-                  and `-d` to fill it from a directory, an overlayfs upper directory or an OCI layer.",
+                  and `-d` to fill it from directories or tar archives, overlayfs upper directories or OCI layers.",
     disable_version_flag = true
 )]
 pub struct Cli {
     /// Block size in bytes (1024, 2048, 4096, ... 65536)
     #[arg(short = 'b', value_name = "block-size")]
     pub block_size: Option<String>,
-    /// Copy the contents of this directory into the new filesystem's root
-    /// (repeat for layers, lowest first)
-    #[arg(short = 'd', value_name = "root-directory")]
+    /// Copy a directory or a tar archive (plain, gzip, xz, zstd; `-` for
+    /// standard input) into the new filesystem's root (repeat for layers,
+    /// lowest first)
+    #[arg(short = 'd', value_name = "root-directory|tar-archive|-")]
     pub root_dirs: Vec<PathBuf>,
     /// Write with direct I/O: drop the written data from the page cache
     #[arg(short = 'D')]
@@ -507,6 +510,7 @@ fn run(cli: &Cli) -> Result<()> {
             ext.union_source,
             cli.quiet,
             clamp,
+            now,
         )
         .context("while populating the filesystem")?;
         if !cli.quiet {

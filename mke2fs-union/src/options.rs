@@ -49,7 +49,7 @@ is set off by an equals ('=') sign.  Valid extended options are:\n\
 \toffset=<offset to create the file system>\n\
 \tdiscard\n\
 \tnodiscard\n\
-\tunion_source=<overlay|oci|plain> (with -O whiteout and -d)\n";
+\tunion_source=<overlay|oci|plain> (-d markers, with -O whiteout or several -d)\n";
 
 fn num(k: &str, v: Option<&str>) -> Result<u64, String> {
     let v = v.ok_or_else(|| format!("Invalid {k} parameter: (missing)\n{HELP}"))?;

@@ -5,40 +5,75 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::image::Image;
 use ext2fs::inode::{self, ROOT_INO};
-use ext2fs::xattr::Xattr;
 
 use crate::options::UnionSource;
+use crate::source::{self, Data, Dir, Entry, Kind, Meta, Model, Seg};
 
-struct Copier {
+struct Copier<'m> {
     fs: Filesystem,
-    union: Option<UnionSource>,
-    /// (st_dev, st_ino) of multiply-linked sources -> our inode.
-    links: HashMap<(u64, u64), u32>,
-    xattrs: bool,
-    /// Several -d layers: names may already exist from a lower one.
-    layered: bool,
-    /// Whiteouts made from markers, by (directory, name): a live entry of
-    /// the same name later in the layer replaces them (the live entry wins).
-    union_made: std::collections::HashSet<(u32, Vec<u8>)>,
+    model: &'m Model,
+    /// Model node -> our inode, for hard links.
+    made: HashMap<usize, u32>,
     progress: Option<indicatif::ProgressBar>,
     files: u64,
     bytes: u64,
     clamp: Option<u32>,
+    /// Owner, mode and times of directories no source describes.
+    implicit: Meta,
     /// One copy buffer for every file (allocating per file costs more
     /// than the copy for small files).
     buf: Vec<u8>,
 }
 
+/// Reads every source (directories and tar archives, lowest layer first)
+/// into the model and merges them: markers are interpreted when the
+/// filesystem has the whiteout feature (the top layer's stay as union
+/// objects) or when there are several layers (they delete and clear, the
+/// result is flattened); one layer without -O whiteout is copied as it is.
+fn build_tree(
+    roots: &[std::path::PathBuf],
+    source: UnionSource,
+    union_on: bool,
+    xattrs: bool,
+) -> Result<(Model, Dir)> {
+    let mut model = Model::default();
+    let mut merged = Dir::default();
+    let mut links = HashMap::new();
+    let interpret = union_on || roots.len() > 1;
+    if roots.iter().filter(|r| r.as_os_str() == "-").count() > 1 {
+        return Err(anyhow!(
+            "standard input ('-d -') can be only one of the sources"
+        ));
+    }
+    for (i, root) in roots.iter().enumerate() {
+        let is_dir = root.as_os_str() != "-"
+            && std::fs::metadata(root)
+                .map_err(|e| anyhow!("{}: {e}", root.display()))?
+                .is_dir();
+        let mut layer = if is_dir {
+            source::read_dir_layer(&mut model, root, xattrs, &mut links)?
+        } else {
+            crate::tarball::read_tar_layer(&mut model, root, &merged)?
+        };
+        if interpret {
+            source::extract_markers(&model, &mut layer, source)?;
+        }
+        let keep = union_on && i + 1 == roots.len();
+        source::merge(layer, &mut merged, keep);
+    }
+    Ok((model, merged))
+}
+
 /// `clamp`: SOURCE_DATE_EPOCH; every time is at most this, and the times
-/// the library sets itself are this (reproducible builds).
+/// the library sets itself are this (reproducible builds). `now`: the
+/// times of directories an archive implies without a member for them.
 pub fn populate(
     device: &Path,
     offset: u64,
@@ -46,6 +81,7 @@ pub fn populate(
     source: UnionSource,
     quiet: bool,
     clamp: Option<u32>,
+    now: u32,
 ) -> Result<()> {
     let image = Image::open_read_write(device)
         .map_err(|e| anyhow!("{e}"))?
@@ -53,10 +89,20 @@ pub fn populate(
     let mut fs =
         Filesystem::from_image(image, &OpenOptions::default()).map_err(|e| anyhow!("{e}"))?;
     fs.set_fixed_time(clamp);
-    // One layer: names are unique per directory, so inserts can append.
-    fs.set_unique_names(roots.len() == 1);
-    let union = fs.whiteout_feature().then_some(source);
+    // The merged tree has one entry per name: inserts can append.
+    fs.set_unique_names(true);
+    let union_on = fs.whiteout_feature();
     let xattrs = fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR);
+    let (model, tree) = match build_tree(roots, source, union_on, xattrs) {
+        Ok(t) => t,
+        Err(e) => {
+            // Nothing was copied, but the image is not what was asked for.
+            fs.sb.s_state &= !ext2fs::superblock::STATE_VALID;
+            fs.mark_super_dirty();
+            let _ = fs.sync();
+            return Err(e.context("nothing was copied; the filesystem is marked not clean"));
+        }
+    };
     let progress = (!quiet && std::io::stdout().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_style(
@@ -65,34 +111,27 @@ pub fn populate(
         );
         pb
     });
+    let root_meta = fs.read_inode(ROOT_INO).map_err(|e| anyhow!("{e}"))?;
     let mut c = Copier {
         fs,
-        union,
-        links: HashMap::new(),
-        xattrs,
-        layered: roots.len() > 1,
-        union_made: Default::default(),
+        model: &model,
+        made: HashMap::new(),
         progress,
         files: 0,
         bytes: 0,
         clamp,
+        implicit: Meta {
+            perm: 0o755,
+            uid: root_meta.uid(),
+            gid: root_meta.gid(),
+            atime: now as i64,
+            mtime: now as i64,
+            ctime: now as i64,
+            xattrs: Vec::new(),
+        },
         buf: vec![0u8; 1 << 20],
     };
-    let mut result = Ok(());
-    for root in roots {
-        let meta =
-            std::fs::symlink_metadata(root).with_context(|| format!("{}", root.display()))?;
-        if !meta.is_dir() {
-            result = Err(anyhow!("{}: not a directory", root.display()));
-            break;
-        }
-        result = c
-            .set_attrs(ROOT_INO, root, &meta)
-            .and_then(|_| c.copy_dir(root, ROOT_INO));
-        if result.is_err() {
-            break;
-        }
-    }
+    let result = c.copy_root(&tree);
     if let Some(pb) = &c.progress {
         pb.finish_and_clear();
     }
@@ -106,234 +145,253 @@ pub fn populate(
     c.fs.close().map_err(|e| anyhow!("{e}"))
 }
 
-fn lib<T>(r: ext2fs::Result<T>, path: &Path) -> Result<T> {
-    r.map_err(|e| anyhow!("{}: {e}", path.display()))
+fn lib<T>(r: ext2fs::Result<T>, what: &str) -> Result<T> {
+    r.map_err(|e| anyhow!("{what}: {e}"))
 }
 
-impl Copier {
-    fn tick(&mut self, path: &Path, bytes: u64) {
+impl<'m> Copier<'m> {
+    fn tick(&mut self, what: &str, bytes: u64) {
         self.files += 1;
         self.bytes += bytes;
         if let Some(pb) = &self.progress {
             if self.files.is_multiple_of(64) {
                 pb.set_message(format!(
-                    "{} files, {} MiB: {}",
+                    "{} files, {} MiB: {what}",
                     self.files,
-                    self.bytes >> 20,
-                    path.display()
+                    self.bytes >> 20
                 ));
                 pb.tick();
             }
         }
     }
 
-    fn copy_dir(&mut self, src: &Path, dst: u32) -> Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(src)
-            .with_context(|| format!("{}", src.display()))?
-            .collect::<std::io::Result<_>>()
-            .with_context(|| format!("{}", src.display()))?;
-        // Sorted so that the image does not depend on readdir order.
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let name = e.file_name();
-            let name = name.as_encoded_bytes();
-            let meta =
-                std::fs::symlink_metadata(&path).with_context(|| format!("{}", path.display()))?;
-            if self.union_marker(&path, name, &meta, dst)? {
-                continue;
-            }
-            self.tick(&path, meta.len());
-            // A later layer replaces what an earlier one put here.
-            let existing = if self.layered || self.union_made.contains(&(dst, name.to_vec())) {
-                lib(self.fs.lookup_entry(dst, name), &path)?
-            } else {
-                None
-            };
-            if let Some(old) = &existing {
-                let both_dirs = old.inode != 0
-                    && meta.is_dir()
-                    && lib(self.fs.read_inode(old.inode), &path)?.is_dir();
-                if both_dirs {
-                    self.set_attrs(old.inode, &path, &meta)?;
-                    self.copy_dir(&path, old.inode)?;
-                    continue;
-                }
-                self.remove_tree(dst, name, &path)?;
-            }
-            let ino = self.copy_one(&path, name, &meta, dst)?;
-            if meta.is_dir() {
-                self.copy_dir(&path, ino)?;
-            }
+    fn copy_root(&mut self, tree: &Dir) -> Result<()> {
+        if let Some(m) = &tree.meta {
+            self.set_attrs(ROOT_INO, m, &tree.origin)?;
         }
-        self.finish_dir(dst, src)
+        self.copy_dir(tree, ROOT_INO)
     }
 
-    /// Handles union markers (with the whiteout feature): returns true when
-    /// the entry was a marker and has been turned into a union object.
-    fn union_marker(
-        &mut self,
-        path: &Path,
-        name: &[u8],
-        meta: &std::fs::Metadata,
-        dst: u32,
-    ) -> Result<bool> {
-        match self.union {
-            Some(UnionSource::Overlay) if meta.file_type().is_char_device() && meta.rdev() == 0 => {
-                self.replace_with_union_entry(dst, name, path)?;
-                return Ok(true);
-            }
-            Some(UnionSource::Oci) => {
-                if name == b".wh..wh..opq" {
-                    lib(self.fs.set_opaque(dst, true), path)?;
-                    return Ok(true);
+    fn copy_dir(&mut self, dir: &Dir, dst: u32) -> Result<()> {
+        if dir.opaque {
+            lib(self.fs.set_opaque(dst, true), &dir.origin)?;
+        }
+        // BTreeMap order: the image depends on names only.
+        for (name, e) in &dir.entries {
+            match e {
+                Entry::Whiteout => {
+                    lib(self.fs.add_union_entry(dst, name, ft::WHT), &dir.origin)?;
                 }
-                if let Some(hidden) = name.strip_prefix(b".wh.") {
-                    if hidden.is_empty() {
-                        return Err(anyhow!(
-                            "{}: whiteout marker without a name",
-                            path.display()
-                        ));
+                Entry::Dir(sub) => {
+                    self.tick(&sub.origin, 0);
+                    let meta = sub.meta.as_ref().unwrap_or(&self.implicit).clone();
+                    let ino = lib(self.fs.mkdir(dst, name, meta.perm), &sub.origin)?;
+                    self.set_attrs(ino, &meta, &sub.origin)?;
+                    self.copy_dir(sub, ino)?;
+                }
+                Entry::Node(id) => {
+                    if let Some(&ino) = self.made.get(id) {
+                        let origin = self.node(*id)?.origin.as_str();
+                        lib(self.fs.link(dst, name, ino), origin)?;
+                        continue;
                     }
-                    self.replace_with_union_entry(dst, hidden, path)?;
-                    return Ok(true);
+                    let ino = self.copy_node(*id, name, dst)?;
+                    self.made.insert(*id, ino);
                 }
             }
-            _ => {}
         }
-        Ok(false)
+        self.finish_dir(dst, &dir.origin)
     }
 
-    fn replace_with_union_entry(&mut self, dst: u32, name: &[u8], path: &Path) -> Result<()> {
-        self.union_made.insert((dst, name.to_vec()));
-        if lib(self.fs.lookup_entry(dst, name), path)?.is_some() {
-            self.remove_tree(dst, name, path)?;
-        }
-        lib(self.fs.add_union_entry(dst, name, ft::WHT), path)
+    fn node(&self, id: usize) -> Result<&'m source::Node> {
+        self.model
+            .nodes
+            .get(id)
+            .ok_or_else(|| anyhow!("internal error: no source node {id}"))
     }
 
-    /// Removes `name` (a whole subtree for a directory) from `dir`.
-    fn remove_tree(&mut self, dir: u32, name: &[u8], path: &Path) -> Result<()> {
-        let Some(e) = lib(self.fs.lookup_entry(dir, name), path)? else {
-            return Ok(());
-        };
-        if e.inode == 0 {
-            lib(self.fs.remove_entry(dir, name), path)?;
-            return Ok(());
-        }
-        if lib(self.fs.read_inode(e.inode), path)?.is_dir() {
-            for child in lib(self.fs.read_dir(e.inode), path)? {
-                if !child.is_dot() && !child.is_dotdot() {
-                    self.remove_tree(e.inode, &child.name, path)?;
-                }
+    fn copy_node(&mut self, id: usize, name: &[u8], dst: u32) -> Result<u32> {
+        let node = self.node(id)?;
+        let origin = node.origin.as_str();
+        let perm = node.meta.perm;
+        let ino = match &node.kind {
+            Kind::Symlink(target) => lib(self.fs.symlink(dst, name, target), origin)?,
+            Kind::File { size, data } => {
+                self.tick(origin, *size);
+                let ino = lib(self.fs.create(dst, name, inode::S_IFREG | perm), origin)?;
+                self.copy_file(ino, *size, data, origin)?;
+                ino
             }
-            lib(self.fs.rmdir(dir, name), path)
-        } else {
-            lib(self.fs.unlink(dir, name), path)
-        }
-    }
-
-    fn copy_one(
-        &mut self,
-        path: &Path,
-        name: &[u8],
-        meta: &std::fs::Metadata,
-        dst: u32,
-    ) -> Result<u32> {
-        let ft = meta.file_type();
-        let perm = (meta.mode() & 0o7777) as u16;
-        if meta.nlink() > 1 && !ft.is_dir() {
-            if let Some(&ino) = self.links.get(&(meta.dev(), meta.ino())) {
-                lib(self.fs.link(dst, name, ino), path)?;
-                return Ok(ino);
-            }
-        }
-        let ino = if ft.is_dir() {
-            lib(self.fs.mkdir(dst, name, perm), path)?
-        } else if ft.is_symlink() {
-            let target = std::fs::read_link(path).with_context(|| format!("{}", path.display()))?;
-            lib(
-                self.fs
-                    .symlink(dst, name, target.as_os_str().as_encoded_bytes()),
-                path,
-            )?
-        } else if ft.is_file() {
-            let ino = lib(self.fs.create(dst, name, inode::S_IFREG | perm), path)?;
-            self.copy_data(path, ino)?;
-            ino
-        } else {
-            let (mode, major, minor) = if ft.is_char_device() {
-                (
-                    inode::S_IFCHR,
-                    rustix::fs::major(meta.rdev()),
-                    rustix::fs::minor(meta.rdev()),
-                )
-            } else if ft.is_block_device() {
-                (
-                    inode::S_IFBLK,
-                    rustix::fs::major(meta.rdev()),
-                    rustix::fs::minor(meta.rdev()),
-                )
-            } else if ft.is_fifo() {
-                (inode::S_IFIFO, 0, 0)
-            } else {
-                (inode::S_IFSOCK, 0, 0)
-            };
-            lib(self.fs.mknod(dst, name, mode | perm, major, minor), path)?
+            Kind::Char(a, b) => lib(
+                self.fs.mknod(dst, name, inode::S_IFCHR | perm, *a, *b),
+                origin,
+            )?,
+            Kind::Block(a, b) => lib(
+                self.fs.mknod(dst, name, inode::S_IFBLK | perm, *a, *b),
+                origin,
+            )?,
+            Kind::Fifo => lib(
+                self.fs.mknod(dst, name, inode::S_IFIFO | perm, 0, 0),
+                origin,
+            )?,
+            Kind::Socket => lib(
+                self.fs.mknod(dst, name, inode::S_IFSOCK | perm, 0, 0),
+                origin,
+            )?,
         };
-        if meta.nlink() > 1 && !ft.is_dir() {
-            self.links.insert((meta.dev(), meta.ino()), ino);
-        }
-        self.set_attrs(ino, path, meta)?;
+        self.set_attrs(ino, &node.meta, origin)?;
         Ok(ino)
     }
 
-    /// Copies a file's data region by region (SEEK_DATA/SEEK_HOLE), so
-    /// holes stay holes.
-    fn copy_data(&mut self, path: &Path, ino: u32) -> Result<()> {
-        let f =
-            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let size = f.metadata()?.len();
-        let mut rec = lib(self.fs.read_inode(ino), path)?;
+    fn copy_file(&mut self, ino: u32, size: u64, data: &Data, origin: &str) -> Result<()> {
+        let mut rec = lib(self.fs.read_inode(ino), origin)?;
         let mut buf = std::mem::take(&mut self.buf);
-        let res = self.copy_regions(&f, path, ino, &mut rec, size, &mut buf);
+        let res = match data {
+            Data::Path(p) => self.copy_path(p, ino, &mut rec, &mut buf),
+            Data::Archive(i, segs) => match self.model.archives.get(*i) {
+                Some(f) => {
+                    self.copy_segs(segs, &Src::File(f), ino, &mut rec, &mut buf, size, origin)
+                }
+                None => Err(anyhow!("internal error: no archive {i}")),
+            },
+            Data::Spool(segs) => {
+                let spool = &self.model.spool;
+                self.copy_segs(
+                    segs,
+                    &Src::Spool(spool),
+                    ino,
+                    &mut rec,
+                    &mut buf,
+                    size,
+                    origin,
+                )
+            }
+        };
         self.buf = buf;
         res?;
         if rec.size() != size {
             // A trailing hole: the size says so, no blocks.
             rec.set_size(size);
-            lib(self.fs.write_inode(ino, &rec), path)?;
+            lib(self.fs.write_inode(ino, &rec), origin)?;
         }
         Ok(())
     }
 
-    fn copy_regions(
+    /// Archive data: runs read in place or from the spool, gaps between
+    /// them read as zeroes; every whole block of zeroes is left as a hole.
+    /// Blocks are judged whole (runs and gaps together), so the result
+    /// does not depend on how the data was cut into runs.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_segs(
         &mut self,
-        f: &std::fs::File,
+        segs: &[Seg],
+        src: &Src,
+        ino: u32,
+        rec: &mut ext2fs::inode::Inode,
+        buf: &mut [u8],
+        size: u64,
+        origin: &str,
+    ) -> Result<()> {
+        let bs = self.fs.block_size() as u64;
+        let mut segs: Vec<Seg> = segs.iter().filter(|s| s.len > 0).copied().collect();
+        segs.sort_by_key(|s| s.file_off);
+        // Block-aligned windows around the runs, merged.
+        let mut windows: Vec<(u64, u64)> = Vec::new();
+        for s in &segs {
+            let a = s.file_off / bs * bs;
+            let b = (s.file_off + s.len)
+                .div_ceil(bs)
+                .saturating_mul(bs)
+                .min(size);
+            match windows.last_mut() {
+                Some(w) if a <= w.1 => w.1 = w.1.max(b),
+                _ => windows.push((a, b)),
+            }
+        }
+        let mut next = 0usize; // first run that may reach the chunk
+        for (wa, wb) in windows {
+            let mut at = wa;
+            while at < wb {
+                let n = (wb - at).min(buf.len() as u64) as usize;
+                let chunk = &mut buf[..n];
+                chunk.fill(0);
+                let cend = at + n as u64;
+                while next < segs.len() && segs[next].file_off + segs[next].len <= at {
+                    next += 1;
+                }
+                for s in segs[next..].iter().take_while(|s| s.file_off < cend) {
+                    let a = s.file_off.max(at);
+                    let b = (s.file_off + s.len).min(cend);
+                    if a < b {
+                        src.read_at(
+                            s.src_off + (a - s.file_off),
+                            &mut chunk[(a - at) as usize..(b - at) as usize],
+                        )
+                        .map_err(|e| anyhow!("{origin}: {e}"))?;
+                    }
+                }
+                let mut p = 0usize;
+                let mut run: Option<usize> = None;
+                while p < n {
+                    let q = ((p as u64 + bs).min(n as u64)) as usize;
+                    if (q - p) as u64 == bs && is_zero(&chunk[p..q]) {
+                        if let Some(s) = run.take() {
+                            lib(
+                                self.fs.write_range(ino, rec, at + s as u64, &chunk[s..p]),
+                                origin,
+                            )?;
+                        }
+                    } else if run.is_none() {
+                        run = Some(p);
+                    }
+                    p = q;
+                }
+                if let Some(s) = run {
+                    lib(
+                        self.fs.write_range(ino, rec, at + s as u64, &chunk[s..n]),
+                        origin,
+                    )?;
+                }
+                at = cend;
+            }
+        }
+        Ok(())
+    }
+
+    /// A source directory's file: region by region (SEEK_DATA/SEEK_HOLE),
+    /// so holes stay holes.
+    fn copy_path(
+        &mut self,
         path: &Path,
         ino: u32,
         rec: &mut ext2fs::inode::Inode,
-        size: u64,
         buf: &mut [u8],
     ) -> Result<()> {
         use rustix::fs::{seek, SeekFrom};
         use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(path)
+            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+        let size = f
+            .metadata()
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?
+            .len();
+        let what = path.display().to_string();
         let mut pos = 0u64;
         while pos < size {
-            let start = match seek(f, SeekFrom::Data(pos as i64)) {
+            let start = match seek(&f, SeekFrom::Data(pos as i64)) {
                 Ok(p) => p,
                 Err(rustix::io::Errno::NXIO) => break,
                 Err(_) => pos, // no SEEK_DATA here: read everything
             };
-            let end = seek(f, SeekFrom::Hole(start as i64))
+            let end = seek(&f, SeekFrom::Hole(start as i64))
                 .unwrap_or(size)
                 .min(size);
             let mut at = start;
             while at < end {
                 let n = ((end - at) as usize).min(buf.len());
                 f.read_exact_at(&mut buf[..n], at)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                lib(self.fs.write_range(ino, rec, at, &buf[..n]), path)?;
+                    .map_err(|e| anyhow!("cannot read {what}: {e}"))?;
+                lib(self.fs.write_range(ino, rec, at, &buf[..n]), &what)?;
                 at += n as u64;
             }
             pos = end.max(start + 1);
@@ -341,73 +399,55 @@ impl Copier {
         Ok(())
     }
 
-    fn set_attrs(&mut self, ino: u32, path: &Path, meta: &std::fs::Metadata) -> Result<()> {
-        let mut rec = lib(self.fs.read_inode(ino), path)?;
-        rec.base.i_mode = (rec.base.i_mode & inode::S_IFMT) | (meta.mode() & 0o7777) as u16;
-        rec.set_uid(meta.uid());
-        rec.set_gid(meta.gid());
+    fn set_attrs(&mut self, ino: u32, meta: &Meta, origin: &str) -> Result<()> {
+        let mut rec = lib(self.fs.read_inode(ino), origin)?;
+        rec.base.i_mode = (rec.base.i_mode & inode::S_IFMT) | (meta.perm & 0o7777);
+        rec.set_uid(meta.uid);
+        rec.set_gid(meta.gid);
         let t = |v: i64| {
             let v = v.clamp(0, u32::MAX as i64) as u32;
             self.clamp.map_or(v, |c| v.min(c))
         };
-        rec.base.i_atime = t(meta.atime());
-        rec.base.i_mtime = t(meta.mtime());
-        rec.base.i_ctime = t(meta.ctime());
-        lib(self.fs.write_inode(ino, &rec), path)?;
-        if self.xattrs {
-            let mut attrs = read_xattrs(path)?;
-            let opaque = attrs
-                .iter()
-                .any(|a| a.name == "trusted.overlay.opaque" && a.value == b"y");
-            if self.union == Some(UnionSource::Overlay) && meta.is_dir() {
-                attrs.retain(|a| !a.name.starts_with("trusted.overlay."));
-                if opaque {
-                    lib(self.fs.set_opaque(ino, true), path)?;
-                }
-            }
-            if !attrs.is_empty() {
-                lib(self.fs.set_xattrs(ino, &attrs), path)?;
-            }
+        rec.base.i_atime = t(meta.atime);
+        rec.base.i_mtime = t(meta.mtime);
+        rec.base.i_ctime = t(meta.ctime);
+        lib(self.fs.write_inode(ino, &rec), origin)?;
+        if !meta.xattrs.is_empty() && self.fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR) {
+            lib(self.fs.set_xattrs(ino, &meta.xattrs), origin)?;
         }
         Ok(())
     }
 
     /// Big directories become htrees (the real mke2fs -d leaves them linear).
-    fn finish_dir(&mut self, dir: u32, path: &Path) -> Result<()> {
-        let rec = lib(self.fs.read_inode(dir), path)?;
+    fn finish_dir(&mut self, dir: u32, origin: &str) -> Result<()> {
+        let rec = lib(self.fs.read_inode(dir), origin)?;
         if self.fs.sb.has_compat(ext2fs::features::compat::DIR_INDEX)
             && rec.size() > self.fs.block_size() as u64
             && rec.flags() & inode::flags::INDEX == 0
         {
-            lib(self.fs.index_directory(dir), path)?;
+            lib(self.fs.index_directory(dir), origin)?;
         }
         Ok(())
     }
 }
 
-/// All xattrs of a path (not following symlinks), names in order.
-fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
-    // Ask for the sizes first: most files have no xattrs at all.
-    let size = match rustix::fs::llistxattr(path, &mut []) {
-        Ok(0) => return Ok(Vec::new()),
-        Ok(n) => n,
-        Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(anyhow!("{}: listing xattrs: {e}", path.display())),
-    };
-    let mut names = vec![0u8; size];
-    let n = rustix::fs::llistxattr(path, &mut names)
-        .map_err(|e| anyhow!("{}: listing xattrs: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        let name = String::from_utf8_lossy(name).into_owned();
-        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut [])
-            .map_err(|e| anyhow!("{}: reading xattr {name}: {e}", path.display()))?;
-        let mut value = vec![0u8; len];
-        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut value)
-            .map_err(|e| anyhow!("{}: reading xattr {name}: {e}", path.display()))?;
-        value.truncate(len);
-        out.push(Xattr { name, value });
+/// Where archive data is read from.
+enum Src<'a> {
+    File(&'a std::fs::File),
+    Spool(&'a source::Spool),
+}
+
+impl Src<'_> {
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        match self {
+            Src::File(f) => f.read_exact_at(buf, off).map_err(|e| anyhow!("{e}")),
+            Src::Spool(s) => s.read_at(off, buf),
+        }
     }
-    out.sort();
-    Ok(out)
+}
+
+fn is_zero(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(16);
+    chunks.all(|c| c == [0u8; 16]) && chunks.remainder().iter().all(|&x| x == 0)
 }

@@ -1,0 +1,495 @@
+//! The source-tree model `-d` builds before writing anything: every
+//! source (a directory or a tar archive) is read into a [`Dir`] tree whose
+//! files live in one [`Model`] arena, union markers are turned into
+//! whiteout names and opaque flags, and the layers are merged the way a
+//! container runtime applies them. The writer (`populate.rs`) then walks
+//! the merged tree in name order, so the image depends neither on readdir
+//! order nor on archive member order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use ext2fs::xattr::Xattr;
+
+use crate::options::UnionSource;
+
+/// Owner, permissions, times and xattrs of one file or directory.
+#[derive(Clone, Debug, Default)]
+pub struct Meta {
+    /// `mode & 0o7777`
+    pub perm: u16,
+    pub uid: u32,
+    pub gid: u32,
+    pub atime: i64,
+    pub mtime: i64,
+    pub ctime: i64,
+    /// Sorted by name.
+    pub xattrs: Vec<Xattr>,
+}
+
+/// One run of a file's data: `len` bytes at `file_off` in the file come
+/// from `src_off` in the data source.
+#[derive(Clone, Copy, Debug)]
+pub struct Seg {
+    pub file_off: u64,
+    pub src_off: u64,
+    pub len: u64,
+}
+
+/// Where a regular file's bytes are.
+#[derive(Debug)]
+pub enum Data {
+    /// A file of a source directory, copied region by region (SEEK_DATA).
+    Path(PathBuf),
+    /// Runs of a seekable archive file (`Model::archives[i]`), read in place.
+    Archive(usize, Vec<Seg>),
+    /// Runs of the in-memory spool (compressed or piped archives).
+    Spool(Vec<Seg>),
+}
+
+#[derive(Debug)]
+pub enum Kind {
+    File { size: u64, data: Data },
+    Symlink(Vec<u8>),
+    Char(u32, u32),
+    Block(u32, u32),
+    Fifo,
+    Socket,
+}
+
+/// A non-directory inode; several entries may name it (hard links).
+#[derive(Debug)]
+pub struct Node {
+    pub meta: Meta,
+    pub kind: Kind,
+    /// Where it came from, for messages: a path or `archive: member`.
+    pub origin: String,
+}
+
+#[derive(Debug)]
+pub enum Entry {
+    Dir(Box<Dir>),
+    /// An index into `Model::nodes`.
+    Node(usize),
+    /// A union whiteout entry (kept from the top layer with -O whiteout).
+    Whiteout,
+}
+
+#[derive(Debug, Default)]
+pub struct Dir {
+    /// None: made implicitly (a tar member below it, no member for it).
+    pub meta: Option<Meta>,
+    pub origin: String,
+    pub entries: BTreeMap<Vec<u8>, Entry>,
+    /// An opaque marker was in this directory (of this layer).
+    pub opaque: bool,
+    /// Names whited out by markers in this directory (of this layer).
+    pub whiteouts: BTreeSet<Vec<u8>>,
+}
+
+/// Data held in memory for archives that cannot be read in place, in
+/// chunks so that growing never copies what is already there.
+#[derive(Debug, Default)]
+pub struct Spool {
+    chunks: Vec<Vec<u8>>,
+    len: u64,
+}
+
+const SPOOL_CHUNK: usize = 16 << 20;
+
+impl Spool {
+    /// Appends `data`; returns where it starts.
+    pub fn append(&mut self, mut data: &[u8]) -> u64 {
+        let at = self.len;
+        while !data.is_empty() {
+            if self.chunks.last().is_none_or(|c| c.len() == SPOOL_CHUNK) {
+                self.chunks.push(Vec::with_capacity(SPOOL_CHUNK));
+            }
+            let Some(last) = self.chunks.last_mut() else {
+                break;
+            };
+            let n = (SPOOL_CHUNK - last.len()).min(data.len());
+            last.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            self.len += n as u64;
+        }
+        at
+    }
+
+    pub fn read_at(&self, mut off: u64, mut buf: &mut [u8]) -> Result<()> {
+        while !buf.is_empty() {
+            let chunk = (off / SPOOL_CHUNK as u64) as usize;
+            let within = (off % SPOOL_CHUNK as u64) as usize;
+            let c = self
+                .chunks
+                .get(chunk)
+                .filter(|c| c.len() > within)
+                .ok_or_else(|| anyhow!("internal error: read past the spooled data"))?;
+            let n = (c.len() - within).min(buf.len());
+            buf[..n].copy_from_slice(&c[within..within + n]);
+            buf = &mut buf[n..];
+            off += n as u64;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Model {
+    pub nodes: Vec<Node>,
+    pub archives: Vec<std::fs::File>,
+    pub spool: Spool,
+}
+
+impl Model {
+    pub fn add(&mut self, node: Node) -> usize {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+}
+
+impl Dir {
+    /// The entry at `path` (components, no `.`/`..`), not following symlinks.
+    pub fn lookup(&self, comps: &[&[u8]]) -> Option<&Entry> {
+        let (last, parents) = comps.split_last()?;
+        let mut d = self;
+        for c in parents {
+            match d.entries.get(*c)? {
+                Entry::Dir(sub) => d = sub,
+                _ => return None,
+            }
+        }
+        d.entries.get(*last)
+    }
+}
+
+/// Reads a source directory into a layer tree. `links` maps
+/// (st_dev, st_ino) of multiply-linked files to their node (across layers,
+/// like the tree copy always did).
+pub fn read_dir_layer(
+    model: &mut Model,
+    root: &Path,
+    xattrs: bool,
+    links: &mut HashMap<(u64, u64), usize>,
+) -> Result<Dir> {
+    let meta = std::fs::symlink_metadata(root).with_context(|| root.display().to_string())?;
+    if !meta.is_dir() {
+        return Err(anyhow!("{}: not a directory", root.display()));
+    }
+    let mut d = Dir {
+        meta: Some(meta_of(root, &meta, xattrs)?),
+        origin: root.display().to_string(),
+        ..Dir::default()
+    };
+    read_dir_into(model, root, &mut d, xattrs, links)?;
+    Ok(d)
+}
+
+fn meta_of(path: &Path, m: &std::fs::Metadata, xattrs: bool) -> Result<Meta> {
+    Ok(Meta {
+        perm: (m.mode() & 0o7777) as u16,
+        uid: m.uid(),
+        gid: m.gid(),
+        atime: m.atime(),
+        mtime: m.mtime(),
+        ctime: m.ctime(),
+        xattrs: if xattrs {
+            read_xattrs(path)?
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+fn read_dir_into(
+    model: &mut Model,
+    src: &Path,
+    dir: &mut Dir,
+    xattrs: bool,
+    links: &mut HashMap<(u64, u64), usize>,
+) -> Result<()> {
+    for e in std::fs::read_dir(src).with_context(|| src.display().to_string())? {
+        let e = e.with_context(|| src.display().to_string())?;
+        let path = e.path();
+        let name = e.file_name().into_encoded_bytes();
+        let m = std::fs::symlink_metadata(&path).with_context(|| path.display().to_string())?;
+        let ft = m.file_type();
+        if ft.is_dir() {
+            let mut sub = Dir {
+                meta: Some(meta_of(&path, &m, xattrs)?),
+                origin: path.display().to_string(),
+                ..Dir::default()
+            };
+            read_dir_into(model, &path, &mut sub, xattrs, links)?;
+            dir.entries.insert(name, Entry::Dir(Box::new(sub)));
+            continue;
+        }
+        if m.nlink() > 1 {
+            if let Some(&id) = links.get(&(m.dev(), m.ino())) {
+                dir.entries.insert(name, Entry::Node(id));
+                continue;
+            }
+        }
+        let rdev = || (rustix::fs::major(m.rdev()), rustix::fs::minor(m.rdev()));
+        let kind = if ft.is_symlink() {
+            let t = std::fs::read_link(&path).with_context(|| path.display().to_string())?;
+            Kind::Symlink(t.into_os_string().into_encoded_bytes())
+        } else if ft.is_file() {
+            Kind::File {
+                size: m.len(),
+                data: Data::Path(path.clone()),
+            }
+        } else if ft.is_char_device() {
+            let (a, b) = rdev();
+            Kind::Char(a, b)
+        } else if ft.is_block_device() {
+            let (a, b) = rdev();
+            Kind::Block(a, b)
+        } else if ft.is_fifo() {
+            Kind::Fifo
+        } else {
+            Kind::Socket
+        };
+        let id = model.add(Node {
+            meta: meta_of(&path, &m, xattrs)?,
+            kind,
+            origin: path.display().to_string(),
+        });
+        if m.nlink() > 1 {
+            links.insert((m.dev(), m.ino()), id);
+        }
+        dir.entries.insert(name, Entry::Node(id));
+    }
+    Ok(())
+}
+
+/// All xattrs of a path (not following symlinks), sorted by name.
+fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
+    // Ask for the sizes first: most files have no xattrs at all.
+    let size = match rustix::fs::llistxattr(path, &mut []) {
+        Ok(0) => return Ok(Vec::new()),
+        Ok(n) => n,
+        Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
+        Err(e) => return Err(anyhow!("{}: listing xattrs: {e}", path.display())),
+    };
+    let mut names = vec![0u8; size];
+    let n = rustix::fs::llistxattr(path, &mut names)
+        .map_err(|e| anyhow!("{}: listing xattrs: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut [])
+            .map_err(|e| anyhow!("{}: reading xattr {name}: {e}", path.display()))?;
+        let mut value = vec![0u8; len];
+        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut value)
+            .map_err(|e| anyhow!("{}: reading xattr {name}: {e}", path.display()))?;
+        value.truncate(len);
+        out.push(Xattr { name, value });
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Turns the union markers of one layer into whiteout names and opaque
+/// flags, removing the marker entries (overlayfs: char device 0/0 and
+/// `trusted.overlay.opaque=y`; OCI: `.wh.NAME` and `.wh..wh..opq`).
+pub fn extract_markers(model: &Model, dir: &mut Dir, source: UnionSource) -> Result<()> {
+    if source == UnionSource::Plain {
+        return Ok(());
+    }
+    let mut whiteouts = Vec::new();
+    for (name, e) in &dir.entries {
+        match source {
+            UnionSource::Oci => {
+                if name.as_slice() == b".wh..wh..opq" {
+                    dir.opaque = true;
+                    whiteouts.push((name.clone(), None));
+                } else if let Some(hidden) = name.strip_prefix(b".wh.") {
+                    if hidden.is_empty() {
+                        return Err(anyhow!(
+                            "{}/.wh.: whiteout marker without a name",
+                            dir.origin
+                        ));
+                    }
+                    whiteouts.push((name.clone(), Some(hidden.to_vec())));
+                }
+            }
+            UnionSource::Overlay => {
+                if let Entry::Node(id) = e {
+                    if matches!(
+                        model.nodes.get(*id).map(|n| &n.kind),
+                        Some(Kind::Char(0, 0))
+                    ) {
+                        whiteouts.push((name.clone(), Some(name.clone())));
+                    }
+                }
+            }
+            UnionSource::Plain => {}
+        }
+    }
+    for (marker, hidden) in whiteouts {
+        dir.entries.remove(&marker);
+        if let Some(h) = hidden {
+            dir.whiteouts.insert(h);
+        }
+    }
+    if source == UnionSource::Overlay {
+        if let Some(m) = &mut dir.meta {
+            if m.xattrs
+                .iter()
+                .any(|a| a.name == "trusted.overlay.opaque" && a.value == b"y")
+            {
+                dir.opaque = true;
+            }
+            m.xattrs.retain(|a| !a.name.starts_with("trusted.overlay."));
+        }
+    }
+    for e in dir.entries.values_mut() {
+        if let Entry::Dir(sub) = e {
+            extract_markers(model, sub, source)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies one layer on the merged tree: an opaque marker clears what
+/// lower layers put in the directory, a whiteout deletes the name, later
+/// entries replace earlier ones and directories merge. With `keep` (the
+/// top layer of a -O whiteout image) the markers stay as whiteout entries
+/// and opaque flags.
+pub fn merge(layer: Dir, into: &mut Dir, keep: bool) {
+    if layer.opaque {
+        into.entries.clear();
+        if keep {
+            into.opaque = true;
+        }
+    }
+    for w in &layer.whiteouts {
+        into.entries.remove(w);
+        // A live entry of the same name in the same layer wins.
+        if keep && !layer.entries.contains_key(w) {
+            into.entries.insert(w.clone(), Entry::Whiteout);
+        }
+    }
+    if layer.meta.is_some() {
+        into.meta = layer.meta;
+        into.origin = layer.origin;
+    } else if into.origin.is_empty() {
+        into.origin = layer.origin;
+    }
+    for (name, e) in layer.entries {
+        match e {
+            Entry::Dir(sub) => match into.entries.get_mut(&name) {
+                Some(Entry::Dir(existing)) => merge(*sub, existing, keep),
+                _ => {
+                    let mut fresh = Dir::default();
+                    merge(*sub, &mut fresh, keep);
+                    into.entries.insert(name, Entry::Dir(Box::new(fresh)));
+                }
+            },
+            other => {
+                into.entries.insert(name, other);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(model: &mut Model, tag: &str) -> Entry {
+        Entry::Node(model.add(Node {
+            meta: Meta::default(),
+            kind: Kind::Symlink(tag.as_bytes().to_vec()),
+            origin: tag.into(),
+        }))
+    }
+
+    fn dir(entries: Vec<(&str, Entry)>) -> Dir {
+        Dir {
+            meta: Some(Meta::default()),
+            entries: entries
+                .into_iter()
+                .map(|(n, e)| (n.as_bytes().to_vec(), e))
+                .collect(),
+            ..Dir::default()
+        }
+    }
+
+    fn names(d: &Dir) -> Vec<String> {
+        let mut out = Vec::new();
+        for (n, e) in &d.entries {
+            let n = String::from_utf8_lossy(n).into_owned();
+            match e {
+                Entry::Dir(sub) => {
+                    out.push(format!("{n}/{}", if sub.opaque { " (opaque)" } else { "" }));
+                    out.extend(names(sub).into_iter().map(|c| format!("{n}/{c}")));
+                }
+                Entry::Node(_) => out.push(n),
+                Entry::Whiteout => out.push(format!("{n} (whiteout)")),
+            }
+        }
+        out
+    }
+
+    fn layers(keep_top: bool) -> Dir {
+        let mut m = Model::default();
+        let lower = dir(vec![
+            (
+                "a",
+                Entry::Dir(Box::new(dir(vec![("x", file(&mut m, "x"))]))),
+            ),
+            (
+                "d",
+                Entry::Dir(Box::new(dir(vec![("old", file(&mut m, "o"))]))),
+            ),
+            ("gone", file(&mut m, "g")),
+        ]);
+        let mut upper = dir(vec![
+            (
+                "a",
+                Entry::Dir(Box::new(dir(vec![(".wh.x", file(&mut m, "w"))]))),
+            ),
+            (
+                "d",
+                Entry::Dir(Box::new(dir(vec![
+                    (".wh..wh..opq", file(&mut m, "w")),
+                    ("new", file(&mut m, "n")),
+                ]))),
+            ),
+            (".wh.gone", file(&mut m, "w")),
+            (".wh.both", file(&mut m, "w")),
+            ("both", file(&mut m, "b")),
+        ]);
+        let mut lower = lower;
+        extract_markers(&m, &mut lower, UnionSource::Oci).unwrap();
+        extract_markers(&m, &mut upper, UnionSource::Oci).unwrap();
+        let mut merged = Dir::default();
+        merge(lower, &mut merged, false);
+        merge(upper, &mut merged, keep_top);
+        merged
+    }
+
+    #[test]
+    fn layers_flatten() {
+        assert_eq!(names(&layers(false)), ["a/", "both", "d/", "d/new"]);
+    }
+
+    #[test]
+    fn top_layer_markers_are_kept() {
+        assert_eq!(
+            names(&layers(true)),
+            [
+                "a/",
+                "a/x (whiteout)",
+                "both",
+                "d/ (opaque)",
+                "d/new",
+                "gone (whiteout)"
+            ]
+        );
+    }
+}
