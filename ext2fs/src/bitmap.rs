@@ -43,6 +43,24 @@ impl Bitmap {
         }
     }
 
+    /// Sets every bit in [from, to) (whole words at a time).
+    pub fn set_range(&mut self, from: u64, to: u64) {
+        let to = to.min(self.len);
+        let mut i = from;
+        while i < to && i % 64 != 0 {
+            self.set(i, true);
+            i += 1;
+        }
+        while i + 64 <= to {
+            self.words[(i / 64) as usize] = u64::MAX;
+            i += 64;
+        }
+        while i < to {
+            self.set(i, true);
+            i += 1;
+        }
+    }
+
     /// First clear bit in [from, to).
     pub fn first_clear(&self, from: u64, to: u64) -> Option<u64> {
         let to = to.min(self.len);
@@ -183,6 +201,27 @@ pub fn parse_group(block: &[u8], nbits: u64) -> (Bitmap, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_range_matches_single_sets() {
+        for (from, to) in [
+            (0u64, 0u64),
+            (3, 5),
+            (0, 64),
+            (5, 200),
+            (63, 129),
+            (64, 128),
+            (100, 1000),
+        ] {
+            let mut a = Bitmap::new(700);
+            let mut b = Bitmap::new(700);
+            a.set_range(from, to);
+            for i in from..to.min(700) {
+                b.set(i, true);
+            }
+            assert_eq!(a, b, "{from}..{to}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

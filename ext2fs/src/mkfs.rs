@@ -378,16 +378,19 @@ impl<'a> Writer<'a> {
     /// Lays out everything in memory; `write` then streams it out.
     pub fn build(&mut self) -> Result<()> {
         let geo = self.plan.geo.clone();
+        let first = geo.first_data_block as u64;
         for g in 0..geo.group_count {
-            for b in geo.group_metadata_range(g) {
-                self.mark(b);
+            let meta = geo.group_metadata_range(g);
+            // Block 0 of a 1 KiB-block filesystem is outside the bitmap.
+            let start = meta.start.max(first);
+            if start < meta.end {
+                self.blocks.set_range(start - first, meta.end - first);
             }
             let gd = self.plan.groups[g as usize];
             self.mark(gd.bg_block_bitmap as u64);
             self.mark(gd.bg_inode_bitmap as u64);
-            for b in 0..geo.inode_table_blocks as u64 {
-                self.mark(gd.bg_inode_table as u64 + b);
-            }
+            let t = gd.bg_inode_table as u64 - first;
+            self.blocks.set_range(t, t + geo.inode_table_blocks as u64);
         }
         // mke2fs records the metadata overhead before any file exists.
         // (Block 0 of a 1 KiB-block filesystem, the boot block, counts too.)
