@@ -47,7 +47,7 @@ impl Bitmap {
     pub fn set_range(&mut self, from: u64, to: u64) {
         let to = to.min(self.len);
         let mut i = from;
-        while i < to && i % 64 != 0 {
+        while i < to && !i.is_multiple_of(64) {
             self.set(i, true);
             i += 1;
         }
