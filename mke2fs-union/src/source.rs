@@ -89,20 +89,44 @@ pub struct Dir {
     pub whiteouts: BTreeSet<Vec<u8>>,
 }
 
-/// Data held in memory for archives that cannot be read in place, in
-/// chunks so that growing never copies what is already there.
+/// Data of archives that cannot be read in place (compressed or piped):
+/// the first SPOOL_MEMORY bytes in memory, in chunks so that growing never
+/// copies what is already there, the rest in an unnamed temporary file, so
+/// that a large archive never needs its size in memory.
 #[derive(Debug, Default)]
 pub struct Spool {
     chunks: Vec<Vec<u8>>,
+    /// Bytes held in `chunks`.
+    mem_len: u64,
     len: u64,
+    overflow: Option<std::fs::File>,
+    /// Tests lower the memory budget to reach the temporary file.
+    memory_limit: Option<u64>,
 }
 
 const SPOOL_CHUNK: usize = 16 << 20;
+/// Memory a spool may use before it spills to a temporary file.
+const SPOOL_MEMORY: u64 = 256 << 20;
 
 impl Spool {
     /// Appends `data`; returns where it starts.
-    pub fn append(&mut self, mut data: &[u8]) -> u64 {
+    pub fn append(&mut self, mut data: &[u8]) -> Result<u64> {
+        use std::os::unix::fs::FileExt;
         let at = self.len;
+        let limit = self.memory_limit.unwrap_or(SPOOL_MEMORY);
+        if self.overflow.is_none() && self.len + data.len() as u64 > limit {
+            let f = tempfile::tempfile().map_err(|e| {
+                anyhow!("while making a temporary file for the archive's data: {e}")
+            })?;
+            self.overflow = Some(f);
+        }
+        if let Some(f) = &self.overflow {
+            f.write_all_at(data, self.len - self.mem_len).map_err(|e| {
+                anyhow!("while spooling the archive's data to a temporary file: {e}")
+            })?;
+            self.len += data.len() as u64;
+            return Ok(at);
+        }
         while !data.is_empty() {
             if self.chunks.last().is_none_or(|c| c.len() == SPOOL_CHUNK) {
                 self.chunks.push(Vec::with_capacity(SPOOL_CHUNK));
@@ -114,12 +138,31 @@ impl Spool {
             last.extend_from_slice(&data[..n]);
             data = &data[n..];
             self.len += n as u64;
+            self.mem_len += n as u64;
         }
-        at
+        Ok(at)
+    }
+
+    #[cfg(test)]
+    fn with_memory_limit(limit: u64) -> Self {
+        Spool {
+            memory_limit: Some(limit),
+            ..Default::default()
+        }
     }
 
     pub fn read_at(&self, mut off: u64, mut buf: &mut [u8]) -> Result<()> {
+        use std::os::unix::fs::FileExt;
         while !buf.is_empty() {
+            if off >= self.mem_len {
+                let f = self
+                    .overflow
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("internal error: read past the spooled data"))?;
+                return f
+                    .read_exact_at(buf, off - self.mem_len)
+                    .map_err(|e| anyhow!("while reading the spooled archive data back: {e}"));
+            }
             let chunk = (off / SPOOL_CHUNK as u64) as usize;
             let within = (off % SPOOL_CHUNK as u64) as usize;
             let c = self
@@ -399,6 +442,24 @@ pub fn merge(layer: Dir, into: &mut Dir, keep: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spool_spills_to_a_temporary_file() {
+        let mut sp = Spool::with_memory_limit(40);
+        let a = sp.append(&[1u8; 30]).unwrap();
+        let b = sp.append(&[2u8; 30]).unwrap();
+        let c = sp.append(&[3u8; 5]).unwrap();
+        assert_eq!((a, b, c), (0, 30, 60));
+        let mut buf = vec![0u8; 65];
+        sp.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf[..30], &[1u8; 30]);
+        assert_eq!(&buf[30..60], &[2u8; 30]);
+        assert_eq!(&buf[60..], &[3u8; 5]);
+        let mut tail = vec![0u8; 10];
+        sp.read_at(25, &mut tail).unwrap();
+        assert_eq!(tail, [1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+        assert!(sp.read_at(64, &mut [0u8; 4]).is_err());
+    }
 
     fn file(model: &mut Model, tag: &str) -> Entry {
         Entry::Node(model.add(Node {

@@ -2,7 +2,7 @@
 //! by their first bytes; `-` is standard input) into a layer tree of the
 //! source model. Nothing is extracted: members become model entries, and
 //! file data stays in the archive (a plain tar file, read in place when
-//! the image is written) or in an in-memory spool (compressed or piped).
+//! the image is written) or in a spool (compressed or piped: memory, then a temporary file).
 //!
 //! Members: regular files, GNU sparse files (old GNU headers through the
 //! `tar` crate; PAX sparse formats 0.0, 0.1 and 1.0 parsed here), hard
@@ -571,7 +571,7 @@ impl Reader<'_> {
                     got += n as u64;
                     continue;
                 }
-                let at = self.model.spool.append(&buf[..n]);
+                let at = self.model.spool.append(&buf[..n])?;
                 match segs.last_mut() {
                     Some(s) if s.file_off + s.len == file_off && s.src_off + s.len == at => {
                         s.len += n as u64
