@@ -22,6 +22,26 @@ fn skip() -> bool {
     false
 }
 
+/// Unmounts, retrying for a few seconds: right after the last file is
+/// closed a FUSE mount can still be busy while the kernel sends the
+/// engine its release requests (more often on a loaded machine).
+fn umount_retrying(mnt: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new("umount").arg(mnt).output().unwrap();
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "umount {} failed: {}",
+            mnt.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn mounted_at(p: &Path) -> bool {
     let canon = std::fs::canonicalize(p).unwrap();
     ext2fs::image::read_mountinfo()
@@ -242,8 +262,7 @@ fn fuse_engine_union_rules_and_a_clean_image() {
     assert_eq!(sv.f_blocks * sv.f_frsize, 16 << 20);
 
     // Unmount; the engine flushes and lets the image go.
-    let st = Command::new("umount").arg(mnt).status().unwrap();
-    assert!(st.success(), "umount failed");
+    umount_retrying(mnt);
     wait_for_release(img);
     drop(guard);
     assert!(!mounted_at(mnt));
@@ -332,8 +351,7 @@ fn foreground_mode_and_errors_before_detaching() {
     }
     std::fs::write(s.mnt.join("new"), b"n").unwrap();
     assert_eq!(std::fs::read(s.mnt.join("keep/k")).unwrap(), b"k\n");
-    let st = Command::new("umount").arg(&s.mnt).status().unwrap();
-    assert!(st.success());
+    umount_retrying(&s.mnt);
     let st = child.wait().unwrap();
     assert!(st.success(), "mount-union -F: {st}");
     drop(guard);
@@ -483,8 +501,7 @@ fn same_results_as_overlayfs() {
     let after = (snapshot(&ov), snapshot(&s.mnt));
     assert_eq!(after.0, after.1, "the trees differ after the changes");
 
-    let st = Command::new("umount").arg(&s.mnt).status().unwrap();
-    assert!(st.success());
+    umount_retrying(&s.mnt);
     wait_for_release(&s.img);
     drop(guard);
     drop(ov_guard);
@@ -542,8 +559,7 @@ fn lower_layers_from_an_image_and_a_directory() {
     assert_eq!(&std::fs::read(m.join("holey")).unwrap()[300_000..], b"end+");
     std::fs::remove_file(m.join("d/from-image")).unwrap();
     assert!(!m.join("d/from-image").exists());
-    let st = Command::new("umount").arg(m).status().unwrap();
-    assert!(st.success());
+    umount_retrying(m);
     wait_for_release(&s.img);
     drop(guard);
     assert_eq!(
