@@ -21,6 +21,9 @@ pub struct Ptr {
     /// block of the first data block below it.
     pub lblk: u64,
     pub pblk: u32,
+    /// An indirect block this map already listed (a loop): the walk does
+    /// not descend into it again.
+    pub repeat: bool,
 }
 
 /// The caller's verdict on one pointer.
@@ -39,6 +42,10 @@ pub struct Walk {
     pub writes: Vec<(u64, Vec<u8>)>,
     pub inode_changed: bool,
     pub stopped: bool,
+    /// Indirect blocks already descended into: a map that lists one twice
+    /// (a loop, or a crafted image) is not followed again, which bounds a
+    /// walk by the size of the filesystem instead of pointers^3.
+    seen: std::collections::HashSet<u32>,
 }
 
 /// Walks `inode`'s direct and indirect pointers in logical order.
@@ -52,6 +59,7 @@ where
         writes: Vec::new(),
         inode_changed: false,
         stopped: false,
+        seen: std::collections::HashSet::new(),
     };
     let spans = [1, per, per * per, per * per * per];
     let mut lblk = 0u64;
@@ -103,6 +111,7 @@ where
         kind,
         lblk,
         pblk: p,
+        repeat: level > 0 && w.seen.contains(&p),
     };
     let cur = match visit(&ptr) {
         Visit::Keep => p,
@@ -112,7 +121,7 @@ where
             return p;
         }
     };
-    if level == 0 || cur == 0 {
+    if level == 0 || cur == 0 || ptr.repeat || !w.seen.insert(cur) {
         return cur;
     }
     // A replaced indirect block is a copy of the original: read the

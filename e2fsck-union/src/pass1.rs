@@ -586,7 +586,7 @@ impl Checker {
         };
         blocks::walk(&self.fs, &mut scratch, |p| {
             let b = p.pblk as u64;
-            if b < first_data || b >= blocks_count || squatting(&self.metadata, p) {
+            if b < first_data || b >= blocks_count || squatting(&self.metadata, p) || p.repeat {
                 problems.push((p.lblk, p.pblk));
                 Visit::Replace(0)
             } else {
@@ -624,7 +624,7 @@ impl Checker {
             let target = if has_map { &mut *inode } else { &mut no_map };
             let walk = blocks::walk(&self.fs, target, |p| {
                 let b = p.pblk as u64;
-                if b < first_data || b >= blocks_count || squatting(&self.metadata, p) {
+                if b < first_data || b >= blocks_count || squatting(&self.metadata, p) || p.repeat {
                     return if clear_illegal.get(&(p.lblk, p.pblk)) == Some(&true) {
                         Visit::Replace(0)
                     } else {

@@ -102,6 +102,11 @@ impl Checker {
                     ..Default::default()
                 };
                 if self.problem(Code::UnconnectedDir, &c)? {
+                    if parent != 0 {
+                        // A loop: the entry that closes it goes, so that
+                        // lost+found holds the directory's only name.
+                        self.unlink_loop_edge(parent, ino)?;
+                    }
                     if self.reconnect(ino)? {
                         let lpf = self.lost_found;
                         self.fix_dotdot(ino, lpf)?;
@@ -129,6 +134,28 @@ impl Checker {
             }
         }
         Ok(())
+    }
+
+    /// Removes the entry of `dir` that names the directory `ino`.
+    fn unlink_loop_edge(&mut self, dir: u32, ino: u32) -> Result<()> {
+        let mut names = Vec::new();
+        for db in self
+            .dir_blocks
+            .iter()
+            .filter(|d| d.ino == dir && d.pblk != 0)
+        {
+            let buf = self.fs.read_block(db.pblk as u64)?;
+            for e in dirent::iter_block(&buf) {
+                if e.inode == ino && e.name != b"." && e.name != b".." {
+                    names.push(e.name.to_vec());
+                }
+            }
+        }
+        for name in names {
+            self.fs.remove_entry(dir, &name)?;
+            self.adjust_count(ino, false)?;
+        }
+        self.refresh_dir_blocks(dir)
     }
 
     /// Changes a link count both as counted and on disk (e2fsck keeps

@@ -44,10 +44,19 @@ where
     }
     let p = (block_size / 4) as u64;
     let mut first = NDIR_BLOCKS as u64;
+    let mut seen = std::collections::HashSet::new();
     for (slot, level) in [(IND_BLOCK, 1u8), (DIND_BLOCK, 2), (TIND_BLOCK, 3)] {
         let span = p.pow(level as u32);
         if i_block[slot] != 0
-            && !walk_indirect(i_block[slot], level, first, p, &mut read, &mut visit)?
+            && !walk_indirect(
+                i_block[slot],
+                level,
+                first,
+                p,
+                &mut read,
+                &mut visit,
+                &mut seen,
+            )?
         {
             return Ok(());
         }
@@ -63,6 +72,7 @@ fn walk_indirect<R, V>(
     per: u64,
     read: &mut R,
     visit: &mut V,
+    seen: &mut std::collections::HashSet<u32>,
 ) -> Result<bool>
 where
     R: FnMut(u32) -> Result<Vec<u8>>,
@@ -70,6 +80,13 @@ where
 {
     if !visit(BlockKind::Indirect { level, first }, block) {
         return Ok(false);
+    }
+    // A map that lists an indirect block twice loops (or was made to cost
+    // pointers^3 reads): corrupt, and never followed.
+    if !seen.insert(block) {
+        return Err(crate::Error::Invalid(format!(
+            "indirect block {block} appears twice in one block map (a loop)"
+        )));
     }
     let data = read(block)?;
     let span = per.pow(level as u32 - 1);
@@ -82,7 +99,7 @@ where
         let go = if level == 1 {
             visit(BlockKind::Data(start), b)
         } else {
-            walk_indirect(b, level - 1, start, per, read, visit)?
+            walk_indirect(b, level - 1, start, per, read, visit, seen)?
         };
         if !go {
             return Ok(false);
