@@ -4,6 +4,28 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+/// println! that never panics: when stdout is closed early (`| head`,
+/// `| grep -q`) the tool goes on with its work instead of dying halfway
+/// through a write to a filesystem.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// print! that never panics (see `outln!`), flushed at once.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut o = std::io::stdout().lock();
+        let _ = write!(o, $($arg)*);
+        let _ = o.flush();
+    }};
+}
+
 /// The workspace version, printed by every tool's `-V`/`--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -123,7 +145,7 @@ where
 pub fn not_implemented(tool: &str, issue: u32, exit_code: u8) -> std::process::ExitCode {
     let arg = std::env::args().nth(1);
     if matches!(arg.as_deref(), Some("-V" | "--version")) {
-        println!("{}", version_line(tool));
+        crate::outln!("{}", version_line(tool));
         return std::process::ExitCode::SUCCESS;
     }
     eprintln!(

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if args.version {
-        println!("{}", cli_common::version_line("debugfs-union"));
+        cli_common::outln!("{}", cli_common::version_line("debugfs-union"));
         return ExitCode::SUCCESS;
     }
     if args.superblock.is_some() && args.block_size.is_none() {

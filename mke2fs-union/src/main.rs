@@ -119,8 +119,8 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if cli.version {
-        println!("{}", cli_common::version_line("mke2fs-union"));
-        println!(
+        cli_common::outln!("{}", cli_common::version_line("mke2fs-union"));
+        cli_common::outln!(
             "\tUsing the ext2fs library of union-e2fsprogs {}",
             cli_common::VERSION
         );
@@ -446,7 +446,7 @@ fn run(cli: &Cli) -> Result<()> {
     let plan = mkfs::plan(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
     let say = |s: &str| {
         if !cli.quiet {
-            println!("{s}");
+            cli_common::outln!("{s}");
         }
     };
     if cli.verbose {
@@ -491,7 +491,7 @@ fn run(cli: &Cli) -> Result<()> {
         zero_inode_tables(&image, ext.offset, bs, &w.inode_table_ranges())?;
     }
     if !cli.quiet {
-        print!("Allocating group tables: done                            \nWriting inode tables: done                            \n");
+        cli_common::out!("Allocating group tables: done                            \nWriting inode tables: done                            \n");
     }
     w.write(cli.super_only)
         .map_err(|e| anyhow::anyhow!("while writing the filesystem: {e}"))?;
@@ -500,7 +500,7 @@ fn run(cli: &Cli) -> Result<()> {
 
     if !cli.root_dirs.is_empty() && !cli.super_only {
         if !cli.quiet {
-            println!("Copying files into the device: ");
+            cli_common::outln!("Copying files into the device: ");
         }
         let clamp = std::env::var("SOURCE_DATE_EPOCH").is_ok().then_some(now);
         populate::populate(
@@ -514,7 +514,7 @@ fn run(cli: &Cli) -> Result<()> {
         )
         .context("while populating the filesystem")?;
         if !cli.quiet {
-            println!("done");
+            cli_common::outln!("done");
         }
     }
     if cli.direct_io {
@@ -617,7 +617,7 @@ fn check_existing(device: &Path, offset: u64) -> Result<()> {
         return Ok(());
     }
     let label = sb.label();
-    println!(
+    cli_common::outln!(
         "{} contains a ext2 file system{}",
         device.display(),
         if label.is_empty() {

@@ -87,17 +87,17 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> u8 {
     if cli.version {
-        println!("{}", cli_common::version_line("mount-union"));
+        cli_common::outln!("{}", cli_common::version_line("mount-union"));
         return 0;
     }
     if cli.check {
         return match union_check::kernel_supports_union() {
             Ok(true) => {
-                println!("mount-union: this kernel supports union mounts (MS_UNION)");
+                cli_common::outln!("mount-union: this kernel supports union mounts (MS_UNION)");
                 0
             }
             Ok(false) => {
-                println!(
+                cli_common::outln!(
                     "mount-union: this kernel has no union mount support: flag 0x100 is \
                      taken as MS_NOSYMFOLLOW. Use overlayfs (mount -t overlay) instead."
                 );
@@ -219,7 +219,7 @@ fn run_fuse(
 ) -> u8 {
     if cli.fake {
         if cli.verbose {
-            println!(
+            cli_common::outln!(
                 "fuse: top={} lower={} target={}",
                 source.display(),
                 lower
@@ -253,7 +253,7 @@ fn run_fuse(
     match fuse::run_background(&args) {
         Ok(()) => {
             if cli.verbose {
-                println!(
+                cli_common::outln!(
                     "mount-union: {} mounted on {} (FUSE union engine)",
                     source.display(),
                     target.display()
@@ -398,7 +398,7 @@ fn mount_one(
     let data = opts.data_string();
     if cli.verbose {
         let names = options::flag_names(opts.flags);
-        println!(
+        cli_common::outln!(
             "mount(2): source={} target={} type={} flags=0x{:x} ({}) data={}",
             dev_path.display(),
             target.display(),
@@ -503,6 +503,6 @@ fn list_mounts() {
                 .unwrap_or(0);
             line.push_str(&format!(" [union layer {} of {}]", pos + 1, stacked.len()));
         }
-        println!("{line}");
+        cli_common::outln!("{line}");
     }
 }

@@ -369,3 +369,41 @@ fn every_bad_command_line_is_named_and_exits_right() {
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+/// A reader that stops early (`| head`, `| grep -q`) must not make a tool
+/// panic or stop halfway: what it was doing still completes.
+#[test]
+fn closed_stdout_never_panics() {
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("p.img");
+    let mut cmds: Vec<String> = [
+        "mke2fs-union",
+        "e2fsck-union",
+        "debugfs-union",
+        "mount-union",
+    ]
+    .iter()
+    .map(|tool| format!("{} --version", our_bin(tool).display()))
+    .collect();
+    cmds.push(format!(
+        "{} -F -O whiteout {} 8M",
+        our_bin(MKFS).display(),
+        img.display()
+    ));
+    cmds.push(format!(
+        "{} -R 'ls -l /' {}",
+        our_bin(DEBUGFS).display(),
+        img.display()
+    ));
+    for c in cmds {
+        let out = run(Command::new("bash").arg("-c").arg(format!(
+            "set -o pipefail; {c} | head -c 1 >/dev/null; echo status=${{PIPESTATUS[0]}}"
+        )));
+        let all = text(&out);
+        assert!(!all.contains("panicked"), "{c}:\n{all}");
+        assert!(all.contains("status=0"), "{c}:\n{all}");
+    }
+    // The mke2fs run above finished its filesystem.
+    let out = run(Command::new(our_bin(FSCK)).arg("-fn").arg(&img));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

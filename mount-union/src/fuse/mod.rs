@@ -512,7 +512,7 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
             });
     }
     if m.verbose && !notify {
-        println!(
+        cli_common::outln!(
             "mount-union: {} mounted on {} (FUSE union engine, {} lower layer(s))",
             m.top.display(),
             m.target.display(),
