@@ -10,6 +10,7 @@ use ext2fs::xattr;
 use crate::blocks::{self, Kind, Visit};
 use crate::checker::{Checker, DirBlock, DirInfo};
 use crate::problem::{Code, Ctx};
+use crate::super_check::GroupTable;
 
 /// Largest file a block map of this block size can address (e2fsck's
 /// ext2_max_sizes).
@@ -30,13 +31,8 @@ impl Checker {
         }
         for g in 0..geo.group_count {
             let gd = self.fs.groups[g as usize];
-            let t = gd.bg_inode_table as u64;
-            let tables = [
-                ("block bitmap", gd.bg_block_bitmap as u64, 1u64),
-                ("inode bitmap", gd.bg_inode_bitmap as u64, 1),
-                ("inode table", t, geo.inode_table_blocks as u64),
-            ];
-            for (what, start, len) in tables {
+            for table in GroupTable::ALL {
+                let (start, len) = (table.start(&gd), table.len(&geo));
                 if start == 0 || !self.block_ok(start) {
                     continue;
                 }
@@ -46,19 +42,12 @@ impl Checker {
                     let c = Ctx {
                         group: g,
                         blk: b,
-                        str1: what.into(),
+                        str1: table.name().into(),
                         ..Default::default()
                     };
                     if self.problem(Code::TableConflict, &c)? {
-                        let list = match what {
-                            "block bitmap" => &mut self.reloc.block_bitmaps,
-                            "inode bitmap" => &mut self.reloc.inode_bitmaps,
-                            _ => &mut self.reloc.inode_tables,
-                        };
-                        if !list.contains(&g) {
-                            list.push(g);
-                        }
-                        if what == "inode table" {
+                        self.reloc.add(table, g);
+                        if table == GroupTable::InodeTable {
                             // Its inodes cannot be trusted until it moves.
                             self.fs.groups[g as usize].bg_inode_table = 0;
                         }
@@ -929,31 +918,17 @@ impl Checker {
         let geo = self.fs.geo.clone();
         for g in 0..geo.group_count {
             let gd = self.fs.groups[g as usize];
-            let t = gd.bg_inode_table as u64;
-            let what = if gd.bg_block_bitmap as u64 == b {
-                "block bitmap"
-            } else if gd.bg_inode_bitmap as u64 == b {
-                "inode bitmap"
-            } else if t != 0 && b >= t && b < t + geo.inode_table_blocks as u64 {
-                "inode table"
-            } else {
+            let Some(table) = GroupTable::ALL.into_iter().find(|t| t.holds(&geo, &gd, b)) else {
                 continue;
             };
             let c = Ctx {
                 group: g,
                 blk: b,
-                str1: what.into(),
+                str1: table.name().into(),
                 ..Default::default()
             };
             if self.problem(Code::BadBlockInTable, &c)? {
-                let list = match what {
-                    "block bitmap" => &mut self.reloc.block_bitmaps,
-                    "inode bitmap" => &mut self.reloc.inode_bitmaps,
-                    _ => &mut self.reloc.inode_tables,
-                };
-                if !list.contains(&g) {
-                    list.push(g);
-                }
+                self.reloc.add(table, g);
             }
             return Ok(true);
         }

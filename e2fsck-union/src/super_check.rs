@@ -4,7 +4,9 @@
 use anyhow::Result;
 use ext2fs::features::{compat, incompat};
 use ext2fs::fs::Filesystem;
+use ext2fs::group_desc::GroupDesc;
 use ext2fs::inode;
+use ext2fs::layout::Geometry;
 
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
@@ -13,19 +15,12 @@ use crate::problem::{Code, Ctx};
 pub fn check_desc(fs: &Filesystem) -> Option<String> {
     let geo = &fs.geo;
     for g in 0..geo.group_count {
-        let gd = fs.groups[g as usize];
-        let first = geo.group_first_block(g);
-        let last = geo.group_last_block(g);
-        let inside = |b: u64| b >= first && b <= last;
-        if !inside(gd.bg_block_bitmap as u64) {
-            return Some("bad block for block bitmap".into());
-        }
-        if !inside(gd.bg_inode_bitmap as u64) {
-            return Some("bad block for inode bitmap".into());
-        }
-        let t = gd.bg_inode_table as u64;
-        if !inside(t) || !inside(t + geo.inode_table_blocks as u64 - 1) {
-            return Some("bad block for inode table".into());
+        let gd = &fs.groups[g as usize];
+        if let Some(t) = GroupTable::ALL
+            .into_iter()
+            .find(|t| t.outside_group(geo, g, gd))
+        {
+            return Some(format!("bad block for {}", t.name()));
         }
     }
     None
@@ -56,19 +51,90 @@ pub fn unsupported_features(fs: &Filesystem) -> Option<String> {
     Some(extra.names().join(" "))
 }
 
-/// Tables found outside their group, to be moved after pass 1.
+/// A group's own tables: where the descriptor says they are, how long
+/// they are, and what a move changes. One description serves the checks
+/// (outside the group, on other metadata, on a bad block) and the move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupTable {
+    BlockBitmap,
+    InodeBitmap,
+    InodeTable,
+}
+
+impl GroupTable {
+    pub const ALL: [GroupTable; 3] = [
+        GroupTable::BlockBitmap,
+        GroupTable::InodeBitmap,
+        GroupTable::InodeTable,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupTable::BlockBitmap => "block bitmap",
+            GroupTable::InodeBitmap => "inode bitmap",
+            GroupTable::InodeTable => "inode table",
+        }
+    }
+
+    /// First block (0: none, or being relocated).
+    pub fn start(self, gd: &GroupDesc) -> u64 {
+        (match self {
+            GroupTable::BlockBitmap => gd.bg_block_bitmap,
+            GroupTable::InodeBitmap => gd.bg_inode_bitmap,
+            GroupTable::InodeTable => gd.bg_inode_table,
+        }) as u64
+    }
+
+    pub fn set_start(self, gd: &mut GroupDesc, blk: u32) {
+        match self {
+            GroupTable::BlockBitmap => gd.bg_block_bitmap = blk,
+            GroupTable::InodeBitmap => gd.bg_inode_bitmap = blk,
+            GroupTable::InodeTable => gd.bg_inode_table = blk,
+        }
+    }
+
+    pub fn len(self, geo: &Geometry) -> u64 {
+        match self {
+            GroupTable::InodeTable => geo.inode_table_blocks as u64,
+            _ => 1,
+        }
+    }
+
+    /// Whether any of its blocks lies outside group `g`.
+    pub fn outside_group(self, geo: &Geometry, g: u32, gd: &GroupDesc) -> bool {
+        let start = self.start(gd);
+        let end = start + self.len(geo) - 1;
+        start < geo.group_first_block(g) || end > geo.group_last_block(g)
+    }
+
+    /// Whether block `b` is one of its blocks.
+    pub fn holds(self, geo: &Geometry, gd: &GroupDesc, b: u64) -> bool {
+        let start = self.start(gd);
+        start != 0 && b >= start && b < start + self.len(geo)
+    }
+
+    fn not_in_group_problem(self) -> Code {
+        match self {
+            GroupTable::BlockBitmap => Code::BlockBitmapNotInGroup,
+            GroupTable::InodeBitmap => Code::InodeBitmapNotInGroup,
+            GroupTable::InodeTable => Code::InodeTableNotInGroup,
+        }
+    }
+}
+
+/// Tables to be moved after pass 1, as (table, group), each once.
 #[derive(Default)]
 pub struct Relocations {
-    pub block_bitmaps: Vec<u32>,
-    pub inode_bitmaps: Vec<u32>,
-    pub inode_tables: Vec<u32>,
+    moves: std::collections::BTreeSet<(GroupTable, u32)>,
 }
 
 impl Relocations {
+    pub fn add(&mut self, table: GroupTable, group: u32) {
+        self.moves.insert((table, group));
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.block_bitmaps.is_empty()
-            && self.inode_bitmaps.is_empty()
-            && self.inode_tables.is_empty()
+        self.moves.is_empty()
     }
 }
 
@@ -125,29 +191,8 @@ Either the superblock or the partition table is likely to be corrupt!",
         let mut hinted = false;
         for g in 0..geo.group_count {
             let gd = self.fs.groups[g as usize];
-            let first = geo.group_first_block(g);
-            let last = geo.group_last_block(g);
-            let inside = |b: u64| b >= first && b <= last;
-            let t = gd.bg_inode_table as u64;
-            let checks = [
-                (
-                    !inside(gd.bg_block_bitmap as u64),
-                    Code::BlockBitmapNotInGroup,
-                    gd.bg_block_bitmap,
-                ),
-                (
-                    !inside(gd.bg_inode_bitmap as u64),
-                    Code::InodeBitmapNotInGroup,
-                    gd.bg_inode_bitmap,
-                ),
-                (
-                    !inside(t) || !inside(t + geo.inode_table_blocks as u64 - 1),
-                    Code::InodeTableNotInGroup,
-                    gd.bg_inode_table,
-                ),
-            ];
-            for (bad, code, blk) in checks {
-                if !bad {
+            for table in GroupTable::ALL {
+                if !table.outside_group(&geo, g, &gd) {
                     continue;
                 }
                 if !hinted {
@@ -160,25 +205,12 @@ Either the superblock or the partition table is likely to be corrupt!",
                 }
                 let c = Ctx {
                     group: g,
-                    blk: blk as u64,
+                    blk: table.start(&gd),
                     ..Default::default()
                 };
-                if self.problem(code, &c)? {
-                    let gdm = &mut self.fs.groups[g as usize];
-                    match code {
-                        Code::BlockBitmapNotInGroup => {
-                            gdm.bg_block_bitmap = 0;
-                            reloc.block_bitmaps.push(g);
-                        }
-                        Code::InodeBitmapNotInGroup => {
-                            gdm.bg_inode_bitmap = 0;
-                            reloc.inode_bitmaps.push(g);
-                        }
-                        _ => {
-                            gdm.bg_inode_table = 0;
-                            reloc.inode_tables.push(g);
-                        }
-                    }
+                if self.problem(table.not_in_group_problem(), &c)? {
+                    table.set_start(&mut self.fs.groups[g as usize], 0);
+                    reloc.add(table, g);
                     self.fs.mark_group_dirty(g);
                 }
             }
@@ -273,36 +305,21 @@ Either the superblock or the partition table is likely to be corrupt!",
         let reloc = std::mem::take(&mut self.reloc);
         let geo = self.fs.geo.clone();
         let mut restart = false;
-        let moves = reloc
-            .block_bitmaps
-            .iter()
-            .map(|&g| (g, "block bitmap", 1u32))
-            .chain(reloc.inode_bitmaps.iter().map(|&g| (g, "inode bitmap", 1)))
-            .chain(
-                reloc
-                    .inode_tables
-                    .iter()
-                    .map(|&g| (g, "inode table", geo.inode_table_blocks)),
-            );
-        let moves: Vec<_> = moves.collect();
-        for (g, what, len) in moves {
+        for (table, g) in reloc.moves {
+            let what = table.name();
+            let len = table.len(&geo);
             let first = geo.group_first_block(g) - self.first_data;
             let end = geo.group_last_block(g) + 1 - self.first_data;
             let start = self
-                .find_free_run(first, end, len as u64)
-                .or_else(|| self.find_free_run(0, self.found.len(), len as u64));
+                .find_free_run(first, end, len)
+                .or_else(|| self.find_free_run(0, self.found.len(), len));
             let Some(start) = start else {
                 eprintln!("Could not allocate {len} block(s) for group {g}'s {what}: the filesystem is full");
                 self.ask.unfixed = true;
                 continue;
             };
             let blk = start + self.first_data;
-            let gd = self.fs.groups[g as usize];
-            let old = match what {
-                "block bitmap" => gd.bg_block_bitmap,
-                "inode bitmap" => gd.bg_inode_bitmap,
-                _ => gd.bg_inode_table,
-            };
+            let old = table.start(&self.fs.groups[g as usize]);
             let c = Ctx {
                 group: g,
                 blk,
@@ -315,20 +332,14 @@ Either the superblock or the partition table is likely to be corrupt!",
             };
             self.problem(Code::RelocatingTable, &c)?;
             let zero = vec![0u8; self.fs.block_size() as usize];
-            for i in 0..len as u64 {
+            for i in 0..len {
                 self.found.set(start + i, true);
                 self.metadata.set(start + i, true);
                 self.fs.write_block(blk + i, &zero)?;
             }
-            let gd = &mut self.fs.groups[g as usize];
-            match what {
-                "block bitmap" => gd.bg_block_bitmap = blk as u32,
-                "inode bitmap" => gd.bg_inode_bitmap = blk as u32,
-                _ => {
-                    gd.bg_inode_table = blk as u32;
-                    restart = true;
-                }
-            }
+            table.set_start(&mut self.fs.groups[g as usize], blk as u32);
+            // New inodes (zeroed): the check starts over.
+            restart |= table == GroupTable::InodeTable;
             self.fs.mark_group_dirty(g);
         }
         Ok(restart)
