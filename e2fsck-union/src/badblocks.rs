@@ -9,7 +9,7 @@ use ext2fs::block_map;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{self, Inode};
 
-use crate::blocks::{self, Kind, Visit};
+use crate::blocks::{self, Kind};
 
 /// Reads block numbers, one per line (blank lines and '#' comments skipped).
 pub fn read_list(path: &Path, fs: &Filesystem) -> Result<Vec<u32>> {
@@ -82,20 +82,14 @@ pub fn scan(
 pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool) -> Result<usize> {
     let rec = fs.read_inode(inode::BAD_INO)?;
     let first = fs.sb.s_first_data_block as u64;
-    let count = fs.sb.s_blocks_count as u64;
     let mut listed = Vec::new();
     let mut old_indirect = Vec::new();
-    blocks::walk(fs, &mut rec.clone(), |p| {
-        let b = p.pblk as u64;
-        if b < first || b >= count {
-            return Visit::Replace(0);
-        }
+    for p in blocks::legal_blocks(fs, &rec).blocks {
         match p.kind {
             Kind::Data => listed.push(p.pblk),
-            Kind::Indirect(_) => old_indirect.push(b),
+            Kind::Indirect(_) => old_indirect.push(p.pblk as u64),
         }
-        Visit::Keep
-    });
+    }
     if replace {
         listed.clear();
     }

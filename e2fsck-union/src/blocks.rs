@@ -48,6 +48,34 @@ pub struct Walk {
     seen: std::collections::HashSet<u32>,
 }
 
+/// The pointers of a map that lie inside the filesystem, in map order, and
+/// how many did not (those are neither returned nor followed). The map is
+/// not changed.
+pub struct Legal {
+    pub blocks: Vec<Ptr>,
+    pub illegal: usize,
+}
+
+pub fn legal_blocks(fs: &Filesystem, inode: &Inode) -> Legal {
+    let first = fs.sb.s_first_data_block as u64;
+    let count = fs.sb.s_blocks_count as u64;
+    let mut out = Legal {
+        blocks: Vec::new(),
+        illegal: 0,
+    };
+    walk(fs, &mut inode.clone(), |p| {
+        let b = p.pblk as u64;
+        if b < first || b >= count {
+            out.illegal += 1;
+            Visit::Replace(0)
+        } else {
+            out.blocks.push(*p);
+            Visit::Keep
+        }
+    });
+    out
+}
+
 /// Walks `inode`'s direct and indirect pointers in logical order.
 pub fn walk<F>(fs: &Filesystem, inode: &mut Inode, mut visit: F) -> Walk
 where

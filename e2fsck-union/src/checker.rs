@@ -302,18 +302,8 @@ impl Checker {
             }
         }
         if self.fs.has_block_map(&inode) {
-            let mut blocks = Vec::new();
-            let mut copy = inode.clone();
-            crate::blocks::walk(&self.fs, &mut copy, |p| {
-                if self.block_ok(p.pblk as u64) {
-                    blocks.push(p.pblk as u64);
-                    crate::blocks::Visit::Keep
-                } else {
-                    crate::blocks::Visit::Replace(0)
-                }
-            });
-            for b in blocks {
-                self.release_block(b)?;
+            for p in crate::blocks::legal_blocks(&self.fs, &inode).blocks {
+                self.release_block(p.pblk as u64)?;
             }
         }
         self.clear_inode(ino, &mut inode)

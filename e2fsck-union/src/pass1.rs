@@ -952,17 +952,8 @@ impl Checker {
         let geo = self.fs.geo.clone();
         let mut problems =
             ext2fs::resize_inode::verify(&geo, inode, |b| self.fs.read_block(b as u64));
-        let (first, count) = (self.first_data, self.blocks_count);
-        let mut stray = false;
-        blocks::walk(&self.fs, &mut inode.clone(), |p| {
-            if (p.pblk as u64) < first || p.pblk as u64 >= count {
-                stray = true;
-                Visit::Replace(0)
-            } else {
-                Visit::Keep
-            }
-        });
-        if stray {
+        let map = blocks::legal_blocks(&self.fs, inode);
+        if map.illegal > 0 {
             problems.push("a block pointer outside the filesystem".into());
         }
         if !problems.is_empty() {
@@ -977,15 +968,14 @@ impl Checker {
         self.mark_found(dind);
         // Its other blocks are metadata (reserved descriptor blocks), but
         // they count in i_blocks and its size must cover them.
-        let mut n = 0u64;
-        let mut last: i64 = -1;
-        blocks::walk(&self.fs, &mut inode.clone(), |p| {
-            n += 1;
-            if p.kind == Kind::Data {
-                last = last.max(p.lblk as i64);
-            }
-            Visit::Keep
-        });
+        let n = map.blocks.len() as u64;
+        let last = map
+            .blocks
+            .iter()
+            .filter(|p| p.kind == Kind::Data)
+            .map(|p| p.lblk as i64)
+            .max()
+            .unwrap_or(-1);
         let bs = self.fs.block_size() as u64;
         if last >= 0 && inode.size() < last as u64 * bs {
             let want = (last as u64 + 1) * bs;

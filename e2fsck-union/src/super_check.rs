@@ -383,19 +383,8 @@ Either the superblock or the partition table is likely to be corrupt!",
             if rec.base.i_links_count == 0 {
                 self.problem(Code::OrphanInodeClear, &c)?;
                 if self.fs.has_block_map(&rec) {
-                    let mut blocks = Vec::new();
-                    let (first, count) = (self.first_data, self.blocks_count);
-                    crate::blocks::walk(&self.fs, &mut rec.clone(), |p| {
-                        let b = p.pblk as u64;
-                        if b >= first && b < count {
-                            blocks.push(b);
-                            crate::blocks::Visit::Keep
-                        } else {
-                            crate::blocks::Visit::Replace(0)
-                        }
-                    });
-                    for b in blocks {
-                        self.fs.mark_block(b, false)?;
+                    for p in crate::blocks::legal_blocks(&self.fs, &rec).blocks {
+                        self.fs.mark_block(p.pblk as u64, false)?;
                     }
                 }
                 self.fs.mark_inode(ino, false, rec.is_dir())?;
