@@ -26,6 +26,32 @@ macro_rules! out {
     }};
 }
 
+/// asctime() without the newline, `Wed Nov 25 14:50:20 2026`, in local
+/// time as e2fsprogs prints times (UTC when TZ is GMT, as its test suite
+/// runs).
+pub fn asctime(t: i64) -> String {
+    let gmt = matches!(std::env::var("TZ").as_deref(), Ok("GMT") | Ok("GMT0"));
+    asctime_in(t, !gmt)
+}
+
+/// asctime() in local time or UTC.
+pub fn asctime_in(t: i64, local: bool) -> String {
+    use chrono::TimeZone;
+    const SHAPE: &str = "%a %b %e %H:%M:%S %Y";
+    let shown = if local {
+        chrono::Local
+            .timestamp_opt(t, 0)
+            .single()
+            .map(|d| d.format(SHAPE).to_string())
+    } else {
+        chrono::Utc
+            .timestamp_opt(t, 0)
+            .single()
+            .map(|d| d.format(SHAPE).to_string())
+    };
+    shown.unwrap_or_else(|| t.to_string())
+}
+
 /// The workspace version, printed by every tool's `-V`/`--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -183,6 +209,12 @@ pub fn ask_yes_no(question: &str, default: bool) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asctime_like_e2fsprogs() {
+        assert_eq!(asctime_in(748581554, false), "Tue Sep 21 03:19:14 1993");
+        assert_eq!(asctime_in(0, false), "Thu Jan  1 00:00:00 1970");
+    }
 
     #[test]
     fn sizes() {

@@ -6,20 +6,7 @@ use std::io::Write;
 use chrono::{Datelike, Local, TimeZone};
 use ext2fs::inode::{self, Inode};
 
-/// asctime() of local time, without the newline: `Wed Nov 25 14:50:20 2026`.
-pub fn time_string(t: i64) -> String {
-    let gmt = matches!(std::env::var("TZ").as_deref(), Ok("GMT") | Ok("GMT0"));
-    if gmt {
-        return match chrono::Utc.timestamp_opt(t, 0).single() {
-            Some(d) => d.format("%a %b %e %H:%M:%S %Y").to_string(),
-            None => format!("{t}"),
-        };
-    }
-    match Local.timestamp_opt(t, 0).single() {
-        Some(d) => d.format("%a %b %e %H:%M:%S %Y").to_string(),
-        None => format!("{t}"),
-    }
-}
+pub use cli_common::asctime as time_string;
 
 /// ls -l's date: `25-Nov-2026 14:50` (day right-aligned in 2).
 pub fn ls_date(t: i64) -> String {

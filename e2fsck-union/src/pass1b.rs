@@ -99,7 +99,7 @@ impl Checker {
     ) -> Result<()> {
         let describe = |ck: &Checker, i: u32| -> (String, String) {
             let mtime = ck.fs.read_inode(i).map(|n| n.base.i_mtime).unwrap_or(0);
-            (ck.find_path(i), ctime(mtime))
+            (ck.find_path(i), cli_common::asctime(mtime as i64))
         };
         let (path, when) = describe(self, ino);
         let c = Ctx {
@@ -231,50 +231,9 @@ pub fn format_runs(blocks: &[u32]) -> String {
     out
 }
 
-/// ctime(3)-style time in UTC: "Tue Sep 21 03:19:14 1993".
-pub fn ctime(t: u32) -> String {
-    let days = t as i64 / 86400;
-    let secs = t as i64 % 86400;
-    let (y, m, d) = civil_from_days(days);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {} {:2} {:02}:{:02}:{:02} {}",
-        WD[(days % 7) as usize],
-        MON[(m - 1) as usize],
-        d,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-        y
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ctime_matches_e2fsck() {
-        assert_eq!(ctime(748581554), "Tue Sep 21 03:19:14 1993");
-        assert_eq!(ctime(0), "Thu Jan  1 00:00:00 1970");
-    }
 
     #[test]
     fn runs() {
