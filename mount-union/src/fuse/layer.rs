@@ -52,6 +52,26 @@ pub struct LAttr {
     pub rdev_minor: u32,
 }
 
+impl LAttr {
+    /// The stat(2) view of an inode of an ext2 layer (whole seconds).
+    pub fn of_inode(i: &inode::Inode) -> Self {
+        let (ma, mi) = if i.is_device() { i.device() } else { (0, 0) };
+        LAttr {
+            mode: i.mode() as u32,
+            nlink: i.base.i_links_count as u32,
+            uid: i.uid(),
+            gid: i.gid(),
+            size: i.size(),
+            blocks: i.base.i_blocks as u64,
+            atime: (i.base.i_atime as i64, 0),
+            mtime: (i.base.i_mtime as i64, 0),
+            ctime: (i.base.i_ctime as i64, 0),
+            rdev_major: ma,
+            rdev_minor: mi,
+        }
+    }
+}
+
 pub const S_IFMT: u32 = 0o170000;
 pub const S_IFDIR: u32 = 0o040000;
 
@@ -149,20 +169,7 @@ impl Layer {
             }
             (Layer::Image(fs), LObj::Ino(n)) => {
                 let i = fs.read_inode(*n).map_err(from_lib)?;
-                let (ma, mi) = if i.is_device() { i.device() } else { (0, 0) };
-                Ok(LAttr {
-                    mode: i.mode() as u32,
-                    nlink: i.base.i_links_count as u32,
-                    uid: i.uid(),
-                    gid: i.gid(),
-                    size: i.size(),
-                    blocks: i.base.i_blocks as u64,
-                    atime: (i.base.i_atime as i64, 0),
-                    mtime: (i.base.i_mtime as i64, 0),
-                    ctime: (i.base.i_ctime as i64, 0),
-                    rdev_major: ma,
-                    rdev_minor: mi,
-                })
+                Ok(LAttr::of_inode(&i))
             }
             _ => Err(libc::EIO),
         }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fuser::{
-    Errno as FErrno, FileHandle, FopenFlags, Generation, INodeNo, OpenAccMode, OpenFlags,
+    Errno as FErrno, FileAttr, FileHandle, FopenFlags, Generation, INodeNo, OpenAccMode, OpenFlags,
     ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
     ReplyWrite, ReplyXattr, Request, TimeOrNow,
 };
@@ -53,6 +53,30 @@ fn err(e: i32) -> FErrno {
     FErrno::from_i32(e)
 }
 
+/// Answers a request that makes or finds a name.
+fn reply_entry(reply: ReplyEntry, r: Result<FileAttr, i32>) {
+    match r {
+        Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+        Err(e) => reply.error(err(e)),
+    }
+}
+
+/// Answers a request that reads or changes attributes.
+fn reply_attr(reply: ReplyAttr, r: Result<FileAttr, i32>) {
+    match r {
+        Ok(a) => reply.attr(&TTL, &a),
+        Err(e) => reply.error(err(e)),
+    }
+}
+
+/// Answers a request with nothing to return.
+fn reply_empty(reply: ReplyEmpty, r: Result<(), i32>) {
+    match r {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(err(e)),
+    }
+}
+
 fn time_of(t: TimeOrNow) -> u32 {
     match t {
         TimeOrNow::SpecificTime(t) => union::time_secs(t),
@@ -66,17 +90,11 @@ impl fuser::Filesystem for Fs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self.lock().lookup(parent.0, name.as_bytes()) {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_entry(reply, self.lock().lookup(parent.0, name.as_bytes()))
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.lock().getattr(ino.0) {
-            Ok(a) => reply.attr(&TTL, &a),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_attr(reply, self.lock().getattr(ino.0))
     }
 
     fn setattr(
@@ -105,10 +123,7 @@ impl fuser::Filesystem for Fs {
             atime: atime.map(time_of),
             mtime: mtime.map(time_of),
         };
-        match self.lock().setattr(ino.0, &s) {
-            Ok(a) => reply.attr(&TTL, &a),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_attr(reply, self.lock().setattr(ino.0, &s))
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -136,10 +151,7 @@ impl fuser::Filesystem for Fs {
             req.uid(),
             req.gid(),
         );
-        match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_entry(reply, r)
     }
 
     fn mkdir(
@@ -158,24 +170,15 @@ impl fuser::Filesystem for Fs {
             req.uid(),
             req.gid(),
         );
-        match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_entry(reply, r)
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.lock().unlink(parent.0, name.as_bytes()) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_empty(reply, self.lock().unlink(parent.0, name.as_bytes()))
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.lock().rmdir(parent.0, name.as_bytes()) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_empty(reply, self.lock().rmdir(parent.0, name.as_bytes()))
     }
 
     fn symlink(
@@ -193,10 +196,7 @@ impl fuser::Filesystem for Fs {
             req.uid(),
             req.gid(),
         );
-        match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_entry(reply, r)
     }
 
     fn rename(
@@ -216,10 +216,7 @@ impl fuser::Filesystem for Fs {
             newname.as_bytes(),
             flags.bits(),
         );
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_empty(reply, r)
     }
 
     fn link(
@@ -230,10 +227,10 @@ impl fuser::Filesystem for Fs {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        match self.lock().link(ino.0, newparent.0, newname.as_bytes()) {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_entry(
+            reply,
+            self.lock().link(ino.0, newparent.0, newname.as_bytes()),
+        )
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -299,10 +296,7 @@ impl fuser::Filesystem for Fs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.lock().sync() {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_empty(reply, self.lock().sync())
     }
 
     fn readdir(
@@ -338,10 +332,7 @@ impl fuser::Filesystem for Fs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.lock().sync() {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_empty(reply, self.lock().sync())
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
@@ -362,10 +353,7 @@ impl fuser::Filesystem for Fs {
         let Some(name) = name.to_str() else {
             return reply.error(err(libc::EINVAL));
         };
-        match self.lock().setxattr(ino.0, name, value, flags) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_empty(reply, self.lock().setxattr(ino.0, name, value, flags))
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
@@ -389,10 +377,7 @@ impl fuser::Filesystem for Fs {
         let Some(name) = name.to_str() else {
             return reply.error(err(libc::ENODATA));
         };
-        match self.lock().removexattr(ino.0, name) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_empty(reply, self.lock().removexattr(ino.0, name))
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: fuser::AccessFlags, reply: ReplyEmpty) {
@@ -430,10 +415,7 @@ impl fuser::Filesystem for Fs {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        match self.lock().fallocate(ino.0, offset, length, mode) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(err(e)),
-        }
+        reply_empty(reply, self.lock().fallocate(ino.0, offset, length, mode))
     }
 }
 

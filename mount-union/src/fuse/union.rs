@@ -354,20 +354,7 @@ impl Union {
         let a = match r.top {
             Some(t) => {
                 let i = self.top.read_inode(t).map_err(from_lib)?;
-                let (ma, mi) = if i.is_device() { i.device() } else { (0, 0) };
-                LAttr {
-                    mode: i.mode() as u32,
-                    nlink: i.base.i_links_count as u32,
-                    uid: i.uid(),
-                    gid: i.gid(),
-                    size: i.size(),
-                    blocks: i.base.i_blocks as u64,
-                    atime: (i.base.i_atime as i64, 0),
-                    mtime: (i.base.i_mtime as i64, 0),
-                    ctime: (i.base.i_ctime as i64, 0),
-                    rdev_major: ma,
-                    rdev_minor: mi,
-                }
+                LAttr::of_inode(&i)
             }
             None => {
                 let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
