@@ -152,3 +152,47 @@ pub fn stock_copy(img: &Path) -> PathBuf {
     set_whiteout_bit(&copy, false);
     copy
 }
+
+/// The source tree the `-d` tests copy: many small files, a big one, a
+/// sparse one, short and long symlinks, a hard link, a fifo, an xattr, a
+/// setuid mode and (as root) a device and foreign owners.
+pub fn make_sample_tree(src: &Path) {
+    std::fs::create_dir_all(src.join("a/b/c")).unwrap();
+    for i in 0..300 {
+        std::fs::write(src.join(format!("a/many-{i:04}")), format!("file {i}")).unwrap();
+    }
+    std::fs::write(src.join("a/b/c/big"), vec![7u8; 3 << 20]).unwrap();
+    let f = std::fs::File::create(src.join("sparse")).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(b"x", 10 << 20).unwrap();
+    std::os::unix::fs::symlink("a/b", src.join("short")).unwrap();
+    std::os::unix::fs::symlink("y".repeat(100), src.join("long")).unwrap();
+    std::fs::hard_link(src.join("a/many-0001"), src.join("hard")).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(src.join("fifo"))
+        .status()
+        .unwrap()
+        .success());
+    rustix::fs::setxattr(
+        src.join("a/many-0002"),
+        "user.k",
+        b"value",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        src.join("a/many-0003"),
+        std::fs::Permissions::from_mode(0o4710),
+    )
+    .unwrap();
+    if rustix::process::geteuid().is_root() {
+        assert!(Command::new("mknod")
+            .arg(src.join("null"))
+            .args(["c", "1", "3"])
+            .status()
+            .unwrap()
+            .success());
+        std::os::unix::fs::chown(src.join("a/many-0004"), Some(4242), Some(4343)).unwrap();
+    }
+}
