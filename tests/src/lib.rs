@@ -196,3 +196,13 @@ pub fn make_sample_tree(src: &Path) {
         std::os::unix::fs::chown(src.join("a/many-0004"), Some(4242), Some(4343)).unwrap();
     }
 }
+
+/// Our library's view of an image, opened for writing (to damage it or
+/// to make union objects the tools then meet).
+pub fn open_rw(img: &Path) -> ext2fs::fs::Filesystem {
+    let opts = ext2fs::fs::OpenOptions {
+        write: true,
+        ..Default::default()
+    };
+    ext2fs::fs::Filesystem::open(img, &opts).expect("open the image for writing")
+}

@@ -25,14 +25,7 @@ fn union_image(dir: &Path) -> PathBuf {
         .arg(&img)
         .arg("8M"));
     assert!(out.status.success(), "{}", text(&out));
-    let mut fs = Filesystem::open(
-        &img,
-        &OpenOptions {
-            write: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut fs = open_rw(&img);
     let d = fs.mkdir(2, b"dir", 0o755).unwrap();
     fs.create(2, b"file", 0o100644).unwrap();
     fs.create(d, b"inner", 0o100644).unwrap();
@@ -45,14 +38,7 @@ fn union_image(dir: &Path) -> PathBuf {
 
 /// Rewrites one entry of `dir` named `name` in place.
 fn edit_entry(img: &Path, dir: u32, name: &[u8], edit: impl Fn(&mut [u8])) {
-    let mut fs = Filesystem::open(
-        img,
-        &OpenOptions {
-            write: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut fs = open_rw(img);
     for (_, p) in fs.data_blocks(&fs.read_inode(dir).unwrap()).unwrap() {
         let mut buf = fs.read_block(p as u64).unwrap();
         let hit = dirent::iter_block(&buf)
@@ -126,14 +112,7 @@ fn union_entry_shadowing_a_live_name_is_removed() {
 fn opaque_flag_on_a_file_is_cleared() {
     let t = tempfile::tempdir().unwrap();
     let img = union_image(t.path());
-    let mut fs = Filesystem::open(
-        &img,
-        &OpenOptions {
-            write: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut fs = open_rw(&img);
     let ino = fs.namei(2, "/file").unwrap();
     let mut rec = fs.read_inode(ino).unwrap();
     rec.base.i_flags |= ext2fs::inode::flags::OPAQUE;
@@ -482,14 +461,7 @@ fn interactive_questions_on_a_terminal() {
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("i.img");
     real_mkfs(&img, &[], "4M");
-    let mut fs = Filesystem::open(
-        &img,
-        &OpenOptions {
-            write: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut fs = open_rw(&img);
     let mut root = fs.read_inode(2).unwrap();
     root.base.i_links_count = 9;
     fs.write_inode(2, &root).unwrap();

@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ext2fs::fs::{Filesystem, OpenOptions};
 use integration_tests::*;
 
 const ENV: &str = ext2fs::image::FAIL_WRITE_ENV;
@@ -87,14 +86,7 @@ fn e2fsck_interrupted_at_every_write() {
     // Damage for the checker to repair: lost bitmaps, wrong link counts, a
     // directory entry to a deleted inode.
     {
-        let mut fs = Filesystem::open(
-            &pristine,
-            &OpenOptions {
-                write: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut fs = open_rw(&pristine);
         let bs = fs.block_size() as usize;
         let g = fs.groups[0];
         fs.write_block(g.bg_block_bitmap as u64, &vec![0; bs])

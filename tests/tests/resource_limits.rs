@@ -7,19 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use ext2fs::fs::{Filesystem, OpenOptions};
 use integration_tests::*;
-
-fn rw(img: &Path) -> Filesystem {
-    Filesystem::open(
-        img,
-        &OpenOptions {
-            write: true,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
 
 /// Runs a tool under GNU time with a timeout; returns (exit, output, secs, kb).
 fn measured(tool: &str, args: &[&str], img: &Path) -> (i32, String, f64, u64) {
@@ -74,7 +62,7 @@ fn costly_images_are_handled_in_bounded_time_and_memory() {
     // 1. A triple-indirect block that points at itself 1024 times.
     let img = make(t.path(), "loop.img");
     {
-        let mut fs = rw(&img);
+        let mut fs = open_rw(&img);
         let f = fs.create(2, b"loop", 0o100644).unwrap();
         let b = fs.alloc_block(0).unwrap();
         let mut blk = Vec::with_capacity(4096);
@@ -101,7 +89,7 @@ fn costly_images_are_handled_in_bounded_time_and_memory() {
     // 2. Two directories that are each other's only parent.
     let img = make(t.path(), "dirloop.img");
     {
-        let mut fs = rw(&img);
+        let mut fs = open_rw(&img);
         let a = fs.mkdir(2, b"a", 0o755).unwrap();
         let b = fs.mkdir(a, b"b", 0o755).unwrap();
         fs.add_entry(b, b"back", a, ext2fs::dirent::ft::DIR)
@@ -118,7 +106,7 @@ fn costly_images_are_handled_in_bounded_time_and_memory() {
     // 3. An htree whose root index sends every hash back to the root.
     let img = make(t.path(), "htree.img");
     {
-        let mut fs = rw(&img);
+        let mut fs = open_rw(&img);
         let d = fs.mkdir(2, b"big", 0o755).unwrap();
         for i in 0..400 {
             fs.create(
