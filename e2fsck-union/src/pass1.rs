@@ -815,13 +815,25 @@ impl Checker {
             }
             self.mark_found(b);
         }
+        self.check_special_map(ino, inode, last, nblocks)
+    }
+
+    /// The size and i_blocks rules of the special inodes whose blocks are
+    /// not theirs alone (bad blocks, resize): i_size must reach the last
+    /// mapped block, i_blocks must count every block of the map.
+    fn check_special_map(
+        &mut self,
+        ino: u32,
+        inode: &mut Inode,
+        last: i64,
+        nblocks: u64,
+    ) -> Result<()> {
         let bs = self.fs.block_size() as u64;
-        let size = inode.size();
-        let want = (last + 1).max(0) as u64 * bs;
-        if last >= 0 && size < last as u64 * bs {
+        if last >= 0 && inode.size() < last as u64 * bs {
+            let want = (last as u64 + 1) * bs;
             let c = Ctx {
                 ino,
-                num: size,
+                num: inode.size(),
                 num2: want,
                 ..Default::default()
             };
@@ -976,21 +988,7 @@ impl Checker {
             .map(|p| p.lblk as i64)
             .max()
             .unwrap_or(-1);
-        let bs = self.fs.block_size() as u64;
-        if last >= 0 && inode.size() < last as u64 * bs {
-            let want = (last as u64 + 1) * bs;
-            let c = Ctx {
-                ino,
-                num: inode.size(),
-                num2: want,
-                ..Default::default()
-            };
-            if self.problem(Code::BadISize, &c)? {
-                inode.set_size(want);
-                self.write_inode(ino, inode)?;
-            }
-        }
-        self.check_i_blocks(ino, inode, n * (bs / 512))
+        self.check_special_map(ino, inode, last, n)
     }
 }
 

@@ -139,18 +139,12 @@ impl Checker {
     /// Removes the entry of `dir` that names the directory `ino`.
     fn unlink_loop_edge(&mut self, dir: u32, ino: u32) -> Result<()> {
         let mut names = Vec::new();
-        for db in self
-            .dir_blocks
-            .iter()
-            .filter(|d| d.ino == dir && d.pblk != 0)
-        {
-            let buf = self.fs.read_block(db.pblk as u64)?;
-            for e in dirent::iter_block(&buf) {
-                if e.inode == ino && e.name != b"." && e.name != b".." {
-                    names.push(e.name.to_vec());
-                }
+        self.for_each_entry(dir, |e| {
+            if e.inode == ino && e.name != b"." && e.name != b".." {
+                names.push(e.name.to_vec());
             }
-        }
+            true
+        })?;
         for name in names {
             self.fs.remove_entry(dir, &name)?;
             self.adjust_count(ino, false)?;
@@ -313,6 +307,22 @@ impl Checker {
     }
 
     fn lookup_in(&self, dir: u32, name: &[u8]) -> Result<Option<(u32, u8)>> {
+        let mut found = None;
+        self.for_each_entry(dir, |e| {
+            if e.inode != 0 && e.name == name {
+                found = Some((e.inode, e.file_type));
+            }
+            found.is_none()
+        })?;
+        Ok(found)
+    }
+
+    /// Calls `f` on each entry of `dir` (as pass 2 left it) until it
+    /// returns false.
+    fn for_each_entry<F>(&self, dir: u32, mut f: F) -> Result<()>
+    where
+        F: FnMut(&dirent::RawView<'_>) -> bool,
+    {
         for db in self
             .dir_blocks
             .iter()
@@ -320,12 +330,12 @@ impl Checker {
         {
             let buf = self.fs.read_block(db.pblk as u64)?;
             for e in dirent::iter_block(&buf) {
-                if e.inode != 0 && e.name == name {
-                    return Ok(Some((e.inode, e.file_type)));
+                if !f(&e) {
+                    return Ok(());
                 }
             }
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Links `ino` into lost+found as "#ino"; false when that is impossible.
