@@ -49,8 +49,8 @@ pub struct Walk {
 }
 
 /// The pointers of a map that lie inside the filesystem, in map order, and
-/// how many did not (those are neither returned nor followed). The map is
-/// not changed.
+/// how many did not or repeat an indirect block already listed (those are
+/// neither returned nor followed). The map is not changed.
 pub struct Legal {
     pub blocks: Vec<Ptr>,
     pub illegal: usize,
@@ -65,7 +65,7 @@ pub fn legal_blocks(fs: &Filesystem, inode: &Inode) -> Legal {
     };
     walk(fs, &mut inode.clone(), |p| {
         let b = p.pblk as u64;
-        if b < first || b >= count {
+        if b < first || b >= count || p.repeat {
             out.illegal += 1;
             Visit::Replace(0)
         } else {

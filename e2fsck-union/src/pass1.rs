@@ -966,7 +966,7 @@ impl Checker {
             ext2fs::resize_inode::verify(&geo, inode, |b| self.fs.read_block(b as u64));
         let map = blocks::legal_blocks(&self.fs, inode);
         if map.illegal > 0 {
-            problems.push("a block pointer outside the filesystem".into());
+            problems.push("a block pointer outside the filesystem, or listed twice".into());
         }
         if !problems.is_empty() {
             if self.problem(Code::ResizeInodeInvalid, &Ctx::ino(ino))? {
