@@ -42,6 +42,26 @@ fn umount_retrying(mnt: &Path) {
     }
 }
 
+/// Starts `mount-union -F -o OPT img mnt` and waits for the mount.
+fn mount_foreground(opt: &str, img: &Path, mnt: &Path) -> (std::process::Child, Mounted) {
+    let mut child = Command::new(our_bin("mount-union"))
+        .args(["-F", "-o", opt])
+        .arg(img)
+        .arg(mnt)
+        .spawn()
+        .unwrap();
+    let guard = Mounted(mnt.to_path_buf());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !mounted_at(mnt) {
+        assert!(Instant::now() < deadline, "the -F mount never came up");
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("mount-union -F exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, guard)
+}
+
 fn mounted_at(p: &Path) -> bool {
     let canon = std::fs::canonicalize(p).unwrap();
     ext2fs::image::read_mountinfo()
@@ -334,21 +354,7 @@ fn foreground_mode_and_errors_before_detaching() {
     assert!(!mounted_at(&s.mnt), "a bind mount was left behind");
 
     // -F: serves in the foreground until unmounted.
-    let mut child = Command::new(our_bin("mount-union"))
-        .args(["-F", "-o", &opt])
-        .arg(&s.img)
-        .arg(&s.mnt)
-        .spawn()
-        .unwrap();
-    let guard = Mounted(s.mnt.clone());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !mounted_at(&s.mnt) {
-        assert!(Instant::now() < deadline, "the -F mount never came up");
-        if let Some(st) = child.try_wait().unwrap() {
-            panic!("mount-union -F exited early: {st}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut child, guard) = mount_foreground(&opt, &s.img, &s.mnt);
     std::fs::write(s.mnt.join("new"), b"n").unwrap();
     assert_eq!(std::fs::read(s.mnt.join("keep/k")).unwrap(), b"k\n");
     umount_retrying(&s.mnt);
@@ -359,18 +365,7 @@ fn foreground_mode_and_errors_before_detaching() {
     assert_eq!(real_debugfs(&stock_copy(&s.img), "cat /new"), b"n");
 
     // SIGTERM unmounts and flushes too.
-    let mut child = Command::new(our_bin("mount-union"))
-        .args(["-F", "-o", &opt])
-        .arg(&s.img)
-        .arg(&s.mnt)
-        .spawn()
-        .unwrap();
-    let guard = Mounted(s.mnt.clone());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !mounted_at(&s.mnt) {
-        assert!(Instant::now() < deadline, "the -F mount never came up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut child, guard) = mount_foreground(&opt, &s.img, &s.mnt);
     std::fs::create_dir(s.mnt.join("made-before-sigterm")).unwrap();
     std::fs::remove_file(s.mnt.join("keep/k")).unwrap();
     let pid = rustix::process::Pid::from_child(&child);
