@@ -206,3 +206,17 @@ pub fn open_rw(img: &Path) -> ext2fs::fs::Filesystem {
     };
     ext2fs::fs::Filesystem::open(img, &opts).expect("open the image for writing")
 }
+
+/// A small deterministic generator, so that damage tests reproduce from
+/// their seed (no dependency needed for this).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}

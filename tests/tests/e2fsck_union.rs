@@ -277,18 +277,6 @@ fn progress_protocol_on_a_descriptor() {
     }
 }
 
-/// A small deterministic generator (no dependency needed for this).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
 #[test]
 fn random_damage_never_crashes_and_repairs_stick() {
     if skip_without_e2fsprogs() {
@@ -320,10 +308,10 @@ fn random_damage_never_crashes_and_repairs_stick() {
     for round in 0..rounds {
         let img = t.path().join("d.img");
         let mut b = bytes.clone();
-        let flips = 1 + rng.next() % 24;
+        let flips = 1 + rng.next_u64() % 24;
         for _ in 0..flips {
-            let at = 1024 + (rng.next() as usize % (100 * 1024));
-            b[at] ^= 1 << (rng.next() % 8);
+            let at = 1024 + (rng.next_u64() as usize % (100 * 1024));
+            b[at] ^= 1 << (rng.next_u64() % 8);
         }
         std::fs::write(&img, &b).unwrap();
         if let Some(keep) = std::env::var_os("DAMAGE_KEEP") {

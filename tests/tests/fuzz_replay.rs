@@ -31,15 +31,12 @@ fn generated_images() -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     for wh in [false, true] {
         let img = ext2fs::mkfs::small_image(512 << 10, wh).expect("small image");
-        let mut x = 0x9e3779b97f4a7c15u64;
+        let mut rng = Lcg(0x9e3779b97f4a7c15);
         for round in 0..12 {
             let mut d = img.clone();
             for _ in 0..(1 + round * 3) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let at = 1024 + (x as usize % (64 * 1024));
-                d[at] ^= 1 << (x % 8);
+                let at = 1024 + (rng.next_u64() as usize % (64 * 1024));
+                d[at] ^= 1 << (rng.next_u64() % 8);
             }
             v.push(d);
         }
