@@ -17,6 +17,7 @@ pub mod inode;
 pub mod layout;
 pub mod mkfs;
 pub mod resize_inode;
+pub mod run_bitmap;
 pub mod superblock;
 pub mod xattr;
 
