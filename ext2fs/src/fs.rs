@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::bitmap::Bitmap;
+use crate::block_cache::BlockCache;
 use crate::block_map::{self, BlockKind};
 use crate::dirent::{self, ft, DirEntry};
 use crate::features::{incompat, ro_compat, SUPPORTED_INCOMPAT};
@@ -51,6 +52,8 @@ pub struct Filesystem {
     /// The caller promises new names are not in their directory yet
     /// (a bulk copy of one tree): inserts only look at the last block.
     unique_names: bool,
+    /// Single-block writes held back for a bulk copy (`set_write_cache`).
+    cache: Option<BlockCache>,
 }
 
 impl Filesystem {
@@ -114,6 +117,7 @@ impl Filesystem {
             dirty: false,
             fixed_time: None,
             unique_names: false,
+            cache: None,
         })
     }
 
@@ -164,9 +168,15 @@ impl Filesystem {
         if count > 0 {
             self.check_block(block + count as u64 - 1)?;
         }
+        if let (1, Some(data)) = (count, self.cache.as_ref().and_then(|c| c.get(block))) {
+            return Ok(data.to_vec());
+        }
         let bs = self.geo.block_size as u64;
         let mut buf = vec![0u8; (count as u64 * bs) as usize];
         self.image.read_at(block * bs, &mut buf)?;
+        if let Some(c) = &self.cache {
+            c.overlay(block, &mut buf);
+        }
         Ok(buf)
     }
 
@@ -179,8 +189,43 @@ impl Filesystem {
                 data.len()
             )));
         }
-        self.check_block(block + data.len() as u64 / bs - 1)?;
+        let count = data.len() as u64 / bs;
+        self.check_block(block + count - 1)?;
+        if let Some(c) = &mut self.cache {
+            if count == 1 {
+                c.insert(block, data.to_vec());
+                return self.write_cache_if_full();
+            }
+            c.forget(block, count);
+        }
         self.image.write_at(block * bs, data)
+    }
+
+    /// Holds single-block writes in memory (up to `bytes`) until the cache
+    /// fills or the filesystem is flushed: for bulk copies (mke2fs -d),
+    /// which rewrite the same inode table, indirect and directory blocks
+    /// many times. Reads see the held blocks.
+    pub fn set_write_cache(&mut self, bytes: usize) {
+        self.cache = Some(BlockCache::new(self.geo.block_size, bytes));
+    }
+
+    /// Changes a block in place when the cache holds it (no copy), else
+    /// reads, changes and writes it.
+    fn modify_block(&mut self, block: u64, change: impl FnOnce(&mut [u8])) -> Result<()> {
+        if let Some(data) = self.cache.as_mut().and_then(|c| c.get_mut(block)) {
+            change(data);
+            return Ok(());
+        }
+        let mut data = self.read_block(block)?;
+        change(&mut data);
+        self.write_block(block, &data)
+    }
+
+    fn write_cache_if_full(&mut self) -> Result<()> {
+        match &mut self.cache {
+            Some(c) if c.is_full() => c.write_out(&self.image),
+            _ => Ok(()),
+        }
     }
 
     // ----- inodes -------------------------------------------------------
@@ -206,7 +251,13 @@ impl Filesystem {
 
     pub fn read_inode(&self, ino: u32) -> Result<Inode> {
         let off = self.inode_location(ino)?;
-        let mut buf = vec![0u8; self.geo.inode_size as usize];
+        let size = self.geo.inode_size as usize;
+        let bs = self.geo.block_size as u64;
+        if let Some(block) = self.cache.as_ref().and_then(|c| c.get(off / bs)) {
+            let at = (off % bs) as usize;
+            return Inode::parse(&block[at..at + size]);
+        }
+        let mut buf = vec![0u8; size];
         self.image.read_at(off, &mut buf)?;
         Inode::parse(&buf)
     }
@@ -215,6 +266,15 @@ impl Filesystem {
         let off = self.inode_location(ino)?;
         let mut bytes = inode.to_bytes();
         bytes.resize(self.geo.inode_size as usize, 0);
+        if self.cache.is_some() {
+            // Through the cache: the inode's table block is written once
+            // for all the inodes in it.
+            let bs = self.geo.block_size as u64;
+            let at = (off % bs) as usize;
+            return self.modify_block(off / bs, |data| {
+                data[at..at + bytes.len()].copy_from_slice(&bytes)
+            });
+        }
         self.image.write_at(off, &bytes)
     }
 
@@ -915,10 +975,22 @@ impl Filesystem {
             if b == 0 {
                 return Ok(None);
             }
-            let buf = self.read_block(b as u64)?;
-            b = crate::codec::le32(&buf, idx * 4);
+            b = self.map_entry(b as u64, idx)?;
         }
         Ok((b != 0).then_some(b))
+    }
+
+    /// Entry `idx` of indirect block `block` (one 4-byte read, or none
+    /// when the cache holds the block).
+    fn map_entry(&self, block: u64, idx: usize) -> Result<u32> {
+        self.check_block(block)?;
+        if let Some(data) = self.cache.as_ref().and_then(|c| c.get(block)) {
+            return Ok(crate::codec::le32(data, idx * 4));
+        }
+        let mut raw = [0u8; 4];
+        self.image
+            .read_at(block * self.geo.block_size as u64 + idx as u64 * 4, &mut raw)?;
+        Ok(u32::from_le_bytes(raw))
     }
 
     /// Points logical block `lblk` at `phys`, allocating (zeroed) indirect
@@ -940,18 +1012,17 @@ impl Filesystem {
         }
         let mut cur = inode.base.i_block[slot];
         for (depth, &idx) in path.iter().enumerate() {
-            let mut buf = self.read_block(cur as u64)?;
             if depth + 1 == path.len() {
-                crate::codec::put32(&mut buf, idx * 4, phys);
-                return self.write_block(cur as u64, &buf);
+                return self.modify_block(cur as u64, |buf| {
+                    crate::codec::put32(buf, idx * 4, phys)
+                });
             }
-            let mut next = crate::codec::le32(&buf, idx * 4);
+            let mut next = self.map_entry(cur as u64, idx)?;
             if next == 0 {
                 next = self.alloc_block(goal)?;
                 self.write_block(next as u64, &vec![0; bs as usize])?;
                 inode.base.i_blocks += bs / 512;
-                crate::codec::put32(&mut buf, idx * 4, next);
-                self.write_block(cur as u64, &buf)?;
+                self.modify_block(cur as u64, |buf| crate::codec::put32(buf, idx * 4, next))?;
                 goal = next as u64 + 1;
             }
             cur = next;
@@ -1579,6 +1650,9 @@ impl Filesystem {
     /// Writes bitmaps of changed groups, the descriptor table and the
     /// superblock, with their backups (s_block_group_nr set in each copy).
     pub fn flush(&mut self) -> Result<()> {
+        if let Some(c) = &mut self.cache {
+            c.write_out(&self.image)?;
+        }
         if !self.image.is_writable() || !self.dirty {
             return Ok(());
         }

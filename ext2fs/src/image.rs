@@ -371,6 +371,7 @@ impl Image {
                 ));
             }
         }
+        let offset = offset + self.base;
         match &self.backend {
             Backend::File(f) => f
                 .write_all_at(buf, offset)

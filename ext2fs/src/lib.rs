@@ -3,6 +3,7 @@
 //! debugfs-union, mount-union) never parse a structure themselves.
 
 pub mod bitmap;
+pub mod block_cache;
 pub mod block_map;
 pub mod codec;
 pub mod dirent;

@@ -91,6 +91,9 @@ pub fn populate(
     fs.set_fixed_time(clamp);
     // The merged tree has one entry per name: inserts can append.
     fs.set_unique_names(true);
+    // Inode table, indirect and directory blocks are rewritten many
+    // times in a copy: hold them (32 MiB at most) and write each once.
+    fs.set_write_cache(32 << 20);
     let union_on = fs.whiteout_feature();
     let xattrs = fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR);
     let (model, tree) = match build_tree(roots, source, union_on, xattrs) {

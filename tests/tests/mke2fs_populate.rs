@@ -256,3 +256,34 @@ fn reproducible_with_source_date_epoch() {
     }
     assert!(imgs[0] == imgs[1], "the two images differ");
 }
+
+/// -E offset with -d: the files land inside the filesystem at the offset
+/// (writes once ignored the offset and clobbered the start of the file),
+/// and the bytes before the offset are left alone.
+#[test]
+fn populate_at_an_offset() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("hello"), b"hello at an offset\n").unwrap();
+    std::fs::write(src.join("big"), vec![7u8; 300_000]).unwrap();
+    let img = dir.path().join("off.img");
+    let header = vec![0xa5u8; 1 << 20];
+    std::fs::write(&img, &header).unwrap();
+    let out = run(Command::new(our_bin("mke2fs-union"))
+        .args(["-q", "-F", "-E", "offset=1048576", "-d"])
+        .arg(&src)
+        .arg(&img)
+        .arg("8M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let bytes = std::fs::read(&img).unwrap();
+    assert!(bytes[..1 << 20] == header[..], "bytes before the offset changed");
+    let inner = dir.path().join("inner.img");
+    std::fs::write(&inner, &bytes[1 << 20..]).unwrap();
+    assert_real_fsck_clean(&inner);
+    assert_eq!(real_debugfs(&inner, "cat /hello"), b"hello at an offset\n");
+    assert_eq!(real_debugfs(&inner, "cat /big"), vec![7u8; 300_000]);
+}
