@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::image::Image;
+use crate::image::{AlignedBuf, Image};
 use crate::Result;
 
 #[derive(Debug)]
@@ -19,6 +19,9 @@ pub struct BlockCache {
 }
 
 impl BlockCache {
+    /// Largest single write (block sizes divide it).
+    const MAX_RUN: usize = 1 << 20;
+
     pub fn new(block_size: u32, bytes: usize) -> Self {
         BlockCache {
             blocks: HashMap::new(),
@@ -85,23 +88,25 @@ impl BlockCache {
         let mut order: Vec<u64> = self.blocks.keys().copied().collect();
         order.sort_unstable();
         let bs = self.block_size;
-        let mut run: Vec<u8> = Vec::new();
-        let mut run_start = 0u64;
+        // Aligned, so that runs can go straight to the disk (O_DIRECT).
+        let mut run = AlignedBuf::new(Self::MAX_RUN);
+        let (mut run_start, mut run_len) = (0u64, 0usize);
         for b in order {
-            let next = run_start + (run.len() / bs) as u64;
-            if !run.is_empty() && (b != next || run.len() >= 1 << 20) {
-                image.write_at(run_start * bs as u64, &run)?;
-                run.clear();
+            let next = run_start + (run_len / bs) as u64;
+            if run_len > 0 && (b != next || run_len + bs > Self::MAX_RUN) {
+                image.write_at(run_start * bs as u64, &run[..run_len])?;
+                run_len = 0;
             }
-            if run.is_empty() {
+            if run_len == 0 {
                 run_start = b;
             }
             if let Some(data) = self.blocks.remove(&b) {
-                run.extend_from_slice(&data);
+                run[run_len..run_len + bs].copy_from_slice(&data);
+                run_len += bs;
             }
         }
-        if !run.is_empty() {
-            image.write_at(run_start * bs as u64, &run)?;
+        if run_len > 0 {
+            image.write_at(run_start * bs as u64, &run[..run_len])?;
         }
         Ok(())
     }
@@ -127,7 +132,10 @@ mod tests {
         c.write_out(&img).unwrap();
         assert!(c.get(3).is_none());
         let bytes = img.memory_bytes().unwrap();
-        assert_eq!((bytes[3 * 1024], bytes[4 * 1024], bytes[9 * 1024]), (3, 5, 9));
+        assert_eq!(
+            (bytes[3 * 1024], bytes[4 * 1024], bytes[9 * 1024]),
+            (3, 5, 9)
+        );
         assert_eq!(bytes[5 * 1024], 0);
     }
 }

@@ -988,8 +988,10 @@ impl Filesystem {
             return Ok(crate::codec::le32(data, idx * 4));
         }
         let mut raw = [0u8; 4];
-        self.image
-            .read_at(block * self.geo.block_size as u64 + idx as u64 * 4, &mut raw)?;
+        self.image.read_at(
+            block * self.geo.block_size as u64 + idx as u64 * 4,
+            &mut raw,
+        )?;
         Ok(u32::from_le_bytes(raw))
     }
 
@@ -1013,9 +1015,8 @@ impl Filesystem {
         let mut cur = inode.base.i_block[slot];
         for (depth, &idx) in path.iter().enumerate() {
             if depth + 1 == path.len() {
-                return self.modify_block(cur as u64, |buf| {
-                    crate::codec::put32(buf, idx * 4, phys)
-                });
+                return self
+                    .modify_block(cur as u64, |buf| crate::codec::put32(buf, idx * 4, phys));
             }
             let mut next = self.map_entry(cur as u64, idx)?;
             if next == 0 {

@@ -179,6 +179,9 @@ fn injected_write_failure() -> Option<AtomicU64> {
     Some(AtomicU64::new(n.saturating_sub(1)))
 }
 
+pub use crate::direct_io::AlignedBuf;
+use crate::direct_io::DirectWriter;
+
 /// An open image.
 #[derive(Debug)]
 pub struct Image {
@@ -191,6 +194,9 @@ pub struct Image {
     /// Fault injection: writes left before every write fails with EIO
     /// (simulates a crash or a dying disk at a chosen point).
     writes_left: Option<AtomicU64>,
+    /// Large aligned writes go to the disk directly, on a writer thread
+    /// (`use_direct_writes`).
+    direct: Option<DirectWriter>,
 }
 
 impl Image {
@@ -264,6 +270,7 @@ impl Image {
             len,
             base: 0,
             writes_left: injected_write_failure(),
+            direct: None,
         })
     }
 
@@ -284,6 +291,7 @@ impl Image {
             writable,
             base: 0,
             writes_left: None,
+            direct: None,
         }
     }
 
@@ -321,6 +329,10 @@ impl Image {
     /// the image is an error naming the offset.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let offset = offset + self.base;
+        if let Some(d) = &self.direct {
+            d.wait_overlap(offset, buf.len() as u64)
+                .map_err(|e| Error::io(&self.path, e))?;
+        }
         let res = match &self.backend {
             Backend::File(f) => f.read_exact_at(buf, offset),
             Backend::Memory(m) => {
@@ -373,9 +385,13 @@ impl Image {
         }
         let offset = offset + self.base;
         match &self.backend {
-            Backend::File(f) => f
-                .write_all_at(buf, offset)
-                .map_err(|e| Error::io(&self.path, e)),
+            Backend::File(f) => {
+                if let Some(d) = &self.direct {
+                    return d.write(offset, buf).map_err(|e| Error::io(&self.path, e));
+                }
+                f.write_all_at(buf, offset)
+                    .map_err(|e| Error::io(&self.path, e))
+            }
             Backend::Memory(m) => {
                 let mut v = m
                     .lock()
@@ -392,6 +408,17 @@ impl Image {
                 v[offset as usize..end].copy_from_slice(buf);
                 Ok(())
             }
+        }
+    }
+
+    /// From now on, writes run on a writer thread, large aligned ones
+    /// bypassing the page cache (O_DIRECT; see `direct_io`). Their failures are
+    /// reported by a later write or read, or by `sync`, which waits for
+    /// them: a caller that drops the image without `sync` loses the news.
+    /// Does nothing where O_DIRECT cannot be opened (tmpfs, memory images).
+    pub fn use_direct_writes(&mut self) {
+        if let (true, Backend::File(f)) = (self.writable, &self.backend) {
+            self.direct = DirectWriter::start(f);
         }
     }
 
@@ -415,6 +442,9 @@ impl Image {
     /// Flushes written data to stable storage.
     pub fn sync(&self) -> Result<()> {
         if let (true, Backend::File(f)) = (self.writable, &self.backend) {
+            if let Some(d) = &self.direct {
+                d.wait_idle().map_err(|e| Error::io(&self.path, e))?;
+            }
             f.sync_all().map_err(|e| Error::io(&self.path, e))?;
         }
         Ok(())

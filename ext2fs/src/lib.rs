@@ -6,6 +6,7 @@ pub mod bitmap;
 pub mod block_cache;
 pub mod block_map;
 pub mod codec;
+pub mod direct_io;
 pub mod dirent;
 pub mod error;
 pub mod features;

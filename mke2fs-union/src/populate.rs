@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
-use ext2fs::image::Image;
+use ext2fs::image::{AlignedBuf, Image};
 use ext2fs::inode::{self, ROOT_INO};
 
 use crate::options::UnionSource;
@@ -27,9 +27,9 @@ struct Copier<'m> {
     clamp: Option<u32>,
     /// Owner, mode and times of directories no source describes.
     implicit: Meta,
-    /// One copy buffer for every file (allocating per file costs more
-    /// than the copy for small files).
-    buf: Vec<u8>,
+    /// One copy buffer for every archive member (allocating per file
+    /// costs more than the copy for small files).
+    buf: AlignedBuf,
 }
 
 /// Reads every source (directories and tar archives, lowest layer first)
@@ -83,17 +83,20 @@ pub fn populate(
     clamp: Option<u32>,
     now: u32,
 ) -> Result<()> {
-    let image = Image::open_read_write(device)
+    let mut image = Image::open_read_write(device)
         .map_err(|e| anyhow!("{e}"))?
         .with_offset(offset);
+    // File data goes straight to the disk: no second copy through the
+    // page cache, and nothing left for the final fsync to write back.
+    image.use_direct_writes();
     let mut fs =
         Filesystem::from_image(image, &OpenOptions::default()).map_err(|e| anyhow!("{e}"))?;
     fs.set_fixed_time(clamp);
     // The merged tree has one entry per name: inserts can append.
     fs.set_unique_names(true);
     // Inode table, indirect and directory blocks are rewritten many
-    // times in a copy: hold them (32 MiB at most) and write each once.
-    fs.set_write_cache(32 << 20);
+    // times in a copy: hold them (16 MiB at most) and write each once.
+    fs.set_write_cache(16 << 20);
     let union_on = fs.whiteout_feature();
     let xattrs = fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR);
     let (model, tree) = match build_tree(roots, source, union_on, xattrs) {
@@ -132,7 +135,7 @@ pub fn populate(
             ctime: now as i64,
             xattrs: Vec::new(),
         },
-        buf: vec![0u8; 1 << 20],
+        buf: AlignedBuf::new(1 << 20),
     };
     let result = c.copy_root(&tree);
     if let Some(pb) = &c.progress {
@@ -250,7 +253,10 @@ impl<'m> Copier<'m> {
         let mut rec = lib(self.fs.read_inode(ino), origin)?;
         let mut buf = std::mem::take(&mut self.buf);
         let res = match data {
-            Data::Path(p) => self.copy_path(p, ino, &mut rec, &mut buf),
+            Data::Path {
+                path,
+                may_have_holes,
+            } => self.copy_path(path, size, *may_have_holes, ino, &mut rec, &mut buf),
             Data::Archive(i, segs) => match self.model.archives.get(*i) {
                 Some(f) => {
                     self.copy_segs(segs, &Src::File(f), ino, &mut rec, &mut buf, size, origin)
@@ -361,11 +367,14 @@ impl<'m> Copier<'m> {
         Ok(())
     }
 
-    /// A source directory's file: region by region (SEEK_DATA/SEEK_HOLE),
-    /// so holes stay holes.
+    /// A source directory's file of `size` bytes (as the tree was read):
+    /// region by region (SEEK_DATA/SEEK_HOLE) when it may have holes, so
+    /// that holes stay holes.
     fn copy_path(
         &mut self,
         path: &Path,
+        size: u64,
+        may_have_holes: bool,
         ino: u32,
         rec: &mut ext2fs::inode::Inode,
         buf: &mut [u8],
@@ -374,27 +383,28 @@ impl<'m> Copier<'m> {
         use std::os::unix::fs::FileExt;
         let f = std::fs::File::open(path)
             .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
-        let size = f
-            .metadata()
-            .map_err(|e| anyhow!("{}: {e}", path.display()))?
-            .len();
-        let what = path.display().to_string();
+        let what = || path.display().to_string();
         let mut pos = 0u64;
         while pos < size {
-            let start = match seek(&f, SeekFrom::Data(pos as i64)) {
-                Ok(p) => p,
-                Err(rustix::io::Errno::NXIO) => break,
-                Err(_) => pos, // no SEEK_DATA here: read everything
+            let (start, end) = if may_have_holes {
+                let start = match seek(&f, SeekFrom::Data(pos as i64)) {
+                    Ok(p) => p,
+                    Err(rustix::io::Errno::NXIO) => break,
+                    Err(_) => pos, // no SEEK_DATA here: read everything
+                };
+                let end = seek(&f, SeekFrom::Hole(start as i64))
+                    .unwrap_or(size)
+                    .min(size);
+                (start, end)
+            } else {
+                (pos, size)
             };
-            let end = seek(&f, SeekFrom::Hole(start as i64))
-                .unwrap_or(size)
-                .min(size);
             let mut at = start;
             while at < end {
                 let n = ((end - at) as usize).min(buf.len());
                 f.read_exact_at(&mut buf[..n], at)
-                    .map_err(|e| anyhow!("cannot read {what}: {e}"))?;
-                lib(self.fs.write_range(ino, rec, at, &buf[..n]), &what)?;
+                    .map_err(|e| anyhow!("cannot read {}: {e}", what()))?;
+                lib(self.fs.write_range(ino, rec, at, &buf[..n]), &what())?;
                 at += n as u64;
             }
             pos = end.max(start + 1);

@@ -41,8 +41,10 @@ pub struct Seg {
 /// Where a regular file's bytes are.
 #[derive(Debug)]
 pub enum Data {
-    /// A file of a source directory, copied region by region (SEEK_DATA).
-    Path(PathBuf),
+    /// A file of a source directory, copied region by region (SEEK_DATA)
+    /// when `may_have_holes` (it has fewer blocks than its size needs),
+    /// else read straight through.
+    Path { path: PathBuf, may_have_holes: bool },
     /// Runs of a seekable archive file (`Model::archives[i]`), read in place.
     Archive(usize, Vec<Seg>),
     /// Runs of the in-memory spool (compressed or piped archives).
@@ -282,7 +284,10 @@ fn read_dir_into(
         } else if ft.is_file() {
             Kind::File {
                 size: m.len(),
-                data: Data::Path(path.clone()),
+                data: Data::Path {
+                    path: path.clone(),
+                    may_have_holes: m.blocks().saturating_mul(512) < m.len(),
+                },
             }
         } else if ft.is_char_device() {
             let (a, b) = rdev();

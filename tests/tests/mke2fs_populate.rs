@@ -280,7 +280,10 @@ fn populate_at_an_offset() {
         .arg("8M"));
     assert!(out.status.success(), "{}", text(&out));
     let bytes = std::fs::read(&img).unwrap();
-    assert!(bytes[..1 << 20] == header[..], "bytes before the offset changed");
+    assert!(
+        bytes[..1 << 20] == header[..],
+        "bytes before the offset changed"
+    );
     let inner = dir.path().join("inner.img");
     std::fs::write(&inner, &bytes[1 << 20..]).unwrap();
     assert_real_fsck_clean(&inner);
