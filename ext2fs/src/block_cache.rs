@@ -22,6 +22,10 @@ impl BlockCache {
     /// Largest single write (block sizes divide it).
     const MAX_RUN: usize = 1 << 20;
 
+    /// Writes shorter than this are held (as blocks) rather than written
+    /// through.
+    pub const SHORT_RUN: usize = 64 << 10;
+
     pub fn new(block_size: u32, bytes: usize) -> Self {
         BlockCache {
             blocks: HashMap::new(),

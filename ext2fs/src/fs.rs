@@ -192,8 +192,12 @@ impl Filesystem {
         let count = data.len() as u64 / bs;
         self.check_block(block + count - 1)?;
         if let Some(c) = &mut self.cache {
-            if count == 1 {
-                c.insert(block, data.to_vec());
+            // Short runs too (small files): files are laid out one after
+            // the other, so the cache writes them out as long runs.
+            if data.len() < BlockCache::SHORT_RUN {
+                for (k, one) in data.chunks(bs as usize).enumerate() {
+                    c.insert(block + k as u64, one.to_vec());
+                }
                 return self.write_cache_if_full();
             }
             c.forget(block, count);
