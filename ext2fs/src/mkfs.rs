@@ -597,7 +597,7 @@ impl<'a> BlockWriter<'a> {
             offset,
             block_size,
             start: 0,
-            pending: Vec::new(),
+            pending: Vec::with_capacity(Self::MAX_PENDING + block_size),
         }
     }
 
