@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::image::{AlignedBuf, Image};
+use crate::image::{Image, RunWriter};
 use crate::Result;
 
 #[derive(Debug)]
@@ -19,9 +19,6 @@ pub struct BlockCache {
 }
 
 impl BlockCache {
-    /// Largest single write (block sizes divide it).
-    const MAX_RUN: usize = 1 << 20;
-
     /// Writes shorter than this are held (as blocks) rather than written
     /// through.
     pub const SHORT_RUN: usize = 64 << 10;
@@ -91,27 +88,13 @@ impl BlockCache {
     pub fn write_out(&mut self, image: &Image) -> Result<()> {
         let mut order: Vec<u64> = self.blocks.keys().copied().collect();
         order.sort_unstable();
-        let bs = self.block_size;
-        // Aligned, so that runs can go straight to the disk (O_DIRECT).
-        let mut run = AlignedBuf::new(Self::MAX_RUN);
-        let (mut run_start, mut run_len) = (0u64, 0usize);
+        let mut out = RunWriter::new(image, 0, self.block_size);
         for b in order {
-            let next = run_start + (run_len / bs) as u64;
-            if run_len > 0 && (b != next || run_len + bs > Self::MAX_RUN) {
-                image.write_at(run_start * bs as u64, &run[..run_len])?;
-                run_len = 0;
-            }
-            if run_len == 0 {
-                run_start = b;
-            }
             if let Some(data) = self.blocks.remove(&b) {
-                run[run_len..run_len + bs].copy_from_slice(&data);
-                run_len += bs;
+                out.put(b, &data)?;
             }
         }
-        if run_len > 0 {
-            image.write_at(run_start * bs as u64, &run[..run_len])?;
-        }
+        out.flush()?;
         Ok(())
     }
 }

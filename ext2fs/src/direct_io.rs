@@ -7,7 +7,8 @@
 //! the same thread: a direct write holds the file's inode lock, which
 //! would stall a buffered write from the caller.
 //!
-//! Ordering: one thread takes the writes in the order they were made; a
+//! Ordering: one thread takes the writes in the order they were queued
+//! (jobs are numbered, so callers on several threads are safe too); a
 //! read that overlaps a queued write waits for it. `wait_idle` (called
 //! before fsync) drains the queue and reports the first failed write.
 
@@ -32,17 +33,17 @@ const MAX_JOB: usize = 1 << 20;
 /// Queued writes at most (so at most this many MiB of copies in memory).
 const QUEUE_DEPTH: usize = 8;
 
-/// A zeroed byte buffer whose start is aligned for O_DIRECT writes.
-/// Not `Clone`: a copy's start would not be aligned (moving keeps it).
-#[derive(Debug, Default)]
-pub struct AlignedBuf {
+/// A zeroed byte buffer whose start is aligned for O_DIRECT writes
+/// (the queue's own copies). Not `Clone`: a copy's start would not be aligned (moving keeps it).
+#[derive(Debug)]
+struct AlignedBuf {
     raw: Vec<u8>,
     start: usize,
     len: usize,
 }
 
 impl AlignedBuf {
-    pub fn new(len: usize) -> Self {
+    fn new(len: usize) -> Self {
         let raw = vec![0u8; len + DIRECT_ALIGN];
         let start = (DIRECT_ALIGN - raw.as_ptr() as usize % DIRECT_ALIGN) % DIRECT_ALIGN;
         AlignedBuf { raw, start, len }
@@ -70,8 +71,10 @@ enum Payload {
 
 #[derive(Default)]
 struct State {
-    /// (offset, length) of each queued write not yet done, oldest first.
-    pending: std::collections::VecDeque<(u64, u64)>,
+    /// Queued writes not yet done: job number -> (offset, length).
+    pending: std::collections::BTreeMap<u64, (u64, u64)>,
+    /// The next job's number.
+    next_job: u64,
     /// The first failed write, reported by the next call.
     error: Option<io::Error>,
     /// Aligned buffers the writer has finished with, for reuse.
@@ -91,7 +94,7 @@ impl Shared {
 }
 
 pub struct DirectWriter {
-    jobs: Option<SyncSender<(u64, Payload)>>,
+    jobs: Option<SyncSender<(u64, u64, Payload)>>,
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
 }
@@ -131,13 +134,13 @@ impl DirectWriter {
             state: Mutex::new(State::default()),
             done: Condvar::new(),
         });
-        let (tx, rx) = sync_channel::<(u64, Payload)>(QUEUE_DEPTH);
+        let (tx, rx) = sync_channel::<(u64, u64, Payload)>(QUEUE_DEPTH);
         let worker = {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("direct-writer".into())
                 .spawn(move || {
-                    for (offset, payload) in rx {
+                    for (job, offset, payload) in rx {
                         let r = match &payload {
                             Payload::Direct(buf, len) => {
                                 write_direct(&direct, &buffered, &buf[..*len], offset)
@@ -145,7 +148,7 @@ impl DirectWriter {
                             Payload::Buffered(data) => buffered.write_all_at(data, offset),
                         };
                         let mut st = shared.lock();
-                        st.pending.pop_front();
+                        st.pending.remove(&job);
                         if let Err(e) = r {
                             st.error.get_or_insert(e);
                         }
@@ -181,17 +184,16 @@ impl DirectWriter {
         let direct = data.len() >= DIRECT_MIN
             && offset.is_multiple_of(DIRECT_ALIGN as u64)
             && data.len().is_multiple_of(DIRECT_ALIGN);
-        let spare = {
+        let (job, spare) = {
             let mut st = self.shared.lock();
             if let Some(e) = st.error.take() {
                 return Err(e);
             }
-            st.pending.push_back((offset, data.len() as u64));
-            if direct {
-                st.spare.pop()
-            } else {
-                None
-            }
+            let job = st.next_job;
+            st.next_job += 1;
+            st.pending.insert(job, (offset, data.len() as u64));
+            let spare = if direct { st.spare.pop() } else { None };
+            (job, spare)
         };
         let payload = if direct {
             let mut buf = spare.unwrap_or_else(|| AlignedBuf::new(MAX_JOB));
@@ -203,9 +205,9 @@ impl DirectWriter {
         let sent = self
             .jobs
             .as_ref()
-            .is_some_and(|jobs| jobs.send((offset, payload)).is_ok());
+            .is_some_and(|jobs| jobs.send((job, offset, payload)).is_ok());
         if !sent {
-            self.shared.lock().pending.pop_back();
+            self.shared.lock().pending.remove(&job);
             return Err(io::Error::other("the writer thread stopped"));
         }
         Ok(())
@@ -217,7 +219,7 @@ impl DirectWriter {
         let mut st = self.shared.lock();
         let overlaps = |st: &State| {
             st.pending
-                .iter()
+                .values()
                 .any(|&(o, l)| o < end && o.saturating_add(l) > offset)
         };
         while overlaps(&st) {

@@ -179,8 +179,54 @@ fn injected_write_failure() -> Option<AtomicU64> {
     Some(AtomicU64::new(n.saturating_sub(1)))
 }
 
-pub use crate::direct_io::AlignedBuf;
 use crate::direct_io::DirectWriter;
+
+/// Joins writes of adjacent blocks into one write (up to 1 MiB): for
+/// writers that put out many blocks in ascending order.
+pub struct RunWriter<'a> {
+    image: &'a Image,
+    /// Byte offset of block 0.
+    offset: u64,
+    block_size: usize,
+    start: u64,
+    pending: Vec<u8>,
+}
+
+impl<'a> RunWriter<'a> {
+    const MAX_PENDING: usize = 1 << 20;
+
+    pub fn new(image: &'a Image, offset: u64, block_size: usize) -> Self {
+        RunWriter {
+            image,
+            offset,
+            block_size,
+            start: 0,
+            pending: Vec::with_capacity(Self::MAX_PENDING + block_size),
+        }
+    }
+
+    /// `data` is one or more whole blocks starting at `block`.
+    pub fn put(&mut self, block: u64, data: &[u8]) -> Result<()> {
+        let next = self.start + (self.pending.len() / self.block_size) as u64;
+        if self.pending.is_empty() || next != block || self.pending.len() >= Self::MAX_PENDING {
+            self.flush()?;
+            self.start = block;
+        }
+        self.pending.extend_from_slice(data);
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            self.image.write_at(
+                self.offset + self.start * self.block_size as u64,
+                &self.pending,
+            )?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+}
 
 /// An open image.
 #[derive(Debug)]

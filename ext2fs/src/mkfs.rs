@@ -6,7 +6,7 @@
 use crate::dirent;
 use crate::features::{compat, incompat, ro_compat, FeatureSet};
 use crate::group_desc::{self, GroupDesc};
-use crate::image::Image;
+use crate::image::{Image, RunWriter};
 use crate::inode::{self, Inode, BAD_INO, RESIZE_INO, ROOT_INO};
 use crate::layout::Geometry;
 use crate::run_bitmap::RunBitmap;
@@ -514,7 +514,7 @@ impl<'a> Writer<'a> {
         self.account();
         let geo = self.plan.geo.clone();
         let bs = geo.block_size as usize;
-        let mut out = BlockWriter::new(self.image, self.offset, bs);
+        let mut out = BlockWriter(RunWriter::new(self.image, self.offset, bs));
         if !only_super {
             // Inode tables: only the blocks holding non-zero inodes.
             let mut by_block: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
@@ -576,54 +576,21 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Writes blocks, skipping all-zero ones (the caller zeroed the range)
-/// and joining adjacent ones into one write: a group's block and inode
-/// bitmaps sit side by side, so a 1 TiB filesystem needs 8192 writes
-/// instead of 16384.
-struct BlockWriter<'a> {
-    image: &'a Image,
-    offset: u64,
-    block_size: usize,
-    start: u64,
-    pending: Vec<u8>,
-}
+/// Writes blocks, skipping all-zero ones (the caller zeroed the range),
+/// adjacent ones joined into one write: a group's block and inode bitmaps
+/// sit side by side, so a 1 TiB filesystem needs 8192 writes, not 16384.
+struct BlockWriter<'a>(RunWriter<'a>);
 
-impl<'a> BlockWriter<'a> {
-    const MAX_PENDING: usize = 1 << 20;
-
-    fn new(image: &'a Image, offset: u64, block_size: usize) -> Self {
-        BlockWriter {
-            image,
-            offset,
-            block_size,
-            start: 0,
-            pending: Vec::with_capacity(Self::MAX_PENDING + block_size),
-        }
-    }
-
-    /// `data` is one or more whole blocks starting at `block`.
+impl BlockWriter<'_> {
     fn put(&mut self, block: u64, data: &[u8]) -> Result<()> {
         if data.iter().all(|&b| b == 0) {
-            return self.flush();
+            return self.0.flush();
         }
-        let next = self.start + (self.pending.len() / self.block_size) as u64;
-        if self.pending.is_empty() || next != block || self.pending.len() >= Self::MAX_PENDING {
-            self.flush()?;
-            self.start = block;
-        }
-        self.pending.extend_from_slice(data);
-        Ok(())
+        self.0.put(block, data)
     }
 
     fn flush(&mut self) -> Result<()> {
-        if !self.pending.is_empty() {
-            self.image.write_at(
-                self.offset + self.start * self.block_size as u64,
-                &self.pending,
-            )?;
-            self.pending.clear();
-        }
-        Ok(())
+        self.0.flush()
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
-use ext2fs::image::{AlignedBuf, Image};
+use ext2fs::image::Image;
 use ext2fs::inode::{self, ROOT_INO};
 
 use crate::options::UnionSource;
@@ -29,7 +29,7 @@ struct Copier<'m> {
     implicit: Meta,
     /// One copy buffer for every archive member (allocating per file
     /// costs more than the copy for small files).
-    buf: AlignedBuf,
+    buf: Vec<u8>,
 }
 
 /// Reads every source (directories and tar archives, lowest layer first)
@@ -135,7 +135,7 @@ pub fn populate(
             ctime: now as i64,
             xattrs: Vec::new(),
         },
-        buf: AlignedBuf::new(1 << 20),
+        buf: vec![0u8; 1 << 20],
     };
     let result = c.copy_root(&tree);
     if let Some(pb) = &c.progress {
