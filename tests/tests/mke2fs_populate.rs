@@ -290,3 +290,56 @@ fn populate_at_an_offset() {
     assert_eq!(real_debugfs(&inner, "cat /hello"), b"hello at an offset\n");
     assert_eq!(real_debugfs(&inner, "cat /big"), vec![7u8; 300_000]);
 }
+
+/// -d onto a block device (a loop device): the data goes through the
+/// writer thread with O_DIRECT (large files) and the block cache (small
+/// ones); the real e2fsck finds it clean and the kernel shows the tree.
+#[test]
+fn populate_a_block_device() {
+    if skip_without_e2fsprogs() || skip_without_root("a loop device") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let mut rng = Lcg(7);
+    let mut bytes = |n: usize| -> Vec<u8> { (0..n).map(|_| rng.next_u64() as u8).collect() };
+    std::fs::write(src.join("big"), bytes(5 << 20)).unwrap();
+    std::fs::write(src.join("medium"), bytes(300_000)).unwrap();
+    for i in 0..200 {
+        std::fs::write(src.join(format!("small{i}")), bytes(100 + i * 97)).unwrap();
+    }
+    let backing = dir.path().join("backing.img");
+    std::fs::File::create(&backing)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let l = run(Command::new("losetup").args(["-f", "--show"]).arg(&backing));
+    if !l.status.success() {
+        eprintln!("SKIP: no loop device here: {}", text(&l));
+        return;
+    }
+    let dev = String::from_utf8_lossy(&l.stdout).trim().to_string();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let out = run(Command::new(our_bin("mke2fs-union"))
+            .args(["-q", "-F", "-d"])
+            .arg(&src)
+            .arg(&dev));
+        assert!(out.status.success(), "{}", text(&out));
+        assert_real_fsck_clean(Path::new(&dev));
+        let m = run(Command::new("mount").args(["-o", "ro", &dev]).arg(&mnt));
+        assert!(m.status.success(), "{}", text(&m));
+        let d = run(Command::new("diff")
+            .args(["-r", "-x", "lost+found"])
+            .arg(&src)
+            .arg(&mnt));
+        let _ = run(Command::new("umount").arg(&mnt));
+        assert!(d.status.success(), "diff -r: {}", text(&d));
+    });
+    let _ = run(Command::new("losetup").args(["-d", &dev]));
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
