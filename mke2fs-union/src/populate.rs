@@ -103,9 +103,7 @@ pub fn populate(
         Ok(t) => t,
         Err(e) => {
             // Nothing was copied, but the image is not what was asked for.
-            fs.sb.s_state &= !ext2fs::superblock::STATE_VALID;
-            fs.mark_super_dirty();
-            let _ = fs.sync();
+            mark_not_clean(&mut fs);
             return Err(e.context("nothing was copied; the filesystem is marked not clean"));
         }
     };
@@ -143,12 +141,24 @@ pub fn populate(
     }
     if let Err(e) = result {
         // Never leave a half-filled image that claims to be clean.
-        c.fs.sb.s_state &= !ext2fs::superblock::STATE_VALID;
-        c.fs.mark_super_dirty();
-        let _ = c.fs.sync();
+        mark_not_clean(&mut c.fs);
         return Err(e.context("the filesystem is incomplete and marked not clean"));
     }
-    c.fs.close().map_err(|e| anyhow!("{e}"))
+    if let Err(e) = c.fs.sync() {
+        // A write that failed late (the writer thread reports it here):
+        // the image must not claim to be clean, as far as we can still say.
+        mark_not_clean(&mut c.fs);
+        return Err(anyhow!("{e}").context("the filesystem is incomplete and marked not clean"));
+    }
+    Ok(())
+}
+
+/// Best effort: the superblock says "not clean", so that e2fsck checks
+/// an image a copy could not finish.
+fn mark_not_clean(fs: &mut Filesystem) {
+    fs.sb.s_state &= !ext2fs::superblock::STATE_VALID;
+    fs.mark_super_dirty();
+    let _ = fs.sync();
 }
 
 fn lib<T>(r: ext2fs::Result<T>, what: &str) -> Result<T> {
