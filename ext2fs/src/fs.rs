@@ -861,7 +861,7 @@ impl Filesystem {
             self.write_inode(dir, &dir_inode)?;
         }
         let need = dirent::rec_len_for(name.len());
-        let mut room: Option<(u64, u32)> = None;
+        let mut room: Option<u32> = None;
         let all_blocks = self.data_blocks(&dir_inode)?;
         let bs64 = self.geo.block_size as u64;
         let scan: &[(u64, u32)] = if self.unique_names {
@@ -893,7 +893,7 @@ impl Filesystem {
                         .position(|x| x.in_use(wh) && x.name == name)
                         .unwrap_or(0);
                     dirent::insert_at(&mut entries, dirent::Slot::Existing(i), new);
-                    return self.write_dir_block(&dir_inode, l, &entries);
+                    return self.write_dir_block_at(p, &entries);
                 }
                 let fits = if e.in_use(wh) {
                     e.rec_len >= dirent::rec_len_for(e.name.len()) + need
@@ -901,18 +901,18 @@ impl Filesystem {
                     e.rec_len >= need
                 };
                 if fits && room.is_none() {
-                    room = Some((l, p));
+                    room = Some(p);
                 }
             }
             if covered != buf.len() {
                 dirent::parse_block(&buf, dir, p as u64)?;
             }
         }
-        if let Some((l, p)) = room {
+        if let Some(p) = room {
             let mut entries = dirent::parse_block(&self.read_block(p as u64)?, dir, p as u64)?;
             if let Some(slot) = dirent::find_slot(&entries, name, wh) {
                 dirent::insert_at(&mut entries, slot, new);
-                return self.write_dir_block(&dir_inode, l, &entries);
+                return self.write_dir_block_at(p, &entries);
             }
         }
         // No room: append a block.
@@ -932,13 +932,18 @@ impl Filesystem {
         logical: u64,
         entries: &[DirEntry],
     ) -> Result<()> {
-        let bytes = dirent::write_block(entries, self.geo.block_size as usize)?;
         let phys = self
             .data_blocks(dir_inode)?
             .into_iter()
             .find(|(l, _)| *l == logical)
             .map(|(_, p)| p)
             .ok_or_else(|| Error::Invalid(format!("directory block {logical} vanished")))?;
+        self.write_dir_block_at(phys, entries)
+    }
+
+    /// Writes a directory block whose physical block the caller knows.
+    fn write_dir_block_at(&mut self, phys: u32, entries: &[DirEntry]) -> Result<()> {
+        let bytes = dirent::write_block(entries, self.geo.block_size as usize)?;
         self.write_block(phys as u64, &bytes)
     }
 
