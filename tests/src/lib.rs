@@ -220,3 +220,71 @@ impl Lcg {
         self.0 >> 33
     }
 }
+
+/// Mounts the ext2 image or device `img` read-only with the kernel at
+/// `work/mnt` (root only), runs `check` on the mount point and unmounts
+/// (also when the check fails, whose panic then goes on). False, after a
+/// SKIP line, where it cannot mount.
+pub fn with_kernel_mount(img: &Path, work: &Path, check: impl FnOnce(&Path)) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    if skip_without_root("mounting the image with the kernel") {
+        return false;
+    }
+    let mnt = work.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let is_device = std::fs::metadata(img).is_ok_and(|m| m.file_type().is_block_device());
+    let opts = if is_device { "ro" } else { "loop,ro" };
+    let m = run(Command::new("mount")
+        .args(["-t", "ext2", "-o", opts])
+        .arg(img)
+        .arg(&mnt));
+    if !m.status.success() {
+        eprintln!("SKIP: the kernel cannot mount ext2 here: {}", text(&m));
+        return false;
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mnt)));
+    let _ = run(Command::new("umount").arg(&mnt));
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    true
+}
+
+/// The kernel's view `mnt` of an image made from `src` (a tree made by
+/// `make_sample_tree`): the same contents (`diff -r`), modes, owners,
+/// mtimes, link counts, devices and xattrs.
+pub fn assert_mount_shows_sample_tree(src: &Path, mnt: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let d = run(Command::new("diff")
+        .args(["-r", "--no-dereference", "-x", "lost+found"])
+        .arg(src)
+        .arg(mnt));
+    // diff cannot compare special files; it says so when both sides
+    // are the same kind, which is what we want.
+    let same_kind = |l: &str| {
+        l.split_once(" is a ")
+            .and_then(|(_, rest)| rest.split_once(" while file "))
+            .is_some_and(|(kind, other)| other.ends_with(&format!(" is a {kind}")))
+    };
+    let listing = String::from_utf8_lossy(&d.stdout).into_owned();
+    let real_diffs: Vec<&str> = listing.lines().filter(|l| !same_kind(l)).collect();
+    assert!(real_diffs.is_empty(), "diff -r:\n{}", text(&d));
+    for e in walkdir::WalkDir::new(src).min_depth(1) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(src).unwrap();
+        let (a, b) = (
+            e.path().symlink_metadata().unwrap(),
+            mnt.join(rel).symlink_metadata().unwrap(),
+        );
+        assert_eq!(a.mode(), b.mode(), "{rel:?} mode");
+        assert_eq!((a.uid(), a.gid()), (b.uid(), b.gid()), "{rel:?} owner");
+        assert_eq!(a.mtime(), b.mtime(), "{rel:?} mtime");
+        if !a.is_dir() {
+            assert_eq!(a.nlink(), b.nlink(), "{rel:?} links");
+            assert_eq!(a.rdev(), b.rdev(), "{rel:?} rdev");
+        }
+    }
+    let mut v = [0u8; 16];
+    let n = rustix::fs::getxattr(mnt.join("a/many-0002"), "user.k", &mut v).unwrap();
+    assert_eq!(&v[..n], b"value");
+}

@@ -33,49 +33,8 @@ fn populated_image_mounts_as_the_source_tree() {
     let dump = String::from_utf8_lossy(&real_debugfs(&img, "htree_dump /a")).into_owned();
     assert!(dump.contains("Root node dump"), "{dump}");
 
-    if skip_without_root("mounting the image with the kernel") {
-        return;
-    }
-    let mnt = dir.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let m = run(Command::new("mount")
-        .args(["-t", "ext2", "-o", "loop,ro"])
-        .arg(&img)
-        .arg(&mnt));
-    if !m.status.success() {
-        eprintln!("SKIP: the kernel cannot loop-mount ext2 here: {}", text(&m));
-        return;
-    }
-    let result = std::panic::catch_unwind(|| {
-        let d = run(Command::new("diff")
-            .args(["-r", "--no-dereference", "-x", "lost+found"])
-            .arg(&src)
-            .arg(&mnt));
-        // diff cannot compare special files; it says so when both sides
-        // are the same kind, which is what we want.
-        let same_kind = |l: &str| {
-            l.split_once(" is a ")
-                .and_then(|(_, rest)| rest.split_once(" while file "))
-                .is_some_and(|(kind, other)| other.ends_with(&format!(" is a {kind}")))
-        };
-        let listing = String::from_utf8_lossy(&d.stdout).into_owned();
-        let real_diffs: Vec<&str> = listing.lines().filter(|l| !same_kind(l)).collect();
-        assert!(real_diffs.is_empty(), "diff -r:\n{}", text(&d));
-        for e in walkdir::WalkDir::new(&src).min_depth(1) {
-            let e = e.unwrap();
-            let rel = e.path().strip_prefix(&src).unwrap();
-            let (a, b) = (
-                e.path().symlink_metadata().unwrap(),
-                mnt.join(rel).symlink_metadata().unwrap(),
-            );
-            assert_eq!(a.mode(), b.mode(), "{rel:?} mode");
-            assert_eq!((a.uid(), a.gid()), (b.uid(), b.gid()), "{rel:?} owner");
-            assert_eq!(a.mtime(), b.mtime(), "{rel:?} mtime");
-            if !a.is_dir() {
-                assert_eq!(a.nlink(), b.nlink(), "{rel:?} links");
-                assert_eq!(a.rdev(), b.rdev(), "{rel:?} rdev");
-            }
-        }
+    with_kernel_mount(&img, dir.path(), |mnt| {
+        assert_mount_shows_sample_tree(&src, mnt);
         let sp = mnt.join("sparse").metadata().unwrap();
         assert_eq!(sp.len(), (10 << 20) + 1);
         assert!(
@@ -83,14 +42,7 @@ fn populated_image_mounts_as_the_source_tree() {
             "sparse file allocates {} sectors",
             sp.blocks()
         );
-        let mut v = [0u8; 16];
-        let n = rustix::fs::getxattr(mnt.join("a/many-0002"), "user.k", &mut v).unwrap();
-        assert_eq!(&v[..n], b"value");
     });
-    let _ = run(Command::new("umount").arg(&mnt));
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }
 
 #[test]
@@ -320,8 +272,6 @@ fn populate_a_block_device() {
         return;
     }
     let dev = String::from_utf8_lossy(&l.stdout).trim().to_string();
-    let mnt = dir.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
     let result = std::panic::catch_unwind(|| {
         let out = run(Command::new(our_bin("mke2fs-union"))
             .args(["-q", "-F", "-d"])
@@ -329,14 +279,14 @@ fn populate_a_block_device() {
             .arg(&dev));
         assert!(out.status.success(), "{}", text(&out));
         assert_real_fsck_clean(Path::new(&dev));
-        let m = run(Command::new("mount").args(["-o", "ro", &dev]).arg(&mnt));
-        assert!(m.status.success(), "{}", text(&m));
-        let d = run(Command::new("diff")
-            .args(["-r", "-x", "lost+found"])
-            .arg(&src)
-            .arg(&mnt));
-        let _ = run(Command::new("umount").arg(&mnt));
-        assert!(d.status.success(), "diff -r: {}", text(&d));
+        let mounted = with_kernel_mount(Path::new(&dev), dir.path(), |mnt| {
+            let d = run(Command::new("diff")
+                .args(["-r", "-x", "lost+found"])
+                .arg(&src)
+                .arg(mnt));
+            assert!(d.status.success(), "diff -r: {}", text(&d));
+        });
+        assert!(mounted, "the kernel could not mount {dev}");
     });
     let _ = run(Command::new("losetup").args(["-d", &dev]));
     if let Err(e) = result {

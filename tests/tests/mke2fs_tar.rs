@@ -261,58 +261,7 @@ fn a_tar_gives_the_same_filesystem_as_its_tree() {
 /// Mounts the image with the kernel (root only) and compares it with the
 /// tree: contents, modes, owners, mtimes, links, devices, xattrs.
 fn kernel_diff(img: &Path, src: &Path, work: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    if skip_without_root("mounting the image with the kernel") {
-        return;
-    }
-    let mnt = work.join("mnt");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let m = run(Command::new("mount")
-        .args(["-t", "ext2", "-o", "loop,ro"])
-        .arg(img)
-        .arg(&mnt));
-    if !m.status.success() {
-        eprintln!("SKIP: the kernel cannot loop-mount ext2 here: {}", text(&m));
-        return;
-    }
-    let result = std::panic::catch_unwind(|| {
-        let d = run(Command::new("diff")
-            .args(["-r", "--no-dereference", "-x", "lost+found"])
-            .arg(src)
-            .arg(&mnt));
-        // diff cannot compare special files; it says so when both sides
-        // are the same kind, which is what we want.
-        let same_kind = |l: &str| {
-            l.split_once(" is a ")
-                .and_then(|(_, rest)| rest.split_once(" while file "))
-                .is_some_and(|(kind, other)| other.ends_with(&format!(" is a {kind}")))
-        };
-        let listing = String::from_utf8_lossy(&d.stdout).into_owned();
-        let real: Vec<&str> = listing.lines().filter(|l| !same_kind(l)).collect();
-        assert!(real.is_empty(), "diff -r:\n{}", text(&d));
-        for e in walkdir::WalkDir::new(src).min_depth(1) {
-            let e = e.unwrap();
-            let rel = e.path().strip_prefix(src).unwrap();
-            let (a, b) = (
-                e.path().symlink_metadata().unwrap(),
-                mnt.join(rel).symlink_metadata().unwrap(),
-            );
-            assert_eq!(a.mode(), b.mode(), "{rel:?} mode");
-            assert_eq!((a.uid(), a.gid()), (b.uid(), b.gid()), "{rel:?} owner");
-            assert_eq!(a.mtime(), b.mtime(), "{rel:?} mtime");
-            if !a.is_dir() {
-                assert_eq!(a.nlink(), b.nlink(), "{rel:?} links");
-                assert_eq!(a.rdev(), b.rdev(), "{rel:?} rdev");
-            }
-        }
-        let mut v = [0u8; 16];
-        let n = rustix::fs::getxattr(mnt.join("a/many-0002"), "user.k", &mut v).unwrap();
-        assert_eq!(&v[..n], b"value");
-    });
-    let _ = run(Command::new("umount").arg(&mnt));
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    with_kernel_mount(img, work, |mnt| assert_mount_shows_sample_tree(src, mnt));
 }
 
 #[test]
