@@ -361,6 +361,26 @@ fn build_tar(out: &Path, members: &[Member]) {
     b.finish().unwrap();
 }
 
+/// A ustar header for a member without data (a device, a directory),
+/// dated 1_600_000_000.
+fn empty_member(
+    kind: tar::EntryType,
+    mode: u32,
+    owner: (u64, u64),
+    dev: (u32, u32),
+) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_device_major(dev.0).unwrap();
+    h.set_device_minor(dev.1).unwrap();
+    h.set_size(0);
+    h.set_uid(owner.0);
+    h.set_gid(owner.1);
+    h.set_mtime(1_600_000_000);
+    h
+}
+
 /// A tar whose member name is written raw (the crate refuses `..`).
 fn raw_tar(out: &Path, name: &[u8], data: &[u8]) {
     let mut h = tar::Header::new_ustar();
@@ -737,25 +757,9 @@ fn overlay_style_tar_becomes_union_objects() {
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("upper.tar");
     let mut b = tar::Builder::new(std::fs::File::create(&t).unwrap());
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Char);
-    h.set_mode(0o000);
-    h.set_device_major(0).unwrap();
-    h.set_device_minor(0).unwrap();
-    h.set_size(0);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(1_600_000_000);
+    let mut h = empty_member(tar::EntryType::Char, 0o000, (0, 0), (0, 0));
     b.append_data(&mut h, "gone", &b""[..]).unwrap();
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Block);
-    h.set_mode(0o660);
-    h.set_device_major(8).unwrap();
-    h.set_device_minor(1).unwrap();
-    h.set_size(0);
-    h.set_uid(0);
-    h.set_gid(6);
-    h.set_mtime(1_600_000_000);
+    let mut h = empty_member(tar::EntryType::Block, 0o660, (0, 6), (8, 1));
     b.append_data(&mut h, "sda1", &b""[..]).unwrap();
     b.append_pax_extensions([
         ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
@@ -763,13 +767,7 @@ fn overlay_style_tar_becomes_union_objects() {
         ("mtime", &b"1650000000.5"[..]),
     ])
     .unwrap();
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_mode(0o750);
-    h.set_uid(1000);
-    h.set_gid(1001);
-    h.set_size(0);
-    h.set_mtime(1_600_000_000);
+    let mut h = empty_member(tar::EntryType::Directory, 0o750, (1000, 1001), (0, 0));
     b.append_data(&mut h, "opq/", &b""[..]).unwrap();
     b.finish().unwrap();
     drop(b);
