@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 
 /// Alignment of buffer address, file offset and length that O_DIRECT
 /// accepts on every device we meet (logical blocks of 512 or 4096 bytes).
-pub const DIRECT_ALIGN: usize = 4096;
+const DIRECT_ALIGN: usize = 4096;
 
 /// Writes smaller than this stay buffered: the page cache is cheaper for
 /// them than a device write.
@@ -33,8 +33,9 @@ const MAX_JOB: usize = 1 << 20;
 /// Queued writes at most (so at most this many MiB of copies in memory).
 const QUEUE_DEPTH: usize = 8;
 
-/// A zeroed byte buffer whose start is aligned for O_DIRECT writes
-/// (the queue's own copies). Not `Clone`: a copy's start would not be aligned (moving keeps it).
+/// A zeroed byte buffer whose start is aligned for O_DIRECT writes (the
+/// queue's own copies). Not `Clone`: a copy's start would not be aligned
+/// (moving keeps it).
 #[derive(Debug)]
 struct AlignedBuf {
     raw: Vec<u8>,

@@ -52,7 +52,8 @@ pub struct Filesystem {
     /// The caller promises new names are not in their directory yet
     /// (a bulk copy of one tree): inserts only look at the last block.
     unique_names: bool,
-    /// Single-block writes held back for a bulk copy (`set_write_cache`).
+    /// Single blocks and short runs held back for a bulk copy
+    /// (`set_write_cache`).
     cache: Option<BlockCache>,
 }
 
@@ -205,7 +206,7 @@ impl Filesystem {
         self.image.write_at(block * bs, data)
     }
 
-    /// Holds single-block writes in memory (up to `bytes`) until the cache
+    /// Holds single-block and short writes in memory (up to `bytes`) until the cache
     /// fills or the filesystem is flushed: for bulk copies (mke2fs -d),
     /// which rewrite the same inode table, indirect and directory blocks
     /// many times. Reads see the held blocks.

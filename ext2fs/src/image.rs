@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::direct_io::DirectWriter;
 use crate::{Error, Result};
 
 /// How a path is mounted right now, from /proc/self/mountinfo.
@@ -179,8 +180,6 @@ fn injected_write_failure() -> Option<AtomicU64> {
     Some(AtomicU64::new(n.saturating_sub(1)))
 }
 
-use crate::direct_io::DirectWriter;
-
 /// Joins writes of adjacent blocks into one write (up to 1 MiB): for
 /// writers that put out many blocks in ascending order.
 pub struct RunWriter<'a> {
@@ -240,8 +239,8 @@ pub struct Image {
     /// Fault injection: writes left before every write fails with EIO
     /// (simulates a crash or a dying disk at a chosen point).
     writes_left: Option<AtomicU64>,
-    /// Large aligned writes go to the disk directly, on a writer thread
-    /// (`use_direct_writes`).
+    /// Every write goes to a writer thread, large aligned ones straight to
+    /// the disk (`use_direct_writes`).
     direct: Option<DirectWriter>,
 }
 

@@ -27,8 +27,8 @@ struct Copier<'m> {
     clamp: Option<u32>,
     /// Owner, mode and times of directories no source describes.
     implicit: Meta,
-    /// One copy buffer for every archive member (allocating per file
-    /// costs more than the copy for small files).
+    /// One copy buffer for every file (allocating per file costs more
+    /// than the copy for small files).
     buf: Vec<u8>,
 }
 
@@ -393,7 +393,7 @@ impl<'m> Copier<'m> {
         use std::os::unix::fs::FileExt;
         let f = std::fs::File::open(path)
             .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
-        let what = || path.display().to_string();
+        let what = path.display().to_string();
         let mut pos = 0u64;
         while pos < size {
             let (start, end) = if may_have_holes {
@@ -413,8 +413,8 @@ impl<'m> Copier<'m> {
             while at < end {
                 let n = ((end - at) as usize).min(buf.len());
                 f.read_exact_at(&mut buf[..n], at)
-                    .map_err(|e| anyhow!("cannot read {}: {e}", what()))?;
-                lib(self.fs.write_range(ino, rec, at, &buf[..n]), &what())?;
+                    .map_err(|e| anyhow!("cannot read {what}: {e}"))?;
+                lib(self.fs.write_range(ino, rec, at, &buf[..n]), &what)?;
                 at += n as u64;
             }
             pos = end.max(start + 1);
