@@ -244,7 +244,9 @@ fn run_fuse(
         return match fuse::run_foreground(&m, notify) {
             Ok(()) => 0,
             Err(msg) => {
-                eprintln!("mount-union: {msg}");
+                // One write: a detached engine's stderr is the kernel log.
+                let line = format!("mount-union: {msg}\n");
+                eprint!("{line}");
                 EX_FAIL
             }
         };

@@ -564,3 +564,95 @@ fn lower_layers_from_an_image_and_a_directory() {
     );
     assert_real_fsck_clean(&stock_copy(&s.img));
 }
+
+/// The top image's superblock state and mount count, read without a lock.
+fn image_state(img: &Path) -> (u16, u16) {
+    let fs = ext2fs::fs::Filesystem::open(img, &Default::default()).unwrap();
+    (fs.sb.s_state, fs.sb.s_mnt_count)
+}
+
+#[test]
+fn the_image_is_marked_in_use_while_mounted_and_a_crash_is_checked() {
+    if skip() {
+        return;
+    }
+    let s = setup();
+    let opt = format!("union,lowerdir={}", s.lower.display());
+    let (mut child, guard) = mount_foreground(&opt, &s.img, &s.mnt);
+    let (state, count) = image_state(&s.img);
+    assert_eq!(
+        (state & 1, count),
+        (0, 1),
+        "not marked in use while mounted"
+    );
+    std::fs::create_dir(s.mnt.join("w")).unwrap();
+    // Writes go on in a thread while the engine is killed.
+    let dir = s.mnt.join("w");
+    let writer = std::thread::spawn(move || {
+        let mut written = 0;
+        for i in 0..100_000 {
+            if std::fs::write(dir.join(format!("f{i}")), vec![b'x'; 5000]).is_err() {
+                break;
+            }
+            written += 1;
+        }
+        written
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = writer.join().unwrap();
+    assert!(written > 0, "nothing was written before the kill");
+    drop(guard);
+
+    let out = run(Command::new(our_bin("e2fsck-union")).arg("-p").arg(&s.img));
+    assert!(
+        text(&out).contains("was not cleanly unmounted") && !text(&out).contains("clean,"),
+        "e2fsck-union -p did not check after a crash:\n{}",
+        text(&out)
+    );
+    let out = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(&s.img));
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "e2fsck-union -fy did not repair:\n{}",
+        text(&out)
+    );
+    assert_real_fsck_clean(&stock_copy(&s.img));
+}
+
+#[test]
+fn umount_then_flock_waits_for_a_clean_image() {
+    if skip() {
+        return;
+    }
+    if !have_tool("flock") {
+        eprintln!("SKIP: flock(1) (util-linux) is missing");
+        return;
+    }
+    let s = setup();
+    let opt = format!("union,lowerdir={}", s.lower.display());
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "fuse", "-o", &opt])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let guard = Mounted(s.mnt.clone());
+    for i in 0..200 {
+        std::fs::write(s.mnt.join(format!("f{i}")), vec![b'y'; 3000]).unwrap();
+    }
+    umount_retrying(&s.mnt);
+    // The procedure the man page gives: flock(1) on the image returns once
+    // the engine has written everything out and let the image go.
+    let st = Command::new("flock")
+        .arg(&s.img)
+        .arg("true")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    drop(guard);
+    let (state, count) = image_state(&s.img);
+    assert_eq!((state, count), (1, 1), "not clean after the unmount");
+    let out = run(Command::new(our_bin("e2fsck-union")).arg("-fn").arg(&s.img));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_real_fsck_clean(&stock_copy(&s.img));
+}

@@ -6,6 +6,7 @@
 
 mod errno;
 mod layer;
+mod mount_state;
 mod union;
 
 use std::ffi::OsStr;
@@ -459,7 +460,24 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     if !Path::new("/dev/fuse").exists() {
         return Err("/dev/fuse is missing: load the fuse module (modprobe fuse)".into());
     }
-    let union = Arc::new(Mutex::new(open_union(m)?));
+    let mut union = open_union(m)?;
+    // A read-only mount leaves the image's state alone, as the kernel does.
+    let in_use = if m.read_only {
+        None
+    } else {
+        let (in_use, warnings) = mount_state::mark_in_use(&mut union.top)
+            .map_err(|e| format!("{}: cannot mark the top layer in use: {e}", m.top.display()))?;
+        for w in warnings {
+            if notify {
+                // run_background passes these on before "ready".
+                let _ = writeln!(std::io::stdout(), "warning: {}: {w}", m.top.display());
+            } else {
+                eprintln!("mount-union: warning: {}: {w}", m.top.display());
+            }
+        }
+        Some(in_use)
+    };
+    let union = Arc::new(Mutex::new(union));
     let mut config = fuser::Config::default();
     config.mount_options = vec![
         fuser::MountOption::FSName(m.top.display().to_string()),
@@ -475,8 +493,16 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     config.acl = fuser::SessionACL::All;
     config.n_threads = Some(1);
     let fs = Fs { u: union.clone() };
-    let mut session = fuser::Session::new(fs, &m.target, &config)
-        .map_err(|e| format!("mounting {} failed: {e}", m.target.display()))?;
+    let mut session = match fuser::Session::new(fs, &m.target, &config) {
+        Ok(s) => s,
+        Err(e) => {
+            let mounted = format!("mounting {} failed: {e}", m.target.display());
+            return Err(match release(&union, in_use, &m.top) {
+                Ok(()) => mounted,
+                Err(r) => format!("{mounted}; {r}"),
+            });
+        }
+    };
     // SIGTERM, SIGINT, SIGHUP: unmount, so that the session ends and the
     // image is flushed like at an umount (a busy mount stays up).
     let mut unmounter = session.unmount_callable();
@@ -505,28 +531,56 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "ready");
         let _ = out.flush();
-        if let Ok(null) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-        {
-            let _ = rustix::stdio::dup2_stdin(&null);
-            let _ = rustix::stdio::dup2_stdout(&null);
-            let _ = rustix::stdio::dup2_stderr(&null);
-        }
-        let _ = rustix::process::setsid();
+        detach();
     }
     let served = session.run();
-    let mut u = union.lock().unwrap_or_else(|p| p.into_inner());
-    let synced = u.sync();
+    let released = release(&union, in_use, &m.top);
     served.map_err(|e| format!("serving {} failed: {e}", m.target.display()))?;
-    synced.map_err(|e| {
+    released
+}
+
+/// The end of a mount: the image written out and, when it was marked in
+/// use, marked clean again (or left not clean, with the reason).
+fn release(
+    union: &Mutex<Union>,
+    in_use: Option<mount_state::InUse>,
+    top: &Path,
+) -> Result<(), String> {
+    let mut u = union.lock().unwrap_or_else(|p| p.into_inner());
+    let done = match in_use {
+        Some(in_use) => mount_state::mark_released(&mut u.top, in_use),
+        None => u.top.sync(),
+    };
+    done.map_err(|e| {
         format!(
-            "{}: flushing the top layer failed: {}",
-            m.top.display(),
-            std::io::Error::from_raw_os_error(e)
+            "{}: writing out the top layer failed, the image stays marked not clean: {e}",
+            top.display()
         )
     })
+}
+
+/// Leaves the terminal: stdin and stdout on /dev/null, stderr on the
+/// kernel log when it can be written (so that an error at the final
+/// write-out is still seen), a session of its own.
+fn detach() {
+    let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    else {
+        return;
+    };
+    let _ = rustix::stdio::dup2_stdin(&null);
+    let _ = rustix::stdio::dup2_stdout(&null);
+    match std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
+        Ok(kmsg) => {
+            let _ = rustix::stdio::dup2_stderr(&kmsg);
+        }
+        Err(_) => {
+            let _ = rustix::stdio::dup2_stderr(&null);
+        }
+    }
+    let _ = rustix::process::setsid();
 }
 
 /// Runs the engine in the background: re-executes this program in the
@@ -543,12 +597,16 @@ pub fn run_background(args: &[std::ffi::OsString]) -> Result<(), (u8, String)> {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| (2, format!("cannot start the FUSE engine: {e}")))?;
-    let mut line = String::new();
     if let Some(out) = child.stdout.take() {
-        let _ = std::io::BufReader::new(out).read_line(&mut line);
-    }
-    if line.trim_end() == "ready" {
-        return Ok(());
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if line == "ready" {
+                return Ok(());
+            }
+            if line.starts_with("warning: ") {
+                eprintln!("mount-union: {line}");
+            }
+        }
     }
     let mut msg = String::new();
     if let Some(mut e) = child.stderr.take() {
