@@ -1,10 +1,9 @@
-//! Inode requests: stat, cat, dump, rdump, blocks, bmap, icheck, imap,
+//! Inode requests: stat, cat, blocks, bmap, icheck, imap,
 //! idump, block_dump, lsdel, set_inode_field.
 
 use std::io::Write;
-use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use ext2fs::block_map::BlockKind;
 use ext2fs::codec::{le16, le32};
 use ext2fs::fs::Filesystem;
@@ -261,7 +260,7 @@ pub fn stat(s: &mut Session, args: &[String]) -> Result<()> {
 }
 
 /// Streams a file's contents into `w` (holes as zeroes, symlinks' targets).
-fn copy_out(fs: &Filesystem, inode: &Inode, w: &mut dyn Write) -> Result<()> {
+pub(crate) fn copy_out(fs: &Filesystem, inode: &Inode, w: &mut dyn Write) -> Result<()> {
     if inode.is_fast_symlink() {
         w.write_all(&inode.fast_symlink_target())?;
         return Ok(());
@@ -299,120 +298,6 @@ pub fn cat(s: &mut Session, args: &[String]) -> Result<()> {
             .ok_or_else(|| anyhow!("Filesystem not open"))?;
     let inode = fs.read_inode(ino)?;
     copy_out(fs, &inode, &mut s.out)?;
-    Ok(())
-}
-
-/// Sets owner, mode and times of a dumped file like `dump -p`.
-fn preserve(path: &Path, inode: &Inode, symlink: bool) -> Result<()> {
-    use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
-    let flags = if symlink {
-        AtFlags::SYMLINK_NOFOLLOW
-    } else {
-        AtFlags::empty()
-    };
-    let _ = (if symlink {
-        std::os::unix::fs::lchown
-    } else {
-        std::os::unix::fs::chown
-    })(path, Some(inode.uid()), Some(inode.gid()));
-    if !symlink {
-        std::fs::set_permissions(
-            path,
-            std::os::unix::fs::PermissionsExt::from_mode((inode.mode() & 0o7777) as u32),
-        )?;
-    }
-    let ts = |t: u32| Timespec {
-        tv_sec: t as i32 as i64,
-        tv_nsec: 0,
-    };
-    let times = Timestamps {
-        last_access: ts(inode.base.i_atime),
-        last_modification: ts(inode.base.i_mtime),
-    };
-    utimensat(CWD, path, &times, flags).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    Ok(())
-}
-
-fn dump_file(fs: &Filesystem, inode: &Inode, dest: &Path, keep: bool) -> Result<()> {
-    let mut f =
-        std::fs::File::create(dest).with_context(|| format!("while opening {}", dest.display()))?;
-    copy_out(fs, inode, &mut f)?;
-    drop(f);
-    if keep {
-        preserve(dest, inode, false)?;
-    }
-    Ok(())
-}
-
-pub fn dump(s: &mut Session, args: &[String]) -> Result<()> {
-    let (opts, rest) = getopt(args, "p")?;
-    usage_check(&rest, 2, 2, "dump_inode [-p] <file> <output_file>")?;
-    let ino = s.inode_arg(&rest[0])?;
-    let fs = s.fs()?;
-    let inode = fs.read_inode(ino)?;
-    dump_file(fs, &inode, Path::new(&rest[1]), !opts.is_empty())
-}
-
-fn rdump_inode(fs: &Filesystem, ino: u32, name: &[u8], dest: &Path) -> Result<()> {
-    let inode = fs.read_inode(ino)?;
-    // The root itself is dumped into `dest` (joining "/" would escape it).
-    let path = if name == b"/" {
-        dest.to_path_buf()
-    } else {
-        dest.join(std::ffi::OsStr::from_bytes_compat(name))
-    };
-    if inode.is_symlink() {
-        let target = fs.read_link(&inode)?;
-        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes_compat(&target), &path)
-            .with_context(|| format!("while creating link {}", path.display()))?;
-        let _ = preserve(&path, &inode, true);
-    } else if inode.is_reg() {
-        dump_file(fs, &inode, &path, true)?;
-    } else if inode.is_dir() {
-        if name != b"/" {
-            match std::fs::create_dir(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => bail!("while making directory {}: {e}", path.display()),
-            }
-        }
-        let wh = fs.whiteout_feature();
-        for e in fs.read_dir(ino)? {
-            if e.is_dot() || e.is_dotdot() || e.inode == 0 || !e.in_use(wh) {
-                continue;
-            }
-            rdump_inode(fs, e.inode, &e.name, &path)?;
-        }
-        preserve(&path, &inode, false)?;
-    }
-    Ok(())
-}
-
-/// `OsStr` from raw bytes without going through UTF-8.
-trait FromBytesCompat {
-    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr;
-}
-impl FromBytesCompat for std::ffi::OsStr {
-    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr {
-        std::os::unix::ffi::OsStrExt::from_bytes(b)
-    }
-}
-
-pub fn rdump(s: &mut Session, args: &[String]) -> Result<()> {
-    let (_, rest) = getopt(args, "")?;
-    if rest.len() < 2 {
-        bail!("Usage: rdump <directory>... <native directory>");
-    }
-    let dest = Path::new(&rest[rest.len() - 1]);
-    if !dest.is_dir() {
-        bail!("{} is not a directory", dest.display());
-    }
-    for src in &rest[..rest.len() - 1] {
-        let ino = s.inode_arg(src)?;
-        let base = src.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-        let name = if base.is_empty() { "/" } else { base };
-        rdump_inode(s.fs()?, ino, name.as_bytes(), dest)?;
-    }
     Ok(())
 }
 

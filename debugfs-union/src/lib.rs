@@ -2,7 +2,9 @@
 
 pub mod bitmaps;
 pub mod dirs;
+pub mod dump;
 pub mod format;
+pub mod host;
 pub mod inodes;
 pub mod session;
 pub mod super_stats;

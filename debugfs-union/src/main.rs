@@ -11,6 +11,8 @@ use clap::Parser;
 
 use session::{OpenRequest, Session};
 
+mod history;
+
 const PROMPT: &str = "debugfs-union: ";
 
 #[derive(Parser, Debug)]
@@ -137,7 +139,7 @@ fn interactive(s: &mut Session) {
     let history = std::env::var_os("HOME")
         .map(|h| std::path::PathBuf::from(h).join(".debugfs_union_history"));
     if let Some(h) = &history {
-        let _ = ed.load_history(h);
+        history::load(&mut ed, h);
     }
     loop {
         match ed.readline(PROMPT) {
@@ -155,6 +157,6 @@ fn interactive(s: &mut Session) {
         }
     }
     if let Some(h) = &history {
-        let _ = ed.save_history(h);
+        history::save(&ed, h);
     }
 }

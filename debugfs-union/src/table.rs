@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use crate::session::Session;
-use crate::{bitmaps, dirs, inodes, super_stats, union, write, xattrs};
+use crate::{bitmaps, dirs, dump, inodes, super_stats, union, write, xattrs};
 
 pub type Handler = fn(&mut Session, &[String]) -> Result<()>;
 
@@ -82,13 +82,13 @@ pub static COMMANDS: &[Command] = &[
     cmd!(
         ["dump_inode", "dump"],
         "Dump an inode out to a file",
-        inodes::dump
+        dump::dump
     ),
     cmd!(["cat"], "Dump an inode out to stdout", inodes::cat),
     cmd!(
         ["rdump"],
         "Recursively dump a directory to the native filesystem",
-        inodes::rdump
+        dump::rdump
     ),
     cmd!(["blocks"], "Dump blocks used by an inode ", inodes::blocks),
     cmd!(
@@ -226,7 +226,7 @@ pub static COMMANDS: &[Command] = &[
     ),
     cmd!(
         ["export_overlay"],
-        "Write the tree as an overlayfs upper directory",
+        "Write the tree as an overlayfs upper directory (-x: with security.*, trusted.* xattrs)",
         union::export_overlay
     ),
     cmd!(["help"], "Display info on command or topic.", help),

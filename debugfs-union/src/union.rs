@@ -3,14 +3,17 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ext2fs::dirent::ft;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{self, Inode};
 
+use rustix::fs::{makedev, FileType};
+
+use crate::format::escaped;
+use crate::host::{corrupt_name, errno_text, set_fd_meta, set_fd_xattr, HostDir, MAX_DEPTH};
 use crate::session::Session;
 use crate::table::{getopt, usage_check};
 
@@ -55,178 +58,270 @@ pub fn opaque(s: &mut Session, args: &[String]) -> Result<()> {
 }
 
 /// Writes the tree below `top` into `dest` as an overlayfs upper layer.
+/// Names come from the image: everything goes through `HostDir`, so it
+/// lands beneath `dest` whatever the image says.
 struct Exporter<'a> {
     fs: &'a Filesystem,
-    /// inode -> first path written, to keep hard links linked.
-    seen: HashMap<u32, PathBuf>,
+    root: HostDir,
+    /// Copy the image's security.* and trusted.* attributes too (-x).
+    all_xattrs: bool,
+    /// inode -> the components (below `root`) of its first name, to keep
+    /// hard links linked.
+    seen: HashMap<u32, Vec<Vec<u8>>>,
     skipped_fallthrus: usize,
+    failures: usize,
 }
 
-fn set_xattr(path: &Path, name: &str, value: &[u8], symlink: bool) -> Result<()> {
-    let r = if symlink {
-        rustix::fs::lsetxattr(path, name, value, rustix::fs::XattrFlags::empty())
-    } else {
-        rustix::fs::setxattr(path, name, value, rustix::fs::XattrFlags::empty())
-    };
-    r.map_err(|e| anyhow!("setting {name} on {}: {e}", path.display()))
+/// Whether an attribute read from the image is copied out. security.*
+/// (capabilities, SELinux labels) and trusted.* (overlayfs' own markers)
+/// change what the host grants or how overlayfs reads the tree, so an
+/// image only gets them with -x.
+fn copies_xattr(name: &str, all: bool) -> bool {
+    all || !(name.starts_with("security.") || name.starts_with("trusted."))
 }
 
-fn apply_meta(path: &Path, rec: &Inode, symlink: bool) -> Result<()> {
-    use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
-    let flags = if symlink {
-        AtFlags::SYMLINK_NOFOLLOW
-    } else {
-        AtFlags::empty()
-    };
-    (if symlink {
-        std::os::unix::fs::lchown
-    } else {
-        std::os::unix::fs::chown
-    })(path, Some(rec.uid()), Some(rec.gid()))
-    .map_err(|e| anyhow!("chown {}: {e}", path.display()))?;
-    if !symlink {
-        rustix::fs::chmod(
-            path,
-            rustix::fs::Mode::from_raw_mode((rec.mode() & 0o7777) as u32),
-        )
-        .map_err(|e| anyhow!("chmod {}: {e}", path.display()))?;
+/// The node type mknod makes for a device, FIFO or socket inode.
+fn node_type(mode_type: u16) -> Option<FileType> {
+    match mode_type {
+        inode::S_IFCHR => Some(FileType::CharacterDevice),
+        inode::S_IFBLK => Some(FileType::BlockDevice),
+        inode::S_IFIFO => Some(FileType::Fifo),
+        inode::S_IFSOCK => Some(FileType::Socket),
+        _ => None,
     }
-    let ts = |t: u32| Timespec {
-        tv_sec: t as i32 as i64,
-        tv_nsec: 0,
-    };
-    let times = Timestamps {
-        last_access: ts(rec.base.i_atime),
-        last_modification: ts(rec.base.i_mtime),
-    };
-    utimensat(CWD, path, &times, flags).map_err(|e| anyhow!("utimes {}: {e}", path.display()))?;
-    Ok(())
 }
 
 impl Exporter<'_> {
-    /// Exports the entries of `dir`. Whiteouts in an opaque directory
-    /// are left out: the opaque xattr already hides every lower name, and
-    /// overlayfs shows whiteouts of a directory it does not merge.
-    fn export_dir(&mut self, dir: u32, dest: &Path) -> Result<()> {
+    /// Exports the entries of `dir` into `host`, whose components below
+    /// the root are `path`. Whiteouts in an opaque directory are left out:
+    /// the opaque xattr already hides every lower name, and overlayfs
+    /// shows whiteouts of a directory it does not merge.
+    fn export_dir(&mut self, dir: u32, host: &HostDir, path: &mut Vec<Vec<u8>>) -> Result<()> {
+        if path.len() > MAX_DEPTH {
+            eprintln!(
+                "export_overlay: {} is more than {MAX_DEPTH} directories deep; not exported",
+                host.path().display()
+            );
+            self.failures += 1;
+            return Ok(());
+        }
         let wh = self.fs.whiteout_feature();
         let opaque = self.fs.read_inode(dir)?.is_opaque();
-        for e in self.fs.read_dir(dir)? {
-            if e.is_dot() || e.is_dotdot() || !e.in_use(wh) {
+        for (i, e) in self.fs.read_dir(dir)?.iter().enumerate() {
+            let dot = (i == 0 && e.is_dot()) || (i == 1 && e.is_dotdot());
+            if dot || !e.in_use(wh) {
                 continue;
             }
-            let path = dest.join(std::ffi::OsStr::from_bytes(&e.name));
+            if corrupt_name(&e.name) {
+                eprintln!(
+                    "export_overlay: skipping corrupt name \"{}\" in directory inode {dir}",
+                    escaped(&e.name)
+                );
+                self.failures += 1;
+                continue;
+            }
             if e.inode == 0 {
                 match e.file_type {
                     ft::WHT if opaque => {}
                     ft::WHT => {
-                        rustix::fs::mknodat(
-                            rustix::fs::CWD,
-                            &path,
-                            rustix::fs::FileType::CharacterDevice,
-                            rustix::fs::Mode::empty(),
-                            rustix::fs::makedev(0, 0),
-                        )
-                        .map_err(|err| anyhow!("whiteout {}: {err} (overlayfs whiteouts are 0/0 character devices: this needs root)", path.display()))?;
+                        if let Err(err) =
+                            host.mknod(&e.name, FileType::CharacterDevice, 0, makedev(0, 0))
+                        {
+                            eprintln!(
+                                "export_overlay: {} while making whiteout {} (a 0/0 character device: this needs root)",
+                                errno_text(err),
+                                host.shown(&e.name).display()
+                            );
+                            self.failures += 1;
+                        }
                     }
                     _ => self.skipped_fallthrus += 1,
                 }
                 continue;
             }
-            self.export_inode(e.inode, &path)?;
+            if let Err(err) = self.export_inode(e.inode, host, &e.name, path) {
+                eprintln!("export_overlay: {err:#}");
+                self.failures += 1;
+            }
         }
         Ok(())
     }
 
-    fn export_inode(&mut self, ino: u32, path: &Path) -> Result<()> {
-        let rec = self.fs.read_inode(ino)?;
+    /// A second name of an inode already written: a hard link to the
+    /// first, found again from the root without following anything.
+    fn link_again(&self, first: &[Vec<u8>], parent: &HostDir, name: &[u8]) -> std::io::Result<()> {
+        let (last, dirs) = first.split_last().expect("a recorded name has components");
+        let mut from: Option<HostDir> = None;
+        for comp in dirs {
+            let next = from.as_ref().unwrap_or(&self.root).open_dir(comp)?;
+            from = Some(next);
+        }
+        parent.link_from(from.as_ref().unwrap_or(&self.root), last, name)
+    }
+
+    fn export_inode(
+        &mut self,
+        ino: u32,
+        parent: &HostDir,
+        name: &[u8],
+        path: &mut Vec<Vec<u8>>,
+    ) -> Result<()> {
+        let shown = parent.shown(name);
+        let rec = self
+            .fs
+            .read_inode(ino)
+            .map_err(|e| anyhow!("{e} while exporting {}", shown.display()))?;
+        let fail = |what: &str, e: std::io::Error| {
+            anyhow!("{} while {what} {}", errno_text(e), shown.display())
+        };
         if !rec.is_dir() {
             if let Some(first) = self.seen.get(&ino) {
-                std::fs::hard_link(first, path)
-                    .with_context(|| format!("link {}", path.display()))?;
-                return Ok(());
+                return self
+                    .link_again(first, parent, name)
+                    .map_err(|e| fail("linking", e));
             }
-            self.seen.insert(ino, path.to_path_buf());
         }
-        let symlink = rec.is_symlink();
+        // Modes are kept (set-id bits too): an upper directory must show
+        // what the image holds. chown comes first, as it clears set-id bits.
+        let mode = (rec.mode() & 0o7777) as u32;
+        let xattrs: Vec<_> = self
+            .fs
+            .list_xattrs(ino)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| copies_xattr(&a.name, self.all_xattrs))
+            .collect();
+        let mut problems: Vec<(String, std::io::Error)> = Vec::new();
         match rec.file_type() {
             inode::S_IFDIR => {
-                std::fs::create_dir(path).with_context(|| format!("mkdir {}", path.display()))?;
-                self.export_dir(ino, path)?;
+                let d = parent
+                    .make_dir(name)
+                    .map_err(|e| fail("making directory", e))?;
+                path.push(name.to_vec());
+                let r = self.export_dir(ino, &d, path);
+                path.pop();
+                r?;
+                let f = d.file().map_err(|e| fail("reopening", e))?;
+                for (what, e) in set_fd_meta(&f, &rec, mode) {
+                    problems.push((what.to_string(), e));
+                }
+                for a in &xattrs {
+                    if let Err(e) = set_fd_xattr(&f, &a.name, &a.value) {
+                        problems.push((format!("setting {} on", a.name), e));
+                    }
+                }
                 if rec.is_opaque() {
-                    set_xattr(path, "trusted.overlay.opaque", b"y", false)?;
+                    set_fd_xattr(&f, OPAQUE_XATTR, b"y")
+                        .map_err(|e| fail(&format!("setting {OPAQUE_XATTR} on"), e))?;
                 }
             }
             inode::S_IFREG => {
-                let mut f = std::fs::File::create(path)
-                    .with_context(|| format!("create {}", path.display()))?;
-                let mut pos = 0u64;
-                self.fs.read_file_with(&rec, |off, data| {
-                    use std::io::{Seek, SeekFrom};
-                    if off != pos {
-                        f.seek(SeekFrom::Start(off))
-                            .map_err(|e| ext2fs::Error::io(path, e))?;
+                let mut f = parent.create_file(name).map_err(|e| fail("creating", e))?;
+                self.record(ino, path, name);
+                write_data(self.fs, &rec, &mut f, &shown)?;
+                for (what, e) in set_fd_meta(&f, &rec, mode) {
+                    problems.push((what.to_string(), e));
+                }
+                for a in &xattrs {
+                    if let Err(e) = set_fd_xattr(&f, &a.name, &a.value) {
+                        problems.push((format!("setting {} on", a.name), e));
                     }
-                    f.write_all(data).map_err(|e| ext2fs::Error::io(path, e))?;
-                    pos = off + data.len() as u64;
-                    Ok(())
-                })?;
-                f.set_len(rec.size())?;
+                }
             }
-            inode::S_IFLNK => {
-                let target = self.fs.read_link(&rec)?;
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), path)
-                    .with_context(|| format!("symlink {}", path.display()))?;
-            }
-            t @ (inode::S_IFCHR | inode::S_IFBLK | inode::S_IFIFO | inode::S_IFSOCK) => {
-                let ftype = match t {
-                    inode::S_IFCHR => rustix::fs::FileType::CharacterDevice,
-                    inode::S_IFBLK => rustix::fs::FileType::BlockDevice,
-                    inode::S_IFIFO => rustix::fs::FileType::Fifo,
-                    _ => rustix::fs::FileType::Socket,
-                };
-                let (ma, mi) = if rec.is_device() {
-                    rec.device()
+            t => {
+                if t == inode::S_IFLNK {
+                    let target = self.fs.read_link(&rec).map_err(|e| {
+                        anyhow!("{e} while reading the symlink for {}", shown.display())
+                    })?;
+                    parent
+                        .symlink(&target, name)
+                        .map_err(|e| fail("creating symlink", e))?;
                 } else {
-                    (0, 0)
-                };
-                rustix::fs::mknodat(
-                    rustix::fs::CWD,
-                    path,
-                    ftype,
-                    rustix::fs::Mode::from_raw_mode((rec.mode() & 0o7777) as u32),
-                    rustix::fs::makedev(ma, mi),
-                )
-                .map_err(|e| anyhow!("mknod {}: {e}", path.display()))?;
+                    let kind = node_type(t).ok_or_else(|| {
+                        anyhow!("inode {ino} has an unknown type {:o}", rec.mode())
+                    })?;
+                    let (ma, mi) = if rec.is_device() {
+                        rec.device()
+                    } else {
+                        (0, 0)
+                    };
+                    parent
+                        .mknod(name, kind, mode, makedev(ma, mi))
+                        .map_err(|e| fail("making node", e))?;
+                }
+                self.record(ino, path, name);
+                if let Err(e) = parent.chown_entry(name, rec.uid(), rec.gid()) {
+                    problems.push(("changing ownership of".into(), e));
+                }
+                if t != inode::S_IFLNK {
+                    if let Err(e) = parent.chmod_entry(name, mode) {
+                        problems.push(("setting permissions of".into(), e));
+                    }
+                }
+                for a in &xattrs {
+                    if let Err(e) = parent.set_entry_xattr(name, &a.name, &a.value) {
+                        problems.push((format!("setting {} on", a.name), e));
+                    }
+                }
+                if let Err(e) = parent.set_entry_times(name, &rec) {
+                    problems.push(("setting times of".into(), e));
+                }
             }
-            _ => bail!("inode {ino} has an unknown type {:o}", rec.mode()),
         }
-        for a in self.fs.list_xattrs(ino).unwrap_or_default() {
-            // Best effort: a filesystem or a user may refuse some names.
-            if let Err(e) = set_xattr(path, &a.name, &a.value, symlink) {
-                eprintln!("export_overlay: {e:#}");
-            }
-        }
-        if let Err(e) = apply_meta(path, &rec, symlink) {
-            eprintln!("export_overlay: {e:#}");
+        // Best effort, as before: a filesystem or a user may refuse some
+        // owners or attribute names; the object itself is there.
+        for (what, e) in problems {
+            eprintln!(
+                "export_overlay: {} while {what} {}",
+                errno_text(e),
+                shown.display()
+            );
         }
         Ok(())
     }
+
+    fn record(&mut self, ino: u32, path: &[Vec<u8>], name: &[u8]) {
+        let mut comps = path.to_vec();
+        comps.push(name.to_vec());
+        self.seen.insert(ino, comps);
+    }
+}
+
+/// overlayfs' mark of an opaque directory.
+const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// A regular file's data, holes left as holes.
+fn write_data(fs: &Filesystem, rec: &Inode, f: &mut std::fs::File, shown: &Path) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut pos = 0u64;
+    fs.read_file_with(rec, |off, data| {
+        if off != pos {
+            f.seek(SeekFrom::Start(off))
+                .map_err(|e| ext2fs::Error::io(shown, e))?;
+        }
+        f.write_all(data).map_err(|e| ext2fs::Error::io(shown, e))?;
+        pos = off + data.len() as u64;
+        Ok(())
+    })?;
+    f.set_len(rec.size())?;
+    Ok(())
 }
 
 pub fn export_overlay(s: &mut Session, args: &[String]) -> Result<()> {
-    let (_, rest) = getopt(args, "")?;
+    let (opts, rest) = getopt(args, "x")?;
     usage_check(
         &rest,
         1,
         2,
-        "export_overlay <native directory> [<directory in the fs>]",
+        "export_overlay [-x] <native directory> [<directory in the fs>]",
     )?;
     let top = match rest.get(1) {
         Some(p) => s.inode_arg(p)?,
         None => s.root,
     };
     let fs = s.fs()?;
-    if !fs.read_inode(top)?.is_dir() {
+    let rec = fs.read_inode(top)?;
+    if !rec.is_dir() {
         bail!("not a directory");
     }
     let dest = Path::new(&rest[0]);
@@ -237,21 +332,36 @@ pub fn export_overlay(s: &mut Session, args: &[String]) -> Result<()> {
     } else {
         std::fs::create_dir_all(dest).with_context(|| format!("mkdir {}", dest.display()))?;
     }
+    let root = HostDir::open_dest(dest)
+        .map_err(|e| anyhow!("{} while opening {}", errno_text(e), dest.display()))?;
     let mut ex = Exporter {
         fs,
+        root,
+        all_xattrs: !opts.is_empty(),
         seen: HashMap::new(),
         skipped_fallthrus: 0,
+        failures: 0,
     };
-    ex.export_dir(top, dest)?;
-    let rec = fs.read_inode(top)?;
+    let root = HostDir::open_dest(dest)
+        .map_err(|e| anyhow!("{} while opening {}", errno_text(e), dest.display()))?;
+    ex.export_dir(top, &root, &mut Vec::new())?;
     if rec.is_opaque() {
-        set_xattr(dest, "trusted.overlay.opaque", b"y", false)?;
+        set_fd_xattr(root.file()?, OPAQUE_XATTR, b"y").map_err(|e| {
+            anyhow!(
+                "{} while setting {OPAQUE_XATTR} on {}",
+                errno_text(e),
+                dest.display()
+            )
+        })?;
     }
     if ex.skipped_fallthrus > 0 {
         eprintln!(
             "export_overlay: {} fallthru entries have no overlayfs equivalent and were left out",
             ex.skipped_fallthrus
         );
+    }
+    if ex.failures > 0 {
+        bail!("{} entries were not exported", ex.failures);
     }
     Ok(())
 }
