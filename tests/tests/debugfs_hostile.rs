@@ -366,6 +366,21 @@ fn export_overlay_copies_security_and_trusted_xattrs_only_with_x() {
     );
 }
 
+/// Runs the interactive mode (no terminal: rustyline reads lines) with
+/// `home` as HOME, so it loads and saves `home`'s history file.
+fn interactive(home: &Path, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(our_bin("debugfs-union"))
+        .env("HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// The history file of the interactive mode is never written through a
 /// symlink put in its place.
 #[test]
@@ -375,46 +390,15 @@ fn history_is_not_written_through_a_symlink() {
     std::fs::create_dir(&home).unwrap();
     let victim = tmp.path().join("victim");
     std::fs::write(&victim, "secret\n").unwrap();
-    std::os::unix::fs::symlink(&victim, home.join(".debugfs_union_history")).unwrap();
-    let mut child = Command::new(our_bin("debugfs-union"))
-        .env("HOME", &home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"params\nquit\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let history = home.join(".debugfs_union_history");
+    std::os::unix::fs::symlink(&victim, &history).unwrap();
+    let o = interactive(&home, b"params\nquit\n");
     assert_eq!(std::fs::read(&victim).unwrap(), b"secret\n", "{}", text(&o));
-    assert!(home
-        .join(".debugfs_union_history")
-        .symlink_metadata()
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    assert!(history.symlink_metadata().unwrap().file_type().is_symlink());
 
     // A regular history file is still kept.
-    std::fs::remove_file(home.join(".debugfs_union_history")).unwrap();
-    let mut child = Command::new(our_bin("debugfs-union"))
-        .env("HOME", &home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"params\nquit\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    let saved = std::fs::read_to_string(home.join(".debugfs_union_history")).unwrap_or_default();
+    std::fs::remove_file(&history).unwrap();
+    let o = interactive(&home, b"params\nquit\n");
+    let saved = std::fs::read_to_string(&history).unwrap_or_default();
     assert!(saved.contains("params"), "{saved:?} {}", text(&o));
 }
