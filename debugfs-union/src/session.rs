@@ -50,12 +50,19 @@ impl Session {
         }
         let mut write = req.write;
         if write {
-            if let MountState::Mounted { mountpoint, .. } = mount_state(Path::new(device)) {
-                eprintln!(
-                    "{device} is mounted on {}; opening it read-only",
-                    mountpoint.display()
-                );
-                write = false;
+            match mount_state(Path::new(device)) {
+                MountState::Mounted { mountpoint, .. } => {
+                    eprintln!(
+                        "{device} is mounted on {}; opening it read-only",
+                        mountpoint.display()
+                    );
+                    write = false;
+                }
+                MountState::Busy => {
+                    eprintln!("{device} is in use by the system; opening it read-only");
+                    write = false;
+                }
+                MountState::NotMounted => {}
             }
         }
         if write {

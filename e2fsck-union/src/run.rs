@@ -167,7 +167,37 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
     }
 }
 
+/// Like e2fsck's check_mount: a mounted filesystem (found by identity, so
+/// also through a hard link or another name of its loop device) is only
+/// read, with a warning under -n; a repair is refused (exit 8). Unlike
+/// e2fsck, an interactive run is refused too instead of asking.
+fn check_mount(device: &str, write: bool) -> Result<()> {
+    use ext2fs::image::{mount_state, MountState};
+    if let MountState::Mounted { .. } = mount_state(Path::new(device)) {
+        if !write {
+            say!("Warning!  {device} is mounted.");
+            return Ok(());
+        }
+        say!("{device} is mounted.");
+        bail!("Cannot continue, aborting.\n");
+    }
+    Ok(())
+}
+
 fn open_error(e: ext2fs::Error, device: &str) -> anyhow::Error {
+    match &e {
+        ext2fs::Error::Mounted { .. } => {
+            say!("{device} is mounted.");
+            return anyhow!("Cannot continue, aborting.\n");
+        }
+        ext2fs::Error::InUse(_) => {
+            return anyhow!(
+                "Device or resource busy while trying to open {device}\n\
+Filesystem mounted or opened exclusively by another program?"
+            )
+        }
+        _ => {}
+    }
     if let ext2fs::Error::Io { source, .. } = &e {
         if source.kind() == std::io::ErrorKind::NotFound {
             return anyhow!("{e} while trying to open {device}\nPossibly non-existent device?");
@@ -236,6 +266,7 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
             let _ = f.sync_all();
         }
     }
+    check_mount(device, write)?;
     let (mut fs, backup) = open(opts, device, write)?;
     if let Some(names) = crate::super_check::unsupported_features(&fs) {
         bail!(

@@ -40,8 +40,14 @@ pub enum Error {
     #[error("filesystem has unsupported features: {0}")]
     UnsupportedFeatures(String),
 
-    #[error("{path}: {why}")]
-    Mounted { path: PathBuf, why: String },
+    #[error("{}: is mounted on {}; refusing to write to a mounted filesystem", path.display(), mountpoint.display())]
+    Mounted { path: PathBuf, mountpoint: PathBuf },
+
+    #[error("{}: is in use by the system (mounted or held open exclusively)", .0.display())]
+    InUse(PathBuf),
+
+    #[error("{}: is opened for writing by another program (locked); refusing a second writer", .0.display())]
+    Locked(PathBuf),
 
     #[error("{path}: {source}")]
     Io {

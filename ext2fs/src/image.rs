@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::direct_io::DirectWriter;
-use crate::{Error, Result};
+use crate::{loopdev, Error, Result};
 
 /// How a path is mounted right now, from /proc/self/mountinfo.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub enum MountState {
         mountpoint: PathBuf,
         read_only: bool,
     },
+    /// Not mounted here, but held open exclusively: mounted in another
+    /// mount namespace, or claimed by another program.
+    Busy,
 }
 
 /// One line of /proc/self/mountinfo, the fields we use.
@@ -96,49 +99,34 @@ pub fn read_mountinfo() -> Vec<MountInfo> {
         .unwrap_or_default()
 }
 
-/// Block devices (major, minor) of loop devices whose backing file is `path`.
-fn loop_devices_backed_by(path: &Path) -> Vec<(u32, u32)> {
-    let Ok(canon) = std::fs::canonicalize(path) else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir("/sys/block") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        let name = e.file_name();
-        if !name.to_string_lossy().starts_with("loop") {
-            continue;
-        }
-        let backing = e.path().join("loop/backing_file");
-        let Ok(b) = std::fs::read_to_string(&backing) else {
-            continue;
-        };
-        if Path::new(b.trim_end_matches('\n')) != canon {
-            continue;
-        }
-        if let Ok(dev) = std::fs::read_to_string(e.path().join("dev")) {
-            if let Some((a, b)) = dev.trim().split_once(':') {
-                if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
-                    out.push((a, b));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Whether `path` (a block device, or an image file behind a loop device)
-/// is mounted, and how.
+/// Whether `path` is mounted, and how: compared by identity, never by
+/// name, so a hard link, a bind-mounted path or a symlink to a mounted
+/// image is found too. A block device is mounted when its device number is
+/// in /proc/self/mountinfo; an image file when a loop device bound to the
+/// same file (same st_dev and st_ino, from LOOP_GET_STATUS64), or one of
+/// its partitions, is. A device held open exclusively (a mount in another
+/// mount namespace, or another program's exclusive open) is `Busy`.
 pub fn mount_state(path: &Path) -> MountState {
     let Ok(meta) = std::fs::metadata(path) else {
         return MountState::NotMounted;
     };
-    let devs: Vec<(u32, u32)> = if meta.file_type().is_block_device() {
+    let (devs, nodes): (Vec<(u32, u32)>, Vec<PathBuf>) = if meta.file_type().is_block_device() {
         let rdev = meta.rdev();
-        vec![(rustix::fs::major(rdev), rustix::fs::minor(rdev))]
+        (
+            vec![(rustix::fs::major(rdev), rustix::fs::minor(rdev))],
+            vec![path.to_path_buf()],
+        )
+    } else if meta.is_file() {
+        let loops = loopdev::backed_by(loopdev::FileId::of(&meta));
+        (
+            loops
+                .iter()
+                .flat_map(|l| l.devices.iter().copied())
+                .collect(),
+            loops.into_iter().map(|l| l.path).collect(),
+        )
     } else {
-        loop_devices_backed_by(path)
+        return MountState::NotMounted;
     };
     let mut state = MountState::NotMounted;
     for m in read_mountinfo() {
@@ -156,6 +144,9 @@ pub fn mount_state(path: &Path) -> MountState {
                 read_only,
             };
         }
+    }
+    if state == MountState::NotMounted && nodes.iter().any(|n| loopdev::held_exclusively(n)) {
+        return MountState::Busy;
     }
     state
 }
@@ -256,14 +247,15 @@ impl Image {
     /// block device and an exclusive lock on an image file so that a second
     /// writer is refused instead of corrupting the first one's work.
     pub fn open_read_write(path: &Path) -> Result<Self> {
-        if let MountState::Mounted { mountpoint, .. } = mount_state(path) {
-            return Err(Error::Mounted {
-                path: path.to_path_buf(),
-                why: format!(
-                    "is mounted on {}; refusing to write to a mounted filesystem",
-                    mountpoint.display()
-                ),
-            });
+        match mount_state(path) {
+            MountState::Mounted { mountpoint, .. } => {
+                return Err(Error::Mounted {
+                    path: path.to_path_buf(),
+                    mountpoint,
+                })
+            }
+            MountState::Busy => return Err(Error::InUse(path.to_path_buf())),
+            MountState::NotMounted => {}
         }
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let mut opts = OpenOptions::new();
@@ -273,10 +265,7 @@ impl Image {
         }
         let file = opts.open(path).map_err(|e| {
             if e.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) {
-                Error::Mounted {
-                    path: path.to_path_buf(),
-                    why: "is in use by the system (mounted or held open exclusively)".into(),
-                }
+                Error::InUse(path.to_path_buf())
             } else {
                 Error::io(path, e)
             }
@@ -509,11 +498,7 @@ fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
     use rustix::fs::{flock, FlockOperation};
     flock(file, FlockOperation::NonBlockingLockExclusive).map_err(|e| {
         if e == rustix::io::Errno::WOULDBLOCK {
-            Error::Mounted {
-                path: path.to_path_buf(),
-                why: "is opened for writing by another program (locked); refusing a second writer"
-                    .into(),
-            }
+            Error::Locked(path.to_path_buf())
         } else {
             Error::io(path, e.into())
         }
@@ -554,7 +539,7 @@ mod tests {
         std::fs::write(&p, vec![0u8; 4096]).unwrap();
         let first = Image::open_read_write(&p).unwrap();
         let second = Image::open_read_write(&p);
-        assert!(matches!(second, Err(Error::Mounted { .. })), "{second:?}");
+        assert!(matches!(second, Err(Error::Locked(_))), "{second:?}");
         drop(first);
         assert!(Image::open_read_write(&p).is_ok());
     }

@@ -17,6 +17,7 @@ pub mod htree;
 pub mod image;
 pub mod inode;
 pub mod layout;
+pub mod loopdev;
 pub mod mkfs;
 pub mod resize_inode;
 pub mod run_bitmap;

@@ -3,6 +3,10 @@
 //! bitmaps) and everything is read back. Errors are expected; panics and
 //! hangs are not.
 
+#[path = "../../tests/src/skip.rs"]
+mod skip;
+use skip::skip;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -35,7 +39,7 @@ fn read_everything(img: &Path) {
 #[test]
 fn random_damage_never_panics() {
     if Command::new("mke2fs").arg("-V").output().is_err() {
-        eprintln!("SKIP: mke2fs (e2fsprogs) is not installed");
+        skip("mke2fs (e2fsprogs) is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,10 @@
 //! every kind of change, `e2fsck -fn` must find the image clean and
 //! `debugfs` must read back what we wrote.
 
+#[path = "../../tests/src/skip.rs"]
+mod skip;
+use skip::skip;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -63,7 +67,7 @@ fn rw(path: &Path) -> Filesystem {
 #[test]
 fn create_files_dirs_links_and_read_back() {
     if !have("mke2fs") {
-        eprintln!("SKIP: e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
         return;
     }
     for bs in ["1024", "4096"] {
@@ -136,7 +140,7 @@ fn img_size(bs: &str) -> String {
 #[test]
 fn whiteouts_fallthrus_and_rmdir_with_whiteouts() {
     if !have("mke2fs") {
-        eprintln!("SKIP: e2fsprogs not installed");
+        skip("e2fsprogs not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -205,7 +209,7 @@ fn set_whiteout_bit(img: &Path, on: bool) {
 #[test]
 fn write_range_and_truncate_match_a_model() {
     if !have("mke2fs") {
-        eprintln!("SKIP: e2fsprogs not installed");
+        skip("e2fsprogs not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -245,7 +249,7 @@ fn write_range_and_truncate_match_a_model() {
 #[test]
 fn htree_directories_we_build_are_clean_and_readable() {
     if !have("mke2fs") {
-        eprintln!("SKIP: e2fsprogs not installed");
+        skip("e2fsprogs not installed");
         return;
     }
     for (bs, n) in [("1024", 2000), ("4096", 300)] {
@@ -301,7 +305,7 @@ fn htree_directories_we_build_are_clean_and_readable() {
 #[test]
 fn two_level_htree_is_clean() {
     if !have("mke2fs") {
-        eprintln!("SKIP: e2fsprogs not installed");
+        skip("e2fsprogs not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -354,7 +358,7 @@ fn two_level_htree_is_clean() {
 #[test]
 fn xattrs_read_from_mke2fs_d_and_written_clean() {
     if !have("mke2fs") {
-        eprintln!("SKIP: e2fsprogs not installed");
+        skip("e2fsprogs not installed");
         return;
     }
     use ext2fs::xattr::Xattr;
@@ -387,7 +391,9 @@ fn xattrs_read_from_mke2fs_d_and_written_clean() {
             &a.value,
             rustix::fs::XattrFlags::empty(),
         ) {
-            eprintln!("SKIP: the temporary directory does not take xattrs ({e})");
+            skip(&format!(
+                "the temporary directory does not take xattrs ({e})"
+            ));
             return;
         }
     }
@@ -439,7 +445,7 @@ fn xattrs_read_from_mke2fs_d_and_written_clean() {
 #[test]
 fn rename_files_and_directories_is_clean() {
     if !have("mke2fs") || !have("e2fsck") || !have("debugfs") {
-        eprintln!("SKIP: the real e2fsprogs is not installed");
+        skip("the real e2fsprogs is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,10 @@
 //! Our directory hashes equal the real `debugfs dx_hash` for legacy,
 //! half-MD4 and TEA, with the default and a given seed.
 
+#[path = "../../tests/src/skip.rs"]
+mod skip;
+use skip::skip;
+
 use std::process::Command;
 
 use ext2fs::hash::dirhash;
@@ -22,7 +26,7 @@ fn seed_words(uuid: &str) -> [u32; 4] {
 #[test]
 fn hashes_match_real_debugfs() {
     if Command::new("debugfs").arg("-V").output().is_err() {
-        eprintln!("SKIP: debugfs (e2fsprogs) is not installed");
+        skip("debugfs (e2fsprogs) is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

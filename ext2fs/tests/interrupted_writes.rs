@@ -4,6 +4,10 @@
 //! the image back to a state `e2fsck -fn` finds clean, and the files that
 //! were committed before the interrupted session are all still there.
 
+#[path = "../../tests/src/skip.rs"]
+mod skip;
+use skip::skip;
+
 use std::process::Command;
 
 use ext2fs::fs::{Filesystem, OpenOptions};
@@ -26,7 +30,7 @@ fn session(fs: &mut Filesystem) -> ext2fs::Result<()> {
 #[test]
 fn every_interruption_point_is_repairable() {
     if Command::new("e2fsck").arg("-V").output().is_err() {
-        eprintln!("SKIP: e2fsprogs not installed");
+        skip("e2fsprogs not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -129,8 +129,44 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mke2fs-union: {e:#}");
+            match e.downcast_ref::<Refusal>() {
+                Some(r) => eprintln!("{r}"),
+                None => eprintln!("mke2fs-union: {e:#}"),
+            }
             ExitCode::from(1)
+        }
+    }
+}
+
+/// A refusal printed in mke2fs' own words, without our program name.
+#[derive(Debug)]
+struct Refusal(String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn refusal(device: &Path, why: &str) -> anyhow::Error {
+    Refusal(format!(
+        "{} {why}; will not make a filesystem here!",
+        device.display()
+    ))
+    .into()
+}
+
+/// Like mke2fs' check_mount: a mounted target (found by identity, so also
+/// through a hard link or another name of its loop device) or one held
+/// open exclusively is refused, whatever -F says.
+fn check_mount(device: &Path) -> Result<()> {
+    match ext2fs::image::mount_state(device) {
+        ext2fs::image::MountState::NotMounted => Ok(()),
+        ext2fs::image::MountState::Mounted { .. } => Err(refusal(device, "is mounted")),
+        ext2fs::image::MountState::Busy => {
+            Err(refusal(device, "is apparently in use by the system"))
         }
     }
 }
@@ -467,7 +503,13 @@ fn run(cli: &Cli) -> Result<()> {
     } else if cli.force == 0 {
         check_existing(device, ext.offset)?;
     }
-    let mut image = Image::create(device).map_err(|e| anyhow::anyhow!("{e}"))?;
+    check_mount(device)?;
+    let mut image = Image::create(device).map_err(|e| match e {
+        // Mounted in the moment since check_mount: the same refusal.
+        ext2fs::Error::Mounted { .. } => refusal(device, "is mounted"),
+        ext2fs::Error::InUse(_) => refusal(device, "is apparently in use by the system"),
+        e => anyhow::anyhow!("{e}"),
+    })?;
     let total = ext.offset + plan.sb.s_blocks_count as u64 * bs as u64;
     let is_file = image
         .file()

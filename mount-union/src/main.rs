@@ -345,6 +345,42 @@ fn probe_fstype(source: &Path, offset: u64) -> Result<String, String> {
     }
 }
 
+/// The loop device to mount `source` through. As util-linux's mount does,
+/// a device already bound to the same file (by identity) at the same
+/// offset is reused: a second loop device would be a second, independent
+/// cache of the same bytes, and writes through one would be lost.
+fn loop_device(
+    source: &Path,
+    read_only: bool,
+    offset: u64,
+    want: Option<&Path>,
+) -> Result<loopdev::LoopDevice, (u8, String)> {
+    let setup_failed = |e: std::io::Error| {
+        (
+            EX_SYSERR,
+            format!("{}: failed to set up a loop device: {e}", source.display()),
+        )
+    };
+    if want.is_none() {
+        let existing =
+            loopdev::find_reusable(source, offset).map_err(|e| (EX_FAIL, e.to_string()))?;
+        if let Some(b) = existing {
+            if b.read_only && !read_only {
+                return Err((
+                    EX_FAIL,
+                    format!(
+                        "{} is already bound read-only to {}; mount it read-only (-r)",
+                        source.display(),
+                        b.path.display()
+                    ),
+                ));
+            }
+            return loopdev::open_bound(&b, read_only).map_err(setup_failed);
+        }
+    }
+    loopdev::attach(source, read_only, offset, want).map_err(setup_failed)
+}
+
 fn mount_one(
     cli: &Cli,
     source: &Path,
@@ -383,12 +419,7 @@ fn mount_one(
     let mut loop_dev = None;
     if needs_loop && !cli.fake {
         let want = opts.loop_dev.clone().flatten().map(PathBuf::from);
-        let l = loopdev::attach(source, read_only, opts.offset, want.as_deref()).map_err(|e| {
-            (
-                EX_SYSERR,
-                format!("{}: failed to set up a loop device: {e}", source.display()),
-            )
-        })?;
+        let l = loop_device(source, read_only, opts.offset, want.as_deref())?;
         dev_path = l.path.clone();
         loop_dev = Some(l);
     } else if opts.offset != 0 && !needs_loop {

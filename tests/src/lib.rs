@@ -2,6 +2,9 @@
 //! how to run the real e2fsprogs on the same images.
 
 pub mod fuzz;
+mod skip;
+
+pub use skip::{skip, REQUIRE_ORACLES};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -48,7 +51,7 @@ pub fn skip_without_e2fsprogs() -> bool {
     if have_tool("mke2fs") && have_tool("e2fsck") && have_tool("debugfs") {
         return false;
     }
-    eprintln!("SKIP: the real e2fsprogs (mke2fs, e2fsck, debugfs, dumpe2fs) is not installed");
+    skip("the real e2fsprogs (mke2fs, e2fsck, debugfs, dumpe2fs) is not installed");
     true
 }
 
@@ -57,7 +60,7 @@ pub fn skip_without_root(what: &str) -> bool {
     if rustix_uid_is_root() {
         return false;
     }
-    eprintln!("SKIP: {what} needs root (loop devices and mount)");
+    skip(&format!("{what} needs root (loop devices and mount)"));
     true
 }
 
@@ -239,7 +242,7 @@ pub fn with_kernel_mount(img: &Path, work: &Path, check: impl FnOnce(&Path)) -> 
         .arg(img)
         .arg(&mnt));
     if !m.status.success() {
-        eprintln!("SKIP: the kernel cannot mount ext2 here: {}", text(&m));
+        skip(&format!("the kernel cannot mount ext2 here: {}", text(&m)));
         return false;
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mnt)));

@@ -552,7 +552,7 @@ fn export_overlay_under_a_real_overlay_mount() {
         .args(["-t", "overlay", "overlay", "-o", &opts])
         .arg(&merged));
     if !o.status.success() {
-        eprintln!("SKIP: overlayfs cannot be mounted here: {}", text(&o));
+        skip(&format!("overlayfs cannot be mounted here: {}", text(&o)));
         return;
     }
     let check = || -> Result<(), String> {
@@ -640,7 +640,7 @@ fn a_mounted_filesystem_is_opened_read_only() {
         .arg(&img)
         .arg(&mnt));
     if !o.status.success() {
-        eprintln!("SKIP: cannot loop-mount here: {}", text(&o));
+        skip(&format!("cannot loop-mount here: {}", text(&o)));
         return;
     }
     let params = run(Command::new(our_bin("debugfs-union"))

@@ -361,7 +361,7 @@ fn random_damage_never_crashes_and_repairs_stick() {
 #[test]
 fn e2fsprogs_conformance_images() {
     let Some(shared) = shared_dir() else {
-        eprintln!("SKIP: ../shared/e2fsck-tests is not beside the checkout");
+        skip("../shared/e2fsck-tests is not beside the checkout");
         return;
     };
     if skip_without_e2fsprogs() {
@@ -443,7 +443,7 @@ fn badblocks_scan_and_closed_stdout() {
 #[test]
 fn interactive_questions_on_a_terminal() {
     if skip_without_e2fsprogs() || !have_tool("script") {
-        eprintln!("SKIP: needs script(1) to give the checker a terminal");
+        skip("needs script(1) to give the checker a terminal");
         return;
     }
     let t = tempfile::tempdir().unwrap();
@@ -487,7 +487,7 @@ fn a_mounted_filesystem_is_never_written() {
         .arg(&img)
         .arg(&mnt));
     if !m.status.success() {
-        eprintln!("SKIP: cannot loop-mount here: {}", text(&m));
+        skip(&format!("cannot loop-mount here: {}", text(&m)));
         return;
     }
     let before = std::fs::read(&img).unwrap();

@@ -72,7 +72,7 @@ fn replay_every_target() {
     let images = generated_images();
     let shared = shared_images();
     if shared.is_empty() {
-        eprintln!("SKIP (partly): ../shared/e2fsck-tests images not found; replaying generated seeds only");
+        skip("../shared/e2fsck-tests images not found; replaying generated seeds only");
     }
     for (name, body) in TARGETS {
         let mut inputs = saved_inputs(name);

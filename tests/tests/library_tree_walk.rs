@@ -323,7 +323,7 @@ fn tree_of_5000_entries_reads_back_exactly() {
 #[test]
 fn opens_every_conformance_image_without_panicking() {
     let Some(shared) = shared_dir() else {
-        eprintln!("SKIP: ../shared/e2fsck-tests is not beside the checkout");
+        skip("../shared/e2fsck-tests is not beside the checkout");
         return;
     };
     let tests = shared.join("e2fsck-tests");

@@ -268,7 +268,7 @@ fn populate_a_block_device() {
         .unwrap();
     let l = run(Command::new("losetup").args(["-f", "--show"]).arg(&backing));
     if !l.status.success() {
-        eprintln!("SKIP: no loop device here: {}", text(&l));
+        skip(&format!("no loop device here: {}", text(&l)));
         return;
     }
     let dev = String::from_utf8_lossy(&l.stdout).trim().to_string();

@@ -277,7 +277,7 @@ fn compressed_archives_and_stdin_give_identical_images() {
     let mut variants: Vec<PathBuf> = Vec::new();
     for (tool, ext) in [("gzip", "gz"), ("xz", "xz"), ("zstd", "zst")] {
         if Command::new(tool).arg("--version").output().is_err() {
-            eprintln!("SKIP: {tool} is not installed");
+            skip(&format!("{tool} is not installed"));
             continue;
         }
         let out = dir.path().join(format!("t.tar.{ext}"));

@@ -89,7 +89,7 @@ fn mounts_an_image_and_refuses_a_union_that_does_not_form() {
     // A plain mount of an ext2 image through a loop device.
     let out = mu(&["-r", plain.to_str().unwrap(), mnt.to_str().unwrap()]);
     if !out.status.success() && text(&out).contains("loop device") {
-        eprintln!("SKIP: no loop devices here: {}", text(&out));
+        skip(&format!("no loop devices here: {}", text(&out)));
         return;
     }
     assert!(out.status.success(), "{}", text(&out));
@@ -165,4 +165,69 @@ fn mounts_an_image_and_refuses_a_union_that_does_not_form() {
         "{}",
         text(&out)
     );
+}
+
+/// Loop devices bound to `img` (by identity, as the library finds them).
+fn loops_of(img: &Path) -> Vec<ext2fs::loopdev::Binding> {
+    let meta = std::fs::metadata(img).unwrap();
+    ext2fs::loopdev::backed_by(ext2fs::loopdev::FileId::of(&meta))
+}
+
+#[test]
+fn a_second_mount_of_one_image_reuses_its_loop_device() {
+    if skip_without_e2fsprogs() || skip_without_root("mounting through loop devices") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("a.img");
+    real_mkfs(&img, &[], "8M");
+    let link = dir.path().join("link.img");
+    std::fs::hard_link(&img, &link).unwrap();
+    let (m1, m2) = (dir.path().join("m1"), dir.path().join("m2"));
+    std::fs::create_dir(&m1).unwrap();
+    std::fs::create_dir(&m2).unwrap();
+    let out = mu(&[img.to_str().unwrap(), m1.to_str().unwrap()]);
+    if !out.status.success() && text(&out).contains("loop device") {
+        skip(&format!("no loop devices here: {}", text(&out)));
+        return;
+    }
+    assert!(out.status.success(), "{}", text(&out));
+    // The second mount names the image by another name (a hard link).
+    let out2 = mu(&[link.to_str().unwrap(), m2.to_str().unwrap()]);
+    let loops = loops_of(&img);
+    // At another offset the same file would be an overlapping view.
+    let m3 = dir.path().join("m3");
+    std::fs::create_dir(&m3).unwrap();
+    let out3 = mu(&[
+        "-t",
+        "ext2",
+        "-o",
+        "offset=4096",
+        img.to_str().unwrap(),
+        m3.to_str().unwrap(),
+    ]);
+    // Writes through one mount are seen through the other: one filesystem.
+    let shared = out2.status.success()
+        && std::fs::write(m1.join("through-m1"), b"one").is_ok()
+        && std::fs::read(m2.join("through-m1")).ok().as_deref() == Some(&b"one"[..]);
+    let _ = run(Command::new("umount").arg(&m3));
+    let _ = run(Command::new("umount").arg(&m2));
+    assert!(run(Command::new("umount").arg(&m1)).status.success());
+    assert!(out2.status.success(), "{}", text(&out2));
+    assert_eq!(loops.len(), 1, "one loop device for one file: {loops:?}");
+    assert!(shared, "both mounts must show one filesystem");
+    assert_eq!(out3.status.code(), Some(32), "{}", text(&out3));
+    assert!(
+        text(&out3).contains("overlapping loop device"),
+        "{}",
+        text(&out3)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        loops_of(&img).is_empty(),
+        "autoclear after the last unmount"
+    );
+    let ls = String::from_utf8_lossy(&real_debugfs(&img, "ls /")).into_owned();
+    assert!(ls.contains("through-m1"), "{ls}");
+    assert_real_fsck_clean(&img);
 }

@@ -14,8 +14,8 @@ fn skip() -> bool {
         return true;
     }
     if !Path::new("/dev/fuse").exists() {
-        eprintln!(
-            "SKIP: /dev/fuse is missing (no fuse module): the FUSE union engine cannot mount"
+        integration_tests::skip(
+            "/dev/fuse is missing (no fuse module): the FUSE union engine cannot mount",
         );
         return true;
     }
@@ -474,7 +474,9 @@ fn same_results_as_overlayfs() {
         rustix::mount::MountFlags::empty(),
         Some(data_c.as_c_str()),
     ) {
-        eprintln!("SKIP: overlayfs is not available here ({e}): nothing to compare with");
+        integration_tests::skip(&format!(
+            "overlayfs is not available here ({e}): nothing to compare with"
+        ));
         return;
     }
     let ov_guard = Mounted(ov.clone());

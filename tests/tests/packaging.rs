@@ -94,7 +94,7 @@ fn check_versions(sbin: &Path) {
 /// `man --warnings -l` renders each page with nothing on stderr.
 fn check_man_pages(man8: &Path, ext: &str) {
     if !have("man") || !have("groff") {
-        eprintln!("SKIP: man-db or groff is not installed: man pages not rendered");
+        skip("man-db or groff is not installed: man pages not rendered");
         return;
     }
     let names = TOOLS.iter().chain(LINKS.iter().map(|(l, _)| l));
@@ -166,12 +166,14 @@ fn check_completions(bash_dir: &Path, zsh_dir: &Path, fish_dir: &Path) {
         }
         assert!(!words.contains("generate-completions"));
     } else {
-        eprintln!("SKIP: bash is not installed: bash completions not sourced");
+        skip("bash is not installed: bash completions not sourced");
     }
     for (shell, dir, prefix, suffix) in [("zsh", zsh_dir, "_", ""), ("fish", fish_dir, "", ".fish")]
     {
         if !have(shell) {
-            eprintln!("SKIP: {shell} is not installed: its completions only checked to exist");
+            skip(&format!(
+                "{shell} is not installed: its completions only checked to exist"
+            ));
             continue;
         }
         for name in &names {
@@ -186,7 +188,7 @@ fn check_completions(bash_dir: &Path, zsh_dir: &Path, fish_dir: &Path) {
 /// in `sbin` (first on PATH) and really make and check a union image.
 fn check_mkfs_fsck(sbin: &Path, scratch: &Path) {
     if !have("mkfs") || !have("fsck") {
-        eprintln!("SKIP: util-linux mkfs/fsck are not installed");
+        skip("util-linux mkfs/fsck are not installed");
         return;
     }
     for dir in ["/sbin", "/sbin/fs.d", "/sbin/fs"] {
@@ -320,7 +322,7 @@ fn check_mkfs_fsck(sbin: &Path, scratch: &Path) {
 #[test]
 fn make_install_into_a_scratch_prefix() {
     if !have("make") {
-        eprintln!("SKIP: make is not installed");
+        skip("make is not installed");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -369,7 +371,7 @@ fn make_install_into_a_scratch_prefix() {
 #[test]
 fn debian_package_installs_with_dpkg() {
     if !have("dpkg-deb") || !have("dpkg") || !have("make") {
-        eprintln!("SKIP: dpkg-deb/dpkg (or make) is not installed: no Debian package test");
+        skip("dpkg-deb/dpkg (or make) is not installed: no Debian package test");
         return;
     }
     if skip_without_root("installing the .deb with dpkg") {
@@ -450,7 +452,7 @@ fn debian_package_installs_with_dpkg() {
 #[test]
 fn alternatives_switch_and_restore_in_a_scratch_root() {
     if !have("dpkg-divert") || !have("update-alternatives") || !have("make") {
-        eprintln!("SKIP: dpkg-divert/update-alternatives (or make) missing: no alternatives test");
+        skip("dpkg-divert/update-alternatives (or make) missing: no alternatives test");
         return;
     }
     if skip_without_root("dpkg-divert and update-alternatives on a scratch root") {

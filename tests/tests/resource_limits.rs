@@ -64,7 +64,7 @@ fn make(dir: &Path, name: &str) -> std::path::PathBuf {
 #[test]
 fn costly_images_are_handled_in_bounded_time_and_memory() {
     if skip_without_e2fsprogs() || !Path::new("/usr/bin/time").exists() {
-        eprintln!("SKIP: needs GNU time (/usr/bin/time) and e2fsprogs");
+        skip("needs GNU time (/usr/bin/time) and e2fsprogs");
         return;
     }
     let t = tempfile::tempdir().unwrap();
