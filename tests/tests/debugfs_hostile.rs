@@ -302,10 +302,10 @@ fn export_overlay_copies_security_and_trusted_xattrs_only_with_x() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     if !host_takes_trusted_xattrs(root) {
-        eprintln!(
-            "SKIP: {} does not store trusted.* attributes",
+        skip(&format!(
+            "{} does not store trusted.* attributes",
             root.display()
-        );
+        ));
         return;
     }
     let src = root.join("src");

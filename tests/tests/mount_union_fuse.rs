@@ -628,7 +628,7 @@ fn umount_then_flock_waits_for_a_clean_image() {
         return;
     }
     if !have_tool("flock") {
-        eprintln!("SKIP: flock(1) (util-linux) is missing");
+        integration_tests::skip("flock(1) (util-linux) is missing");
         return;
     }
     let s = setup();
