@@ -214,22 +214,7 @@ Either the superblock or the partition table is likely to be corrupt!",
                     self.fs.mark_group_dirty(g);
                 }
             }
-            if gd.bg_flags != 0
-                && !self
-                    .fs
-                    .sb
-                    .has_ro_compat(ext2fs::features::ro_compat::GDT_CSUM)
-            {
-                let c = Ctx {
-                    group: g,
-                    ..Default::default()
-                };
-                if self.problem(Code::UninitBgFlags, &c)? {
-                    self.fs.groups[g as usize].bg_flags = 0;
-                    self.fs.groups[g as usize].bg_itable_unused = 0;
-                    self.fs.mark_group_dirty(g);
-                }
-            }
+            self.check_uninit_flags(g)?;
         }
         let sb = self.fs.sb;
         if sb.s_rev_level == 0
@@ -296,6 +281,42 @@ Either the superblock or the partition table is likely to be corrupt!",
             self.fs.mark_super_dirty();
         }
         self.reloc = reloc;
+        Ok(())
+    }
+
+    /// e2fsck's uninit checks of one descriptor: without uninit_bg or
+    /// metadata_csum only the UNINIT flags and an unused-inodes count mean
+    /// anything wrong (INODE_ZEROED, which mke2fs sets whenever it zeroes
+    /// the inode tables, is harmless); the last group may never have an
+    /// uninitialized block bitmap.
+    fn check_uninit_flags(&mut self, g: u32) -> Result<()> {
+        use ext2fs::features::ro_compat;
+        use ext2fs::group_desc::{BG_BLOCK_UNINIT, BG_INODE_UNINIT};
+        let csum = self
+            .fs
+            .sb
+            .has_ro_compat(ro_compat::GDT_CSUM | ro_compat::METADATA_CSUM);
+        let c = Ctx {
+            group: g,
+            ..Default::default()
+        };
+        let gd = self.fs.groups[g as usize];
+        if !csum
+            && (gd.bg_flags & (BG_BLOCK_UNINIT | BG_INODE_UNINIT) != 0 || gd.bg_itable_unused != 0)
+            && self.problem(Code::UninitBgFlags, &c)?
+        {
+            let gd = &mut self.fs.groups[g as usize];
+            gd.bg_flags &= !(BG_BLOCK_UNINIT | BG_INODE_UNINIT);
+            gd.bg_itable_unused = 0;
+            self.fs.mark_group_dirty(g);
+        }
+        if g + 1 == self.fs.geo.group_count
+            && self.fs.groups[g as usize].bg_flags & BG_BLOCK_UNINIT != 0
+            && self.problem(Code::BlockUninitLast, &c)?
+        {
+            self.fs.groups[g as usize].bg_flags &= !BG_BLOCK_UNINIT;
+            self.fs.mark_group_dirty(g);
+        }
         Ok(())
     }
 
