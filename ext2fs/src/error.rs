@@ -71,6 +71,11 @@ pub enum Error {
     #[error("{0}: directory not empty")]
     NotEmpty(String),
 
+    /// EMLINK: ext2 keeps at most [`crate::inode::LINK_MAX`] links
+    /// (as the kernel's ext2; there is no dir_nlink for ext2).
+    #[error("inode {0}: too many links")]
+    TooManyLinks(u32),
+
     #[error("invalid name {0:?}: {1}")]
     InvalidName(String, &'static str),
 

@@ -1297,6 +1297,7 @@ impl Filesystem {
 
     /// mkdir: '.' and '..', link counts of the new dir and its parent.
     pub fn mkdir(&mut self, parent: u32, name: &[u8], perm: u16) -> Result<u32> {
+        self.check_new_link(parent)?;
         let ino = self.create(parent, name, inode::S_IFDIR | (perm & 0o7777))?;
         let mut rec = self.read_inode(ino)?;
         let block = dirent::new_dir_block(
@@ -1310,7 +1311,7 @@ impl Filesystem {
         rec.base.i_links_count = 2;
         self.write_inode(ino, &rec)?;
         let mut p = self.read_inode(parent)?;
-        p.base.i_links_count = p.base.i_links_count.saturating_add(1);
+        p.base.i_links_count += 1;
         self.write_inode(parent, &p)?;
         Ok(ino)
     }
@@ -1343,6 +1344,13 @@ impl Filesystem {
         major: u32,
         minor: u32,
     ) -> Result<u32> {
+        let kind = mode & inode::S_IFMT;
+        if (kind == inode::S_IFCHR || kind == inode::S_IFBLK) && !inode::device_fits(major, minor) {
+            return Err(Error::Invalid(format!(
+                "device {major},{minor} does not fit ext2's encoding \
+                 (majors up to 4095, minors up to 1048575)"
+            )));
+        }
         let ino = self.create(parent, name, mode)?;
         let mut rec = self.read_inode(ino)?;
         if rec.is_device() {
@@ -1360,9 +1368,21 @@ impl Filesystem {
                 "hard links to directories are not allowed".into(),
             ));
         }
+        if rec.base.i_links_count >= inode::LINK_MAX {
+            return Err(Error::TooManyLinks(ino));
+        }
         self.add_entry(parent, name, ino, inode::mode_to_dirent_type(rec.mode()))?;
-        rec.base.i_links_count = rec.base.i_links_count.saturating_add(1);
+        rec.base.i_links_count += 1;
         self.write_inode(ino, &rec)
+    }
+
+    /// Refuses one more link to `ino` (a subdirectory's '..' or a new
+    /// name) past [`inode::LINK_MAX`].
+    fn check_new_link(&self, ino: u32) -> Result<()> {
+        if self.read_inode(ino)?.base.i_links_count >= inode::LINK_MAX {
+            return Err(Error::TooManyLinks(ino));
+        }
+        Ok(())
     }
 
     /// Drops one link of `ino`; at zero links the inode and its blocks are
@@ -1475,6 +1495,9 @@ impl Filesystem {
             return Ok(());
         }
         let rec = self.read_inode(e.inode)?;
+        if rec.is_dir() && old_dir != new_dir {
+            self.check_new_link(new_dir)?;
+        }
         let ft = inode::mode_to_dirent_type(rec.mode());
         self.add_entry(new_dir, new_name, e.inode, ft)?;
         self.remove_entry(old_dir, old_name)?;
@@ -1490,7 +1513,7 @@ impl Filesystem {
             op.base.i_links_count = op.base.i_links_count.saturating_sub(1).max(2);
             self.write_inode(old_dir, &op)?;
             let mut np = self.read_inode(new_dir)?;
-            np.base.i_links_count = np.base.i_links_count.saturating_add(1);
+            np.base.i_links_count += 1;
             self.write_inode(new_dir, &np)?;
         }
         Ok(())

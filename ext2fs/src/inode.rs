@@ -23,6 +23,15 @@ pub const N_BLOCKS: usize = 15;
 
 /// i_mode file type bits.
 pub const S_IFMT: u16 = 0o170000;
+
+/// The most links an ext2 inode may have (EXT2_LINK_MAX, as the kernel).
+pub const LINK_MAX: u16 = 65000;
+
+/// Whether a device number fits ext2's encodings: the new one (in
+/// i_block[1]) holds 12 bits of major and 20 of minor, as Linux's dev_t.
+pub fn device_fits(major: u32, minor: u32) -> bool {
+    major < 1 << 12 && minor < 1 << 20
+}
 pub const S_IFSOCK: u16 = 0o140000;
 pub const S_IFLNK: u16 = 0o120000;
 pub const S_IFREG: u16 = 0o100000;
@@ -302,6 +311,7 @@ impl Inode {
 
     /// Stores a device number like the kernel's ext2_set_inode: the old
     /// 16-bit encoding when it fits, else the new one in i_block[1].
+    /// Callers check [`device_fits`] first: larger numbers lose bits.
     pub fn set_device(&mut self, major: u32, minor: u32) {
         let b = &mut self.base.i_block;
         *b = [0; 15];

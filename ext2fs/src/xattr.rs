@@ -35,6 +35,39 @@ const PREFIXES: &[(u8, &str)] = &[
     (7, "system."),
 ];
 
+/// The POSIX ACL names, whose values ext2 stores in its own format.
+pub const ACL_NAMES: [&str; 2] = ["system.posix_acl_access", "system.posix_acl_default"];
+
+/// Converts a POSIX ACL from the form the host's getxattr gives
+/// (`posix_acl_xattr`: version 2, 8-byte entries) to ext2's on-disk form
+/// (version 1; owner, owning group, mask and other entries without the
+/// id, 4 bytes; named users and groups with it, 8 bytes), as the kernel's
+/// ext2_acl_to_disk and e2fsprogs' xattr writer do.
+pub fn posix_acl_to_disk(value: &[u8]) -> Result<Vec<u8>> {
+    const HOST_VERSION: u32 = 2;
+    const DISK_VERSION: u32 = 1;
+    let bad = |why: &str| Error::Invalid(format!("bad POSIX ACL value: {why}"));
+    if value.len() < 4 || le32(value, 0) != HOST_VERSION {
+        return Err(bad("not a version 2 posix_acl_xattr"));
+    }
+    let entries = &value[4..];
+    if !entries.len().is_multiple_of(8) {
+        return Err(bad("entries are not 8 bytes each"));
+    }
+    let mut out = DISK_VERSION.to_le_bytes().to_vec();
+    for e in entries.chunks_exact(8) {
+        let tag = le16(e, 0);
+        match tag {
+            // USER_OBJ, GROUP_OBJ, MASK, OTHER: no id.
+            0x01 | 0x04 | 0x10 | 0x20 => out.extend_from_slice(&e[..4]),
+            // USER, GROUP: with the id.
+            0x02 | 0x08 => out.extend_from_slice(e),
+            _ => return Err(bad(&format!("unknown tag 0x{tag:x}"))),
+        }
+    }
+    Ok(out)
+}
+
 /// Splits a full name into (index, suffix) the way it is stored.
 pub fn split_name(full: &str) -> (u8, &str) {
     for &(idx, prefix) in PREFIXES {

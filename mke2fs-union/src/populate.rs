@@ -12,6 +12,7 @@ use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::image::Image;
 use ext2fs::inode::{self, ROOT_INO};
+use ext2fs::xattr::{posix_acl_to_disk, ACL_NAMES};
 
 use crate::options::UnionSource;
 use crate::source::{self, Data, Dir, Entry, Kind, Meta, Model, Seg};
@@ -42,8 +43,12 @@ fn build_tree(
     source: UnionSource,
     union_on: bool,
     xattrs: bool,
+    limits: source::Limits,
 ) -> Result<(Model, Dir)> {
-    let mut model = Model::default();
+    let mut model = Model {
+        limits,
+        ..Model::default()
+    };
     let mut merged = Dir::default();
     let mut links = HashMap::new();
     let interpret = union_on || roots.len() > 1;
@@ -99,7 +104,13 @@ pub fn populate(
     fs.set_write_cache(16 << 20);
     let union_on = fs.whiteout_feature();
     let xattrs = fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR);
-    let (model, tree) = match build_tree(roots, source, union_on, xattrs) {
+    let bs = fs.block_size() as u64;
+    let limits = source::Limits {
+        max_file: ext2fs::block_map::max_logical_blocks(fs.block_size()).saturating_mul(bs),
+        free_bytes: (fs.sb.s_free_blocks_count as u64).saturating_mul(bs),
+        free_inodes: fs.sb.s_free_inodes_count as u64,
+    };
+    let (model, tree) = match build_tree(roots, source, union_on, xattrs, limits) {
         Ok(t) => t,
         Err(e) => {
             // Nothing was copied, but the image is not what was asked for.
@@ -201,7 +212,10 @@ impl<'m> Copier<'m> {
                 Entry::Dir(sub) => {
                     self.tick(&sub.origin, 0);
                     let meta = sub.meta.as_ref().unwrap_or(&self.implicit).clone();
-                    let ino = lib(self.fs.mkdir(dst, name, meta.perm), &sub.origin)?;
+                    let ino = match self.made_by_mkfs(dst, name, &sub.origin)? {
+                        Some(ino) => ino,
+                        None => lib(self.fs.mkdir(dst, name, meta.perm), &sub.origin)?,
+                    };
                     self.set_attrs(ino, &meta, &sub.origin)?;
                     self.copy_dir(sub, ino)?;
                 }
@@ -217,6 +231,19 @@ impl<'m> Copier<'m> {
             }
         }
         self.finish_dir(dst, &dir.origin)
+    }
+
+    /// The lost+found mke2fs made, when the source has one at its top:
+    /// the source's is merged into it (as mke2fs -d does).
+    fn made_by_mkfs(&mut self, dir: u32, name: &[u8], origin: &str) -> Result<Option<u32>> {
+        if dir != ROOT_INO || name != b"lost+found" {
+            return Ok(None);
+        }
+        let Some(e) = lib(self.fs.lookup_entry(dir, name), origin)? else {
+            return Ok(None);
+        };
+        let is_dir = e.inode != 0 && lib(self.fs.read_inode(e.inode), origin)?.is_dir();
+        Ok(is_dir.then_some(e.inode))
     }
 
     fn node(&self, id: usize) -> Result<&'m source::Node> {
@@ -265,8 +292,12 @@ impl<'m> Copier<'m> {
         let res = match data {
             Data::Path {
                 path,
+                id,
                 may_have_holes,
-            } => self.copy_path(path, size, *may_have_holes, ino, &mut rec, &mut buf),
+            } => match open_scanned(path, *id) {
+                Ok(f) => self.copy_path(&f, path, size, *may_have_holes, ino, &mut rec, &mut buf),
+                Err(e) => Err(e),
+            },
             Data::Archive(i, segs) => match self.model.archives.get(*i) {
                 Some(f) => {
                     self.copy_segs(segs, &Src::File(f), ino, &mut rec, &mut buf, size, origin)
@@ -377,11 +408,13 @@ impl<'m> Copier<'m> {
         Ok(())
     }
 
-    /// A source directory's file of `size` bytes (as the tree was read):
-    /// region by region (SEEK_DATA/SEEK_HOLE) when it may have holes, so
-    /// that holes stay holes.
+    /// A source directory's file `f` of `size` bytes (as the tree was
+    /// read): region by region (SEEK_DATA/SEEK_HOLE) when it may have
+    /// holes, so that holes stay holes.
+    #[allow(clippy::too_many_arguments)]
     fn copy_path(
         &mut self,
+        f: &std::fs::File,
         path: &Path,
         size: u64,
         may_have_holes: bool,
@@ -391,18 +424,16 @@ impl<'m> Copier<'m> {
     ) -> Result<()> {
         use rustix::fs::{seek, SeekFrom};
         use std::os::unix::fs::FileExt;
-        let f = std::fs::File::open(path)
-            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
         let what = path.display().to_string();
         let mut pos = 0u64;
         while pos < size {
             let (start, end) = if may_have_holes {
-                let start = match seek(&f, SeekFrom::Data(pos as i64)) {
+                let start = match seek(f, SeekFrom::Data(pos as i64)) {
                     Ok(p) => p,
                     Err(rustix::io::Errno::NXIO) => break,
                     Err(_) => pos, // no SEEK_DATA here: read everything
                 };
-                let end = seek(&f, SeekFrom::Hole(start as i64))
+                let end = seek(f, SeekFrom::Hole(start as i64))
                     .unwrap_or(size)
                     .min(size);
                 (start, end)
@@ -436,7 +467,15 @@ impl<'m> Copier<'m> {
         rec.base.i_ctime = t(meta.ctime);
         lib(self.fs.write_inode(ino, &rec), origin)?;
         if !meta.xattrs.is_empty() && self.fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR) {
-            lib(self.fs.set_xattrs(ino, &meta.xattrs), origin)?;
+            let mut attrs = meta.xattrs.clone();
+            for a in attrs.iter_mut() {
+                if ACL_NAMES.contains(&a.name.as_str()) {
+                    // Sources hold ACLs as the host's getxattr gives them.
+                    a.value = lib(posix_acl_to_disk(&a.value), origin)
+                        .map_err(|e| e.context(format!("xattr {}", a.name)))?;
+                }
+            }
+            lib(self.fs.set_xattrs(ino, &attrs), origin)?;
         }
         Ok(())
     }
@@ -452,6 +491,25 @@ impl<'m> Copier<'m> {
         }
         Ok(())
     }
+}
+
+/// Opens a source directory's file for reading its data: never through a
+/// symlink, never waiting on a fifo, and only the regular file the scan
+/// recorded as `id`; anything swapped in since is refused.
+fn open_scanned(path: &Path, id: (u64, u64)) -> Result<std::fs::File> {
+    use rustix::fs::{fstat, open, FileType, Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) => return Err(source::changed(path)),
+        Err(e) => return Err(anyhow!("cannot read {}: {e}", path.display())),
+    };
+    let st = fstat(&fd).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || !source::same_object(&st, id)
+    {
+        return Err(source::changed(path));
+    }
+    Ok(std::fs::File::from(fd))
 }
 
 /// Where archive data is read from.

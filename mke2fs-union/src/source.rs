@@ -7,11 +7,13 @@
 //! order nor on archive member order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use ext2fs::xattr::Xattr;
+use rustix::fs::{fstat, openat, readlinkat, statat, AtFlags, FileType, Mode, OFlags, Stat, CWD};
 
 use crate::options::UnionSource;
 
@@ -43,8 +45,14 @@ pub struct Seg {
 pub enum Data {
     /// A file of a source directory, copied region by region (SEEK_DATA)
     /// when `may_have_holes` (it has fewer blocks than its size needs),
-    /// else read straight through.
-    Path { path: PathBuf, may_have_holes: bool },
+    /// else read straight through. `id`: its (st_dev, st_ino) when
+    /// scanned; the copy opens `path` without following links and
+    /// refuses anything else.
+    Path {
+        path: PathBuf,
+        id: (u64, u64),
+        may_have_holes: bool,
+    },
     /// Runs of a seekable archive file (`Model::archives[i]`), read in place.
     Archive(usize, Vec<Seg>),
     /// Runs of the in-memory spool (compressed or piped archives).
@@ -153,6 +161,11 @@ impl Spool {
         }
     }
 
+    /// Bytes spooled so far.
+    pub fn bytes(&self) -> u64 {
+        self.len
+    }
+
     pub fn read_at(&self, mut off: u64, mut buf: &mut [u8]) -> Result<()> {
         use std::os::unix::fs::FileExt;
         while !buf.is_empty() {
@@ -181,11 +194,35 @@ impl Spool {
     }
 }
 
+/// What the image can take, checked as the archive is read so that a
+/// small hostile archive fails early instead of costing time and memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest file of the image's block size.
+    pub max_file: u64,
+    /// Free blocks times the block size.
+    pub free_bytes: u64,
+    pub free_inodes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file: u64::MAX,
+            free_bytes: u64::MAX,
+            free_inodes: u64::MAX,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Model {
     pub nodes: Vec<Node>,
     pub archives: Vec<std::fs::File>,
     pub spool: Spool,
+    pub limits: Limits,
+    /// Inodes the archives read so far need.
+    pub inodes: u64,
 }
 
 impl Model {
@@ -212,127 +249,199 @@ impl Dir {
 
 /// Reads a source directory into a layer tree. `links` maps
 /// (st_dev, st_ino) of multiply-linked files to their node (across layers,
-/// like the tree copy always did).
+/// like the tree copy always did). The top-level `root` is followed when
+/// it is a symlink (as mke2fs does); below it nothing is: every directory
+/// is opened relative to its parent's descriptor with O_NOFOLLOW, and each
+/// file's identity is recorded so that the copy can check it opens the
+/// very file the scan saw.
 pub fn read_dir_layer(
     model: &mut Model,
     root: &Path,
     xattrs: bool,
     links: &mut HashMap<(u64, u64), usize>,
 ) -> Result<Dir> {
-    let meta = std::fs::symlink_metadata(root).with_context(|| root.display().to_string())?;
-    if !meta.is_dir() {
-        return Err(anyhow!("{}: not a directory", root.display()));
-    }
+    let fd = openat(
+        CWD,
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| anyhow!("{}: {e}", root.display()))?;
+    let st = fstat(&fd).map_err(|e| anyhow!("{}: {e}", root.display()))?;
     let mut d = Dir {
-        meta: Some(meta_of(root, &meta, xattrs)?),
+        meta: Some(meta_of(&st, xattrs, XattrSrc::Fd(&fd), root)?),
         origin: root.display().to_string(),
         ..Dir::default()
     };
-    read_dir_into(model, root, &mut d, xattrs, links)?;
+    read_dir_into(model, &fd, root, &mut d, xattrs, links)?;
     Ok(d)
 }
 
-fn meta_of(path: &Path, m: &std::fs::Metadata, xattrs: bool) -> Result<Meta> {
+/// Where a source object's xattrs are read from: an open descriptor, or
+/// a path whose last component is not followed.
+enum XattrSrc<'a> {
+    Fd(&'a OwnedFd),
+    NoFollow(&'a Path),
+}
+
+fn meta_of(st: &Stat, xattrs: bool, src: XattrSrc, shown: &Path) -> Result<Meta> {
     Ok(Meta {
-        perm: (m.mode() & 0o7777) as u16,
-        uid: m.uid(),
-        gid: m.gid(),
-        atime: m.atime(),
-        mtime: m.mtime(),
-        ctime: m.ctime(),
+        perm: (st.st_mode & 0o7777) as u16,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        atime: st.st_atime as i64,
+        mtime: st.st_mtime as i64,
+        ctime: st.st_ctime as i64,
         xattrs: if xattrs {
-            read_xattrs(path)?
+            read_xattrs(src, shown)?
         } else {
             Vec::new()
         },
     })
 }
 
+/// The identity a source file is checked against when it is opened for
+/// copying.
+pub fn same_object(st: &Stat, id: (u64, u64)) -> bool {
+    (st.st_dev, st.st_ino) == id
+}
+
 fn read_dir_into(
     model: &mut Model,
+    dirfd: &OwnedFd,
     src: &Path,
     dir: &mut Dir,
     xattrs: bool,
     links: &mut HashMap<(u64, u64), usize>,
 ) -> Result<()> {
-    for e in std::fs::read_dir(src).with_context(|| src.display().to_string())? {
-        let e = e.with_context(|| src.display().to_string())?;
-        let path = e.path();
-        let name = e.file_name().into_encoded_bytes();
-        let m = std::fs::symlink_metadata(&path).with_context(|| path.display().to_string())?;
-        let ft = m.file_type();
-        if ft.is_dir() {
+    let shown = |e: rustix::io::Errno| anyhow!("{}: {e}", src.display());
+    // xattrs of objects that cannot be opened safely (symlinks, devices,
+    // fifos) are read through this directory's descriptor.
+    let via_fd = PathBuf::from(format!("/proc/self/fd/{}", dirfd.as_raw_fd()));
+    let anchored = xattrs && via_fd.exists();
+    let mut names = Vec::new();
+    for e in rustix::fs::Dir::read_from(dirfd).map_err(shown)? {
+        let name = e.map_err(shown)?.file_name().to_bytes().to_vec();
+        if name != b"." && name != b".." {
+            names.push(name);
+        }
+    }
+    for name in names {
+        let os = std::ffi::OsStr::from_bytes(&name);
+        let path = src.join(os);
+        let fail = |e: rustix::io::Errno| anyhow!("{}: {e}", path.display());
+        let st = statat(dirfd, os, AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
+        let ft = FileType::from_raw_mode(st.st_mode);
+        if ft == FileType::Directory {
+            let fd = openat(
+                dirfd,
+                os,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(fail)?;
+            let now = fstat(&fd).map_err(fail)?;
+            if !same_object(&now, (st.st_dev, st.st_ino)) {
+                return Err(changed(&path));
+            }
             let mut sub = Dir {
-                meta: Some(meta_of(&path, &m, xattrs)?),
+                meta: Some(meta_of(&now, xattrs, XattrSrc::Fd(&fd), &path)?),
                 origin: path.display().to_string(),
                 ..Dir::default()
             };
-            read_dir_into(model, &path, &mut sub, xattrs, links)?;
+            read_dir_into(model, &fd, &path, &mut sub, xattrs, links)?;
             dir.entries.insert(name, Entry::Dir(Box::new(sub)));
             continue;
         }
-        if m.nlink() > 1 {
-            if let Some(&id) = links.get(&(m.dev(), m.ino())) {
-                dir.entries.insert(name, Entry::Node(id));
+        let id = (st.st_dev, st.st_ino);
+        if st.st_nlink > 1 {
+            if let Some(&node) = links.get(&id) {
+                dir.entries.insert(name, Entry::Node(node));
                 continue;
             }
         }
-        let rdev = || (rustix::fs::major(m.rdev()), rustix::fs::minor(m.rdev()));
-        let kind = if ft.is_symlink() {
-            let t = std::fs::read_link(&path).with_context(|| path.display().to_string())?;
-            Kind::Symlink(t.into_os_string().into_encoded_bytes())
-        } else if ft.is_file() {
-            Kind::File {
-                size: m.len(),
+        let rdev = || (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+        let kind = match ft {
+            FileType::Symlink => Kind::Symlink(
+                readlinkat(dirfd, os, Vec::new())
+                    .map_err(fail)?
+                    .into_bytes(),
+            ),
+            FileType::RegularFile => Kind::File {
+                size: st.st_size as u64,
                 data: Data::Path {
                     path: path.clone(),
-                    may_have_holes: m.blocks().saturating_mul(512) < m.len(),
+                    id,
+                    may_have_holes: (st.st_blocks as u64).saturating_mul(512) < st.st_size as u64,
                 },
+            },
+            FileType::CharacterDevice => {
+                let (a, b) = rdev();
+                Kind::Char(a, b)
             }
-        } else if ft.is_char_device() {
-            let (a, b) = rdev();
-            Kind::Char(a, b)
-        } else if ft.is_block_device() {
-            let (a, b) = rdev();
-            Kind::Block(a, b)
-        } else if ft.is_fifo() {
-            Kind::Fifo
-        } else {
-            Kind::Socket
+            FileType::BlockDevice => {
+                let (a, b) = rdev();
+                Kind::Block(a, b)
+            }
+            FileType::Fifo => Kind::Fifo,
+            _ => Kind::Socket,
         };
-        let id = model.add(Node {
-            meta: meta_of(&path, &m, xattrs)?,
+        let xsrc = if anchored {
+            via_fd.join(os)
+        } else {
+            path.clone()
+        };
+        let id_node = model.add(Node {
+            meta: meta_of(&st, xattrs, XattrSrc::NoFollow(&xsrc), &path)?,
             kind,
             origin: path.display().to_string(),
         });
-        if m.nlink() > 1 {
-            links.insert((m.dev(), m.ino()), id);
+        if st.st_nlink > 1 {
+            links.insert(id, id_node);
         }
-        dir.entries.insert(name, Entry::Node(id));
+        dir.entries.insert(name, Entry::Node(id_node));
     }
     Ok(())
 }
 
-/// All xattrs of a path (not following symlinks), sorted by name.
-fn read_xattrs(path: &Path) -> Result<Vec<Xattr>> {
+/// A source object that is not the one the scan recorded.
+pub fn changed(path: &Path) -> anyhow::Error {
+    anyhow!(
+        "{}: changed while the source was being read (replaced by another file or a link); \
+         refusing to copy it",
+        path.display()
+    )
+}
+
+/// All xattrs of a source object (never following a symlink), sorted by name.
+fn read_xattrs(src: XattrSrc, shown: &Path) -> Result<Vec<Xattr>> {
+    let list = |buf: &mut [u8]| match &src {
+        XattrSrc::Fd(fd) => rustix::fs::flistxattr(fd, buf),
+        XattrSrc::NoFollow(p) => rustix::fs::llistxattr(*p, buf),
+    };
+    let get = |name: &str, buf: &mut [u8]| match &src {
+        XattrSrc::Fd(fd) => rustix::fs::fgetxattr(fd, name, buf),
+        XattrSrc::NoFollow(p) => rustix::fs::lgetxattr(*p, name, buf),
+    };
     // Ask for the sizes first: most files have no xattrs at all.
-    let size = match rustix::fs::llistxattr(path, &mut []) {
+    let size = match list(&mut []) {
         Ok(0) => return Ok(Vec::new()),
         Ok(n) => n,
         Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(anyhow!("{}: listing xattrs: {e}", path.display())),
+        Err(e) => return Err(anyhow!("{}: listing xattrs: {e}", shown.display())),
     };
     let mut names = vec![0u8; size];
-    let n = rustix::fs::llistxattr(path, &mut names)
-        .map_err(|e| anyhow!("{}: listing xattrs: {e}", path.display()))?;
+    let n = list(&mut names).map_err(|e| anyhow!("{}: listing xattrs: {e}", shown.display()))?;
     let mut out = Vec::new();
-    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+    for name in names[..n.min(size)]
+        .split(|&b| b == 0)
+        .filter(|n| !n.is_empty())
+    {
         let name = String::from_utf8_lossy(name).into_owned();
-        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut [])
-            .map_err(|e| anyhow!("{}: reading xattr {name}: {e}", path.display()))?;
+        let read = |e| anyhow!("{}: reading xattr {name}: {e}", shown.display());
+        let len = get(name.as_str(), &mut []).map_err(read)?;
         let mut value = vec![0u8; len];
-        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut value)
-            .map_err(|e| anyhow!("{}: reading xattr {name}: {e}", path.display()))?;
+        let len = get(name.as_str(), &mut value).map_err(read)?;
         value.truncate(len);
         out.push(Xattr { name, value });
     }

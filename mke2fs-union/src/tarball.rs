@@ -10,6 +10,7 @@
 //! and block devices, fifos; numeric owners, modes, times (PAX times
 //! override the header's) and `SCHILY.xattr.*` extended attributes.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;
 
@@ -18,6 +19,21 @@ use ext2fs::xattr::Xattr;
 use tar::EntryType;
 
 use crate::source::{Data, Dir, Entry, Kind, Meta, Model, Node, Seg};
+
+mod guard;
+use guard::{Guard, PATH_MAX};
+
+/// At most this much of a name read from an archive goes into a message.
+const QUOTE_MAX: usize = 256;
+
+/// A name from an archive for a message: lossy UTF-8, cut after
+/// QUOTE_MAX bytes.
+fn quote(name: &[u8]) -> String {
+    if name.len() <= QUOTE_MAX {
+        return String::from_utf8_lossy(name).into_owned();
+    }
+    format!("{}...", String::from_utf8_lossy(&name[..QUOTE_MAX]))
+}
 
 /// Reads an archive file, or standard input for `-`, into a layer tree.
 /// `lower` is the merge of the layers below, for hard links into them.
@@ -37,6 +53,7 @@ pub fn read_tar_layer(model: &mut Model, src: &Path, lower: &Dir) -> Result<Dir>
         lower,
         layer: &mut layer,
         last: None,
+        links: HashMap::new(),
     };
     let file = if src == Path::new("-") {
         // Standard input redirected from a file is read like that file.
@@ -92,30 +109,6 @@ impl Compression {
         } else {
             Compression::None
         }
-    }
-}
-
-/// Counts what the archive reader consumed and whether it met the end of
-/// the input, so that an archive cut short at a member boundary (no
-/// end-of-archive blocks) is reported as truncated.
-struct Counting<R> {
-    inner: R,
-    eof: bool,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() {
-            self.eof = true;
-        }
-        Ok(n)
-    }
-}
-
-impl<R: Seek> Seek for Counting<R> {
-    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        self.inner.seek(pos)
     }
 }
 
@@ -182,6 +175,9 @@ struct Reader<'a> {
     layer: &'a mut Dir,
     /// The last member read, for messages about what follows it.
     last: Option<String>,
+    /// Names of each multiply-linked node in this archive, to refuse
+    /// more than ext2 can count before any is written.
+    links: HashMap<usize, u32>,
 }
 
 /// A member's sparse map: (offset in the file, length) runs and the size.
@@ -206,7 +202,7 @@ impl Reader<'_> {
 
     fn where_after(&self) -> String {
         match &self.last {
-            Some(m) => format!("{}: after member '{m}'", self.label),
+            Some(m) => format!("{}: after member '{}'", self.label, quote(m.as_bytes())),
             None => format!("{}: at the first member", self.label),
         }
     }
@@ -214,6 +210,9 @@ impl Reader<'_> {
     /// A member header that cannot be read: at the start, not a tar
     /// archive at all (the crate's words may quote binary junk).
     fn bad_header(&self, e: std::io::Error) -> anyhow::Error {
+        if let Some(r) = guard::refusal(&e) {
+            return anyhow!("{}: refused: {r}", self.where_after());
+        }
         if self.last.is_none() {
             return anyhow!(
                 "{}: not a tar archive (plain, gzip, xz or zstd), or corrupt at its first member",
@@ -276,10 +275,7 @@ impl Reader<'_> {
     }
 
     fn parse_stream<R: Read>(&mut self, input: R) -> Result<()> {
-        let mut ar = tar::Archive::new(Counting {
-            inner: input,
-            eof: false,
-        });
+        let mut ar = tar::Archive::new(Guard::new(input, self.model.limits.max_file));
         let entries = ar.entries().with_context(|| self.label.clone())?;
         for e in entries {
             let e = e.map_err(|e| self.bad_header(e))?;
@@ -296,10 +292,10 @@ impl Reader<'_> {
         let data_file = f.try_clone().with_context(|| self.label.clone())?;
         let idx = self.model.archives.len();
         self.model.archives.push(data_file);
-        let mut ar = tar::Archive::new(Counting {
-            inner: BufReader::with_capacity(1 << 16, f),
-            eof: false,
-        });
+        let mut ar = tar::Archive::new(Guard::new(
+            BufReader::with_capacity(1 << 16, f),
+            self.model.limits.max_file,
+        ));
         let entries = ar.entries_with_seek().with_context(|| self.label.clone())?;
         for e in entries {
             let e = e.map_err(|e| self.bad_header(e))?;
@@ -334,8 +330,15 @@ impl Reader<'_> {
         seekable: Option<(usize, u64)>,
     ) -> Result<()> {
         let raw_name = e.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw_name).into_owned();
+        let shown = quote(&raw_name);
         let ctx = format!("{}: member '{shown}'", self.label);
+        if raw_name.len() as u64 >= PATH_MAX {
+            return Err(anyhow!(
+                "{ctx}: a name of {} bytes (paths are at most {} bytes)",
+                raw_name.len(),
+                PATH_MAX - 1
+            ));
+        }
         let et = e.header().entry_type();
         if matches!(et, EntryType::XGlobalHeader) || et.as_byte() == b'V' {
             // Global PAX defaults and GNU volume labels name no file.
@@ -403,7 +406,7 @@ impl Reader<'_> {
                     .ok_or_else(|| anyhow!("{ctx}: hard link without a target"))?
                     .into_owned();
                 let tc = components(&target).map_err(|m| anyhow!("{ctx}: link target {m}"))?;
-                let tshown = String::from_utf8_lossy(&target).into_owned();
+                let tshown = quote(&target);
                 let id = match self.layer.lookup(&tc).or_else(|| self.lower.lookup(&tc)) {
                     Some(Entry::Node(id)) => *id,
                     Some(_) => {
@@ -417,17 +420,43 @@ impl Reader<'_> {
                         ))
                     }
                 };
-                return self.put(&comps, Entry::Node(id), &ctx);
+                let links = self.links.entry(id).or_insert(1);
+                *links += 1;
+                if *links > u32::from(ext2fs::inode::LINK_MAX) {
+                    return Err(anyhow!(
+                        "{ctx}: too many links to '{tshown}' (ext2 allows {})",
+                        ext2fs::inode::LINK_MAX
+                    ));
+                }
+                return self.put(&comps, Entry::Node(id), true, &ctx);
             }
-            EntryType::Symlink => Kind::Symlink(
-                e.link_name_bytes()
+            EntryType::Symlink => {
+                let target = e
+                    .link_name_bytes()
                     .ok_or_else(|| anyhow!("{ctx}: symlink without a target"))?
-                    .into_owned(),
-            ),
+                    .into_owned();
+                if target.contains(&0) {
+                    return Err(anyhow!("{ctx}: the symlink target contains a NUL byte"));
+                }
+                if target.len() as u64 >= PATH_MAX {
+                    return Err(anyhow!(
+                        "{ctx}: a symlink target of {} bytes (at most {} bytes)",
+                        target.len(),
+                        PATH_MAX - 1
+                    ));
+                }
+                Kind::Symlink(target)
+            }
             EntryType::Char | EntryType::Block => {
                 let major = e.header().device_major().with_context(|| ctx.clone())?;
                 let minor = e.header().device_minor().with_context(|| ctx.clone())?;
                 let (a, b) = (major.unwrap_or(0), minor.unwrap_or(0));
+                if !ext2fs::inode::device_fits(a, b) {
+                    return Err(anyhow!(
+                        "{ctx}: device {a},{b} does not fit ext2's encoding \
+                         (majors up to 4095, minors up to 1048575)"
+                    ));
+                }
                 if et == EntryType::Char {
                     Kind::Char(a, b)
                 } else {
@@ -450,7 +479,7 @@ impl Reader<'_> {
             kind,
             origin: ctx.clone(),
         });
-        self.put(&comps, Entry::Node(id), &ctx)
+        self.put(&comps, Entry::Node(id), false, &ctx)
     }
 
     fn file_data<R: Read>(
@@ -462,6 +491,29 @@ impl Reader<'_> {
     ) -> Result<Kind> {
         let stored = e.size();
         let gnu_sparse = e.header().entry_type() == EntryType::GNUSparse;
+        let limits = self.model.limits;
+        let in_archive = if gnu_sparse {
+            e.header().entry_size().unwrap_or(u64::MAX)
+        } else {
+            stored
+        };
+        if in_archive > limits.free_bytes {
+            return Err(anyhow!(
+                "{ctx}: {in_archive} bytes of data; the filesystem has {} bytes free",
+                limits.free_bytes
+            ));
+        }
+        let size = match &sparse {
+            Some(sp) => sp.size,
+            None => stored,
+        };
+        if size > limits.max_file {
+            return Err(anyhow!(
+                "{ctx}: a file of {size} bytes; the largest file this filesystem \
+                 can hold has {} bytes",
+                limits.max_file
+            ));
+        }
         let Some(mut sp) = sparse else {
             if let (Some((idx, _)), false) = (seekable, gnu_sparse) {
                 // In place: one run of the archive.
@@ -572,6 +624,13 @@ impl Reader<'_> {
                     continue;
                 }
                 let at = self.model.spool.append(&buf[..n])?;
+                if self.model.spool.bytes() > self.model.limits.free_bytes {
+                    return Err(anyhow!(
+                        "{ctx}: the archive's data does not fit in the filesystem's \
+                         {} free bytes",
+                        self.model.limits.free_bytes
+                    ));
+                }
                 match segs.last_mut() {
                     Some(s) if s.file_off + s.len == file_off && s.src_off + s.len == at => {
                         s.len += n as u64
@@ -596,6 +655,9 @@ impl Reader<'_> {
     fn dir_at(&mut self, comps: &[&[u8]], member: bool, ctx: &str) -> Result<&mut Dir> {
         let mut d: &mut Dir = self.layer;
         for (i, c) in comps.iter().enumerate() {
+            if !d.entries.contains_key(*c) {
+                count_inode(self.model, self.lower, &comps[..=i], ctx)?;
+            }
             let slot = d.entries.entry(c.to_vec()).or_insert_with(|| {
                 Entry::Dir(Box::new(Dir {
                     meta: None,
@@ -628,14 +690,37 @@ impl Reader<'_> {
 
     /// Puts a non-directory entry at `comps` (a later member replaces an
     /// earlier one of the same name).
-    fn put(&mut self, comps: &[&[u8]], entry: Entry, ctx: &str) -> Result<()> {
+    /// `hard_link`: `entry` names an inode already counted.
+    fn put(&mut self, comps: &[&[u8]], entry: Entry, hard_link: bool, ctx: &str) -> Result<()> {
         let Some((last, parents)) = comps.split_last() else {
             return Err(anyhow!("{ctx}: only a directory can be the archive's root"));
         };
         let d = self.dir_at(parents, false, ctx)?;
+        let fresh = !d.entries.contains_key(*last);
         d.entries.insert(last.to_vec(), entry);
+        if fresh && !hard_link {
+            count_inode(self.model, self.lower, comps, ctx)?;
+        }
         Ok(())
     }
+}
+
+/// Counts one more inode the image will need for `comps` (none when a
+/// lower layer has the name: the entry replaces it), refusing as soon as
+/// the archive needs more than the image has free.
+fn count_inode(model: &mut Model, lower: &Dir, comps: &[&[u8]], ctx: &str) -> Result<()> {
+    if lower.lookup(comps).is_some() {
+        return Ok(());
+    }
+    model.inodes += 1;
+    if model.inodes > model.limits.free_inodes {
+        return Err(anyhow!(
+            "{ctx}: the sources need more inodes than the filesystem has free ({}); \
+             make it with more inodes (-N or -i)",
+            model.limits.free_inodes
+        ));
+    }
+    Ok(())
 }
 
 fn is_zero(b: &[u8]) -> bool {
@@ -651,6 +736,7 @@ fn components(name: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
         match c {
             b"" | b"." => {}
             b".." => return Err("the path leaves the root ('..')".into()),
+            c if c.contains(&0) => return Err("a name contains a NUL byte".into()),
             c if c.len() > 255 => {
                 return Err(format!(
                     "a name is {} bytes long; ext2 names are at most 255",

@@ -291,3 +291,23 @@ pub fn assert_mount_shows_sample_tree(src: &Path, mnt: &Path) {
     let n = rustix::fs::getxattr(mnt.join("a/many-0002"), "user.k", &mut v).unwrap();
     assert_eq!(&v[..n], b"value");
 }
+
+/// Runs a tool under GNU time with a timeout; returns (exit, output, secs, kb).
+pub fn measured(tool: &str, args: &[&str], img: &Path) -> (i32, String, f64, u64) {
+    let out = run(Command::new("/usr/bin/time")
+        .args(["-f", "@@ %e %M", "timeout", "120"])
+        .arg(our_bin(tool))
+        .args(args)
+        .arg(img));
+    let all = text(&out);
+    let stats = all
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("@@ "))
+        .unwrap_or("@@ 0 0")
+        .to_string();
+    let mut it = stats.split_whitespace().skip(1);
+    let secs: f64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    let kb: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+    (out.status.code().unwrap_or(-1), all, secs, kb)
+}

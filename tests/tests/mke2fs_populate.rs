@@ -293,3 +293,101 @@ fn populate_a_block_device() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// A source with its own top-level lost+found (a tree copied out of an
+/// ext2 filesystem) is merged into the one mke2fs makes, taking the
+/// source's mode; a symlink given as the source is followed (only the
+/// top-level argument). The real mke2fs -d does both.
+#[test]
+fn source_lost_found_merges_and_a_symlinked_source_is_followed() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("lost+found")).unwrap();
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("lost+found/keep"), b"kept\n").unwrap();
+    std::fs::set_permissions(
+        src.join("lost+found"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&src, &link).unwrap();
+    for (what, arg) in [("the tree", &src), ("a symlink to it", &link)] {
+        let img = dir.path().join("fs.img");
+        let out = mk(&img, &["-d", arg.to_str().unwrap()], "8M");
+        assert!(out.status.success(), "{what}: {}", text(&out));
+        assert_real_fsck_clean(&img);
+        let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
+        let lf = fs.read_inode(fs.namei(2, "/lost+found").unwrap()).unwrap();
+        assert_eq!(lf.mode() & 0o7777, 0o700, "{what}");
+        let keep = fs
+            .read_inode(fs.namei(2, "/lost+found/keep").unwrap())
+            .unwrap();
+        assert_eq!(fs.read_file(&keep).unwrap(), b"kept\n", "{what}");
+        assert!(fs.namei(2, "/d").is_ok(), "{what}");
+        let listing =
+            String::from_utf8_lossy(&real_debugfs(&img, "ls -l /lost+found")).into_owned();
+        assert!(listing.contains("keep"), "{what}: {listing}");
+    }
+}
+
+/// POSIX ACLs of a source tree go into the image in ext2's on-disk ACL
+/// format, byte for byte what the real mke2fs -d writes, and the kernel
+/// gives the ACL back as it was set.
+#[test]
+fn posix_acls_are_stored_in_ext2s_format() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let f = src.join("f");
+    std::fs::write(&f, b"shared\n").unwrap();
+    // user::rw- user:1234:r-- group::r-- mask::r-- other::r--, as
+    // setfacl -m u:1234:r gives it (version 2, 8-byte entries).
+    let mut host = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (1u16, 6u16, u32::MAX),
+        (2, 4, 1234),
+        (4, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 4, u32::MAX),
+    ] {
+        host.extend_from_slice(&tag.to_le_bytes());
+        host.extend_from_slice(&perm.to_le_bytes());
+        host.extend_from_slice(&id.to_le_bytes());
+    }
+    let flags = rustix::fs::XattrFlags::empty();
+    if let Err(e) = rustix::fs::setxattr(&f, "system.posix_acl_access", &host, flags) {
+        eprintln!("SKIP: the source filesystem takes no POSIX ACLs: {e}");
+        return;
+    }
+    let ours = dir.path().join("ours.img");
+    let out = mk(&ours, &["-d", src.to_str().unwrap()], "8M");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_real_fsck_clean(&ours);
+    let theirs = dir.path().join("theirs.img");
+    real_mkfs(&theirs, &["-d", src.to_str().unwrap()], "8M");
+    let acl = |img: &Path| {
+        let fs = Filesystem::open(img, &OpenOptions::default()).unwrap();
+        let ino = fs.namei(2, "/f").unwrap();
+        fs.list_xattrs(ino)
+            .unwrap()
+            .into_iter()
+            .find(|a| a.name == "system.posix_acl_access")
+            .map(|a| a.value)
+    };
+    let stored = acl(&ours).expect("no ACL in our image");
+    assert_eq!(&stored[..4], &[1, 0, 0, 0], "ext2 ACL version 1");
+    assert_eq!(stored.len(), 4 + 4 * 4 + 8, "short and long entries");
+    assert_eq!(Some(stored), acl(&theirs), "the real mke2fs -d's bytes");
+    with_kernel_mount(&ours, dir.path(), |mnt| {
+        let mut v = [0u8; 64];
+        let n = rustix::fs::getxattr(mnt.join("f"), "system.posix_acl_access", &mut v).unwrap();
+        assert_eq!(&v[..n], &host[..]);
+    });
+}
