@@ -324,7 +324,7 @@ fn hostile_set(dir: &Path) -> Vec<(&'static str, PathBuf, Vec<&'static str>)> {
 #[test]
 fn hostile_archives_are_refused_quickly_in_little_memory() {
     if !Path::new("/usr/bin/time").exists() || !have_tool("zstd") || !have_tool("gzip") {
-        eprintln!("SKIP: needs GNU time (/usr/bin/time), zstd and gzip");
+        skip("needs GNU time (/usr/bin/time), zstd and gzip");
         return;
     }
     let t = tempfile::tempdir().unwrap();

@@ -363,7 +363,7 @@ fn posix_acls_are_stored_in_ext2s_format() {
     }
     let flags = rustix::fs::XattrFlags::empty();
     if let Err(e) = rustix::fs::setxattr(&f, "system.posix_acl_access", &host, flags) {
-        eprintln!("SKIP: the source filesystem takes no POSIX ACLs: {e}");
+        skip(&format!("the source filesystem takes no POSIX ACLs: {e}"));
         return;
     }
     let ours = dir.path().join("ours.img");
