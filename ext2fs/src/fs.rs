@@ -17,6 +17,8 @@ use crate::layout::Geometry;
 use crate::superblock::{Superblock, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
 use crate::{Error, Result};
 
+mod orphan;
+
 /// `read_file` refuses larger files (use `read_file_with` to stream them),
 /// so a corrupt i_size cannot exhaust memory.
 pub const MAX_IN_MEMORY_FILE: u64 = 1 << 30;
@@ -1395,6 +1397,13 @@ impl Filesystem {
             rec.base.i_links_count -= 1;
             return self.write_inode(ino, &rec);
         }
+        self.free_inode(ino, rec)
+    }
+
+    /// Frees an inode that has no links left: its blocks, its xattr block
+    /// and the inode itself (dtime set, as the kernel does).
+    fn free_inode(&mut self, ino: u32, mut rec: Inode) -> Result<()> {
+        let dir = rec.is_dir();
         self.free_file_blocks(&mut rec)?;
         if rec.base.i_file_acl != 0 {
             self.release_xattr_block(rec.base.i_file_acl)?;

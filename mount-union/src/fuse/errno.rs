@@ -3,10 +3,6 @@
 /// A positive errno value (libc::ENOENT, ...).
 pub type Errno = i32;
 
-pub fn from_io(e: &std::io::Error) -> Errno {
-    e.raw_os_error().unwrap_or(libc::EIO)
-}
-
 pub fn from_lib(e: ext2fs::Error) -> Errno {
     use ext2fs::Error as E;
     match e {

@@ -1,31 +1,48 @@
-//! Read-only lower layers: a directory read with std::fs, or an ext2
-//! image read through the ext2fs library. A lower layer is never written.
+//! Read-only lower layers: a directory tree (pinned at mount and read
+//! only through `beneath`, so that a tree changing under us cannot make us
+//! read outside it or hang), or an ext2 image read through the ext2fs
+//! library. A lower layer is never written.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::os::fd::AsFd;
+use std::path::Path;
 
 use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::inode::{self, ROOT_INO};
+use rustix::fs::{AtFlags, FileType, Stat};
 
-use super::errno::{from_io, from_lib, Errno};
+use super::beneath::{self, Ident, Tree, S_IFDIR, S_IFLNK, S_IFREG};
+use super::errno::{from_lib, Errno};
 
 /// A name in a lower directory and its mode (None: a whiteout).
 pub type Listed = (Vec<u8>, Option<u32>);
 
 /// One lower layer.
 pub enum Layer {
-    Dir(PathBuf),
+    Dir(Tree),
     Image(Box<Filesystem>),
 }
 
-/// An object in a lower layer.
+/// An object in a lower layer: in a directory tree its path relative to
+/// the tree and what it was when looked up; in an image its inode.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LObj {
-    Path(PathBuf),
+    Path(Vec<u8>, Ident),
     Ino(u32),
+}
+
+impl LObj {
+    /// What identifies the object within its layer (for the copy-up map).
+    pub fn ident(&self) -> Ident {
+        match self {
+            LObj::Path(_, id) => *id,
+            LObj::Ino(n) => Ident {
+                dev: 0,
+                ino: *n as u64,
+                kind: 0,
+            },
+        }
+    }
 }
 
 /// What a name is in one lower directory.
@@ -72,8 +89,39 @@ impl LAttr {
     }
 }
 
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFDIR: u32 = 0o040000;
+pub use beneath::S_IFMT;
+
+/// A directory layer's whiteout: overlayfs' character device 0/0.
+fn is_whiteout(st: &Stat) -> bool {
+    st.st_mode & S_IFMT == 0o020000 && st.st_rdev == 0
+}
+
+impl LAttr {
+    fn of_stat(st: &Stat) -> Self {
+        LAttr {
+            mode: st.st_mode,
+            nlink: st.st_nlink as u32,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            size: st.st_size as u64,
+            blocks: st.st_blocks as u64,
+            atime: (st.st_atime as i64, st.st_atime_nsec as u32),
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as u32),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as u32),
+            rdev_major: rustix::fs::major(st.st_rdev),
+            rdev_minor: rustix::fs::minor(st.st_rdev),
+        }
+    }
+}
+
+fn join_rel(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
 
 pub fn is_dir(mode: u32) -> bool {
     mode & S_IFMT == S_IFDIR
@@ -84,17 +132,20 @@ impl Layer {
     pub fn open(path: &Path) -> Result<Layer, String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
         if meta.is_dir() {
-            return Ok(Layer::Dir(path.to_path_buf()));
+            return Ok(Layer::Dir(Tree::open(path)?));
         }
         let fs = Filesystem::open(path, &OpenOptions::default())
             .map_err(|e| format!("{}: not a directory nor an ext2 image: {e}", path.display()))?;
         Ok(Layer::Image(Box::new(fs)))
     }
 
-    pub fn root(&self) -> LObj {
+    pub fn root(&self) -> Result<LObj, Errno> {
         match self {
-            Layer::Dir(p) => LObj::Path(p.clone()),
-            Layer::Image(_) => LObj::Ino(ROOT_INO),
+            Layer::Dir(t) => {
+                let (_, st) = t.stat(b"")?;
+                Ok(LObj::Path(Vec::new(), Ident::of(&st)))
+            }
+            Layer::Image(_) => Ok(LObj::Ino(ROOT_INO)),
         }
     }
 
@@ -103,18 +154,18 @@ impl Layer {
     /// layers their own whiteouts (fallthrus there are taken as absent).
     pub fn lookup(&self, dir: &LObj, name: &[u8]) -> Result<Option<LEntry>, Errno> {
         match (self, dir) {
-            (Layer::Dir(_), LObj::Path(d)) => {
-                let p = d.join(OsStr::from_bytes(name));
-                match std::fs::symlink_metadata(&p) {
-                    Ok(m) => {
-                        if m.mode() & S_IFMT == 0o020000 && m.rdev() == 0 {
+            (Layer::Dir(t), LObj::Path(d, _)) => {
+                let p = join_rel(d, name);
+                match t.stat(&p) {
+                    Ok((_, st)) => {
+                        if is_whiteout(&st) {
                             return Ok(Some(LEntry::Whiteout));
                         }
-                        Ok(Some(LEntry::Live(LObj::Path(p), m.mode())))
+                        let id = Ident::of(&st);
+                        Ok(Some(LEntry::Live(LObj::Path(p, id), st.st_mode)))
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(None),
-                    Err(e) => Err(from_io(&e)),
+                    Err(libc::ENOENT) | Err(libc::ENOTDIR) => Ok(None),
+                    Err(e) => Err(e),
                 }
             }
             (Layer::Image(fs), LObj::Ino(d)) => {
@@ -137,12 +188,14 @@ impl Layer {
             (Layer::Image(fs), LObj::Ino(d)) => {
                 fs.read_inode(*d).map(|i| i.is_opaque()).unwrap_or(false)
             }
-            (Layer::Dir(_), LObj::Path(p)) => {
+            (Layer::Dir(t), LObj::Path(p, id)) => {
                 let mut v = [0u8; 4];
-                matches!(
-                    rustix::fs::lgetxattr(p, "trusted.overlay.opaque", &mut v),
-                    Ok(1) if v[0] == b'y'
-                )
+                t.open_checked(p, id).is_ok_and(|(fd, _)| {
+                    matches!(
+                        rustix::fs::fgetxattr(&fd, "trusted.overlay.opaque", &mut v),
+                        Ok(1) if v[0] == b'y'
+                    )
+                })
             }
             _ => false,
         }
@@ -150,22 +203,9 @@ impl Layer {
 
     pub fn attr(&self, o: &LObj) -> Result<LAttr, Errno> {
         match (self, o) {
-            (Layer::Dir(_), LObj::Path(p)) => {
-                let m = std::fs::symlink_metadata(p).map_err(|e| from_io(&e))?;
-                let rdev = m.rdev();
-                Ok(LAttr {
-                    mode: m.mode(),
-                    nlink: m.nlink() as u32,
-                    uid: m.uid(),
-                    gid: m.gid(),
-                    size: m.size(),
-                    blocks: m.blocks(),
-                    atime: (m.atime(), m.atime_nsec() as u32),
-                    mtime: (m.mtime(), m.mtime_nsec() as u32),
-                    ctime: (m.ctime(), m.ctime_nsec() as u32),
-                    rdev_major: libc::major(rdev),
-                    rdev_minor: libc::minor(rdev),
-                })
+            (Layer::Dir(t), LObj::Path(p, id)) => {
+                let (_, st) = t.checked(p, id)?;
+                Ok(LAttr::of_stat(&st))
             }
             (Layer::Image(fs), LObj::Ino(n)) => {
                 let i = fs.read_inode(*n).map_err(from_lib)?;
@@ -180,19 +220,34 @@ impl Layer {
     pub fn list(&self, dir: &LObj) -> Result<Vec<Listed>, Errno> {
         let mut out = Vec::new();
         match (self, dir) {
-            (Layer::Dir(_), LObj::Path(d)) => {
-                for e in std::fs::read_dir(d).map_err(|e| from_io(&e))? {
-                    let e = e.map_err(|e| from_io(&e))?;
-                    let m = match e.metadata() {
-                        Ok(m) => m,
-                        Err(_) => continue,
-                    };
-                    let name = e.file_name().as_bytes().to_vec();
-                    if m.mode() & S_IFMT == 0o020000 && m.rdev() == 0 {
-                        out.push((name, None));
-                    } else {
-                        out.push((name, Some(m.mode())));
+            (Layer::Dir(t), LObj::Path(d, id)) => {
+                let (fd, _) = t.open_checked(d, id)?;
+                let mut dir = rustix::fs::Dir::read_from(&fd).map_err(|e| e.raw_os_error())?;
+                while let Some(e) = dir.read() {
+                    let e = e.map_err(|e| e.raw_os_error())?;
+                    let name = e.file_name().to_bytes();
+                    if name == b"." || name == b".." {
+                        continue;
                     }
+                    // The entry's type is enough except for character
+                    // devices (whiteouts are 0/0) and unknown types.
+                    let mode = match e.file_type() {
+                        FileType::RegularFile => S_IFREG,
+                        FileType::Directory => S_IFDIR,
+                        FileType::Symlink => S_IFLNK,
+                        FileType::Fifo => inode::S_IFIFO as u32,
+                        FileType::Socket => inode::S_IFSOCK as u32,
+                        FileType::BlockDevice => inode::S_IFBLK as u32,
+                        _ => match rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                            Ok(st) if is_whiteout(&st) => {
+                                out.push((name.to_vec(), None));
+                                continue;
+                            }
+                            Ok(st) => st.st_mode,
+                            Err(_) => continue, // gone meanwhile
+                        },
+                    };
+                    out.push((name.to_vec(), Some(mode)));
                 }
             }
             (Layer::Image(fs), LObj::Ino(d)) => {
@@ -214,20 +269,9 @@ impl Layer {
 
     pub fn read(&self, o: &LObj, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
         match (self, o) {
-            (Layer::Dir(_), LObj::Path(p)) => {
-                let f = std::fs::File::open(p).map_err(|e| from_io(&e))?;
-                let mut buf = vec![0u8; len as usize];
-                let mut got = 0;
-                while got < buf.len() {
-                    match f.read_at(&mut buf[got..], offset + got as u64) {
-                        Ok(0) => break,
-                        Ok(n) => got += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(from_io(&e)),
-                    }
-                }
-                buf.truncate(got);
-                Ok(buf)
+            (Layer::Dir(t), LObj::Path(p, id)) => {
+                let (fd, _) = t.open_checked(p, id)?;
+                beneath::pread_full(&fd, offset, len as usize)
             }
             (Layer::Image(fs), LObj::Ino(n)) => {
                 let i = fs.read_inode(*n).map_err(from_lib)?;
@@ -239,9 +283,12 @@ impl Layer {
 
     pub fn readlink(&self, o: &LObj) -> Result<Vec<u8>, Errno> {
         match (self, o) {
-            (Layer::Dir(_), LObj::Path(p)) => std::fs::read_link(p)
-                .map(|t| t.as_os_str().as_bytes().to_vec())
-                .map_err(|e| from_io(&e)),
+            (Layer::Dir(t), LObj::Path(p, id)) => {
+                let (fd, _) = t.checked(p, id)?;
+                rustix::fs::readlinkat(&fd, "", Vec::new())
+                    .map(|t| t.into_bytes())
+                    .map_err(|e| e.raw_os_error())
+            }
             (Layer::Image(fs), LObj::Ino(n)) => {
                 let i = fs.read_inode(*n).map_err(from_lib)?;
                 fs.read_link(&i).map_err(from_lib)
@@ -253,9 +300,15 @@ impl Layer {
     /// Every extended attribute (full names, e.g. `user.x`).
     pub fn xattrs(&self, o: &LObj) -> Result<Vec<(String, Vec<u8>)>, Errno> {
         match (self, o) {
-            (Layer::Dir(_), LObj::Path(p)) => {
+            (Layer::Dir(t), LObj::Path(p, id)) => {
+                if id.kind != S_IFREG && id.kind != S_IFDIR {
+                    // Read only through a descriptor opened for reading,
+                    // which symlinks and special files do not get.
+                    return Ok(Vec::new());
+                }
+                let (fd, _) = t.open_checked(p, id)?;
                 let mut names = vec![0u8; 65536];
-                let n = match rustix::fs::llistxattr(p, &mut names) {
+                let n = match rustix::fs::flistxattr(&fd, &mut names) {
                     Ok(n) => n,
                     Err(e) if e == rustix::io::Errno::NOTSUP => return Ok(Vec::new()),
                     Err(e) => return Err(e.raw_os_error()),
@@ -264,7 +317,7 @@ impl Layer {
                 for name in names[..n].split(|&b| b == 0).filter(|s| !s.is_empty()) {
                     let name = String::from_utf8_lossy(name).into_owned();
                     let mut val = vec![0u8; 65536];
-                    match rustix::fs::lgetxattr(p, name.as_str(), &mut val) {
+                    match rustix::fs::fgetxattr(&fd, name.as_str(), &mut val) {
                         Ok(k) => {
                             val.truncate(k);
                             out.push((name, val));
@@ -292,20 +345,9 @@ impl Layer {
         mut sink: impl FnMut(u64, &[u8]) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
         match (self, o) {
-            (Layer::Dir(_), LObj::Path(p)) => {
-                let f = std::fs::File::open(p).map_err(|e| from_io(&e))?;
-                let mut buf = vec![0u8; 1 << 20];
-                let mut off = 0u64;
-                loop {
-                    let n = match f.read_at(&mut buf, off) {
-                        Ok(0) => return Ok(()),
-                        Ok(n) => n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(from_io(&e)),
-                    };
-                    sink(off, &buf[..n])?;
-                    off += n as u64;
-                }
+            (Layer::Dir(t), LObj::Path(p, id)) => {
+                let (fd, _) = t.open_checked(p, id)?;
+                stream_fd(fd.as_fd(), sink)
             }
             (Layer::Image(fs), LObj::Ino(n)) => {
                 let i = fs.read_inode(*n).map_err(from_lib)?;
@@ -335,4 +377,20 @@ pub fn mode_of_ft(t: u8) -> u32 {
         ft::SYMLINK => inode::S_IFLNK,
         _ => inode::S_IFREG,
     }) as u32
+}
+
+/// Streams a descriptor's data as `sink(offset, bytes)` in 1 MiB chunks.
+pub fn stream_fd(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut sink: impl FnMut(u64, &[u8]) -> Result<(), Errno>,
+) -> Result<(), Errno> {
+    let mut off = 0u64;
+    loop {
+        let chunk = beneath::pread_full(fd, off, 1 << 20)?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        sink(off, &chunk)?;
+        off += chunk.len() as u64;
+    }
 }

@@ -4,7 +4,9 @@
 //! images read-only. `union.rs` has the union rules, `layer.rs` the lower
 //! layers; this file adapts them to `fuser` and runs the mount.
 
+mod beneath;
 mod errno;
+mod handles;
 mod layer;
 mod mount_state;
 mod union;
@@ -94,8 +96,10 @@ impl fuser::Filesystem for Fs {
         reply_entry(reply, self.lock().lookup(parent.0, name.as_bytes()))
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        reply_attr(reply, self.lock().getattr(ino.0))
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let mut u = self.lock();
+        let open = fh.and_then(|fh| u.getattr_open(ino.0, fh.0));
+        reply_attr(reply, open.unwrap_or_else(|| u.getattr(ino.0)))
     }
 
     fn setattr(
@@ -109,7 +113,7 @@ impl fuser::Filesystem for Fs {
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         _ctime: Option<std::time::SystemTime>,
-        _fh: Option<FileHandle>,
+        fh: Option<FileHandle>,
         _crtime: Option<std::time::SystemTime>,
         _chgtime: Option<std::time::SystemTime>,
         _bkuptime: Option<std::time::SystemTime>,
@@ -124,7 +128,7 @@ impl fuser::Filesystem for Fs {
             atime: atime.map(time_of),
             mtime: mtime.map(time_of),
         };
-        reply_attr(reply, self.lock().setattr(ino.0, &s))
+        reply_attr(reply, self.lock().setattr(ino.0, fh.map(|f| f.0), &s))
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -238,23 +242,54 @@ impl fuser::Filesystem for Fs {
         let write =
             !matches!(flags.acc_mode(), OpenAccMode::O_RDONLY) || flags.0 & libc::O_TRUNC != 0;
         match self.lock().open(ino.0, write) {
-            Ok(()) => reply.opened(FileHandle(0), FopenFlags::empty()),
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(err(e)),
         }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply_empty(reply, self.lock().release(fh.0))
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.lock().opendir(ino.0) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(err(e)),
+        }
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        reply_empty(reply, self.lock().release(fh.0))
     }
 
     fn read(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         offset: u64,
         size: u32,
         _flags: OpenFlags,
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
-        match self.lock().read(ino.0, offset, size) {
+        match self.lock().read(fh.0, offset, size) {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(err(e)),
         }
@@ -263,8 +298,8 @@ impl fuser::Filesystem for Fs {
     fn write(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         offset: u64,
         data: &[u8],
         _write_flags: fuser::WriteFlags,
@@ -272,7 +307,7 @@ impl fuser::Filesystem for Fs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.lock().write(ino.0, offset, data) {
+        match self.lock().write(fh.0, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(err(e)),
         }
@@ -303,19 +338,20 @@ impl fuser::Filesystem for Fs {
     fn readdir(
         &self,
         _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
+        _ino: INodeNo,
+        fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let entries = match self.lock().readdir(ino.0) {
+        let u = self.lock();
+        let entries = match u.listing(fh.0, offset) {
             Ok(e) => e,
             Err(e) => return reply.error(err(e)),
         };
-        for (i, (c, mode, name)) in entries.iter().enumerate().skip(offset as usize) {
+        for (i, (c, mode, name)) in entries.iter().enumerate() {
             if reply.add(
                 INodeNo(*c),
-                i as u64 + 1,
+                offset + i as u64 + 1,
                 union::kind_of(*mode),
                 OsStr::from_bytes(name),
             ) {
@@ -397,11 +433,14 @@ impl fuser::Filesystem for Fs {
         reply: fuser::ReplyCreate,
     ) {
         let mode = (mode & !umask & 0o7777) | 0o100000;
-        let r = self
-            .lock()
-            .mknod(parent.0, name.as_bytes(), mode, 0, req.uid(), req.gid());
+        let mut u = self.lock();
+        let r = u
+            .mknod(parent.0, name.as_bytes(), mode, 0, req.uid(), req.gid())
+            .and_then(|a| Ok((a, u.open(a.ino.0, true)?)));
         match r {
-            Ok(a) => reply.created(&TTL, &a, Generation(0), FileHandle(0), FopenFlags::empty()),
+            Ok((a, fh)) => {
+                reply.created(&TTL, &a, Generation(0), FileHandle(fh), FopenFlags::empty())
+            }
             Err(e) => reply.error(err(e)),
         }
     }
@@ -547,6 +586,13 @@ fn release(
     top: &Path,
 ) -> Result<(), String> {
     let mut u = union.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(e) = u.release_all() {
+        return Err(format!(
+            "{}: freeing files unlinked while open failed, the image stays marked not clean: {}",
+            top.display(),
+            std::io::Error::from_raw_os_error(e)
+        ));
+    }
     let done = match in_use {
         Some(in_use) => mount_state::mark_released(&mut u.top, in_use),
         None => u.top.sync(),

@@ -19,7 +19,9 @@ use ext2fs::dirent::ft;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{self, Inode, ROOT_INO};
 
+use super::beneath::Ident;
 use super::errno::{from_lib, Errno};
+use super::handles::Handles;
 use super::layer::{is_dir, LAttr, LEntry, LObj, Layer, S_IFMT};
 
 /// Where a union path is found.
@@ -202,6 +204,11 @@ pub struct Union {
     pub top: Filesystem,
     pub layers: Vec<Layer>,
     nodes: Nodes,
+    /// Open files and directories.
+    pub(super) handles: Handles,
+    /// The top copies of lower regular files, by (layer, identity): a
+    /// handle opened on the lower file reads the copy once there is one.
+    pub(super) copied: HashMap<(usize, Ident), u32>,
 }
 
 /// What setattr changes.
@@ -230,10 +237,12 @@ impl Union {
             top,
             layers,
             nodes: Nodes::new(),
+            handles: Handles::default(),
+            copied: HashMap::new(),
         })
     }
 
-    fn path_of(&self, ino: u64) -> Result<Vec<u8>, Errno> {
+    pub(super) fn path_of(&self, ino: u64) -> Result<Vec<u8>, Errno> {
         self.nodes.by_ino.get(&ino).cloned().ok_or(libc::ESTALE)
     }
 
@@ -248,7 +257,7 @@ impl Union {
         let root = self.top.read_inode(ROOT_INO).map_err(from_lib)?;
         let mut lower = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
-            let r = l.root();
+            let r = l.root()?;
             let opaque = l.is_opaque(&r);
             lower.push((i, r));
             if opaque {
@@ -344,7 +353,7 @@ impl Union {
         Ok(Some(cur))
     }
 
-    fn must(&self, path: &[u8]) -> Result<Res, Errno> {
+    pub(super) fn must(&self, path: &[u8]) -> Result<Res, Errno> {
         self.resolve(path)?.ok_or(libc::ENOENT)
     }
 
@@ -352,16 +361,23 @@ impl Union {
 
     fn attr_of(&self, fino: u64, r: &Res) -> Result<fuser::FileAttr, Errno> {
         let a = match r.top {
-            Some(t) => {
-                let i = self.top.read_inode(t).map_err(from_lib)?;
-                LAttr::of_inode(&i)
-            }
+            Some(t) => return self.top_attr(fino, t),
             None => {
                 let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
                 self.layers[*li].attr(o)?
             }
         };
-        Ok(fuser::FileAttr {
+        Ok(self.fuse_attr(fino, &a))
+    }
+
+    /// The attributes of the top inode `t`, shown as `fino`.
+    pub(super) fn top_attr(&self, fino: u64, t: u32) -> Result<fuser::FileAttr, Errno> {
+        let i = self.top.read_inode(t).map_err(from_lib)?;
+        Ok(self.fuse_attr(fino, &LAttr::of_inode(&i)))
+    }
+
+    pub(super) fn fuse_attr(&self, fino: u64, a: &LAttr) -> fuser::FileAttr {
+        fuser::FileAttr {
             ino: fuser::INodeNo(fino),
             size: a.size,
             blocks: a.blocks,
@@ -377,7 +393,7 @@ impl Union {
             rdev: encode_dev(a.rdev_major, a.rdev_minor),
             blksize: self.top.block_size(),
             flags: 0,
-        })
+        }
     }
 
     fn attr_path(&mut self, path: &[u8]) -> Result<fuser::FileAttr, Errno> {
@@ -392,7 +408,11 @@ impl Union {
     }
 
     pub fn getattr(&mut self, ino: u64) -> Result<fuser::FileAttr, Errno> {
-        let p = self.path_of(ino)?;
+        let Ok(p) = self.path_of(ino) else {
+            // No name left: a file still open (fstat after unlink).
+            let t = self.handles.top_of_node(ino).ok_or(libc::ESTALE)?;
+            return self.top_attr(ino, t);
+        };
         let r = self.must(&p)?;
         self.attr_of(ino, &r)
     }
@@ -434,6 +454,7 @@ impl Union {
                     let _ = self.top.unlink(ptop, name);
                     return Err(e);
                 }
+                self.copied.insert((li, obj.ident()), ino);
                 ino
             }
             0o120000 => {
@@ -611,8 +632,9 @@ impl Union {
             return Err(libc::EISDIR);
         }
         let ptop = self.copy_up(split(&path).0)?;
-        if r.top.is_some() {
-            self.top.unlink(ptop, name).map_err(from_lib)?;
+        if let Some(t) = r.top {
+            self.top.remove_entry(ptop, name).map_err(from_lib)?;
+            self.drop_top_link(t)?;
         }
         self.whiteout_if_visible(&path, ptop, name)?;
         self.touch_parent(&path)?;
@@ -698,8 +720,9 @@ impl Union {
             if d.top.is_some() {
                 if is_dir(d.mode) {
                     self.top.rmdir(np, newname).map_err(from_lib)?;
-                } else {
-                    self.top.unlink(np, newname).map_err(from_lib)?;
+                } else if let Some(t) = d.top {
+                    self.top.remove_entry(np, newname).map_err(from_lib)?;
+                    self.drop_top_link(t)?;
                 }
             }
         }
@@ -718,6 +741,25 @@ impl Union {
         self.touch_parent(&src)?;
         self.touch_parent(&dst)?;
         self.nodes.rename(&src, &dst);
+        Ok(())
+    }
+
+    /// A non-directory top inode lost a name: its ctime changes while it
+    /// has links left; with none left it is freed, or put on the orphan
+    /// list while it is still open (freed at the last release).
+    fn drop_top_link(&mut self, t: u32) -> Result<(), Errno> {
+        if self.handles.is_open(t) {
+            if self.top.drop_link_keep_open(t).map_err(from_lib)? {
+                self.handles.orphaned(t);
+                return Ok(());
+            }
+        } else {
+            self.top.drop_link(t).map_err(from_lib)?;
+        }
+        let rec = self.top.read_inode(t).map_err(from_lib)?;
+        if rec.base.i_links_count > 0 {
+            self.touch_ctime(t)?;
+        }
         Ok(())
     }
 
@@ -801,52 +843,32 @@ impl Union {
         }
     }
 
-    /// open: a write open copies the file up first.
-    pub fn open(&mut self, ino: u64, write: bool) -> Result<(), Errno> {
-        let path = self.path_of(ino)?;
-        let r = self.must(&path)?;
-        if write && !is_dir(r.mode) {
-            self.copy_up(&path)?;
+    /// setattr: through an open handle of a top file (ftruncate, fchmod
+    /// of a file that may have no name left), else by the node's path.
+    pub fn setattr(
+        &mut self,
+        ino: u64,
+        fh: Option<u64>,
+        s: &SetAttr,
+    ) -> Result<fuser::FileAttr, Errno> {
+        let path = self.path_of(ino);
+        let open = match fh.and_then(|fh| self.handles.top_inode(fh)) {
+            Some(t) => Some(t),
+            // No name left: fchmod of a file still open.
+            None if path.is_err() => self.handles.top_of_node(ino),
+            None => None,
+        };
+        if let Some(t) = open {
+            self.set_top_attr(t, s)?;
+            return self.top_attr(ino, t);
         }
-        Ok(())
-    }
-
-    pub fn read(&self, ino: u64, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
-        let r = self.must(&self.path_of(ino)?)?;
-        if is_dir(r.mode) {
-            return Err(libc::EISDIR);
-        }
-        match r.top {
-            Some(t) => {
-                let i = self.top.read_inode(t).map_err(from_lib)?;
-                read_range(&self.top, &i, offset, size)
-            }
-            None => {
-                let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
-                self.layers[*li].read(o, offset, size)
-            }
-        }
-    }
-
-    pub fn write(&mut self, ino: u64, offset: u64, data: &[u8]) -> Result<u32, Errno> {
-        let path = self.path_of(ino)?;
+        let path = path?;
         let t = self.copy_up(&path)?;
-        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
-        if !rec.is_reg() {
-            return Err(libc::EINVAL);
-        }
-        let now = now_secs();
-        rec.base.i_mtime = now;
-        rec.base.i_ctime = now;
-        self.top
-            .write_range(t, &mut rec, offset, data)
-            .map_err(from_lib)?;
-        Ok(data.len() as u32)
+        self.set_top_attr(t, s)?;
+        self.attr_path(&path)
     }
 
-    pub fn setattr(&mut self, ino: u64, s: &SetAttr) -> Result<fuser::FileAttr, Errno> {
-        let path = self.path_of(ino)?;
-        let t = self.copy_up(&path)?;
+    fn set_top_attr(&mut self, t: u32, s: &SetAttr) -> Result<(), Errno> {
         let mut rec = self.top.read_inode(t).map_err(from_lib)?;
         let now = now_secs();
         if let Some(size) = s.size {
@@ -875,8 +897,7 @@ impl Union {
             rec.base.i_mtime = m;
         }
         rec.base.i_ctime = now;
-        self.top.write_inode(t, &rec).map_err(from_lib)?;
-        self.attr_path(&path)
+        self.top.write_inode(t, &rec).map_err(from_lib)
     }
 
     /// fallocate mode 0 allocates (zeroed) blocks and grows the size; the

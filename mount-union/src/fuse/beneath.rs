@@ -1,0 +1,162 @@
+//! Access to a lower directory tree that may change under us (its owner
+//! can swap a file for a symlink or a FIFO at any time): the tree is
+//! pinned by one directory descriptor taken at mount, every object is
+//! opened relative to it without following any symlink and without
+//! leaving it (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or O_NOFOLLOW
+//! per component on kernels before 5.6), and every object is checked to
+//! still be the one (device, inode, type) a lookup found before it is
+//! used. Data is read only from regular files, opened non-blocking.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags, Stat};
+use rustix::io::Errno as RErrno;
+
+use super::errno::Errno;
+
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFLNK: u32 = 0o120000;
+
+/// What makes a lower object the one we looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ident {
+    pub dev: u64,
+    pub ino: u64,
+    /// The S_IFMT bits.
+    pub kind: u32,
+}
+
+impl Ident {
+    pub fn of(st: &Stat) -> Self {
+        Ident {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            kind: st.st_mode & S_IFMT,
+        }
+    }
+}
+
+/// A pinned lower directory tree.
+pub struct Tree {
+    root: OwnedFd,
+}
+
+/// How many times a resolution interrupted by a concurrent rename is
+/// tried again (openat2 answers EAGAIN then).
+const RETRIES: usize = 8;
+
+fn errno(e: RErrno) -> Errno {
+    e.raw_os_error()
+}
+
+impl Tree {
+    /// Pins the directory `path` (the administrator's path: followed).
+    pub fn open(path: &std::path::Path) -> Result<Tree, String> {
+        let root = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Tree { root })
+    }
+
+    /// Opens `rel` (a path relative to the tree, "" for its root) with
+    /// `flags`, following no symlink on the way nor at the end (a final
+    /// symlink is only opened with O_PATH: ELOOP otherwise).
+    pub fn open_at(&self, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
+        let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let path: &[u8] = if rel.is_empty() { b"." } else { rel };
+        let how = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        for _ in 0..RETRIES {
+            match rustix::fs::openat2(&self.root, path, flags, Mode::empty(), how) {
+                Ok(fd) => return Ok(fd),
+                Err(RErrno::AGAIN) => continue,
+                Err(RErrno::NOSYS) => return self.open_by_components(rel, flags),
+                Err(e) => return Err(errno(e)),
+            }
+        }
+        Err(libc::EAGAIN)
+    }
+
+    /// The same walk for kernels without openat2: one component at a
+    /// time, each opened O_NOFOLLOW relative to the one before.
+    fn open_by_components(&self, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
+        let comps: Vec<&[u8]> = rel
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        if comps.iter().any(|c| *c == b".." || *c == b".") {
+            return Err(libc::EXDEV);
+        }
+        let Some((last, dirs)) = comps.split_last() else {
+            return rustix::fs::openat(&self.root, ".", flags, Mode::empty()).map_err(errno);
+        };
+        let step = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut cur: Option<OwnedFd> = None;
+        for c in dirs {
+            let at = cur.as_ref().map_or(self.root.as_fd(), |f| f.as_fd());
+            cur = Some(rustix::fs::openat(at, *c, step, Mode::empty()).map_err(errno)?);
+        }
+        let at = cur.as_ref().map_or(self.root.as_fd(), |f| f.as_fd());
+        rustix::fs::openat(at, *last, flags, Mode::empty()).map_err(errno)
+    }
+
+    /// The object at `rel` (not followed) and its stat.
+    pub fn stat(&self, rel: &[u8]) -> Result<(OwnedFd, Stat), Errno> {
+        let fd = self.open_at(rel, OFlags::PATH)?;
+        let st = rustix::fs::fstat(&fd).map_err(errno)?;
+        Ok((fd, st))
+    }
+
+    /// The object at `rel` when it is still `id`; EIO when something else
+    /// took its place.
+    pub fn checked(&self, rel: &[u8], id: &Ident) -> Result<(OwnedFd, Stat), Errno> {
+        let (fd, st) = self.stat(rel)?;
+        check(&st, id)?;
+        Ok((fd, st))
+    }
+
+    /// Opens the regular file or directory `id` at `rel` for reading:
+    /// non-blocking (a FIFO put in its place cannot hang us) and checked
+    /// after the open, so that the descriptor is the object we looked up.
+    pub fn open_checked(&self, rel: &[u8], id: &Ident) -> Result<(OwnedFd, Stat), Errno> {
+        let mut flags = OFlags::RDONLY | OFlags::NONBLOCK;
+        match id.kind {
+            S_IFREG => {}
+            S_IFDIR => flags |= OFlags::DIRECTORY,
+            _ => return Err(libc::EINVAL),
+        }
+        let fd = self.open_at(rel, flags)?;
+        let st = rustix::fs::fstat(&fd).map_err(errno)?;
+        check(&st, id)?;
+        Ok((fd, st))
+    }
+}
+
+/// The object behind a descriptor must be the one a lookup found.
+pub fn check(st: &Stat, id: &Ident) -> Result<(), Errno> {
+    if Ident::of(st) == *id {
+        Ok(())
+    } else {
+        Err(libc::EIO)
+    }
+}
+
+/// Reads up to `len` bytes at `offset` (short only at the end of file).
+pub fn pread_full(fd: impl AsFd, offset: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        match rustix::io::pread(&fd, &mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(RErrno::INTR) => {}
+            Err(e) => return Err(errno(e)),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}

@@ -1,0 +1,199 @@
+//! Open files and directories. A handle owns its object from open to
+//! release, so read, write, fstat and ftruncate never resolve a path
+//! again: a top file is its inode (kept on the orphan list when its last
+//! name goes while it is open), a lower file the descriptor opened and
+//! checked at open, a directory the listing taken at opendir (readdir
+//! offsets index it, so entries removed while listing are not skipped).
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::OwnedFd;
+
+use super::beneath;
+use super::errno::{from_lib, Errno};
+use super::layer::{is_dir, LObj, Layer};
+use super::union::{read_range, Union};
+
+/// A directory listing entry: (inode number, mode, name).
+pub type Listed = (u64, u32, Vec<u8>);
+
+enum Handle {
+    /// A top file: (the node it was opened on, its inode).
+    Top(u64, u32),
+    Lower {
+        layer: usize,
+        obj: LObj,
+        /// Directory layers: the file opened (non-blocking, checked).
+        fd: Option<OwnedFd>,
+    },
+    Dir(Vec<Listed>),
+}
+
+#[derive(Default)]
+pub struct Handles {
+    map: HashMap<u64, Handle>,
+    next: u64,
+    /// How many handles each top inode has.
+    open_top: HashMap<u32, u32>,
+    /// Top inodes with no name left, on the orphan list until released.
+    orphans: HashSet<u32>,
+}
+
+impl Handles {
+    fn add(&mut self, h: Handle) -> u64 {
+        if let Handle::Top(_, t) = h {
+            *self.open_top.entry(t).or_default() += 1;
+        }
+        self.next += 1;
+        self.map.insert(self.next, h);
+        self.next
+    }
+
+    /// The top inode an open file handle owns.
+    pub fn top_inode(&self, fh: u64) -> Option<u32> {
+        match self.map.get(&fh) {
+            Some(Handle::Top(_, t)) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// The top inode open through the node `fino` (the kernel asks by
+    /// node for fstat and fchmod of a file whose name is gone).
+    pub fn top_of_node(&self, fino: u64) -> Option<u32> {
+        self.map.values().find_map(|h| match h {
+            Handle::Top(n, t) if *n == fino => Some(*t),
+            _ => None,
+        })
+    }
+
+    pub fn is_open(&self, t: u32) -> bool {
+        self.open_top.contains_key(&t)
+    }
+
+    /// `t` lost its last name while open.
+    pub fn orphaned(&mut self, t: u32) {
+        self.orphans.insert(t);
+    }
+}
+
+impl Union {
+    /// open: a write open copies the file up first; the handle owns the
+    /// top inode or the lower file.
+    pub fn open(&mut self, ino: u64, write: bool) -> Result<u64, Errno> {
+        let path = self.path_of(ino)?;
+        let r = self.must(&path)?;
+        if is_dir(r.mode) {
+            return Err(libc::EISDIR);
+        }
+        let t = match r.top {
+            Some(t) => Some(t),
+            None if write => Some(self.copy_up(&path)?),
+            None => None,
+        };
+        if let Some(t) = t {
+            return Ok(self.handles.add(Handle::Top(ino, t)));
+        }
+        let (layer, obj) = r.lower.first().cloned().ok_or(libc::ENOENT)?;
+        let fd = match (&self.layers[layer], &obj) {
+            (Layer::Dir(tree), LObj::Path(rel, id)) => Some(tree.open_checked(rel, id)?.0),
+            _ => None,
+        };
+        Ok(self.handles.add(Handle::Lower { layer, obj, fd }))
+    }
+
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+        match self.handles.map.get(&fh).ok_or(libc::EBADF)? {
+            Handle::Top(_, t) => self.read_top(*t, offset, size),
+            Handle::Lower { layer, obj, fd } => {
+                if let Some(t) = self.copied.get(&(*layer, obj.ident())) {
+                    return self.read_top(*t, offset, size);
+                }
+                match fd {
+                    Some(fd) => beneath::pread_full(fd, offset, size as usize),
+                    None => self.layers[*layer].read(obj, offset, size),
+                }
+            }
+            Handle::Dir(_) => Err(libc::EISDIR),
+        }
+    }
+
+    fn read_top(&self, t: u32, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+        let i = self.top.read_inode(t).map_err(from_lib)?;
+        read_range(&self.top, &i, offset, size)
+    }
+
+    pub fn write(&mut self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+        let t = self.handles.top_inode(fh).ok_or(libc::EBADF)?;
+        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
+        if !rec.is_reg() {
+            return Err(libc::EINVAL);
+        }
+        let now = super::union::time_secs(std::time::SystemTime::now());
+        rec.base.i_mtime = now;
+        rec.base.i_ctime = now;
+        self.top
+            .write_range(t, &mut rec, offset, data)
+            .map_err(from_lib)?;
+        Ok(data.len() as u32)
+    }
+
+    /// getattr through an open file (fstat): the handle's object, named
+    /// or not.
+    pub fn getattr_open(&self, ino: u64, fh: u64) -> Option<Result<fuser::FileAttr, Errno>> {
+        match self.handles.map.get(&fh)? {
+            Handle::Top(_, t) => Some(self.top_attr(ino, *t)),
+            Handle::Lower { layer, obj, .. } => {
+                if let Some(t) = self.copied.get(&(*layer, obj.ident())) {
+                    return Some(self.top_attr(ino, *t));
+                }
+                Some(
+                    self.layers[*layer]
+                        .attr(obj)
+                        .map(|a| self.fuse_attr(ino, &a)),
+                )
+            }
+            Handle::Dir(_) => None,
+        }
+    }
+
+    /// The last user of a handle is gone; an orphan whose last handle this
+    /// was is freed.
+    pub fn release(&mut self, fh: u64) -> Result<(), Errno> {
+        let Some(Handle::Top(_, t)) = self.handles.map.remove(&fh) else {
+            return Ok(());
+        };
+        let n = self.handles.open_top.get_mut(&t).ok_or(libc::EBADF)?;
+        *n -= 1;
+        if *n > 0 {
+            return Ok(());
+        }
+        self.handles.open_top.remove(&t);
+        if self.handles.orphans.remove(&t) {
+            self.top.release_orphan(t).map_err(from_lib)?;
+        }
+        Ok(())
+    }
+
+    /// Frees the orphans of handles the kernel never released (the end of
+    /// the mount).
+    pub fn release_all(&mut self) -> Result<(), Errno> {
+        let fhs: Vec<u64> = self.handles.map.keys().copied().collect();
+        for fh in fhs {
+            self.release(fh)?;
+        }
+        Ok(())
+    }
+
+    /// opendir: the merged listing, taken now.
+    pub fn opendir(&mut self, ino: u64) -> Result<u64, Errno> {
+        let entries = self.readdir(ino)?;
+        Ok(self.handles.add(Handle::Dir(entries)))
+    }
+
+    /// The listing of an open directory from `offset` on.
+    pub fn listing(&self, fh: u64, offset: u64) -> Result<&[Listed], Errno> {
+        match self.handles.map.get(&fh) {
+            Some(Handle::Dir(e)) => Ok(e.get(offset as usize..).unwrap_or(&[])),
+            _ => Err(libc::EBADF),
+        }
+    }
+}
