@@ -496,3 +496,40 @@ fn group_counts_saturate() {
     fs.mark_block(b as u64, false).unwrap();
     assert_eq!(fs.groups[0].bg_free_blocks_count, u16::MAX);
 }
+
+#[test]
+fn orphans_of_unlinked_open_files_chain_and_free() {
+    if !have("mke2fs") {
+        eprintln!("SKIP: e2fsprogs not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("fs.img");
+    mkfs(&img, &["-b", "1024"], "8M");
+    let mut fs = rw(&img);
+    let free_before = fs.sb.s_free_blocks_count;
+    let mut inos = Vec::new();
+    for name in [b"a", b"b", b"c"] {
+        let ino = fs.create(2, name, S_IFREG | 0o644).unwrap();
+        let mut rec = fs.read_inode(ino).unwrap();
+        fs.write_range(ino, &mut rec, 0, &[7u8; 5000]).unwrap();
+        fs.remove_entry(2, name).unwrap();
+        assert!(fs.drop_link_keep_open(ino).unwrap());
+        inos.push(ino);
+    }
+    // The list runs newest first, through each inode's dtime.
+    assert_eq!(fs.sb.s_last_orphan, inos[2]);
+    assert_eq!(fs.read_inode(inos[2]).unwrap().base.i_dtime, inos[1]);
+    assert_eq!(fs.read_inode(inos[1]).unwrap().base.i_dtime, inos[0]);
+    assert_eq!(fs.read_inode(inos[0]).unwrap().base.i_links_count, 0);
+    // Released from the middle, the end and the head.
+    fs.release_orphan(inos[1]).unwrap();
+    assert_eq!(fs.read_inode(inos[2]).unwrap().base.i_dtime, inos[0]);
+    fs.release_orphan(inos[0]).unwrap();
+    fs.release_orphan(inos[2]).unwrap();
+    assert_eq!(fs.sb.s_last_orphan, 0);
+    assert!(fs.release_orphan(inos[0]).is_err(), "released twice");
+    assert_eq!(fs.sb.s_free_blocks_count, free_before);
+    fs.close().unwrap();
+    e2fsck_clean(&img);
+}
