@@ -14,7 +14,7 @@ use integration_tests::*;
 
 #[test]
 fn fuse_engine_union_rules_and_a_clean_image() {
-    if skip() {
+    if skip_without_fuse() {
         return;
     }
     let s = setup();
@@ -180,7 +180,7 @@ fn fuse_engine_union_rules_and_a_clean_image() {
 
 #[test]
 fn foreground_mode_and_errors_before_detaching() {
-    if skip() {
+    if skip_without_fuse() {
         return;
     }
     let s = setup();
@@ -316,7 +316,7 @@ fn script(m: &Path) -> Vec<String> {
 
 #[test]
 fn same_results_as_overlayfs() {
-    if skip() {
+    if skip_without_fuse() {
         return;
     }
     let s = setup();
@@ -372,7 +372,7 @@ fn same_results_as_overlayfs() {
 
 #[test]
 fn lower_layers_from_an_image_and_a_directory() {
-    if skip() {
+    if skip_without_fuse() {
         return;
     }
     let s = setup();
@@ -440,7 +440,7 @@ fn image_state(img: &Path) -> (u16, u16) {
 
 #[test]
 fn the_image_is_marked_in_use_while_mounted_and_a_crash_is_checked() {
-    if skip() {
+    if skip_without_fuse() {
         return;
     }
     let s = setup();
@@ -489,7 +489,7 @@ fn the_image_is_marked_in_use_while_mounted_and_a_crash_is_checked() {
 
 #[test]
 fn umount_then_flock_waits_for_a_clean_image() {
-    if skip() {
+    if skip_without_fuse() {
         return;
     }
     if !have_tool("flock") {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::*;
 
-pub fn skip() -> bool {
+pub fn skip_without_fuse() -> bool {
     if skip_without_e2fsprogs() || skip_without_root("the FUSE union engine") {
         return true;
     }
