@@ -4,15 +4,18 @@
 //! file data stays in the archive (a plain tar file, read in place when
 //! the image is written) or in a spool (compressed or piped: memory, then a temporary file).
 //!
-//! Members: regular files, GNU sparse files (old GNU headers through the
-//! `tar` crate; PAX sparse formats 0.0, 0.1 and 1.0 parsed here), hard
+//! Members: regular files, GNU sparse files (old GNU maps read by the
+//! guard under the `tar` crate, holes never expanded; PAX sparse formats
+//! 0.0, 0.1 and 1.0 parsed here), hard
 //! links, symlinks (targets kept as they are, never followed), character
 //! and block devices, fifos; numeric owners, modes, times (PAX times
 //! override the header's) and `SCHILY.xattr.*` extended attributes.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;
+use std::rc::Rc;
 
 use anyhow::{anyhow, Context, Result};
 use ext2fs::xattr::Xattr;
@@ -53,6 +56,7 @@ pub fn read_tar_layer(model: &mut Model, src: &Path, lower: &Dir) -> Result<Dir>
         lower,
         layer: &mut layer,
         last: None,
+        found: Rc::default(),
         links: HashMap::new(),
     };
     let file = if src == Path::new("-") {
@@ -175,6 +179,8 @@ struct Reader<'a> {
     layer: &'a mut Dir,
     /// The last member read, for messages about what follows it.
     last: Option<String>,
+    /// What the guard under the crate found in this archive.
+    found: Rc<RefCell<guard::Found>>,
     /// Names of each multiply-linked node in this archive, to refuse
     /// more than ext2 can count before any is written.
     links: HashMap<usize, u32>,
@@ -275,7 +281,9 @@ impl Reader<'_> {
     }
 
     fn parse_stream<R: Read>(&mut self, input: R) -> Result<()> {
-        let mut ar = tar::Archive::new(Guard::new(input, self.model.limits.max_file));
+        self.found = Rc::default();
+        let guard = Guard::new(input, self.model.limits.max_file, self.found.clone());
+        let mut ar = tar::Archive::new(guard);
         let entries = ar.entries().with_context(|| self.label.clone())?;
         for e in entries {
             let e = e.map_err(|e| self.bad_header(e))?;
@@ -292,20 +300,16 @@ impl Reader<'_> {
         let data_file = f.try_clone().with_context(|| self.label.clone())?;
         let idx = self.model.archives.len();
         self.model.archives.push(data_file);
+        self.found = Rc::default();
         let mut ar = tar::Archive::new(Guard::new(
             BufReader::with_capacity(1 << 16, f),
             self.model.limits.max_file,
+            self.found.clone(),
         ));
         let entries = ar.entries_with_seek().with_context(|| self.label.clone())?;
         for e in entries {
             let e = e.map_err(|e| self.bad_header(e))?;
-            // Stored bytes: a GNU sparse member's size() is its real size.
-            let stored = if e.header().entry_type() == EntryType::GNUSparse {
-                e.header().entry_size().unwrap_or(0)
-            } else {
-                e.size()
-            };
-            let end = e.raw_file_position().saturating_add(stored);
+            let end = self.data_start(&e).saturating_add(e.size());
             if end > len {
                 let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
                 return Err(anyhow!(
@@ -320,6 +324,12 @@ impl Reader<'_> {
             return Err(self.no_end());
         }
         Ok(())
+    }
+
+    /// Where a member's data starts in the archive (the guard hid old GNU
+    /// sparse extension blocks from the crate's positions).
+    fn data_start<R: Read>(&self, e: &tar::Entry<'_, R>) -> u64 {
+        e.raw_file_position() + self.found.borrow().hidden
     }
 
     /// One member. `seekable`: (archive index, archive length) when the
@@ -382,6 +392,18 @@ impl Reader<'_> {
         }
         if !gnu_sparse_keys.is_empty() {
             sparse = Some(parse_pax_sparse(&gnu_sparse_keys).map_err(|m| anyhow!("{ctx}: {m}"))?);
+        }
+        let old_sparse = self.found.borrow_mut().sparse.take();
+        if let Some(old) = old_sparse.filter(|o| o.header_at == e.raw_header_position()) {
+            if sparse.is_some() {
+                return Err(anyhow!("{ctx}: both an old GNU and a PAX sparse map"));
+            }
+            sparse = Some(Sparse {
+                runs: old.runs,
+                size: old.size,
+                name: None,
+                map_in_data: false,
+            });
         }
         meta.xattrs.sort();
         meta.xattrs.dedup_by(|a, b| a.name == b.name);
@@ -464,7 +486,9 @@ impl Reader<'_> {
                 }
             }
             EntryType::Fifo => Kind::Fifo,
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+            // Old GNU sparse members reach here as regular ones (the
+            // guard read their map).
+            EntryType::Regular | EntryType::Continuous => {
                 self.file_data(&mut e, sparse, seekable, &ctx)?
             }
             other => {
@@ -490,16 +514,10 @@ impl Reader<'_> {
         ctx: &str,
     ) -> Result<Kind> {
         let stored = e.size();
-        let gnu_sparse = e.header().entry_type() == EntryType::GNUSparse;
         let limits = self.model.limits;
-        let in_archive = if gnu_sparse {
-            e.header().entry_size().unwrap_or(u64::MAX)
-        } else {
-            stored
-        };
-        if in_archive > limits.free_bytes {
+        if stored > limits.free_bytes {
             return Err(anyhow!(
-                "{ctx}: {in_archive} bytes of data; the filesystem has {} bytes free",
+                "{ctx}: {stored} bytes of data; the filesystem has {} bytes free",
                 limits.free_bytes
             ));
         }
@@ -515,11 +533,11 @@ impl Reader<'_> {
             ));
         }
         let Some(mut sp) = sparse else {
-            if let (Some((idx, _)), false) = (seekable, gnu_sparse) {
+            if let Some((idx, _)) = seekable {
                 // In place: one run of the archive.
                 let segs = vec![Seg {
                     file_off: 0,
-                    src_off: e.raw_file_position(),
+                    src_off: self.data_start(e),
                     len: stored,
                 }];
                 return Ok(Kind::File {
@@ -527,22 +545,13 @@ impl Reader<'_> {
                     data: Data::Archive(idx, segs),
                 });
             }
-            // Streamed (old GNU sparse members read with their holes as
-            // zeroes; zero blocks become holes when written).
-            let size = if gnu_sparse {
-                e.header()
-                    .as_gnu()
-                    .and_then(|g| g.real_size().ok())
-                    .unwrap_or(stored)
-            } else {
-                stored
-            };
-            let (segs, got) = self.spool(e, &[(0, size)], ctx)?;
-            if got != size {
+            // Streamed (zero blocks become holes when written).
+            let (segs, got) = self.spool(e, &[(0, stored)], ctx)?;
+            if got != stored {
                 return Err(anyhow!("{ctx}: truncated archive: member data cut short"));
             }
             return Ok(Kind::File {
-                size,
+                size: stored,
                 data: Data::Spool(segs),
             });
         };
@@ -565,7 +574,7 @@ impl Reader<'_> {
             }
         }
         if let Some((idx, _)) = seekable {
-            let mut at = e.raw_file_position() + skipped;
+            let mut at = self.data_start(e) + skipped;
             let segs = sp
                 .runs
                 .iter()
