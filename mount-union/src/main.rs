@@ -237,6 +237,7 @@ fn run_fuse(
         lower,
         target: target.to_path_buf(),
         read_only: opts.flags & ms::RDONLY != 0,
+        flags: opts.flags,
         verbose: cli.verbose,
     };
     let notify = std::env::var_os(fuse::NOTIFY_ENV).is_some();

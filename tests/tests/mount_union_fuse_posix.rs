@@ -116,3 +116,215 @@ fn listing_while_deleting_returns_every_entry() {
     assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
     unmount_and_check(&s, guard);
 }
+
+/// Runs `args` as uid/gid 1000 (setpriv) and returns its output.
+fn as_user(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args(["--reuid", "1000", "--regid", "1000", "--clear-groups", "--"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A union directory everybody may write in, reachable by uid 1000.
+fn open_to_all(s: &Setup, name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let perm = |p: &std::path::Path, m| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    perm(s.lower.parent().unwrap(), 0o755);
+    let d = s.mnt.join(name);
+    std::fs::create_dir(&d).unwrap();
+    perm(&d, 0o1777);
+    d
+}
+
+#[test]
+fn the_kernels_ext2_rules_apply_through_the_union() {
+    if skip_without_fuse() {
+        return;
+    }
+    if !integration_tests::have_tool("setpriv") {
+        integration_tests::skip("setpriv(1) (util-linux) is missing");
+        return;
+    }
+    let s = setup();
+    let guard = mount_engine(&s);
+    let m = &s.mnt;
+    // The top image's lost+found is e2fsck's: not in the union.
+    assert!(std::fs::read_dir(m)
+        .unwrap()
+        .all(|e| e.unwrap().file_name() != "lost+found"));
+    assert!(std::fs::symlink_metadata(m.join("lost+found")).is_err());
+
+    // Device nodes only for root.
+    let pub_dir = open_to_all(&s, "pub");
+    let dev = pub_dir.join("null2");
+    let out = as_user(&["mknod", dev.to_str().unwrap(), "c", "1", "3"]);
+    assert!(
+        !out.status.success(),
+        "an unprivileged mknod of a device worked"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not permitted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fifo = pub_dir.join("fifo");
+    assert!(as_user(&["mkfifo", fifo.to_str().unwrap()])
+        .status
+        .success());
+    let st = std::process::Command::new("mknod")
+        .args([dev.to_str().unwrap(), "c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "root's mknod failed");
+
+    // A setgid directory gives its group, and its setgid bit to new
+    // directories.
+    let sg = m.join("sg");
+    std::fs::create_dir(&sg).unwrap();
+    std::os::unix::fs::chown(&sg, None, Some(4242)).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sg, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    }
+    std::fs::write(sg.join("f"), b"").unwrap();
+    std::fs::create_dir(sg.join("d")).unwrap();
+    assert_eq!(std::fs::metadata(sg.join("f")).unwrap().gid(), 4242);
+    let d = std::fs::metadata(sg.join("d")).unwrap();
+    assert_eq!((d.gid(), d.mode() & 0o2000), (4242, 0o2000));
+
+    // The root-reserved blocks: a user fills the image up to them, root
+    // can still write.
+    let big = pub_dir.join("big");
+    let out = as_user(&[
+        "dd",
+        "if=/dev/urandom",
+        &format!("of={}", big.display()),
+        "bs=64k",
+        "count=1000",
+    ]);
+    assert!(
+        !out.status.success(),
+        "a user wrote past the reserved blocks"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No space left"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(m.join("root-still-writes"), vec![1u8; 200_000]).unwrap();
+    std::fs::remove_file(&big).unwrap();
+    unmount_and_check(&s, guard);
+}
+
+#[test]
+fn a_link_past_the_ext2_limit_is_emlink() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    // A top file one link short of the limit, made with the library.
+    {
+        let mut fs = integration_tests::open_rw(&s.img);
+        let ino = fs
+            .create(2, b"many-links", ext2fs::inode::S_IFREG | 0o644)
+            .unwrap();
+        let mut rec = fs.read_inode(ino).unwrap();
+        rec.base.i_links_count = 64_999;
+        fs.write_inode(ino, &rec).unwrap();
+        fs.close().unwrap();
+    }
+    let guard = mount_engine(&s);
+    let m = &s.mnt;
+    std::fs::hard_link(m.join("many-links"), m.join("link-65000")).unwrap();
+    let e = std::fs::hard_link(m.join("many-links"), m.join("link-65001")).unwrap_err();
+    assert_eq!(
+        e.raw_os_error(),
+        Some(rustix::io::Errno::MLINK.raw_os_error())
+    );
+    umount_retrying(m);
+    wait_for_release(&s.img);
+    drop(guard);
+}
+
+fn mount_options_of(mnt: &std::path::Path) -> String {
+    let canon = std::fs::canonicalize(mnt).unwrap();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .find(|l| l.split(' ').nth(4) == Some(canon.to_str().unwrap()))
+        .and_then(|l| l.split(' ').nth(5))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn mount_flags_reach_the_kernel() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let opt = format!(
+        "union,noexec,nosuid,nodev,noatime,lowerdir={}",
+        s.lower.display()
+    );
+    let out = integration_tests::run(
+        std::process::Command::new(integration_tests::our_bin("mount-union"))
+            .args(["--engine", "fuse", "-o", &opt])
+            .arg(&s.img)
+            .arg(&s.mnt),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        integration_tests::text(&out)
+    );
+    let guard = Mounted(s.mnt.clone());
+    let opts = mount_options_of(&s.mnt);
+    for o in ["noexec", "nosuid", "nodev", "noatime"] {
+        assert!(opts.split(',').any(|x| x == o), "{o} missing from {opts}");
+    }
+    let script = s.mnt.join("run.sh");
+    std::fs::write(&script, b"#!/bin/sh\nexit 0\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let e = std::process::Command::new(&script).status().unwrap_err();
+    assert_eq!(
+        e.raw_os_error(),
+        Some(rustix::io::Errno::ACCESS.raw_os_error())
+    );
+    umount_retrying(&s.mnt);
+    wait_for_release(&s.img);
+    drop(guard);
+    // Without options: exec, suid, dev and the kernel's relatime.
+    let guard = mount_engine(&s);
+    let opts = mount_options_of(&s.mnt);
+    assert!(opts.split(',').any(|x| x == "relatime"), "{opts}");
+    for o in ["noexec", "nosuid", "nodev"] {
+        assert!(!opts.split(',').any(|x| x == o), "{o} in {opts}");
+    }
+    assert!(std::process::Command::new(&script)
+        .status()
+        .unwrap()
+        .success());
+    // Options a FUSE mount cannot take are refused, not dropped.
+    unmount_and_check(&s, guard);
+    let opt = format!("union,strictatime,lowerdir={}", s.lower.display());
+    let out = integration_tests::run(
+        std::process::Command::new(integration_tests::our_bin("mount-union"))
+            .args(["--engine", "fuse", "-o", &opt])
+            .arg(&s.img)
+            .arg(&s.mnt),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(32),
+        "{}",
+        integration_tests::text(&out)
+    );
+    assert!(integration_tests::text(&out).contains("strictatime"));
+}

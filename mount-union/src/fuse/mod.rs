@@ -9,6 +9,7 @@ mod errno;
 mod handles;
 mod layer;
 mod mount_state;
+mod posix;
 mod union;
 
 use std::ffi::OsStr;
@@ -39,6 +40,8 @@ pub struct FuseMount {
     pub lower: Vec<PathBuf>,
     pub target: PathBuf,
     pub read_only: bool,
+    /// The mount(2) flags (-o nosuid, noexec, ...).
+    pub flags: u64,
     pub verbose: bool,
 }
 
@@ -49,6 +52,21 @@ struct Fs {
 impl Fs {
     fn lock(&self) -> MutexGuard<'_, Union> {
         self.u.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The engine, once the caller is allowed to take `bytes` more of the
+    /// top image (root-reserved blocks).
+    fn lock_for(&self, req: &Request, bytes: u64) -> Result<MutexGuard<'_, Union>, i32> {
+        let u = self.lock();
+        caller(req).check_space(&u.top, bytes)?;
+        Ok(u)
+    }
+}
+
+fn caller(req: &Request) -> posix::Caller {
+    posix::Caller {
+        uid: req.uid(),
+        gid: req.gid(),
     }
 }
 
@@ -148,14 +166,19 @@ impl fuser::Filesystem for Fs {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let r = self.lock().mknod(
-            parent.0,
-            name.as_bytes(),
-            mode & !umask,
-            rdev,
-            req.uid(),
-            req.gid(),
-        );
+        let r = caller(req)
+            .may_mknod(mode)
+            .and_then(|()| self.lock_for(req, 0))
+            .and_then(|mut u| {
+                u.mknod(
+                    parent.0,
+                    name.as_bytes(),
+                    mode & !umask,
+                    rdev,
+                    req.uid(),
+                    req.gid(),
+                )
+            });
         reply_entry(reply, r)
     }
 
@@ -168,13 +191,15 @@ impl fuser::Filesystem for Fs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let r = self.lock().mkdir(
-            parent.0,
-            name.as_bytes(),
-            mode & !umask,
-            req.uid(),
-            req.gid(),
-        );
+        let r = self.lock_for(req, 0).and_then(|mut u| {
+            u.mkdir(
+                parent.0,
+                name.as_bytes(),
+                mode & !umask,
+                req.uid(),
+                req.gid(),
+            )
+        });
         reply_entry(reply, r)
     }
 
@@ -194,13 +219,15 @@ impl fuser::Filesystem for Fs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let r = self.lock().symlink(
-            parent.0,
-            link_name.as_bytes(),
-            target.as_os_str().as_bytes(),
-            req.uid(),
-            req.gid(),
-        );
+        let r = self.lock_for(req, 0).and_then(|mut u| {
+            u.symlink(
+                parent.0,
+                link_name.as_bytes(),
+                target.as_os_str().as_bytes(),
+                req.uid(),
+                req.gid(),
+            )
+        });
         reply_entry(reply, r)
     }
 
@@ -226,22 +253,27 @@ impl fuser::Filesystem for Fs {
 
     fn link(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         newparent: INodeNo,
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        reply_entry(
-            reply,
-            self.lock().link(ino.0, newparent.0, newname.as_bytes()),
-        )
+        let r = self
+            .lock_for(req, 0)
+            .and_then(|mut u| u.link(ino.0, newparent.0, newname.as_bytes()));
+        reply_entry(reply, r)
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let write =
             !matches!(flags.acc_mode(), OpenAccMode::O_RDONLY) || flags.0 & libc::O_TRUNC != 0;
-        match self.lock().open(ino.0, write) {
+        let u = if write {
+            self.lock_for(req, 0)
+        } else {
+            Ok(self.lock())
+        };
+        match u.and_then(|mut u| u.open(ino.0, write)) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(err(e)),
         }
@@ -297,7 +329,7 @@ impl fuser::Filesystem for Fs {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -307,7 +339,10 @@ impl fuser::Filesystem for Fs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.lock().write(fh.0, offset, data) {
+        match self
+            .lock_for(req, data.len() as u64)
+            .and_then(|mut u| u.write(fh.0, offset, data))
+        {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(err(e)),
         }
@@ -379,7 +414,7 @@ impl fuser::Filesystem for Fs {
 
     fn setxattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         name: &OsStr,
         value: &[u8],
@@ -390,7 +425,10 @@ impl fuser::Filesystem for Fs {
         let Some(name) = name.to_str() else {
             return reply.error(err(libc::EINVAL));
         };
-        reply_empty(reply, self.lock().setxattr(ino.0, name, value, flags))
+        let r = self
+            .lock_for(req, value.len() as u64)
+            .and_then(|mut u| u.setxattr(ino.0, name, value, flags));
+        reply_empty(reply, r)
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
@@ -433,10 +471,10 @@ impl fuser::Filesystem for Fs {
         reply: fuser::ReplyCreate,
     ) {
         let mode = (mode & !umask & 0o7777) | 0o100000;
-        let mut u = self.lock();
-        let r = u
-            .mknod(parent.0, name.as_bytes(), mode, 0, req.uid(), req.gid())
-            .and_then(|a| Ok((a, u.open(a.ino.0, true)?)));
+        let r = self.lock_for(req, 0).and_then(|mut u| {
+            let a = u.mknod(parent.0, name.as_bytes(), mode, 0, req.uid(), req.gid())?;
+            Ok((a, u.open(a.ino.0, true)?))
+        });
         match r {
             Ok((a, fh)) => {
                 reply.created(&TTL, &a, Generation(0), FileHandle(fh), FopenFlags::empty())
@@ -447,7 +485,7 @@ impl fuser::Filesystem for Fs {
 
     fn fallocate(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         _fh: FileHandle,
         offset: u64,
@@ -455,7 +493,10 @@ impl fuser::Filesystem for Fs {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        reply_empty(reply, self.lock().fallocate(ino.0, offset, length, mode))
+        let r = self
+            .lock_for(req, length)
+            .and_then(|mut u| u.fallocate(ino.0, offset, length, mode));
+        reply_empty(reply, r)
     }
 }
 
@@ -499,6 +540,8 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     if !Path::new("/dev/fuse").exists() {
         return Err("/dev/fuse is missing: load the fuse module (modprobe fuse)".into());
     }
+    let root = rustix::process::getuid().is_root();
+    let kernel_options = posix::mount_options(m.flags, root)?;
     let mut union = open_union(m)?;
     // A read-only mount leaves the image's state alone, as the kernel does.
     let in_use = if m.read_only {
@@ -522,13 +565,8 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
         fuser::MountOption::FSName(m.top.display().to_string()),
         fuser::MountOption::Subtype("union-ext2".into()),
         fuser::MountOption::DefaultPermissions,
-        fuser::MountOption::NoAtime,
-        if m.read_only {
-            fuser::MountOption::RO
-        } else {
-            fuser::MountOption::RW
-        },
     ];
+    config.mount_options.extend(kernel_options);
     config.acl = fuser::SessionACL::All;
     config.n_threads = Some(1);
     let fs = Fs { u: union.clone() };

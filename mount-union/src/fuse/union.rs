@@ -23,6 +23,7 @@ use super::beneath::Ident;
 use super::errno::{from_lib, Errno};
 use super::handles::Handles;
 use super::layer::{is_dir, LAttr, LEntry, LObj, Layer, S_IFMT};
+use super::posix;
 
 /// Where a union path is found.
 #[derive(Clone, Debug)]
@@ -119,6 +120,11 @@ impl Nodes {
             self.by_ino.insert(i, n);
         }
     }
+}
+
+/// The top image's /lost+found is e2fsck's, not the union's: hidden.
+fn is_checkers(dir: u32, name: &[u8]) -> bool {
+    dir == ROOT_INO && name == b"lost+found"
 }
 
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
@@ -278,7 +284,7 @@ impl Union {
         let mut top_opaque = false;
         let mut mode = None;
         let mut fallthru = false;
-        if let Some(t) = dir.top {
+        if let Some(t) = dir.top.filter(|&t| !is_checkers(t, name)) {
             match self.top.lookup_entry(t, name).map_err(from_lib)? {
                 Some(e) if e.inode != 0 => {
                     let i = self.top.read_inode(e.inode).map_err(from_lib)?;
@@ -506,11 +512,15 @@ impl Union {
     fn finish_create(
         &mut self,
         path: &[u8],
+        ptop: u32,
         ino: u32,
         uid: u32,
         gid: u32,
     ) -> Result<fuser::FileAttr, Errno> {
+        let parent = self.top.read_inode(ptop).map_err(from_lib)?;
         let mut rec = self.top.read_inode(ino).map_err(from_lib)?;
+        let (gid, mode) = posix::inherit(&parent, gid, rec.mode() as u32);
+        rec.base.i_mode = mode as u16;
         rec.set_uid(uid);
         rec.set_gid(gid);
         self.top.write_inode(ino, &rec).map_err(from_lib)?;
@@ -551,7 +561,7 @@ impl Union {
             .top
             .mknod(ptop, name, (t | (mode & 0o7777)) as u16, major, minor)
             .map_err(from_lib)?;
-        self.finish_create(&path, ino, uid, gid)
+        self.finish_create(&path, ptop, ino, uid, gid)
     }
 
     pub fn mkdir(
@@ -563,6 +573,7 @@ impl Union {
         gid: u32,
     ) -> Result<fuser::FileAttr, Errno> {
         let (path, ptop) = self.prepare_create(parent, name)?;
+        posix::check_links(&self.top.read_inode(ptop).map_err(from_lib)?)?;
         let ino = self
             .top
             .mkdir(ptop, name, (mode & 0o7777) as u16)
@@ -570,7 +581,7 @@ impl Union {
         // union-ext2.md: every directory made in the top layer is opaque
         // (over a whiteout this is what keeps the old lower one hidden).
         self.top.set_opaque(ino, true).map_err(from_lib)?;
-        self.finish_create(&path, ino, uid, gid)
+        self.finish_create(&path, ptop, ino, uid, gid)
     }
 
     pub fn symlink(
@@ -586,7 +597,7 @@ impl Union {
         }
         let (path, ptop) = self.prepare_create(parent, name)?;
         let ino = self.top.symlink(ptop, name, target).map_err(from_lib)?;
-        self.finish_create(&path, ino, uid, gid)
+        self.finish_create(&path, ptop, ino, uid, gid)
     }
 
     pub fn link(
@@ -602,6 +613,7 @@ impl Union {
         }
         let (path, _) = self.prepare_create(newparent, newname)?;
         let t = self.copy_up(&src)?;
+        posix::check_links(&self.top.read_inode(t).map_err(from_lib)?)?;
         let (p, _) = split(&path);
         let ptop = self.copy_up(p)?;
         self.top.link(ptop, newname, t).map_err(from_lib)?;
@@ -776,7 +788,7 @@ impl Union {
         let mut out = Vec::new();
         if let Some(t) = r.top {
             for e in self.top.read_dir(t).map_err(from_lib)? {
-                if e.is_dot() || e.is_dotdot() {
+                if e.is_dot() || e.is_dotdot() || is_checkers(t, &e.name) {
                     continue;
                 }
                 seen.insert(e.name.clone());
