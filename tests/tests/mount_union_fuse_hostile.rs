@@ -58,6 +58,10 @@ fn append_no_symlinks(mnt: &Path, rel: &str) {
     }
 }
 
+fn libc_o_nonblock() -> i32 {
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -185,9 +189,21 @@ fn a_fifo_swapped_in_does_not_hang_the_mount() {
         20,
         "reading a name whose lower file became a FIFO",
         move || {
-            let _ = std::fs::read(&p);
-            let _ = std::fs::OpenOptions::new().append(true).open(&p);
-            append_no_symlinks(&m, "pipe");
+            // Non-blocking: once the kernel sees the FIFO, opening it for
+            // reading would wait for a writer in the kernel, not in the
+            // engine. Before that (the name cached as a file) the engine
+            // gets the open.
+            use std::os::unix::fs::OpenOptionsExt;
+            let nonblocking = |w: bool| {
+                std::fs::OpenOptions::new()
+                    .read(!w)
+                    .append(w)
+                    .custom_flags(libc_o_nonblock())
+                    .open(&p)
+                    .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut Vec::new()))
+            };
+            let _ = nonblocking(false);
+            let _ = nonblocking(true);
             // The mount still answers.
             std::fs::read_dir(&m).unwrap().count()
         },

@@ -328,3 +328,45 @@ fn mount_flags_reach_the_kernel() {
     );
     assert!(integration_tests::text(&out).contains("strictatime"));
 }
+
+#[test]
+fn hard_links_are_one_object_through_every_name() {
+    if skip_without_fuse() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let guard = mount_engine(&s);
+    let m = &s.mnt;
+    std::fs::write(m.join("first"), b"shared").unwrap();
+    std::fs::create_dir(m.join("dir")).unwrap();
+    std::fs::hard_link(m.join("first"), m.join("dir/second")).unwrap();
+    // A lower file linked: copied up once, then one object too.
+    std::fs::hard_link(m.join("a"), m.join("a-too")).unwrap();
+    for (x, y) in [("first", "dir/second"), ("a", "a-too")] {
+        let (mx, my) = (
+            std::fs::metadata(m.join(x)).unwrap(),
+            std::fs::metadata(m.join(y)).unwrap(),
+        );
+        assert_eq!(mx.ino(), my.ino(), "{x} and {y} differ");
+        assert_eq!((mx.nlink(), my.nlink()), (2, 2), "{x}, {y}");
+        std::fs::set_permissions(m.join(x), std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(std::fs::metadata(m.join(y)).unwrap().mode() & 0o777, 0o640);
+    }
+    std::fs::remove_file(m.join("first")).unwrap();
+    assert_eq!(std::fs::metadata(m.join("dir/second")).unwrap().nlink(), 1);
+    assert_eq!(std::fs::read(m.join("dir/second")).unwrap(), b"shared");
+    let ino = std::fs::metadata(m.join("dir/second")).unwrap().ino();
+    let lower_ino = std::fs::metadata(m.join("keep/k")).unwrap().ino();
+    umount_retrying(m);
+    wait_for_release(&s.img);
+    drop(guard);
+    // The same numbers after a remount.
+    let guard = mount_engine(&s);
+    assert_eq!(std::fs::metadata(m.join("dir/second")).unwrap().ino(), ino);
+    assert_eq!(
+        std::fs::metadata(m.join("keep/k")).unwrap().ino(),
+        lower_ino
+    );
+    unmount_and_check(&s, guard);
+}

@@ -41,6 +41,7 @@ impl Ident {
 /// A pinned lower directory tree.
 pub struct Tree {
     root: OwnedFd,
+    dev: u64,
 }
 
 /// How many times a resolution interrupted by a concurrent rename is
@@ -60,7 +61,15 @@ impl Tree {
             Mode::empty(),
         )
         .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Tree { root })
+        let dev = rustix::fs::fstat(&root)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .st_dev;
+        Ok(Tree { root, dev })
+    }
+
+    /// The device the tree's root is on.
+    pub fn dev(&self) -> u64 {
+        self.dev
     }
 
     /// Opens `rel` (a path relative to the tree, "" for its root) with

@@ -169,6 +169,7 @@ impl Union {
         self.handles.open_top.remove(&t);
         if self.handles.orphans.remove(&t) {
             self.top.release_orphan(t).map_err(from_lib)?;
+            self.forget_top(t);
         }
         Ok(())
     }

@@ -14,8 +14,9 @@ use rustix::fs::{AtFlags, FileType, Stat};
 use super::beneath::{self, Ident, Tree, S_IFDIR, S_IFLNK, S_IFREG};
 use super::errno::{from_lib, Errno};
 
-/// A name in a lower directory and its mode (None: a whiteout).
-pub type Listed = (Vec<u8>, Option<u32>);
+/// A name in a lower directory, its mode (None: a whiteout) and inode
+/// number.
+pub type Listed = (Vec<u8>, Option<u32>, u64);
 
 /// One lower layer.
 pub enum Layer {
@@ -139,6 +140,14 @@ impl Layer {
         Ok(Layer::Image(Box::new(fs)))
     }
 
+    /// The device a directory layer lives on (0 for an image layer).
+    pub fn home_dev(&self) -> u64 {
+        match self {
+            Layer::Dir(t) => t.dev(),
+            Layer::Image(_) => 0,
+        }
+    }
+
     pub fn root(&self) -> Result<LObj, Errno> {
         match self {
             Layer::Dir(t) => {
@@ -240,14 +249,14 @@ impl Layer {
                         FileType::BlockDevice => inode::S_IFBLK as u32,
                         _ => match rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
                             Ok(st) if is_whiteout(&st) => {
-                                out.push((name.to_vec(), None));
+                                out.push((name.to_vec(), None, 0));
                                 continue;
                             }
                             Ok(st) => st.st_mode,
                             Err(_) => continue, // gone meanwhile
                         },
                     };
-                    out.push((name.to_vec(), Some(mode)));
+                    out.push((name.to_vec(), Some(mode), e.ino()));
                 }
             }
             (Layer::Image(fs), LObj::Ino(d)) => {
@@ -256,9 +265,9 @@ impl Layer {
                         continue;
                     }
                     if e.inode != 0 {
-                        out.push((e.name, Some(mode_of_ft(e.file_type))));
+                        out.push((e.name, Some(mode_of_ft(e.file_type)), e.inode as u64));
                     } else if e.file_type == ft::WHT {
-                        out.push((e.name, None));
+                        out.push((e.name, None, 0));
                     }
                 }
             }

@@ -9,6 +9,7 @@ mod errno;
 mod handles;
 mod layer;
 mod mount_state;
+mod nodes;
 mod posix;
 mod union;
 
@@ -112,6 +113,10 @@ impl fuser::Filesystem for Fs {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         reply_entry(reply, self.lock().lookup(parent.0, name.as_bytes()))
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.lock().forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {

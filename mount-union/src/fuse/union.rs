@@ -23,6 +23,7 @@ use super::beneath::Ident;
 use super::errno::{from_lib, Errno};
 use super::handles::Handles;
 use super::layer::{is_dir, LAttr, LEntry, LObj, Layer, S_IFMT};
+use super::nodes::Nodes;
 use super::posix;
 
 /// Where a union path is found.
@@ -40,6 +41,14 @@ pub struct Res {
     pub mode: u32,
 }
 
+/// Where a listed name comes from (for its node number).
+pub enum Origin {
+    Top(u32),
+    /// A lower layer and the inode number its directory gives.
+    Lower(usize, u64),
+    Resolved(Res),
+}
+
 /// The kind of a union object, from its mode.
 pub fn kind_of(mode: u32) -> fuser::FileType {
     use fuser::FileType as F;
@@ -51,74 +60,6 @@ pub fn kind_of(mode: u32) -> fuser::FileType {
         0o010000 => F::NamedPipe,
         0o140000 => F::Socket,
         _ => F::RegularFile,
-    }
-}
-
-/// FUSE inode numbers for union paths ("" is the root, "a/b" below it).
-struct Nodes {
-    by_path: HashMap<Vec<u8>, u64>,
-    by_ino: HashMap<u64, Vec<u8>>,
-    next: u64,
-}
-
-impl Nodes {
-    fn new() -> Self {
-        let mut n = Nodes {
-            by_path: HashMap::new(),
-            by_ino: HashMap::new(),
-            next: 2,
-        };
-        n.by_path.insert(Vec::new(), 1);
-        n.by_ino.insert(1, Vec::new());
-        n
-    }
-
-    fn ino(&mut self, path: &[u8]) -> u64 {
-        if let Some(&i) = self.by_path.get(path) {
-            return i;
-        }
-        let i = self.next;
-        self.next += 1;
-        self.by_path.insert(path.to_vec(), i);
-        self.by_ino.insert(i, path.to_vec());
-        i
-    }
-
-    fn under(path: &[u8], key: &[u8]) -> bool {
-        key == path || (key.len() > path.len() && key.starts_with(path) && key[path.len()] == b'/')
-    }
-
-    /// Forgets a path and everything below it: its numbers go stale, and a
-    /// new object there gets a new number.
-    fn forget(&mut self, path: &[u8]) {
-        let gone: Vec<Vec<u8>> = self
-            .by_path
-            .keys()
-            .filter(|k| Self::under(path, k))
-            .cloned()
-            .collect();
-        for k in gone {
-            if let Some(i) = self.by_path.remove(&k) {
-                self.by_ino.remove(&i);
-            }
-        }
-    }
-
-    fn rename(&mut self, from: &[u8], to: &[u8]) {
-        self.forget(to);
-        let moved: Vec<(Vec<u8>, u64)> = self
-            .by_path
-            .iter()
-            .filter(|(k, _)| Self::under(from, k))
-            .map(|(k, &i)| (k.clone(), i))
-            .collect();
-        for (k, i) in moved {
-            self.by_path.remove(&k);
-            let mut n = to.to_vec();
-            n.extend_from_slice(&k[from.len()..]);
-            self.by_path.insert(n.clone(), i);
-            self.by_ino.insert(i, n);
-        }
     }
 }
 
@@ -249,7 +190,10 @@ impl Union {
     }
 
     pub(super) fn path_of(&self, ino: u64) -> Result<Vec<u8>, Errno> {
-        self.nodes.by_ino.get(&ino).cloned().ok_or(libc::ESTALE)
+        self.nodes
+            .path_of(ino)
+            .map(|p| p.to_vec())
+            .ok_or(libc::ESTALE)
     }
 
     fn child_path(&self, parent: u64, name: &[u8]) -> Result<Vec<u8>, Errno> {
@@ -404,13 +348,48 @@ impl Union {
 
     fn attr_path(&mut self, path: &[u8]) -> Result<fuser::FileAttr, Errno> {
         let r = self.must(path)?;
-        let fino = self.nodes.ino(path);
-        self.attr_of(fino, &r)
+        let node = self.node_of(&r);
+        self.nodes.bind(path, node);
+        self.attr_of(node, &r)
+    }
+
+    /// attr_path for a reply that gives the kernel an entry (counted until
+    /// the kernel forgets it).
+    fn entry_path(&mut self, path: &[u8]) -> Result<fuser::FileAttr, Errno> {
+        let a = self.attr_path(path)?;
+        self.nodes.looked_up(a.ino.0);
+        Ok(a)
+    }
+
+    pub fn forget(&mut self, node: u64, n: u64) {
+        self.nodes.forget(node, n);
+    }
+
+    /// The top inode `t` was freed.
+    pub(super) fn forget_top(&mut self, t: u32) {
+        self.nodes.top_freed(t);
+    }
+
+    /// The node number of a resolved object (its inode number, see nodes).
+    fn node_of(&mut self, r: &Res) -> u64 {
+        match (r.top, r.lower.first()) {
+            (Some(t), _) => self.nodes.top(t),
+            (None, Some((li, o))) => self.lower_node(*li, o),
+            (None, None) => 0,
+        }
+    }
+
+    fn lower_node(&mut self, li: usize, o: &LObj) -> u64 {
+        let home = self.layers[li].home_dev();
+        match o {
+            LObj::Path(_, id) => self.nodes.lower_node(li, id.dev, home, id.ino),
+            LObj::Ino(n) => self.nodes.lower_node(li, home, home, *n as u64),
+        }
     }
 
     pub fn lookup(&mut self, parent: u64, name: &[u8]) -> Result<fuser::FileAttr, Errno> {
         let p = self.child_path(parent, name)?;
-        self.attr_path(&p)
+        self.entry_path(&p)
     }
 
     pub fn getattr(&mut self, ino: u64) -> Result<fuser::FileAttr, Errno> {
@@ -472,6 +451,8 @@ impl Union {
                 .mknod(ptop, name, t as u16 | perm, a.rdev_major, a.rdev_minor)
                 .map_err(from_lib)?,
         };
+        let lower = self.lower_node(li, &obj);
+        self.nodes.copied_up(lower, ino);
         let mut rec = self.top.read_inode(ino).map_err(from_lib)?;
         rec.set_uid(a.uid);
         rec.set_gid(a.gid);
@@ -525,7 +506,7 @@ impl Union {
         rec.set_gid(gid);
         self.top.write_inode(ino, &rec).map_err(from_lib)?;
         self.touch_parent(path)?;
-        self.attr_path(path)
+        self.entry_path(path)
     }
 
     fn touch_parent(&mut self, path: &[u8]) -> Result<(), Errno> {
@@ -621,7 +602,7 @@ impl Union {
         rec.base.i_ctime = now_secs();
         self.top.write_inode(t, &rec).map_err(from_lib)?;
         self.touch_parent(&path)?;
-        self.attr_path(&path)
+        self.entry_path(&path)
     }
 
     // ----- removing ----------------------------------------------------
@@ -650,7 +631,7 @@ impl Union {
         }
         self.whiteout_if_visible(&path, ptop, name)?;
         self.touch_parent(&path)?;
-        self.nodes.forget(&path);
+        self.nodes.unbind(&path, false);
         Ok(())
     }
 
@@ -664,12 +645,13 @@ impl Union {
             return Err(libc::ENOTEMPTY);
         }
         let ptop = self.copy_up(split(&path).0)?;
-        if r.top.is_some() {
+        if let Some(t) = r.top {
             self.top.rmdir(ptop, name).map_err(from_lib)?;
+            self.nodes.top_freed(t);
         }
         self.whiteout_if_visible(&path, ptop, name)?;
         self.touch_parent(&path)?;
-        self.nodes.forget(&path);
+        self.nodes.unbind(&path, true);
         Ok(())
     }
 
@@ -729,10 +711,11 @@ impl Union {
         let sp = self.copy_up(split(&src).0)?;
         let np = self.copy_up(split(&dst).0)?;
         if let Some(d) = &d {
-            if d.top.is_some() {
+            if let Some(t) = d.top {
                 if is_dir(d.mode) {
                     self.top.rmdir(np, newname).map_err(from_lib)?;
-                } else if let Some(t) = d.top {
+                    self.nodes.top_freed(t);
+                } else {
                     self.top.remove_entry(np, newname).map_err(from_lib)?;
                     self.drop_top_link(t)?;
                 }
@@ -752,7 +735,8 @@ impl Union {
         self.top.write_inode(moved, &rec).map_err(from_lib)?;
         self.touch_parent(&src)?;
         self.touch_parent(&dst)?;
-        self.nodes.rename(&src, &dst);
+        let dst_dir = d.as_ref().is_some_and(|d| is_dir(d.mode));
+        self.nodes.rename(&src, &dst, is_dir(s.mode), dst_dir);
         Ok(())
     }
 
@@ -771,15 +755,18 @@ impl Union {
         let rec = self.top.read_inode(t).map_err(from_lib)?;
         if rec.base.i_links_count > 0 {
             self.touch_ctime(t)?;
+        } else {
+            self.nodes.top_freed(t);
         }
         Ok(())
     }
 
     // ----- directories -------------------------------------------------
 
-    /// The merged listing of a union directory: (name, mode), '.' and '..'
-    /// left out, whiteouts dropped, fallthrus shown as the lower object.
-    pub fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u32)>, Errno> {
+    /// The merged listing of a union directory: (name, mode, where it
+    /// comes from), '.' and '..' left out, whiteouts dropped, fallthrus
+    /// shown as the lower object.
+    pub fn list(&self, path: &[u8]) -> Result<Vec<(Vec<u8>, u32, Origin)>, Errno> {
         let r = self.must(path)?;
         if !is_dir(r.mode) {
             return Err(libc::ENOTDIR);
@@ -798,20 +785,20 @@ impl Union {
                     } else {
                         self.top.read_inode(e.inode).map_err(from_lib)?.mode() as u32
                     };
-                    out.push((e.name, m));
+                    out.push((e.name, m, Origin::Top(e.inode)));
                 } else if e.file_type == ft::FALLTHRU {
                     if let Some(c) = self.step(&r, &e.name)? {
-                        out.push((e.name, c.mode));
+                        out.push((e.name, c.mode, Origin::Resolved(c)));
                     }
                 }
             }
         }
         if !r.top_opaque {
             for (li, d) in &r.lower {
-                for (name, m) in self.layers[*li].list(d)? {
+                for (name, m, ino) in self.layers[*li].list(d)? {
                     if seen.insert(name.clone()) {
                         if let Some(m) = m {
-                            out.push((name, m));
+                            out.push((name, m, Origin::Lower(*li, ino)));
                         }
                     }
                 }
@@ -820,18 +807,29 @@ impl Union {
         Ok(out)
     }
 
-    /// readdir: (ino, mode, name) with '.' and '..' first.
+    /// readdir: (node, mode, name) with '.' and '..' first; a node number
+    /// is what lookup gives the name.
     pub fn readdir(&mut self, ino: u64) -> Result<Vec<(u64, u32, Vec<u8>)>, Errno> {
         let path = self.path_of(ino)?;
         let entries = self.list(&path)?;
-        let parent = self.nodes.ino(split(&path).0);
+        let parent = match self.resolve(split(&path).0)? {
+            Some(r) if !path.is_empty() => self.node_of(&r),
+            _ => ino,
+        };
         let mut out = vec![
             (ino, 0o040000, b".".to_vec()),
             (parent, 0o040000, b"..".to_vec()),
         ];
-        for (name, m) in entries {
-            let c = self.nodes.ino(&join(&path, &name));
-            out.push((c, m, name));
+        for (name, m, origin) in entries {
+            let node = match origin {
+                Origin::Top(t) => self.nodes.top(t),
+                Origin::Lower(li, i) => {
+                    let home = self.layers[li].home_dev();
+                    self.nodes.lower_node(li, home, home, i)
+                }
+                Origin::Resolved(r) => self.node_of(&r),
+            };
+            out.push((node, m, name));
         }
         Ok(out)
     }

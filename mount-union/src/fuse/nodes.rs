@@ -1,0 +1,225 @@
+//! The kernel's view of the union's objects: node numbers by identity
+//! and the names each node is known by.
+//!
+//! A node number is the object's inode number, so it is the same through
+//! every name and across remounts: a top object's ext2 inode number (the
+//! root is FUSE's 1), a lower object's (layer, inode) in a range of its
+//! own (as overlayfs' xino does). Hard links in the top layer are one
+//! node. The table holds what the kernel holds: a node counts the entries
+//! the kernel was given and goes at `forget`.
+
+use std::collections::HashMap;
+
+use ext2fs::inode::ROOT_INO;
+
+/// FUSE's root node.
+pub const ROOT: u64 = 1;
+/// Lower objects: this bit, the layer in the next 8 bits, the inode in
+/// the low 55.
+const LOWER: u64 = 1 << 63;
+const LAYER_SHIFT: u32 = 55;
+const MAX_LAYERS: usize = 256;
+/// Lower objects whose number does not fit (another device inside a
+/// layer, huge inode numbers) are numbered from here in the order seen.
+const SPARE: u64 = 1 << 62;
+
+/// The node number of a top inode.
+pub fn top_node(ino: u32) -> u64 {
+    if ino == ROOT_INO {
+        ROOT
+    } else {
+        ino as u64
+    }
+}
+
+#[derive(Default)]
+pub struct Nodes {
+    by_path: HashMap<Vec<u8>, u64>,
+    /// The names of each node (a top file's hard links).
+    names: HashMap<u64, Vec<Vec<u8>>>,
+    /// How many entries for each node the kernel holds.
+    lookups: HashMap<u64, u64>,
+    spare: HashMap<(usize, u64, u64), u64>,
+    /// Lower nodes copied up: the kernel may still ask by the lower
+    /// node's number until it looks the name up again.
+    copied: HashMap<u64, u64>,
+    /// The other way: a top inode copied up in this mount keeps the lower
+    /// node's number, so that the kernel sees one object through the copy.
+    copied_from: HashMap<u64, u64>,
+}
+
+impl Nodes {
+    pub fn new() -> Self {
+        let mut n = Nodes::default();
+        n.bind(b"", ROOT);
+        n
+    }
+
+    /// The node number of a lower object: `layer`'s inode `ino` on `dev`
+    /// (`home_dev` is the layer's own device).
+    pub fn lower_node(&mut self, layer: usize, dev: u64, home_dev: u64, ino: u64) -> u64 {
+        if dev == home_dev && layer < MAX_LAYERS && ino < 1 << LAYER_SHIFT {
+            return LOWER | (layer as u64) << LAYER_SHIFT | ino;
+        }
+        let next = SPARE + self.spare.len() as u64;
+        *self.spare.entry((layer, dev, ino)).or_insert(next)
+    }
+
+    /// `path` names `node` now.
+    pub fn bind(&mut self, path: &[u8], node: u64) {
+        if let Some(old) = self.by_path.insert(path.to_vec(), node) {
+            if old == node {
+                return;
+            }
+            self.drop_name(old, path);
+        }
+        self.names.entry(node).or_default().push(path.to_vec());
+    }
+
+    fn drop_name(&mut self, node: u64, path: &[u8]) {
+        if let Some(v) = self.names.get_mut(&node) {
+            v.retain(|p| p != path);
+        }
+    }
+
+    /// A name `node` is known by (any of a hard-linked file's).
+    pub fn path_of(&self, node: u64) -> Option<&[u8]> {
+        match self.names.get(&node).and_then(|v| v.first()) {
+            Some(p) => Some(p.as_slice()),
+            None => self.path_of(*self.copied.get(&node)?),
+        }
+    }
+
+    /// The lower node `lower` was copied up as the top inode `ino`.
+    pub fn copied_up(&mut self, lower: u64, ino: u32) {
+        let top = top_node(ino);
+        if lower != top {
+            self.copied.insert(lower, top);
+            self.copied_from.insert(top, lower);
+        }
+    }
+
+    /// The node number of the top inode `ino` (its lower object's when it
+    /// was copied up in this mount).
+    pub fn top(&self, ino: u32) -> u64 {
+        let n = top_node(ino);
+        *self.copied_from.get(&n).unwrap_or(&n)
+    }
+
+    /// The top inode `ino` was freed: its number may come back for
+    /// another object.
+    pub fn top_freed(&mut self, ino: u32) {
+        if let Some(lower) = self.copied_from.remove(&top_node(ino)) {
+            self.copied.remove(&lower);
+        }
+    }
+
+    /// The kernel was given an entry for `node`.
+    pub fn looked_up(&mut self, node: u64) {
+        *self.lookups.entry(node).or_default() += 1;
+    }
+
+    /// The kernel dropped `n` entries for `node`; at none, the node goes.
+    pub fn forget(&mut self, node: u64, n: u64) {
+        if node == ROOT {
+            return;
+        }
+        let Some(count) = self.lookups.get_mut(&node) else {
+            return;
+        };
+        *count = count.saturating_sub(n);
+        if *count > 0 {
+            return;
+        }
+        self.lookups.remove(&node);
+        self.copied.remove(&node);
+        for p in self.names.remove(&node).unwrap_or_default() {
+            if self.by_path.get(&p) == Some(&node) {
+                self.by_path.remove(&p);
+            }
+        }
+    }
+
+    pub fn under(path: &[u8], key: &[u8]) -> bool {
+        key == path || (key.len() > path.len() && key.starts_with(path) && key[path.len()] == b'/')
+    }
+
+    /// The paths at and below `path` (only `path` itself for a
+    /// non-directory, without a walk of the table).
+    fn at_and_below(&self, path: &[u8], dir: bool) -> Vec<Vec<u8>> {
+        if !dir {
+            return vec![path.to_vec()];
+        }
+        self.by_path
+            .keys()
+            .filter(|k| Self::under(path, k))
+            .cloned()
+            .collect()
+    }
+
+    /// `path` (and what is below it) no longer names anything: its nodes
+    /// keep their other names; a node left with none answers ESTALE.
+    pub fn unbind(&mut self, path: &[u8], dir: bool) {
+        for k in self.at_and_below(path, dir) {
+            if let Some(node) = self.by_path.remove(&k) {
+                self.drop_name(node, &k);
+            }
+        }
+    }
+
+    /// `from` (and what is below it) moved to `to`.
+    pub fn rename(&mut self, from: &[u8], to: &[u8], dir: bool, to_was_dir: bool) {
+        self.unbind(to, to_was_dir);
+        for k in self.at_and_below(from, dir) {
+            if let Some(node) = self.by_path.remove(&k) {
+                self.drop_name(node, &k);
+                let mut n = to.to_vec();
+                n.extend_from_slice(&k[from.len()..]);
+                self.bind(&n, node);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hard_links_share_a_node_and_forget_drops_it() {
+        let mut n = Nodes::new();
+        n.bind(b"a", 12);
+        n.bind(b"b", 12);
+        n.looked_up(12);
+        n.looked_up(12);
+        n.unbind(b"a", false);
+        assert_eq!(n.path_of(12), Some(&b"b"[..]));
+        n.rename(b"b", b"d/c", false, false);
+        assert_eq!(n.path_of(12), Some(&b"d/c"[..]));
+        n.forget(12, 1);
+        assert!(n.path_of(12).is_some());
+        let lower = n.lower_node(0, 1, 1, 40);
+        n.bind(b"x", lower);
+        n.bind(b"x", lower);
+        n.copied_up(lower, 13);
+        assert_eq!(n.top(13), lower);
+        assert_eq!(n.path_of(lower), Some(&b"x"[..]));
+        n.top_freed(13);
+        assert_eq!(n.top(13), 13);
+        n.forget(12, 1);
+        assert!(n.path_of(12).is_none());
+        assert_eq!(n.path_of(ROOT), Some(&b""[..]));
+    }
+
+    #[test]
+    fn lower_numbers_are_stable_and_disjoint() {
+        let mut n = Nodes::new();
+        let a = n.lower_node(1, 5, 5, 77);
+        assert_eq!(a, n.lower_node(1, 5, 5, 77));
+        assert_ne!(a, n.lower_node(0, 5, 5, 77));
+        let s = n.lower_node(1, 6, 5, 77);
+        assert_eq!(s, SPARE);
+        assert_eq!(s, n.lower_node(1, 6, 5, 77));
+        assert!(a > u32::MAX as u64 && s > u32::MAX as u64);
+    }
+}
