@@ -75,9 +75,11 @@ pub fn read_tar_layer(model: &mut Model, src: &Path, lower: &Dir) -> Result<Dir>
         Some(std::fs::File::open(src).with_context(|| format!("cannot open {label}"))?)
     };
     if let Some(f) = file {
+        // A fifo (`-d <(zcat layer.tar.gz)`) or a character device is a stream.
+        let regular = f.metadata().is_ok_and(|m| m.is_file());
         let mut b = BufReader::with_capacity(1 << 16, f);
         match Compression::detect(b.fill_buf().with_context(|| label.clone())?) {
-            Compression::None => {
+            Compression::None if regular => {
                 // A plain tar file: headers read, data left in place.
                 let mut f = b.into_inner();
                 f.rewind().with_context(|| label.clone())?;

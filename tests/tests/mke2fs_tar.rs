@@ -306,6 +306,24 @@ fn compressed_archives_and_stdin_give_identical_images() {
             );
         }
     }
+    // A fifo named as the source (`-d <(zcat layer.tar.gz)`), plain too.
+    let fifo = dir.path().join("fifo");
+    for v in std::iter::once(&tar).chain(&variants) {
+        let _ = std::fs::remove_file(&fifo);
+        sh(Command::new("mkfifo").arg(&fifo));
+        let (data, path) = (std::fs::read(v).unwrap(), fifo.clone());
+        let w = std::thread::spawn(move || {
+            use std::io::Write;
+            // The tool may stop reading early on failure: ignore EPIPE.
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(&data));
+        });
+        mk_ok(&img, &["-E", SEED, "-d", fifo.to_str().unwrap()], "64M");
+        w.join().unwrap();
+        assert!(std::fs::read(&img).unwrap() == want, "fifo {v:?} differs");
+    }
 }
 
 /// A tar built with the `tar` crate, members in the given order.
