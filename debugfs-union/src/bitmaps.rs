@@ -1,4 +1,5 @@
-//! Bitmap requests: testb/setb/freeb, testi/seti/freei, ffb, ffi.
+//! Bitmap requests: testb/setb/freeb, testi/seti/freei, ffb, ffi,
+//! dump_unused.
 
 use std::io::Write;
 
@@ -66,8 +67,9 @@ fn block_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
             )),
             Op::Set if used => eprintln!("{}: Warning: block {b} already set", args[0]),
             Op::Clear if !used => eprintln!("{}: Warning: block {b} already clear", args[0]),
-            Op::Set => fs.mark_block(b, true)?,
-            Op::Clear => fs.mark_block(b, false)?,
+            // As debugfs: the bit alone, the free counts untouched.
+            Op::Set => fs.set_block_bit(b, true)?,
+            Op::Clear => fs.set_block_bit(b, false)?,
         }
     }
     s.out.write_all(o.as_bytes())?;
@@ -106,16 +108,21 @@ fn inode_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
     let mut o = String::new();
     for ino in first..first + count {
         let used = fs.test_inode(ino)?;
-        let dir = fs.read_inode(ino).map(|i| i.is_dir()).unwrap_or(false);
+        // debugfs warns about a bit already as wanted for one inode only.
         match op {
             Op::Test => o.push_str(&format!(
                 "Inode {ino} is {}\n",
                 if used { "marked in use" } else { "not in use" }
             )),
-            Op::Set if used => eprintln!("{}: Warning: inode already set", args[0]),
-            Op::Clear if !used => eprintln!("{}: Warning: inode already clear", args[0]),
-            Op::Set => fs.mark_inode(ino, true, dir)?,
-            Op::Clear => fs.mark_inode(ino, false, dir)?,
+            Op::Set if used && count == 1 => {
+                eprintln!("{}: Warning: inode already set", args[0])
+            }
+            Op::Clear if !used && count == 1 => {
+                eprintln!("{}: Warning: inode already clear", args[0])
+            }
+            // As debugfs: the bit alone, the free counts untouched.
+            Op::Set => fs.set_inode_bit(ino, true)?,
+            Op::Clear => fs.set_inode_bit(ino, false)?,
         }
     }
     s.out.write_all(o.as_bytes())?;
@@ -199,4 +206,28 @@ pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
         ino = if ino >= total { 1 } else { ino + 1 };
     }
     bail!("Could not allocate inode in ext2 filesystem while searching for a free inode")
+}
+
+/// dump_unused: every block the bitmap calls free that holds anything but
+/// zeroes, raw after a header line (as debugfs prints it).
+pub fn dump_unused(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 0, 0, "dump_unused ")?;
+    let fs =
+        s.fs.as_mut()
+            .ok_or_else(|| anyhow::anyhow!("Filesystem not open"))?;
+    for b in fs.geo.first_data_block as u64..fs.geo.blocks_count {
+        if block_in_use(fs, b)? {
+            continue;
+        }
+        let buf = fs
+            .read_block(b)
+            .map_err(|e| anyhow::anyhow!("{e} While reading block\n"))?;
+        if buf.iter().all(|&x| x == 0) {
+            continue;
+        }
+        write!(s.out, "\nUnused block {b} contains non-zero data:\n\n")?;
+        s.out.write_all(&buf)?;
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use ext2fs::inode::{flags, Inode};
 use ext2fs::superblock as sbm;
 
 use crate::format::ls_date;
-use crate::session::{num32_arg, Session};
+use crate::session::{num32_arg, parse_u64, Session, Worded};
 use crate::table::{getopt, usage_check};
 
 /// One entry as a block walk sees it, deleted ones included.
@@ -419,17 +419,37 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
         bail!("Usage: ncheck [-c] <inode number> ...");
     }
     let check = !opts.is_empty();
-    let mut wanted = Vec::new();
-    for a in &rest {
-        wanted.push(num32_arg("inode number", a)?);
-    }
     let fs = s.fs()?;
-    let mut o = String::from("Inode\tPathname\n");
-    let mut found = vec![false; wanted.len()];
-    for dir in 1..=fs.sb.s_inodes_count {
-        if found.iter().all(|&f| f) {
-            break;
+    let mut wanted = Vec::new();
+    // As debugfs: a directory has one name to find, anything else as many
+    // as its link count; the scan stops once all are found.
+    let mut names_left: i64 = 0;
+    for a in &rest {
+        let inner = a
+            .strip_prefix('<')
+            .and_then(|x| x.strip_suffix('>'))
+            .filter(|x| !x.is_empty())
+            .unwrap_or(a);
+        let n = parse_u64(inner)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| anyhow!("Invalid inode number - '{a}'"))?;
+        // debugfs names its first operand in this message, whichever failed.
+        if n == 0 || n > fs.sb.s_inodes_count {
+            let msg = format!("{}: Illegal inode number while reading inode {n}", rest[0]);
+            return Err(Worded(msg).into());
         }
+        let rec = fs
+            .read_inode(n)
+            .map_err(|e| Worded(format!("{}: {e} while reading inode {n}", rest[0])))?;
+        names_left += if rec.is_dir() {
+            1
+        } else {
+            i64::from(rec.base.i_links_count)
+        };
+        wanted.push(n);
+    }
+    let mut o = String::from("Inode\tPathname\n");
+    'scan: for dir in 1..=fs.sb.s_inodes_count {
         let Ok(i) = fs.read_inode(dir) else { continue };
         if !i.is_dir() || i.base.i_links_count == 0 || i.base.i_dtime != 0 {
             continue;
@@ -438,29 +458,24 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
             continue;
         };
         let mut path: Option<String> = None;
-        for e in entries {
-            if e.inode == 0 || e.name == b"." || e.name == b".." {
-                continue;
-            }
-            let Some(k) = wanted.iter().position(|&w| w == e.inode) else {
-                continue;
-            };
-            let p = path.get_or_insert_with(|| s.dir_path(dir)).clone();
-            o.push_str(&format!(
-                "{}\t{p}/{}",
-                e.inode,
-                String::from_utf8_lossy(&e.name)
-            ));
-            if check {
-                if let Ok(t) = fs.read_inode(e.inode) {
-                    let want = ext2fs::inode::mode_to_dirent_type(t.mode());
-                    if fs.filetype_feature() && want != e.file_type {
-                        o.push_str("  <--- BAD FILETYPE");
+        // The first two entries are '.' and '..', whatever their names.
+        for e in entries.iter().filter(|e| e.inode != 0).skip(2) {
+            for &w in wanted.iter().filter(|&&w| w == e.inode) {
+                let p = path.get_or_insert_with(|| s.dir_path(dir));
+                o.push_str(&format!("{w}\t{p}/{}", String::from_utf8_lossy(&e.name)));
+                if check && e.file_type != 0 {
+                    if let Ok(t) = fs.read_inode(e.inode) {
+                        if ext2fs::inode::mode_to_dirent_type(t.mode()) != e.file_type {
+                            o.push_str("  <--- BAD FILETYPE");
+                        }
                     }
                 }
+                o.push('\n');
+                names_left -= 1;
             }
-            o.push('\n');
-            found[k] = true;
+            if names_left == 0 {
+                break 'scan;
+            }
         }
     }
     s.out.write_all(o.as_bytes())?;

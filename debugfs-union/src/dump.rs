@@ -173,7 +173,7 @@ pub fn rdump(s: &mut Session, args: &[String]) -> Result<()> {
         let ino = match s.inode_arg(src) {
             Ok(i) => i,
             Err(e) => {
-                eprintln!("rdump: {e:#}");
+                crate::table::report("rdump", &e);
                 continue;
             }
         };

@@ -11,6 +11,21 @@ use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::image::{mount_state, MountState};
 use ext2fs::inode::ROOT_INO;
 
+/// An error already worded as debugfs prints it, naming what failed
+/// rather than the request (its com_err(str, code, 0) for a path that
+/// does not resolve: `/x: File not found by ext2_lookup `). The
+/// dispatcher prints it as it is; an empty one prints nothing.
+#[derive(Debug)]
+pub struct Worded(pub String);
+
+impl std::fmt::Display for Worded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Worded {}
+
 /// How `open` (and the command line) asks for a filesystem.
 #[derive(Clone, Debug, Default)]
 pub struct OpenRequest {
@@ -146,15 +161,19 @@ impl Session {
     }
 
     /// An inode named by `<ino>` or by a path (absolute from the session
-    /// root, else relative to the current directory).
+    /// root, else relative to the current directory), as debugfs'
+    /// string_to_inode: `<N>` up to the inode count is taken as is (`<0>`
+    /// fails without a word), anything else is looked up as a path.
     pub fn inode_arg(&self, arg: &str) -> Result<u32> {
         let fs = self.fs()?;
         if arg.len() > 2 && arg.starts_with('<') && arg.ends_with('>') {
             if let Some(n) = parse_u64(&arg[1..arg.len() - 1]) {
-                if n == 0 || n > fs.sb.s_inodes_count as u64 {
-                    bail!("Illegal inode number {arg}");
+                if n == 0 {
+                    return Err(Worded(String::new()).into());
                 }
-                return Ok(n as u32);
+                if n <= fs.sb.s_inodes_count as u64 {
+                    return Ok(n as u32);
+                }
             }
         }
         self.lookup_path(arg)
@@ -167,6 +186,8 @@ impl Session {
             Some(r) => (self.root, r),
             None => (self.cwd, path),
         };
+        let not_found =
+            |why: String| Worded(format!("{path}: File not found by ext2_lookup {why}"));
         let mut ino = start;
         for comp in rest.split('/').filter(|c| !c.is_empty()) {
             if comp == ".." && ino == self.root {
@@ -174,12 +195,17 @@ impl Session {
             }
             match fs.lookup_entry(ino, comp.as_bytes()) {
                 Ok(Some(e)) if e.inode != 0 => ino = e.inode,
-                Ok(Some(e)) if e.is_whiteout() || e.is_fallthru() => bail!(
-                    "File not found by ext2_lookup while looking up \"{path}\" (\"{comp}\" is a {})",
-                    if e.is_whiteout() { "whiteout" } else { "fallthru" }
-                ),
-                Ok(_) => bail!("File not found by ext2_lookup while looking up \"{path}\""),
-                Err(e) => bail!("{e} while looking up \"{path}\""),
+                // A union entry has no inode: say which one stopped the walk.
+                Ok(Some(e)) if e.is_whiteout() || e.is_fallthru() => {
+                    let kind = if e.is_whiteout() {
+                        "whiteout"
+                    } else {
+                        "fallthru"
+                    };
+                    return Err(not_found(format!("(\"{comp}\" is a {kind})")).into());
+                }
+                Ok(_) => return Err(not_found(String::new()).into()),
+                Err(e) => return Err(Worded(format!("{path}: {e} ")).into()),
             }
         }
         Ok(ino)

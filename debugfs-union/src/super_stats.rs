@@ -242,7 +242,7 @@ pub fn list_super(sb: &Superblock) -> String {
             lm
         },
     );
-    line("Filesystem UUID", sbm::uuid_string(&sb.s_uuid));
+    line("Filesystem UUID", shown_uuid(&sb.s_uuid));
     line("Filesystem magic number", format!("0x{:04X}", sb.s_magic));
     line(
         "Filesystem revision #",
@@ -447,10 +447,37 @@ pub fn list_super(sb: &Superblock) -> String {
             sbm::hash_seed_string(&sb.s_hash_seed),
         );
     }
+    if sb.s_jnl_backup_type != 0 {
+        let v = match sb.s_jnl_backup_type {
+            1 => "inode blocks".to_string(),
+            t => format!("type {t}"),
+        };
+        line("Journal backup", v);
+    }
+    // sparse_super2 names its (at most two) backup groups; each is
+    // followed by a space, as e2p's list_super prints them.
+    if sb.s_backup_bgs != [0, 0] {
+        let groups: String = sb
+            .s_backup_bgs
+            .iter()
+            .filter(|&&g| g != 0)
+            .map(|g| format!("{g} "))
+            .collect();
+        line("Backup block groups", groups);
+    }
     if sb.s_error_count != 0 {
         line("FS Error count", sb.s_error_count.to_string());
     }
     o
+}
+
+/// A UUID as e2p prints it: all zeroes is `<none>`.
+fn shown_uuid(u: &[u8; 16]) -> String {
+    if *u == [0; 16] {
+        "<none>".to_string()
+    } else {
+        sbm::uuid_string(u)
+    }
 }
 
 /// `ssv -l`: the fields set_super_value knows, with their types.
@@ -547,6 +574,19 @@ const SUPER_FIELDS: &[(&str, &str)] = &[
 
 /// Parses a date/time value: a number of seconds, `now`, or
 /// YYYYMMDD[HHMM[SS]] (UTC), like debugfs' string_to_time.
+/// set_current_time: the time this session's changes are stamped with
+/// (inode times, dtime, the superblock's write time), as debugfs' fs->now.
+pub fn set_current_time(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 1, 1, "set_current_time <time>")?;
+    let fs = s.fs_mut()?;
+    let t = parse_time(&rest[0])
+        .map_err(|_| anyhow!("Couldn't parse argument as a time: {}\n", rest[0]))?;
+    fs.set_fixed_time(Some(t as u32));
+    writeln!(s.out, "Setting current time to {}\n", time_string(t))?;
+    Ok(())
+}
+
 pub fn parse_time(v: &str) -> Result<i64> {
     if v == "now" {
         return Ok(chrono::Utc::now().timestamp());

@@ -138,6 +138,7 @@ pub static COMMANDS: &[Command] = &[
         dirs::dx_hash
     ),
     cmd!(["testb"], "Test a block's in-use flag", bitmaps::testb),
+    cmd!(["dump_unused"], "Dump unused blocks", bitmaps::dump_unused),
     cmd!(["freeb"], "Clear a block's in-use flag", bitmaps::freeb),
     cmd!(["setb"], "Set a block's in-use flag", bitmaps::setb),
     cmd!(["testi"], "Test an inode's in-use flag", bitmaps::testi),
@@ -162,6 +163,12 @@ pub static COMMANDS: &[Command] = &[
     ),
     cmd!(["unlink"], "Delete a directory link", write::unlink),
     cmd!(["link", "ln"], "Create directory link", write::link),
+    cmd!(["clri"], "Clear an inode's contents", write::clri),
+    cmd!(
+        ["set_current_time"],
+        "Set current time to use when setting filesystem fields",
+        super_stats::set_current_time
+    ),
     cmd!(
         ["kill_file"],
         "Deallocate an inode and its blocks",
@@ -309,12 +316,19 @@ pub fn execute(s: &mut Session, line: &str) -> bool {
     };
     let r = (c.run)(s, &words);
     let _ = s.out.flush();
-    match r {
-        Ok(()) => true,
-        Err(e) => {
-            eprintln!("{name}: {e:#}");
-            true
-        }
+    if let Err(e) = r {
+        report(name, &e);
+    }
+    true
+}
+
+/// Prints a request's error as debugfs' com_err does: `request: message`,
+/// or an already worded one (`/x: File not found by ext2_lookup `) as is.
+pub fn report(request: &str, e: &anyhow::Error) {
+    match e.downcast_ref::<crate::session::Worded>() {
+        Some(w) if w.0.is_empty() => {}
+        Some(w) => eprintln!("{w}"),
+        None => eprintln!("{request}: {e:#}"),
     }
 }
 

@@ -123,7 +123,11 @@ pub fn link(s: &mut Session, args: &[String]) -> Result<()> {
         }
         _ => name_arg(s, &rest[1])?,
     };
-    s.fs_rw()?.link(dir, &name, ino)?;
+    // debugfs' link adds the name only: the link count is not changed
+    // (and a directory may be linked too).
+    let fs = s.fs_rw()?;
+    let rec = fs.read_inode(ino)?;
+    fs.add_entry(dir, &name, ino, inode::mode_to_dirent_type(rec.mode()))?;
     Ok(())
 }
 
@@ -133,6 +137,21 @@ pub fn kill_file(s: &mut Session, args: &[String]) -> Result<()> {
     s.fs_rw()?;
     let ino = s.inode_arg(&rest[0])?;
     kill_inode(s.fs_rw()?, ino)
+}
+
+/// clri: zeroes the inode's 128-byte base, as debugfs does (its
+/// ext2fs_write_inode writes only the base, so the large-inode fields and
+/// in-inode attributes stay); bitmaps, counts and blocks are left alone.
+pub fn clri(s: &mut Session, args: &[String]) -> Result<()> {
+    let (_, rest) = getopt(args, "")?;
+    usage_check(&rest, 1, 1, "clri <file>")?;
+    s.fs_rw()?;
+    let ino = s.inode_arg(&rest[0])?;
+    let fs = s.fs_rw()?;
+    let mut rec = fs.read_inode(ino)?;
+    rec.base = inode::InodeBase::default();
+    fs.write_inode(ino, &rec)?;
+    Ok(())
 }
 
 pub fn write(s: &mut Session, args: &[String]) -> Result<()> {

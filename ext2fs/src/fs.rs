@@ -658,6 +658,36 @@ impl Filesystem {
         Ok(())
     }
 
+    /// Sets or clears one block's bitmap bit and nothing else: the free
+    /// counts stay as they are (debugfs' setb/freeb, which mark the bitmap
+    /// without libext2fs' alloc_stats; e2fsck then finds the counts wrong).
+    pub fn set_block_bit(&mut self, block: u64, used: bool) -> Result<()> {
+        self.require_write()?;
+        self.check_block(block)?;
+        self.load_bitmaps()?;
+        let first = self.geo.first_data_block as u64;
+        if let Some(bb) = self.block_bitmap.as_mut() {
+            if block >= first {
+                bb.set(block - first, used);
+                self.mark_group_dirty(self.geo.block_group(block));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets or clears one inode's bitmap bit and nothing else (debugfs'
+    /// seti/freei), the counts staying as they are.
+    pub fn set_inode_bit(&mut self, ino: u32, used: bool) -> Result<()> {
+        self.require_write()?;
+        self.inode_location(ino)?;
+        self.load_bitmaps()?;
+        if let Some(ib) = self.inode_bitmap.as_mut() {
+            ib.set(ino as u64 - 1, used);
+            self.mark_group_dirty(self.geo.inode_group(ino));
+        }
+        Ok(())
+    }
+
     /// Allocates a free block, searching from `goal` to the end and then
     /// from the start (ext2's goal-directed allocation).
     pub fn alloc_block(&mut self, goal: u64) -> Result<u32> {
@@ -961,10 +991,8 @@ impl Filesystem {
         data: &[u8],
     ) -> Result<u32> {
         let goal = self.block_goal(ino, inode, logical)?;
-        let b = self.alloc_block(goal)?;
+        let b = self.alloc_data_block(inode, logical, goal)?;
         self.write_block(b as u64, data)?;
-        self.bmap_set(inode, logical, b)?;
-        inode.base.i_blocks += self.geo.block_size / 512;
         Ok(b)
     }
 
@@ -1010,13 +1038,31 @@ impl Filesystem {
     /// Points logical block `lblk` at `phys`, allocating (zeroed) indirect
     /// blocks on the way; i_blocks counts the indirect blocks it adds.
     pub fn bmap_set(&mut self, inode: &mut Inode, lblk: u64, phys: u32) -> Result<()> {
+        match self.map_path(inode, lblk, phys as u64)? {
+            (None, slot, _) => inode.base.i_block[slot] = phys,
+            (Some(holder), idx, _) => {
+                self.modify_block(holder as u64, |buf| crate::codec::put32(buf, idx * 4, phys))?
+            }
+        }
+        Ok(())
+    }
+
+    /// Where logical block `lblk`'s pointer lives: the indirect block
+    /// holding it and the index there (None: slot `idx` of the inode).
+    /// Indirect blocks missing on the way are made (zeroed, counted in
+    /// i_blocks) from `goal` on; the goal after them comes back too.
+    fn map_path(
+        &mut self,
+        inode: &mut Inode,
+        lblk: u64,
+        goal: u64,
+    ) -> Result<(Option<u32>, usize, u64)> {
         let bs = self.geo.block_size;
         let (slot, path) = block_map::path_to(lblk, bs)?;
-        if path.is_empty() {
-            inode.base.i_block[slot] = phys;
-            return Ok(());
-        }
-        let mut goal = phys as u64;
+        let Some((&last, upper)) = path.split_last() else {
+            return Ok((None, slot, goal));
+        };
+        let mut goal = goal;
         if inode.base.i_block[slot] == 0 {
             let nb = self.alloc_block(goal)?;
             self.write_block(nb as u64, &vec![0; bs as usize])?;
@@ -1025,11 +1071,7 @@ impl Filesystem {
             goal = nb as u64 + 1;
         }
         let mut cur = inode.base.i_block[slot];
-        for (depth, &idx) in path.iter().enumerate() {
-            if depth + 1 == path.len() {
-                return self
-                    .modify_block(cur as u64, |buf| crate::codec::put32(buf, idx * 4, phys));
-            }
+        for &idx in upper {
             let mut next = self.map_entry(cur as u64, idx)?;
             if next == 0 {
                 next = self.alloc_block(goal)?;
@@ -1040,7 +1082,19 @@ impl Filesystem {
             }
             cur = next;
         }
-        Ok(())
+        Ok((Some(cur), last, goal))
+    }
+
+    /// A new data block for logical block `lblk`, searched from `goal`,
+    /// after the indirect blocks it needs: e2fsprogs' bmap with BMAP_ALLOC
+    /// makes those first, so a file's (IND) block sits before block 12
+    /// (debugfs `write`, mke2fs -d). The block is mapped and counted.
+    fn alloc_data_block(&mut self, inode: &mut Inode, lblk: u64, goal: u64) -> Result<u32> {
+        let goal = self.map_path(inode, lblk, goal)?.2;
+        let p = self.alloc_block(goal)?;
+        self.bmap_set(inode, lblk, p)?;
+        inode.base.i_blocks += self.geo.block_size / 512;
+        Ok(p)
     }
 
     /// Writes `data` at byte `offset` of a file (read-modify-write of
@@ -1085,9 +1139,7 @@ impl Filesystem {
                         Some(p) => p as u64 + 1,
                         None => self.block_goal(ino, inode, lblk + k as u64)?,
                     };
-                    let p = self.alloc_block(goal)?;
-                    self.bmap_set(inode, lblk + k as u64, p)?;
-                    inode.base.i_blocks += self.geo.block_size / 512;
+                    let p = self.alloc_data_block(inode, lblk + k as u64, goal)?;
                     prev_phys = Some(p);
                     run = match run {
                         Some((rp, o, n)) if rp as u64 + n as u64 == p as u64 => {

@@ -263,7 +263,7 @@ const CASES: &[Case] = &[
         DEBUGFS,
         &["-R", "ls /nonexistent", "{img}"],
         0,
-        "ls: File not found by ext2_lookup",
+        "/nonexistent: File not found by ext2_lookup ",
     ),
     case(
         DEBUGFS,
@@ -276,7 +276,7 @@ const CASES: &[Case] = &[
         DEBUGFS,
         &["-R", "cat <99999>", "{img}"],
         0,
-        "Illegal inode number",
+        "<99999>: File not found by ext2_lookup ",
     ),
     case(
         DEBUGFS,

@@ -142,9 +142,16 @@ fn read_requests_match_real_debugfs() {
     let o = ours(&img, "ls -l /nothing/here");
     assert!(o.stdout.is_empty());
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("ls: File not found by ext2_lookup"), "{e}");
+    assert!(
+        e.contains("/nothing/here: File not found by ext2_lookup "),
+        "{e}"
+    );
     let o = ours(&img, "stat <999999>");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("stat:"));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("<999999>: File not found by ext2_lookup "),
+        "{e}"
+    );
     let o = ours(&img, "no_such_request");
     assert_eq!(o.status.code(), Some(1));
 }
@@ -385,6 +392,7 @@ fn write_requests_leave_a_clean_filesystem() {
          mknod /new/chr c 4 5\n\
          mknod /new/blk b 300 70000\n\
          link /a.txt /new/a2\n\
+         sif /a.txt links_count 3\n\
          rm /big.bin\n\
          rm /hard\n\
          rmdir /sub/deep/../deep\n\
@@ -659,4 +667,186 @@ fn a_mounted_filesystem_is_opened_read_only() {
     assert!(text(&params).contains("is mounted on"), "{}", text(&params));
     assert!(text(&mk).contains("read/only"), "{}", text(&mk));
     assert_real_fsck_clean(&img);
+}
+
+/// stdout and stderr of both debugfs on one request, the version line
+/// and the program's own name left out.
+fn both_outputs(img: &Path, req: &str) -> (String, String) {
+    let strip = |o: &std::process::Output, prog: &str| {
+        let err = String::from_utf8_lossy(&o.stderr);
+        let err: Vec<&str> = err.lines().skip(1).collect();
+        format!("{}{}", stdout(o), err.join("\n")).replace(prog, "PROG")
+    };
+    let real = run(Command::new("debugfs").arg("-R").arg(req).arg(img));
+    (
+        strip(&ours(img, req), "debugfs-union"),
+        strip(&real, "debugfs"),
+    )
+}
+
+/// Runs `script` with -w on two copies of `img`, ours and the real
+/// debugfs, and compares what each printed, then the real debugfs'
+/// answer to each of `queries` on both results.
+fn assert_same_writes(img: &Path, script: &str, queries: &[&str]) {
+    let dir = img.parent().unwrap();
+    let cmd = dir.join("same_writes.cmd");
+    std::fs::write(&cmd, script).unwrap();
+    let (mine, real) = (dir.join("mine.img"), dir.join("real.img"));
+    std::fs::copy(img, &mine).unwrap();
+    std::fs::copy(img, &real).unwrap();
+    let go = |prog: &Path, target: &Path, name: &str| {
+        let o = run(Command::new(prog).arg("-w").arg("-f").arg(&cmd).arg(target));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let err: Vec<&str> = err.lines().skip(1).collect();
+        format!("{}{}", stdout(&o), err.join("\n")).replace(name, "PROG")
+    };
+    let a = go(&our_bin("debugfs-union"), &mine, "debugfs-union");
+    let b = go(Path::new("debugfs"), &real, "debugfs");
+    assert_eq!(a, b, "{script:?}: what the requests printed differs");
+    for q in queries {
+        assert_eq!(
+            String::from_utf8_lossy(&real_debugfs(&mine, q)),
+            String::from_utf8_lossy(&real_debugfs(&real, q)),
+            "{script:?} then {q:?}"
+        );
+    }
+}
+
+#[test]
+fn ncheck_lists_every_name_of_a_hard_linked_inode() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::create_dir_all(src.join("b")).unwrap();
+    std::fs::write(src.join("a/f"), "x").unwrap();
+    std::fs::hard_link(src.join("a/f"), src.join("b/g")).unwrap();
+    std::fs::hard_link(src.join("a/f"), src.join("h")).unwrap();
+    let img = dir.path().join("t.img");
+    real_mkfs(&img, &["-d", src.to_str().unwrap()], "4M");
+    for req in [
+        "ncheck 12 13 14 15",
+        "ncheck -c 14 13",
+        "ncheck <14> 2",
+        "ncheck 14 14",
+    ] {
+        assert_same(&img, req);
+    }
+    for req in ["ncheck 0", "ncheck 12 99999", "ncheck x"] {
+        let (mine, real) = both_outputs(&img, req);
+        assert_eq!(mine, real, "{req}");
+    }
+}
+
+#[test]
+fn paths_that_do_not_resolve_are_reported_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path());
+    for req in [
+        "ls /x",
+        "ls -l /nothing/here",
+        "stat /x",
+        "cat sub/x",
+        "stat <0>",
+        "stat <999999>",
+        "cd /x",
+        "blocks /x",
+        "testi /x",
+        "dump /x /dev/null",
+        "rdump /x /tmp",
+        "bmap /x 0",
+        "ea_list /x",
+    ] {
+        let (mine, real) = both_outputs(&img, req);
+        assert_eq!(mine, real, "{req}");
+    }
+}
+
+#[test]
+fn dump_unused_set_current_time_and_clri_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path());
+    // Freed blocks that still hold data, for dump_unused to find.
+    let o = run(Command::new("debugfs")
+        .args(["-w", "-R", "rm /big.bin"])
+        .arg(&img));
+    assert!(o.status.success(), "{}", text(&o));
+    for req in [
+        "dump_unused",
+        "dump_unused x",
+        "set_current_time 20200102030405",
+        "set_current_time @1700000000",
+        "set_current_time never",
+        "clri",
+    ] {
+        let (mine, real) = both_outputs(&img, req);
+        assert_eq!(mine, real, "{req}");
+    }
+    assert_same_writes(&img, "clri /a.txt\n", &["stat <12>", "ls -l /", "stats"]);
+    assert_same_writes(
+        &img,
+        "set_current_time 20200102030405\nmkdir /d\nmknod p p\n",
+        &["stat /d", "stat /p"],
+    );
+}
+
+#[test]
+fn link_bitmap_requests_and_write_layout_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path());
+    // link adds a name only: the link count stays.
+    assert_same_writes(&img, "link /a.txt /newname\n", &["stat /a.txt", "ls -l /"]);
+    // setb/freeb/seti/freei flip bits only: the free counts stay.
+    assert_same_writes(
+        &img,
+        "freeb 300\nsetb 5000 3\nfreei 12\nseti 900\nfreeb 300\n",
+        &[
+            "stats",
+            "testb 300",
+            "testb 5000 3",
+            "testi <12>",
+            "testi <900>",
+        ],
+    );
+    // A file past 12 blocks: its (IND) block comes before block 12's data,
+    // and past 12 + 256 blocks the (DIND) blocks too, as debugfs lays them.
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8 + 1).collect();
+    let native = dir.path().join("native.bin");
+    std::fs::write(&native, &data).unwrap();
+    assert_same_writes(
+        &img,
+        &format!(
+            "set_current_time 20200102030405\nwrite {} /w\n",
+            native.display()
+        ),
+        &["stat /w", "stats"],
+    );
+}
+
+#[test]
+fn stats_show_sparse_super2_backups_and_a_missing_uuid() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, extra) in [("two", None), ("one", Some("num_backup_sb=1"))] {
+        let img = dir.path().join(format!("{name}.img"));
+        let mut args = vec!["-O", "sparse_super2", "-U", "clear"];
+        if let Some(e) = extra {
+            args.extend(["-E", e]);
+        }
+        real_mkfs(&img, &args, "64M");
+        assert_same(&img, "stats");
+    }
 }
