@@ -29,7 +29,11 @@ use fuser::{
 pub use layer::Layer;
 pub use union::Union;
 
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may keep names and attributes without asking: the
+/// engine is the only writer of the top image and tells the kernel of
+/// every change it makes through the replies; lower layers are read-only
+/// (changing them under a mount is undefined, as with overlayfs).
+const TTL: Duration = Duration::from_secs(30);
 
 /// The environment variable that tells a re-executed foreground child to
 /// report "ready" on stdout once the mount is up, then detach.
