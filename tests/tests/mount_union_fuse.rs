@@ -396,10 +396,7 @@ fn lower_layers_from_an_image_and_a_directory() {
         s.lower.display(),
         base_img.display()
     );
-    let out = run(Command::new(our_bin("mount-union"))
-        .args(["--engine", "fuse", "-o", &opt])
-        .arg(&s.img)
-        .arg(&s.mnt));
+    let out = fuse_mount(&s, &opt);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let guard = Mounted(s.mnt.clone());
     let m = &s.mnt;
@@ -494,13 +491,7 @@ fn umount_then_flock_waits_for_a_clean_image() {
         return;
     }
     let s = setup();
-    let opt = format!("union,lowerdir={}", s.lower.display());
-    let out = run(Command::new(our_bin("mount-union"))
-        .args(["--engine", "fuse", "-o", &opt])
-        .arg(&s.img)
-        .arg(&s.mnt));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let guard = Mounted(s.mnt.clone());
+    let guard = mount_engine(&s);
     for i in 0..200 {
         std::fs::write(s.mnt.join(format!("f{i}")), vec![b'y'; 3000]).unwrap();
     }

@@ -265,23 +265,7 @@ fn mount_flags_reach_the_kernel() {
         return;
     }
     let s = setup();
-    let opt = format!(
-        "union,noexec,nosuid,nodev,noatime,lowerdir={}",
-        s.lower.display()
-    );
-    let out = integration_tests::run(
-        std::process::Command::new(integration_tests::our_bin("mount-union"))
-            .args(["--engine", "fuse", "-o", &opt])
-            .arg(&s.img)
-            .arg(&s.mnt),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        integration_tests::text(&out)
-    );
-    let guard = Mounted(s.mnt.clone());
+    let guard = mount_engine_with(&s, "noexec,nosuid,nodev,noatime,");
     let opts = mount_options_of(&s.mnt);
     for o in ["noexec", "nosuid", "nodev", "noatime"] {
         assert!(opts.split(',').any(|x| x == o), "{o} missing from {opts}");
@@ -313,20 +297,13 @@ fn mount_flags_reach_the_kernel() {
         .success());
     // Options a FUSE mount cannot take are refused, not dropped.
     unmount_and_check(&s, guard);
-    let opt = format!("union,strictatime,lowerdir={}", s.lower.display());
-    let out = integration_tests::run(
-        std::process::Command::new(integration_tests::our_bin("mount-union"))
-            .args(["--engine", "fuse", "-o", &opt])
-            .arg(&s.img)
-            .arg(&s.mnt),
+    let out = fuse_mount(
+        &s,
+        &format!("union,strictatime,lowerdir={}", s.lower.display()),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(32),
-        "{}",
-        integration_tests::text(&out)
-    );
-    assert!(integration_tests::text(&out).contains("strictatime"));
+    let why = integration_tests::text(&out);
+    assert_eq!(out.status.code(), Some(32), "{why}");
+    assert!(why.contains("strictatime"), "{why}");
 }
 
 #[test]

@@ -147,15 +147,25 @@ pub fn errno_of(r: std::io::Result<()>) -> Option<i32> {
     r.err().and_then(|e| e.raw_os_error())
 }
 
-/// Mounts the setup's union with the engine in the background.
-pub fn mount_engine(s: &Setup) -> Mounted {
-    let opt = format!("union,lowerdir={}", s.lower.display());
-    let out = run(Command::new(our_bin("mount-union"))
-        .args(["--engine", "fuse", "-o", &opt])
+/// Runs `mount-union --engine fuse -o OPT` on the setup's image and
+/// mountpoint (the engine detaches once the mount is up).
+pub fn fuse_mount(s: &Setup, opt: &str) -> std::process::Output {
+    run(Command::new(our_bin("mount-union"))
+        .args(["--engine", "fuse", "-o", opt])
         .arg(&s.img)
-        .arg(&s.mnt));
+        .arg(&s.mnt))
+}
+
+/// Mounts the setup's union (`-o union,EXTRA` over its lower tree).
+pub fn mount_engine_with(s: &Setup, extra: &str) -> Mounted {
+    let out = fuse_mount(s, &format!("union,{extra}lowerdir={}", s.lower.display()));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     Mounted(s.mnt.clone())
+}
+
+/// Mounts the setup's union with the engine in the background.
+pub fn mount_engine(s: &Setup) -> Mounted {
+    mount_engine_with(s, "")
 }
 
 /// Unmounts, waits for the engine to let the image go and checks the
