@@ -203,7 +203,8 @@ Filesystem mounted or opened exclusively by another program?"
             return anyhow!("{e} while trying to open {device}\nPossibly non-existent device?");
         }
     }
-    if e.to_string().contains("short read") {
+    if matches!(&e, ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof)
+    {
         return anyhow!(
             "{e} while trying to open {device}\nCould this be a zero-length partition?"
         );

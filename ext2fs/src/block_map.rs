@@ -84,9 +84,7 @@ where
     // A map that lists an indirect block twice loops (or was made to cost
     // pointers^3 reads): corrupt, and never followed.
     if !seen.insert(block) {
-        return Err(crate::Error::Invalid(format!(
-            "indirect block {block} appears twice in one block map (a loop)"
-        )));
+        return Err(crate::Error::BlockMapLoop(block));
     }
     let data = read(block)?;
     let span = per.pow(level as u32 - 1);
@@ -129,9 +127,7 @@ pub fn path_to(lblk: u64, block_size: u32) -> Result<(usize, Vec<usize>)> {
         }
         rest -= span;
     }
-    Err(Error::Invalid(format!(
-        "logical block {lblk} is beyond the largest ext2 file"
-    )))
+    Err(Error::BlockBeyondLargestFile(lblk))
 }
 
 /// i_block and the indirect blocks (number, contents) of a built map.

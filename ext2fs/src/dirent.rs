@@ -225,20 +225,19 @@ pub fn write_block(entries: &[DirEntry], block_size: usize) -> Result<Vec<u8>> {
     for e in entries {
         let start = out.len();
         if (e.rec_len as usize) < e.min_rec_len() {
-            return Err(Error::Invalid(format!(
-                "directory entry {:?}: rec_len {} too small",
-                String::from_utf8_lossy(&e.name),
-                e.rec_len
-            )));
+            return Err(Error::RecLenTooSmall {
+                name: String::from_utf8_lossy(&e.name).into_owned(),
+                rec_len: e.rec_len,
+            });
         }
         write_entry(e, block_size, &mut out);
         out.resize(start + e.rec_len as usize, 0);
     }
     if out.len() != block_size {
-        return Err(Error::Invalid(format!(
-            "directory entries cover {} bytes of a {block_size}-byte block",
-            out.len()
-        )));
+        return Err(Error::EntriesDoNotTile {
+            covered: out.len(),
+            block_size,
+        });
     }
     Ok(out)
 }

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// What went wrong, as a variant a caller can act on (an exit code, an
+/// errno value) without reading the message. New variants may come.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("{what} is truncated ({have} bytes)")]
     Truncated { what: &'static str, have: usize },
@@ -79,6 +82,76 @@ pub enum Error {
     #[error("invalid name {0:?}: {1}")]
     InvalidName(String, &'static str),
 
+    #[error("name too long ({len} bytes, at most {max}): {name:?}")]
+    NameTooLong {
+        name: String,
+        len: usize,
+        max: usize,
+    },
+
+    #[error("{0}: is a directory")]
+    IsDirectory(String),
+
+    #[error("hard links to directories are not allowed")]
+    DirectoryHardLink,
+
+    /// A size or offset past what an ext2 block map can address.
+    #[error("file size {0} is larger than ext2 allows")]
+    FileTooLarge(u64),
+
+    #[error("logical block {0} is beyond the largest ext2 file")]
+    BlockBeyondLargestFile(u64),
+
+    #[error("the filesystem does not have {0}")]
+    MissingFeature(&'static str),
+
+    #[error("file type {0} is not a union entry")]
+    NotUnionEntry(u8),
+
+    #[error("unsupported directory hash version {0}")]
+    UnsupportedHash(u8),
+
+    #[error("indirect block {0} appears twice in one block map (a loop)")]
+    BlockMapLoop(u32),
+
+    #[error("directory {dir} needs {leaves} leaf blocks; a two-level htree holds {max}")]
+    HtreeTooLarge { dir: u32, leaves: usize, max: usize },
+
+    #[error("symlink of {0} bytes")]
+    SymlinkTooLong(u64),
+
+    #[error("directory block {0} vanished")]
+    DirectoryBlockVanished(u64),
+
+    /// A directory block to write whose entries do not tile it exactly.
+    #[error("directory entry {name:?}: rec_len {rec_len} too small")]
+    RecLenTooSmall { name: String, rec_len: u32 },
+
+    #[error("directory entries cover {covered} bytes of a {block_size}-byte block")]
+    EntriesDoNotTile { covered: usize, block_size: usize },
+
+    #[error("write of {0} bytes is not whole blocks")]
+    NotWholeBlocks(usize),
+
+    #[error("in-inode xattr area too large")]
+    InodeXattrAreaTooLarge,
+
+    #[error("xattr name {0:?} has no name after its prefix")]
+    EmptyXattrName(String),
+
+    /// A visitor asked the walk to stop (the caller keeps its own reason).
+    #[error("stopped by the caller")]
+    Stopped,
+
+    /// The in-memory image's lock was poisoned by a panic elsewhere.
+    #[error("image lock poisoned")]
+    LockPoisoned,
+
+    #[error("in-memory image expected")]
+    NotInMemory,
+
+    /// A parameter the caller chose is out of range (mke2fs geometry);
+    /// the text is the message to print.
     #[error("{0}")]
     Invalid(String),
 

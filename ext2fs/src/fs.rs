@@ -187,10 +187,7 @@ impl Filesystem {
         self.check_block(block)?;
         let bs = self.geo.block_size as u64;
         if !(data.len() as u64).is_multiple_of(bs) {
-            return Err(Error::Invalid(format!(
-                "write of {} bytes is not whole blocks",
-                data.len()
-            )));
+            return Err(Error::NotWholeBlocks(data.len()));
         }
         let count = data.len() as u64 / bs;
         self.check_block(block + count - 1)?;
@@ -349,9 +346,7 @@ impl Filesystem {
         // A corrupt size must not make us allocate terabytes.
         let max = block_map::max_logical_blocks(self.geo.block_size) * bs;
         if size > max {
-            return Err(Error::Invalid(format!(
-                "file size {size} is larger than ext2 allows"
-            )));
+            return Err(Error::FileTooLarge(size));
         }
         let mut out = Vec::new();
         self.read_file_with(inode, |off, data| {
@@ -403,7 +398,7 @@ impl Filesystem {
         }
         let size = inode.size();
         if size >= self.geo.block_size as u64 {
-            return Err(Error::Invalid(format!("symlink of {size} bytes")));
+            return Err(Error::SymlinkTooLong(size));
         }
         self.read_file(inode)
     }
@@ -970,7 +965,7 @@ impl Filesystem {
             .into_iter()
             .find(|(l, _)| *l == logical)
             .map(|(_, p)| p)
-            .ok_or_else(|| Error::Invalid(format!("directory block {logical} vanished")))?;
+            .ok_or(Error::DirectoryBlockVanished(logical))?;
         self.write_dir_block_at(phys, entries)
     }
 
@@ -1112,7 +1107,9 @@ impl Filesystem {
         let end = offset
             .checked_add(data.len() as u64)
             .filter(|&e| e <= block_map::max_logical_blocks(self.geo.block_size) * bs)
-            .ok_or_else(|| Error::Invalid("write past the largest ext2 file".into()))?;
+            .ok_or(Error::FileTooLarge(
+                offset.saturating_add(data.len() as u64),
+            ))?;
         let mut pos = offset;
         // Blocks at or past the rounded-up size are never mapped in ext2
         // (no preallocation), so whole new blocks there can be allocated
@@ -1276,9 +1273,7 @@ impl Filesystem {
     /// dir_index.
     pub fn index_directory(&mut self, dir: u32) -> Result<()> {
         if !self.sb.has_compat(crate::features::compat::DIR_INDEX) {
-            return Err(Error::Invalid(
-                "the filesystem does not have dir_index".into(),
-            ));
+            return Err(Error::MissingFeature("dir_index"));
         }
         let all = self.read_dir(dir)?;
         let parent = all
@@ -1372,11 +1367,15 @@ impl Filesystem {
 
     /// Creates a symlink; targets under 60 bytes are fast symlinks.
     pub fn symlink(&mut self, parent: u32, name: &[u8], target: &[u8]) -> Result<u32> {
-        if target.is_empty() || target.len() >= self.geo.block_size as usize {
-            return Err(Error::InvalidName(
-                String::from_utf8_lossy(target).into_owned(),
-                "symlink target must be 1 to block-size-1 bytes",
-            ));
+        if target.is_empty() {
+            return Err(Error::InvalidName(String::new(), "empty symlink target"));
+        }
+        if target.len() >= self.geo.block_size as usize {
+            return Err(Error::NameTooLong {
+                name: String::from_utf8_lossy(target).into_owned(),
+                len: target.len(),
+                max: self.geo.block_size as usize - 1,
+            });
         }
         let ino = self.create(parent, name, inode::S_IFLNK | 0o777)?;
         let mut rec = self.read_inode(ino)?;
@@ -1418,9 +1417,7 @@ impl Filesystem {
     pub fn link(&mut self, parent: u32, name: &[u8], ino: u32) -> Result<()> {
         let mut rec = self.read_inode(ino)?;
         if rec.is_dir() {
-            return Err(Error::Invalid(
-                "hard links to directories are not allowed".into(),
-            ));
+            return Err(Error::DirectoryHardLink);
         }
         if rec.base.i_links_count >= inode::LINK_MAX {
             return Err(Error::TooManyLinks(ino));
@@ -1489,10 +1486,9 @@ impl Filesystem {
             .lookup_entry(parent, name)?
             .ok_or_else(|| Error::NotFound(String::from_utf8_lossy(name).into_owned()))?;
         if e.inode != 0 && self.read_inode(e.inode)?.is_dir() {
-            return Err(Error::Invalid(format!(
-                "{}: is a directory",
-                String::from_utf8_lossy(name)
-            )));
+            return Err(Error::IsDirectory(
+                String::from_utf8_lossy(name).into_owned(),
+            ));
         }
         self.remove_entry(parent, name)?;
         if e.inode != 0 {
@@ -1585,14 +1581,10 @@ impl Filesystem {
     /// needs the whiteout feature.
     pub fn add_union_entry(&mut self, dir: u32, name: &[u8], kind: u8) -> Result<()> {
         if !self.whiteout_feature() {
-            return Err(Error::Invalid(
-                "the filesystem does not have the whiteout feature".into(),
-            ));
+            return Err(Error::MissingFeature("the whiteout feature"));
         }
         if kind != ft::WHT && kind != ft::FALLTHRU {
-            return Err(Error::Invalid(format!(
-                "file type {kind} is not a union entry"
-            )));
+            return Err(Error::NotUnionEntry(kind));
         }
         if name == b"." || name == b".." {
             return Err(Error::InvalidName(
@@ -1626,9 +1618,7 @@ impl Filesystem {
         }
         if on {
             if !self.whiteout_feature() {
-                return Err(Error::Invalid(
-                    "the filesystem does not have the whiteout feature".into(),
-                ));
+                return Err(Error::MissingFeature("the whiteout feature"));
             }
             rec.base.i_flags |= flags::OPAQUE;
         } else {
@@ -1659,9 +1649,7 @@ impl Filesystem {
     pub fn set_xattrs(&mut self, ino: u32, attrs: &[crate::xattr::Xattr]) -> Result<()> {
         self.require_write()?;
         if !attrs.is_empty() && !self.sb.has_compat(crate::features::compat::EXT_ATTR) {
-            return Err(Error::Invalid(
-                "the filesystem does not have ext_attr".into(),
-            ));
+            return Err(Error::MissingFeature("ext_attr"));
         }
         let mut rec = self.read_inode(ino)?;
         let body_len = rec.in_inode_xattr_area().map(|a| a.len()).unwrap_or(0);
@@ -1812,7 +1800,11 @@ pub fn validate_name(name: &[u8]) -> Result<()> {
         return bad("empty name");
     }
     if name.len() > dirent::NAME_MAX {
-        return bad("name longer than 255 bytes");
+        return Err(Error::NameTooLong {
+            name: String::from_utf8_lossy(name).into_owned(),
+            len: name.len(),
+            max: dirent::NAME_MAX,
+        });
     }
     if name.contains(&b'/') || name.contains(&0) {
         return bad("name contains '/' or NUL");

@@ -144,9 +144,7 @@ pub fn dirhash(version: u8, name: &[u8], seed: &[u32; 4]) -> Result<(u32, u32)> 
             (buf[0], buf[1])
         }
         v => {
-            return Err(Error::Invalid(format!(
-                "unsupported directory hash version {v}"
-            )));
+            return Err(Error::UnsupportedHash(v));
         }
     };
     Ok((hash & !1, minor))

@@ -295,10 +295,11 @@ pub fn build(
     let rlimit = root_limit(block_size) as usize;
     let nlimit = node_limit(block_size) as usize;
     if nleaves > rlimit * nlimit {
-        return Err(Error::Invalid(format!(
-            "directory {dir} needs {nleaves} leaf blocks; a two-level htree holds {}",
-            rlimit * nlimit
-        )));
+        return Err(Error::HtreeTooLarge {
+            dir,
+            leaves: nleaves,
+            max: rlimit * nlimit,
+        });
     }
     let mut blocks = vec![Vec::new()];
     let mut leaf_index = Vec::with_capacity(nleaves);

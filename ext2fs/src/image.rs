@@ -370,9 +370,7 @@ impl Image {
         let res = match &self.backend {
             Backend::File(f) => f.read_exact_at(buf, offset),
             Backend::Memory(m) => {
-                let v = m
-                    .lock()
-                    .map_err(|_| Error::Invalid("image lock poisoned".into()))?;
+                let v = m.lock().map_err(|_| Error::LockPoisoned)?;
                 let end = offset.checked_add(buf.len() as u64);
                 match end {
                     Some(end) if end <= v.len() as u64 => {
@@ -427,9 +425,7 @@ impl Image {
                     .map_err(|e| Error::io(&self.path, e))
             }
             Backend::Memory(m) => {
-                let mut v = m
-                    .lock()
-                    .map_err(|_| Error::Invalid("image lock poisoned".into()))?;
+                let mut v = m.lock().map_err(|_| Error::LockPoisoned)?;
                 let end = offset as usize + buf.len();
                 if end > v.len() {
                     return Err(Error::io(
@@ -466,7 +462,7 @@ impl Image {
             Backend::File(f) => f.set_len(full).map_err(|e| Error::io(&self.path, e))?,
             Backend::Memory(m) => m
                 .lock()
-                .map_err(|_| Error::Invalid("image lock poisoned".into()))?
+                .map_err(|_| Error::LockPoisoned)?
                 .resize(full as usize, 0),
         }
         self.len = len;

@@ -289,7 +289,7 @@ impl Inode {
         let mut bytes = self.to_bytes();
         let start = InodeBase::SIZE + self.extra_isize() as usize;
         if start + area.len() > bytes.len() {
-            return Err(Error::Invalid("in-inode xattr area too large".into()));
+            return Err(Error::InodeXattrAreaTooLarge);
         }
         bytes[start..start + area.len()].copy_from_slice(area);
         bytes[start + area.len()..].fill(0);

@@ -681,9 +681,6 @@ pub fn small_image(size: u64, whiteout: bool) -> Result<Vec<u8>> {
         fs.set_opaque(d, true)?;
     }
     fs.flush()?;
-    let bytes = fs
-        .image()
-        .memory_bytes()
-        .ok_or_else(|| Error::Invalid("in-memory image expected".into()))?;
+    let bytes = fs.image().memory_bytes().ok_or(Error::NotInMemory)?;
     Ok(bytes)
 }

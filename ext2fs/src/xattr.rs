@@ -247,18 +247,16 @@ fn lay_out(
     let mut raw = Vec::new();
     for (idx, suffix, a) in sorted {
         if suffix.is_empty() && !matches!(idx, 2 | 3 | 8) {
-            return Err(Error::Invalid(format!(
-                "xattr name {:?} has no name after its prefix",
-                a.name
-            )));
+            return Err(Error::EmptyXattrName(a.name.clone()));
         }
         // POSIX ACLs (index 2, 3) and richacl (8) are stored with an empty name.
         let stored_name: Vec<u8> = suffix.as_bytes().to_vec();
         if stored_name.len() > 255 {
-            return Err(Error::Invalid(format!(
-                "xattr name {:?} is too long",
-                a.name
-            )));
+            return Err(Error::NameTooLong {
+                name: a.name.clone(),
+                len: stored_name.len(),
+                max: 255,
+            });
         }
         let elen = entry_len(stored_name.len());
         let vlen = value_len(a.value.len());

@@ -1,4 +1,4 @@
-//! Library and I/O errors as errno values for the kernel.
+//! Library and I/O errors as errno values for the kernel, by variant.
 
 /// A positive errno value (libc::ENOENT, ...).
 pub type Errno = i32;
@@ -9,17 +9,39 @@ pub fn from_lib(e: ext2fs::Error) -> Errno {
         E::NotFound(_) => libc::ENOENT,
         E::Exists(_) => libc::EEXIST,
         E::NotDirectory(_) => libc::ENOTDIR,
+        E::IsDirectory(_) => libc::EISDIR,
         E::NotEmpty(_) => libc::ENOTEMPTY,
-        E::InvalidName(n, _) if n.len() > 255 => libc::ENAMETOOLONG,
+        E::NameTooLong { .. } => libc::ENAMETOOLONG,
         E::InvalidName(..) => libc::EINVAL,
+        E::DirectoryHardLink => libc::EPERM,
+        E::TooManyLinks(_) => libc::EMLINK,
+        E::FileTooLarge(_) | E::BlockBeyondLargestFile(_) => libc::EFBIG,
         E::NoSpace { .. } => libc::ENOSPC,
         E::ReadOnly => libc::EROFS,
+        E::MissingFeature(_) => libc::ENOTSUP,
         E::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
-        E::Invalid(m) if m.contains("file exists") || m.contains("already exists") => libc::EEXIST,
-        E::Invalid(m) if m.contains("is a directory") => libc::EISDIR,
-        E::Invalid(m) if m.contains("past the largest") => libc::EFBIG,
-        E::Invalid(m) if m.contains("does not have ext_attr") => libc::ENOTSUP,
-        E::Invalid(_) => libc::EINVAL,
+        E::Invalid(_) | E::NotUnionEntry(_) | E::EmptyXattrName(_) => libc::EINVAL,
         _ => libc::EIO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ext2fs::Error as E;
+
+    #[test]
+    fn errno_by_variant() {
+        assert_eq!(from_lib(E::IsDirectory("x".into())), libc::EISDIR);
+        assert_eq!(from_lib(E::TooManyLinks(5)), libc::EMLINK);
+        assert_eq!(from_lib(E::FileTooLarge(1 << 60)), libc::EFBIG);
+        assert_eq!(from_lib(E::MissingFeature("ext_attr")), libc::ENOTSUP);
+        let long = E::NameTooLong {
+            name: "n".repeat(300),
+            len: 300,
+            max: 255,
+        };
+        assert_eq!(from_lib(long), libc::ENAMETOOLONG);
+        assert_eq!(from_lib(E::Exists("x".into())), libc::EEXIST);
     }
 }

@@ -364,7 +364,7 @@ impl Layer {
                 fs.read_file_with(&i, |off, data| {
                     if let Err(e) = sink(off, data) {
                         err = Some(e);
-                        return Err(ext2fs::Error::Invalid("copy-up stopped".into()));
+                        return Err(ext2fs::Error::Stopped);
                     }
                     Ok(())
                 })
