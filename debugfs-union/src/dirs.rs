@@ -277,19 +277,9 @@ pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
                 }
             }
             's' => {
-                let hex: String = v.chars().filter(|&c| c != '-').collect();
-                if hex.len() != 32 {
-                    bail!("Invalid UUID format: {v}");
-                }
-                for (i, w) in seed.iter_mut().enumerate() {
-                    let mut b = [0u8; 4];
-                    for (j, x) in b.iter_mut().enumerate() {
-                        let k = 2 * (4 * i + j);
-                        *x = u8::from_str_radix(&hex[k..k + 2], 16)
-                            .map_err(|_| anyhow!("Invalid UUID format: {v}"))?;
-                    }
-                    *w = u32::from_le_bytes(b);
-                }
+                let u =
+                    ext2fs::uuid::parse(&v).ok_or_else(|| anyhow!("Invalid UUID format: {v}"))?;
+                seed = ext2fs::uuid::seed_words(&u);
             }
             'v' => verbose = true,
             'c' | 'e' => {

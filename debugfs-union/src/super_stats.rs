@@ -615,28 +615,11 @@ pub fn parse_time(v: &str) -> Result<i64> {
         .ok_or_else(|| anyhow!("Couldn't parse '{v}' as a time"))
 }
 
+/// A UUID field's value as debugfs takes it: null/clear, random, time or
+/// the 8-4-4-4-12 form.
 fn parse_uuid(v: &str) -> Result<[u8; 16]> {
-    let mut out = [0u8; 16];
-    match v {
-        "null" | "clear" => return Ok(out),
-        "random" | "time" => {
-            let mut f = std::fs::File::open("/dev/urandom")?;
-            std::io::Read::read_exact(&mut f, &mut out)?;
-            out[6] = (out[6] & 0x0f) | 0x40;
-            out[8] = (out[8] & 0x3f) | 0x80;
-            return Ok(out);
-        }
-        _ => {}
-    }
-    let hex: String = v.chars().filter(|&c| c != '-').collect();
-    if hex.len() != 32 {
-        bail!("Invalid UUID format: {v}");
-    }
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .map_err(|_| anyhow!("Invalid UUID format: {v}"))?;
-    }
-    Ok(out)
+    ext2fs::uuid::from_arg(v, chrono::Utc::now().timestamp().max(0) as u64)
+        .ok_or_else(|| anyhow!("Invalid UUID format: {v}"))
 }
 
 /// Sets one superblock field by its debugfs name. Returns false for a
@@ -709,11 +692,7 @@ fn set_super_field(sb: &mut Superblock, name: &str, v: &str) -> Result<bool> {
         "journal_dev" => sb.s_journal_dev = u32v()?,
         "last_orphan" => sb.s_last_orphan = u32v()?,
         "hash_seed" => {
-            let b = parse_uuid(v)?;
-            for i in 0..4 {
-                sb.s_hash_seed[i] =
-                    u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
-            }
+            sb.s_hash_seed = ext2fs::uuid::seed_words(&parse_uuid(v)?);
         }
         "def_hash_version" => {
             sb.s_def_hash_version = match sbm::hash_version_from_name(v) {

@@ -277,7 +277,7 @@ Either the superblock or the partition table is likely to be corrupt!",
             && self.fs.sb.s_uuid == [0; 16]
             && self.problem(Code::AddUuid, &Ctx::default())?
         {
-            self.fs.sb.s_uuid = random_uuid();
+            self.fs.sb.s_uuid = ext2fs::uuid::random_v4();
             self.fs.mark_super_dirty();
         }
         self.reloc = reloc;
@@ -434,22 +434,4 @@ Either the superblock or the partition table is likely to be corrupt!",
         let _ = inode::ROOT_INO;
         Ok(())
     }
-}
-
-fn random_uuid() -> [u8; 16] {
-    use std::io::Read;
-    let mut u = [0u8; 16];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut u))
-        .is_ok();
-    if !ok {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(1);
-        u = (t ^ ((std::process::id() as u128) << 64)).to_le_bytes();
-    }
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
 }

@@ -22,6 +22,7 @@ pub mod mkfs;
 pub mod resize_inode;
 pub mod run_bitmap;
 pub mod superblock;
+pub mod uuid;
 pub mod xattr;
 
 pub use error::{Error, Result};

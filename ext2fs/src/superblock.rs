@@ -364,27 +364,8 @@ pub fn state_name(state: u16) -> String {
     s.trim_start().to_string()
 }
 
-/// A UUID in the usual 8-4-4-4-12 form.
-pub fn uuid_string(u: &[u8; 16]) -> String {
-    let h: Vec<String> = u.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        h[0..4].concat(),
-        h[4..6].concat(),
-        h[6..8].concat(),
-        h[8..10].concat(),
-        h[10..16].concat()
-    )
-}
-
-/// The hash seed as the UUID-formatted string dumpe2fs prints.
-pub fn hash_seed_string(seed: &[u32; 4]) -> String {
-    let mut b = [0u8; 16];
-    for (i, w) in seed.iter().enumerate() {
-        b[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
-    }
-    uuid_string(&b)
-}
+/// The UUID and hash-seed forms dumpe2fs prints (see `crate::uuid`).
+pub use crate::uuid::{format as uuid_string, format_seed as hash_seed_string};
 
 /// A NUL-padded on-disk string as text (lossy for non-UTF-8 bytes).
 pub fn c_string(bytes: &[u8]) -> String {

@@ -10,17 +10,7 @@ use std::process::Command;
 use ext2fs::hash::dirhash;
 
 fn seed_words(uuid: &str) -> [u32; 4] {
-    let hex: Vec<u8> = uuid
-        .replace('-', "")
-        .as_bytes()
-        .chunks(2)
-        .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
-        .collect();
-    let mut w = [0u32; 4];
-    for i in 0..4 {
-        w[i] = u32::from_le_bytes([hex[4 * i], hex[4 * i + 1], hex[4 * i + 2], hex[4 * i + 3]]);
-    }
-    w
+    ext2fs::uuid::seed_words(&ext2fs::uuid::parse(uuid).expect("a UUID"))
 }
 
 #[test]

@@ -17,6 +17,7 @@ use ext2fs::features::{compat, incompat, FeatureSet};
 use ext2fs::image::Image;
 use ext2fs::mkfs::{self, Params, Writer};
 use ext2fs::superblock::{self as sbm, Superblock};
+use ext2fs::uuid;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -129,7 +130,7 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            match e.downcast_ref::<Refusal>() {
+            match e.downcast_ref::<Plain>() {
                 Some(r) => eprintln!("{r}"),
                 None => eprintln!("mke2fs-union: {e:#}"),
             }
@@ -138,20 +139,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// A refusal printed in mke2fs' own words, without our program name.
+/// An error printed in mke2fs' own words, without our program name.
 #[derive(Debug)]
-struct Refusal(String);
+struct Plain(String);
 
-impl std::fmt::Display for Refusal {
+impl std::fmt::Display for Plain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for Refusal {}
+impl std::error::Error for Plain {}
 
 fn refusal(device: &Path, why: &str) -> anyhow::Error {
-    Refusal(format!(
+    Plain(format!(
         "{} {why}; will not make a filesystem here!",
         device.display()
     ))
@@ -169,46 +170,6 @@ fn check_mount(device: &Path) -> Result<()> {
             Err(refusal(device, "is apparently in use by the system"))
         }
     }
-}
-
-fn random_bytes() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut b);
-    }
-    b
-}
-
-/// A random (version 4) UUID.
-fn random_uuid() -> [u8; 16] {
-    let mut b = random_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    b
-}
-
-/// A time-based (version 1) UUID with a random node, like uuid_generate_time.
-fn time_uuid(now: u64) -> [u8; 16] {
-    let t = (now * 10_000_000) + 0x01B2_1DD2_1381_4000;
-    let mut b = random_bytes();
-    b[0..4].copy_from_slice(&((t & 0xffff_ffff) as u32).to_be_bytes());
-    b[4..6].copy_from_slice(&(((t >> 32) & 0xffff) as u16).to_be_bytes());
-    b[6..8].copy_from_slice(&((((t >> 48) & 0x0fff) as u16) | 0x1000).to_be_bytes());
-    b[8] = (b[8] & 0x3f) | 0x80;
-    b
-}
-
-pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || s.len() != 36 {
-        return None;
-    }
-    let mut b = [0u8; 16];
-    for i in 0..16 {
-        b[i] = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(b)
 }
 
 /// The creation time: SOURCE_DATE_EPOCH (reproducible builds) or now.
@@ -404,15 +365,11 @@ fn run(cli: &Cli) -> Result<()> {
     }
     let now = now()?;
     let uuid = match cli.uuid.as_deref() {
-        None | Some("random") => random_uuid(),
-        Some("clear" | "null") => [0; 16],
-        Some("time") => time_uuid(now as u64),
-        Some(s) => parse_uuid(s).with_context(|| format!("invalid UUID '{s}'"))?,
+        None => uuid::random_v4(),
+        Some(s) => uuid::from_arg(s, now as u64)
+            .ok_or_else(|| Plain(format!("{}: could not parse UUID: {s}\n", device.display())))?,
     };
-    let hash_seed = match ext.hash_seed {
-        Some(u) => words(&u),
-        None => words(&random_uuid()),
-    };
+    let hash_seed = uuid::seed_words(&ext.hash_seed.unwrap_or_else(uuid::random_v4));
     let hash_alg = profile
         .get(&types, "hash_alg")
         .unwrap_or_else(|| "half_md4".into());
@@ -564,14 +521,6 @@ fn run(cli: &Cli) -> Result<()> {
     }
     say("Writing superblocks and filesystem accounting information: done\n");
     Ok(())
-}
-
-fn words(u: &[u8; 16]) -> [u32; 4] {
-    let mut w = [0u32; 4];
-    for (i, c) in u.chunks_exact(4).enumerate() {
-        w[i] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-    }
-    w
 }
 
 fn print_summary(sb: &Superblock, cli: &Cli, say: &dyn Fn(&str)) {

@@ -96,7 +96,7 @@ impl Extended {
                     "hash_seed" => {
                         let s = v.unwrap_or("");
                         e.hash_seed = Some(
-                            crate::parse_uuid(s)
+                            ext2fs::uuid::parse(s)
                                 .ok_or_else(|| format!("Invalid UUID format: {s}\n{HELP}"))?,
                         );
                     }

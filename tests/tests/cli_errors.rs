@@ -133,7 +133,7 @@ const CASES: &[Case] = &[
         MKFS,
         &["-U", "nonsense", "{new}", "8M"],
         1,
-        "invalid UUID 'nonsense'",
+        "could not parse UUID: nonsense",
     ),
     case(
         MKFS,
@@ -149,6 +149,29 @@ const CASES: &[Case] = &[
     ),
     case(MKFS, &["{new}"], 1, "device size reported to be zero"),
     case(MKFS, &["--no-such-option"], 1, "unexpected argument"),
+    // A UUID with a multi-byte character (the byte-sliced parsers panicked).
+    case(
+        MKFS,
+        &[
+            "-U",
+            "\u{20ac}aaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa",
+            "{new}",
+            "1M",
+        ],
+        1,
+        ": could not parse UUID: \u{20ac}aaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa",
+    ),
+    case(
+        MKFS,
+        &[
+            "-E",
+            "hash_seed=aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaa\u{20ac}",
+            "{new}",
+            "1M",
+        ],
+        1,
+        "Invalid UUID format: aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaa\u{20ac}",
+    ),
     // e2fsck-union: 16 usage, 8 operational error.
     case(FSCK, &[], 16, "Usage:"),
     case(
@@ -272,6 +295,39 @@ const CASES: &[Case] = &[
         "mkdir: Filesystem opened read/only",
     ),
     case(DEBUGFS, &["-R", "stat", "{img}"], 0, "stat: Usage: stat"),
+    case(
+        DEBUGFS,
+        &["-w", "-R", "ssv uuid \u{20ac}x", "{img}"],
+        0,
+        "Invalid UUID format: \u{20ac}x",
+    ),
+    case(
+        DEBUGFS,
+        &[
+            "-w",
+            "-R",
+            "ssv uuid aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaa\u{20ac}",
+            "{img}",
+        ],
+        0,
+        "Invalid UUID format",
+    ),
+    case(
+        DEBUGFS,
+        &["-R", "dx_hash -s \u{20ac}x name", "{img}"],
+        0,
+        "Invalid UUID format: \u{20ac}x",
+    ),
+    case(
+        DEBUGFS,
+        &[
+            "-R",
+            "dx_hash -s aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaa\u{20ac} name",
+            "{img}",
+        ],
+        0,
+        "Invalid UUID format",
+    ),
     case(
         DEBUGFS,
         &["-R", "cat <99999>", "{img}"],
