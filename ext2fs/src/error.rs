@@ -150,6 +150,15 @@ pub enum Error {
     #[error("in-memory image expected")]
     NotInMemory,
 
+    #[error("bad POSIX ACL value: {0}")]
+    BadAcl(String),
+
+    #[error("device {major},{minor} does not fit ext2's encoding (majors up to 4095, minors up to 1048575)")]
+    DeviceTooLarge { major: u32, minor: u32 },
+
+    #[error("inode {0} is not on the orphan list")]
+    NotOrphan(u32),
+
     /// A parameter the caller chose is out of range (mke2fs geometry);
     /// the text is the message to print.
     #[error("{0}")]

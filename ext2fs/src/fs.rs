@@ -1399,10 +1399,7 @@ impl Filesystem {
     ) -> Result<u32> {
         let kind = mode & inode::S_IFMT;
         if (kind == inode::S_IFCHR || kind == inode::S_IFBLK) && !inode::device_fits(major, minor) {
-            return Err(Error::Invalid(format!(
-                "device {major},{minor} does not fit ext2's encoding \
-                 (majors up to 4095, minors up to 1048575)"
-            )));
+            return Err(Error::DeviceTooLarge { major, minor });
         }
         let ino = self.create(parent, name, mode)?;
         let mut rec = self.read_inode(ino)?;

@@ -46,7 +46,7 @@ pub const ACL_NAMES: [&str; 2] = ["system.posix_acl_access", "system.posix_acl_d
 pub fn posix_acl_to_disk(value: &[u8]) -> Result<Vec<u8>> {
     const HOST_VERSION: u32 = 2;
     const DISK_VERSION: u32 = 1;
-    let bad = |why: &str| Error::Invalid(format!("bad POSIX ACL value: {why}"));
+    let bad = |why: &str| Error::BadAcl(why.to_string());
     if value.len() < 4 || le32(value, 0) != HOST_VERSION {
         return Err(bad("not a version 2 posix_acl_xattr"));
     }

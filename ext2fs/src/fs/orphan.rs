@@ -16,7 +16,7 @@ impl Filesystem {
     pub fn drop_link_keep_open(&mut self, ino: u32) -> Result<bool> {
         let mut rec = self.read_inode(ino)?;
         if rec.is_dir() {
-            return Err(Error::Invalid(format!("inode {ino}: is a directory")));
+            return Err(Error::IsDirectory(format!("inode {ino}")));
         }
         if rec.base.i_links_count > 1 {
             rec.base.i_links_count -= 1;
@@ -55,9 +55,7 @@ impl Filesystem {
                 cur = c.base.i_dtime;
             }
             if !found {
-                return Err(Error::Invalid(format!(
-                    "inode {ino} is not on the orphan list"
-                )));
+                return Err(Error::NotOrphan(ino));
             }
         }
         self.free_inode(ino, rec)
