@@ -24,7 +24,9 @@ pub fn shared_dir() -> Option<PathBuf> {
 }
 
 /// Path of one of our binaries, built by `cargo build --workspace`.
-/// Panics with the command to run when it is missing.
+/// Panics with the command to run when it is missing, or when it is older
+/// than a source file it is built from (a test must never pass or fail on
+/// a stale binary).
 pub fn our_bin(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -32,6 +34,7 @@ pub fn our_bin(name: &str) -> PathBuf {
     for profile in ["debug", "release"] {
         let p = target.join(profile).join(name);
         if p.is_file() {
+            assert_fresh(name, &p);
             return p;
         }
     }
@@ -39,6 +42,64 @@ pub fn our_bin(name: &str) -> PathBuf {
         "{name} is not built: run `cargo build --workspace` before the integration tests \
          (README's test command does)"
     );
+}
+
+/// The crates a binary is built from: its own, the library and cli-common.
+fn source_crates(bin: &str) -> [&'static str; 3] {
+    let own = match bin {
+        "mke2fs-union" | "mkfs.ext2-union" => "mke2fs-union",
+        "e2fsck-union" | "fsck.ext2-union" => "e2fsck-union",
+        "debugfs-union" => "debugfs-union",
+        "mount-union" => "mount-union",
+        other => panic!("{other} is not one of our binaries"),
+    };
+    [own, "ext2fs", "cli-common"]
+}
+
+/// The newest of the files under `dir` (recursively) and its time.
+fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        let Some(t) = e.metadata().ok().and_then(|m| m.modified().ok()) else {
+            continue;
+        };
+        if e.file_type().is_file() && !matches!(&newest, Some((n, _)) if *n >= t) {
+            newest = Some((t, e.into_path()));
+        }
+    }
+    newest
+}
+
+/// Panics when `bin` is older than a source file or manifest of the
+/// crates it is built from. Checked once per binary and process.
+fn assert_fresh(name: &str, bin: &Path) {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static CHECKED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+    if !checked
+        .get_or_insert_with(HashSet::new)
+        .insert(bin.to_path_buf())
+    {
+        return;
+    }
+    let built = std::fs::metadata(bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    for krate in source_crates(name) {
+        let dir = repo_root().join(krate);
+        for part in [dir.join("src"), dir.join("Cargo.toml")] {
+            if let Some((t, f)) = newest_file(&part) {
+                assert!(
+                    t <= built,
+                    "{} is older than {}: run `cargo build --workspace` before the \
+                     integration tests (they never run a stale binary)",
+                    bin.display(),
+                    f.display()
+                );
+            }
+        }
+    }
 }
 
 /// Whether a real e2fsprogs tool is installed; tests print SKIP otherwise.

@@ -74,6 +74,13 @@ fn replay_every_target() {
     if shared.is_empty() {
         skip("../shared/e2fsck-tests images not found; replaying generated seeds only");
     }
+    // The committed regressions (fuzz/regressions/) are part of the suite.
+    for name in ["debugfs_requests", "e2fsck_passes", "image_walk"] {
+        assert!(
+            !saved_inputs(name).is_empty(),
+            "fuzz/regressions/{name}/ has no inputs"
+        );
+    }
     for (name, body) in TARGETS {
         let mut inputs = saved_inputs(name);
         match *name {
