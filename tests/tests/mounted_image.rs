@@ -89,6 +89,11 @@ fn assert_untouched(img: &Path) {
     assert_real_fsck_clean(img);
 }
 
+/// One test at a time: `unshare --mount` copies every mount of this
+/// namespace, so a namespace made by one test would keep the other test's
+/// filesystem alive (and unwritten) past its unmount.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
     if skip_without_e2fsprogs() || skip_without_root("kernel loop mounts") {
         return None;
@@ -101,6 +106,7 @@ fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
 
 #[test]
 fn a_hard_link_or_bind_mount_of_a_mounted_image_is_refused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some((dir, img)) = setup() else {
         return;
     };
@@ -158,6 +164,7 @@ fn in_namespace_without(mnt: &Path, script: &str) -> Output {
 
 #[test]
 fn a_mount_in_another_namespace_is_refused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some((dir, img)) = setup() else {
         return;
     };
