@@ -167,6 +167,29 @@ pub fn escaped(bytes: &[u8]) -> String {
     s
 }
 
+/// Bytes as e2fsprogs' print_c_string shows an attribute value: C escapes
+/// for the usual control characters, backslash and quotes, octal for the
+/// other unprintable bytes.
+pub fn c_string(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        match b {
+            0x07 => s.push_str("\\a"),
+            0x08 => s.push_str("\\b"),
+            0x0c => s.push_str("\\f"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0x0b => s.push_str("\\v"),
+            b'\\' => s.push_str("\\\\"),
+            b'\'' => s.push_str("\\'"),
+            b'"' => s.push_str("\\\""),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\{b:03o}")),
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +206,14 @@ mod tests {
         assert_eq!(
             block_runs(&items),
             "(0-1):10-11, (IND):12, (12):13, (14):20"
+        );
+    }
+
+    #[test]
+    fn c_strings_like_print_c_string() {
+        assert_eq!(
+            c_string(b"a\nb\t\\\"'\x01\xff"),
+            "a\\nb\\t\\\\\\\"\\'\\001\\377"
         );
     }
 

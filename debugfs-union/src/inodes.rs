@@ -10,7 +10,7 @@ use ext2fs::fs::Filesystem;
 use ext2fs::inode::{flags, Inode};
 
 use crate::format::{
-    block_runs, escaped, hexdump, hexdump_window, inode_time, time_string, type_name, ListItem,
+    block_runs, hexdump, hexdump_window, inode_time, time_string, type_name, ListItem,
 };
 use crate::session::{num32_arg, num_arg, Session};
 use crate::super_stats::parse_time;
@@ -65,7 +65,7 @@ fn print_xattr(out: &mut String, name: &str, value: &[u8], statfmt: bool) {
             }
         } else {
             out.push('"');
-            out.push_str(&escaped(value));
+            out.push_str(&crate::format::c_string(value));
             out.push('"');
         }
     }

@@ -13,6 +13,45 @@ pub mod union;
 pub mod write;
 pub mod xattrs;
 
+/// The name messages, the banner and the prompt use: `debugfs` when called
+/// through a link of that name (a drop-in for e2fsprogs' debugfs, as its
+/// own test suite calls it), else `debugfs-union`.
+static PROGRAM: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// The e2fsprogs release whose behaviour debugfs-union follows, and its
+/// date, for the banner in debugfs' shape.
+const E2FSPROGS_LEVEL: &str = "1.47.0";
+const E2FSPROGS_DATE: &str = "5-Feb-2023";
+
+/// Records the name from argv[0] (its last component).
+pub fn set_program(argv0: &str) {
+    let base = argv0.rsplit('/').next().unwrap_or(argv0);
+    let name = if base == "debugfs" {
+        "debugfs"
+    } else {
+        "debugfs-union"
+    };
+    let _ = PROGRAM.set(name);
+}
+
+pub fn program() -> &'static str {
+    PROGRAM.get().copied().unwrap_or("debugfs-union")
+}
+
+/// The line printed on start. Called as `debugfs`, it has debugfs' shape
+/// (`debugfs 1.47.0+union-0.1.0 (5-Feb-2023)`: the e2fsprogs level it
+/// follows, then our version), so that filters written for debugfs' banner
+/// recognise it; otherwise our usual version line.
+pub fn banner() -> String {
+    match program() {
+        "debugfs" => format!(
+            "debugfs {E2FSPROGS_LEVEL}+union-{} ({E2FSPROGS_DATE})",
+            cli_common::VERSION
+        ),
+        name => cli_common::version_line(name),
+    }
+}
+
 /// Requests that read or write the host's files (or open another image):
 /// skipped when requests come from an untrusted source (fuzzing).
 const HOST_REQUESTS: &[&str] = &[

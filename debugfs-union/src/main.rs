@@ -13,8 +13,6 @@ use session::{OpenRequest, Session};
 
 mod history;
 
-const PROMPT: &str = "debugfs-union: ";
-
 #[derive(Parser, Debug)]
 #[command(
     name = "debugfs-union",
@@ -48,6 +46,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    debugfs_union::set_program(&std::env::args().next().unwrap_or_default());
     let args: Args = match cli_common::parse_args(1) {
         Ok(a) => a,
         Err(code) => return code,
@@ -60,7 +59,7 @@ fn main() -> ExitCode {
         eprintln!("debugfs-union: the -s option requires -b blocksize");
         return ExitCode::from(1);
     }
-    eprintln!("{}", cli_common::version_line("debugfs-union"));
+    eprintln!("{}", debugfs_union::banner());
     let mut s = Session::new(Box::new(std::io::stdout()));
     if let Some(dev) = &args.device {
         let req = OpenRequest {
@@ -71,7 +70,7 @@ fn main() -> ExitCode {
             force: false,
         };
         if let Err(e) = s.open(dev, &req) {
-            eprintln!("debugfs-union: {e:#}");
+            eprintln!("{}: {e:#}", debugfs_union::program());
         }
     }
     let ok = if let Some(req) = &args.request {
@@ -103,7 +102,7 @@ fn run_script(s: &mut Session, file: &str) -> bool {
         match std::fs::File::open(file) {
             Ok(f) => Box::new(BufReader::new(f)),
             Err(e) => {
-                eprintln!("debugfs-union: {file}: {e}");
+                eprintln!("{}: {file}: {e}", debugfs_union::program());
                 return false;
             }
         }
@@ -116,7 +115,7 @@ fn run_script(s: &mut Session, file: &str) -> bool {
             continue;
         }
         use std::io::Write;
-        let _ = writeln!(s.out, "{PROMPT}{line}");
+        let _ = writeln!(s.out, "{}: {line}", debugfs_union::program());
         let _ = s.out.flush();
         ok &= table::execute(s, line);
         if table::QUIT.load(Ordering::Relaxed) {
@@ -131,7 +130,10 @@ fn interactive(s: &mut Session) {
     let mut ed = match rustyline::DefaultEditor::new() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("debugfs-union: no line editor ({e}); reading standard input");
+            eprintln!(
+                "{}: no line editor ({e}); reading standard input",
+                debugfs_union::program()
+            );
             run_script(s, "-");
             return;
         }
@@ -142,7 +144,7 @@ fn interactive(s: &mut Session) {
         history::load(&mut ed, h);
     }
     loop {
-        match ed.readline(PROMPT) {
+        match ed.readline(&format!("{}: ", debugfs_union::program())) {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = ed.add_history_entry(line.as_str());

@@ -311,7 +311,7 @@ pub fn execute(s: &mut Session, line: &str) -> bool {
         return true;
     }
     let Some(c) = find(name) else {
-        eprintln!("debugfs-union: Command not found {name}");
+        eprintln!("{}: Command not found {name}", crate::program());
         return false;
     };
     let r = (c.run)(s, &words);

@@ -56,7 +56,7 @@ pub fn ea_get(s: &mut Session, args: &[String]) -> Result<()> {
         }
     } else {
         o.push('"');
-        o.push_str(&crate::format::escaped(&a.value));
+        o.push_str(&crate::format::c_string(&a.value));
         o.push('"');
     }
     writeln!(s.out, "{o}\n")?;
@@ -95,8 +95,12 @@ pub fn ea_rm(s: &mut Session, args: &[String]) -> Result<()> {
     let ino = s.inode_arg(&rest[0])?;
     let fs = s.fs_rw()?;
     for name in &rest[1..] {
-        fs.remove_xattr(ino, name)
-            .map_err(|e| anyhow!("{e} while removing extended attribute"))?;
+        // As libext2fs' ext2fs_xattr_remove: a name that is not there is
+        // already removed.
+        match fs.remove_xattr(ino, name) {
+            Ok(()) | Err(ext2fs::Error::NotFound(_)) => {}
+            Err(e) => bail!("{e} while removing extended attribute"),
+        }
     }
     Ok(())
 }

@@ -850,3 +850,55 @@ fn stats_show_sparse_super2_backups_and_a_missing_uuid() {
         assert_same(&img, "stats");
     }
 }
+
+#[test]
+fn xattr_values_and_removals_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path());
+    let value = dir.path().join("value");
+    std::fs::write(&value, "tab\there \"quoted\" back\\slash 'q' line\n").unwrap();
+    // A value read from a file (control characters, quotes, backslash)
+    // shown with C escapes; removing a name that is not there is no error.
+    assert_same_writes(
+        &img,
+        &format!(
+            "ea_set -f {} /a.txt user.v\nea_get /a.txt user.v\nea_list /a.txt\n\
+             ea_rm /a.txt user.nothere\nea_rm /a.txt user.v\nea_list /a.txt\n",
+            value.display()
+        ),
+        &["ea_list /a.txt"],
+    );
+}
+
+/// Called through a link named `debugfs` (how e2fsprogs' own test suite
+/// calls it), the banner has debugfs' shape and the prompt its name.
+#[test]
+fn called_as_debugfs_it_names_itself_debugfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("debugfs");
+    std::os::unix::fs::symlink(our_bin("debugfs-union"), &link).unwrap();
+    let script = dir.path().join("s");
+    std::fs::write(&script, "params\n").unwrap();
+    let o = run(Command::new(&link).arg("-f").arg(&script));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let banner = err.lines().next().unwrap_or_default();
+    // e2fsprogs' tests/filter.sed drops exactly the lines of this shape.
+    let rest = banner.strip_prefix("debugfs 1.47.0+union-").unwrap_or("");
+    assert!(
+        rest.starts_with(env!("CARGO_PKG_VERSION")) && rest.ends_with(" (5-Feb-2023)"),
+        "{banner}"
+    );
+    assert!(
+        stdout(&o).starts_with("debugfs: params\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(Command::new(our_bin("debugfs-union"))
+        .arg("-f")
+        .arg(&script));
+    assert!(stdout(&o).starts_with("debugfs-union: params\n"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(union-e2fsprogs)"));
+}
