@@ -415,6 +415,6 @@ mod tests {
         assert_eq!(number(b"  17 \0"), Some(0o17));
         assert_eq!(number(&[0x80, 0, 0, 1, 0]), Some(256));
         assert_eq!(number(b"9"), None);
-        assert_eq!(pax_size(b"16 size=123456\n12 path=ab\n"), Some(123456));
+        assert_eq!(pax_size(b"15 size=123456\n11 path=ab\n"), Some(123456));
     }
 }
