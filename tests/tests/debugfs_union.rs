@@ -672,16 +672,19 @@ fn a_mounted_filesystem_is_opened_read_only() {
 /// stdout and stderr of both debugfs on one request, the version line
 /// and the program's own name left out.
 fn both_outputs(img: &Path, req: &str) -> (String, String) {
-    let strip = |o: &std::process::Output, prog: &str| {
-        let err = String::from_utf8_lossy(&o.stderr);
-        let err: Vec<&str> = err.lines().skip(1).collect();
-        format!("{}{}", stdout(o), err.join("\n")).replace(prog, "PROG")
-    };
     let real = run(Command::new("debugfs").arg("-R").arg(req).arg(img));
     (
-        strip(&ours(img, req), "debugfs-union"),
-        strip(&real, "debugfs"),
+        printed(&ours(img, req), "debugfs-union"),
+        printed(&real, "debugfs"),
     )
+}
+
+/// What a debugfs printed (stdout, then stderr without the version
+/// line), with its own name `prog` replaced by PROG.
+fn printed(o: &std::process::Output, prog: &str) -> String {
+    let err = String::from_utf8_lossy(&o.stderr);
+    let err: Vec<&str> = err.lines().skip(1).collect();
+    format!("{}{}", stdout(o), err.join("\n")).replace(prog, "PROG")
 }
 
 /// Runs `script` with -w on two copies of `img`, ours and the real
@@ -696,9 +699,7 @@ fn assert_same_writes(img: &Path, script: &str, queries: &[&str]) {
     std::fs::copy(img, &real).unwrap();
     let go = |prog: &Path, target: &Path, name: &str| {
         let o = run(Command::new(prog).arg("-w").arg("-f").arg(&cmd).arg(target));
-        let err = String::from_utf8_lossy(&o.stderr);
-        let err: Vec<&str> = err.lines().skip(1).collect();
-        format!("{}{}", stdout(&o), err.join("\n")).replace(name, "PROG")
+        printed(&o, name)
     };
     let a = go(&our_bin("debugfs-union"), &mine, "debugfs-union");
     let b = go(Path::new("debugfs"), &real, "debugfs");
