@@ -47,7 +47,10 @@ pub struct Stats {
     pub whiteouts: u64,
     pub fallthrus: u64,
     pub opaque: u64,
+    /// Non-contiguous files and directories (e2fsck's fs_fragmented and
+    /// fs_fragmented_dir).
     pub fragmented: u64,
+    pub fragmented_dirs: u64,
     pub ind: u64,
     pub dind: u64,
     pub tind: u64,
@@ -89,6 +92,8 @@ pub struct Checker {
     pub lost_found: u32,
     /// Bitmaps installed into the library (after pass 1).
     pub handed_over: bool,
+    /// The resize inode is to be rebuilt after the passes (kept across a
+    /// restart of pass 1: it was cleared before pass 1).
     pub recreate_resize: bool,
     /// Tables to move after pass 1 (outside their group, or on bad blocks).
     pub reloc: crate::super_check::Relocations,
@@ -154,7 +159,6 @@ impl Checker {
         self.stats = Stats::default();
         self.lost_found = 0;
         self.handed_over = false;
-        self.recreate_resize = false;
         self.reloc = Default::default();
     }
 

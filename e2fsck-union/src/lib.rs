@@ -110,6 +110,9 @@ pub struct Options {
     /// Replace the bad blocks list with the blocks listed in FILE
     #[arg(short = 'L', value_name = "bad-blocks-file")]
     pub set_badblocks: Option<String>,
+    /// Name of the device in messages (instead of the volume label or path)
+    #[arg(short = 'N', value_name = "device_name")]
+    pub device_name: Option<String>,
     /// External journal (ext2 has no journal; refused)
     #[arg(short = 'j', value_name = "external-journal")]
     pub journal: Option<String>,

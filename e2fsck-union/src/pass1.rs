@@ -641,11 +641,18 @@ impl Checker {
         for b in claimed {
             self.mark_found(b);
         }
-        if fragmented {
-            self.stats.fragmented += 1;
-        }
         if self.check_ea_block(ino, inode)? {
             nblocks += 1;
+        }
+        // e2fsck's simple contiguity figure: a file larger than a group
+        // can never be contiguous, so it does not count (its
+        // extended attribute block counts in its size).
+        if fragmented && nblocks < self.fs.sb.s_blocks_per_group as u64 {
+            if is_dir {
+                self.stats.fragmented_dirs += 1;
+            } else {
+                self.stats.fragmented += 1;
+            }
         }
         if is_dir {
             if (nblocks == 0 || (last_block < 0))
@@ -947,35 +954,47 @@ impl Checker {
         Ok(false)
     }
 
-    /// The resize inode: only its double-indirect block is its own; the
-    /// reserved descriptor blocks it lists are marked as metadata.
-    fn check_resize_inode(&mut self, inode: &mut Inode) -> Result<()> {
+    /// e2fsck's check_resize_inode, before pass 1: a resize inode without
+    /// the feature is cleared, an invalid one is cleared and recreated
+    /// after the passes.
+    pub fn check_resize_inode_early(&mut self) -> Result<()> {
         let ino = inode::RESIZE_INO;
-        Self::set_ino(&mut self.used, ino, true);
+        let inode = self.fs.read_inode(ino)?;
         let has_feature = self.fs.sb.has_compat(compat::RESIZE_INODE);
-        let empty = inode.base.i_block.iter().all(|&b| b == 0) && inode.base.i_mode == 0;
         if !has_feature {
+            let empty = inode.base.i_block.iter().all(|&b| b == 0) && inode.base.i_mode == 0;
             if !empty && self.problem(Code::ResizeInodeNoFeature, &Ctx::ino(ino))? {
-                let blank = Inode::new(inode.size);
-                self.write_inode(ino, &blank)?;
+                self.write_inode(ino, &Inode::new(inode.size))?;
             }
             return Ok(());
         }
         let geo = self.fs.geo.clone();
         let mut problems =
-            ext2fs::resize_inode::verify(&geo, inode, |b| self.fs.read_block(b as u64));
-        let map = blocks::legal_blocks(&self.fs, inode);
-        if map.illegal > 0 {
+            ext2fs::resize_inode::verify(&geo, &inode, |b| self.fs.read_block(b as u64));
+        if blocks::legal_blocks(&self.fs, &inode).illegal > 0 {
             problems.push("a block pointer outside the filesystem, or listed twice".into());
         }
-        if !problems.is_empty() {
-            if self.problem(Code::ResizeInodeInvalid, &Ctx::ino(ino))? {
-                let blank = Inode::new(inode.size);
-                self.write_inode(ino, &blank)?;
-                self.recreate_resize = true;
-            }
+        if problems.is_empty() {
             return Ok(());
         }
+        if self.problem(Code::ResizeInodeInvalid, &Ctx::ino(ino))? {
+            self.write_inode(ino, &Inode::new(inode.size))?;
+            self.recreate_resize = true;
+        }
+        Ok(())
+    }
+
+    /// The resize inode in pass 1: only its double-indirect block is its
+    /// own; the reserved descriptor blocks it lists are marked as metadata.
+    /// Without the feature, or when cleared before pass 1 to be recreated,
+    /// it holds nothing to claim.
+    fn check_resize_inode(&mut self, inode: &mut Inode) -> Result<()> {
+        let ino = inode::RESIZE_INO;
+        Self::set_ino(&mut self.used, ino, true);
+        if !self.fs.sb.has_compat(compat::RESIZE_INODE) || self.recreate_resize {
+            return Ok(());
+        }
+        let map = blocks::legal_blocks(&self.fs, inode);
         let dind = inode.base.i_block[inode::DIND_BLOCK] as u64;
         self.mark_found(dind);
         // Its other blocks are metadata (reserved descriptor blocks), but

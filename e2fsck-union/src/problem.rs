@@ -293,7 +293,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(RelocateHint, "Note: if several inode or block bitmap blocks or part\nof the inode table require relocation, you may wish to try\nrunning e2fsck with the '-b {num}' option first.  The problem\nmay lie only with the primary block group descriptors, and\nthe backup block group descriptors may be OK.\n\n", Prompt::None, NOTICE | PREEN_NOHDR),
     p(FreeBlocksCountSb, "Free blocks count wrong ({num}, counted={num2}).\n", Prompt::Fix, PREEN_OK | NO_OK | PREEN_NOMSG),
     p(FreeInodesCountSb, "Free inodes count wrong ({num}, counted={num2}).\n", Prompt::Fix, PREEN_OK | NO_OK | PREEN_NOMSG),
-    p(AddUuid, "Filesystem did not have a UUID; generating one.\n\n", Prompt::None, PREEN_OK | NOTICE),
+    p(AddUuid, "Filesystem did not have a UUID; generating one.\n\n", Prompt::None, NOTICE),
     p(HurdFiletype, "The Hurd does not support the filetype feature.\n", Prompt::Clear, 0),
     p(RevZeroFeatures, "Filesystem has feature flag(s) set, but is a revision 0 filesystem.  ", Prompt::Fix, PREEN_OK),
     p(JournalInodeNoFeature, "Superblock has_journal flag is clear, but a journal is present.\n", Prompt::Clear, PREEN_OK),

@@ -18,30 +18,41 @@ use crate::progress::Progress;
 use crate::Options;
 use ext2fs::image::Image;
 
-const PROG: &str = "e2fsck-union";
+/// The program name in messages: argv[0] as given, as e2fsck does.
+fn prog() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::args()
+            .next()
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "e2fsck-union".into())
+    })
+}
 
 pub fn run(opts: Options) -> u8 {
     let Some(device) = opts.device.clone() else {
-        eprintln!("Usage: {PROG} [-panyrcdfktvDFV] [-b superblock] [-B blocksize]\n\t\t[-l|-L bad_blocks_file] [-C fd] [-j external_journal]\n\t\t[-E extended-options] device");
+        eprintln!("Usage: {} [-panyrcdfktvDFV] [-b superblock] [-B blocksize]\n\t\t[-l|-L bad_blocks_file] [-C fd] [-j external_journal]\n\t\t[-E extended-options] [-N device_name] device", prog());
         return exit::USAGE;
     };
     let mode = match mode_of(&opts) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("{PROG}: {e}");
+            eprintln!("{}: {e}", prog());
             return exit::USAGE;
         }
     };
     if let Err(e) = refuse_unsupported(&opts) {
-        eprintln!("{PROG}: {e}");
+        eprintln!("{}: {e}", prog());
         return exit::USAGE;
     }
     if mode == Mode::Interactive && !cli_common::interactive() {
-        eprintln!("{PROG}: need terminal for interactive repairs");
+        eprintln!("{}: need terminal for interactive repairs", prog());
         return exit::ERROR;
     }
     let mut ask = Asker::new(mode, &device);
-    match check(&opts, &device, &mut ask) {
+    let result = check(&opts, &device, &mut ask);
+    let device = ask.device.clone();
+    match result {
         Ok(code) => code,
         Err(e) if e.is::<PreenHalt>() => {
             say!(
@@ -50,11 +61,19 @@ pub fn run(opts: Options) -> u8 {
             exit::UNCORRECTED
         }
         Err(e) if e.is::<UserAbort>() => {
-            say!("\n{device}: e2fsck-union canceled.\n\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
+            say!("\n{device}: e2fsck canceled.\n\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
             exit::CANCELED | exit::UNCORRECTED
         }
+        Err(e) if e.is::<OpenFailed>() => {
+            eprintln!("{}: {e}", prog());
+            if let Some(o) = e.downcast_ref::<OpenFailed>() {
+                use std::io::Write as _;
+                let _ = std::io::stdout().lock().write_all(o.advice.as_bytes());
+            }
+            exit::ERROR
+        }
         Err(e) => {
-            eprintln!("{PROG}: {e:#}");
+            eprintln!("{}: {e:#}", prog());
             if ask.changed {
                 eprintln!("\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
             }
@@ -140,15 +159,18 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
     }
     match &first {
         Err(e) => {
-            say!("ext2fs_open2: {e}");
-            say!("{PROG}: Superblock invalid, trying backup blocks...");
+            say!("ext2fs_open2: {}", com_err_text(e));
+            say!("{}: Superblock invalid, trying backup blocks...", prog());
         }
         Ok(_) => {
             say!(
                 "ext2fs_check_desc: Corrupt group descriptor: {}",
                 reason.clone().unwrap_or_default()
             );
-            say!("{PROG}: Group descriptors look bad... trying backup blocks...");
+            say!(
+                "{}: Group descriptors look bad... trying backup blocks...",
+                prog()
+            );
         }
     }
     for bs in [1024u64, 2048, 4096, 8192, 16384, 32768, 65536] {
@@ -198,32 +220,54 @@ Filesystem mounted or opened exclusively by another program?"
         }
         _ => {}
     }
-    if let ext2fs::Error::Io { source, .. } = &e {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            return anyhow!("{e} while trying to open {device}\nPossibly non-existent device?");
+    let message = format!("{} while trying to open {device}", com_err_text(&e));
+    let advice = match &e {
+        ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            "Possibly non-existent device?\n"
         }
-    }
-    if matches!(&e, ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof)
-    {
-        return anyhow!(
-            "{e} while trying to open {device}\nCould this be a zero-length partition?"
-        );
-    }
-    if !matches!(
-        e,
-        ext2fs::Error::CorruptSuperblock(_)
-            | ext2fs::Error::BadMagic(_)
-            | ext2fs::Error::Truncated { .. }
-    ) {
-        return anyhow!("{e} while trying to open {device}");
-    }
-    anyhow!(
-        "{e} while trying to open {device}\n\nThe superblock could not be read or does not describe a valid ext2\n\
-filesystem.  If the device is valid and it really contains an ext2\n\
+        ext2fs::Error::Truncated { .. } => "Could this be a zero-length partition?\n",
+        // e2fsck's PR_0_SB_CORRUPT, word for word.
+        ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_) => {
+            "\nThe superblock could not be read or does not describe a valid ext2/ext3/ext4\n\
+filesystem.  If the device is valid and it really contains an ext2/ext3/ext4\n\
 filesystem (and not swap or ufs or something else), then the superblock\n\
-is corrupt, and you might try running e2fsck-union with an alternate superblock:\n    \
-e2fsck-union -b 8193 <device>\n or\n    e2fsck-union -b 32768 <device>\n"
-    )
+is corrupt, and you might try running e2fsck with an alternate superblock:\n    \
+e2fsck -b 8193 <device>\n or\n    e2fsck -b 32768 <device>\n\n"
+        }
+        _ => "",
+    };
+    OpenFailed { message, advice }.into()
+}
+
+/// The filesystem could not be opened: e2fsck's com_err line (standard
+/// error) and its advice after it (standard output).
+#[derive(Debug)]
+struct OpenFailed {
+    message: String,
+    advice: &'static str,
+}
+
+impl std::fmt::Display for OpenFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+impl std::error::Error for OpenFailed {}
+
+/// How e2fsprogs' com_err words the open errors both tools meet, so that
+/// their messages read the same.
+fn com_err_text(e: &ext2fs::Error) -> String {
+    match e {
+        ext2fs::Error::BadMagic(_) => "Bad magic number in super-block".into(),
+        ext2fs::Error::CorruptSuperblock(_) => "The ext2 superblock is corrupt".into(),
+        ext2fs::Error::Truncated { .. } => {
+            "Attempt to read block from filesystem resulted in short read".into()
+        }
+        ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            "No such file or directory".into()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The whole check of an in-memory image, quietly (see lib.rs).
@@ -271,8 +315,9 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let (mut fs, backup) = open(opts, device, write)?;
     if let Some(names) = crate::super_check::unsupported_features(&fs) {
         bail!(
-            "{device} has unsupported feature(s): {names}\n{PROG} checks ext2 filesystems \
-(with the union whiteout feature); use e2fsck for ext3/ext4"
+            "{device} has unsupported feature(s): {names}\n{} checks ext2 filesystems \
+(with the union whiteout feature); use e2fsck for ext3/ext4",
+            prog()
         );
     }
     if backup != 0 && write {
@@ -309,7 +354,16 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     } else {
         fs.sb.s_blocks_per_group as u64 + fs.sb.s_first_data_block as u64
     };
-    let taken = std::mem::replace(ask, Asker::new(ask.mode, device));
+    // Messages name the filesystem as e2fsck does: -N, else its volume
+    // label, else the path given.
+    let label = fs.sb.label();
+    let name = match &opts.device_name {
+        Some(n) => n.as_str(),
+        None if !label.is_empty() => label.as_str(),
+        None => device,
+    };
+    let mut taken = std::mem::replace(ask, Asker::new(ask.mode, device));
+    taken.device = name.to_string();
     let mut ck = Checker::new(fs, taken, now);
     ck.ask.debug = opts.debug;
     if with_progress {
@@ -344,6 +398,7 @@ fn run_passes(ck: &mut Checker, opts: &Options, hint: u64, started: Instant) -> 
         return Ok(Some(code));
     }
     let _ = preen;
+    ck.check_resize_inode_early()?;
     loop {
         header(ck, "Pass 1: Checking inodes, blocks, and sizes");
         let t = Instant::now();
@@ -481,13 +536,10 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
     let used_inodes = sb.s_inodes_count - sb.s_free_inodes_count.min(sb.s_inodes_count);
     let used_blocks = sb.s_blocks_count - sb.s_free_blocks_count.min(sb.s_blocks_count);
     if !opts.verbose {
-        let frag = if used_inodes > 0 {
-            ck.stats.fragmented as f64 * 100.0 / used_inodes as f64
-        } else {
-            0.0
-        };
+        let st = &ck.stats;
+        let frag = Tenths::of(st.fragmented + st.fragmented_dirs, used_inodes as u64);
         say!(
-            "{dev}: {used_inodes}/{} files ({frag:.1}% non-contiguous), {used_blocks}/{} blocks",
+            "{dev}: {used_inodes}/{} files ({frag} non-contiguous), {used_blocks}/{} blocks",
             sb.s_inodes_count,
             sb.s_blocks_count
         );
@@ -500,6 +552,25 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
         code |= exit::UNCORRECTED;
     }
     Ok(code)
+}
+
+/// A share in percent with one decimal, rounded as e2fsck's show_stats
+/// does (integer tenths, half up), so that the summary lines agree.
+struct Tenths(u64);
+
+impl Tenths {
+    fn of(n: u64, total: u64) -> Self {
+        match total {
+            0 => Tenths(0),
+            t => Tenths((n * 10000 / t + 5) / 10),
+        }
+    }
+}
+
+impl std::fmt::Display for Tenths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}%", self.0 / 10, self.0 % 10)
+    }
 }
 
 impl Checker {
@@ -538,9 +609,14 @@ impl Checker {
             sb.s_inodes_count
         );
         say!(
-            "{:12} non-contiguous files ({:.1}%)",
+            "{:12} non-contiguous files ({})",
             s.fragmented,
-            pct(s.fragmented, used_inodes)
+            Tenths::of(s.fragmented, used_inodes)
+        );
+        say!(
+            "{:12} non-contiguous directories ({})",
+            s.fragmented_dirs,
+            Tenths::of(s.fragmented_dirs, used_inodes)
         );
         say!(
             "             # of inodes with ind/dind/tind blocks: {}/{}/{}",

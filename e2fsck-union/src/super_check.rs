@@ -37,7 +37,8 @@ pub fn unsupported_features(fs: &Filesystem) -> Option<String> {
         | compat::EXT_ATTR
         | compat::RESIZE_INODE
         | compat::DIR_INDEX
-        | compat::LAZY_BG;
+        | compat::LAZY_BG
+        | compat::SPARSE_SUPER2;
     let incompat_ok = incompat::FILETYPE | incompat::WHITEOUT;
     let ro_ok = ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE | ro_compat::BTREE_DIR;
     let extra = FeatureSet {
@@ -216,6 +217,15 @@ Either the superblock or the partition table is likely to be corrupt!",
             }
             self.check_uninit_flags(g)?;
         }
+        // A generated UUID is not a repair: e2fsck neither reports the
+        // filesystem modified nor changes its exit code for it.
+        if !self.read_only()
+            && self.fs.sb.s_uuid == [0; 16]
+            && self.problem(Code::AddUuid, &Ctx::default())?
+        {
+            self.fs.sb.s_uuid = ext2fs::uuid::random_v4();
+            self.fs.mark_super_dirty();
+        }
         let sb = self.fs.sb;
         if sb.s_rev_level == 0
             && (sb.s_feature_compat != 0
@@ -272,13 +282,6 @@ Either the superblock or the partition table is likely to be corrupt!",
                     self.fs.mark_super_dirty();
                 }
             }
-        }
-        if !self.read_only()
-            && self.fs.sb.s_uuid == [0; 16]
-            && self.problem(Code::AddUuid, &Ctx::default())?
-        {
-            self.fs.sb.s_uuid = ext2fs::uuid::random_v4();
-            self.fs.mark_super_dirty();
         }
         self.reloc = reloc;
         Ok(())

@@ -16,7 +16,7 @@ fn is_power_of(mut n: u32, base: u32) -> bool {
     n == 1
 }
 
-/// ext2fs_bg_has_super for ext2 (no sparse_super2, no meta_bg).
+/// ext2fs_bg_has_super for ext2 without sparse_super2 (and no meta_bg).
 pub fn group_has_super(features: FeatureSet, group: u32) -> bool {
     if group == 0 {
         return true;
@@ -50,6 +50,17 @@ pub struct Geometry {
     /// Inode table length in blocks.
     pub inode_table_blocks: u32,
     pub features: FeatureSet,
+    /// sparse_super2: the only groups (besides 0) with a backup.
+    pub backup_bgs: [u32; 2],
+}
+
+/// ext2fs_bg_has_super: with sparse_super2 only group 0 and the (up to
+/// two) groups the superblock names hold a backup.
+pub(crate) fn has_super_with(features: FeatureSet, backup_bgs: [u32; 2], group: u32) -> bool {
+    if group != 0 && features.compat & compat::SPARSE_SUPER2 != 0 {
+        return backup_bgs.contains(&group);
+    }
+    group_has_super(features, group)
 }
 
 impl Geometry {
@@ -75,6 +86,7 @@ impl Geometry {
             },
             inode_table_blocks: sb.s_inodes_per_group.div_ceil(inodes_per_block.max(1)),
             features: sb.features(),
+            backup_bgs: sb.s_backup_bgs,
         }
     }
 
@@ -104,8 +116,10 @@ impl Geometry {
         (ino.saturating_sub(1)) / self.inodes_per_group
     }
 
+    /// Whether `group` holds a superblock backup (sparse_super and
+    /// sparse_super2 rules).
     pub fn has_super(&self, group: u32) -> bool {
-        group_has_super(self.features, group)
+        has_super_with(self.features, self.backup_bgs, group)
     }
 
     /// Blocks at the start of `group` taken by the superblock backup, the

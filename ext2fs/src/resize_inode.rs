@@ -163,6 +163,7 @@ mod tests {
                 ro_compat: crate::features::ro_compat::SPARSE_SUPER,
                 ..Default::default()
             },
+            backup_bgs: [0; 2],
         };
         let s = reserved_slots(&geo);
         assert_eq!(s.len(), 255);

@@ -299,9 +299,10 @@ impl Superblock {
         c_string(&self.s_last_mounted)
     }
 
-    /// Whether `group` holds a superblock backup (sparse_super rules).
+    /// Whether `group` holds a superblock backup (sparse_super and
+    /// sparse_super2 rules).
     pub fn group_has_super(&self, group: u32) -> bool {
-        crate::layout::group_has_super(self.features(), group)
+        crate::layout::has_super_with(self.features(), self.s_backup_bgs, group)
     }
 }
 

@@ -59,3 +59,170 @@ fn inode_zeroed_group_flag_is_no_problem() {
         assert_same(&img, args);
     }
 }
+
+/// Overwrites `bytes` at `offset` of an image file.
+fn poke(img: &Path, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+/// Runs the real debugfs -w with commands on standard input.
+fn real_debugfs_w(img: &Path, cmds: &str) {
+    use std::io::Write;
+    let mut child = Command::new("debugfs")
+        .args(["-w", "-f", "-"])
+        .arg(img)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("debugfs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(cmds.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn missing_uuid_is_generated_quietly() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("nouuid.img");
+    real_mkfs(&img, &[], "16M");
+    // s_uuid: 16 bytes at 0x68 of the superblock (genext2fs leaves it zero).
+    poke(&img, 1024 + 0x68, &[0; 16]);
+    for args in [&["-fy"][..], &["-p"], &["-fn"]] {
+        let (oc, os, _, _) = both(&img, args);
+        // A generated UUID is no repair: exit 0, not "MODIFIED".
+        assert_eq!(oc, 0, "{args:?}:\n{os}");
+        assert_eq!(
+            os.contains("did not have a UUID"),
+            args != ["-fn"],
+            "{args:?}:\n{os}"
+        );
+        assert_same(&img, args);
+    }
+}
+
+#[test]
+fn non_contiguous_share_is_counted_as_e2fsck_does() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("frag.img");
+    real_mkfs(&img, &["-b", "1024"], "32M");
+    let small = t.path().join("small");
+    let mid = t.path().join("mid");
+    let big = t.path().join("big");
+    std::fs::write(&small, vec![1u8; 20_000]).unwrap();
+    std::fs::write(&mid, vec![2u8; 60_000]).unwrap();
+    // Larger than a group (8192 blocks): never counted as non-contiguous.
+    std::fs::write(&big, vec![3u8; 9_000_000]).unwrap();
+    let (s, m, b) = (small.display(), mid.display(), big.display());
+    // "e" fills the hole "b" leaves and goes on past "c": fragmented. One
+    // file in 16 inodes is 6.25%, which e2fsck rounds up to 6.3%.
+    real_debugfs_w(
+        &img,
+        &format!(
+            "write {s} a\nwrite {s} b\nwrite {s} c\nmkdir d\nrm b\nwrite {m} e\nwrite {b} f\n"
+        ),
+    );
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert!(os.contains("(6.3% non-contiguous)"), "{os}");
+    assert_same(&img, &["-fn"]);
+}
+
+#[test]
+fn sparse_super2_is_checked() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("ss2.img");
+    real_mkfs(&img, &["-O", "sparse_super2"], "64M");
+    assert_same(&img, &["-fn"]);
+    // Damage a group count: the repair writes the descriptors (and the
+    // backups, only in the groups sparse_super2 names), and the real
+    // e2fsck finds the result clean.
+    let out = run(Command::new("debugfs")
+        .args(["-w", "-R", "set_bg 3 free_blocks_count 7"])
+        .arg(&img));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_same(&img, &["-fy"]);
+    let out = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(&img));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_real_fsck_clean(&img);
+}
+
+#[test]
+fn invalid_resize_inode_is_reported_before_pass_1() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("resize.img");
+    real_mkfs(&img, &["-b", "1024"], "16M");
+    let out = run(Command::new("debugfs")
+        .args(["-w", "-R", "set_inode_field <7> block[2] 42"])
+        .arg(&img));
+    assert!(out.status.success(), "{}", text(&out));
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert!(
+        os.starts_with("Resize inode not valid.  Recreate? no\n\nPass 1:"),
+        "{os}"
+    );
+    assert_same(&img, &["-fn"]);
+    assert_same(&img, &["-fy"]);
+}
+
+#[test]
+fn device_name_and_program_name_in_messages() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("named.img");
+    real_mkfs(&img, &["-L", "mylabel"], "8M");
+    // -N names the filesystem; else its label does, as in e2fsck.
+    let (_, os, _, _) = both(&img, &["-fn", "-N", "test_filesys"]);
+    assert!(os.contains("\ntest_filesys: 11/"), "{os}");
+    assert_same(&img, &["-fn", "-N", "test_filesys"]);
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert!(os.contains("\nmylabel: 11/"), "{os}");
+    assert_same(&img, &["-fn"]);
+    // Not a filesystem: messages carry argv[0], in e2fsck's words.
+    let junk = t.path().join("junk.img");
+    std::fs::write(&junk, vec![0x5au8; 4 << 20]).unwrap();
+    let go = |bin: &Path| {
+        let o = run(Command::new(bin)
+            .arg0("../e2fsck/e2fsck")
+            .arg("-fn")
+            .arg("junk.img")
+            .current_dir(t.path()));
+        let err: String = String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .filter(|l| !l.starts_with("e2fsck 1."))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            err,
+        )
+    };
+    let ours = go(&our_bin("e2fsck-union"));
+    assert!(
+        ours.1
+            .contains("../e2fsck/e2fsck: Superblock invalid, trying backup blocks..."),
+        "{ours:?}"
+    );
+    assert_eq!(ours, go(Path::new("/usr/sbin/e2fsck")));
+}
