@@ -226,6 +226,9 @@ Filesystem mounted or opened exclusively by another program?"
             "Possibly non-existent device?\n"
         }
         ext2fs::Error::Truncated { .. } => "Could this be a zero-length partition?\n",
+        ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "Could this be a zero-length partition?\n"
+        }
         // e2fsck's PR_0_SB_CORRUPT, word for word.
         ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_) => {
             "\nThe superblock could not be read or does not describe a valid ext2/ext3/ext4\n\
@@ -254,14 +257,17 @@ impl std::fmt::Display for OpenFailed {
 }
 impl std::error::Error for OpenFailed {}
 
+const SHORT_READ: &str = "Attempt to read block from filesystem resulted in short read";
+
 /// How e2fsprogs' com_err words the open errors both tools meet, so that
 /// their messages read the same.
 fn com_err_text(e: &ext2fs::Error) -> String {
     match e {
         ext2fs::Error::BadMagic(_) => "Bad magic number in super-block".into(),
         ext2fs::Error::CorruptSuperblock(_) => "The ext2 superblock is corrupt".into(),
-        ext2fs::Error::Truncated { .. } => {
-            "Attempt to read block from filesystem resulted in short read".into()
+        ext2fs::Error::Truncated { .. } => SHORT_READ.into(),
+        ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+            SHORT_READ.into()
         }
         ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             "No such file or directory".into()
