@@ -151,10 +151,7 @@ fn sparse_super2_is_checked() {
     // Damage a group count: the repair writes the descriptors (and the
     // backups, only in the groups sparse_super2 names), and the real
     // e2fsck finds the result clean.
-    let out = run(Command::new("debugfs")
-        .args(["-w", "-R", "set_bg 3 free_blocks_count 7"])
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
+    real_debugfs_w(&img, "set_bg 3 free_blocks_count 7\n");
     assert_same(&img, &["-fy"]);
     let out = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(&img));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -169,10 +166,7 @@ fn invalid_resize_inode_is_reported_before_pass_1() {
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("resize.img");
     real_mkfs(&img, &["-b", "1024"], "16M");
-    let out = run(Command::new("debugfs")
-        .args(["-w", "-R", "set_inode_field <7> block[2] 42"])
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
+    real_debugfs_w(&img, "set_inode_field <7> block[2] 42\n");
     let (_, os, _, _) = both(&img, &["-fn"]);
     assert!(
         os.starts_with("Resize inode not valid.  Recreate? no\n\nPass 1:"),

@@ -86,39 +86,35 @@ fn kit_runner() -> Option<PathBuf> {
     Some(shared.join("e2fsprogs-tests/run-e2fsprogs-tests"))
 }
 
-#[test]
-fn e2fsprogs_tests_with_our_tools() {
+/// Runs the kit with these three tools and checks the ratchet.
+fn kit_with(mke2fs: PathBuf, e2fsck: PathBuf, debugfs: PathBuf, expected: &[&str], what: &str) {
     let Some(runner) = kit_runner() else {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let bin = bindir(
-        &t.path().join("bin"),
+    let bin = bindir(&t.path().join("bin"), mke2fs, e2fsck, debugfs);
+    let results = run_kit(&runner, &bin);
+    assert_eq!(results.len(), 21, "{results:?}");
+    assert_pass(&results, expected, what);
+}
+
+#[test]
+fn e2fsprogs_tests_with_our_tools() {
+    kit_with(
         our_bin("mke2fs-union"),
         our_bin("e2fsck-union"),
         our_bin("debugfs-union"),
+        PASSING_WITH_OUR_TOOLS,
+        "our three tools",
     );
-    let results = run_kit(&runner, &bin);
-    assert_eq!(results.len(), 21, "{results:?}");
-    assert_pass(&results, PASSING_WITH_OUR_TOOLS, "our three tools");
 }
 
 #[test]
 fn e2fsprogs_tests_with_our_e2fsck() {
-    let Some(runner) = kit_runner() else {
-        return;
-    };
-    let t = tempfile::tempdir().unwrap();
-    let bin = bindir(
-        &t.path().join("bin"),
+    kit_with(
         PathBuf::from("/usr/sbin/mke2fs"),
         our_bin("e2fsck-union"),
         PathBuf::from("/usr/sbin/debugfs"),
-    );
-    let results = run_kit(&runner, &bin);
-    assert_eq!(results.len(), 21, "{results:?}");
-    assert_pass(
-        &results,
         PASSING_WITH_OUR_E2FSCK,
         "e2fsck-union with the real mke2fs/debugfs",
     );
