@@ -580,7 +580,7 @@ pub fn lsdel(s: &mut Session, args: &[String]) -> Result<()> {
         Some(a) => num_arg("seconds", a)? as i64,
         None => 0,
     };
-    let now = chrono::Utc::now().timestamp();
+    let now = i64::from(ext2fs::clock::now());
     let fs =
         s.fs.as_mut()
             .ok_or_else(|| anyhow!("Filesystem not open"))?;

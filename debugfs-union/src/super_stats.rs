@@ -589,7 +589,7 @@ pub fn set_current_time(s: &mut Session, args: &[String]) -> Result<()> {
 
 pub fn parse_time(v: &str) -> Result<i64> {
     if v == "now" {
-        return Ok(chrono::Utc::now().timestamp());
+        return Ok(i64::from(ext2fs::clock::now()));
     }
     if let Some(n) = v.strip_prefix('@') {
         return n
@@ -618,7 +618,7 @@ pub fn parse_time(v: &str) -> Result<i64> {
 /// A UUID field's value as debugfs takes it: null/clear, random, time or
 /// the 8-4-4-4-12 form.
 fn parse_uuid(v: &str) -> Result<[u8; 16]> {
-    ext2fs::uuid::from_arg(v, chrono::Utc::now().timestamp().max(0) as u64)
+    ext2fs::uuid::from_arg(v, u64::from(ext2fs::clock::now()))
         .ok_or_else(|| anyhow!("Invalid UUID format: {v}"))
 }
 

@@ -13,15 +13,11 @@ use ext2fs::inode::{self, Inode};
 use crate::session::{num32_arg, num_arg, Session};
 use crate::table::{getopt, usage_check};
 
-fn now() -> u32 {
-    chrono::Utc::now().timestamp() as u32
-}
-
 /// Frees an inode and its blocks, leaving the block map in place (so
 /// lsdel and undeletion can still find them), as debugfs' kill_file does.
 pub fn kill_inode(fs: &mut Filesystem, ino: u32) -> Result<()> {
     let mut rec = fs.read_inode(ino)?;
-    rec.base.i_dtime = now();
+    rec.base.i_dtime = ext2fs::clock::now();
     fs.write_inode(ino, &rec)?;
     if rec.base.i_file_acl != 0 && fs.list_xattrs(ino).is_ok() {
         let _ = fs.set_xattrs(ino, &[]);

@@ -124,10 +124,7 @@ pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool) -> Result<usize> 
     } else {
         Inode::new(rec.size)
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0);
+    let now = ext2fs::clock::now();
     new.base.i_block = i_block;
     new.base.i_blocks = ((listed.len() + fresh.len()) as u64 * (bs as u64 / 512)) as u32;
     new.set_size(listed.len() as u64 * bs as u64);

@@ -303,13 +303,6 @@ pub fn check_in_memory(bytes: Vec<u8>, fix: bool) -> (u8, Vec<u8>) {
     (code, after)
 }
 
-fn now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
 fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let write = ask.mode != Mode::No;
     if opts.flush {
@@ -351,7 +344,7 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         say!("{device}: Updating bad block inode ({n} bad blocks listed).");
         ask.changed = true;
     }
-    let now = now();
+    let now = ext2fs::clock::now();
     let mut progress = Progress::new(opts.progress_fd, device)?;
     let with_progress = opts.progress_fd.is_some();
     let started = Instant::now();

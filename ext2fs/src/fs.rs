@@ -841,10 +841,7 @@ impl Filesystem {
         if let Some(t) = self.fixed_time {
             return t;
         }
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or(0)
+        crate::clock::now()
     }
 
     /// A fresh in-memory inode with mode, times and the large-inode extra

@@ -5,6 +5,7 @@
 pub mod bitmap;
 pub mod block_cache;
 pub mod block_map;
+pub mod clock;
 pub mod codec;
 pub mod direct_io;
 pub mod dirent;

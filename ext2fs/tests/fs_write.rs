@@ -500,7 +500,7 @@ fn group_counts_saturate() {
 #[test]
 fn orphans_of_unlinked_open_files_chain_and_free() {
     if !have("mke2fs") {
-        eprintln!("SKIP: e2fsprogs not installed");
+        skip("e2fsprogs not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

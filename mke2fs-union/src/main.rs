@@ -180,10 +180,7 @@ fn now() -> Result<u32> {
             .parse::<u32>()
             .with_context(|| format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"));
     }
-    Ok(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0))
+    Ok(ext2fs::clock::now())
 }
 
 fn run(cli: &Cli) -> Result<()> {
