@@ -36,11 +36,20 @@ impl Drop for KernelMount {
     }
 }
 
+/// How a test runs one of our tools: directly, or inside another mount
+/// namespace.
+type Runner<'a> = &'a dyn Fn(&str, &[&str]) -> Output;
+
+fn direct(tool: &str, args: &[&str]) -> Output {
+    run(Command::new(our_bin(tool)).args(args))
+}
+
 /// Runs the three writers on `name` and checks that each refused, in
 /// e2fsprogs' words for a mounted (`busy` false) or an exclusively held
 /// (`busy` true) filesystem.
-fn assert_writers_refuse(name: &Path, busy: bool) {
-    let fsck = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(name));
+fn assert_writers_refuse(name: &Path, busy: bool, tool: Runner) {
+    let n = name.to_str().unwrap();
+    let fsck = tool("e2fsck-union", &["-fy", n]);
     assert_eq!(
         fsck.status.code(),
         Some(8),
@@ -50,11 +59,11 @@ fn assert_writers_refuse(name: &Path, busy: bool) {
     let want = if busy {
         "Filesystem mounted or opened exclusively by another program?".to_string()
     } else {
-        format!("{} is mounted.", name.display())
+        format!("{n} is mounted.")
     };
     assert!(text(&fsck).contains(&want), "{}", text(&fsck));
 
-    let mkfs = run(Command::new(our_bin("mke2fs-union")).arg("-F").arg(name));
+    let mkfs = tool("mke2fs-union", &["-F", n]);
     assert_eq!(
         mkfs.status.code(),
         Some(1),
@@ -66,12 +75,19 @@ fn assert_writers_refuse(name: &Path, busy: bool) {
     } else {
         "is mounted"
     };
-    let want = format!("{} {how}; will not make a filesystem here!", name.display());
+    let want = format!("{n} {how}; will not make a filesystem here!");
     assert!(text(&mkfs).contains(&want), "{}", text(&mkfs));
 
-    let dbg = run(Command::new(our_bin("debugfs-union"))
-        .args(["-w", "-R", "mkdir /written-while-mounted"])
-        .arg(name));
+    let dbg = tool(
+        "debugfs-union",
+        &["-w", "-R", "mkdir /written-while-mounted", n],
+    );
+    let how = if busy {
+        "in use by the system"
+    } else {
+        "is mounted on"
+    };
+    assert!(text(&dbg).contains(how), "{}", text(&dbg));
     assert!(
         text(&dbg).contains("opening it read-only"),
         "{}",
@@ -94,54 +110,55 @@ fn assert_untouched(img: &Path) {
 /// filesystem alive (and unwritten) past its unmount.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
+/// Makes an image with the real mke2fs, mounts it read-write with the
+/// kernel, writes a file through the mount, runs `check(dir, img, mnt)`,
+/// unmounts and checks that nothing of ours got in.
+fn with_mounted_image(check: impl FnOnce(&Path, &Path, &Path)) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if skip_without_e2fsprogs() || skip_without_root("kernel loop mounts") {
-        return None;
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("a.img");
     real_mkfs(&img, &[], "8M");
-    Some((dir, img))
-}
-
-#[test]
-fn a_hard_link_or_bind_mount_of_a_mounted_image_is_refused() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some((dir, img)) = setup() else {
-        return;
-    };
     let mnt = dir.path().join("mnt");
     {
         let Some(_m) = KernelMount::new(&img, &mnt) else {
             return;
         };
         std::fs::write(mnt.join("kernel-file"), b"written by the kernel").unwrap();
-        assert_writers_refuse(&img, false);
+        check(dir.path(), &img, &mnt);
+    }
+    assert_untouched(&img);
+}
 
-        let link = dir.path().join("link.img");
-        std::fs::hard_link(&img, &link).unwrap();
-        assert_writers_refuse(&link, false);
+#[test]
+fn a_hard_link_or_bind_mount_of_a_mounted_image_is_refused() {
+    with_mounted_image(|dir, img, _mnt| {
+        assert_writers_refuse(img, false, &direct);
 
-        let sym = dir.path().join("sym.img");
-        std::os::unix::fs::symlink(&img, &sym).unwrap();
-        assert_writers_refuse(&sym, false);
+        let link = dir.join("link.img");
+        std::fs::hard_link(img, &link).unwrap();
+        assert_writers_refuse(&link, false, &direct);
+
+        let sym = dir.join("sym.img");
+        std::os::unix::fs::symlink(img, &sym).unwrap();
+        assert_writers_refuse(&sym, false, &direct);
 
         // A bind mount of the image file onto another name.
-        let bound = dir.path().join("bound.img");
+        let bound = dir.join("bound.img");
         std::fs::write(&bound, b"").unwrap();
-        let b = run(Command::new("mount").arg("--bind").arg(&img).arg(&bound));
+        let b = run(Command::new("mount").arg("--bind").arg(img).arg(&bound));
         assert!(b.status.success(), "{}", text(&b));
-        let result = std::panic::catch_unwind(|| assert_writers_refuse(&bound, false));
+        let result = std::panic::catch_unwind(|| assert_writers_refuse(&bound, false, &direct));
         let _ = run(Command::new("umount").arg(&bound));
         if let Err(e) = result {
             std::panic::resume_unwind(e);
         }
 
         // The loop device itself, by its /dev name.
-        let dev = loop_device_of(&img);
-        assert_writers_refuse(&dev, false);
-    }
-    assert_untouched(&img);
+        assert_writers_refuse(&loop_device_of(img), false, &direct);
+    });
 }
 
 /// The /dev/loopN util-linux bound `img` to.
@@ -164,19 +181,9 @@ fn in_namespace_without(mnt: &Path, script: &str) -> Output {
 
 #[test]
 fn a_mount_in_another_namespace_is_refused() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some((dir, img)) = setup() else {
-        return;
-    };
-    let mnt = dir.path().join("mnt");
-    {
-        let Some(_m) = KernelMount::new(&img, &mnt) else {
-            return;
-        };
-        std::fs::write(mnt.join("kernel-file"), b"written by the kernel").unwrap();
-        let img_s = img.display().to_string();
+    with_mounted_image(|_dir, img, mnt| {
         let probe = in_namespace_without(
-            &mnt,
+            mnt,
             &format!(
                 "grep -c -F ' {} ' /proc/self/mountinfo || true",
                 mnt.display()
@@ -188,40 +195,11 @@ fn a_mount_in_another_namespace_is_refused() {
             "the mount must be invisible in the new namespace: {}",
             text(&probe)
         );
-        let fsck = in_namespace_without(
-            &mnt,
-            &format!("{} -fy {img_s}", our_bin("e2fsck-union").display()),
-        );
-        assert_eq!(fsck.status.code(), Some(8), "{}", text(&fsck));
-        assert!(
-            text(&fsck).contains("Filesystem mounted or opened exclusively by another program?"),
-            "{}",
-            text(&fsck)
-        );
-        let mkfs = in_namespace_without(
-            &mnt,
-            &format!("{} -F {img_s}", our_bin("mke2fs-union").display()),
-        );
-        assert_eq!(mkfs.status.code(), Some(1), "{}", text(&mkfs));
-        assert!(
-            text(&mkfs)
-                .contains("is apparently in use by the system; will not make a filesystem here!"),
-            "{}",
-            text(&mkfs)
-        );
-        let dbg = in_namespace_without(
-            &mnt,
-            &format!(
-                "{} -w -R 'mkdir /written-while-mounted' {img_s}",
-                our_bin("debugfs-union").display()
-            ),
-        );
-        assert!(
-            text(&dbg).contains("in use by the system"),
-            "{}",
-            text(&dbg)
-        );
-        assert!(text(&dbg).contains("read/only"), "{}", text(&dbg));
-    }
-    assert_untouched(&img);
+        let elsewhere = |tool: &str, args: &[&str]| {
+            let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+            let bin = our_bin(tool);
+            in_namespace_without(mnt, &format!("{} {}", bin.display(), quoted.join(" ")))
+        };
+        assert_writers_refuse(img, true, &elsewhere);
+    });
 }
