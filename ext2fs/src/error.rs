@@ -164,6 +164,14 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// ext2fs_initialize's EXT2_ET_TOO_MANY_INODES (e2fsprogs' wording).
+    #[error("Cannot create filesystem with requested number of inodes")]
+    TooManyInodes,
+
+    /// ext2fs_initialize's EXT2_ET_TOOSMALL.
+    #[error("Not enough space to build proposed filesystem")]
+    TooSmall,
+
     #[error("filesystem is opened read-only")]
     ReadOnly,
 }

@@ -1754,8 +1754,7 @@ impl Filesystem {
         self.sb.s_wtime = self.now();
         let table = group_desc::write_table(&self.groups, geo.desc_blocks as usize * bs);
         for g in std::iter::once(0).chain(geo.backup_groups()) {
-            let mut copy = self.sb;
-            copy.s_block_group_nr = g as u16;
+            let copy = self.sb.backup_copy(g);
             let sb_off = geo.superblock_offset(g);
             self.image.write_at(sb_off, &copy.to_bytes())?;
             let gdt_block = if g == 0 {

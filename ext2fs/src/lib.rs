@@ -20,6 +20,7 @@ pub mod inode;
 pub mod layout;
 pub mod loopdev;
 pub mod mkfs;
+pub mod mntopts;
 pub mod resize_inode;
 pub mod run_bitmap;
 pub mod superblock;

@@ -46,6 +46,12 @@ pub struct Params {
     pub now: u32,
     /// Reserved GDT blocks wanted (-E resize); None = mke2fs' default.
     pub resize_blocks: Option<u64>,
+    /// Mark every group's inode table as zeroed (bg_flags INODE_ZEROED),
+    /// as mke2fs does unless lazy_itable_init leaves it to the kernel.
+    pub inode_tables_zeroed: bool,
+    /// mke2fs -S: only superblocks and descriptors are rewritten, and the
+    /// superblock says the filesystem has errors so e2fsck looks at it.
+    pub super_only: bool,
 }
 
 /// The computed layout.
@@ -135,20 +141,18 @@ pub fn plan(p: &Params) -> Result<Plan> {
     // The retry loop of ext2fs_initialize.
     loop {
         if blocks <= first_data_block as u64 {
-            return Err(Error::Invalid("filesystem too small".into()));
+            return Err(Error::TooSmall);
         }
         let groups = (blocks - first_data_block as u64).div_ceil(bpg as u64) as u32;
         let desc_blocks = groups.div_ceil(desc_per_block(bs));
         let mut ipg = inodes_wanted.div_ceil(groups as u64);
         if ipg > bs as u64 * 8 {
-            if bpg >= 256 + 8 {
+            if bpg >= 256 {
                 bpg -= 8;
                 blocks = p.blocks_count;
                 continue;
             }
-            return Err(Error::Invalid(
-                "too many inodes for the filesystem size".into(),
-            ));
+            return Err(Error::TooManyInodes);
         }
         let max_ipg = 65536 - inodes_per_block as u64;
         ipg = ipg.min(max_ipg);
@@ -181,20 +185,20 @@ pub fn plan(p: &Params) -> Result<Plan> {
         };
         let mut overhead = 3 + itb as u32 + rsv + desc_blocks;
         if overhead > bpg {
-            return Err(Error::Invalid(
-                "too many inodes (the inode table does not fit a group)".into(),
-            ));
+            return Err(Error::TooManyInodes);
         }
-        let features = p.features;
+        let mut features = p.features;
+        if resize && resize_inode_needs_large_file(bs) {
+            // ext2fs_create_resize_inode's i_size passes 2 GiB.
+            features.ro_compat |= ro_compat::LARGE_FILE;
+        }
         overhead = 2 + itb as u32;
         if crate::layout::group_has_super(features, groups - 1) {
             overhead += 1 + desc_blocks + rsv;
         }
         let rem = ((blocks - first_data_block as u64) % bpg as u64) as u32;
         if groups == 1 && rem != 0 && rem < overhead {
-            return Err(Error::Invalid(
-                "filesystem too small for its metadata".into(),
-            ));
+            return Err(Error::TooSmall);
         }
         if rem != 0 && rem < overhead + 50 {
             blocks -= rem as u64;
@@ -215,7 +219,11 @@ pub fn plan(p: &Params) -> Result<Plan> {
             s_wtime: p.now,
             s_max_mnt_count: p.max_mnt_count as u16,
             s_magic: EXT2_MAGIC,
-            s_state: STATE_VALID,
+            s_state: if p.super_only {
+                STATE_VALID | STATE_ERROR
+            } else {
+                STATE_VALID
+            },
             s_errors: p.errors,
             s_lastcheck: p.now,
             s_checkinterval: p.check_interval,
@@ -245,9 +253,21 @@ pub fn plan(p: &Params) -> Result<Plan> {
             set_c_string(&mut sb.s_last_mounted, &p.last_mounted);
         }
         let geo = Geometry::from_superblock(&sb);
-        let groups = layout_groups(&geo, p.stride);
+        let mut groups = layout_groups(&geo, p.stride);
+        if p.inode_tables_zeroed {
+            for gd in &mut groups {
+                gd.bg_flags |= group_desc::BG_INODE_ZEROED;
+            }
+        }
         return Ok(Plan { sb, geo, groups });
     }
+}
+
+/// Whether the resize inode's size, (apb^2 + apb + 12) blocks, reaches
+/// 2 GiB (4 KiB blocks and larger), so the filesystem needs large_file.
+pub fn resize_inode_needs_large_file(bs: u32) -> bool {
+    let apb = bs as u64 / 4;
+    (apb * apb + apb + inode::NDIR_BLOCKS as u64) * bs as u64 > 0x7fff_ffff
 }
 
 /// Places each group's bitmaps and inode table like
@@ -456,9 +476,8 @@ impl<'a> Writer<'a> {
         bad.base.i_atime = self.now;
         bad.base.i_mtime = self.now;
         bad.base.i_ctime = self.now;
-        if geo.inode_size >= 160 {
-            bad.extra.i_extra_isize = 32;
-        }
+        // ext2fs_update_bb_inode writes only the 128-byte base: the large
+        // part, i_extra_isize included, stays zero.
         self.inode_records.push((BAD_INO, bad));
 
         if self.plan.sb.has_compat(compat::RESIZE_INODE) {
@@ -547,8 +566,7 @@ impl<'a> Writer<'a> {
         progress(geo.group_count, geo.group_count);
         let table = group_desc::write_table(&self.plan.groups, geo.desc_blocks as usize * bs);
         for g in std::iter::once(0).chain(geo.backup_groups()) {
-            let mut copy = self.plan.sb;
-            copy.s_block_group_nr = g as u16;
+            let copy = self.plan.sb.backup_copy(g);
             self.image
                 .write_at(self.offset + geo.superblock_offset(g), &copy.to_bytes())?;
             let gdt = if g == 0 {
@@ -651,6 +669,8 @@ pub fn small_image(size: u64, whiteout: bool) -> Result<Vec<u8>> {
         stripe_width: 0,
         now: 1_700_000_000,
         resize_blocks: None,
+        inode_tables_zeroed: false,
+        super_only: false,
     };
     let p = plan(&params)?;
     let image = Image::in_memory(vec![0; size as usize], true);

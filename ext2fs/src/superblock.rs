@@ -266,6 +266,18 @@ impl Superblock {
         }
     }
 
+    /// The copy ext2fs_flush writes into backup group `group`: its group
+    /// number (capped at 65535) and the valid bit cleared, so a backup
+    /// that e2fsck falls back on is never taken for a clean filesystem.
+    pub fn backup_copy(&self, group: u32) -> Superblock {
+        let mut copy = *self;
+        copy.s_block_group_nr = group.min(u16::MAX as u32) as u16;
+        if group != 0 {
+            copy.s_state &= !STATE_VALID;
+        }
+        copy
+    }
+
     pub fn set_features(&mut self, f: FeatureSet) {
         self.s_feature_compat = f.compat;
         self.s_feature_incompat = f.incompat;

@@ -4,6 +4,8 @@
 mod options;
 mod populate;
 mod profile;
+mod progress;
+mod sector;
 mod source;
 mod tarball;
 
@@ -73,9 +75,13 @@ pub struct Cli {
     /// Do not create anything; show what would be done
     #[arg(short = 'n')]
     pub dry_run: bool,
-    /// Creator OS recorded in the superblock (Linux, Hurd, ...)
+    /// Creator OS recorded in the superblock (Linux, Hurd, ...; the last
+    /// -o wins)
     #[arg(short = 'o', value_name = "creator-os")]
-    pub creator_os: Option<String>,
+    pub creator_os: Vec<String>,
+    /// What the kernel does on errors: continue, remount-ro or panic
+    #[arg(short = 'e', value_name = "errors-behavior")]
+    pub errors: Option<String>,
     /// Features to set or clear (e.g. whiteout, ^resize_inode)
     #[arg(short = 'O', value_name = "feature[,...]")]
     pub features: Vec<String>,
@@ -130,9 +136,15 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            match e.downcast_ref::<Plain>() {
-                Some(r) => eprintln!("{r}"),
-                None => eprintln!("mke2fs-union: {e:#}"),
+            if let Some(u) = e.downcast_ref::<UsageError>() {
+                // mke2fs' com_err line, then its usage text.
+                eprintln!("{}: {}", prog_name(), u.0);
+                use clap::CommandFactory;
+                eprintln!("{}", Cli::command().render_usage());
+            } else if let Some(r) = e.downcast_ref::<Plain>() {
+                eprintln!("{r}");
+            } else {
+                eprintln!("{}: {e:#}", prog_name());
             }
             ExitCode::from(1)
         }
@@ -172,8 +184,76 @@ fn check_mount(device: &Path) -> Result<()> {
     }
 }
 
-/// The creation time: SOURCE_DATE_EPOCH (reproducible builds) or now.
+/// -o or creator_os as mke2fs' set_os takes it: a number, or linux, hurd
+/// (or GNU), freebsd, lites in any case.
+fn os_from_arg(s: &str) -> Option<u32> {
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        return Some(sector::atoi(s) as u32);
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "linux" => Some(sbm::OS_LINUX),
+        "gnu" | "hurd" => Some(sbm::OS_HURD),
+        "freebsd" => Some(sbm::OS_FREEBSD),
+        "lites" => Some(sbm::OS_LITES),
+        _ => None,
+    }
+}
+
+/// A bad argument mke2fs answers with its usage text (exit 1).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The name messages start with: the one we were called by, as mke2fs
+/// takes it from argv[0] (`mkfs.ext2-union` through the link).
+fn prog_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "mke2fs-union".into())
+}
+
+/// An error behaviour name (-e, or `errors` in mke2fs.conf).
+fn errors_from_name(name: &str) -> Option<u16> {
+    match name {
+        "continue" => Some(sbm::ERRORS_CONTINUE),
+        "remount-ro" => Some(sbm::ERRORS_RO),
+        "panic" => Some(sbm::ERRORS_PANIC),
+        _ => None,
+    }
+}
+
+/// C's strtoul(s, NULL, 0): leading blanks, 0x hex, 0 octal, decimal;
+/// parsing stops at the first character that does not fit (0 if none).
+fn c_strtoul(s: &str) -> u64 {
+    let s = s.trim_start();
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.starts_with('0') {
+        (s, 8)
+    } else {
+        (s, 10)
+    };
+    let end = digits
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits.len());
+    u64::from_str_radix(&digits[..end], radix).unwrap_or(0)
+}
+
+/// The creation time: E2FSPROGS_FAKE_TIME (as e2fsprogs' library reads
+/// it: strtoul base 0), SOURCE_DATE_EPOCH (reproducible builds) or now.
 fn now() -> Result<u32> {
+    if let Ok(v) = std::env::var("E2FSPROGS_FAKE_TIME") {
+        return Ok(c_strtoul(&v) as u32);
+    }
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
         return v
             .trim()
@@ -184,6 +264,12 @@ fn now() -> Result<u32> {
 }
 
 fn run(cli: &Cli) -> Result<()> {
+    let errors_opt = match cli.errors.as_deref() {
+        None => None,
+        Some(v) => Some(
+            errors_from_name(v).ok_or_else(|| UsageError(format!("bad error behavior - {v}")))?,
+        ),
+    };
     if cli.journal || cli.journal_opts.is_some() {
         bail!("journals are ext3/ext4 features; mke2fs-union makes ext2 filesystems (drop -j/-J)");
     }
@@ -217,6 +303,7 @@ fn run(cli: &Cli) -> Result<()> {
         }
     };
     let exists = device.exists();
+    // The whole device or file: -E offset comes off it below, as in mke2fs.
     let dev_bytes = if exists {
         let img = Image::open_read_only(device).with_context(|| {
             format!(
@@ -224,10 +311,11 @@ fn run(cli: &Cli) -> Result<()> {
                 device.display()
             )
         })?;
-        img.len().saturating_sub(ext.offset)
+        img.len()
     } else {
         0
     };
+    let is_file = std::fs::metadata(device).is_ok_and(|m| m.is_file());
     let size_bytes = match &cli.size {
         Some(s) => cli_common::parse_size(s, Some(explicit_bs.unwrap_or(1024) as u64))
             .map_err(anyhow::Error::msg)?,
@@ -244,11 +332,15 @@ fn run(cli: &Cli) -> Result<()> {
         Some(t) => types.extend(t.split(',').map(str::to_string)),
         None => types.push(profile::size_type(size_bytes).to_string()),
     }
-    let creator_os = match &cli.creator_os {
+    // The last -o wins, else [defaults] creator_os.
+    let creator_os = match cli
+        .creator_os
+        .last()
+        .cloned()
+        .or_else(|| profile.defaults.get("creator_os").cloned())
+    {
         None => sbm::OS_LINUX,
-        Some(s) => {
-            sbm::os_from_name(s).with_context(|| format!("invalid operating system - {s}"))?
-        }
+        Some(s) => os_from_arg(&s).with_context(|| format!("unknown os - {s}"))?,
     };
     if creator_os == sbm::OS_HURD && !types.iter().any(|t| t == "hurd") {
         types.push("hurd".into());
@@ -258,23 +350,49 @@ fn run(cli: &Cli) -> Result<()> {
             eprintln!("mke2fs-union: warning: the usage type '{t}' is not in mke2fs.conf");
         }
     }
+    let sectors = sector::sizes(device)?;
     let bs = match explicit_bs {
-        Some(b) => b,
+        Some(b) => {
+            if b < sectors.logical {
+                bail!("Invalid argument while setting blocksize; too small for device\n");
+            }
+            if b < sectors.physical && sectors.physical <= sector::PAGE_SIZE {
+                eprintln!(
+                    "Warning: specified blocksize {b} is less than device physical sectorsize {}",
+                    sectors.physical
+                );
+            }
+            b
+        }
         None => {
             let v = profile
                 .get_int(&types, "blocksize", 4096)
                 .map_err(anyhow::Error::msg)?;
-            if v <= 0 {
-                4096
+            // -1 (largefile types): the page size.
+            let v = if v == -1 {
+                sector::PAGE_SIZE
             } else {
-                v as u32
+                v.max(0) as u32
+            };
+            let v = v.max(sectors.logical);
+            if !(1024..=65536).contains(&v) || !v.is_power_of_two() {
+                bail!("invalid block size - {v}");
             }
+            v
         }
     };
     let mut blocks = size_bytes / bs as u64;
     if cli.size.is_none() && bs < 4096 {
         // mke2fs rounds an auto-detected size down to the page size.
         blocks &= !((4096 / bs as u64) - 1);
+    }
+    if cli.size.is_none() && ext.offset > 0 {
+        blocks = blocks.saturating_sub(ext.offset / bs as u64);
+        eprint!(
+            "\nWarning: offset specified without an explicit file system size.\n\
+             Creating a file system with {blocks} blocks but this might\n\
+             not be what you want.\n\n"
+        );
     }
 
     // Features: base_features, then each type's, then -O, then checks.
@@ -291,7 +409,11 @@ fn run(cli: &Cli) -> Result<()> {
         for f in profile.type_features(&types) {
             features.apply_edit(&f).map_err(anyhow::Error::msg)?;
         }
-        if let Some(d) = profile.get(&types, "default_features") {
+        // default_features only when no -O was given.
+        if let Some(d) = profile
+            .get(&types, "default_features")
+            .filter(|_| cli.features.is_empty())
+        {
             features.apply_edit(&d).map_err(anyhow::Error::msg)?;
         }
     }
@@ -339,6 +461,17 @@ fn run(cli: &Cli) -> Result<()> {
                 .map_err(anyhow::Error::msg)? as u16,
         }
     };
+    // mke2fs warns (even with -q) about the size it was asked for, on any
+    // revision, unless the usage type (hurd) turns it off.
+    let asked_isize = match cli.inode_size {
+        Some(s) => s as i64,
+        None => profile
+            .get_int(&types, "inode_size", 0)
+            .map_err(anyhow::Error::msg)?,
+    };
+    if asked_isize == 128 && profile.get_bool(&types, "warn_y2038_dates", true) {
+        cli_common::outln!("128-byte inodes cannot handle dates beyond 2038 and are deprecated");
+    }
     if let Some(i) = cli.inode_size {
         if i < 128 || i as u32 > bs || !i.is_power_of_two() {
             bail!("invalid inode size {i} (min 128/max {bs})");
@@ -380,20 +513,29 @@ fn run(cli: &Cli) -> Result<()> {
         }
     }
     let periodic = profile.get_bool(&types, "enable_periodic_fsck", false);
+    // Discard (a hole punched in a file) only what already had a size;
+    // the inode tables then read back as zeroes, and mke2fs marks them
+    // zeroed, as it does when lazy_itable_init is off.
+    let discard = ext
+        .discard
+        .unwrap_or_else(|| profile.get_bool(&types, "discard", true));
+    let discards = discard && is_file && dev_bytes > 0;
+    let lazy_itable_init = ext
+        .lazy_itable_init
+        .unwrap_or_else(|| profile.get_bool(&types, "lazy_itable_init", true));
     let mut mntopts = 0u32;
-    if let Some(m) = profile.get(&types, "default_mntopts") {
-        for o in m.split(',') {
-            mntopts |= match o.trim() {
-                "user_xattr" => 0x0004,
-                "acl" => 0x0008,
-                "debug" => 0x0001,
-                "bsdgroups" => 0x0002,
-                "uid16" => 0x0010,
-                "" => 0,
-                other => bail!("mke2fs.conf: unknown default mount option {other}"),
-            };
-        }
+    let m = profile
+        .get(&types, "default_mntopts")
+        .unwrap_or_else(|| "acl,user_xattr".into());
+    if ext2fs::mntopts::apply_edit(&mut mntopts, &m).is_err() {
+        bail!(Plain(format!("Invalid mount option set: {m}")));
     }
+    let mut errors = sbm::ERRORS_CONTINUE;
+    if let Some(v) = profile.get(&types, "errors") {
+        errors = errors_from_name(&v)
+            .ok_or_else(|| UsageError(format!("bad error behavior in profile - {v}")))?;
+    }
+    let errors = errors_opt.unwrap_or(errors);
     if let Some(l) = &cli.label {
         if l.len() > 16 {
             eprintln!(
@@ -422,9 +564,14 @@ fn run(cli: &Cli) -> Result<()> {
         hash_seed,
         def_hash_version,
         creator_os,
-        errors: sbm::ERRORS_CONTINUE,
+        errors,
         default_mount_opts: if rev == 0 { 0 } else { mntopts },
-        max_mnt_count: if periodic { 20 } else { -1 },
+        // mke2fs' jitter: the UUID's byte sum spreads the mount counts.
+        max_mnt_count: if periodic {
+            20 + (uuid.iter().map(|&b| b as u32).sum::<u32>() % 20) as i16
+        } else {
+            -1
+        },
         check_interval: if periodic { 180 * 86400 } else { 0 },
         root_uid: ext.root_owner.map(|o| o.0).unwrap_or(0),
         root_gid: ext.root_owner.map(|o| o.1).unwrap_or(0),
@@ -432,8 +579,20 @@ fn run(cli: &Cli) -> Result<()> {
         stripe_width: ext.stripe_width,
         now,
         resize_blocks: ext.resize,
+        inode_tables_zeroed: !lazy_itable_init || discards,
+        super_only: cli.super_only,
     };
-    let plan = mkfs::plan(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = match mkfs::plan(&params) {
+        Ok(p) => p,
+        // ext2fs_initialize's own failures, worded as mke2fs reports them.
+        Err(e @ (ext2fs::Error::TooManyInodes | ext2fs::Error::TooSmall)) => {
+            bail!(Plain(format!(
+                "{}: {e} while setting up superblock",
+                device.display()
+            )))
+        }
+        Err(e) => bail!("{e}"),
+    };
     let say = |s: &str| {
         if !cli.quiet {
             cli_common::outln!("{s}");
@@ -447,7 +606,7 @@ fn run(cli: &Cli) -> Result<()> {
         ));
     }
     if cli.dry_run {
-        print_summary(&plan.sb, cli, &say);
+        print_summary(&plan.sb, cli.verbose, &|s: &str| cli_common::outln!("{s}"));
         return Ok(());
     }
 
@@ -465,29 +624,46 @@ fn run(cli: &Cli) -> Result<()> {
         e => anyhow::anyhow!("{e}"),
     })?;
     let total = ext.offset + plan.sb.s_blocks_count as u64 * bs as u64;
-    let is_file = image
-        .file()
-        .and_then(|f| f.metadata().ok())
-        .is_some_and(|m| m.is_file());
+    // What is already zero: a file's range past its old end, or all of it
+    // once discarded (mke2fs discards, by punching a hole, only what it
+    // found with a size; a hole reads back as zeroes).
+    let mut known_zero = is_file && dev_bytes == 0;
     if is_file {
-        // Zero the range by punching a hole (the file's old contents are
-        // dropped and nothing is allocated), then size it.
         if image.len() < total {
             image.set_len(total).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
-        if ext.discard {
+        if discards {
+            let mut p = progress::Progress::start(
+                cli.quiet,
+                "Discarding device blocks: ",
+                plan.sb.s_blocks_count as u64,
+            );
+            p.update(0);
             punch_hole(&image, ext.offset, total - ext.offset)?;
+            p.finish("done                            \n");
+            known_zero = true;
         }
     }
-    print_summary(&plan.sb, cli, &say);
+    print_summary(&plan.sb, cli.verbose, &say);
+    let groups = plan.geo.group_count as u64;
+    let blocks_made = plan.sb.s_blocks_count as u64;
+    let mut p = progress::Progress::start(cli.quiet, "Allocating group tables: ", groups);
+    p.update(0);
     let mut w = Writer::new(&image, ext.offset, plan, &params);
     w.build().map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !is_file || !ext.discard {
-        // Old data stays on a device: the inode tables must be zeroed.
-        zero_inode_tables(&image, ext.offset, bs, &w.inode_table_ranges())?;
+    p.finish("done                            \n");
+    if !known_zero {
+        wipe_old_metadata(&image, ext.offset, bs, blocks_made, cli.super_only)?;
     }
-    if !cli.quiet {
-        cli_common::out!("Allocating group tables: done                            \nWriting inode tables: done                            \n");
+    if !cli.super_only {
+        let mut p = progress::Progress::start(cli.quiet, "Writing inode tables: ", groups);
+        if !known_zero {
+            // Old data stays on a device: the inode tables must be zeroed.
+            zero_inode_tables(&image, ext.offset, bs, &w.inode_table_ranges(), &mut p)?;
+        } else {
+            p.update(0);
+        }
+        p.finish("done                            \n");
     }
     w.write(cli.super_only)
         .map_err(|e| anyhow::anyhow!("while writing the filesystem: {e}"))?;
@@ -496,7 +672,7 @@ fn run(cli: &Cli) -> Result<()> {
 
     if !cli.root_dirs.is_empty() && !cli.super_only {
         if !cli.quiet {
-            cli_common::outln!("Copying files into the device: ");
+            cli_common::out!("Copying files into the device: ");
         }
         let clamp = std::env::var("SOURCE_DATE_EPOCH").is_ok().then_some(now);
         populate::populate(
@@ -516,11 +692,16 @@ fn run(cli: &Cli) -> Result<()> {
     if cli.direct_io {
         drop_cache(device)?;
     }
-    say("Writing superblocks and filesystem accounting information: done\n");
+    if !cli.quiet {
+        cli_common::out!("Writing superblocks and filesystem accounting information: ");
+        let mut p = progress::Progress::start(false, "", groups);
+        p.update(0);
+        p.finish("done\n\n");
+    }
     Ok(())
 }
 
-fn print_summary(sb: &Superblock, cli: &Cli, say: &dyn Fn(&str)) {
+fn print_summary(sb: &Superblock, verbose: bool, say: &dyn Fn(&str)) {
     let bs = sb.block_size();
     let unit = if bs >= 1024 && bs.is_multiple_of(1024) {
         format!("{}k", bs / 1024)
@@ -531,7 +712,7 @@ fn print_summary(sb: &Superblock, cli: &Cli, say: &dyn Fn(&str)) {
         "Creating filesystem with {} {unit} blocks and {} inodes",
         sb.s_blocks_count, sb.s_inodes_count
     ));
-    if cli.verbose {
+    if verbose {
         say(&format!("Filesystem label={}", sb.label()));
         say(&format!("OS type: {}", sbm::os_name(sb.s_creator_os)));
         say(&format!("Block size={bs} (log={})", sb.s_log_block_size));
@@ -647,9 +828,64 @@ fn punch_hole(image: &Image, offset: u64, len: u64) -> Result<()> {
     }
 }
 
-fn zero_inode_tables(image: &Image, offset: u64, bs: u32, ranges: &[(u64, u32)]) -> Result<()> {
+/// What mke2fs zeroes besides the inode tables when old data stays: the
+/// boot sectors (unless they hold a BSD disklabel), the sectors of an old
+/// superblock, and the last 64 KiB-aligned stretch of the filesystem,
+/// where MD RAID and other tools keep their metadata.
+fn wipe_old_metadata(
+    image: &Image,
+    offset: u64,
+    bs: u32,
+    blocks: u64,
+    super_only: bool,
+) -> Result<()> {
+    const BSD_LABEL_OFFSET: usize = 64;
+    const BSD_MAGICS: [u32; 2] = [0x8256_4557, 0x5745_5682];
+    let zero = |at: u64, len: u64| -> Result<()> {
+        let chunk = vec![0u8; len.min(1 << 20) as usize];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(chunk.len() as u64) as usize;
+            image
+                .write_at(offset + at + done, &chunk[..n])
+                .map_err(|e| anyhow::anyhow!("while wiping old metadata: {e}"))?;
+            done += n as u64;
+        }
+        Ok(())
+    };
+    zero(2 * 512, 6 * 512)?;
+    if super_only {
+        return Ok(());
+    }
+    let mut label = [0u8; 4];
+    let bsd = image
+        .read_at(offset + BSD_LABEL_OFFSET as u64, &mut label)
+        .is_ok()
+        && BSD_MAGICS.contains(&u32::from_le_bytes(label));
+    if !bsd {
+        zero(0, 2 * 512)?;
+    }
+    let rsv = (65536 / bs as u64).max(1);
+    let mut start = blocks & !(rsv - 1);
+    if start > rsv {
+        start -= rsv;
+    }
+    if start > 0 && start < blocks {
+        zero(start * bs as u64, (blocks - start) * bs as u64)?;
+    }
+    Ok(())
+}
+
+fn zero_inode_tables(
+    image: &Image,
+    offset: u64,
+    bs: u32,
+    ranges: &[(u64, u32)],
+    progress: &mut progress::Progress,
+) -> Result<()> {
     let chunk = vec![0u8; 1 << 20];
-    for &(start, n) in ranges {
+    for (g, &(start, n)) in ranges.iter().enumerate() {
+        progress.update(g as u64);
         let mut at = offset + start * bs as u64;
         let end = at + n as u64 * bs as u64;
         while at < end {

@@ -19,9 +19,12 @@ pub struct Extended {
     pub resize: Option<u64>,
     pub root_owner: Option<(u32, u32)>,
     pub hash_seed: Option<[u8; 16]>,
-    pub discard: bool,
+    /// discard/nodiscard: None leaves mke2fs.conf's choice (discard).
+    pub discard: Option<bool>,
     pub offset: u64,
     pub union_source: UnionSource,
+    /// lazy_itable_init[=n]: None leaves mke2fs.conf's choice.
+    pub lazy_itable_init: Option<bool>,
 }
 
 impl Default for Extended {
@@ -32,9 +35,10 @@ impl Default for Extended {
             resize: None,
             root_owner: None,
             hash_seed: None,
-            discard: true,
+            discard: None,
             offset: 0,
             union_source: UnionSource::Overlay,
+            lazy_itable_init: None,
         }
     }
 }
@@ -47,6 +51,7 @@ is set off by an equals ('=') sign.  Valid extended options are:\n\
 \troot_owner=<uid of root dir>:<gid of root dir>\n\
 \thash_seed=<UUID for the directory hash seed>\n\
 \toffset=<offset to create the file system>\n\
+\tlazy_itable_init=<0 to disable, 1 to enable>\n\
 \tdiscard\n\
 \tnodiscard\n\
 \tunion_source=<overlay|oci|plain> (-d markers, with -O whiteout or several -d)\n";
@@ -71,8 +76,12 @@ impl Extended {
                     "stripe_width" | "stripe-width" => e.stripe_width = num(k, v)? as u32,
                     "resize" => e.resize = Some(num(k, v)?),
                     "offset" => e.offset = num(k, v)?,
-                    "discard" => e.discard = true,
-                    "nodiscard" => e.discard = false,
+                    "discard" => e.discard = Some(true),
+                    // strtoul(arg, 0): anything not a number counts as 0.
+                    "lazy_itable_init" => {
+                        e.lazy_itable_init = Some(v.is_none_or(|v| crate::c_strtoul(v) != 0))
+                    }
+                    "nodiscard" => e.discard = Some(false),
                     "root_owner" => {
                         e.root_owner = Some(match v {
                             None => (
@@ -140,7 +149,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (e.stride, e.stripe_width, e.root_owner, e.discard, e.offset),
-            (4, 8, Some((1, 2)), false, 4096)
+            (4, 8, Some((1, 2)), Some(false), 4096)
         );
         assert!(Extended::parse(&["bogus".into()])
             .unwrap_err()
