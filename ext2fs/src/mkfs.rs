@@ -101,6 +101,9 @@ pub fn plan(p: &Params) -> Result<Plan> {
             bs * 8
         )));
     }
+    // EXT2_MAX_BLOCKS_PER_GROUP: a group's count must fit 16 bits (64 KiB
+    // blocks would give 524288; ext2fs_initialize caps it).
+    bpg = bpg.min(65528);
     if p.blocks_count > u32::MAX as u64 {
         return Err(Error::Invalid(format!(
             "{} blocks is too big for ext2 (the 64bit feature is ext4's); use a larger block size",
@@ -124,8 +127,9 @@ pub fn plan(p: &Params) -> Result<Plan> {
     };
     if inodes_wanted * isize as u64 >= blocks * bs as u64 {
         return Err(Error::Invalid(format!(
-            "inode_size ({isize}) * inodes_count ({inodes_wanted}) too big for a filesystem with {blocks} blocks, \
-             specify higher inode_ratio (-i) or lower inode count (-N)."
+            "inode_size ({isize}) * inodes_count ({inodes_wanted}) too big for a\n\t\
+             filesystem with {blocks} blocks, specify higher inode_ratio (-i)\n\t\
+             or lower inode count (-N).\n"
         )));
     }
     let first_ino = if p.rev_level == GOOD_OLD_REV {
@@ -137,6 +141,11 @@ pub fn plan(p: &Params) -> Result<Plan> {
         inodes_wanted = first_ino as u64 + 1;
     }
     let resize = p.features.compat & compat::RESIZE_INODE != 0;
+    // The reserved count as mke2fs passes it, and as ext2fs_initialize
+    // scales it when it drops a short last group (at the requested
+    // ratio; a later retry with fewer blocks per group keeps the value).
+    let r_requested = (p.reserved_ratio * p.blocks_count as f64 / 100.0) as u64;
+    let mut r_blocks = r_requested;
     let inodes_per_block = bs / isize as u32;
     // The retry loop of ext2fs_initialize.
     loop {
@@ -183,6 +192,16 @@ pub fn plan(p: &Params) -> Result<Plan> {
         } else {
             0
         };
+        // ext2fs_initialize turns meta_bg on (and the resize inode off)
+        // when the descriptors would take over 3/4 of a group; the library
+        // has no meta_bg layout, so say so rather than make another one.
+        if rsv + desc_blocks > bpg * 3 / 4 {
+            return Err(Error::Invalid(format!(
+                "{desc_blocks} descriptor and {rsv} reserved GDT blocks fill over 3/4 of a \
+                 {bpg}-block group: mke2fs would switch to meta_bg, which mke2fs-union cannot \
+                 make; use more blocks per group (-g) or -O ^resize_inode"
+            )));
+        }
         let mut overhead = 3 + itb as u32 + rsv + desc_blocks;
         if overhead > bpg {
             return Err(Error::TooManyInodes);
@@ -202,10 +221,11 @@ pub fn plan(p: &Params) -> Result<Plan> {
         }
         if rem != 0 && rem < overhead + 50 {
             blocks -= rem as u64;
+            let ratio = 100.0 * r_requested as f64 / p.blocks_count as f64;
+            r_blocks = (ratio * blocks as f64 / 100.0) as u64;
             continue;
         }
         // Settled: fill in the superblock.
-        let r_blocks = (p.reserved_ratio * blocks as f64 / 100.0) as u64;
         let mut sb = Superblock {
             s_inodes_count: (ipg * groups as u64) as u32,
             s_blocks_count: blocks as u32,
@@ -237,14 +257,15 @@ pub fn plan(p: &Params) -> Result<Plan> {
         sb.s_def_hash_version = p.def_hash_version;
         sb.s_hash_seed = p.hash_seed;
         sb.s_flags = FLAGS_SIGNED_HASH;
+        // ext2fs_initialize fills these in on revision 0 too.
+        sb.s_first_ino = first_ino;
+        sb.s_inode_size = isize;
+        sb.s_raid_stride = p.stride as u16;
+        sb.s_raid_stripe_width = p.stripe_width;
         if p.rev_level >= DYNAMIC_REV {
-            sb.s_first_ino = first_ino;
-            sb.s_inode_size = isize;
             sb.set_features(features);
             sb.s_reserved_gdt_blocks = rsv as u16;
             sb.s_default_mount_opts = p.default_mount_opts;
-            sb.s_raid_stride = p.stride as u16;
-            sb.s_raid_stripe_width = p.stripe_width;
             if isize >= 160 {
                 sb.s_min_extra_isize = 32;
                 sb.s_want_extra_isize = 32;
@@ -337,6 +358,7 @@ pub struct Writer<'a> {
     blocks: RunBitmap,
     inodes: RunBitmap,
     now: u32,
+    super_only: bool,
     root_uid: u32,
     root_gid: u32,
     /// Non-zero blocks to write, in order (block, contents).
@@ -355,6 +377,7 @@ impl<'a> Writer<'a> {
             blocks,
             inodes,
             now: p.now,
+            super_only: p.super_only,
             root_uid: p.root_uid,
             root_gid: p.root_gid,
             out: Vec::new(),
@@ -411,6 +434,11 @@ impl<'a> Writer<'a> {
             let t = gd.bg_inode_table as u64 - first;
             self.blocks.set_range(t, t + geo.inode_table_blocks as u64);
         }
+        if self.super_only {
+            // mke2fs -S: no files and no overhead figure; the counts are
+            // those of the bare group tables.
+            return Ok(());
+        }
         // mke2fs records the metadata overhead before any file exists.
         // (Block 0 of a 1 KiB-block filesystem, the boot block, counts too.)
         self.plan.sb.s_overhead_clusters =
@@ -429,6 +457,11 @@ impl<'a> Writer<'a> {
         )?;
         // lost+found (inode 11, the first non-reserved).
         let lpf_ino = self.plan.sb.first_ino();
+        if lpf_ino > self.plan.sb.s_inodes_count {
+            return Err(Error::NoSpace {
+                what: "an inode for lost+found",
+            });
+        }
         let slot =
             dirent::find_slot(&root_entries, b"lost+found", false).ok_or(Error::NoSpace {
                 what: "root directory",
@@ -509,7 +542,7 @@ impl<'a> Writer<'a> {
             let gd = &mut self.plan.groups[g as usize];
             gd.bg_free_blocks_count = fb as u16;
             gd.bg_free_inodes_count = fi as u16;
-            gd.bg_used_dirs_count = if g == 0 { 2 } else { 0 };
+            gd.bg_used_dirs_count = if g == 0 && !self.super_only { 2 } else { 0 };
             free_b += fb;
             free_i += fi;
         }

@@ -139,10 +139,11 @@ fn main() -> ExitCode {
             if let Some(u) = e.downcast_ref::<UsageError>() {
                 // mke2fs' com_err line, then its usage text.
                 eprintln!("{}: {}", prog_name(), u.0);
-                use clap::CommandFactory;
-                eprintln!("{}", Cli::command().render_usage());
-            } else if let Some(r) = e.downcast_ref::<Plain>() {
-                eprintln!("{r}");
+                eprint!("{}", usage_text());
+            } else if let Some(p) = e.downcast_ref::<Plain>() {
+                if !p.0.is_empty() {
+                    eprintln!("{p}");
+                }
             } else {
                 eprintln!("{}: {e:#}", prog_name());
             }
@@ -197,6 +198,20 @@ fn os_from_arg(s: &str) -> Option<u32> {
         "lites" => Some(sbm::OS_LITES),
         _ => None,
     }
+}
+
+/// mke2fs' usage text, listing the options this tool has.
+fn usage_text() -> String {
+    format!(
+        "Usage: {} [-b block-size] [-i bytes-per-inode] [-I inode-size]\n\
+         \t[-N number-of-inodes] [-d root-directory|tar-archive]\n\
+         \t[-m reserved-blocks-percentage] [-o creator-os]\n\
+         \t[-g blocks-per-group] [-L volume-label] [-M last-mounted-directory]\n\
+         \t[-O feature[,...]] [-r fs-revision] [-E extended-option[,...]]\n\
+         \t[-t fs-type] [-T usage-type ] [-U UUID] [-e errors_behavior]\n\
+         \t[-jnqvDFSV] device [blocks-count]\n",
+        prog_name()
+    )
 }
 
 /// A bad argument mke2fs answers with its usage text (exit 1).
@@ -299,10 +314,30 @@ fn run(cli: &Cli) -> Result<()> {
             if !(1024..=65536).contains(&v) || !v.is_power_of_two() {
                 bail!("invalid block size - {s}");
             }
+            if v > 4096 {
+                eprintln!("Warning: blocksize {v} not usable on most systems.");
+            }
             Some(v)
         }
     };
     let exists = device.exists();
+    if !exists && !cli.dry_run {
+        // As mke2fs: a missing file is created at once (announced even
+        // with -q), and only when a size says how big to make it.
+        if cli.size.is_none() {
+            bail!(Plain(format!(
+                "The file {} does not exist and no size was specified.",
+                device.display()
+            )));
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(device)
+            .with_context(|| format!("Could not open {}", device.display()))?;
+        cli_common::outln!("Creating regular file {}", device.display());
+    }
     // The whole device or file: -E offset comes off it below, as in mke2fs.
     let dev_bytes = if exists {
         let img = Image::open_read_only(device).with_context(|| {
@@ -321,16 +356,25 @@ fn run(cli: &Cli) -> Result<()> {
             .map_err(anyhow::Error::msg)?,
         None if dev_bytes > 0 => dev_bytes,
         None => bail!(
-            "{}: device size reported to be zero; give the size as the second argument \
-             (e.g. mke2fs-union {} 64M)",
-            device.display(),
-            device.display()
+            "Device size reported to be zero.  Invalid partition specified, or\n\t\
+             partition table wasn't reread after running fdisk, due to\n\t\
+             a modified partition being busy and in use.  You may need to reboot\n\t\
+             to re-read your partition table.\n"
         ),
     };
+    // parse_fs_type: ext2, then each usage type mke2fs.conf defines (a
+    // warning for the others, but "default"), then hurd for the Hurd.
     let mut types = vec!["ext2".to_string()];
-    match &cli.usage_types {
-        Some(t) => types.extend(t.split(',').map(str::to_string)),
-        None => types.push(profile::size_type(size_bytes).to_string()),
+    let usage = cli
+        .usage_types
+        .clone()
+        .unwrap_or_else(|| profile::size_type(size_bytes).to_string());
+    for t in usage.split(',').filter(|t| !t.is_empty()) {
+        if profile.fs_types.contains_key(t) {
+            types.push(t.to_string());
+        } else if t != "default" {
+            eprint!("\nWarning: the fs_type {t} is not defined in mke2fs.conf\n\n");
+        }
     }
     // The last -o wins, else [defaults] creator_os.
     let creator_os = match cli
@@ -344,11 +388,6 @@ fn run(cli: &Cli) -> Result<()> {
     };
     if creator_os == sbm::OS_HURD && !types.iter().any(|t| t == "hurd") {
         types.push("hurd".into());
-    }
-    for t in &types[1..] {
-        if t != "default" && !profile.fs_types.contains_key(t) {
-            eprintln!("mke2fs-union: warning: the usage type '{t}' is not in mke2fs.conf");
-        }
     }
     let sectors = sector::sizes(device)?;
     let bs = match explicit_bs {
@@ -381,6 +420,20 @@ fn run(cli: &Cli) -> Result<()> {
             v
         }
     };
+    if bs > sector::PAGE_SIZE {
+        if cli.force == 0 {
+            eprintln!(
+                "{}: {bs}-byte blocks too big for system (max {})",
+                prog_name(),
+                sector::PAGE_SIZE
+            );
+            proceed_question()?;
+        }
+        eprintln!(
+            "Warning: {bs}-byte blocks too big for system (max {}), forced to continue",
+            sector::PAGE_SIZE
+        );
+    }
     let mut blocks = size_bytes / bs as u64;
     if cli.size.is_none() && bs < 4096 {
         // mke2fs rounds an auto-detected size down to the page size.
@@ -431,6 +484,13 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         features.apply_edit(f).map_err(anyhow::Error::msg)?;
+    }
+    if features.incompat & incompat::META_BG != 0 && features.compat & compat::RESIZE_INODE != 0 {
+        bail!(Plain(
+            "The resize_inode and meta_bg features are not compatible.\n\
+             They can not be both enabled simultaneously."
+                .into()
+        ));
     }
     let bad = mkfs::ext4_only(&features);
     if !bad.is_empty() {
@@ -485,9 +545,13 @@ fn run(cli: &Cli) -> Result<()> {
             }
             v
         }
-        None => profile
-            .get_int(&types, "inode_ratio", 8192)
-            .map_err(anyhow::Error::msg)? as u64,
+        // The profile's ratio, at least one inode per block.
+        None => {
+            (profile
+                .get_int(&types, "inode_ratio", 8192)
+                .map_err(anyhow::Error::msg)?
+                .max(bs as i64)) as u64
+        }
     };
     let reserved_ratio = cli.reserved_percent.unwrap_or(5.0);
     if !(0.0..=50.0).contains(&reserved_ratio) {
@@ -538,9 +602,9 @@ fn run(cli: &Cli) -> Result<()> {
     let errors = errors_opt.unwrap_or(errors);
     if let Some(l) = &cli.label {
         if l.len() > 16 {
-            eprintln!(
-                "Warning: label too long; will be truncated to '{}'",
-                &l[..16]
+            eprint!(
+                "Warning: label too long; will be truncated to '{}'\n\n",
+                String::from_utf8_lossy(&l.as_bytes()[..16])
             );
         }
     }
@@ -579,9 +643,11 @@ fn run(cli: &Cli) -> Result<()> {
         stripe_width: ext.stripe_width,
         now,
         resize_blocks: ext.resize,
-        inode_tables_zeroed: !lazy_itable_init || discards,
+        // (-S writes no inode tables, so it marks none.)
+        inode_tables_zeroed: (!lazy_itable_init || discards) && !cli.super_only,
         super_only: cli.super_only,
     };
+    let root_owner = (params.root_uid, params.root_gid);
     let plan = match mkfs::plan(&params) {
         Ok(p) => p,
         // ext2fs_initialize's own failures, worded as mke2fs reports them.
@@ -606,14 +672,14 @@ fn run(cli: &Cli) -> Result<()> {
         ));
     }
     if cli.dry_run {
-        print_summary(&plan.sb, cli.verbose, &|s: &str| cli_common::outln!("{s}"));
+        print_summary(&plan.sb, cli.verbose, blocks, root_owner, &|s: &str| {
+            cli_common::outln!("{s}")
+        });
         return Ok(());
     }
 
-    // Open (or create) the target: never a mounted filesystem.
-    if !exists {
-        say(&format!("Creating regular file {}", device.display()));
-    } else if cli.force == 0 {
+    // Open the target: never a mounted filesystem.
+    if exists && cli.force == 0 {
         check_existing(device, ext.offset)?;
     }
     check_mount(device)?;
@@ -644,14 +710,27 @@ fn run(cli: &Cli) -> Result<()> {
             known_zero = true;
         }
     }
-    print_summary(&plan.sb, cli.verbose, &say);
+    print_summary(&plan.sb, cli.verbose, blocks, root_owner, &say);
     let groups = plan.geo.group_count as u64;
     let blocks_made = plan.sb.s_blocks_count as u64;
     let mut p = progress::Progress::start(cli.quiet, "Allocating group tables: ", groups);
     p.update(0);
     let mut w = Writer::new(&image, ext.offset, plan, &params);
-    w.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    // So few inodes that all are reserved: mke2fs gets as far as the
+    // inode tables, then fails to make lost+found (and writes no
+    // superblock); the library refuses to lay such a filesystem out.
+    let no_lpf_inode = !cli.super_only && w.plan().sb.s_inodes_count < w.plan().sb.first_ino();
+    if !no_lpf_inode {
+        w.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     p.finish("done                            \n");
+    if cli.super_only {
+        // Printed even with -q, as mke2fs does.
+        cli_common::outln!(
+            "{} may be further corrupted by superblock rewrite",
+            device.display()
+        );
+    }
     if !known_zero {
         wipe_old_metadata(&image, ext.offset, bs, blocks_made, cli.super_only)?;
     }
@@ -664,6 +743,12 @@ fn run(cli: &Cli) -> Result<()> {
             p.update(0);
         }
         p.finish("done                            \n");
+    }
+    if no_lpf_inode {
+        bail!(Plain(
+            "ext2fs_mkdir: Could not allocate inode in ext2 filesystem while creating /lost+found"
+                .into()
+        ));
     }
     w.write(cli.super_only)
         .map_err(|e| anyhow::anyhow!("while writing the filesystem: {e}"))?;
@@ -701,18 +786,32 @@ fn run(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-fn print_summary(sb: &Superblock, verbose: bool, say: &dyn Fn(&str)) {
+/// mke2fs' show_stats: the summary before anything is written.
+/// `requested` is the block count asked for (the last group may have been
+/// dropped), `root_owner` what -E root_owner set.
+fn print_summary(
+    sb: &Superblock,
+    verbose: bool,
+    requested: u64,
+    root_owner: (u32, u32),
+    say: &dyn Fn(&str),
+) {
     let bs = sb.block_size();
-    let unit = if bs >= 1024 && bs.is_multiple_of(1024) {
-        format!("{}k", bs / 1024)
+    let groups = sb.group_count();
+    if !verbose {
+        say(&format!(
+            "Creating filesystem with {} {}k blocks and {} inodes",
+            sb.s_blocks_count,
+            bs >> 10,
+            sb.s_inodes_count
+        ));
     } else {
-        bs.to_string()
-    };
-    say(&format!(
-        "Creating filesystem with {} {unit} blocks and {} inodes",
-        sb.s_blocks_count, sb.s_inodes_count
-    ));
-    if verbose {
+        if requested != sb.s_blocks_count as u64 {
+            eprint!(
+                "warning: {} blocks unused.\n\n",
+                requested - sb.s_blocks_count as u64
+            );
+        }
         say(&format!("Filesystem label={}", sb.label()));
         say(&format!("OS type: {}", sbm::os_name(sb.s_creator_os)));
         say(&format!("Block size={bs} (log={})", sb.s_log_block_size));
@@ -734,7 +833,21 @@ fn print_summary(sb: &Superblock, verbose: bool, say: &dyn Fn(&str)) {
             100.0 * sb.s_r_blocks_count as f64 / sb.s_blocks_count as f64
         ));
         say(&format!("First data block={}", sb.s_first_data_block));
-        let groups = sb.group_count();
+        if root_owner != (0, 0) {
+            say(&format!(
+                "Root directory owner={}:{}",
+                root_owner.0, root_owner.1
+            ));
+        }
+        if sb.s_reserved_gdt_blocks != 0 {
+            let desc_blocks = groups.div_ceil(bs / 32) as u64;
+            say(&format!(
+                "Maximum filesystem blocks={}",
+                (sb.s_reserved_gdt_blocks as u64 + desc_blocks)
+                    * (bs / 32) as u64
+                    * sb.s_blocks_per_group as u64
+            ));
+        }
         say(&format!(
             "{groups} block group{}",
             if groups > 1 { "s" } else { "" }
@@ -745,28 +858,45 @@ fn print_summary(sb: &Superblock, verbose: bool, say: &dyn Fn(&str)) {
         ));
         say(&format!("{} inodes per group", sb.s_inodes_per_group));
     }
-    say(&format!(
-        "Filesystem UUID: {}",
-        sbm::uuid_string(&sb.s_uuid)
-    ));
-    let geo = ext2fs::layout::Geometry::from_superblock(sb);
-    let backups: Vec<String> = geo
-        .backup_groups()
-        .iter()
-        .map(|&g| geo.group_first_block(g).to_string())
-        .collect();
-    if !backups.is_empty() {
-        say("Superblock backups stored on blocks: ");
-        let mut line = String::from("\t");
-        for (i, b) in backups.iter().enumerate() {
-            if i > 0 {
-                line.push_str(", ");
-            }
-            line.push_str(b);
-        }
-        say(&line);
+    if groups == 1 {
+        say("");
+        return;
     }
+    if sb.s_uuid != [0; 16] {
+        say(&format!(
+            "Filesystem UUID: {}",
+            sbm::uuid_string(&sb.s_uuid)
+        ));
+    }
+    // The backup list, wrapped as show_stats wraps it: a new tab-indented
+    // line whenever the next number would pass 72 columns.
+    let geo = ext2fs::layout::Geometry::from_superblock(sb);
+    let mut text = String::from("Superblock backups stored on blocks: ");
+    let mut col_left = 0usize;
+    for (i, g) in geo.backup_groups().into_iter().enumerate() {
+        let block = geo.group_first_block(g);
+        if i > 0 {
+            text.push_str(", ");
+        }
+        let need = block.checked_ilog10().map_or(0, |l| l as usize + 1) + 2;
+        if need > col_left {
+            text.push_str("\n\t");
+            col_left = 72;
+        }
+        col_left -= need;
+        text.push_str(&block.to_string());
+    }
+    say(&text);
     say("");
+}
+
+/// mke2fs' proceed_question: go on only when the answer is yes (no
+/// terminal: no).
+fn proceed_question() -> Result<()> {
+    match cli_common::ask_yes_no("Proceed anyway?", false) {
+        Some(true) => Ok(()),
+        _ => bail!(Plain(String::new())),
+    }
 }
 
 /// Asks before overwriting an existing filesystem, like mke2fs: only when

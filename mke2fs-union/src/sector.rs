@@ -43,7 +43,7 @@ pub fn sizes(device: &Path) -> Result<SectorSizes> {
     if let Ok(meta) = std::fs::metadata(device) {
         if meta.file_type().is_block_device() {
             let f = std::fs::File::open(device)
-                .with_context(|| format!("while trying to determine hardware sector size"))?;
+                .context("while trying to determine hardware sector size")?;
             s.logical = rustix::fs::ioctl_blksszget(&f)
                 .context("while trying to determine hardware sector size")?;
             s.physical = rustix::fs::ioctl_blkpbszget(&f)

@@ -5,6 +5,7 @@ pub mod fuzz;
 mod skip;
 
 pub use skip::{skip, REQUIRE_ORACLES};
+pub mod mkfs_pair;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

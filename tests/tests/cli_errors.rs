@@ -139,7 +139,7 @@ const CASES: &[Case] = &[
         MKFS,
         &["-o", "plan9", "{new}", "8M"],
         1,
-        "invalid operating system - plan9",
+        "unknown os - plan9",
     ),
     case(
         MKFS,
@@ -147,7 +147,13 @@ const CASES: &[Case] = &[
         1,
         "No such file or directory",
     ),
-    case(MKFS, &["{new}"], 1, "device size reported to be zero"),
+    case(
+        MKFS,
+        &["{new}"],
+        1,
+        "does not exist and no size was specified",
+    ),
+    case(MKFS, &["{empty}"], 1, "Device size reported to be zero"),
     case(MKFS, &["--no-such-option"], 1, "unexpected argument"),
     // A UUID with a multi-byte character (the byte-sliced parsers panicked).
     case(

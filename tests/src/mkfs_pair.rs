@@ -1,0 +1,251 @@
+//! Runs mke2fs-union and the real mke2fs on the same options, UUID, hash
+//! seed, time and starting image, and says what differs: exit status,
+//! stdout, stderr (our program name and the real version banner aside),
+//! the real dumpe2fs of both images, and the image bytes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{our_bin, run};
+
+pub const UUID: &str = "11111111-2222-3333-4444-555555555555";
+pub const HASH_SEED: &str = "66666666-7777-8888-9999-aaaaaaaaaaaa";
+pub const FAKE_TIME: &str = "1700000000";
+
+/// One mke2fs invocation to make with both tools.
+#[derive(Clone, Debug, Default)]
+pub struct Case {
+    /// Options after `-F -U UUID` and before the image name; `-E` options
+    /// go in `extended` so the hash seed joins them in the one -E.
+    pub args: Vec<String>,
+    pub extended: Vec<String>,
+    /// The size argument, if any.
+    pub size: Option<String>,
+    /// Bytes the image holds before mke2fs runs (None: no file at all).
+    pub initial: Option<Vec<u8>>,
+    /// mke2fs.conf text (MKE2FS_CONFIG); None: the built-in one of a
+    /// config path that does not exist.
+    pub config: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// What one tool did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dumpe2fs: String,
+    /// The image (kept until the next run in the same directory).
+    pub image: PathBuf,
+}
+
+impl Case {
+    pub fn new(args: &[&str], size: Option<&str>) -> Self {
+        Case {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            size: size.map(str::to_string),
+            initial: Some(Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    pub fn config(mut self, text: &str) -> Self {
+        self.config = Some(text.to_string());
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn extended(mut self, opt: &str) -> Self {
+        self.extended.push(opt.into());
+        self
+    }
+
+    pub fn initial(mut self, bytes: Option<Vec<u8>>) -> Self {
+        self.initial = bytes;
+        self
+    }
+
+    /// The command line, for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} -E {} {}",
+            self.args.join(" "),
+            self.extended.join(","),
+            self.size.as_deref().unwrap_or("")
+        )
+    }
+
+    fn run_one(&self, dir: &Path, tool: &Path, name: &str) -> Outcome {
+        let img: PathBuf = dir.join(format!("{name}.img"));
+        let _ = std::fs::remove_file(&img);
+        if let Some(b) = &self.initial {
+            std::fs::write(&img, b).expect("write starting image");
+        }
+        let conf = dir.join(format!("{name}.conf"));
+        match &self.config {
+            Some(t) => std::fs::write(&conf, t).expect("write mke2fs.conf"),
+            None => {
+                let _ = std::fs::remove_file(&conf);
+            }
+        }
+        let mut ext = vec![format!("hash_seed={HASH_SEED}")];
+        ext.extend(self.extended.iter().cloned());
+        let mut cmd = Command::new(tool);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LC_ALL", "C")
+            .env("TZ", "GMT0")
+            .env("E2FSPROGS_FAKE_TIME", FAKE_TIME)
+            .env("MKE2FS_CONFIG", &conf)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(["-F", "-U", UUID])
+            .args(&self.args)
+            .arg("-E")
+            .arg(ext.join(","))
+            .arg(&img);
+        if let Some(s) = &self.size {
+            cmd.arg(s);
+        }
+        let out = run(&mut cmd);
+        let prog = tool.file_name().unwrap().to_string_lossy().into_owned();
+        // Up to the usage text, whose option list is each tool's own.
+        let stderr = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .take_while(|l| !l.starts_with("Usage: "))
+            .filter(|l| !l.starts_with("mke2fs 1."))
+            .map(|l| l.replace(&format!("{prog}:"), "mke2fs:"))
+            .map(|l| l.replace(&img.display().to_string(), "IMAGE"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let stdout =
+            String::from_utf8_lossy(&out.stdout).replace(&img.display().to_string(), "IMAGE");
+        let dumpe2fs = if img.exists() {
+            let d = run(Command::new("dumpe2fs").env("TZ", "GMT0").arg(&img));
+            String::from_utf8_lossy(&d.stdout).into_owned()
+                + &String::from_utf8_lossy(&d.stderr)
+                    .lines()
+                    .filter(|l| !l.starts_with("dumpe2fs 1."))
+                    .map(|l| l.replace(&img.display().to_string(), "IMAGE"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+        } else {
+            String::new()
+        };
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            dumpe2fs,
+            image: img,
+        }
+    }
+
+    /// Runs both tools; returns (ours, real).
+    pub fn run_both(&self, dir: &Path) -> (Outcome, Outcome) {
+        let ours = self.run_one(dir, &our_bin("mke2fs-union"), "ours");
+        let real = self.run_one(dir, Path::new("/usr/sbin/mke2fs"), "real");
+        (ours, real)
+    }
+
+    /// Every difference between the two runs, worded for a failure
+    /// message; empty when they agree (images compared byte for byte
+    /// only when `bytes`).
+    pub fn differences(&self, dir: &Path, bytes: bool) -> Vec<String> {
+        let (o, r) = self.run_both(dir);
+        let mut d = Vec::new();
+        if o.code != r.code {
+            d.push(format!("exit status: ours {} real {}", o.code, r.code));
+        }
+        for (what, a, b) in [
+            ("stdout", &o.stdout, &r.stdout),
+            ("stderr", &o.stderr, &r.stderr),
+            ("dumpe2fs", &o.dumpe2fs, &r.dumpe2fs),
+        ] {
+            if a != b {
+                d.push(format!("{what} differs:\n{}", first_lines_differing(a, b)));
+            }
+        }
+        if bytes && d.is_empty() {
+            if let Some(at) = first_byte_differing(&o.image, &r.image) {
+                d.push(format!("images differ from byte {at}"));
+            }
+        }
+        d
+    }
+
+    /// Panics with the differences unless both tools agree.
+    pub fn assert_same(&self, bytes: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = self.differences(dir.path(), bytes);
+        assert!(
+            d.is_empty(),
+            "mke2fs {}:\n{}",
+            self.describe(),
+            d.join("\n")
+        );
+    }
+}
+
+/// Where two files first differ (a missing file reads as empty), read in
+/// 1 MiB pieces so big sparse images need no memory to speak of.
+pub fn first_byte_differing(a: &Path, b: &Path) -> Option<u64> {
+    use std::io::Read;
+    let open = |p: &Path| -> Box<dyn Read> {
+        match std::fs::File::open(p) {
+            Ok(f) => Box::new(f),
+            Err(_) => Box::new(std::io::empty()),
+        }
+    };
+    let (mut fa, mut fb) = (open(a), open(b));
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    let mut at = 0u64;
+    loop {
+        let na = read_full(&mut fa, &mut ba);
+        let nb = read_full(&mut fb, &mut bb);
+        if let Some(i) = ba[..na.min(nb)]
+            .iter()
+            .zip(&bb[..na.min(nb)])
+            .position(|(x, y)| x != y)
+        {
+            return Some(at + i as u64);
+        }
+        if na != nb {
+            return Some(at + na.min(nb) as u64);
+        }
+        if na == 0 {
+            return None;
+        }
+        at += na as u64;
+    }
+}
+
+fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    n
+}
+
+fn first_lines_differing(a: &str, b: &str) -> String {
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..la.len().max(lb.len()) {
+        let (x, y) = (la.get(i), lb.get(i));
+        if x != y {
+            out.push(format!("  ours: {x:?}\n  real: {y:?}"));
+            if out.len() >= 6 {
+                break;
+            }
+        }
+    }
+    out.join("\n")
+}

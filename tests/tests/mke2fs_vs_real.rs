@@ -1,0 +1,249 @@
+//! Regression tests for mke2fs-union against the real mke2fs 1.47 on the
+//! same options, UUID, hash seed and time (E2FSPROGS_FAKE_TIME): exit
+//! status, stdout, stderr, the real dumpe2fs of both images and, where
+//! e2fsprogs' output is deterministic, the image bytes.
+
+use integration_tests::mkfs_pair::Case;
+use integration_tests::skip_without_e2fsprogs;
+
+/// A mke2fs.conf of our own: the settings these tests turn.
+fn conf(defaults: &str, types: &str) -> String {
+    format!(
+        "[defaults]\n\tbase_features = sparse_super,filetype,resize_inode,dir_index,ext_attr\n\
+         \tblocksize = 4096\n\tinode_size = 256\n\tinode_ratio = 16384\n{defaults}\n\
+         [fs_types]\n\tsmall = {{\n\t\tblocksize = 1024\n\t\tinode_ratio = 4096\n\t}}\n\
+         \tfloppy = {{\n\t\tblocksize = 1024\n\t\tinode_ratio = 8192\n\t}}\n\
+         \tlargefile = {{\n\t\tinode_ratio = 1048576\n\t\tblocksize = -1\n\t}}\n{types}\n"
+    )
+}
+
+#[test]
+fn default_mntopts_edit_lists_as_mke2fs_takes_them() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for opts in [
+        "^acl",
+        "acl,user_xattr",
+        "+debug,-acl",
+        "MNTOPT_12",
+        "acl,bogus",
+    ] {
+        Case::new(&["-q"], Some("8M"))
+            .config(&conf(&format!("\tdefault_mntopts = {opts}"), ""))
+            .assert_same(true);
+    }
+    // No default_mntopts at all: mke2fs' own default, acl,user_xattr.
+    Case::new(&["-q"], Some("8M"))
+        .config(&conf("", ""))
+        .assert_same(true);
+}
+
+#[test]
+fn device_sector_sizes_from_the_environment() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for (logical, physical, args) in [
+        ("2048", None, vec![]),
+        ("4096", None, vec![]),
+        ("512", Some("4096"), vec!["-b", "1024"]),
+        ("4096", None, vec!["-b", "1024"]),
+        ("2048", None, vec!["-T", "largefile"]),
+        ("junk", Some("0"), vec![]),
+    ] {
+        let mut c = Case::new(&args, Some("65536"))
+            .config(&conf("", ""))
+            .env("MKE2FS_DEVICE_SECTSIZE", logical);
+        if let Some(p) = physical {
+            c = c.env("MKE2FS_DEVICE_PHYS_SECTSIZE", p);
+        }
+        c.env("E2FSPROGS_SKIP_PROGRESS", "1").assert_same(true);
+    }
+}
+
+#[test]
+fn error_behavior_from_options_and_profile() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for e in ["continue", "remount-ro", "panic", "broken"] {
+        Case::new(&["-q", "-e", e], Some("4M"))
+            .config(&conf("", ""))
+            .assert_same(true);
+        Case::new(&["-q"], Some("4M"))
+            .config(&conf(&format!("\terrors = {e}"), ""))
+            .assert_same(true);
+        Case::new(&["-q", "-T", "mine"], Some("4M"))
+            .config(&conf(
+                "\terrors = broken",
+                &format!("\tmine = {{\n\t\terrors = {e}\n\t}}"),
+            ))
+            .assert_same(true);
+        // -e wins over the profile.
+        Case::new(&["-q", "-T", "mine", "-e", "panic"], Some("4M"))
+            .config(&conf("", &format!("\tmine = {{\n\t\terrors = {e}\n\t}}")))
+            .assert_same(true);
+    }
+}
+
+#[test]
+fn repeated_o_the_last_wins() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for args in [["-o", "hurd", "-o", "Linux"], ["-o", "Linux", "-o", "hurd"]] {
+        Case::new(&args, Some("8M"))
+            .config(&conf("", ""))
+            .env("E2FSPROGS_SKIP_PROGRESS", "1")
+            .assert_same(true);
+    }
+}
+
+#[test]
+fn progress_lines_padded_to_the_group_count() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // 1, 8, 128 and 1024 groups: the count's width sets the padding.
+    for (args, size) in [
+        (vec![], "4M"),
+        (vec![], "64M"),
+        (vec!["-g", "1024"], "128M"),
+        (
+            vec!["-b", "1024", "-g", "256", "-O", "^resize_inode"],
+            "300M",
+        ),
+    ] {
+        Case::new(&args, Some(size))
+            .config(&conf("", ""))
+            .env("E2FSPROGS_SKIP_PROGRESS", "1")
+            .assert_same(true);
+    }
+}
+
+#[test]
+fn resize_inode_past_2_gib_turns_on_large_file() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // base_features without large_file: 4 KiB and larger blocks give the
+    // resize inode a size past 2 GiB.
+    for bs in ["1024", "2048", "4096", "8192"] {
+        Case::new(&["-q", "-b", bs], Some("32M"))
+            .config(&conf("", ""))
+            .assert_same(true);
+    }
+    Case::new(&["-q", "-b", "4096", "-O", "^resize_inode"], Some("32M"))
+        .config(&conf("", ""))
+        .assert_same(true);
+}
+
+#[test]
+fn backup_superblocks_as_ext2fs_flush_writes_them() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Byte-identical images: each backup has its group number and is not
+    // marked clean; also with -S, where the primary says "with errors".
+    let c = Case::new(&["-q", "-t", "ext2"], Some("64M"));
+    c.clone().assert_same(true);
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, _) = c.run_both(dir.path());
+    let ours_image = std::fs::read(&ours.image).unwrap();
+    let backup = &ours_image[8193 * 1024..8193 * 1024 + 1024];
+    assert_eq!(u16::from_le_bytes([backup[0x3a], backup[0x3b]]) & 1, 0);
+    assert_eq!(u16::from_le_bytes([backup[0x5a], backup[0x5b]]), 1);
+    let existing = ours_image;
+    Case::new(&["-q", "-S"], None)
+        .initial(Some(existing))
+        .assert_same(true);
+}
+
+#[test]
+fn old_contents_discarded_or_wiped_like_mke2fs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A file with old data: discarded (punched) when it has a size, or,
+    // with nodiscard, only the boot sectors, the end and the metadata
+    // rewritten; lazy_itable_init decides the groups' INODE_ZEROED flag.
+    let mut old = vec![0u8; 16 << 20];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for b in old.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    for (ext, lazy) in [
+        ("discard", None),
+        ("nodiscard", None),
+        ("nodiscard", Some("lazy_itable_init = false")),
+        ("nodiscard,lazy_itable_init=0", None),
+        (
+            "discard,lazy_itable_init=1",
+            Some("lazy_itable_init = false"),
+        ),
+    ] {
+        Case::new(&["-q", "-t", "ext2"], None)
+            .initial(Some(old.clone()))
+            .config(&conf(lazy.unwrap_or(""), ""))
+            .extended(ext)
+            .assert_same(true);
+    }
+    // Created from nothing and from an empty file.
+    Case::new(&["-t", "ext2"], Some("8M"))
+        .initial(None)
+        .config(&conf("", ""))
+        .env("E2FSPROGS_SKIP_PROGRESS", "1")
+        .assert_same(true);
+}
+
+#[test]
+fn offset_without_a_size_warns_once() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    Case::new(&["-q", "-t", "ext2"], None)
+        .initial(Some(vec![0u8; 8 << 20]))
+        .extended("offset=524288")
+        .assert_same(true);
+}
+
+#[test]
+fn initialize_errors_and_inode_size_warning_worded_as_mke2fs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for (args, size) in [
+        (
+            vec!["-b", "1024", "-m", "0", "-g", "1024", "-N", "8000"],
+            "2048",
+        ),
+        (
+            vec![
+                "-b",
+                "1024",
+                "-O",
+                "^resize_inode",
+                "-g",
+                "256",
+                "-N",
+                "9000",
+            ],
+            "3000",
+        ),
+        (
+            vec!["-b", "1024", "-g", "256", "-N", "3745", "-o", "hurd"],
+            "1024",
+        ),
+        (vec!["-I", "128"], "8M"),
+        (vec!["-r", "0"], "8M"),
+    ] {
+        Case::new(&args, Some(size))
+            .config(&conf("", ""))
+            .env("E2FSPROGS_SKIP_PROGRESS", "1")
+            .assert_same(true);
+    }
+}
