@@ -11,7 +11,17 @@ use std::process::Command;
 use integration_tests::*;
 
 /// Kit tests that pass with mke2fs-union, e2fsck-union and debugfs-union.
-const PASSING_WITH_OUR_TOOLS: &[&str] = &[];
+const PASSING_WITH_OUR_TOOLS: &[&str] = &[
+    "m_std",
+    "m_no_opt",
+    "m_large_file",
+    "m_dasd_bs",
+    "m_raid_opt",
+    "m_root_owner",
+    "m_mkfs_overhead",
+    "m_error_behavior",
+    "m_offset",
+];
 
 /// Kit tests that pass with e2fsck-union and the real mke2fs and debugfs.
 const PASSING_WITH_OUR_E2FSCK: &[&str] = &[
