@@ -4,8 +4,7 @@
 use std::io::Write;
 
 use anyhow::{anyhow, bail, Result};
-use ext2fs::codec::{le16, le32};
-use ext2fs::dirent::{ft, rec_len_from_disk};
+use ext2fs::dirent::{ft, BlockCursor, MalformedEntry};
 use ext2fs::fs::Filesystem;
 use ext2fs::hash;
 use ext2fs::htree::{self, DxRoot};
@@ -28,64 +27,28 @@ pub struct RawEntry {
     pub offset: usize,
 }
 
-/// Whether a run of entries from `offset` tiles exactly to `end`
-/// (how a deleted entry hidden in a rec_len's slack is recognised).
-fn plausible_run(buf: &[u8], mut offset: usize, end: usize) -> bool {
-    let bs = buf.len();
-    while offset < end && offset + 12 <= bs {
-        let rec = rec_len_from_disk(le16(buf, offset + 4), bs) as usize;
-        let nlen = buf[offset + 6] as usize;
-        offset += rec;
-        if rec < 8 || !rec.is_multiple_of(4) || nlen + 8 > rec {
-            return false;
-        }
-    }
-    offset == end
-}
-
-/// Every entry of a directory block, in order; with `removed`, also the
-/// deleted entries still readable in slack space.
-pub fn block_entries(
+/// Every entry of a directory block, in order, as the library's cursor
+/// walks it; with `removed`, also the deleted entries still readable in
+/// slack. Entries before a malformed one are kept in `out`.
+fn block_entries(
     buf: &[u8],
     removed: bool,
     lblk: u64,
     pblk: u32,
     out: &mut Vec<RawEntry>,
-) -> Result<()> {
-    let bs = buf.len();
-    let mut offset = 0usize;
-    let mut next_real = 0usize;
-    while offset + 8 <= bs {
-        let rec = rec_len_from_disk(le16(buf, offset + 4), bs) as usize;
-        let nlen = buf[offset + 6] as usize;
-        if offset + rec > bs || rec < 8 || !rec.is_multiple_of(4) || nlen + 8 > rec {
-            bail!("Corrupted directory block {pblk} (logical {lblk}) at offset {offset}");
-        }
+) -> std::result::Result<(), MalformedEntry> {
+    for e in BlockCursor::new(buf, removed) {
+        let e = e?;
         out.push(RawEntry {
-            inode: le32(buf, offset),
-            rec_len: rec as u32,
-            file_type: buf[offset + 7],
-            name: buf[offset + 8..offset + 8 + nlen].to_vec(),
-            deleted: offset < next_real,
+            inode: e.view.inode,
+            rec_len: e.view.rec_len as u32,
+            file_type: e.view.file_type,
+            name: e.view.name.to_vec(),
+            deleted: e.removed,
             lblk,
             pblk,
-            offset,
+            offset: e.view.offset,
         });
-        if next_real == offset {
-            next_real += rec;
-        }
-        if removed {
-            let size = (nlen + 11) & !3;
-            if rec != size {
-                let end = offset + rec;
-                offset += size;
-                while offset < end && !plausible_run(buf, offset, end) {
-                    offset += 4;
-                }
-                continue;
-            }
-        }
-        offset += rec;
     }
     Ok(())
 }
@@ -102,7 +65,12 @@ pub fn dir_entries(fs: &Filesystem, dir: u32, removed: bool) -> Result<Vec<RawEn
             break;
         }
         let buf = fs.read_block(b as u64)?;
-        block_entries(&buf, removed, l, b, &mut out)?;
+        block_entries(&buf, removed, l, b, &mut out).map_err(|m| {
+            anyhow!(
+                "Corrupted directory block {b} (logical {l}) at offset {}",
+                m.offset
+            )
+        })?;
     }
     Ok(out)
 }

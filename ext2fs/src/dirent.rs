@@ -218,6 +218,113 @@ pub fn iter_block(buf: &[u8]) -> impl Iterator<Item = RawView<'_>> {
     })
 }
 
+/// One entry a `BlockCursor` yields, with whether it is a removed entry
+/// (one found in the slack of a live entry's rec_len).
+#[derive(Clone, Copy, Debug)]
+pub struct BlockEntry<'a> {
+    pub view: RawView<'a>,
+    pub removed: bool,
+}
+
+/// Where a `BlockCursor` met an entry it cannot step over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MalformedEntry {
+    pub offset: usize,
+}
+
+/// The checks libext2fs's dir_iterate makes on an entry before using it:
+/// inside the block, aligned, and long enough for its header and name.
+fn entry_fits(offset: usize, rec_len: usize, name_len: usize, block_size: usize) -> bool {
+    offset + rec_len <= block_size
+        && rec_len >= HEADER_LEN
+        && rec_len.is_multiple_of(4)
+        && name_len + HEADER_LEN <= rec_len
+}
+
+/// Whether entries starting at `offset` chain exactly to `end`: how a
+/// removed entry hidden in slack is told from leftover bytes.
+fn chains_to(buf: &[u8], mut offset: usize, end: usize) -> bool {
+    let bs = buf.len();
+    while offset < end && offset + 12 <= bs {
+        let rec_len = rec_len_from_disk(crate::codec::le16(buf, offset + 4), bs) as usize;
+        let name_len = buf[offset + 6] as usize;
+        offset += rec_len;
+        if rec_len < HEADER_LEN || !rec_len.is_multiple_of(4) || name_len + HEADER_LEN > rec_len {
+            return false;
+        }
+    }
+    offset == end
+}
+
+/// Walks a directory block entry by entry, as libext2fs's dir_iterate:
+/// live entries (unused ones included, callers filter), and with
+/// `include_removed` also the removed entries still readable in slack
+/// (DIRENT_FLAG_INCLUDE_REMOVED). Yields one `Err` at the first entry
+/// that does not fit, then stops.
+pub struct BlockCursor<'a> {
+    buf: &'a [u8],
+    offset: usize,
+    next_live: usize,
+    include_removed: bool,
+    done: bool,
+}
+
+impl<'a> BlockCursor<'a> {
+    pub fn new(buf: &'a [u8], include_removed: bool) -> Self {
+        BlockCursor {
+            buf,
+            offset: 0,
+            next_live: 0,
+            include_removed,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for BlockCursor<'a> {
+    type Item = std::result::Result<BlockEntry<'a>, MalformedEntry>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (buf, off) = (self.buf, self.offset);
+        let bs = buf.len();
+        if self.done || off + HEADER_LEN > bs {
+            return None;
+        }
+        let rec_len = rec_len_from_disk(crate::codec::le16(buf, off + 4), bs) as usize;
+        let name_len = buf[off + 6] as usize;
+        if !entry_fits(off, rec_len, name_len, bs) {
+            self.done = true;
+            return Some(Err(MalformedEntry { offset: off }));
+        }
+        let removed = off < self.next_live;
+        if self.next_live == off {
+            self.next_live += rec_len;
+        }
+        self.offset = off + rec_len;
+        let needed = rec_len_for(name_len);
+        if self.include_removed && rec_len != needed {
+            // Step through the slack 4 bytes at a time until what follows
+            // chains exactly to the end of this record.
+            let end = off + rec_len;
+            let mut next = off + needed;
+            while next < end && !chains_to(buf, next, end) {
+                next += 4;
+            }
+            self.offset = next;
+        }
+        Some(Ok(BlockEntry {
+            view: RawView {
+                offset: off,
+                inode: crate::codec::le32(buf, off),
+                rec_len,
+                file_type: buf[off + 7],
+                name: &buf[off + HEADER_LEN..off + HEADER_LEN + name_len],
+            },
+            removed,
+        }))
+    }
+}
+
 /// Writes entries into a block of `block_size` bytes. The rec_lens must
 /// tile the block exactly (as `parse_block` returns them).
 pub fn write_block(entries: &[DirEntry], block_size: usize) -> Result<Vec<u8>> {
@@ -399,6 +506,55 @@ mod tests {
         assert!(parse_block(&b, 12, 5).is_err());
     }
 
+    /// A block with "a" live, then "gone" removed by merging its record
+    /// into "a"'s, then "b" live.
+    fn block_with_removed() -> Vec<u8> {
+        let mut e = vec![
+            DirEntry::new(11, ft::REG_FILE, b"a"),
+            DirEntry::new(12, ft::REG_FILE, b"gone"),
+            DirEntry::new(13, ft::REG_FILE, b"b"),
+        ];
+        e[2].rec_len = 1024 - 24;
+        let bytes = write_block(&e, 1024).unwrap();
+        remove_at(&mut e, 1);
+        let mut out = write_block(&e, 1024).unwrap();
+        // The removed entry's bytes stay where they were.
+        out[12..24].copy_from_slice(&bytes[12..24]);
+        out
+    }
+
+    #[test]
+    fn cursor_finds_removed_entry_in_slack() {
+        let b = block_with_removed();
+        let live: Vec<_> = BlockCursor::new(&b, false).map(|r| r.unwrap()).collect();
+        assert_eq!(live.len(), 2);
+        assert!(live.iter().all(|e| !e.removed));
+        let all: Vec<_> = BlockCursor::new(&b, true).map(|r| r.unwrap()).collect();
+        let seen: Vec<_> = all
+            .iter()
+            .map(|e| (e.view.offset, e.view.name, e.removed))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (0, &b"a"[..], false),
+                (12, &b"gone"[..], true),
+                (24, &b"b"[..], false)
+            ]
+        );
+        assert_eq!(all[1].view.inode, 12);
+    }
+
+    #[test]
+    fn cursor_reports_malformed_offset_once() {
+        let mut b = new_dir_block(12, 2, 1024, true);
+        b[16] = 6; // rec_len of '..' = 6
+        let got: Vec<_> = BlockCursor::new(&b, true).collect();
+        assert_eq!(got.len(), 2);
+        assert!(got[0].is_ok());
+        assert_eq!(got[1].unwrap_err(), MalformedEntry { offset: 12 });
+    }
+
     fn arb_entry() -> impl Strategy<Value = DirEntry> {
         (
             any::<u32>(),
@@ -423,6 +579,44 @@ mod tests {
             let parsed = parse_block(&bytes, 2, 0).unwrap();
             prop_assert_eq!(&parsed, &entries);
             prop_assert_eq!(write_block(&parsed, 4096).unwrap(), bytes);
+        }
+
+        #[test]
+        fn cursor_live_entries_match_parse_block(mut entries in proptest::collection::vec(arb_entry(), 1..20)) {
+            let used: u32 = entries.iter().map(|e| e.rec_len).sum();
+            prop_assume!(used <= 4096);
+            entries.last_mut().unwrap().rec_len += 4096 - used;
+            let bytes = write_block(&entries, 4096).unwrap();
+            let live: Vec<_> = BlockCursor::new(&bytes, false).map(|r| r.unwrap()).collect();
+            prop_assert_eq!(live.len(), entries.len());
+            let mut offset = 0;
+            for (c, e) in live.iter().zip(&entries) {
+                prop_assert!(!c.removed);
+                prop_assert_eq!(c.view.offset, offset);
+                prop_assert_eq!((c.view.inode, c.view.rec_len as u32, c.view.name), (e.inode, e.rec_len, &e.name[..]));
+                offset += e.rec_len as usize;
+            }
+            // With removed entries asked for, every live entry still comes,
+            // in order, and anything extra is marked removed and sits in
+            // the slack of the live entry before it.
+            let all: Vec<_> = BlockCursor::new(&bytes, true).map(|r| r.unwrap()).collect();
+            let again: Vec<_> = all.iter().filter(|c| !c.removed).map(|c| c.view.offset).collect();
+            let offsets: Vec<_> = live.iter().map(|c| c.view.offset).collect();
+            prop_assert_eq!(again, offsets);
+            for w in all.windows(2) {
+                prop_assert!(w[0].view.offset < w[1].view.offset);
+            }
+        }
+
+        #[test]
+        fn cursor_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048), removed in any::<bool>()) {
+            let items: Vec<_> = BlockCursor::new(&bytes, removed).collect();
+            // At most one error, and only last.
+            let errs = items.iter().filter(|r| r.is_err()).count();
+            prop_assert!(errs <= 1);
+            if errs == 1 {
+                prop_assert!(items.last().unwrap().is_err());
+            }
         }
 
         #[test]
