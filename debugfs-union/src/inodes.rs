@@ -5,9 +5,10 @@ use std::io::Write;
 
 use anyhow::{anyhow, bail, Result};
 use ext2fs::block_map::BlockKind;
-use ext2fs::codec::{le16, le32};
+use ext2fs::codec::le32;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{flags, Inode};
+use ext2fs::xattr;
 
 use crate::format::{
     block_runs, hexdump, hexdump_window, inode_time, time_string, type_name, ListItem,
@@ -465,12 +466,16 @@ fn raw_xattr_entries(buf: &[u8], start: usize, value_start: usize, o: &mut Strin
             o.push_str(&format!("xattr buffer overrun at {off} (len = {len})\n"));
             break;
         }
-        let name_len = buf[off] as usize;
-        let name_index = buf[off + 1];
-        let value_offs = le16(buf, off + 2) as usize;
-        let value_inum = le32(buf, off + 4);
-        let value_size = le32(buf, off + 8) as usize;
-        let hash = le32(buf, off + 12);
+        // Always Some: off + 16 < len was checked just above.
+        let Some(h) = xattr::entry_header(buf, off) else {
+            break;
+        };
+        let name_len = h.name_len as usize;
+        let name_index = h.name_index;
+        let value_offs = h.value_offs as usize;
+        let value_inum = h.value_inum;
+        let value_size = h.value_size as usize;
+        let hash = h.hash;
         o.push_str(&format!(
             "offset = {off} ({off:04o}), hash = {hash}, name_len = {name_len}, name_index = {name_index}\n"
         ));
@@ -517,27 +522,32 @@ fn raw_xattr_area(buf: &[u8]) -> String {
         "magic = {magic:08x}, length = {}, value_start =4 \n\n",
         buf.len()
     );
-    if magic == ext2fs::xattr::XATTR_MAGIC {
+    if magic == xattr::XATTR_MAGIC {
         raw_xattr_entries(buf, 4, 4, &mut o);
     }
     o
 }
 
 fn raw_xattr_block(buf: &[u8]) -> String {
-    let w = |i: usize| le32(buf, 4 * i);
+    // A block is always longer than its header; zeros stand in otherwise.
+    let h = xattr::XattrHeader::parse(buf)
+        .map(|(_, h)| h)
+        .unwrap_or_default();
     let mut o = format!(
         "magic = {:x}, length = {}\nrefcount = {}, blocks = {}\n",
-        w(0),
+        h.h_magic,
         buf.len(),
-        w(1),
-        w(2)
+        h.h_refcount,
+        h.h_blocks
     );
-    o.push_str(&format!("hash = {:08x}, checksum = {:08x}\n", w(3), w(4)));
+    o.push_str(&format!(
+        "hash = {:08x}, checksum = {:08x}\n",
+        h.h_hash, h.h_checksum
+    ));
+    let r = h.h_reserved;
     o.push_str(&format!(
         "reserved: {:08x} {:08x} {:08x}\n\n",
-        w(5),
-        w(6),
-        w(7)
+        r[0], r[1], r[2]
     ));
     raw_xattr_entries(buf, 32, 0, &mut o);
     o

@@ -109,6 +109,33 @@ pub struct RawEntry {
     pub hash: u32,
 }
 
+/// The fixed part of an entry (`struct ext2_ext_attr_entry` before its
+/// name), for tools that show entries field by field even when damaged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryHeader {
+    pub name_len: u8,
+    pub name_index: u8,
+    pub value_offs: u16,
+    pub value_inum: u32,
+    pub value_size: u32,
+    pub hash: u32,
+}
+
+/// The header of the entry at `off`, or None when it runs off `buf`.
+pub fn entry_header(buf: &[u8], off: usize) -> Option<EntryHeader> {
+    if off.checked_add(ENTRY_HEADER)? > buf.len() {
+        return None;
+    }
+    Some(EntryHeader {
+        name_len: buf[off],
+        name_index: buf[off + 1],
+        value_offs: le16(buf, off + 2),
+        value_inum: le32(buf, off + 4),
+        value_size: le32(buf, off + 8),
+        hash: le32(buf, off + 12),
+    })
+}
+
 fn entry_len(name_len: usize) -> usize {
     (name_len + ENTRY_HEADER + 3) & !3
 }
@@ -178,16 +205,15 @@ pub fn parse_entries(
         if le32(buf, off) == 0 {
             break;
         }
-        if off + ENTRY_HEADER > buf.len() {
-            return Err(corrupt(format!("entry at {off} runs off the end")));
-        }
-        let name_len = buf[off] as usize;
+        let h = entry_header(buf, off)
+            .ok_or_else(|| corrupt(format!("entry at {off} runs off the end")))?;
+        let name_len = h.name_len as usize;
         let e = RawEntry {
-            name_index: buf[off + 1],
-            value_offs: le16(buf, off + 2),
-            value_inum: le32(buf, off + 4),
-            value_size: le32(buf, off + 8),
-            hash: le32(buf, off + 12),
+            name_index: h.name_index,
+            value_offs: h.value_offs,
+            value_inum: h.value_inum,
+            value_size: h.value_size,
+            hash: h.hash,
             name: buf
                 .get(off + ENTRY_HEADER..off + ENTRY_HEADER + name_len)
                 .ok_or_else(|| corrupt(format!("name of entry at {off} runs off the end")))?
@@ -412,6 +438,18 @@ mod tests {
             name: name.into(),
             value: value.to_vec(),
         }
+    }
+
+    #[test]
+    fn entry_header_reads_fields_and_bounds() {
+        let block = build_block(&[x("user.k", b"val")], 1024, 1).unwrap();
+        let h = entry_header(&block, XattrHeader::SIZE).unwrap();
+        assert_eq!((h.name_len, h.name_index, h.value_size), (1, 1, 3));
+        assert_eq!(h.value_inum, 0);
+        assert_eq!(h.value_offs as usize + 4, 1024);
+        assert_eq!(h.hash, entry_hash(b"k", b"val"));
+        assert!(entry_header(&block, 1024 - ENTRY_HEADER + 1).is_none());
+        assert!(entry_header(&block, usize::MAX).is_none());
     }
 
     #[test]
