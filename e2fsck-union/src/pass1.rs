@@ -865,6 +865,8 @@ impl Checker {
             sb.s_first_ino = 11;
             sb.s_inode_size = 128;
         }
+        // A feature change goes to the backups too.
+        self.fs.set_primary_only(false);
         self.fs.mark_super_dirty();
     }
 

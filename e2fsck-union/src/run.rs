@@ -323,6 +323,10 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         // The primary copies are rewritten from the backup at the end.
         fs.mark_super_dirty();
         ask.changed = true;
+    } else {
+        // As e2fsck: the backups keep their state, mount count and check
+        // time unless a repair below needs them rewritten.
+        fs.set_primary_only(true);
     }
     let list = opts.add_badblocks.as_ref().or(opts.set_badblocks.as_ref());
     let found = if let Some(file) = list {
@@ -574,6 +578,7 @@ impl std::fmt::Display for Tenths {
 
 impl Checker {
     pub fn recreate_resize_inode(&mut self) -> Result<()> {
+        self.fs.set_primary_only(false);
         let geo = self.fs.geo.clone();
         let goal = ext2fs::resize_inode::dind_goal(&geo);
         let dind = self.fs.alloc_block(goal)?;

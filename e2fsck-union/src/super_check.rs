@@ -236,6 +236,7 @@ Either the superblock or the partition table is likely to be corrupt!",
             self.fs.sb.s_feature_compat = 0;
             self.fs.sb.s_feature_incompat = 0;
             self.fs.sb.s_feature_ro_compat = 0;
+            self.fs.set_primary_only(false);
             self.fs.mark_super_dirty();
         }
         if sb.s_creator_os == 1
@@ -243,6 +244,7 @@ Either the superblock or the partition table is likely to be corrupt!",
             && self.problem(Code::HurdFiletype, &Ctx::default())?
         {
             self.fs.sb.s_feature_incompat &= !incompat::FILETYPE;
+            self.fs.set_primary_only(false);
             self.fs.mark_super_dirty();
         }
         if self.fs.whiteout_feature()
@@ -250,6 +252,7 @@ Either the superblock or the partition table is likely to be corrupt!",
             && self.problem(Code::UnionFiletypeMissing, &Ctx::default())?
         {
             self.fs.sb.s_feature_incompat |= incompat::FILETYPE;
+            self.fs.set_primary_only(false);
             self.fs.mark_super_dirty();
         }
         if !sb.has_compat(compat::HAS_JOURNAL)
@@ -259,6 +262,7 @@ Either the superblock or the partition table is likely to be corrupt!",
             self.fs.sb.s_journal_inum = 0;
             self.fs.sb.s_journal_dev = 0;
             self.fs.sb.s_journal_uuid = [0; 16];
+            self.fs.set_primary_only(false);
             self.fs.mark_super_dirty();
         }
         let quota = sb.has_ro_compat(ext2fs::features::ro_compat::QUOTA);
@@ -326,6 +330,8 @@ Either the superblock or the partition table is likely to be corrupt!",
     /// Moves the tables pass 0 found outside their groups; true when an
     /// inode table moved (its inodes are new, so the check restarts).
     pub fn relocate(&mut self) -> Result<bool> {
+        // Moved tables are recorded in every descriptor copy.
+        self.fs.set_primary_only(false);
         let reloc = std::mem::take(&mut self.reloc);
         let geo = self.fs.geo.clone();
         let mut restart = false;

@@ -49,6 +49,9 @@ pub struct Filesystem {
     inode_bitmap: Option<Bitmap>,
     dirty_groups: Vec<bool>,
     dirty: bool,
+    /// Flush writes only the primary superblock and descriptors, leaving
+    /// the backups as they are (libext2fs's EXT2_FLAG_MASTER_SB_ONLY).
+    primary_only: bool,
     /// A fixed clock (SOURCE_DATE_EPOCH) for reproducible images.
     fixed_time: Option<u32>,
     /// The caller promises new names are not in their directory yet
@@ -118,6 +121,7 @@ impl Filesystem {
             inode_bitmap: None,
             dirty_groups: vec![false; n],
             dirty: false,
+            primary_only: false,
             fixed_time: None,
             unique_names: false,
             cache: None,
@@ -1724,8 +1728,16 @@ impl Filesystem {
         self.dirty = true;
     }
 
+    /// Whether `flush` leaves the backup superblocks and descriptors alone
+    /// (a checker's default: mount counts and check times are kept in the
+    /// primary only; a repair the backups need turns it off).
+    pub fn set_primary_only(&mut self, on: bool) {
+        self.primary_only = on;
+    }
+
     /// Writes bitmaps of changed groups, the descriptor table and the
-    /// superblock, with their backups (s_block_group_nr set in each copy).
+    /// superblock, with their backups (s_block_group_nr set in each copy)
+    /// unless `set_primary_only`.
     pub fn flush(&mut self) -> Result<()> {
         if let Some(c) = &mut self.cache {
             c.write_out(&self.image)?;
@@ -1753,7 +1765,12 @@ impl Filesystem {
         }
         self.sb.s_wtime = self.now();
         let table = group_desc::write_table(&self.groups, geo.desc_blocks as usize * bs);
-        for g in std::iter::once(0).chain(geo.backup_groups()) {
+        let backups = if self.primary_only {
+            Vec::new()
+        } else {
+            geo.backup_groups()
+        };
+        for g in std::iter::once(0).chain(backups) {
             let copy = self.sb.backup_copy(g);
             let sb_off = geo.superblock_offset(g);
             self.image.write_at(sb_off, &copy.to_bytes())?;

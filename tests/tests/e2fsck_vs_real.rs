@@ -7,13 +7,13 @@ use std::process::{Command, Output};
 
 use integration_tests::*;
 
-/// Runs ours and the real e2fsck with `args` on copies of `img`; returns
+/// Runs ours and the real e2fsck with `args` on copies of `img` inside
+/// `t` (t/ours/test.img and t/real/test.img, kept for inspection); returns
 /// (our exit code, our stdout, real exit code, real stdout). Both copies
 /// are named alike so that messages naming the device compare equal.
-fn both(img: &Path, args: &[&str]) -> (i32, String, i32, String) {
-    let t = tempfile::tempdir().unwrap();
+fn both_in(t: &Path, img: &Path, args: &[&str]) -> (i32, String, i32, String) {
     let go = |bin: &Path, sub: &str| -> Output {
-        let dir = t.path().join(sub);
+        let dir = t.join(sub);
         std::fs::create_dir(&dir).unwrap();
         let copy = dir.join("test.img");
         std::fs::copy(img, &copy).unwrap();
@@ -31,6 +31,12 @@ fn both(img: &Path, args: &[&str]) -> (i32, String, i32, String) {
         real.status.code().unwrap_or(-1),
         out(&real),
     )
+}
+
+/// `both_in` on throwaway copies.
+fn both(img: &Path, args: &[&str]) -> (i32, String, i32, String) {
+    let t = tempfile::tempdir().unwrap();
+    both_in(t.path(), img, args)
 }
 
 /// Asserts ours answers like the real e2fsck (exit code and stdout).
@@ -219,4 +225,36 @@ fn device_name_and_program_name_in_messages() {
         "{ours:?}"
     );
     assert_eq!(ours, go(Path::new("/usr/sbin/e2fsck")));
+}
+
+#[test]
+fn backups_are_left_alone_by_a_repair_they_do_not_need() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("links.img");
+    real_mkfs(&img, &["-b", "1024"], "16M");
+    let data = t.path().join("data");
+    std::fs::write(&data, b"x").unwrap();
+    // A wrong link count: pass 4 fixes the inode; the backups need nothing.
+    real_debugfs_w(
+        &img,
+        &format!("write {} a\nsif a links_count 3\n", data.display()),
+    );
+    let runs = t.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let (oc, os, rc, _) = both_in(&runs, &img, &["-fy"]);
+    assert_eq!((oc, rc), (1, 1), "{os}");
+    // Group 1's superblock and descriptor copy (blocks 8193 and 8194).
+    let backup = |p: &Path| std::fs::read(p).unwrap()[8193 * 1024..8195 * 1024].to_vec();
+    let before = backup(&img);
+    assert!(
+        backup(&runs.join("ours/test.img")) == before,
+        "ours rewrote the backups"
+    );
+    assert!(
+        backup(&runs.join("real/test.img")) == before,
+        "e2fsck rewrote the backups"
+    );
 }
