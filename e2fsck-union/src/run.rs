@@ -239,6 +239,10 @@ e2fsck -b 8193 <device>\n or\n    e2fsck -b 32768 <device>\n\n"
         }
         _ => "",
     };
+    let mut advice = advice.to_string();
+    if matches!(e, ext2fs::Error::BadMagic(_)) {
+        advice.extend(crate::foreign::describe(device));
+    }
     OpenFailed { message, advice }.into()
 }
 
@@ -247,7 +251,7 @@ e2fsck -b 8193 <device>\n or\n    e2fsck -b 32768 <device>\n\n"
 #[derive(Debug)]
 struct OpenFailed {
     message: String,
-    advice: &'static str,
+    advice: String,
 }
 
 impl std::fmt::Display for OpenFailed {

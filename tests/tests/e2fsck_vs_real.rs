@@ -258,3 +258,33 @@ fn backups_are_left_alone_by_a_repair_they_do_not_need() {
         "e2fsck rewrote the backups"
     );
 }
+
+#[test]
+fn another_filesystem_on_the_device_is_named() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    for label in [None, Some("myswap")] {
+        let img = t.path().join("swap.img");
+        std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
+        let mut mkswap = Command::new("mkswap");
+        if let Some(l) = label {
+            mkswap.args(["-L", l]);
+        }
+        let made = run(mkswap.arg(&img));
+        assert!(made.status.success(), "mkswap failed");
+        let (oc, os, rc, rs) = both(&img, &["-fn"]);
+        let note = |s: &str| s.lines().last().unwrap_or("").to_string();
+        let want = match label {
+            Some(l) => format!("test.img contains a swap file system labelled '{l}'"),
+            None => "test.img contains a swap file system".to_string(),
+        };
+        assert_eq!(
+            (oc, note(&os)),
+            (rc, note(&rs)),
+            "ours (left) and e2fsck differ"
+        );
+        assert_eq!(note(&os), want, "{os}");
+    }
+}
