@@ -21,6 +21,11 @@ const PASSING_WITH_OUR_TOOLS: &[&str] = &[
     "m_mkfs_overhead",
     "m_error_behavior",
     "m_offset",
+    "d_loaddump",
+    "d_special_files",
+    "d_xattr_edits",
+    "d_xattr_sorting",
+    "d_bad_ostype",
 ];
 
 /// Kit tests that pass with e2fsck-union and the real mke2fs and debugfs.
