@@ -70,7 +70,7 @@ fn main() -> ExitCode {
             force: false,
         };
         if let Err(e) = s.open(dev, &req) {
-            eprintln!("{}: {e:#}", debugfs_union::program());
+            debugfs_union::table::report(debugfs_union::program(), &e);
         }
     }
     let ok = if let Some(req) = &args.request {

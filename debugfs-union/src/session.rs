@@ -92,7 +92,7 @@ impl Session {
                     force: req.force,
                 },
             )
-            .map_err(|e| anyhow!("{e} while trying to open {device}"))?;
+            .map_err(|e| self.open_failed(e, device))?;
             let unknown = probe.sb.s_feature_ro_compat & !SUPPORTED_RO_COMPAT;
             if unknown != 0 {
                 let names = FeatureSet {
@@ -113,8 +113,8 @@ impl Session {
             block_size: req.block_size,
             force: req.force,
         };
-        let fs = Filesystem::open(Path::new(device), &opts)
-            .map_err(|e| anyhow!("{e} while trying to open {device}"))?;
+        let fs =
+            Filesystem::open(Path::new(device), &opts).map_err(|e| self.open_failed(e, device))?;
         self.fs = Some(fs);
         self.device = Some(device.to_string());
         self.cwd = ROOT_INO;
@@ -124,6 +124,28 @@ impl Session {
             eprintln!("catastrophic mode - not reading inode or group bitmaps");
         }
         Ok(())
+    }
+
+    /// A failed open as debugfs' open_filesystem reports it: the com_err
+    /// line on stderr, then, for a bad magic number, the note on standard
+    /// output naming another filesystem found on the device.
+    fn open_failed(&mut self, e: ext2fs::Error, device: &str) -> anyhow::Error {
+        let line = format!(
+            "{}: {} while trying to open {device}",
+            crate::program(),
+            e.com_err_text()
+        );
+        let note = match e {
+            ext2fs::Error::BadMagic(_) => ext2fs::foreign::describe(device),
+            _ => None,
+        };
+        let Some(note) = note else {
+            return Worded(line).into();
+        };
+        eprintln!("{line}");
+        let _ = self.out.write_all(note.as_bytes());
+        let _ = self.out.flush();
+        Worded(String::new()).into()
     }
 
     /// Writes back what changed and closes.

@@ -17,7 +17,6 @@ pub mod ask;
 mod badblocks;
 mod blocks;
 mod checker;
-mod foreign;
 mod pass1;
 mod pass1b;
 mod pass2;

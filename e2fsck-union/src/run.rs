@@ -159,7 +159,7 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
     }
     match &first {
         Err(e) => {
-            say!("ext2fs_open2: {}", com_err_text(e));
+            say!("ext2fs_open2: {}", e.com_err_text());
             say!("{}: Superblock invalid, trying backup blocks...", prog());
         }
         Ok(_) => {
@@ -220,7 +220,7 @@ Filesystem mounted or opened exclusively by another program?"
         }
         _ => {}
     }
-    let message = format!("{} while trying to open {device}", com_err_text(&e));
+    let message = format!("{} while trying to open {device}", e.com_err_text());
     let advice = match &e {
         ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             "Possibly non-existent device?\n"
@@ -241,7 +241,7 @@ e2fsck -b 8193 <device>\n or\n    e2fsck -b 32768 <device>\n\n"
     };
     let mut advice = advice.to_string();
     if matches!(e, ext2fs::Error::BadMagic(_)) {
-        advice.extend(crate::foreign::describe(device));
+        advice.extend(ext2fs::foreign::describe(device));
     }
     OpenFailed { message, advice }.into()
 }
@@ -260,25 +260,6 @@ impl std::fmt::Display for OpenFailed {
     }
 }
 impl std::error::Error for OpenFailed {}
-
-const SHORT_READ: &str = "Attempt to read block from filesystem resulted in short read";
-
-/// How e2fsprogs' com_err words the open errors both tools meet, so that
-/// their messages read the same.
-fn com_err_text(e: &ext2fs::Error) -> String {
-    match e {
-        ext2fs::Error::BadMagic(_) => "Bad magic number in super-block".into(),
-        ext2fs::Error::CorruptSuperblock(_) => "The ext2 superblock is corrupt".into(),
-        ext2fs::Error::Truncated { .. } => SHORT_READ.into(),
-        ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
-            SHORT_READ.into()
-        }
-        ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            "No such file or directory".into()
-        }
-        other => other.to_string(),
-    }
-}
 
 /// The whole check of an in-memory image, quietly (see lib.rs).
 pub fn check_in_memory(bytes: Vec<u8>, fix: bool) -> (u8, Vec<u8>) {

@@ -177,6 +177,25 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error as e2fsprogs' com_err words it for the errors every tool
+    /// meets when opening a filesystem, so that our tools' messages read
+    /// like e2fsprogs'; other errors keep their own text.
+    pub fn com_err_text(&self) -> String {
+        const SHORT_READ: &str = "Attempt to read block from filesystem resulted in short read";
+        match self {
+            Error::BadMagic(_) => "Bad magic number in super-block".into(),
+            Error::CorruptSuperblock(_) => "The ext2 superblock is corrupt".into(),
+            Error::Truncated { .. } => SHORT_READ.into(),
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+                SHORT_READ.into()
+            }
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                "No such file or directory".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -11,6 +11,7 @@ pub mod direct_io;
 pub mod dirent;
 pub mod error;
 pub mod features;
+pub mod foreign;
 pub mod fs;
 pub mod group_desc;
 pub mod hash;

@@ -903,3 +903,43 @@ fn called_as_debugfs_it_names_itself_debugfs() {
     assert!(stdout(&o).starts_with("debugfs-union: params\n"));
     assert!(String::from_utf8_lossy(&o.stderr).contains("(union-e2fsprogs)"));
 }
+
+#[test]
+fn devices_without_ext2_are_reported_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let swap = |name: &str, label: Option<&str>| {
+        let img = dir.path().join(name);
+        std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
+        let mut mkswap = Command::new("mkswap");
+        if let Some(l) = label {
+            mkswap.args(["-L", l]);
+        }
+        let o = run(mkswap.arg(&img));
+        assert!(o.status.success(), "mkswap: {}", text(&o));
+        img
+    };
+    let junk = dir.path().join("junk.img");
+    std::fs::write(&junk, vec![0x5au8; 1 << 20]).unwrap();
+    for img in [
+        swap("labelled.img", Some("swaplabel")),
+        swap("plain.img", None),
+        junk,
+        dir.path().join("missing.img"),
+    ] {
+        // From the command line and from an `open` request: the com_err
+        // line, then the note naming what the device holds instead.
+        let (mine, real) = both_outputs(&img, "stats");
+        assert_eq!(mine, real, "{}", img.display());
+        let req = format!("open {}", img.display());
+        let mine = run(Command::new(our_bin("debugfs-union")).arg("-R").arg(&req));
+        let real = run(Command::new("debugfs").arg("-R").arg(&req));
+        assert_eq!(
+            printed(&mine, "debugfs-union"),
+            printed(&real, "debugfs"),
+            "{req}"
+        );
+    }
+}

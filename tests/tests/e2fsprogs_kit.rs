@@ -26,6 +26,8 @@ const PASSING_WITH_OUR_TOOLS: &[&str] = &[
     "d_xattr_edits",
     "d_xattr_sorting",
     "d_bad_ostype",
+    "f_detect_junk",
+    "f_detect_xfs",
 ];
 
 /// Kit tests that pass with e2fsck-union and the real mke2fs and debugfs.

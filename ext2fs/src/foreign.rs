@@ -1,6 +1,6 @@
-//! e2fsck's plausibility note when the device holds no ext2 superblock:
-//! it names another filesystem found there by its magic (as libblkid
-//! would for these few types), with its label when it has one.
+//! What else a device may hold when it has no ext2 superblock: another
+//! filesystem recognised by its magic (as libblkid would name these few
+//! types), with its label, for the plausibility note e2fsprogs prints.
 
 use std::io::{Read, Seek, SeekFrom};
 
