@@ -219,30 +219,58 @@ fn the_kernels_ext2_rules_apply_through_the_union() {
     unmount_and_check(&s, guard);
 }
 
+/// Sets the link count of the top inode `ino` (the library's writes are
+/// checked against the limit, a byte edit of the record is not).
+fn set_links(fs: &mut ext2fs::fs::Filesystem, ino: u32, n: u16) {
+    let mut rec = fs.read_inode(ino).unwrap();
+    rec.base.i_links_count = n;
+    fs.write_inode(ino, &rec).unwrap();
+}
+
 #[test]
 fn a_link_past_the_ext2_limit_is_emlink() {
     if skip_without_fuse() {
         return;
     }
     let s = setup();
-    // A top file one link short of the limit, made with the library.
+    // A top file one link short of the limit and a directory at the limit
+    // (with an empty subdirectory and a directory to move), made with the
+    // library.
     {
         let mut fs = integration_tests::open_rw(&s.img);
         let ino = fs
             .create(2, b"many-links", ext2fs::inode::S_IFREG | 0o644)
             .unwrap();
-        let mut rec = fs.read_inode(ino).unwrap();
-        rec.base.i_links_count = 64_999;
-        fs.write_inode(ino, &rec).unwrap();
+        set_links(&mut fs, ino, 64_999);
+        let full = fs.mkdir(2, b"full", 0o755).unwrap();
+        fs.mkdir(full, b"empty", 0o755).unwrap();
+        fs.mkdir(full, b"inside", 0o755).unwrap();
+        set_links(&mut fs, full, ext2fs::inode::LINK_MAX);
+        fs.mkdir(2, b"mover", 0o755).unwrap();
         fs.close().unwrap();
     }
     let guard = mount_engine(&s);
     let m = &s.mnt;
+    let emlink = Some(rustix::io::Errno::MLINK.raw_os_error());
     std::fs::hard_link(m.join("many-links"), m.join("link-65000")).unwrap();
     let e = std::fs::hard_link(m.join("many-links"), m.join("link-65001")).unwrap_err();
+    assert_eq!(e.raw_os_error(), emlink);
+    // A directory at the limit takes no new subdirectory, made or moved
+    // in (as vfs_rename with ext2's s_max_links) ...
+    assert_eq!(errno_of(std::fs::create_dir(m.join("full/new"))), emlink);
     assert_eq!(
-        e.raw_os_error(),
-        Some(rustix::io::Errno::MLINK.raw_os_error())
+        errno_of(std::fs::rename(m.join("mover"), m.join("full/mover"))),
+        emlink
+    );
+    assert!(m.join("mover").is_dir(), "the refused rename moved it");
+    // ... but a file, a directory replacing an empty one, and a rename
+    // inside it add no link to it.
+    std::fs::rename(m.join("a"), m.join("full/a")).unwrap();
+    std::fs::rename(m.join("mover"), m.join("full/empty")).unwrap();
+    std::fs::rename(m.join("full/inside"), m.join("full/moved")).unwrap();
+    assert_eq!(
+        std::fs::metadata(m.join("full")).unwrap().nlink(),
+        u64::from(ext2fs::inode::LINK_MAX)
     );
     umount_retrying(m);
     wait_for_release(&s.img);

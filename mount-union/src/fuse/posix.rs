@@ -4,13 +4,10 @@
 //! options the kernel enforces on a FUSE mount.
 
 use ext2fs::fs::Filesystem;
-use ext2fs::inode::Inode;
+use ext2fs::inode::{Inode, LINK_MAX};
 
 use super::errno::Errno;
 use crate::options::ms;
-
-/// The kernel's EXT2_LINK_MAX.
-pub const LINK_MAX: u16 = 65000;
 
 /// Who asks (the FUSE request's credentials).
 #[derive(Clone, Copy, Debug)]

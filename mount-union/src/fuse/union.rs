@@ -687,6 +687,14 @@ impl Union {
             return Err(libc::ENOTDIR);
         }
         let d = self.resolve(&dst)?;
+        let new_is_dir = d.as_ref().is_some_and(|d| is_dir(d.mode));
+        if let (true, false, true, Some(t)) =
+            (is_dir(s.mode), new_is_dir, parent != newparent, dp.top)
+        {
+            // vfs_rename: a directory moved to another parent adds a link
+            // to it (its '..'), refused at the limit before anything moves.
+            posix::check_links(&self.top.read_inode(t).map_err(from_lib)?)?;
+        }
         if let Some(d) = &d {
             if flags & NOREPLACE != 0 {
                 return Err(libc::EEXIST);
@@ -735,8 +743,7 @@ impl Union {
         self.top.write_inode(moved, &rec).map_err(from_lib)?;
         self.touch_parent(&src)?;
         self.touch_parent(&dst)?;
-        let dst_dir = d.as_ref().is_some_and(|d| is_dir(d.mode));
-        self.nodes.rename(&src, &dst, is_dir(s.mode), dst_dir);
+        self.nodes.rename(&src, &dst, is_dir(s.mode), new_is_dir);
         Ok(())
     }
 
