@@ -1,0 +1,223 @@
+//! Allocation: the in-memory bitmaps and the free counts of groups and
+//! superblock, kept in step on every mark, and goal-directed block and
+//! inode allocation.
+
+use super::Filesystem;
+use crate::bitmap::Bitmap;
+use crate::{Error, Result};
+
+impl Filesystem {
+    /// Loads both bitmaps into memory (done once, before any allocation).
+    pub fn load_bitmaps(&mut self) -> Result<()> {
+        if self.block_bitmap.is_some() {
+            return Ok(());
+        }
+        let geo = &self.geo;
+        let nblocks = geo.blocks_count - geo.first_data_block as u64;
+        let mut bb = Bitmap::new(nblocks);
+        let mut ib = Bitmap::new(self.sb.s_inodes_count as u64);
+        for g in 0..geo.group_count {
+            let gd = &self.groups[g as usize];
+            let bbuf = self.read_block(gd.bg_block_bitmap as u64)?;
+            let first = geo.group_first_block(g) - geo.first_data_block as u64;
+            bb.load_group(first, &bbuf, geo.blocks_in_group(g) as u64);
+            let ibuf = self.read_block(gd.bg_inode_bitmap as u64)?;
+            let ifirst = g as u64 * geo.inodes_per_group as u64;
+            ib.load_group(ifirst, &ibuf, geo.inodes_per_group as u64);
+        }
+        self.block_bitmap = Some(bb);
+        self.inode_bitmap = Some(ib);
+        Ok(())
+    }
+
+    pub fn test_block(&mut self, block: u64) -> Result<bool> {
+        self.load_bitmaps()?;
+        let first = self.geo.first_data_block as u64;
+        Ok(self
+            .block_bitmap
+            .as_ref()
+            .is_some_and(|b| b.get(block.wrapping_sub(first))))
+    }
+
+    pub fn test_inode(&mut self, ino: u32) -> Result<bool> {
+        self.load_bitmaps()?;
+        Ok(self
+            .inode_bitmap
+            .as_ref()
+            .is_some_and(|b| ino > 0 && b.get(ino as u64 - 1)))
+    }
+
+    /// Marks a block used or free, keeping group and superblock counts.
+    pub fn mark_block(&mut self, block: u64, used: bool) -> Result<()> {
+        self.require_write()?;
+        self.check_block(block)?;
+        self.load_bitmaps()?;
+        let first = self.geo.first_data_block as u64;
+        let Some(bb) = self.block_bitmap.as_mut() else {
+            return Ok(());
+        };
+        if block < first || bb.get(block - first) == used {
+            return Ok(());
+        }
+        bb.set(block - first, used);
+        let g = self.geo.block_group(block) as usize;
+        let gd = &mut self.groups[g];
+        if used {
+            gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_sub(1);
+            self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.saturating_sub(1);
+        } else {
+            gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_add(1);
+            self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.saturating_add(1);
+        }
+        self.dirty_groups[g] = true;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Marks an inode used or free; `dir` adjusts the used-dirs count.
+    pub fn mark_inode(&mut self, ino: u32, used: bool, dir: bool) -> Result<()> {
+        self.require_write()?;
+        self.inode_location(ino)?;
+        self.load_bitmaps()?;
+        let Some(ib) = self.inode_bitmap.as_mut() else {
+            return Ok(());
+        };
+        if ib.get(ino as u64 - 1) == used {
+            return Ok(());
+        }
+        ib.set(ino as u64 - 1, used);
+        let g = self.geo.inode_group(ino) as usize;
+        let gd = &mut self.groups[g];
+        if used {
+            gd.bg_free_inodes_count = gd.bg_free_inodes_count.saturating_sub(1);
+            self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.saturating_sub(1);
+            if dir {
+                gd.bg_used_dirs_count = gd.bg_used_dirs_count.saturating_add(1);
+            }
+        } else {
+            gd.bg_free_inodes_count = gd.bg_free_inodes_count.saturating_add(1);
+            self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.saturating_add(1);
+            if dir {
+                gd.bg_used_dirs_count = gd.bg_used_dirs_count.saturating_sub(1);
+            }
+        }
+        self.dirty_groups[g] = true;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Sets or clears one block's bitmap bit and nothing else: the free
+    /// counts stay as they are (debugfs' setb/freeb, which mark the bitmap
+    /// without libext2fs' alloc_stats; e2fsck then finds the counts wrong).
+    pub fn set_block_bit(&mut self, block: u64, used: bool) -> Result<()> {
+        self.require_write()?;
+        self.check_block(block)?;
+        self.load_bitmaps()?;
+        let first = self.geo.first_data_block as u64;
+        if let Some(bb) = self.block_bitmap.as_mut() {
+            if block >= first {
+                bb.set(block - first, used);
+                self.mark_group_dirty(self.geo.block_group(block));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets or clears one inode's bitmap bit and nothing else (debugfs'
+    /// seti/freei), the counts staying as they are.
+    pub fn set_inode_bit(&mut self, ino: u32, used: bool) -> Result<()> {
+        self.require_write()?;
+        self.inode_location(ino)?;
+        self.load_bitmaps()?;
+        if let Some(ib) = self.inode_bitmap.as_mut() {
+            ib.set(ino as u64 - 1, used);
+            self.mark_group_dirty(self.geo.inode_group(ino));
+        }
+        Ok(())
+    }
+
+    /// Allocates a free block, searching from `goal` to the end and then
+    /// from the start (ext2's goal-directed allocation).
+    pub fn alloc_block(&mut self, goal: u64) -> Result<u32> {
+        self.require_write()?;
+        self.load_bitmaps()?;
+        let first = self.geo.first_data_block as u64;
+        let n = self.geo.blocks_count - first;
+        let goal = goal.clamp(first, self.geo.blocks_count - 1) - first;
+        let bb = self
+            .block_bitmap
+            .as_ref()
+            .ok_or(Error::NoSpace { what: "block" })?;
+        let found = bb.first_clear(goal, n).or_else(|| bb.first_clear(0, goal));
+        let Some(rel) = found else {
+            return Err(Error::NoSpace { what: "a block" });
+        };
+        let block = rel + first;
+        self.mark_block(block, true)?;
+        Ok(block as u32)
+    }
+
+    /// Allocates an inode: directories go to a group with free inodes above
+    /// average and the most free blocks (the kernel's ext2 find_group_dir),
+    /// other files near their parent.
+    pub fn alloc_inode(&mut self, parent: u32, dir: bool) -> Result<u32> {
+        self.require_write()?;
+        self.load_bitmaps()?;
+        let ngroups = self.geo.group_count;
+        let parent_group = self.geo.inode_group(parent.max(1)).min(ngroups - 1);
+        let order: Vec<u32> = if dir {
+            let avg = self.sb.s_free_inodes_count / ngroups;
+            let mut best: Option<u32> = None;
+            for g in 0..ngroups {
+                let gd = &self.groups[g as usize];
+                if gd.bg_free_inodes_count as u32 >= avg.max(1)
+                    && best.is_none_or(|b| {
+                        gd.bg_free_blocks_count > self.groups[b as usize].bg_free_blocks_count
+                    })
+                {
+                    best = Some(g);
+                }
+            }
+            let start = best.unwrap_or(parent_group);
+            (0..ngroups).map(|i| (start + i) % ngroups).collect()
+        } else {
+            (0..ngroups).map(|i| (parent_group + i) % ngroups).collect()
+        };
+        let first_ino = self.sb.first_ino();
+        for g in order {
+            if self.groups[g as usize].bg_free_inodes_count == 0 {
+                continue;
+            }
+            let ib = self
+                .inode_bitmap
+                .as_ref()
+                .ok_or(Error::NoSpace { what: "inode" })?;
+            let lo = (g as u64 * self.geo.inodes_per_group as u64).max(first_ino as u64 - 1);
+            let hi = (g as u64 + 1) * self.geo.inodes_per_group as u64;
+            if let Some(i) = ib.first_clear(lo, hi) {
+                let ino = i as u32 + 1;
+                self.mark_inode(ino, true, dir)?;
+                return Ok(ino);
+            }
+        }
+        Err(Error::NoSpace { what: "an inode" })
+    }
+
+    /// Replaces the in-memory bitmaps (a checker hands over the maps it
+    /// computed, so that later allocations never pick a block in use).
+    /// Every group's bitmaps are written by the next `flush`.
+    pub fn install_bitmaps(&mut self, blocks: Bitmap, inodes: Bitmap) {
+        self.block_bitmap = Some(blocks);
+        self.inode_bitmap = Some(inodes);
+        self.dirty_groups.iter_mut().for_each(|d| *d = true);
+        self.dirty = true;
+    }
+
+    /// The in-memory block and inode bitmaps, when loaded or installed.
+    pub fn bitmaps(&self) -> Option<(&Bitmap, &Bitmap)> {
+        match (&self.block_bitmap, &self.inode_bitmap) {
+            (Some(b), Some(i)) => Some((b, i)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Directories: reading entries, lookup, inserting and removing entries
+//! with the union replacement rule, rewriting a directory's blocks
+//! (plain or as an htree).
+
+use super::Filesystem;
+use crate::block_map;
+use crate::dirent::{self, DirEntry};
+use crate::inode::{flags, Inode};
+use crate::{Error, Result};
+
+impl Filesystem {
+    /// Every entry of a directory, block by block (whiteouts, fallthrus and
+    /// free slots included; callers filter with `DirEntry::in_use`).
+    pub fn read_dir_blocks(&self, dir: u32) -> Result<Vec<(u64, Vec<DirEntry>)>> {
+        let inode = self.read_inode(dir)?;
+        if !inode.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        let mut out = Vec::new();
+        for (l, b) in self.data_blocks(&inode)? {
+            if l * self.geo.block_size as u64 >= inode.size() {
+                break;
+            }
+            let buf = self.read_block(b as u64)?;
+            out.push((l, dirent::parse_block(&buf, dir, b as u64)?));
+        }
+        Ok(out)
+    }
+
+    /// The entries in use (live, and with the whiteout feature also
+    /// whiteouts and fallthrus), '.' and '..' included.
+    pub fn read_dir(&self, dir: u32) -> Result<Vec<DirEntry>> {
+        let wh = self.whiteout_feature();
+        Ok(self
+            .read_dir_blocks(dir)?
+            .into_iter()
+            .flat_map(|(_, es)| es)
+            .filter(|e| e.in_use(wh))
+            .collect())
+    }
+
+    /// Looks a name up in a directory; whiteouts and fallthrus match too.
+    pub fn lookup_entry(&self, dir: u32, name: &[u8]) -> Result<Option<DirEntry>> {
+        let wh = self.whiteout_feature();
+        let inode = self.read_inode(dir)?;
+        if !inode.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        for (l, b) in self.data_blocks(&inode)? {
+            if l * self.geo.block_size as u64 >= inode.size() {
+                break;
+            }
+            let buf = self.read_block(b as u64)?;
+            // Scan in place; parse fully (with its checks) only on a hit
+            // or when the block is malformed.
+            let mut covered = 0;
+            for e in dirent::iter_block(&buf) {
+                covered = e.offset + e.rec_len;
+                if e.in_use(wh) && e.name == name {
+                    return Ok(dirent::parse_block(&buf, dir, b as u64)?
+                        .into_iter()
+                        .find(|x| x.in_use(wh) && x.name == name));
+                }
+            }
+            if covered != buf.len() {
+                dirent::parse_block(&buf, dir, b as u64)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Bulk mode for copying a tree whose names are known to be unique per
+    /// directory: inserts skip the same-name scan and fill the last block
+    /// or append one, so a directory of n entries is built in O(n).
+    pub fn set_unique_names(&mut self, on: bool) {
+        self.unique_names = on;
+    }
+
+    /// Adds `name -> ino` to directory `dir`, following the union rule: a
+    /// whiteout or fallthru of that name is replaced in its slot; a live
+    /// entry of that name is an error. Grows the directory by a block when
+    /// no block has room.
+    pub fn add_entry(&mut self, dir: u32, name: &[u8], ino: u32, file_type: u8) -> Result<()> {
+        self.require_write()?;
+        validate_name(name)?;
+        let wh = self.whiteout_feature();
+        let ft = if self.filetype_feature() {
+            file_type
+        } else {
+            0
+        };
+        let new = DirEntry::new(ino, ft, name);
+        let mut dir_inode = self.read_inode(dir)?;
+        if !dir_inode.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        if dir_inode.base.i_flags & flags::INDEX != 0 {
+            // Entries are added linearly, which would break the hash order
+            // of the leaves: drop the index as the kernel's ext2 does (e2fsck
+            // -D or index_directory rebuilds it).
+            dir_inode.base.i_flags &= !flags::INDEX;
+            self.write_inode(dir, &dir_inode)?;
+        }
+        let need = dirent::rec_len_for(name.len());
+        let mut room: Option<u32> = None;
+        let all_blocks = self.data_blocks(&dir_inode)?;
+        let bs64 = self.geo.block_size as u64;
+        let scan: &[(u64, u32)] = if self.unique_names {
+            // Only the last block can have room when entries are appended.
+            let live = all_blocks
+                .iter()
+                .take_while(|(l, _)| l * bs64 < dir_inode.size())
+                .count();
+            &all_blocks[live.saturating_sub(1)..live]
+        } else {
+            &all_blocks
+        };
+        for &(l, p) in scan {
+            if l * self.geo.block_size as u64 >= dir_inode.size() {
+                break;
+            }
+            let buf = self.read_block(p as u64)?;
+            let mut covered = 0;
+            for e in dirent::iter_block(&buf) {
+                covered = e.offset + e.rec_len;
+                if e.in_use(wh) && e.name == name {
+                    if e.inode != 0 {
+                        return Err(Error::Exists(String::from_utf8_lossy(name).into_owned()));
+                    }
+                    // A whiteout or fallthru of this name: replaced in its slot.
+                    let mut entries = dirent::parse_block(&buf, dir, p as u64)?;
+                    let i = entries
+                        .iter()
+                        .position(|x| x.in_use(wh) && x.name == name)
+                        .unwrap_or(0);
+                    dirent::insert_at(&mut entries, dirent::Slot::Existing(i), new);
+                    return self.write_dir_block_at(p, &entries);
+                }
+                let fits = if e.in_use(wh) {
+                    e.rec_len >= dirent::rec_len_for(e.name.len()) + need
+                } else {
+                    e.rec_len >= need
+                };
+                if fits && room.is_none() {
+                    room = Some(p);
+                }
+            }
+            if covered != buf.len() {
+                dirent::parse_block(&buf, dir, p as u64)?;
+            }
+        }
+        if let Some(p) = room {
+            let mut entries = dirent::parse_block(&self.read_block(p as u64)?, dir, p as u64)?;
+            if let Some(slot) = dirent::find_slot(&entries, name, wh) {
+                dirent::insert_at(&mut entries, slot, new);
+                return self.write_dir_block_at(p, &entries);
+            }
+        }
+        // No room: append a block.
+        let bs = self.geo.block_size;
+        let l = dir_inode.size() / bs as u64;
+        let mut e = new;
+        e.rec_len = bs;
+        let bytes = dirent::write_block(&[e], bs as usize)?;
+        self.append_block(dir, &mut dir_inode, l, &bytes)?;
+        dir_inode.set_size((l + 1) * bs as u64);
+        self.write_inode(dir, &dir_inode)
+    }
+
+    pub(super) fn write_dir_block(
+        &mut self,
+        dir_inode: &Inode,
+        logical: u64,
+        entries: &[DirEntry],
+    ) -> Result<()> {
+        let phys = self
+            .data_blocks(dir_inode)?
+            .into_iter()
+            .find(|(l, _)| *l == logical)
+            .map(|(_, p)| p)
+            .ok_or(Error::DirectoryBlockVanished(logical))?;
+        self.write_dir_block_at(phys, entries)
+    }
+
+    /// Writes a directory block whose physical block the caller knows.
+    pub(super) fn write_dir_block_at(&mut self, phys: u32, entries: &[DirEntry]) -> Result<()> {
+        let bytes = dirent::write_block(entries, self.geo.block_size as usize)?;
+        self.write_block(phys as u64, &bytes)
+    }
+
+    /// Removes `name` from `dir` and returns the entry that was there.
+    pub fn remove_entry(&mut self, dir: u32, name: &[u8]) -> Result<DirEntry> {
+        self.require_write()?;
+        let wh = self.whiteout_feature();
+        let dir_inode = self.read_inode(dir)?;
+        for (l, mut entries) in self.read_dir_blocks(dir)? {
+            if let Some(i) = entries.iter().position(|e| e.in_use(wh) && e.name == name) {
+                let gone = entries[i].clone();
+                dirent::remove_at(&mut entries, i);
+                self.write_dir_block(&dir_inode, l, &entries)?;
+                return Ok(gone);
+            }
+        }
+        Err(Error::NotFound(String::from_utf8_lossy(name).into_owned()))
+    }
+
+    /// Whether a directory is empty: only '.', '..', whiteouts and
+    /// fallthrus (union-ext2.md: whiteouts do not keep a directory busy).
+    pub fn dir_is_empty(&self, dir: u32) -> Result<bool> {
+        Ok(self
+            .read_dir(dir)?
+            .iter()
+            .all(|e| e.is_dot() || e.is_dotdot() || e.inode == 0))
+    }
+
+    /// Replaces a directory's blocks with `blocks` (logical 0..n, no
+    /// holes), setting or clearing the htree flag. Old blocks are freed.
+    pub fn write_dir_blocks(&mut self, dir: u32, blocks: &[Vec<u8>], indexed: bool) -> Result<()> {
+        self.require_write()?;
+        let mut rec = self.read_inode(dir)?;
+        if !rec.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        self.free_file_blocks(&mut rec)?;
+        let bs = self.geo.block_size;
+        let mut goal = self.geo.group_first_block(self.geo.inode_group(dir));
+        let mut mapped = Vec::with_capacity(blocks.len());
+        for (l, b) in blocks.iter().enumerate() {
+            let p = self.alloc_block(goal)?;
+            goal = p as u64 + 1;
+            self.write_block(p as u64, b)?;
+            mapped.push((l as u64, p));
+        }
+        let (i_block, ind) = block_map::build(&mapped, bs, || {
+            let nb = self.alloc_block(goal)?;
+            goal = nb as u64 + 1;
+            Ok(nb)
+        })?;
+        for (b, contents) in &ind {
+            self.write_block(*b as u64, contents)?;
+        }
+        rec.base.i_block = i_block;
+        let acl = if rec.base.i_file_acl != 0 { 1 } else { 0 };
+        rec.base.i_blocks = ((mapped.len() + ind.len() + acl) as u64 * (bs as u64 / 512)) as u32;
+        rec.set_size(blocks.len() as u64 * bs as u64);
+        if indexed {
+            rec.base.i_flags |= flags::INDEX;
+        } else {
+            rec.base.i_flags &= !flags::INDEX;
+        }
+        self.write_inode(dir, &rec)
+    }
+
+    /// Rewrites a directory as an htree (like `e2fsck -D` does for one
+    /// directory), with the superblock's default hash and seed. Needs
+    /// dir_index.
+    pub fn index_directory(&mut self, dir: u32) -> Result<()> {
+        if !self.sb.has_compat(crate::features::compat::DIR_INDEX) {
+            return Err(Error::MissingFeature("dir_index"));
+        }
+        let all = self.read_dir(dir)?;
+        let parent = all
+            .iter()
+            .find(|e| e.is_dotdot())
+            .map(|e| e.inode)
+            .ok_or_else(|| Error::CorruptDirectory {
+                dir,
+                block: 0,
+                why: "no '..' entry".into(),
+            })?;
+        let entries: Vec<crate::htree::NewEntry> = all
+            .into_iter()
+            .filter(|e| !e.is_dot() && !e.is_dotdot())
+            .map(|e| crate::htree::NewEntry {
+                name: e.name,
+                inode: e.inode,
+                file_type: e.file_type,
+            })
+            .collect();
+        let version = self.sb.s_def_hash_version;
+        let blocks = crate::htree::build(
+            dir,
+            parent,
+            self.filetype_feature(),
+            &entries,
+            self.geo.block_size as usize,
+            version,
+            &self.sb.s_hash_seed,
+            self.sb.s_flags,
+        )?;
+        self.write_dir_blocks(dir, &blocks, true)
+    }
+}
+
+/// Rejects names a directory entry cannot hold.
+pub fn validate_name(name: &[u8]) -> Result<()> {
+    let bad = |why| {
+        Err(Error::InvalidName(
+            String::from_utf8_lossy(name).into_owned(),
+            why,
+        ))
+    };
+    if name.is_empty() {
+        return bad("empty name");
+    }
+    if name.len() > dirent::NAME_MAX {
+        return Err(Error::NameTooLong {
+            name: String::from_utf8_lossy(name).into_owned(),
+            len: name.len(),
+            max: dirent::NAME_MAX,
+        });
+    }
+    if name.contains(&b'/') || name.contains(&0) {
+        return bad("name contains '/' or NUL");
+    }
+    Ok(())
+}

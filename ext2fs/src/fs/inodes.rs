@@ -1,0 +1,78 @@
+//! Inode records: where each lives in its group's table, reading and
+//! writing them, and a fresh record for a new object.
+
+use super::Filesystem;
+use crate::inode::Inode;
+use crate::{Error, Result};
+
+impl Filesystem {
+    pub(super) fn inode_location(&self, ino: u32) -> Result<u64> {
+        if ino == 0 || ino > self.sb.s_inodes_count {
+            return Err(Error::InodeOutOfRange {
+                ino,
+                inodes: self.sb.s_inodes_count,
+            });
+        }
+        let group = self.geo.inode_group(ino);
+        let index = (ino - 1) % self.geo.inodes_per_group;
+        let table = self.groups[group as usize].bg_inode_table as u64;
+        if table == 0 || table + self.geo.inode_table_blocks as u64 > self.geo.blocks_count {
+            return Err(Error::CorruptGroupDesc {
+                group,
+                why: format!("inode table at block {table} is outside the filesystem"),
+            });
+        }
+        Ok(table * self.geo.block_size as u64 + index as u64 * self.geo.inode_size as u64)
+    }
+
+    pub fn read_inode(&self, ino: u32) -> Result<Inode> {
+        let off = self.inode_location(ino)?;
+        let size = self.geo.inode_size as usize;
+        let bs = self.geo.block_size as u64;
+        if let Some(block) = self.cache.as_ref().and_then(|c| c.get(off / bs)) {
+            let at = (off % bs) as usize;
+            return Inode::parse(&block[at..at + size]);
+        }
+        let mut buf = vec![0u8; size];
+        self.image.read_at(off, &mut buf)?;
+        Inode::parse(&buf)
+    }
+
+    pub fn write_inode(&mut self, ino: u32, inode: &Inode) -> Result<()> {
+        let off = self.inode_location(ino)?;
+        let mut bytes = inode.to_bytes();
+        bytes.resize(self.geo.inode_size as usize, 0);
+        if self.cache.is_some() {
+            // Through the cache: the inode's table block is written once
+            // for all the inodes in it.
+            let bs = self.geo.block_size as u64;
+            let at = (off % bs) as usize;
+            return self.modify_block(off / bs, |data| {
+                data[at..at + bytes.len()].copy_from_slice(&bytes)
+            });
+        }
+        self.image.write_at(off, &bytes)
+    }
+
+    /// Reads a whole group's inode table in one I/O.
+    pub fn read_inode_table(&self, group: u32) -> Result<Vec<u8>> {
+        let table = self.groups[group as usize].bg_inode_table as u64;
+        self.read_blocks(table, self.geo.inode_table_blocks)
+    }
+
+    /// A fresh in-memory inode with mode, times and the large-inode extra
+    /// size set like the kernel does.
+    pub fn new_inode_record(&self, mode: u16) -> Inode {
+        let mut i = Inode::new(self.geo.inode_size as u16);
+        let t = self.now();
+        i.base.i_mode = mode;
+        i.base.i_atime = t;
+        i.base.i_ctime = t;
+        i.base.i_mtime = t;
+        if self.geo.inode_size > 128 {
+            i.extra.i_extra_isize = 32;
+            i.extra.i_crtime = t;
+        }
+        i
+    }
+}

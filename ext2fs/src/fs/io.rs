@@ -1,0 +1,93 @@
+//! Block reads and writes, checked against the filesystem size, through
+//! the optional write-back cache of bulk copies.
+
+use super::Filesystem;
+use crate::block_cache::BlockCache;
+use crate::{Error, Result};
+
+impl Filesystem {
+    pub(super) fn check_block(&self, block: u64) -> Result<()> {
+        if block >= self.geo.blocks_count {
+            return Err(Error::BlockOutOfRange {
+                block,
+                blocks: self.geo.blocks_count,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn read_block(&self, block: u64) -> Result<Vec<u8>> {
+        self.read_blocks(block, 1)
+    }
+
+    /// Reads `count` consecutive blocks in one I/O.
+    pub fn read_blocks(&self, block: u64, count: u32) -> Result<Vec<u8>> {
+        self.check_block(block)?;
+        if count > 0 {
+            self.check_block(block + count as u64 - 1)?;
+        }
+        if let (1, Some(data)) = (count, self.cache.as_ref().and_then(|c| c.get(block))) {
+            return Ok(data.to_vec());
+        }
+        let bs = self.geo.block_size as u64;
+        let mut buf = vec![0u8; (count as u64 * bs) as usize];
+        self.image.read_at(block * bs, &mut buf)?;
+        if let Some(c) = &self.cache {
+            c.overlay(block, &mut buf);
+        }
+        Ok(buf)
+    }
+
+    pub fn write_block(&mut self, block: u64, data: &[u8]) -> Result<()> {
+        self.check_block(block)?;
+        let bs = self.geo.block_size as u64;
+        if !(data.len() as u64).is_multiple_of(bs) {
+            return Err(Error::NotWholeBlocks(data.len()));
+        }
+        let count = data.len() as u64 / bs;
+        self.check_block(block + count - 1)?;
+        if let Some(c) = &mut self.cache {
+            // Short runs too (small files): files are laid out one after
+            // the other, so the cache writes them out as long runs.
+            if data.len() < BlockCache::SHORT_RUN {
+                for (k, one) in data.chunks(bs as usize).enumerate() {
+                    c.insert(block + k as u64, one.to_vec());
+                }
+                return self.write_cache_if_full();
+            }
+            c.forget(block, count);
+        }
+        self.image.write_at(block * bs, data)
+    }
+
+    /// Holds single-block and short writes in memory (up to `bytes`) until the cache
+    /// fills or the filesystem is flushed: for bulk copies (mke2fs -d),
+    /// which rewrite the same inode table, indirect and directory blocks
+    /// many times. Reads see the held blocks.
+    pub fn set_write_cache(&mut self, bytes: usize) {
+        self.cache = Some(BlockCache::new(self.geo.block_size, bytes));
+    }
+
+    /// Changes a block in place when the cache holds it (no copy), else
+    /// reads, changes and writes it.
+    pub(super) fn modify_block(
+        &mut self,
+        block: u64,
+        change: impl FnOnce(&mut [u8]),
+    ) -> Result<()> {
+        if let Some(data) = self.cache.as_mut().and_then(|c| c.get_mut(block)) {
+            change(data);
+            return Ok(());
+        }
+        let mut data = self.read_block(block)?;
+        change(&mut data);
+        self.write_block(block, &data)
+    }
+
+    pub(super) fn write_cache_if_full(&mut self) -> Result<()> {
+        match &mut self.cache {
+            Some(c) if c.is_full() => c.write_out(&self.image),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Opening a filesystem (the primary or a backup superblock, its descriptor
+//! table) and the small facts every other module asks about it.
+
+use std::path::Path;
+
+use super::{Filesystem, OpenOptions};
+use crate::features::{incompat, SUPPORTED_INCOMPAT};
+use crate::group_desc;
+use crate::image::Image;
+use crate::layout::Geometry;
+use crate::superblock::{Superblock, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
+use crate::{Error, Result};
+
+impl Filesystem {
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
+        let image = if opts.write {
+            Image::open_read_write(path)?
+        } else {
+            Image::open_read_only(path)?
+        };
+        Self::from_image(image, opts)
+    }
+
+    /// Opens a filesystem on an already opened image.
+    pub fn from_image(image: Image, opts: &OpenOptions) -> Result<Self> {
+        let (sb, sb_offset) = match opts.superblock {
+            None => (
+                read_superblock_at(&image, SUPERBLOCK_OFFSET)?,
+                SUPERBLOCK_OFFSET,
+            ),
+            Some(blk) => probe_backup(&image, blk, opts.block_size)?,
+        };
+        sb.validate()?;
+        let unknown = sb.s_feature_incompat & !SUPPORTED_INCOMPAT;
+        if unknown != 0 && !opts.force {
+            let names = crate::features::FeatureSet {
+                incompat: unknown,
+                ..Default::default()
+            }
+            .names();
+            return Err(Error::UnsupportedFeatures(names.join(" ")));
+        }
+        let geo = Geometry::from_superblock(&sb);
+        // The descriptor table follows the superblock copy it came with.
+        let gdt_block = if sb_offset == SUPERBLOCK_OFFSET {
+            sb.s_first_data_block as u64 + 1
+        } else {
+            sb_offset / geo.block_size as u64 + 1
+        };
+        let table_bytes = geo.desc_blocks as u64 * geo.block_size as u64;
+        if gdt_block * geo.block_size as u64 + table_bytes > image.len() {
+            // A corrupt count must not make us allocate more than the image.
+            return Err(Error::CorruptSuperblock(format!(
+                "{} groups need a descriptor table past the end of the {}-byte image",
+                geo.group_count,
+                image.len()
+            )));
+        }
+        let mut raw = vec![0u8; table_bytes as usize];
+        image.read_at(gdt_block * geo.block_size as u64, &mut raw)?;
+        let groups = group_desc::parse_table(&raw, geo.group_count)?;
+        let n = groups.len();
+        Ok(Filesystem {
+            image,
+            sb,
+            geo,
+            groups,
+            sb_offset,
+            block_bitmap: None,
+            inode_bitmap: None,
+            dirty_groups: vec![false; n],
+            dirty: false,
+            primary_only: false,
+            fixed_time: None,
+            unique_names: false,
+            cache: None,
+        })
+    }
+
+    pub fn image(&self) -> &Image {
+        &self.image
+    }
+
+    pub fn block_size(&self) -> u32 {
+        self.geo.block_size
+    }
+
+    pub fn is_writable(&self) -> bool {
+        self.image.is_writable()
+    }
+
+    pub fn whiteout_feature(&self) -> bool {
+        self.sb.has_incompat(incompat::WHITEOUT)
+    }
+
+    pub fn filetype_feature(&self) -> bool {
+        self.sb.has_incompat(incompat::FILETYPE)
+    }
+
+    /// Byte offset of the superblock in use (1024 unless a backup).
+    pub fn superblock_offset(&self) -> u64 {
+        self.sb_offset
+    }
+
+    /// Uses `t` for every timestamp this library writes from now on
+    /// (inode times, dtime, the superblock's write time).
+    pub fn set_fixed_time(&mut self, t: Option<u32>) {
+        self.fixed_time = t;
+    }
+
+    pub(super) fn now(&self) -> u32 {
+        if let Some(t) = self.fixed_time {
+            return t;
+        }
+        crate::clock::now()
+    }
+
+    pub(super) fn require_write(&self) -> Result<()> {
+        if !self.image.is_writable() {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn read_superblock_at(image: &Image, offset: u64) -> Result<Superblock> {
+    let mut buf = vec![0u8; SUPERBLOCK_SIZE];
+    image.read_at(offset, &mut buf)?;
+    Superblock::from_bytes(&buf)
+}
+
+/// Reads a backup superblock at block `blk`, trying block sizes from 1 KiB
+/// up when none is given (like e2fsck -b without -B).
+pub(super) fn probe_backup(image: &Image, blk: u64, bs: Option<u32>) -> Result<(Superblock, u64)> {
+    let sizes: Vec<u32> = match bs {
+        Some(b) => vec![b],
+        None => vec![1024, 2048, 4096, 8192, 16384, 32768, 65536],
+    };
+    let mut last = Error::BadMagic(0);
+    for size in sizes {
+        let off = blk * size as u64;
+        match read_superblock_at(image, off) {
+            Ok(sb) if sb.block_size() == size => return Ok((sb, off)),
+            Ok(_) => {}
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
