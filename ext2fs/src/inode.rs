@@ -349,6 +349,152 @@ impl Inode {
     }
 }
 
+/// One of an inode's timestamps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    Atime,
+    Mtime,
+    Ctime,
+    /// Creation time: only in large inodes (i_crtime, i_crtime_extra).
+    Crtime,
+}
+
+/// A timestamp: seconds since 1970 (negative before) and nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Time {
+    pub secs: i64,
+    pub nsec: u32,
+}
+
+impl Time {
+    pub fn of(t: std::time::SystemTime) -> Time {
+        match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Time {
+                secs: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                nsec: d.subsec_nanos(),
+            },
+            Err(before) => {
+                let d = before.duration();
+                let (secs, nsec) = (d.as_secs() as i64, d.subsec_nanos());
+                match nsec {
+                    0 => Time { secs: -secs, nsec },
+                    _ => Time {
+                        secs: -secs - 1,
+                        nsec: 1_000_000_000 - nsec,
+                    },
+                }
+            }
+        }
+    }
+
+    pub fn now() -> Time {
+        Time::of(std::time::SystemTime::now())
+    }
+
+    pub fn to_system_time(self) -> std::time::SystemTime {
+        let nsec = std::time::Duration::from_nanos(self.nsec.min(999_999_999) as u64);
+        if self.secs >= 0 {
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.secs as u64) + nsec
+        } else {
+            std::time::UNIX_EPOCH - std::time::Duration::from_secs(self.secs.unsigned_abs()) + nsec
+        }
+    }
+}
+
+/// The extra word's low two bits extend the seconds past 2038 (ext4's
+/// "epoch" bits); the nanoseconds are above them.
+const EPOCH_BITS: u32 = 2;
+const EPOCH_MASK: u32 = (1 << EPOCH_BITS) - 1;
+/// The seconds an extra word can carry: a signed 32-bit base plus three
+/// epochs of 2^32 (1901 to 2446).
+const EXTRA_SECS: std::ops::RangeInclusive<i64> =
+    (i32::MIN as i64)..=(i32::MAX as i64 + 3 * (1 << 32));
+
+impl Inode {
+    /// Whether i_extra_isize covers the extra field ending `end` bytes
+    /// after byte 128 (ext4's EXT4_FITS_IN_INODE).
+    fn extra_covers(&self, end: usize) -> bool {
+        self.extra_isize() as usize >= end
+    }
+
+    /// The seconds field of `s` (None: crtime in an inode without it) and
+    /// its extra word, when the inode has one for it: ctime, mtime, atime
+    /// and crtime's extra words end 8, 12, 16 and 24 bytes after byte 128
+    /// (crtime's seconds 20).
+    fn time_fields(&mut self, s: Stamp) -> (Option<&mut u32>, Option<&mut u32>) {
+        let covers = [8, 12, 16, 20, 24].map(|end| self.extra_covers(end));
+        let (b, e) = (&mut self.base, &mut self.extra);
+        match s {
+            Stamp::Ctime => (
+                Some(&mut b.i_ctime),
+                covers[0].then_some(&mut e.i_ctime_extra),
+            ),
+            Stamp::Mtime => (
+                Some(&mut b.i_mtime),
+                covers[1].then_some(&mut e.i_mtime_extra),
+            ),
+            Stamp::Atime => (
+                Some(&mut b.i_atime),
+                covers[2].then_some(&mut e.i_atime_extra),
+            ),
+            Stamp::Crtime => (
+                covers[3].then_some(&mut e.i_crtime),
+                covers[4].then_some(&mut e.i_crtime_extra),
+            ),
+        }
+    }
+
+    /// The timestamp `s`: with nanoseconds and ext4's epoch bits when the
+    /// inode has the extra word for it (large inodes with i_extra_isize
+    /// covering it), else whole seconds 1970-2106 as ext2 keeps them.
+    /// An absent crtime reads as 0.
+    pub fn time(&self, s: Stamp) -> Time {
+        // The fixed fields are Copy; the tail is not needed.
+        let mut view = Inode {
+            base: self.base,
+            extra: self.extra,
+            tail: Vec::new(),
+            size: self.size,
+        };
+        match view.time_fields(s) {
+            (Some(secs), Some(extra)) => Time {
+                secs: *secs as i32 as i64 + (((*extra & EPOCH_MASK) as i64) << 32),
+                nsec: *extra >> EPOCH_BITS,
+            },
+            (Some(secs), None) => Time {
+                secs: *secs as i64,
+                nsec: 0,
+            },
+            _ => Time::default(),
+        }
+    }
+
+    /// Sets the timestamp `s` as precisely as the inode can keep it:
+    /// nanoseconds in the extra word when there is one (ext4's layout,
+    /// which e2fsprogs and the kernel's ext4 driver read), else whole
+    /// seconds clamped to 1970-2106. Crtime is kept only by large inodes.
+    pub fn set_time(&mut self, s: Stamp, t: Time) {
+        match self.time_fields(s) {
+            (Some(secs), Some(extra)) => {
+                let v = t.secs.clamp(*EXTRA_SECS.start(), *EXTRA_SECS.end());
+                let base = v as i32;
+                *secs = base as u32;
+                *extra = (((v - base as i64) >> 32) as u32 & EPOCH_MASK)
+                    | t.nsec.min(999_999_999) << EPOCH_BITS;
+            }
+            (Some(secs), None) => *secs = t.secs.clamp(0, u32::MAX as i64) as u32,
+            _ => {}
+        }
+    }
+
+    /// Sets several timestamps to one time.
+    pub fn stamp(&mut self, which: &[Stamp], t: Time) {
+        for &s in which {
+            self.set_time(s, t);
+        }
+    }
+}
+
 /// The directory-entry file type for an inode mode (EXT2_FT_*).
 pub fn mode_to_dirent_type(mode: u16) -> u8 {
     use crate::dirent::ft;
@@ -368,6 +514,46 @@ pub fn mode_to_dirent_type(mode: u16) -> u8 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn timestamps_keep_nanoseconds_only_with_room() {
+        let t = Time {
+            secs: 1_700_000_000,
+            nsec: 123_456_789,
+        };
+        let mut big = Inode::new(256);
+        big.extra.i_extra_isize = 32;
+        for s in [Stamp::Atime, Stamp::Mtime, Stamp::Ctime, Stamp::Crtime] {
+            big.set_time(s, t);
+            assert_eq!(big.time(s), t, "{s:?}");
+        }
+        // ext4's encoding: nanoseconds above two epoch bits.
+        assert_eq!(big.extra.i_mtime_extra, 123_456_789 << 2);
+        let past_2038 = Time {
+            secs: (1 << 31) + 5,
+            nsec: 1,
+        };
+        big.set_time(Stamp::Atime, past_2038);
+        assert_eq!(big.base.i_atime, (1 << 31) + 5);
+        assert_eq!(big.extra.i_atime_extra, 1 << 2 | 1);
+        assert_eq!(big.time(Stamp::Atime), past_2038);
+        // An extra size covering ctime's word only.
+        big.extra.i_extra_isize = 8;
+        assert_eq!(big.time(Stamp::Ctime), t);
+        assert_eq!(big.time(Stamp::Mtime).nsec, 0);
+        assert_eq!(big.time(Stamp::Crtime), Time::default());
+        let mut small = Inode::new(128);
+        small.set_time(Stamp::Mtime, t);
+        small.set_time(Stamp::Crtime, t);
+        assert_eq!(small.time(Stamp::Mtime), Time { nsec: 0, ..t });
+        assert_eq!(small.time(Stamp::Crtime), Time::default());
+        assert_eq!(small.to_bytes().len(), 128);
+        let before = Time {
+            secs: -2,
+            nsec: 500_000_000,
+        };
+        assert_eq!(Time::of(before.to_system_time()), before);
+    }
 
     #[test]
     fn sizes() {

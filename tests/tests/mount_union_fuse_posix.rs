@@ -375,3 +375,82 @@ fn hard_links_are_one_object_through_every_name() {
     );
     unmount_and_check(&s, guard);
 }
+
+/// The nanoseconds of `t` (a stat time).
+fn nsec_of(t: std::time::SystemTime) -> u32 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
+
+#[test]
+fn timestamps_keep_nanoseconds_where_the_inode_has_room() {
+    if skip_without_fuse() {
+        return;
+    }
+    // 2023-11-14 22:13:20.123456789 UTC
+    let when = std::time::UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+    for (inode_size, room) in [("256", true), ("128", false)] {
+        let s = setup();
+        let out = integration_tests::run(
+            std::process::Command::new(integration_tests::our_bin("mke2fs-union"))
+                .args(["-q", "-F", "-O", "whiteout", "-I", inode_size])
+                .arg(&s.img)
+                .arg("16M"),
+        );
+        assert!(out.status.success(), "{}", integration_tests::text(&out));
+        let m = &s.mnt;
+        let lower_mtime = std::fs::metadata(s.lower.join("a"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let guard = mount_engine(&s);
+        std::fs::write(m.join("f"), b"f").unwrap();
+        std::fs::create_dir(m.join("newdir")).unwrap();
+        std::fs::File::open(m.join("f"))
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+        // A lower file copied up (by chmod) keeps its mtime.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(m.join("a"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let check = |what: &str| {
+            let f = std::fs::metadata(m.join("f")).unwrap();
+            let d = std::fs::metadata(m.join("newdir")).unwrap();
+            let a = std::fs::metadata(m.join("a")).unwrap().modified().unwrap();
+            let made = [f.ctime_nsec(), d.ctime_nsec(), d.mtime_nsec()];
+            if room {
+                assert_eq!(f.modified().unwrap(), when, "-I {inode_size} {what}");
+                assert_eq!(a, lower_mtime, "-I {inode_size} {what}");
+                assert!(made.iter().any(|&n| n != 0), "-I {inode_size} {what}");
+            } else {
+                let whole = |t| t - Duration::from_nanos(nsec_of(t) as u64);
+                assert_eq!(f.modified().unwrap(), whole(when), "{what}");
+                assert_eq!(a, whole(lower_mtime), "{what}");
+                assert_eq!(made, [0, 0, 0], "-I 128 {what}");
+            }
+        };
+        check("while mounted");
+        unmount_and_check(&s, guard);
+        let guard = mount_engine(&s);
+        check("after a remount");
+        umount_retrying(m);
+        wait_for_release(&s.img);
+        drop(guard);
+        // e2fsprogs reads the same: the extra word is nanoseconds << 2.
+        let out = integration_tests::run(
+            std::process::Command::new("debugfs")
+                .args(["-R", "stat /f"])
+                .arg(integration_tests::stock_copy(&s.img)),
+        );
+        let stat = integration_tests::text(&out);
+        let want = if room {
+            " mtime: 0x6553f100:1d6f3454 "
+        } else {
+            "mtime: 0x6553f100 -- "
+        };
+        assert!(stat.contains(want), "-I {inode_size}: {stat}");
+    }
+}

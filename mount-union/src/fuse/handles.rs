@@ -8,6 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
 
+use ext2fs::inode::{Stamp, Time};
+
 use super::beneath;
 use super::errno::{from_lib, Errno};
 use super::layer::{is_dir, LObj, Layer};
@@ -127,9 +129,7 @@ impl Union {
         if !rec.is_reg() {
             return Err(libc::EINVAL);
         }
-        let now = super::union::time_secs(std::time::SystemTime::now());
-        rec.base.i_mtime = now;
-        rec.base.i_ctime = now;
+        rec.stamp(&[Stamp::Mtime, Stamp::Ctime], Time::now());
         self.top
             .write_range(t, &mut rec, offset, data)
             .map_err(from_lib)?;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
-use ext2fs::inode::{self, ROOT_INO};
+use ext2fs::inode::{self, Stamp, Time, ROOT_INO};
 use rustix::fs::{AtFlags, FileType, Stat};
 
 use super::beneath::{self, Ident, Tree, S_IFDIR, S_IFLNK, S_IFREG};
@@ -63,15 +63,16 @@ pub struct LAttr {
     pub gid: u32,
     pub size: u64,
     pub blocks: u64,
-    pub atime: (i64, u32),
-    pub mtime: (i64, u32),
-    pub ctime: (i64, u32),
+    pub atime: Time,
+    pub mtime: Time,
+    pub ctime: Time,
     pub rdev_major: u32,
     pub rdev_minor: u32,
 }
 
 impl LAttr {
-    /// The stat(2) view of an inode of an ext2 layer (whole seconds).
+    /// The stat(2) view of an inode of an ext2 layer (with nanoseconds
+    /// where the inode keeps them).
     pub fn of_inode(i: &inode::Inode) -> Self {
         let (ma, mi) = if i.is_device() { i.device() } else { (0, 0) };
         LAttr {
@@ -81,9 +82,9 @@ impl LAttr {
             gid: i.gid(),
             size: i.size(),
             blocks: i.base.i_blocks as u64,
-            atime: (i.base.i_atime as i64, 0),
-            mtime: (i.base.i_mtime as i64, 0),
-            ctime: (i.base.i_ctime as i64, 0),
+            atime: i.time(Stamp::Atime),
+            mtime: i.time(Stamp::Mtime),
+            ctime: i.time(Stamp::Ctime),
             rdev_major: ma,
             rdev_minor: mi,
         }
@@ -106,12 +107,19 @@ impl LAttr {
             gid: st.st_gid,
             size: st.st_size as u64,
             blocks: st.st_blocks as u64,
-            atime: (st.st_atime as i64, st.st_atime_nsec as u32),
-            mtime: (st.st_mtime as i64, st.st_mtime_nsec as u32),
-            ctime: (st.st_ctime as i64, st.st_ctime_nsec as u32),
+            atime: stat_time(st.st_atime as i64, st.st_atime_nsec as i64),
+            mtime: stat_time(st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: stat_time(st.st_ctime as i64, st.st_ctime_nsec as i64),
             rdev_major: rustix::fs::major(st.st_rdev),
             rdev_minor: rustix::fs::minor(st.st_rdev),
         }
+    }
+}
+
+fn stat_time(secs: i64, nsec: i64) -> Time {
+    Time {
+        secs,
+        nsec: nsec.clamp(0, 999_999_999) as u32,
     }
 }
 

@@ -103,10 +103,10 @@ fn reply_empty(reply: ReplyEmpty, r: Result<(), i32>) {
     }
 }
 
-fn time_of(t: TimeOrNow) -> u32 {
+fn time_of(t: TimeOrNow) -> ext2fs::inode::Time {
     match t {
-        TimeOrNow::SpecificTime(t) => union::time_secs(t),
-        TimeOrNow::Now => union::time_secs(std::time::SystemTime::now()),
+        TimeOrNow::SpecificTime(t) => ext2fs::inode::Time::of(t),
+        TimeOrNow::Now => ext2fs::inode::Time::now(),
     }
 }
 

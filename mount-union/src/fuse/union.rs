@@ -13,11 +13,10 @@
 //! changed object.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ext2fs::dirent::ft;
 use ext2fs::fs::Filesystem;
-use ext2fs::inode::{self, Inode, ROOT_INO};
+use ext2fs::inode::{self, Inode, Stamp, Time, ROOT_INO};
 
 use super::beneath::Ident;
 use super::errno::{from_lib, Errno};
@@ -85,25 +84,12 @@ fn split(path: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-fn time(secs: i64, nsec: u32) -> SystemTime {
-    if secs >= 0 {
-        UNIX_EPOCH + Duration::new(secs as u64, nsec.min(999_999_999))
-    } else {
-        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
-    }
-}
-
-fn now_secs() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
-fn secs_of(t: SystemTime) -> u32 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs().min(u32::MAX as u64) as u32)
-        .unwrap_or(0)
+/// Sets the timestamps `which` of the top inode `t` to now (with
+/// nanoseconds where the inode keeps them, see Inode::set_time).
+pub(super) fn stamp_now(fs: &mut Filesystem, t: u32, which: &[Stamp]) -> Result<(), Errno> {
+    let mut rec = fs.read_inode(t).map_err(from_lib)?;
+    rec.stamp(which, Time::now());
+    fs.write_inode(t, &rec).map_err(from_lib)
 }
 
 /// The kernel's new_encode_dev, as FUSE carries rdev.
@@ -165,9 +151,9 @@ pub struct SetAttr {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub size: Option<u64>,
-    /// Seconds since the epoch (already resolved from "now").
-    pub atime: Option<u32>,
-    pub mtime: Option<u32>,
+    /// Already resolved from "now".
+    pub atime: Option<Time>,
+    pub mtime: Option<Time>,
 }
 
 impl Union {
@@ -331,10 +317,10 @@ impl Union {
             ino: fuser::INodeNo(fino),
             size: a.size,
             blocks: a.blocks,
-            atime: time(a.atime.0, a.atime.1),
-            mtime: time(a.mtime.0, a.mtime.1),
-            ctime: time(a.ctime.0, a.ctime.1),
-            crtime: time(a.ctime.0, a.ctime.1),
+            atime: a.atime.to_system_time(),
+            mtime: a.mtime.to_system_time(),
+            ctime: a.ctime.to_system_time(),
+            crtime: a.ctime.to_system_time(),
             kind: kind_of(a.mode),
             perm: (a.mode & 0o7777) as u16,
             nlink: a.nlink,
@@ -457,8 +443,9 @@ impl Union {
         rec.set_uid(a.uid);
         rec.set_gid(a.gid);
         rec.base.i_mode = (a.mode & 0o177777) as u16;
-        rec.base.i_atime = a.atime.0.clamp(0, u32::MAX as i64) as u32;
-        rec.base.i_mtime = a.mtime.0.clamp(0, u32::MAX as i64) as u32;
+        rec.set_time(Stamp::Atime, a.atime);
+        rec.set_time(Stamp::Mtime, a.mtime);
+        rec.stamp(&[Stamp::Ctime, Stamp::Crtime], Time::now());
         self.top.write_inode(ino, &rec).map_err(from_lib)?;
         let xattrs = self.layers[li].xattrs(&obj)?;
         let xattrs: Vec<ext2fs::xattr::Xattr> = xattrs
@@ -504,6 +491,8 @@ impl Union {
         rec.base.i_mode = mode as u16;
         rec.set_uid(uid);
         rec.set_gid(gid);
+        let all = [Stamp::Atime, Stamp::Mtime, Stamp::Ctime, Stamp::Crtime];
+        rec.stamp(&all, Time::now());
         self.top.write_inode(ino, &rec).map_err(from_lib)?;
         self.touch_parent(path)?;
         self.entry_path(path)
@@ -512,11 +501,7 @@ impl Union {
     fn touch_parent(&mut self, path: &[u8]) -> Result<(), Errno> {
         let (p, _) = split(path);
         if let Some(t) = self.must(p)?.top {
-            let mut rec = self.top.read_inode(t).map_err(from_lib)?;
-            let now = now_secs();
-            rec.base.i_mtime = now;
-            rec.base.i_ctime = now;
-            self.top.write_inode(t, &rec).map_err(from_lib)?;
+            stamp_now(&mut self.top, t, &[Stamp::Mtime, Stamp::Ctime])?;
         }
         Ok(())
     }
@@ -598,9 +583,7 @@ impl Union {
         let (p, _) = split(&path);
         let ptop = self.copy_up(p)?;
         self.top.link(ptop, newname, t).map_err(from_lib)?;
-        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
-        rec.base.i_ctime = now_secs();
-        self.top.write_inode(t, &rec).map_err(from_lib)?;
+        self.touch_ctime(t)?;
         self.touch_parent(&path)?;
         self.entry_path(&path)
     }
@@ -738,9 +721,7 @@ impl Union {
                 }
             }
         }
-        let mut rec = self.top.read_inode(moved).map_err(from_lib)?;
-        rec.base.i_ctime = now_secs();
-        self.top.write_inode(moved, &rec).map_err(from_lib)?;
+        self.touch_ctime(moved)?;
         self.touch_parent(&src)?;
         self.touch_parent(&dst)?;
         self.nodes.rename(&src, &dst, is_dir(s.mode), new_is_dir);
@@ -887,7 +868,7 @@ impl Union {
 
     fn set_top_attr(&mut self, t: u32, s: &SetAttr) -> Result<(), Errno> {
         let mut rec = self.top.read_inode(t).map_err(from_lib)?;
-        let now = now_secs();
+        let now = Time::now();
         if let Some(size) = s.size {
             if rec.is_dir() {
                 return Err(libc::EISDIR);
@@ -896,7 +877,7 @@ impl Union {
                 return Err(libc::EINVAL);
             }
             self.top.truncate(t, &mut rec, size).map_err(from_lib)?;
-            rec.base.i_mtime = now;
+            rec.set_time(Stamp::Mtime, now);
         }
         if let Some(m) = s.mode {
             rec.base.i_mode = (rec.base.i_mode & inode::S_IFMT) | (m & 0o7777) as u16;
@@ -908,12 +889,12 @@ impl Union {
             rec.set_gid(g);
         }
         if let Some(a) = s.atime {
-            rec.base.i_atime = a;
+            rec.set_time(Stamp::Atime, a);
         }
         if let Some(m) = s.mtime {
-            rec.base.i_mtime = m;
+            rec.set_time(Stamp::Mtime, m);
         }
-        rec.base.i_ctime = now;
+        rec.set_time(Stamp::Ctime, now);
         self.top.write_inode(t, &rec).map_err(from_lib)
     }
 
@@ -948,7 +929,7 @@ impl Union {
         if end > rec.size() {
             rec.set_size(end);
         }
-        rec.base.i_ctime = now_secs();
+        rec.set_time(Stamp::Ctime, Time::now());
         self.top.write_inode(t, &rec).map_err(from_lib)
     }
 
@@ -1049,12 +1030,6 @@ impl Union {
     }
 
     fn touch_ctime(&mut self, t: u32) -> Result<(), Errno> {
-        let mut rec = self.top.read_inode(t).map_err(from_lib)?;
-        rec.base.i_ctime = now_secs();
-        self.top.write_inode(t, &rec).map_err(from_lib)
+        stamp_now(&mut self.top, t, &[Stamp::Ctime])
     }
-}
-
-pub fn time_secs(t: SystemTime) -> u32 {
-    secs_of(t)
 }
