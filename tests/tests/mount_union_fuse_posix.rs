@@ -454,3 +454,93 @@ fn timestamps_keep_nanoseconds_where_the_inode_has_room() {
         assert!(stat.contains(want), "-I {inode_size}: {stat}");
     }
 }
+
+fn lost_found_listed(m: &std::path::Path) -> bool {
+    std::fs::read_dir(m)
+        .unwrap()
+        .any(|e| e.unwrap().file_name() == "lost+found")
+}
+
+#[test]
+fn a_lost_found_made_in_the_union_root_is_the_unions() {
+    if skip_without_fuse() {
+        return;
+    }
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let s = setup();
+    let guard = mount_engine(&s);
+    let m = &s.mnt;
+    let lf = m.join("lost+found");
+    // e2fsck's is hidden; mkdir takes it over (a restore of a whole
+    // filesystem's tree makes one).
+    assert!(!lost_found_listed(m));
+    std::fs::DirBuilder::new().mode(0o750).create(&lf).unwrap();
+    assert!(lost_found_listed(m));
+    assert_eq!(std::fs::metadata(&lf).unwrap().mode() & 0o7777, 0o750);
+    std::fs::write(lf.join("kept"), b"k").unwrap();
+    assert_eq!(std::fs::read_dir(&lf).unwrap().count(), 1);
+    assert_eq!(
+        errno_of(std::fs::remove_dir(&lf)),
+        Some(rustix::io::Errno::NOTEMPTY.raw_os_error())
+    );
+    std::fs::remove_file(lf.join("kept")).unwrap();
+    // rmdir gives it back to e2fsck: hidden again, still in the image.
+    std::fs::remove_dir(&lf).unwrap();
+    assert!(!lost_found_listed(m));
+    assert!(std::fs::symlink_metadata(&lf).is_err());
+    // Only a directory can take the name.
+    assert_eq!(
+        errno_of(std::fs::write(&lf, b"file")),
+        Some(rustix::io::Errno::EXIST.raw_os_error())
+    );
+    // A directory renamed there replaces it.
+    std::fs::create_dir(m.join("mine")).unwrap();
+    std::fs::write(m.join("mine/inside"), b"i").unwrap();
+    std::fs::rename(m.join("mine"), &lf).unwrap();
+    assert!(lost_found_listed(m));
+    assert_eq!(std::fs::read(lf.join("inside")).unwrap(), b"i");
+    unmount_and_check(&s, guard);
+    let guard = mount_engine(&s);
+    assert!(
+        lost_found_listed(m),
+        "the union's lost+found went at a remount"
+    );
+    assert_eq!(std::fs::read(lf.join("inside")).unwrap(), b"i");
+    unmount_and_check(&s, guard);
+
+    // e2fsck put a file in its lost+found: mkdir does not take it over.
+    let s = setup();
+    {
+        let mut fs = integration_tests::open_rw(&s.img);
+        let lf_ino = fs.lookup_entry(2, b"lost+found").unwrap().unwrap().inode;
+        fs.create(lf_ino, b"#12", ext2fs::inode::S_IFREG | 0o644)
+            .unwrap();
+        fs.close().unwrap();
+    }
+    let guard = mount_engine(&s);
+    assert_eq!(
+        errno_of(std::fs::create_dir(s.mnt.join("lost+found"))),
+        Some(rustix::io::Errno::EXIST.raw_os_error())
+    );
+    umount_retrying(&s.mnt);
+    wait_for_release(&s.img);
+    drop(guard);
+
+    // A lower layer's lost+found merges with the top one, and takes
+    // writes.
+    let s = setup();
+    std::fs::create_dir(s.lower.join("lost+found")).unwrap();
+    std::fs::write(s.lower.join("lost+found/found"), b"f").unwrap();
+    std::fs::set_permissions(
+        s.lower.join("lost+found"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    let guard = mount_engine(&s);
+    let lf = s.mnt.join("lost+found");
+    assert!(lost_found_listed(&s.mnt));
+    assert_eq!(std::fs::read(lf.join("found")).unwrap(), b"f");
+    std::fs::write(lf.join("new"), b"n").unwrap();
+    assert_eq!(std::fs::read_dir(&lf).unwrap().count(), 2);
+    unmount_and_check(&s, guard);
+}

@@ -8,6 +8,7 @@ mod beneath;
 mod errno;
 mod handles;
 mod layer;
+mod lost_found;
 mod mount_state;
 mod nodes;
 mod posix;

@@ -22,6 +22,7 @@ use super::beneath::Ident;
 use super::errno::{from_lib, Errno};
 use super::handles::Handles;
 use super::layer::{is_dir, LAttr, LEntry, LObj, Layer, S_IFMT};
+use super::lost_found;
 use super::nodes::Nodes;
 use super::posix;
 
@@ -60,11 +61,6 @@ pub fn kind_of(mode: u32) -> fuser::FileType {
         0o140000 => F::Socket,
         _ => F::RegularFile,
     }
-}
-
-/// The top image's /lost+found is e2fsck's, not the union's: hidden.
-fn is_checkers(dir: u32, name: &[u8]) -> bool {
-    dir == ROOT_INO && name == b"lost+found"
 }
 
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
@@ -208,13 +204,23 @@ impl Union {
         })
     }
 
-    /// One lookup step: `name` in the union directory `dir`.
-    fn step(&self, dir: &Res, name: &[u8]) -> Result<Option<Res>, Errno> {
+    /// One lookup step: `name` in the union directory `dir` (e2fsck's
+    /// lost+found left out, see lost_found.rs).
+    pub(super) fn step(&self, dir: &Res, name: &[u8]) -> Result<Option<Res>, Errno> {
+        let r = self.step_in(dir, name, false)?;
+        if self.is_checkers(dir, name, r.as_ref()) {
+            return self.step_in(dir, name, true);
+        }
+        Ok(r)
+    }
+
+    /// A lookup step, with or without the top layer's entry.
+    fn step_in(&self, dir: &Res, name: &[u8], skip_top: bool) -> Result<Option<Res>, Errno> {
         let mut top = None;
         let mut top_opaque = false;
         let mut mode = None;
         let mut fallthru = false;
-        if let Some(t) = dir.top.filter(|&t| !is_checkers(t, name)) {
+        if let Some(t) = dir.top.filter(|_| !skip_top) {
             match self.top.lookup_entry(t, name).map_err(from_lib)? {
                 Some(e) if e.inode != 0 => {
                     let i = self.top.read_inode(e.inode).map_err(from_lib)?;
@@ -539,6 +545,10 @@ impl Union {
         gid: u32,
     ) -> Result<fuser::FileAttr, Errno> {
         let (path, ptop) = self.prepare_create(parent, name)?;
+        if let Some(t) = self.hidden_checkers(ptop, name)? {
+            let ino = self.adopt_checkers(t, mode)?;
+            return self.finish_create(&path, ptop, ino, uid, gid);
+        }
         posix::check_links(&self.top.read_inode(ptop).map_err(from_lib)?)?;
         let ino = self
             .top
@@ -628,9 +638,13 @@ impl Union {
             return Err(libc::ENOTEMPTY);
         }
         let ptop = self.copy_up(split(&path).0)?;
-        if let Some(t) = r.top {
-            self.top.rmdir(ptop, name).map_err(from_lib)?;
-            self.nodes.top_freed(t);
+        match r.top {
+            Some(t) if lost_found::named(ptop, name) => self.give_back_checkers(t, &r)?,
+            Some(t) => {
+                self.top.rmdir(ptop, name).map_err(from_lib)?;
+                self.nodes.top_freed(t);
+            }
+            None => {}
         }
         self.whiteout_if_visible(&path, ptop, name)?;
         self.touch_parent(&path)?;
@@ -678,6 +692,17 @@ impl Union {
             // to it (its '..'), refused at the limit before anything moves.
             posix::check_links(&self.top.read_inode(t).map_err(from_lib)?)?;
         }
+        // A directory renamed to lost+found in the root replaces e2fsck's
+        // hidden one when that is empty (lost_found.rs).
+        let checkers = match (dp.top, &d) {
+            (Some(pt), None) => self.hidden_checkers(pt, newname)?,
+            _ => None,
+        };
+        if let Some(t) = checkers {
+            if !is_dir(s.mode) || !self.top.dir_is_empty(t).map_err(from_lib)? {
+                return Err(libc::EEXIST);
+            }
+        }
         if let Some(d) = &d {
             if flags & NOREPLACE != 0 {
                 return Err(libc::EEXIST);
@@ -712,8 +737,16 @@ impl Union {
                 }
             }
         }
+        if let Some(t) = checkers {
+            self.top.rmdir(np, newname).map_err(from_lib)?;
+            self.nodes.top_freed(t);
+        }
         self.top.rename(sp, name, np, newname).map_err(from_lib)?;
         self.whiteout_if_visible(&src, sp, name)?;
+        if is_dir(s.mode) && lost_found::named(np, newname) {
+            // Opaque, so that it shows as the union's (lost_found.rs).
+            self.top.set_opaque(moved, true).map_err(from_lib)?;
+        }
         if is_dir(s.mode) {
             if let Some(r) = self.resolve(&dst)? {
                 if !r.lower.is_empty() {
@@ -763,7 +796,15 @@ impl Union {
         let mut out = Vec::new();
         if let Some(t) = r.top {
             for e in self.top.read_dir(t).map_err(from_lib)? {
-                if e.is_dot() || e.is_dotdot() || is_checkers(t, &e.name) {
+                if e.is_dot() || e.is_dotdot() {
+                    continue;
+                }
+                if lost_found::named(t, &e.name) {
+                    // Shown only when it is the union's (see step).
+                    seen.insert(e.name.clone());
+                    if let Some(c) = self.step(&r, &e.name)? {
+                        out.push((e.name, c.mode, Origin::Resolved(c)));
+                    }
                     continue;
                 }
                 seen.insert(e.name.clone());
