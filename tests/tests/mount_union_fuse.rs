@@ -511,3 +511,82 @@ fn umount_then_flock_waits_for_a_clean_image() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_real_fsck_clean(&stock_copy(&s.img));
 }
+
+/// A loop device over a file, detached (and made writable again) on drop.
+struct LoopDev(String);
+
+impl LoopDev {
+    fn attach(file: &Path) -> LoopDev {
+        let out = run(Command::new("losetup").args(["-f", "--show"]).arg(file));
+        assert!(out.status.success(), "{}", text(&out));
+        LoopDev(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    fn set_read_only(&self, ro: bool) {
+        let flag = if ro { "--setro" } else { "--setrw" };
+        let st = Command::new("blockdev").args([flag, &self.0]).status();
+        assert!(st.unwrap().success(), "blockdev {flag} {}", self.0);
+    }
+}
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = Command::new("blockdev").args(["--setrw", &self.0]).status();
+        let _ = Command::new("losetup").args(["-d", &self.0]).status();
+    }
+}
+
+#[test]
+fn a_failed_final_write_out_is_reported_and_leaves_the_image_not_clean() {
+    if skip_without_fuse() {
+        return;
+    }
+    if !have_tool("losetup") || !have_tool("blockdev") {
+        integration_tests::skip("losetup(8) or blockdev(8) (util-linux) is missing");
+        return;
+    }
+    let s = setup();
+    // The top image through a loop device, so that it can be made
+    // read-only under the engine just before the unmount.
+    let dev = LoopDev::attach(&s.img);
+    let mut child = Command::new(our_bin("mount-union"))
+        .args(["-F", "-o", &format!("union,lowerdir={}", s.lower.display())])
+        .arg(&dev.0)
+        .arg(&s.mnt)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = Mounted(s.mnt.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !mounted_at(&s.mnt) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mount never came up"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "mount-union -F exited early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(s.mnt.join("new"), vec![b'n'; 20_000]).unwrap();
+    dev.set_read_only(true);
+    umount_retrying(&s.mnt);
+    drop(guard);
+    let out = child.wait_with_output().unwrap();
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(32), "{why}");
+    assert!(
+        why.contains("writing out the top layer failed, the image stays marked not clean"),
+        "{why}"
+    );
+    dev.set_read_only(false);
+    drop(dev);
+    assert_eq!(image_state(&s.img).0 & 1, 0, "the image was marked clean");
+    let out = run(Command::new(our_bin("e2fsck-union")).arg("-n").arg(&s.img));
+    assert!(
+        text(&out).contains("was not cleanly unmounted") && !text(&out).contains("clean,"),
+        "e2fsck-union -n took the image for clean:\n{}",
+        text(&out)
+    );
+}
