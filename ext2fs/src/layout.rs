@@ -106,6 +106,11 @@ impl Geometry {
         (self.group_last_block(group) - self.group_first_block(group) + 1) as u32
     }
 
+    /// The group inode `ino` (1-based) belongs to.
+    pub fn group_of_inode(&self, ino: u32) -> u32 {
+        (ino.max(1) - 1) / self.inodes_per_group.max(1)
+    }
+
     /// The group a block belongs to.
     pub fn block_group(&self, block: u64) -> u32 {
         ((block.saturating_sub(self.first_data_block as u64)) / self.blocks_per_group as u64) as u32

@@ -121,9 +121,10 @@ pub fn plan(p: &Params) -> Result<Plan> {
         )));
     }
     let mut blocks = p.blocks_count;
-    let mut inodes_wanted = match p.inodes_count {
-        Some(n) => n,
-        None => blocks * bs as u64 / p.inode_ratio.max(1024),
+    // -N 0 means "from the ratio", as in mke2fs.
+    let inodes_wanted = match p.inodes_count {
+        Some(n) if n > 0 => n,
+        _ => blocks * bs as u64 / p.inode_ratio.max(1024),
     };
     if inodes_wanted * isize as u64 >= blocks * bs as u64 {
         return Err(Error::Invalid(format!(
@@ -136,10 +137,7 @@ pub fn plan(p: &Params) -> Result<Plan> {
         GOOD_OLD_FIRST_INO
     } else {
         11
-    };
-    if inodes_wanted < first_ino as u64 + 1 {
-        inodes_wanted = first_ino as u64 + 1;
-    }
+    } as u64;
     let resize = p.features.compat & compat::RESIZE_INODE != 0;
     // The reserved count as mke2fs passes it, and as ext2fs_initialize
     // scales it when it drops a short last group (at the requested
@@ -154,7 +152,16 @@ pub fn plan(p: &Params) -> Result<Plan> {
         }
         let groups = (blocks - first_data_block as u64).div_ceil(bpg as u64) as u32;
         let desc_blocks = groups.div_ceil(desc_per_block(bs));
-        let mut ipg = inodes_wanted.div_ceil(groups as u64);
+        // A ratio giving no inodes at all takes ext2fs_initialize's
+        // default: one inode per 4 KiB (per block from 4 KiB up); at
+        // least the reserved ones plus one (1.47.0 asks no more, even
+        // where rounding to 8 per group leaves fewer).
+        let wanted = match inodes_wanted {
+            0 => blocks / (4096 / bs as u64).max(1),
+            n => n,
+        }
+        .max(first_ino + 1);
+        let mut ipg = wanted.div_ceil(groups as u64);
         if ipg > bs as u64 * 8 {
             if bpg >= 256 {
                 bpg -= 8;
@@ -165,18 +172,18 @@ pub fn plan(p: &Params) -> Result<Plan> {
         }
         let max_ipg = 65536 - inodes_per_block as u64;
         ipg = ipg.min(max_ipg);
-        let mut itb;
-        loop {
-            itb = (ipg * isize as u64).div_ceil(bs as u64);
-            ipg = itb * bs as u64 / isize as u64;
-            ipg = ipg.max(8) & !7;
-            itb = (ipg * isize as u64).div_ceil(bs as u64);
-            if ipg * groups as u64 > u32::MAX as u64 {
+        // Fill whole inode-table blocks, in multiples of 8; retried with
+        // the unrounded count one lower on overflow.
+        let (ipg, itb) = loop {
+            let itb = (ipg * isize as u64).div_ceil(bs as u64);
+            let filled = (itb * bs as u64 / isize as u64).max(8) & !7;
+            let itb = (filled * isize as u64).div_ceil(bs as u64);
+            if filled * groups as u64 > u32::MAX as u64 {
                 ipg -= 1;
-                continue;
+            } else {
+                break (filled, itb);
             }
-            break;
-        }
+        };
         let rsv = if resize {
             match p.resize_blocks {
                 Some(max) => {
@@ -258,7 +265,7 @@ pub fn plan(p: &Params) -> Result<Plan> {
         sb.s_hash_seed = p.hash_seed;
         sb.s_flags = FLAGS_SIGNED_HASH;
         // ext2fs_initialize fills these in on revision 0 too.
-        sb.s_first_ino = first_ino;
+        sb.s_first_ino = first_ino as u32;
         sb.s_inode_size = isize;
         sb.s_raid_stride = p.stride as u16;
         sb.s_raid_stripe_width = p.stripe_width;
@@ -270,9 +277,10 @@ pub fn plan(p: &Params) -> Result<Plan> {
                 sb.s_min_extra_isize = 32;
                 sb.s_want_extra_isize = 32;
             }
-            set_c_string(&mut sb.s_volume_name, &p.label);
-            set_c_string(&mut sb.s_last_mounted, &p.last_mounted);
         }
+        // mke2fs sets these after ext2fs_initialize, whatever the revision.
+        set_c_string(&mut sb.s_volume_name, &p.label);
+        set_c_string(&mut sb.s_last_mounted, &p.last_mounted);
         let geo = Geometry::from_superblock(&sb);
         let mut groups = layout_groups(&geo, p.stride);
         if p.inode_tables_zeroed {
@@ -485,10 +493,13 @@ impl<'a> Writer<'a> {
 
         let mut lpf = self.new_inode(inode::S_IFDIR | 0o700);
         let nblk = lost_found_blocks(bs);
-        let mut prev = root_blk;
+        // ext2fs_mkdir's goal is the start of the inode's group (with
+        // -N small, group 0 may hold only reserved inodes); each block
+        // ext2fs_expand_dir adds goes after the last.
+        let mut goal = geo.group_first_block(geo.group_of_inode(lpf_ino));
         for i in 0..nblk {
-            let b = self.alloc(prev + 1)?;
-            prev = b;
+            let b = self.alloc(goal)?;
+            goal = b + 1;
             let data = if i == 0 {
                 dirent::new_dir_block(lpf_ino, ROOT_INO, bs as usize, filetype)
             } else {
@@ -542,7 +553,14 @@ impl<'a> Writer<'a> {
             let gd = &mut self.plan.groups[g as usize];
             gd.bg_free_blocks_count = fb as u16;
             gd.bg_free_inodes_count = fi as u16;
-            gd.bg_used_dirs_count = if g == 0 && !self.super_only { 2 } else { 0 };
+            gd.bg_used_dirs_count = if self.super_only {
+                0
+            } else {
+                [ROOT_INO, self.plan.sb.first_ino()]
+                    .iter()
+                    .filter(|&&ino| geo.group_of_inode(ino) == g)
+                    .count() as u16
+            };
             free_b += fb;
             free_i += fi;
         }

@@ -247,3 +247,51 @@ fn initialize_errors_and_inode_size_warning_worded_as_mke2fs() {
             .assert_same(true);
     }
 }
+
+#[test]
+fn an_inode_ratio_giving_no_inodes_takes_the_library_default() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // 201 KiB at one inode per MiB: ext2fs_initialize's default of one
+    // inode per 4 KiB (48 with 512-byte inodes), not the 8 of a rounded
+    // minimum, which left no inode for lost+found (differential case 93).
+    Case::new(
+        &["-b", "1024", "-I", "512", "-O", "large_file,^filetype", "-T", "largefile"],
+        Some("201k"),
+    )
+    .env("E2FSPROGS_SKIP_PROGRESS", "1")
+    .assert_same(true);
+    // -N below the reserved inodes: raised to 12, which rounds to 8 per
+    // group, so lost+found finds no inode in either tool.
+    for n in ["1", "5", "11"] {
+        Case::new(&["-q", "-b", "1024", "-N", n], Some("300k")).assert_same(true);
+    }
+}
+
+#[test]
+fn labels_truncated_to_16_bytes_on_every_revision() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Differential case 108: on revision 0 the label was dropped.
+    for rev in ["0", "1"] {
+        Case::new(
+            &["-q", "-r", rev, "-L", "a-much-longer-label-text", "-M", "/mnt/x"],
+            Some("6336k"),
+        )
+        .assert_same(true);
+    }
+}
+
+#[test]
+fn lost_found_in_the_group_of_its_inode() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Differential case 127: 8 inodes per group, so group 0 holds only
+    // reserved inodes and lost+found (inode 11), its blocks and its
+    // directory count belong to group 1.
+    Case::new(&["-q", "-N", "312", "-m", "8"], Some("301628k")).assert_same(true);
+    Case::new(&["-q", "-b", "1024", "-g", "1024", "-N", "40"], Some("8M")).assert_same(true);
+}
