@@ -257,7 +257,16 @@ fn an_inode_ratio_giving_no_inodes_takes_the_library_default() {
     // inode per 4 KiB (48 with 512-byte inodes), not the 8 of a rounded
     // minimum, which left no inode for lost+found (differential case 93).
     Case::new(
-        &["-b", "1024", "-I", "512", "-O", "large_file,^filetype", "-T", "largefile"],
+        &[
+            "-b",
+            "1024",
+            "-I",
+            "512",
+            "-O",
+            "large_file,^filetype",
+            "-T",
+            "largefile",
+        ],
         Some("201k"),
     )
     .env("E2FSPROGS_SKIP_PROGRESS", "1")
@@ -277,7 +286,15 @@ fn labels_truncated_to_16_bytes_on_every_revision() {
     // Differential case 108: on revision 0 the label was dropped.
     for rev in ["0", "1"] {
         Case::new(
-            &["-q", "-r", rev, "-L", "a-much-longer-label-text", "-M", "/mnt/x"],
+            &[
+                "-q",
+                "-r",
+                rev,
+                "-L",
+                "a-much-longer-label-text",
+                "-M",
+                "/mnt/x",
+            ],
             Some("6336k"),
         )
         .assert_same(true);
