@@ -544,3 +544,49 @@ fn a_lost_found_made_in_the_union_root_is_the_unions() {
     assert_eq!(std::fs::read_dir(&lf).unwrap().count(), 2);
     unmount_and_check(&s, guard);
 }
+
+#[test]
+fn lower_hard_links_stay_one_object_through_copy_up() {
+    if skip_without_fuse() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    // One lower file under three names in three directories.
+    std::fs::hard_link(s.lower.join("d/b"), s.lower.join("keep/b2")).unwrap();
+    std::fs::hard_link(s.lower.join("d/b"), s.lower.join("e/b3")).unwrap();
+    let guard = mount_engine(&s);
+    let m = &s.mnt;
+    let names = ["d/b", "keep/b2", "e/b3"];
+    let same = |names: &[&str], nlink: u64, mode: u32| {
+        let meta: Vec<_> = names
+            .iter()
+            .map(|n| std::fs::metadata(m.join(n)).unwrap())
+            .collect();
+        for (n, x) in names.iter().zip(&meta) {
+            assert_eq!(x.ino(), meta[0].ino(), "{n}");
+            assert_eq!((x.nlink(), x.mode() & 0o777), (nlink, mode), "{n}");
+        }
+    };
+    same(&names, 3, 0o644);
+    // A chmod through one name copies the file up: all three names are
+    // the one top inode.
+    std::fs::set_permissions(m.join("keep/b2"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    same(&names, 3, 0o600);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(m.join("e/b3"))
+        .unwrap()
+        .write_all(b"more\n")
+        .unwrap();
+    assert_eq!(std::fs::read(m.join("d/b")).unwrap(), b"bee\nmore\n");
+    std::fs::remove_file(m.join("e/b3")).unwrap();
+    same(&names[..2], 2, 0o600);
+    unmount_and_check(&s, guard);
+    // They are ext2 hard links in the top image: the same after a remount.
+    let guard = mount_engine(&s);
+    same(&names[..2], 2, 0o600);
+    assert_eq!(std::fs::read(m.join("keep/b2")).unwrap(), b"bee\nmore\n");
+    assert!(!m.join("e/b3").exists());
+    unmount_and_check(&s, guard);
+}

@@ -7,6 +7,7 @@
 mod beneath;
 mod errno;
 mod handles;
+mod hardlinks;
 mod layer;
 mod lost_found;
 mod mount_state;

@@ -63,7 +63,7 @@ pub fn kind_of(mode: u32) -> fuser::FileType {
     }
 }
 
-fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+pub(super) fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     if dir.is_empty() {
         return name.to_vec();
     }
@@ -73,7 +73,7 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     p
 }
 
-fn split(path: &[u8]) -> (&[u8], &[u8]) {
+pub(super) fn split(path: &[u8]) -> (&[u8], &[u8]) {
     match path.iter().rposition(|&b| b == b'/') {
         Some(i) => (&path[..i], &path[i + 1..]),
         None => (&[], path),
@@ -138,6 +138,8 @@ pub struct Union {
     /// The top copies of lower regular files, by (layer, identity): a
     /// handle opened on the lower file reads the copy once there is one.
     pub(super) copied: HashMap<(usize, Ident), u32>,
+    /// The other way, to drop an entry when its top inode is freed.
+    copied_as: HashMap<u32, (usize, Ident)>,
 }
 
 /// What setattr changes.
@@ -168,6 +170,7 @@ impl Union {
             nodes: Nodes::new(),
             handles: Handles::default(),
             copied: HashMap::new(),
+            copied_as: HashMap::new(),
         })
     }
 
@@ -360,6 +363,9 @@ impl Union {
     /// The top inode `t` was freed.
     pub(super) fn forget_top(&mut self, t: u32) {
         self.nodes.top_freed(t);
+        if let Some(lower) = self.copied_as.remove(&t) {
+            self.copied.remove(&lower);
+        }
     }
 
     /// The node number of a resolved object (its inode number, see nodes).
@@ -432,6 +438,7 @@ impl Union {
                     return Err(e);
                 }
                 self.copied.insert((li, obj.ident()), ino);
+                self.copied_as.insert(ino, (li, obj.ident()));
                 ino
             }
             0o120000 => {
@@ -463,6 +470,9 @@ impl Union {
             .collect();
         if !xattrs.is_empty() {
             self.top.set_xattrs(ino, &xattrs).map_err(from_lib)?;
+        }
+        if a.mode & S_IFMT == 0o100000 && a.nlink > 1 {
+            self.link_other_names(path, li, obj.ident(), a.nlink, ino)?;
         }
         Ok(ino)
     }
@@ -642,7 +652,7 @@ impl Union {
             Some(t) if lost_found::named(ptop, name) => self.give_back_checkers(t, &r)?,
             Some(t) => {
                 self.top.rmdir(ptop, name).map_err(from_lib)?;
-                self.nodes.top_freed(t);
+                self.forget_top(t);
             }
             None => {}
         }
@@ -730,7 +740,7 @@ impl Union {
             if let Some(t) = d.top {
                 if is_dir(d.mode) {
                     self.top.rmdir(np, newname).map_err(from_lib)?;
-                    self.nodes.top_freed(t);
+                    self.forget_top(t);
                 } else {
                     self.top.remove_entry(np, newname).map_err(from_lib)?;
                     self.drop_top_link(t)?;
@@ -739,7 +749,7 @@ impl Union {
         }
         if let Some(t) = checkers {
             self.top.rmdir(np, newname).map_err(from_lib)?;
-            self.nodes.top_freed(t);
+            self.forget_top(t);
         }
         self.top.rename(sp, name, np, newname).map_err(from_lib)?;
         self.whiteout_if_visible(&src, sp, name)?;
@@ -777,7 +787,7 @@ impl Union {
         if rec.base.i_links_count > 0 {
             self.touch_ctime(t)?;
         } else {
-            self.nodes.top_freed(t);
+            self.forget_top(t);
         }
         Ok(())
     }
