@@ -37,7 +37,12 @@ impl Union {
             if left == 0 || seen > WALK_LIMIT {
                 break;
             }
-            for (name, mode, origin) in self.list(&dir)? {
+            // A directory that cannot be listed (changed under us) is
+            // skipped: the copy-up itself is done.
+            let Ok(entries) = self.list(&dir) else {
+                continue;
+            };
+            for (name, mode, origin) in entries {
                 seen += 1;
                 let p = join(&dir, &name);
                 let candidate = match origin {
@@ -49,7 +54,7 @@ impl Union {
                     Origin::Resolved(_) => true,
                     Origin::Top(_) => false,
                 };
-                if candidate && p != path && self.shows_lower(&p, li, ident)? {
+                if candidate && p != path && self.shows_lower(&p, li, ident) {
                     found.push(p);
                     left -= 1;
                     if left == 0 {
@@ -69,13 +74,13 @@ impl Union {
 
     /// Whether the union path `p` shows the lower object `ident` of layer
     /// `li` (and nothing of the top layer).
-    fn shows_lower(&self, p: &[u8], li: usize, ident: Ident) -> Result<bool, Errno> {
-        Ok(match self.resolve(p)? {
-            Some(r) if r.top.is_none() => r
+    fn shows_lower(&self, p: &[u8], li: usize, ident: Ident) -> bool {
+        match self.resolve(p) {
+            Ok(Some(r)) if r.top.is_none() => r
                 .lower
                 .first()
                 .is_some_and(|(l, o)| *l == li && o.ident() == ident),
             _ => false,
-        })
+        }
     }
 }
