@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use ext2fs::inode::{Stamp, Time};
 
@@ -27,7 +28,7 @@ enum Handle {
         /// Directory layers: the file opened (non-blocking, checked).
         fd: Option<OwnedFd>,
     },
-    Dir(Vec<Listed>),
+    Dir(Arc<Vec<Listed>>),
 }
 
 #[derive(Default)]
@@ -184,9 +185,18 @@ impl Union {
         Ok(())
     }
 
-    /// opendir: the merged listing, taken now.
+    /// opendir: the merged listing as it is now (the one last taken while
+    /// nothing changed there since, see resolved).
     pub fn opendir(&mut self, ino: u64) -> Result<u64, Errno> {
-        let entries = self.readdir(ino)?;
+        let path = self.path_of(ino)?;
+        let entries = match self.resolved.listing(&path) {
+            Some(l) => l,
+            None => {
+                let l = Arc::new(self.readdir(ino)?);
+                self.resolved.put_listing(&path, &l);
+                l
+            }
+        };
         Ok(self.handles.add(Handle::Dir(entries)))
     }
 

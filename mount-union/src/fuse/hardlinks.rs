@@ -68,6 +68,7 @@ impl Union {
             let ptop = self.copy_up(parent)?;
             posix::check_links(&self.top.read_inode(t).map_err(from_lib)?)?;
             self.top.link(ptop, name, t).map_err(from_lib)?;
+            self.resolved.forget(&p);
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ mod lost_found;
 mod mount_state;
 mod nodes;
 mod posix;
+mod resolved;
 mod union;
 
 use std::ffi::OsStr;
@@ -31,11 +32,12 @@ use fuser::{
 pub use layer::Layer;
 pub use union::Union;
 
-/// How long the kernel may keep names and attributes without asking: the
-/// engine is the only writer of the top image and tells the kernel of
-/// every change it makes through the replies; lower layers are read-only
-/// (changing them under a mount is undefined, as with overlayfs).
-const TTL: Duration = Duration::from_secs(30);
+/// How long the kernel may keep names (also absent ones), attributes and
+/// listings without asking: the engine is the only writer of the top image
+/// and every change goes through the kernel, which updates or drops what
+/// it keeps; lower layers are read-only (changing them under a mount is
+/// undefined, as with overlayfs, which keeps its entries for ever).
+const TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The environment variable that tells a re-executed foreground child to
 /// report "ready" on stdout once the mount is up, then detach.
@@ -89,6 +91,27 @@ fn reply_entry(reply: ReplyEntry, r: Result<FileAttr, i32>) {
     }
 }
 
+/// The entry of a name that does not exist (node 0).
+fn absent() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: std::time::UNIX_EPOCH,
+        mtime: std::time::UNIX_EPOCH,
+        ctime: std::time::UNIX_EPOCH,
+        crtime: std::time::UNIX_EPOCH,
+        kind: fuser::FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 0,
+        flags: 0,
+    }
+}
+
 /// Answers a request that reads or changes attributes.
 fn reply_attr(reply: ReplyAttr, r: Result<FileAttr, i32>) {
     match r {
@@ -118,7 +141,11 @@ impl fuser::Filesystem for Fs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        reply_entry(reply, self.lock().lookup(parent.0, name.as_bytes()))
+        match self.lock().lookup(parent.0, name.as_bytes()) {
+            // Node 0: the kernel keeps the name as absent for TTL.
+            Err(libc::ENOENT) => reply.entry(&TTL, &absent(), Generation(0)),
+            r => reply_entry(reply, r),
+        }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {

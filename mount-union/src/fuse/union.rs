@@ -25,6 +25,7 @@ use super::layer::{is_dir, LAttr, LEntry, LObj, Layer, S_IFMT};
 use super::lost_found;
 use super::nodes::Nodes;
 use super::posix;
+use super::resolved::Resolved;
 
 /// Where a union path is found.
 #[derive(Clone, Debug)]
@@ -140,6 +141,9 @@ pub struct Union {
     pub(super) copied: HashMap<(usize, Ident), u32>,
     /// The other way, to drop an entry when its top inode is freed.
     copied_as: HashMap<u32, (usize, Ident)>,
+    /// Where union paths were found (forgotten where the engine changes
+    /// the union).
+    pub(super) resolved: Resolved,
 }
 
 /// What setattr changes.
@@ -171,6 +175,7 @@ impl Union {
             handles: Handles::default(),
             copied: HashMap::new(),
             copied_as: HashMap::new(),
+            resolved: Resolved::default(),
         })
     }
 
@@ -281,19 +286,50 @@ impl Union {
         }))
     }
 
+    /// Where `path` is found: from its longest remembered ancestor (see
+    /// `resolved`), one step per component below it.
     pub fn resolve(&self, path: &[u8]) -> Result<Option<Res>, Errno> {
-        let mut cur = self.root_res()?;
-        if path.is_empty() {
-            return Ok(Some(cur));
+        if let Some(r) = self.resolved.get(path) {
+            return Ok(Some(r));
         }
-        for comp in path.split(|&b| b == b'/') {
+        // The ends of the path's prefixes: "" (the root), then each
+        // ancestor, then the path itself.
+        let mut ends = vec![0];
+        ends.extend(
+            path.iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'/')
+                .map(|(i, _)| i),
+        );
+        if !path.is_empty() {
+            ends.push(path.len());
+        }
+        let mut from = 0;
+        let mut cur = None;
+        for (k, &end) in ends.iter().enumerate().rev() {
+            if let Some(r) = self.resolved.get(&path[..end]) {
+                (from, cur) = (k, Some(r));
+                break;
+            }
+        }
+        let mut cur = match cur {
+            Some(r) => r,
+            None => {
+                let r = self.root_res()?;
+                self.resolved.put(b"", &r);
+                r
+            }
+        };
+        for k in from + 1..ends.len() {
+            let start = if k == 1 { 0 } else { ends[k - 1] + 1 };
             if !is_dir(cur.mode) {
                 return Err(libc::ENOTDIR);
             }
-            match self.step(&cur, comp)? {
+            match self.step(&cur, &path[start..ends[k]])? {
                 Some(r) => cur = r,
                 None => return Ok(None),
             }
+            self.resolved.put(&path[..ends[k]], &cur);
         }
         Ok(Some(cur))
     }
@@ -450,6 +486,7 @@ impl Union {
                 .mknod(ptop, name, t as u16 | perm, a.rdev_major, a.rdev_minor)
                 .map_err(from_lib)?,
         };
+        self.resolved.forget(path);
         let lower = self.lower_node(li, &obj);
         self.nodes.copied_up(lower, ino);
         let mut rec = self.top.read_inode(ino).map_err(from_lib)?;
@@ -510,6 +547,7 @@ impl Union {
         let all = [Stamp::Atime, Stamp::Mtime, Stamp::Ctime, Stamp::Crtime];
         rec.stamp(&all, Time::now());
         self.top.write_inode(ino, &rec).map_err(from_lib)?;
+        self.resolved.forget(path);
         self.touch_parent(path)?;
         self.entry_path(path)
     }
@@ -603,6 +641,7 @@ impl Union {
         let (p, _) = split(&path);
         let ptop = self.copy_up(p)?;
         self.top.link(ptop, newname, t).map_err(from_lib)?;
+        self.resolved.forget(&path);
         self.touch_ctime(t)?;
         self.touch_parent(&path)?;
         self.entry_path(&path)
@@ -613,7 +652,9 @@ impl Union {
     /// After the top entry went: a whiteout when the name is still visible
     /// from a lower layer.
     fn whiteout_if_visible(&mut self, path: &[u8], ptop: u32, name: &[u8]) -> Result<(), Errno> {
+        self.resolved.forget(path);
         if self.resolve(path)?.is_some() {
+            self.resolved.forget(path);
             self.top
                 .add_union_entry(ptop, name, ft::WHT)
                 .map_err(from_lib)?;
@@ -752,6 +793,13 @@ impl Union {
             self.forget_top(t);
         }
         self.top.rename(sp, name, np, newname).map_err(from_lib)?;
+        if is_dir(s.mode) {
+            self.resolved.forget_under(&src);
+            self.resolved.forget_under(&dst);
+        } else {
+            self.resolved.forget(&src);
+            self.resolved.forget(&dst);
+        }
         self.whiteout_if_visible(&src, sp, name)?;
         if is_dir(s.mode) && lost_found::named(np, newname) {
             // Opaque, so that it shows as the union's (lost_found.rs).
@@ -761,6 +809,7 @@ impl Union {
             if let Some(r) = self.resolve(&dst)? {
                 if !r.lower.is_empty() {
                     self.top.set_opaque(moved, true).map_err(from_lib)?;
+                    self.resolved.forget_under(&dst);
                 }
             }
         }
