@@ -590,3 +590,58 @@ fn a_failed_final_write_out_is_reported_and_leaves_the_image_not_clean() {
         text(&out)
     );
 }
+
+/// What the engine remembers (resolutions, listings) and what the kernel
+/// keeps (entries, absent names, attributes) follows every change: each
+/// change is made with the tree just walked (everything remembered), and
+/// the tree seen then is the one a fresh mount of the image shows.
+#[test]
+fn remembered_names_and_listings_follow_every_change() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let guard = mount_engine(&s);
+    let m = s.mnt.clone();
+    let p = |r: &str| m.join(r);
+    let changes: Vec<Box<dyn Fn()>> = vec![
+        // An absent name looked up, then made.
+        Box::new(|| {
+            assert!(std::fs::metadata(p("new")).is_err());
+            std::fs::write(p("new"), b"new\n").unwrap();
+        }),
+        // A lower file removed (a whiteout), then made again.
+        Box::new(|| std::fs::remove_file(p("a")).unwrap()),
+        Box::new(|| std::fs::write(p("a"), b"again\n").unwrap()),
+        // A lower file copied up under a lower directory.
+        Box::new(|| std::fs::write(p("d/sub/x"), b"changed\n").unwrap()),
+        // A top directory tree renamed, then a name reused below it.
+        Box::new(|| {
+            std::fs::create_dir_all(p("t/in")).unwrap();
+            std::fs::write(p("t/in/f"), b"f\n").unwrap();
+        }),
+        Box::new(|| std::fs::rename(p("t"), p("u")).unwrap()),
+        Box::new(|| std::fs::create_dir(p("t")).unwrap()),
+        // A lower directory emptied and removed, then made again (opaque).
+        Box::new(|| std::fs::remove_file(p("keep/k")).unwrap()),
+        Box::new(|| std::fs::remove_dir(p("keep")).unwrap()),
+        Box::new(|| std::fs::create_dir(p("keep")).unwrap()),
+        // A file renamed over another, a hard link, a symlink.
+        Box::new(|| std::fs::rename(p("new"), p("d/b")).unwrap()),
+        Box::new(|| std::fs::hard_link(p("d/b"), p("u/in/g")).unwrap()),
+        Box::new(|| std::os::unix::fs::symlink("d/b", p("e/l")).unwrap()),
+    ];
+    let mut warm = snapshot(&m);
+    for change in &changes {
+        change();
+        warm = snapshot(&m);
+    }
+    assert!(warm.iter().any(|l| l.starts_with("u/in/f ")), "{warm:#?}");
+    assert!(!warm.iter().any(|l| l.starts_with("keep/")), "{warm:#?}");
+    umount_retrying(&s.mnt);
+    wait_for_release(&s.img);
+    drop(guard);
+    let guard = mount_engine(&s);
+    assert_eq!(snapshot(&m), warm, "a fresh mount shows another tree");
+    unmount_and_check(&s, guard);
+}
