@@ -113,8 +113,11 @@ impl Session {
             block_size: req.block_size,
             force: req.force,
         };
-        let fs =
+        let mut fs =
             Filesystem::open(Path::new(device), &opts).map_err(|e| self.open_failed(e, device))?;
+        // As libext2fs opens for debugfs: the backup superblocks and
+        // descriptors are left alone unless `close_filesys -a` asks.
+        fs.set_primary_only(true);
         self.fs = Some(fs);
         self.device = Some(device.to_string());
         self.cwd = ROOT_INO;
@@ -150,10 +153,19 @@ impl Session {
 
     /// Writes back what changed and closes.
     pub fn close(&mut self) -> Result<()> {
-        let fs = self
+        self.close_with_backups(false)
+    }
+
+    /// Closes; with `backups`, the backup superblocks and descriptors are
+    /// rewritten too (debugfs' `close_filesys -a`).
+    pub fn close_with_backups(&mut self, backups: bool) -> Result<()> {
+        let mut fs = self
             .fs
             .take()
             .ok_or_else(|| anyhow!("Filesystem not open"))?;
+        if backups {
+            fs.set_primary_only(false);
+        }
         self.device = None;
         if fs.is_writable() {
             fs.close()?;

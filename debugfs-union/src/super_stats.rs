@@ -52,9 +52,9 @@ pub fn open(s: &mut Session, args: &[String]) -> Result<()> {
 }
 
 pub fn close(s: &mut Session, args: &[String]) -> Result<()> {
-    let (_, rest) = getopt(args, "a")?;
+    let (opts, rest) = getopt(args, "a")?;
     usage_check(&rest, 0, 0, "close_filesys [-a]")?;
-    s.close()
+    s.close_with_backups(opts.iter().any(|(c, _)| *c == 'a'))
 }
 
 pub fn dirty(s: &mut Session, _: &[String]) -> Result<()> {

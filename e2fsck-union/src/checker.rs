@@ -71,6 +71,8 @@ pub struct Checker {
     pub regular: Bitmap,
     /// Inodes with bad fields, dealt with in pass 2 where a path is known.
     pub bad: Bitmap,
+    /// Imagic inodes on an imagic_inodes filesystem: pass 4 leaves them be.
+    pub imagic: Bitmap,
     /// i_links_count as read, and the links pass 2 counted.
     pub link_info: Vec<u16>,
     pub counted: Vec<u32>,
@@ -95,6 +97,10 @@ pub struct Checker {
     /// The resize inode is to be rebuilt after the passes (kept across a
     /// restart of pass 1: it was cleared before pass 1).
     pub recreate_resize: bool,
+    /// Blocks allocated before the hand-over (resize inode, clones) that
+    /// e2fsck also marks in the filesystem's own bitmap, so pass 5 does not
+    /// report them as differences.
+    pub early_allocs: Vec<u64>,
     /// Tables to move after pass 1 (outside their group, or on bad blocks).
     pub reloc: crate::super_check::Relocations,
     /// -C: told (pass, done, total) as the passes advance.
@@ -117,6 +123,7 @@ impl Checker {
             dirs: Bitmap::new(inodes_count as u64),
             regular: Bitmap::new(inodes_count as u64),
             bad: Bitmap::new(inodes_count as u64),
+            imagic: Bitmap::new(inodes_count as u64),
             link_info: vec![0; inodes_count as usize + 1],
             counted: vec![0; inodes_count as usize + 1],
             found: Bitmap::new(nblocks),
@@ -131,6 +138,7 @@ impl Checker {
             lost_found: 0,
             handed_over: false,
             recreate_resize: false,
+            early_allocs: Vec::new(),
             reloc: Default::default(),
             progress: None,
             fs,
@@ -146,6 +154,7 @@ impl Checker {
         self.dirs = Bitmap::new(n);
         self.regular = Bitmap::new(n);
         self.bad = Bitmap::new(n);
+        self.imagic = Bitmap::new(n);
         self.link_info = vec![0; n as usize + 1];
         self.counted = vec![0; n as usize + 1];
         self.found = Bitmap::new(nblocks);
@@ -159,6 +168,7 @@ impl Checker {
         self.stats = Stats::default();
         self.lost_found = 0;
         self.handed_over = false;
+        self.early_allocs.clear();
         self.reloc = Default::default();
     }
 
@@ -219,6 +229,7 @@ impl Checker {
             .or_else(|| self.found.first_clear(0, g))
             .ok_or_else(|| anyhow::anyhow!("could not allocate a block: the filesystem is full"))?;
         self.found.set(i, true);
+        self.early_allocs.push(i + self.first_data);
         Ok((i + self.first_data) as u32)
     }
 

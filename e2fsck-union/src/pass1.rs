@@ -300,12 +300,14 @@ impl Checker {
             Self::set_ino(&mut self.bad, ino, true);
         }
         let fl = inode.base.i_flags;
-        if fl & flags::IMAGIC != 0
-            && !sb.has_compat(compat::IMAGIC_INODES)
-            && self.problem(Code::SetImagic, &c)?
-        {
-            inode.base.i_flags &= !flags::IMAGIC;
-            dirty = true;
+        if fl & flags::IMAGIC != 0 {
+            if sb.has_compat(compat::IMAGIC_INODES) {
+                // AFS keeps these without directory entries (pass 4).
+                Self::set_ino(&mut self.imagic, ino, true);
+            } else if self.problem(Code::SetImagic, &c)? {
+                inode.base.i_flags &= !flags::IMAGIC;
+                dirty = true;
+            }
         }
         if inode.base.i_flags & flags::OPAQUE != 0 {
             if !self.fs.whiteout_feature() {

@@ -18,10 +18,14 @@ impl Checker {
         }
         self.problem(Code::DupBlocksFound, &Ctx::default())?;
         self.problem(Code::Pass1B, &Ctx::default())?;
-        // Which inodes hold which multiply-claimed blocks.
+        // Which inodes hold which multiply-claimed blocks, in the order
+        // the walk met them. The resize inode is walked too: its reserved
+        // descriptor blocks may be claimed by a file.
+        let first_ino = self.fs.sb.first_ino();
         let mut holders: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        let mut dup_inodes = 0u64;
         for ino in 1..=self.inodes_count {
-            if !self.is_used(ino) || ino == inode::RESIZE_INO {
+            if !self.is_used(ino) {
                 continue;
             }
             let Ok(mut inode) = self.fs.read_inode(ino) else {
@@ -41,41 +45,39 @@ impl Checker {
                     Visit::Replace(0)
                 }
             });
-            if !mine.is_empty() {
+            if mine.is_empty() {
+                continue;
+            }
+            if ino != inode::BAD_INO {
                 let c = Ctx {
                     ino,
                     str1: format_runs(&mine),
                     ..Default::default()
                 };
                 self.problem(Code::DupBlocksInInode, &c)?;
-                holders.insert(ino, mine);
             }
+            if ino >= first_ino || ino == inode::ROOT_INO {
+                dup_inodes += 1;
+            }
+            holders.insert(ino, mine);
         }
         self.problem(Code::Pass1C, &Ctx::default())?;
         self.problem(Code::Pass1D, &Ctx::default())?;
         let c = Ctx {
-            num: holders.len() as u64,
+            num: dup_inodes,
             ..Default::default()
         };
         self.problem(Code::DupInodeCount, &c)?;
         let inos: Vec<u32> = holders.keys().copied().collect();
         for &ino in &inos {
-            if ino == inode::BAD_INO {
+            if ino == inode::BAD_INO || ino == inode::RESIZE_INO {
                 continue;
             }
             let mine = &holders[&ino];
-            let mut meta = false;
-            let mut shared: BTreeSet<u32> = BTreeSet::new();
-            for &b in mine {
-                if self.metadata.get(b as u64 - self.first_data) {
-                    meta = true;
-                }
-                for (&other, theirs) in &holders {
-                    if other != ino && theirs.contains(&b) {
-                        shared.insert(other);
-                    }
-                }
-            }
+            let meta = mine
+                .iter()
+                .any(|&b| self.metadata.get(b as u64 - self.first_data));
+            let shared = sharers(&holders, ino);
             let still_shared = mine.iter().any(|b| self.dup.get(b).is_some_and(|&n| n > 1));
             let distinct: BTreeSet<u32> = mine.iter().copied().collect();
             self.dup_header(ino, distinct.len(), &shared, meta)?;
@@ -90,13 +92,7 @@ impl Checker {
         Ok(())
     }
 
-    fn dup_header(
-        &mut self,
-        ino: u32,
-        count: usize,
-        shared: &BTreeSet<u32>,
-        meta: bool,
-    ) -> Result<()> {
+    fn dup_header(&mut self, ino: u32, count: usize, shared: &[u32], meta: bool) -> Result<()> {
         let describe = |ck: &Checker, i: u32| -> (String, String) {
             let mtime = ck.fs.read_inode(i).map(|n| n.base.i_mtime).unwrap_or(0);
             (ck.find_path(i), cli_common::asctime(mtime as i64))
@@ -134,9 +130,11 @@ impl Checker {
         Ok(())
     }
 
-    /// The path of any inode, found by searching the directories (pass 1C).
+    /// The path of any inode, found as pass 1C does: the first directory
+    /// entry naming it other than a directory's own '.' and '..' (a
+    /// directory's '..' may be in a block it shares with another).
     pub fn find_path(&self, ino: u32) -> String {
-        if ino < self.fs.sb.first_ino() || self.is_dir(ino) {
+        if ino < self.fs.sb.first_ino() {
             return self.dir_path(ino);
         }
         for db in &self.dir_blocks {
@@ -146,9 +144,16 @@ impl Checker {
             let Ok(buf) = self.fs.read_block(db.pblk as u64) else {
                 continue;
             };
-            if ext2fs::dirent::iter_block(&buf).any(|e| e.inode == ino) {
+            let dots = if db.lblk == 0 { 2 } else { 0 };
+            if ext2fs::dirent::iter_block(&buf)
+                .skip(dots)
+                .any(|e| e.inode == ino)
+            {
                 return self.pathname(db.ino, ino);
             }
+        }
+        if self.is_dir(ino) {
+            return self.dir_path(ino);
         }
         "???".into()
     }
@@ -177,6 +182,8 @@ impl Checker {
                 return Visit::Stop;
             };
             self.found.set(i, true);
+            // e2fsck marks the copy in the filesystem's bitmap too.
+            self.early_allocs.push(i + first);
             goal = i + 1;
             *count -= 1;
             if *count <= 1 {
@@ -209,6 +216,21 @@ impl Checker {
         }
         Ok(())
     }
+}
+
+/// The inodes sharing a block with `ino`, in e2fsck's order: its blocks
+/// from the last met to the first, and for each block its holders from the
+/// last scanned to the first (e2fsck keeps both lists by prepending).
+fn sharers(holders: &BTreeMap<u32, Vec<u32>>, ino: u32) -> Vec<u32> {
+    let mut shared = Vec::new();
+    for b in holders[&ino].iter().rev() {
+        for (&other, theirs) in holders.iter().rev() {
+            if other != ino && !shared.contains(&other) && theirs.contains(b) {
+                shared.push(other);
+            }
+        }
+    }
+    shared
 }
 
 /// "25--26 30" style lists of block numbers (runs of consecutive blocks).

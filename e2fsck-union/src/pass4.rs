@@ -14,7 +14,7 @@ impl Checker {
             if ino != ext2fs::inode::ROOT_INO && ino < first_ino {
                 continue;
             }
-            if !self.is_used(ino) {
+            if !self.is_used(ino) || self.imagic.get(ino as u64 - 1) {
                 continue;
             }
             let i = ino as usize;

@@ -37,6 +37,11 @@ impl Checker {
                 inode_padding_ok &= bitmap::parse_group(&buf, ni).1;
             }
         }
+        for &b in &self.early_allocs {
+            if self.block_ok(b) {
+                blocks.set(b - self.first_data, true);
+            }
+        }
         DiskBitmaps {
             blocks,
             inodes,

@@ -173,20 +173,43 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
             );
         }
     }
+    // As e2fsck's get_backup_sb: with a readable primary, the first backup
+    // it describes; otherwise the first one found by probing block sizes.
+    let first_err = match first {
+        Ok(fs) => {
+            let blk = fs.sb.s_blocks_per_group as u64 + fs.sb.s_first_data_block as u64;
+            oo.superblock = Some(blk);
+            oo.block_size = Some(fs.block_size());
+            // The primary holds the image's lock.
+            drop(fs);
+            return match Filesystem::open(path, &oo) {
+                Ok(fs) => Ok((fs, blk)),
+                Err(e) => {
+                    say!(
+                        "{}: {} while using the backup blocks",
+                        prog(),
+                        e.com_err_text()
+                    );
+                    say!("{}: going back to original superblock", prog());
+                    oo.superblock = None;
+                    oo.block_size = opts.blocksize;
+                    Filesystem::open(path, &oo)
+                        .map(|f| (f, 0))
+                        .map_err(|e| open_error(e, device))
+                }
+            };
+        }
+        Err(e) => e,
+    };
     for bs in [1024u64, 2048, 4096, 8192, 16384, 32768, 65536] {
         let blk = bs * 8 + if bs == 1024 { 1 } else { 0 };
         oo.superblock = Some(blk);
         oo.block_size = Some(bs as u32);
         if let Ok(fs) = Filesystem::open(path, &oo) {
-            if crate::super_check::check_desc(&fs).is_none() || first.is_err() {
-                return Ok((fs, blk));
-            }
+            return Ok((fs, blk));
         }
     }
-    match first {
-        Ok(fs) => Ok((fs, 0)),
-        Err(e) => Err(open_error(e, device)),
-    }
+    Err(open_error(first_err, device))
 }
 
 /// Like e2fsck's check_mount: a mounted filesystem (found by identity, so
@@ -333,7 +356,7 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         say!("{device}: Updating bad block inode ({n} bad blocks listed).");
         ask.changed = true;
     }
-    let now = ext2fs::clock::now();
+    let now = check_time(std::env::var("E2FSCK_TIME").ok().as_deref());
     let mut progress = Progress::new(opts.progress_fd, device)?;
     let with_progress = opts.progress_fd.is_some();
     let started = Instant::now();
@@ -405,6 +428,10 @@ fn run_passes(ck: &mut Checker, opts: &Options, hint: u64, started: Instant) -> 
         report_time(timing, "Pass 1", t);
         break;
     }
+    // As e2fsck: at the end of pass 1, so that pass 1B sees its blocks.
+    if ck.recreate_resize && !ck.read_only() {
+        ck.recreate_resize_inode()?;
+    }
     ck.pass1_dups()?;
     let disk = ck.read_disk_bitmaps();
     ck.hand_over_bitmaps();
@@ -427,9 +454,6 @@ fn run_passes(ck: &mut Checker, opts: &Options, hint: u64, started: Instant) -> 
     ck.pass4()?;
     ck.tick(4, 1, 1);
     report_time(timing, "Pass 4", t);
-    if ck.recreate_resize && !ck.read_only() {
-        ck.recreate_resize_inode()?;
-    }
     header(ck, "Pass 5: Checking group summary information");
     let t = Instant::now();
     ck.pass5(&disk)?;
@@ -437,6 +461,29 @@ fn run_passes(ck: &mut Checker, opts: &Options, hint: u64, started: Instant) -> 
     report_time(timing, "Pass 5", t);
     report_time(timing, "Total", started);
     Ok(None)
+}
+
+/// e2fsck's clock: E2FSCK_TIME, read as strtoull reads it (decimal, 0x
+/// hex or 0 octal, up to the first other character), stands in for the
+/// time of day so that checks and their messages are reproducible.
+fn check_time(env: Option<&str>) -> u32 {
+    let Some(v) = env else {
+        return ext2fs::clock::now();
+    };
+    let v = v.trim_start();
+    let (radix, digits) = if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        (16, h)
+    } else if v.starts_with('0') {
+        (8, v)
+    } else {
+        (10, v)
+    };
+    let mut n: u64 = 0;
+    for c in digits.chars() {
+        let Some(d) = c.to_digit(radix) else { break };
+        n = n.saturating_mul(radix as u64).saturating_add(d as u64);
+    }
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn report_time(on: bool, what: &str, t: Instant) {
@@ -562,11 +609,21 @@ impl std::fmt::Display for Tenths {
 }
 
 impl Checker {
+    /// e2fsck's ext2fs_create_resize_inode at the end of pass 1: the
+    /// double-indirect block comes from the blocks pass 1 found free and
+    /// is counted as allocated in its group (ext2fs_alloc_block's stats).
     pub fn recreate_resize_inode(&mut self) -> Result<()> {
         self.fs.set_primary_only(false);
         let geo = self.fs.geo.clone();
         let goal = ext2fs::resize_inode::dind_goal(&geo);
-        let dind = self.fs.alloc_block(goal)?;
+        let dind = self.alloc_block(goal)?;
+        let g = geo.block_group(dind as u64) as usize;
+        if let Some(gd) = self.fs.groups.get_mut(g) {
+            gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_sub(1);
+            self.fs.sb.s_free_blocks_count = self.fs.sb.s_free_blocks_count.saturating_sub(1);
+            self.fs.mark_group_dirty(g as u32);
+            self.fs.mark_super_dirty();
+        }
         let isz = self.fs.geo.inode_size as u16;
         let (inode, writes) = ext2fs::resize_inode::build(&geo, dind, self.now, isz);
         for (b, data) in writes {
@@ -649,5 +706,21 @@ impl Checker {
                 + s.symlinks
                 + s.sockets
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_time;
+
+    #[test]
+    fn e2fsck_time_is_read_as_strtoull() {
+        assert_eq!(check_time(Some("1113200000")), 1_113_200_000);
+        assert_eq!(check_time(Some("0x10")), 16);
+        assert_eq!(check_time(Some("010")), 8);
+        assert_eq!(check_time(Some("200704102100")), u32::MAX);
+        assert_eq!(check_time(Some("12abc")), 12);
+        assert_eq!(check_time(Some("junk")), 0);
+        assert!(check_time(None) > 1_700_000_000);
     }
 }

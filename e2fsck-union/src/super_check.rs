@@ -11,16 +11,34 @@ use ext2fs::layout::Geometry;
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
 
-/// What is wrong with a group's descriptor, if anything (ext2fs_check_desc).
+/// What is wrong with the group descriptors, if anything, judged as
+/// ext2fs_check_desc judges them: each group's bitmaps and inode table
+/// inside the group and on no block already taken by a superblock copy,
+/// the descriptors, the reserved descriptor blocks the superblock counts
+/// (whatever the features say) or another table.
 pub fn check_desc(fs: &Filesystem) -> Option<String> {
     let geo = &fs.geo;
+    let mut taken = ext2fs::bitmap::Bitmap::new(geo.blocks_count);
+    let old_desc = geo.desc_blocks as u64 + fs.sb.s_reserved_gdt_blocks as u64;
+    for g in 0..geo.group_count {
+        if !geo.has_super(g) {
+            continue;
+        }
+        let sb_blk = geo.group_first_block(g);
+        taken.set(sb_blk, true);
+        let end = (sb_blk + 1 + old_desc).min(geo.blocks_count);
+        taken.set_range(sb_blk + 1, end);
+    }
     for g in 0..geo.group_count {
         let gd = &fs.groups[g as usize];
-        if let Some(t) = GroupTable::ALL
-            .into_iter()
-            .find(|t| t.outside_group(geo, g, gd))
-        {
-            return Some(format!("bad block for {}", t.name()));
+        let (first, last) = (geo.group_first_block(g), geo.group_last_block(g));
+        for table in GroupTable::ALL {
+            let start = table.start(gd);
+            let end = start + table.len(geo) - 1;
+            if start < first || end > last || (start..=end).any(|b| taken.get(b)) {
+                return Some(format!("bad block for {}", table.name()));
+            }
+            taken.set_range(start, end + 1);
         }
     }
     None

@@ -633,6 +633,35 @@ fn backup_superblock_and_catastrophic_mode() {
     assert!(stdout(&o).contains("read-only"), "{}", text(&o));
 }
 
+/// As debugfs (libext2fs opens with EXT2_FLAG_MASTER_SB_ONLY): a change is
+/// written to the primary superblock only, and to the backups too only
+/// when `close_filesys -a` asks (e2fsprogs' f_resize_inode depends on it).
+#[test]
+fn superblock_changes_reach_the_backups_only_with_close_a() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("b.img");
+    real_mkfs(&img, &["-b", "1024", "-O", "resize_inode"], "20M");
+    let backup_value = |img: &Path| {
+        let o = run(Command::new("/sbin/dumpe2fs")
+            .args(["-h", "-o", "superblock=8193", "-o", "blocksize=1024"])
+            .arg(img));
+        let s = stdout(&o);
+        s.lines()
+            .find(|l| l.starts_with("Reserved GDT blocks:"))
+            .map(|l| l.split_whitespace().last().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{s}"))
+    };
+    let before = backup_value(&img);
+    ours_w(&img, "set_super_value reserved_gdt_blocks 15679\n");
+    assert!(real_dumpe2fs(&img, true).contains("Reserved GDT blocks:      15679"));
+    assert_eq!(backup_value(&img), before);
+    ours_w(&img, "set_super_value reserved_gdt_blocks 33\nclose -a\n");
+    assert_eq!(backup_value(&img), "33");
+}
+
 #[test]
 fn a_mounted_filesystem_is_opened_read_only() {
     if skip_without_e2fsprogs() || skip_without_root("mounting an image") {

@@ -26,6 +26,10 @@ const PASSING_WITH_OUR_TOOLS: &[&str] = &[
     "d_xattr_edits",
     "d_xattr_sorting",
     "d_bad_ostype",
+    "f_dup4",
+    "f_dup_resize",
+    "f_resize_inode",
+    "f_imagic_fs",
     "f_detect_junk",
     "f_detect_xfs",
 ];
@@ -46,6 +50,10 @@ const PASSING_WITH_OUR_E2FSCK: &[&str] = &[
     "d_xattr_edits",
     "d_xattr_sorting",
     "d_bad_ostype",
+    "f_dup4",
+    "f_dup_resize",
+    "f_resize_inode",
+    "f_imagic_fs",
     "f_detect_junk",
     "f_detect_xfs",
 ];
