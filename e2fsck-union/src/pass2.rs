@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Result;
-use ext2fs::dirent::{self, ft, rec_len_for, rec_len_from_disk, rec_len_to_disk};
+use ext2fs::dirent::{self, ft, rec_len_for, DirEntry, RawBlock};
 use ext2fs::features::{incompat, ro_compat};
 use ext2fs::inode::{self, flags};
 use ext2fs::{hash, htree};
@@ -14,66 +14,6 @@ use ext2fs::{hash, htree};
 use crate::checker::{Checker, DirBlock};
 use crate::pass1::device_inode_ok;
 use crate::problem::{Code, Ctx};
-
-/// A directory block being edited in place.
-struct Block {
-    buf: Vec<u8>,
-    bs: usize,
-}
-
-impl Block {
-    fn u32_at(&self, o: usize) -> u32 {
-        u32::from_le_bytes([
-            self.buf[o],
-            self.buf[o + 1],
-            self.buf[o + 2],
-            self.buf[o + 3],
-        ])
-    }
-    fn inode(&self, o: usize) -> u32 {
-        self.u32_at(o)
-    }
-    fn set_inode(&mut self, o: usize, v: u32) {
-        self.buf[o..o + 4].copy_from_slice(&v.to_le_bytes());
-    }
-    fn rec_len(&self, o: usize) -> usize {
-        rec_len_from_disk(
-            u16::from_le_bytes([self.buf[o + 4], self.buf[o + 5]]),
-            self.bs,
-        ) as usize
-    }
-    fn set_rec_len(&mut self, o: usize, v: usize) {
-        let d = rec_len_to_disk(v as u32, self.bs);
-        self.buf[o + 4..o + 6].copy_from_slice(&d.to_le_bytes());
-    }
-    fn name_len(&self, o: usize) -> usize {
-        self.buf[o + 6] as usize
-    }
-    fn file_type(&self, o: usize) -> u8 {
-        self.buf[o + 7]
-    }
-    fn set_file_type(&mut self, o: usize, t: u8) {
-        self.buf[o + 7] = t;
-    }
-    fn name(&self, o: usize) -> Vec<u8> {
-        let n = self.name_len(o).min(self.bs.saturating_sub(o + 8));
-        self.buf[o + 8..o + 8 + n].to_vec()
-    }
-    /// Byte after the name (e2fsck checks '.'/'..' are NUL terminated).
-    fn after_name(&self, o: usize) -> u8 {
-        self.buf.get(o + 8 + self.name_len(o)).copied().unwrap_or(0)
-    }
-    fn set_entry(&mut self, o: usize, ino: u32, name: &[u8], t: u8) {
-        self.set_inode(o, ino);
-        self.buf[o + 6] = name.len() as u8;
-        self.buf[o + 7] = t;
-        let end = (o + 8 + name.len() + 1).min(self.bs);
-        let n = end - (o + 8);
-        let mut padded = name.to_vec();
-        padded.resize(n, 0);
-        self.buf[o + 8..end].copy_from_slice(&padded);
-    }
-}
 
 impl Checker {
     pub fn pass2(&mut self) -> Result<()> {
@@ -162,7 +102,7 @@ impl Checker {
                 Err(_) => return Ok(pblk),
             },
         };
-        let mut b = Block { buf, bs };
+        let mut b = RawBlock::new(buf);
         let filetype = self.fs.filetype_feature();
         let whiteout = self.fs.whiteout_feature();
         let mut modified = false;
@@ -173,8 +113,8 @@ impl Checker {
         let mut dups_found = false;
         while offset < bs {
             // Record length and name length sanity; salvage otherwise.
-            if offset + 8 > bs {
-                self.salvage(&mut b, prev, &mut offset);
+            if !b.has_header(offset) {
+                offset = b.salvage(offset, prev, self.inodes_count);
                 modified = true;
                 continue;
             }
@@ -194,7 +134,7 @@ impl Checker {
                 if !self.problem(Code::DirCorrupted, &c)? {
                     return Ok(pblk);
                 }
-                self.salvage(&mut b, prev, &mut offset);
+                offset = b.salvage(offset, prev, self.inodes_count);
                 modified = true;
                 continue;
             }
@@ -238,7 +178,7 @@ impl Checker {
                     };
                     if self.problem(Code::UnionEntryNoFeature, &c)? {
                         b.set_file_type(o, 0);
-                        b.buf[o + 6] = 0;
+                        b.set_name_len(o, 0);
                         modified = true;
                     }
                 }
@@ -248,7 +188,7 @@ impl Checker {
                 self.next(&b, &mut offset, &mut prev, &mut dot_state);
                 continue;
             }
-            let name = b.name(o);
+            let name = b.name(o).to_vec();
             let first_ino = self.fs.sb.first_ino();
             let mut problem = None;
             if (target != inode::ROOT_INO && target < first_ino) || target > self.inodes_count {
@@ -309,7 +249,7 @@ impl Checker {
                     d.parent = ino;
                 }
             }
-            let name = b.name(o);
+            let name = b.name(o).to_vec();
             if dot_state > 1 && !dups_found && !names.insert(name.clone()) {
                 let c = Ctx {
                     name,
@@ -332,86 +272,41 @@ impl Checker {
             self.next(&b, &mut offset, &mut prev, &mut dot_state);
         }
         if modified && !self.read_only() {
-            self.fs.write_block(pblk as u64, &b.buf)?;
+            self.fs.write_block(pblk as u64, b.bytes())?;
         }
         Ok(pblk)
     }
 
-    fn next(&self, b: &Block, offset: &mut usize, prev: &mut Option<usize>, dot_state: &mut u32) {
+    fn next(
+        &self,
+        b: &RawBlock,
+        offset: &mut usize,
+        prev: &mut Option<usize>,
+        dot_state: &mut u32,
+    ) {
         *prev = Some(*offset);
         *offset += b.rec_len(*offset).max(12);
         *dot_state += 1;
     }
 
-    fn entry_ctx(&self, dir: u32, b: &Block, o: usize) -> Ctx {
+    fn entry_ctx(&self, dir: u32, b: &RawBlock, o: usize) -> Ctx {
         Ctx {
             ino: dir,
             ino2: b.inode(o),
-            name: b.name(o),
+            name: b.name(o).to_vec(),
             path: self.dir_path(dir),
             ..Default::default()
         }
     }
 
-    /// e2fsck's salvage_directory: make the bytes at `offset` parse again.
-    fn salvage(&self, b: &mut Block, prev: Option<usize>, offset: &mut usize) {
-        let bs = b.bs;
-        let o = *offset;
-        let (rec_len, name_len) = if o + 8 <= bs {
-            (b.rec_len(o), b.name_len(o))
-        } else {
-            (0, 0)
-        };
-        let left = bs as i64 - o as i64 - rec_len as i64;
-        if o + 8 <= bs && left >= 12 && rec_len == 8 {
-            // An 8-byte hole: pull the rest of the block up over it.
-            b.buf.copy_within(o + 8..bs, o);
-            for x in &mut b.buf[bs - 8..] {
-                *x = 0;
-            }
-            return;
-        }
-        if o + 8 <= bs
-            && left < 0
-            && rec_len as i64 + left > 8
-            && name_len as i64 + 8 <= rec_len as i64 + left
-            && b.inode(o) <= self.inodes_count
-            && !b.name(o).contains(&0)
-        {
-            b.set_rec_len(o, (rec_len as i64 + left) as usize);
-            return;
-        }
-        if let Some(p) = prev {
-            if rec_len != 0 && rec_len % 4 == 0 && o + rec_len <= bs {
-                let pl = b.rec_len(p);
-                b.set_rec_len(p, pl + rec_len);
-                *offset += rec_len;
-                return;
-            }
-            let pl = b.rec_len(p);
-            b.set_rec_len(p, pl + bs - o);
-            *offset = bs;
-        } else {
-            let len = bs - o;
-            if len < 8 {
-                *offset = bs;
-                return;
-            }
-            b.set_rec_len(o, len);
-            b.buf[o + 6] = 0;
-            b.buf[o + 7] = 0;
-            b.set_inode(o, 0);
-        }
-    }
-
-    fn check_dot(&mut self, b: &mut Block, o: usize, ino: u32) -> Result<bool> {
+    fn check_dot(&mut self, b: &mut RawBlock, o: usize, ino: u32) -> Result<bool> {
         let mut status = false;
         let mut created = false;
         let problem = if b.inode(o) == 0 {
             Some(Code::MissingDot)
         } else if b.name_len(o) != 1 || b.name(o) != b"." {
             Some(Code::FirstNotDot)
-        } else if b.after_name(o) != 0 {
+        } else if b.byte_after_name(o) != 0 {
             Some(Code::DotNotTerminated)
         } else {
             None
@@ -429,7 +324,9 @@ impl Checker {
                     rec_len = 12;
                     b.set_rec_len(o, 12);
                 }
-                b.set_entry(o, ino, b".", ftype);
+                b.set_inode(o, ino);
+                b.set_file_type(o, ftype);
+                b.set_name(o, b".");
                 status = true;
                 created = true;
             }
@@ -449,12 +346,14 @@ impl Checker {
                 if created || self.problem(Code::SplitDot, &c)? {
                     b.set_rec_len(o, 12);
                     let n = o + 12;
-                    let looks_dotdot = b.buf[n + 8..].starts_with(b"..\0");
-                    if !looks_dotdot {
-                        b.set_rec_len(n, new_len);
-                        b.set_inode(n, 0);
-                        b.buf[n + 6] = 0;
-                        b.buf[n + 7] = ftype;
+                    if !b.name_area_starts_with(n, b"..\0") {
+                        let empty = DirEntry {
+                            inode: 0,
+                            rec_len: new_len as u32,
+                            file_type: ftype,
+                            name: Vec::new(),
+                        };
+                        b.put_entry(n, &empty);
                     }
                     status = true;
                 }
@@ -463,12 +362,12 @@ impl Checker {
         Ok(status)
     }
 
-    fn check_dotdot(&mut self, b: &mut Block, o: usize, ino: u32) -> Result<bool> {
+    fn check_dotdot(&mut self, b: &mut RawBlock, o: usize, ino: u32) -> Result<bool> {
         let problem = if b.inode(o) == 0 {
             Some(Code::MissingDotDot)
         } else if b.name_len(o) != 2 || b.name(o) != b".." {
             Some(Code::SecondNotDotDot)
-        } else if b.after_name(o) != 0 {
+        } else if b.byte_after_name(o) != 0 {
             Some(Code::DotDotNotTerminated)
         } else {
             None
@@ -485,7 +384,9 @@ impl Checker {
                     b.set_rec_len(o, 12);
                 }
                 // The parent is not known yet; pass 3 fixes the number.
-                b.set_entry(o, inode::ROOT_INO, b"..", ftype);
+                b.set_inode(o, inode::ROOT_INO);
+                b.set_file_type(o, ftype);
+                b.set_name(o, b"..");
                 return Ok(true);
             }
             return Ok(false);
@@ -496,25 +397,23 @@ impl Checker {
         Ok(false)
     }
 
-    fn check_name(&mut self, b: &mut Block, o: usize, dir: u32) -> Result<bool> {
-        let n = b.name_len(o);
-        let bad: Vec<usize> = (0..n)
-            .filter(|&i| matches!(b.buf[o + 8 + i], b'/' | 0))
-            .collect();
-        if bad.is_empty() {
+    fn check_name(&mut self, b: &mut RawBlock, o: usize, dir: u32) -> Result<bool> {
+        if !b.name(o).iter().any(|&c| matches!(c, b'/' | 0)) {
             return Ok(false);
         }
         let c = self.entry_ctx(dir, b, o);
         if !self.problem(Code::BadName, &c)? {
             return Ok(false);
         }
-        for i in bad {
-            b.buf[o + 8 + i] = b'.';
+        for c in b.name_mut(o) {
+            if matches!(*c, b'/' | 0) {
+                *c = b'.';
+            }
         }
         Ok(true)
     }
 
-    fn check_filetype(&mut self, b: &mut Block, o: usize, dir: u32) -> Result<bool> {
+    fn check_filetype(&mut self, b: &mut RawBlock, o: usize, dir: u32) -> Result<bool> {
         let t = b.file_type(o);
         let target = b.inode(o);
         if !self.fs.filetype_feature() {
@@ -563,7 +462,7 @@ impl Checker {
     /// Rules 1, 2 and 6 of union-ext2.md for one whiteout or fallthru.
     fn check_union_entry(
         &mut self,
-        b: &mut Block,
+        b: &mut RawBlock,
         o: usize,
         dir: u32,
         union_dirs: &mut BTreeMap<u32, usize>,
@@ -574,7 +473,7 @@ impl Checker {
             str1: kind.into(),
             ..self.entry_ctx(dir, b, o)
         };
-        let free = |b: &mut Block| {
+        let free = |b: &mut RawBlock| {
             b.set_inode(o, 0);
             b.set_file_type(o, 0);
         };
@@ -625,14 +524,14 @@ impl Checker {
             }
             let mut seen: HashSet<Vec<u8>> = HashSet::new();
             for (pblk, buf) in bufs {
-                let mut b = Block { bs: buf.len(), buf };
+                let mut b = RawBlock::new(buf);
                 let mut modified = false;
-                let offsets: Vec<usize> = dirent::iter_block(&b.buf)
+                let offsets: Vec<usize> = dirent::iter_block(b.bytes())
                     .filter(|e| e.inode == 0 && matches!(e.file_type, ft::WHT | ft::FALLTHRU))
                     .map(|e| e.offset)
                     .collect();
                 for o in offsets {
-                    let name = b.name(o);
+                    let name = b.name(o).to_vec();
                     if name.is_empty() {
                         continue;
                     }
@@ -648,7 +547,7 @@ impl Checker {
                     }
                 }
                 if modified && !self.read_only() {
-                    self.fs.write_block(pblk as u64, &b.buf)?;
+                    self.fs.write_block(pblk as u64, b.bytes())?;
                 }
             }
         }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use anyhow::Result;
-use ext2fs::dirent::{self, ft, DirEntry};
+use ext2fs::dirent::{self, ft, DirEntry, RawBlock};
 use ext2fs::inode::{self, mode_to_dirent_type};
 
 use crate::checker::{Checker, DirBlock, DirInfo};
@@ -187,42 +187,40 @@ impl Checker {
         else {
             return Ok(());
         };
-        let mut buf = self.fs.read_block(db.pblk as u64)?;
-        let has_dotdot = dirent::iter_block(&buf)
+        let mut b = RawBlock::new(self.fs.read_block(db.pblk as u64)?);
+        let has_dotdot = dirent::iter_block(b.bytes())
             .nth(1)
             .is_some_and(|e| e.name == b"..");
         if !has_dotdot {
             // '.' swallowed the '..' slot (a salvaged block): split it again.
-            let first = dirent::iter_block(&buf)
+            let first = dirent::iter_block(b.bytes())
                 .next()
-                .map(|e| (e.name == b".", e.rec_len));
-            if let Some((true, len)) = first {
-                if len >= 24 {
-                    let bs = buf.len();
-                    buf[4..6].copy_from_slice(&dirent::rec_len_to_disk(12, bs).to_le_bytes());
-                    let e = DirEntry {
-                        inode: 0,
-                        rec_len: (len - 12) as u32,
-                        file_type: 0,
-                        name: b"..".to_vec(),
-                    };
-                    let mut raw = Vec::new();
-                    dirent::write_entry(&e, bs, &mut raw);
-                    buf[12..12 + raw.len()].copy_from_slice(&raw);
-                }
+                .map(|e| (e.name == b"." && e.rec_len >= 24, e.offset, e.rec_len));
+            if let Some((true, off, len)) = first {
+                b.set_rec_len(off, 12);
+                let dotdot = DirEntry {
+                    inode: 0,
+                    rec_len: (len - 12) as u32,
+                    file_type: 0,
+                    name: b"..".to_vec(),
+                };
+                b.put_entry(off + 12, &dotdot);
             }
         }
-        let Some(e) = dirent::iter_block(&buf).nth(1).filter(|e| e.name == b"..") else {
+        let Some(e) = dirent::iter_block(b.bytes())
+            .nth(1)
+            .filter(|e| e.name == b"..")
+        else {
             eprintln!("Couldn't fix parent of inode {dir}: Couldn't find parent directory entry");
             self.ask.unfixed = true;
             return Ok(());
         };
         let (off, old) = (e.offset, e.inode);
-        buf[off..off + 4].copy_from_slice(&parent.to_le_bytes());
+        b.set_inode(off, parent);
         if self.fs.filetype_feature() {
-            buf[off + 7] = ft::DIR;
+            b.set_file_type(off, ft::DIR);
         }
-        self.fs.write_block(db.pblk as u64, &buf)?;
+        self.fs.write_block(db.pblk as u64, b.bytes())?;
         if old != 0 {
             self.adjust_count(old, false)?;
         }

@@ -187,35 +187,22 @@ impl RawView<'_> {
     }
 }
 
-/// Iterates a directory block's entries in place (no allocation); stops
-/// at the first malformed entry (`parse_block` reports those).
+/// Iterates a directory block's live entries in place (no allocation);
+/// stops at the first malformed entry (`parse_block` reports those).
 pub fn iter_block(buf: &[u8]) -> impl Iterator<Item = RawView<'_>> {
-    let bs = buf.len();
-    let mut off = 0usize;
-    std::iter::from_fn(move || {
-        if off + HEADER_LEN > bs {
-            return None;
-        }
-        let inode = crate::codec::le32(buf, off);
-        let rec_len = rec_len_from_disk(crate::codec::le16(buf, off + 4), bs) as usize;
-        let name_len = buf[off + 6] as usize;
-        if rec_len < HEADER_LEN
-            || !rec_len.is_multiple_of(4)
-            || off + rec_len > bs
-            || rec_len_for(name_len) > rec_len
-        {
-            return None;
-        }
-        let v = RawView {
-            offset: off,
-            inode,
-            rec_len,
-            file_type: buf[off + 7],
-            name: &buf[off + HEADER_LEN..off + HEADER_LEN + name_len],
-        };
-        off += rec_len;
-        Some(v)
-    })
+    BlockCursor::new(buf, false).map_while(|e| e.ok().map(|e| e.view))
+}
+
+/// Byte offsets of `struct ext2_dir_entry_2`'s fields inside an entry.
+const AT_INODE: usize = 0;
+const AT_REC_LEN: usize = 4;
+const AT_NAME_LEN: usize = 6;
+const AT_FILE_TYPE: usize = 7;
+
+/// The raw rec_len of the entry at `off` (header in bounds), decoded for
+/// the block size.
+fn rec_len_at(buf: &[u8], off: usize) -> usize {
+    rec_len_from_disk(crate::codec::le16(buf, off + AT_REC_LEN), buf.len()) as usize
 }
 
 /// One entry a `BlockCursor` yields, with whether it is a removed entry
@@ -246,8 +233,8 @@ fn entry_fits(offset: usize, rec_len: usize, name_len: usize, block_size: usize)
 fn chains_to(buf: &[u8], mut offset: usize, end: usize) -> bool {
     let bs = buf.len();
     while offset < end && offset + 12 <= bs {
-        let rec_len = rec_len_from_disk(crate::codec::le16(buf, offset + 4), bs) as usize;
-        let name_len = buf[offset + 6] as usize;
+        let rec_len = rec_len_at(buf, offset);
+        let name_len = buf[offset + AT_NAME_LEN] as usize;
         offset += rec_len;
         if rec_len < HEADER_LEN || !rec_len.is_multiple_of(4) || name_len + HEADER_LEN > rec_len {
             return false;
@@ -290,8 +277,8 @@ impl<'a> Iterator for BlockCursor<'a> {
         if self.done || off + HEADER_LEN > bs {
             return None;
         }
-        let rec_len = rec_len_from_disk(crate::codec::le16(buf, off + 4), bs) as usize;
-        let name_len = buf[off + 6] as usize;
+        let rec_len = rec_len_at(buf, off);
+        let name_len = buf[off + AT_NAME_LEN] as usize;
         if !entry_fits(off, rec_len, name_len, bs) {
             self.done = true;
             return Some(Err(MalformedEntry { offset: off }));
@@ -315,13 +302,203 @@ impl<'a> Iterator for BlockCursor<'a> {
         Some(Ok(BlockEntry {
             view: RawView {
                 offset: off,
-                inode: crate::codec::le32(buf, off),
+                inode: crate::codec::le32(buf, off + AT_INODE),
                 rec_len,
-                file_type: buf[off + 7],
+                file_type: buf[off + AT_FILE_TYPE],
                 name: &buf[off + HEADER_LEN..off + HEADER_LEN + name_len],
             },
             removed,
         }))
+    }
+}
+
+/// A directory block as stored, for a checker that must judge damaged
+/// entries itself: every field of the entry at an offset is read raw (no
+/// rec_len rule applied), and the in-place edits e2fsck makes are here
+/// (its salvage_directory included), so the checker never touches the
+/// entry layout. Reads past the block give 0 and writes there are
+/// dropped: callers check `has_header` first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawBlock {
+    buf: Vec<u8>,
+}
+
+impl RawBlock {
+    pub fn new(buf: Vec<u8>) -> Self {
+        RawBlock { buf }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Whether an entry header (8 bytes) starts at `o` inside the block.
+    pub fn has_header(&self, o: usize) -> bool {
+        o.checked_add(HEADER_LEN)
+            .is_some_and(|end| end <= self.buf.len())
+    }
+
+    fn byte(&self, at: usize) -> u8 {
+        self.buf.get(at).copied().unwrap_or(0)
+    }
+
+    fn set_byte(&mut self, at: usize, v: u8) {
+        if let Some(b) = self.buf.get_mut(at) {
+            *b = v;
+        }
+    }
+
+    fn put(&mut self, at: usize, bytes: &[u8]) {
+        for (i, &v) in bytes.iter().enumerate() {
+            self.set_byte(at + i, v);
+        }
+    }
+
+    pub fn inode(&self, o: usize) -> u32 {
+        u32::from_le_bytes(std::array::from_fn(|i| self.byte(o + AT_INODE + i)))
+    }
+
+    /// rec_len as stored, decoded for the block size (65536-byte blocks).
+    pub fn rec_len(&self, o: usize) -> usize {
+        let raw = u16::from_le_bytes(std::array::from_fn(|i| self.byte(o + AT_REC_LEN + i)));
+        rec_len_from_disk(raw, self.buf.len()) as usize
+    }
+
+    pub fn name_len(&self, o: usize) -> usize {
+        self.byte(o + AT_NAME_LEN) as usize
+    }
+
+    pub fn file_type(&self, o: usize) -> u8 {
+        self.byte(o + AT_FILE_TYPE)
+    }
+
+    /// The name, cut at the end of the block when name_len runs past it.
+    pub fn name(&self, o: usize) -> &[u8] {
+        let start = (o + HEADER_LEN).min(self.buf.len());
+        let end = (start + self.name_len(o)).min(self.buf.len());
+        &self.buf[start..end]
+    }
+
+    pub fn name_mut(&mut self, o: usize) -> &mut [u8] {
+        let start = (o + HEADER_LEN).min(self.buf.len());
+        let end = (start + self.name_len(o)).min(self.buf.len());
+        &mut self.buf[start..end]
+    }
+
+    /// The byte after the name ('.' and '..' must be NUL terminated).
+    pub fn byte_after_name(&self, o: usize) -> u8 {
+        self.byte(o + HEADER_LEN + self.name_len(o))
+    }
+
+    /// Whether the bytes where entry `o`'s name starts begin with `prefix`.
+    pub fn name_area_starts_with(&self, o: usize, prefix: &[u8]) -> bool {
+        self.buf
+            .get(o + HEADER_LEN..)
+            .is_some_and(|rest| rest.starts_with(prefix))
+    }
+
+    pub fn set_inode(&mut self, o: usize, v: u32) {
+        self.put(o + AT_INODE, &v.to_le_bytes());
+    }
+
+    pub fn set_rec_len(&mut self, o: usize, len: usize) {
+        let raw = rec_len_to_disk(len as u32, self.buf.len());
+        self.put(o + AT_REC_LEN, &raw.to_le_bytes());
+    }
+
+    pub fn set_name_len(&mut self, o: usize, len: u8) {
+        self.set_byte(o + AT_NAME_LEN, len);
+    }
+
+    pub fn set_file_type(&mut self, o: usize, t: u8) {
+        self.set_byte(o + AT_FILE_TYPE, t);
+    }
+
+    /// Writes name_len and the name followed by a NUL (as e2fsck writes
+    /// '.' and '..'); rec_len, inode and file type stay.
+    pub fn set_name(&mut self, o: usize, name: &[u8]) {
+        let name = &name[..name.len().min(NAME_MAX)];
+        self.set_name_len(o, name.len() as u8);
+        self.put(o + HEADER_LEN, name);
+        self.set_byte(o + HEADER_LEN + name.len(), 0);
+    }
+
+    /// Writes a whole entry (header and name, no padding) at `o`.
+    pub fn put_entry(&mut self, o: usize, e: &DirEntry) {
+        let mut raw = Vec::with_capacity(HEADER_LEN + e.name.len());
+        write_entry(e, self.buf.len(), &mut raw);
+        self.put(o, &raw);
+    }
+
+    /// Gives entry `o`'s record to the entry before it at `prev` (the
+    /// kernel's way of deleting an entry); returns the offset after it.
+    pub fn merge_into_prev(&mut self, prev: usize, o: usize) -> usize {
+        let len = self.rec_len(o);
+        let grown = self.rec_len(prev) + len;
+        self.set_rec_len(prev, grown);
+        o + len
+    }
+
+    /// e2fsck's salvage_directory: makes the bytes at `o` walkable again
+    /// and returns the offset to continue at. `prev` is the last entry
+    /// accepted before `o`; an entry whose inode is above `max_inode` or
+    /// whose name holds a NUL is not worth keeping.
+    pub fn salvage(&mut self, o: usize, prev: Option<usize>, max_inode: u32) -> usize {
+        let bs = self.buf.len();
+        let header = self.has_header(o);
+        let (rec_len, name_len) = if header {
+            (self.rec_len(o), self.name_len(o))
+        } else {
+            (0, 0)
+        };
+        let left = bs as i64 - o as i64 - rec_len as i64;
+        if header && left >= 12 && rec_len == HEADER_LEN {
+            // An 8-byte hole: pull the rest of the block up over it.
+            self.buf.copy_within(o + HEADER_LEN..bs, o);
+            self.buf[bs - HEADER_LEN..].fill(0);
+            return o;
+        }
+        if header
+            && left < 0
+            && rec_len as i64 + left > HEADER_LEN as i64
+            && (name_len + HEADER_LEN) as i64 <= rec_len as i64 + left
+            && self.inode(o) <= max_inode
+            && !self.name(o).contains(&0)
+        {
+            // The record runs past the block: end it at the block's end.
+            self.set_rec_len(o, bs - o);
+            return o;
+        }
+        if let Some(p) = prev {
+            if rec_len != 0 && rec_len.is_multiple_of(4) && o + rec_len <= bs {
+                return self.merge_into_prev(p, o);
+            }
+            let grown = self.rec_len(p) + bs - o;
+            self.set_rec_len(p, grown);
+            return bs;
+        }
+        let len = bs - o;
+        if len < HEADER_LEN {
+            return bs;
+        }
+        // The first entry: one empty record over the rest of the block.
+        self.set_rec_len(o, len);
+        self.set_name_len(o, 0);
+        self.set_file_type(o, 0);
+        self.set_inode(o, 0);
+        o
     }
 }
 
@@ -555,6 +732,43 @@ mod tests {
         assert_eq!(got[1].unwrap_err(), MalformedEntry { offset: 12 });
     }
 
+    #[test]
+    fn salvage_cases() {
+        // An 8-byte record is a hole: the rest of the block moves up.
+        let mut b = RawBlock::new(new_dir_block(12, 2, 1024, true));
+        b.set_rec_len(0, 8);
+        let moved = b.bytes()[8..16].to_vec();
+        assert_eq!(b.salvage(0, None, 100), 0);
+        assert_eq!(&b.bytes()[0..8], &moved[..]);
+        assert!(b.bytes()[1016..].iter().all(|&x| x == 0));
+        // A record past the block ends at the block's end.
+        let mut b = RawBlock::new(new_dir_block(12, 2, 1024, true));
+        b.set_rec_len(12, 2000);
+        assert_eq!(b.salvage(12, Some(0), 100), 12);
+        assert_eq!(b.rec_len(12), 1012);
+        // ... unless its inode is impossible: then '.' takes the rest.
+        b.set_rec_len(12, 2000);
+        assert_eq!(b.salvage(12, Some(0), 1), 1024);
+        assert_eq!(b.rec_len(0), 1024);
+        // The first entry with no good rec_len becomes one empty record.
+        let mut b = RawBlock::new(new_dir_block(12, 2, 1024, true));
+        b.set_rec_len(0, 3);
+        assert_eq!(b.salvage(0, None, 100), 0);
+        assert_eq!((b.inode(0), b.rec_len(0), b.name_len(0)), (0, 1024, 0));
+    }
+
+    #[test]
+    fn raw_block_reads_past_the_end_as_zero() {
+        let mut b = RawBlock::new(vec![0xff; 10]);
+        assert!(b.has_header(0) && !b.has_header(4));
+        assert_eq!(b.inode(8), 0xffff);
+        assert_eq!(b.name(0).len(), 2);
+        b.set_inode(8, 0);
+        assert_eq!(&b.bytes()[8..], &[0, 0]);
+        b.set_name(0, b"..");
+        assert_eq!(b.name(0), b"..");
+    }
+
     fn arb_entry() -> impl Strategy<Value = DirEntry> {
         (
             any::<u32>(),
@@ -617,6 +831,72 @@ mod tests {
             if errs == 1 {
                 prop_assert!(items.last().unwrap().is_err());
             }
+        }
+
+        #[test]
+        fn raw_block_edits_are_what_the_cursor_reads(
+            mut entries in proptest::collection::vec(arb_entry(), 2..20),
+            pick in any::<proptest::sample::Index>(),
+            inode in any::<u32>(),
+            file_type in any::<u8>(),
+        ) {
+            let used: u32 = entries.iter().map(|e| e.rec_len).sum();
+            prop_assume!(used <= 4096);
+            entries.last_mut().unwrap().rec_len += 4096 - used;
+            let mut b = RawBlock::new(write_block(&entries, 4096).unwrap());
+            let offsets: Vec<usize> = iter_block(b.bytes()).map(|e| e.offset).collect();
+            let i = pick.index(entries.len());
+            let o = offsets[i];
+            prop_assert_eq!((b.inode(o), b.rec_len(o) as u32, b.name(o)), (entries[i].inode, entries[i].rec_len, &entries[i].name[..]));
+            b.set_inode(o, inode);
+            b.set_file_type(o, file_type);
+            let seen = iter_block(b.bytes()).nth(i).unwrap();
+            prop_assert_eq!((seen.inode, seen.file_type), (inode, file_type));
+            // Merging an entry into the one before hides it from a live
+            // walk; a walk with removed entries finds it again in slack.
+            if i > 0 {
+                let after = b.merge_into_prev(offsets[i - 1], o);
+                prop_assert_eq!(after, o + entries[i].rec_len as usize);
+                let live: Vec<usize> = iter_block(b.bytes()).map(|e| e.offset).collect();
+                let mut expect = offsets.clone();
+                expect.remove(i);
+                prop_assert_eq!(live, expect);
+                let removed: Vec<usize> = BlockCursor::new(b.bytes(), true)
+                    .map(|r| r.unwrap())
+                    .filter(|e| e.removed)
+                    .map(|e| e.view.offset)
+                    .collect();
+                prop_assert!(removed.contains(&o));
+            }
+        }
+
+        /// pass 2's walk: an entry it does not accept is salvaged. On any
+        /// bytes the walk ends, and what it leaves is a block whose entries
+        /// chain to its end.
+        #[test]
+        fn salvage_walk_leaves_a_walkable_block(bytes in proptest::collection::vec(any::<u8>(), 1024..=1024), zeros in 0usize..1024) {
+            let mut bytes = bytes;
+            bytes[zeros..].iter_mut().step_by(3).for_each(|b| *b = 0);
+            let mut b = RawBlock::new(bytes);
+            let (mut o, mut prev, mut steps) = (0usize, None, 0);
+            while o < b.len() {
+                steps += 1;
+                prop_assert!(steps < 10_000);
+                let ok = b.has_header(o) && {
+                    let r = b.rec_len(o);
+                    o + r <= b.len() && r >= 12 && r.is_multiple_of(4) && rec_len_for(b.name_len(o)) <= r
+                };
+                if !ok {
+                    o = b.salvage(o, prev, u32::MAX);
+                    continue;
+                }
+                prev = Some(o);
+                o += b.rec_len(o);
+            }
+            let walked: Vec<_> = BlockCursor::new(b.bytes(), false).collect();
+            prop_assert!(walked.iter().all(|r| r.is_ok()));
+            let covered: usize = walked.iter().map(|r| r.unwrap().view.rec_len).sum();
+            prop_assert_eq!(covered, b.len());
         }
 
         #[test]
