@@ -1,6 +1,6 @@
-//! Resolutions and listings remembered: where each union path was found,
-//! so that a lookup is one step from its parent instead of a walk from the
-//! root, and the merged listing of each directory opened, so that opendir
+//! Resolutions and listings remembered: where each union path was found
+//! (or found absent), so that a lookup is one step from its parent instead
+//! of a walk from the root, and the merged listing of each directory opened, so that opendir
 //! does not list and merge the layers again (a handle takes the listing as
 //! it is now: its snapshot, see handles).
 //!
@@ -40,25 +40,27 @@ impl Listings {
 
 #[derive(Default)]
 pub struct Resolved {
-    map: Mutex<HashMap<Vec<u8>, Res>>,
+    /// None: the path was found absent.
+    map: Mutex<HashMap<Vec<u8>, Option<Res>>>,
     listings: Mutex<Listings>,
 }
 
 impl Resolved {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Res>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Option<Res>>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, path: &[u8]) -> Option<Res> {
+    /// What `path` was found to be (Some(None): absent), if remembered.
+    pub fn get(&self, path: &[u8]) -> Option<Option<Res>> {
         self.map().get(path).cloned()
     }
 
-    pub fn put(&self, path: &[u8], r: &Res) {
+    pub fn put(&self, path: &[u8], r: Option<&Res>) {
         let mut m = self.map();
         if m.len() >= MAX_PATHS {
             m.clear();
         }
-        m.insert(path.to_vec(), r.clone());
+        m.insert(path.to_vec(), r.cloned());
     }
 
     fn listings(&self) -> std::sync::MutexGuard<'_, Listings> {

@@ -287,10 +287,11 @@ impl Union {
     }
 
     /// Where `path` is found: from its longest remembered ancestor (see
-    /// `resolved`), one step per component below it.
+    /// `resolved`), one step per component below it. Names found absent
+    /// are remembered too (a create looks its name up first).
     pub fn resolve(&self, path: &[u8]) -> Result<Option<Res>, Errno> {
         if let Some(r) = self.resolved.get(path) {
-            return Ok(Some(r));
+            return Ok(r);
         }
         // The ends of the path's prefixes: "" (the root), then each
         // ancestor, then the path itself.
@@ -307,16 +308,20 @@ impl Union {
         let mut from = 0;
         let mut cur = None;
         for (k, &end) in ends.iter().enumerate().rev() {
-            if let Some(r) = self.resolved.get(&path[..end]) {
-                (from, cur) = (k, Some(r));
-                break;
+            match self.resolved.get(&path[..end]) {
+                Some(Some(r)) => {
+                    (from, cur) = (k, Some(r));
+                    break;
+                }
+                Some(None) => return Ok(None),
+                None => {}
             }
         }
         let mut cur = match cur {
             Some(r) => r,
             None => {
                 let r = self.root_res()?;
-                self.resolved.put(b"", &r);
+                self.resolved.put(b"", Some(&r));
                 r
             }
         };
@@ -327,9 +332,12 @@ impl Union {
             }
             match self.step(&cur, &path[start..ends[k]])? {
                 Some(r) => cur = r,
-                None => return Ok(None),
+                None => {
+                    self.resolved.put(&path[..ends[k]], None);
+                    return Ok(None);
+                }
             }
-            self.resolved.put(&path[..ends[k]], &cur);
+            self.resolved.put(&path[..ends[k]], Some(&cur));
         }
         Ok(Some(cur))
     }
@@ -548,6 +556,17 @@ impl Union {
         rec.stamp(&all, Time::now());
         self.top.write_inode(ino, &rec).map_err(from_lib)?;
         self.resolved.forget(path);
+        if !rec.is_dir() {
+            // What a lookup would find (a new directory may merge with
+            // lower ones: left to the lookup).
+            let r = Res {
+                top: Some(ino),
+                top_opaque: false,
+                lower: Vec::new(),
+                mode: rec.mode() as u32,
+            };
+            self.resolved.put(path, Some(&r));
+        }
         self.touch_parent(path)?;
         self.entry_path(path)
     }
