@@ -15,20 +15,20 @@ use crate::table::{getopt, usage_check};
 /// initialised (uninit_bg's BLOCK_UNINIT) has only its own metadata in
 /// use, whatever its bitmap block holds (as libext2fs computes it).
 pub fn block_in_use(fs: &mut Filesystem, b: u64) -> Result<bool> {
-    let g = fs.geo.block_group(b);
-    let uninit = fs.sb.has_ro_compat(ro_compat::GDT_CSUM)
+    let g = fs.geo().block_group(b);
+    let uninit = fs.sb().has_ro_compat(ro_compat::GDT_CSUM)
         && fs
-            .groups
+            .groups()
             .get(g as usize)
             .is_some_and(|gd| gd.bg_flags & BG_BLOCK_UNINIT != 0);
     if !uninit {
         return Ok(fs.test_block(b)?);
     }
-    if fs.geo.group_metadata_range(g).contains(&b) {
+    if fs.geo().group_metadata_range(g).contains(&b) {
         return Ok(true);
     }
-    let itb = fs.geo.inode_table_blocks as u64;
-    Ok(fs.groups.iter().any(|gd| {
+    let itb = fs.geo().inode_table_blocks as u64;
+    Ok(fs.groups().iter().any(|gd| {
         b == gd.bg_block_bitmap as u64
             || b == gd.bg_inode_bitmap as u64
             || (b >= gd.bg_inode_table as u64 && b < gd.bg_inode_table as u64 + itb)
@@ -54,7 +54,7 @@ fn block_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
         Some(c) => num_arg("count", c)?,
         None => 1,
     };
-    if count == 0 || first + count > fs.geo.blocks_count {
+    if count == 0 || first + count > fs.geo().blocks_count {
         bail!("Invalid block count {count}");
     }
     let mut o = String::new();
@@ -102,7 +102,7 @@ fn inode_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
         None => 1,
     };
     let fs = s.fs_mut()?;
-    if count == 0 || first as u64 + count as u64 - 1 > fs.sb.s_inodes_count as u64 {
+    if count == 0 || first as u64 + count as u64 - 1 > fs.sb().s_inodes_count as u64 {
         bail!("Invalid inode count {count}");
     }
     let mut o = String::new();
@@ -147,8 +147,8 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
         None => 1,
     };
     let fs = s.fs_mut()?;
-    let first = fs.geo.first_data_block as u64;
-    let end = fs.geo.blocks_count;
+    let first = fs.geo().first_data_block as u64;
+    let end = fs.geo().blocks_count;
     let mut goal = match rest.get(1) {
         Some(g) => num_arg("goal", g)?,
         None => first,
@@ -189,10 +189,10 @@ pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
         None => s.root,
     };
     let fs = s.fs_mut()?;
-    let ipg = fs.geo.inodes_per_group;
-    let total = fs.sb.s_inodes_count;
+    let ipg = fs.geo().inodes_per_group;
+    let total = fs.sb().s_inodes_count;
     let group = if dir > 0 { (dir - 1) / ipg } else { 0 };
-    let first_ino = fs.sb.first_ino();
+    let first_ino = fs.sb().first_ino();
     let mut start = (group.saturating_mul(ipg).saturating_add(1)).max(first_ino);
     if start > total {
         start = first_ino.min(total);
@@ -216,7 +216,7 @@ pub fn dump_unused(s: &mut Session, args: &[String]) -> Result<()> {
     let fs =
         s.fs.as_mut()
             .ok_or_else(|| anyhow::anyhow!("Filesystem not open"))?;
-    for b in fs.geo.first_data_block as u64..fs.geo.blocks_count {
+    for b in fs.geo().first_data_block as u64..fs.geo().blocks_count {
         if block_in_use(fs, b)? {
             continue;
         }

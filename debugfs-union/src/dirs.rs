@@ -295,7 +295,7 @@ pub fn htree_dump(s: &mut Session, args: &[String]) -> Result<()> {
         root.info.indirect_levels
     ));
     o.push_str(&format!("\t Flags: {}\n", root.info.unused_flags));
-    let version = hash::effective_version(root.info.hash_version, fs.sb.s_flags);
+    let version = hash::effective_version(root.info.hash_version, fs.sb().s_flags);
     dump_int_node(
         fs,
         &inode,
@@ -350,7 +350,8 @@ fn dump_int_node(
             }
             let mut col = 0;
             for d in ents {
-                let (h, m) = hash::dirhash(version, &d.name, &fs.sb.s_hash_seed).unwrap_or((0, 0));
+                let (h, m) =
+                    hash::dirhash(version, &d.name, &fs.sb().s_hash_seed).unwrap_or((0, 0));
                 let item = format!(
                     "{} 0x{h:08x}-{m:08x} ({}) {}   ",
                     d.inode,
@@ -392,7 +393,7 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| anyhow!("Invalid inode number - '{a}'"))?;
         // debugfs names its first operand in this message, whichever failed.
-        if n == 0 || n > fs.sb.s_inodes_count {
+        if n == 0 || n > fs.sb().s_inodes_count {
             let msg = format!("{}: Illegal inode number while reading inode {n}", rest[0]);
             return Err(Worded(msg).into());
         }
@@ -407,7 +408,7 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
         wanted.push(n);
     }
     let mut o = String::from("Inode\tPathname\n");
-    'scan: for dir in 1..=fs.sb.s_inodes_count {
+    'scan: for dir in 1..=fs.sb().s_inodes_count {
         let Ok(i) = fs.read_inode(dir) else { continue };
         if !i.is_dir() || i.base.i_links_count == 0 || i.base.i_dtime != 0 {
             continue;

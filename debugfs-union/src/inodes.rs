@@ -22,15 +22,15 @@ pub fn for_each_inode<F>(fs: &Filesystem, mut f: F) -> Result<()>
 where
     F: FnMut(u32, &Inode) -> Result<bool>,
 {
-    let isz = fs.geo.inode_size as usize;
-    for g in 0..fs.geo.group_count {
+    let isz = fs.geo().inode_size as usize;
+    for g in 0..fs.geo().group_count {
         let table = fs.read_inode_table(g)?;
-        for i in 0..fs.geo.inodes_per_group {
+        for i in 0..fs.geo().inodes_per_group {
             let off = i as usize * isz;
             let Some(raw) = table.get(off..off + isz) else {
                 break;
             };
-            let ino = g * fs.geo.inodes_per_group + i + 1;
+            let ino = g * fs.geo().inodes_per_group + i + 1;
             let inode = Inode::parse(raw)?;
             if !f(ino, &inode)? {
                 return Ok(());
@@ -124,7 +124,7 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
     } else {
         o.push_str(&format!("   Size: {}\n", b.i_size));
     }
-    if fs.sb.s_creator_os == ext2fs::superblock::OS_HURD {
+    if fs.sb().s_creator_os == ext2fs::superblock::OS_HURD {
         o.push_str(&format!(
             "File ACL: {} Translator: {}\n",
             b.i_file_acl, b.i_version
@@ -135,7 +135,10 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
             b.i_file_acl as u64 | (b.l_i_file_acl_high as u64) << 32
         ));
     }
-    let blocks = if fs.sb.has_ro_compat(ext2fs::features::ro_compat::HUGE_FILE) {
+    let blocks = if fs
+        .sb()
+        .has_ro_compat(ext2fs::features::ro_compat::HUGE_FILE)
+    {
         b.i_blocks as u64 | (b.l_i_blocks_hi as u64) << 32
     } else {
         b.i_blocks as u64
@@ -191,7 +194,7 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
             ));
         }
     }
-    if fs.geo.inode_size > 128 {
+    if fs.geo().inode_size > 128 {
         o.push_str(&format!("Size of extra inode fields: {ex}\n"));
     }
     match xattr_section(fs, ino) {
@@ -396,11 +399,11 @@ pub fn icheck(s: &mut Session, args: &[String]) -> Result<()> {
 pub fn imap(s: &mut Session, args: &[String]) -> Result<()> {
     let (_, ino) = one_inode_arg(s, args, "", "imap <file>")?;
     let fs = s.fs()?;
-    let g = fs.geo.inode_group(ino);
-    let index = (ino - 1) % fs.geo.inodes_per_group;
-    let byte = index as u64 * fs.geo.inode_size as u64;
+    let g = fs.geo().inode_group(ino);
+    let index = (ino - 1) % fs.geo().inodes_per_group;
+    let byte = index as u64 * fs.geo().inode_size as u64;
     let bs = fs.block_size() as u64;
-    let block = fs.groups[g as usize].bg_inode_table as u64 + byte / bs;
+    let block = fs.groups()[g as usize].bg_inode_table as u64 + byte / bs;
     writeln!(s.out, "Inode {ino} is part of block group {g}")?;
     writeln!(
         s.out,

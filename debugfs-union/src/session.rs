@@ -93,7 +93,7 @@ impl Session {
                 },
             )
             .map_err(|e| self.open_failed(e, device))?;
-            let unknown = probe.sb.s_feature_ro_compat & !SUPPORTED_RO_COMPAT;
+            let unknown = probe.sb().s_feature_ro_compat & !SUPPORTED_RO_COMPAT;
             if unknown != 0 {
                 let names = FeatureSet {
                     ro_compat: unknown,
@@ -205,7 +205,7 @@ impl Session {
                 if n == 0 {
                     return Err(Worded(String::new()).into());
                 }
-                if n <= fs.sb.s_inodes_count as u64 {
+                if n <= fs.sb().s_inodes_count as u64 {
                     return Ok(n as u32);
                 }
             }
@@ -321,7 +321,7 @@ pub fn num32_arg(what: &str, s: &str) -> Result<u32> {
 /// A block number inside the filesystem.
 pub fn block_arg(fs: &Filesystem, s: &str) -> Result<u64> {
     let b = num_arg("block number", s)?;
-    if b == 0 || b >= fs.geo.blocks_count {
+    if b == 0 || b >= fs.geo().blocks_count {
         bail!("Invalid block number {b}");
     }
     Ok(b)

@@ -65,7 +65,7 @@ pub fn dirty(s: &mut Session, _: &[String]) -> Result<()> {
 pub fn feature(s: &mut Session, args: &[String]) -> Result<()> {
     if args.len() > 1 {
         let fs = s.fs_rw()?;
-        let mut set = fs.sb.features();
+        let mut set = fs.sb().features();
         for a in &args[1..] {
             set.apply_edit(a)
                 .map_err(|_| anyhow!("Unknown feature: {a}"))?;
@@ -73,10 +73,9 @@ pub fn feature(s: &mut Session, args: &[String]) -> Result<()> {
         if set.incompat & incompat::WHITEOUT != 0 && set.incompat & incompat::FILETYPE == 0 {
             bail!("the whiteout feature needs filetype");
         }
-        fs.sb.set_features(set);
-        fs.mark_super_dirty();
+        fs.update_superblock(|sb| sb.set_features(set));
     }
-    let list = s.fs()?.sb.features().names();
+    let list = s.fs()?.sb().features().names();
     let mut line = "Filesystem features:".to_string();
     if list.is_empty() {
         line.push_str("(none)");
@@ -94,12 +93,16 @@ pub fn stats(s: &mut Session, args: &[String]) -> Result<()> {
     usage_check(&rest, 0, 0, "show_super_stats [-h]")?;
     let header_only = !opts.is_empty();
     let fs = s.fs()?;
-    let mut text = list_super(&fs.sb);
-    let dirs: u32 = fs.groups.iter().map(|g| g.bg_used_dirs_count as u32).sum();
+    let mut text = list_super(fs.sb());
+    let dirs: u32 = fs
+        .groups()
+        .iter()
+        .map(|g| g.bg_used_dirs_count as u32)
+        .sum();
     text.push_str(&format!("Directories:              {dirs}\n"));
     if !header_only {
-        let csum = fs.sb.has_ro_compat(features::ro_compat::GDT_CSUM);
-        for (i, g) in fs.groups.iter().enumerate() {
+        let csum = fs.sb().has_ro_compat(features::ro_compat::GDT_CSUM);
+        for (i, g) in fs.groups().iter().enumerate() {
             let pl =
                 |n: u16, one: &'static str, many: &'static str| if n != 1 { many } else { one };
             text.push_str(&format!(
@@ -772,12 +775,11 @@ pub fn set_super_value(s: &mut Session, args: &[String]) -> Result<()> {
     usage_check(&rest, 2, 2, "set_super_value [-l] <field> <value>")?;
     let fs = s.fs_rw()?;
     let name = rest[0].strip_prefix("s_").unwrap_or(&rest[0]);
-    let mut sb = fs.sb;
+    let mut sb = *fs.sb();
     if !set_super_field(&mut sb, name, &rest[1])? {
         bail!("invalid field specifier: {}", rest[0]);
     }
-    fs.sb = sb;
-    fs.mark_super_dirty();
+    fs.update_superblock(|s| *s = sb);
     Ok(())
 }
 
@@ -813,13 +815,14 @@ pub fn set_bg(s: &mut Session, args: &[String]) -> Result<()> {
     )?;
     let fs = s.fs_rw()?;
     let g = num32_arg("block group number", &rest[0])?;
-    if g >= fs.geo.group_count {
+    if g >= fs.geo().group_count {
         bail!("invalid block group number: {}", rest[0]);
     }
     let v = num_arg("value", &rest[2])?;
     let v32 = u32::try_from(v).map_err(|_| anyhow!("Invalid value {}", rest[2]));
     let v16 = u16::try_from(v).map_err(|_| anyhow!("Invalid value {}", rest[2]));
-    let gd = &mut fs.groups[g as usize];
+    let mut desc = fs.groups()[g as usize];
+    let gd = &mut desc;
     let name = rest[1].strip_prefix("bg_").unwrap_or(&rest[1]);
     match name {
         "block_bitmap" => gd.bg_block_bitmap = v32?,
@@ -833,7 +836,7 @@ pub fn set_bg(s: &mut Session, args: &[String]) -> Result<()> {
         "checksum" => gd.bg_checksum = v16?,
         _ => bail!("invalid field specifier: {}", rest[1]),
     }
-    fs.mark_super_dirty();
+    fs.update_group(g, |d| *d = desc)?;
     Ok(())
 }
 

@@ -15,8 +15,8 @@ use crate::blocks::{self, Kind};
 pub fn read_list(path: &Path, fs: &Filesystem) -> Result<Vec<u32>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("while reading the bad blocks file {}", path.display()))?;
-    let first = fs.sb.s_first_data_block as u64;
-    let count = fs.sb.s_blocks_count as u64;
+    let first = fs.sb().s_first_data_block as u64;
+    let count = fs.sb().s_blocks_count as u64;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let t = line.trim();
@@ -47,7 +47,7 @@ pub fn scan(
     write_test: bool,
     show_progress: bool,
 ) -> Result<Vec<u32>> {
-    let last = fs.sb.s_blocks_count.saturating_sub(1);
+    let last = fs.sb().s_blocks_count.saturating_sub(1);
     let mut cmd = std::process::Command::new("badblocks");
     cmd.arg("-b").arg(fs.block_size().to_string()).arg("-X");
     if show_progress {
@@ -64,7 +64,7 @@ pub fn scan(
     if !out.status.success() {
         bail!("badblocks(8) failed with {}", out.status);
     }
-    let first = fs.sb.s_first_data_block;
+    let first = fs.sb().s_first_data_block;
     let mut list = Vec::new();
     for t in String::from_utf8_lossy(&out.stdout).split_whitespace() {
         let b: u32 = t
@@ -81,7 +81,7 @@ pub fn scan(
 /// unless `replace`). Returns how many blocks it lists.
 pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool) -> Result<usize> {
     let rec = fs.read_inode(inode::BAD_INO)?;
-    let first = fs.sb.s_first_data_block as u64;
+    let first = fs.sb().s_first_data_block as u64;
     let mut listed = Vec::new();
     let mut old_indirect = Vec::new();
     for p in blocks::legal_blocks(fs, &rec).blocks {

@@ -57,8 +57,8 @@ pub struct Legal {
 }
 
 pub fn legal_blocks(fs: &Filesystem, inode: &Inode) -> Legal {
-    let first = fs.sb.s_first_data_block as u64;
-    let count = fs.sb.s_blocks_count as u64;
+    let first = fs.sb().s_first_data_block as u64;
+    let count = fs.sb().s_blocks_count as u64;
     let mut out = Legal {
         blocks: Vec::new(),
         illegal: 0,

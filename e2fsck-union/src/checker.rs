@@ -109,9 +109,9 @@ pub struct Checker {
 
 impl Checker {
     pub fn new(fs: Filesystem, ask: Asker, now: u32) -> Self {
-        let first_data = fs.sb.s_first_data_block as u64;
-        let blocks_count = fs.sb.s_blocks_count as u64;
-        let inodes_count = fs.sb.s_inodes_count;
+        let first_data = fs.sb().s_first_data_block as u64;
+        let blocks_count = fs.sb().s_blocks_count as u64;
+        let inodes_count = fs.sb().s_inodes_count;
         let nblocks = blocks_count.saturating_sub(first_data);
         Checker {
             ask,
@@ -271,7 +271,7 @@ impl Checker {
         if ino == ext2fs::inode::BAD_INO {
             // A bad blocks inode worth clearing is cleared entirely.
             *inode = Inode::new(inode.size);
-        } else if ino < self.fs.sb.first_ino() {
+        } else if ino < self.fs.sb().first_ino() {
             // Reserved inodes are used whatever their link count: their
             // block map must go, or the next check finds it again.
             inode.base.i_block = [0; 15];
@@ -287,7 +287,7 @@ impl Checker {
         }
         self.link_info[ino as usize] = 0;
         let was_dir = self.is_dir(ino);
-        if ino >= self.fs.sb.first_ino() || ino == ext2fs::inode::ROOT_INO {
+        if ino >= self.fs.sb().first_ino() || ino == ext2fs::inode::ROOT_INO {
             Self::set_ino(&mut self.used, ino, false);
         }
         Self::set_ino(&mut self.dirs, ino, false);
@@ -350,7 +350,7 @@ impl Checker {
             8 => return "<The journal inode>".into(),
             _ => {}
         }
-        if ino < self.fs.sb.first_ino() {
+        if ino < self.fs.sb().first_ino() {
             return format!("<Reserved inode {ino}>");
         }
         let mut parts = Vec::new();

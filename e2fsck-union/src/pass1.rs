@@ -23,14 +23,14 @@ impl Checker {
     /// Marks superblocks, descriptor tables, bitmaps and inode tables; a
     /// bitmap or table on top of other metadata is moved after pass 1.
     pub fn mark_metadata(&mut self) -> Result<()> {
-        let geo = self.fs.geo.clone();
+        let geo = self.fs.geo().clone();
         for g in 0..geo.group_count {
             for b in geo.group_metadata_range(g) {
                 self.mark_meta(b);
             }
         }
         for g in 0..geo.group_count {
-            let gd = self.fs.groups[g as usize];
+            let gd = self.fs.groups()[g as usize];
             for table in GroupTable::ALL {
                 let (start, len) = (table.start(&gd), table.len(&geo));
                 if start == 0 || !self.block_ok(start) {
@@ -49,7 +49,7 @@ impl Checker {
                         self.reloc.add(table, g);
                         if table == GroupTable::InodeTable {
                             // Its inodes cannot be trusted until it moves.
-                            self.fs.groups[g as usize].bg_inode_table = 0;
+                            self.fs.update_group(g, |gd| gd.bg_inode_table = 0)?;
                         }
                     }
                     continue;
@@ -71,10 +71,10 @@ impl Checker {
 
     pub fn pass1(&mut self) -> Result<()> {
         self.mark_metadata()?;
-        let geo = self.fs.geo.clone();
+        let geo = self.fs.geo().clone();
         let isz = geo.inode_size as usize;
         for g in 0..geo.group_count {
-            if self.fs.groups[g as usize].bg_inode_table == 0 {
+            if self.fs.groups()[g as usize].bg_inode_table == 0 {
                 // Being relocated: its inodes are read after the restart.
                 continue;
             }
@@ -100,7 +100,7 @@ impl Checker {
 
     /// One inode, in the order e2fsck 1.47's pass 1 looks at it.
     fn check_one_inode(&mut self, ino: u32, raw: &[u8]) -> Result<()> {
-        let first_ino = self.fs.sb.first_ino();
+        let first_ino = self.fs.sb().first_ino();
         if ino < first_ino && ino != inode::ROOT_INO {
             // Reserved inodes are always in use.
             Self::set_ino(&mut self.used, ino, true);
@@ -110,7 +110,7 @@ impl Checker {
         }
         let mut inode = Inode::parse(raw)?;
         // A dtime below the inode count is an orphan-list link left behind.
-        let sb = self.fs.sb;
+        let sb = *self.fs.sb();
         let low_dtime_check = !(sb.s_mkfs_time != 0 && sb.s_mkfs_time < sb.s_inodes_count);
         if inode.base.i_dtime != 0
             && low_dtime_check
@@ -211,7 +211,7 @@ impl Checker {
     /// was cleared.
     fn check_flags(&mut self, ino: u32, inode: &mut Inode) -> Result<bool> {
         let c = Ctx::ino(ino);
-        let sb = self.fs.sb;
+        let sb = *self.fs.sb();
         let special = matches!(ino, inode::BAD_INO | inode::ROOT_INO | inode::JOURNAL_INO);
         let fl = inode.base.i_flags;
         if fl & flags::INLINE_DATA != 0
@@ -230,7 +230,7 @@ impl Checker {
             return Ok(false);
         }
         let mut dirty = false;
-        let isz = self.fs.geo.inode_size as u16;
+        let isz = self.fs.geo().inode_size as u16;
         let extra = inode.extra.i_extra_isize;
         if isz > 128 && extra != 0 && (extra < 4 || extra > isz - 128 || !extra.is_multiple_of(4)) {
             let c = Ctx {
@@ -286,7 +286,7 @@ impl Checker {
     fn check_inode(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
         Self::set_ino(&mut self.used, ino, true);
         self.link_info[ino as usize] = inode.base.i_links_count;
-        let sb = self.fs.sb;
+        let sb = *self.fs.sb();
         let hurd = sb.s_creator_os == 1;
         let mut dirty = false;
         let c = Ctx::ino(ino);
@@ -457,7 +457,7 @@ impl Checker {
     }
 
     fn check_i_blocks(&mut self, ino: u32, inode: &mut Inode, sectors: u64) -> Result<()> {
-        if self.fs.sb.s_creator_os == 1 {
+        if self.fs.sb().s_creator_os == 1 {
             // Hurd keeps i_blocks its own way; e2fsck does not check it.
             return Ok(());
         }
@@ -487,7 +487,7 @@ impl Checker {
         if blk == 0 {
             return Ok(false);
         }
-        if !self.fs.sb.has_compat(compat::EXT_ATTR) || !self.block_ok(blk as u64) {
+        if !self.fs.sb().has_compat(compat::EXT_ATTR) || !self.block_ok(blk as u64) {
             Self::set_ino(&mut self.bad, ino, true);
             return Ok(false);
         }
@@ -649,7 +649,7 @@ impl Checker {
         // e2fsck's simple contiguity figure: a file larger than a group
         // can never be contiguous, so it does not count (its
         // extended attribute block counts in its size).
-        if fragmented && nblocks < self.fs.sb.s_blocks_per_group as u64 {
+        if fragmented && nblocks < self.fs.sb().s_blocks_per_group as u64 {
             if is_dir {
                 self.stats.fragmented_dirs += 1;
             } else {
@@ -680,7 +680,7 @@ impl Checker {
             }
             self.dir_blocks.extend(dir_blocks);
             if inode.base.i_flags & flags::INDEX != 0 {
-                if !self.fs.sb.has_compat(compat::DIR_INDEX) {
+                if !self.fs.sb().has_compat(compat::DIR_INDEX) {
                     if self.problem(Code::IndexFlagNoFeature, &Ctx::ino(ino))? {
                         inode.base.i_flags &= !flags::INDEX;
                         self.write_inode(ino, inode)?;
@@ -701,7 +701,7 @@ impl Checker {
             let want = (last_block + 1) as u64;
             size % bs != 0
                 || nblock > want
-                || (nblock < want && want - nblock > self.fs.sb.s_prealloc_dir_blocks as u64)
+                || (nblock < want && want - nblock > self.fs.sb().s_prealloc_dir_blocks as u64)
         } else {
             (last_block >= 0 && size < last_block as u64 * bs) || size > max_file_size(bs)
         };
@@ -751,7 +751,7 @@ impl Checker {
         }
         let first_data = self.first_data;
         let blocks_count = self.blocks_count;
-        let primary = self.fs.geo.group_metadata_range(0);
+        let primary = self.fs.geo().group_metadata_range(0);
         let mut bad = Vec::new();
         let mut critical = Vec::new();
         blocks::walk(&self.fs, &mut inode.clone(), |p| {
@@ -857,19 +857,20 @@ impl Checker {
     /// A file of 2 GiB or more needs large_file and a dynamic revision
     /// (libext2fs sets both when it writes such a size).
     pub fn need_large_file(&mut self) {
-        let sb = &mut self.fs.sb;
+        let sb = self.fs.sb();
         if sb.has_ro_compat(ro_compat::LARGE_FILE) && sb.s_rev_level > 0 {
             return;
         }
-        sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
-        if sb.s_rev_level == 0 {
-            sb.s_rev_level = 1;
-            sb.s_first_ino = 11;
-            sb.s_inode_size = 128;
-        }
+        self.fs.update_superblock(|sb| {
+            sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
+            if sb.s_rev_level == 0 {
+                sb.s_rev_level = 1;
+                sb.s_first_ino = 11;
+                sb.s_inode_size = 128;
+            }
+        });
         // A feature change goes to the backups too.
         self.fs.set_primary_only(false);
-        self.fs.mark_super_dirty();
     }
 
     /// e2fsck's check_is_really_dir: a special file whose first block
@@ -938,9 +939,9 @@ impl Checker {
     /// A bad block under a bitmap or inode table: offer to move the table.
     /// True when the block is one (it is then already marked in use).
     fn bad_metadata_block(&mut self, b: u64) -> Result<bool> {
-        let geo = self.fs.geo.clone();
+        let geo = self.fs.geo().clone();
         for g in 0..geo.group_count {
-            let gd = self.fs.groups[g as usize];
+            let gd = self.fs.groups()[g as usize];
             let Some(table) = GroupTable::ALL.into_iter().find(|t| t.holds(&geo, &gd, b)) else {
                 continue;
             };
@@ -964,7 +965,7 @@ impl Checker {
     pub fn check_resize_inode_early(&mut self) -> Result<()> {
         let ino = inode::RESIZE_INO;
         let inode = self.fs.read_inode(ino)?;
-        let has_feature = self.fs.sb.has_compat(compat::RESIZE_INODE);
+        let has_feature = self.fs.sb().has_compat(compat::RESIZE_INODE);
         if !has_feature {
             let empty = inode.base.i_block.iter().all(|&b| b == 0) && inode.base.i_mode == 0;
             if !empty && self.problem(Code::ResizeInodeNoFeature, &Ctx::ino(ino))? {
@@ -972,7 +973,7 @@ impl Checker {
             }
             return Ok(());
         }
-        let geo = self.fs.geo.clone();
+        let geo = self.fs.geo().clone();
         let mut problems =
             ext2fs::resize_inode::verify(&geo, &inode, |b| self.fs.read_block(b as u64));
         if blocks::legal_blocks(&self.fs, &inode).illegal > 0 {
@@ -995,7 +996,7 @@ impl Checker {
     fn check_resize_inode(&mut self, inode: &mut Inode) -> Result<()> {
         let ino = inode::RESIZE_INO;
         Self::set_ino(&mut self.used, ino, true);
-        if !self.fs.sb.has_compat(compat::RESIZE_INODE) || self.recreate_resize {
+        if !self.fs.sb().has_compat(compat::RESIZE_INODE) || self.recreate_resize {
             return Ok(());
         }
         let map = blocks::legal_blocks(&self.fs, inode);

@@ -21,7 +21,7 @@ impl Checker {
         // Which inodes hold which multiply-claimed blocks, in the order
         // the walk met them. The resize inode is walked too: its reserved
         // descriptor blocks may be claimed by a file.
-        let first_ino = self.fs.sb.first_ino();
+        let first_ino = self.fs.sb().first_ino();
         let mut holders: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         let mut dup_inodes = 0u64;
         for ino in 1..=self.inodes_count {
@@ -134,7 +134,7 @@ impl Checker {
     /// entry naming it other than a directory's own '.' and '..' (a
     /// directory's '..' may be in a block it shares with another).
     pub fn find_path(&self, ino: u32) -> String {
-        if ino < self.fs.sb.first_ino() {
+        if ino < self.fs.sb().first_ino() {
             return self.dir_path(ino);
         }
         for db in &self.dir_blocks {

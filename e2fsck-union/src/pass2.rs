@@ -59,13 +59,13 @@ impl Checker {
         self.dir_blocks = blocks;
         self.check_union_duplicates(&union_dirs)?;
         if self.stats.large_files > 0 {
-            if !self.fs.sb.has_ro_compat(ro_compat::LARGE_FILE)
+            if !self.fs.sb().has_ro_compat(ro_compat::LARGE_FILE)
                 && self.problem(Code::LargeFileFeature, &Ctx::default())?
             {
-                self.fs.sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
-                self.fs.mark_super_dirty();
+                self.fs
+                    .update_superblock(|sb| sb.s_feature_ro_compat |= ro_compat::LARGE_FILE);
             }
-            if self.fs.sb.s_rev_level == 0
+            if self.fs.sb().s_rev_level == 0
                 && self.problem(Code::RevLevelForLargeFiles, &Ctx::default())?
             {
                 self.need_large_file();
@@ -189,7 +189,7 @@ impl Checker {
                 continue;
             }
             let name = b.name(o).to_vec();
-            let first_ino = self.fs.sb.first_ino();
+            let first_ino = self.fs.sb().first_ino();
             let mut problem = None;
             if (target != inode::ROOT_INO && target < first_ino) || target > self.inodes_count {
                 problem = Some(Code::BadIno);
@@ -558,7 +558,10 @@ impl Checker {
     fn allocate_dir_block(&mut self, ino: u32, lblk: u32) -> Result<u32> {
         let bs = self.fs.block_size() as usize;
         let mut inode = self.fs.read_inode(ino)?;
-        let goal = self.fs.geo.group_first_block(self.fs.geo.inode_group(ino));
+        let goal = self
+            .fs
+            .geo()
+            .group_first_block(self.fs.geo().inode_group(ino));
         let p = self.alloc_block(goal)?;
         let data = if lblk == 0 {
             dirent::new_dir_block(ino, 0, bs, self.fs.filetype_feature())
@@ -589,7 +592,7 @@ impl Checker {
             path: self.pathname(dir, ino),
             ..Default::default()
         };
-        let sb = self.fs.sb;
+        let sb = *self.fs.sb();
         if inode.base.i_file_acl != 0 && !sb.has_compat(ext2fs::features::compat::EXT_ATTR) {
             if self.problem(Code::FileAclZero, &c)? {
                 inode.base.i_file_acl = 0;
@@ -768,8 +771,8 @@ impl Checker {
                 root.index.limit
             ));
         }
-        let version = hash::effective_version(root.info.hash_version, self.fs.sb.s_flags);
-        let seed = self.fs.sb.s_hash_seed;
+        let version = hash::effective_version(root.info.hash_version, self.fs.sb().s_flags);
+        let seed = self.fs.sb().s_hash_seed;
         let mut referenced: HashSet<u32> = HashSet::new();
         let mut index_blocks: HashSet<u32> = HashSet::new();
         index_blocks.insert(0);

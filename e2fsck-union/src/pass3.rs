@@ -466,7 +466,7 @@ impl Checker {
         out.push(dirent::write_block(&cur, bs)?);
         let n = out.len();
         self.fs.write_dir_blocks(dir, &out, false)?;
-        if n > 1 && self.fs.sb.has_compat(ext2fs::features::compat::DIR_INDEX) {
+        if n > 1 && self.fs.sb().has_compat(ext2fs::features::compat::DIR_INDEX) {
             self.fs.index_directory(dir)?;
         }
         self.refresh_dir_blocks(dir)?;

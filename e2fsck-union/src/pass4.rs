@@ -9,7 +9,7 @@ use crate::problem::{Code, Ctx};
 
 impl Checker {
     pub fn pass4(&mut self) -> Result<()> {
-        let first_ino = self.fs.sb.first_ino();
+        let first_ino = self.fs.sb().first_ino();
         for ino in 1..=self.inodes_count {
             if ino != ext2fs::inode::ROOT_INO && ino < first_ino {
                 continue;

@@ -17,13 +17,13 @@ pub struct DiskBitmaps {
 
 impl Checker {
     pub fn read_disk_bitmaps(&self) -> DiskBitmaps {
-        let geo = &self.fs.geo;
+        let geo = self.fs.geo();
         let mut blocks = Bitmap::new(self.found.len());
         let mut inodes = Bitmap::new(self.inodes_count as u64);
         let mut block_padding_ok = true;
         let mut inode_padding_ok = true;
         for g in 0..geo.group_count {
-            let gd = self.fs.groups[g as usize];
+            let gd = self.fs.groups()[g as usize];
             let first = geo.group_first_block(g) - self.first_data;
             let nb = geo.blocks_in_group(g) as u64;
             if let Some(buf) = self.read_meta_block(gd.bg_block_bitmap as u64) {
@@ -71,7 +71,7 @@ impl Checker {
             return Ok(());
         };
         let (bb, ib) = (bb.clone(), ib.clone());
-        let geo = self.fs.geo.clone();
+        let geo = self.fs.geo().clone();
         // Block bitmap differences.
         let diffs = differences(&bb, &disk.blocks, self.first_data);
         if !diffs.is_empty() {
@@ -88,7 +88,7 @@ impl Checker {
             let n = geo.blocks_in_group(g) as u64;
             let free = bb.count_clear(first, first + n);
             total_free += free;
-            let have = self.fs.groups[g as usize].bg_free_blocks_count as u64;
+            let have = self.fs.groups()[g as usize].bg_free_blocks_count as u64;
             if have != free {
                 let c = Ctx {
                     group: g,
@@ -97,12 +97,13 @@ impl Checker {
                     ..Default::default()
                 };
                 if self.problem(Code::FreeBlocksGroup, &c)? {
-                    self.fs.groups[g as usize].bg_free_blocks_count = free as u16;
+                    self.fs
+                        .update_group(g, |gd| gd.bg_free_blocks_count = free as u16)?;
                     self.fs.mark_group_dirty(g);
                 }
             }
         }
-        let have = self.fs.sb.s_free_blocks_count as u64;
+        let have = self.fs.sb().s_free_blocks_count as u64;
         if have != total_free {
             let c = Ctx {
                 num: have,
@@ -110,8 +111,8 @@ impl Checker {
                 ..Default::default()
             };
             if self.problem(Code::FreeBlocksTotal, &c)? {
-                self.fs.sb.s_free_blocks_count = total_free as u32;
-                self.fs.mark_super_dirty();
+                self.fs
+                    .update_superblock(|sb| sb.s_free_blocks_count = total_free as u32);
             }
         }
         // Inode bitmap differences.
@@ -133,7 +134,7 @@ impl Checker {
             let free = ib.count_clear(first, first + n);
             total_free += free;
             let dirs = (first..first + n).filter(|&i| self.dirs.get(i)).count() as u64;
-            let gd = self.fs.groups[g as usize];
+            let gd = self.fs.groups()[g as usize];
             if gd.bg_free_inodes_count as u64 != free {
                 let c = Ctx {
                     group: g,
@@ -142,7 +143,8 @@ impl Checker {
                     ..Default::default()
                 };
                 if self.problem(Code::FreeInodesGroup, &c)? {
-                    self.fs.groups[g as usize].bg_free_inodes_count = free as u16;
+                    self.fs
+                        .update_group(g, |gd| gd.bg_free_inodes_count = free as u16)?;
                     self.fs.mark_group_dirty(g);
                 }
             }
@@ -154,12 +156,13 @@ impl Checker {
                     ..Default::default()
                 };
                 if self.problem(Code::DirsCountGroup, &c)? {
-                    self.fs.groups[g as usize].bg_used_dirs_count = dirs as u16;
+                    self.fs
+                        .update_group(g, |gd| gd.bg_used_dirs_count = dirs as u16)?;
                     self.fs.mark_group_dirty(g);
                 }
             }
         }
-        let have = self.fs.sb.s_free_inodes_count as u64;
+        let have = self.fs.sb().s_free_inodes_count as u64;
         if have != total_free {
             let c = Ctx {
                 num: have,
@@ -167,8 +170,8 @@ impl Checker {
                 ..Default::default()
             };
             if self.problem(Code::FreeInodesTotal, &c)? {
-                self.fs.sb.s_free_inodes_count = total_free as u32;
-                self.fs.mark_super_dirty();
+                self.fs
+                    .update_superblock(|sb| sb.s_free_inodes_count = total_free as u32);
             }
         }
         // Padding is written by the next flush (every group is written).

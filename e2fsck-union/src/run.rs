@@ -146,7 +146,7 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
         return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
     }
     let reason = match &first {
-        Ok(fs) => crate::super_check::check_desc(fs).filter(|_| fs.geo.group_count > 1),
+        Ok(fs) => crate::super_check::check_desc(fs).filter(|_| fs.geo().group_count > 1),
         Err(ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_)) => None,
         Err(_) => None,
     };
@@ -177,7 +177,7 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
     // it describes; otherwise the first one found by probing block sizes.
     let first_err = match first {
         Ok(fs) => {
-            let blk = fs.sb.s_blocks_per_group as u64 + fs.sb.s_first_data_block as u64;
+            let blk = fs.sb().s_blocks_per_group as u64 + fs.sb().s_first_data_block as u64;
             oo.superblock = Some(blk);
             oo.block_size = Some(fs.block_size());
             // The primary holds the image's lock.
@@ -363,11 +363,11 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let hint = if backup != 0 {
         backup
     } else {
-        fs.sb.s_blocks_per_group as u64 + fs.sb.s_first_data_block as u64
+        fs.sb().s_blocks_per_group as u64 + fs.sb().s_first_data_block as u64
     };
     // Messages name the filesystem as e2fsck does: -N, else its volume
     // label, else the path given.
-    let label = fs.sb.label();
+    let label = fs.sb().label();
     let name = match &opts.device_name {
         Some(n) => n.as_str(),
         None if !label.is_empty() => label.as_str(),
@@ -495,7 +495,7 @@ fn report_time(on: bool, what: &str, t: Instant) {
 /// e2fsck's check_if_skip: a clean, not overdue filesystem is left alone
 /// unless -f.
 fn skip_if_clean(ck: &Checker, opts: &Options) -> Option<u8> {
-    let sb = &ck.fs.sb;
+    let sb = ck.fs.sb();
     let dev = ck.ask.device.clone();
     let reason = if sb.s_state & STATE_ERROR != 0 {
         Some("contains a file system with errors".to_string())
@@ -547,15 +547,16 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
         return Ok(code);
     }
     if !ck.read_only() {
-        let sb = &mut ck.fs.sb;
-        if ck.ask.unfixed {
-            sb.s_state |= STATE_ERROR;
-        } else {
-            sb.s_state = STATE_VALID;
-        }
-        sb.s_lastcheck = ck.now;
-        sb.s_mnt_count = 0;
-        ck.fs.mark_super_dirty();
+        let (unfixed, now) = (ck.ask.unfixed, ck.now);
+        ck.fs.update_superblock(|sb| {
+            if unfixed {
+                sb.s_state |= STATE_ERROR;
+            } else {
+                sb.s_state = STATE_VALID;
+            }
+            sb.s_lastcheck = now;
+            sb.s_mnt_count = 0;
+        });
         ck.fs.sync()?;
     }
     if opts.verbose {
@@ -567,7 +568,7 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
     if ck.ask.unfixed {
         say!("\n{dev}: ********** WARNING: Filesystem still has errors **********\n");
     }
-    let sb = &ck.fs.sb;
+    let sb = ck.fs.sb();
     let used_inodes = sb.s_inodes_count - sb.s_free_inodes_count.min(sb.s_inodes_count);
     let used_blocks = sb.s_blocks_count - sb.s_free_blocks_count.min(sb.s_blocks_count);
     if !opts.verbose {
@@ -614,17 +615,20 @@ impl Checker {
     /// is counted as allocated in its group (ext2fs_alloc_block's stats).
     pub fn recreate_resize_inode(&mut self) -> Result<()> {
         self.fs.set_primary_only(false);
-        let geo = self.fs.geo.clone();
+        let geo = self.fs.geo().clone();
         let goal = ext2fs::resize_inode::dind_goal(&geo);
         let dind = self.alloc_block(goal)?;
-        let g = geo.block_group(dind as u64) as usize;
-        if let Some(gd) = self.fs.groups.get_mut(g) {
-            gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_sub(1);
-            self.fs.sb.s_free_blocks_count = self.fs.sb.s_free_blocks_count.saturating_sub(1);
-            self.fs.mark_group_dirty(g as u32);
-            self.fs.mark_super_dirty();
+        let g = geo.block_group(dind as u64);
+        if g < geo.group_count {
+            self.fs.update_group(g, |gd| {
+                gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_sub(1)
+            })?;
+            self.fs.update_superblock(|sb| {
+                sb.s_free_blocks_count = sb.s_free_blocks_count.saturating_sub(1)
+            });
+            self.fs.mark_group_dirty(g);
         }
-        let isz = self.fs.geo.inode_size as u16;
+        let isz = self.fs.geo().inode_size as u16;
         let (inode, writes) = ext2fs::resize_inode::build(&geo, dind, self.now, isz);
         for (b, data) in writes {
             self.fs.write_block(b as u64, &data)?;
@@ -635,7 +639,7 @@ impl Checker {
 
     pub fn print_verbose(&self) {
         let s = &self.stats;
-        let sb = &self.fs.sb;
+        let sb = self.fs.sb();
         let used_inodes =
             (sb.s_inodes_count - sb.s_free_inodes_count.min(sb.s_inodes_count)) as u64;
         let used_blocks =

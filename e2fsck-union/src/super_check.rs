@@ -17,9 +17,9 @@ use crate::problem::{Code, Ctx};
 /// the descriptors, the reserved descriptor blocks the superblock counts
 /// (whatever the features say) or another table.
 pub fn check_desc(fs: &Filesystem) -> Option<String> {
-    let geo = &fs.geo;
+    let geo = fs.geo();
     let mut taken = ext2fs::bitmap::Bitmap::new(geo.blocks_count);
-    let old_desc = geo.desc_blocks as u64 + fs.sb.s_reserved_gdt_blocks as u64;
+    let old_desc = geo.desc_blocks as u64 + fs.sb().s_reserved_gdt_blocks as u64;
     for g in 0..geo.group_count {
         if !geo.has_super(g) {
             continue;
@@ -30,7 +30,7 @@ pub fn check_desc(fs: &Filesystem) -> Option<String> {
         taken.set_range(sb_blk + 1, end);
     }
     for g in 0..geo.group_count {
-        let gd = &fs.groups[g as usize];
+        let gd = &fs.groups()[g as usize];
         let (first, last) = (geo.group_first_block(g), geo.group_last_block(g));
         for table in GroupTable::ALL {
             let start = table.start(gd);
@@ -49,7 +49,7 @@ pub fn check_desc(fs: &Filesystem) -> Option<String> {
 /// does not know, so nothing it cannot understand is "repaired".
 pub fn unsupported_features(fs: &Filesystem) -> Option<String> {
     use ext2fs::features::{ro_compat, FeatureSet};
-    let sb = &fs.sb;
+    let sb = fs.sb();
     let compat_ok = compat::DIR_PREALLOC
         | compat::IMAGIC_INODES
         | compat::EXT_ATTR
@@ -161,7 +161,7 @@ impl Checker {
     /// e2fsck's check_super_value list: values no repair can make sense
     /// of stop the check (the user can try a backup with -b).
     fn check_super_values(&self) -> Result<()> {
-        let sb = &self.fs.sb;
+        let sb = self.fs.sb();
         let bs = self.fs.block_size() as u64;
         let bad = |name: &str, v: u64| {
             anyhow::anyhow!(
@@ -206,10 +206,10 @@ Either the superblock or the partition table is likely to be corrupt!",
     pub fn check_super(&mut self, backup_hint: u64) -> Result<()> {
         self.check_super_values()?;
         let mut reloc = Relocations::default();
-        let geo = self.fs.geo.clone();
+        let geo = self.fs.geo().clone();
         let mut hinted = false;
         for g in 0..geo.group_count {
-            let gd = self.fs.groups[g as usize];
+            let gd = self.fs.groups()[g as usize];
             for table in GroupTable::ALL {
                 if !table.outside_group(&geo, g, &gd) {
                     continue;
@@ -228,7 +228,7 @@ Either the superblock or the partition table is likely to be corrupt!",
                     ..Default::default()
                 };
                 if self.problem(table.not_in_group_problem(), &c)? {
-                    table.set_start(&mut self.fs.groups[g as usize], 0);
+                    self.fs.update_group(g, |gd| table.set_start(gd, 0))?;
                     reloc.add(table, g);
                     self.fs.mark_group_dirty(g);
                 }
@@ -238,50 +238,52 @@ Either the superblock or the partition table is likely to be corrupt!",
         // A generated UUID is not a repair: e2fsck neither reports the
         // filesystem modified nor changes its exit code for it.
         if !self.read_only()
-            && self.fs.sb.s_uuid == [0; 16]
+            && self.fs.sb().s_uuid == [0; 16]
             && self.problem(Code::AddUuid, &Ctx::default())?
         {
-            self.fs.sb.s_uuid = ext2fs::uuid::random_v4();
-            self.fs.mark_super_dirty();
+            self.fs
+                .update_superblock(|sb| sb.s_uuid = ext2fs::uuid::random_v4());
         }
-        let sb = self.fs.sb;
+        let sb = *self.fs.sb();
         if sb.s_rev_level == 0
             && (sb.s_feature_compat != 0
                 || sb.s_feature_incompat != 0
                 || sb.s_feature_ro_compat != 0)
             && self.problem(Code::RevZeroFeatures, &Ctx::default())?
         {
-            self.fs.sb.s_feature_compat = 0;
-            self.fs.sb.s_feature_incompat = 0;
-            self.fs.sb.s_feature_ro_compat = 0;
+            self.fs.update_superblock(|sb| {
+                sb.s_feature_compat = 0;
+                sb.s_feature_incompat = 0;
+                sb.s_feature_ro_compat = 0;
+            });
             self.fs.set_primary_only(false);
-            self.fs.mark_super_dirty();
         }
         if sb.s_creator_os == 1
             && sb.has_incompat(incompat::FILETYPE)
             && self.problem(Code::HurdFiletype, &Ctx::default())?
         {
-            self.fs.sb.s_feature_incompat &= !incompat::FILETYPE;
+            self.fs
+                .update_superblock(|sb| sb.s_feature_incompat &= !incompat::FILETYPE);
             self.fs.set_primary_only(false);
-            self.fs.mark_super_dirty();
         }
         if self.fs.whiteout_feature()
             && !self.fs.filetype_feature()
             && self.problem(Code::UnionFiletypeMissing, &Ctx::default())?
         {
-            self.fs.sb.s_feature_incompat |= incompat::FILETYPE;
+            self.fs
+                .update_superblock(|sb| sb.s_feature_incompat |= incompat::FILETYPE);
             self.fs.set_primary_only(false);
-            self.fs.mark_super_dirty();
         }
         if !sb.has_compat(compat::HAS_JOURNAL)
             && (sb.s_journal_inum != 0 || sb.s_journal_dev != 0 || sb.s_journal_uuid != [0; 16])
             && self.problem(Code::JournalInodeNoFeature, &Ctx::default())?
         {
-            self.fs.sb.s_journal_inum = 0;
-            self.fs.sb.s_journal_dev = 0;
-            self.fs.sb.s_journal_uuid = [0; 16];
+            self.fs.update_superblock(|sb| {
+                sb.s_journal_inum = 0;
+                sb.s_journal_dev = 0;
+                sb.s_journal_uuid = [0; 16];
+            });
             self.fs.set_primary_only(false);
-            self.fs.mark_super_dirty();
         }
         let quota = sb.has_ro_compat(ext2fs::features::ro_compat::QUOTA);
         for (which, value) in [
@@ -297,11 +299,10 @@ Either the superblock or the partition table is likely to be corrupt!",
                 };
                 if self.problem(Code::InvalidQuotaInode, &c)? {
                     match which {
-                        "user" => self.fs.sb.s_usr_quota_inum = 0,
-                        "group" => self.fs.sb.s_grp_quota_inum = 0,
-                        _ => self.fs.sb.s_prj_quota_inum = 0,
+                        "user" => self.fs.update_superblock(|sb| sb.s_usr_quota_inum = 0),
+                        "group" => self.fs.update_superblock(|sb| sb.s_grp_quota_inum = 0),
+                        _ => self.fs.update_superblock(|sb| sb.s_prj_quota_inum = 0),
                     }
-                    self.fs.mark_super_dirty();
                 }
             }
         }
@@ -319,27 +320,29 @@ Either the superblock or the partition table is likely to be corrupt!",
         use ext2fs::group_desc::{BG_BLOCK_UNINIT, BG_INODE_UNINIT};
         let csum = self
             .fs
-            .sb
+            .sb()
             .has_ro_compat(ro_compat::GDT_CSUM | ro_compat::METADATA_CSUM);
         let c = Ctx {
             group: g,
             ..Default::default()
         };
-        let gd = self.fs.groups[g as usize];
+        let gd = self.fs.groups()[g as usize];
         if !csum
             && (gd.bg_flags & (BG_BLOCK_UNINIT | BG_INODE_UNINIT) != 0 || gd.bg_itable_unused != 0)
             && self.problem(Code::UninitBgFlags, &c)?
         {
-            let gd = &mut self.fs.groups[g as usize];
-            gd.bg_flags &= !(BG_BLOCK_UNINIT | BG_INODE_UNINIT);
-            gd.bg_itable_unused = 0;
+            self.fs.update_group(g, |gd| {
+                gd.bg_flags &= !(BG_BLOCK_UNINIT | BG_INODE_UNINIT);
+                gd.bg_itable_unused = 0;
+            })?;
             self.fs.mark_group_dirty(g);
         }
-        if g + 1 == self.fs.geo.group_count
-            && self.fs.groups[g as usize].bg_flags & BG_BLOCK_UNINIT != 0
+        if g + 1 == self.fs.geo().group_count
+            && self.fs.groups()[g as usize].bg_flags & BG_BLOCK_UNINIT != 0
             && self.problem(Code::BlockUninitLast, &c)?
         {
-            self.fs.groups[g as usize].bg_flags &= !BG_BLOCK_UNINIT;
+            self.fs
+                .update_group(g, |gd| gd.bg_flags &= !BG_BLOCK_UNINIT)?;
             self.fs.mark_group_dirty(g);
         }
         Ok(())
@@ -351,7 +354,7 @@ Either the superblock or the partition table is likely to be corrupt!",
         // Moved tables are recorded in every descriptor copy.
         self.fs.set_primary_only(false);
         let reloc = std::mem::take(&mut self.reloc);
-        let geo = self.fs.geo.clone();
+        let geo = self.fs.geo().clone();
         let mut restart = false;
         for (table, g) in reloc.moves {
             let what = table.name();
@@ -367,7 +370,7 @@ Either the superblock or the partition table is likely to be corrupt!",
                 continue;
             };
             let blk = start + self.first_data;
-            let old = table.start(&self.fs.groups[g as usize]);
+            let old = table.start(&self.fs.groups()[g as usize]);
             let c = Ctx {
                 group: g,
                 blk,
@@ -385,7 +388,8 @@ Either the superblock or the partition table is likely to be corrupt!",
                 self.metadata.set(start + i, true);
                 self.fs.write_block(blk + i, &zero)?;
             }
-            table.set_start(&mut self.fs.groups[g as usize], blk as u32);
+            self.fs
+                .update_group(g, |gd| table.set_start(gd, blk as u32))?;
             // New inodes (zeroed): the check starts over.
             restart |= table == GroupTable::InodeTable;
             self.fs.mark_group_dirty(g);
@@ -407,11 +411,11 @@ Either the superblock or the partition table is likely to be corrupt!",
     /// Releases the inodes on the orphan list (deleted or truncated while
     /// open when the filesystem went down).
     pub fn release_orphans(&mut self) -> Result<()> {
-        let mut ino = self.fs.sb.s_last_orphan;
+        let mut ino = self.fs.sb().s_last_orphan;
         if ino == 0 || self.read_only() {
             return Ok(());
         }
-        let first_ino = self.fs.sb.first_ino();
+        let first_ino = self.fs.sb().first_ino();
         let mut seen = std::collections::HashSet::new();
         while ino != 0 {
             if ino < first_ino || ino > self.inodes_count || !seen.insert(ino) {
@@ -456,8 +460,7 @@ Either the superblock or the partition table is likely to be corrupt!",
             self.write_inode(ino, &rec)?;
             ino = next;
         }
-        self.fs.sb.s_last_orphan = 0;
-        self.fs.mark_super_dirty();
+        self.fs.update_superblock(|sb| sb.s_last_orphan = 0);
         let _ = inode::ROOT_INO;
         Ok(())
     }

@@ -40,6 +40,9 @@ pub enum Error {
     #[error("inode {ino} is outside the filesystem ({inodes} inodes)")]
     InodeOutOfRange { ino: u32, inodes: u32 },
 
+    #[error("group {group} is outside the filesystem ({count} groups)")]
+    GroupOutOfRange { group: u32, count: usize },
+
     #[error("filesystem has unsupported features: {0}")]
     UnsupportedFeatures(String),
 

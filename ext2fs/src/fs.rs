@@ -56,9 +56,13 @@ pub struct OpenOptions {
 #[derive(Debug)]
 pub struct Filesystem {
     image: Image,
-    pub sb: Superblock,
-    pub geo: Geometry,
-    pub groups: Vec<GroupDesc>,
+    /// Private so that every change goes through `update_superblock`,
+    /// which marks it for the next flush.
+    sb: Superblock,
+    /// Derived from `sb` at open; read with `geo()`.
+    geo: Geometry,
+    /// Changed through `update_group` (marked for the next flush).
+    groups: Vec<GroupDesc>,
     /// Byte offset of the superblock this was opened from.
     sb_offset: u64,
     block_bitmap: Option<Bitmap>,

@@ -283,8 +283,8 @@ fn htree_directories_we_build_are_clean_and_readable() {
                 &root,
                 d,
                 name.as_bytes(),
-                &fs.sb.s_hash_seed,
-                fs.sb.s_flags,
+                &fs.sb().s_hash_seed,
+                fs.sb().s_flags,
                 |l| fs.read_block(fs.bmap(&rec, l as u64)?.unwrap_or(0) as u64),
             )
             .unwrap();
@@ -327,7 +327,7 @@ fn two_level_htree_is_clean() {
         inode: f,
         file_type: ft::REG_FILE,
     });
-    let sb = fs.sb;
+    let sb = fs.sb();
     let blocks = ext2fs::htree::build(
         d,
         2,
@@ -484,17 +484,22 @@ fn group_counts_saturate() {
     };
     let mut fs = Filesystem::from_image(Image::in_memory(bytes, true), &opts).unwrap();
     fs.load_bitmaps().unwrap();
-    fs.groups[0].bg_used_dirs_count = u16::MAX;
-    fs.groups[0].bg_free_inodes_count = u16::MAX;
-    fs.groups[0].bg_free_blocks_count = u16::MAX;
-    fs.sb.s_free_inodes_count = u32::MAX;
-    fs.sb.s_free_blocks_count = u32::MAX;
+    fs.update_group(0, |gd| {
+        gd.bg_used_dirs_count = u16::MAX;
+        gd.bg_free_inodes_count = u16::MAX;
+        gd.bg_free_blocks_count = u16::MAX;
+    })
+    .unwrap();
+    fs.update_superblock(|sb| {
+        sb.s_free_inodes_count = u32::MAX;
+        sb.s_free_blocks_count = u32::MAX;
+    });
     let ino = fs.alloc_inode(2, true).unwrap();
     fs.mark_inode(ino, true, true).unwrap();
     fs.mark_inode(ino, false, true).unwrap();
     let b = fs.alloc_block(0).unwrap();
     fs.mark_block(b as u64, false).unwrap();
-    assert_eq!(fs.groups[0].bg_free_blocks_count, u16::MAX);
+    assert_eq!(fs.groups()[0].bg_free_blocks_count, u16::MAX);
 }
 
 #[test]
@@ -507,7 +512,7 @@ fn orphans_of_unlinked_open_files_chain_and_free() {
     let img = dir.path().join("fs.img");
     mkfs(&img, &["-b", "1024"], "8M");
     let mut fs = rw(&img);
-    let free_before = fs.sb.s_free_blocks_count;
+    let free_before = fs.sb().s_free_blocks_count;
     let mut inos = Vec::new();
     for name in [b"a", b"b", b"c"] {
         let ino = fs.create(2, name, S_IFREG | 0o644).unwrap();
@@ -518,7 +523,7 @@ fn orphans_of_unlinked_open_files_chain_and_free() {
         inos.push(ino);
     }
     // The list runs newest first, through each inode's dtime.
-    assert_eq!(fs.sb.s_last_orphan, inos[2]);
+    assert_eq!(fs.sb().s_last_orphan, inos[2]);
     assert_eq!(fs.read_inode(inos[2]).unwrap().base.i_dtime, inos[1]);
     assert_eq!(fs.read_inode(inos[1]).unwrap().base.i_dtime, inos[0]);
     assert_eq!(fs.read_inode(inos[0]).unwrap().base.i_links_count, 0);
@@ -527,9 +532,9 @@ fn orphans_of_unlinked_open_files_chain_and_free() {
     assert_eq!(fs.read_inode(inos[2]).unwrap().base.i_dtime, inos[0]);
     fs.release_orphan(inos[0]).unwrap();
     fs.release_orphan(inos[2]).unwrap();
-    assert_eq!(fs.sb.s_last_orphan, 0);
+    assert_eq!(fs.sb().s_last_orphan, 0);
     assert!(fs.release_orphan(inos[0]).is_err(), "released twice");
-    assert_eq!(fs.sb.s_free_blocks_count, free_before);
+    assert_eq!(fs.sb().s_free_blocks_count, free_before);
     fs.close().unwrap();
     e2fsck_clean(&img);
 }

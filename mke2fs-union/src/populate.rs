@@ -103,12 +103,12 @@ pub fn populate(
     // times in a copy: hold them (16 MiB at most) and write each once.
     fs.set_write_cache(16 << 20);
     let union_on = fs.whiteout_feature();
-    let xattrs = fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR);
+    let xattrs = fs.sb().has_compat(ext2fs::features::compat::EXT_ATTR);
     let bs = fs.block_size() as u64;
     let limits = source::Limits {
         max_file: ext2fs::block_map::max_logical_blocks(fs.block_size()).saturating_mul(bs),
-        free_bytes: (fs.sb.s_free_blocks_count as u64).saturating_mul(bs),
-        free_inodes: fs.sb.s_free_inodes_count as u64,
+        free_bytes: (fs.sb().s_free_blocks_count as u64).saturating_mul(bs),
+        free_inodes: fs.sb().s_free_inodes_count as u64,
     };
     let (model, tree) = match build_tree(roots, source, union_on, xattrs, limits) {
         Ok(t) => t,
@@ -167,8 +167,7 @@ pub fn populate(
 /// Best effort: the superblock says "not clean", so that e2fsck checks
 /// an image a copy could not finish.
 fn mark_not_clean(fs: &mut Filesystem) {
-    fs.sb.s_state &= !ext2fs::superblock::STATE_VALID;
-    fs.mark_super_dirty();
+    fs.update_superblock(|sb| sb.s_state &= !ext2fs::superblock::STATE_VALID);
     let _ = fs.sync();
 }
 
@@ -466,7 +465,7 @@ impl<'m> Copier<'m> {
         rec.base.i_mtime = t(meta.mtime);
         rec.base.i_ctime = t(meta.ctime);
         lib(self.fs.write_inode(ino, &rec), origin)?;
-        if !meta.xattrs.is_empty() && self.fs.sb.has_compat(ext2fs::features::compat::EXT_ATTR) {
+        if !meta.xattrs.is_empty() && self.fs.sb().has_compat(ext2fs::features::compat::EXT_ATTR) {
             let mut attrs = meta.xattrs.clone();
             for a in attrs.iter_mut() {
                 if ACL_NAMES.contains(&a.name.as_str()) {
@@ -483,7 +482,7 @@ impl<'m> Copier<'m> {
     /// Big directories become htrees (the real mke2fs -d leaves them linear).
     fn finish_dir(&mut self, dir: u32, origin: &str) -> Result<()> {
         let rec = lib(self.fs.read_inode(dir), origin)?;
-        if self.fs.sb.has_compat(ext2fs::features::compat::DIR_INDEX)
+        if self.fs.sb().has_compat(ext2fs::features::compat::DIR_INDEX)
             && rec.size() > self.fs.block_size() as u64
             && rec.flags() & inode::flags::INDEX == 0
         {

@@ -88,7 +88,7 @@ fn e2fsck_interrupted_at_every_write() {
     {
         let mut fs = open_rw(&pristine);
         let bs = fs.block_size() as usize;
-        let g = fs.groups[0];
+        let g = fs.groups()[0];
         fs.write_block(g.bg_block_bitmap as u64, &vec![0; bs])
             .unwrap();
         fs.write_block(g.bg_inode_bitmap as u64, &vec![0; bs])

@@ -116,9 +116,9 @@ fn our_fields(sb: &Superblock) -> Vec<(&'static str, String)> {
 
 /// The per-group lines of `dumpe2fs` as the library computes them.
 fn our_group_table(fs: &Filesystem) -> Vec<String> {
-    let g = &fs.geo;
+    let g = fs.geo();
     let mut out = Vec::new();
-    for (i, gd) in fs.groups.iter().enumerate() {
+    for (i, gd) in fs.groups().iter().enumerate() {
         let i = i as u32;
         let first = g.group_first_block(i);
         out.push(format!("Blocks {}-{}", first, g.group_last_block(i)));
@@ -184,7 +184,7 @@ fn check_image(img: &Path, what: &str) {
     let fs = Filesystem::open(img, &OpenOptions::default())
         .unwrap_or_else(|e| panic!("{what}: library cannot open: {e}"));
     let real = header_fields(&real_dumpe2fs(img, true));
-    for (key, ours) in our_fields(&fs.sb) {
+    for (key, ours) in our_fields(fs.sb()) {
         let theirs = real
             .get(key)
             .unwrap_or_else(|| panic!("{what}: dumpe2fs has no '{key}'"));
@@ -302,11 +302,11 @@ fn resize_inode_layout_matches_mke2fs() {
         real_mkfs(&img, args, size);
         let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
         let ino = fs.read_inode(7).unwrap();
-        let problems = ext2fs::resize_inode::verify(&fs.geo, &ino, |b| fs.read_block(b as u64));
+        let problems = ext2fs::resize_inode::verify(fs.geo(), &ino, |b| fs.read_block(b as u64));
         assert!(problems.is_empty(), "{args:?}: {problems:?}");
         let dind = ino.base.i_block[ext2fs::inode::DIND_BLOCK];
         let (built, blocks) =
-            ext2fs::resize_inode::build(&fs.geo, dind, ino.base.i_ctime, fs.sb.inode_size());
+            ext2fs::resize_inode::build(fs.geo(), dind, ino.base.i_ctime, fs.sb().inode_size());
         assert_eq!(built.base.i_blocks, ino.base.i_blocks, "{args:?}: i_blocks");
         assert_eq!(built.size(), ino.size(), "{args:?}: i_size");
         assert_eq!(built.base.i_mode, ino.base.i_mode);

@@ -473,7 +473,7 @@ fn link_counts_stop_at_ext2s_limit() {
     let e = fs.mkdir(d, b"sub", 0o755).unwrap_err();
     assert!(matches!(e, ext2fs::Error::TooManyLinks(i) if i == d), "{e}");
     assert!(fs.lookup_entry(d, b"sub").unwrap().is_none());
-    let free = fs.sb.s_free_inodes_count;
+    let free = fs.sb().s_free_inodes_count;
     // A directory moved into it is refused too.
     let other = fs.mkdir(2, b"other", 0o755).unwrap();
     let e = fs.rename(2, b"other", d, b"moved").unwrap_err();
@@ -482,6 +482,6 @@ fn link_counts_stop_at_ext2s_limit() {
         fs.lookup_entry(2, b"other").unwrap().map(|e| e.inode),
         Some(other)
     );
-    assert_eq!(fs.sb.s_free_inodes_count, free - 1);
+    assert_eq!(fs.sb().s_free_inodes_count, free - 1);
     fs.close().unwrap();
 }

@@ -159,7 +159,7 @@ fn a_tree_that_does_not_fit_fails_and_is_marked_not_clean() {
     );
     let fs = Filesystem::open(&img, &OpenOptions::default()).unwrap();
     assert_eq!(
-        fs.sb.s_state & ext2fs::superblock::STATE_VALID,
+        fs.sb().s_state & ext2fs::superblock::STATE_VALID,
         0,
         "a half-made image must not claim to be clean"
     );

@@ -429,7 +429,7 @@ fn lower_layers_from_an_image_and_a_directory() {
 /// The top image's superblock state and mount count, read without a lock.
 fn image_state(img: &Path) -> (u16, u16) {
     let fs = ext2fs::fs::Filesystem::open(img, &Default::default()).unwrap();
-    (fs.sb.s_state, fs.sb.s_mnt_count)
+    (fs.sb().s_state, fs.sb().s_mnt_count)
 }
 
 #[test]

@@ -60,7 +60,7 @@ fn unlinked_and_renamed_over_files_stay_usable_while_open() {
     // The orphans were freed at the last close: the image checks clean.
     unmount_and_check(&s, guard);
     let fs = ext2fs::fs::Filesystem::open(&s.img, &Default::default()).unwrap();
-    assert_eq!(fs.sb.s_last_orphan, 0, "an orphan was left on the list");
+    assert_eq!(fs.sb().s_last_orphan, 0, "an orphan was left on the list");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{Filesystem, OpenOptions};
 use crate::features::{incompat, SUPPORTED_INCOMPAT};
-use crate::group_desc;
+use crate::group_desc::{self, GroupDesc};
 use crate::image::Image;
 use crate::layout::Geometry;
 use crate::superblock::{Superblock, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
@@ -95,6 +95,45 @@ impl Filesystem {
 
     pub fn filetype_feature(&self) -> bool {
         self.sb.has_incompat(incompat::FILETYPE)
+    }
+
+    /// The superblock as in memory (changes not yet flushed included).
+    pub fn sb(&self) -> &Superblock {
+        &self.sb
+    }
+
+    /// Changes the superblock and marks it for the next `flush`, so a
+    /// change cannot be forgotten.
+    pub fn update_superblock<R>(&mut self, change: impl FnOnce(&mut Superblock) -> R) -> R {
+        self.dirty = true;
+        change(&mut self.sb)
+    }
+
+    /// The group geometry derived from the superblock at open.
+    pub fn geo(&self) -> &Geometry {
+        &self.geo
+    }
+
+    /// The group descriptors as in memory.
+    pub fn groups(&self) -> &[GroupDesc] {
+        &self.groups
+    }
+
+    /// Changes group `group`'s descriptor and marks the descriptor table
+    /// for the next `flush` (the group's bitmaps are not rewritten for it).
+    /// A group number past the table is an error.
+    pub fn update_group<R>(
+        &mut self,
+        group: u32,
+        change: impl FnOnce(&mut GroupDesc) -> R,
+    ) -> Result<R> {
+        let count = self.groups.len();
+        let gd = self
+            .groups
+            .get_mut(group as usize)
+            .ok_or(Error::GroupOutOfRange { group, count })?;
+        self.dirty = true;
+        Ok(change(gd))
     }
 
     /// Byte offset of the superblock in use (1024 unless a backup).

@@ -19,7 +19,7 @@ pub struct InUse {
 /// Marks the image in use (not clean) and makes that durable. Returns the
 /// warnings the kernel prints for such a mount.
 pub fn mark_in_use(fs: &mut Filesystem) -> Result<(InUse, Vec<String>), ext2fs::Error> {
-    let sb = &mut fs.sb;
+    let sb = fs.sb();
     let mut warnings = Vec::new();
     if sb.s_state & STATE_VALID == 0 {
         warnings.push("mounting an unchecked filesystem: running e2fsck is recommended".into());
@@ -31,13 +31,14 @@ pub fn mark_in_use(fs: &mut Filesystem) -> Result<(InUse, Vec<String>), ext2fs::
     let in_use = InUse {
         state_at_mount: sb.s_state,
     };
-    sb.s_state &= !STATE_VALID;
-    if sb.s_max_mnt_count == 0 {
-        sb.s_max_mnt_count = DEFAULT_MAX_MOUNT_COUNT as u16;
-    }
-    sb.s_mnt_count = sb.s_mnt_count.wrapping_add(1);
-    sb.s_mtime = now();
-    fs.mark_super_dirty();
+    fs.update_superblock(|sb| {
+        sb.s_state &= !STATE_VALID;
+        if sb.s_max_mnt_count == 0 {
+            sb.s_max_mnt_count = DEFAULT_MAX_MOUNT_COUNT as u16;
+        }
+        sb.s_mnt_count = sb.s_mnt_count.wrapping_add(1);
+        sb.s_mtime = now();
+    });
     fs.sync()?;
     Ok((in_use, warnings))
 }
@@ -47,8 +48,7 @@ pub fn mark_in_use(fs: &mut Filesystem) -> Result<(InUse, Vec<String>), ext2fs::
 /// fsynced again. On any error the image stays marked in use.
 pub fn mark_released(fs: &mut Filesystem, m: InUse) -> Result<(), ext2fs::Error> {
     fs.sync()?;
-    fs.sb.s_state = m.state_at_mount;
-    fs.mark_super_dirty();
+    fs.update_superblock(|sb| sb.s_state = m.state_at_mount);
     fs.sync()
 }
 

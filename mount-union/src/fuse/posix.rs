@@ -31,8 +31,8 @@ impl Caller {
     /// the superblock's resuid/resgid), as ext2_has_free_blocks decides.
     fn may_use_reserved(&self, fs: &Filesystem) -> bool {
         self.uid == 0
-            || self.uid == fs.sb.s_def_resuid as u32
-            || self.gid == fs.sb.s_def_resgid as u32
+            || self.uid == fs.sb().s_def_resuid as u32
+            || self.gid == fs.sb().s_def_resgid as u32
     }
 
     /// ENOSPC when writing `bytes` would take blocks the caller may not
@@ -43,8 +43,8 @@ impl Caller {
             return Ok(());
         }
         let need = bytes.div_ceil(fs.block_size() as u64) + 1;
-        let free = fs.sb.s_free_blocks_count as u64;
-        if free < need + fs.sb.s_r_blocks_count as u64 {
+        let free = fs.sb().s_free_blocks_count as u64;
+        if free < need + fs.sb().s_r_blocks_count as u64 {
             return Err(libc::ENOSPC);
         }
         Ok(())

@@ -1053,7 +1053,7 @@ impl Union {
     }
 
     pub fn statfs(&self) -> (u64, u64, u64, u64, u64, u32) {
-        let sb = &self.top.sb;
+        let sb = self.top.sb();
         let blocks = sb.s_blocks_count as u64;
         let bfree = sb.s_free_blocks_count as u64;
         let bavail = bfree.saturating_sub(sb.s_r_blocks_count as u64);
