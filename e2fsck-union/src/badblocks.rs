@@ -9,7 +9,7 @@ use ext2fs::block_map;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{self, Inode};
 
-use crate::blocks::{self, Kind};
+use crate::blocks;
 
 /// Reads block numbers, one per line (blank lines and '#' comments skipped).
 pub fn read_list(path: &Path, fs: &Filesystem) -> Result<Vec<u32>> {
@@ -85,9 +85,10 @@ pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool) -> Result<usize> 
     let mut listed = Vec::new();
     let mut old_indirect = Vec::new();
     for p in blocks::legal_blocks(fs, &rec).blocks {
-        match p.kind {
-            Kind::Data => listed.push(p.pblk),
-            Kind::Indirect(_) => old_indirect.push(p.pblk as u64),
+        if p.is_data() {
+            listed.push(p.pblk);
+        } else {
+            old_indirect.push(p.pblk as u64);
         }
     }
     if replace {

@@ -7,10 +7,11 @@ use ext2fs::features::{compat, incompat, ro_compat};
 use ext2fs::inode::{self, flags, Inode};
 use ext2fs::xattr;
 
-use crate::blocks::{self, Kind, Visit};
+use crate::blocks;
 use crate::checker::{Checker, DirBlock, DirInfo};
 use crate::problem::{Code, Ctx};
 use crate::super_check::GroupTable;
+use ext2fs::block_map::{MapPtr, Visit};
 
 /// Largest file a block map of this block size can address (e2fsck's
 /// ext2_max_sizes).
@@ -422,11 +423,7 @@ impl Checker {
             return false;
         }
         let (buf, buflen) = if inode.is_fast_symlink() {
-            let mut raw = Vec::with_capacity(60);
-            for w in inode.base.i_block {
-                raw.extend_from_slice(&w.to_le_bytes());
-            }
-            (raw, 60usize)
+            (inode.i_block_bytes(), 60usize)
         } else {
             let b = inode.base.i_block;
             if b[1..].iter().any(|&x| x != 0) {
@@ -536,7 +533,7 @@ impl Checker {
             };
             if self.problem(Code::XattrBlockRefcount, &c)? {
                 let mut buf = self.fs.read_block(blk as u64)?;
-                buf[4..8].copy_from_slice(&seen.to_le_bytes());
+                xattr::update_header(&mut buf, blk as u64, |h| h.h_refcount = seen)?;
                 self.fs.write_block(blk as u64, &buf)?;
                 if let Some(r) = self.ea_refs.get_mut(&blk) {
                     r.1 = seen;
@@ -564,8 +561,8 @@ impl Checker {
         // An indirect block on top of filesystem metadata holds no
         // pointers of this file: clearing "its" pointers would write into
         // the metadata, so the indirect pointer itself is illegal.
-        let squatting = |m: &ext2fs::bitmap::Bitmap, p: &blocks::Ptr| {
-            matches!(p.kind, Kind::Indirect(_)) && m.get(p.pblk as u64 - first_data)
+        let squatting = |m: &ext2fs::bitmap::Bitmap, p: &MapPtr| {
+            !p.is_data() && m.get(p.pblk as u64 - first_data)
         };
         // First walk: take every legal pointer and note the illegal ones
         // without asking yet (the map is not changed: `scratch`).
@@ -578,7 +575,7 @@ impl Checker {
         blocks::walk(&self.fs, &mut scratch, |p| {
             let b = p.pblk as u64;
             if b < first_data || b >= blocks_count || squatting(&self.metadata, p) || p.repeat {
-                problems.push((p.lblk, p.pblk));
+                problems.push((p.lblk(), p.pblk));
                 Visit::Replace(0)
             } else {
                 acc.take(p);
@@ -616,7 +613,7 @@ impl Checker {
             let walk = blocks::walk(&self.fs, target, |p| {
                 let b = p.pblk as u64;
                 if b < first_data || b >= blocks_count || squatting(&self.metadata, p) || p.repeat {
-                    return if clear_illegal.get(&(p.lblk, p.pblk)) == Some(&true) {
+                    return if clear_illegal.get(&(p.lblk(), p.pblk)) == Some(&true) {
                         Visit::Replace(0)
                     } else {
                         Visit::Keep
@@ -628,7 +625,7 @@ impl Checker {
             for (b, data) in &walk.writes {
                 self.fs.write_block(*b, data)?;
             }
-            if walk.inode_changed {
+            if walk.i_block_changed {
                 self.write_inode(ino, inode)?;
             }
         }
@@ -757,11 +754,11 @@ impl Checker {
         blocks::walk(&self.fs, &mut inode.clone(), |p| {
             let b = p.pblk as u64;
             if b < first_data || b >= blocks_count {
-                bad.push((p.lblk, p.pblk));
+                bad.push((p.lblk(), p.pblk));
                 Visit::Replace(0)
             } else {
-                if p.kind == Kind::Data && primary.contains(&b) {
-                    critical.push((p.lblk, p.pblk));
+                if p.is_data() && primary.contains(&b) {
+                    critical.push((p.lblk(), p.pblk));
                 }
                 Visit::Keep
             }
@@ -796,15 +793,15 @@ impl Checker {
         let mut nblocks = 0u64;
         let mut last: i64 = -1;
         let walk = blocks::walk(&self.fs, inode, |p| {
-            if clear.contains(&(p.lblk, p.pblk)) {
+            if clear.contains(&(p.lblk(), p.pblk)) {
                 return Visit::Replace(0);
             }
             let b = p.pblk as u64;
             if b >= first_data && b < blocks_count {
-                claimed.push((p.kind, b));
+                claimed.push((p.is_data(), b));
                 nblocks += 1;
-                if p.kind == Kind::Data {
-                    last = last.max(p.lblk as i64);
+                if p.is_data() {
+                    last = last.max(p.lblk() as i64);
                 }
             }
             Visit::Keep
@@ -812,11 +809,11 @@ impl Checker {
         for (b, data) in &walk.writes {
             self.fs.write_block(*b, data)?;
         }
-        if walk.inode_changed {
+        if walk.i_block_changed {
             self.write_inode(ino, inode)?;
         }
-        for (kind, b) in claimed {
-            if kind == Kind::Data {
+        for (is_data, b) in claimed {
+            if is_data {
                 self.stats.bad_blocks += 1;
                 if primary.contains(&b) || self.bad_metadata_block(b)? {
                     continue;
@@ -1008,8 +1005,8 @@ impl Checker {
         let last = map
             .blocks
             .iter()
-            .filter(|p| p.kind == Kind::Data)
-            .map(|p| p.lblk as i64)
+            .filter(|p| p.is_data())
+            .map(|p| p.lblk() as i64)
             .max()
             .unwrap_or(-1);
         self.check_special_map(ino, inode, last, n)
@@ -1043,7 +1040,7 @@ impl Claims {
         }
     }
 
-    fn take(&mut self, p: &blocks::Ptr) {
+    fn take(&mut self, p: &MapPtr) {
         let b = p.pblk as u64;
         self.claimed.push(b);
         self.nblocks += 1;
@@ -1051,12 +1048,12 @@ impl Claims {
             self.fragmented = true;
         }
         self.prev_phys = b;
-        if p.kind == Kind::Data {
-            self.last_block = self.last_block.max(p.lblk as i64);
+        if p.is_data() {
+            self.last_block = self.last_block.max(p.lblk() as i64);
             if self.is_dir {
                 self.dir_blocks.push(DirBlock {
                     ino: self.ino,
-                    lblk: p.lblk as u32,
+                    lblk: p.lblk() as u32,
                     pblk: p.pblk,
                 });
             }

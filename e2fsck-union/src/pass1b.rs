@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 use ext2fs::inode;
 
-use crate::blocks::{self, Visit};
+use crate::blocks;
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
+use ext2fs::block_map::Visit;
 
 impl Checker {
     pub fn pass1_dups(&mut self) -> Result<()> {
@@ -190,7 +191,7 @@ impl Checker {
                 self.dup.remove(&p.pblk);
             }
             let new = (i + first) as u32;
-            if p.kind == blocks::Kind::Data {
+            if p.is_data() {
                 copies.push((p.pblk as u64, new as u64));
             }
             Visit::Replace(new)
@@ -208,7 +209,7 @@ impl Checker {
         for (b, data) in &walk.writes {
             self.fs.write_block(*b, data)?;
         }
-        if walk.inode_changed {
+        if walk.i_block_changed {
             self.write_inode(ino, &inode)?;
         }
         if full {

@@ -21,12 +21,178 @@ pub fn max_logical_blocks(block_size: u32) -> u64 {
     NDIR_BLOCKS as u64 + p + p * p + p * p * p
 }
 
-/// Walks every non-zero pointer of the map, metadata blocks first at each
-/// level (the order e2fsck reports them in), calling `visit(kind, block)`.
-/// `read` fetches an indirect block's contents. A `visit` returning false
-/// stops the walk. Pointers are passed as found, unvalidated: the caller
-/// decides whether a block number is legal; an indirect block that `read`
-/// cannot fetch is an error.
+impl BlockKind {
+    /// The logical block of a data block; for an indirect block, the first
+    /// logical block below it.
+    pub fn lblk(self) -> u64 {
+        match self {
+            BlockKind::Data(l) => l,
+            BlockKind::Indirect { first, .. } => first,
+        }
+    }
+}
+
+/// One pointer of the map as `iterate` shows it to its visitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapPtr {
+    pub kind: BlockKind,
+    pub pblk: u32,
+    /// An indirect block this map listed already (a loop, or a map made to
+    /// cost pointers^3 reads): it is shown but never descended into again.
+    pub repeat: bool,
+}
+
+impl MapPtr {
+    pub fn is_data(&self) -> bool {
+        matches!(self.kind, BlockKind::Data(_))
+    }
+
+    pub fn lblk(&self) -> u64 {
+        self.kind.lblk()
+    }
+}
+
+/// A visitor's verdict on one pointer (block_iterate's BLOCK_CHANGED and
+/// BLOCK_ABORT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visit {
+    Keep,
+    /// Store this value instead (0 clears the pointer; a cleared indirect
+    /// block is not descended into).
+    Replace(u32),
+    /// End the walk here.
+    Stop,
+}
+
+/// What `iterate` changed. The walk never writes: changed indirect blocks
+/// come back here for the caller to write (or not, under `-n`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapEdit {
+    /// Indirect blocks whose contents changed: (block, bytes).
+    pub writes: Vec<(u64, Vec<u8>)>,
+    /// i_block itself changed (the inode must be written).
+    pub i_block_changed: bool,
+    pub stopped: bool,
+}
+
+/// The one walk over a block map (e2fsprogs' block_iterate): every
+/// non-zero pointer in logical order, each indirect block before the
+/// blocks below it, shown to `visit` before it is trusted; `visit` may
+/// keep, replace or clear it, or stop the walk. `read` fetches an indirect
+/// block: `Ok(None)` means it cannot be read and holds no pointers worth
+/// following (its subtree is skipped), `Err` ends the walk with that error.
+/// A replaced indirect block is taken as a copy of the original: the
+/// original is read and the copy (with changes below) is written.
+pub fn iterate<R, V>(
+    i_block: &mut [u32; N_BLOCKS],
+    block_size: u32,
+    mut read: R,
+    mut visit: V,
+) -> Result<MapEdit>
+where
+    R: FnMut(u32) -> Result<Option<Vec<u8>>>,
+    V: FnMut(&MapPtr) -> Visit,
+{
+    let per = (block_size / 4) as u64;
+    let mut w = Walker {
+        per,
+        edit: MapEdit::default(),
+        seen: std::collections::HashSet::new(),
+    };
+    let mut first = 0u64;
+    for (slot, p) in i_block.iter_mut().enumerate() {
+        let level = slot.saturating_sub(NDIR_BLOCKS - 1) as u8;
+        let start = first;
+        first += per.pow(level as u32);
+        if *p == 0 {
+            continue;
+        }
+        let new = w.visit_tree(level, start, *p, &mut read, &mut visit)?;
+        if w.edit.stopped {
+            break;
+        }
+        if new != *p {
+            *p = new;
+            w.edit.i_block_changed = true;
+        }
+    }
+    Ok(w.edit)
+}
+
+struct Walker {
+    per: u64,
+    edit: MapEdit,
+    /// Indirect blocks already descended into.
+    seen: std::collections::HashSet<u32>,
+}
+
+impl Walker {
+    /// Visits one pointer and, for an indirect block, everything below it;
+    /// returns the pointer's (possibly replaced) value.
+    fn visit_tree<R, V>(
+        &mut self,
+        level: u8,
+        lblk: u64,
+        p: u32,
+        read: &mut R,
+        visit: &mut V,
+    ) -> Result<u32>
+    where
+        R: FnMut(u32) -> Result<Option<Vec<u8>>>,
+        V: FnMut(&MapPtr) -> Visit,
+    {
+        let ptr = MapPtr {
+            kind: if level == 0 {
+                BlockKind::Data(lblk)
+            } else {
+                BlockKind::Indirect { level, first: lblk }
+            },
+            pblk: p,
+            repeat: level > 0 && self.seen.contains(&p),
+        };
+        let cur = match visit(&ptr) {
+            Visit::Keep => p,
+            Visit::Replace(n) => n,
+            Visit::Stop => {
+                self.edit.stopped = true;
+                return Ok(p);
+            }
+        };
+        if level == 0 || cur == 0 || ptr.repeat || !self.seen.insert(cur) {
+            return Ok(cur);
+        }
+        let Some(mut buf) = read(p)? else {
+            return Ok(cur);
+        };
+        let span = self.per.pow(level as u32 - 1);
+        let mut changed = false;
+        for k in 0..(self.per as usize).min(buf.len() / 4) {
+            let child = crate::codec::le32(&buf, k * 4);
+            if child == 0 {
+                continue;
+            }
+            let new = self.visit_tree(level - 1, lblk + k as u64 * span, child, read, visit)?;
+            if new != child {
+                crate::codec::put32(&mut buf, k * 4, new);
+                changed = true;
+            }
+            if self.edit.stopped {
+                break;
+            }
+        }
+        if changed || cur != p {
+            // A later write of the same block (a replaced copy) wins.
+            self.edit.writes.retain(|(b, _)| *b != cur as u64);
+            self.edit.writes.push((cur as u64, buf));
+        }
+        Ok(cur)
+    }
+}
+
+/// A read-only walk: every non-zero pointer as `iterate` shows it, until
+/// `visit` returns false. Pointers are passed as found, unvalidated: the
+/// caller decides whether a block number is legal. An indirect block that
+/// `read` cannot fetch, or one listed twice (a loop), is an error.
 pub fn walk<R, V>(
     i_block: &[u32; N_BLOCKS],
     block_size: u32,
@@ -37,73 +203,27 @@ where
     R: FnMut(u32) -> Result<Vec<u8>>,
     V: FnMut(BlockKind, u32) -> bool,
 {
-    for (i, &b) in i_block.iter().enumerate().take(NDIR_BLOCKS) {
-        if b != 0 && !visit(BlockKind::Data(i as u64), b) {
-            return Ok(());
-        }
+    let mut looped = None;
+    let mut map = *i_block;
+    iterate(
+        &mut map,
+        block_size,
+        |b| read(b).map(Some),
+        |p| {
+            if !visit(p.kind, p.pblk) {
+                Visit::Stop
+            } else if p.repeat {
+                looped = Some(p.pblk);
+                Visit::Stop
+            } else {
+                Visit::Keep
+            }
+        },
+    )?;
+    match looped {
+        Some(b) => Err(Error::BlockMapLoop(b)),
+        None => Ok(()),
     }
-    let p = (block_size / 4) as u64;
-    let mut first = NDIR_BLOCKS as u64;
-    let mut seen = std::collections::HashSet::new();
-    for (slot, level) in [(IND_BLOCK, 1u8), (DIND_BLOCK, 2), (TIND_BLOCK, 3)] {
-        let span = p.pow(level as u32);
-        if i_block[slot] != 0
-            && !walk_indirect(
-                i_block[slot],
-                level,
-                first,
-                p,
-                &mut read,
-                &mut visit,
-                &mut seen,
-            )?
-        {
-            return Ok(());
-        }
-        first += span;
-    }
-    Ok(())
-}
-
-fn walk_indirect<R, V>(
-    block: u32,
-    level: u8,
-    first: u64,
-    per: u64,
-    read: &mut R,
-    visit: &mut V,
-    seen: &mut std::collections::HashSet<u32>,
-) -> Result<bool>
-where
-    R: FnMut(u32) -> Result<Vec<u8>>,
-    V: FnMut(BlockKind, u32) -> bool,
-{
-    if !visit(BlockKind::Indirect { level, first }, block) {
-        return Ok(false);
-    }
-    // A map that lists an indirect block twice loops (or was made to cost
-    // pointers^3 reads): corrupt, and never followed.
-    if !seen.insert(block) {
-        return Err(crate::Error::BlockMapLoop(block));
-    }
-    let data = read(block)?;
-    let span = per.pow(level as u32 - 1);
-    for (i, chunk) in data.chunks_exact(4).enumerate().take(per as usize) {
-        let b = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        if b == 0 {
-            continue;
-        }
-        let start = first + i as u64 * span;
-        let go = if level == 1 {
-            visit(BlockKind::Data(start), b)
-        } else {
-            walk_indirect(b, level - 1, start, per, read, visit, seen)?
-        };
-        if !go {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// The path through the map to logical block `lblk`: the i_block slot and
@@ -233,11 +353,138 @@ mod tests {
         assert_eq!(round_trip(data.clone(), 1024), data);
     }
 
+    /// A built map and its indirect blocks, keyed by block number.
+    fn built(data: &[(u64, u32)], bs: u32) -> ([u32; N_BLOCKS], HashMap<u32, Vec<u8>>) {
+        let mut next = 1_000_000u32;
+        let (ib, ind) = build(data, bs, || {
+            next += 1;
+            Ok(next)
+        })
+        .unwrap();
+        (ib, ind.into_iter().collect())
+    }
+
+    fn data_of(ib: &[u32; N_BLOCKS], blocks: &HashMap<u32, Vec<u8>>, bs: u32) -> Vec<(u64, u32)> {
+        let mut seen = Vec::new();
+        walk(
+            ib,
+            bs,
+            |b| Ok(blocks[&b].clone()),
+            |k, b| {
+                if let BlockKind::Data(l) = k {
+                    seen.push((l, b));
+                }
+                true
+            },
+        )
+        .unwrap();
+        seen
+    }
+
+    #[test]
+    fn a_repeated_indirect_block_is_shown_once_more_then_a_loop() {
+        let (mut ib, blocks) = built(&[(12, 50)], 1024);
+        ib[DIND_BLOCK] = ib[IND_BLOCK];
+        let mut shown = Vec::new();
+        let edit = iterate(
+            &mut ib,
+            1024,
+            |b| Ok(blocks.get(&b).cloned()),
+            |p| {
+                shown.push((p.kind, p.repeat));
+                Visit::Keep
+            },
+        )
+        .unwrap();
+        assert_eq!(edit, MapEdit::default());
+        assert_eq!(shown.len(), 3);
+        assert_eq!(
+            shown[2],
+            (
+                BlockKind::Indirect {
+                    level: 2,
+                    first: 12 + 256
+                },
+                true
+            )
+        );
+        let err = walk(&ib, 1024, |b| Ok(blocks[&b].clone()), |_, _| true).unwrap_err();
+        assert!(matches!(err, Error::BlockMapLoop(_)));
+    }
+
+    #[test]
+    fn an_unreadable_indirect_block_is_skipped_or_an_error() {
+        let (mut ib, _) = built(&[(0, 9), (12, 50), (300, 51)], 1024);
+        let mut shown = 0;
+        iterate(
+            &mut ib,
+            1024,
+            |_| Ok(None),
+            |_| {
+                shown += 1;
+                Visit::Keep
+            },
+        )
+        .unwrap();
+        // data 0, the single and the double indirect block, nothing below.
+        assert_eq!(shown, 3);
+        assert!(walk(&ib, 1024, |_| Err(Error::BlockMapLoop(0)), |_, _| true).is_err());
+    }
+
     proptest! {
         #[test]
         fn build_then_walk(mut lblks in proptest::collection::btree_set(0u64..16_843_020, 0..50)) {
             let data: Vec<(u64, u32)> = std::mem::take(&mut lblks).into_iter().enumerate().map(|(i, l)| (l, i as u32 + 1)).collect();
             prop_assert_eq!(round_trip(data.clone(), 1024), data);
+        }
+
+        /// Clearing pointers through the visitor and writing back what
+        /// iterate returns leaves exactly the data blocks not cleared
+        /// (a cleared indirect block takes its whole range with it).
+        #[test]
+        fn iterate_clears_what_the_visitor_clears(
+            lblks in proptest::collection::btree_set(0u64..70_000, 0..40),
+            drop in proptest::collection::vec(any::<bool>(), 80),
+            stop_after in proptest::option::of(0usize..80),
+        ) {
+            let data: Vec<(u64, u32)> = lblks.into_iter().enumerate().map(|(i, l)| (l, i as u32 + 1)).collect();
+            let (mut ib, mut blocks) = built(&data, 1024);
+            let original = ib;
+            let mut dropped_ranges: Vec<(u64, u64)> = Vec::new();
+            let mut visited = 0usize;
+            let mut stopped = false;
+            let edit = iterate(&mut ib, 1024, |b| Ok(blocks.get(&b).cloned()), |p| {
+                assert!(!stopped, "visited after Stop");
+                if stop_after == Some(visited) {
+                    stopped = true;
+                    return Visit::Stop;
+                }
+                let i = visited;
+                visited += 1;
+                if !drop[i % drop.len()] {
+                    return Visit::Keep;
+                }
+                let span = match p.kind {
+                    BlockKind::Data(_) => 1,
+                    BlockKind::Indirect { level, .. } => 256u64.pow(level as u32),
+                };
+                dropped_ranges.push((p.lblk(), p.lblk() + span));
+                Visit::Replace(0)
+            })
+            .unwrap();
+            prop_assert_eq!(edit.stopped, stopped);
+            prop_assert_eq!(edit.i_block_changed, ib != original);
+            for (b, bytes) in edit.writes {
+                blocks.insert(b as u32, bytes);
+            }
+            let expect: Vec<(u64, u32)> = data
+                .iter()
+                .copied()
+                .filter(|(l, _)| !dropped_ranges.iter().any(|&(a, z)| *l >= a && *l < z))
+                .collect();
+            if !edit.stopped {
+                prop_assert_eq!(data_of(&ib, &blocks, 1024), expect);
+            }
         }
     }
 }

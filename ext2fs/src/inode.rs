@@ -328,12 +328,18 @@ impl Inode {
         self.is_symlink() && self.size() > 0 && self.size() < 60
     }
 
-    /// The target of a fast symlink, read from i_block.
-    pub fn fast_symlink_target(&self) -> Vec<u8> {
+    /// i_block's 60 bytes as stored (a fast symlink's target area).
+    pub fn i_block_bytes(&self) -> Vec<u8> {
         let mut raw = Vec::with_capacity(60);
         for w in self.base.i_block {
             raw.extend_from_slice(&w.to_le_bytes());
         }
+        raw
+    }
+
+    /// The target of a fast symlink, read from i_block.
+    pub fn fast_symlink_target(&self) -> Vec<u8> {
+        let mut raw = self.i_block_bytes();
         raw.truncate((self.size() as usize).min(60));
         raw
     }

@@ -357,6 +357,24 @@ pub fn parse_block(buf: &[u8], block: u64) -> Result<XattrBlock> {
     })
 }
 
+/// Changes header fields of xattr block `block` in place (a checker
+/// fixing h_refcount), leaving the entries as they are.
+pub fn update_header(
+    buf: &mut [u8],
+    block: u64,
+    edit: impl FnOnce(&mut XattrHeader),
+) -> Result<()> {
+    let (_, mut header) = XattrHeader::parse(buf).map_err(|_| Error::CorruptXattr {
+        block,
+        why: "block too short".into(),
+    })?;
+    edit(&mut header);
+    let mut bytes = Vec::with_capacity(XattrHeader::SIZE);
+    header.write(&mut bytes);
+    buf[..XattrHeader::SIZE].copy_from_slice(&bytes);
+    Ok(())
+}
+
 /// Builds an xattr block holding `attrs` with refcount `refcount`.
 pub fn build_block(attrs: &[Xattr], block_size: usize, refcount: u32) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; block_size];
@@ -504,6 +522,21 @@ mod tests {
         want.sort();
         assert_eq!(got, want);
         assert!(parse_ibody(&[0u8; 96], 12).unwrap().is_empty());
+    }
+
+    #[test]
+    fn update_header_changes_only_the_field() {
+        let attrs = [Xattr {
+            name: "user.a".into(),
+            value: b"v".to_vec(),
+        }];
+        let mut b = build_block(&attrs, 1024, 1).unwrap();
+        let before = parse_block(&b, 7).unwrap();
+        update_header(&mut b, 7, |h| h.h_refcount = 5).unwrap();
+        let after = parse_block(&b, 7).unwrap();
+        assert_eq!(after.header.h_refcount, 5);
+        assert_eq!((after.entries, after.attrs), (before.entries, before.attrs));
+        assert!(update_header(&mut [0u8; 8], 7, |_| ()).is_err());
     }
 
     proptest! {
