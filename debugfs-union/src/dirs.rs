@@ -87,6 +87,17 @@ pub fn union_mark(fs: &Filesystem, e: &RawEntry) -> Option<&'static str> {
     }
 }
 
+/// A name as debugfs' print_filename shows it: bytes outside printable
+/// ASCII, and the backslash, as `\xNN`.
+fn shown_name(name: &[u8]) -> String {
+    name.iter()
+        .map(|&c| match c {
+            32..=126 if c != b'\\' => (c as char).to_string(),
+            _ => format!("\\x{c:02x}"),
+        })
+        .collect()
+}
+
 pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
     let (opts, rest) = getopt(args, "cdlpr")?;
     // -c (checksums) and -r (raw encrypted names) change nothing on ext2,
@@ -99,11 +110,18 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
         None => s.cwd,
     };
     let fs = s.fs()?;
+    if !fs.read_inode(dir)?.is_dir() {
+        // debugfs prints the (empty) listing's newline, then com_err
+        // under its first argument, whatever that is.
+        s.out.write_all(b"\n")?;
+        let first = args.get(1).map_or("(null)", String::as_str);
+        bail!(Worded(format!("{first}: Ext2 inode is not a directory ")));
+    }
     let entries = dir_entries(fs, dir, deleted)?;
     let mut text = String::new();
     let mut col = 0usize;
     for e in &entries {
-        let name = String::from_utf8_lossy(&e.name);
+        let name = shown_name(&e.name);
         let mark = union_mark(fs, e);
         let ino = if e.deleted { 0 } else { e.inode };
         let inode = if ino != 0 {
@@ -118,11 +136,13 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
             Inode::new(128)
         };
         if parse {
+            // -p shows the name's bytes as they are.
             text.push_str(&format!(
-                "/{ino}/{:06o}/{}/{}/{name}/",
+                "/{ino}/{:06o}/{}/{}/{}/",
                 inode.mode(),
-                inode.uid(),
-                inode.gid()
+                inode.uid() as i32,
+                inode.gid() as i32,
+                String::from_utf8_lossy(&e.name)
             ));
             if inode.is_dir() {
                 text.push('/');
@@ -144,8 +164,8 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
                 "{l}{ino:6}{r} {:6o} ({})  {:5}  {:5}   {:5} {date} {name}",
                 inode.mode(),
                 e.file_type,
-                inode.uid(),
-                inode.gid(),
+                inode.uid() as i32,
+                inode.gid() as i32,
                 inode.size()
             ));
             if let Some(m) = mark {

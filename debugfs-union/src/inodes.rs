@@ -4,10 +4,10 @@
 use std::io::Write;
 
 use anyhow::{anyhow, bail, Result};
-use ext2fs::block_map::BlockKind;
 use ext2fs::codec::le32;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{flags, Inode};
+use ext2fs::superblock as sbm;
 use ext2fs::xattr;
 
 use crate::format::{
@@ -40,19 +40,81 @@ where
     Ok(())
 }
 
-/// The block map as list items, in debugfs' (pre-order) order.
-fn block_items(fs: &Filesystem, inode: &Inode) -> Result<Vec<ListItem>> {
-    let mut items = Vec::new();
-    fs.walk_blocks(inode, |k, b| {
-        items.push(match k {
-            BlockKind::Data(l) => ListItem::Data(l, b),
-            BlockKind::Indirect { level: 1, .. } => ListItem::Meta("IND", b),
-            BlockKind::Indirect { level: 2, .. } => ListItem::Meta("DIND", b),
-            BlockKind::Indirect { .. } => ListItem::Meta("TIND", b),
-        });
-        true
-    })?;
-    Ok(items)
+/// The block map as list items, in debugfs' order: the walk of
+/// ext2fs_block_iterate3 (read-only, each indirect block before what it
+/// maps). Every non-zero pointer is listed whatever the inode's type or
+/// the pointer's value; an indirect block outside the filesystem (or
+/// unreadable) ends its branch and the branches above it, but not the
+/// inode's other top-level pointers. Inline data and extent trees (ext4;
+/// on ext2 only a damaged flag) list nothing, as there.
+fn block_items(fs: &Filesystem, inode: &Inode) -> Vec<ListItem> {
+    let mut w = PointerWalk {
+        fs,
+        per_block: (fs.geo().block_size / 4) as u64,
+        count: 0,
+        items: Vec::new(),
+    };
+    if inode.base.i_flags & (flags::INLINE_DATA | flags::EXTENTS) != 0 {
+        return w.items;
+    }
+    let b = &inode.base.i_block;
+    for &p in b[..12].iter() {
+        if p != 0 {
+            w.items.push(ListItem::Data(w.count, p));
+        }
+        w.count += 1;
+    }
+    for (level, &p) in (1..=3).zip(&b[12..]) {
+        if p != 0 {
+            w.indirect(p, level);
+        } else {
+            w.count += w.per_block.pow(level);
+        }
+    }
+    w.items
+}
+
+/// ext2fs_block_iterate3's state: the logical block count it keeps
+/// (not advanced past a branch it gives up on, as there).
+struct PointerWalk<'a> {
+    fs: &'a Filesystem,
+    per_block: u64,
+    count: u64,
+    items: Vec<ListItem>,
+}
+
+impl PointerWalk<'_> {
+    /// Lists an indirect block of `level` and what it maps; true when
+    /// the branch was given up.
+    fn indirect(&mut self, ptr: u32, level: u32) -> bool {
+        self.items.push(ListItem::Meta(
+            ["IND", "DIND", "TIND"][level as usize - 1],
+            ptr,
+        ));
+        let fs = self.fs;
+        if ptr as u64 >= fs.geo().blocks_count || ptr < fs.geo().first_data_block {
+            return true;
+        }
+        let Ok(block) = fs.read_block(ptr as u64) else {
+            return true;
+        };
+        for p in block
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        {
+            if level == 1 {
+                if p != 0 {
+                    self.items.push(ListItem::Data(self.count, p));
+                }
+                self.count += 1;
+            } else if p == 0 {
+                self.count += self.per_block.pow(level - 1);
+            } else if self.indirect(p, level - 1) {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 fn print_xattr(out: &mut String, name: &str, value: &[u8], statfmt: bool) {
@@ -93,7 +155,7 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
     let mut o = String::new();
     let b = &inode.base;
     o.push_str(&format!(
-        "Inode: {ino}   Type: {}    Mode:  {:04o}   Flags: 0x{:x}\n",
+        "Inode: {ino}   Type: {}    Mode:  0{:03o}   Flags: 0x{:x}\n",
         type_name(inode),
         inode.mode() & 0o7777,
         b.i_flags
@@ -113,8 +175,9 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
     }
     o.push_str(&format!(
         "User: {:5}   Group: {:5}",
-        inode.uid(),
-        inode.gid()
+        // debugfs' inode_uid/inode_gid are ints: printed signed.
+        inode.uid() as i32,
+        inode.gid() as i32
     ));
     if large && ex >= 32 {
         o.push_str(&format!("   Project: {:5}", inode.extra.i_projid));
@@ -135,13 +198,12 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
             b.i_file_acl as u64 | (b.l_i_file_acl_high as u64) << 32
         ));
     }
-    let blocks = if fs
-        .sb()
-        .has_ro_compat(ext2fs::features::ro_compat::HUGE_FILE)
-    {
-        b.i_blocks as u64 | (b.l_i_blocks_hi as u64) << 32
-    } else {
+    // debugfs adds the high word whatever the features, except on Hurd
+    // (whose osd2 has no such field).
+    let blocks = if fs.sb().s_creator_os == sbm::OS_HURD {
         b.i_blocks as u64
+    } else {
+        b.i_blocks as u64 | (b.l_i_blocks_hi as u64) << 32
     };
     o.push_str(&format!(
         "Links: {}   Blockcount: {blocks}\n",
@@ -151,7 +213,7 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
         "Fragment:  Address: {}    Number: 0    Size: 0\n",
         b.i_faddr
     ));
-    if b.i_flags & flags::OPAQUE != 0 {
+    if b.i_flags & flags::OPAQUE != 0 && fs.whiteout_feature() {
         o.push_str("Union: opaque directory\n");
     }
     let e = &inode.extra;
@@ -197,9 +259,10 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
     if fs.geo().inode_size > 128 {
         o.push_str(&format!("Size of extra inode fields: {ex}\n"));
     }
-    match xattr_section(fs, ino) {
-        Ok(x) => o.push_str(&x),
-        Err(err) => o.push_str(&format!("Extended attributes: {err}\n")),
+    // Attributes that cannot be read are left out without a word, as
+    // debugfs' dump_inode_attributes does.
+    if let Ok(x) = xattr_section(fs, ino) {
+        o.push_str(&x);
     }
     if inode.is_fast_symlink() {
         o.push_str(&format!(
@@ -221,13 +284,12 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
         o.push_str(&format!(
             "{note}Device major/minor number: {major:02}:{minor:02} (hex {major:02x}:{minor:02x})\n"
         ));
+    } else if b.i_flags & (flags::EXTENTS | flags::INLINE_DATA) != 0 {
+        // debugfs shows the extent tree or the inline data size instead;
+        // on ext2 (a stray flag) it cannot open either and shows nothing.
     } else {
         o.push_str("BLOCKS:\n");
-        let items = if fs.has_block_map(inode) {
-            block_items(fs, inode)?
-        } else {
-            Vec::new()
-        };
+        let items = block_items(fs, inode);
         o.push_str(&block_runs(&items));
         if !items.is_empty() {
             o.push_str(&format!("\nTOTAL: {}\n", items.len()));
@@ -314,13 +376,12 @@ pub fn blocks(s: &mut Session, args: &[String]) -> Result<()> {
         let ino = s.inode_arg(a)?;
         let fs = s.fs()?;
         let inode = fs.read_inode(ino)?;
-        let mut line = String::new();
-        if fs.has_block_map(&inode) {
-            fs.walk_blocks(&inode, |_, b| {
-                line.push_str(&format!("{b} "));
-                true
-            })?;
-        }
+        let line: String = block_items(fs, &inode)
+            .iter()
+            .map(|item| match item {
+                ListItem::Data(_, b) | ListItem::Meta(_, b) => format!("{b} "),
+            })
+            .collect();
         writeln!(s.out, "{line}")?;
     }
     Ok(())

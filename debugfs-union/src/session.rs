@@ -239,6 +239,10 @@ impl Session {
                     return Err(not_found(format!("(\"{comp}\" is a {kind})")).into());
                 }
                 Ok(_) => return Err(not_found(String::new()).into()),
+                Err(ext2fs::Error::NotDirectory(_)) => {
+                    // ext2fs_namei's code, in com_err's words.
+                    return Err(Worded(format!("{path}: Ext2 inode is not a directory ")).into());
+                }
                 Err(e) => return Err(Worded(format!("{path}: {e} ")).into()),
             }
         }

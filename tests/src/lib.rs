@@ -5,6 +5,10 @@ pub mod fuzz;
 mod skip;
 
 pub use skip::{skip, REQUIRE_ORACLES};
+pub mod check_pair;
+pub mod damage;
+pub mod differential;
+pub mod inputs;
 pub mod mkfs_pair;
 
 use std::path::{Path, PathBuf};
@@ -283,6 +287,21 @@ impl Lcg {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         self.0 >> 33
+    }
+
+    /// A number below `n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// One of `xs` (not empty).
+    pub fn pick<'a, T: ?Sized>(&mut self, xs: &[&'a T]) -> &'a T {
+        xs[self.below(xs.len() as u64) as usize]
     }
 }
 

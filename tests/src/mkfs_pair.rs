@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{our_bin, run};
+use crate::check_pair::first_lines_differing;
+use crate::{our_bin, run, Lcg};
 
 pub const UUID: &str = "11111111-2222-3333-4444-555555555555";
 pub const HASH_SEED: &str = "66666666-7777-8888-9999-aaaaaaaaaaaa";
@@ -145,6 +146,13 @@ impl Case {
         }
     }
 
+    /// The real mke2fs alone: the image `dir/NAME.img` it made, or None
+    /// where it refused the options.
+    pub fn real_image(&self, dir: &Path, name: &str) -> Option<PathBuf> {
+        let out = self.run_one(dir, Path::new("/usr/sbin/mke2fs"), name);
+        (out.code == 0).then_some(out.image)
+    }
+
     /// Runs both tools; returns (ours, real).
     pub fn run_both(&self, dir: &Path) -> (Outcome, Outcome) {
         let ours = self.run_one(dir, &our_bin("mke2fs-union"), "ours");
@@ -191,6 +199,115 @@ impl Case {
     }
 }
 
+/// One random option set (the built-in mke2fs.conf, as a config path
+/// that does not exist gives both tools).
+pub fn draw(r: &mut Lcg) -> Case {
+    let mut args: Vec<String> = vec!["-t".into(), "ext2".into()];
+    let mut push = |a: &str, v: String| {
+        args.push(a.into());
+        args.push(v);
+    };
+    let bs: Option<u32> = r
+        .chance(60)
+        .then(|| [1024, 2048, 4096][(r.next_u64() % 3) as usize]);
+    if let Some(b) = bs {
+        push("-b", b.to_string());
+    }
+    let rev0 = r.chance(8);
+    if rev0 {
+        push("-r", "0".into());
+    } else {
+        if r.chance(30) {
+            push("-I", r.pick(&["128", "256", "512", "1024"]).into());
+        }
+        if r.chance(35) {
+            let feats = [
+                "^resize_inode",
+                "^dir_index",
+                "^ext_attr",
+                "^filetype",
+                "^sparse_super",
+                "large_file",
+                "^large_file",
+                "sparse_super2",
+                "meta_bg",
+                "meta_bg,^resize_inode",
+            ];
+            let n = 1 + r.next_u64() % 3;
+            let list: Vec<&str> = (0..n).map(|_| r.pick(&feats)).collect();
+            push("-O", list.join(","));
+        }
+    }
+    if r.chance(30) {
+        push("-i", (1024u64 << (r.next_u64() % 7)).to_string());
+    } else if r.chance(15) {
+        push("-N", (16 + r.next_u64() % 20000).to_string());
+    }
+    if r.chance(30) {
+        push("-m", (r.next_u64() % 11).to_string());
+    }
+    if r.chance(25) {
+        let b = bs.unwrap_or(1024) as u64;
+        push(
+            "-g",
+            (256 + 8 * (r.next_u64() % ((8 * b - 256) / 8 + 1))).to_string(),
+        );
+    }
+    if r.chance(15) {
+        push("-o", r.pick(&["Linux", "hurd", "FreeBSD", "lites"]).into());
+    }
+    if r.chance(25) {
+        push(
+            "-T",
+            r.pick(&[
+                "small",
+                "floppy",
+                "news",
+                "largefile",
+                "big",
+                "huge",
+                "default",
+            ])
+            .into(),
+        );
+    }
+    if r.chance(10) {
+        push("-L", r.pick(&["label", "a-much-longer-label-text"]).into());
+    }
+    if r.chance(10) {
+        push("-e", r.pick(&["continue", "remount-ro", "panic"]).into());
+    }
+    // Mostly small (fast), sometimes up to 1 GiB (4 KiB blocks, "default").
+    let size_kib = match r.next_u64() % 10 {
+        0..=3 => 64 + r.next_u64() % 4096,
+        4..=7 => 4096 + r.next_u64() % 65536,
+        8 => 65536 + r.next_u64() % (448 << 10),
+        _ => (512 << 10) + r.next_u64() % (512 << 10),
+    };
+    let mut case = Case::new(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        Some(&format!("{size_kib}k")),
+    )
+    .env("E2FSPROGS_SKIP_PROGRESS", "1");
+    if r.chance(30) {
+        case = case.extended(&format!("stride={}", 1 + r.next_u64() % 64));
+    }
+    if r.chance(20) {
+        case = case.extended(&format!("stripe_width={}", 1 + r.next_u64() % 256));
+    }
+    if r.chance(15) {
+        case = case.extended(&format!(
+            "root_owner={}:{}",
+            r.next_u64() % 70000,
+            r.next_u64() % 70000
+        ));
+    }
+    if r.chance(20) {
+        case = case.extended(r.pick(&["lazy_itable_init=0", "lazy_itable_init=1", "nodiscard"]));
+    }
+    case
+}
+
 /// Where two files first differ (a missing file reads as empty), read in
 /// 1 MiB pieces so big sparse images need no memory to speak of.
 pub fn first_byte_differing(a: &Path, b: &Path) -> Option<u64> {
@@ -233,19 +350,4 @@ fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> usize {
         }
     }
     n
-}
-
-fn first_lines_differing(a: &str, b: &str) -> String {
-    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    let mut out = Vec::new();
-    for i in 0..la.len().max(lb.len()) {
-        let (x, y) = (la.get(i), lb.get(i));
-        if x != y {
-            out.push(format!("  ours: {x:?}\n  real: {y:?}"));
-            if out.len() >= 6 {
-                break;
-            }
-        }
-    }
-    out.join("\n")
 }

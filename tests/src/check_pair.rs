@@ -1,0 +1,270 @@
+//! Runs e2fsck-union and debugfs-union beside the real e2fsck and debugfs
+//! on copies of one image and says what differs. Both tools run under
+//! their e2fsprogs names (a link named `e2fsck`/`debugfs` to ours), from
+//! a directory of their own, on an image named alike, so messages that
+//! name the program or the device compare equal; only the version
+//! banners on stderr are dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::{our_bin, run, Lcg};
+
+/// Seconds before a run counts as hung.
+const TIMEOUT: &str = "120";
+
+/// A directory holding `e2fsck` and `debugfs` links to our binaries.
+pub struct Tools {
+    ours: PathBuf,
+}
+
+impl Tools {
+    pub fn new(dir: &Path) -> Self {
+        let ours = dir.join("bin");
+        std::fs::create_dir_all(&ours).expect("bin directory");
+        for (name, bin) in [("e2fsck", "e2fsck-union"), ("debugfs", "debugfs-union")] {
+            let link = ours.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(our_bin(bin), &link).expect("link to our binary");
+        }
+        Tools { ours }
+    }
+
+    /// `name` as the program to run and the directory PATH finds it in
+    /// first: argv[0] is then the bare name, as when a user types it.
+    fn program(&self, ours: bool, name: &'static str) -> Program {
+        Program {
+            dir: if ours {
+                self.ours.clone()
+            } else {
+                PathBuf::from("/sbin")
+            },
+            name,
+        }
+    }
+}
+
+struct Program {
+    dir: PathBuf,
+    name: &'static str,
+}
+
+/// What one run did: exit code, stdout, stderr without banners.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn banner(line: &str) -> bool {
+    line.starts_with("e2fsck 1.")
+        || line.starts_with("debugfs 1.")
+        || line.starts_with("e2fsck-union ")
+        || line.starts_with("debugfs-union ")
+}
+
+fn run_in(dir: &Path, program: &Program, args: &[&str]) -> Run {
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", program.dir.display());
+    let out: Output = run(Command::new("timeout")
+        .args(["-s", "KILL", TIMEOUT])
+        .arg(program.name)
+        .args(args)
+        .env_clear()
+        .env("PATH", path)
+        .env("LC_ALL", "C")
+        .env("TZ", "GMT0")
+        .current_dir(dir));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| !banner(l))
+            .map(|l| format!("{l}\n"))
+            .collect(),
+    }
+}
+
+/// `work/ours` and `work/real`, each with a fresh copy of `img` as
+/// `test.img`.
+fn fresh_copies(img: &Path, work: &Path) -> [PathBuf; 2] {
+    // The inputs are small; a huge one is a harness bug, not a case.
+    let len = std::fs::metadata(img).map(|m| m.len()).unwrap_or(0);
+    assert!(len <= 1 << 30, "{} is {len} bytes", img.display());
+    ["ours", "real"].map(|side| {
+        let d = work.join(side);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("work directory");
+        std::fs::copy(img, d.join("test.img")).expect("copy image");
+        d
+    })
+}
+
+fn compare(what: &str, o: &Run, r: &Run, out: &mut Vec<String>) {
+    if o.code != r.code {
+        out.push(format!("{what}: exit ours {} real {}", o.code, r.code));
+    }
+    for (stream, a, b) in [
+        ("stdout", &o.stdout, &r.stdout),
+        ("stderr", &o.stderr, &r.stderr),
+    ] {
+        if a != b {
+            out.push(format!(
+                "{what}: {stream} differs\n{}",
+                first_lines_differing(a, b)
+            ));
+        }
+    }
+}
+
+/// e2fsck's exit classes: clean, repaired (1-3), left uncorrected (4-7),
+/// failed (8 and up, or killed).
+fn class(code: i32) -> &'static str {
+    match code {
+        0 => "clean",
+        1..=3 => "repaired",
+        4..=7 => "uncorrected",
+        _ => "failed",
+    }
+}
+
+/// e2fsck -fn: identical exit code and output. e2fsck -fy: the same exit
+/// class, and the real e2fsck -fn clean after ours wherever it is clean
+/// after its own -fy.
+pub fn e2fsck_differences(tools: &Tools, img: &Path, work: &Path) -> Vec<String> {
+    let mut d = Vec::new();
+    let [o, r] = fresh_copies(img, work);
+    let (on, rn) = (
+        run_in(&o, &tools.program(true, "e2fsck"), &["-fn", "test.img"]),
+        run_in(&r, &tools.program(false, "e2fsck"), &["-fn", "test.img"]),
+    );
+    compare("e2fsck -fn", &on, &rn, &mut d);
+    let (oy, ry) = (
+        run_in(&o, &tools.program(true, "e2fsck"), &["-fy", "test.img"]),
+        run_in(&r, &tools.program(false, "e2fsck"), &["-fy", "test.img"]),
+    );
+    if class(oy.code) != class(ry.code) {
+        d.push(format!(
+            "e2fsck -fy: exit ours {} ({}) real {} ({})\n  ours said:\n{}",
+            oy.code,
+            class(oy.code),
+            ry.code,
+            class(ry.code),
+            tail(&format!("{}{}", oy.stdout, oy.stderr), 12)
+        ));
+    }
+    let real = tools.program(false, "e2fsck");
+    let after_real = run_in(&r, &real, &["-fn", "test.img"]);
+    let after_ours = run_in(&o, &real, &["-fn", "test.img"]);
+    if after_real.code == 0 && after_ours.code != 0 {
+        d.push(format!(
+            "e2fsck -fn (real) after our -fy: exit {}\n{}",
+            after_ours.code,
+            tail(&after_ours.stdout, 12)
+        ));
+    }
+    d
+}
+
+/// The read requests debugfs-union is compared on: the superblock and
+/// group summary, the root and some directories listed, random inodes
+/// shown, paths found, blocks owned, bitmap bits and dumped file data.
+pub fn debugfs_requests(r: &mut Lcg, img: &Path) -> Vec<String> {
+    let listing = run(Command::new("debugfs").args(["-R", "ls -p /"]).arg(img)).stdout;
+    let entries: Vec<(u64, String)> = String::from_utf8_lossy(&listing)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('/').collect();
+            Some((f.get(1)?.parse().ok()?, f.get(5)?.to_string()))
+        })
+        .filter(|(_, n)| n != "." && n != "..")
+        .collect();
+    let some_ino = |r: &mut Lcg| -> u64 {
+        if !entries.is_empty() && r.chance(60) {
+            entries[r.below(entries.len() as u64) as usize].0
+        } else {
+            1 + r.below(40)
+        }
+    };
+    let some_block = |r: &mut Lcg| 1 + r.below(600);
+    let mut reqs = vec!["stats".to_string(), "ls -l /".into(), "ls /".into()];
+    for _ in 0..2 {
+        if let Some((_, name)) =
+            (!entries.is_empty()).then(|| &entries[r.below(entries.len() as u64) as usize])
+        {
+            reqs.push(format!("ls -l \"/{name}\""));
+            reqs.push(format!("stat \"/{name}\""));
+        }
+    }
+    for _ in 0..3 {
+        let i = some_ino(r);
+        reqs.push(format!("stat <{i}>"));
+    }
+    let inos: Vec<String> = (0..3).map(|_| some_ino(r).to_string()).collect();
+    reqs.push(format!("ncheck {}", inos.join(" ")));
+    let blocks: Vec<String> = (0..3).map(|_| some_block(r).to_string()).collect();
+    reqs.push(format!("icheck {}", blocks.join(" ")));
+    reqs.push(format!("bd {}", some_block(r)));
+    reqs.push(format!("testb {} {}", some_block(r), 1 + r.below(20)));
+    reqs.push(format!("testi <{}>", some_ino(r)));
+    reqs.push(format!("blocks <{}>", some_ino(r)));
+    reqs.push(format!("dump <{}> dumped", some_ino(r)));
+    reqs
+}
+
+/// Each request run alone with -R by both debugfs; outputs identical,
+/// and files `dump` wrote identical.
+pub fn debugfs_differences(
+    tools: &Tools,
+    img: &Path,
+    work: &Path,
+    requests: &[String],
+) -> Vec<String> {
+    let mut d = Vec::new();
+    let [o, r] = fresh_copies(img, work);
+    for req in requests {
+        let _ = std::fs::remove_file(o.join("dumped"));
+        let _ = std::fs::remove_file(r.join("dumped"));
+        let args = ["-R", req.as_str(), "test.img"];
+        let ours = run_in(&o, &tools.program(true, "debugfs"), &args);
+        let real = run_in(&r, &tools.program(false, "debugfs"), &args);
+        compare(&format!("debugfs -R '{req}'"), &ours, &real, &mut d);
+        let (a, b) = (
+            std::fs::read(o.join("dumped")).ok(),
+            std::fs::read(r.join("dumped")).ok(),
+        );
+        if a != b {
+            d.push(format!(
+                "debugfs -R '{req}': dumped files differ (ours {:?} bytes, real {:?})",
+                a.map(|x| x.len()),
+                b.map(|x| x.len())
+            ));
+        }
+    }
+    d
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| format!("    {l}\n"))
+        .collect()
+}
+
+/// The first few lines where two outputs differ.
+pub fn first_lines_differing(a: &str, b: &str) -> String {
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..la.len().max(lb.len()) {
+        let (x, y) = (la.get(i), lb.get(i));
+        if x != y {
+            out.push(format!("  ours: {x:?}\n  real: {y:?}"));
+            if out.len() >= 6 {
+                break;
+            }
+        }
+    }
+    out.join("\n")
+}

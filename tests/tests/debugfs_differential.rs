@@ -1,0 +1,135 @@
+//! Differential test: debugfs-union's read requests against the real
+//! debugfs on images nobody wrote by hand (the real mke2fs with random
+//! options, the kernel's ext2 driver writing a tree, genext2fs, busybox
+//! mke2fs), after random damage (real debugfs edits, byte changes in
+//! metadata): stats, ls, stat, ncheck, icheck, bd, testb, testi, blocks
+//! and dump, each with identical output (and dumped data). A fixed number
+//! of cases of a fixed seed here; `bench/differential --tool debugfs
+//! --seed S --cases N` runs long ones (DEBUGFS_DIFF_SEED, _CASES, _FROM,
+//! _SECONDS).
+
+use integration_tests::differential::{run, Known, Open, Settings, Tool};
+use integration_tests::inputs::missing_makers;
+use integration_tests::{skip, skip_without_e2fsprogs, skip_without_root};
+
+/// The bounded run: this seed's first 40 cases (about a minute here).
+const SEED: u64 = 20261130;
+const CASES: u64 = 40;
+
+/// Differences docs/compat.md explains (section debugfs-union).
+const KNOWN: &[Known] = &[Known {
+    what: "debugfs",
+    contains: "",
+    when: "meta_bg",
+    reason: "meta_bg descriptors: the library cannot read them yet, so the filesystem is refused",
+}];
+
+/// Cases of SEED that differ for bugs not yet fixed (issue 17; docs/compat.md,
+/// "Open differences").
+const OPEN: &[Open] = &[
+    Open {
+        case: 5,
+        reason: BITMAP,
+    },
+    Open {
+        case: 10,
+        reason: ITABLE,
+    },
+    Open {
+        case: 22,
+        reason: DIRREAD,
+    },
+    Open {
+        case: 25,
+        reason: BITMAP,
+    },
+    Open {
+        case: 35,
+        reason: ITABLE,
+    },
+];
+
+const BITMAP: &str = "a bitmap block outside the filesystem: debugfs (ext2fs_read_bitmaps) reads it as all clear, our library refuses the bitmaps";
+const ITABLE: &str = "an inode table outside the filesystem: debugfs says ext2fs' 'Corrupt group descriptor: bad block for inode table' / 'A block group is missing an inode table', ours other words";
+const DIRREAD: &str = "ncheck over a directory block past the image's end: debugfs reports the short read, ours skips the block";
+
+#[test]
+fn read_requests_answer_like_debugfs_on_damaged_foreign_images() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let missing = missing_makers();
+    if !missing.is_empty() {
+        skip(&format!("{} not installed", missing.join(", ")));
+        return;
+    }
+    let kernel = !skip_without_root("the kernel-written inputs");
+    let s = Settings::from_env("DEBUGFS_DIFF", SEED, CASES);
+    let sum = run(Tool::Debugfs, &s, KNOWN, (SEED, OPEN), kernel);
+    eprintln!("{}", s.report("debugfs", &sum));
+    assert!(sum.failures.is_empty(), "{}", sum.failures.join("\n\n"));
+}
+
+/// Each request, by both debugfs, on `img`: no difference.
+fn assert_same_answers(img: &std::path::Path, requests: &[&str]) {
+    use integration_tests::check_pair::{debugfs_differences, Tools};
+    let t = tempfile::tempdir().unwrap();
+    let tools = Tools::new(t.path());
+    let reqs: Vec<String> = requests.iter().map(|r| r.to_string()).collect();
+    let d = debugfs_differences(&tools, img, &t.path().join("work"), &reqs);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}
+
+#[test]
+fn differences_the_differential_found_are_gone() {
+    use integration_tests::damage::run_debugfs_w;
+    use integration_tests::real_mkfs;
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Names with bytes debugfs shows as \xNN (control, backslash,
+    // non-ASCII), a file, a fast symlink and a device (-d as root).
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for name in ["back\\slash", "tab\there", "caf\u{e9}", "del\u{7f}"] {
+        std::fs::write(src.join(name), b"x").unwrap();
+    }
+    std::fs::write(src.join("file"), vec![1u8; 40 << 10]).unwrap();
+    std::os::unix::fs::symlink("short-target", src.join("sym")).unwrap();
+    let img = t.path().join("d.img");
+    real_mkfs(&img, &["-b", "1024", "-d", src.to_str().unwrap()], "4M");
+    run_debugfs_w(&img, "mknod /dev c 1 3");
+    // A gid and uid past 2^31 (debugfs prints them signed), and an
+    // indirect block outside the filesystem.
+    run_debugfs_w(&img, "sif /file gid 3539992576");
+    run_debugfs_w(&img, "sif /file uid 4000000000");
+    run_debugfs_w(&img, "sif /file block[IND] 99999999");
+    // A setuid mode (printed 0%03o), a block count with its high word,
+    // the inline-data and opaque flags on a filesystem without either
+    // feature (no block list, no union line) and an unreadable xattr
+    // block (no attributes, no word about them).
+    run_debugfs_w(&img, "sif /sym mode 0104602");
+    run_debugfs_w(&img, "sif /sym blocks 199760461188422");
+    run_debugfs_w(&img, "sif /sym flags 0x10800000");
+    run_debugfs_w(&img, "sif /sym file_acl 1869111642");
+    assert_same_answers(
+        &img,
+        &[
+            "ls /",
+            "ls -l /",
+            "ls -p /",
+            // Not a directory: the listing's newline, then com_err
+            // under the first argument.
+            "ls /file",
+            "ls -l /file",
+            "stat /file",
+            "blocks /file",
+            // i_block of a fast symlink and a device, listed as pointers.
+            "blocks /sym",
+            "stat /sym",
+            "blocks /dev",
+            "stat /dev",
+        ],
+    );
+}

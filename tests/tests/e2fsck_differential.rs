@@ -1,0 +1,124 @@
+//! Differential test: e2fsck-union against the real e2fsck on images
+//! nobody wrote by hand (the real mke2fs with random options, the
+//! kernel's ext2 driver writing a tree, genext2fs, busybox mke2fs), then
+//! random damage (real debugfs edits, byte changes in metadata). -fn:
+//! identical exit code and output; -fy: the same exit class, and the
+//! real e2fsck -fn clean after ours. A fixed number of cases of a fixed
+//! seed here; `bench/differential --tool e2fsck --seed S --cases N` runs
+//! long ones (E2FSCK_DIFF_SEED, _CASES, _FROM, _SECONDS).
+
+use integration_tests::differential::{run, Known, Open, Settings, Tool};
+use integration_tests::inputs::missing_makers;
+use integration_tests::{skip, skip_without_e2fsprogs, skip_without_root};
+
+/// The bounded run: this seed's first 60 cases (about a minute here).
+const SEED: u64 = 20261130;
+const CASES: u64 = 60;
+
+/// Differences docs/compat.md explains (section e2fsck-union).
+const KNOWN: &[Known] = &[Known {
+    what: "e2fsck",
+    contains: "",
+    when: "meta_bg",
+    reason: "meta_bg descriptors: the library cannot read them yet, so the filesystem is refused",
+}];
+
+/// Cases of SEED that differ for bugs not yet fixed (issue 17; docs/compat.md,
+/// "Open differences").
+const OPEN: &[Open] = &[
+    Open {
+        case: 10,
+        reason: DESC,
+    },
+    Open {
+        case: 15,
+        reason: DOTS,
+    },
+    Open {
+        case: 16,
+        reason: SB,
+    },
+    Open {
+        case: 17,
+        reason: PAD,
+    },
+    Open {
+        case: 18,
+        reason: JNL,
+    },
+    Open {
+        case: 20,
+        reason: COUNTS,
+    },
+    Open {
+        case: 22,
+        reason: FRAG,
+    },
+    Open {
+        case: 23,
+        reason: COUNTS,
+    },
+    Open {
+        case: 25,
+        reason: DESC,
+    },
+    Open {
+        case: 28,
+        reason: PAD,
+    },
+    Open {
+        case: 35,
+        reason: DESC,
+    },
+    Open {
+        case: 36,
+        reason: BADINO,
+    },
+    Open {
+        case: 38,
+        reason: PAD,
+    },
+    Open {
+        case: 45,
+        reason: RESNAME,
+    },
+    Open {
+        case: 51,
+        reason: DOTS,
+    },
+    Open {
+        case: 58,
+        reason: DESC,
+    },
+    Open {
+        case: 59,
+        reason: DOTS,
+    },
+];
+
+const DESC: &str = "a descriptor pointing outside its group: e2fsck prints ext2fs_check_desc's 'Corrupt group descriptor: bad block for ...' and its illegal-block messages, ours other words";
+const DOTS: &str = "an unreachable directory's name: e2fsck writes '...', ours '???'";
+const SB: &str = "a superblock ext2fs_open rejects: e2fsck tries 'Trying to load superblock despite errors...' and then the backups, ours stops";
+const PAD: &str = "bitmap padding: e2fsck reports the group free counts first, ours the padding and not the counts";
+const JNL: &str = "has_journal clear but a journal device/inode named: e2fsck says 'Can't find external journal' (exit 12)";
+const COUNTS: &str = "-n with bitmap differences declined: e2fsck still reports the group and total free counts, ours does not";
+const FRAG: &str = "the % non-contiguous figure differs";
+const BADINO: &str = "a bad-blocks inode with stray flags: e2fsck's 'Cannot iterate data blocks ... while reading bad blocks inode' and its flag problems in another order";
+const RESNAME: &str = "reserved inode names: e2fsck says '<The undelete directory inode>'";
+
+#[test]
+fn damaged_foreign_images_checked_like_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let missing = missing_makers();
+    if !missing.is_empty() {
+        skip(&format!("{} not installed", missing.join(", ")));
+        return;
+    }
+    let kernel = !skip_without_root("the kernel-written inputs");
+    let s = Settings::from_env("E2FSCK_DIFF", SEED, CASES);
+    let sum = run(Tool::E2fsck, &s, KNOWN, (SEED, OPEN), kernel);
+    eprintln!("{}", s.report("e2fsck", &sum));
+    assert!(sum.failures.is_empty(), "{}", sum.failures.join("\n\n"));
+}
