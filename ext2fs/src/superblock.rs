@@ -172,6 +172,24 @@ impl Superblock {
         Ok(sb)
     }
 
+    /// Reads the primary superblock of the filesystem starting `offset`
+    /// bytes into `file` without opening the filesystem (a type probe, as
+    /// mount's). A read that fails (a file too short) is an `Io` error
+    /// naming `path`; bytes that are no ext2 superblock are `BadMagic`.
+    pub fn probe(file: &std::fs::File, path: &std::path::Path, offset: u64) -> Result<Self> {
+        use std::os::unix::fs::FileExt;
+        let io = |source| Error::Io {
+            path: path.into(),
+            source,
+        };
+        let mut bytes = vec![0u8; SUPERBLOCK_SIZE];
+        let at = offset
+            .checked_add(SUPERBLOCK_OFFSET)
+            .ok_or_else(|| io(std::io::ErrorKind::UnexpectedEof.into()))?;
+        file.read_exact_at(&mut bytes, at).map_err(io)?;
+        Self::from_bytes(&bytes)
+    }
+
     /// Checks the fields the geometry is computed from. Tools that repair
     /// (e2fsck) run their own finer checks; this one only guarantees that
     /// every derived quantity is in range.
@@ -397,6 +415,28 @@ pub fn set_c_string(field: &mut [u8], s: &str) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn probe_reads_at_the_offset() {
+        use std::io::Write;
+        let sb = Superblock {
+            s_magic: EXT2_MAGIC,
+            s_inodes_count: 77,
+            ..Default::default()
+        };
+        let mut bytes = vec![0u8; 4096 + 2048];
+        let mut raw = Vec::new();
+        sb.write(&mut raw);
+        bytes[4096 + 1024..].copy_from_slice(&raw);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&bytes).unwrap();
+        let path = f.path().to_path_buf();
+        let file = f.as_file();
+        assert_eq!(Superblock::probe(file, &path, 4096).unwrap().s_inodes_count, 77);
+        assert!(matches!(Superblock::probe(file, &path, 0), Err(Error::BadMagic(0))));
+        assert!(matches!(Superblock::probe(file, &path, 8192), Err(Error::Io { .. })));
+        assert!(matches!(Superblock::probe(file, &path, u64::MAX), Err(Error::Io { .. })));
+    }
 
     #[test]
     fn size_is_1024() {

@@ -331,14 +331,14 @@ fn bind_lowers_then_mount(
 }
 
 fn probe_fstype(source: &Path, offset: u64) -> Result<String, String> {
-    use std::os::unix::fs::FileExt;
     let f = std::fs::File::open(source).map_err(|e| format!("{}: {e}", source.display()))?;
-    let mut sb = vec![0u8; 1024];
-    f.read_exact_at(&mut sb, offset + 1024)
-        .map_err(|_| format!("{}: too small to hold a filesystem", source.display()))?;
-    match ext2fs::superblock::Superblock::from_bytes(&sb) {
+    match ext2fs::superblock::Superblock::probe(&f, source, offset) {
         Ok(s) if s.has_compat(ext2fs::features::compat::HAS_JOURNAL) => Ok("ext3".into()),
         Ok(_) => Ok("ext2".into()),
+        Err(ext2fs::Error::Io { .. }) => Err(format!(
+            "{}: too small to hold a filesystem",
+            source.display()
+        )),
         Err(_) => Err(format!(
             "{}: cannot find an ext2 superblock; give the filesystem type with -t",
             source.display()
