@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::check_pair::{debugfs_differences, debugfs_requests, e2fsck_differences, Tools};
-use crate::{damage, inputs, Lcg};
+use crate::{damage, inputs, skip, skip_without_e2fsprogs, skip_without_root, Lcg};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tool {
@@ -169,4 +169,27 @@ fn one_case(
         }
     };
     (how.join("\n  "), diffs)
+}
+
+/// The bounded test of `tool`: `cases` cases of `seed` (or what the
+/// environment's PREFIX_SEED, _CASES, _FROM, _SECONDS ask for); fails on
+/// any difference neither `known` nor `open` explains.
+pub fn bounded_test(tool: Tool, seed: u64, cases: u64, known: &[Known], open: &[Open]) {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let missing = inputs::missing_makers();
+    if !missing.is_empty() {
+        skip(&format!("{} not installed", missing.join(", ")));
+        return;
+    }
+    let kernel = !skip_without_root("the kernel-written inputs");
+    let (name, prefix) = match tool {
+        Tool::E2fsck => ("e2fsck", "E2FSCK_DIFF"),
+        Tool::Debugfs => ("debugfs", "DEBUGFS_DIFF"),
+    };
+    let s = Settings::from_env(prefix, seed, cases);
+    let sum = run(tool, &s, known, (seed, open), kernel);
+    eprintln!("{}", s.report(name, &sum));
+    assert!(sum.failures.is_empty(), "{}", sum.failures.join("\n\n"));
 }

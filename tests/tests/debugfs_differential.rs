@@ -8,9 +8,8 @@
 //! --seed S --cases N` runs long ones (DEBUGFS_DIFF_SEED, _CASES, _FROM,
 //! _SECONDS).
 
-use integration_tests::differential::{run, Known, Open, Settings, Tool};
-use integration_tests::inputs::missing_makers;
-use integration_tests::{skip, skip_without_e2fsprogs, skip_without_root};
+use integration_tests::differential::{bounded_test, Known, Open, Tool};
+use integration_tests::skip_without_e2fsprogs;
 
 /// The bounded run: this seed's first 40 cases (about a minute here).
 const SEED: u64 = 20261130;
@@ -55,19 +54,7 @@ const DIRREAD: &str = "ncheck over a directory block past the image's end: debug
 
 #[test]
 fn read_requests_answer_like_debugfs_on_damaged_foreign_images() {
-    if skip_without_e2fsprogs() {
-        return;
-    }
-    let missing = missing_makers();
-    if !missing.is_empty() {
-        skip(&format!("{} not installed", missing.join(", ")));
-        return;
-    }
-    let kernel = !skip_without_root("the kernel-written inputs");
-    let s = Settings::from_env("DEBUGFS_DIFF", SEED, CASES);
-    let sum = run(Tool::Debugfs, &s, KNOWN, (SEED, OPEN), kernel);
-    eprintln!("{}", s.report("debugfs", &sum));
-    assert!(sum.failures.is_empty(), "{}", sum.failures.join("\n\n"));
+    bounded_test(Tool::Debugfs, SEED, CASES, KNOWN, OPEN);
 }
 
 /// Each request, by both debugfs, on `img`: no difference.

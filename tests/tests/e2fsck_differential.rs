@@ -7,9 +7,7 @@
 //! seed here; `bench/differential --tool e2fsck --seed S --cases N` runs
 //! long ones (E2FSCK_DIFF_SEED, _CASES, _FROM, _SECONDS).
 
-use integration_tests::differential::{run, Known, Open, Settings, Tool};
-use integration_tests::inputs::missing_makers;
-use integration_tests::{skip, skip_without_e2fsprogs, skip_without_root};
+use integration_tests::differential::{bounded_test, Known, Open, Tool};
 
 /// The bounded run: this seed's first 60 cases (about a minute here).
 const SEED: u64 = 20261130;
@@ -108,17 +106,5 @@ const RESNAME: &str = "reserved inode names: e2fsck says '<The undelete director
 
 #[test]
 fn damaged_foreign_images_checked_like_e2fsck() {
-    if skip_without_e2fsprogs() {
-        return;
-    }
-    let missing = missing_makers();
-    if !missing.is_empty() {
-        skip(&format!("{} not installed", missing.join(", ")));
-        return;
-    }
-    let kernel = !skip_without_root("the kernel-written inputs");
-    let s = Settings::from_env("E2FSCK_DIFF", SEED, CASES);
-    let sum = run(Tool::E2fsck, &s, KNOWN, (SEED, OPEN), kernel);
-    eprintln!("{}", s.report("e2fsck", &sum));
-    assert!(sum.failures.is_empty(), "{}", sum.failures.join("\n\n"));
+    bounded_test(Tool::E2fsck, SEED, CASES, KNOWN, OPEN);
 }
