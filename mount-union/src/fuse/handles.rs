@@ -202,8 +202,13 @@ impl Union {
 
     /// The listing of an open directory from `offset` on.
     pub fn listing(&self, fh: u64, offset: u64) -> Result<&[Listed], Errno> {
+        Ok(self.listing_of(fh)?.get(offset as usize..).unwrap_or(&[]))
+    }
+
+    /// The whole listing of an open directory.
+    pub fn listing_of(&self, fh: u64) -> Result<&Arc<Vec<Listed>>, Errno> {
         match self.handles.map.get(&fh) {
-            Some(Handle::Dir(e)) => Ok(e.get(offset as usize..).unwrap_or(&[])),
+            Some(Handle::Dir(e)) => Ok(e),
             _ => Err(libc::EBADF),
         }
     }

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use fuser::{
     Errno as FErrno, FileAttr, FileHandle, FopenFlags, Generation, INodeNo, OpenAccMode, OpenFlags,
-    ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
-    ReplyWrite, ReplyXattr, Request, TimeOrNow,
+    ReplyAttr, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow,
 };
 
 pub use layer::Layer;
@@ -143,6 +143,16 @@ fn time_of(t: TimeOrNow) -> ext2fs::inode::Time {
 }
 
 impl fuser::Filesystem for Fs {
+    fn init(&mut self, _req: &Request, config: &mut fuser::KernelConfig) -> std::io::Result<()> {
+        // readdirplus where the kernel offers it: a listing gives the
+        // kernel the entries' attributes too, a LOOKUP less per entry
+        // for `ls -l`, find and the like (AUTO: the kernel asks for it
+        // only where it will use it).
+        let plus = fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO;
+        let _ = config.add_capabilities(plus & config.capabilities());
+        Ok(())
+    }
+
     fn destroy(&mut self) {
         let _ = self.lock().sync();
     }
@@ -439,6 +449,50 @@ impl fuser::Filesystem for Fs {
                 OsStr::from_bytes(name),
             ) {
                 break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let mut u = self.lock();
+        let entries = match u.listing_of(fh.0) {
+            Ok(e) => e.clone(),
+            Err(e) => return reply.error(err(e)),
+        };
+        let from = offset as usize;
+        for (i, (node, mode, name)) in entries.iter().enumerate().skip(from) {
+            let dot = name == b"." || name == b"..";
+            let a = if dot {
+                // The kernel takes no entry for these (nothing counted).
+                FileAttr {
+                    ino: INodeNo(*node),
+                    kind: union::kind_of(*mode),
+                    ..absent()
+                }
+            } else {
+                // A name gone since the listing was taken (or that
+                // cannot be looked up now) goes without attributes: node
+                // 0, which the kernel takes as "no entry given".
+                u.lookup_uncounted(ino.0, name)
+                    .unwrap_or_else(|_| FileAttr {
+                        kind: union::kind_of(*mode),
+                        ..absent()
+                    })
+            };
+            let name = OsStr::from_bytes(name);
+            if reply.add(a.ino, i as u64 + 1, name, &TTL, &a, Generation(0)) {
+                break;
+            }
+            if !dot && a.ino.0 != 0 {
+                u.looked_up(a.ino.0);
             }
         }
         reply.ok();

@@ -434,6 +434,18 @@ impl Union {
         self.entry_path(&p)
     }
 
+    /// lookup for readdirplus: the entry is counted (`looked_up`) only
+    /// once it fits in the reply.
+    pub fn lookup_uncounted(&mut self, parent: u64, name: &[u8]) -> Result<fuser::FileAttr, Errno> {
+        let p = self.child_path(parent, name)?;
+        self.attr_path(&p)
+    }
+
+    /// The kernel was given an entry for `node`.
+    pub fn looked_up(&mut self, node: u64) {
+        self.nodes.looked_up(node);
+    }
+
     pub fn getattr(&mut self, ino: u64) -> Result<fuser::FileAttr, Errno> {
         let Ok(p) = self.path_of(ino) else {
             // No name left: a file still open (fstat after unlink).
