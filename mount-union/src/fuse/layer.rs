@@ -48,8 +48,8 @@ impl LObj {
 
 /// What a name is in one lower directory.
 pub enum LEntry {
-    /// A live object and its mode (S_IFMT bits included).
-    Live(LObj, u32),
+    /// A live object and its attributes as the lookup found them.
+    Live(LObj, LAttr),
     /// A whiteout: the name does not exist here nor below.
     Whiteout,
 }
@@ -179,7 +179,7 @@ impl Layer {
                             return Ok(Some(LEntry::Whiteout));
                         }
                         let id = Ident::of(&st);
-                        Ok(Some(LEntry::Live(LObj::Path(p, id), st.st_mode)))
+                        Ok(Some(LEntry::Live(LObj::Path(p, id), LAttr::of_stat(&st))))
                     }
                     Err(libc::ENOENT) | Err(libc::ENOTDIR) => Ok(None),
                     Err(e) => Err(e),
@@ -189,7 +189,7 @@ impl Layer {
                 match fs.lookup_entry(*d, name).map_err(from_lib)? {
                     Some(e) if e.inode != 0 => {
                         let i = fs.read_inode(e.inode).map_err(from_lib)?;
-                        Ok(Some(LEntry::Live(LObj::Ino(e.inode), i.mode() as u32)))
+                        Ok(Some(LEntry::Live(LObj::Ino(e.inode), LAttr::of_inode(&i))))
                     }
                     Some(e) if e.file_type == ft::WHT => Ok(Some(LEntry::Whiteout)),
                     _ => Ok(None),

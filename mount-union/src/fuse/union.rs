@@ -40,6 +40,10 @@ pub struct Res {
     pub lower: Vec<(usize, LObj)>,
     /// The object's mode (type bits included).
     pub mode: u32,
+    /// The attributes of the lower object when the object is from below
+    /// (`top` None), as the lookup found them: lower layers are read-only,
+    /// so getattr and readdirplus need not ask the layer again.
+    pub lower_attr: Option<LAttr>,
 }
 
 /// Where a listed name comes from (for its node number).
@@ -209,6 +213,7 @@ impl Union {
             top_opaque: root.is_opaque(),
             lower,
             mode: root.mode() as u32,
+            lower_attr: None,
         })
     }
 
@@ -239,6 +244,7 @@ impl Union {
                             top_opaque: false,
                             lower: Vec::new(),
                             mode: m,
+                            lower_attr: None,
                         }));
                     }
                     top = Some(e.inode);
@@ -251,22 +257,25 @@ impl Union {
             }
         }
         let mut lower = Vec::new();
+        let mut lower_attr = None;
         if !dir.top_opaque || fallthru {
             for (li, d) in &dir.lower {
                 let layer = &self.layers[*li];
                 match layer.lookup(d, name)? {
                     None => continue,
                     Some(LEntry::Whiteout) => break,
-                    Some(LEntry::Live(o, m)) => match mode {
+                    Some(LEntry::Live(o, a)) => match mode {
                         None => {
+                            let m = a.mode;
                             mode = Some(m);
+                            lower_attr = Some(a);
                             let stop = !is_dir(m) || layer.is_opaque(&o);
                             lower.push((*li, o));
                             if stop {
                                 break;
                             }
                         }
-                        Some(have) if is_dir(have) && is_dir(m) => {
+                        Some(have) if is_dir(have) && is_dir(a.mode) => {
                             let stop = layer.is_opaque(&o);
                             lower.push((*li, o));
                             if stop {
@@ -279,6 +288,7 @@ impl Union {
             }
         }
         Ok(mode.map(|mode| Res {
+            lower_attr: lower_attr.filter(|_| top.is_none()),
             top,
             top_opaque,
             lower,
@@ -351,10 +361,13 @@ impl Union {
     fn attr_of(&self, fino: u64, r: &Res) -> Result<fuser::FileAttr, Errno> {
         let a = match r.top {
             Some(t) => return self.top_attr(fino, t),
-            None => {
-                let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
-                self.layers[*li].attr(o)?
-            }
+            None => match r.lower_attr {
+                Some(a) => a,
+                None => {
+                    let (li, o) = r.lower.first().ok_or(libc::ENOENT)?;
+                    self.layers[*li].attr(o)?
+                }
+            },
         };
         Ok(self.fuse_attr(fino, &a))
     }
@@ -576,6 +589,7 @@ impl Union {
                 top_opaque: false,
                 lower: Vec::new(),
                 mode: rec.mode() as u32,
+                lower_attr: None,
             };
             self.resolved.put(path, Some(&r));
         }
