@@ -6,7 +6,6 @@ use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Result;
 use ext2fs::bitmap::Bitmap;
-use ext2fs::dirent;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::Inode;
 
@@ -94,6 +93,8 @@ pub struct Checker {
     pub lost_found: u32,
     /// Bitmaps installed into the library (after pass 1).
     pub handed_over: bool,
+    /// The block and inode maps as they were handed over.
+    pub handed_over_maps: Option<(Bitmap, Bitmap)>,
     /// The resize inode is to be rebuilt after the passes (kept across a
     /// restart of pass 1: it was cleared before pass 1).
     pub recreate_resize: bool,
@@ -137,6 +138,7 @@ impl Checker {
             stats: Stats::default(),
             lost_found: 0,
             handed_over: false,
+            handed_over_maps: None,
             recreate_resize: false,
             early_allocs: Vec::new(),
             reloc: Default::default(),
@@ -168,6 +170,7 @@ impl Checker {
         self.stats = Stats::default();
         self.lost_found = 0;
         self.handed_over = false;
+        self.handed_over_maps = None;
         self.early_allocs.clear();
         self.reloc = Default::default();
     }
@@ -322,96 +325,5 @@ impl Checker {
             }
         }
         self.clear_inode(ino, &mut inode)
-    }
-
-    /// A path for messages: e2fsck's "/a/b", "???" where unknown, and the
-    /// special names of reserved inodes.
-    pub fn pathname(&self, dir: u32, ino: u32) -> String {
-        if dir == 0 {
-            return self.dir_path(ino);
-        }
-        let d = self.dir_path(dir);
-        if ino == 0 || ino == dir {
-            return d;
-        }
-        match self.name_in(dir, ino) {
-            Some(n) if d == "/" => format!("/{n}"),
-            Some(n) => format!("{d}/{n}"),
-            None => format!("{d}/???"),
-        }
-    }
-
-    pub fn dir_path(&self, ino: u32) -> String {
-        match ino {
-            0 => return "<The NULL inode>".into(),
-            1 => return "<The bad blocks inode>".into(),
-            2 => return "/".into(),
-            7 => return "<The group descriptor inode>".into(),
-            8 => return "<The journal inode>".into(),
-            _ => {}
-        }
-        if ino < self.fs.sb().first_ino() {
-            return format!("<Reserved inode {ino}>");
-        }
-        let mut parts = Vec::new();
-        let mut cur = ino;
-        for _ in 0..64 {
-            if cur == 2 {
-                parts.reverse();
-                return format!("/{}", parts.join("/"));
-            }
-            let parent = self.parent_of(cur);
-            if parent == 0 || parent == cur {
-                break;
-            }
-            match self.name_in(parent, cur) {
-                Some(n) => parts.push(n),
-                None => break,
-            }
-            cur = parent;
-        }
-        "???".into()
-    }
-
-    fn parent_of(&self, dir: u32) -> u32 {
-        if let Some(di) = self.dir_info.get(&dir) {
-            if di.parent != 0 {
-                return di.parent;
-            }
-            if di.dotdot != 0 {
-                return di.dotdot;
-            }
-        }
-        // Before pass 2: what '..' in the first block says.
-        let Some(db) = self.dir_blocks.iter().find(|d| d.ino == dir && d.lblk == 0) else {
-            return 0;
-        };
-        let Ok(buf) = self.fs.read_block(db.pblk as u64) else {
-            return 0;
-        };
-        let dotdot = dirent::iter_block(&buf)
-            .nth(1)
-            .filter(|e| e.name == b"..")
-            .map_or(0, |e| e.inode);
-        dotdot
-    }
-
-    /// The name `ino` has in `dir` (first live entry naming it).
-    pub fn name_in(&self, dir: u32, ino: u32) -> Option<String> {
-        for db in self
-            .dir_blocks
-            .iter()
-            .filter(|d| d.ino == dir && d.pblk != 0)
-        {
-            let Ok(buf) = self.fs.read_block(db.pblk as u64) else {
-                continue;
-            };
-            for e in dirent::iter_block(&buf) {
-                if e.inode == ino && e.name != b"." && e.name != b".." {
-                    return Some(crate::problem::escape_name(e.name));
-                }
-            }
-        }
-        None
     }
 }

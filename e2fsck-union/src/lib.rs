@@ -23,6 +23,7 @@ mod pass2;
 mod pass3;
 mod pass4;
 mod pass5;
+mod pathname;
 pub mod problem;
 mod progress;
 pub mod run;

@@ -136,7 +136,7 @@ impl Checker {
     /// directory's '..' may be in a block it shares with another).
     pub fn find_path(&self, ino: u32) -> String {
         if ino < self.fs.sb().first_ino() {
-            return self.dir_path(ino);
+            return self.pathname(0, ino);
         }
         for db in &self.dir_blocks {
             if db.pblk == 0 {
@@ -153,10 +153,7 @@ impl Checker {
                 return self.pathname(db.ino, ino);
             }
         }
-        if self.is_dir(ino) {
-            return self.dir_path(ino);
-        }
-        "???".into()
+        self.pathname(0, ino)
     }
 
     /// Gives `ino` its own copy of every block it still shares.

@@ -124,7 +124,8 @@ impl Checker {
                 ino: dir,
                 ino2: info.dotdot,
                 dir: info.parent,
-                path: self.dir_path(dir),
+                // e2fsck's %Q: the directory named in its parent.
+                path: self.pathname(info.parent, dir),
                 str1: self.dir_path(info.dotdot),
                 str2: self.dir_path(info.parent),
                 ..Default::default()

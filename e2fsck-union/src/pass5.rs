@@ -8,6 +8,7 @@ use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
 
 /// The bitmaps as they were on disk before any repair.
+#[derive(Clone)]
 pub struct DiskBitmaps {
     pub blocks: Bitmap,
     pub inodes: Bitmap,
@@ -62,8 +63,26 @@ impl Checker {
     pub fn hand_over_bitmaps(&mut self) {
         let blocks = std::mem::take(&mut self.found);
         let inodes = self.used.clone();
+        self.handed_over_maps = Some((blocks.clone(), inodes.clone()));
         self.fs.install_bitmaps(blocks, inodes);
         self.handed_over = true;
+    }
+
+    /// The on-disk bitmaps as e2fsck holds them by pass 5: what passes
+    /// 2-4 allocated or released went through ext2fs_*_alloc_stats, which
+    /// change them too, so those changes are no difference.
+    fn with_later_changes(&self, disk: &DiskBitmaps, bb: &Bitmap, ib: &Bitmap) -> DiskBitmaps {
+        let mut disk = disk.clone();
+        if let Some((hb, hi)) = &self.handed_over_maps {
+            for (then, now, on_disk) in [(hb, bb, &mut disk.blocks), (hi, ib, &mut disk.inodes)] {
+                for i in 0..then.len().min(now.len()).min(on_disk.len()) {
+                    if then.get(i) != now.get(i) {
+                        on_disk.set(i, now.get(i));
+                    }
+                }
+            }
+        }
+        disk
     }
 
     pub fn pass5(&mut self, disk: &DiskBitmaps) -> Result<()> {
@@ -71,6 +90,7 @@ impl Checker {
             return Ok(());
         };
         let (bb, ib) = (bb.clone(), ib.clone());
+        let disk = &self.with_later_changes(disk, &bb, &ib);
         let geo = self.fs.geo().clone();
         // Block bitmap differences.
         let diffs = differences(&bb, &disk.blocks, self.first_data);

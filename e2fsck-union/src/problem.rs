@@ -372,7 +372,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(SecondNotDotDot, "Second entry '{name}' (inode={ino2}) in directory inode {ino} should be '..'\n", Prompt::Fix, 0),
     p(DotDotNotTerminated, "'..' directory entry in directory inode {ino} is not NULL terminated\n", Prompt::Fix, 0),
     p(LinkDot, "Entry '{name}' in {path} ({ino}) is a link to '.'  ", Prompt::Clear, 0),
-    p(BadIno, "Entry '{name}' in {path} ({ino}) has bad inode #: {ino2}.\n", Prompt::Clear, 0),
+    p(BadIno, "Entry '{name}' in {path} ({ino}) has invalid inode #: {ino2}.\n", Prompt::Clear, 0),
     p(DupDot, "Entry '{name}' in {path} ({ino}) is duplicate '.' entry.\n", Prompt::Fix, 0),
     p(DupDotDot, "Entry '{name}' in {path} ({ino}) is duplicate '..' entry.\n", Prompt::Fix, 0),
     p(LinkRoot, "Entry '{name}' in {path} ({ino}) is a link to the root inode.\n", Prompt::Clear, 0),
