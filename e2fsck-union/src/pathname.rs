@@ -5,10 +5,11 @@
 //! or too deep), "<dir>/<ino>" (not a directory), "/???" (no name found),
 //! "???" (a directory that cannot be read).
 
+use ext2fs::block_map::Visit;
 use ext2fs::dirent::BlockCursor;
 use ext2fs::inode::ROOT_INO;
 
-use crate::blocks::{self, Kind, Visit};
+use crate::blocks;
 use crate::checker::Checker;
 
 /// e2fsck's names for the reserved inodes when no directory is known.
@@ -103,7 +104,7 @@ impl Checker {
                 unreadable = true;
                 return Visit::Stop;
             }
-            if p.kind == Kind::Data && !p.repeat {
+            if p.is_data() && !p.repeat {
                 data.push(p.pblk as u64);
             }
             Visit::Keep
