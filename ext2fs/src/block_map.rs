@@ -308,27 +308,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn round_trip(data: Vec<(u64, u32)>, bs: u32) -> Vec<(u64, u32)> {
-        let mut next = 1_000_000u32;
-        let (ib, ind) = build(&data, bs, || {
-            next += 1;
-            Ok(next)
-        })
-        .unwrap();
-        let blocks: HashMap<u32, Vec<u8>> = ind.into_iter().collect();
-        let mut seen = Vec::new();
-        walk(
-            &ib,
-            bs,
-            |b| Ok(blocks[&b].clone()),
-            |k, b| {
-                if let BlockKind::Data(l) = k {
-                    seen.push((l, b));
-                }
-                true
-            },
-        )
-        .unwrap();
-        seen
+        let (ib, blocks) = built(&data, bs);
+        data_of(&ib, &blocks, bs)
     }
 
     #[test]

@@ -432,10 +432,22 @@ mod tests {
         f.write_all(&bytes).unwrap();
         let path = f.path().to_path_buf();
         let file = f.as_file();
-        assert_eq!(Superblock::probe(file, &path, 4096).unwrap().s_inodes_count, 77);
-        assert!(matches!(Superblock::probe(file, &path, 0), Err(Error::BadMagic(0))));
-        assert!(matches!(Superblock::probe(file, &path, 8192), Err(Error::Io { .. })));
-        assert!(matches!(Superblock::probe(file, &path, u64::MAX), Err(Error::Io { .. })));
+        assert_eq!(
+            Superblock::probe(file, &path, 4096).unwrap().s_inodes_count,
+            77
+        );
+        assert!(matches!(
+            Superblock::probe(file, &path, 0),
+            Err(Error::BadMagic(0))
+        ));
+        assert!(matches!(
+            Superblock::probe(file, &path, 8192),
+            Err(Error::Io { .. })
+        ));
+        assert!(matches!(
+            Superblock::probe(file, &path, u64::MAX),
+            Err(Error::Io { .. })
+        ));
     }
 
     #[test]
