@@ -3,4 +3,5 @@
 pub mod fuse;
 pub use ext2fs::loopdev;
 pub mod options;
+pub mod umount_helper;
 pub mod union_check;

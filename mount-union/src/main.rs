@@ -1,7 +1,7 @@
 //! mount-union: `mount -o union` as util-linux had it for the union-mount
 //! patch set, and honest about kernels that have no union mounts.
 
-use mount_union::{fuse, loopdev, options, union_check};
+use mount_union::{fuse, loopdev, options, umount_helper, union_check};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -78,6 +78,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // Installed as /sbin/umount.fuse.union-ext2 too, for umount(8).
+    if umount_helper::invoked_as_helper() {
+        return umount_helper::main();
+    }
     let cli: Cli = match cli_common::parse_args(EX_USAGE) {
         Ok(c) => c,
         Err(code) => return code,

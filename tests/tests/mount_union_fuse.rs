@@ -512,6 +512,99 @@ fn umount_then_flock_waits_for_a_clean_image() {
     assert_real_fsck_clean(&stock_copy(&s.img));
 }
 
+/// What umount(8) runs for a `fuse.union-ext2` mount: mount-union through
+/// a link named `umount.fuse.union-ext2`.
+fn umount_helper_link(dir: &Path) -> std::path::PathBuf {
+    let link = dir.join("umount.fuse.union-ext2");
+    std::os::unix::fs::symlink(our_bin("mount-union"), &link).unwrap();
+    link
+}
+
+/// Writes enough that the engine's last write-out takes a while.
+fn write_files(mnt: &Path, n: usize) {
+    for i in 0..n {
+        let data: Vec<u8> = (0..30_000u32).map(|j| (i as u32 ^ j) as u8).collect();
+        std::fs::write(mnt.join(format!("f{i}")), data).unwrap();
+    }
+}
+
+/// e2fsck-union -fn at once: neither refused as locked nor finding errors.
+fn assert_checks_clean_at_once(img: &Path) {
+    let out = run(Command::new(our_bin("e2fsck-union")).arg("-fn").arg(img));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (state, count) = image_state(img);
+    assert_eq!((state, count), (1, 1), "not clean after the unmount");
+}
+
+#[test]
+fn the_umount_helper_returns_once_the_engine_released_the_image() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let helper = umount_helper_link(s._dir.path());
+    let guard = mount_engine(&s);
+    // What umount(8) and the helper go by: the type and the image's path.
+    let mnt = std::fs::canonicalize(&s.mnt).unwrap();
+    let m = ext2fs::image::read_mountinfo()
+        .into_iter()
+        .find(|m| m.mountpoint == mnt)
+        .expect("the mount is in mountinfo");
+    assert_eq!(m.fstype, "fuse.union-ext2");
+    assert_eq!(Path::new(&m.source), std::fs::canonicalize(&s.img).unwrap());
+    write_files(&s.mnt, 300);
+    // As umount(8) runs it (-n: it found the type without mountinfo),
+    // retried while the kernel still sends the engine its releases.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = run(Command::new(&helper).arg(&mnt).arg("-n"));
+        if out.status.success() {
+            break;
+        }
+        assert_eq!(out.status.code(), Some(32), "{}", text(&out));
+        assert!(
+            std::time::Instant::now() < deadline && text(&out).contains("busy"),
+            "{}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!mounted_at(&s.mnt));
+    assert_checks_clean_at_once(&s.img);
+    drop(guard);
+    assert_real_fsck_clean(&stock_copy(&s.img));
+}
+
+#[test]
+fn the_umount_helper_fails_with_32_on_what_is_not_mounted() {
+    let dir = tempfile::tempdir().unwrap();
+    let helper = umount_helper_link(dir.path());
+    let out = run(Command::new(&helper).arg(dir.path()));
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out));
+    assert!(text(&out).contains("not mounted"), "{}", text(&out));
+}
+
+/// The system's umount(8) end to end, when the helper is installed where
+/// umount looks for it (`make install` puts it in /sbin).
+#[test]
+fn umount_waits_for_the_engine_when_the_helper_is_installed() {
+    if skip_without_fuse() {
+        return;
+    }
+    if !Path::new("/sbin/umount.fuse.union-ext2").exists() {
+        integration_tests::skip(
+            "/sbin/umount.fuse.union-ext2 is not installed: umount(8) does not wait for the engine",
+        );
+        return;
+    }
+    let s = setup();
+    let guard = mount_engine(&s);
+    write_files(&s.mnt, 300);
+    umount_retrying(&s.mnt);
+    assert_checks_clean_at_once(&s.img);
+    drop(guard);
+}
+
 /// A loop device over a file, detached (and made writable again) on drop.
 struct LoopDev(String);
 

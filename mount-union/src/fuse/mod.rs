@@ -653,20 +653,19 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
         let (in_use, warnings) = mount_state::mark_in_use(&mut union.top)
             .map_err(|e| format!("{}: cannot mark the top layer in use: {e}", m.top.display()))?;
         for w in warnings {
-            if notify {
-                // run_background passes these on before "ready".
-                let _ = writeln!(std::io::stdout(), "warning: {}: {w}", m.top.display());
-            } else {
-                eprintln!("mount-union: warning: {}: {w}", m.top.display());
-            }
+            warn(notify, &m.top, &w);
         }
         Some(in_use)
     };
     let union = Arc::new(Mutex::new(union));
+    // The image's absolute path as the mount's source: the unmount helper
+    // waits on it. fuser drops Subtype when it calls mount(2) itself, so
+    // the subtype goes to the kernel as an option (type fuse.union-ext2).
+    let top_abs = std::fs::canonicalize(&m.top).unwrap_or_else(|_| m.top.clone());
     let mut config = fuser::Config::default();
     config.mount_options = vec![
-        fuser::MountOption::FSName(m.top.display().to_string()),
-        fuser::MountOption::Subtype("union-ext2".into()),
+        fuser::MountOption::FSName(top_abs.display().to_string()),
+        fuser::MountOption::CUSTOM(format!("subtype={}", crate::umount_helper::SUBTYPE)),
         fuser::MountOption::DefaultPermissions,
     ];
     config.mount_options.extend(kernel_options);
@@ -699,6 +698,17 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
                 }
             });
     }
+    // umount(8) runs the unmount helper only for root's mounts.
+    if root {
+        let target = std::fs::canonicalize(&m.target).unwrap_or_else(|_| m.target.clone());
+        if let Err(e) = crate::umount_helper::register(&top_abs, &target) {
+            warn(
+                notify,
+                &m.top,
+                &format!("umount will not wait for the image to be written out: {e}"),
+            );
+        }
+    }
     if m.verbose && !notify {
         cli_common::outln!(
             "mount-union: {} mounted on {} (FUSE union engine, {} lower layer(s))",
@@ -717,6 +727,16 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     let released = release(&union, in_use, &m.top);
     served.map_err(|e| format!("serving {} failed: {e}", m.target.display()))?;
     released
+}
+
+/// A warning while the mount comes up: a detached engine's goes on
+/// stdout, which run_background passes on before "ready".
+fn warn(notify: bool, top: &Path, w: &str) {
+    if notify {
+        let _ = writeln!(std::io::stdout(), "warning: {}: {w}", top.display());
+    } else {
+        eprintln!("mount-union: warning: {}: {w}", top.display());
+    }
 }
 
 /// The end of a mount: the image written out and, when it was marked in
