@@ -8,6 +8,8 @@
 #   PROFILE=release    (or debug: install what `cargo build --workspace` built)
 #   GZIP_MAN=0         (1: install man pages gzipped, as Debian does)
 #   sbindir, mandir, bashcompdir, zshcompdir, fishcompdir (directories)
+#   umounthelperdir=/sbin  (where umount(8) looks for umount.fuse.union-ext2,
+#                           the link that makes umount wait for the FUSE engine)
 #
 # Other targets: uninstall, completions, deb (Debian package: cargo-deb when
 # installed, else packaging/build-deb.sh with dpkg-deb), alternatives /
@@ -22,6 +24,7 @@ man8dir ?= $(mandir)/man8
 bashcompdir ?= $(PREFIX)/share/bash-completion/completions
 zshcompdir ?= $(PREFIX)/share/zsh/site-functions
 fishcompdir ?= $(PREFIX)/share/fish/vendor_completions.d
+umounthelperdir ?= /sbin
 GZIP_MAN ?= 0
 
 CARGO ?= cargo
@@ -42,6 +45,10 @@ TOOLS := mke2fs-union e2fsck-union debugfs-union mount-union
 LINKS := mkfs.ext2-union:mke2fs-union fsck.ext2-union:e2fsck-union
 LINK_NAMES := $(foreach l,$(LINKS),$(firstword $(subst :, ,$(l))))
 NAMES := $(TOOLS) $(LINK_NAMES)
+# umount(8) runs /sbin/umount.<type> (and nothing from PATH), so this link
+# goes to umounthelperdir: relative beside the tools, else absolute.
+UMOUNT_HELPER := umount.fuse.union-ext2
+UMOUNT_HELPER_TO := $(if $(filter $(sbindir),$(umounthelperdir)),mount-union,$(sbindir)/mount-union)
 BUILT_BINS := $(addprefix $(BUILT)/,$(TOOLS))
 MAN_EXT := $(if $(filter 1 yes,$(GZIP_MAN)),.8.gz,.8)
 
@@ -97,6 +104,8 @@ install-bins: $(BUILT_BINS)
 	for l in $(LINKS); do \
 		$(LN_S) $${l#*:} $(DESTDIR)$(sbindir)/$${l%%:*} || exit 1; \
 	done
+	$(INSTALL) -d $(DESTDIR)$(umounthelperdir)
+	$(LN_S) $(UMOUNT_HELPER_TO) $(DESTDIR)$(umounthelperdir)/$(UMOUNT_HELPER)
 
 install-man:
 	$(INSTALL) -d $(DESTDIR)$(man8dir)
@@ -132,6 +141,7 @@ uninstall:
 			$(DESTDIR)$(bashcompdir)/$$n $(DESTDIR)$(zshcompdir)/_$$n \
 			$(DESTDIR)$(fishcompdir)/$$n.fish; \
 	done
+	rm -f $(DESTDIR)$(umounthelperdir)/$(UMOUNT_HELPER)
 
 # The Debian package (target/debian/union-e2fsprogs_VERSION-1_ARCH.deb).
 # cargo-deb (metadata in mke2fs-union/Cargo.toml) when it is installed,

@@ -25,7 +25,7 @@ rm -rf "$stage"
 mkdir -p "$stage/DEBIAN" "$outdir"
 
 $make --no-print-directory install DESTDIR="$stage" PREFIX=/usr GZIP_MAN=1 \
-    zshcompdir=/usr/share/zsh/vendor-completions \
+    zshcompdir=/usr/share/zsh/vendor-completions umounthelperdir=/usr/sbin \
     PROFILE="$profile" ${TARGET_DIR:+TARGET_DIR="$TARGET_DIR"} ${BUILT:+BUILT="$BUILT"} \
     BUILDDIR="$builddir" >&2
 
@@ -81,6 +81,8 @@ Description: ext2 tools with union-mount whiteouts, fallthrus and opaque directo
  mkfs.ext2-union and fsck.ext2-union let `mkfs -t ext2-union` and
  `fsck -t ext2-union` find them. They do not replace mkfs.ext2/fsck.ext2
  unless asked to (see /usr/share/doc/union-e2fsprogs).
+ umount.fuse.union-ext2 makes umount wait until mount-union's FUSE engine
+ has written its image out.
 EOF
 
 deb=$outdir/union-e2fsprogs_$version-${revision}_$arch.deb

@@ -24,6 +24,9 @@ for t in mke2fs-union e2fsck-union debugfs-union mount-union mkfs.ext2-union fsc
     esac
 done
 
+# the unmount helper umount(8) runs for the FUSE engine's mounts
+"$sbin/umount.fuse.union-ext2" --help | grep -q 'Usage: umount.fuse.union-ext2'
+
 mkfs -t ext2-union -O whiteout "$tmp/top.img" 8M
 debugfs-union -R features "$tmp/top.img" 2>/dev/null | grep -q whiteout
 # fsck(8) takes the type from fstab (else blkid, which says ext4) before -t

@@ -21,6 +21,8 @@ const LINKS: [(&str, &str); 2] = [
     ("fsck.ext2-union", "e2fsck-union"),
 ];
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The unmount helper umount(8) runs for the FUSE engine's mounts.
+const UMOUNT_HELPER: &str = "umount.fuse.union-ext2";
 
 /// Where `cargo build --workspace` left our tools (debug or release).
 fn built_dir() -> PathBuf {
@@ -89,6 +91,28 @@ fn check_versions(sbin: &Path) {
             );
         }
     }
+}
+
+/// The helper link in `dir` runs mount-union as the helper. An absolute
+/// link names the final place, not the staged tree: the built tool is run
+/// under the same name instead.
+fn check_umount_helper(dir: &Path) {
+    let link = dir.join(UMOUNT_HELPER);
+    let scratch = tempfile::tempdir().unwrap();
+    let exe = if std::fs::read_link(&link).unwrap().is_absolute() {
+        let l = scratch.path().join(UMOUNT_HELPER);
+        std::os::unix::fs::symlink(built_dir().join("mount-union"), &l).unwrap();
+        l
+    } else {
+        link
+    };
+    let out = run(Command::new(&exe).arg("--help"));
+    ok(&out, &format!("{} --help", exe.display()));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Usage: umount.fuse.union-ext2"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// `man --warnings -l` renders each page with nothing on stderr.
@@ -344,6 +368,12 @@ fn make_install_into_a_scratch_prefix() {
             Path::new(&format!("{tool}.8")),
         );
     }
+    // Where umount(8) looks for it (PREFIX is not searched).
+    assert_eq!(
+        std::fs::read_link(dest.join("sbin").join(UMOUNT_HELPER)).unwrap(),
+        Path::new("/usr/sbin/mount-union")
+    );
+    check_umount_helper(&dest.join("sbin"));
     check_versions(&sbin);
     check_man_pages(&usr.join("share/man/man8"), ".8");
     check_completions(
@@ -425,6 +455,11 @@ fn debian_package_installs_with_dpkg() {
 
     let usr = root.join("usr");
     let sbin = usr.join("sbin");
+    assert_eq!(
+        std::fs::read_link(sbin.join(UMOUNT_HELPER)).unwrap(),
+        Path::new("mount-union")
+    );
+    check_umount_helper(&sbin);
     check_versions(&sbin);
     check_man_pages(&usr.join("share/man/man8"), ".8.gz");
     check_completions(
