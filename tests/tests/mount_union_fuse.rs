@@ -584,25 +584,63 @@ fn the_umount_helper_fails_with_32_on_what_is_not_mounted() {
     assert!(text(&out).contains("not mounted"), "{}", text(&out));
 }
 
-/// The system's umount(8) end to end, when the helper is installed where
+/// The system's umount(8) end to end, with this build's helper where
 /// umount looks for it (`make install` puts it in /sbin).
 #[test]
 fn umount_waits_for_the_engine_when_the_helper_is_installed() {
     if skip_without_fuse() {
         return;
     }
-    if !Path::new("/sbin/umount.fuse.union-ext2").exists() {
-        integration_tests::skip(
-            "/sbin/umount.fuse.union-ext2 is not installed: umount(8) does not wait for the engine",
-        );
+    let Some(_helper) = HelperLink::install() else {
         return;
-    }
+    };
     let s = setup();
     let guard = mount_engine(&s);
     write_files(&s.mnt, 300);
     umount_retrying(&s.mnt);
     assert_checks_clean_at_once(&s.img);
     drop(guard);
+}
+
+/// `/sbin/umount.fuse.union-ext2` pointing at this build's mount-union for
+/// the length of a test (umount(8) looks for helpers only in /sbin), so the
+/// system umount runs the helper we just built; removed on drop. An
+/// installed helper of another build is left alone and the test skips, so
+/// it never judges a binary other than this tree's.
+struct HelperLink(Option<std::path::PathBuf>);
+
+impl HelperLink {
+    const PATH: &'static str = "/sbin/umount.fuse.union-ext2";
+
+    fn install() -> Option<HelperLink> {
+        let ours = our_bin("mount-union");
+        let link = Path::new(Self::PATH);
+        match std::fs::canonicalize(link) {
+            Ok(target) if target == std::fs::canonicalize(&ours).unwrap() => {
+                return Some(HelperLink(None));
+            }
+            Ok(target) => {
+                integration_tests::skip(&format!(
+                    "{} is installed from another build ({}): not replacing it",
+                    Self::PATH,
+                    target.display()
+                ));
+                return None;
+            }
+            Err(_) => {}
+        }
+        std::os::unix::fs::symlink(&ours, link)
+            .unwrap_or_else(|e| panic!("cannot link {} to {}: {e}", Self::PATH, ours.display()));
+        Some(HelperLink(Some(link.to_path_buf())))
+    }
+}
+
+impl Drop for HelperLink {
+    fn drop(&mut self) {
+        if let Some(link) = &self.0 {
+            let _ = std::fs::remove_file(link);
+        }
+    }
 }
 
 /// A loop device over a file, detached (and made writable again) on drop.
