@@ -146,7 +146,7 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
         return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
     }
     let reason = match &first {
-        Ok(fs) => crate::super_check::check_desc(fs).filter(|_| fs.geo().group_count > 1),
+        Ok(fs) => crate::super_check::check_desc(fs),
         Err(ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_)) => None,
         Err(_) => None,
     };
@@ -162,11 +162,15 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
             say!("ext2fs_open2: {}", e.com_err_text());
             say!("{}: Superblock invalid, trying backup blocks...", prog());
         }
-        Ok(_) => {
+        Ok(fs) => {
             say!(
                 "ext2fs_check_desc: Corrupt group descriptor: {}",
                 reason.clone().unwrap_or_default()
             );
+            // One group: there is no backup to try.
+            if fs.geo().group_count <= 1 {
+                return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
+            }
             say!(
                 "{}: Group descriptors look bad... trying backup blocks...",
                 prog()
@@ -301,7 +305,7 @@ pub fn check_in_memory(bytes: Vec<u8>, fix: bool) -> (u8, Vec<u8>) {
     let mode = if fix { Mode::Yes } else { Mode::No };
     let mut ck = Checker::new(fs, Asker::new(mode, "<memory>"), 0x6000_0000);
     let opts = Options::parse_from(["e2fsck-union", "-f", "<memory>"]);
-    let result = run_passes(&mut ck, &opts, 8193, Instant::now())
+    let result = run_passes(&mut ck, &opts, Some(8193), Instant::now())
         .and_then(|skipped| finish(&mut ck, &opts, skipped));
     let code = match result {
         Ok(c) => c,
@@ -360,10 +364,12 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let mut progress = Progress::new(opts.progress_fd, device)?;
     let with_progress = opts.progress_fd.is_some();
     let started = Instant::now();
-    let hint = if backup != 0 {
-        backup
+    // e2fsck latches the relocation hint away when a backup superblock
+    // is in use (given with -b or chosen after a bad primary).
+    let hint = if backup != 0 || opts.superblock.is_some() {
+        None
     } else {
-        fs.sb().s_blocks_per_group as u64 + fs.sb().s_first_data_block as u64
+        Some(fs.sb().s_blocks_per_group as u64 + fs.sb().s_first_data_block as u64)
     };
     // Messages name the filesystem as e2fsck does: -N, else its volume
     // label, else the path given.
@@ -392,7 +398,12 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
 }
 
 /// Returns Some(exit code) when a clean filesystem was skipped.
-fn run_passes(ck: &mut Checker, opts: &Options, hint: u64, started: Instant) -> Result<Option<u8>> {
+fn run_passes(
+    ck: &mut Checker,
+    opts: &Options,
+    hint: Option<u64>,
+    started: Instant,
+) -> Result<Option<u8>> {
     let preen = ck.ask.mode == Mode::Preen;
     let timing = opts.timing > 0;
     let header = |ck: &Checker, s: &str| {

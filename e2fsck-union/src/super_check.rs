@@ -203,11 +203,13 @@ Either the superblock or the partition table is likely to be corrupt!",
         Ok(())
     }
 
-    pub fn check_super(&mut self, backup_hint: u64) -> Result<()> {
+    /// `backup_hint`: the backup superblock the relocation hint names;
+    /// None when a backup is already in use (e2fsck latches the hint away).
+    pub fn check_super(&mut self, backup_hint: Option<u64>) -> Result<()> {
         self.check_super_values()?;
         let mut reloc = Relocations::default();
         let geo = self.fs.geo().clone();
-        let mut hinted = false;
+        let mut hinted = backup_hint.is_none();
         for g in 0..geo.group_count {
             let gd = self.fs.groups()[g as usize];
             for table in GroupTable::ALL {
@@ -217,7 +219,7 @@ Either the superblock or the partition table is likely to be corrupt!",
                 if !hinted {
                     hinted = true;
                     let c = Ctx {
-                        num: backup_hint,
+                        num: backup_hint.unwrap_or_default(),
                         ..Default::default()
                     };
                     self.problem(Code::RelocateHint, &c)?;
