@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use anyhow::{anyhow, bail, Result};
-use ext2fs::codec::le32;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{flags, Inode};
 use ext2fs::superblock as sbm;
@@ -98,10 +97,7 @@ impl PointerWalk<'_> {
         let Ok(block) = fs.read_block(ptr as u64) else {
             return true;
         };
-        for p in block
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        {
+        for p in ext2fs::block_map::pointers(&block) {
             if level == 1 {
                 if p != 0 {
                     self.items.push(ListItem::Data(self.count, p));
@@ -581,7 +577,7 @@ fn raw_xattr_entries(buf: &[u8], start: usize, value_start: usize, o: &mut Strin
 }
 
 fn raw_xattr_area(buf: &[u8]) -> String {
-    let magic = if buf.len() >= 4 { le32(buf, 0) } else { 0 };
+    let magic = xattr::ibody_magic(buf);
     let mut o = format!(
         "magic = {magic:08x}, length = {}, value_start =4 \n\n",
         buf.len()

@@ -21,6 +21,14 @@ pub fn max_logical_blocks(block_size: u32) -> u64 {
     NDIR_BLOCKS as u64 + p + p * p + p * p * p
 }
 
+/// The block numbers stored in an indirect block, in order (zeros are
+/// holes).
+pub fn pointers(block: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    block
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
 impl BlockKind {
     /// The logical block of a data block; for an indirect block, the first
     /// logical block below it.

@@ -357,6 +357,16 @@ pub fn parse_block(buf: &[u8], block: u64) -> Result<XattrBlock> {
     })
 }
 
+/// The magic at the start of an in-inode xattr area (0 when the area is
+/// too short to hold one).
+pub fn ibody_magic(area: &[u8]) -> u32 {
+    if area.len() >= 4 {
+        le32(area, 0)
+    } else {
+        0
+    }
+}
+
 /// Changes header fields of xattr block `block` in place (a checker
 /// fixing h_refcount), leaving the entries as they are.
 pub fn update_header(
