@@ -147,12 +147,21 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
     }
     let reason = match &first {
         Ok(fs) => crate::super_check::check_desc(fs),
-        Err(ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_)) => None,
+        Err(
+            ext2fs::Error::Corrupt {
+                structure: ext2fs::Structure::Superblock,
+                ..
+            }
+            | ext2fs::Error::BadMagic(_),
+        ) => None,
         Err(_) => None,
     };
     let primary_bad = matches!(
         &first,
-        Err(ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_))
+        Err(ext2fs::Error::Corrupt {
+            structure: ext2fs::Structure::Superblock,
+            ..
+        } | ext2fs::Error::BadMagic(_))
     );
     if preen || (!primary_bad && reason.is_none()) {
         return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
@@ -257,7 +266,11 @@ Filesystem mounted or opened exclusively by another program?"
             "Could this be a zero-length partition?\n"
         }
         // e2fsck's PR_0_SB_CORRUPT, word for word.
-        ext2fs::Error::CorruptSuperblock(_) | ext2fs::Error::BadMagic(_) => {
+        ext2fs::Error::Corrupt {
+            structure: ext2fs::Structure::Superblock,
+            ..
+        }
+        | ext2fs::Error::BadMagic(_) => {
             "\nThe superblock could not be read or does not describe a valid ext2/ext3/ext4\n\
 filesystem.  If the device is valid and it really contains an ext2/ext3/ext4\n\
 filesystem (and not swap or ufs or something else), then the superblock\n\

@@ -6,7 +6,7 @@ use nom::bytes::complete::take;
 use nom::number::complete::{le_u16, le_u32, u8 as nom_u8};
 use nom::IResult;
 
-use crate::{Error, Result};
+use crate::{CorruptKind, Error, Result, Structure};
 
 /// EXT2_FT_* values in `file_type`.
 pub mod ft {
@@ -143,22 +143,28 @@ pub fn parse_block(buf: &[u8], dir: u32, block: u64) -> Result<Vec<DirEntry>> {
     let mut off = 0usize;
     let mut out = Vec::new();
     while off < bs {
-        let corrupt = |why: String| Error::CorruptDirectory { dir, block, why };
-        let (_, (inode, raw_rec, name_len, file_type, name)) = parse_entry(&buf[off..])
-            .map_err(|_| corrupt(format!("entry at offset {off} runs past the block")))?;
+        let corrupt = |kind| Error::corrupt(Structure::Directory { block }, dir as u64, kind);
+        let (_, (inode, raw_rec, name_len, file_type, name)) =
+            parse_entry(&buf[off..]).map_err(|_| corrupt(CorruptKind::EntryPastBlock(off)))?;
         let rec_len = rec_len_from_disk(raw_rec, bs) as usize;
         if rec_len < HEADER_LEN || !rec_len.is_multiple_of(4) {
-            return Err(corrupt(format!("bad rec_len {rec_len} at offset {off}")));
+            return Err(corrupt(CorruptKind::BadRecLen {
+                rec_len,
+                offset: off,
+            }));
         }
         if off + rec_len > bs {
-            return Err(corrupt(format!(
-                "rec_len {rec_len} at offset {off} runs past the block"
-            )));
+            return Err(corrupt(CorruptKind::RecLenPastBlock {
+                rec_len,
+                offset: off,
+            }));
         }
         if rec_len_for(name_len as usize) > rec_len {
-            return Err(corrupt(format!(
-                "name_len {name_len} does not fit rec_len {rec_len} at offset {off}"
-            )));
+            return Err(corrupt(CorruptKind::NameLenPastRecLen {
+                name_len,
+                rec_len,
+                offset: off,
+            }));
         }
         out.push(DirEntry {
             inode,

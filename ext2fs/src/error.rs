@@ -16,23 +16,15 @@ pub enum Error {
     #[error("bad magic number in superblock (0x{0:04x}, expected 0xef53)")]
     BadMagic(u16),
 
-    #[error("corrupt superblock: {0}")]
-    CorruptSuperblock(String),
-
-    #[error("corrupt group descriptor for group {group}: {why}")]
-    CorruptGroupDesc { group: u32, why: String },
-
-    #[error("corrupt inode {ino}: {why}")]
-    CorruptInode { ino: u32, why: String },
-
-    #[error("corrupt directory {dir} (block {block}): {why}")]
-    CorruptDirectory { dir: u32, block: u64, why: String },
-
-    #[error("corrupt extended attribute block {block}: {why}")]
-    CorruptXattr { block: u64, why: String },
-
-    #[error("corrupt htree index in directory {dir}: {why}")]
-    CorruptHtree { dir: u32, why: String },
+    /// An on-disk structure that breaks the format's rules: what is wrong
+    /// (`kind`), in which structure, and its number (group, inode,
+    /// directory inode or block, as `structure` says).
+    #[error("{}", corrupt_text(*structure, *number, kind))]
+    Corrupt {
+        kind: CorruptKind,
+        structure: Structure,
+        number: u64,
+    },
 
     #[error("block {block} is outside the filesystem ({blocks} blocks)")]
     BlockOutOfRange { block: u64, blocks: u64 },
@@ -162,10 +154,49 @@ pub enum Error {
     #[error("inode {0} is not on the orphan list")]
     NotOrphan(u32),
 
-    /// A parameter the caller chose is out of range (mke2fs geometry);
-    /// the text is the message to print.
-    #[error("{0}")]
-    Invalid(String),
+    /// mke2fs geometry: a block size that is not a power of two in 1 KiB..64 KiB.
+    #[error("invalid block size - {0}")]
+    InvalidBlockSize(u32),
+
+    /// mke2fs geometry: -g outside 256..=8 * block size or not a multiple of 8.
+    #[error(
+        "blocks per group count out of range ({blocks_per_group}; 256 to {max} in multiples of 8)"
+    )]
+    BlocksPerGroupOutOfRange { blocks_per_group: u32, max: u32 },
+
+    /// mke2fs geometry: more blocks than 32-bit block numbers reach.
+    #[error(
+        "{0} blocks is too big for ext2 (the 64bit feature is ext4's); use a larger block size"
+    )]
+    TooManyBlocks(u64),
+
+    /// mke2fs geometry: an inode size that is not a power of two in 128..=block size.
+    #[error("invalid inode size {size} (min 128/max {max})")]
+    InvalidInodeSize { size: u32, max: u32 },
+
+    /// mke2fs geometry: the inode tables alone would fill the filesystem.
+    #[error(
+        "inode_size ({inode_size}) * inodes_count ({inodes}) too big for a\n\t\
+         filesystem with {blocks} blocks, specify higher inode_ratio (-i)\n\t\
+         or lower inode count (-N).\n"
+    )]
+    InodeTablesTooBig {
+        inode_size: u32,
+        inodes: u64,
+        blocks: u64,
+    },
+
+    /// mke2fs geometry: descriptors would need meta_bg, which we cannot make.
+    #[error(
+        "{desc_blocks} descriptor and {reserved} reserved GDT blocks fill over 3/4 of a \
+         {blocks_per_group}-block group: mke2fs would switch to meta_bg, which mke2fs-union cannot \
+         make; use more blocks per group (-g) or -O ^resize_inode"
+    )]
+    NeedsMetaBg {
+        desc_blocks: u32,
+        reserved: u32,
+        blocks_per_group: u32,
+    },
 
     /// ext2fs_initialize's EXT2_ET_TOO_MANY_INODES (e2fsprogs' wording).
     #[error("Cannot create filesystem with requested number of inodes")]
@@ -187,7 +218,10 @@ impl Error {
         const SHORT_READ: &str = "Attempt to read block from filesystem resulted in short read";
         match self {
             Error::BadMagic(_) => "Bad magic number in super-block".into(),
-            Error::CorruptSuperblock(_) => "The ext2 superblock is corrupt".into(),
+            Error::Corrupt {
+                structure: Structure::Superblock,
+                ..
+            } => "The ext2 superblock is corrupt".into(),
             Error::Truncated { .. } => SHORT_READ.into(),
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
                 SHORT_READ.into()
@@ -204,5 +238,238 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// The on-disk structure a corruption was found in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Structure {
+    /// The superblock in use (`number` 0).
+    Superblock,
+    /// A group descriptor (`number`: the group).
+    GroupDesc,
+    /// An inode (`number`: the inode).
+    Inode,
+    /// A directory block (`number`: the directory's inode).
+    Directory {
+        /// The block the entry is in (physical).
+        block: u64,
+    },
+    /// An extended attribute block (`number`: the block).
+    XattrBlock,
+    /// A directory's hash index (`number`: the directory's inode).
+    Htree,
+}
+
+/// What is wrong with a corrupt structure; the text reads as the part
+/// after "corrupt <structure> <number>: ".
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CorruptKind {
+    /// s_log_block_size past 64 KiB blocks.
+    #[error("block size 1024<<{0} is too large")]
+    BlockSizeTooLarge(u32),
+    /// s_log_groups_per_flex past 31 (ext2fs_open2 refuses it too).
+    #[error("log_groups_per_flex {0}")]
+    LogGroupsPerFlex(u8),
+    /// A cluster size other than the block size (bigalloc is not ext2).
+    #[error("cluster size 1024<<{0} differs from the block size (no bigalloc in ext2)")]
+    ClusterSize(u32),
+    /// s_clusters_per_group differs from s_blocks_per_group.
+    #[error("{clusters} clusters per group for {blocks} blocks per group")]
+    ClustersPerGroup {
+        /// s_clusters_per_group.
+        clusters: u32,
+        /// s_blocks_per_group.
+        blocks: u32,
+    },
+    /// s_blocks_per_group below 8 or past what one bitmap block maps.
+    #[error("{0} blocks per group")]
+    BlocksPerGroup(u32),
+    /// s_inodes_per_group zero or past what one bitmap block maps.
+    #[error("{0} inodes per group")]
+    InodesPerGroup(u32),
+    /// s_first_data_block at or past s_blocks_count (or no blocks).
+    #[error("first data block {first} is past the {blocks} blocks")]
+    FirstDataBlock {
+        /// s_first_data_block.
+        first: u32,
+        /// s_blocks_count.
+        blocks: u32,
+    },
+    /// An inode size that is not a power of two in 128..=block size.
+    #[error("inode size {0}")]
+    InodeSize(u32),
+    /// s_inodes_count is not groups * s_inodes_per_group.
+    #[error("inode count {count} is not {groups} groups of {per_group} inodes")]
+    InodeCount {
+        /// s_inodes_count.
+        count: u32,
+        /// The group count the block count gives.
+        groups: u64,
+        /// s_inodes_per_group.
+        per_group: u32,
+    },
+    /// A revision past the dynamic one.
+    #[error("revision {0}")]
+    Revision(u32),
+    /// The group count needs a descriptor table past the image's end.
+    #[error("{groups} groups need a descriptor table past the end of the {image_len}-byte image")]
+    DescriptorTablePastEnd {
+        /// The group count.
+        groups: u32,
+        /// The image's length in bytes.
+        image_len: u64,
+    },
+    /// A group's inode table lies (partly) outside the filesystem.
+    #[error("inode table at block {0} is outside the filesystem")]
+    InodeTableOutside(u64),
+    /// A directory entry's header runs past its block.
+    #[error("entry at offset {0} runs past the block")]
+    EntryPastBlock(usize),
+    /// A rec_len below the header size or not a multiple of 4.
+    #[error("bad rec_len {rec_len} at offset {offset}")]
+    BadRecLen {
+        /// The entry's rec_len.
+        rec_len: usize,
+        /// The entry's offset in its block.
+        offset: usize,
+    },
+    /// A rec_len that runs past the block.
+    #[error("rec_len {rec_len} at offset {offset} runs past the block")]
+    RecLenPastBlock {
+        /// The entry's rec_len.
+        rec_len: usize,
+        /// The entry's offset in its block.
+        offset: usize,
+    },
+    /// A name longer than its entry's rec_len holds.
+    #[error("name_len {name_len} does not fit rec_len {rec_len} at offset {offset}")]
+    NameLenPastRecLen {
+        /// The entry's name_len.
+        name_len: u8,
+        /// The entry's rec_len.
+        rec_len: usize,
+        /// The entry's offset in its block.
+        offset: usize,
+    },
+    /// A directory without a '..' entry.
+    #[error("no '..' entry")]
+    NoDotDot,
+    /// An xattr entry list without its terminating zero word.
+    #[error("entry list runs off the end")]
+    XattrListPastEnd,
+    /// An xattr entry header past the end of its area.
+    #[error("entry at {0} runs off the end")]
+    XattrEntryPastEnd(usize),
+    /// An xattr entry's name past the end of its area.
+    #[error("name of entry at {0} runs off the end")]
+    XattrNamePastEnd(usize),
+    /// An xattr entry with an empty name in a namespace that needs one.
+    #[error("entry at {0} has an empty name")]
+    XattrEmptyName(usize),
+    /// A value kept in another inode (ea_inode, not ext2).
+    #[error("values in separate inodes (ea_inode) are not ext2")]
+    XattrValueInode,
+    /// A value outside the area's free space.
+    #[error("value of {name} ({size} bytes at {offset}) is outside the free area")]
+    XattrValueOutside {
+        /// The attribute's full name.
+        name: String,
+        /// e_value_size.
+        size: u32,
+        /// e_value_offs.
+        offset: u16,
+    },
+    /// An xattr block shorter than its header.
+    #[error("block too short")]
+    XattrBlockTooShort,
+    /// An xattr block without the magic number.
+    #[error("bad magic 0x{0:08x}")]
+    XattrBadMagic(u32),
+    /// An xattr block whose h_blocks is not 1.
+    #[error("h_blocks {0} (must be 1)")]
+    XattrBlocks(u32),
+    /// The in-inode xattr area is corrupt (the kind says how).
+    #[error("in-inode extended attributes: {0}")]
+    InInodeXattr(Box<CorruptKind>),
+    /// An index (root or node) too short for its count/limit.
+    #[error("{0} block too short")]
+    IndexTooShort(&'static str),
+    /// An index whose count/limit header is cut short.
+    #[error("{0}: short count/limit")]
+    IndexShortCountLimit(&'static str),
+    /// An index whose count or limit does not fit the block.
+    #[error("{what}: count {count} / limit {limit} (at most {max} fit)")]
+    IndexCountLimit {
+        /// "root" or "node".
+        what: &'static str,
+        /// The count field.
+        count: u16,
+        /// The limit field.
+        limit: u16,
+        /// How many entries fit.
+        max: usize,
+    },
+    /// An htree root block shorter than its fixed part.
+    #[error("root block too short")]
+    HtreeRootTooShort,
+    /// An htree root whose '.' entry does not parse.
+    #[error("bad '.' entry")]
+    HtreeBadDot,
+    /// An htree root whose '.' entry is not 12 bytes named '.'.
+    #[error("'.' entry: name_len {name_len}, rec_len {rec_len}")]
+    HtreeDot {
+        /// The entry's name_len.
+        name_len: u8,
+        /// The entry's rec_len (on disk).
+        rec_len: u16,
+    },
+    /// An htree root whose '..' entry does not parse.
+    #[error("bad '..' entry")]
+    HtreeBadDotDot,
+    /// An htree root whose '..' entry does not cover the rest of the block.
+    #[error("'..' entry: rec_len {0}")]
+    HtreeDotDot(u32),
+    /// An htree root whose root info is cut short.
+    #[error("short root info")]
+    HtreeShortRootInfo,
+    /// An htree root info length other than 8.
+    #[error("root info length {0}")]
+    HtreeRootInfoLength(u8),
+    /// More index levels than the format allows.
+    #[error("{0} indirect levels")]
+    HtreeLevels(u8),
+    /// An index node that does not start with an empty entry covering it.
+    #[error("index node does not start with an empty entry covering the block")]
+    HtreeNodeHeader,
+    /// An index with no entries to follow.
+    #[error("empty index")]
+    HtreeEmptyIndex,
+}
+
+impl Error {
+    /// A corruption of `structure` number `number`.
+    pub fn corrupt(structure: Structure, number: u64, kind: CorruptKind) -> Self {
+        Error::Corrupt {
+            kind,
+            structure,
+            number,
+        }
+    }
+}
+
+/// The message of [`Error::Corrupt`], worded per structure.
+fn corrupt_text(structure: Structure, number: u64, kind: &CorruptKind) -> String {
+    match structure {
+        Structure::Superblock => format!("corrupt superblock: {kind}"),
+        Structure::GroupDesc => format!("corrupt group descriptor for group {number}: {kind}"),
+        Structure::Inode => format!("corrupt inode {number}: {kind}"),
+        Structure::Directory { block } => {
+            format!("corrupt directory {number} (block {block}): {kind}")
+        }
+        Structure::XattrBlock => format!("corrupt extended attribute block {number}: {kind}"),
+        Structure::Htree => format!("corrupt htree index in directory {number}: {kind}"),
     }
 }

@@ -6,7 +6,7 @@
 use crate::codec::{le16, le32};
 use crate::dirent::{self, DirEntry};
 use crate::hash::dirhash;
-use crate::{ondisk, Error, Result};
+use crate::{ondisk, CorruptKind, Error, Result, Structure};
 
 ondisk! {
     /// `struct ext2_dx_root_info`, at byte 24 of block 0.
@@ -72,19 +72,21 @@ pub struct DxRoot {
     pub index: DxIndex,
 }
 
-fn parse_index(buf: &[u8], off: usize, dir: u32, what: &str) -> Result<DxIndex> {
-    let corrupt = |why: String| Error::CorruptHtree { dir, why };
+fn parse_index(buf: &[u8], off: usize, dir: u32, what: &'static str) -> Result<DxIndex> {
+    let corrupt = |kind| Error::corrupt(Structure::Htree, dir as u64, kind);
     if buf.len() < off + 8 {
-        return Err(corrupt(format!("{what} block too short")));
+        return Err(corrupt(CorruptKind::IndexTooShort(what)));
     }
     let (_, cl) = DxCountLimit::parse(&buf[off..])
-        .map_err(|_| corrupt(format!("{what}: short count/limit")))?;
+        .map_err(|_| corrupt(CorruptKind::IndexShortCountLimit(what)))?;
     let max = (buf.len() - off) / DxEntry::SIZE;
     if cl.limit as usize > max || cl.count > cl.limit || cl.count == 0 {
-        return Err(corrupt(format!(
-            "{what}: count {} / limit {} (at most {max} fit)",
-            cl.count, cl.limit
-        )));
+        return Err(corrupt(CorruptKind::IndexCountLimit {
+            what,
+            count: cl.count,
+            limit: cl.limit,
+            max,
+        }));
     }
     let mut entries = Vec::with_capacity(cl.count as usize);
     for i in 0..cl.count as usize {
@@ -121,14 +123,17 @@ fn write_index(buf: &mut [u8], off: usize, idx: &DxIndex) {
 impl DxRoot {
     /// Parses block 0 of an indexed directory `dir`.
     pub fn parse(buf: &[u8], dir: u32) -> Result<Self> {
-        let corrupt = |why: String| Error::CorruptHtree { dir, why };
+        let corrupt = |kind| Error::corrupt(Structure::Htree, dir as u64, kind);
         if buf.len() < ROOT_ENTRIES_OFFSET + 8 {
-            return Err(corrupt("root block too short".into()));
+            return Err(corrupt(CorruptKind::HtreeRootTooShort));
         }
         let (_, (ino, rec, nl, ft, name)) =
-            dirent::parse_entry(buf).map_err(|_| corrupt("bad '.' entry".into()))?;
+            dirent::parse_entry(buf).map_err(|_| corrupt(CorruptKind::HtreeBadDot))?;
         if name != b"." || rec != 12 {
-            return Err(corrupt(format!("'.' entry: name_len {nl}, rec_len {rec}")));
+            return Err(corrupt(CorruptKind::HtreeDot {
+                name_len: nl,
+                rec_len: rec,
+            }));
         }
         let dot = DirEntry {
             inode: ino,
@@ -137,10 +142,10 @@ impl DxRoot {
             name: name.to_vec(),
         };
         let (_, (ino2, rec2, _, ft2, name2)) =
-            dirent::parse_entry(&buf[12..]).map_err(|_| corrupt("bad '..' entry".into()))?;
+            dirent::parse_entry(&buf[12..]).map_err(|_| corrupt(CorruptKind::HtreeBadDotDot))?;
         let rec2 = dirent::rec_len_from_disk(rec2, buf.len());
         if name2 != b".." || rec2 as usize != buf.len() - 12 {
-            return Err(corrupt(format!("'..' entry: rec_len {rec2}")));
+            return Err(corrupt(CorruptKind::HtreeDotDot(rec2)));
         }
         let dotdot = DirEntry {
             inode: ino2,
@@ -149,12 +154,12 @@ impl DxRoot {
             name: name2.to_vec(),
         };
         let (_, info) = DxRootInfo::parse(&buf[ROOT_INFO_OFFSET..])
-            .map_err(|_| corrupt("short root info".into()))?;
+            .map_err(|_| corrupt(CorruptKind::HtreeShortRootInfo))?;
         if info.info_length != 8 {
-            return Err(corrupt(format!("root info length {}", info.info_length)));
+            return Err(corrupt(CorruptKind::HtreeRootInfoLength(info.info_length)));
         }
         if info.indirect_levels > MAX_INDIRECT_LEVELS {
-            return Err(corrupt(format!("{} indirect levels", info.indirect_levels)));
+            return Err(corrupt(CorruptKind::HtreeLevels(info.indirect_levels)));
         }
         let index = parse_index(buf, ROOT_ENTRIES_OFFSET, dir, "root")?;
         Ok(DxRoot {
@@ -184,10 +189,11 @@ pub fn parse_node(buf: &[u8], dir: u32) -> Result<DxIndex> {
         || le32(buf, 0) != 0
         || dirent::rec_len_from_disk(le16(buf, 4), buf.len()) as usize != buf.len()
     {
-        return Err(Error::CorruptHtree {
-            dir,
-            why: "index node does not start with an empty entry covering the block".into(),
-        });
+        return Err(Error::corrupt(
+            Structure::Htree,
+            dir as u64,
+            CorruptKind::HtreeNodeHeader,
+        ));
     }
     parse_index(buf, NODE_ENTRIES_OFFSET, dir, "node")
 }
@@ -221,10 +227,7 @@ where
     let root = DxRoot::parse(root_block, dir)?;
     let version = crate::hash::effective_version(root.info.hash_version, s_flags);
     let (hash, _) = dirhash(version, name, seed)?;
-    let missing = || Error::CorruptHtree {
-        dir,
-        why: "empty index".into(),
-    };
+    let missing = || Error::corrupt(Structure::Htree, dir as u64, CorruptKind::HtreeEmptyIndex);
     let mut block = find_in_index(&root.index, hash).ok_or_else(missing)?.block;
     for _ in 0..root.info.indirect_levels {
         let node = parse_node(&read(block)?, dir)?;

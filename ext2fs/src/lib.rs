@@ -28,4 +28,4 @@ pub mod superblock;
 pub mod uuid;
 pub mod xattr;
 
-pub use error::{Error, Result};
+pub use error::{CorruptKind, Error, Result, Structure};

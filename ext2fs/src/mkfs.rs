@@ -90,25 +90,22 @@ fn default_reserved_gdt(
 pub fn plan(p: &Params) -> Result<Plan> {
     let bs = p.block_size;
     if !(1024..=65536).contains(&bs) || !bs.is_power_of_two() {
-        return Err(Error::Invalid(format!("invalid block size - {bs}")));
+        return Err(Error::InvalidBlockSize(bs));
     }
     let log = bs.trailing_zeros() - 10;
     let first_data_block = if bs == 1024 { 1 } else { 0 };
     let mut bpg = p.blocks_per_group.unwrap_or(bs * 8);
     if bpg < 256 || bpg > bs * 8 || !bpg.is_multiple_of(8) {
-        return Err(Error::Invalid(format!(
-            "blocks per group count out of range ({bpg}; 256 to {} in multiples of 8)",
-            bs * 8
-        )));
+        return Err(Error::BlocksPerGroupOutOfRange {
+            blocks_per_group: bpg,
+            max: bs * 8,
+        });
     }
     // EXT2_MAX_BLOCKS_PER_GROUP: a group's count must fit 16 bits (64 KiB
     // blocks would give 524288; ext2fs_initialize caps it).
     bpg = bpg.min(65528);
     if p.blocks_count > u32::MAX as u64 {
-        return Err(Error::Invalid(format!(
-            "{} blocks is too big for ext2 (the 64bit feature is ext4's); use a larger block size",
-            p.blocks_count
-        )));
+        return Err(Error::TooManyBlocks(p.blocks_count));
     }
     let isize = if p.rev_level == GOOD_OLD_REV {
         128
@@ -116,9 +113,10 @@ pub fn plan(p: &Params) -> Result<Plan> {
         p.inode_size
     };
     if isize < 128 || !isize.is_power_of_two() || isize as u32 > bs {
-        return Err(Error::Invalid(format!(
-            "invalid inode size {isize} (min 128/max {bs})"
-        )));
+        return Err(Error::InvalidInodeSize {
+            size: isize as u32,
+            max: bs,
+        });
     }
     let mut blocks = p.blocks_count;
     // -N 0 means "from the ratio", as in mke2fs.
@@ -127,11 +125,11 @@ pub fn plan(p: &Params) -> Result<Plan> {
         _ => blocks * bs as u64 / p.inode_ratio.max(1024),
     };
     if inodes_wanted * isize as u64 >= blocks * bs as u64 {
-        return Err(Error::Invalid(format!(
-            "inode_size ({isize}) * inodes_count ({inodes_wanted}) too big for a\n\t\
-             filesystem with {blocks} blocks, specify higher inode_ratio (-i)\n\t\
-             or lower inode count (-N).\n"
-        )));
+        return Err(Error::InodeTablesTooBig {
+            inode_size: isize as u32,
+            inodes: inodes_wanted,
+            blocks,
+        });
     }
     let first_ino = if p.rev_level == GOOD_OLD_REV {
         GOOD_OLD_FIRST_INO
@@ -203,11 +201,11 @@ pub fn plan(p: &Params) -> Result<Plan> {
         // when the descriptors would take over 3/4 of a group; the library
         // has no meta_bg layout, so say so rather than make another one.
         if rsv + desc_blocks > bpg * 3 / 4 {
-            return Err(Error::Invalid(format!(
-                "{desc_blocks} descriptor and {rsv} reserved GDT blocks fill over 3/4 of a \
-                 {bpg}-block group: mke2fs would switch to meta_bg, which mke2fs-union cannot \
-                 make; use more blocks per group (-g) or -O ^resize_inode"
-            )));
+            return Err(Error::NeedsMetaBg {
+                desc_blocks,
+                reserved: rsv,
+                blocks_per_group: bpg,
+            });
         }
         let mut overhead = 3 + itb as u32 + rsv + desc_blocks;
         if overhead > bpg {

@@ -6,7 +6,7 @@
 //! byte-exact.
 
 use crate::features::{incompat, FeatureSet};
-use crate::{ondisk, Error, Result};
+use crate::{ondisk, CorruptKind, Error, Result, Structure};
 
 pub const SUPERBLOCK_OFFSET: u64 = 1024;
 pub const SUPERBLOCK_SIZE: usize = 1024;
@@ -194,58 +194,50 @@ impl Superblock {
     /// (e2fsck) run their own finer checks; this one only guarantees that
     /// every derived quantity is in range.
     pub fn validate(&self) -> Result<()> {
-        let bad = |why: String| Err(Error::CorruptSuperblock(why));
+        let bad = |kind| Err(Error::corrupt(Structure::Superblock, 0, kind));
         if self.s_log_block_size > 6 {
-            return bad(format!(
-                "block size 1024<<{} is too large",
-                self.s_log_block_size
-            ));
+            return bad(CorruptKind::BlockSizeTooLarge(self.s_log_block_size));
         }
         // libext2fs refuses these too (ext2fs_open2's corrupt checks).
         if self.s_log_groups_per_flex > 31 {
-            return bad(format!(
-                "log_groups_per_flex {}",
-                self.s_log_groups_per_flex
-            ));
+            return bad(CorruptKind::LogGroupsPerFlex(self.s_log_groups_per_flex));
         }
         if self.s_log_cluster_size != self.s_log_block_size {
-            return bad(format!(
-                "cluster size 1024<<{} differs from the block size (no bigalloc in ext2)",
-                self.s_log_cluster_size
-            ));
+            return bad(CorruptKind::ClusterSize(self.s_log_cluster_size));
         }
         if self.s_clusters_per_group != self.s_blocks_per_group {
-            return bad(format!(
-                "{} clusters per group for {} blocks per group",
-                self.s_clusters_per_group, self.s_blocks_per_group
-            ));
+            return bad(CorruptKind::ClustersPerGroup {
+                clusters: self.s_clusters_per_group,
+                blocks: self.s_blocks_per_group,
+            });
         }
         let bs = self.block_size() as u64;
         if self.s_blocks_per_group < 8 || self.s_blocks_per_group as u64 > 8 * bs {
-            return bad(format!("{} blocks per group", self.s_blocks_per_group));
+            return bad(CorruptKind::BlocksPerGroup(self.s_blocks_per_group));
         }
         if self.s_inodes_per_group == 0 || self.s_inodes_per_group as u64 > 8 * bs {
-            return bad(format!("{} inodes per group", self.s_inodes_per_group));
+            return bad(CorruptKind::InodesPerGroup(self.s_inodes_per_group));
         }
         if self.s_blocks_count == 0 || self.s_first_data_block >= self.s_blocks_count {
-            return bad(format!(
-                "first data block {} is past the {} blocks",
-                self.s_first_data_block, self.s_blocks_count
-            ));
+            return bad(CorruptKind::FirstDataBlock {
+                first: self.s_first_data_block,
+                blocks: self.s_blocks_count,
+            });
         }
         let isz = self.inode_size();
         if isz < 128 || !isz.is_power_of_two() || isz as u64 > bs {
-            return bad(format!("inode size {isz}"));
+            return bad(CorruptKind::InodeSize(isz as u32));
         }
         let groups = self.group_count() as u64;
         if groups * self.s_inodes_per_group as u64 != self.s_inodes_count as u64 {
-            return bad(format!(
-                "inode count {} is not {} groups of {} inodes",
-                self.s_inodes_count, groups, self.s_inodes_per_group
-            ));
+            return bad(CorruptKind::InodeCount {
+                count: self.s_inodes_count,
+                groups,
+                per_group: self.s_inodes_per_group,
+            });
         }
         if self.s_rev_level > DYNAMIC_REV {
-            return bad(format!("revision {}", self.s_rev_level));
+            return bad(CorruptKind::Revision(self.s_rev_level));
         }
         Ok(())
     }

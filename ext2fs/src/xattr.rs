@@ -4,7 +4,7 @@
 //! packed from the end.
 
 use crate::codec::{le16, le32};
-use crate::{ondisk, Error, Result};
+use crate::{ondisk, CorruptKind, Error, Result, Structure};
 
 pub const XATTR_MAGIC: u32 = 0xEA02_0000;
 /// Size of an entry before its name.
@@ -195,18 +195,18 @@ pub fn parse_entries(
     value_base: usize,
     block: u64,
 ) -> Result<Vec<(RawEntry, Vec<u8>)>> {
-    let corrupt = |why: String| Error::CorruptXattr { block, why };
+    let corrupt = |kind| Error::corrupt(Structure::XattrBlock, block, kind);
     let mut out = Vec::new();
     let mut off = start;
     loop {
         if off + 4 > buf.len() {
-            return Err(corrupt("entry list runs off the end".into()));
+            return Err(corrupt(CorruptKind::XattrListPastEnd));
         }
         if le32(buf, off) == 0 {
             break;
         }
-        let h = entry_header(buf, off)
-            .ok_or_else(|| corrupt(format!("entry at {off} runs off the end")))?;
+        let h =
+            entry_header(buf, off).ok_or_else(|| corrupt(CorruptKind::XattrEntryPastEnd(off)))?;
         let name_len = h.name_len as usize;
         let e = RawEntry {
             name_index: h.name_index,
@@ -216,26 +216,23 @@ pub fn parse_entries(
             hash: h.hash,
             name: buf
                 .get(off + ENTRY_HEADER..off + ENTRY_HEADER + name_len)
-                .ok_or_else(|| corrupt(format!("name of entry at {off} runs off the end")))?
+                .ok_or_else(|| corrupt(CorruptKind::XattrNamePastEnd(off)))?
                 .to_vec(),
         };
         if name_len == 0 && !matches!(e.name_index, 2 | 3 | 8) {
-            return Err(corrupt(format!("entry at {off} has an empty name")));
+            return Err(corrupt(CorruptKind::XattrEmptyName(off)));
         }
         if e.value_inum != 0 {
-            return Err(corrupt(
-                "values in separate inodes (ea_inode) are not ext2".into(),
-            ));
+            return Err(corrupt(CorruptKind::XattrValueInode));
         }
         let vstart = value_base + e.value_offs as usize;
         let vend = vstart + e.value_size as usize;
         if e.value_size != 0 && (vend > buf.len() || vstart < off + entry_len(name_len)) {
-            return Err(corrupt(format!(
-                "value of {} ({} bytes at {}) is outside the free area",
-                join_name(e.name_index, &e.name),
-                e.value_size,
-                e.value_offs
-            )));
+            return Err(corrupt(CorruptKind::XattrValueOutside {
+                name: join_name(e.name_index, &e.name),
+                size: e.value_size,
+                offset: e.value_offs,
+            }));
         }
         let value = if e.value_size == 0 {
             Vec::new()
@@ -334,13 +331,14 @@ pub struct XattrBlock {
 
 /// Parses and checks an xattr block.
 pub fn parse_block(buf: &[u8], block: u64) -> Result<XattrBlock> {
-    let corrupt = |why: String| Error::CorruptXattr { block, why };
-    let (_, header) = XattrHeader::parse(buf).map_err(|_| corrupt("block too short".into()))?;
+    let corrupt = |kind| Error::corrupt(Structure::XattrBlock, block, kind);
+    let (_, header) =
+        XattrHeader::parse(buf).map_err(|_| corrupt(CorruptKind::XattrBlockTooShort))?;
     if header.h_magic != XATTR_MAGIC {
-        return Err(corrupt(format!("bad magic 0x{:08x}", header.h_magic)));
+        return Err(corrupt(CorruptKind::XattrBadMagic(header.h_magic)));
     }
     if header.h_blocks != 1 {
-        return Err(corrupt(format!("h_blocks {} (must be 1)", header.h_blocks)));
+        return Err(corrupt(CorruptKind::XattrBlocks(header.h_blocks)));
     }
     let list = parse_entries(buf, XattrHeader::SIZE, 0, block)?;
     let attrs = list
@@ -407,10 +405,15 @@ pub fn parse_ibody(area: &[u8], ino: u32) -> Result<Vec<Xattr>> {
         return Ok(Vec::new());
     }
     let list = parse_entries(area, 4, 4, ino as u64).map_err(|e| match e {
-        Error::CorruptXattr { why, .. } => Error::CorruptInode {
-            ino,
-            why: format!("in-inode extended attributes: {why}"),
-        },
+        Error::Corrupt {
+            kind,
+            structure: Structure::XattrBlock,
+            ..
+        } => Error::corrupt(
+            Structure::Inode,
+            ino as u64,
+            CorruptKind::InInodeXattr(Box::new(kind)),
+        ),
         other => other,
     })?;
     Ok(list

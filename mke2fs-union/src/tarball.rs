@@ -227,13 +227,14 @@ impl Reader<'_> {
                 self.label
             );
         }
-        let what = if e.kind() == std::io::ErrorKind::UnexpectedEof
-            || e.to_string().contains("entire block")
-        {
-            "truncated archive"
-        } else {
-            "corrupt archive"
-        };
+        // The crate words a header cut short as an error of its own; the
+        // guard saw the input end, which says the same without its text.
+        let what =
+            if e.kind() == std::io::ErrorKind::UnexpectedEof || self.found.borrow().input_ended {
+                "truncated archive"
+            } else {
+                "corrupt archive"
+            };
         let msg: String = e
             .to_string()
             .chars()

@@ -6,7 +6,7 @@ use super::Filesystem;
 use crate::block_map;
 use crate::dirent::{self, DirEntry};
 use crate::inode::{flags, Inode};
-use crate::{Error, Result};
+use crate::{CorruptKind, Error, Result, Structure};
 
 impl Filesystem {
     /// Every entry of a directory, block by block (whiteouts, fallthrus and
@@ -263,10 +263,12 @@ impl Filesystem {
             .iter()
             .find(|e| e.is_dotdot())
             .map(|e| e.inode)
-            .ok_or_else(|| Error::CorruptDirectory {
-                dir,
-                block: 0,
-                why: "no '..' entry".into(),
+            .ok_or_else(|| {
+                Error::corrupt(
+                    Structure::Directory { block: 0 },
+                    dir as u64,
+                    CorruptKind::NoDotDot,
+                )
             })?;
         let entries: Vec<crate::htree::NewEntry> = all
             .into_iter()

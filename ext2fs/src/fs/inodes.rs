@@ -3,7 +3,7 @@
 
 use super::Filesystem;
 use crate::inode::Inode;
-use crate::{Error, Result};
+use crate::{CorruptKind, Error, Result, Structure};
 
 impl Filesystem {
     pub(super) fn inode_location(&self, ino: u32) -> Result<u64> {
@@ -17,10 +17,11 @@ impl Filesystem {
         let index = (ino - 1) % self.geo.inodes_per_group;
         let table = self.groups[group as usize].bg_inode_table as u64;
         if table == 0 || table + self.geo.inode_table_blocks as u64 > self.geo.blocks_count {
-            return Err(Error::CorruptGroupDesc {
-                group,
-                why: format!("inode table at block {table} is outside the filesystem"),
-            });
+            return Err(Error::corrupt(
+                Structure::GroupDesc,
+                group as u64,
+                CorruptKind::InodeTableOutside(table),
+            ));
         }
         Ok(table * self.geo.block_size as u64 + index as u64 * self.geo.inode_size as u64)
     }

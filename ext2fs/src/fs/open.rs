@@ -9,7 +9,7 @@ use crate::group_desc::{self, GroupDesc};
 use crate::image::Image;
 use crate::layout::Geometry;
 use crate::superblock::{Superblock, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
-use crate::{Error, Result};
+use crate::{CorruptKind, Error, Result, Structure};
 
 impl Filesystem {
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
@@ -50,11 +50,14 @@ impl Filesystem {
         let table_bytes = geo.desc_blocks as u64 * geo.block_size as u64;
         if gdt_block * geo.block_size as u64 + table_bytes > image.len() {
             // A corrupt count must not make us allocate more than the image.
-            return Err(Error::CorruptSuperblock(format!(
-                "{} groups need a descriptor table past the end of the {}-byte image",
-                geo.group_count,
-                image.len()
-            )));
+            return Err(Error::corrupt(
+                Structure::Superblock,
+                0,
+                CorruptKind::DescriptorTablePastEnd {
+                    groups: geo.group_count,
+                    image_len: image.len(),
+                },
+            ));
         }
         let mut raw = vec![0u8; table_bytes as usize];
         image.read_at(gdt_block * geo.block_size as u64, &mut raw)?;

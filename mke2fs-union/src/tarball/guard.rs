@@ -65,6 +65,8 @@ pub struct Found {
     /// position the crate reports is this much further in the archive.
     pub hidden: u64,
     pub sparse: Option<OldSparse>,
+    /// The input ended (a header the crate then fails on is cut short).
+    pub input_ended: bool,
 }
 
 /// Most runs an old GNU sparse map may list (16 bytes each kept).
@@ -116,6 +118,7 @@ impl<R: Read> Guard<R> {
             match self.inner.read(&mut buf[n..]) {
                 Ok(0) => {
                     self.eof = true;
+                    self.found.borrow_mut().input_ended = true;
                     break;
                 }
                 Ok(k) => n += k,
@@ -320,6 +323,7 @@ impl<R: Read> Read for Guard<R> {
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
             self.eof = true;
+            self.found.borrow_mut().input_ended = true;
         }
         if let State::Pax { left, next } = &mut self.state {
             let k = (*left).min(n as u64) as usize;

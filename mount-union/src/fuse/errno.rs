@@ -20,11 +20,9 @@ pub fn from_lib(e: ext2fs::Error) -> Errno {
         E::ReadOnly => libc::EROFS,
         E::MissingFeature(_) => libc::ENOTSUP,
         E::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
-        E::Invalid(_)
-        | E::NotUnionEntry(_)
-        | E::EmptyXattrName(_)
-        | E::BadAcl(_)
-        | E::DeviceTooLarge { .. } => libc::EINVAL,
+        E::NotUnionEntry(_) | E::EmptyXattrName(_) | E::BadAcl(_) | E::DeviceTooLarge { .. } => {
+            libc::EINVAL
+        }
         _ => libc::EIO,
     }
 }
