@@ -372,9 +372,12 @@ pub fn update_header(
     block: u64,
     edit: impl FnOnce(&mut XattrHeader),
 ) -> Result<()> {
-    let (_, mut header) = XattrHeader::parse(buf).map_err(|_| Error::CorruptXattr {
-        block,
-        why: "block too short".into(),
+    let (_, mut header) = XattrHeader::parse(buf).map_err(|_| {
+        Error::corrupt(
+            Structure::XattrBlock,
+            block,
+            CorruptKind::XattrBlockTooShort,
+        )
     })?;
     edit(&mut header);
     let mut bytes = Vec::with_capacity(XattrHeader::SIZE);
