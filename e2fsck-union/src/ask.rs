@@ -2,9 +2,10 @@
 //! e2fsck's output shapes, latches and the bookkeeping behind the exit code.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::keys::KeyReader;
 use crate::problem::{self, Code, Ctx, Latch, Prompt};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -41,17 +42,6 @@ impl std::fmt::Display for PreenHalt {
 }
 impl std::error::Error for PreenHalt {}
 
-/// Raised when the user aborts at an interactive question.
-#[derive(Debug)]
-pub struct UserAbort;
-
-impl std::fmt::Display for UserAbort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "aborted by the user")
-    }
-}
-impl std::error::Error for UserAbort {}
-
 pub struct Asker {
     pub mode: Mode,
     pub device: String,
@@ -61,6 +51,9 @@ pub struct Asker {
     /// A problem was left unfixed.
     pub unfixed: bool,
     yes_to_all: bool,
+    /// Yes answers in a row (e2fsck hints at `a` after more than eight;
+    /// -1 once the hint has been given or another answer came).
+    yes_streak: i32,
     /// Counts of problems seen, for tests and -v.
     pub seen: usize,
     /// -d: print each problem's code.
@@ -76,6 +69,7 @@ impl Asker {
             changed: false,
             unfixed: false,
             yes_to_all: false,
+            yes_streak: 0,
             seen: 0,
             debug: false,
         }
@@ -163,8 +157,16 @@ impl Asker {
                     self.out(&format!("{msg}{}? yes\n\n", p.prompt.question()));
                     true
                 } else {
-                    self.out(&format!("{msg}{}<y>? ", p.prompt.question()));
-                    self.read_answer()?
+                    if self.yes_streak > 12 {
+                        self.yes_streak = -1;
+                    }
+                    let hint = if self.yes_streak > 8 {
+                        " ('a' enables 'yes' to all) "
+                    } else {
+                        ""
+                    };
+                    self.out(&format!("{msg}{}{hint}<y>? ", p.prompt.question()));
+                    self.read_answer(true)
                 }
             }
         };
@@ -190,30 +192,40 @@ impl Asker {
         }
     }
 
-    fn read_answer(&mut self) -> anyhow::Result<bool> {
-        let stdin = std::io::stdin();
-        loop {
-            let mut line = String::new();
-            if stdin.lock().read_line(&mut line)? == 0 {
-                self.out("\n");
-                return Err(UserAbort.into());
-            }
-            let ans = match line.trim().to_ascii_lowercase().as_str() {
-                "" | "y" | "yes" => Some(true),
-                "n" | "no" => Some(false),
-                "a" | "all" => {
+    /// One key answers, as e2fsck's ask_yn: y or n, a for yes to all,
+    /// Enter, space or Escape for the default; other keys are ignored.
+    /// At the end of input the default stands (as e2fsck).
+    fn read_answer(&mut self, default: bool) -> bool {
+        let mut keys = KeyReader::new();
+        let answer = loop {
+            match keys.key() {
+                None => break default,
+                Some(b'y' | b'Y') => {
+                    if self.yes_streak >= 0 {
+                        self.yes_streak += 1;
+                    }
+                    break true;
+                }
+                Some(b'n' | b'N') => {
+                    self.yes_streak = -1;
+                    break false;
+                }
+                Some(b'a' | b'A') => {
+                    self.yes_streak = -1;
                     self.yes_to_all = true;
-                    Some(true)
+                    drop(keys);
+                    self.out("yes to all\n\n");
+                    return true;
                 }
-                _ => None,
-            };
-            match ans {
-                Some(a) => {
-                    self.out(if a { "yes\n\n" } else { "no\n\n" });
-                    return Ok(a);
+                Some(b'\n' | b'\r' | b' ' | 27) => {
+                    self.yes_streak = -1;
+                    break default;
                 }
-                None => self.out("Please answer y (yes), n (no) or a (yes to all): "),
+                Some(_) => {}
             }
-        }
+        };
+        drop(keys);
+        self.out(if answer { "yes\n\n" } else { "no\n\n" });
+        answer
     }
 }

@@ -17,6 +17,7 @@ pub mod ask;
 mod badblocks;
 mod blocks;
 mod checker;
+mod keys;
 mod pass1;
 mod pass1b;
 mod pass2;

@@ -10,7 +10,7 @@ use clap::Parser;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::superblock::{STATE_ERROR, STATE_VALID};
 
-use crate::ask::{Asker, Mode, PreenHalt, UserAbort};
+use crate::ask::{Asker, Mode, PreenHalt};
 use crate::checker::Checker;
 use crate::exit;
 use crate::problem::{Code, Ctx};
@@ -59,10 +59,6 @@ pub fn run(opts: Options) -> u8 {
                 "\n\n{device}: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.\n\t(i.e., without -a or -p options)"
             );
             exit::UNCORRECTED
-        }
-        Err(e) if e.is::<UserAbort>() => {
-            say!("\n{device}: e2fsck canceled.\n\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
-            exit::CANCELED | exit::UNCORRECTED
         }
         Err(e) if e.is::<OpenFailed>() => {
             eprintln!("{}: {e}", prog());

@@ -481,21 +481,40 @@ fn interactive_questions_on_a_terminal() {
     fs.write_inode(2, &root).unwrap();
     fs.close().unwrap();
     let cmd = format!("{} -f {}", our_bin("e2fsck-union").display(), img.display());
-    // "n" first: the problem stays and the exit status says so.
-    let out = run(Command::new("sh")
-        .arg("-c")
-        .arg(format!("printf 'n\\n' | script -qec '{cmd}' /dev/null")));
+    // "n" first, one key with no Enter (as e2fsck reads it, not echoed):
+    // the problem stays and the exit status says so.
+    let out = answer_on_a_terminal(&cmd, "n", t.path());
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(
         text(&out).contains("Inode 2 ref count is 9, should be 3.  Fix<y>? no"),
         "{}",
         text(&out)
     );
-    let out = run(Command::new("sh")
-        .arg("-c")
-        .arg(format!("printf 'y\\n' | script -qec '{cmd}' /dev/null")));
+    // Enter takes the default, yes.
+    let out = answer_on_a_terminal(&cmd, "\\n", t.path());
     assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("Inode 2 ref count is 9, should be 3.  Fix<y>? yes"),
+        "{}",
+        text(&out)
+    );
     assert_real_fsck_clean(&img);
+}
+
+/// Runs `cmd` on a terminal (script(1)) and types `answer` (printf's
+/// escapes; no Enter added) only once the
+/// question has been printed (script -f flushes the typescript as it
+/// goes), so the test does not depend on how fast the checker starts.
+/// The wait is bounded; without a question the checker gets end of input.
+fn answer_on_a_terminal(cmd: &str, answer: &str, dir: &Path) -> std::process::Output {
+    let ts = dir.join("typescript");
+    let _ = std::fs::remove_file(&ts);
+    let ts = ts.display();
+    run(Command::new("sh").arg("-c").arg(format!(
+        "(i=0; until grep -q 'Fix<y>?' '{ts}' 2>/dev/null || [ $i -ge 600 ]; \
+          do sleep 0.1; i=$((i+1)); done; printf '{answer}') \
+         | script -qefc '{cmd}' '{ts}'"
+    )))
 }
 
 #[test]
