@@ -279,6 +279,16 @@ fn now() -> Result<u32> {
 }
 
 fn run(cli: &Cli) -> Result<()> {
+    // mke2fs warns while it reads the options, so the warning is seen
+    // even when a later check refuses the run.
+    if let Some(l) = &cli.label {
+        if l.len() > 16 {
+            eprint!(
+                "Warning: label too long; will be truncated to '{}'\n\n",
+                String::from_utf8_lossy(&l.as_bytes()[..16])
+            );
+        }
+    }
     let errors_opt = match cli.errors.as_deref() {
         None => None,
         Some(v) => Some(
@@ -600,14 +610,6 @@ fn run(cli: &Cli) -> Result<()> {
             .ok_or_else(|| UsageError(format!("bad error behavior in profile - {v}")))?;
     }
     let errors = errors_opt.unwrap_or(errors);
-    if let Some(l) = &cli.label {
-        if l.len() > 16 {
-            eprint!(
-                "Warning: label too long; will be truncated to '{}'\n\n",
-                String::from_utf8_lossy(&l.as_bytes()[..16])
-            );
-        }
-    }
     let params = Params {
         block_size: bs,
         blocks_count: blocks,

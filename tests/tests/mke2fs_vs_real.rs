@@ -312,3 +312,16 @@ fn lost_found_in_the_group_of_its_inode() {
     Case::new(&["-q", "-N", "312", "-m", "8"], Some("301628k")).assert_same(true);
     Case::new(&["-q", "-b", "1024", "-g", "1024", "-N", "40"], Some("8M")).assert_same(true);
 }
+
+#[test]
+fn label_warning_printed_before_a_later_refusal() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Differential cases 210 and 798: the warning came after the checks,
+    // so a refused run never showed it.
+    Case::new(&["-L", "abcdefghijklmnopqrstu", "-e", "bogus"], Some("100"))
+        .config(&conf("", ""))
+        .env("E2FSPROGS_SKIP_PROGRESS", "1")
+        .assert_same(true);
+}
