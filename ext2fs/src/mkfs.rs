@@ -23,6 +23,8 @@ pub struct Params {
     /// Inodes requested (-N), else computed from `inode_ratio`.
     pub inodes_count: Option<u64>,
     pub inode_ratio: u64,
+    /// The inode size asked for; revision 0 lays out 128-byte inodes
+    /// whatever it is, but mke2fs's size check still weighs it.
     pub inode_size: u16,
     pub reserved_ratio: f64,
     pub rev_level: u32,
@@ -124,9 +126,11 @@ pub fn plan(p: &Params) -> Result<Plan> {
         Some(n) if n > 0 => n,
         _ => blocks * bs as u64 / p.inode_ratio.max(1024),
     };
-    if inodes_wanted * isize as u64 >= blocks * bs as u64 {
+    // mke2fs weighs the inode size it was given (on revision 0 too,
+    // where the tables then use 128-byte inodes).
+    if inodes_wanted * p.inode_size as u64 >= blocks * bs as u64 {
         return Err(Error::InodeTablesTooBig {
-            inode_size: isize as u32,
+            inode_size: p.inode_size as u32,
             inodes: inodes_wanted,
             blocks,
         });

@@ -521,16 +521,6 @@ fn run(cli: &Cli) -> Result<()> {
         bail!("reserved online resize blocks not supported on non-sparse filesystem");
     }
 
-    let inode_size = if rev == 0 {
-        128
-    } else {
-        match cli.inode_size {
-            Some(s) => s,
-            None => profile
-                .get_int(&types, "inode_size", 256)
-                .map_err(anyhow::Error::msg)? as u16,
-        }
-    };
     // mke2fs warns (even with -q) about the size it was asked for, on any
     // revision, unless the usage type (hurd) turns it off.
     let asked_isize = match cli.inode_size {
@@ -538,6 +528,22 @@ fn run(cli: &Cli) -> Result<()> {
         None => profile
             .get_int(&types, "inode_size", 0)
             .map_err(anyhow::Error::msg)?,
+    };
+    // Revision 0 tables hold 128-byte inodes, but the size check weighs
+    // what was asked (128 when nothing was), as mke2fs's does.
+    let inode_size = if rev == 0 {
+        if asked_isize > 0 {
+            u16::try_from(asked_isize).unwrap_or(u16::MAX)
+        } else {
+            128
+        }
+    } else {
+        match cli.inode_size {
+            Some(s) => s,
+            None => profile
+                .get_int(&types, "inode_size", 256)
+                .map_err(anyhow::Error::msg)? as u16,
+        }
     };
     if asked_isize == 128 && profile.get_bool(&types, "warn_y2038_dates", true) {
         cli_common::outln!("128-byte inodes cannot handle dates beyond 2038 and are deprecated");

@@ -325,3 +325,23 @@ fn label_warning_printed_before_a_later_refusal() {
         .env("E2FSPROGS_SKIP_PROGRESS", "1")
         .assert_same(true);
 }
+
+#[test]
+fn revision_0_size_check_weighs_the_inode_size_asked_for() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Differential cases 232 and 801: revision 0 lays out 128-byte inodes,
+    // but mke2fs checks the tables' size with the profile's 256 (or -I).
+    for (args, size) in [
+        (vec!["-r", "0", "-N", "4444"], "149k"),
+        (vec!["-r", "0", "-N", "800"], "149k"),
+        (vec!["-r", "0", "-I", "512", "-N", "400"], "149k"),
+        (vec!["-r", "0", "-N", "4444"], "2M"),
+    ] {
+        Case::new(&args, Some(size))
+            .config(&conf("", ""))
+            .env("E2FSPROGS_SKIP_PROGRESS", "1")
+            .assert_same(true);
+    }
+}
