@@ -8,6 +8,31 @@ use crate::inode::Inode;
 use crate::{Error, Result};
 
 impl Filesystem {
+    /// Makes `mapped` (logical, physical data blocks) the inode's whole
+    /// map: the indirect blocks it needs are allocated from `goal` on and
+    /// written, and i_block and i_blocks (data, indirect and the xattr
+    /// block) are set. The caller writes the inode.
+    pub(super) fn install_block_map(
+        &mut self,
+        inode: &mut Inode,
+        mapped: &[(u64, u32)],
+        mut goal: u64,
+    ) -> Result<()> {
+        let (i_block, ind) = block_map::build(mapped, self.geo.block_size, || {
+            let b = self.alloc_block(goal)?;
+            goal = b as u64 + 1;
+            Ok(b)
+        })?;
+        for (b, contents) in &ind {
+            self.write_block(*b as u64, contents)?;
+        }
+        inode.base.i_block = i_block;
+        let acl = usize::from(inode.base.i_file_acl != 0);
+        let sectors = (mapped.len() + ind.len() + acl) as u64 * (self.geo.block_size as u64 / 512);
+        inode.base.i_blocks = sectors as u32;
+        Ok(())
+    }
+
     /// Calls `visit` for every block of the inode's map (data and
     /// indirect). Block numbers outside the filesystem are an error.
     pub fn walk_blocks<V>(&self, inode: &Inode, mut visit: V) -> Result<()>

@@ -3,7 +3,6 @@
 //! (plain or as an htree).
 
 use super::Filesystem;
-use crate::block_map;
 use crate::dirent::{self, DirEntry};
 use crate::inode::{flags, Inode};
 use crate::{CorruptKind, Error, Result, Structure};
@@ -231,17 +230,7 @@ impl Filesystem {
             self.write_block(p as u64, b)?;
             mapped.push((l as u64, p));
         }
-        let (i_block, ind) = block_map::build(&mapped, bs, || {
-            let nb = self.alloc_block(goal)?;
-            goal = nb as u64 + 1;
-            Ok(nb)
-        })?;
-        for (b, contents) in &ind {
-            self.write_block(*b as u64, contents)?;
-        }
-        rec.base.i_block = i_block;
-        let acl = if rec.base.i_file_acl != 0 { 1 } else { 0 };
-        rec.base.i_blocks = ((mapped.len() + ind.len() + acl) as u64 * (bs as u64 / 512)) as u32;
+        self.install_block_map(&mut rec, &mapped, goal)?;
         rec.set_size(blocks.len() as u64 * bs as u64);
         if indexed {
             rec.base.i_flags |= flags::INDEX;

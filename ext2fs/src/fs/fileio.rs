@@ -93,25 +93,8 @@ impl Filesystem {
             self.write_block(b as u64, &block)?;
             mapped.push((l as u64, b));
         }
-        let mut extra = Vec::new();
-        let (i_block, ind) = block_map::build(&mapped, self.geo.block_size, || {
-            let b = self.alloc_block(next_goal)?;
-            next_goal = b as u64 + 1;
-            extra.push(b);
-            Ok(b)
-        })?;
-        for (b, contents) in &ind {
-            self.write_block(*b as u64, contents)?;
-        }
-        inode.base.i_block = i_block;
+        self.install_block_map(inode, &mapped, next_goal)?;
         inode.set_size(data.len() as u64);
-        let sectors = (mapped.len() + ind.len()) as u64 * (bs as u64 / 512);
-        let acl = if inode.base.i_file_acl != 0 {
-            bs as u64 / 512
-        } else {
-            0
-        };
-        inode.base.i_blocks = (sectors + acl) as u32;
         if data.len() as u64 > u32::MAX as u64 && !self.sb.has_ro_compat(ro_compat::LARGE_FILE) {
             self.sb.s_feature_ro_compat |= ro_compat::LARGE_FILE;
             self.dirty = true;
@@ -233,18 +216,8 @@ impl Filesystem {
             for (_, b) in &all {
                 self.mark_block(*b as u64, false)?;
             }
-            let mut goal = keep.last().map(|&(_, p)| p as u64 + 1).unwrap_or(0);
-            let (i_block, ind) = block_map::build(&keep, self.geo.block_size, || {
-                let nb = self.alloc_block(goal)?;
-                goal = nb as u64 + 1;
-                Ok(nb)
-            })?;
-            for (b, contents) in &ind {
-                self.write_block(*b as u64, contents)?;
-            }
-            inode.base.i_block = i_block;
-            let acl = if inode.base.i_file_acl != 0 { 1 } else { 0 };
-            inode.base.i_blocks = ((keep.len() + ind.len() + acl) as u64 * (bs / 512)) as u32;
+            let goal = keep.last().map(|&(_, p)| p as u64 + 1).unwrap_or(0);
+            self.install_block_map(inode, &keep, goal)?;
             if !size.is_multiple_of(bs) {
                 if let Some(&(_, p)) = keep.iter().find(|&&(l, _)| l == size / bs) {
                     let mut buf = self.read_block(p as u64)?;
