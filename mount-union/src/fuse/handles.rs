@@ -4,6 +4,8 @@
 //! name goes while it is open), a lower file the descriptor opened and
 //! checked at open, a directory the listing taken at opendir (readdir
 //! offsets index it, so entries removed while listing are not skipped).
+//! A lower file's descriptor is shared out of the engine's lock (`Read`):
+//! its data is read while other requests go on.
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
@@ -26,7 +28,7 @@ enum Handle {
         layer: usize,
         obj: LObj,
         /// Directory layers: the file opened (non-blocking, checked).
-        fd: Option<OwnedFd>,
+        fd: Option<Arc<OwnedFd>>,
     },
     Dir(Arc<Vec<Listed>>),
 }
@@ -78,6 +80,24 @@ impl Handles {
     }
 }
 
+/// Where a read's data comes from.
+pub enum Read {
+    Data(Vec<u8>),
+    /// A lower file's descriptor (kept open by the Arc even if the handle
+    /// is released meanwhile).
+    Lower(Arc<OwnedFd>),
+}
+
+impl Read {
+    /// The data: a lower file is read here, without the engine's lock.
+    pub fn finish(self, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+        match self {
+            Read::Data(d) => Ok(d),
+            Read::Lower(fd) => beneath::pread_full(&*fd, offset, size as usize),
+        }
+    }
+}
+
 impl Union {
     /// open: a write open copies the file up first; the handle owns the
     /// top inode or the lower file.
@@ -97,22 +117,26 @@ impl Union {
         }
         let (layer, obj) = r.lower.first().cloned().ok_or(libc::ENOENT)?;
         let fd = match (&self.layers[layer], &obj) {
-            (Layer::Dir(tree), LObj::Path(rel, id)) => Some(tree.open_checked(rel, id)?.0),
+            (Layer::Dir(tree), LObj::Path(rel, id)) => {
+                Some(Arc::new(tree.open_checked(rel, id)?.0))
+            }
             _ => None,
         };
         Ok(self.handles.add(Handle::Lower { layer, obj, fd }))
     }
 
-    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+    /// read: the data, or the lower file's descriptor to read it from
+    /// once the engine is unlocked (`Read::finish`).
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Read, Errno> {
         match self.handles.map.get(&fh).ok_or(libc::EBADF)? {
-            Handle::Top(_, t) => self.read_top(*t, offset, size),
+            Handle::Top(_, t) => self.read_top(*t, offset, size).map(Read::Data),
             Handle::Lower { layer, obj, fd } => {
                 if let Some(t) = self.copied.get(&(*layer, obj.ident())) {
-                    return self.read_top(*t, offset, size);
+                    return self.read_top(*t, offset, size).map(Read::Data);
                 }
                 match fd {
-                    Some(fd) => beneath::pread_full(fd, offset, size as usize),
-                    None => self.layers[*layer].read(obj, offset, size),
+                    Some(fd) => Ok(Read::Lower(fd.clone())),
+                    None => self.layers[*layer].read(obj, offset, size).map(Read::Data),
                 }
             }
             Handle::Dir(_) => Err(libc::EISDIR),

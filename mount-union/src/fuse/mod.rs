@@ -46,6 +46,9 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 /// checked as with the kernel's page cache).
 const WRITE_CACHE: usize = 32 << 20;
 
+/// How many threads serve the kernel's requests.
+const WORKERS: usize = 4;
+
 /// The environment variable that tells a re-executed foreground child to
 /// report "ready" on stdout once the mount is up, then detach.
 pub const NOTIFY_ENV: &str = "MOUNT_UNION_FUSE_NOTIFY";
@@ -376,7 +379,9 @@ impl fuser::Filesystem for Fs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
-        match self.lock().read(fh.0, offset, size) {
+        // The lock is let go before a lower file is read.
+        let from = self.lock().read(fh.0, offset, size);
+        match from.and_then(|f| f.finish(offset, size)) {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(err(e)),
         }
@@ -670,7 +675,12 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     ];
     config.mount_options.extend(kernel_options);
     config.acl = fuser::SessionACL::All;
-    config.n_threads = Some(1);
+    // Several workers, each with its own /dev/fuse descriptor: a slow
+    // request (a lower file's read, an fsync) does not hold up the others
+    // (the engine's lock is taken for each request's own bookkeeping and
+    // let go before lower file data is read).
+    config.n_threads = Some(WORKERS);
+    config.clone_fd = true;
     let fs = Fs { u: union.clone() };
     let mut session = match fuser::Session::new(fs, &m.target, &config) {
         Ok(s) => s,
