@@ -97,7 +97,7 @@ impl Asker {
         let p = problem::lookup(code);
         self.seen += 1;
         if self.debug {
-            self.out(&format!("[problem {code:?}] "));
+            self.out(&format!("[problem {:#08x} {code:?}] ", code.number()));
         }
         if let Some(latch) = p.latch {
             if !self.latches.contains_key(&latch) {

@@ -46,7 +46,7 @@ impl Checker {
                         str1: table.name().into(),
                         ..Default::default()
                     };
-                    if self.problem(Code::TableConflict, &c)? {
+                    if self.problem(table.conflict_problem(), &c)? {
                         self.reloc.add(table, g);
                         if table == GroupTable::InodeTable {
                             // Its inodes cannot be trusted until it moves.
@@ -948,7 +948,7 @@ impl Checker {
                 str1: table.name().into(),
                 ..Default::default()
             };
-            if self.problem(Code::BadBlockInTable, &c)? {
+            if self.problem(table.bad_block_problem(), &c)? {
                 self.reloc.add(table, g);
             }
             return Ok(true);

@@ -17,7 +17,6 @@ impl Checker {
         if self.dup.is_empty() {
             return Ok(());
         }
-        self.problem(Code::DupBlocksFound, &Ctx::default())?;
         self.problem(Code::Pass1B, &Ctx::default())?;
         // Which inodes hold which multiply-claimed blocks, in the order
         // the walk met them. The resize inode is walked too: its reserved

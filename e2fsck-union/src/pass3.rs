@@ -341,12 +341,7 @@ impl Checker {
     pub fn reconnect(&mut self, ino: u32) -> Result<bool> {
         let lpf = self.get_lost_and_found(true)?;
         if lpf == 0 {
-            let c = Ctx {
-                ino,
-                str1: "no lost+found directory".into(),
-                ..Default::default()
-            };
-            self.problem(Code::NoLostFoundNoSpace, &c)?;
+            self.problem(Code::NoLostFoundCannotReconnect, &Ctx::ino(ino))?;
             return Ok(false);
         }
         let rec = self.fs.read_inode(ino)?;
@@ -358,7 +353,7 @@ impl Checker {
                 str1: e.to_string(),
                 ..Default::default()
             };
-            self.problem(Code::NoLostFoundNoSpace, &c)?;
+            self.problem(Code::CannotReconnect, &c)?;
             return Ok(false);
         }
         self.refresh_dir_blocks(lpf)?;

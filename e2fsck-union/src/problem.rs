@@ -94,159 +94,338 @@ pub enum Latch {
     LowDtime,
 }
 
+/// Every problem the checker reports, grouped by the pass whose range its
+/// number (see [`Code::number`]) lies in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Code {
-    // Superblock and group descriptors (pass 0).
+    // Superblock and group descriptors (pass 0, e2fsck's PR_0_*).
     BlockBitmapNotInGroup,
     InodeBitmapNotInGroup,
     InodeTableNotInGroup,
-    RelocateHint,
-    FreeBlocksCountSb,
-    FreeInodesCountSb,
     AddUuid,
+    RelocateHint,
     HurdFiletype,
-    RevZeroFeatures,
     JournalInodeNoFeature,
-    OrphanInodeClear,
-    OrphanInodeTruncate,
+    RevZeroFeatures,
+    OrphanInode,
     OrphanListBad,
-    LastOrphanNoJournal,
     ResizeInodeNoFeature,
-    JournalInodeNotClear,
-    ZeroLengthDir,
-    LargeFileFeature,
-    ExtraIsize,
-    InvalidQuotaInode,
-    QuotaInodeNotClear,
-    RevLevelForLargeFiles,
-    TreatAsDirectory,
     ResizeInodeInvalid,
     UninitBgFlags,
     BlockUninitLast,
     FirstMetaBgTooBig,
+    InvalidQuotaInode,
     UnionFiletypeMissing,
-    DirNlinkFeatureMissing,
-    // Pass 1.
+    // Pass 1, 1B, 1C and 1D (PR_1_*, PR_1B_*, PR_1C_*, PR_1D_*).
     RootNotDir,
     RootDtime,
     ReservedBadMode,
     ZeroDtime,
     SetDtime,
-    LowDtime,
-    LowDtimeLatch,
-    SetImagic,
-    SetImmutable,
-    SetNonzeroSize,
-    ExtentsFlagNoFeature,
-    InlineDataFlagNoFeature,
-    IndexFlagNoFeature,
-    EaInodeNotRegular,
-    CasefoldNotDir,
-    IndexFlagNotDir,
-    EncryptFlag,
-    CasefoldNoFeature,
+    ZeroLengthDir,
+    BlockBitmapConflict,
+    InodeBitmapConflict,
+    InodeTableConflict,
+    BlockBitmapBadBlock,
+    InodeBitmapBadBlock,
+    BadISize,
+    BadIBlocks,
     IllegalBlock,
     IllegalBlockLatch,
     TooManyIllegal,
     BadBlocksIllegal,
     BadBlocksIllegalLatch,
-    BadBlocksInodeBadMode,
     BadBlockInPrimary,
-    BadBlockInTable,
-    TableConflict,
-    BadISize,
-    BadIBlocks,
+    RelocatingTable,
+    SetImagic,
+    SetImmutable,
+    SetNonzeroSize,
+    RevLevelForLargeFiles,
+    JournalInodeNotClear,
+    LowDtime,
+    LowDtimeLatch,
     XattrBlockBad,
     XattrBlockRefcount,
-    OpaqueNotDir,
+    IndexFlagNoFeature,
+    IndexFlagNotDir,
     HtreeBadRoot,
-    HtreeBadNode,
-    HtreeClear,
-    DupBlocksFound,
+    ExtraIsize,
+    TreatAsDirectory,
+    ExtentsFlagNoFeature,
+    QuotaInodeNotClear,
+    BadBlocksInodeBadMode,
+    InlineDataFlagNoFeature,
+    CasefoldNotDir,
+    CasefoldNoFeature,
+    EncryptFlag,
     Pass1B,
     DupBlocksInInode,
     Pass1C,
     Pass1D,
-    DupInodeCount,
     DupFileHeader,
     DupFileShared,
+    DupInodeCount,
     DupAlreadyCloned,
     DupClone,
+    InodeTableBadBlock,
+    OpaqueNotDir,
+    EaInodeNotRegular,
     RestartNotice,
-    RelocatingTable,
-    // Pass 2.
-    MissingDot,
-    FirstNotDot,
-    DotNotTerminated,
+    // Pass 2 (PR_2_*).
     BadInodeDot,
-    SplitDot,
-    MissingDotDot,
-    SecondNotDotDot,
-    DotDotNotTerminated,
-    LinkDot,
     BadIno,
+    UnusedInode,
+    LinkDot,
+    LinkDir,
+    LinkRoot,
+    BadName,
+    MissingDot,
+    MissingDotDot,
+    FirstNotDot,
+    SecondNotDotDot,
+    FaddrZero,
+    FileAclZero,
+    DirSizeHighZero,
+    FragZero,
+    FsizeZero,
+    BadMode,
+    DirCorrupted,
+    UnallocatedDirBlock,
+    DotNotTerminated,
+    DotDotNotTerminated,
+    BadCharDev,
+    BadBlockDev,
     DupDot,
     DupDotDot,
-    LinkRoot,
-    NullName,
-    UnusedInode,
-    BadName,
+    FinalRecLen,
+    SplitDot,
+    BadFifo,
+    BadSocket,
     SetFiletype,
     BadFiletype,
     ClearFiletype,
-    LinkDir,
-    DuplicateEntry,
-    DirCorrupted,
-    FinalRecLen,
-    UnallocatedDirBlock,
-    FileAclZero,
-    FileAclBad,
-    BadMode,
-    BadCharDev,
-    BadBlockDev,
-    BadFifo,
-    BadSocket,
+    NullName,
     InvalidSymlink,
-    FaddrZero,
-    FragZero,
-    FsizeZero,
-    DirSizeHighZero,
+    FileAclBad,
+    LargeFileFeature,
+    HtreeClear,
+    RehashDuplicate,
+    DuplicateEntry,
     BlocksHiZero,
     FileAclHiZero,
+    HtreeBadNode,
     UnionEntryHasInode,
     UnionEntryInDotSlot,
     UnionDuplicateName,
     UnionEntryNoFeature,
     OpaqueNoFeature,
-    // Pass 3.
+    // Pass 3 and 3A (PR_3_*, PR_3A_*).
     NoRoot,
-    RootNotDirAbort,
+    ExpandLostFound,
     UnconnectedDir,
     NoLostFound,
-    LostFoundNotDir,
     BadDotDot,
-    ExpandLostFound,
-    NoLostFoundNoSpace,
+    NoLostFoundCannotReconnect,
+    CannotReconnect,
+    RootNotDirAbort,
+    LostFoundNotDir,
     Pass3A,
-    RehashDir,
-    RehashDuplicate,
-    // Pass 4.
+    // Pass 4 (PR_4_*).
     UnattachedZeroLength,
     UnattachedInode,
     BadRefCount,
-    // Pass 5.
+    DirNlinkFeatureMissing,
+    // Pass 5 (PR_5_*).
+    InodeBitmapPadding,
+    BlockBitmapPadding,
     BlockBitmapHeader,
     BlockBitmapEnd,
     InodeBitmapHeader,
     InodeBitmapEnd,
+    FreeInodesGroup,
+    DirsCountGroup,
+    FreeInodesTotal,
     FreeBlocksGroup,
     FreeBlocksTotal,
-    FreeInodesGroup,
-    FreeInodesTotal,
-    DirsCountGroup,
-    InodeBitmapPadding,
-    BlockBitmapPadding,
 }
+
+impl Code {
+    /// The number e2fsck 1.47 gives this problem (its PR_x_... code,
+    /// 0xPPNNNN with PP the pass), so that a report can be looked up in
+    /// e2fsprogs' problem.h and compared with e2fsck's. Problems e2fsck does not have take numbers from
+    /// [`PRIVATE_BASE`] up within their pass (docs/compat.md lists them).
+    /// The match is exhaustive on purpose: a new problem does not build
+    /// until it has a number.
+    pub const fn number(self) -> u32 {
+        match self {
+            // Superblock and group descriptors (pass 0, e2fsck's PR_0_*).
+            BlockBitmapNotInGroup => 0x000001,
+            InodeBitmapNotInGroup => 0x000002,
+            InodeTableNotInGroup => 0x000003,
+            AddUuid => 0x000009,
+            RelocateHint => 0x00000A,
+            HurdFiletype => 0x00000E,
+            JournalInodeNoFeature => 0x000016,
+            RevZeroFeatures => 0x00001A,
+            OrphanInode => 0x000020,
+            OrphanListBad => 0x000024,
+            ResizeInodeNoFeature => 0x00002F,
+            ResizeInodeInvalid => 0x000030,
+            UninitBgFlags => 0x000036,
+            BlockUninitLast => 0x000039,
+            FirstMetaBgTooBig => 0x000049,
+            InvalidQuotaInode => 0x00004F,
+            UnionFiletypeMissing => 0x00F001,
+            // Pass 1, 1B, 1C and 1D (PR_1_*, PR_1B_*, PR_1C_*, PR_1D_*).
+            RootNotDir => 0x010001,
+            RootDtime => 0x010002,
+            ReservedBadMode => 0x010003,
+            ZeroDtime => 0x010004,
+            SetDtime => 0x010005,
+            ZeroLengthDir => 0x010006,
+            BlockBitmapConflict => 0x010007,
+            InodeBitmapConflict => 0x010008,
+            InodeTableConflict => 0x010009,
+            BlockBitmapBadBlock => 0x01000A,
+            InodeBitmapBadBlock => 0x01000B,
+            BadISize => 0x01000C,
+            BadIBlocks => 0x01000D,
+            IllegalBlock => 0x01000E,
+            IllegalBlockLatch => 0x010010,
+            TooManyIllegal => 0x010011,
+            BadBlocksIllegal => 0x010012,
+            BadBlocksIllegalLatch => 0x010013,
+            BadBlockInPrimary => 0x010018,
+            RelocatingTable => 0x010021,
+            SetImagic => 0x01002F,
+            SetImmutable => 0x010030,
+            SetNonzeroSize => 0x010032,
+            RevLevelForLargeFiles => 0x010033,
+            JournalInodeNotClear => 0x010034,
+            LowDtime => 0x010036,
+            LowDtimeLatch => 0x010037,
+            XattrBlockBad => 0x01003A,
+            XattrBlockRefcount => 0x01003C,
+            IndexFlagNoFeature => 0x010047,
+            IndexFlagNotDir => 0x010048,
+            HtreeBadRoot => 0x010049,
+            ExtraIsize => 0x01004F,
+            TreatAsDirectory => 0x010055,
+            ExtentsFlagNoFeature => 0x01005A,
+            QuotaInodeNotClear => 0x010063,
+            BadBlocksInodeBadMode => 0x010065,
+            InlineDataFlagNoFeature => 0x010070,
+            CasefoldNotDir => 0x010088,
+            CasefoldNoFeature => 0x010089,
+            EncryptFlag => 0x01008A,
+            Pass1B => 0x011000,
+            DupBlocksInInode => 0x011001,
+            Pass1C => 0x012000,
+            Pass1D => 0x013000,
+            DupFileHeader => 0x013001,
+            DupFileShared => 0x013002,
+            DupInodeCount => 0x013004,
+            DupAlreadyCloned => 0x013005,
+            DupClone => 0x013006,
+            InodeTableBadBlock => 0x01F001,
+            OpaqueNotDir => 0x01F002,
+            EaInodeNotRegular => 0x01F003,
+            RestartNotice => 0x01F004,
+            // Pass 2 (PR_2_*).
+            BadInodeDot => 0x020001,
+            BadIno => 0x020002,
+            UnusedInode => 0x020003,
+            LinkDot => 0x020004,
+            LinkDir => 0x020006,
+            LinkRoot => 0x020007,
+            BadName => 0x020008,
+            MissingDot => 0x020009,
+            MissingDotDot => 0x02000A,
+            FirstNotDot => 0x02000B,
+            SecondNotDotDot => 0x02000C,
+            FaddrZero => 0x02000D,
+            FileAclZero => 0x02000E,
+            DirSizeHighZero => 0x02000F,
+            FragZero => 0x020010,
+            FsizeZero => 0x020011,
+            BadMode => 0x020012,
+            DirCorrupted => 0x020013,
+            UnallocatedDirBlock => 0x020015,
+            DotNotTerminated => 0x020016,
+            DotDotNotTerminated => 0x020017,
+            BadCharDev => 0x020018,
+            BadBlockDev => 0x020019,
+            DupDot => 0x02001A,
+            DupDotDot => 0x02001B,
+            FinalRecLen => 0x02001D,
+            SplitDot => 0x020024,
+            BadFifo => 0x020025,
+            BadSocket => 0x020026,
+            SetFiletype => 0x020027,
+            BadFiletype => 0x020028,
+            ClearFiletype => 0x020029,
+            NullName => 0x020030,
+            InvalidSymlink => 0x020031,
+            FileAclBad => 0x020032,
+            LargeFileFeature => 0x020033,
+            HtreeClear => 0x020038,
+            RehashDuplicate => 0x020041,
+            DuplicateEntry => 0x020043,
+            BlocksHiZero => 0x020044,
+            FileAclHiZero => 0x020048,
+            HtreeBadNode => 0x02F001,
+            UnionEntryHasInode => 0x02F002,
+            UnionEntryInDotSlot => 0x02F003,
+            UnionDuplicateName => 0x02F004,
+            UnionEntryNoFeature => 0x02F005,
+            OpaqueNoFeature => 0x02F006,
+            // Pass 3 and 3A (PR_3_*, PR_3A_*).
+            NoRoot => 0x030001,
+            ExpandLostFound => 0x030002,
+            UnconnectedDir => 0x030003,
+            NoLostFound => 0x030004,
+            BadDotDot => 0x030005,
+            NoLostFoundCannotReconnect => 0x030006,
+            CannotReconnect => 0x030008,
+            RootNotDirAbort => 0x030014,
+            LostFoundNotDir => 0x030017,
+            Pass3A => 0x031000,
+            // Pass 4 (PR_4_*).
+            UnattachedZeroLength => 0x040001,
+            UnattachedInode => 0x040002,
+            BadRefCount => 0x040003,
+            DirNlinkFeatureMissing => 0x040006,
+            // Pass 5 (PR_5_*).
+            InodeBitmapPadding => 0x050001,
+            BlockBitmapPadding => 0x050002,
+            BlockBitmapHeader => 0x050003,
+            BlockBitmapEnd => 0x050006,
+            InodeBitmapHeader => 0x050007,
+            InodeBitmapEnd => 0x05000A,
+            FreeInodesGroup => 0x05000B,
+            DirsCountGroup => 0x05000C,
+            FreeInodesTotal => 0x05000D,
+            FreeBlocksGroup => 0x05000E,
+            FreeBlocksTotal => 0x05000F,
+        }
+    }
+
+    /// The pass byte of the number (0 for the superblock checks; 1B-1D
+    /// count as pass 1, 3A as pass 3).
+    pub const fn pass(self) -> u32 {
+        self.number() >> 16
+    }
+
+    /// A number of our own, not one of e2fsck's.
+    pub const fn is_private(self) -> bool {
+        self.number() & 0xFFFF >= PRIVATE_BASE
+    }
+}
+
+/// Numbers from here up (within each pass) are ours: e2fsprogs 1.47 uses
+/// at most 0x4FFF of a pass's range (its sub-passes 1B..1E and 3A sit at
+/// 0x1000 steps).
+pub const PRIVATE_BASE: u32 = 0xF000;
 
 pub struct Problem {
     pub code: Code,
@@ -291,21 +470,17 @@ pub static PROBLEMS: &[Problem] = &[
     p(InodeBitmapNotInGroup, "Inode bitmap for group {group} is not in group.  (block {blk})\n", Prompt::Relocate, 0),
     p(InodeTableNotInGroup, "Inode table for group {group} is not in group.  (block {blk})\nWARNING: SEVERE DATA LOSS POSSIBLE.\n", Prompt::Relocate, 0),
     p(RelocateHint, "Note: if several inode or block bitmap blocks or part\nof the inode table require relocation, you may wish to try\nrunning e2fsck with the '-b {num}' option first.  The problem\nmay lie only with the primary block group descriptors, and\nthe backup block group descriptors may be OK.\n\n", Prompt::None, NOTICE | PREEN_NOHDR),
-    p(FreeBlocksCountSb, "Free blocks count wrong ({num}, counted={num2}).\n", Prompt::Fix, PREEN_OK | NO_OK | PREEN_NOMSG),
-    p(FreeInodesCountSb, "Free inodes count wrong ({num}, counted={num2}).\n", Prompt::Fix, PREEN_OK | NO_OK | PREEN_NOMSG),
     p(AddUuid, "Filesystem did not have a UUID; generating one.\n\n", Prompt::None, NOTICE),
     p(HurdFiletype, "The Hurd does not support the filetype feature.\n", Prompt::Clear, 0),
     p(RevZeroFeatures, "Filesystem has feature flag(s) set, but is a revision 0 filesystem.  ", Prompt::Fix, PREEN_OK),
     p(JournalInodeNoFeature, "Superblock has_journal flag is clear, but a journal is present.\n", Prompt::Clear, PREEN_OK),
-    p(OrphanInodeClear, "Clearing orphaned inode {ino} (uid={num}, gid={num2}, mode={mode}, size={blk})\n", Prompt::None, PREEN_OK | NOTICE | NOT_A_FIX),
-    p(OrphanInodeTruncate, "Truncating orphaned inode {ino} (uid={num}, gid={num2}, mode={mode}, size={blk})\n", Prompt::None, PREEN_OK | NOTICE | NOT_A_FIX),
+    p(OrphanInode, "{str} orphaned inode {ino} (uid={num}, gid={num2}, mode={mode}, size={blk})\n", Prompt::None, PREEN_OK | NOTICE | NOT_A_FIX),
     p(OrphanListBad, "Illegal inode {ino} in orphaned inode list.\n", Prompt::None, NOTICE),
-    p(LastOrphanNoJournal, "Superblock last_orphan list is not empty.  ", Prompt::Clear, PREEN_OK),
     p(ResizeInodeNoFeature, "Resize_inode not enabled, but the resize inode is non-zero.  ", Prompt::Clear, 0),
     p(JournalInodeNotClear, "Journal inode is not in use, but contains data.  ", Prompt::Clear, PREEN_OK),
     p(ZeroLengthDir, "Inode {ino} is a zero-length directory.  ", Prompt::Clear, 0),
     p(LargeFileFeature, "Filesystem contains large files, but lacks LARGE_FILE flag in superblock.\n", Prompt::Fix, PREEN_OK),
-    p(RevLevelForLargeFiles, "Filesystem revision 0, but feature flags set (large files need revision 1).  ", Prompt::Fix, PREEN_OK),
+    p(RevLevelForLargeFiles, "Filesystem has feature flag(s) set, but is a revision 0 filesystem.  ", Prompt::Fix, PREEN_OK | NO_OK),
     p(TreatAsDirectory, "Inode {ino} is a {str} but it looks like it is really a directory.\n", Prompt::Fix, 0),
     p(ExtraIsize, "Inode {ino} has a extra size ({num}) which is invalid\n", Prompt::Fix, PREEN_OK),
     p(InvalidQuotaInode, "Invalid {str} quota inode {ino}.  ", Prompt::Fix, PREEN_OK),
@@ -315,7 +490,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(BlockUninitLast, "Last group block bitmap uninitialized.  ", Prompt::Fix, PREEN_OK),
     p(FirstMetaBgTooBig, "First_meta_bg is too big.  ({num}, max value {num2}).  ", Prompt::Clear, 0),
     p(UnionFiletypeMissing, "Filesystem has the whiteout feature but not filetype (whiteouts and fallthrus need file types).  ", Prompt::Fix, 0),
-    p(DirNlinkFeatureMissing, "Directory {ino} has more than 65000 links but the dir_nlink feature is not set.  ", Prompt::Fix, 0),
+    p(DirNlinkFeatureMissing, "Directory exceeds max links, but no DIR_NLINK feature in superblock.\n", Prompt::Fix, 0),
     p(RootNotDir, "Root inode is not a directory.  ", Prompt::Clear, 0),
     p(RootDtime, "Root inode has dtime set.  (probably due to old mke2fs).  ", Prompt::Fix, PREEN_OK),
     p(ReservedBadMode, "Reserved inode {ino} ({str}) has invalid mode.  ", Prompt::Clear, PREEN_OK),
@@ -341,8 +516,12 @@ pub static PROBLEMS: &[Problem] = &[
     p(BadBlocksIllegalLatch, "Bad block inode has illegal block(s).  ", Prompt::Clear, 0),
     p(BadBlocksInodeBadMode, "The bad block inode looks invalid.  ", Prompt::Clear, 0),
     p(BadBlockInPrimary, "{str}\n\nIf the block is really bad, the filesystem can not be fixed.\nYou can remove this block from the bad block list and hope\nthat the block is really OK.  But there are no guarantees.\n\n", Prompt::Clear, PREEN_OK),
-    p(BadBlockInTable, "Group {group}'s {str} ({blk}) is bad.  ", Prompt::Relocate, 0),
-    p(TableConflict, "Group {group}'s {str} at {blk} conflicts with some other fs block.\n", Prompt::Relocate, 0),
+    p(BlockBitmapBadBlock, "Group {group}'s block bitmap ({blk}) is bad.  ", Prompt::Relocate, 0),
+    p(InodeBitmapBadBlock, "Group {group}'s inode bitmap ({blk}) is bad.  ", Prompt::Relocate, 0),
+    p(InodeTableBadBlock, "Group {group}'s inode table ({blk}) is bad.  ", Prompt::Relocate, 0),
+    p(BlockBitmapConflict, "Group {group}'s block bitmap at {blk} conflicts with some other fs block.\n", Prompt::Relocate, 0),
+    p(InodeBitmapConflict, "Group {group}'s inode bitmap at {blk} conflicts with some other fs block.\n", Prompt::Relocate, 0),
+    p(InodeTableConflict, "Group {group}'s inode table at {blk} conflicts with some other fs block.\n", Prompt::Relocate, 0),
     p(BadISize, "Inode {ino}, i_size is {num}, should be {num2}.  ", Prompt::Fix, PREEN_OK),
     p(BadIBlocks, "Inode {ino}, i_blocks is {num}, should be {num2}.  ", Prompt::Fix, PREEN_OK),
     p(XattrBlockBad, "Inode {ino} has a bad extended attribute block {blk}.  ", Prompt::Clear, 0),
@@ -351,8 +530,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(HtreeBadRoot, "HTREE directory inode {ino} has an invalid root node.\n", Prompt::ClearHtree, PREEN_OK),
     p(HtreeBadNode, "Problem in HTREE directory inode {ino}: {str}\n", Prompt::None, NOTICE),
     p(HtreeClear, "Invalid HTREE directory inode {ino} ({str}).  ", Prompt::ClearHtree, PREEN_OK),
-    p(DupBlocksFound, "\nRunning additional passes to resolve blocks claimed by more than one inode...\n", Prompt::None, NOTICE),
-    p(Pass1B, "Pass 1B: Rescanning for multiply-claimed blocks\n", Prompt::None, NOTICE | PREEN_NOMSG),
+    p(Pass1B, "\nRunning additional passes to resolve blocks claimed by more than one inode...\nPass 1B: Rescanning for multiply-claimed blocks\n", Prompt::None, NOTICE | PREEN_NOMSG),
     p(DupBlocksInInode, "Multiply-claimed block(s) in inode {ino}:{str}\n", Prompt::None, NOTICE | PREEN_NOMSG),
     p(Pass1C, "Pass 1C: Scanning directories for inodes with multiply-claimed blocks\n", Prompt::None, NOTICE | PREEN_NOMSG),
     p(Pass1D, "Pass 1D: Reconciling multiply-claimed blocks\n", Prompt::None, NOTICE | PREEN_NOMSG),
@@ -385,10 +563,10 @@ pub static PROBLEMS: &[Problem] = &[
     p(LinkDir, "Entry '{name}' in {path} ({ino}) is a link to directory {str} ({ino2}).\n", Prompt::Clear, 0),
     p(DuplicateEntry, "Duplicate entry '{name}' found.\n\tMarking {path} ({ino}) to be rebuilt.\n\n", Prompt::None, NOTICE),
     p(DirCorrupted, "Directory inode {ino}, block #{num}, offset {num2}: directory corrupted\n", Prompt::Salvage, 0),
-    p(FinalRecLen, "Directory entry for '{name}' in {path} ({ino}) is big.\n", Prompt::Fix, 0),
+    p(FinalRecLen, "Entry '{name}' in {path} ({ino}) has rec_len of {num2}, should be {num}.\n", Prompt::Fix, 0),
     p(UnallocatedDirBlock, "Directory inode {ino} has an unallocated block #{num}.  ", Prompt::Allocate, 0),
     p(FileAclZero, "i_file_acl for inode {ino2} ({path}) is {num}, should be zero.\n", Prompt::Clear, 0),
-    p(FileAclBad, "i_file_acl for inode {ino2} ({path}) is {num}, should be zero.\n", Prompt::Clear, 0),
+    p(FileAclBad, "extended attribute block for inode {ino2} ({path}) is invalid ({num}).\n", Prompt::Clear, 0),
     p(BadMode, "Inode {ino2} ({path}) has invalid mode ({mode}).\n", Prompt::Clear, 0),
     p(BadCharDev, "Inode {ino2} ({path}) is an illegal character device.\n", Prompt::Clear, 0),
     p(BadBlockDev, "Inode {ino2} ({path}) is an illegal block device.\n", Prompt::Clear, 0),
@@ -413,9 +591,9 @@ pub static PROBLEMS: &[Problem] = &[
     p(LostFoundNotDir, "/lost+found is not a directory (ino={ino})\n", Prompt::Unlink, 0),
     p(BadDotDot, "'..' in {path} ({ino}) is {str} ({ino2}), should be {str2} ({dir}).\n", Prompt::Fix, 0),
     p(ExpandLostFound, "No room in lost+found directory.  ", Prompt::Expand, 0),
-    p(NoLostFoundNoSpace, "Cannot reconnect inode {ino}: {str}\n", Prompt::None, NOTICE),
+    p(NoLostFoundCannotReconnect, "Bad or non-existent /lost+found.  Cannot reconnect.\n", Prompt::None, NOTICE),
+    p(CannotReconnect, "Could not reconnect {ino}: {str}\n", Prompt::None, NOTICE),
     p(Pass3A, "Pass 3A: Optimizing directories\n", Prompt::None, NOTICE | PREEN_NOMSG),
-    p(RehashDir, "Rebuilding directory {ino} ({path}): {str}\n", Prompt::None, NOTICE),
     p(RehashDuplicate, "Duplicate entry '{name}' in {path} ({ino}) found.  ", Prompt::Clear, 0),
     p(UnattachedZeroLength, "Unattached zero-length inode {ino}.  ", Prompt::Clear, PREEN_OK),
     p(UnattachedInode, "Unattached inode {ino}\n", Prompt::Connect, 0),
@@ -549,12 +727,60 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), n, "a code is listed twice");
-        // The last variant must be in the table, and the table has no gaps
-        // because lookup() of each listed code returns that code.
         for p in PROBLEMS {
             assert_eq!(lookup(p.code).code, p.code);
         }
-        assert_eq!(lookup(BlockBitmapPadding).prompt, Prompt::Fix);
+    }
+
+    #[test]
+    fn every_number_is_unique() {
+        let mut seen = std::collections::HashMap::new();
+        for p in PROBLEMS {
+            let n = p.code.number();
+            if let Some(other) = seen.insert(n, p.code) {
+                panic!("{:?} and {other:?} both have number {n:#08x}", p.code);
+            }
+        }
+    }
+
+    /// The first problem of each pass's part of the enum, with that pass.
+    const SECTIONS: [(Code, u32); 6] = [
+        (BlockBitmapNotInGroup, 0),
+        (RootNotDir, 1),
+        (BadInodeDot, 2),
+        (NoRoot, 3),
+        (UnattachedZeroLength, 4),
+        (InodeBitmapPadding, 5),
+    ];
+
+    #[test]
+    fn every_number_is_in_its_pass() {
+        for p in PROBLEMS {
+            let (_, pass) = SECTIONS
+                .iter()
+                .rev()
+                .find(|(first, _)| *first <= p.code)
+                .expect("sections start at the first code");
+            assert_eq!(
+                p.code.pass(),
+                *pass,
+                "{:?} ({:#08x}) is listed under pass {pass}",
+                p.code,
+                p.code.number()
+            );
+        }
+    }
+
+    #[test]
+    fn private_numbers_are_in_the_private_range_only() {
+        for p in PROBLEMS {
+            let n = p.code.number() & 0xFFFF;
+            // e2fsprogs 1.47's highest number within a pass is 0x4007.
+            assert!(!(0x5000..PRIVATE_BASE).contains(&n), "{:?}: {n:#x}", p.code);
+        }
+        assert!(UnionEntryHasInode.is_private());
+        assert!(!FreeBlocksTotal.is_private());
+        assert_eq!(FreeBlocksTotal.number(), 0x05000F);
     }
 
     #[test]

@@ -139,6 +139,24 @@ impl GroupTable {
             GroupTable::InodeTable => Code::InodeTableNotInGroup,
         }
     }
+
+    /// Its blocks overlap other metadata (found in pass 1).
+    pub fn conflict_problem(self) -> Code {
+        match self {
+            GroupTable::BlockBitmap => Code::BlockBitmapConflict,
+            GroupTable::InodeBitmap => Code::InodeBitmapConflict,
+            GroupTable::InodeTable => Code::InodeTableConflict,
+        }
+    }
+
+    /// One of its blocks is on the bad block list.
+    pub fn bad_block_problem(self) -> Code {
+        match self {
+            GroupTable::BlockBitmap => Code::BlockBitmapBadBlock,
+            GroupTable::InodeBitmap => Code::InodeBitmapBadBlock,
+            GroupTable::InodeTable => Code::InodeTableBadBlock,
+        }
+    }
 }
 
 /// Tables to be moved after pass 1, as (table, group), each once.
@@ -426,16 +444,18 @@ Either the superblock or the partition table is likely to be corrupt!",
             }
             let mut rec = self.fs.read_inode(ino)?;
             let next = rec.base.i_dtime;
+            let clear = rec.base.i_links_count == 0;
             let c = Ctx {
                 ino,
                 num: rec.uid() as u64,
                 num2: rec.gid() as u64,
                 mode: rec.mode(),
                 blk: rec.size(),
+                str1: if clear { "Clearing" } else { "Truncating" }.into(),
                 ..Default::default()
             };
-            if rec.base.i_links_count == 0 {
-                self.problem(Code::OrphanInodeClear, &c)?;
+            self.problem(Code::OrphanInode, &c)?;
+            if clear {
                 if self.fs.has_block_map(&rec) {
                     for p in crate::blocks::legal_blocks(&self.fs, &rec).blocks {
                         self.fs.mark_block(p.pblk as u64, false)?;
@@ -447,7 +467,6 @@ Either the superblock or the partition table is likely to be corrupt!",
                 rec.base.i_block = [0; 15];
                 rec.set_size(0);
             } else {
-                self.problem(Code::OrphanInodeTruncate, &c)?;
                 let size = rec.size();
                 if self.fs.has_block_map(&rec) {
                     // Free every block past i_size: present the inode as
