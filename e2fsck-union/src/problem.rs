@@ -783,6 +783,54 @@ mod tests {
         assert_eq!(FreeBlocksTotal.number(), 0x05000F);
     }
 
+    /// How many problem numbers e2fsprogs 1.47.0's e2fsck/problem.h defines.
+    const E2FSPROGS_PROBLEMS: usize = 411;
+
+    /// The numbers listed between `<!-- NAME:begin -->` and
+    /// `<!-- NAME:end -->` in docs/compat.md.
+    fn listed_in_compat(name: &str) -> Vec<u32> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/compat.md");
+        let text = std::fs::read_to_string(path).expect("docs/compat.md");
+        let begin = format!("<!-- {name}:begin -->");
+        let end = format!("<!-- {name}:end -->");
+        let start = text.find(&begin).expect("begin marker") + begin.len();
+        let stop = start + text[start..].find(&end).expect("end marker");
+        let block = &text[start..stop];
+        block
+            .match_indices("0x")
+            .filter_map(|(at, _)| block.get(at + 2..at + 8))
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|hex| u32::from_str_radix(hex, 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_e2fsprogs_problem_is_ours_or_explained() {
+        let ours: Vec<u32> = PROBLEMS
+            .iter()
+            .filter(|p| !p.code.is_private())
+            .map(|p| p.code.number())
+            .collect();
+        let inapplicable = listed_in_compat("e2fsck-inapplicable");
+        let open = listed_in_compat("e2fsck-open");
+        let mut seen = std::collections::HashSet::new();
+        for n in inapplicable.iter().chain(&open) {
+            assert!(
+                seen.insert(*n),
+                "{n:#08x} is listed twice in docs/compat.md"
+            );
+            assert!(
+                !ours.contains(n),
+                "{n:#08x} is in our table and listed as missing"
+            );
+        }
+        assert_eq!(
+            ours.len() + inapplicable.len() + open.len(),
+            E2FSPROGS_PROBLEMS,
+            "e2fsprogs problems neither in our table nor in docs/compat.md"
+        );
+    }
+
     #[test]
     fn templates_expand_every_field() {
         let c = Ctx {
