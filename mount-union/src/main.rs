@@ -63,7 +63,9 @@ struct Cli {
     check: bool,
     /// Union engine for -o union: `native` (the kernel's MS_UNION), `fuse`
     /// (the userspace engine: needs lowerdir=) or `auto` (native where the
-    /// kernel has union mounts, else fuse when lowerdir= is given)
+    /// kernel has union mounts, else fuse when lowerdir= is given); with
+    /// fuse, -o passthrough lets the kernel read lower files opened
+    /// read-only itself (Linux 6.9+, root; see the man page)
     #[arg(long = "engine", value_name = "engine", default_value = "auto",
           value_parser = ["auto", "native", "fuse"])]
     engine: String,
@@ -221,6 +223,8 @@ fn run_fuse(
     opts: &MountOptions,
     lower: Vec<PathBuf>,
 ) -> u8 {
+    let mut opts = opts.clone();
+    let passthrough = opts.take_flag("passthrough");
     if cli.fake {
         if cli.verbose {
             cli_common::outln!(
@@ -243,6 +247,7 @@ fn run_fuse(
         read_only: opts.flags & ms::RDONLY != 0,
         flags: opts.flags,
         verbose: cli.verbose,
+        passthrough,
     };
     let notify = std::env::var_os(fuse::NOTIFY_ENV).is_some();
     if cli.foreground || notify {

@@ -147,6 +147,13 @@ impl MountOptions {
         Ok(out)
     }
 
+    /// Takes the value-less data option `name` out (true when given).
+    pub fn take_flag(&mut self, name: &str) -> bool {
+        let before = self.data.len();
+        self.data.retain(|d| d != name);
+        self.data.len() != before
+    }
+
     pub fn data_string(&self) -> String {
         self.data.join(",")
     }
@@ -199,6 +206,11 @@ mod tests {
             o.take_lowerdir().unwrap(),
             [std::path::PathBuf::from("/a"), "/b".into()]
         );
+        assert_eq!(o.data_string(), "user_xattr");
+        let mut o = MountOptions::default();
+        o.apply("passthrough,user_xattr,passthrough").unwrap();
+        assert!(o.take_flag("passthrough"));
+        assert!(!o.take_flag("passthrough"));
         assert_eq!(o.data_string(), "user_xattr");
         let mut o = MountOptions::default();
         o.apply("lowerdir=/a::/b").unwrap();

@@ -103,3 +103,142 @@ fn a_lower_file_renamed_over_after_open_keeps_its_data() {
     drop(f);
     unmount_and_check(&s, guard);
 }
+
+/// The engine in the foreground with `-o passthrough`, its stderr kept;
+/// None (after a SKIP line) when the kernel gives no passthrough.
+fn mount_passthrough(s: &Setup) -> Option<(std::process::Child, Mounted)> {
+    let log = s.img.with_extension("stderr");
+    let child = std::process::Command::new(integration_tests::our_bin("mount-union"))
+        .args(["-F", "-o"])
+        .arg(format!("union,passthrough,lowerdir={}", s.lower.display()))
+        .arg(&s.img)
+        .arg(&s.mnt)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let guard = Mounted(s.mnt.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !mounted_at(&s.mnt) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mount never came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The kernel's INIT has been answered once a request is.
+    std::fs::metadata(s.mnt.join("a")).unwrap();
+    let said = std::fs::read_to_string(&log).unwrap();
+    if said.contains("no FUSE passthrough") {
+        integration_tests::skip(&format!("FUSE passthrough unavailable: {said}"));
+        umount_retrying(&s.mnt);
+        wait_for_release(&s.img);
+        return None;
+    }
+    assert!(said.is_empty(), "{said}");
+    Some((child, guard))
+}
+
+/// With passthrough, an open lower file is read by the kernel: its reads
+/// go on while the engine is stopped, and give the lower file's data.
+#[test]
+fn passthrough_reads_a_lower_file_without_the_engine() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let data = pattern(3, 5 << 20);
+    std::fs::write(s.lower.join("big"), &data).unwrap();
+    let Some((mut child, guard)) = mount_passthrough(&s) else {
+        return;
+    };
+    let mut f = std::fs::File::open(s.mnt.join("big")).unwrap();
+    let engine = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(engine, rustix::process::Signal::Stop).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let r = f.read_to_end(&mut got).map(|_| got);
+        let _ = tx.send(r);
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(20));
+    rustix::process::kill_process(engine, rustix::process::Signal::Cont).unwrap();
+    let got = got
+        .expect("a passthrough read waited for the stopped engine")
+        .unwrap();
+    assert!(
+        got == data,
+        "passthrough read other data than the lower file"
+    );
+    umount_retrying(&s.mnt);
+    assert!(child.wait().unwrap().success());
+    wait_for_release(&s.img);
+    drop(guard);
+}
+
+/// A lower file open in passthrough: opens that cannot share its
+/// backing file (for writing, or of its copy) are refused with ETXTBSY
+/// rather than the kernel's EIO, read-only opens share it, and once it is
+/// closed the file is copied up and read back as written.
+#[test]
+fn passthrough_and_copy_up_of_the_same_file() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let data = pattern(4, 300_000);
+    std::fs::write(s.lower.join("f"), &data).unwrap();
+    let Some((mut child, guard)) = mount_passthrough(&s) else {
+        return;
+    };
+    let p = s.mnt.join("f");
+    let mut ro = std::fs::File::open(&p).unwrap();
+    let mut ro2 = std::fs::File::open(&p).unwrap();
+    let busy = std::fs::OpenOptions::new().append(true).open(&p);
+    assert_eq!(
+        busy.err().and_then(|e| e.raw_os_error()),
+        Some(libc_etxtbsy())
+    );
+    // A copy-up without an open (chmod): the copy cannot be opened
+    // while the lower file is open in passthrough.
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let busy = std::fs::File::open(&p);
+    assert_eq!(
+        busy.err().and_then(|e| e.raw_os_error()),
+        Some(libc_etxtbsy())
+    );
+    let mut old = Vec::new();
+    ro.read_to_end(&mut old).unwrap();
+    assert!(old == data, "the passthrough descriptor read other data");
+    let mut old2 = Vec::new();
+    ro2.read_to_end(&mut old2).unwrap();
+    assert!(old2 == data);
+    drop((ro, ro2));
+    let mut w = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+    w.write_all(b"appended").unwrap();
+    drop(w);
+    let mut want = data.clone();
+    want.extend_from_slice(b"appended");
+    assert!(
+        std::fs::read(&p).unwrap() == want,
+        "the copy reads back wrong"
+    );
+    // A lower file renamed over after open: the passthrough descriptor
+    // keeps the file it was opened on.
+    std::fs::write(s.lower.join("v"), pattern(5, 70_000)).unwrap();
+    let mut v = std::fs::File::open(s.mnt.join("v")).unwrap();
+    std::fs::write(s.lower.join("v2"), pattern(6, 90_000)).unwrap();
+    std::fs::rename(s.lower.join("v2"), s.lower.join("v")).unwrap();
+    let mut got = Vec::new();
+    v.read_to_end(&mut got).unwrap();
+    assert!(got == pattern(5, 70_000), "read the file renamed in");
+    drop(v);
+    umount_retrying(&s.mnt);
+    assert!(child.wait().unwrap().success());
+    wait_for_release(&s.img);
+    drop(guard);
+    integration_tests::assert_real_fsck_clean(&integration_tests::stock_copy(&s.img));
+}
+
+fn libc_etxtbsy() -> i32 {
+    rustix::io::Errno::TXTBSY.raw_os_error()
+}

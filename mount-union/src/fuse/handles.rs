@@ -125,6 +125,19 @@ impl Union {
         Ok(self.handles.add(Handle::Lower { layer, obj, fd }))
     }
 
+    /// The lower file a handle reads from its own descriptor (not copied
+    /// up): what passthrough gives the kernel.
+    pub fn lower_fd(&self, fh: u64) -> Option<Arc<OwnedFd>> {
+        match self.handles.map.get(&fh)? {
+            Handle::Lower { layer, obj, fd }
+                if !self.copied.contains_key(&(*layer, obj.ident())) =>
+            {
+                fd.clone()
+            }
+            _ => None,
+        }
+    }
+
     /// read: the data, or the lower file's descriptor to read it from
     /// once the engine is unlocked (`Read::finish`).
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Read, Errno> {

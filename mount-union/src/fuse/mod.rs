@@ -12,6 +12,7 @@ mod layer;
 mod lost_found;
 mod mount_state;
 mod nodes;
+mod passthrough;
 mod posix;
 mod resolved;
 mod union;
@@ -62,15 +63,26 @@ pub struct FuseMount {
     /// The mount(2) flags (-o nosuid, noexec, ...).
     pub flags: u64,
     pub verbose: bool,
+    /// -o passthrough: lower files opened read-only are read by the
+    /// kernel (see passthrough.rs).
+    pub passthrough: bool,
 }
 
 struct Fs {
     u: Arc<Mutex<Union>>,
+    /// Asked for with -o passthrough (granted or not at init).
+    want_passthrough: bool,
+    /// The open files' modes (never locked while `u` is held).
+    pt: Mutex<passthrough::Passthrough>,
 }
 
 impl Fs {
     fn lock(&self) -> MutexGuard<'_, Union> {
         self.u.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pt(&self) -> MutexGuard<'_, passthrough::Passthrough> {
+        self.pt.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The engine, once the caller is allowed to take `bytes` more of the
@@ -153,6 +165,21 @@ impl fuser::Filesystem for Fs {
         // only where it will use it).
         let plus = fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO;
         let _ = config.add_capabilities(plus & config.capabilities());
+        if self.want_passthrough {
+            let pt = fuser::InitFlags::FUSE_PASSTHROUGH;
+            // Depth 1: backing files on a filesystem that is not itself
+            // stacked (others are refused and served by the engine).
+            let on = config.capabilities().contains(pt)
+                && config.set_max_stack_depth(1).is_ok()
+                && config.add_capabilities(pt).is_ok();
+            if !on {
+                eprintln!(
+                    "mount-union: warning: the kernel offers no FUSE passthrough \
+                     (Linux 6.9+): lower files are read through the engine"
+                );
+            }
+            self.pt.get_mut().unwrap_or_else(|p| p.into_inner()).on = on;
+        }
         Ok(())
     }
 
@@ -326,13 +353,30 @@ impl fuser::Filesystem for Fs {
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let write =
             !matches!(flags.acc_mode(), OpenAccMode::O_RDONLY) || flags.0 & libc::O_TRUNC != 0;
+        // The modes are decided under their own lock, held through the
+        // open (see passthrough.rs; taken before the engine's lock, never
+        // while it is held).
+        let mut pt = self.pt();
+        if write && pt.busy(ino.0) {
+            return reply.error(err(libc::ETXTBSY));
+        }
         let u = if write {
             self.lock_for(req, 0)
         } else {
             Ok(self.lock())
         };
-        match u.and_then(|mut u| u.open(ino.0, write)) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+        let opened = u.and_then(|mut u| {
+            let fh = u.open(ino.0, write)?;
+            let lower = u.lower_fd(fh);
+            if lower.is_none() && pt.busy(ino.0) {
+                // The copy, while the lower file is open in passthrough.
+                u.release(fh)?;
+                return Err(libc::ETXTBSY);
+            }
+            Ok((fh, lower))
+        });
+        match opened {
+            Ok((fh, lower)) => pt.reply(reply, ino.0, fh, lower.as_ref()),
             Err(e) => reply.error(err(e)),
         }
     }
@@ -347,6 +391,7 @@ impl fuser::Filesystem for Fs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.pt().released(fh.0);
         reply_empty(reply, self.lock().release(fh.0))
     }
 
@@ -584,6 +629,7 @@ impl fuser::Filesystem for Fs {
         });
         match r {
             Ok((a, fh)) => {
+                self.pt().cached_open(a.ino.0, fh);
                 reply.created(&TTL, &a, Generation(0), FileHandle(fh), FopenFlags::empty())
             }
             Err(e) => reply.error(err(e)),
@@ -681,7 +727,11 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     // let go before lower file data is read).
     config.n_threads = Some(WORKERS);
     config.clone_fd = true;
-    let fs = Fs { u: union.clone() };
+    let fs = Fs {
+        u: union.clone(),
+        want_passthrough: m.passthrough,
+        pt: Mutex::default(),
+    };
     let mut session = match fuser::Session::new(fs, &m.target, &config) {
         Ok(s) => s,
         Err(e) => {
