@@ -108,7 +108,7 @@ fn a_lower_file_renamed_over_after_open_keeps_its_data() {
 /// None (after a SKIP line) when the kernel gives no passthrough.
 fn mount_passthrough(s: &Setup) -> Option<(std::process::Child, Mounted)> {
     let log = s.img.with_extension("stderr");
-    let child = std::process::Command::new(integration_tests::our_bin("mount-union"))
+    let mut child = std::process::Command::new(integration_tests::our_bin("mount-union"))
         .args(["-F", "-o"])
         .arg(format!("union,passthrough,lowerdir={}", s.lower.display()))
         .arg(&s.img)
@@ -131,6 +131,7 @@ fn mount_passthrough(s: &Setup) -> Option<(std::process::Child, Mounted)> {
     if said.contains("no FUSE passthrough") {
         integration_tests::skip(&format!("FUSE passthrough unavailable: {said}"));
         umount_retrying(&s.mnt);
+        let _ = child.wait();
         wait_for_release(&s.img);
         return None;
     }
