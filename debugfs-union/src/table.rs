@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use crate::session::Session;
-use crate::{bitmaps, dirs, dump, inodes, super_stats, union, write, xattrs};
+use crate::{bitmaps, dirs, dump, fields, inodes, super_stats, union, write, xattrs};
 
 pub type Handler = fn(&mut Session, &[String]) -> Result<()>;
 
@@ -54,12 +54,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!(
         ["set_super_value", "ssv"],
         "Set superblock value",
-        super_stats::set_super_value
+        fields::set_super_value
     ),
     cmd!(
         ["set_block_group", "set_bg"],
         "Set block group descriptor field",
-        super_stats::set_bg
+        fields::set_bg
     ),
     cmd!(["ncheck"], "Do inode->name translation", dirs::ncheck),
     cmd!(["icheck"], "Do block->inode translation", inodes::icheck),
@@ -115,7 +115,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!(
         ["set_inode_field", "sif"],
         "Set inode field",
-        inodes::set_inode_field
+        fields::set_inode_field
     ),
     cmd!(
         ["print_working_directory", "pwd"],

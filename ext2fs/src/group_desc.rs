@@ -57,6 +57,34 @@ pub fn write_table(descs: &[GroupDesc], len: usize) -> Vec<u8> {
     out
 }
 
+/// The gdt_csum checksum of group `group`'s descriptor (ext4's
+/// uninit_bg; what debugfs' `set_bg N checksum calc` stores): CRC-16 of
+/// the filesystem UUID, the group number and the descriptor without its
+/// checksum field.
+pub fn checksum(uuid: &[u8; 16], group: u32, desc: &GroupDesc) -> u16 {
+    let bytes = desc.to_bytes();
+    // bg_checksum is the descriptor's last two bytes.
+    let (covered, _) = bytes.split_at(GroupDesc::SIZE - 2);
+    let crc = crc16(0xffff, uuid);
+    let crc = crc16(crc, &group.to_le_bytes());
+    crc16(crc, covered)
+}
+
+/// CRC-16 (polynomial 0x8005, bit-reflected, as lib/ext2fs/crc16.c).
+fn crc16(mut crc: u16, bytes: &[u8]) -> u16 {
+    for &b in bytes {
+        crc ^= u16::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xa001
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    crc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +93,12 @@ mod tests {
     #[test]
     fn size_is_32() {
         assert_eq!(GroupDesc::SIZE, 32);
+    }
+
+    #[test]
+    fn crc16_check_value() {
+        // The CRC-16/ARC check value of "123456789" (initial value 0).
+        assert_eq!(crc16(0, b"123456789"), 0xbb3d);
     }
 
     proptest! {

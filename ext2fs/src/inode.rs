@@ -410,11 +410,18 @@ impl Time {
 /// The extra word's low two bits extend the seconds past 2038 (ext4's
 /// "epoch" bits); the nanoseconds are above them.
 const EPOCH_BITS: u32 = 2;
-const EPOCH_MASK: u32 = (1 << EPOCH_BITS) - 1;
+pub const EPOCH_MASK: u32 = (1 << EPOCH_BITS) - 1;
 /// The seconds an extra word can carry: a signed 32-bit base plus three
 /// epochs of 2^32 (1901 to 2446).
 const EXTRA_SECS: std::ops::RangeInclusive<i64> =
     (i32::MIN as i64)..=(i32::MAX as i64 + 3 * (1 << 32));
+
+/// The epoch bits of an extra time word for `secs` (the seconds field
+/// holds `secs as u32`, read back as signed 32 bits): how many 2^32
+/// steps lie between the two, 0-3.
+pub fn epoch_bits(secs: i64) -> u32 {
+    ((secs - i64::from(secs as i32)) >> 32) as u32 & EPOCH_MASK
+}
 
 impl Inode {
     /// Whether i_extra_isize covers the extra field ending `end` bytes
@@ -483,10 +490,8 @@ impl Inode {
         match self.time_fields(s) {
             (Some(secs), Some(extra)) => {
                 let v = t.secs.clamp(*EXTRA_SECS.start(), *EXTRA_SECS.end());
-                let base = v as i32;
-                *secs = base as u32;
-                *extra = (((v - base as i64) >> 32) as u32 & EPOCH_MASK)
-                    | t.nsec.min(999_999_999) << EPOCH_BITS;
+                *secs = v as u32;
+                *extra = epoch_bits(v) | t.nsec.min(999_999_999) << EPOCH_BITS;
             }
             (Some(secs), None) => *secs = t.secs.clamp(0, u32::MAX as i64) as u32,
             _ => {}

@@ -44,6 +44,9 @@ pub const HASH_LEGACY_UNSIGNED: u8 = 3;
 pub const HASH_HALF_MD4_UNSIGNED: u8 = 4;
 pub const HASH_TEA_UNSIGNED: u8 = 5;
 
+/// `s_encoding`: filename encoding of casefolded directories (ext4).
+pub const ENCODING_UTF8_12_1: u16 = 1;
+
 /// s_flags bits.
 pub const FLAGS_SIGNED_HASH: u32 = 0x0001;
 pub const FLAGS_UNSIGNED_HASH: u32 = 0x0002;
@@ -330,21 +333,46 @@ impl Superblock {
 
 /// e2fsprogs' name of a directory hash version (lib/e2p/hashstr.c).
 pub fn hash_version_name(v: u8) -> String {
+    // e2p knows only the three signed names; the unsigned variants and
+    // any other value print as a number (e2p_hash2string).
     match v {
         HASH_LEGACY => "legacy".into(),
         HASH_HALF_MD4 => "half_md4".into(),
         HASH_TEA => "tea".into(),
-        HASH_LEGACY_UNSIGNED => "legacy_unsigned".into(),
-        HASH_HALF_MD4_UNSIGNED => "half_md4_unsigned".into(),
-        HASH_TEA_UNSIGNED => "tea_unsigned".into(),
-        6 => "siphash".into(),
         n => format!("HASHALG_{n}"),
     }
 }
 
-/// Parses a hash version name as `-E hash_alg=`/debugfs accept it.
+/// Parses a hash version name as `-E hash_alg=`/debugfs accept it
+/// (e2p_string2hash): a name in any case, or `HASHALG_<n>` for any
+/// number 0-255, the form `hash_version_name` prints unknown ones in.
 pub fn hash_version_from_name(name: &str) -> Option<u8> {
-    (0u8..=6).find(|&v| hash_version_name(v).eq_ignore_ascii_case(name))
+    if let Some(v) = (0u8..=2).find(|&v| hash_version_name(v).eq_ignore_ascii_case(name)) {
+        return Some(v);
+    }
+    let prefix = name.get(..8)?;
+    let digits = name.get(8..)?;
+    if !prefix.eq_ignore_ascii_case("HASHALG_") || digits.is_empty() {
+        return None;
+    }
+    // strtol's decimal digits, optionally signed; the value must fit a byte.
+    let unsigned = digits.strip_prefix(['+', '-']).unwrap_or(digits);
+    if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| u8::try_from(n).ok())
+}
+
+/// `s_encoding`'s value for a name (e2p_str2encoding): UTF-8 12.1 is the
+/// only encoding there is.
+pub fn encoding_from_name(name: &str) -> Option<u16> {
+    match name {
+        "utf8-12.1" | "utf8" => Some(ENCODING_UTF8_12_1),
+        _ => None,
+    }
 }
 
 /// e2fsprogs' name of a creator OS (lib/e2p/ostype.c).

@@ -245,6 +245,44 @@ pub fn debugfs_differences(
     d
 }
 
+/// Each request run alone with -w -R by both debugfs on fresh copies of
+/// `img`: outputs identical, and the images identical but for the
+/// primary superblock's write time (the second each run closed in).
+pub fn debugfs_write_differences(
+    tools: &Tools,
+    img: &Path,
+    work: &Path,
+    requests: &[String],
+) -> Vec<String> {
+    /// s_wtime: bytes 48-51 of the superblock at byte 1024.
+    const WTIME: std::ops::Range<usize> = 1072..1076;
+    let mut d = Vec::new();
+    for req in requests {
+        let [o, r] = fresh_copies(img, work);
+        let args = ["-w", "-R", req.as_str(), "test.img"];
+        let ours = run_in(&o, &tools.program(true, "debugfs"), &args);
+        let real = run_in(&r, &tools.program(false, "debugfs"), &args);
+        let what = format!("debugfs -w -R '{req}'");
+        compare(&what, &ours, &real, &mut d);
+        let [mut a, mut b] =
+            [&o, &r].map(|dir| std::fs::read(dir.join("test.img")).expect("image"));
+        for img in [&mut a, &mut b] {
+            if let Some(w) = img.get_mut(WTIME) {
+                w.fill(0);
+            }
+        }
+        if let Some(at) = a.iter().zip(&b).position(|(x, y)| x != y) {
+            d.push(format!(
+                "{what}: images differ first at byte {at} (ours {:#04x}, real {:#04x})",
+                a[at], b[at]
+            ));
+        } else if a.len() != b.len() {
+            d.push(format!("{what}: image sizes differ"));
+        }
+    }
+    d
+}
+
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..]
