@@ -542,10 +542,12 @@ pub fn find<'t, T>(table: &'t [Field<T>], prefix: &str, given: &str) -> Option<F
             (None, _) => f.name == base,
         }
     })?;
-    Some(Found {
-        field,
-        index: index.unwrap_or(0),
-    })
+    // Only an array uses its index; other fields ignore one given.
+    let index = match field.array {
+        Some(_) => index.unwrap_or(0),
+        None => 0,
+    };
+    Some(Found { field, index })
 }
 
 /// A refusal worded as debugfs prints it on stderr, without the
