@@ -444,9 +444,30 @@ pub enum CorruptKind {
     /// An index node that does not start with an empty entry covering it.
     #[error("index node does not start with an empty entry covering the block")]
     HtreeNodeHeader,
-    /// An index with no entries to follow.
-    #[error("empty index")]
-    HtreeEmptyIndex,
+    /// An htree root naming a hash other than legacy, half-MD4 or TEA.
+    #[error("unsupported hash version {0}")]
+    HtreeHashVersion(u8),
+    /// An index whose limit is not what its block holds.
+    #[error("{what}: limit {limit} (expected {expected})")]
+    HtreeLimit {
+        /// "root" or "node".
+        what: &'static str,
+        /// The limit field.
+        limit: u16,
+        /// What the block size gives.
+        expected: u16,
+    },
+    /// An index entry pointing at block 0 or past the directory's end.
+    #[error("index points at block {block} (directory has {blocks})")]
+    HtreeBlockRange {
+        /// The block pointed at.
+        block: u32,
+        /// The directory's size in blocks.
+        blocks: u32,
+    },
+    /// An index whose hashes go down (at the entry for this block).
+    #[error("hashes out of order at block {0}")]
+    HtreeHashOrder(u32),
 }
 
 impl Error {

@@ -7,7 +7,8 @@
 //! One `impl Filesystem` per concern, split as e2fsprogs' lib/ext2fs is:
 //! `open` (openfs.c), `io` (block reads and writes, the write cache),
 //! `inodes` (inode.c), `bmap` (bmap.c, block.c), `fileio` (fileio.c,
-//! punch.c), `dir` (dir_iterate.c, link.c, unlink.c), `namei` (namei.c and
+//! punch.c), `dir` (dir_iterate.c, link.c, unlink.c), `dx` (htree lookups and
+//! inserts, link.c's dx_link), `namei` (namei.c and
 //! tree walks), `alloc` (alloc.c, alloc_stats.c, bitmaps), `create`
 //! (mkdir.c, symlink.c and friends), `union` (whiteouts, fallthrus, opaque
 //! directories), `xattrs` (ext_attr.c), `flush` (closefs.c), `orphan`.
@@ -23,6 +24,7 @@ mod alloc;
 mod bmap;
 mod create;
 mod dir;
+mod dx;
 mod fileio;
 mod flush;
 mod inodes;

@@ -1,7 +1,14 @@
 //! Hash-indexed directories (htree): the dx_root in block 0 (behind fake
 //! '.' and '..' entries), dx_node blocks (behind one empty entry), and the
-//! leaves, which are ordinary directory blocks. Parse, write, look up, and
-//! build a whole indexed directory from its entries.
+//! leaves, which are ordinary directory blocks. Parse, write, look up
+//! (`path`), grow by one block (`split`), and build a whole indexed
+//! directory from its entries.
+
+mod path;
+mod split;
+
+pub use path::{DxContext, DxFrame, DxPath};
+pub use split::{pack_leaf, split_leaf, LeafSplit};
 
 use crate::codec::{le16, le32};
 use crate::dirent::{self, DirEntry};
@@ -206,34 +213,14 @@ pub fn write_node(idx: &DxIndex, block_size: usize) -> Vec<u8> {
     buf
 }
 
-/// The entry of `idx` whose range holds `hash` (the last with entry.hash <= hash).
-pub fn find_in_index(idx: &DxIndex, hash: u32) -> Option<&DxEntry> {
-    idx.entries.iter().take_while(|e| e.hash <= hash).last()
-}
-
 /// Looks up the leaf (logical block) for `name` through the index.
-/// `read` returns the contents of a logical block of the directory.
-pub fn lookup_leaf<R>(
-    root_block: &[u8],
-    dir: u32,
-    name: &[u8],
-    seed: &[u32; 4],
-    s_flags: u32,
-    mut read: R,
-) -> Result<u32>
+/// `read` returns the contents of a logical block of the directory, which
+/// has `blocks` blocks.
+pub fn lookup_leaf<R>(root_block: &[u8], ctx: &DxContext, name: &[u8], read: R) -> Result<u32>
 where
     R: FnMut(u32) -> Result<Vec<u8>>,
 {
-    let root = DxRoot::parse(root_block, dir)?;
-    let version = crate::hash::effective_version(root.info.hash_version, s_flags);
-    let (hash, _) = dirhash(version, name, seed)?;
-    let missing = || Error::corrupt(Structure::Htree, dir as u64, CorruptKind::HtreeEmptyIndex);
-    let mut block = find_in_index(&root.index, hash).ok_or_else(missing)?.block;
-    for _ in 0..root.info.indirect_levels {
-        let node = parse_node(&read(block)?, dir)?;
-        block = find_in_index(&node, hash).ok_or_else(missing)?.block;
-    }
-    Ok(block)
+    Ok(DxPath::find(ctx, root_block, name, read)?.leaf())
 }
 
 /// One name to put into an indexed directory.
@@ -306,18 +293,9 @@ pub fn build(
     }
     let mut blocks = vec![Vec::new()];
     let mut leaf_index = Vec::with_capacity(nleaves);
-    for (i, (h, mut es)) in leaves.into_iter().enumerate() {
+    for (i, (h, es)) in leaves.into_iter().enumerate() {
         let logical = 1 + i as u32;
-        let bytes = if es.is_empty() {
-            dirent::empty_block(block_size)
-        } else {
-            let fill: u32 = es.iter().map(|e| e.rec_len).sum();
-            if let Some(last) = es.last_mut() {
-                last.rec_len += block_size as u32 - fill;
-            }
-            dirent::write_block(&es, block_size)?
-        };
-        blocks.push(bytes);
+        blocks.push(pack_leaf(es, block_size)?);
         leaf_index.push(DxEntry {
             hash: if i == 0 { 0 } else { h },
             block: logical,
@@ -384,9 +362,18 @@ mod tests {
 
     fn check_all_found(blocks: &[Vec<u8>], entries: &[NewEntry], seed: &[u32; 4]) {
         for e in entries {
-            let leaf = lookup_leaf(&blocks[0], 2, &e.name, seed, 0, |b| {
-                Ok(blocks[b as usize].clone())
-            })
+            let ctx = DxContext {
+                dir: 2,
+                blocks: blocks.len() as u32,
+                seed,
+                s_flags: 0,
+            };
+            let leaf = lookup_leaf(
+                &blocks[0],
+                &ctx,
+                &e.name,
+                |b| Ok(blocks[b as usize].clone()),
+            )
             .unwrap();
             let es = dirent::parse_block(&blocks[leaf as usize], 2, leaf as u64).unwrap();
             assert!(

@@ -2,9 +2,8 @@
 //! every kind of change, `e2fsck -fn` must find the image clean and
 //! `debugfs` must read back what we wrote.
 
-#[path = "../../tests/src/skip.rs"]
-mod skip;
-use skip::skip;
+mod support;
+use support::{debugfs, e2fsck_clean, have, mkfs, rw, skip};
 
 use std::path::Path;
 use std::process::Command;
@@ -12,57 +11,6 @@ use std::process::Command;
 use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::inode::{S_IFCHR, S_IFIFO, S_IFREG};
-
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("-V").output().is_ok()
-}
-
-fn mkfs(path: &Path, args: &[&str], size: &str) {
-    let st = Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2"])
-        .args(args)
-        .arg(path)
-        .arg(size)
-        .status()
-        .expect("run mke2fs");
-    assert!(st.success());
-}
-
-fn e2fsck_clean(path: &Path) {
-    let out = Command::new("e2fsck")
-        .arg("-fn")
-        .arg(path)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "e2fsck -fn:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn debugfs(path: &Path, req: &str) -> Vec<u8> {
-    Command::new("debugfs")
-        .arg("-R")
-        .arg(req)
-        .arg(path)
-        .output()
-        .unwrap()
-        .stdout
-}
-
-fn rw(path: &Path) -> Filesystem {
-    Filesystem::open(
-        path,
-        &OpenOptions {
-            write: true,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
 
 #[test]
 fn create_files_dirs_links_and_read_back() {
@@ -277,16 +225,17 @@ fn htree_directories_we_build_are_clean_and_readable() {
             .read_block(fs.bmap(&fs.read_inode(d).unwrap(), 0).unwrap().unwrap() as u64)
             .unwrap();
         let rec = fs.read_inode(d).unwrap();
+        let ctx = ext2fs::htree::DxContext {
+            dir: d,
+            blocks: (rec.size() / fs.block_size() as u64) as u32,
+            seed: &fs.sb().s_hash_seed,
+            s_flags: fs.sb().s_flags,
+        };
         for i in (0..n).step_by(7) {
             let name = format!("name-{i:05}");
-            let leaf = ext2fs::htree::lookup_leaf(
-                &root,
-                d,
-                name.as_bytes(),
-                &fs.sb().s_hash_seed,
-                fs.sb().s_flags,
-                |l| fs.read_block(fs.bmap(&rec, l as u64)?.unwrap_or(0) as u64),
-            )
+            let leaf = ext2fs::htree::lookup_leaf(&root, &ctx, name.as_bytes(), |l| {
+                fs.read_block(fs.bmap(&rec, l as u64)?.unwrap_or(0) as u64)
+            })
             .unwrap();
             let blk = fs
                 .read_block(fs.bmap(&rec, leaf as u64).unwrap().unwrap() as u64)

@@ -2,8 +2,10 @@
 //! with the union replacement rule, rewriting a directory's blocks
 //! (plain or as an htree).
 
+use super::dx::DxAdd;
 use super::Filesystem;
 use crate::dirent::{self, DirEntry};
+use crate::htree;
 use crate::inode::{flags, Inode};
 use crate::{CorruptKind, Error, Result, Structure};
 
@@ -39,11 +41,19 @@ impl Filesystem {
     }
 
     /// Looks a name up in a directory; whiteouts and fallthrus match too.
+    /// An indexed directory is searched through its htree (only the leaves
+    /// the name's hash can be in); when the index cannot be followed the
+    /// directory is scanned linearly, as for an unindexed one.
     pub fn lookup_entry(&self, dir: u32, name: &[u8]) -> Result<Option<DirEntry>> {
         let wh = self.whiteout_feature();
         let inode = self.read_inode(dir)?;
         if !inode.is_dir() {
             return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        if self.dx_applies(&inode, name) {
+            if let Ok(found) = self.dx_lookup(dir, &inode, name) {
+                return Ok(found.map(|mut f| f.entries.swap_remove(f.index)));
+            }
         }
         for (l, b) in self.data_blocks(&inode)? {
             if l * self.geo.block_size as u64 >= inode.size() {
@@ -78,7 +88,10 @@ impl Filesystem {
     /// Adds `name -> ino` to directory `dir`, following the union rule: a
     /// whiteout or fallthru of that name is replaced in its slot; a live
     /// entry of that name is an error. Grows the directory by a block when
-    /// no block has room.
+    /// no block has room. An indexed directory keeps its index (the name
+    /// goes into the leaf of its hash, a full leaf is split) unless the
+    /// index is damaged or full at the deepest level ext2 allows: then the
+    /// index is dropped and the name added linearly.
     pub fn add_entry(&mut self, dir: u32, name: &[u8], ino: u32, file_type: u8) -> Result<()> {
         self.require_write()?;
         validate_name(name)?;
@@ -94,9 +107,19 @@ impl Filesystem {
             return Err(Error::NotDirectory(format!("<{dir}>")));
         }
         if dir_inode.base.i_flags & flags::INDEX != 0 {
-            // Entries are added linearly, which would break the hash order
-            // of the leaves: drop the index as the kernel's ext2 does (e2fsck
-            // -D or index_directory rebuilds it).
+            if name == b"." || name == b".." {
+                // Always in an htree's root block.
+                return Err(Error::Exists(String::from_utf8_lossy(name).into_owned()));
+            }
+            if self.dx_applies(&dir_inode, name) {
+                match self.dx_add(dir, &mut dir_inode, new.clone())? {
+                    DxAdd::Added => return Ok(()),
+                    DxAdd::Unindexable => {}
+                }
+            }
+            // Entries added linearly would break the hash order of the
+            // leaves: drop the index (e2fsck -D or index_directory rebuilds
+            // it).
             dir_inode.base.i_flags &= !flags::INDEX;
             self.write_inode(dir, &dir_inode)?;
         }
@@ -156,14 +179,8 @@ impl Filesystem {
             }
         }
         // No room: append a block.
-        let bs = self.geo.block_size;
-        let l = dir_inode.size() / bs as u64;
-        let mut e = new;
-        e.rec_len = bs;
-        let bytes = dirent::write_block(&[e], bs as usize)?;
-        self.append_block(dir, &mut dir_inode, l, &bytes)?;
-        dir_inode.set_size((l + 1) * bs as u64);
-        self.write_inode(dir, &dir_inode)
+        let bytes = htree::pack_leaf(vec![new], self.geo.block_size as usize)?;
+        self.append_dir_block(dir, &mut dir_inode, &bytes).map(drop)
     }
 
     pub(super) fn write_dir_block(
@@ -192,6 +209,18 @@ impl Filesystem {
         self.require_write()?;
         let wh = self.whiteout_feature();
         let dir_inode = self.read_inode(dir)?;
+        if self.dx_applies(&dir_inode, name) {
+            // A leaf only loses an entry: the index stays valid.
+            if let Ok(found) = self.dx_lookup(dir, &dir_inode, name) {
+                let Some(mut f) = found else {
+                    return Err(Error::NotFound(String::from_utf8_lossy(name).into_owned()));
+                };
+                let gone = f.entries[f.index].clone();
+                dirent::remove_at(&mut f.entries, f.index);
+                self.write_dir_block_at(f.phys, &f.entries)?;
+                return Ok(gone);
+            }
+        }
         for (l, mut entries) in self.read_dir_blocks(dir)? {
             if let Some(i) = entries.iter().position(|e| e.in_use(wh) && e.name == name) {
                 let gone = entries[i].clone();
@@ -259,17 +288,17 @@ impl Filesystem {
                     CorruptKind::NoDotDot,
                 )
             })?;
-        let entries: Vec<crate::htree::NewEntry> = all
+        let entries: Vec<htree::NewEntry> = all
             .into_iter()
             .filter(|e| !e.is_dot() && !e.is_dotdot())
-            .map(|e| crate::htree::NewEntry {
+            .map(|e| htree::NewEntry {
                 name: e.name,
                 inode: e.inode,
                 file_type: e.file_type,
             })
             .collect();
         let version = self.sb.s_def_hash_version;
-        let blocks = crate::htree::build(
+        let blocks = htree::build(
             dir,
             parent,
             self.filetype_feature(),
