@@ -79,6 +79,9 @@ pub struct Filesystem {
     /// The caller promises new names are not in their directory yet
     /// (a bulk copy of one tree): inserts only look at the last block.
     unique_names: bool,
+    /// A directory whose one block is full becomes an htree instead of
+    /// growing linearly (`set_auto_index`).
+    auto_index: bool,
     /// Single blocks and short runs held back for a bulk copy
     /// (`set_write_cache`).
     cache: Option<BlockCache>,

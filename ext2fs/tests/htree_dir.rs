@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
-use ext2fs::htree::{DxContext, DxPath, DxRoot};
+use ext2fs::htree::{self, DxContext, DxPath, DxRoot, NewEntry};
 use ext2fs::inode::{flags, S_IFREG};
 
 /// A small deterministic generator (xorshift64*): the same names on every run.
@@ -255,4 +256,98 @@ fn damaged_index_falls_back_to_a_linear_scan() {
     check_model(&fs, d, f, &all, &[], false);
     fs.close().unwrap();
     e2fsck_clean(&img);
+}
+
+/// An index full at the deepest level ext2 allows (every leaf, node and
+/// the root full) cannot take one more name: the index is dropped and the
+/// name added linearly, and the directory is still clean.
+#[test]
+fn full_index_is_dropped_and_the_directory_stays_clean() {
+    if !have("mke2fs") {
+        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("fs.img");
+    mkfs(&img, &["-b", "1024"], "64M");
+    let mut fs = rw(&img);
+    let d = fs.mkdir(2, b"d", 0o755).unwrap();
+    let f = fs.create(2, b"target", S_IFREG | 0o644).unwrap();
+    // Three 255-byte names fill a 1 KiB leaf; root limit x node limit leaves.
+    let leaves = htree::root_limit(1024) as usize * htree::node_limit(1024) as usize;
+    let long = |i: usize| format!("{i:0255}").into_bytes();
+    let entries: Vec<NewEntry> = (0..3 * leaves)
+        .map(|i| NewEntry {
+            name: long(i),
+            inode: f,
+            file_type: ft::REG_FILE,
+        })
+        .collect();
+    let sb = *fs.sb();
+    let blocks = htree::build(
+        d,
+        2,
+        true,
+        &entries,
+        1024,
+        sb.s_def_hash_version,
+        &sb.s_hash_seed,
+        sb.s_flags,
+    )
+    .unwrap();
+    assert_eq!(blocks.len(), 1 + leaves + htree::root_limit(1024) as usize);
+    fs.write_dir_blocks(d, &blocks, true).unwrap();
+    let mut rec = fs.read_inode(f).unwrap();
+    rec.base.i_links_count = entries.len() as u16 + 1;
+    fs.write_inode(f, &rec).unwrap();
+    fs.link(d, &long(3 * leaves), f).unwrap();
+    assert_eq!(
+        fs.read_inode(d).unwrap().flags() & flags::INDEX,
+        0,
+        "index kept"
+    );
+    assert!(fs.lookup_entry(d, &long(3 * leaves)).unwrap().is_some());
+    assert!(fs.lookup_entry(d, &long(17)).unwrap().is_some());
+    fs.close().unwrap();
+    e2fsck_clean(&img);
+}
+
+/// With `set_auto_index`, a directory whose first block fills up becomes
+/// an htree (the kernel's make_indexed_dir) and keeps growing through it;
+/// without, it grows linearly as e2fsprogs' directories do.
+#[test]
+fn auto_index_turns_a_full_first_block_into_an_htree() {
+    if !have("mke2fs") {
+        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+        return;
+    }
+    for auto in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("fs.img");
+        mkfs(&img, &["-b", "1024", "-N", "4096"], "16M");
+        let mut fs = rw(&img);
+        fs.set_auto_index(auto);
+        let d = fs.mkdir(2, b"d", 0o755).unwrap();
+        let mut live = BTreeSet::new();
+        let f = fs.create(2, b"target", S_IFREG | 0o644).unwrap();
+        for i in 0..40 {
+            let name = format!("first-block-{i:03}").into_bytes();
+            fs.link(d, &name, f).unwrap();
+            live.insert(name);
+        }
+        let indexed = |fs: &Filesystem| fs.read_inode(d).unwrap().flags() & flags::INDEX != 0;
+        assert!(!indexed(&fs), "one block is not indexed");
+        for i in 0..2000 {
+            let name = format!("later-{i:05}").into_bytes();
+            fs.link(d, &name, f).unwrap();
+            live.insert(name);
+        }
+        assert_eq!(indexed(&fs), auto);
+        check_model(&fs, d, f, &live, &[], auto);
+        fs.close().unwrap();
+        e2fsck_clean(&img);
+        if auto {
+            htree_clean(&img, "/d");
+        }
+    }
 }

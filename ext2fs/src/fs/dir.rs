@@ -85,6 +85,15 @@ impl Filesystem {
         self.unique_names = on;
     }
 
+    /// With dir_index, a directory whose first block is full is turned
+    /// into an htree when it needs a second one, as the kernel's ext3/ext4
+    /// do (make_indexed_dir), so it never grows linearly past one block.
+    /// Off by default: e2fsprogs (debugfs, e2fsck) grow directories
+    /// linearly. For a filesystem in use, as the FUSE engine's top layer.
+    pub fn set_auto_index(&mut self, on: bool) {
+        self.auto_index = on;
+    }
+
     /// Adds `name -> ino` to directory `dir`, following the union rule: a
     /// whiteout or fallthru of that name is replaced in its slot; a live
     /// entry of that name is an error. Grows the directory by a block when
@@ -176,6 +185,12 @@ impl Filesystem {
             if let Some(slot) = dirent::find_slot(&entries, name, wh) {
                 dirent::insert_at(&mut entries, slot, new);
                 return self.write_dir_block_at(p, &entries);
+            }
+        }
+        if self.auto_index && self.sb.has_compat(crate::features::compat::DIR_INDEX) {
+            // Its one block is full: index it, then insert through the index.
+            if self.dx_make_indexed(dir, &mut dir_inode)? {
+                return self.add_entry(dir, name, ino, file_type);
             }
         }
         // No room: append a block.

@@ -223,6 +223,52 @@ impl Filesystem {
         Ok(true)
     }
 
+    /// Turns a directory of one full block into an htree in place, as the
+    /// kernel's make_indexed_dir: its entries move to a new leaf (block
+    /// 1), block 0 becomes the root pointing at it. False (nothing
+    /// changed) when the directory has more than one block, block 0 does
+    /// not start with '.' and '..' or the default hash is unknown.
+    pub(super) fn dx_make_indexed(&mut self, dir: u32, inode: &mut Inode) -> Result<bool> {
+        let bs = self.geo.block_size as usize;
+        let wh = self.whiteout_feature();
+        let version = self.sb.s_def_hash_version;
+        if version > crate::superblock::HASH_TEA || inode.size() != bs as u64 {
+            return Ok(false);
+        }
+        let (phys, buf) = self.dir_block(inode, 0)?;
+        let mut entries = dirent::parse_block(&buf, dir, phys as u64)?.into_iter();
+        let (Some(dot), Some(dotdot)) = (entries.next(), entries.next()) else {
+            return Ok(false);
+        };
+        if !dot.is_dot() || !dotdot.is_dotdot() {
+            return Ok(false);
+        }
+        let leaf = htree::pack_leaf(entries.filter(|e| e.in_use(wh)).collect(), bs)?;
+        let root = htree::DxRoot {
+            dot,
+            dotdot,
+            info: htree::DxRootInfo {
+                reserved_zero: 0,
+                hash_version: version,
+                info_length: 8,
+                indirect_levels: 0,
+                unused_flags: 0,
+            },
+            index: htree::DxIndex {
+                limit: htree::root_limit(bs),
+                count: 1,
+                entries: vec![htree::DxEntry { hash: 0, block: 1 }],
+            },
+        }
+        .write(bs)?;
+        // Block 1: the directory had one block.
+        self.append_dir_block(dir, inode, &leaf)?;
+        self.write_block(phys as u64, &root)?;
+        inode.base.i_flags |= flags::INDEX;
+        self.write_inode(dir, inode)?;
+        Ok(true)
+    }
+
     fn write_dx_root(&mut self, inode: &Inode, root: &htree::DxRoot) -> Result<()> {
         let bytes = root.write(self.geo.block_size as usize)?;
         let (phys, _) = self.dir_block(inode, 0)?;

@@ -76,6 +76,7 @@ impl Filesystem {
             primary_only: false,
             fixed_time: None,
             unique_names: false,
+            auto_index: false,
             cache: None,
         })
     }

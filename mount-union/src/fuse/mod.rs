@@ -674,6 +674,9 @@ fn open_union(m: &FuseMount) -> Result<Union, String> {
     )
     .map_err(|e| format!("{}: cannot open the top layer: {e}", m.top.display()))?;
     top.set_write_cache(WRITE_CACHE);
+    // Top directories get an htree once their first block is full, as
+    // under the kernel's ext3/ext4 drivers.
+    top.set_auto_index(true);
     let mut layers = Vec::new();
     for l in &m.lower {
         layers.push(Layer::open(l)?);
