@@ -5,7 +5,7 @@
 //! every hash (legacy, half-MD4, TEA; signed and unsigned).
 
 mod support;
-use support::{debugfs, e2fsck_clean, have, mkfs, rw, skip};
+use support::{debugfs, e2fsck_clean, fresh_image, rw};
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -137,10 +137,6 @@ fn htree_clean(img: &Path, dir: &str) -> String {
 
 #[test]
 fn random_inserts_and_removes_keep_the_index() {
-    if !have("mke2fs") {
-        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
-        return;
-    }
     let configs = [
         ("legacy", false, 2500),
         ("legacy", true, 2500),
@@ -150,9 +146,9 @@ fn random_inserts_and_removes_keep_the_index() {
         ("tea", true, 6000),
     ];
     for (seed, (hash, unsigned, ops)) in configs.into_iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let img = dir.path().join("fs.img");
-        mkfs(&img, &["-b", "1024"], "64M");
+        let Some((_dir, img)) = fresh_image(&["-b", "1024"], "64M") else {
+            return;
+        };
         set_hash(&img, hash, unsigned);
         let mut fs = rw(&img);
         let d = fs.mkdir(2, b"d", 0o755).unwrap();
@@ -191,13 +187,9 @@ fn random_inserts_and_removes_keep_the_index() {
 /// stays, and every name is found through it.
 #[test]
 fn twenty_thousand_creates_keep_the_index() {
-    if !have("mke2fs") {
-        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+    let Some((_dir, img)) = fresh_image(&["-N", "24000"], "128M") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("fs.img");
-    mkfs(&img, &["-N", "24000"], "128M");
+    };
     let mut fs = rw(&img);
     let d = fs.mkdir(2, b"many", 0o755).unwrap();
     fs.index_directory(d).unwrap();
@@ -226,13 +218,9 @@ fn twenty_thousand_creates_keep_the_index() {
 /// name, and the next insert drops the index (the directory stays clean).
 #[test]
 fn damaged_index_falls_back_to_a_linear_scan() {
-    if !have("mke2fs") {
-        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+    let Some((_dir, img)) = fresh_image(&["-b", "1024"], "16M") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("fs.img");
-    mkfs(&img, &["-b", "1024"], "16M");
+    };
     let mut fs = rw(&img);
     let d = fs.mkdir(2, b"d", 0o755).unwrap();
     let f = fs.create(2, b"target", S_IFREG | 0o644).unwrap();
@@ -263,13 +251,9 @@ fn damaged_index_falls_back_to_a_linear_scan() {
 /// name added linearly, and the directory is still clean.
 #[test]
 fn full_index_is_dropped_and_the_directory_stays_clean() {
-    if !have("mke2fs") {
-        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+    let Some((_dir, img)) = fresh_image(&["-b", "1024"], "64M") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("fs.img");
-    mkfs(&img, &["-b", "1024"], "64M");
+    };
     let mut fs = rw(&img);
     let d = fs.mkdir(2, b"d", 0o755).unwrap();
     let f = fs.create(2, b"target", S_IFREG | 0o644).unwrap();
@@ -317,14 +301,10 @@ fn full_index_is_dropped_and_the_directory_stays_clean() {
 /// without, it grows linearly as e2fsprogs' directories do.
 #[test]
 fn auto_index_turns_a_full_first_block_into_an_htree() {
-    if !have("mke2fs") {
-        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
-        return;
-    }
     for auto in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let img = dir.path().join("fs.img");
-        mkfs(&img, &["-b", "1024", "-N", "4096"], "16M");
+        let Some((_dir, img)) = fresh_image(&["-b", "1024", "-N", "4096"], "16M") else {
+            return;
+        };
         let mut fs = rw(&img);
         fs.set_auto_index(auto);
         let d = fs.mkdir(2, b"d", 0o755).unwrap();

@@ -62,3 +62,16 @@ pub fn rw(path: &Path) -> Filesystem {
     )
     .unwrap()
 }
+
+/// A fresh image made by the real mke2fs (`-t ext2 ARGS`, SIZE) in a new
+/// temporary directory; None (after `skip`) without e2fsprogs.
+pub fn fresh_image(args: &[&str], size: &str) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    if !have("mke2fs") {
+        skip("e2fsprogs (mke2fs, e2fsck, debugfs) not installed");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("fs.img");
+    mkfs(&img, args, size);
+    Some((dir, img))
+}
