@@ -136,7 +136,7 @@ impl Asker {
                 }
                 if !quiet {
                     self.out(&format!(
-                        "{}{msg} {}.\n",
+                        "{}{msg}{}.\n",
                         self.prefix(p.flags),
                         p.prompt.done()
                     ));

@@ -29,6 +29,7 @@ pub mod problem;
 mod progress;
 pub mod run;
 mod super_check;
+mod xattr_check;
 
 use clap::Parser;
 

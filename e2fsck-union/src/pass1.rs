@@ -11,6 +11,7 @@ use crate::blocks;
 use crate::checker::{Checker, DirBlock, DirInfo};
 use crate::problem::{Code, Ctx};
 use crate::super_check::GroupTable;
+use crate::xattr_check::EaBlock;
 use ext2fs::block_map::{MapPtr, Visit};
 
 /// Largest file a block map of this block size can address (e2fsck's
@@ -492,27 +493,15 @@ impl Checker {
             r.0 += 1;
             return Ok(true);
         }
-        let parsed = self
-            .fs
-            .read_block(blk as u64)
-            .ok()
-            .and_then(|buf| xattr::parse_block(&buf, blk as u64).ok());
-        match parsed {
-            Some(b) if b.header.h_blocks == 1 => {
-                self.ea_refs.insert(blk, (1, b.header.h_refcount));
+        match self.check_ea_block_contents(ino, blk)? {
+            EaBlock::Keep { refcount } => {
+                self.ea_refs.insert(blk, (1, refcount));
                 self.mark_found(blk as u64);
                 Ok(true)
             }
-            _ => {
-                let c = Ctx {
-                    ino,
-                    blk: blk as u64,
-                    ..Default::default()
-                };
-                if self.problem(Code::XattrBlockBad, &c)? {
-                    inode.base.i_file_acl = 0;
-                    self.write_inode(ino, inode)?;
-                }
+            EaBlock::Clear => {
+                inode.base.i_file_acl = 0;
+                self.write_inode(ino, inode)?;
                 Ok(false)
             }
         }

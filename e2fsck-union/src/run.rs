@@ -55,7 +55,8 @@ pub fn run(opts: Options) -> u8 {
     match result {
         Ok(code) => code,
         Err(e) if e.is::<PreenHalt>() => {
-            say!(
+            // On standard error, as e2fsck's preenhalt.
+            eprintln!(
                 "\n\n{device}: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.\n\t(i.e., without -a or -p options)"
             );
             exit::UNCORRECTED
@@ -582,7 +583,8 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
     if opts.verbose {
         ck.print_verbose();
     }
-    if ck.ask.changed {
+    // Preen says what it fixed, line by line, and no more (as e2fsck).
+    if ck.ask.changed && ck.ask.mode != Mode::Preen {
         say!("\n{dev}: ***** FILE SYSTEM WAS MODIFIED *****");
     }
     if ck.ask.unfixed {
