@@ -4,6 +4,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+pub mod undo;
+
 /// println! that never panics: when stdout is closed early (`| head`,
 /// `| grep -q`) the tool goes on with its work instead of dying halfway
 /// through a write to a filesystem.

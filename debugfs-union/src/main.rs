@@ -38,6 +38,10 @@ struct Args {
     /// Open the filesystem for writing.
     #[arg(short = 'w')]
     write: bool,
+    /// Save the old contents of every block written in this file, for
+    /// e2undo (an empty name: one in $E2FSPROGS_UNDO_DIR).
+    #[arg(short = 'z', value_name = "undo_file")]
+    undo_file: Option<std::ffi::OsString>,
     /// Print the version and exit.
     #[arg(short = 'V', long = "version")]
     version: bool,
@@ -62,12 +66,26 @@ fn main() -> ExitCode {
     eprintln!("{}", debugfs_union::banner());
     let mut s = Session::new(Box::new(std::io::stdout()));
     if let Some(dev) = &args.device {
+        let undo_file = match cli_common::undo::undo_file_path(
+            args.undo_file.as_deref().map(std::path::Path::new),
+            false,
+            "debugfs",
+            std::path::Path::new(dev),
+            "/var/lib/e2fsprogs",
+        ) {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("debugfs: {e} while trying to setup undo file");
+                return ExitCode::from(1);
+            }
+        };
         let req = OpenRequest {
             write: args.write && !args.catastrophic,
             superblock: args.superblock,
             block_size: args.block_size,
             catastrophic: args.catastrophic,
             force: false,
+            undo_file,
         };
         if let Err(e) = s.open(dev, &req) {
             debugfs_union::table::report(debugfs_union::program(), &e);

@@ -34,6 +34,8 @@ pub struct OpenRequest {
     pub block_size: Option<u32>,
     pub catastrophic: bool,
     pub force: bool,
+    /// Save old contents here before every write (-z, resolved).
+    pub undo_file: Option<std::path::PathBuf>,
 }
 
 pub struct Session {
@@ -113,8 +115,24 @@ impl Session {
             block_size: req.block_size,
             force: req.force,
         };
+        if let Some(u) = &req.undo_file {
+            cli_common::undo::announce(u, Path::new(device));
+        }
         let mut fs =
             Filesystem::open(Path::new(device), &opts).map_err(|e| self.open_failed(e, device))?;
+        if let Some(u) = &req.undo_file {
+            // Undo blocks of the filesystem's block size, as undo_io takes
+            // them from debugfs' I/O channel.
+            let bs = fs.block_size();
+            let log = ext2fs::undo::Undo::open(u, fs.image(), 0, bs, bs).map_err(|e| {
+                Worded(format!(
+                    "{}: {} while trying to open {device}",
+                    crate::program(),
+                    cli_common::undo::describe(&e)
+                ))
+            })?;
+            fs.attach_undo(log);
+        }
         // As libext2fs opens for debugfs: the backup superblocks and
         // descriptors are left alone unless `close_filesys -a` asks.
         fs.set_primary_only(true);

@@ -119,6 +119,10 @@ pub struct Options {
     /// External journal (ext2 has no journal; refused)
     #[arg(short = 'j', value_name = "external-journal")]
     pub journal: Option<String>,
+    /// Save the old contents of every block the check overwrites in this
+    /// file, for e2undo (an empty name: one in $E2FSPROGS_UNDO_DIR)
+    #[arg(short = 'z', value_name = "undo_file")]
+    pub undo_file: Option<std::ffi::OsString>,
     /// The device or image file to check
     pub device: Option<String>,
 }

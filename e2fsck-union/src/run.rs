@@ -31,7 +31,7 @@ fn prog() -> &'static str {
 
 pub fn run(opts: Options) -> u8 {
     let Some(device) = opts.device.clone() else {
-        eprintln!("Usage: {} [-panyrcdfktvDFV] [-b superblock] [-B blocksize]\n\t\t[-l|-L bad_blocks_file] [-C fd] [-j external_journal]\n\t\t[-E extended-options] [-N device_name] device", prog());
+        eprintln!("Usage: {} [-panyrcdfktvDFV] [-b superblock] [-B blocksize]\n\t\t[-l|-L bad_blocks_file] [-C fd] [-j external_journal]\n\t\t[-E extended-options] [-N device_name] [-z undo_file] device", prog());
         return exit::USAGE;
     };
     let mode = match mode_of(&opts) {
@@ -333,7 +333,31 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         }
     }
     check_mount(device, write)?;
+    let undo_path = cli_common::undo::undo_file_path(
+        opts.undo_file.as_deref().map(Path::new),
+        false,
+        "e2fsck",
+        Path::new(device),
+        "/var/lib/e2fsprogs",
+    )
+    .map_err(|e| anyhow!("{e}\nwhile trying to setup undo file"))?;
+    if let Some(u) = &undo_path {
+        cli_common::undo::announce(u, Path::new(device));
+    }
     let (mut fs, backup) = open(opts, device, write)?;
+    if let Some(u) = &undo_path {
+        // Undo blocks of the filesystem's block size, as undo_io takes
+        // them from e2fsck's I/O channel.
+        let bs = fs.block_size();
+        let log = ext2fs::undo::Undo::open(u, fs.image(), 0, bs, bs).map_err(|e| OpenFailed {
+            message: format!(
+                "{} while trying to open {device}",
+                cli_common::undo::describe(&e)
+            ),
+            advice: String::new(),
+        })?;
+        fs.attach_undo(log);
+    }
     if let Some(names) = crate::super_check::unsupported_features(&fs) {
         bail!(
             "{device} has unsupported feature(s): {names}\n{} checks ext2 filesystems \

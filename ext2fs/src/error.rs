@@ -206,6 +206,13 @@ pub enum Error {
     #[error("Not enough space to build proposed filesystem")]
     TooSmall,
 
+    /// The undo file (`-z`) cannot be used, or a write cannot be recorded.
+    #[error("{}: {problem}", path.display())]
+    Undo {
+        path: PathBuf,
+        problem: crate::undo::UndoProblem,
+    },
+
     #[error("filesystem is opened read-only")]
     ReadOnly,
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::direct_io::DirectWriter;
+use crate::undo::Undo;
 use crate::{loopdev, Error, Result};
 
 /// How a path is mounted right now, from /proc/self/mountinfo.
@@ -233,6 +234,8 @@ pub struct Image {
     /// Every write goes to a writer thread, large aligned ones straight to
     /// the disk (`use_direct_writes`).
     direct: Option<DirectWriter>,
+    /// Old contents are saved here before their first overwrite (-z).
+    undo: Option<Undo>,
 }
 
 impl Image {
@@ -305,6 +308,7 @@ impl Image {
             base: 0,
             writes_left: injected_write_failure(),
             direct: None,
+            undo: None,
         })
     }
 
@@ -326,6 +330,7 @@ impl Image {
             base: 0,
             writes_left: None,
             direct: None,
+            undo: None,
         }
     }
 
@@ -357,6 +362,33 @@ impl Image {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Byte offset in the file or device that offsets here start from.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// From now on, the old contents of every stretch written go to
+    /// `undo` before their first overwrite; `sync` marks it finished.
+    pub fn attach_undo(&mut self, undo: Undo) {
+        self.undo = Some(undo);
+    }
+
+    pub fn undo(&self) -> Option<&Undo> {
+        self.undo.as_ref()
+    }
+
+    /// Reads at a byte offset of the file or device itself (not moved by
+    /// `with_offset`).
+    pub(crate) fn read_absolute(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        match offset.checked_sub(self.base) {
+            Some(rel) => self.read_at(rel, buf),
+            None => Err(Error::io(
+                &self.path,
+                std::io::Error::other(format!("read before the image's start at byte {offset}")),
+            )),
+        }
     }
 
     /// Reads exactly `buf.len()` bytes at `offset`. Reading past the end of
@@ -416,6 +448,9 @@ impl Image {
             }
         }
         let offset = offset + self.base;
+        if let Some(undo) = &self.undo {
+            undo.save(self, offset, buf.len() as u64)?;
+        }
         match &self.backend {
             Backend::File(f) => {
                 if let Some(d) = &self.direct {
@@ -477,6 +512,9 @@ impl Image {
             }
             f.sync_all().map_err(|e| Error::io(&self.path, e))?;
         }
+        if let Some(undo) = &self.undo {
+            undo.checkpoint(self, true)?;
+        }
         Ok(())
     }
 
@@ -486,6 +524,17 @@ impl Image {
         match &self.backend {
             Backend::File(f) => Some(f),
             Backend::Memory(_) => None,
+        }
+    }
+}
+
+impl Drop for Image {
+    /// An undo log gets the superblock as the run leaves it (its state
+    /// stays unfinished if writes came after the last `sync`).
+    fn drop(&mut self) {
+        if let Some(undo) = self.undo.take() {
+            self.direct.take();
+            let _ = undo.checkpoint(self, false);
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod block_cache;
 pub mod block_map;
 pub mod clock;
 pub mod codec;
+pub mod crc32c;
 pub mod direct_io;
 pub mod dirent;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod mntopts;
 pub mod resize_inode;
 pub mod run_bitmap;
 pub mod superblock;
+pub mod undo;
 pub mod uuid;
 pub mod xattr;
 

@@ -8,6 +8,7 @@ mod progress;
 mod sector;
 mod source;
 mod tarball;
+mod undo;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -114,6 +115,10 @@ pub struct Cli {
     /// Print the version and exit
     #[arg(short = 'V', long = "version")]
     pub version: bool,
+    /// Save the old contents of every block this run overwrites in this
+    /// file, for e2undo (an empty name: one in the undo directory)
+    #[arg(short = 'z', value_name = "undo_file")]
+    pub undo_file: Option<std::ffi::OsString>,
     /// The device or image file
     pub device: Option<PathBuf>,
     /// Filesystem size (blocks, or with a k/m/g/t suffix)
@@ -596,13 +601,24 @@ fn run(cli: &Cli) -> Result<()> {
     // Discard (a hole punched in a file) only what already had a size;
     // the inode tables then read back as zeroes, and mke2fs marks them
     // zeroed, as it does when lazy_itable_init is off.
-    let discard = ext
-        .discard
-        .unwrap_or_else(|| profile.get_bool(&types, "discard", true));
-    let discards = discard && is_file && dev_bytes > 0;
     let lazy_itable_init = ext
         .lazy_itable_init
         .unwrap_or_else(|| profile.get_bool(&types, "lazy_itable_init", true));
+    let csum = features.ro_compat
+        & (ext2fs::features::ro_compat::GDT_CSUM | ext2fs::features::ro_compat::METADATA_CSUM)
+        != 0;
+    let undo_path = undo::path(
+        cli.undo_file.as_deref().map(Path::new),
+        &profile,
+        &types,
+        csum && lazy_itable_init,
+        device,
+    )?;
+    let discard = ext
+        .discard
+        .unwrap_or_else(|| profile.get_bool(&types, "discard", true));
+    // A discard cannot be undone: none with an undo file, as mke2fs.
+    let discards = discard && is_file && dev_bytes > 0 && undo_path.is_none();
     let mut mntopts = 0u32;
     let m = profile
         .get(&types, "default_mntopts")
@@ -691,12 +707,26 @@ fn run(cli: &Cli) -> Result<()> {
         check_existing(device, ext.offset)?;
     }
     check_mount(device)?;
+    if let Some(u) = &undo_path {
+        cli_common::undo::announce(u, device);
+    }
     let mut image = Image::create(device).map_err(|e| match e {
         // Mounted in the moment since check_mount: the same refusal.
         ext2fs::Error::Mounted { .. } => refusal(device, "is mounted"),
         ext2fs::Error::InUse(_) => refusal(device, "is apparently in use by the system"),
         e => anyhow::anyhow!("{e}"),
     })?;
+    if let Some(u) = &undo_path {
+        let log = undo::open(u, &image, ext.offset, bs).map_err(|e| {
+            Plain(format!(
+                "{}: {} while setting up superblock",
+                device.display(),
+                cli_common::undo::describe(&e)
+            ))
+        })?;
+        image.attach_undo(log);
+    }
+    let undo_log = image.undo().cloned();
     let total = ext.offset + plan.sb.s_blocks_count as u64 * bs as u64;
     // What is already zero: a file's range past its old end, or all of it
     // once discarded (mke2fs discards, by punching a hole, only what it
@@ -776,6 +806,7 @@ fn run(cli: &Cli) -> Result<()> {
             cli.quiet,
             clamp,
             now,
+            undo_log,
         )
         .context("while populating the filesystem")?;
         if !cli.quiet {

@@ -87,10 +87,14 @@ pub fn populate(
     quiet: bool,
     clamp: Option<u32>,
     now: u32,
+    undo: Option<ext2fs::undo::Undo>,
 ) -> Result<()> {
     let mut image = Image::open_read_write(device)
         .map_err(|e| anyhow!("{e}"))?
         .with_offset(offset);
+    if let Some(u) = undo {
+        image.attach_undo(u);
+    }
     // File data goes straight to the disk: no second copy through the
     // page cache, and nothing left for the final fsync to write back.
     image.use_direct_writes();

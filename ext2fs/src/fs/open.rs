@@ -85,6 +85,11 @@ impl Filesystem {
         &self.image
     }
 
+    /// Saves old contents in `undo` before every later write (-z).
+    pub fn attach_undo(&mut self, undo: crate::undo::Undo) {
+        self.image.attach_undo(undo);
+    }
+
     pub fn block_size(&self) -> u32 {
         self.geo.block_size
     }
