@@ -71,6 +71,9 @@ mod tests {
         let dev = Path::new("/dev/sdz1");
         let p = undo_file_path(Some(Path::new("u")), false, "e2fsck", dev, "/nowhere").unwrap();
         assert_eq!(p, Some(PathBuf::from("u")));
-        assert_eq!(undo_file_path(None, false, "e2fsck", dev, "/nowhere").unwrap(), None);
+        assert_eq!(
+            undo_file_path(None, false, "e2fsck", dev, "/nowhere").unwrap(),
+            None
+        );
     }
 }

@@ -150,8 +150,8 @@ impl Header {
             f_rocompat: le32(b, 56),
             fs_offset: le64(b, 64),
         };
-        let sizes_ok = (MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&h.block_size)
-            && h.fs_block_size != 0;
+        let sizes_ok =
+            (MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&h.block_size) && h.fs_block_size != 0;
         (sizes_ok && h.f_incompat == 0 && h.f_rocompat == 0).then_some(h)
     }
 
@@ -190,8 +190,7 @@ fn corrupt(path: &Path) -> Error {
 pub fn read_contents(file: &File, path: &Path) -> Result<Contents> {
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut hb = [0u8; HEADER_LEN];
-    file.read_exact_at(&mut hb, 0)
-        .map_err(|_| corrupt(path))?;
+    file.read_exact_at(&mut hb, 0).map_err(|_| corrupt(path))?;
     let header = Header::parse(&hb).ok_or_else(|| corrupt(path))?;
     let bs = header.block_size as u64;
     let per_block = (bs as usize / KEY_LEN - 1) as u64;
@@ -295,7 +294,7 @@ impl Undo {
         };
         if !(MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block_size)
             || fs_block_size == 0
-            || block_size % fs_block_size != 0
+            || !block_size.is_multiple_of(fs_block_size)
         {
             return Err(problem(UndoProblem::BlockSize(block_size)));
         }
@@ -304,7 +303,9 @@ impl Undo {
             .write(true)
             .create(true)
             .mode(0o600)
-            .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32,
+            )
             .open(path)
             .map_err(|e| {
                 if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
@@ -513,7 +514,7 @@ impl UndoLog {
         let fs_bs = self.header.fs_block_size as u64;
         let extends = self.last_key().filter(|last| {
             let size = last.size as u64;
-            size % self.bs == 0
+            size.is_multiple_of(self.bs)
                 && last.fsblk * fs_bs + size == k * self.bs
                 && size + (old.len() as u64) < MAX_EXTENT_BLOCKS * self.bs
         });
@@ -690,11 +691,29 @@ mod tests {
         std::fs::write(&dev, vec![0u8; 8192]).unwrap();
         let image = Image::open_read_write(&dev).unwrap();
         let e = Undo::open(&dev, &image, 0, 1024, 1024).unwrap_err();
-        assert!(matches!(e, Error::Undo { problem: UndoProblem::IsDevice, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Undo {
+                    problem: UndoProblem::IsDevice,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(dir.path().join("target"), &link).unwrap();
         let e = Undo::open(&link, &image, 0, 1024, 1024).unwrap_err();
-        assert!(matches!(e, Error::Undo { problem: UndoProblem::Symlink, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Undo {
+                    problem: UndoProblem::Symlink,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(!dir.path().join("target").exists());
     }
 }

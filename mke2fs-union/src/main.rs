@@ -213,7 +213,7 @@ fn usage_text() -> String {
          \t[-m reserved-blocks-percentage] [-o creator-os]\n\
          \t[-g blocks-per-group] [-L volume-label] [-M last-mounted-directory]\n\
          \t[-O feature[,...]] [-r fs-revision] [-E extended-option[,...]]\n\
-         \t[-t fs-type] [-T usage-type ] [-U UUID] [-e errors_behavior]\n\
+         \t[-t fs-type] [-T usage-type ] [-U UUID] [-e errors_behavior][-z undo_file]\n\
          \t[-jnqvDFSV] device [blocks-count]\n",
         prog_name()
     )
@@ -696,6 +696,9 @@ fn run(cli: &Cli) -> Result<()> {
         ));
     }
     if cli.dry_run {
+        if let Some(u) = &undo_path {
+            cli_common::undo::announce(u, device);
+        }
         print_summary(&plan.sb, cli.verbose, blocks, root_owner, &|s: &str| {
             cli_common::outln!("{s}")
         });
@@ -798,15 +801,20 @@ fn run(cli: &Cli) -> Result<()> {
             cli_common::out!("Copying files into the device: ");
         }
         let clamp = std::env::var("SOURCE_DATE_EPOCH").is_ok().then_some(now);
+        let mut image = Image::open_read_write(device)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("while populating the filesystem")?
+            .with_offset(ext.offset);
+        if let Some(u) = undo_log {
+            image.attach_undo(u);
+        }
         populate::populate(
-            device,
-            ext.offset,
+            image,
             &cli.root_dirs,
             ext.union_source,
             cli.quiet,
             clamp,
             now,
-            undo_log,
         )
         .context("while populating the filesystem")?;
         if !cli.quiet {

@@ -79,22 +79,16 @@ fn build_tree(
 /// `clamp`: SOURCE_DATE_EPOCH; every time is at most this, and the times
 /// the library sets itself are this (reproducible builds). `now`: the
 /// times of directories an archive implies without a member for them.
+/// `image`: the device, from the filesystem's start (its undo log, -z,
+/// attached).
 pub fn populate(
-    device: &Path,
-    offset: u64,
+    mut image: Image,
     roots: &[std::path::PathBuf],
     source: UnionSource,
     quiet: bool,
     clamp: Option<u32>,
     now: u32,
-    undo: Option<ext2fs::undo::Undo>,
 ) -> Result<()> {
-    let mut image = Image::open_read_write(device)
-        .map_err(|e| anyhow!("{e}"))?
-        .with_offset(offset);
-    if let Some(u) = undo {
-        image.attach_undo(u);
-    }
     // File data goes straight to the disk: no second copy through the
     // page cache, and nothing left for the final fsync to write back.
     image.use_direct_writes();
