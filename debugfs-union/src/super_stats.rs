@@ -39,6 +39,18 @@ pub fn open(s: &mut Session, args: &[String]) -> Result<()> {
             'f' => req.force = true,
             'b' => req.block_size = Some(num32_arg("block size", &v)?),
             's' => req.superblock = Some(num_arg("superblock block number", &v)?),
+            'z' => {
+                let device = std::path::Path::new(&rest[0]);
+                let asked = Some(std::path::Path::new(&v));
+                req.undo_file = cli_common::undo::undo_file_path(
+                    asked,
+                    false,
+                    "debugfs",
+                    device,
+                    "/var/lib/e2fsprogs",
+                )
+                .map_err(|e| anyhow!("{e} while trying to setup undo file"))?;
+            }
             _ => {}
         }
     }

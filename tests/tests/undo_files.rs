@@ -216,6 +216,30 @@ fn debugfs_edits_are_undone() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_ne!(std::fs::read(&img).unwrap(), before, "nothing was written");
     assert_undone(&undo, &img, &before, "debugfs-union -w");
+    // The same through the open request.
+    let undo = dir.path().join("open.e2undo");
+    std::fs::write(
+        &cmds,
+        format!(
+            "open -w -z {} {}\nmkdir other\n",
+            undo.display(),
+            img.display()
+        ),
+    )
+    .unwrap();
+    let out = ours("debugfs-union", &["-f", s(&cmds)]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("Overwriting existing filesystem"),
+        "{}",
+        text(&out)
+    );
+    assert_ne!(
+        std::fs::read(&img).unwrap(),
+        before,
+        "open -w -z wrote nothing"
+    );
+    assert_undone(&undo, &img, &before, "open -w -z");
 }
 
 #[test]
