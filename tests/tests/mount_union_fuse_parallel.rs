@@ -1,7 +1,8 @@
 //! The FUSE engine serving several requests at once: lower files are read
 //! from their open descriptors outside the engine's lock, by several
 //! worker threads, while top files are written; every reader must get the
-//! data of the object it opened.
+//! data of the object it opened. Also what the kernel keeps across opens
+//! (file data, listings) and passthrough.
 
 mod fuse_common;
 
@@ -242,4 +243,55 @@ fn passthrough_and_copy_up_of_the_same_file() {
 
 fn libc_etxtbsy() -> i32 {
     rustix::io::Errno::TXTBSY.raw_os_error()
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The kernel keeps file data and listings across opens: each change
+/// made through the union is seen by the next open and listing.
+#[test]
+fn kept_data_and_listings_follow_changes() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let guard = mount_engine(&s);
+    let d = s.mnt.join("d");
+    assert_eq!(names(&d), ["b", "sub"]);
+    assert_eq!(names(&d), ["b", "sub"]);
+    std::fs::write(d.join("new"), b"n").unwrap();
+    assert_eq!(names(&d), ["b", "new", "sub"]);
+    std::fs::remove_file(d.join("b")).unwrap();
+    assert_eq!(names(&d), ["new", "sub"]);
+    std::fs::rename(d.join("new"), d.join("renamed")).unwrap();
+    assert_eq!(names(&d), ["renamed", "sub"]);
+    std::fs::rename(d.join("renamed"), s.mnt.join("moved")).unwrap();
+    assert_eq!(names(&d), ["sub"]);
+    assert!(names(&s.mnt).contains(&"moved".to_string()));
+    // File data: read (cached), then changed through other opens.
+    let a = s.mnt.join("a");
+    assert_eq!(std::fs::read(&a).unwrap(), b"hello\n");
+    let mut w = std::fs::OpenOptions::new().append(true).open(&a).unwrap();
+    w.write_all(b"more\n").unwrap();
+    drop(w);
+    assert_eq!(std::fs::read(&a).unwrap(), b"hello\nmore\n");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&a)
+        .unwrap()
+        .set_len(3)
+        .unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), b"hel");
+    // Through a second name of the same file.
+    std::fs::hard_link(&a, s.mnt.join("a2")).unwrap();
+    std::fs::write(s.mnt.join("a2"), b"via a2").unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), b"via a2");
+    unmount_and_check(&s, guard);
 }

@@ -21,7 +21,7 @@ use std::ffi::OsStr;
 use std::io::{BufRead, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fuser::{
@@ -74,6 +74,8 @@ struct Fs {
     want_passthrough: bool,
     /// The open files' modes (never locked while `u` is held).
     pt: Mutex<passthrough::Passthrough>,
+    /// Signalled at each release (see wait_released).
+    released: Condvar,
 }
 
 impl Fs {
@@ -83,6 +85,19 @@ impl Fs {
 
     fn pt(&self) -> MutexGuard<'_, passthrough::Passthrough> {
         self.pt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits (a second at most) for `node` to have no passthrough open.
+    fn wait_released<'a>(
+        &self,
+        pt: MutexGuard<'a, passthrough::Passthrough>,
+        node: u64,
+    ) -> MutexGuard<'a, passthrough::Passthrough> {
+        let (pt, _) = self
+            .released
+            .wait_timeout_while(pt, Duration::from_secs(1), |p| p.busy(node))
+            .unwrap_or_else(|p| p.into_inner());
+        pt
     }
 
     /// The engine, once the caller is allowed to take `bytes` more of the
@@ -357,28 +372,40 @@ impl fuser::Filesystem for Fs {
         // open (see passthrough.rs; taken before the engine's lock, never
         // while it is held).
         let mut pt = self.pt();
+        // An open that cannot be passthrough while the node is: first
+        // wait a little for releases on their way (the kernel sends
+        // RELEASE after close(2) has returned).
         if write && pt.busy(ino.0) {
-            return reply.error(err(libc::ETXTBSY));
-        }
-        let u = if write {
-            self.lock_for(req, 0)
-        } else {
-            Ok(self.lock())
-        };
-        let opened = u.and_then(|mut u| {
-            let fh = u.open(ino.0, write)?;
-            let lower = u.lower_fd(fh);
-            if lower.is_none() && pt.busy(ino.0) {
-                // The copy, while the lower file is open in passthrough.
-                u.release(fh)?;
-                return Err(libc::ETXTBSY);
+            pt = self.wait_released(pt, ino.0);
+            if pt.busy(ino.0) {
+                return reply.error(err(libc::ETXTBSY));
             }
-            Ok((fh, lower))
-        });
-        match opened {
-            Ok((fh, lower)) => pt.reply(reply, ino.0, fh, lower.as_ref()),
-            Err(e) => reply.error(err(e)),
         }
+        for waited in [false, true] {
+            let u = if write {
+                self.lock_for(req, 0)
+            } else {
+                Ok(self.lock())
+            };
+            let opened = u.and_then(|mut u| {
+                let fh = u.open(ino.0, write)?;
+                let lower = u.lower_fd(fh);
+                if lower.is_none() && pt.busy(ino.0) {
+                    // The copy, while the lower file is open in
+                    // passthrough.
+                    u.release(fh)?;
+                    return Ok(None);
+                }
+                Ok(Some((fh, lower)))
+            });
+            match opened {
+                Ok(Some((fh, lower))) => return pt.reply(reply, ino.0, fh, lower.as_ref()),
+                Ok(None) if !waited => pt = self.wait_released(pt, ino.0),
+                Ok(None) => break,
+                Err(e) => return reply.error(err(e)),
+            }
+        }
+        reply.error(err(libc::ETXTBSY))
     }
 
     fn release(
@@ -392,12 +419,17 @@ impl fuser::Filesystem for Fs {
         reply: ReplyEmpty,
     ) {
         self.pt().released(fh.0);
+        self.released.notify_all();
         reply_empty(reply, self.lock().release(fh.0))
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        // The kernel may keep listings across opens: every change to the
+        // union goes through it (it drops a directory's cached listing
+        // when the directory changes) and lower layers are read-only.
+        let cache = FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE;
         match self.lock().opendir(ino.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Ok(fh) => reply.opened(FileHandle(fh), cache),
             Err(e) => reply.error(err(e)),
         }
     }
@@ -630,7 +662,7 @@ impl fuser::Filesystem for Fs {
         match r {
             Ok((a, fh)) => {
                 self.pt().cached_open(a.ino.0, fh);
-                reply.created(&TTL, &a, Generation(0), FileHandle(fh), FopenFlags::empty())
+                reply.created(&TTL, &a, Generation(0), FileHandle(fh), passthrough::KEEP)
             }
             Err(e) => reply.error(err(e)),
         }
@@ -734,6 +766,7 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
         u: union.clone(),
         want_passthrough: m.passthrough,
         pt: Mutex::default(),
+        released: Condvar::new(),
     };
     let mut session = match fuser::Session::new(fs, &m.target, &config) {
         Ok(s) => s,

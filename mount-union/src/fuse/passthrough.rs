@@ -11,7 +11,9 @@
 //! page-cache open (or the kernel refuses the backing file: a lower tree
 //! on a stacked filesystem, no CAP_SYS_ADMIN), and an open that cannot be
 //! passthrough (for writing, or of the copy) is refused with ETXTBSY while
-//! the node is open in passthrough, as writing a running program is.
+//! the node is open in passthrough, as writing a running program is
+//! (after a short wait for releases on their way: the kernel sends
+//! RELEASE after close(2) returned).
 //! A descriptor open in passthrough keeps reading the lower file when the
 //! file is copied up meanwhile (by truncate, chmod and the like); all of
 //! this is documented in the man page.
@@ -21,6 +23,11 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use fuser::{BackingId, FopenFlags, ReplyOpen};
+
+/// A page-cache open keeps what the kernel cached of the file: every
+/// write to the union goes through the kernel, and lower files do not
+/// change.
+pub const KEEP: FopenFlags = FopenFlags::FOPEN_KEEP_CACHE;
 
 /// How one open file is served.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -64,7 +71,7 @@ impl Passthrough {
             }
         }
         self.cached_open(node, fh);
-        reply.opened(fh_, FopenFlags::empty());
+        reply.opened(fh_, KEEP);
     }
 
     /// `node` is open in passthrough: an open of it that cannot be
