@@ -38,78 +38,69 @@ where
     Ok(())
 }
 
-/// The block map as list items, in debugfs' order: the walk of
-/// ext2fs_block_iterate3 (read-only, each indirect block before what it
-/// maps). Every non-zero pointer is listed whatever the inode's type or
-/// the pointer's value; an indirect block outside the filesystem (or
-/// unreadable) ends its branch and the branches above it, but not the
-/// inode's other top-level pointers. Inline data and extent trees (ext4;
-/// on ext2 only a damaged flag) list nothing, as there.
+/// The block map as list items, in debugfs' order: the library's walk
+/// (block_iterate's: each indirect block before what it maps). Every
+/// non-zero pointer is listed whatever the inode's type or the pointer's
+/// value; an indirect block outside the filesystem (or unreadable) ends
+/// its branch and the branches above it, but not the inode's other
+/// top-level pointers, and the logical numbers after it are counted as
+/// ext2fs_block_iterate3 counts them (not advanced past what was given
+/// up). Inline data and extent trees (ext4; on ext2 only a damaged flag)
+/// list nothing, as there.
 fn block_items(fs: &Filesystem, inode: &Inode) -> Vec<ListItem> {
-    let mut w = PointerWalk {
-        fs,
-        per_block: (fs.geo().block_size / 4) as u64,
-        count: 0,
-        items: Vec::new(),
-    };
+    use ext2fs::block_map::{BlockKind, Visit};
+    let mut items = Vec::new();
     if inode.base.i_flags & (flags::INLINE_DATA | flags::EXTENTS) != 0 {
-        return w.items;
+        return items;
     }
-    let b = &inode.base.i_block;
-    for &p in b[..12].iter() {
-        if p != 0 {
-            w.items.push(ListItem::Data(w.count, p));
-        }
-        w.count += 1;
-    }
-    for (level, &p) in (1..=3).zip(&b[12..]) {
-        if p != 0 {
-            w.indirect(p, level);
-        } else {
-            w.count += w.per_block.pow(level);
-        }
-    }
-    w.items
-}
-
-/// ext2fs_block_iterate3's state: the logical block count it keeps
-/// (not advanced past a branch it gives up on, as there).
-struct PointerWalk<'a> {
-    fs: &'a Filesystem,
-    per_block: u64,
-    count: u64,
-    items: Vec<ListItem>,
-}
-
-impl PointerWalk<'_> {
-    /// Lists an indirect block of `level` and what it maps; true when
-    /// the branch was given up.
-    fn indirect(&mut self, ptr: u32, level: u32) -> bool {
-        self.items.push(ListItem::Meta(
-            ["IND", "DIND", "TIND"][level as usize - 1],
-            ptr,
-        ));
-        let fs = self.fs;
-        if ptr as u64 >= fs.geo().blocks_count || ptr < fs.geo().first_data_block {
-            return true;
-        }
-        let Ok(block) = fs.read_block(ptr as u64) else {
-            return true;
-        };
-        for p in ext2fs::block_map::pointers(&block) {
-            if level == 1 {
-                if p != 0 {
-                    self.items.push(ListItem::Data(self.count, p));
-                }
-                self.count += 1;
-            } else if p == 0 {
-                self.count += self.per_block.pow(level - 1);
-            } else if self.indirect(p, level - 1) {
-                return true;
+    let geo = fs.geo();
+    let per = u64::from(geo.block_size / 4);
+    // Where each i_block pointer's range ends, for the count after a
+    // branch is given up.
+    let ends = [12, 12 + per, 12 + per + per * per, u64::MAX];
+    let mut behind = 0u64;
+    // An indirect block read while deciding whether to give it up, for
+    // the walk to take instead of reading it again.
+    let fetched = std::cell::RefCell::new(None::<(u32, Vec<u8>)>);
+    let mut map = inode.base.i_block;
+    let walked = ext2fs::block_map::iterate(
+        &mut map,
+        geo.block_size,
+        |b| {
+            Ok(match fetched.borrow_mut().take() {
+                Some((at, block)) if at == b => Some(block),
+                _ => fs.read_block(u64::from(b)).ok(),
+            })
+        },
+        |p| match p.kind {
+            BlockKind::Data(l) => {
+                items.push(ListItem::Data(l - behind, p.pblk));
+                Visit::Keep
             }
-        }
-        false
-    }
+            BlockKind::Indirect { level, first } => {
+                let name = ["IND", "DIND", "TIND"][usize::from(level.clamp(1, 3)) - 1];
+                items.push(ListItem::Meta(name, p.pblk));
+                let b = u64::from(p.pblk);
+                let block = (b < geo.blocks_count && p.pblk >= geo.first_data_block)
+                    .then(|| fs.read_block(b).ok())
+                    .flatten();
+                match block {
+                    Some(block) => {
+                        *fetched.borrow_mut() = Some((p.pblk, block));
+                        Visit::Keep
+                    }
+                    None => {
+                        let end = ends.iter().copied().find(|&e| e > first).unwrap_or(first);
+                        behind += end - first;
+                        Visit::Abandon
+                    }
+                }
+            }
+        },
+    );
+    // The reader never fails: an unreadable block is given up above.
+    debug_assert!(walked.is_ok());
+    items
 }
 
 fn print_xattr(out: &mut String, name: &str, value: &[u8], statfmt: bool) {
@@ -515,63 +506,58 @@ fn safe_text(bytes: &[u8]) -> String {
 /// The entries of an xattr area or block, field by field (idump -x, bd -x).
 fn raw_xattr_entries(buf: &[u8], start: usize, value_start: usize, o: &mut String) {
     let len = buf.len();
-    let mut off = start;
-    while off < len {
-        if off + 2 <= len && buf[off] == 0 && buf[off + 1] == 0 {
-            o.push_str(&format!("last entry found at offset {off} ({off:04o})\n"));
-            break;
-        }
-        if off + 16 >= len {
-            o.push_str(&format!("xattr buffer overrun at {off} (len = {len})\n"));
-            break;
-        }
-        // Always Some: off + 16 < len was checked just above.
-        let Some(h) = xattr::entry_header(buf, off) else {
-            break;
+    for step in xattr::raw_steps(buf, start, value_start) {
+        let (off, h, name, value, vstart) = match step {
+            xattr::RawStep::End(off) => {
+                o.push_str(&format!("last entry found at offset {off} ({off:04o})\n"));
+                break;
+            }
+            xattr::RawStep::Overrun(off) => {
+                o.push_str(&format!("xattr buffer overrun at {off} (len = {len})\n"));
+                break;
+            }
+            xattr::RawStep::Entry {
+                offset,
+                header,
+                name,
+                value,
+                value_at,
+            } => (offset, header, name, value, value_at),
         };
-        let name_len = h.name_len as usize;
-        let name_index = h.name_index;
-        let value_offs = h.value_offs as usize;
-        let value_inum = h.value_inum;
-        let value_size = h.value_size as usize;
-        let hash = h.hash;
         o.push_str(&format!(
-            "offset = {off} ({off:04o}), hash = {hash}, name_len = {name_len}, name_index = {name_index}\n"
+            "offset = {off} ({off:04o}), hash = {}, name_len = {}, name_index = {}\n",
+            h.hash, h.name_len, h.name_index
         ));
-        let vstart = value_start + value_offs;
         o.push_str(&format!(
-            "value_offset = {value_offs} ({vstart:04o}), value_inum = {value_inum}, value_size = {value_size}\n"
+            "value_offset = {} ({vstart:04o}), value_inum = {}, value_size = {}\n",
+            h.value_offs, h.value_inum, h.value_size
         ));
-        off += 16;
         o.push_str("name = ");
-        if off + name_len >= len {
-            o.push_str("<runs off end>");
-        } else {
-            o.push_str(&safe_text(&buf[off..off + name_len]));
+        match name {
+            Some(n) => o.push_str(&safe_text(n)),
+            None => o.push_str("<runs off end>"),
         }
         o.push('\n');
-        if value_size != 0 {
+        if value != xattr::RawValue::Empty {
             o.push_str("value = ");
-            if value_inum != 0 {
-                o.push_str(&format!("<ino {value_inum}>"));
-            } else if value_offs >= len || vstart + value_size > len {
-                o.push_str("<runs off end>");
-            } else {
-                let v = &buf[vstart..vstart + value_size];
-                let unprintable = v.iter().filter(|&&b| !(0x20..0x7f).contains(&b)).count();
-                if unprintable <= 3 {
-                    o.push_str(&safe_text(v));
-                } else {
-                    o.push_str("<hexdump>\n");
-                    let mut h = Vec::new();
-                    let _ = hexdump(&mut h, v);
-                    o.push_str(&String::from_utf8_lossy(&h));
+            match value {
+                xattr::RawValue::Inode(n) => o.push_str(&format!("<ino {n}>")),
+                xattr::RawValue::Bytes(v) => {
+                    let unprintable = v.iter().filter(|&&b| !(0x20..0x7f).contains(&b)).count();
+                    if unprintable <= 3 {
+                        o.push_str(&safe_text(v));
+                    } else {
+                        o.push_str("<hexdump>\n");
+                        let mut h = Vec::new();
+                        let _ = hexdump(&mut h, v);
+                        o.push_str(&String::from_utf8_lossy(&h));
+                    }
                 }
+                _ => o.push_str("<runs off end>"),
             }
             o.push('\n');
         }
         o.push('\n');
-        off += (name_len + 3) & !3;
     }
 }
 

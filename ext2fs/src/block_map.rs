@@ -70,6 +70,11 @@ pub enum Visit {
     Replace(u32),
     /// End the walk here.
     Stop,
+    /// Give this branch up (e2fsprogs' BLOCK_ERROR, a bad indirect
+    /// block): an indirect block is not descended into, and the indirect
+    /// blocks above it stop as well; the walk goes on with the next
+    /// pointer of i_block.
+    Abandon,
 }
 
 /// What `iterate` changed. The walk never writes: changed indirect blocks
@@ -106,6 +111,7 @@ where
         per,
         edit: MapEdit::default(),
         seen: std::collections::HashSet::new(),
+        abandoned: false,
     };
     let mut first = 0u64;
     for (slot, p) in i_block.iter_mut().enumerate() {
@@ -119,6 +125,7 @@ where
         if w.edit.stopped {
             break;
         }
+        w.abandoned = false;
         if new != *p {
             *p = new;
             w.edit.i_block_changed = true;
@@ -132,6 +139,8 @@ struct Walker {
     edit: MapEdit,
     /// Indirect blocks already descended into.
     seen: std::collections::HashSet<u32>,
+    /// The visitor gave up a branch of the current i_block pointer.
+    abandoned: bool,
 }
 
 impl Walker {
@@ -165,6 +174,10 @@ impl Walker {
                 self.edit.stopped = true;
                 return Ok(p);
             }
+            Visit::Abandon => {
+                self.abandoned = true;
+                return Ok(p);
+            }
         };
         if level == 0 || cur == 0 || ptr.repeat || !self.seen.insert(cur) {
             return Ok(cur);
@@ -184,7 +197,7 @@ impl Walker {
                 crate::codec::put32(&mut buf, k * 4, new);
                 changed = true;
             }
-            if self.edit.stopped {
+            if self.edit.stopped || self.abandoned {
                 break;
             }
         }
@@ -399,6 +412,35 @@ mod tests {
         );
         let err = walk(&ib, 1024, |b| Ok(blocks[&b].clone()), |_, _| true).unwrap_err();
         assert!(matches!(err, Error::BlockMapLoop(_)));
+    }
+
+    #[test]
+    fn an_abandoned_branch_ends_its_parents_but_not_the_walk() {
+        // Data under the double indirect block's first and second
+        // indirect blocks, and under the triple indirect block.
+        let dind = 12 + 256;
+        let data = [(0, 9), (dind, 50), (dind + 256, 51), (dind + 65536, 52)];
+        let (mut ib, blocks) = built(&data, 1024);
+        let first_ind = crate::codec::le32(&blocks[&ib[DIND_BLOCK]], 0);
+        let mut data_seen = Vec::new();
+        iterate(
+            &mut ib,
+            1024,
+            |b| Ok(blocks.get(&b).cloned()),
+            |p| match p.kind {
+                BlockKind::Data(l) => {
+                    data_seen.push(l);
+                    Visit::Keep
+                }
+                _ if p.pblk == first_ind => Visit::Abandon,
+                _ => Visit::Keep,
+            },
+        )
+        .unwrap();
+        // Block 51 sits beside the abandoned branch, under the same
+        // double indirect block: it is given up too; the triple
+        // indirect block's data is still walked.
+        assert_eq!(data_seen, vec![0, dind + 65536]);
     }
 
     #[test]

@@ -136,6 +136,88 @@ pub fn entry_header(buf: &[u8], off: usize) -> Option<EntryHeader> {
     })
 }
 
+/// What a field-by-field walk of an entry table finds at each step
+/// (debugfs' raw dump with `idump -x`/`bd -x`), damaged tables included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawStep<'a> {
+    /// The zero word that ends the table, at this offset.
+    End(usize),
+    /// An entry header at this offset would run past the buffer.
+    Overrun(usize),
+    /// An entry at `offset`: its header, its name (None: runs off the
+    /// end), its value, and where the value would start in the buffer.
+    Entry {
+        offset: usize,
+        header: EntryHeader,
+        name: Option<&'a [u8]>,
+        value: RawValue<'a>,
+        value_at: usize,
+    },
+}
+
+/// An entry's value as the raw walk finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawValue<'a> {
+    /// value_size is 0.
+    Empty,
+    /// Kept in an EA inode (ext4's ea_inode), by number.
+    Inode(u32),
+    /// Its offset or size points past the buffer.
+    RunsOff,
+    Bytes(&'a [u8]),
+}
+
+/// Walks the entry table of `buf` from `start` without trusting it: each
+/// entry's header, name and value as far as they lie inside `buf`, until
+/// the zero word that ends the table or a header that would not fit.
+/// Value offsets count from `value_start` (0 in a block, 4 in an inode's
+/// area, after its magic).
+pub fn raw_steps(buf: &[u8], start: usize, value_start: usize) -> Vec<RawStep<'_>> {
+    let len = buf.len();
+    let mut steps = Vec::new();
+    let mut off = start;
+    while off < len {
+        if buf.get(off..off + 2) == Some(&[0, 0][..]) {
+            steps.push(RawStep::End(off));
+            break;
+        }
+        // debugfs wants a byte beyond the header as well.
+        let header = match entry_header(buf, off) {
+            Some(h) if off + ENTRY_HEADER < len => h,
+            _ => {
+                steps.push(RawStep::Overrun(off));
+                break;
+            }
+        };
+        let name_at = off + ENTRY_HEADER;
+        let name_len = header.name_len as usize;
+        let name = buf
+            .get(name_at..name_at + name_len)
+            .filter(|_| name_at + name_len < len);
+        let value_at = value_start + header.value_offs as usize;
+        let size = header.value_size as usize;
+        let value = if size == 0 {
+            RawValue::Empty
+        } else if header.value_inum != 0 {
+            RawValue::Inode(header.value_inum)
+        } else if header.value_offs as usize >= len {
+            RawValue::RunsOff
+        } else {
+            buf.get(value_at..value_at.saturating_add(size))
+                .map_or(RawValue::RunsOff, RawValue::Bytes)
+        };
+        steps.push(RawStep::Entry {
+            offset: off,
+            header,
+            name,
+            value,
+            value_at,
+        });
+        off = name_at + ((name_len + 3) & !3);
+    }
+    steps
+}
+
 fn entry_len(name_len: usize) -> usize {
     (name_len + ENTRY_HEADER + 3) & !3
 }
