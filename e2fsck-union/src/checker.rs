@@ -102,10 +102,21 @@ pub struct Checker {
     /// e2fsck also marks in the filesystem's own bitmap, so pass 5 does not
     /// report them as differences.
     pub early_allocs: Vec<u64>,
+    /// Blocks set aside at the end of pass 1 for a new root directory and
+    /// a new /lost+found (e2fsck's root_repair_block, lnf_repair_block),
+    /// so that what passes 2 and 3 allocate cannot take the last ones.
+    pub repair_blocks: RepairBlocks,
     /// Tables to move after pass 1 (outside their group, or on bad blocks).
     pub reloc: crate::super_check::Relocations,
     /// -C: told (pass, done, total) as the passes advance.
     pub progress: Option<Reporter>,
+}
+
+/// The blocks pass 1 set aside for pass 3's repairs.
+#[derive(Default, Clone, Copy)]
+pub struct RepairBlocks {
+    pub root: Option<u64>,
+    pub lost_found: Option<u64>,
 }
 
 impl Checker {
@@ -141,6 +152,7 @@ impl Checker {
             handed_over_maps: None,
             recreate_resize: false,
             early_allocs: Vec::new(),
+            repair_blocks: RepairBlocks::default(),
             reloc: Default::default(),
             progress: None,
             fs,
@@ -172,6 +184,7 @@ impl Checker {
         self.handed_over = false;
         self.handed_over_maps = None;
         self.early_allocs.clear();
+        self.repair_blocks = RepairBlocks::default();
         self.reloc = Default::default();
     }
 

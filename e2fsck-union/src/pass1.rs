@@ -14,6 +14,22 @@ use crate::super_check::GroupTable;
 use crate::xattr_check::EaBlock;
 use ext2fs::block_map::{MapPtr, Visit};
 
+/// What libext2fs says on stderr when e2fsck's pass 1 tests and marks a
+/// table block past the end of its block maps: its own warnings, in the
+/// order mark_table_blocks makes the calls.
+fn warn_outside_bitmap(table: GroupTable, b: u64) {
+    let marks: [&str; 2] = match table {
+        GroupTable::InodeBitmap => ["metadata", "in-use"],
+        _ => ["in-use", "metadata"],
+    };
+    eprintln!("Illegal block number passed to ext2fs_test_block_bitmap #{b} for in-use block map");
+    for map in marks {
+        eprintln!(
+            "Illegal block number passed to ext2fs_mark_block_bitmap #{b} for {map} block map"
+        );
+    }
+}
+
 /// Largest file a block map of this block size can address (e2fsck's
 /// ext2_max_sizes).
 pub fn max_file_size(block_size: u64) -> u64 {
@@ -33,13 +49,25 @@ impl Checker {
         }
         for g in 0..geo.group_count {
             let gd = self.fs.groups()[g as usize];
-            for table in GroupTable::ALL {
+            // e2fsck's order: the inode table, then the two bitmaps.
+            for table in [
+                GroupTable::InodeTable,
+                GroupTable::BlockBitmap,
+                GroupTable::InodeBitmap,
+            ] {
                 let (start, len) = (table.start(&gd), table.len(&geo));
-                if start == 0 || !self.block_ok(start) {
+                if start == 0 {
+                    continue;
+                }
+                for b in (start..start + len).filter(|&b| !self.block_ok(b)) {
+                    warn_outside_bitmap(table, b);
+                }
+                if !self.block_ok(start) {
                     continue;
                 }
                 let clash = (start..start + len)
-                    .find(|&b| !self.block_ok(b) || self.metadata.get(b - self.first_data));
+                    .filter(|&b| self.block_ok(b))
+                    .find(|&b| self.metadata.get(b - self.first_data));
                 if let Some(b) = clash {
                     let c = Ctx {
                         group: g,
@@ -57,7 +85,9 @@ impl Checker {
                     continue;
                 }
                 for b in start..start + len {
-                    self.mark_meta(b);
+                    if self.block_ok(b) {
+                        self.mark_meta(b);
+                    }
                 }
             }
         }
@@ -76,9 +106,20 @@ impl Checker {
         let geo = self.fs.geo().clone();
         let isz = geo.inode_size as usize;
         for g in 0..geo.group_count {
-            if self.fs.groups()[g as usize].bg_inode_table == 0 {
-                // Being relocated: its inodes are read after the restart.
-                continue;
+            if let Some(why) = crate::super_check::inode_table_unreadable(&self.fs, g) {
+                if self.fs.groups()[g as usize].bg_inode_table == 0 {
+                    // Being relocated: its inodes are read after the restart.
+                    continue;
+                }
+                // Left outside the filesystem (-n): e2fsck's inode scan
+                // stops here, naming the last inode it read.
+                let c = Ctx {
+                    ino: g * geo.inodes_per_group,
+                    str1: why.into(),
+                    ..Default::default()
+                };
+                self.problem(Code::InodeScanError, &c)?;
+                anyhow::bail!("aborted");
             }
             let table = match self.fs.read_inode_table(g) {
                 Ok(t) => t,
@@ -97,7 +138,7 @@ impl Checker {
             self.tick(1, g as u64 + 1, geo.group_count as u64);
         }
         self.check_ea_refcounts()?;
-        Ok(())
+        self.reserve_repair_blocks()
     }
 
     /// One inode, in the order e2fsck 1.47's pass 1 looks at it.
@@ -107,7 +148,8 @@ impl Checker {
             // Reserved inodes are always in use.
             Self::set_ino(&mut self.used, ino, true);
         }
-        if raw.iter().all(|&b| b == 0) {
+        // A zeroed root is still looked at: it is no directory.
+        if ino != inode::ROOT_INO && raw.iter().all(|&b| b == 0) {
             return Ok(());
         }
         let mut inode = Inode::parse(raw)?;
@@ -144,9 +186,6 @@ impl Checker {
             return self.check_bad_blocks_inode(&mut inode);
         }
         if ino == inode::ROOT_INO {
-            if inode.base.i_mode == 0 && inode.base.i_links_count == 0 {
-                return Ok(());
-            }
             if !inode.is_dir() {
                 if self.problem(Code::RootNotDir, &Ctx::ino(ino))? {
                     self.clear_inode(ino, &mut inode)?;
@@ -950,8 +989,15 @@ impl Checker {
     /// after the passes.
     pub fn check_resize_inode_early(&mut self) -> Result<()> {
         let ino = inode::RESIZE_INO;
-        let inode = self.fs.read_inode(ino)?;
         let has_feature = self.fs.sb().has_compat(compat::RESIZE_INODE);
+        // Its inode table being relocated: e2fsck recreates it silently.
+        if crate::super_check::inode_table_unreadable(&self.fs, self.fs.geo().inode_group(ino))
+            .is_some()
+        {
+            self.recreate_resize |= has_feature;
+            return Ok(());
+        }
+        let inode = self.fs.read_inode(ino)?;
         if !has_feature {
             let empty = inode.base.i_block.iter().all(|&b| b == 0) && inode.base.i_mode == 0;
             if !empty && self.problem(Code::ResizeInodeNoFeature, &Ctx::ino(ino))? {

@@ -8,13 +8,50 @@ use anyhow::Result;
 use ext2fs::dirent::{self, ft, DirEntry, RawBlock};
 use ext2fs::inode::{self, mode_to_dirent_type};
 
-use crate::checker::{Checker, DirBlock, DirInfo};
+use crate::checker::{Checker, DirBlock, DirInfo, RepairBlocks};
 use crate::problem::{Code, Ctx};
 
 const LOST_FOUND: &[u8] = b"lost+found";
 
 impl Checker {
     pub fn pass3(&mut self) -> Result<()> {
+        let result = self.connect_directories();
+        // Set aside and not used: free again (as e2fsck at pass 3's end).
+        let RepairBlocks { root, lost_found } = std::mem::take(&mut self.repair_blocks);
+        for b in [root, lost_found].into_iter().flatten() {
+            self.fs.set_block_bit(b, false)?;
+        }
+        result
+    }
+
+    /// e2fsck's reserve_block_for_root_repair and _lnf_repair, at the end
+    /// of pass 1: a block each for a root directory and a /lost+found
+    /// pass 3 will have to make.
+    pub fn reserve_repair_blocks(&mut self) -> Result<()> {
+        if self.read_only() {
+            // Nothing will be made: the reservation could change nothing.
+            return Ok(());
+        }
+        let root_missing = !self.is_used(inode::ROOT_INO);
+        let lnf_missing = !self.is_dir(inode::ROOT_INO)
+            || !matches!(self.lookup_in(inode::ROOT_INO, LOST_FOUND), Ok(Some(_)));
+        let n = self.found.len();
+        for (missing, which) in [(root_missing, 0), (lnf_missing, 1)] {
+            let Some(i) = missing.then(|| self.found.first_clear(0, n)).flatten() else {
+                continue;
+            };
+            self.found.set(i, true);
+            let b = Some(i + self.first_data);
+            if which == 0 {
+                self.repair_blocks.root = b;
+            } else {
+                self.repair_blocks.lost_found = b;
+            }
+        }
+        Ok(())
+    }
+
+    fn connect_directories(&mut self) -> Result<()> {
         self.check_root()?;
         if !self.is_dir(inode::ROOT_INO) {
             return Ok(());
@@ -46,7 +83,17 @@ impl Checker {
             anyhow::bail!("the root directory is missing and was not recreated");
         }
         let bs = self.fs.block_size() as usize;
-        let blk = self.alloc_block(0)?;
+        // e2fsck marks the new root's block and inode in the bitmaps
+        // without counting them: pass 5 then corrects the counts.
+        let blk = match self.repair_blocks.root.take() {
+            Some(b) => b as u32,
+            None => {
+                let b = self.alloc_block(0)?;
+                self.fs.mark_block(b as u64, false)?;
+                self.fs.set_block_bit(b as u64, true)?;
+                b
+            }
+        };
         let block = dirent::new_dir_block(
             inode::ROOT_INO,
             inode::ROOT_INO,
@@ -60,7 +107,7 @@ impl Checker {
         rec.base.i_blocks = (bs / 512) as u32;
         rec.set_size(bs as u64);
         self.write_inode(inode::ROOT_INO, &rec)?;
-        self.fs.mark_inode(inode::ROOT_INO, true, true)?;
+        self.fs.set_inode_bit(inode::ROOT_INO, true)?;
         Self::set_ino(&mut self.used, inode::ROOT_INO, true);
         Self::set_ino(&mut self.dirs, inode::ROOT_INO, true);
         self.dir_info.insert(
@@ -256,6 +303,11 @@ impl Checker {
         }
         if !create || !self.problem(Code::NoLostFound, &Ctx::default())? {
             return Ok(0);
+        }
+        if let Some(b) = self.repair_blocks.lost_found.take() {
+            // Free for the new directory's block (the allocator takes the
+            // first free one, as e2fsck takes this one).
+            self.fs.set_block_bit(b, false)?;
         }
         let ino = self.fs.mkdir(inode::ROOT_INO, LOST_FOUND, 0o700)?;
         // A checker makes lost+found as mke2fs does: not opaque.

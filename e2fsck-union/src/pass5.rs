@@ -2,18 +2,27 @@
 //! free counts of each group and of the superblock, and bitmap padding.
 
 use anyhow::Result;
-use ext2fs::bitmap::{self, Bitmap};
+use ext2fs::bitmap::Bitmap;
 
-use crate::checker::Checker;
+use crate::checker::{Checker, RepairBlocks};
 use crate::problem::{Code, Ctx};
 
-/// The bitmaps as they were on disk before any repair.
+/// The bitmaps as they were on disk before any repair, and their padding
+/// as libext2fs judges it when it reads them: the last group's blocks past
+/// the end of the filesystem (loaded with the bitmap) and every bitmap
+/// block's tail past a group's worth of bits (a flag set while reading).
 #[derive(Clone)]
 pub struct DiskBitmaps {
     pub blocks: Bitmap,
     pub inodes: Bitmap,
-    pub block_padding_ok: bool,
-    pub inode_padding_ok: bool,
+    pub block_end_padding_ok: bool,
+    pub block_tail_ok: bool,
+    pub inode_tail_ok: bool,
+}
+
+/// Whether bits `from..to` of a bitmap block are all set.
+fn all_ones(block: &[u8], from: u64, to: u64) -> bool {
+    (from..to.min(block.len() as u64 * 8)).all(|i| (block[(i / 8) as usize] >> (i % 8)) & 1 == 1)
 }
 
 impl Checker {
@@ -21,21 +30,24 @@ impl Checker {
         let geo = self.fs.geo();
         let mut blocks = Bitmap::new(self.found.len());
         let mut inodes = Bitmap::new(self.inodes_count as u64);
-        let mut block_padding_ok = true;
-        let mut inode_padding_ok = true;
+        let mut block_end_padding_ok = true;
+        let mut block_tail_ok = true;
+        let mut inode_tail_ok = true;
+        let bpg = geo.blocks_per_group as u64;
         for g in 0..geo.group_count {
             let gd = self.fs.groups()[g as usize];
             let first = geo.group_first_block(g) - self.first_data;
             let nb = geo.blocks_in_group(g) as u64;
             if let Some(buf) = self.read_meta_block(gd.bg_block_bitmap as u64) {
                 blocks.load_group(first, &buf, nb);
-                block_padding_ok &= bitmap::parse_group(&buf, nb).1;
+                block_end_padding_ok &= all_ones(&buf, nb, bpg);
+                block_tail_ok &= all_ones(&buf, bpg, u64::MAX);
             }
             let ifirst = g as u64 * geo.inodes_per_group as u64;
             let ni = geo.inodes_per_group as u64;
             if let Some(buf) = self.read_meta_block(gd.bg_inode_bitmap as u64) {
                 inodes.load_group(ifirst, &buf, ni);
-                inode_padding_ok &= bitmap::parse_group(&buf, ni).1;
+                inode_tail_ok &= all_ones(&buf, ni, u64::MAX);
             }
         }
         for &b in &self.early_allocs {
@@ -46,8 +58,9 @@ impl Checker {
         DiskBitmaps {
             blocks,
             inodes,
-            block_padding_ok,
-            inode_padding_ok,
+            block_end_padding_ok,
+            block_tail_ok,
+            inode_tail_ok,
         }
     }
 
@@ -63,7 +76,15 @@ impl Checker {
     pub fn hand_over_bitmaps(&mut self) {
         let blocks = std::mem::take(&mut self.found);
         let inodes = self.used.clone();
-        self.handed_over_maps = Some((blocks.clone(), inodes.clone()));
+        // The blocks set aside for pass 3 are in e2fsck's found map only,
+        // not in the filesystem's bitmap: what pass 3 does with them is a
+        // change after the hand-over.
+        let mut then = blocks.clone();
+        let RepairBlocks { root, lost_found } = self.repair_blocks;
+        for b in [root, lost_found].into_iter().flatten() {
+            then.set(b - self.first_data, false);
+        }
+        self.handed_over_maps = Some((then, inodes.clone()));
         self.fs.install_bitmaps(blocks, inodes);
         self.handed_over = true;
     }
@@ -93,11 +114,17 @@ impl Checker {
         let disk = &self.with_later_changes(disk, &bb, &ib);
         let geo = self.fs.geo().clone();
         // Block bitmap differences.
+        // A block bitmap replaced by the one the passes built gets the
+        // end of its last group set with it (ext2fs_set_bitmap_padding);
+        // the tails read from disk stay reported.
+        let mut block_end_padding_ok = disk.block_end_padding_ok;
         let diffs = differences(&bb, &disk.blocks, self.first_data);
         if !diffs.is_empty() {
             self.problem(Code::BlockBitmapHeader, &Ctx::default())?;
             self.ask.raw(&diffs);
-            if !self.problem(Code::BlockBitmapEnd, &Ctx::default())? {
+            if self.problem(Code::BlockBitmapEnd, &Ctx::default())? {
+                block_end_padding_ok = true;
+            } else {
                 let inodes = ib.clone();
                 self.fs.install_bitmaps(disk.blocks.clone(), inodes);
             }
@@ -195,10 +222,10 @@ impl Checker {
             }
         }
         // Padding is written by the next flush (every group is written).
-        if !disk.inode_padding_ok {
+        if !disk.inode_tail_ok {
             self.problem(Code::InodeBitmapPadding, &Ctx::default())?;
         }
-        if !disk.block_padding_ok {
+        if !block_end_padding_ok || !disk.block_tail_ok {
             self.problem(Code::BlockBitmapPadding, &Ctx::default())?;
         }
         Ok(())

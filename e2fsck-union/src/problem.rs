@@ -118,6 +118,7 @@ pub enum Code {
     UnionFiletypeMissing,
     // Pass 1, 1B, 1C and 1D (PR_1_*, PR_1B_*, PR_1C_*, PR_1D_*).
     RootNotDir,
+    InodeScanError,
     RootDtime,
     ReservedBadMode,
     ZeroDtime,
@@ -283,6 +284,7 @@ impl Code {
             InvalidQuotaInode => 0x00004F,
             UnionFiletypeMissing => 0x00F001,
             // Pass 1, 1B, 1C and 1D (PR_1_*, PR_1B_*, PR_1C_*, PR_1D_*).
+            InodeScanError => 0x010028,
             RootNotDir => 0x010001,
             RootDtime => 0x010002,
             ReservedBadMode => 0x010003,
@@ -503,6 +505,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(FirstMetaBgTooBig, "First_meta_bg is too big.  ({num}, max value {num2}).  ", Prompt::Clear, 0),
     p(UnionFiletypeMissing, "Filesystem has the whiteout feature but not filetype (whiteouts and fallthrus need file types).  ", Prompt::Fix, 0),
     p(DirNlinkFeatureMissing, "Directory exceeds max links, but no DIR_NLINK feature in superblock.\n", Prompt::Fix, 0),
+    p(InodeScanError, "Error while scanning inodes ({ino}): {str}\n", Prompt::None, NOTICE),
     p(RootNotDir, "Root inode is not a directory.  ", Prompt::Clear, 0),
     p(RootDtime, "Root inode has dtime set.  (probably due to old mke2fs).  ", Prompt::Fix, PREEN_OK),
     p(ReservedBadMode, "Reserved inode {ino} ({str}) has invalid mode.  ", Prompt::Clear, PREEN_OK),

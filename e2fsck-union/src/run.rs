@@ -453,8 +453,17 @@ fn run_passes(
     if let Some(code) = skip_if_clean(ck, opts) {
         return Ok(Some(code));
     }
-    let _ = preen;
     ck.check_resize_inode_early()?;
+    // e2fsck reads the bad blocks list here and goes on without it when
+    // its inode cannot be read (preen stops).
+    let bad_group = ck.fs.geo().inode_group(ext2fs::inode::BAD_INO);
+    if let Some(why) = crate::super_check::inode_table_unreadable(&ck.fs, bad_group) {
+        say!("{}: {why} while reading bad blocks inode", prog());
+        if preen {
+            return Err(PreenHalt.into());
+        }
+        say!("This doesn't bode well, but we'll try to go on...");
+    }
     loop {
         header(ck, "Pass 1: Checking inodes, blocks, and sizes");
         let t = Instant::now();

@@ -44,6 +44,23 @@ pub fn check_desc(fs: &Filesystem) -> Option<String> {
     None
 }
 
+/// Why libext2fs cannot read group `g`'s inodes, in its words, when the
+/// descriptor names no inode table (being relocated) or one that does not
+/// fit in the filesystem; None when the table can be read.
+pub fn inode_table_unreadable(fs: &Filesystem, g: u32) -> Option<&'static str> {
+    let geo = fs.geo();
+    let start = fs.groups()[g as usize].bg_inode_table as u64;
+    if start == 0 {
+        Some("A block group is missing an inode table")
+    } else if start < fs.sb().s_first_data_block as u64
+        || start + geo.inode_table_blocks as u64 > geo.blocks_count
+    {
+        Some("Corrupt group descriptor: bad block for inode table")
+    } else {
+        None
+    }
+}
+
 /// Features this checker knows how to check (ext2 with the union
 /// extension); anything else is refused like e2fsck refuses features it
 /// does not know, so nothing it cannot understand is "repaired".
@@ -159,15 +176,16 @@ impl GroupTable {
     }
 }
 
-/// Tables to be moved after pass 1, as (table, group), each once.
+/// Tables to be moved after pass 1, each once, in e2fsck's order: group
+/// by group, the block bitmap, the inode bitmap, the inode table.
 #[derive(Default)]
 pub struct Relocations {
-    moves: std::collections::BTreeSet<(GroupTable, u32)>,
+    moves: std::collections::BTreeSet<(u32, GroupTable)>,
 }
 
 impl Relocations {
     pub fn add(&mut self, table: GroupTable, group: u32) {
-        self.moves.insert((table, group));
+        self.moves.insert((group, table));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -249,8 +267,16 @@ Either the superblock or the partition table is likely to be corrupt!",
                 };
                 if self.problem(table.not_in_group_problem(), &c)? {
                     self.fs.update_group(g, |gd| table.set_start(gd, 0))?;
-                    reloc.add(table, g);
                     self.fs.mark_group_dirty(g);
+                }
+            }
+            // A table at block 0 (cleared above, or so on disk, which is
+            // inside group 0 of a filesystem starting at block 0) is
+            // given a new place after pass 1, without a word.
+            let gd = self.fs.groups()[g as usize];
+            for table in GroupTable::ALL {
+                if table.start(&gd) == 0 {
+                    reloc.add(table, g);
                 }
             }
             self.check_uninit_flags(g)?;
@@ -376,7 +402,7 @@ Either the superblock or the partition table is likely to be corrupt!",
         let reloc = std::mem::take(&mut self.reloc);
         let geo = self.fs.geo().clone();
         let mut restart = false;
-        for (table, g) in reloc.moves {
+        for (g, table) in reloc.moves {
             let what = table.name();
             let len = table.len(&geo);
             let first = geo.group_first_block(g) - self.first_data;
