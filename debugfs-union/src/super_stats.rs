@@ -354,7 +354,8 @@ pub fn list_super(sb: &Superblock) -> String {
     if sb.s_raid_stripe_width != 0 {
         line("RAID stripe width", sb.s_raid_stripe_width.to_string());
     }
-    if sb.has_incompat(incompat::META_BG) {
+    // list_super2 shows it when set, whatever the features say.
+    if sb.s_first_meta_bg != 0 {
         line("First meta block group", sb.s_first_meta_bg.to_string());
     }
     if sb.s_log_groups_per_flex != 0 {

@@ -19,15 +19,25 @@ use crate::problem::{Code, Ctx};
 pub fn check_desc(fs: &Filesystem) -> Option<String> {
     let geo = fs.geo();
     let mut taken = ext2fs::bitmap::Bitmap::new(geo.blocks_count);
-    let old_desc = geo.desc_blocks as u64 + fs.sb().s_reserved_gdt_blocks as u64;
+    // The classic table counts the superblock's reserved GDT blocks
+    // whatever the features say (ext2fs_reserve_super_and_bgd).
+    let reserved = fs.sb().s_reserved_gdt_blocks as u64;
     for g in 0..geo.group_count {
-        if !geo.has_super(g) {
-            continue;
+        let m = geo.group_metadata(g);
+        if let Some(sb_blk) = m.super_block {
+            taken.set(sb_blk, true);
         }
-        let sb_blk = geo.group_first_block(g);
-        taken.set(sb_blk, true);
-        let end = (sb_blk + 1 + old_desc).min(geo.blocks_count);
-        taken.set_range(sb_blk + 1, end);
+        if let Some((start, len)) = m.table {
+            let len = if geo.meta_bg() {
+                len as u64
+            } else {
+                geo.desc_blocks as u64 + reserved
+            };
+            taken.set_range(start, (start + len).min(geo.blocks_count));
+        }
+        if let Some(b) = m.meta_desc {
+            taken.set(b, true);
+        }
     }
     for g in 0..geo.group_count {
         let gd = &fs.groups()[g as usize];
@@ -74,7 +84,7 @@ pub fn unsupported_features(fs: &Filesystem) -> Option<String> {
         | compat::DIR_INDEX
         | compat::LAZY_BG
         | compat::SPARSE_SUPER2;
-    let incompat_ok = incompat::FILETYPE | incompat::WHITEOUT;
+    let incompat_ok = incompat::FILETYPE | incompat::WHITEOUT | incompat::META_BG;
     let ro_ok = ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE | ro_compat::BTREE_DIR;
     let extra = FeatureSet {
         compat: sb.s_feature_compat & !compat_ok,

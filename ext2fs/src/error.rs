@@ -186,18 +186,6 @@ pub enum Error {
         blocks: u64,
     },
 
-    /// mke2fs geometry: descriptors would need meta_bg, which we cannot make.
-    #[error(
-        "{desc_blocks} descriptor and {reserved} reserved GDT blocks fill over 3/4 of a \
-         {blocks_per_group}-block group: mke2fs would switch to meta_bg, which mke2fs-union cannot \
-         make; use more blocks per group (-g) or -O ^resize_inode"
-    )]
-    NeedsMetaBg {
-        desc_blocks: u32,
-        reserved: u32,
-        blocks_per_group: u32,
-    },
-
     /// ext2fs_initialize's EXT2_ET_TOO_MANY_INODES (e2fsprogs' wording).
     #[error("Cannot create filesystem with requested number of inodes")]
     TooManyInodes,

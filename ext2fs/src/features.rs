@@ -251,7 +251,7 @@ pub fn lookup(name: &str) -> Option<Feature> {
 }
 
 /// Features this library understands well enough to read an ext2 image.
-pub const SUPPORTED_INCOMPAT: u32 = incompat::FILETYPE | incompat::WHITEOUT;
+pub const SUPPORTED_INCOMPAT: u32 = incompat::FILETYPE | incompat::WHITEOUT | incompat::META_BG;
 /// Read-only-compatible features we can write without corrupting.
 pub const SUPPORTED_RO_COMPAT: u32 =
     ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE | ro_compat::BTREE_DIR;

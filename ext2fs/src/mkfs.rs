@@ -48,6 +48,9 @@ pub struct Params {
     pub now: u32,
     /// Reserved GDT blocks wanted (-E resize); None = mke2fs' default.
     pub resize_blocks: Option<u64>,
+    /// meta_bg: descriptor blocks kept in the classic table
+    /// (s_first_meta_bg, mke2fs' MKE2FS_FIRST_META_BG).
+    pub first_meta_bg: u32,
     /// Mark every group's inode table as zeroed (bg_flags INODE_ZEROED),
     /// as mke2fs does unless lazy_itable_init leaves it to the kernel.
     pub inode_tables_zeroed: bool,
@@ -140,7 +143,7 @@ pub fn plan(p: &Params) -> Result<Plan> {
     } else {
         11
     } as u64;
-    let resize = p.features.compat & compat::RESIZE_INODE != 0;
+    let mut features = p.features;
     // The reserved count as mke2fs passes it, and as ext2fs_initialize
     // scales it when it drops a short last group (at the requested
     // ratio; a later retry with fewer blocks per group keeps the value).
@@ -186,7 +189,7 @@ pub fn plan(p: &Params) -> Result<Plan> {
                 break (filled, itb);
             }
         };
-        let rsv = if resize {
+        let mut rsv = if features.compat & compat::RESIZE_INODE != 0 {
             match p.resize_blocks {
                 Some(max) => {
                     let max = max.min(u32::MAX as u64);
@@ -201,25 +204,25 @@ pub fn plan(p: &Params) -> Result<Plan> {
         } else {
             0
         };
-        // ext2fs_initialize turns meta_bg on (and the resize inode off)
-        // when the descriptors would take over 3/4 of a group; the library
-        // has no meta_bg layout, so say so rather than make another one.
+        // Descriptors over 3/4 of a group: ext2fs_initialize switches to
+        // meta_bg (for this and every retry), which has no resize inode.
         if rsv + desc_blocks > bpg * 3 / 4 {
-            return Err(Error::NeedsMetaBg {
-                desc_blocks,
-                reserved: rsv,
-                blocks_per_group: bpg,
-            });
+            features.incompat |= incompat::META_BG;
+            features.compat &= !compat::RESIZE_INODE;
+            rsv = 0;
         }
-        let mut overhead = 3 + itb as u32 + rsv + desc_blocks;
+        let meta_bg = features.incompat & incompat::META_BG != 0;
+        let table_overhead = if meta_bg { 1 } else { desc_blocks };
+        let mut overhead = 3 + itb as u32 + rsv + table_overhead;
         if overhead > bpg {
             return Err(Error::TooManyInodes);
         }
-        let mut features = p.features;
-        if resize && resize_inode_needs_large_file(bs) {
+        if features.compat & compat::RESIZE_INODE != 0 && resize_inode_needs_large_file(bs) {
             // ext2fs_create_resize_inode's i_size passes 2 GiB.
             features.ro_compat |= ro_compat::LARGE_FILE;
         }
+        // The last group's check counts the whole table even under
+        // meta_bg, as ext2fs_initialize does.
         overhead = 2 + itb as u32;
         if crate::layout::group_has_super(features, groups - 1) {
             overhead += 1 + desc_blocks + rsv;
@@ -274,6 +277,9 @@ pub fn plan(p: &Params) -> Result<Plan> {
         if p.rev_level >= DYNAMIC_REV {
             sb.set_features(features);
             sb.s_reserved_gdt_blocks = rsv as u16;
+            if features.incompat & incompat::META_BG != 0 {
+                sb.s_first_meta_bg = p.first_meta_bg;
+            }
             sb.s_default_mount_opts = p.default_mount_opts;
             if isize >= 160 {
                 sb.s_min_extra_isize = 32;
@@ -622,12 +628,10 @@ impl<'a> Writer<'a> {
             let copy = self.plan.sb.backup_copy(g);
             self.image
                 .write_at(self.offset + geo.superblock_offset(g), &copy.to_bytes())?;
-            let gdt = if g == 0 {
-                geo.first_data_block as u64 + 1
-            } else {
-                geo.group_first_block(g) + 1
-            };
-            out.put(gdt, &table)?;
+        }
+        for (block, first, count) in geo.descriptor_copies(false) {
+            let at = first as usize * bs;
+            out.put(block, &table[at..at + count as usize * bs])?;
         }
         out.flush()?;
         Ok(self.plan.sb)
@@ -676,7 +680,7 @@ pub fn ext4_only(f: &FeatureSet) -> Vec<String> {
                 | compat::FAST_COMMIT
                 | compat::STABLE_INODES
                 | compat::ORPHAN_FILE),
-        incompat: f.incompat & !(incompat::FILETYPE | incompat::WHITEOUT),
+        incompat: f.incompat & !(incompat::FILETYPE | incompat::WHITEOUT | incompat::META_BG),
         ro_compat: f.ro_compat & !(ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE),
     };
     bad.names()
@@ -722,6 +726,7 @@ pub fn small_image(size: u64, whiteout: bool) -> Result<Vec<u8>> {
         stripe_width: 0,
         now: 1_700_000_000,
         resize_blocks: None,
+        first_meta_bg: 0,
         inode_tables_zeroed: false,
         super_only: false,
     };

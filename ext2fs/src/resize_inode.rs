@@ -164,6 +164,7 @@ mod tests {
                 ..Default::default()
             },
             backup_bgs: [0; 2],
+            first_meta_bg: 0,
         };
         let s = reserved_slots(&geo);
         assert_eq!(s.len(), 255);

@@ -667,6 +667,11 @@ fn run(cli: &Cli) -> Result<()> {
         stripe_width: ext.stripe_width,
         now,
         resize_blocks: ext.resize,
+        // mke2fs' debugging aid, read only for a meta_bg asked for.
+        first_meta_bg: match std::env::var("MKE2FS_FIRST_META_BG") {
+            Ok(v) if features.incompat & incompat::META_BG != 0 => sector::atoi(&v) as u32,
+            _ => 0,
+        },
         // (-S writes no inode tables, so it marks none.)
         inode_tables_zeroed: (!lazy_itable_init || discards) && !cli.super_only,
         super_only: cli.super_only,

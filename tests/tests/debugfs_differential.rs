@@ -16,12 +16,7 @@ const SEED: u64 = 20261130;
 const CASES: u64 = 40;
 
 /// Differences docs/compat.md explains (section debugfs-union).
-const KNOWN: &[Known] = &[Known {
-    what: "debugfs",
-    contains: "",
-    when: "meta_bg",
-    reason: "meta_bg descriptors: the library cannot read them yet, so the filesystem is refused",
-}];
+const KNOWN: &[Known] = &[];
 
 /// Cases of SEED that differ for bugs not yet fixed (issue 17; docs/compat.md,
 /// "Open differences").

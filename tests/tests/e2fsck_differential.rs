@@ -16,13 +16,6 @@ const CASES: u64 = 60;
 /// Differences docs/compat.md explains (section e2fsck-union).
 const KNOWN: &[Known] = &[
     Known {
-        what: "e2fsck",
-        contains: "",
-        when: "meta_bg",
-        reason:
-            "meta_bg descriptors: the library cannot read them yet, so the filesystem is refused",
-    },
-    Known {
         what: "e2fsck -fn",
         contains: "",
         when: "inode_table 0'",

@@ -5,9 +5,8 @@
 //! `bench/differential --seed S --cases N` runs long ones through the
 //! same code (MKE2FS_DIFF_SEED, MKE2FS_DIFF_CASES, MKE2FS_DIFF_SECONDS).
 //!
-//! Differences docs/compat.md explains are counted, not failed: meta_bg
-//! and sparse_super2 (ours refuses them: no ext2 layout in the library
-//! for them yet).
+//! Differences docs/compat.md explains are counted, not failed:
+//! sparse_super2 (ours refuses it: no layout in the library for it yet).
 
 use std::time::{Duration, Instant};
 
@@ -15,10 +14,10 @@ use integration_tests::mkfs_pair::{draw, Case};
 use integration_tests::{skip_without_e2fsprogs, Lcg};
 
 /// A difference docs/compat.md lists: ours refuses a feature it has no
-/// ext2 layout for, where mke2fs makes the filesystem.
+/// layout for, where mke2fs makes the filesystem.
 fn documented(case: &Case, diffs: &[String]) -> bool {
     let asks = |f: &str| case.args.iter().any(|a| a.split(',').any(|x| x == f));
-    (asks("meta_bg") || asks("sparse_super2"))
+    asks("sparse_super2")
         && diffs
             .iter()
             .any(|d| d.starts_with("exit status: ours 1 real 0"))

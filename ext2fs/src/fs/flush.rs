@@ -63,14 +63,13 @@ impl Filesystem {
         };
         for g in std::iter::once(0).chain(backups) {
             let copy = self.sb.backup_copy(g);
-            let sb_off = geo.superblock_offset(g);
-            self.image.write_at(sb_off, &copy.to_bytes())?;
-            let gdt_block = if g == 0 {
-                geo.first_data_block as u64 + 1
-            } else {
-                geo.group_first_block(g) + 1
-            };
-            self.image.write_at(gdt_block * bs as u64, &table)?;
+            self.image
+                .write_at(geo.superblock_offset(g), &copy.to_bytes())?;
+        }
+        for (block, first, count) in geo.descriptor_copies(self.primary_only) {
+            let at = first as usize * bs;
+            self.image
+                .write_at(block * bs as u64, &table[at..at + count as usize * bs])?;
         }
         self.dirty_groups.iter_mut().for_each(|d| *d = false);
         self.dirty = false;

@@ -41,26 +41,13 @@ impl Filesystem {
             return Err(Error::UnsupportedFeatures(names.join(" ")));
         }
         let geo = Geometry::from_superblock(&sb);
-        // The descriptor table follows the superblock copy it came with.
-        let gdt_block = if sb_offset == SUPERBLOCK_OFFSET {
-            sb.s_first_data_block as u64 + 1
+        // The descriptor table goes with the superblock copy it came with.
+        let super_block = if sb_offset == SUPERBLOCK_OFFSET {
+            sb.s_first_data_block as u64
         } else {
-            sb_offset / geo.block_size as u64 + 1
+            sb_offset / geo.block_size as u64
         };
-        let table_bytes = geo.desc_blocks as u64 * geo.block_size as u64;
-        if gdt_block * geo.block_size as u64 + table_bytes > image.len() {
-            // A corrupt count must not make us allocate more than the image.
-            return Err(Error::corrupt(
-                Structure::Superblock,
-                0,
-                CorruptKind::DescriptorTablePastEnd {
-                    groups: geo.group_count,
-                    image_len: image.len(),
-                },
-            ));
-        }
-        let mut raw = vec![0u8; table_bytes as usize];
-        image.read_at(gdt_block * geo.block_size as u64, &mut raw)?;
+        let raw = read_descriptor_table(&image, &geo, super_block)?;
         let groups = group_desc::parse_table(&raw, geo.group_count)?;
         let n = groups.len();
         Ok(Filesystem {
@@ -169,6 +156,43 @@ impl Filesystem {
         }
         Ok(())
     }
+}
+
+/// Reads the descriptor table block by block from where
+/// `Geometry::descriptor_block` puts it (one run in the classic layout).
+fn read_descriptor_table(image: &Image, geo: &Geometry, super_block: u64) -> Result<Vec<u8>> {
+    let bs = geo.block_size as u64;
+    let past_end = |b: u64| (b + 1).saturating_mul(bs) > image.len();
+    // A corrupt count must not make us allocate more than the image.
+    if past_end(geo.desc_blocks as u64)
+        || (0..geo.desc_blocks).any(|i| past_end(geo.descriptor_block(super_block, i)))
+    {
+        return Err(Error::corrupt(
+            Structure::Superblock,
+            0,
+            CorruptKind::DescriptorTablePastEnd {
+                groups: geo.group_count,
+                image_len: image.len(),
+            },
+        ));
+    }
+    let blocks: Vec<u64> = (0..geo.desc_blocks)
+        .map(|i| geo.descriptor_block(super_block, i))
+        .collect();
+    let mut raw = vec![0u8; blocks.len() * bs as usize];
+    let mut i = 0;
+    while i < blocks.len() {
+        // Adjacent blocks in one read.
+        let run = blocks[i..]
+            .iter()
+            .zip(blocks[i]..)
+            .take_while(|(b, want)| **b == *want)
+            .count();
+        let at = i * bs as usize;
+        image.read_at(blocks[i] * bs, &mut raw[at..at + run * bs as usize])?;
+        i += run;
+    }
+    Ok(raw)
 }
 
 pub(super) fn read_superblock_at(image: &Image, offset: u64) -> Result<Superblock> {
