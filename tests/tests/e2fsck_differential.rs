@@ -89,6 +89,10 @@ const OPEN: &[Open] = &[
         reason: RESNAME,
     },
     Open {
+        case: 52,
+        reason: COUNTS,
+    },
+    Open {
         case: 58,
         reason: DESC,
     },
