@@ -1,7 +1,7 @@
-//! The FUSE engine serving several requests at once: lower files are read
-//! from their open descriptors outside the engine's lock, by several
-//! worker threads, while top files are written; every reader must get the
-//! data of the object it opened. Also what the kernel keeps across opens
+//! The FUSE engine under readers and writers at once: lower files are
+//! read from their open descriptors outside the engine's lock while top
+//! files are written; every reader must get the data of the object it
+//! opened. Also what the kernel keeps across opens
 //! (file data, listings) and passthrough.
 
 mod fuse_common;
