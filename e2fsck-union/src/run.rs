@@ -395,6 +395,9 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         ask.changed = true;
     }
     let now = check_time(std::env::var("E2FSCK_TIME").ok().as_deref());
+    // Everything written is stamped with the check's clock, the
+    // superblock's write time included (e2fsck's fs->now).
+    fs.set_fixed_time(Some(now));
     let mut progress = Progress::new(opts.progress_fd, device)?;
     let with_progress = opts.progress_fd.is_some();
     let started = Instant::now();
@@ -450,6 +453,9 @@ fn run_passes(
         ck.release_orphans()?;
         ck.fs.flush()?;
     }
+    // e2fsck distrusts a clock before 2010 unless E2FSCK_TIME sets it.
+    let clock_sane = std::env::var_os("E2FSCK_TIME").is_some() || ck.now >= 1_262_322_000;
+    ck.check_future_times(opts.force, clock_sane)?;
     if let Some(code) = skip_if_clean(ck, opts) {
         return Ok(Some(code));
     }

@@ -366,6 +366,54 @@ Either the superblock or the partition table is likely to be corrupt!",
         Ok(())
     }
 
+    /// e2fsck's check of the superblock's last mount and last write times
+    /// (made with -f or a check interval, and only on a sane clock): a
+    /// time in the future is set to now, quietly when it is less than a
+    /// day ahead (a hardware clock on local time). Only the superblock's
+    /// own times change, which e2fsck does not count as a repair.
+    pub fn check_future_times(&mut self, force: bool, clock_sane: bool) -> Result<()> {
+        const FUDGE: u64 = 86_400;
+        let sb = *self.fs.sb();
+        if !(force || sb.s_checkinterval != 0) || !clock_sane {
+            return Ok(());
+        }
+        let now = self.now;
+        let cases = [
+            (
+                sb.s_mtime,
+                Code::FutureLastMount,
+                Code::FutureLastMountFudged,
+            ),
+            (
+                sb.s_wtime,
+                Code::FutureLastWrite,
+                Code::FutureLastWriteFudged,
+            ),
+        ];
+        for (i, (when, far, near)) in cases.into_iter().enumerate() {
+            if when <= now {
+                continue;
+            }
+            let code = if when as u64 <= now as u64 + FUDGE {
+                near
+            } else {
+                far
+            };
+            let c = Ctx {
+                str1: cli_common::asctime(when as i64),
+                str2: cli_common::asctime(now as i64),
+                ..Default::default()
+            };
+            if self.problem(code, &c)? {
+                self.fs.update_superblock(|sb| match i {
+                    0 => sb.s_mtime = now,
+                    _ => sb.s_wtime = now,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// e2fsck's uninit checks of one descriptor: without uninit_bg or
     /// metadata_csum only the UNINIT flags and an unused-inodes count mean
     /// anything wrong (INODE_ZEROED, which mke2fs sets whenever it zeroes

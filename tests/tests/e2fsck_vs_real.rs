@@ -459,3 +459,82 @@ fn table_at_block_zero_is_relocated() {
         assert_eq!(code, 0, "{field}: the real e2fsck after ours:\n{out}");
     }
 }
+
+#[test]
+fn future_superblock_times_are_set_to_now() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    // The runs see the clock a moment apart: compare without "now = ...".
+    let steady = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("\tnow = "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // s_mtime at 0x2C, s_wtime at 0x30 of the superblock.
+    for (at, when, message) in [
+        (0x2C, now + 3600 * 24 * 365, "Superblock last mount time ("),
+        (
+            0x2C,
+            now + 3600,
+            "Superblock last mount time is in the future.\n",
+        ),
+        (0x30, now + 3600 * 24 * 365, "Superblock last write time ("),
+        (
+            0x30,
+            now + 3600,
+            "Superblock last write time is in the future.\n",
+        ),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let img = t.path().join("future.img");
+        real_mkfs(&img, &[], "8M");
+        poke(&img, 1024 + at, &when.to_le_bytes());
+        for args in [&["-fn"][..], &["-fp"], &["-p"], &["-fy"]] {
+            let run = tempfile::tempdir().unwrap();
+            let (oc, os, rc, rs) = both_in(run.path(), &img, args);
+            assert_eq!(
+                (oc, steady(&os)),
+                (rc, steady(&rs)),
+                "{args:?}: ours (left) and e2fsck differ"
+            );
+            // Not forced and no check interval: not looked at.
+            assert_eq!(os.contains(message), args != ["-p"], "{args:?}:\n{os}");
+            // Only the superblock's own time changes: no repair.
+            assert_eq!(oc, 0, "{args:?}:\n{os}");
+            if args == ["-fy"] {
+                assert_real_fsck_clean(&run.path().join("ours/test.img"));
+            }
+        }
+    }
+}
+
+#[test]
+fn write_time_is_the_check_clock() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A repair under E2FSCK_TIME stamps the superblock with that time, as
+    // e2fsck does; a real clock time there would be "in the future" to
+    // the next check on the same clock (e2fsprogs' f_dup_resize, run 2).
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("clock.img");
+    real_mkfs(&img, &[], "8M");
+    let fsck = |args: &[&str]| {
+        run(Command::new(our_bin("e2fsck-union"))
+            .env("E2FSCK_TIME", "1113200000")
+            .args(args)
+            .arg(&img))
+    };
+    let out = fsck(&["-fy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(open_rw(&img).sb().s_wtime, 1_113_200_000);
+    let out = fsck(&["-fn"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("in the future"), "{}", text(&out));
+}
