@@ -164,6 +164,11 @@ pub fn le32(buf: &[u8], off: usize) -> u32 {
     u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
 }
 
+/// Reads a little-endian u64 at `off`; callers guarantee the bounds.
+pub fn le64(buf: &[u8], off: usize) -> u64 {
+    u64::from(le32(buf, off)) | u64::from(le32(buf, off + 4)) << 32
+}
+
 pub fn put16(buf: &mut [u8], off: usize, v: u16) {
     buf[off..off + 2].copy_from_slice(&v.to_le_bytes());
 }

@@ -21,6 +21,7 @@ use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::codec::{le32, le64};
 use crate::crc32c::crc32c_le;
 use crate::image::Image;
 use crate::run_bitmap::RunBitmap;
@@ -95,14 +96,6 @@ pub struct Header {
     pub fs_offset: u64,
 }
 
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn le64(b: &[u8], at: usize) -> u64 {
-    (le32(b, at) as u64) | (le32(b, at + 4) as u64) << 32
-}
-
 impl Header {
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
@@ -169,6 +162,26 @@ pub struct Key {
     pub size: u32,
 }
 
+impl Key {
+    /// The key in `slot` of a key block (slot 0 follows the block's own
+    /// magic and checksum).
+    fn read(block: &[u8], slot: usize) -> Key {
+        let at = KEY_LEN * (slot + 1);
+        Key {
+            fsblk: le64(block, at),
+            crc: le32(block, at + 8),
+            size: le32(block, at + 12),
+        }
+    }
+
+    fn write(&self, block: &mut [u8], slot: usize) {
+        let at = KEY_LEN * (slot + 1);
+        block[at..at + 8].copy_from_slice(&self.fsblk.to_le_bytes());
+        block[at + 8..at + 12].copy_from_slice(&self.crc.to_le_bytes());
+        block[at + 12..at + 16].copy_from_slice(&self.size.to_le_bytes());
+    }
+}
+
 /// What an undo file holds: its header and each key with the undo block
 /// its data starts at.
 #[derive(Debug)]
@@ -211,12 +224,7 @@ pub fn read_contents(file: &File, path: &Path) -> Result<Contents> {
         lblk += 1;
         let here = (header.num_keys - keys.len() as u64).min(per_block);
         for j in 0..here as usize {
-            let at = KEY_LEN * (j + 1);
-            let key = Key {
-                fsblk: le64(&block, at),
-                crc: le32(&block, at + 8),
-                size: le32(&block, at + 12),
-            };
+            let key = Key::read(&block, j);
             if key.size as u64 > MAX_EXTENT_BLOCKS * bs {
                 return Err(corrupt(path));
             }
@@ -441,20 +449,12 @@ impl UndoLog {
     }
 
     fn put_key(&mut self, slot: usize, key: &Key) {
-        let at = KEY_LEN * (slot + 1);
-        self.key_block[at..at + 8].copy_from_slice(&key.fsblk.to_le_bytes());
-        self.key_block[at + 8..at + 12].copy_from_slice(&key.crc.to_le_bytes());
-        self.key_block[at + 12..at + 16].copy_from_slice(&key.size.to_le_bytes());
+        key.write(&mut self.key_block, slot);
     }
 
     fn last_key(&self) -> Option<Key> {
         let slot = self.keys_in_block.checked_sub(1)?;
-        let at = KEY_LEN * (slot + 1);
-        Some(Key {
-            fsblk: le64(&self.key_block, at),
-            crc: le32(&self.key_block, at + 8),
-            size: le32(&self.key_block, at + 12),
-        })
+        Some(Key::read(&self.key_block, slot))
     }
 
     /// The device's superblock bytes now (zero where the device ends).
