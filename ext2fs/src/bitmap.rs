@@ -11,6 +11,7 @@ pub struct Bitmap {
 }
 
 impl Bitmap {
+    /// A bitmap of `len` clear bits.
     pub fn new(len: u64) -> Self {
         Bitmap {
             words: vec![0; len.div_ceil(64) as usize],
@@ -18,10 +19,12 @@ impl Bitmap {
         }
     }
 
+    /// How many bits it has.
     pub fn len(&self) -> u64 {
         self.len
     }
 
+    /// Whether it has no bits.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -31,6 +34,7 @@ impl Bitmap {
         i >= self.len || (self.words[(i / 64) as usize] >> (i % 64)) & 1 == 1
     }
 
+    /// Sets bit `i` to `v` (out-of-range bits are ignored).
     pub fn set(&mut self, i: u64, v: bool) {
         if i >= self.len {
             return;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use crate::image::{Image, RunWriter};
 use crate::Result;
 
+/// Written blocks held in memory by block number until written out.
 #[derive(Debug)]
 pub struct BlockCache {
     blocks: HashMap<u64, Vec<u8>>,
@@ -23,6 +24,7 @@ impl BlockCache {
     /// through.
     pub const SHORT_RUN: usize = 64 << 10;
 
+    /// A cache of `block_size`-byte blocks holding about `bytes` bytes.
     pub fn new(block_size: u32, bytes: usize) -> Self {
         BlockCache {
             blocks: HashMap::new(),
@@ -31,14 +33,17 @@ impl BlockCache {
         }
     }
 
+    /// The cached contents of `block`.
     pub fn get(&self, block: u64) -> Option<&[u8]> {
         self.blocks.get(&block).map(|b| b.as_slice())
     }
 
+    /// The cached contents of `block`, to change in place.
     pub fn get_mut(&mut self, block: u64) -> Option<&mut Vec<u8>> {
         self.blocks.get_mut(&block)
     }
 
+    /// Holds `data` (one whole block) as the new contents of `block`.
     pub fn insert(&mut self, block: u64, data: Vec<u8>) {
         debug_assert_eq!(data.len(), self.block_size);
         self.blocks.insert(block, data);
@@ -79,6 +84,7 @@ impl BlockCache {
         }
     }
 
+    /// Whether the cache holds its capacity and should be written out.
     pub fn is_full(&self) -> bool {
         self.blocks.len() >= self.capacity
     }

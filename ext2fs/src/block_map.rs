@@ -10,9 +10,13 @@ use crate::{Error, Result};
 pub enum BlockKind {
     /// A data block at this logical block number.
     Data(u64),
-    /// An indirect block; `level` 1 = single, 2 = double, 3 = triple;
-    /// `first` = the first logical block it covers.
-    Indirect { level: u8, first: u64 },
+    /// An indirect block.
+    Indirect {
+        /// 1 = single, 2 = double, 3 = triple indirect.
+        level: u8,
+        /// The first logical block it covers.
+        first: u64,
+    },
 }
 
 /// Largest logical block + 1 reachable through the map.
@@ -43,7 +47,9 @@ impl BlockKind {
 /// One pointer of the map as `iterate` shows it to its visitor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapPtr {
+    /// What the block is for.
     pub kind: BlockKind,
+    /// The pointer's value: the physical block.
     pub pblk: u32,
     /// An indirect block this map listed already (a loop, or a map made to
     /// cost pointers^3 reads): it is shown but never descended into again.
@@ -51,10 +57,12 @@ pub struct MapPtr {
 }
 
 impl MapPtr {
+    /// Whether it points at a data block.
     pub fn is_data(&self) -> bool {
         matches!(self.kind, BlockKind::Data(_))
     }
 
+    /// The logical block (see [`BlockKind::lblk`]).
     pub fn lblk(&self) -> u64 {
         self.kind.lblk()
     }
@@ -64,6 +72,7 @@ impl MapPtr {
 /// BLOCK_ABORT).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Visit {
+    /// Leave the pointer as it is.
     Keep,
     /// Store this value instead (0 clears the pointer; a cleared indirect
     /// block is not descended into).
@@ -85,6 +94,7 @@ pub struct MapEdit {
     pub writes: Vec<(u64, Vec<u8>)>,
     /// i_block itself changed (the inode must be written).
     pub i_block_changed: bool,
+    /// The visitor stopped the walk.
     pub stopped: bool,
 }
 

@@ -11,7 +11,9 @@ use nom::IResult;
 pub trait Field: Sized {
     /// Size of the field on disk, in bytes.
     const SIZE: usize;
+    /// Parses the field from the start of `input`.
     fn parse(input: &[u8]) -> IResult<&[u8], Self>;
+    /// Appends the field's on-disk bytes to `out`.
     fn write(&self, out: &mut Vec<u8>);
 }
 
@@ -169,10 +171,12 @@ pub fn le64(buf: &[u8], off: usize) -> u64 {
     u64::from(le32(buf, off)) | u64::from(le32(buf, off + 4)) << 32
 }
 
+/// Writes `v` little-endian at `off`; callers guarantee the bounds.
 pub fn put16(buf: &mut [u8], off: usize, v: u16) {
     buf[off..off + 2].copy_from_slice(&v.to_le_bytes());
 }
 
+/// Writes `v` little-endian at `off`; callers guarantee the bounds.
 pub fn put32(buf: &mut [u8], off: usize, v: u32) {
     buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
 }

@@ -94,6 +94,8 @@ impl Shared {
     }
 }
 
+/// The writer thread's handle: queues writes in order and lets reads wait
+/// for queued writes they overlap.
 pub struct DirectWriter {
     jobs: Option<SyncSender<(u64, u64, Payload)>>,
     shared: Arc<Shared>,

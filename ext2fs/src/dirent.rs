@@ -10,18 +10,27 @@ use crate::{CorruptKind, Error, Result, Structure};
 
 /// EXT2_FT_* values in `file_type`.
 pub mod ft {
+    /// Type not recorded.
     pub const UNKNOWN: u8 = 0;
+    /// Regular file.
     pub const REG_FILE: u8 = 1;
+    /// Directory.
     pub const DIR: u8 = 2;
+    /// Character device.
     pub const CHRDEV: u8 = 3;
+    /// Block device.
     pub const BLKDEV: u8 = 4;
+    /// FIFO.
     pub const FIFO: u8 = 5;
+    /// Socket.
     pub const SOCK: u8 = 6;
+    /// Symbolic link.
     pub const SYMLINK: u8 = 7;
     /// Union mounts: whiteout (inode 0).
     pub const WHT: u8 = 8;
     /// Union mounts: fallthru (inode 0; union-ext2.md **Decision**).
     pub const FALLTHRU: u8 = 9;
+    /// One past the last type value in use (with the union types).
     pub const MAX: u8 = 10;
     /// The htree tail/checksum pseudo-entry type (metadata_csum only).
     pub const DIR_CSUM: u8 = 0xDE;
@@ -29,6 +38,7 @@ pub mod ft {
 
 /// Fixed header size of a directory entry.
 pub const HEADER_LEN: usize = 8;
+/// The longest name an entry holds (name_len is one byte).
 pub const NAME_MAX: usize = 255;
 
 /// EXT2_DIR_REC_LEN: the smallest record for a name of `name_len` bytes.
@@ -39,15 +49,18 @@ pub const fn rec_len_for(name_len: usize) -> usize {
 /// One directory entry as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {
+    /// The entry's inode (0: unused, or a whiteout or fallthru).
     pub inode: u32,
     /// Record length as it applies (already decoded for 64 KiB blocks).
     pub rec_len: u32,
     /// The low byte of the legacy 16-bit name length when `filetype` is off.
     pub file_type: u8,
+    /// The name (name_len bytes, no NUL).
     pub name: Vec<u8>,
 }
 
 impl DirEntry {
+    /// An entry for `name` with the smallest rec_len it fits.
     pub fn new(inode: u32, file_type: u8, name: &[u8]) -> Self {
         DirEntry {
             inode,
@@ -57,10 +70,12 @@ impl DirEntry {
         }
     }
 
+    /// Whether this is a whiteout (inode 0, type [`ft::WHT`]).
     pub fn is_whiteout(&self) -> bool {
         self.inode == 0 && self.file_type == ft::WHT
     }
 
+    /// Whether this is a fallthru (inode 0, type [`ft::FALLTHRU`]).
     pub fn is_fallthru(&self) -> bool {
         self.inode == 0 && self.file_type == ft::FALLTHRU
     }
@@ -76,10 +91,12 @@ impl DirEntry {
         rec_len_for(self.name.len())
     }
 
+    /// Whether the name is ".".
     pub fn is_dot(&self) -> bool {
         self.name == b"."
     }
 
+    /// Whether the name is "..".
     pub fn is_dotdot(&self) -> bool {
         self.name == b".."
     }
@@ -97,6 +114,8 @@ pub fn rec_len_from_disk(v: u16, block_size: usize) -> u32 {
     }
 }
 
+/// rec_len in bytes to its on-disk 16-bit form (the inverse of
+/// [`rec_len_from_disk`]).
 pub fn rec_len_to_disk(len: u32, block_size: usize) -> u16 {
     if block_size < 65536 || len < 65536 {
         return len as u16;
@@ -180,14 +199,21 @@ pub fn parse_block(buf: &[u8], dir: u32, block: u64) -> Result<Vec<DirEntry>> {
 /// One entry seen in place, without copying its name.
 #[derive(Clone, Copy, Debug)]
 pub struct RawView<'a> {
+    /// The entry's byte offset in its block.
     pub offset: usize,
+    /// The inode field.
     pub inode: u32,
+    /// The record length, decoded for the block size.
     pub rec_len: usize,
+    /// The file type byte.
     pub file_type: u8,
+    /// The name (name_len bytes).
     pub name: &'a [u8],
 }
 
 impl RawView<'_> {
+    /// In use: a live entry, a whiteout or a fallthru (union-ext2.md).
+    /// Without the whiteout feature only live entries are in use.
     pub fn in_use(&self, whiteout_feature: bool) -> bool {
         self.inode != 0 || (whiteout_feature && matches!(self.file_type, ft::WHT | ft::FALLTHRU))
     }
@@ -215,13 +241,16 @@ fn rec_len_at(buf: &[u8], off: usize) -> usize {
 /// (one found in the slack of a live entry's rec_len).
 #[derive(Clone, Copy, Debug)]
 pub struct BlockEntry<'a> {
+    /// The entry.
     pub view: RawView<'a>,
+    /// Whether it is a removed entry in slack.
     pub removed: bool,
 }
 
 /// Where a `BlockCursor` met an entry it cannot step over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MalformedEntry {
+    /// The byte offset of the entry that does not fit.
     pub offset: usize,
 }
 
@@ -263,6 +292,8 @@ pub struct BlockCursor<'a> {
 }
 
 impl<'a> BlockCursor<'a> {
+    /// A cursor at the start of the block `buf`; `include_removed` also
+    /// yields removed entries found in slack.
     pub fn new(buf: &'a [u8], include_removed: bool) -> Self {
         BlockCursor {
             buf,
@@ -330,22 +361,27 @@ pub struct RawBlock {
 }
 
 impl RawBlock {
+    /// The block `buf` (one whole directory block).
     pub fn new(buf: Vec<u8>) -> Self {
         RawBlock { buf }
     }
 
+    /// The block's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.buf
     }
 
+    /// The block's bytes, edits included.
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
 
+    /// The block size.
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
+    /// Whether the block has no bytes.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
@@ -372,6 +408,7 @@ impl RawBlock {
         }
     }
 
+    /// The inode field of the entry at `o`.
     pub fn inode(&self, o: usize) -> u32 {
         u32::from_le_bytes(std::array::from_fn(|i| self.byte(o + AT_INODE + i)))
     }
@@ -382,10 +419,12 @@ impl RawBlock {
         rec_len_from_disk(raw, self.buf.len()) as usize
     }
 
+    /// The name_len byte of the entry at `o`.
     pub fn name_len(&self, o: usize) -> usize {
         self.byte(o + AT_NAME_LEN) as usize
     }
 
+    /// The file type byte of the entry at `o`.
     pub fn file_type(&self, o: usize) -> u8 {
         self.byte(o + AT_FILE_TYPE)
     }
@@ -397,6 +436,8 @@ impl RawBlock {
         &self.buf[start..end]
     }
 
+    /// The name of the entry at `o`, for editing in place (cut at the
+    /// end of the block).
     pub fn name_mut(&mut self, o: usize) -> &mut [u8] {
         let start = (o + HEADER_LEN).min(self.buf.len());
         let end = (start + self.name_len(o)).min(self.buf.len());
@@ -415,19 +456,23 @@ impl RawBlock {
             .is_some_and(|rest| rest.starts_with(prefix))
     }
 
+    /// Sets the inode field of the entry at `o`.
     pub fn set_inode(&mut self, o: usize, v: u32) {
         self.put(o + AT_INODE, &v.to_le_bytes());
     }
 
+    /// Sets the rec_len of the entry at `o` (encoded for the block size).
     pub fn set_rec_len(&mut self, o: usize, len: usize) {
         let raw = rec_len_to_disk(len as u32, self.buf.len());
         self.put(o + AT_REC_LEN, &raw.to_le_bytes());
     }
 
+    /// Sets the name_len byte of the entry at `o`.
     pub fn set_name_len(&mut self, o: usize, len: u8) {
         self.set_byte(o + AT_NAME_LEN, len);
     }
 
+    /// Sets the file type byte of the entry at `o`.
     pub fn set_file_type(&mut self, o: usize, t: u8) {
         self.set_byte(o + AT_FILE_TYPE, t);
     }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+/// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// What went wrong, as a variant a caller can act on (an exit code, an
@@ -10,9 +11,16 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A structure's bytes end before its fixed size (a short read).
     #[error("{what} is truncated ({have} bytes)")]
-    Truncated { what: &'static str, have: usize },
+    Truncated {
+        /// The structure being parsed.
+        what: &'static str,
+        /// How many bytes there were.
+        have: usize,
+    },
 
+    /// The superblock's s_magic is not 0xEF53 (the value found).
     #[error("bad magic number in superblock (0x{0:04x}, expected 0xef53)")]
     BadMagic(u16),
 
@@ -21,51 +29,92 @@ pub enum Error {
     /// directory inode or block, as `structure` says).
     #[error("{}", corrupt_text(*structure, *number, kind))]
     Corrupt {
+        /// What is wrong.
         kind: CorruptKind,
+        /// The structure it is wrong in.
         structure: Structure,
+        /// The structure's number (see [`Structure`]).
         number: u64,
     },
 
+    /// A block number at or past s_blocks_count.
     #[error("block {block} is outside the filesystem ({blocks} blocks)")]
-    BlockOutOfRange { block: u64, blocks: u64 },
+    BlockOutOfRange {
+        /// The block asked for.
+        block: u64,
+        /// The filesystem's block count.
+        blocks: u64,
+    },
 
+    /// An inode number 0 or past s_inodes_count.
     #[error("inode {ino} is outside the filesystem ({inodes} inodes)")]
-    InodeOutOfRange { ino: u32, inodes: u32 },
+    InodeOutOfRange {
+        /// The inode asked for.
+        ino: u32,
+        /// The filesystem's inode count.
+        inodes: u32,
+    },
 
+    /// A group number past the group count.
     #[error("group {group} is outside the filesystem ({count} groups)")]
-    GroupOutOfRange { group: u32, count: usize },
+    GroupOutOfRange {
+        /// The group asked for.
+        group: u32,
+        /// The filesystem's group count.
+        count: usize,
+    },
 
+    /// Incompat features this library does not implement, by name.
     #[error("filesystem has unsupported features: {0}")]
     UnsupportedFeatures(String),
 
+    /// Opening for writing a filesystem that is mounted.
     #[error("{}: is mounted on {}; refusing to write to a mounted filesystem", path.display(), mountpoint.display())]
-    Mounted { path: PathBuf, mountpoint: PathBuf },
+    Mounted {
+        /// The device or image opened.
+        path: PathBuf,
+        /// Where it is mounted.
+        mountpoint: PathBuf,
+    },
 
+    /// A device held exclusively by the system (O_EXCL refused).
     #[error("{}: is in use by the system (mounted or held open exclusively)", .0.display())]
     InUse(PathBuf),
 
+    /// An image file another writer holds the lock of.
     #[error("{}: is opened for writing by another program (locked); refusing a second writer", .0.display())]
     Locked(PathBuf),
 
+    /// An I/O error on a file the library opened.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The system's error.
         #[source]
         source: std::io::Error,
     },
 
+    /// ENOSPC: no free block or inode is left.
     #[error("could not allocate {what}: filesystem is full")]
-    NoSpace { what: &'static str },
+    NoSpace {
+        /// What was being allocated ("block", "inode", ...).
+        what: &'static str,
+    },
 
+    /// EEXIST: the name is already in the directory.
     #[error("{0}: file exists")]
     Exists(String),
 
+    /// ENOENT: the name or path does not exist.
     #[error("{0}: no such file or directory")]
     NotFound(String),
 
+    /// ENOTDIR: a path component or target that must be a directory is not.
     #[error("{0}: not a directory")]
     NotDirectory(String),
 
+    /// ENOTEMPTY: a directory to remove still has entries.
     #[error("{0}: directory not empty")]
     NotEmpty(String),
 
@@ -74,19 +123,27 @@ pub enum Error {
     #[error("inode {0}: too many links")]
     TooManyLinks(u32),
 
+    /// A name a directory entry (or a symlink target) cannot hold, with
+    /// the reason.
     #[error("invalid name {0:?}: {1}")]
     InvalidName(String, &'static str),
 
+    /// ENAMETOOLONG: a name longer than a directory entry holds.
     #[error("name too long ({len} bytes, at most {max}): {name:?}")]
     NameTooLong {
+        /// The name.
         name: String,
+        /// Its length in bytes.
         len: usize,
+        /// The longest name allowed.
         max: usize,
     },
 
+    /// EISDIR: a file operation on a directory.
     #[error("{0}: is a directory")]
     IsDirectory(String),
 
+    /// EPERM: a hard link to a directory.
     #[error("hard links to directories are not allowed")]
     DirectoryHardLink,
 
@@ -94,43 +151,74 @@ pub enum Error {
     #[error("file size {0} is larger than ext2 allows")]
     FileTooLarge(u64),
 
+    /// A logical block past the last one a triple-indirect map reaches.
     #[error("logical block {0} is beyond the largest ext2 file")]
     BlockBeyondLargestFile(u64),
 
+    /// An operation needing a feature the filesystem lacks (its name).
     #[error("the filesystem does not have {0}")]
     MissingFeature(&'static str),
 
+    /// A union operation on an entry whose file type is neither whiteout
+    /// nor fallthru.
     #[error("file type {0} is not a union entry")]
     NotUnionEntry(u8),
 
+    /// A directory hash version this library does not compute.
     #[error("unsupported directory hash version {0}")]
     UnsupportedHash(u8),
 
+    /// An indirect block reached twice while walking one block map.
     #[error("indirect block {0} appears twice in one block map (a loop)")]
     BlockMapLoop(u32),
 
+    /// A directory too large for a two-level hash index.
     #[error("directory {dir} needs {leaves} leaf blocks; a two-level htree holds {max}")]
-    HtreeTooLarge { dir: u32, leaves: usize, max: usize },
+    HtreeTooLarge {
+        /// The directory's inode.
+        dir: u32,
+        /// The leaf blocks its entries need.
+        leaves: usize,
+        /// The most leaves two levels index.
+        max: usize,
+    },
 
+    /// A slow symlink whose size is a block or more (the size).
     #[error("symlink of {0} bytes")]
     SymlinkTooLong(u64),
 
+    /// A directory block that was mapped is gone when read again (the
+    /// logical block).
     #[error("directory block {0} vanished")]
     DirectoryBlockVanished(u64),
 
     /// A directory block to write whose entries do not tile it exactly.
     #[error("directory entry {name:?}: rec_len {rec_len} too small")]
-    RecLenTooSmall { name: String, rec_len: u32 },
+    RecLenTooSmall {
+        /// The entry's name.
+        name: String,
+        /// The rec_len it was given.
+        rec_len: u32,
+    },
 
+    /// Entries to write that do not cover their block exactly.
     #[error("directory entries cover {covered} bytes of a {block_size}-byte block")]
-    EntriesDoNotTile { covered: usize, block_size: usize },
+    EntriesDoNotTile {
+        /// The bytes the entries cover.
+        covered: usize,
+        /// The block size.
+        block_size: usize,
+    },
 
+    /// A block write whose length is not a multiple of the block size.
     #[error("write of {0} bytes is not whole blocks")]
     NotWholeBlocks(usize),
 
+    /// In-inode xattrs that do not fit the inode's extra space.
     #[error("in-inode xattr area too large")]
     InodeXattrAreaTooLarge,
 
+    /// An xattr name that is only a namespace prefix ("user.").
     #[error("xattr name {0:?} has no name after its prefix")]
     EmptyXattrName(String),
 
@@ -142,15 +230,24 @@ pub enum Error {
     #[error("image lock poisoned")]
     LockPoisoned,
 
+    /// An operation only an in-memory image supports, on a file.
     #[error("in-memory image expected")]
     NotInMemory,
 
+    /// A POSIX ACL xattr value that does not parse (the reason).
     #[error("bad POSIX ACL value: {0}")]
     BadAcl(String),
 
+    /// A device number the inode's device encoding cannot hold.
     #[error("device {major},{minor} does not fit ext2's encoding (majors up to 4095, minors up to 1048575)")]
-    DeviceTooLarge { major: u32, minor: u32 },
+    DeviceTooLarge {
+        /// The major number.
+        major: u32,
+        /// The minor number.
+        minor: u32,
+    },
 
+    /// Releasing an orphan that is not on the orphan chain.
     #[error("inode {0} is not on the orphan list")]
     NotOrphan(u32),
 
@@ -162,7 +259,12 @@ pub enum Error {
     #[error(
         "blocks per group count out of range ({blocks_per_group}; 256 to {max} in multiples of 8)"
     )]
-    BlocksPerGroupOutOfRange { blocks_per_group: u32, max: u32 },
+    BlocksPerGroupOutOfRange {
+        /// The value asked for.
+        blocks_per_group: u32,
+        /// The largest allowed (8 * block size).
+        max: u32,
+    },
 
     /// mke2fs geometry: more blocks than 32-bit block numbers reach.
     #[error(
@@ -172,7 +274,12 @@ pub enum Error {
 
     /// mke2fs geometry: an inode size that is not a power of two in 128..=block size.
     #[error("invalid inode size {size} (min 128/max {max})")]
-    InvalidInodeSize { size: u32, max: u32 },
+    InvalidInodeSize {
+        /// The size asked for.
+        size: u32,
+        /// The largest allowed (the block size).
+        max: u32,
+    },
 
     /// mke2fs geometry: the inode tables alone would fill the filesystem.
     #[error(
@@ -181,8 +288,11 @@ pub enum Error {
          or lower inode count (-N).\n"
     )]
     InodeTablesTooBig {
+        /// The inode size.
         inode_size: u32,
+        /// The inode count asked for.
         inodes: u64,
+        /// The filesystem's block count.
         blocks: u64,
     },
 
@@ -197,10 +307,13 @@ pub enum Error {
     /// The undo file (`-z`) cannot be used, or a write cannot be recorded.
     #[error("{}: {problem}", path.display())]
     Undo {
+        /// The undo file.
         path: PathBuf,
+        /// What is wrong with it.
         problem: crate::undo::UndoProblem,
     },
 
+    /// EROFS: a write to a filesystem opened read-only.
     #[error("filesystem is opened read-only")]
     ReadOnly,
 }
@@ -228,6 +341,7 @@ impl Error {
         }
     }
 
+    /// An [`Error::Io`] on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -4,71 +4,124 @@
 /// Which of the three superblock feature words a flag lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FeatureKind {
+    /// s_feature_compat: a kernel without the feature may still write.
     Compat,
+    /// s_feature_incompat: a kernel without the feature must not mount.
     Incompat,
+    /// s_feature_ro_compat: a kernel without the feature may only read.
     RoCompat,
 }
 
+/// s_feature_compat bits.
 pub mod compat {
+    /// dir_prealloc: preallocate directory blocks.
     pub const DIR_PREALLOC: u32 = 0x0001;
+    /// imagic_inodes: AFS server inodes.
     pub const IMAGIC_INODES: u32 = 0x0002;
+    /// has_journal: an ext3 journal.
     pub const HAS_JOURNAL: u32 = 0x0004;
+    /// ext_attr: extended attributes.
     pub const EXT_ATTR: u32 = 0x0008;
+    /// resize_inode: GDT blocks reserved for online growth.
     pub const RESIZE_INODE: u32 = 0x0010;
+    /// dir_index: hash-indexed directories.
     pub const DIR_INDEX: u32 = 0x0020;
+    /// lazy_bg: uninitialised groups (obsolete).
     pub const LAZY_BG: u32 = 0x0040;
+    /// snapshot_bitmap: snapshot exclude bitmap.
     pub const EXCLUDE_BITMAP: u32 = 0x0100;
+    /// sparse_super2: at most two backup superblocks.
     pub const SPARSE_SUPER2: u32 = 0x0200;
+    /// fast_commit: ext4 fast-commit journal.
     pub const FAST_COMMIT: u32 = 0x0400;
+    /// stable_inodes: inode numbers never change.
     pub const STABLE_INODES: u32 = 0x0800;
+    /// orphan_file: orphans kept in a file.
     pub const ORPHAN_FILE: u32 = 0x1000;
 }
 
+/// s_feature_incompat bits.
 pub mod incompat {
+    /// compression (old compression patches).
     pub const COMPRESSION: u32 = 0x0001;
+    /// filetype: directory entries carry a file type.
     pub const FILETYPE: u32 = 0x0002;
+    /// needs_recovery: the journal must be replayed.
     pub const RECOVER: u32 = 0x0004;
+    /// journal_dev: an external journal device.
     pub const JOURNAL_DEV: u32 = 0x0008;
+    /// meta_bg: descriptors spread over meta groups.
     pub const META_BG: u32 = 0x0010;
     /// Union mounts: whiteouts, fallthrus and opaque directories.
     pub const WHITEOUT: u32 = 0x0020;
+    /// extent: extent-mapped files (ext4).
     pub const EXTENTS: u32 = 0x0040;
+    /// 64bit: 64-bit block numbers (ext4).
     pub const BIT64: u32 = 0x0080;
+    /// mmp: multiple mount protection.
     pub const MMP: u32 = 0x0100;
+    /// flex_bg: group metadata packed together.
     pub const FLEX_BG: u32 = 0x0200;
+    /// ea_inode: xattr values in inodes.
     pub const EA_INODE: u32 = 0x0400;
+    /// dirdata: data in directory entries (Lustre).
     pub const DIRDATA: u32 = 0x1000;
+    /// metadata_csum_seed: checksum seed in the superblock.
     pub const CSUM_SEED: u32 = 0x2000;
+    /// large_dir: directories past 2 GiB and 3-level htrees.
     pub const LARGEDIR: u32 = 0x4000;
+    /// inline_data: data kept in the inode.
     pub const INLINE_DATA: u32 = 0x8000;
+    /// encrypt: encrypted files.
     pub const ENCRYPT: u32 = 0x10000;
+    /// casefold: case-insensitive directories.
     pub const CASEFOLD: u32 = 0x20000;
 }
 
+/// s_feature_ro_compat bits.
 pub mod ro_compat {
+    /// sparse_super: backups only in groups 0, 1 and powers of 3, 5, 7.
     pub const SPARSE_SUPER: u32 = 0x0001;
+    /// large_file: files of 2 GiB or more.
     pub const LARGE_FILE: u32 = 0x0002;
+    /// btree_dir (never used).
     pub const BTREE_DIR: u32 = 0x0004;
+    /// huge_file: files past 2 TiB (ext4).
     pub const HUGE_FILE: u32 = 0x0008;
+    /// uninit_bg: group descriptor checksums.
     pub const GDT_CSUM: u32 = 0x0010;
+    /// dir_nlink: more than 65000 subdirectories.
     pub const DIR_NLINK: u32 = 0x0020;
+    /// extra_isize: large inodes keep s_min_extra_isize.
     pub const EXTRA_ISIZE: u32 = 0x0040;
+    /// snapshot (next3 snapshots).
     pub const HAS_SNAPSHOT: u32 = 0x0080;
+    /// quota: quota inodes.
     pub const QUOTA: u32 = 0x0100;
+    /// bigalloc: allocation in clusters.
     pub const BIGALLOC: u32 = 0x0200;
+    /// metadata_csum: checksums on all metadata.
     pub const METADATA_CSUM: u32 = 0x0400;
+    /// replica (Lustre).
     pub const REPLICA: u32 = 0x0800;
+    /// read-only: the filesystem must not be written.
     pub const READONLY: u32 = 0x1000;
+    /// project: project quota.
     pub const PROJECT: u32 = 0x2000;
+    /// shared_blocks: blocks shared between files.
     pub const SHARED_BLOCKS: u32 = 0x4000;
+    /// verity: fs-verity files.
     pub const VERITY: u32 = 0x8000;
 }
 
 /// One named feature flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Feature {
+    /// The word it lives in.
     pub kind: FeatureKind,
+    /// Its bit.
     pub mask: u32,
+    /// Its name as e2fsprogs spells it (lib/e2p/feature.c).
     pub name: &'static str,
 }
 
@@ -136,12 +189,16 @@ pub const FEATURES: &[Feature] = &[
 /// The three feature words of a superblock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FeatureSet {
+    /// s_feature_compat.
     pub compat: u32,
+    /// s_feature_incompat.
     pub incompat: u32,
+    /// s_feature_ro_compat.
     pub ro_compat: u32,
 }
 
 impl FeatureSet {
+    /// The word of `kind`.
     pub fn word(&self, kind: FeatureKind) -> u32 {
         match kind {
             FeatureKind::Compat => self.compat,
@@ -158,10 +215,12 @@ impl FeatureSet {
         }
     }
 
+    /// Whether any bit of `mask` is set in the word of `kind`.
     pub fn has(&self, kind: FeatureKind, mask: u32) -> bool {
         self.word(kind) & mask != 0
     }
 
+    /// Sets (`on`) or clears the bits of `mask` in the word of `kind`.
     pub fn set(&mut self, kind: FeatureKind, mask: u32, on: bool) {
         let w = self.word_mut(kind);
         if on {

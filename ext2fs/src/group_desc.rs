@@ -5,23 +5,37 @@ use crate::ondisk;
 
 /// bg_flags bits (ext4 uninit_bg; never set by ext2 tools).
 pub const BG_INODE_UNINIT: u16 = 0x0001;
+/// The group's block bitmap is not initialised.
 pub const BG_BLOCK_UNINIT: u16 = 0x0002;
+/// The group's inode table is zeroed.
 pub const BG_INODE_ZEROED: u16 = 0x0004;
 
 ondisk! {
     /// `struct ext2_group_desc`.
     pub struct GroupDesc {
+        /// Block of the group's block bitmap.
         bg_block_bitmap: u32,
+        /// Block of the group's inode bitmap.
         bg_inode_bitmap: u32,
+        /// First block of the group's inode table.
         bg_inode_table: u32,
+        /// Free blocks in the group.
         bg_free_blocks_count: u16,
+        /// Free inodes in the group.
         bg_free_inodes_count: u16,
+        /// Directories in the group.
         bg_used_dirs_count: u16,
+        /// Group flags (BG_*).
         bg_flags: u16,
+        /// Snapshot exclude bitmap block (next3).
         bg_exclude_bitmap_lo: u32,
+        /// Block bitmap checksum (metadata_csum).
         bg_block_bitmap_csum_lo: u16,
+        /// Inode bitmap checksum (metadata_csum).
         bg_inode_bitmap_csum_lo: u16,
+        /// Unused inodes at the end of the inode table (uninit_bg).
         bg_itable_unused: u16,
+        /// Descriptor checksum (uninit_bg/metadata_csum).
         bg_checksum: u16,
     }
 }

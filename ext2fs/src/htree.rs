@@ -18,12 +18,15 @@ use crate::{ondisk, CorruptKind, Error, Result, Structure};
 ondisk! {
     /// `struct ext2_dx_root_info`, at byte 24 of block 0.
     pub struct DxRootInfo {
+        /// Zero.
         reserved_zero: u32,
+        /// The directory's hash (HASH_*).
         hash_version: u8,
         /// Always 8.
         info_length: u8,
         /// 0: the root points at leaves; 1: at dx_nodes (ext2 allows 2 levels).
         indirect_levels: u8,
+        /// Unused, zero.
         unused_flags: u8,
     }
 }
@@ -31,7 +34,9 @@ ondisk! {
 ondisk! {
     /// `struct ext2_dx_countlimit`: overlays the first dx_entry's hash.
     pub struct DxCountLimit {
+        /// How many entries the index block holds.
         limit: u16,
+        /// How many entries are in use (the first included).
         count: u16,
     }
 }
@@ -39,7 +44,9 @@ ondisk! {
 ondisk! {
     /// `struct ext2_dx_entry`: hash (0 implied for the first) and block.
     pub struct DxEntry {
+        /// Lowest hash of the names under `block` (0 for the first entry).
         hash: u32,
+        /// The logical block (leaf or node) it points at.
         block: u32,
     }
 }
@@ -53,10 +60,12 @@ pub const NODE_ENTRIES_OFFSET: usize = 8;
 /// ext2/ext3 htrees have at most two index levels (root + one node level).
 pub const MAX_INDIRECT_LEVELS: u8 = 1;
 
+/// How many dx_entries a root block of `block_size` holds.
 pub fn root_limit(block_size: usize) -> u16 {
     ((block_size - ROOT_ENTRIES_OFFSET) / DxEntry::SIZE) as u16
 }
 
+/// How many dx_entries a node block of `block_size` holds.
 pub fn node_limit(block_size: usize) -> u16 {
     ((block_size - NODE_ENTRIES_OFFSET) / DxEntry::SIZE) as u16
 }
@@ -65,17 +74,24 @@ pub fn node_limit(block_size: usize) -> u16 {
 /// entry's hash is reported as 0 (on disk those bytes hold count/limit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DxIndex {
+    /// The limit field.
     pub limit: u16,
+    /// The count field.
     pub count: u16,
+    /// The `count` entries.
     pub entries: Vec<DxEntry>,
 }
 
 /// The parsed root block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DxRoot {
+    /// The '.' entry.
     pub dot: DirEntry,
+    /// The '..' entry (its rec_len covers the rest of the block).
     pub dotdot: DirEntry,
+    /// The root info.
     pub info: DxRootInfo,
+    /// The root's index.
     pub index: DxIndex,
 }
 
@@ -177,6 +193,7 @@ impl DxRoot {
         })
     }
 
+    /// The root block's bytes ('.' and '..' rec_lens set as the format wants).
     pub fn write(&self, block_size: usize) -> Result<Vec<u8>> {
         let mut dotdot = self.dotdot.clone();
         dotdot.rec_len = block_size as u32 - 12;
@@ -205,6 +222,8 @@ pub fn parse_node(buf: &[u8], dir: u32) -> Result<DxIndex> {
     parse_index(buf, NODE_ENTRIES_OFFSET, dir, "node")
 }
 
+/// An interior node block holding `idx` (behind an empty entry
+/// covering the block).
 pub fn write_node(idx: &DxIndex, block_size: usize) -> Vec<u8> {
     let mut buf = vec![0u8; block_size];
     buf[4..6]
@@ -226,8 +245,11 @@ where
 /// One name to put into an indexed directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEntry {
+    /// The name.
     pub name: Vec<u8>,
+    /// Its inode.
     pub inode: u32,
+    /// Its file type ([`crate::dirent::ft`]).
     pub file_type: u8,
 }
 

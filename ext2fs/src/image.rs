@@ -18,10 +18,13 @@ use crate::{loopdev, Error, Result};
 /// How a path is mounted right now, from /proc/self/mountinfo.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MountState {
+    /// Not mounted and not held.
     NotMounted,
     /// Mounted, at `mountpoint`; `read_only` from the mount options.
     Mounted {
+        /// Where it is mounted.
         mountpoint: PathBuf,
+        /// Whether the mount is read-only.
         read_only: bool,
     },
     /// Not mounted here, but held open exclusively: mounted in another
@@ -32,12 +35,19 @@ pub enum MountState {
 /// One line of /proc/self/mountinfo, the fields we use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountInfo {
+    /// Major number of the mounted filesystem's device.
     pub major: u32,
+    /// Minor number of the mounted filesystem's device.
     pub minor: u32,
+    /// Where it is mounted.
     pub mountpoint: PathBuf,
+    /// Per-mount options (ro, nosuid, ...).
     pub options: String,
+    /// Filesystem type.
     pub fstype: String,
+    /// Mount source (the device, or what the filesystem calls it).
     pub source: String,
+    /// Per-superblock options.
     pub super_options: String,
 }
 
@@ -94,6 +104,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountInfo> {
     out
 }
 
+/// The current mounts (empty when /proc/self/mountinfo cannot be read).
 pub fn read_mountinfo() -> Vec<MountInfo> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .map(|t| parse_mountinfo(&t))
@@ -186,6 +197,8 @@ pub struct RunWriter<'a> {
 impl<'a> RunWriter<'a> {
     const MAX_PENDING: usize = 1 << 20;
 
+    /// A writer of `block_size`-byte blocks into `image`, block 0 at
+    /// byte `offset`.
     pub fn new(image: &'a Image, offset: u64, block_size: usize) -> Self {
         RunWriter {
             image,
@@ -207,6 +220,7 @@ impl<'a> RunWriter<'a> {
         Ok(())
     }
 
+    /// Writes out the run gathered so far.
     pub fn flush(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
             self.image.write_at(
@@ -347,10 +361,12 @@ impl Image {
         self.writes_left = Some(AtomicU64::new(n));
     }
 
+    /// The path the image was opened from.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Whether the image was opened for writing.
     pub fn is_writable(&self) -> bool {
         self.writable
     }
@@ -360,6 +376,7 @@ impl Image {
         self.len
     }
 
+    /// Whether the file or device has no bytes.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -375,6 +392,7 @@ impl Image {
         self.undo = Some(undo);
     }
 
+    /// The undo file attached, if any.
     pub fn undo(&self) -> Option<&Undo> {
         self.undo.as_ref()
     }
@@ -432,6 +450,8 @@ impl Image {
         })
     }
 
+    /// Writes `buf` at `offset`, saving the old contents to the undo
+    /// file first when one is attached; `ReadOnly` unless opened for writing.
     pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         if !self.writable {
             return Err(Error::ReadOnly);

@@ -3,22 +3,36 @@
 
 use crate::{ondisk, Error, Result};
 
+/// The root directory's inode.
 pub const ROOT_INO: u32 = 2;
+/// The bad blocks inode (owns the blocks listed as bad).
 pub const BAD_INO: u32 = 1;
+/// The old user quota inode (ext3).
 pub const USR_QUOTA_INO: u32 = 3;
+/// The old group quota inode (ext3).
 pub const GRP_QUOTA_INO: u32 = 4;
+/// The boot loader inode.
 pub const BOOT_LOADER_INO: u32 = 5;
+/// The undelete directory inode (reserved, unused).
 pub const UNDEL_DIR_INO: u32 = 6;
+/// The resize inode: owns the reserved GDT blocks (resize_inode feature).
 pub const RESIZE_INO: u32 = 7;
+/// The journal inode (ext3; absent in ext2).
 pub const JOURNAL_INO: u32 = 8;
+/// The snapshot exclude inode (reserved).
 pub const EXCLUDE_INO: u32 = 9;
+/// The replica inode (reserved).
 pub const REPLICA_INO: u32 = 10;
 
 /// i_block layout: 12 direct, then single, double, triple indirect.
 pub const NDIR_BLOCKS: usize = 12;
+/// i_block index of the single-indirect block.
 pub const IND_BLOCK: usize = 12;
+/// i_block index of the double-indirect block.
 pub const DIND_BLOCK: usize = 13;
+/// i_block index of the triple-indirect block.
 pub const TIND_BLOCK: usize = 14;
+/// Number of i_block words.
 pub const N_BLOCKS: usize = 15;
 
 /// i_mode file type bits.
@@ -32,81 +46,137 @@ pub const LINK_MAX: u16 = 65000;
 pub fn device_fits(major: u32, minor: u32) -> bool {
     major < 1 << 12 && minor < 1 << 20
 }
+/// i_mode type: socket.
 pub const S_IFSOCK: u16 = 0o140000;
+/// i_mode type: symbolic link.
 pub const S_IFLNK: u16 = 0o120000;
+/// i_mode type: regular file.
 pub const S_IFREG: u16 = 0o100000;
+/// i_mode type: block device.
 pub const S_IFBLK: u16 = 0o060000;
+/// i_mode type: directory.
 pub const S_IFDIR: u16 = 0o040000;
+/// i_mode type: character device.
 pub const S_IFCHR: u16 = 0o020000;
+/// i_mode type: FIFO.
 pub const S_IFIFO: u16 = 0o010000;
 
 /// i_flags bits.
 pub mod flags {
+    /// Secure deletion (not implemented by Linux).
     pub const SECRM: u32 = 0x0000_0001;
+    /// Undelete (not implemented by Linux).
     pub const UNRM: u32 = 0x0000_0002;
+    /// Compressed file (old compression patches).
     pub const COMPR: u32 = 0x0000_0004;
+    /// Synchronous updates.
     pub const SYNC: u32 = 0x0000_0008;
+    /// Immutable file.
     pub const IMMUTABLE: u32 = 0x0000_0010;
+    /// Writes only append.
     pub const APPEND: u32 = 0x0000_0020;
+    /// dump(8) skips the file.
     pub const NODUMP: u32 = 0x0000_0040;
+    /// Access time is not updated.
     pub const NOATIME: u32 = 0x0000_0080;
+    /// Compression: dirty (old compression patches).
     pub const DIRTY: u32 = 0x0000_0100;
+    /// Compression: compressed clusters (old compression patches).
     pub const COMPRBLK: u32 = 0x0000_0200;
+    /// Compression: do not compress (old compression patches).
     pub const NOCOMPR: u32 = 0x0000_0400;
+    /// Encrypted inode (ext4).
     pub const ENCRYPT: u32 = 0x0000_0800;
+    /// Old name of [`INDEX`].
     pub const BTREE: u32 = 0x0000_1000;
     /// Hash-indexed directory (same bit as BTREE).
     pub const INDEX: u32 = 0x0000_1000;
+    /// AFS directory.
     pub const IMAGIC: u32 = 0x0000_2000;
+    /// File data is journalled (ext3).
     pub const JOURNAL_DATA: u32 = 0x0000_4000;
+    /// No tail merging.
     pub const NOTAIL: u32 = 0x0000_8000;
+    /// Directory updates are synchronous.
     pub const DIRSYNC: u32 = 0x0001_0000;
+    /// Top of a directory hierarchy (Orlov allocator).
     pub const TOPDIR: u32 = 0x0002_0000;
+    /// i_blocks counts filesystem blocks (ext4 huge_file).
     pub const HUGE_FILE: u32 = 0x0004_0000;
+    /// i_block holds an extent tree (ext4; not ext2).
     pub const EXTENTS: u32 = 0x0008_0000;
+    /// fs-verity file (ext4).
     pub const VERITY: u32 = 0x0010_0000;
+    /// Inode holds a large xattr value (ext4 ea_inode).
     pub const EA_INODE: u32 = 0x0020_0000;
     /// Union mounts: opaque directory (union-ext2.md **Decision**: Val's value).
     pub const OPAQUE: u32 = 0x0080_0000;
+    /// Snapshot file (next3 snapshots).
     pub const SNAPFILE: u32 = 0x0100_0000;
+    /// Deleted snapshot (next3 snapshots).
     pub const SNAPFILE_DELETED: u32 = 0x0400_0000;
+    /// Shrunk snapshot (next3 snapshots).
     pub const SNAPFILE_SHRUNK: u32 = 0x0800_0000;
+    /// Data kept in the inode (ext4 inline_data).
     pub const INLINE_DATA: u32 = 0x1000_0000;
+    /// Children inherit the project id.
     pub const PROJINHERIT: u32 = 0x2000_0000;
+    /// Case-insensitive directory (ext4 casefold).
     pub const CASEFOLD: u32 = 0x4000_0000;
 }
 
 ondisk! {
     /// The first 128 bytes of `struct ext2_inode_large` (Linux osd2 layout).
     pub struct InodeBase {
+        /// File type (S_IF*) and permission bits.
         i_mode: u16,
+        /// Owner uid, low 16 bits.
         i_uid: u16,
+        /// Size in bytes, low 32 bits.
         i_size: u32,
+        /// Last access time (seconds since 1970).
         i_atime: u32,
+        /// Last inode change time.
         i_ctime: u32,
+        /// Last data modification time.
         i_mtime: u32,
+        /// Deletion time; on the orphan chain, the next orphan's inode.
         i_dtime: u32,
+        /// Group id, low 16 bits.
         i_gid: u16,
+        /// Hard link count.
         i_links_count: u16,
         /// 512-byte sectors, including indirect and xattr blocks.
         i_blocks: u32,
+        /// Inode flags ([`flags`]).
         i_flags: u32,
         /// osd1: l_i_version on Linux, h_i_translator on Hurd.
         i_version: u32,
+        /// Block map: 12 direct, then single, double and triple indirect
+        /// blocks; device numbers or a fast symlink's target instead.
         i_block: [u32; 15],
+        /// File version for NFS.
         i_generation: u32,
+        /// The extended attribute block (0: none).
         i_file_acl: u32,
         /// i_dir_acl in revision 0; high 32 bits of the size in revision 1.
         i_size_high: u32,
+        /// Fragment address (obsolete, zero).
         i_faddr: u32,
         // osd2 (Linux): l_i_blocks_hi, l_i_file_acl_high, uid/gid high,
         // checksum low, reserved. Hurd reuses the first bytes (h_i_frag,
         // h_i_fsize, h_i_mode_high).
+        /// i_blocks, high 16 bits (huge_file; zero in ext2).
         l_i_blocks_hi: u16,
+        /// i_file_acl, high 16 bits (64bit; zero in ext2).
         l_i_file_acl_high: u16,
+        /// Owner uid, high 16 bits.
         l_i_uid_high: u16,
+        /// Group id, high 16 bits.
         l_i_gid_high: u16,
+        /// Inode checksum, low 16 bits (metadata_csum; zero in ext2).
         l_i_checksum_lo: u16,
+        /// Reserved.
         l_i_reserved: u16,
     }
 }
@@ -115,14 +185,23 @@ ondisk! {
     /// The fixed fields after byte 128 in inodes larger than 128 bytes.
     /// Only the first `i_extra_isize` bytes are meaningful.
     pub struct InodeExtra {
+        /// How many bytes of these extra fields are in use (from byte 128).
         i_extra_isize: u16,
+        /// Inode checksum, high 16 bits (metadata_csum).
         i_checksum_hi: u16,
+        /// i_ctime's nanoseconds (high 30 bits) and epoch bits (low 2).
         i_ctime_extra: u32,
+        /// i_mtime's nanoseconds and epoch bits.
         i_mtime_extra: u32,
+        /// i_atime's nanoseconds and epoch bits.
         i_atime_extra: u32,
+        /// Creation time (seconds).
         i_crtime: u32,
+        /// i_crtime's nanoseconds and epoch bits.
         i_crtime_extra: u32,
+        /// i_version, high 32 bits.
         i_version_hi: u32,
+        /// Project id (project quota).
         i_projid: u32,
     }
 }
@@ -133,6 +212,7 @@ pub const XATTR_IBODY_MAGIC: u32 = 0xEA02_0000;
 /// One inode as stored in the inode table, with all its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inode {
+    /// The first 128 bytes.
     pub base: InodeBase,
     /// The extra fields, when the inode is larger than 128 bytes (zero when
     /// the on-disk inode is 128 bytes).
@@ -193,30 +273,38 @@ impl Inode {
         out.resize(start + self.size as usize, 0);
     }
 
+    /// The inode's on-disk bytes (its full inode size).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.size as usize);
         self.write(&mut v);
         v
     }
 
+    /// i_mode: type and permission bits.
     pub fn mode(&self) -> u16 {
         self.base.i_mode
     }
+    /// The file type bits of i_mode (an S_IF* value).
     pub fn file_type(&self) -> u16 {
         self.base.i_mode & S_IFMT
     }
+    /// Whether the inode is a directory.
     pub fn is_dir(&self) -> bool {
         self.file_type() == S_IFDIR
     }
+    /// Whether the inode is a regular file.
     pub fn is_reg(&self) -> bool {
         self.file_type() == S_IFREG
     }
+    /// Whether the inode is a symbolic link.
     pub fn is_symlink(&self) -> bool {
         self.file_type() == S_IFLNK
     }
+    /// Whether the inode is a character or block device.
     pub fn is_device(&self) -> bool {
         matches!(self.file_type(), S_IFCHR | S_IFBLK)
     }
+    /// Whether the inode is a FIFO or a socket.
     pub fn is_fifo_or_socket(&self) -> bool {
         matches!(self.file_type(), S_IFIFO | S_IFSOCK)
     }
@@ -227,30 +315,37 @@ impl Inode {
         self.base.i_size as u64 | (self.base.i_size_high as u64) << 32
     }
 
+    /// Sets the 64-bit size (i_size and i_size_high).
     pub fn set_size(&mut self, size: u64) {
         self.base.i_size = size as u32;
         self.base.i_size_high = (size >> 32) as u32;
     }
 
+    /// The 32-bit owner uid (low and high halves joined).
     pub fn uid(&self) -> u32 {
         self.base.i_uid as u32 | (self.base.l_i_uid_high as u32) << 16
     }
+    /// The 32-bit group id (low and high halves joined).
     pub fn gid(&self) -> u32 {
         self.base.i_gid as u32 | (self.base.l_i_gid_high as u32) << 16
     }
+    /// Sets the 32-bit owner uid (both halves).
     pub fn set_uid(&mut self, uid: u32) {
         self.base.i_uid = uid as u16;
         self.base.l_i_uid_high = (uid >> 16) as u16;
     }
+    /// Sets the 32-bit group id (both halves).
     pub fn set_gid(&mut self, gid: u32) {
         self.base.i_gid = gid as u16;
         self.base.l_i_gid_high = (gid >> 16) as u16;
     }
 
+    /// i_flags.
     pub fn flags(&self) -> u32 {
         self.base.i_flags
     }
 
+    /// Whether the directory is opaque (union mounts: [`flags::OPAQUE`]).
     pub fn is_opaque(&self) -> bool {
         self.base.i_flags & flags::OPAQUE != 0
     }
@@ -358,8 +453,11 @@ impl Inode {
 /// One of an inode's timestamps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stamp {
+    /// Last access (i_atime).
     Atime,
+    /// Last data change (i_mtime).
     Mtime,
+    /// Last inode change (i_ctime).
     Ctime,
     /// Creation time: only in large inodes (i_crtime, i_crtime_extra).
     Crtime,
@@ -368,11 +466,14 @@ pub enum Stamp {
 /// A timestamp: seconds since 1970 (negative before) and nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Time {
+    /// Seconds since 1970-01-01 UTC (negative before).
     pub secs: i64,
+    /// Nanoseconds within the second (0..1e9).
     pub nsec: u32,
 }
 
 impl Time {
+    /// The time `t` (before 1970 too).
     pub fn of(t: std::time::SystemTime) -> Time {
         match t.duration_since(std::time::UNIX_EPOCH) {
             Ok(d) => Time {
@@ -393,10 +494,12 @@ impl Time {
         }
     }
 
+    /// The current system time.
     pub fn now() -> Time {
         Time::of(std::time::SystemTime::now())
     }
 
+    /// The time as a `SystemTime`.
     pub fn to_system_time(self) -> std::time::SystemTime {
         let nsec = std::time::Duration::from_nanos(self.nsec.min(999_999_999) as u64);
         if self.secs >= 0 {
@@ -410,6 +513,7 @@ impl Time {
 /// The extra word's low two bits extend the seconds past 2038 (ext4's
 /// "epoch" bits); the nanoseconds are above them.
 const EPOCH_BITS: u32 = 2;
+/// The epoch bits of an extra time word.
 pub const EPOCH_MASK: u32 = (1 << EPOCH_BITS) - 1;
 /// The seconds an extra word can carry: a signed 32-bit base plus three
 /// epochs of 2^32 (1901 to 2446).

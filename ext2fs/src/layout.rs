@@ -41,18 +41,27 @@ pub fn group_has_super(features: FeatureSet, group: u32) -> bool {
 /// `Superblock::validate` has passed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Geometry {
+    /// Block size in bytes.
     pub block_size: u32,
+    /// Blocks in the filesystem.
     pub blocks_count: u64,
+    /// The primary superblock's block (s_first_data_block).
     pub first_data_block: u32,
+    /// Blocks per group.
     pub blocks_per_group: u32,
+    /// Inodes per group.
     pub inodes_per_group: u32,
+    /// Inode size in bytes.
     pub inode_size: u32,
+    /// Number of groups.
     pub group_count: u32,
     /// Blocks of the group descriptor table (in each copy).
     pub desc_blocks: u32,
+    /// Descriptor blocks reserved for growth (after each table copy).
     pub reserved_gdt_blocks: u32,
     /// Inode table length in blocks.
     pub inode_table_blocks: u32,
+    /// The feature words.
     pub features: FeatureSet,
     /// sparse_super2: the only groups (besides 0) with a backup.
     pub backup_bgs: [u32; 2],
@@ -85,6 +94,7 @@ pub(crate) fn has_super_with(features: FeatureSet, backup_bgs: [u32; 2], group: 
 }
 
 impl Geometry {
+    /// The geometry `sb` describes (after `Superblock::validate`).
     pub fn from_superblock(sb: &Superblock) -> Self {
         let block_size = sb.block_size();
         let group_count = sb.group_count();

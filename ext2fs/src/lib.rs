@@ -2,6 +2,8 @@
 //! written symmetrically. Programs (mke2fs-union, e2fsck-union,
 //! debugfs-union, mount-union) never parse a structure themselves.
 
+#![warn(missing_docs)]
+
 pub mod bitmap;
 pub mod block_cache;
 pub mod block_map;

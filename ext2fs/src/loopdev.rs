@@ -87,11 +87,14 @@ fn decode_kernel_dev(dev: u64) -> DevNum {
 /// Names (hard links, bind mounts, other namespaces) do not matter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileId {
+    /// The device (major, minor) it lives on.
     pub dev: DevNum,
+    /// Its inode number there.
     pub ino: u64,
 }
 
 impl FileId {
+    /// The identity of the file `meta` describes.
     pub fn of(meta: &std::fs::Metadata) -> Self {
         FileId {
             dev: (rustix::fs::major(meta.dev()), rustix::fs::minor(meta.dev())),
@@ -107,9 +110,13 @@ pub struct Binding {
     pub path: PathBuf,
     /// The loop device's own number, and those of its partitions.
     pub devices: Vec<DevNum>,
+    /// The backing file.
     pub backing: FileId,
+    /// Byte offset into the backing file.
     pub offset: u64,
+    /// Most bytes of the backing file used (0: to its end).
     pub sizelimit: u64,
+    /// Whether the binding is read-only.
     pub read_only: bool,
 }
 
@@ -202,6 +209,7 @@ pub fn held_exclusively(device: &Path) -> bool {
 
 /// An attached loop device; keep it open until the mount is made.
 pub struct LoopDevice {
+    /// The device node, /dev/loopN.
     pub path: PathBuf,
     file: File,
     /// Bound by us (not an existing binding being reused).

@@ -16,33 +16,52 @@ use crate::{Error, Result};
 /// Everything mke2fs has decided before laying the filesystem out.
 #[derive(Clone, Debug)]
 pub struct Params {
+    /// Block size in bytes (-b).
     pub block_size: u32,
     /// Blocks requested (before the last group may be dropped).
     pub blocks_count: u64,
+    /// Blocks per group (-g); None: 8 * block size.
     pub blocks_per_group: Option<u32>,
     /// Inodes requested (-N), else computed from `inode_ratio`.
     pub inodes_count: Option<u64>,
+    /// Bytes per inode (-i).
     pub inode_ratio: u64,
     /// The inode size asked for; revision 0 lays out 128-byte inodes
     /// whatever it is, but mke2fs's size check still weighs it.
     pub inode_size: u16,
+    /// Percent of blocks reserved for the superuser (-m).
     pub reserved_ratio: f64,
+    /// Revision (-r).
     pub rev_level: u32,
+    /// Features (-O and the profile).
     pub features: FeatureSet,
+    /// Volume label (-L).
     pub label: String,
+    /// Last mounted directory (-M).
     pub last_mounted: String,
+    /// Filesystem UUID (-U).
     pub uuid: [u8; 16],
+    /// Directory hash seed (-E hash_seed).
     pub hash_seed: [u32; 4],
+    /// Default directory hash (-E hash_alg).
     pub def_hash_version: u8,
+    /// Creator OS (-o).
     pub creator_os: u32,
+    /// s_errors behaviour (-e).
     pub errors: u16,
+    /// Default mount options (s_default_mount_opts).
     pub default_mount_opts: u32,
+    /// Mounts between checks (s_max_mnt_count; -1 disables).
     pub max_mnt_count: i16,
+    /// Seconds between checks (s_checkinterval; 0: none).
     pub check_interval: u32,
+    /// Owner of the root directory (-E root_owner).
     pub root_uid: u32,
+    /// Group of the root directory (-E root_owner).
     pub root_gid: u32,
     /// RAID stride (-E stride): spreads bitmaps across the disks.
     pub stride: u32,
+    /// RAID stripe width in blocks (-E stripe_width).
     pub stripe_width: u32,
     /// Creation time of everything (SOURCE_DATE_EPOCH or now).
     pub now: u32,
@@ -62,8 +81,11 @@ pub struct Params {
 /// The computed layout.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The superblock to write.
     pub sb: Superblock,
+    /// Its geometry.
     pub geo: Geometry,
+    /// Each group's descriptor.
     pub groups: Vec<GroupDesc>,
 }
 
@@ -383,6 +405,8 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    /// A writer of `plan` into `image` at byte `offset`, with `p`'s
+    /// owner and time choices.
     pub fn new(image: &'a Image, offset: u64, plan: Plan, p: &Params) -> Self {
         let geo = &plan.geo;
         let blocks = RunBitmap::new(geo.blocks_count - geo.first_data_block as u64);
@@ -646,6 +670,7 @@ impl<'a> Writer<'a> {
             .collect()
     }
 
+    /// The layout being written.
     pub fn plan(&self) -> &Plan {
         &self.plan
     }

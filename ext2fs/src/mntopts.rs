@@ -2,10 +2,15 @@
 //! gives them (lib/e2p/mntopts.c), and edit lists like `^acl,user_xattr`
 //! as mke2fs.conf's `default_mntopts` and tune2fs -o take them.
 
+/// debug: extra debugging output.
 pub const DEBUG: u32 = 0x0001;
+/// bsdgroups: new files take the directory's group.
 pub const BSDGROUPS: u32 = 0x0002;
+/// user_xattr: user extended attributes.
 pub const XATTR_USER: u32 = 0x0004;
+/// acl: POSIX access control lists.
 pub const ACL: u32 = 0x0008;
+/// uid16: 16-bit uids and gids only.
 pub const UID16: u32 = 0x0010;
 /// The three journal data modes share these two bits.
 pub const JMODE: u32 = 0x0060;

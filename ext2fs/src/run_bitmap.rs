@@ -17,6 +17,7 @@ pub struct RunBitmap {
 }
 
 impl RunBitmap {
+    /// A bitmap of `len` clear bits.
     pub fn new(len: u64) -> Self {
         RunBitmap {
             runs: BTreeMap::new(),
@@ -24,10 +25,12 @@ impl RunBitmap {
         }
     }
 
+    /// How many bits it has.
     pub fn len(&self) -> u64 {
         self.len
     }
 
+    /// Whether it has no bits.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -41,10 +44,12 @@ impl RunBitmap {
             .map(|(&s, &e)| (s, e))
     }
 
+    /// Whether bit `i` is set (out-of-range bits read as set, as in `Bitmap`).
     pub fn get(&self, i: u64) -> bool {
         i >= self.len || self.run_of(i).is_some()
     }
 
+    /// Sets bit `i`.
     pub fn set(&mut self, i: u64) {
         self.set_range(i, i + 1);
     }

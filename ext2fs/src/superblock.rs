@@ -8,40 +8,58 @@
 use crate::features::{incompat, FeatureSet};
 use crate::{ondisk, CorruptKind, Error, Result, Structure};
 
+/// Byte offset of the primary superblock from the filesystem's start.
 pub const SUPERBLOCK_OFFSET: u64 = 1024;
+/// Size of the superblock in bytes.
 pub const SUPERBLOCK_SIZE: usize = 1024;
+/// s_magic of every ext2/3/4 superblock.
 pub const EXT2_MAGIC: u16 = 0xEF53;
 
 /// s_state bits.
 pub const STATE_VALID: u16 = 0x0001;
+/// s_state: errors were detected.
 pub const STATE_ERROR: u16 = 0x0002;
+/// s_state: orphans are being recovered.
 pub const STATE_ORPHAN: u16 = 0x0004;
 
 /// s_errors behaviours.
 pub const ERRORS_CONTINUE: u16 = 1;
+/// s_errors: remount read-only on errors.
 pub const ERRORS_RO: u16 = 2;
+/// s_errors: panic on errors.
 pub const ERRORS_PANIC: u16 = 3;
 
 /// s_creator_os values.
 pub const OS_LINUX: u32 = 0;
+/// s_creator_os: GNU Hurd.
 pub const OS_HURD: u32 = 1;
+/// s_creator_os: Masix.
 pub const OS_MASIX: u32 = 2;
+/// s_creator_os: FreeBSD.
 pub const OS_FREEBSD: u32 = 3;
+/// s_creator_os: Lites.
 pub const OS_LITES: u32 = 4;
 
 /// s_rev_level values.
 pub const GOOD_OLD_REV: u32 = 0;
+/// s_rev_level: dynamic inode sizes and feature words.
 pub const DYNAMIC_REV: u32 = 1;
 /// Revision-0 filesystems have fixed 128-byte inodes and first inode 11.
 pub const GOOD_OLD_INODE_SIZE: u16 = 128;
+/// The first non-reserved inode of revision-0 filesystems.
 pub const GOOD_OLD_FIRST_INO: u32 = 11;
 
 /// s_def_hash_version values (also dx_root hash_version).
 pub const HASH_LEGACY: u8 = 0;
+/// Half MD4, signed characters.
 pub const HASH_HALF_MD4: u8 = 1;
+/// TEA, signed characters.
 pub const HASH_TEA: u8 = 2;
+/// Legacy hash, unsigned characters (in memory only, not on disk).
 pub const HASH_LEGACY_UNSIGNED: u8 = 3;
+/// Half MD4, unsigned characters (in memory only).
 pub const HASH_HALF_MD4_UNSIGNED: u8 = 4;
+/// TEA, unsigned characters (in memory only).
 pub const HASH_TEA_UNSIGNED: u8 = 5;
 
 /// `s_encoding`: filename encoding of casefolded directories (ext4).
@@ -49,117 +67,221 @@ pub const ENCODING_UTF8_12_1: u16 = 1;
 
 /// s_flags bits.
 pub const FLAGS_SIGNED_HASH: u32 = 0x0001;
+/// s_flags: directory hashes treat names as unsigned characters.
 pub const FLAGS_UNSIGNED_HASH: u32 = 0x0002;
+/// s_flags: a test filesystem (ext4dev).
 pub const FLAGS_TEST_FILESYS: u32 = 0x0004;
 
 ondisk! {
     /// `struct ext2_super_block` (lib/ext2fs/ext2_fs.h).
     pub struct Superblock {
+        /// Inodes in the filesystem.
         s_inodes_count: u32,
+        /// Blocks in the filesystem.
         s_blocks_count: u32,
+        /// Blocks reserved for the superuser.
         s_r_blocks_count: u32,
+        /// Free blocks.
         s_free_blocks_count: u32,
+        /// Free inodes.
         s_free_inodes_count: u32,
+        /// The block holding the primary superblock (1 for 1 KiB blocks, else 0).
         s_first_data_block: u32,
         /// Block size is 1024 << s_log_block_size.
         s_log_block_size: u32,
+        /// Cluster size is 1024 << s_log_cluster_size (equal to the block size
+        /// without bigalloc).
         s_log_cluster_size: u32,
+        /// Blocks per group.
         s_blocks_per_group: u32,
+        /// Clusters per group (equal to blocks per group without bigalloc).
         s_clusters_per_group: u32,
+        /// Inodes per group.
         s_inodes_per_group: u32,
+        /// Last mount time.
         s_mtime: u32,
+        /// Last write time.
         s_wtime: u32,
+        /// Mounts since the last check.
         s_mnt_count: u16,
         /// Signed on disk: -1 disables the mount-count check.
         s_max_mnt_count: u16,
+        /// [`EXT2_MAGIC`].
         s_magic: u16,
+        /// Clean/error state (STATE_*).
         s_state: u16,
+        /// What the kernel does on errors (ERRORS_*).
         s_errors: u16,
+        /// Minor revision.
         s_minor_rev_level: u16,
+        /// Time of the last check.
         s_lastcheck: u32,
+        /// Most seconds between checks (0: none).
         s_checkinterval: u32,
+        /// The OS that made the filesystem (OS_*).
         s_creator_os: u32,
+        /// Revision (GOOD_OLD_REV or DYNAMIC_REV).
         s_rev_level: u32,
+        /// User that may use the reserved blocks.
         s_def_resuid: u16,
+        /// Group that may use the reserved blocks.
         s_def_resgid: u16,
         // Revision 1 (EXT2_DYNAMIC_REV) fields.
+        /// First non-reserved inode.
         s_first_ino: u32,
+        /// Inode size in bytes.
         s_inode_size: u16,
+        /// The group this superblock copy is in.
         s_block_group_nr: u16,
+        /// Compatible features ([`crate::features::compat`]).
         s_feature_compat: u32,
+        /// Incompatible features ([`crate::features::incompat`]).
         s_feature_incompat: u32,
+        /// Read-only compatible features ([`crate::features::ro_compat`]).
         s_feature_ro_compat: u32,
+        /// Filesystem UUID.
         s_uuid: [u8; 16],
+        /// Volume label (NUL padded).
         s_volume_name: [u8; 16],
+        /// Directory last mounted on (NUL padded).
         s_last_mounted: [u8; 64],
+        /// Compression algorithms (unused).
         s_algorithm_usage_bitmap: u32,
+        /// Blocks to preallocate for files.
         s_prealloc_blocks: u8,
+        /// Blocks to preallocate for directories.
         s_prealloc_dir_blocks: u8,
+        /// Descriptor blocks reserved for growth (resize_inode).
         s_reserved_gdt_blocks: u16,
+        /// UUID of the external journal (ext3).
         s_journal_uuid: [u8; 16],
+        /// Journal inode (ext3).
         s_journal_inum: u32,
+        /// External journal device (ext3).
         s_journal_dev: u32,
+        /// Head of the orphan chain (unlinked but open inodes).
         s_last_orphan: u32,
+        /// Seed of the directory hashes.
         s_hash_seed: [u32; 4],
+        /// Default directory hash (HASH_*).
         s_def_hash_version: u8,
+        /// What s_jnl_blocks holds (ext3).
         s_jnl_backup_type: u8,
+        /// Group descriptor size (64bit only).
         s_desc_size: u16,
+        /// Default mount options ([`crate::mntopts`]).
         s_default_mount_opts: u32,
+        /// First meta group (meta_bg).
         s_first_meta_bg: u32,
+        /// When the filesystem was made.
         s_mkfs_time: u32,
+        /// Backup of the journal inode's i_block and size (ext3).
         s_jnl_blocks: [u32; 17],
+        /// Block count, high 32 bits (64bit).
         s_blocks_count_hi: u32,
+        /// Reserved block count, high 32 bits (64bit).
         s_r_blocks_count_hi: u32,
+        /// Free block count, high 32 bits (64bit).
         s_free_blocks_hi: u32,
+        /// Smallest i_extra_isize of all inodes.
         s_min_extra_isize: u16,
+        /// i_extra_isize new inodes should have.
         s_want_extra_isize: u16,
+        /// Miscellaneous flags (FLAGS_*).
         s_flags: u32,
+        /// RAID stride in blocks.
         s_raid_stride: u16,
+        /// Seconds between MMP updates.
         s_mmp_update_interval: u16,
+        /// The MMP block.
         s_mmp_block: u64,
+        /// RAID stripe width in blocks.
         s_raid_stripe_width: u32,
+        /// Groups per flex group is 1 << s_log_groups_per_flex.
         s_log_groups_per_flex: u8,
+        /// Metadata checksum algorithm (1: crc32c).
         s_checksum_type: u8,
+        /// Encryption version.
         s_encryption_level: u8,
+        /// Padding.
         s_reserved_pad: u8,
+        /// KiB written over the filesystem's life.
         s_kbytes_written: u64,
+        /// Active snapshot inode (next3).
         s_snapshot_inum: u32,
+        /// Active snapshot id (next3).
         s_snapshot_id: u32,
+        /// Blocks reserved for the snapshot (next3).
         s_snapshot_r_blocks_count: u64,
+        /// Head of the snapshot list (next3).
         s_snapshot_list: u32,
+        /// Errors seen.
         s_error_count: u32,
+        /// Time of the first error.
         s_first_error_time: u32,
+        /// Inode of the first error.
         s_first_error_ino: u32,
+        /// Block of the first error.
         s_first_error_block: u64,
+        /// Kernel function of the first error.
         s_first_error_func: [u8; 32],
+        /// Source line of the first error.
         s_first_error_line: u32,
+        /// Time of the last error.
         s_last_error_time: u32,
+        /// Inode of the last error.
         s_last_error_ino: u32,
+        /// Source line of the last error.
         s_last_error_line: u32,
+        /// Block of the last error.
         s_last_error_block: u64,
+        /// Kernel function of the last error.
         s_last_error_func: [u8; 32],
+        /// Default mount options as text.
         s_mount_opts: [u8; 64],
+        /// User quota inode.
         s_usr_quota_inum: u32,
+        /// Group quota inode.
         s_grp_quota_inum: u32,
+        /// Clusters of metadata overhead.
         s_overhead_clusters: u32,
+        /// Groups with backup superblocks (sparse_super2).
         s_backup_bgs: [u32; 2],
+        /// Encryption algorithms in use.
         s_encrypt_algos: [u8; 4],
+        /// Salt for encryption keys.
         s_encrypt_pw_salt: [u8; 16],
+        /// The lost+found inode.
         s_lpf_ino: u32,
+        /// Project quota inode.
         s_prj_quota_inum: u32,
+        /// crc32c(uuid) for metadata checksums (metadata_csum_seed).
         s_checksum_seed: u32,
+        /// s_wtime, high 8 bits.
         s_wtime_hi: u8,
+        /// s_mtime, high 8 bits.
         s_mtime_hi: u8,
+        /// s_mkfs_time, high 8 bits.
         s_mkfs_time_hi: u8,
+        /// s_lastcheck, high 8 bits.
         s_lastcheck_hi: u8,
+        /// s_first_error_time, high 8 bits.
         s_first_error_time_hi: u8,
+        /// s_last_error_time, high 8 bits.
         s_last_error_time_hi: u8,
+        /// Error code of the first error.
         s_first_error_errcode: u8,
+        /// Error code of the last error.
         s_last_error_errcode: u8,
+        /// Filename encoding of casefolded directories.
         s_encoding: u16,
+        /// Filename encoding flags.
         s_encoding_flags: u16,
+        /// The orphan file's inode (orphan_file).
         s_orphan_file_inum: u32,
+        /// Padding to the end of the block.
         s_reserved: [u32; 94],
+        /// crc32c of the superblock (metadata_csum).
         s_checksum: u32,
     }
 }
@@ -245,10 +367,12 @@ impl Superblock {
         Ok(())
     }
 
+    /// Block size in bytes (1024 << s_log_block_size, capped at 64 KiB).
     pub fn block_size(&self) -> u32 {
         1024u32 << self.s_log_block_size.min(6)
     }
 
+    /// Inode size in bytes (128 in revision 0).
     pub fn inode_size(&self) -> u16 {
         if self.s_rev_level == GOOD_OLD_REV {
             GOOD_OLD_INODE_SIZE
@@ -257,6 +381,7 @@ impl Superblock {
         }
     }
 
+    /// First non-reserved inode (11 in revision 0).
     pub fn first_ino(&self) -> u32 {
         if self.s_rev_level == GOOD_OLD_REV {
             GOOD_OLD_FIRST_INO
@@ -271,6 +396,7 @@ impl Superblock {
         data.div_ceil(self.s_blocks_per_group.max(1) as u64) as u32
     }
 
+    /// The three feature words.
     pub fn features(&self) -> FeatureSet {
         FeatureSet {
             compat: self.s_feature_compat,
@@ -291,26 +417,32 @@ impl Superblock {
         copy
     }
 
+    /// Sets the three feature words.
     pub fn set_features(&mut self, f: FeatureSet) {
         self.s_feature_compat = f.compat;
         self.s_feature_incompat = f.incompat;
         self.s_feature_ro_compat = f.ro_compat;
     }
 
+    /// Whether any bit of `mask` is set in s_feature_incompat.
     pub fn has_incompat(&self, mask: u32) -> bool {
         self.s_feature_incompat & mask != 0
     }
+    /// Whether any bit of `mask` is set in s_feature_compat.
     pub fn has_compat(&self, mask: u32) -> bool {
         self.s_feature_compat & mask != 0
     }
+    /// Whether any bit of `mask` is set in s_feature_ro_compat.
     pub fn has_ro_compat(&self, mask: u32) -> bool {
         self.s_feature_ro_compat & mask != 0
     }
 
+    /// Whether the union `whiteout` incompat feature is set.
     pub fn has_whiteout(&self) -> bool {
         self.has_incompat(incompat::WHITEOUT)
     }
 
+    /// Whether directory entries carry file types (filetype).
     pub fn has_filetype(&self) -> bool {
         self.has_incompat(incompat::FILETYPE)
     }
@@ -320,6 +452,7 @@ impl Superblock {
         c_string(&self.s_volume_name)
     }
 
+    /// The last mount point, up to the first NUL.
     pub fn last_mounted(&self) -> String {
         c_string(&self.s_last_mounted)
     }

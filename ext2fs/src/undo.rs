@@ -28,7 +28,9 @@ use crate::run_bitmap::RunBitmap;
 use crate::superblock::{SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
 use crate::{Error, Result};
 
+/// Smallest undo block size e2undo accepts.
 pub const MIN_BLOCK_SIZE: u32 = 1024;
+/// Largest undo block size e2undo accepts.
 pub const MAX_BLOCK_SIZE: u32 = 1 << 20;
 const MAGIC: &[u8; 8] = b"E2UNDO02";
 const KEY_MAGIC: u32 = 0xCADE_CADE;
@@ -83,20 +85,32 @@ impl std::fmt::Display for UndoProblem {
 /// The header (block 0; 512 bytes, the rest of the block is zero).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Header {
+    /// How many keys the file holds.
     pub num_keys: u64,
+    /// Undo block of the filesystem superblock copy.
     pub super_offset: u64,
+    /// Undo block of the first key block.
     pub key_offset: u64,
+    /// The undo file's block size.
     pub block_size: u32,
+    /// The filesystem's block size (keys count in these).
     pub fs_block_size: u32,
+    /// crc32c of the superblock copy.
     pub sb_crc: u32,
+    /// State bits (finished: the file is complete).
     pub state: u32,
+    /// Compatible undo features.
     pub f_compat: u32,
+    /// Incompatible undo features (none known: must be 0).
     pub f_incompat: u32,
+    /// Read-only compatible undo features (must be 0).
     pub f_rocompat: u32,
+    /// Byte offset of the filesystem in its device (-E offset).
     pub fs_offset: u64,
 }
 
 impl Header {
+    /// The header's on-disk bytes with its checksum.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[..8].copy_from_slice(MAGIC);
@@ -148,6 +162,7 @@ impl Header {
         (sizes_ok && h.f_incompat == 0 && h.f_rocompat == 0).then_some(h)
     }
 
+    /// Whether the file was closed cleanly.
     pub fn is_finished(&self) -> bool {
         self.state & STATE_FINISHED != 0
     }
@@ -157,8 +172,11 @@ impl Header {
 /// `fsblk * fs_block_size`, with their crc32c.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Key {
+    /// First filesystem block the old contents belong at.
     pub fsblk: u64,
+    /// crc32c of the old contents.
     pub crc: u32,
+    /// Length of the old contents in bytes.
     pub size: u32,
 }
 
@@ -186,7 +204,9 @@ impl Key {
 /// its data starts at.
 #[derive(Debug)]
 pub struct Contents {
+    /// The header.
     pub header: Header,
+    /// Each key with the undo block its data starts at.
     pub keys: Vec<(Key, u64)>,
 }
 
@@ -392,6 +412,7 @@ impl Undo {
         log.file.sync_all().map_err(|e| Error::io(&log.path, e))
     }
 
+    /// The undo file's path.
     pub fn path(&self) -> PathBuf {
         self.lock().path.clone()
     }

@@ -6,6 +6,7 @@
 use crate::codec::{le16, le32};
 use crate::{ondisk, CorruptKind, Error, Result, Structure};
 
+/// h_magic of an xattr block.
 pub const XATTR_MAGIC: u32 = 0xEA02_0000;
 /// Size of an entry before its name.
 pub const ENTRY_HEADER: usize = 16;
@@ -13,13 +14,17 @@ pub const ENTRY_HEADER: usize = 16;
 ondisk! {
     /// `struct ext2_ext_attr_header`, at the start of an xattr block.
     pub struct XattrHeader {
+        /// [`XATTR_MAGIC`].
         h_magic: u32,
         /// How many inodes share this block.
         h_refcount: u32,
         /// Always 1 in ext2.
         h_blocks: u32,
+        /// Hash of all the block's entries.
         h_hash: u32,
+        /// Block checksum (metadata_csum; zero in ext2).
         h_checksum: u32,
+        /// Reserved, zero.
         h_reserved: [u32; 3],
     }
 }
@@ -94,18 +99,26 @@ pub fn join_name(index: u8, suffix: &[u8]) -> String {
 /// One attribute with its full name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Xattr {
+    /// The full name, namespace prefix included ("user.foo").
     pub name: String,
+    /// The value.
     pub value: Vec<u8>,
 }
 
 /// One entry as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawEntry {
+    /// e_name_index: the namespace prefix's number.
     pub name_index: u8,
+    /// e_name: the name after the prefix.
     pub name: Vec<u8>,
+    /// e_value_offs: where the value starts (see [`raw_steps`]).
     pub value_offs: u16,
+    /// e_value_inum: the inode holding the value (ea_inode; 0 in ext2).
     pub value_inum: u32,
+    /// e_value_size: the value's length in bytes.
     pub value_size: u32,
+    /// e_hash: hash of the name and value.
     pub hash: u32,
 }
 
@@ -113,11 +126,17 @@ pub struct RawEntry {
 /// name), for tools that show entries field by field even when damaged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntryHeader {
+    /// e_name_len: the name's length.
     pub name_len: u8,
+    /// e_name_index.
     pub name_index: u8,
+    /// e_value_offs.
     pub value_offs: u16,
+    /// e_value_inum.
     pub value_inum: u32,
+    /// e_value_size.
     pub value_size: u32,
+    /// e_hash.
     pub hash: u32,
 }
 
@@ -147,10 +166,15 @@ pub enum RawStep<'a> {
     /// An entry at `offset`: its header, its name (None: runs off the
     /// end), its value, and where the value would start in the buffer.
     Entry {
+        /// The entry's offset in the buffer.
         offset: usize,
+        /// Its fixed part.
         header: EntryHeader,
+        /// Its name, None when it runs off the end.
         name: Option<&'a [u8]>,
+        /// Its value.
         value: RawValue<'a>,
+        /// Where the value would start in the buffer.
         value_at: usize,
     },
 }
@@ -164,6 +188,7 @@ pub enum RawValue<'a> {
     Inode(u32),
     /// Its offset or size points past the buffer.
     RunsOff,
+    /// The value's bytes.
     Bytes(&'a [u8]),
 }
 
@@ -406,8 +431,11 @@ fn lay_out(
 /// A parsed xattr block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct XattrBlock {
+    /// The block header.
     pub header: XattrHeader,
+    /// The entries as stored, in order.
     pub entries: Vec<RawEntry>,
+    /// The attributes with full names and values, in entry order.
     pub attrs: Vec<Xattr>,
 }
 

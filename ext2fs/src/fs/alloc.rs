@@ -30,6 +30,8 @@ impl Filesystem {
         Ok(())
     }
 
+    /// Whether `block` is marked in use in the block bitmap (loaded on
+    /// first use; blocks before s_first_data_block read as in use).
     pub fn test_block(&mut self, block: u64) -> Result<bool> {
         self.load_bitmaps()?;
         let first = self.geo.first_data_block as u64;
@@ -39,6 +41,8 @@ impl Filesystem {
             .is_some_and(|b| b.get(block.wrapping_sub(first))))
     }
 
+    /// Whether inode `ino` is marked in use in the inode bitmap (loaded on
+    /// first use).
     pub fn test_inode(&mut self, ino: u32) -> Result<bool> {
         self.load_bitmaps()?;
         Ok(self

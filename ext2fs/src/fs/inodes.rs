@@ -26,6 +26,7 @@ impl Filesystem {
         Ok(table * self.geo.block_size as u64 + index as u64 * self.geo.inode_size as u64)
     }
 
+    /// Reads inode `ino` (its whole record; cached writes included).
     pub fn read_inode(&self, ino: u32) -> Result<Inode> {
         let off = self.inode_location(ino)?;
         let size = self.geo.inode_size as usize;
@@ -39,6 +40,7 @@ impl Filesystem {
         Inode::parse(&buf)
     }
 
+    /// Writes inode `ino` (padded or cut to the inode size).
     pub fn write_inode(&mut self, ino: u32, inode: &Inode) -> Result<()> {
         let off = self.inode_location(ino)?;
         let mut bytes = inode.to_bytes();

@@ -16,6 +16,7 @@ impl Filesystem {
         Ok(())
     }
 
+    /// Reads one block; blocks outside the filesystem are `BlockOutOfRange`.
     pub fn read_block(&self, block: u64) -> Result<Vec<u8>> {
         self.read_blocks(block, 1)
     }
@@ -38,6 +39,8 @@ impl Filesystem {
         Ok(buf)
     }
 
+    /// Writes whole blocks starting at `block` (through the cache when on);
+    /// `NotWholeBlocks` or `BlockOutOfRange` otherwise.
     pub fn write_block(&mut self, block: u64, data: &[u8]) -> Result<()> {
         self.check_block(block)?;
         let bs = self.geo.block_size as u64;

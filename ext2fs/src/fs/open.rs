@@ -12,6 +12,8 @@ use crate::superblock::{Superblock, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE};
 use crate::{CorruptKind, Error, Result, Structure};
 
 impl Filesystem {
+    /// Opens the filesystem in the file or device `path` (for writing with
+    /// `opts.write`).
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
         let image = if opts.write {
             Image::open_read_write(path)?
@@ -68,6 +70,7 @@ impl Filesystem {
         })
     }
 
+    /// The image the filesystem is on.
     pub fn image(&self) -> &Image {
         &self.image
     }
@@ -77,18 +80,22 @@ impl Filesystem {
         self.image.attach_undo(undo);
     }
 
+    /// Block size in bytes.
     pub fn block_size(&self) -> u32 {
         self.geo.block_size
     }
 
+    /// Whether the filesystem was opened for writing.
     pub fn is_writable(&self) -> bool {
         self.image.is_writable()
     }
 
+    /// Whether the union `whiteout` feature is set.
     pub fn whiteout_feature(&self) -> bool {
         self.sb.has_incompat(incompat::WHITEOUT)
     }
 
+    /// Whether directory entries carry file types.
     pub fn filetype_feature(&self) -> bool {
         self.sb.has_incompat(incompat::FILETYPE)
     }
