@@ -21,6 +21,8 @@ impl Union {
     /// `path` was just copied up as the top inode `t` from the lower file
     /// `ident` of layer `li`, which has `nlink` links: its other names in
     /// the union that still show that lower file become links to `t`.
+    /// Whether all were found (then no other object shows the lower file,
+    /// and the copy may keep its number, see origin.rs).
     pub(super) fn link_other_names(
         &mut self,
         path: &[u8],
@@ -28,7 +30,7 @@ impl Union {
         ident: Ident,
         nlink: u32,
         t: u32,
-    ) -> Result<(), Errno> {
+    ) -> Result<bool, Errno> {
         let mut left = nlink.saturating_sub(1) as usize;
         let mut found = Vec::new();
         let mut dirs = vec![Vec::new()];
@@ -68,9 +70,10 @@ impl Union {
             let ptop = self.copy_up(parent)?;
             posix::check_links(&self.top.read_inode(t).map_err(from_lib)?)?;
             self.top.link(ptop, name, t).map_err(from_lib)?;
+            self.placed(t, ptop)?;
             self.resolved.forget(&p);
         }
-        Ok(())
+        Ok(left == 0)
     }
 
     /// Whether the union path `p` shows the lower object `ident` of layer

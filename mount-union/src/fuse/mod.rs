@@ -12,6 +12,7 @@ mod layer;
 mod lost_found;
 mod mount_state;
 mod nodes;
+mod origin;
 mod passthrough;
 mod posix;
 mod resolved;

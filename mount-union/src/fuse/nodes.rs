@@ -4,8 +4,8 @@
 //! A node number is the object's inode number, so it is the same through
 //! every name and across remounts: a top object's ext2 inode number (the
 //! root is FUSE's 1), a lower object's (layer, inode) in a range of its
-//! own (as overlayfs' xino does). Hard links in the top layer are one
-//! node. The table holds what the kernel holds: a node counts the entries
+//! own (as overlayfs' xino does), kept by its top copy (origin.rs). Hard
+//! links in the top layer are one node. The table holds what the kernel holds: a node counts the entries
 //! the kernel was given and goes at `forget`.
 
 use std::collections::HashMap;
@@ -23,7 +23,14 @@ const MAX_LAYERS: usize = 256;
 /// layer, huge inode numbers) are numbered from here in the order seen.
 const SPARE: u64 = 1 << 62;
 
-/// The node number of a top inode.
+/// The number of `layer`'s inode `ino` in the lower range (None when it
+/// does not fit: a spare number then).
+pub fn lower_number(layer: usize, ino: u64) -> Option<u64> {
+    (layer < MAX_LAYERS && ino < 1 << LAYER_SHIFT)
+        .then_some(LOWER | (layer as u64) << LAYER_SHIFT | ino)
+}
+
+/// The node number of a top inode without an origin record.
 pub fn top_node(ino: u32) -> u64 {
     if ino == ROOT_INO {
         ROOT
@@ -40,12 +47,10 @@ pub struct Nodes {
     /// How many entries for each node the kernel holds.
     lookups: HashMap<u64, u64>,
     spare: HashMap<(usize, u64, u64), u64>,
-    /// Lower nodes copied up: the kernel may still ask by the lower
-    /// node's number until it looks the name up again.
+    /// Lower nodes copied up under another number (no origin record):
+    /// the kernel may still ask by the lower node's number until it looks
+    /// the name up again.
     copied: HashMap<u64, u64>,
-    /// The other way: a top inode copied up in this mount keeps the lower
-    /// node's number, so that the kernel sees one object through the copy.
-    copied_from: HashMap<u64, u64>,
 }
 
 impl Nodes {
@@ -58,8 +63,8 @@ impl Nodes {
     /// The node number of a lower object: `layer`'s inode `ino` on `dev`
     /// (`home_dev` is the layer's own device).
     pub fn lower_node(&mut self, layer: usize, dev: u64, home_dev: u64, ino: u64) -> u64 {
-        if dev == home_dev && layer < MAX_LAYERS && ino < 1 << LAYER_SHIFT {
-            return LOWER | (layer as u64) << LAYER_SHIFT | ino;
+        if let Some(n) = lower_number(layer, ino).filter(|_| dev == home_dev) {
+            return n;
         }
         let next = SPARE + self.spare.len() as u64;
         *self.spare.entry((layer, dev, ino)).or_insert(next)
@@ -90,28 +95,19 @@ impl Nodes {
         }
     }
 
-    /// The lower node `lower` was copied up as the top inode `ino`.
-    pub fn copied_up(&mut self, lower: u64, ino: u32) {
-        let top = top_node(ino);
+    /// The lower node `lower` was copied up as the node `top` (the same
+    /// number when its copy has an origin record).
+    pub fn copied_up(&mut self, lower: u64, top: u64) {
         if lower != top {
             self.copied.insert(lower, top);
-            self.copied_from.insert(top, lower);
         }
-    }
-
-    /// The node number of the top inode `ino` (its lower object's when it
-    /// was copied up in this mount).
-    pub fn top(&self, ino: u32) -> u64 {
-        let n = top_node(ino);
-        *self.copied_from.get(&n).unwrap_or(&n)
     }
 
     /// The top inode `ino` was freed: its number may come back for
     /// another object.
     pub fn top_freed(&mut self, ino: u32) {
-        if let Some(lower) = self.copied_from.remove(&top_node(ino)) {
-            self.copied.remove(&lower);
-        }
+        let top = top_node(ino);
+        self.copied.retain(|_, t| *t != top);
     }
 
     /// The kernel was given an entry for `node`.
@@ -202,10 +198,11 @@ mod tests {
         n.bind(b"x", lower);
         n.bind(b"x", lower);
         n.copied_up(lower, 13);
-        assert_eq!(n.top(13), lower);
+        n.unbind(b"x", false);
+        n.bind(b"x", 13);
         assert_eq!(n.path_of(lower), Some(&b"x"[..]));
         n.top_freed(13);
-        assert_eq!(n.top(13), 13);
+        assert_eq!(n.path_of(lower), None);
         n.forget(12, 1);
         assert!(n.path_of(12).is_none());
         assert_eq!(n.path_of(ROOT), Some(&b""[..]));

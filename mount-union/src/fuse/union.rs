@@ -23,7 +23,8 @@ use super::errno::{from_lib, Errno};
 use super::handles::Handles;
 use super::layer::{is_dir, LAttr, LEntry, LObj, Layer, S_IFMT};
 use super::lost_found;
-use super::nodes::Nodes;
+use super::nodes::{top_node, Nodes};
+use super::origin;
 use super::posix;
 use super::resolved::Resolved;
 
@@ -44,6 +45,8 @@ pub struct Res {
     /// (`top` None), as the lookup found them: lower layers are read-only,
     /// so getattr and readdirplus need not ask the layer again.
     pub lower_attr: Option<LAttr>,
+    /// The node number the top inode's origin record gives (origin.rs).
+    pub origin: Option<u64>,
 }
 
 /// Where a listed name comes from (for its node number).
@@ -148,6 +151,8 @@ pub struct Union {
     /// Where union paths were found (forgotten where the engine changes
     /// the union).
     pub(super) resolved: Resolved,
+    /// Each lower layer's identity, for origin records (origin.rs).
+    pub(super) layer_ids: Vec<[u8; 16]>,
 }
 
 /// What setattr changes.
@@ -172,7 +177,19 @@ impl Union {
         if !top.is_writable() {
             return Err("the top layer is not writable".into());
         }
+        let layer_ids = layers
+            .iter()
+            .map(|l| {
+                origin::layer_identity(l).map_err(|e| {
+                    format!(
+                        "a lower layer's root: {}",
+                        std::io::Error::from_raw_os_error(e)
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Union {
+            layer_ids,
             top,
             layers,
             nodes: Nodes::new(),
@@ -214,6 +231,7 @@ impl Union {
             lower,
             mode: root.mode() as u32,
             lower_attr: None,
+            origin: None,
         })
     }
 
@@ -233,11 +251,13 @@ impl Union {
         let mut top_opaque = false;
         let mut mode = None;
         let mut fallthru = false;
+        let mut origin = None;
         if let Some(t) = dir.top.filter(|_| !skip_top) {
             match self.top.lookup_entry(t, name).map_err(from_lib)? {
                 Some(e) if e.inode != 0 => {
                     let i = self.top.read_inode(e.inode).map_err(from_lib)?;
                     let m = i.mode() as u32;
+                    origin = self.origin_node(e.inode, &i)?;
                     if !is_dir(m) {
                         return Ok(Some(Res {
                             top: Some(e.inode),
@@ -245,6 +265,7 @@ impl Union {
                             lower: Vec::new(),
                             mode: m,
                             lower_attr: None,
+                            origin,
                         }));
                     }
                     top = Some(e.inode);
@@ -293,6 +314,7 @@ impl Union {
             top_opaque,
             lower,
             mode,
+            origin,
         }))
     }
 
@@ -428,7 +450,7 @@ impl Union {
     /// The node number of a resolved object (its inode number, see nodes).
     fn node_of(&mut self, r: &Res) -> u64 {
         match (r.top, r.lower.first()) {
-            (Some(t), _) => self.nodes.top(t),
+            (Some(t), _) => r.origin.unwrap_or(top_node(t)),
             (None, Some((li, o))) => self.lower_node(*li, o),
             (None, None) => 0,
         }
@@ -521,7 +543,6 @@ impl Union {
         };
         self.resolved.forget(path);
         let lower = self.lower_node(li, &obj);
-        self.nodes.copied_up(lower, ino);
         let mut rec = self.top.read_inode(ino).map_err(from_lib)?;
         rec.set_uid(a.uid);
         rec.set_gid(a.gid);
@@ -531,19 +552,41 @@ impl Union {
         rec.stamp(&[Stamp::Ctime, Stamp::Crtime], Time::now());
         self.top.write_inode(ino, &rec).map_err(from_lib)?;
         let xattrs = self.layers[li].xattrs(&obj)?;
-        let xattrs: Vec<ext2fs::xattr::Xattr> = xattrs
+        let mut xattrs: Vec<ext2fs::xattr::Xattr> = xattrs
             .into_iter()
             .filter(|(n, _)| {
-                !n.starts_with("trusted.overlay.") && !n.starts_with("system.posix_acl_")
+                !n.starts_with("trusted.overlay.")
+                    && !n.starts_with("system.posix_acl_")
+                    && !origin::is_private(n)
             })
             .map(|(name, value)| ext2fs::xattr::Xattr { name, value })
             .collect();
+        // The lower object's number stays when no other object can show
+        // it: one name, a directory, or every other name linked to this
+        // copy (a regular file's, below).
+        let regular = a.mode & S_IFMT == 0o100000;
+        let record = self
+            .origin_record(li, &obj)
+            .filter(|_| a.nlink <= 1 || regular || is_dir(a.mode));
+        let recorded = record.is_some();
+        xattrs.extend(record);
         if !xattrs.is_empty() {
             self.top.set_xattrs(ino, &xattrs).map_err(from_lib)?;
         }
-        if a.mode & S_IFMT == 0o100000 && a.nlink > 1 {
-            self.link_other_names(path, li, obj.ident(), a.nlink, ino)?;
+        let mut kept = recorded;
+        if regular && a.nlink > 1 && !self.link_other_names(path, li, obj.ident(), a.nlink, ino)? {
+            if recorded {
+                self.top
+                    .remove_xattr(ino, origin::ORIGIN)
+                    .map_err(from_lib)?;
+            }
+            kept = false;
         }
+        if kept {
+            self.mark_impure(ptop)?;
+        }
+        let now = if kept { lower } else { top_node(ino) };
+        self.nodes.copied_up(lower, now);
         Ok(ino)
     }
 
@@ -590,6 +633,7 @@ impl Union {
                 lower: Vec::new(),
                 mode: rec.mode() as u32,
                 lower_attr: None,
+                origin: None,
             };
             self.resolved.put(path, Some(&r));
         }
@@ -686,6 +730,7 @@ impl Union {
         let (p, _) = split(&path);
         let ptop = self.copy_up(p)?;
         self.top.link(ptop, newname, t).map_err(from_lib)?;
+        self.placed(t, ptop)?;
         self.resolved.forget(&path);
         self.touch_ctime(t)?;
         self.touch_parent(&path)?;
@@ -838,6 +883,7 @@ impl Union {
             self.forget_top(t);
         }
         self.top.rename(sp, name, np, newname).map_err(from_lib)?;
+        self.placed(moved, np)?;
         if is_dir(s.mode) {
             self.resolved.forget_under(&src);
             self.resolved.forget_under(&dst);
@@ -945,6 +991,11 @@ impl Union {
     pub fn readdir(&mut self, ino: u64) -> Result<Vec<(u64, u32, Vec<u8>)>, Errno> {
         let path = self.path_of(ino)?;
         let entries = self.list(&path)?;
+        // Only a directory marked impure has names with origin records.
+        let impure = match self.must(&path)?.top {
+            Some(t) => self.is_impure(t)?,
+            None => false,
+        };
         let parent = match self.resolve(split(&path).0)? {
             Some(r) if !path.is_empty() => self.node_of(&r),
             _ => ino,
@@ -955,7 +1006,8 @@ impl Union {
         ];
         for (name, m, origin) in entries {
             let node = match origin {
-                Origin::Top(t) => self.nodes.top(t),
+                Origin::Top(t) if impure => self.origin_of(t)?.unwrap_or(top_node(t)),
+                Origin::Top(t) => top_node(t),
                 Origin::Lower(li, i) => {
                     let home = self.layers[li].home_dev();
                     self.nodes.lower_node(li, home, home, i)
@@ -1099,7 +1151,14 @@ impl Union {
 
     // ----- extended attributes -----------------------------------------
 
+    /// The union object's extended attributes (the engine's own left out).
     fn xattrs(&self, r: &Res) -> Result<Vec<(String, Vec<u8>)>, Errno> {
+        let mut all = self.all_xattrs(r)?;
+        all.retain(|(n, _)| !origin::is_private(n));
+        Ok(all)
+    }
+
+    fn all_xattrs(&self, r: &Res) -> Result<Vec<(String, Vec<u8>)>, Errno> {
         match r.top {
             Some(t) => Ok(self
                 .top
@@ -1116,6 +1175,9 @@ impl Union {
     }
 
     pub fn getxattr(&self, ino: u64, name: &str) -> Result<Vec<u8>, Errno> {
+        if origin::is_private(name) {
+            return Err(libc::EOPNOTSUPP);
+        }
         let r = self.must(&self.path_of(ino)?)?;
         self.xattrs(&r)?
             .into_iter()
@@ -1146,6 +1208,10 @@ impl Union {
             // refused, so that cp/mv fall back to chmod.
             return Err(libc::EOPNOTSUPP);
         }
+        if origin::is_private(name) {
+            // The engine's records, as overlayfs keeps trusted.overlay.*.
+            return Err(libc::EOPNOTSUPP);
+        }
         let path = self.path_of(ino)?;
         let r = self.must(&path)?;
         let exists = self.xattrs(&r)?.iter().any(|(n, _)| n == name);
@@ -1161,6 +1227,9 @@ impl Union {
     }
 
     pub fn removexattr(&mut self, ino: u64, name: &str) -> Result<(), Errno> {
+        if origin::is_private(name) {
+            return Err(libc::EOPNOTSUPP);
+        }
         let path = self.path_of(ino)?;
         let r = self.must(&path)?;
         if !self.xattrs(&r)?.iter().any(|(n, _)| n == name) {

@@ -1,0 +1,196 @@
+//! Inode numbers through the FUSE engine's union: a lower object keeps its
+//! number when it is copied up (chmod, write, rename, a hard link made or
+//! copied up with it), in `stat` and in directory listings, and after the
+//! union is unmounted and mounted again over the same layers (origin
+//! records, union-ext2.md); the records are clean for e2fsck and hidden
+//! from the union's users.
+
+mod fuse_common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{DirEntryExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+use fuse_common::*;
+use integration_tests::*;
+
+/// The names the tests follow, as they are after `change`.
+const NAMES: [&str; 8] = ["a", "c", "r2", "h1", "h2", "d", "d/b", "d/sub"];
+
+fn ino(mnt: &Path, name: &str) -> u64 {
+    std::fs::symlink_metadata(mnt.join(name))
+        .unwrap_or_else(|e| panic!("stat {name}: {e}"))
+        .ino()
+}
+
+/// Every followed name's st_ino.
+fn inos(mnt: &Path) -> BTreeMap<&'static str, u64> {
+    NAMES.iter().map(|n| (*n, ino(mnt, n))).collect()
+}
+
+/// The d_ino a listing of `dir` gives each name.
+fn listed(dir: &Path) -> BTreeMap<String, u64> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), e.ino())
+        })
+        .collect()
+}
+
+/// Listings agree with stat for every followed name.
+fn assert_listings_match(mnt: &Path, want: &BTreeMap<&'static str, u64>) {
+    for (name, i) in want {
+        let p = mnt.join(name);
+        let (dir, base) = (p.parent().unwrap(), p.file_name().unwrap());
+        let l = listed(dir);
+        assert_eq!(
+            l.get(base.to_str().unwrap()),
+            Some(i),
+            "d_ino of {name} in its directory's listing"
+        );
+    }
+}
+
+/// Lower files for each kind of copy-up, and two hard links.
+fn lower_files(s: &Setup) {
+    std::fs::write(s.lower.join("c"), b"append here\n").unwrap();
+    std::fs::write(s.lower.join("r"), b"renamed\n").unwrap();
+    std::fs::write(s.lower.join("h1"), b"linked\n").unwrap();
+    std::fs::hard_link(s.lower.join("h1"), s.lower.join("h2")).unwrap();
+}
+
+/// Copies every followed object up, each in another way.
+fn change(mnt: &Path) {
+    std::fs::set_permissions(mnt.join("a"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(mnt.join("c"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"more\n").unwrap();
+    drop(f);
+    std::fs::rename(mnt.join("r"), mnt.join("r2")).unwrap();
+    std::fs::set_permissions(mnt.join("h1"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    // d is copied up as the parent of the file written in it.
+    std::fs::write(mnt.join("d/b"), b"new bee\n").unwrap();
+}
+
+#[test]
+fn copied_up_objects_keep_their_inode_numbers_across_remounts() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    lower_files(&s);
+    let guard = mount_engine(&s);
+    let m = &s.mnt;
+    let before: BTreeMap<&str, u64> = NAMES
+        .iter()
+        .map(|n| (*n, ino(m, if *n == "r2" { "r" } else { n })))
+        .collect();
+    assert_eq!(
+        before["h1"], before["h2"],
+        "lower hard links are one object"
+    );
+    change(m);
+    let after = inos(m);
+    assert_eq!(after, before, "st_ino changed at copy-up");
+    assert_listings_match(m, &after);
+    // A hard link made through the union is the same object too.
+    std::fs::hard_link(m.join("a"), m.join("d/a-link")).unwrap();
+    assert_eq!(ino(m, "d/a-link"), before["a"]);
+    assert_eq!(listed(&m.join("d"))["a-link"], before["a"]);
+    // Renamed again, now within the top layer.
+    std::fs::rename(m.join("c"), m.join("d/c")).unwrap();
+    assert_eq!(ino(m, "d/c"), before["c"]);
+    assert_eq!(listed(&m.join("d"))["c"], before["c"]);
+    std::fs::rename(m.join("d/c"), m.join("c")).unwrap();
+    // The records are the engine's: not listed, read or set through it.
+    for name in ["a", "d"] {
+        let mut buf = [0u8; 4096];
+        let n = rustix::fs::listxattr(m.join(name), &mut buf).unwrap();
+        let list = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(!list.contains("trusted.union."), "{name} lists {list:?}");
+    }
+    let get = rustix::fs::getxattr(m.join("a"), "trusted.union.origin", &mut [0u8; 64]);
+    assert_eq!(get, Err(rustix::io::Errno::OPNOTSUPP));
+    let set = rustix::fs::setxattr(
+        m.join("a"),
+        "trusted.union.origin",
+        b"x",
+        rustix::fs::XattrFlags::empty(),
+    );
+    assert_eq!(set, Err(rustix::io::Errno::OPNOTSUPP));
+    // user.colour came up with a; the record did not replace it.
+    let mut v = [0u8; 16];
+    if let Ok(n) = rustix::fs::getxattr(m.join("a"), "user.colour", &mut v) {
+        assert_eq!(&v[..n], b"blue");
+    }
+    unmount_and_check(&s, guard);
+    assert_checks_clean(&s.img);
+
+    // The same layers again: the same numbers, in stat and in listings.
+    let guard = mount_engine(&s);
+    let again = inos(m);
+    for (name, i) in &again {
+        assert_eq!(
+            Some(i),
+            before.get(name),
+            "st_ino of {name} after a remount"
+        );
+    }
+    assert_eq!(ino(m, "d/a-link"), before["a"]);
+    assert_listings_match(m, &again);
+    // A lower file copied up in this mount still keeps its number.
+    let k = ino(m, "keep/k");
+    std::fs::write(m.join("keep/k"), b"changed\n").unwrap();
+    assert_eq!(ino(m, "keep/k"), k);
+    unmount_and_check(&s, guard);
+    assert_checks_clean(&s.img);
+}
+
+/// Records naming a layer that is no longer there are ignored: the copy
+/// shows its own (top) number, never a number another object may have.
+#[test]
+fn origin_records_of_other_layers_are_ignored() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let guard = mount_engine(&s);
+    let lower_ino = ino(&s.mnt, "a");
+    std::fs::set_permissions(s.mnt.join("a"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(ino(&s.mnt, "a"), lower_ino);
+    unmount_and_check(&s, guard);
+    // Another tree (another root directory) as the lower layer.
+    let other = s._dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("a"), b"other\n").unwrap();
+    let out = fuse_mount(&s, &format!("union,lowerdir={}", other.display()));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let guard = Mounted(s.mnt.clone());
+    let top = ino(&s.mnt, "a");
+    assert!(
+        top < 1 << 32,
+        "the copy shows its top inode number: {top:#x}"
+    );
+    assert_eq!(std::fs::read(s.mnt.join("a")).unwrap(), b"hello\n");
+    unmount_and_check(&s, guard);
+}
+
+/// Our checker and debugfs take the records as ordinary xattrs: the check
+/// is clean, and debugfs-union lists them as the real debugfs does.
+fn assert_checks_clean(img: &Path) {
+    let out = run(Command::new(our_bin("e2fsck-union")).arg("-fn").arg(img));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let ours = run(Command::new(our_bin("debugfs-union"))
+        .args(["-R", "ea_list /a"])
+        .arg(img));
+    assert!(ours.status.success(), "{}", text(&ours));
+    let ours = String::from_utf8_lossy(&ours.stdout).into_owned();
+    assert!(ours.contains("trusted.union.origin"), "{ours}");
+    let real = String::from_utf8_lossy(&real_debugfs(&stock_copy(img), "ea_list /a")).into_owned();
+    assert!(real.contains("trusted.union.origin"), "{real}");
+}
