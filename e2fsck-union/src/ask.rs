@@ -46,8 +46,12 @@ pub struct Asker {
     pub mode: Mode,
     pub device: String,
     latches: HashMap<Latch, bool>,
-    /// Something was written to fix a problem.
+    /// The filesystem was changed (e2fsck's EXT2_FLAG_CHANGED): what the
+    /// "FILE SYSTEM WAS MODIFIED" line reports.
     pub changed: bool,
+    /// A question was answered yes (e2fsck's E2F_FLAG_PROBLEMS_FIXED):
+    /// with `changed`, what makes the exit status 1. Notices never count.
+    pub fixed: bool,
     /// A problem was left unfixed.
     pub unfixed: bool,
     yes_to_all: bool,
@@ -67,6 +71,7 @@ impl Asker {
             device: device.to_string(),
             latches: HashMap::new(),
             changed: false,
+            fixed: false,
             unfixed: false,
             yes_to_all: false,
             yes_streak: 0,
@@ -177,7 +182,8 @@ impl Asker {
     fn account(&mut self, answer: bool, flags: u16) {
         if answer {
             if flags & problem::NOT_A_FIX == 0 {
-                self.changed = true;
+                self.fixed = true;
+                self.changed |= flags & problem::UNMARKED == 0;
             }
         } else if flags & problem::NO_OK == 0 {
             self.unfixed = true;

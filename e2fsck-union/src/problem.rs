@@ -85,6 +85,10 @@ pub const NOT_A_FIX: u16 = 0x0010;
 pub const FORCE_NO: u16 = 0x0020;
 /// In preen mode, print without the device-name prefix.
 pub const PREEN_NOHDR: u16 = 0x0040;
+/// The fix only edits superblock or group descriptor fields in memory,
+/// which the final superblock write carries: a repair, but e2fsck does
+/// not mark the filesystem changed for it (no MODIFIED line on its own).
+pub const UNMARKED: u16 = 0x0080;
 
 /// Groups of problems asked once ("latched") and then applied to each member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -491,12 +495,12 @@ pub static PROBLEMS: &[Problem] = &[
     p(BlockBitmapNotInGroup, "Block bitmap for group {group} is not in group.  (block {blk})\n", Prompt::Relocate, 0),
     p(InodeBitmapNotInGroup, "Inode bitmap for group {group} is not in group.  (block {blk})\n", Prompt::Relocate, 0),
     p(InodeTableNotInGroup, "Inode table for group {group} is not in group.  (block {blk})\nWARNING: SEVERE DATA LOSS POSSIBLE.\n", Prompt::Relocate, 0),
-    p(RelocateHint, "Note: if several inode or block bitmap blocks or part\nof the inode table require relocation, you may wish to try\nrunning e2fsck with the '-b {num}' option first.  The problem\nmay lie only with the primary block group descriptors, and\nthe backup block group descriptors may be OK.\n\n", Prompt::None, NOTICE | PREEN_NOHDR),
+    p(RelocateHint, "Note: if several inode or block bitmap blocks or part\nof the inode table require relocation, you may wish to try\nrunning e2fsck with the '-b {num}' option first.  The problem\nmay lie only with the primary block group descriptors, and\nthe backup block group descriptors may be OK.\n\n", Prompt::None, NOTICE),
     p(AddUuid, "Filesystem did not have a UUID; generating one.\n\n", Prompt::None, NOTICE),
     p(HurdFiletype, "The Hurd does not support the filetype feature.\n", Prompt::Clear, 0),
     p(RevZeroFeatures, "Filesystem has feature flag(s) set, but is a revision 0 filesystem.  ", Prompt::Fix, PREEN_OK),
     p(JournalInodeNoFeature, "Superblock has_journal flag is clear, but a journal is present.\n", Prompt::Clear, PREEN_OK),
-    p(OrphanInode, "{str} orphaned inode {ino} (uid={num}, gid={num2}, mode={mode}, size={blk})\n", Prompt::None, PREEN_OK | NOTICE | NOT_A_FIX),
+    p(OrphanInode, "{str} orphaned inode {ino} (uid={num}, gid={num2}, mode={mode}, size={blk})\n", Prompt::None, PREEN_OK | NOTICE),
     p(OrphanListBad, "Illegal inode {ino} in orphaned inode list.\n", Prompt::None, NOTICE),
     p(ResizeInodeNoFeature, "Resize_inode not enabled, but the resize inode is non-zero.  ", Prompt::Clear, 0),
     p(JournalInodeNotClear, "Journal inode is not in use, but contains data.  ", Prompt::Clear, PREEN_OK),
@@ -508,12 +512,12 @@ pub static PROBLEMS: &[Problem] = &[
     p(InvalidQuotaInode, "Invalid {str} quota inode {ino}.  ", Prompt::Fix, PREEN_OK),
     p(QuotaInodeNotClear, "Quota inode is not in use, but contains data.  ", Prompt::Clear, PREEN_OK),
     p(ResizeInodeInvalid, "Resize inode not valid.  ", Prompt::Recreate, 0),
-    p(FutureLastMount, "Superblock last mount time ({str},\n\tnow = {str2}) is in the future.\n", Prompt::Fix, PREEN_OK | NO_OK | NOT_A_FIX),
-    p(FutureLastWrite, "Superblock last write time ({str},\n\tnow = {str2}) is in the future.\n", Prompt::Fix, PREEN_OK | NO_OK | NOT_A_FIX),
+    p(FutureLastMount, "Superblock last mount time ({str},\n\tnow = {str2}) is in the future.\n", Prompt::Fix, PREEN_OK | NO_OK | UNMARKED),
+    p(FutureLastWrite, "Superblock last write time ({str},\n\tnow = {str2}) is in the future.\n", Prompt::Fix, PREEN_OK | NO_OK | UNMARKED),
     p(FutureLastMountFudged, "Superblock last mount time is in the future.\n\t(by less than a day, probably due to the hardware clock being incorrectly set)\n", Prompt::None, PREEN_OK | NO_OK | NOT_A_FIX),
     p(FutureLastWriteFudged, "Superblock last write time is in the future.\n\t(by less than a day, probably due to the hardware clock being incorrectly set)\n", Prompt::None, PREEN_OK | NO_OK | NOT_A_FIX),
-    p(UninitBgFlags, "Group descriptor {group} marked uninitialized without feature set.\n", Prompt::Fix, PREEN_OK),
-    p(BlockUninitLast, "Last group block bitmap uninitialized.  ", Prompt::Fix, PREEN_OK),
+    p(UninitBgFlags, "Group descriptor {group} marked uninitialized without feature set.\n", Prompt::Fix, PREEN_OK | UNMARKED),
+    p(BlockUninitLast, "Last group block bitmap uninitialized.  ", Prompt::Fix, PREEN_OK | UNMARKED),
     p(FirstMetaBgTooBig, "First_meta_bg is too big.  ({num}, max value {num2}).  ", Prompt::Clear, 0),
     p(UnionFiletypeMissing, "Filesystem has the whiteout feature but not filetype (whiteouts and fallthrus need file types).  ", Prompt::Fix, 0),
     p(DirNlinkFeatureMissing, "Directory exceeds max links, but no DIR_NLINK feature in superblock.\n", Prompt::Fix, 0),

@@ -557,7 +557,12 @@ fn report_time(on: bool, what: &str, t: Instant) {
 fn skip_if_clean(ck: &Checker, opts: &Options) -> Option<u8> {
     let sb = ck.fs.sb();
     let dev = ck.ask.device.clone();
-    let reason = if sb.s_state & STATE_ERROR != 0 {
+    // A repair in the superblock check goes on to a full check, without
+    // a reason; a repair refused counts as errors (e2fsck's valid flag).
+    if ck.ask.fixed {
+        return None;
+    }
+    let reason = if sb.s_state & STATE_ERROR != 0 || ck.ask.unfixed {
         Some("contains a file system with errors".to_string())
     } else if sb.s_state & STATE_VALID == 0 {
         Some("was not cleanly unmounted".to_string())
@@ -606,6 +611,10 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
         }
         return Ok(code);
     }
+    // e2fsck's exit status 1 also reports a filesystem it found marked
+    // not clean (left by a crash, or from a backup superblock) and leaves
+    // clean.
+    let was_unclean = ck.fs.sb().s_state & STATE_VALID == 0;
     if !ck.read_only() {
         let (unfixed, now) = (ck.ask.unfixed, ck.now);
         ck.fs.update_superblock(|sb| {
@@ -642,11 +651,11 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
         );
     }
     let mut code = exit::OK;
-    if ck.ask.changed {
+    if ck.ask.changed && ck.ask.fixed || was_unclean && !ck.read_only() {
         code |= exit::FIXED;
     }
     if ck.ask.unfixed {
-        code |= exit::UNCORRECTED;
+        code = code & !exit::FIXED | exit::UNCORRECTED;
     }
     Ok(code)
 }

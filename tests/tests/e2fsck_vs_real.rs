@@ -538,3 +538,106 @@ fn write_time_is_the_check_clock() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!text(&out).contains("in the future"), "{}", text(&out));
 }
+
+/// A fresh 8 MiB image from the real mke2fs, edited by the real debugfs.
+fn edited_image(dir: &Path, name: &str, mkfs_args: &[&str], cmds: &str) -> std::path::PathBuf {
+    let img = dir.join(name);
+    real_mkfs(&img, mkfs_args, "8M");
+    real_debugfs_w(&img, cmds);
+    img
+}
+
+#[test]
+fn modified_line_and_exit_status_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // e2fsck prints "FILE SYSTEM WAS MODIFIED" when anything marked the
+    // filesystem changed, and exits 1 only when a question was answered
+    // yes as well, or when it found the filesystem not clean.
+    let t = tempfile::tempdir().unwrap();
+    struct Case {
+        name: &'static str,
+        mkfs: &'static [&'static str],
+        debugfs: &'static str,
+        option: &'static str,
+        code: i32,
+        modified: bool,
+    }
+    let case = |name, mkfs, debugfs, option, code, modified| Case {
+        name,
+        mkfs,
+        debugfs,
+        option,
+        code,
+        modified,
+    };
+    let cases = [
+        // Orphans released: changed, nothing asked.
+        case(
+            "orphan.img",
+            &[],
+            "write /dev/null f\nunlink f\nsif <12> links_count 0\nssv last_orphan 12\n",
+            "-fy",
+            0,
+            true,
+        ),
+        // Uninit flags cleared in the descriptor only: a repair, not a change.
+        case("uninit.img", &[], "set_bg 0 flags 1\n", "-fy", 0, false),
+        // ... on a filesystem not cleanly unmounted: exit 1 for the state.
+        case(
+            "unclean-uninit.img",
+            &[],
+            "set_bg 0 flags 1\nssv state 0\n",
+            "-fy",
+            1,
+            false,
+        ),
+        // Nothing wrong but the state.
+        case("unclean.img", &[], "ssv state 0\n", "-fy", 1, false),
+        // Only notices (file types set): changed, no question answered.
+        case(
+            "filetype.img",
+            &["-O", "^filetype"],
+            "mkdir d\nfeature filetype\n",
+            "-fy",
+            0,
+            true,
+        ),
+        // A repair in the superblock check makes preen check in full,
+        // without naming a reason.
+        case("uninit-p.img", &[], "set_bg 0 flags 1\n", "-p", 0, false),
+    ];
+    for Case {
+        name,
+        mkfs,
+        debugfs,
+        option,
+        code,
+        modified,
+    } in cases
+    {
+        let img = edited_image(t.path(), name, mkfs, debugfs);
+        let run_dir = t.path().join(format!("{name}.run"));
+        std::fs::create_dir(&run_dir).unwrap();
+        let (oc, os, rc, rs) = both_in(&run_dir, &img, &[option]);
+        assert_eq!((oc, &os), (rc, &rs), "{name}: ours (left) and e2fsck");
+        assert_eq!(oc, code, "{name}:\n{os}");
+        assert_eq!(os.contains("WAS MODIFIED"), modified, "{name}:\n{os}");
+        assert!(!os.contains("clean,"), "{name}: not skipped:\n{os}");
+        assert_real_fsck_clean(&run_dir.join("ours/test.img"));
+    }
+}
+
+#[test]
+fn relocation_hint_in_preen_names_the_device() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(t.path(), "hint.img", &[], "set_bg 0 block_bitmap 0\n");
+    let (oc, os, rc, rs) = both(&img, &["-p"]);
+    assert_eq!((oc, &os), (rc, &rs), "ours (left) and e2fsck");
+    assert_eq!(oc, 4, "{os}");
+    assert!(os.starts_with("test.img: Note: if several"), "{os}");
+}
