@@ -5,3 +5,4 @@ pub use ext2fs::loopdev;
 pub mod options;
 pub mod umount_helper;
 pub mod union_check;
+pub mod utab;

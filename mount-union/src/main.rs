@@ -400,6 +400,9 @@ fn mount_one(
     let fail = |m: String| (EX_FAIL, m);
     let src_meta =
         std::fs::metadata(source).map_err(|e| fail(format!("{}: {e}", source.display())))?;
+    if let Some(e) = mount_union::utab::dead_mount(target) {
+        return Err(fail(e));
+    }
     if !target.is_dir() {
         return Err(fail(format!(
             "mount point {} does not exist or is not a directory",

@@ -49,7 +49,7 @@ const EX_FAIL: u8 = 32;
 pub struct HelperCli {
     /// The mountpoint
     target: PathBuf,
-    /// Do not write /etc/mtab (nothing is written in any case)
+    /// Do not update libmount's utab (the mount's entry is left there)
     #[arg(short = 'n')]
     no_mtab: bool,
     /// Lazy unmount (MNT_DETACH): detach now and do not wait for the engine
@@ -145,6 +145,18 @@ fn run(cli: &HelperCli) -> Result<(), (u8, String)> {
     if cli.verbose {
         cli_common::outln!("umount: {} unmounted", target.display());
     }
+    // umount(8) leaves utab to the helper it runs.
+    let unregistered = if cli.no_mtab {
+        Ok(())
+    } else {
+        crate::utab::unregister(&mount.mountpoint)
+    };
+    if let Err(e) = unregistered {
+        eprintln!(
+            "{HELPER_NAME}: warning: {}: utab entry left: {e}",
+            target.display()
+        );
+    }
     match image {
         Some((file, path)) if !cli.lazy => wait_for_release(&file, &path),
         _ => Ok(()),
@@ -237,9 +249,11 @@ fn remount_read_only(target: &Path, verbose: bool) -> Result<(), (u8, String)> {
 
 /// Records the engine's mount in libmount's utab with `helper=` naming
 /// this helper (through `mount --fake`, which writes utab the way libmount
-/// does), so that umount(8) runs it. A failure only means umount will not
-/// wait: the caller warns.
+/// does), so that umount(8) runs it; entries an earlier mount of the same
+/// image there left (its engine killed) are dropped first. A failure only
+/// means umount will not wait: the caller warns.
 pub fn register(source: &Path, target: &Path) -> Result<(), String> {
+    crate::utab::drop_stale(source, target)?;
     let out = Command::new("mount")
         .args(["--fake", "-i", "--no-canonicalize", "-t", FSTYPE, "-o"])
         .arg(format!("helper={FSTYPE}"))

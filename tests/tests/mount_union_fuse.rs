@@ -512,14 +512,6 @@ fn umount_then_flock_waits_for_a_clean_image() {
     assert_real_fsck_clean(&stock_copy(&s.img));
 }
 
-/// What umount(8) runs for a `fuse.union-ext2` mount: mount-union through
-/// a link named `umount.fuse.union-ext2`.
-fn umount_helper_link(dir: &Path) -> std::path::PathBuf {
-    let link = dir.join("umount.fuse.union-ext2");
-    std::os::unix::fs::symlink(our_bin("mount-union"), &link).unwrap();
-    link
-}
-
 /// Writes enough that the engine's last write-out takes a while.
 fn write_files(mnt: &Path, n: usize) {
     for i in 0..n {

@@ -726,6 +726,9 @@ fn open_union(m: &FuseMount) -> Result<Union, String> {
 /// prints "ready" on stdout once the mount is up and then detaches from
 /// the terminal (stdio to /dev/null, a session of its own).
 pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
+    if let Some(e) = crate::utab::dead_mount(&m.target) {
+        return Err(e);
+    }
     if !m.target.is_dir() {
         return Err(format!(
             "mount point {} does not exist or is not a directory",

@@ -176,3 +176,11 @@ pub fn unmount_and_check(s: &Setup, guard: Mounted) {
     drop(guard);
     assert_real_fsck_clean(&stock_copy(&s.img));
 }
+
+/// What umount(8) runs for a `fuse.union-ext2` mount: mount-union through
+/// a link named `umount.fuse.union-ext2`.
+pub fn umount_helper_link(dir: &Path) -> PathBuf {
+    let link = dir.join("umount.fuse.union-ext2");
+    std::os::unix::fs::symlink(our_bin("mount-union"), &link).unwrap();
+    link
+}
