@@ -236,3 +236,81 @@ fn a_directory_swapped_for_a_symlink_is_not_entered() {
     }
     unmount_and_check(&s, guard);
 }
+
+/// Lower files that the kernel and the engine already looked up, below a
+/// directory that is then swapped: for a symlink out of the tree, or for
+/// another directory of the tree. The engine holds each lower object by
+/// its path beneath the layer's pinned root and the identity the lookup
+/// found (beneath.rs), so opening, listing, reading xattrs and copying up
+/// through the old names never go through the symlink nor give the other
+/// directory's files: errors, or the objects the lookup found.
+#[test]
+fn a_path_component_swapped_after_lookup_is_never_gone_through() {
+    if skip_without_fuse() {
+        return;
+    }
+    const OTHER: &[u8] = b"OTHER-DIRECTORY-3f9d";
+    let s = setup();
+    let outside = s.lower.parent().unwrap().join("outside");
+    for (dir, data) in [(&outside, SECRET), (&s.lower.join("other"), OTHER)] {
+        std::fs::create_dir_all(dir.join("inner")).unwrap();
+        for f in ["f", "g", "h"] {
+            std::fs::write(dir.join("inner").join(f), data).unwrap();
+            let _ = rustix::fs::setxattr(
+                dir.join("inner").join(f),
+                "user.tag",
+                data,
+                rustix::fs::XattrFlags::empty(),
+            );
+        }
+    }
+    for d in ["out", "in"] {
+        std::fs::create_dir_all(s.lower.join(d).join("inner")).unwrap();
+        for f in ["f", "g", "h"] {
+            std::fs::write(s.lower.join(d).join("inner").join(f), b"mine").unwrap();
+        }
+    }
+    let guard = mount_engine(&s);
+    let m = &s.mnt;
+    for d in ["out", "in"] {
+        for f in ["f", "g", "h"] {
+            assert!(m.join(d).join("inner").join(f).is_file());
+        }
+        assert_eq!(std::fs::read(m.join(d).join("inner/f")).unwrap(), b"mine");
+    }
+    // out/ becomes a symlink to a tree outside the layer; in/ becomes
+    // the layer's other/ (same names, other files).
+    std::fs::rename(s.lower.join("out"), s.lower.join("out.old")).unwrap();
+    std::os::unix::fs::symlink(&outside, s.lower.join("out")).unwrap();
+    std::fs::rename(s.lower.join("in"), s.lower.join("in.old")).unwrap();
+    std::fs::rename(s.lower.join("other"), s.lower.join("in")).unwrap();
+    let mut seen = Vec::new();
+    for d in ["out", "in"] {
+        let inner = format!("{d}/inner");
+        // g was never opened: its open reaches the engine.
+        seen.extend(read_no_symlinks(m, &format!("{inner}/g")));
+        let mut v = [0u8; 64];
+        if let Ok(n) = rustix::fs::getxattr(m.join(&inner).join("f"), "user.tag", &mut v) {
+            seen.extend_from_slice(&v[..n]);
+        }
+        // Copy-ups: chmod, a write open, a rename.
+        let _ = std::fs::set_permissions(
+            m.join(&inner).join("f"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        );
+        append_no_symlinks(m, &format!("{inner}/g"));
+        let _ = std::fs::rename(m.join(&inner).join("h"), m.join(&inner).join("h2"));
+        for f in ["f", "g", "h2"] {
+            seen.extend(read_no_symlinks(m, &format!("{inner}/{f}")));
+        }
+    }
+    assert!(!contains(&seen, SECRET), "read outside the layer");
+    assert!(!contains(&seen, OTHER), "read another directory's files");
+    unmount_and_check(&s, guard);
+    let img = std::fs::read(&s.img).unwrap();
+    assert!(!contains(&img, SECRET), "outside data copied up");
+    assert!(
+        !contains(&img, OTHER),
+        "another directory's files copied up"
+    );
+}

@@ -6,6 +6,15 @@
 //! per component on kernels before 5.6), and every object is checked to
 //! still be the one (device, inode, type) a lookup found before it is
 //! used. Data is read only from regular files, opened non-blocking.
+//!
+//! Looked-up objects are held by their path beneath the pinned root and
+//! their identity, not by an O_PATH descriptor each: the kernel may hold
+//! hundreds of thousands of nodes, past any descriptor limit, and the
+//! identity check gives the same guarantee (a path whose object changed
+//! is an error, never another object, and nothing outside the tree is
+//! reached). What differs: an object moved within the layer under the
+//! mount is not followed to its new name (lower layers changing under a
+//! mount is undefined, as with overlayfs). Open files keep a descriptor.
 
 use std::os::fd::{AsFd, OwnedFd};
 
