@@ -231,40 +231,30 @@ impl Session {
         self.lookup_path(arg)
     }
 
-    /// Resolves a path from the session's root or current directory.
+    /// Resolves a path from the session's root or current directory, as
+    /// debugfs' string_to_inode does with ext2fs_namei (the library's:
+    /// symlinks followed except at the end), the error in com_err's words.
     pub fn lookup_path(&self, path: &str) -> Result<u32> {
         let fs = self.fs()?;
-        let (start, rest) = match path.strip_prefix('/') {
-            Some(r) => (self.root, r),
-            None => (self.cwd, path),
-        };
-        let not_found =
-            |why: String| Worded(format!("{path}: File not found by ext2_lookup {why}"));
-        let mut ino = start;
-        for comp in rest.split('/').filter(|c| !c.is_empty()) {
-            if comp == ".." && ino == self.root {
-                continue;
-            }
-            match fs.lookup_entry(ino, comp.as_bytes()) {
-                Ok(Some(e)) if e.inode != 0 => ino = e.inode,
+        let said = |what: String| Worded(format!("{path}: {what} "));
+        fs.namei_at(self.root, self.cwd, path.as_bytes())
+            .map_err(|e| match e {
+                ext2fs::Error::NotFound(_) => said("File not found by ext2_lookup".into()),
                 // A union entry has no inode: say which one stopped the walk.
-                Ok(Some(e)) if e.is_whiteout() || e.is_fallthru() => {
-                    let kind = if e.is_whiteout() {
+                ext2fs::Error::UnionEntryInPath { name, file_type } => {
+                    let kind = if file_type == ext2fs::dirent::ft::WHT {
                         "whiteout"
                     } else {
                         "fallthru"
                     };
-                    return Err(not_found(format!("(\"{comp}\" is a {kind})")).into());
+                    Worded(format!(
+                        "{path}: File not found by ext2_lookup (\"{name}\" is a {kind})"
+                    ))
                 }
-                Ok(_) => return Err(not_found(String::new()).into()),
-                Err(ext2fs::Error::NotDirectory(_)) => {
-                    // ext2fs_namei's code, in com_err's words.
-                    return Err(Worded(format!("{path}: Ext2 inode is not a directory ")).into());
-                }
-                Err(e) => return Err(Worded(format!("{path}: {e} ")).into()),
-            }
-        }
-        Ok(ino)
+                ext2fs::Error::NotDirectory(_) => said("Ext2 inode is not a directory".into()),
+                other => said(other.to_string()),
+            })
+            .map_err(Into::into)
     }
 
     /// Splits `path` into its parent directory inode and last name.
@@ -282,38 +272,14 @@ impl Session {
         }
     }
 
-    /// The path of directory `dir`, found by walking '..' up to the
-    /// session root (debugfs' ext2fs_get_pathname).
+    /// The path of directory `dir` as ext2fs_get_pathname gives it (the
+    /// library's walk up the '..' entries), or "<dir>" when it cannot be
+    /// found.
     pub fn dir_path(&self, dir: u32) -> String {
-        let Ok(fs) = self.fs() else {
-            return String::new();
-        };
-        let mut parts: Vec<String> = Vec::new();
-        let mut cur = dir;
-        for _ in 0..4096 {
-            if cur == self.root || cur == ROOT_INO {
-                break;
-            }
-            let parent = match fs.lookup_entry(cur, b"..") {
-                Ok(Some(e)) if e.inode != 0 => e.inode,
-                _ => return format!("<{dir}>"),
-            };
-            let name = fs.read_dir(parent).ok().and_then(|es| {
-                es.into_iter()
-                    .find(|e| e.inode == cur && !e.is_dot() && !e.is_dotdot())
-                    .map(|e| String::from_utf8_lossy(&e.name).into_owned())
-            });
-            match name {
-                Some(n) => parts.push(n),
-                None => parts.push(format!("<{cur}>")),
-            }
-            if parent == cur {
-                break;
-            }
-            cur = parent;
+        match self.fs().map(|fs| fs.get_pathname(dir, 0)) {
+            Ok(Ok(path)) => String::from_utf8_lossy(&path).into_owned(),
+            _ => format!("<{dir}>"),
         }
-        parts.reverse();
-        format!("/{}", parts.join("/"))
     }
 }
 

@@ -254,6 +254,28 @@ pub struct MalformedEntry {
     pub offset: usize,
 }
 
+impl MalformedEntry {
+    /// The corruption it is, as an error naming directory `dir` and the
+    /// block `block` that `buf` was read from.
+    pub fn error(self, buf: &[u8], dir: u32, block: u64) -> Error {
+        let offset = self.offset;
+        let rec_len = rec_len_at(buf, offset);
+        let name_len = buf[offset + AT_NAME_LEN];
+        let kind = if rec_len < HEADER_LEN || !rec_len.is_multiple_of(4) {
+            CorruptKind::BadRecLen { rec_len, offset }
+        } else if offset + rec_len > buf.len() {
+            CorruptKind::RecLenPastBlock { rec_len, offset }
+        } else {
+            CorruptKind::NameLenPastRecLen {
+                name_len,
+                rec_len,
+                offset,
+            }
+        };
+        Error::corrupt(Structure::Directory { block }, dir as u64, kind)
+    }
+}
+
 /// The checks libext2fs's dir_iterate makes on an entry before using it:
 /// inside the block, aligned, and long enough for its header and name.
 fn entry_fits(offset: usize, rec_len: usize, name_len: usize, block_size: usize) -> bool {

@@ -110,6 +110,20 @@ pub enum Error {
     #[error("{0}: no such file or directory")]
     NotFound(String),
 
+    /// A path names a union entry (whiteout or fallthru): it has no inode,
+    /// so the lookup finds nothing there.
+    #[error("{name}: is a {} (no inode)", if *file_type == crate::dirent::ft::WHT { "whiteout" } else { "fallthru" })]
+    UnionEntryInPath {
+        /// The entry's name.
+        name: String,
+        /// Its file type ([`crate::dirent::ft::WHT`] or `FALLTHRU`).
+        file_type: u8,
+    },
+
+    /// ELOOP: more symlinks inside each other than a lookup follows.
+    #[error("Too many symbolic links encountered.")]
+    SymlinkLoop,
+
     /// ENOTDIR: a path component or target that must be a directory is not.
     #[error("{0}: not a directory")]
     NotDirectory(String),

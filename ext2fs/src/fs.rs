@@ -32,10 +32,13 @@ mod io;
 mod namei;
 mod open;
 mod orphan;
+mod pathname;
 mod union;
 mod xattrs;
 
 pub use dir::validate_name;
+pub use namei::MAX_NESTED_LINKS;
+pub use pathname::PATHNAME_MAX_DEPTH;
 
 /// `read_file` refuses larger files (use `read_file_with` to stream them),
 /// so a corrupt i_size cannot exhaust memory.
@@ -85,4 +88,16 @@ pub struct Filesystem {
     /// Single blocks and short runs held back for a bulk copy
     /// (`set_write_cache`).
     cache: Option<BlockCache>,
+}
+
+/// A small writable filesystem in memory ([`crate::mkfs::small_image`]),
+/// for unit tests.
+#[cfg(test)]
+pub(crate) fn test_fs(whiteout: bool) -> Filesystem {
+    let bytes = crate::mkfs::small_image(4 << 20, whiteout).unwrap();
+    let opts = OpenOptions {
+        write: true,
+        ..Default::default()
+    };
+    Filesystem::from_image(Image::in_memory(bytes, true), &opts).unwrap()
 }

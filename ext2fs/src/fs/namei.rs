@@ -1,4 +1,4 @@
-//! Pathnames and tree walks: resolving a path, visiting every entry
+//! Pathnames and tree walks: resolving a path (namei.c), visiting every entry
 //! below a directory, and the bounded read-everything sweep.
 
 use super::Filesystem;
@@ -6,18 +6,114 @@ use crate::dirent::DirEntry;
 use crate::inode::ROOT_INO;
 use crate::{Error, Result};
 
+/// How many symlinks one lookup follows inside each other before it is
+/// taken for a loop (EXT2FS_MAX_NESTED_LINKS).
+pub const MAX_NESTED_LINKS: u32 = 8;
+
 impl Filesystem {
-    /// Resolves a path (absolute, or relative to `cwd`) to an inode number.
-    /// Symlinks in the middle are not followed (as debugfs does).
+    /// Resolves a path (absolute, or relative to `cwd`) from the real root:
+    /// [`Filesystem::namei_at`] with the root inode as root.
     pub fn namei(&self, cwd: u32, path: &str) -> Result<u32> {
-        let mut ino = if path.starts_with('/') { ROOT_INO } else { cwd };
-        for comp in path.split('/').filter(|c| !c.is_empty()) {
-            match self.lookup_entry(ino, comp.as_bytes())? {
-                Some(e) if e.inode != 0 => ino = e.inode,
-                _ => return Err(Error::NotFound(path.to_string())),
-            }
+        self.namei_at(ROOT_INO, cwd, path.as_bytes())
+    }
+
+    /// ext2fs_namei: the inode `path` names, absolute paths starting at
+    /// `root` and relative ones at `cwd`. Symlinks are followed where a
+    /// '/' comes after them, not at the end of the path; a trailing '/'
+    /// names the directory before it; an empty name ("a//b") is not found;
+    /// ".." is each directory's own '..' entry (also at `root`).
+    pub fn namei_at(&self, root: u32, cwd: u32, path: &[u8]) -> Result<u32> {
+        self.open_namei(root, cwd, path, false, 0)
+    }
+
+    /// ext2fs_namei_follow: [`Filesystem::namei_at`], and a symlink at the
+    /// end is followed too.
+    pub fn namei_follow(&self, root: u32, cwd: u32, path: &[u8]) -> Result<u32> {
+        self.open_namei(root, cwd, path, true, 0)
+    }
+
+    /// ext2fs_follow_link: `ino` itself unless it is a symlink, else what
+    /// its target names (relative targets from directory `dir`, absolute
+    /// ones from `root`), symlinks in it followed up to
+    /// [`MAX_NESTED_LINKS`] deep (then `SymlinkLoop`).
+    pub fn follow_link(&self, root: u32, dir: u32, ino: u32) -> Result<u32> {
+        self.follow_link_at(root, dir, ino, 0)
+    }
+
+    fn open_namei(
+        &self,
+        root: u32,
+        base: u32,
+        path: &[u8],
+        follow: bool,
+        links: u32,
+    ) -> Result<u32> {
+        let (dir, last) = self.dir_namei(root, base, path, links)?;
+        if last.is_empty() {
+            return Ok(dir);
         }
-        Ok(ino)
+        let ino = self.lookup_component(dir, last)?;
+        if follow {
+            self.follow_link_at(root, dir, ino, links)
+        } else {
+            Ok(ino)
+        }
+    }
+
+    /// Steps through every name followed by a '/', following symlinks;
+    /// returns the directory reached and the last name (empty after a
+    /// trailing '/').
+    fn dir_namei<'p>(
+        &self,
+        root: u32,
+        mut dir: u32,
+        path: &'p [u8],
+        links: u32,
+    ) -> Result<(u32, &'p [u8])> {
+        let mut rest = path;
+        if let Some(r) = rest.strip_prefix(b"/") {
+            dir = root;
+            rest = r;
+        }
+        while let Some(slash) = rest.iter().position(|&c| c == b'/') {
+            let ino = self.lookup_component(dir, &rest[..slash])?;
+            dir = self.follow_link_at(root, dir, ino, links)?;
+            rest = &rest[slash + 1..];
+        }
+        Ok((dir, rest))
+    }
+
+    fn follow_link_at(&self, root: u32, dir: u32, ino: u32, links: u32) -> Result<u32> {
+        let inode = self.read_inode(ino)?;
+        if !inode.is_symlink() {
+            return Ok(ino);
+        }
+        if links >= MAX_NESTED_LINKS {
+            return Err(Error::SymlinkLoop);
+        }
+        let target = self.read_link(&inode)?;
+        self.open_namei(root, dir, &target, true, links + 1)
+    }
+
+    /// ext2fs_lookup for namei: the inode of `name` in `dir`. Entries
+    /// without an inode do not count (a union entry is named as such).
+    fn lookup_component(&self, dir: u32, name: &[u8]) -> Result<u32> {
+        let lossy = || String::from_utf8_lossy(name).into_owned();
+        if name.is_empty() {
+            // No entry has an empty name; a non-directory still says so.
+            if !self.read_inode(dir)?.is_dir() {
+                return Err(Error::NotDirectory(format!("<{dir}>")));
+            }
+            return Err(Error::NotFound(lossy()));
+        }
+        match self.lookup_entry(dir, name)? {
+            Some(e) if e.inode != 0 => Ok(e.inode),
+            Some(e) if e.is_whiteout() || e.is_fallthru() => Err(Error::UnionEntryInPath {
+                name: lossy(),
+                file_type: e.file_type,
+            }),
+            _ => Err(Error::NotFound(lossy())),
+        }
     }
 
     /// Walks the tree below directory `top` depth-first in directory
@@ -85,5 +181,70 @@ impl Filesystem {
             errors.push((0, e));
         }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dirent::ft;
+    use crate::fs::test_fs;
+
+    #[test]
+    fn namei_follows_symlinks_as_ext2fs_namei() {
+        let mut fs = test_fs(true);
+        let a = fs.mkdir(ROOT_INO, b"a", 0o755).unwrap();
+        let b = fs.mkdir(a, b"b", 0o755).unwrap();
+        let l = fs.symlink(ROOT_INO, b"l", b"a").unwrap();
+        fs.symlink(a, b"up", b"..").unwrap();
+        fs.symlink(ROOT_INO, b"abs", b"/a/b").unwrap();
+        fs.symlink(ROOT_INO, b"loop", b"loop").unwrap();
+        let f = fs.create(b, b"f", crate::inode::S_IFREG | 0o644).unwrap();
+        fs.add_union_entry(a, b"gone", ft::WHT).unwrap();
+        let at = |root, cwd, p: &str| fs.namei_at(root, cwd, p.as_bytes());
+        // Symlinks are followed before a '/', not at the end.
+        assert_eq!(at(ROOT_INO, ROOT_INO, "l/b").unwrap(), b);
+        assert_eq!(at(ROOT_INO, ROOT_INO, "l").unwrap(), l);
+        assert_eq!(at(ROOT_INO, ROOT_INO, "l/").unwrap(), a);
+        assert_eq!(fs.namei_follow(ROOT_INO, ROOT_INO, b"l").unwrap(), a);
+        assert_eq!(at(ROOT_INO, ROOT_INO, "a/up/a/b").unwrap(), b);
+        assert_eq!(at(ROOT_INO, ROOT_INO, "abs/..").unwrap(), a);
+        assert_eq!(fs.follow_link(ROOT_INO, ROOT_INO, l).unwrap(), a);
+        assert_eq!(fs.follow_link(ROOT_INO, ROOT_INO, b).unwrap(), b);
+        assert!(matches!(
+            at(ROOT_INO, ROOT_INO, "loop/x"),
+            Err(Error::SymlinkLoop)
+        ));
+        // An empty name is not found; a file in the middle is no directory.
+        assert!(matches!(
+            at(ROOT_INO, ROOT_INO, "a//b"),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            at(ROOT_INO, ROOT_INO, "//a"),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            at(ROOT_INO, ROOT_INO, "abs/x/y"),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            at(ROOT_INO, b, "f/x"),
+            Err(Error::NotDirectory(_))
+        ));
+        assert_eq!(at(ROOT_INO, b, "f/").unwrap(), f);
+        // Relative to cwd; absolute from the given root; '..' as on disk.
+        assert_eq!(at(ROOT_INO, a, "b/f").unwrap(), f);
+        assert_eq!(at(a, ROOT_INO, "/b/f").unwrap(), f);
+        assert_eq!(at(a, a, "/..").unwrap(), ROOT_INO);
+        assert_eq!(fs.namei(b, "/a/b/f").unwrap(), f);
+        // A union entry stops the walk, named as such.
+        assert!(matches!(
+            at(ROOT_INO, ROOT_INO, "a/gone/x"),
+            Err(Error::UnionEntryInPath {
+                file_type: ft::WHT,
+                ..
+            })
+        ));
     }
 }

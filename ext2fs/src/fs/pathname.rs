@@ -1,0 +1,186 @@
+//! Inode numbers to path names (get_pathname.c): a directory's path is
+//! found by following each '..' entry up to the root and looking for the
+//! child's name in its parent, as the disk says at that moment. Tools add
+//! their own markers and printing; the walk and its depth rule are here.
+
+use super::Filesystem;
+use crate::block_map::{self, Visit};
+use crate::dirent::BlockCursor;
+use crate::inode::ROOT_INO;
+use crate::{Error, Result};
+
+/// How many '..' steps `get_pathname` follows before giving up with
+/// "..." (ext2fs_get_pathname's maxdepth).
+pub const PATHNAME_MAX_DEPTH: i32 = 32;
+
+/// What one directory says: its '..' and the first name of the inode
+/// sought.
+enum Search {
+    NotDir,
+    Found { parent: u32, name: Option<Vec<u8>> },
+}
+
+impl Filesystem {
+    /// ext2fs_get_pathname: the path of `ino` in directory `dir`, or of
+    /// `dir` itself when `ino` is 0 or `dir`. Where the walk cannot go on
+    /// the path holds libext2fs' markers: "..." where no '..' leads on or
+    /// past [`PATHNAME_MAX_DEPTH`] levels, "???" for a name its parent
+    /// does not list, "<dir>" or "<dir>/<ino>" where `dir` is not a
+    /// directory. An inode out of range, an unreadable or out-of-range
+    /// directory block, or a malformed entry is an error (e2fsck prints
+    /// "???" for it).
+    pub fn get_pathname(&self, dir: u32, ino: u32) -> Result<Vec<u8>> {
+        let ino = if dir == ino { 0 } else { ino };
+        self.pathname_below(dir, ino, PATHNAME_MAX_DEPTH)
+    }
+
+    fn pathname_below(&self, dir: u32, ino: u32, depth: i32) -> Result<Vec<u8>> {
+        if dir == ino {
+            return Ok(if dir == ROOT_INO { b"/" } else { b"." }.to_vec());
+        }
+        if dir == 0 || depth < 0 {
+            return Ok(b"...".to_vec());
+        }
+        let (parent, name) = match self.search_dir(dir, ino)? {
+            Search::NotDir if ino != 0 => return Ok(format!("<{dir}>/<{ino}>").into_bytes()),
+            Search::NotDir => return Ok(format!("<{dir}>").into_bytes()),
+            Search::Found { parent, name } => (parent, name),
+        };
+        let parent_path = self.pathname_below(parent, dir, depth - 1)?;
+        if ino == 0 {
+            return Ok(parent_path);
+        }
+        // The root's "/" is not doubled.
+        let mut path = if parent_path.len() > 1 {
+            parent_path
+        } else {
+            Vec::new()
+        };
+        path.push(b'/');
+        path.extend_from_slice(name.as_deref().unwrap_or(b"???"));
+        Ok(path)
+    }
+
+    /// dir_iterate of `dir` as get_pathname_proc uses it: every block the
+    /// map lists (an indirect block met twice is not read again), the
+    /// last '..' seen and the first name of `ino`, stopping there.
+    fn search_dir(&self, dir: u32, ino: u32) -> Result<Search> {
+        let inode = self.read_inode(dir)?;
+        if !inode.is_dir() {
+            return Ok(Search::NotDir);
+        }
+        let (first, count) = (self.geo.first_data_block as u64, self.geo.blocks_count);
+        let mut bad = None;
+        let mut data = Vec::new();
+        let mut i_block = inode.base.i_block;
+        let read = |b: u32| self.read_block(b as u64).map(Some);
+        block_map::iterate(&mut i_block, self.geo.block_size, read, |p| {
+            if (p.pblk as u64) < first || p.pblk as u64 >= count {
+                bad = Some(p.pblk as u64);
+                return Visit::Stop;
+            }
+            if p.is_data() && !p.repeat {
+                data.push(p.pblk as u64);
+            }
+            Visit::Keep
+        })?;
+        if let Some(block) = bad {
+            return Err(Error::BlockOutOfRange {
+                block,
+                blocks: count,
+            });
+        }
+        let mut parent = 0;
+        for b in data {
+            let buf = self.read_block(b)?;
+            for e in BlockCursor::new(&buf, false) {
+                let e = e.map_err(|m| m.error(&buf, dir, b))?.view;
+                if e.inode == 0 {
+                    continue;
+                }
+                if e.name == b".." {
+                    parent = e.inode;
+                }
+                if e.inode == ino {
+                    return Ok(Search::Found {
+                        parent,
+                        name: Some(e.name.to_vec()),
+                    });
+                }
+            }
+        }
+        Ok(Search::Found { parent, name: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::test_fs;
+    use crate::inode::S_IFREG;
+
+    fn small_fs() -> Filesystem {
+        test_fs(false)
+    }
+
+    fn path(fs: &Filesystem, dir: u32, ino: u32) -> String {
+        String::from_utf8(fs.get_pathname(dir, ino).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn names_files_and_directories_from_the_root() {
+        let mut fs = small_fs();
+        let a = fs.mkdir(ROOT_INO, b"a", 0o755).unwrap();
+        let b = fs.mkdir(a, b"b", 0o755).unwrap();
+        let f = fs.create(b, b"file", S_IFREG | 0o644).unwrap();
+        let top = fs.create(ROOT_INO, b"top", S_IFREG | 0o644).unwrap();
+        assert_eq!(path(&fs, b, f), "/a/b/file");
+        assert_eq!(path(&fs, b, 0), "/a/b");
+        // ext2fs_get_pathname takes (dir, dir) as the directory's own path.
+        assert_eq!(path(&fs, b, b), "/a/b");
+        assert_eq!(path(&fs, ROOT_INO, 0), "/");
+        assert_eq!(path(&fs, ROOT_INO, top), "/top");
+        // A name the directory does not hold, and a file taken as a directory.
+        assert_eq!(path(&fs, a, f), "/a/???");
+        assert_eq!(path(&fs, f, 0), format!("<{f}>"));
+        assert_eq!(path(&fs, f, 5), format!("<{f}>/<5>"));
+        assert_eq!(path(&fs, 0, f), "...");
+    }
+
+    #[test]
+    fn gives_up_past_the_depth_limit() {
+        let mut fs = small_fs();
+        let mut dirs = vec![ROOT_INO];
+        for i in 1..=40 {
+            let d = fs.mkdir(*dirs.last().unwrap(), format!("d{i}").as_bytes(), 0o755);
+            dirs.push(d.unwrap());
+        }
+        let full: Vec<String> = (1..=32).map(|i| format!("d{i}")).collect();
+        assert_eq!(path(&fs, dirs[32], 0), format!("/{}", full.join("/")));
+        // One level too deep: d1 itself is where the walk gives up.
+        assert!(path(&fs, dirs[33], 0).starts_with(".../d2/d3/"));
+        let deep = path(&fs, dirs[40], 0);
+        assert!(deep.starts_with(".../d9/d10/") && deep.ends_with("/d39/d40"));
+    }
+
+    #[test]
+    fn a_malformed_directory_is_an_error() {
+        let mut fs = small_fs();
+        let a = fs.mkdir(ROOT_INO, b"a", 0o755).unwrap();
+        let b = fs.mkdir(a, b"b", 0o755).unwrap();
+        let inode = fs.read_inode(b).unwrap();
+        let (_, blk) = fs.data_blocks(&inode).unwrap()[0];
+        let mut buf = fs.read_block(blk as u64).unwrap();
+        buf[4] = 5; // '.' gets a rec_len that is not a multiple of 4
+        fs.write_block(blk as u64, &buf).unwrap();
+        assert!(matches!(fs.get_pathname(b, 0), Err(Error::Corrupt { .. })));
+        assert!(matches!(
+            fs.get_pathname(ROOT_INO, u32::MAX),
+            Ok(p) if p == b"/???"
+        ));
+        assert!(matches!(
+            fs.get_pathname(u32::MAX, 0),
+            Err(Error::InodeOutOfRange { .. })
+        ));
+    }
+}
