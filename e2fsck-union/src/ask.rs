@@ -179,6 +179,12 @@ impl Asker {
         Ok(answer)
     }
 
+    /// Ends a latch group (e2fsck's end_problem_latch): its next member
+    /// asks the latch question again.
+    pub fn end_latch(&mut self, latch: Latch) {
+        self.latches.remove(&latch);
+    }
+
     fn account(&mut self, answer: bool, flags: u16) {
         if answer {
             if flags & problem::NOT_A_FIX == 0 {

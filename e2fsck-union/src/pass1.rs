@@ -9,7 +9,7 @@ use ext2fs::xattr;
 
 use crate::blocks;
 use crate::checker::{Checker, DirBlock, DirInfo};
-use crate::problem::{Code, Ctx};
+use crate::problem::{Code, Ctx, Latch};
 use crate::super_check::GroupTable;
 use crate::xattr_check::EaBlock;
 use ext2fs::block_map::{MapPtr, Visit};
@@ -403,11 +403,11 @@ impl Checker {
                 } else {
                     self.check_special_flags(ino, inode, false)?;
                     self.stats.symlinks += 1;
+                    if inode.is_fast_symlink() {
+                        self.stats.fast_symlinks += 1;
+                    }
                 }
-                if inode.is_fast_symlink() {
-                    self.stats.fast_symlinks += 1;
-                    walk_blocks = false;
-                }
+                walk_blocks = holds_block_map(inode);
             }
             _ => {
                 Self::set_ino(&mut self.bad, ino, true);
@@ -577,13 +577,13 @@ impl Checker {
         let bs = self.fs.block_size() as u64;
         let mut illegal = 0u32;
         let mut too_many = false;
-        let mut problems: Vec<(u64, u32)> = Vec::new();
+        let mut problems: Vec<(PtrKey, Code)> = Vec::new();
         let first_data = self.first_data;
         let blocks_count = self.blocks_count;
-        let has_map = matches!(
-            inode.file_type(),
-            inode::S_IFDIR | inode::S_IFREG | inode::S_IFLNK
-        );
+        let has_map = holds_block_map(inode);
+        // As e2fsck: the extended attribute block is counted first.
+        let ea_block = self.check_ea_block(ino, inode)?;
+        let too_big = TooBig::new(inode, self.fs.sb().s_log_block_size);
         let mut no_map = inode.clone();
         no_map.base.i_block = [0; 15];
         // An indirect block on top of filesystem metadata holds no
@@ -602,17 +602,30 @@ impl Checker {
         };
         blocks::walk(&self.fs, &mut scratch, |p| {
             let b = p.pblk as u64;
-            if b < first_data || b >= blocks_count || squatting(&self.metadata, p) || p.repeat {
-                problems.push((p.lblk(), p.pblk));
-                Visit::Replace(0)
+            let problem = if b < first_data
+                || b >= blocks_count
+                || squatting(&self.metadata, p)
+                || p.repeat
+            {
+                Some(Code::IllegalBlock)
             } else {
-                acc.take(p);
-                Visit::Keep
+                too_big.problem(p, acc.nblocks + ea_block as u64)
+            };
+            match problem {
+                Some(code) => {
+                    acc.pass_over(p);
+                    problems.push((PtrKey::of(p), code));
+                    Visit::Replace(0)
+                }
+                None => {
+                    acc.take(p);
+                    Visit::Keep
+                }
             }
         });
         if !problems.is_empty() {
             let mut clear_illegal = std::collections::HashMap::new();
-            for (lblk, pblk) in problems {
+            for (key, code) in problems {
                 illegal += 1;
                 if illegal > 12 {
                     if self.problem(Code::TooManyIllegal, &Ctx::ino(ino))? {
@@ -624,13 +637,15 @@ impl Checker {
                 }
                 let c = Ctx {
                     ino,
-                    blk: pblk as u64,
-                    num: lblk,
+                    blk: key.pblk as u64,
+                    num: key.lblk,
                     ..Default::default()
                 };
-                let fix = self.problem(Code::IllegalBlock, &c)?;
-                clear_illegal.insert((lblk, pblk), fix);
+                let fix = self.problem(code, &c)?;
+                clear_illegal.insert(key, fix);
             }
+            self.ask.end_latch(Latch::IllegalBlocks);
+            self.ask.end_latch(Latch::TooBig);
             if too_many {
                 self.clear_inode(ino, inode)?;
                 return Ok(());
@@ -639,16 +654,16 @@ impl Checker {
             acc = Claims::new(ino, is_dir);
             let target = if has_map { &mut *inode } else { &mut no_map };
             let walk = blocks::walk(&self.fs, target, |p| {
-                let b = p.pblk as u64;
-                if b < first_data || b >= blocks_count || squatting(&self.metadata, p) || p.repeat {
-                    return if clear_illegal.get(&(p.lblk(), p.pblk)) == Some(&true) {
-                        Visit::Replace(0)
-                    } else {
-                        Visit::Keep
-                    };
+                let Some(&clear) = clear_illegal.get(&PtrKey::of(p)) else {
+                    acc.take(p);
+                    return Visit::Keep;
+                };
+                acc.pass_over(p);
+                if clear {
+                    Visit::Replace(0)
+                } else {
+                    Visit::Keep
                 }
-                acc.take(p);
-                Visit::Keep
             });
             for (b, data) in &walk.writes {
                 self.fs.write_block(*b, data)?;
@@ -668,7 +683,7 @@ impl Checker {
         for b in claimed {
             self.mark_found(b);
         }
-        if self.check_ea_block(ino, inode)? {
+        if ea_block {
             nblocks += 1;
         }
         // e2fsck's simple contiguity figure: a file larger than a group
@@ -1062,6 +1077,14 @@ struct Claims {
 }
 
 impl Claims {
+    /// e2fsck's contiguity check sees every pointer, a refused one too,
+    /// against the last block taken.
+    fn pass_over(&mut self, p: &MapPtr) {
+        if self.prev_phys != 0 && self.prev_phys + 1 != p.pblk as u64 {
+            self.fragmented = true;
+        }
+    }
+
     fn new(ino: u32, is_dir: bool) -> Self {
         Claims {
             ino,
@@ -1079,9 +1102,7 @@ impl Claims {
         let b = p.pblk as u64;
         self.claimed.push(b);
         self.nblocks += 1;
-        if self.prev_phys != 0 && self.prev_phys + 1 != b {
-            self.fragmented = true;
-        }
+        self.pass_over(p);
         self.prev_phys = b;
         if p.is_data() {
             self.last_block = self.last_block.max(p.lblk() as i64);
@@ -1092,6 +1113,74 @@ impl Claims {
                     pblk: p.pblk,
                 });
             }
+        }
+    }
+}
+
+/// e2fsck's ext2fs_inode_has_valid_blocks2: whether i_block holds a block
+/// map. A symlink keeps its target there when it has no blocks (or, with
+/// an extended attribute block, when the target looks short enough).
+fn holds_block_map(inode: &Inode) -> bool {
+    let b = &inode.base;
+    match inode.file_type() {
+        inode::S_IFDIR | inode::S_IFREG => true,
+        inode::S_IFLNK if b.i_file_acl == 0 => b.i_blocks != 0,
+        inode::S_IFLNK => b.i_size >= 60 || (b.i_size > 4 && b.i_block[1] == 0),
+        _ => false,
+    }
+}
+
+/// A pointer of a block map, told apart from the others of the same map
+/// (an indirect block and the first data block below it share `lblk`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct PtrKey {
+    lblk: u64,
+    data: bool,
+    pblk: u32,
+}
+
+impl PtrKey {
+    fn of(p: &MapPtr) -> Self {
+        PtrKey {
+            lblk: p.lblk(),
+            data: p.is_data(),
+            pblk: p.pblk,
+        }
+    }
+}
+
+/// e2fsck's limits on how far a map may reach, by the inode's type: a
+/// symlink has one block, a directory at most 2 GiB without largedir,
+/// and no file more blocks than its 512-byte count can hold.
+struct TooBig {
+    is_dir: bool,
+    is_reg: bool,
+    /// A directory's last allowed logical block (none with i_size_high set).
+    dir_last: Option<u64>,
+    max_blocks: u64,
+}
+
+impl TooBig {
+    fn new(inode: &Inode, log_block_size: u32) -> Self {
+        let log = log_block_size.min(10);
+        TooBig {
+            is_dir: inode.is_dir(),
+            is_reg: inode.is_reg(),
+            dir_last: (inode.base.i_size_high == 0).then(|| 1u64 << (21 - log)),
+            max_blocks: 1u64 << (31 - log),
+        }
+    }
+
+    /// The problem a legal pointer has, given the blocks counted so far.
+    fn problem(&self, p: &MapPtr, counted: u64) -> Option<Code> {
+        let lblk = p.is_data().then(|| p.lblk());
+        if self.is_dir {
+            let past_end = matches!((lblk, self.dir_last), (Some(l), Some(last)) if l > last);
+            (past_end || counted + 1 >= self.max_blocks).then_some(Code::TooBigDir)
+        } else if self.is_reg {
+            (counted + 1 >= self.max_blocks).then_some(Code::TooBigReg)
+        } else {
+            matches!(lblk, Some(l) if l > 0).then_some(Code::TooBigSymlink)
         }
     }
 }

@@ -21,6 +21,7 @@ pub enum Prompt {
     Split,
     Clone,
     ClearHtree,
+    Truncate,
     Recreate,
     ClearFlag,
     Unlink,
@@ -42,6 +43,7 @@ impl Prompt {
             Prompt::Split => "Split",
             Prompt::Clone => "Clone multiply-claimed blocks",
             Prompt::ClearHtree => "Clear HTree index",
+            Prompt::Truncate => "Truncate",
             Prompt::Recreate => "Recreate",
             Prompt::ClearFlag => "Clear flag",
             Prompt::Unlink => "Unlink",
@@ -64,6 +66,7 @@ impl Prompt {
             Prompt::Split => "SPLIT",
             Prompt::Clone => "MULTIPLY-CLAIMED BLOCKS CLONED",
             Prompt::ClearHtree => "HTREE INDEX CLEARED",
+            Prompt::Truncate => "TRUNCATED",
             Prompt::Recreate => "WILL RECREATE",
             Prompt::ClearFlag => "FLAG CLEARED",
             Prompt::Unlink => "UNLINKED",
@@ -94,6 +97,8 @@ pub const UNMARKED: u16 = 0x0080;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Latch {
     IllegalBlocks,
+    /// Blocks past what the inode's type allows, per inode.
+    TooBig,
     BadBlocksInode,
     LowDtime,
 }
@@ -142,6 +147,10 @@ pub enum Code {
     IllegalBlock,
     IllegalBlockLatch,
     TooManyIllegal,
+    InodeTooBig,
+    TooBigDir,
+    TooBigReg,
+    TooBigSymlink,
     BadBlocksIllegal,
     BadBlocksIllegalLatch,
     BadBlockInPrimary,
@@ -313,6 +322,10 @@ impl Code {
             IllegalBlock => 0x01000E,
             IllegalBlockLatch => 0x010010,
             TooManyIllegal => 0x010011,
+            InodeTooBig => 0x010043,
+            TooBigDir => 0x010044,
+            TooBigReg => 0x010045,
+            TooBigSymlink => 0x010046,
             BadBlocksIllegal => 0x010012,
             BadBlocksIllegalLatch => 0x010013,
             BadBlockInPrimary => 0x010018,
@@ -543,6 +556,10 @@ pub static PROBLEMS: &[Problem] = &[
     latched(IllegalBlock, "Illegal block #{num} ({blk}) in inode {ino}.  ", Prompt::Clear, 0, Latch::IllegalBlocks),
     p(IllegalBlockLatch, "Inode {ino} has illegal block(s).  ", Prompt::Clear, 0),
     p(TooManyIllegal, "Too many illegal blocks in inode {ino}.\n", Prompt::ClearInode, 0),
+    p(InodeTooBig, "Inode {ino} is too big.  ", Prompt::Truncate, 0),
+    latched(TooBigDir, "Block #{num} ({blk}) causes directory to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
+    latched(TooBigReg, "Block #{num} ({blk}) causes file to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
+    latched(TooBigSymlink, "Block #{num} ({blk}) causes symlink to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
     latched(BadBlocksIllegal, "Illegal block #{num} ({blk}) in bad block inode.  ", Prompt::Clear, 0, Latch::BadBlocksInode),
     p(BadBlocksIllegalLatch, "Bad block inode has illegal block(s).  ", Prompt::Clear, 0),
     p(BadBlocksInodeBadMode, "The bad block inode looks invalid.  ", Prompt::Clear, 0),
@@ -652,6 +669,7 @@ pub static PROBLEMS: &[Problem] = &[
 pub fn latch_question(latch: Latch) -> Option<Code> {
     match latch {
         Latch::IllegalBlocks => Some(IllegalBlockLatch),
+        Latch::TooBig => Some(InodeTooBig),
         Latch::BadBlocksInode => Some(BadBlocksIllegalLatch),
         Latch::LowDtime => Some(LowDtimeLatch),
     }

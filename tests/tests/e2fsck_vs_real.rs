@@ -641,3 +641,40 @@ fn relocation_hint_in_preen_names_the_device() {
     assert_eq!(oc, 4, "{os}");
     assert!(os.starts_with("test.img: Note: if several"), "{os}");
 }
+
+#[test]
+fn block_map_problems_per_inode_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![0x5a; 3000]).unwrap();
+    let long_target = format!("/{}", "a".repeat(90));
+    // Two files with an illegal block each (the "illegal block(s)" question
+    // is asked per inode), a slow symlink with a second block (too big), a
+    // short symlink whose size_high makes it no fast symlink while it has
+    // no blocks (its i_block is no map to walk).
+    let cmds = format!(
+        "write {d} f1\nwrite {d} f2\nsymlink slow {long_target}\nsymlink high /y\n\
+         sif f1 block[1] 99999999\nsif f2 block[2] 88888888\n\
+         sif slow block[1] 300\nsif slow blocks 4\nsif high size 0x100000002\n",
+        d = data.display()
+    );
+    let img = edited_image(t.path(), "maps.img", &[], &cmds);
+    let run_dir = t.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    let (oc, os, rc, rs) = both_in(&run_dir, &img, &["-fy"]);
+    assert_eq!((oc, &os), (rc, &rs), "ours (left) and e2fsck");
+    for line in [
+        "Inode 12 has illegal block(s).",
+        "Inode 13 has illegal block(s).",
+        "Inode 14 is too big.  Truncate? yes",
+        "Block #1 (300) causes symlink to be too big.  CLEARED.",
+    ] {
+        assert!(os.contains(line), "{line}:\n{os}");
+    }
+    // The illegal blocks break contiguity as e2fsck counts it.
+    assert!(!os.contains("(0.0% non-contiguous)"), "{os}");
+    assert_real_fsck_clean(&run_dir.join("ours/test.img"));
+}
