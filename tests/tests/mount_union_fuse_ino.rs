@@ -9,7 +9,7 @@ mod fuse_common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{DirEntryExt, MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use fuse_common::*;
@@ -193,4 +193,66 @@ fn assert_checks_clean(img: &Path) {
     assert!(ours.contains("trusted.union.origin"), "{ours}");
     let real = String::from_utf8_lossy(&real_debugfs(&stock_copy(img), "ea_list /a")).into_owned();
     assert!(real.contains("trusted.union.origin"), "{real}");
+}
+
+/// A lower image made with `files` (name, data) and the given UUID.
+fn lower_image(dir: &Path, name: &str, uuid: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let src = dir.join(format!("{name}.src"));
+    std::fs::create_dir(&src).unwrap();
+    for (f, data) in files {
+        std::fs::write(src.join(f), data).unwrap();
+    }
+    let img = dir.join(format!("{name}.img"));
+    let out = run(Command::new(our_bin("mke2fs-union"))
+        .args(["-q", "-F", "-U", uuid, "-d"])
+        .arg(&src)
+        .arg(&img)
+        .arg("4M"));
+    assert!(out.status.success(), "{}", text(&out));
+    img
+}
+
+/// The inode number of `name` in the root of an image.
+fn image_ino(img: &Path, name: &str) -> u32 {
+    let fs = ext2fs::fs::Filesystem::open(img, &ext2fs::fs::OpenOptions::default()).unwrap();
+    fs.lookup_entry(ext2fs::inode::ROOT_INO, name.as_bytes())
+        .unwrap()
+        .unwrap()
+        .inode
+}
+
+/// A lower layer changed offline so that the inode a copy's record names
+/// is another file now (the same layer identity: an image remade with its
+/// UUID): the two never share a number; whichever the kernel meets first
+/// keeps it, and each name shows its own data.
+#[test]
+fn a_reused_lower_inode_never_shares_a_number_with_a_copy() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let dir = s._dir.path();
+    let uuid = "6f1c1bd4-7a55-4c3e-9f0e-2b8d5c4a1e07";
+    let first = lower_image(dir, "first", uuid, &[("a", b"first\n")]);
+    let second = lower_image(dir, "second", uuid, &[("b", b"second\n")]);
+    assert_eq!(image_ino(&first, "a"), image_ino(&second, "b"));
+    let mount = |lower: &Path| {
+        let out = fuse_mount(&s, &format!("union,lowerdir={}", lower.display()));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        Mounted(s.mnt.clone())
+    };
+    let guard = mount(&first);
+    let lower_ino = ino(&s.mnt, "a");
+    std::fs::set_permissions(s.mnt.join("a"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(ino(&s.mnt, "a"), lower_ino);
+    unmount_and_check(&s, guard);
+    for order in [["a", "b"], ["b", "a"]] {
+        let guard = mount(&second);
+        let got: Vec<u64> = order.iter().map(|n| ino(&s.mnt, n)).collect();
+        assert_ne!(got[0], got[1], "a and b share an inode number");
+        assert_eq!(got[0], lower_ino, "{} met first keeps the number", order[0]);
+        assert_eq!(std::fs::read(s.mnt.join("a")).unwrap(), b"first\n");
+        assert_eq!(std::fs::read(s.mnt.join("b")).unwrap(), b"second\n");
+        unmount_and_check(&s, guard);
+    }
 }

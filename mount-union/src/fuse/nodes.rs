@@ -51,6 +51,19 @@ pub struct Nodes {
     /// the kernel may still ask by the lower node's number until it looks
     /// the name up again.
     copied: HashMap<u64, u64>,
+    /// Who holds each lower-range number the kernel was given or a top
+    /// inode's origin record gave: one object only, also when lower layers
+    /// changed offline and a record names a reused lower inode.
+    claims: HashMap<u64, Claim>,
+}
+
+/// The holder of a lower-range number.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Claim {
+    /// The lower object itself.
+    Lower,
+    /// A top inode by its origin record.
+    Top(u32),
 }
 
 impl Nodes {
@@ -64,7 +77,10 @@ impl Nodes {
     /// (`home_dev` is the layer's own device).
     pub fn lower_node(&mut self, layer: usize, dev: u64, home_dev: u64, ino: u64) -> u64 {
         if let Some(n) = lower_number(layer, ino).filter(|_| dev == home_dev) {
-            return n;
+            if !matches!(self.claims.get(&n), Some(Claim::Top(_))) {
+                return n;
+            }
+            // A top inode's record holds it: the lower inode was reused.
         }
         let next = SPARE + self.spare.len() as u64;
         *self.spare.entry((layer, dev, ino)).or_insert(next)
@@ -95,11 +111,29 @@ impl Nodes {
         }
     }
 
-    /// The lower node `lower` was copied up as the node `top` (the same
-    /// number when its copy has an origin record).
-    pub fn copied_up(&mut self, lower: u64, top: u64) {
+    /// The lower node `lower` was copied up as the top inode `ino`,
+    /// numbered `top` (the same number when its copy has an origin record).
+    pub fn copied_up(&mut self, lower: u64, top: u64, ino: u32) {
         if lower != top {
             self.copied.insert(lower, top);
+        } else {
+            self.claims.insert(lower, Claim::Top(ino));
+        }
+    }
+
+    /// The node number of the top inode `t` whose origin record gives
+    /// `origin`: that number, unless another object holds it already.
+    pub fn top_number(&mut self, t: u32, origin: Option<u64>) -> u64 {
+        let Some(n) = origin else {
+            return top_node(t);
+        };
+        match self.claims.get(&n) {
+            Some(Claim::Top(o)) if *o == t => n,
+            Some(_) => top_node(t),
+            None => {
+                self.claims.insert(n, Claim::Top(t));
+                n
+            }
         }
     }
 
@@ -108,11 +142,17 @@ impl Nodes {
     pub fn top_freed(&mut self, ino: u32) {
         let top = top_node(ino);
         self.copied.retain(|_, t| *t != top);
+        self.claims.retain(|_, c| *c != Claim::Top(ino));
     }
 
     /// The kernel was given an entry for `node`.
     pub fn looked_up(&mut self, node: u64) {
         *self.lookups.entry(node).or_default() += 1;
+        if node >= LOWER {
+            // Not a top inode's (those claim at top_number): the lower
+            // object's own, held while the kernel holds it.
+            self.claims.entry(node).or_insert(Claim::Lower);
+        }
     }
 
     /// The kernel dropped `n` entries for `node`; at none, the node goes.
@@ -129,6 +169,9 @@ impl Nodes {
         }
         self.lookups.remove(&node);
         self.copied.remove(&node);
+        if self.claims.get(&node) == Some(&Claim::Lower) {
+            self.claims.remove(&node);
+        }
         for p in self.names.remove(&node).unwrap_or_default() {
             if self.by_path.get(&p) == Some(&node) {
                 self.by_path.remove(&p);
@@ -197,7 +240,7 @@ mod tests {
         let lower = n.lower_node(0, 1, 1, 40);
         n.bind(b"x", lower);
         n.bind(b"x", lower);
-        n.copied_up(lower, 13);
+        n.copied_up(lower, 13, 13);
         n.unbind(b"x", false);
         n.bind(b"x", 13);
         assert_eq!(n.path_of(lower), Some(&b"x"[..]));
@@ -206,6 +249,27 @@ mod tests {
         n.forget(12, 1);
         assert!(n.path_of(12).is_none());
         assert_eq!(n.path_of(ROOT), Some(&b""[..]));
+    }
+
+    #[test]
+    fn one_object_holds_a_lower_number() {
+        let mut n = Nodes::new();
+        let l = n.lower_node(0, 1, 1, 40);
+        // A record naming the lower inode the kernel holds as a lower
+        // object (reused offline) does not take its number.
+        n.looked_up(l);
+        assert_eq!(n.top_number(20, Some(l)), 20);
+        // Copied up in this mount: the copy holds it from then on.
+        n.copied_up(l, l, 21);
+        assert_eq!(n.top_number(21, Some(l)), l);
+        // Held by a record first: a lower object with that inode gets a
+        // spare number.
+        let m = lower_number(0, 41).unwrap();
+        assert_eq!(n.top_number(22, Some(m)), m);
+        assert_eq!(n.top_number(22, Some(m)), m);
+        assert_ne!(n.lower_node(0, 1, 1, 41), m);
+        n.top_freed(22);
+        assert_eq!(n.lower_node(0, 1, 1, 41), m);
     }
 
     #[test]

@@ -450,7 +450,7 @@ impl Union {
     /// The node number of a resolved object (its inode number, see nodes).
     fn node_of(&mut self, r: &Res) -> u64 {
         match (r.top, r.lower.first()) {
-            (Some(t), _) => r.origin.unwrap_or(top_node(t)),
+            (Some(t), _) => self.nodes.top_number(t, r.origin),
             (None, Some((li, o))) => self.lower_node(*li, o),
             (None, None) => 0,
         }
@@ -586,7 +586,7 @@ impl Union {
             self.mark_impure(ptop)?;
         }
         let now = if kept { lower } else { top_node(ino) };
-        self.nodes.copied_up(lower, now);
+        self.nodes.copied_up(lower, now, ino);
         Ok(ino)
     }
 
@@ -1006,7 +1006,10 @@ impl Union {
         ];
         for (name, m, origin) in entries {
             let node = match origin {
-                Origin::Top(t) if impure => self.origin_of(t)?.unwrap_or(top_node(t)),
+                Origin::Top(t) if impure => {
+                    let o = self.origin_of(t)?;
+                    self.nodes.top_number(t, o)
+                }
                 Origin::Top(t) => top_node(t),
                 Origin::Lower(li, i) => {
                     let home = self.layers[li].home_dev();
