@@ -13,7 +13,6 @@
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -254,20 +253,14 @@ fn remount_read_only(target: &Path, verbose: bool) -> Result<(), (u8, String)> {
 /// means umount will not wait: the caller warns.
 pub fn register(source: &Path, target: &Path) -> Result<(), String> {
     crate::utab::drop_stale(source, target)?;
-    let out = Command::new("mount")
-        .args(["--fake", "-i", "--no-canonicalize", "-t", FSTYPE, "-o"])
-        .arg(format!("helper={FSTYPE}"))
-        .arg(source)
-        .arg(target)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run mount(8): {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "mount --fake failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr).trim()
-    ))
+    let helper = format!("helper={FSTYPE}");
+    let args: [&std::ffi::OsStr; 6] = [
+        "-t".as_ref(),
+        FSTYPE.as_ref(),
+        "-o".as_ref(),
+        helper.as_ref(),
+        source.as_os_str(),
+        target.as_os_str(),
+    ];
+    crate::utab::fake("mount", &args)
 }

@@ -11,6 +11,7 @@
 //! changed only through util-linux (`umount --fake`), which takes utab's
 //! lock and rewrites it as libmount does; this module only reads utab.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -60,30 +61,36 @@ pub fn sources_for(target: &Path) -> Vec<PathBuf> {
         };
         if field("TARGET=").as_deref() == Some(target.as_os_str().as_bytes()) {
             let src = field("SRC=").unwrap_or_default();
-            out.push(PathBuf::from(std::ffi::OsStr::from_bytes(&src)));
+            out.push(PathBuf::from(OsStr::from_bytes(&src)));
         }
     }
     out
 }
 
-/// Drops utab's last entry for `target` through `umount --fake` (no
-/// unmount, no helper: libmount only updates utab, finding the entry by
-/// target, mounted or not).
-fn drop_last(target: &Path) -> Result<(), String> {
-    let out = Command::new("umount")
+/// Runs util-linux's `mount --fake` or `umount --fake` with `args` (no
+/// mount(2) or umount(2), no helper: libmount only updates utab, with its
+/// lock, as it does for a real mount).
+pub fn fake(program: &str, args: &[&OsStr]) -> Result<(), String> {
+    let out = Command::new(program)
         .args(["--fake", "-i", "--no-canonicalize"])
-        .arg(target)
+        .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run umount(8): {e}"))?;
+        .map_err(|e| format!("cannot run {program}(8): {e}"))?;
     if out.status.success() {
         return Ok(());
     }
     Err(format!(
-        "umount --fake failed ({}): {}",
+        "{program} --fake failed ({}): {}",
         out.status,
         String::from_utf8_lossy(&out.stderr).trim()
     ))
+}
+
+/// Drops utab's last entry for `target` (libmount finds it by target,
+/// mounted or not).
+fn drop_last(target: &Path) -> Result<(), String> {
+    fake("umount", &[target.as_os_str()])
 }
 
 /// After the unmount: drops the mount's utab entry (the last for
