@@ -29,8 +29,8 @@ struct Cli {
     /// Do everything except the mount(2) call (with -v: show it)
     #[arg(short = 'f', long = "fake")]
     fake: bool,
-    /// Do not write /etc/mtab (mount-union never writes it: the kernel's
-    /// /proc/self/mounts is the only table)
+    /// Do not write /etc/mtab nor libmount's utab (mount-union never writes
+    /// /etc/mtab; the FUSE engine records its unmount helper in utab)
     #[arg(short = 'n', long = "no-mtab")]
     no_mtab: bool,
     /// Mount read-only (same as -o ro)
@@ -248,6 +248,7 @@ fn run_fuse(
         flags: opts.flags,
         verbose: cli.verbose,
         passthrough,
+        record_utab: !cli.no_mtab,
     };
     let notify = std::env::var_os(fuse::NOTIFY_ENV).is_some();
     if cli.foreground || notify {

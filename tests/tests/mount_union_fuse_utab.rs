@@ -132,3 +132,22 @@ fn a_stale_utab_entry_is_dropped_by_the_next_mount() {
     wait_for_release(&s.img);
     drop(guard);
 }
+
+/// `-n` (no mtab): nothing recorded in utab, as util-linux's mount -n.
+#[test]
+fn no_mtab_records_nothing_in_utab() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let out = run(Command::new(our_bin("mount-union"))
+        .args(["-n", "--engine", "fuse", "-o", &union_opt(&s)])
+        .arg(&s.img)
+        .arg(&s.mnt));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let guard = Mounted(s.mnt.clone());
+    assert_eq!(std::fs::read(s.mnt.join("a")).unwrap(), b"hello\n");
+    // A detached engine records its entry before it reports ready.
+    assert_eq!(utab_entries(&s.mnt), Vec::<String>::new());
+    unmount_and_check(&s, guard);
+}

@@ -72,6 +72,8 @@ pub struct FuseMount {
     /// -o passthrough: lower files opened read-only are read by the
     /// kernel (see passthrough.rs).
     pub passthrough: bool,
+    /// Record the unmount helper in libmount's utab (not with -n).
+    pub record_utab: bool,
 }
 
 struct Fs {
@@ -801,7 +803,7 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
             });
     }
     // umount(8) runs the unmount helper only for root's mounts.
-    if root {
+    if root && m.record_utab {
         let target = std::fs::canonicalize(&m.target).unwrap_or_else(|_| m.target.clone());
         if let Err(e) = crate::umount_helper::register(&top_abs, &target) {
             warn(
