@@ -60,9 +60,13 @@ impl Checker {
         dirs.sort_unstable();
         let mut done: HashSet<u32> = HashSet::new();
         done.insert(inode::ROOT_INO);
+        // e2fsck's pass 3 problem context, kept from one directory to the
+        // next: its "was in" directory stays the last parent it recorded
+        // when a '..' entry cannot be looked up.
+        let mut last_parent = inode::ROOT_INO;
         for dir in dirs {
             if self.is_dir(dir) {
-                self.check_directory(dir, &mut done)?;
+                self.check_directory(dir, &mut done, &mut last_parent)?;
             }
         }
         if !self.read_only() && self.lost_found == 0 {
@@ -128,7 +132,12 @@ impl Checker {
         Ok(())
     }
 
-    fn check_directory(&mut self, dir: u32, done: &mut HashSet<u32>) -> Result<()> {
+    fn check_directory(
+        &mut self,
+        dir: u32,
+        done: &mut HashSet<u32>,
+        last_parent: &mut u32,
+    ) -> Result<()> {
         let mut ino = dir;
         let mut path_seen: HashSet<u32> = HashSet::new();
         loop {
@@ -138,11 +147,17 @@ impl Checker {
             path_seen.insert(ino);
             let parent = self.dir_info.get(&ino).map_or(0, |d| d.parent);
             if parent == 0 || path_seen.contains(&parent) {
+                // As e2fsck: the '..' entry as it is now on disk (pass 2
+                // may have cleared it).
                 let was_in = if parent != 0 {
                     parent
                 } else {
-                    self.dir_info.get(&ino).map_or(0, |d| d.dotdot)
+                    match self.fs.lookup_entry(ino, b"..") {
+                        Ok(Some(e)) => e.inode,
+                        _ => *last_parent,
+                    }
                 };
+                *last_parent = was_in;
                 let c = Ctx {
                     ino,
                     path: self.dir_path(was_in),
@@ -166,6 +181,7 @@ impl Checker {
             ino = parent;
         }
         let info = self.dir_info.get(&dir).copied().unwrap_or_default();
+        *last_parent = info.parent;
         if info.dotdot != info.parent {
             let c = Ctx {
                 ino: dir,

@@ -678,3 +678,30 @@ fn block_map_problems_per_inode_as_e2fsck() {
     assert!(!os.contains("(0.0% non-contiguous)"), "{os}");
     assert_real_fsck_clean(&run_dir.join("ours/test.img"));
 }
+
+#[test]
+fn unconnected_directory_names_where_e2fsck_last_was() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Root cleared: pass 2 clears the '..' entries naming it, so pass 3
+    // cannot look them up and e2fsck names the last parent it recorded
+    // (lost+found, just made, for the second directory).
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "noroot.img",
+        &["-O", "^dir_index"],
+        "mkdir foo\nclri <2>\n",
+    );
+    let run_dir = t.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    let (oc, os, rc, rs) = both_in(&run_dir, &img, &["-fy"]);
+    assert_eq!((oc, &os), (rc, &rs), "ours (left) and e2fsck");
+    assert!(
+        os.contains("Unconnected directory inode 11 (was in /)\n")
+            && os.contains("Unconnected directory inode 12 (was in /lost+found)\n"),
+        "{os}"
+    );
+    assert_real_fsck_clean(&run_dir.join("ours/test.img"));
+}
