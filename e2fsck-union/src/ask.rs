@@ -42,6 +42,18 @@ impl std::fmt::Display for PreenHalt {
 }
 impl std::error::Error for PreenHalt {}
 
+/// Raised (as an error) where e2fsck sets E2F_FLAG_ABORT: the check stops
+/// there and ends as e2fsck's fatal_error(ctx, "aborted") ends it.
+#[derive(Debug)]
+pub struct Aborted;
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "aborted")
+    }
+}
+impl std::error::Error for Aborted {}
+
 pub struct Asker {
     pub mode: Mode,
     pub device: String,
@@ -127,6 +139,12 @@ impl Asker {
             if !quiet {
                 self.out(&format!("{}{msg}", self.prefix(p.flags)));
             }
+            if p.flags & problem::FATAL != 0 {
+                // e2fsck's fatal_error says how the filesystem stands and
+                // jumps out of the passes, which end in fatal_error again.
+                self.end_state();
+                return Err(Aborted.into());
+            }
             if p.flags & problem::NOT_A_FIX == 0 && p.flags & problem::PREEN_OK != 0 {
                 // Notices of automatic fixes (e.g. a generated UUID).
                 self.changed |= self.mode != Mode::No;
@@ -183,6 +201,27 @@ impl Asker {
     /// asks the latch question again.
     pub fn end_latch(&mut self, latch: Latch) {
         self.latches.remove(&latch);
+    }
+
+    /// e2fsck's fatal_error on standard output: whether the filesystem was
+    /// modified or still has errors; returns the exit code it ends with.
+    pub fn end_state(&self) -> u8 {
+        let mut code = crate::exit::ERROR;
+        if self.changed {
+            code |= crate::exit::FIXED;
+            self.out(&format!(
+                "\n{}: ***** FILE SYSTEM WAS MODIFIED *****\n",
+                self.device
+            ));
+        }
+        if self.unfixed {
+            code = (code | crate::exit::UNCORRECTED) & !crate::exit::FIXED;
+            self.out(&format!(
+                "\n{}: ********** WARNING: Filesystem still has errors **********\n\n",
+                self.device
+            ));
+        }
+        code
     }
 
     fn account(&mut self, answer: bool, flags: u16) {

@@ -118,8 +118,9 @@ impl Checker {
                     str1: why.into(),
                     ..Default::default()
                 };
+                // Fatal: this returns the abort.
                 self.problem(Code::InodeScanError, &c)?;
-                anyhow::bail!("aborted");
+                return Err(crate::ask::Aborted.into());
             }
             let table = match self.fs.read_inode_table(g) {
                 Ok(t) => t,
@@ -231,7 +232,8 @@ impl Checker {
             if bad_mode {
                 let c = Ctx {
                     ino,
-                    str1: reserved_name(ino).into(),
+                    // e2fsck's %Q with no directory: "<The ... inode>".
+                    str1: self.pathname(0, ino),
                     ..Default::default()
                 };
                 if self.problem(Code::ReservedBadMode, &c)? {
@@ -1195,17 +1197,4 @@ pub fn device_inode_ok(inode: &Inode) -> bool {
         return inode.base.i_block[4..].iter().all(|&b| b == 0);
     }
     true
-}
-
-fn reserved_name(ino: u32) -> &'static str {
-    match ino {
-        3 => "user quota inode",
-        4 => "group quota inode",
-        5 => "boot loader inode",
-        6 => "undelete directory inode",
-        8 => "journal inode",
-        9 => "exclude inode",
-        10 => "replica inode",
-        _ => "reserved inode",
-    }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Result;
 use ext2fs::dirent::{self, ft, rec_len_for, DirEntry, RawBlock};
-use ext2fs::features::{incompat, ro_compat};
+use ext2fs::features::{compat, incompat, ro_compat};
 use ext2fs::inode::{self, flags};
 use ext2fs::{hash, htree};
 
@@ -22,7 +22,10 @@ impl Checker {
             self.check_htree(d)?;
         }
         let mut blocks = std::mem::take(&mut self.dir_blocks);
-        blocks.sort_by_key(|d| (d.pblk, d.ino, d.lblk));
+        // By block number; with dir_index every directory's first block
+        // (an htree's root) comes before all others, as in e2fsck.
+        let roots_first = self.fs.sb().has_compat(compat::DIR_INDEX);
+        blocks.sort_by_key(|d| (roots_first && d.lblk != 0, d.pblk, d.ino, d.lblk));
         let mut union_dirs = BTreeMap::new();
         // Directory blocks are read in runs of consecutive blocks (they
         // are sorted by block number), one I/O per run.
@@ -112,19 +115,16 @@ impl Checker {
         let mut names: HashSet<Vec<u8>> = HashSet::new();
         let mut dups_found = false;
         while offset < bs {
-            // Record length and name length sanity; salvage otherwise.
-            if !b.has_header(offset) {
-                offset = b.salvage(offset, prev, self.inodes_count);
-                modified = true;
-                continue;
-            }
-            let rec_len = b.rec_len(offset);
-            let name_len = b.name_len(offset);
-            if offset + rec_len > bs
-                || rec_len < 12
-                || !rec_len.is_multiple_of(4)
-                || rec_len_for(name_len) > rec_len
-            {
+            // Record length and name length sanity (no room for a header
+            // at all is corrupt too); salvage otherwise.
+            let corrupt = !b.has_header(offset) || {
+                let rec_len = b.rec_len(offset);
+                offset + rec_len > bs
+                    || rec_len < 12
+                    || !rec_len.is_multiple_of(4)
+                    || rec_len_for(b.name_len(offset)) > rec_len
+            };
+            if corrupt {
                 let c = Ctx {
                     ino,
                     num: db.lblk as u64,
@@ -132,7 +132,8 @@ impl Checker {
                     ..Default::default()
                 };
                 if !self.problem(Code::DirCorrupted, &c)? {
-                    return Ok(pblk);
+                    // e2fsck gives the whole check up here.
+                    return Err(crate::ask::Aborted.into());
                 }
                 offset = b.salvage(offset, prev, self.inodes_count);
                 modified = true;

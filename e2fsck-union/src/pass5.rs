@@ -117,7 +117,10 @@ impl Checker {
         // A block bitmap replaced by the one the passes built gets the
         // end of its last group set with it (ext2fs_set_bitmap_padding);
         // the tails read from disk stay reported.
+        // The free counts come from the bitmap kept: the one the passes
+        // built, or the one on disk when its differences are not fixed.
         let mut block_end_padding_ok = disk.block_end_padding_ok;
+        let mut kept_blocks = &bb;
         let diffs = differences(&bb, &disk.blocks, self.first_data);
         if !diffs.is_empty() {
             self.problem(Code::BlockBitmapHeader, &Ctx::default())?;
@@ -127,13 +130,14 @@ impl Checker {
             } else {
                 let inodes = ib.clone();
                 self.fs.install_bitmaps(disk.blocks.clone(), inodes);
+                kept_blocks = &disk.blocks;
             }
         }
         let mut total_free = 0u64;
         for g in 0..geo.group_count {
             let first = geo.group_first_block(g) - self.first_data;
             let n = geo.blocks_in_group(g) as u64;
-            let free = bb.count_clear(first, first + n);
+            let free = kept_blocks.count_clear(first, first + n);
             total_free += free;
             let have = self.fs.groups()[g as usize].bg_free_blocks_count as u64;
             if have != free {
@@ -163,6 +167,7 @@ impl Checker {
             }
         }
         // Inode bitmap differences.
+        let mut kept_inodes = &ib;
         let diffs = differences(&ib, &disk.inodes, 1);
         if !diffs.is_empty() {
             self.problem(Code::InodeBitmapHeader, &Ctx::default())?;
@@ -172,15 +177,19 @@ impl Checker {
                     let blocks = blocks.clone();
                     self.fs.install_bitmaps(blocks, disk.inodes.clone());
                 }
+                kept_inodes = &disk.inodes;
             }
         }
         let mut total_free = 0u64;
         for g in 0..geo.group_count {
             let first = g as u64 * geo.inodes_per_group as u64;
             let n = geo.inodes_per_group as u64;
-            let free = ib.count_clear(first, first + n);
+            let free = kept_inodes.count_clear(first, first + n);
             total_free += free;
-            let dirs = (first..first + n).filter(|&i| self.dirs.get(i)).count() as u64;
+            // Directories count where the kept bitmap says in use.
+            let dirs = (first..first + n)
+                .filter(|&i| self.dirs.get(i) && kept_inodes.get(i))
+                .count() as u64;
             let gd = self.fs.groups()[g as usize];
             if gd.bg_free_inodes_count as u64 != free {
                 let c = Ctx {

@@ -92,6 +92,8 @@ pub const PREEN_NOHDR: u16 = 0x0040;
 /// which the final superblock write carries: a repair, but e2fsck does
 /// not mark the filesystem changed for it (no MODIFIED line on its own).
 pub const UNMARKED: u16 = 0x0080;
+/// The check cannot go on (e2fsck's PR_FATAL): a notice, then abort.
+pub const FATAL: u16 = 0x0100;
 
 /// Groups of problems asked once ("latched") and then applied to each member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -534,7 +536,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(FirstMetaBgTooBig, "First_meta_bg is too big.  ({num}, max value {num2}).  ", Prompt::Clear, 0),
     p(UnionFiletypeMissing, "Filesystem has the whiteout feature but not filetype (whiteouts and fallthrus need file types).  ", Prompt::Fix, 0),
     p(DirNlinkFeatureMissing, "Directory exceeds max links, but no DIR_NLINK feature in superblock.\n", Prompt::Fix, 0),
-    p(InodeScanError, "Error while scanning inodes ({ino}): {str}\n", Prompt::None, NOTICE),
+    p(InodeScanError, "Error while scanning inodes ({ino}): {str}\n", Prompt::None, NOTICE | FATAL),
     p(RootNotDir, "Root inode is not a directory.  ", Prompt::Clear, 0),
     p(RootDtime, "Root inode has dtime set.  (probably due to old mke2fs).  ", Prompt::Fix, PREEN_OK),
     p(ReservedBadMode, "Reserved inode {ino} ({str}) has invalid mode.  ", Prompt::Clear, PREEN_OK),

@@ -10,7 +10,7 @@ use clap::Parser;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::superblock::{STATE_ERROR, STATE_VALID};
 
-use crate::ask::{Asker, Mode, PreenHalt};
+use crate::ask::{Aborted, Asker, Mode, PreenHalt};
 use crate::checker::Checker;
 use crate::exit;
 use crate::problem::{Code, Ctx};
@@ -60,6 +60,12 @@ pub fn run(opts: Options) -> u8 {
                 "\n\n{device}: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.\n\t(i.e., without -a or -p options)"
             );
             exit::UNCORRECTED
+        }
+        Err(e) if e.is::<Aborted>() => {
+            // e2fsck's fatal_error names itself "e2fsck" here, whatever
+            // it was called.
+            eprintln!("e2fsck: aborted");
+            ask.end_state()
         }
         Err(e) if e.is::<OpenFailed>() => {
             eprintln!("{}: {e}", prog());
@@ -460,6 +466,9 @@ fn run_passes(
         return Ok(Some(code));
     }
     ck.check_resize_inode_early()?;
+    // As e2fsck ("valid 'til proven otherwise"): what was declined so far
+    // leaves no error behind for the exit code.
+    ck.ask.unfixed = false;
     // e2fsck reads the bad blocks list here and goes on without it when
     // its inode cannot be read (preen stops).
     let bad_group = ck.fs.geo().inode_group(ext2fs::inode::BAD_INO);
@@ -639,8 +648,10 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
         say!("\n{dev}: ********** WARNING: Filesystem still has errors **********\n");
     }
     let sb = ck.fs.sb();
-    let used_inodes = sb.s_inodes_count - sb.s_free_inodes_count.min(sb.s_inodes_count);
-    let used_blocks = sb.s_blocks_count - sb.s_free_blocks_count.min(sb.s_blocks_count);
+    // As e2fsck's show_stats: free counts above the totals (left so by
+    // -n) wrap around, inodes in 32 bits and blocks in 64.
+    let used_inodes = sb.s_inodes_count.wrapping_sub(sb.s_free_inodes_count);
+    let used_blocks = (sb.s_blocks_count as u64).wrapping_sub(sb.s_free_blocks_count as u64);
     if !opts.verbose {
         let st = &ck.stats;
         let frag = Tenths::of(st.fragmented + st.fragmented_dirs, used_inodes as u64);

@@ -57,6 +57,9 @@ pub struct Settings {
     pub from: u64,
     pub cases: u64,
     pub budget: Duration,
+    /// A directory to copy each differing case's input into (as
+    /// `case-N.img`, before either tool ran), from PREFIX_KEEP.
+    pub keep: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -93,6 +96,7 @@ impl Settings {
             from: env("FROM").unwrap_or(1).max(1),
             cases: env("CASES").unwrap_or(cases),
             budget: Duration::from_secs(env("SECONDS").unwrap_or(u64::MAX / 4)),
+            keep: std::env::var_os(format!("{prefix}_KEEP")).map(Into::into),
         }
     }
 }
@@ -130,6 +134,9 @@ pub fn run(
         let mut r = case_rng(s.seed, n);
         let diffs = one_case(tool, &mut r, dir.path(), &tools, kernel);
         sum.run += 1;
+        if let (Some(keep), false) = (&s.keep, diffs.1.is_empty()) {
+            keep_input(dir.path(), keep, n);
+        }
         let listed = s.seed == open_seed && open.iter().any(|o| o.case == n);
         match diffs {
             (_, d) if d.is_empty() && listed => {
@@ -147,6 +154,16 @@ pub fn run(
         }
     }
     sum
+}
+
+/// Copies case `n`'s damaged input into `keep` for a closer look.
+fn keep_input(dir: &Path, keep: &Path, n: u64) {
+    let to = keep.join(format!("case-{n}.img"));
+    let kept =
+        std::fs::create_dir_all(keep).and_then(|()| std::fs::copy(inputs::image_path(dir), &to));
+    if let Err(e) = kept {
+        eprintln!("cannot keep case {n} as {}: {e}", to.display());
+    }
 }
 
 /// One case: its steps (joined) and the differences found.

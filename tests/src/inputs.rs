@@ -38,10 +38,15 @@ pub fn missing_makers() -> Vec<&'static str> {
     m
 }
 
-/// One input in `dir` (its image `dir/input.img`); `kernel` says whether
+/// Where `make` puts its image in `dir`.
+pub fn image_path(dir: &Path) -> PathBuf {
+    dir.join("input.img")
+}
+
+/// One input in `dir` (its image `image_path(dir)`); `kernel` says whether
 /// loop mounts may be used (root).
 pub fn make(r: &mut Lcg, dir: &Path, kernel: bool) -> Input {
-    let img = dir.join("input.img");
+    let img = image_path(dir);
     let _ = std::fs::remove_file(&img);
     let origin = match r.below(10) {
         0..=4 => Origin::Mke2fs,

@@ -5,7 +5,8 @@
 //! identical exit code and output; -fy: the same exit class, and the
 //! real e2fsck -fn clean after ours. A fixed number of cases of a fixed
 //! seed here; `bench/differential --tool e2fsck --seed S --cases N` runs
-//! long ones (E2FSCK_DIFF_SEED, _CASES, _FROM, _SECONDS).
+//! long ones (E2FSCK_DIFF_SEED, _CASES, _FROM, _SECONDS; _KEEP=DIR keeps
+//! differing inputs).
 
 use integration_tests::differential::{bounded_test, Known, Open, Tool};
 

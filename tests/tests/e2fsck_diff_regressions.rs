@@ -1,0 +1,197 @@
+//! Differences the e2fsck differential found, each rebuilt here on an
+//! image of its own (the real mke2fs, then real debugfs edits or byte
+//! changes) and compared as the differential compares: `e2fsck -fn`
+//! exit code, stdout and stderr identical to the real e2fsck's, `-fy` in
+//! the same exit class, and the real `e2fsck -fn` clean after ours.
+
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::process::Command;
+
+use integration_tests::check_pair::{e2fsck_differences, Tools};
+use integration_tests::*;
+
+/// The differential's comparison on `img`; fails with what differs.
+fn same_as_real(img: &Path) {
+    let t = tempfile::tempdir().unwrap();
+    let tools = Tools::new(t.path());
+    let d = e2fsck_differences(&tools, img, &t.path().join("work"));
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}
+
+/// A fresh image from the real mke2fs in `t`.
+fn image(t: &tempfile::TempDir, args: &[&str], size: &str) -> std::path::PathBuf {
+    let img = t.path().join("test.img");
+    real_mkfs(&img, args, size);
+    img
+}
+
+/// The real `debugfs -w -R REQ`.
+fn debugfs_w(img: &Path, req: &str) {
+    let out = run(Command::new("debugfs").args(["-w", "-R", req]).arg(img));
+    assert!(
+        out.status.success(),
+        "debugfs -w -R '{req}': {}",
+        text(&out)
+    );
+}
+
+/// The number `debugfs -R REQ` prints last (e.g. a block of `bmap`).
+fn debugfs_number(img: &Path, req: &str) -> u64 {
+    let out = String::from_utf8_lossy(&real_debugfs(img, req)).into_owned();
+    out.split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .last()
+        .unwrap_or_else(|| panic!("no number from '{req}': {out}"))
+}
+
+fn poke(img: &Path, offset: u64, bytes: &[u8]) {
+    let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+fn peek(img: &Path, offset: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0; len];
+    std::fs::File::open(img)
+        .unwrap()
+        .read_exact_at(&mut buf, offset)
+        .unwrap();
+    buf
+}
+
+/// The number after `label` on the first line of `dumpe2fs` that has it
+/// (group 0's, for "Block bitmap at ").
+fn dumpe2fs_number(img: &Path, label: &str) -> u64 {
+    let dump = real_dumpe2fs(img, false);
+    dump.lines()
+        .find_map(|l| l.split_once(label))
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' in dumpe2fs output:\n{dump}"))
+}
+
+/// Flips the bits `mask` in byte `byte` of block `block` (1 KiB blocks).
+fn flip_bits(img: &Path, block: u64, byte: u64, mask: u8) {
+    let at = block * 1024 + byte;
+    let b = peek(img, at, 1)[0] ^ mask;
+    poke(img, at, &[b]);
+}
+
+#[test]
+fn declined_bitmap_fix_still_reports_free_counts() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024", "-N", "64"], "2M");
+    // Free blocks and a free inode marked in use in group 0's bitmaps,
+    // and /lost+found (inode 11) marked free, the counts untouched: under
+    // -n e2fsck counts the bitmaps it kept (those on disk), so it reports
+    // the group and total counts and the directory count wrong as well.
+    let (blocks, inodes) = (
+        dumpe2fs_number(&img, "Block bitmap at "),
+        dumpe2fs_number(&img, "Inode bitmap at "),
+    );
+    flip_bits(&img, blocks, 200, 0x0f);
+    flip_bits(&img, inodes, 6, 0x80);
+    flip_bits(&img, inodes, 1, 0x04);
+    same_as_real(&img);
+}
+
+#[test]
+fn declined_salvage_aborts_after_the_roots_of_indexed_directories() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024", "-O", "dir_index"], "4M");
+    // Not zeros: debugfs would leave a hole.
+    let junk = t.path().join("junk");
+    std::fs::write(&junk, [b'x'; 1024]).unwrap();
+    debugfs_w(&img, &format!("write {} pad", junk.display()));
+    let low = debugfs_number(&img, "bmap /pad 0");
+    debugfs_w(&img, "mkdir a");
+    debugfs_w(&img, "mkdir b");
+    debugfs_w(&img, "write /dev/null b/f");
+    debugfs_w(&img, "rm pad");
+    // /a gets a second block below every directory's first one: a freed
+    // block of text, so a corrupt directory block. /b's entry 'f' points
+    // past the inode count. With dir_index, e2fsck reads every first
+    // block before any other (so it reports 'f'), then declining the
+    // salvage of /a's second block ends the check ("e2fsck: aborted").
+    debugfs_w(&img, &format!("sif /a block[1] {low}"));
+    debugfs_w(&img, "sif /a size 2048");
+    let b0 = debugfs_number(&img, "bmap /b 0");
+    assert!(low != 0 && b0 > low, "pad at {low}, /b at {b0}");
+    // The third entry of /b (after '.' and '..', 12 bytes each).
+    poke(&img, b0 * 1024 + 24, &1_000_000u32.to_le_bytes());
+    same_as_real(&img);
+}
+
+#[test]
+fn directory_block_without_room_for_a_header_is_corrupt() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "4M");
+    debugfs_w(&img, "mkdir a");
+    // '..' ends 4 bytes short of the block's end.
+    let b0 = debugfs_number(&img, "bmap /a 0");
+    poke(&img, b0 * 1024 + 12 + 4, &(1024u16 - 12 - 4).to_le_bytes());
+    same_as_real(&img);
+}
+
+#[test]
+fn problems_declined_before_pass_1_leave_no_error() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // The resize inode is not cleared under -n: e2fsck marks the
+    // filesystem valid again before pass 1 (exit 0, no warning).
+    let img = image(&t, &["-b", "4096", "-O", "^resize_inode"], "16M");
+    debugfs_w(&img, "sif <7> block[IND] 1259");
+    same_as_real(&img);
+}
+
+#[test]
+fn state_not_clean_is_a_repair_under_y() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    for state in ["0", "8"] {
+        let img = image(&t, &[], "8M");
+        // Marking it clean again makes -fy exit 1, with no "MODIFIED".
+        debugfs_w(&img, &format!("ssv state {state}"));
+        same_as_real(&img);
+    }
+}
+
+#[test]
+fn summary_counts_wrap_as_e2fsck_prints_them() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &[], "8M");
+    // Free counts above the totals, left so by -n: e2fsck's summary line
+    // subtracts anyway (32-bit inodes, 64-bit blocks).
+    debugfs_w(&img, "ssv free_blocks_count 1203418193");
+    debugfs_w(&img, "ssv free_inodes_count 907832541");
+    same_as_real(&img);
+}
+
+#[test]
+fn reserved_inodes_are_named_as_e2fsck_names_them() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &[], "8M");
+    for ino in [5, 6, 9, 10] {
+        debugfs_w(&img, &format!("sif <{ino}> mode 010644"));
+    }
+    same_as_real(&img);
+}
