@@ -41,7 +41,7 @@ fn debugfs_number(img: &Path, req: &str) -> u64 {
     let out = String::from_utf8_lossy(&real_debugfs(img, req)).into_owned();
     out.split_whitespace()
         .filter_map(|w| w.parse().ok())
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no number from '{req}': {out}"))
 }
 
