@@ -256,3 +256,38 @@ fn a_reused_lower_inode_never_shares_a_number_with_a_copy() {
         unmount_and_check(&s, guard);
     }
 }
+
+/// A filesystem mounted inside a directory layer (another device): its
+/// objects keep their numbers across remounts too, whatever the order in
+/// which they are met.
+#[test]
+fn objects_on_another_device_inside_a_layer_keep_their_numbers() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let nested = s.lower.join("nested");
+    std::fs::create_dir(&nested).unwrap();
+    let out = run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "nested"])
+        .arg(&nested));
+    assert!(out.status.success(), "{}", text(&out));
+    let _nested = Mounted(nested.clone());
+    for f in ["x", "y"] {
+        std::fs::write(nested.join(f), f).unwrap();
+    }
+    let mut seen = Vec::new();
+    for order in [["x", "y"], ["y", "x"]] {
+        let guard = mount_engine(&s);
+        let mut inos: Vec<(&str, u64)> = order
+            .iter()
+            .map(|f| (*f, ino(&s.mnt, &format!("nested/{f}"))))
+            .collect();
+        inos.sort();
+        assert_ne!(inos[0].1, inos[1].1);
+        assert_eq!(listed(&s.mnt.join("nested"))["x"], inos[0].1);
+        seen.push(inos);
+        unmount_and_check(&s, guard);
+    }
+    assert_eq!(seen[0], seen[1], "numbers changed across remounts");
+}

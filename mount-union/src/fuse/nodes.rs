@@ -8,7 +8,7 @@
 //! links in the top layer are one node. The table holds what the kernel holds: a node counts the entries
 //! the kernel was given and goes at `forget`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ext2fs::inode::ROOT_INO;
 
@@ -20,8 +20,23 @@ const LOWER: u64 = 1 << 63;
 const LAYER_SHIFT: u32 = 55;
 const MAX_LAYERS: usize = 256;
 /// Lower objects whose number does not fit (another device inside a
-/// layer, huge inode numbers) are numbered from here in the order seen.
+/// layer, huge inode numbers) are numbered in [SPARE, LOWER) by a hash of
+/// (layer, device, inode), so that they keep their numbers across remounts
+/// while the devices keep theirs; a number taken by another object in this
+/// mount moves to the next free one.
 const SPARE: u64 = 1 << 62;
+
+/// A fixed mix of (layer, device, inode) (splitmix64 steps): the same in
+/// every mount and build.
+fn spare_hash(layer: usize, dev: u64, ino: u64) -> u64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let h = mix(mix(mix(layer as u64) ^ dev) ^ ino);
+    SPARE | (h & (SPARE - 1))
+}
 
 /// The number of `layer`'s inode `ino` in the lower range (None when it
 /// does not fit: a spare number then).
@@ -47,6 +62,8 @@ pub struct Nodes {
     /// How many entries for each node the kernel holds.
     lookups: HashMap<u64, u64>,
     spare: HashMap<(usize, u64, u64), u64>,
+    /// The spare numbers given out.
+    spare_used: HashSet<u64>,
     /// Lower nodes copied up under another number (no origin record):
     /// the kernel may still ask by the lower node's number until it looks
     /// the name up again.
@@ -82,8 +99,16 @@ impl Nodes {
             }
             // A top inode's record holds it: the lower inode was reused.
         }
-        let next = SPARE + self.spare.len() as u64;
-        *self.spare.entry((layer, dev, ino)).or_insert(next)
+        if let Some(n) = self.spare.get(&(layer, dev, ino)) {
+            return *n;
+        }
+        let mut n = spare_hash(layer, dev, ino);
+        while self.spare_used.contains(&n) {
+            n = SPARE | (n.wrapping_add(1) & (SPARE - 1));
+        }
+        self.spare_used.insert(n);
+        self.spare.insert((layer, dev, ino), n);
+        n
     }
 
     /// `path` names `node` now.
@@ -279,8 +304,13 @@ mod tests {
         assert_eq!(a, n.lower_node(1, 5, 5, 77));
         assert_ne!(a, n.lower_node(0, 5, 5, 77));
         let s = n.lower_node(1, 6, 5, 77);
-        assert_eq!(s, SPARE);
+        assert_eq!(s, spare_hash(1, 6, 77));
         assert_eq!(s, n.lower_node(1, 6, 5, 77));
+        assert!((SPARE..LOWER).contains(&s));
+        // The same number in another mount, whatever was seen before.
+        let mut m = Nodes::new();
+        m.lower_node(2, 9, 5, 1);
+        assert_eq!(m.lower_node(1, 6, 5, 77), s);
         assert!(a > u32::MAX as u64 && s > u32::MAX as u64);
     }
 }
