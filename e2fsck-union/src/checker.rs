@@ -89,6 +89,8 @@ pub struct Checker {
     pub rehash: BTreeSet<u32>,
     /// Extended attribute blocks: references seen and the stored count.
     pub ea_refs: HashMap<u32, (u32, u32)>,
+    /// Pass 1's inodes whose blocks are checked later (see pass1.rs).
+    pub deferred: Vec<crate::pass1::Deferred>,
     pub stats: Stats,
     pub lost_found: u32,
     /// Bitmaps installed into the library (after pass 1).
@@ -146,6 +148,7 @@ impl Checker {
             dx_dirs: BTreeSet::new(),
             rehash: BTreeSet::new(),
             ea_refs: HashMap::new(),
+            deferred: Vec::new(),
             stats: Stats::default(),
             lost_found: 0,
             handed_over: false,
@@ -179,6 +182,7 @@ impl Checker {
         self.dx_dirs.clear();
         self.rehash.clear();
         self.ea_refs.clear();
+        self.deferred.clear();
         self.stats = Stats::default();
         self.lost_found = 0;
         self.handed_over = false;

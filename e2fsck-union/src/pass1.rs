@@ -136,6 +136,8 @@ impl Checker {
                 let ino = g * geo.inodes_per_group + i as u32 + 1;
                 self.check_one_inode(ino, raw)?;
             }
+            // As e2fsck's scan callback at the end of each group.
+            self.check_deferred()?;
             self.tick(1, g as u64 + 1, geo.group_count as u64);
         }
         self.check_ea_refcounts()?;
@@ -374,6 +376,7 @@ impl Checker {
         self.check_really_dir(ino, inode)?;
         let mode = inode.file_type();
         let mut walk_blocks = true;
+        let mut fast_symlink = false;
         match mode {
             inode::S_IFDIR => {
                 Self::set_ino(&mut self.dirs, ino, true);
@@ -407,6 +410,7 @@ impl Checker {
                     self.stats.symlinks += 1;
                     if inode.is_fast_symlink() {
                         self.stats.fast_symlinks += 1;
+                        fast_symlink = true;
                     }
                 }
                 walk_blocks = holds_block_map(inode);
@@ -425,11 +429,46 @@ impl Checker {
         if inode.base.i_block[inode::TIND_BLOCK] != 0 && walk_blocks {
             self.stats.tind += 1;
         }
-        if walk_blocks {
+        // e2fsck checks the blocks of inodes with indirect or extended
+        // attribute blocks later, in batches sorted by those blocks.
+        let b = &inode.base;
+        let later = b.i_flags & flags::EXTENTS == 0
+            && !fast_symlink
+            && (b.i_block[inode::IND_BLOCK..].iter().any(|&p| p != 0) || b.i_file_acl != 0);
+        if later {
+            self.deferred.push(Deferred {
+                ino,
+                inode: inode.clone(),
+                map: walk_blocks,
+            });
+            if self.deferred.len() >= DEFERRED_BATCH {
+                self.check_deferred()?;
+            }
+            return Ok(());
+        }
+        self.check_inode_blocks(ino, inode, walk_blocks)
+    }
+
+    fn check_inode_blocks(&mut self, ino: u32, inode: &mut Inode, map: bool) -> Result<()> {
+        if map {
             self.check_blocks(ino, inode)
         } else {
             self.check_counts_only(ino, inode)
         }
+    }
+
+    /// e2fsck's process_inodes: the deferred inodes in the order of their
+    /// indirect block, then extended attribute block, then number.
+    fn check_deferred(&mut self) -> Result<()> {
+        let mut batch = std::mem::take(&mut self.deferred);
+        batch.sort_by_key(|d| {
+            let b = &d.inode.base;
+            (b.i_block[inode::IND_BLOCK], b.i_file_acl, d.ino)
+        });
+        for mut d in batch {
+            self.check_inode_blocks(d.ino, &mut d.inode, d.map)?;
+        }
+        Ok(())
     }
 
     /// Immutable/append-only flags and a size on special files.
@@ -1118,6 +1157,18 @@ impl Claims {
         }
     }
 }
+
+/// An inode whose blocks pass 1 checks at the end of its group (or when
+/// [`DEFERRED_BATCH`] are waiting), as e2fsck's inodes_to_process.
+pub struct Deferred {
+    ino: u32,
+    inode: Inode,
+    /// Whether i_block holds a block map to walk.
+    map: bool,
+}
+
+/// e2fsck's default process_inode_size.
+const DEFERRED_BATCH: usize = 256;
 
 /// e2fsck's ext2fs_inode_has_valid_blocks2: whether i_block holds a block
 /// map. A symlink keeps its target there when it has no blocks (or, with

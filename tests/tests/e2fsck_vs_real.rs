@@ -705,3 +705,29 @@ fn unconnected_directory_names_where_e2fsck_last_was() {
     );
     assert_real_fsck_clean(&run_dir.join("ours/test.img"));
 }
+
+#[test]
+fn inodes_with_indirect_blocks_are_checked_after_their_group() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // e2fsck checks the blocks of an inode with an indirect block (or an
+    // extended attribute block) at the end of its group: the small file's
+    // wrong i_blocks is reported before the big file's.
+    let t = tempfile::tempdir().unwrap();
+    let big = t.path().join("big");
+    std::fs::write(&big, vec![0x42; 20 * 1024]).unwrap();
+    let cmds = format!(
+        "write {} big\nwrite /dev/null small\nsif big blocks 2\nsif small blocks 8\n",
+        big.display()
+    );
+    let img = edited_image(t.path(), "later.img", &["-b", "1024"], &cmds);
+    let run_dir = t.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    let (oc, os, rc, rs) = both_in(&run_dir, &img, &["-fy"]);
+    assert_eq!((oc, &os), (rc, &rs), "ours (left) and e2fsck");
+    let small = os.find("Inode 13, i_blocks is 8, should be 0.");
+    let big = os.find("Inode 12, i_blocks is 2, should be ");
+    assert!(matches!((small, big), (Some(s), Some(b)) if s < b), "{os}");
+    assert_real_fsck_clean(&run_dir.join("ours/test.img"));
+}
