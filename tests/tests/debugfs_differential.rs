@@ -115,3 +115,53 @@ fn differences_the_differential_found_are_gone() {
         ],
     );
 }
+
+#[test]
+fn paths_resolve_and_print_like_debugfs() {
+    use integration_tests::real_mkfs;
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Symlinks inside paths (relative, absolute, to '..', a loop) and a
+    // tree deeper than ext2fs_get_pathname's 32 levels.
+    let src = t.path().join("src");
+    let mut deep = src.join("a/b");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("f"), b"x").unwrap();
+    let link = |target: &str, name: &str| std::os::unix::fs::symlink(target, src.join(name));
+    link("a", "l").unwrap();
+    link("..", "a/up").unwrap();
+    link("/a/b", "abs").unwrap();
+    link("loop", "loop").unwrap();
+    for i in 1..=36 {
+        deep.push(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("leaf"), b"y").unwrap();
+    let img = t.path().join("p.img");
+    real_mkfs(&img, &["-b", "1024", "-d", src.to_str().unwrap()], "4M");
+    let fs = ext2fs::fs::Filesystem::open(&img, &Default::default()).unwrap();
+    let below = deep.strip_prefix(&src).unwrap().display().to_string();
+    let leaf = fs.namei(2, &format!("/{below}/leaf")).unwrap();
+    let f = fs.namei(2, "/a/b/f").unwrap();
+    let (ncheck_leaf, ncheck_f) = (format!("ncheck {leaf}"), format!("ncheck {f}"));
+    assert_same_answers(
+        &img,
+        &[
+            "testi l/b/f",
+            "testi l",
+            "testi l/",
+            "testi a/up/a/b",
+            "testi abs/..",
+            "testi abs/f/",
+            "testi abs/f/x",
+            "testi loop/x",
+            "testi a//b",
+            "testi //a",
+            "testi /..",
+            ncheck_leaf.as_str(),
+            ncheck_f.as_str(),
+        ],
+    );
+}
