@@ -111,30 +111,10 @@ fn check_name(name: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Reads `len` bytes at `offset` of a file in an image (holes as zeroes).
+/// Reads `len` bytes at `offset` of a file in an image (holes as zeroes):
+/// the library's range reader, its error as an errno.
 pub fn read_range(fs: &Filesystem, i: &Inode, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
-    let size = i.size();
-    if offset >= size {
-        return Ok(Vec::new());
-    }
-    let end = size.min(offset + len as u64);
-    let bs = fs.block_size() as u64;
-    let mut out = Vec::with_capacity((end - offset) as usize);
-    let mut pos = offset;
-    while pos < end {
-        let lblk = pos / bs;
-        let in_blk = (pos % bs) as usize;
-        let n = ((bs as usize) - in_blk).min((end - pos) as usize);
-        match fs.bmap(i, lblk).map_err(from_lib)? {
-            Some(p) => {
-                let b = fs.read_block(p as u64).map_err(from_lib)?;
-                out.extend_from_slice(&b[in_blk..in_blk + n]);
-            }
-            None => out.resize(out.len() + n, 0),
-        }
-        pos += n as u64;
-    }
-    Ok(out)
+    fs.read_range(i, offset, len as usize).map_err(from_lib)
 }
 
 pub struct Union {
