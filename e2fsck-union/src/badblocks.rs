@@ -78,8 +78,9 @@ pub fn scan(
 }
 
 /// Rewrites the bad blocks inode to list `add` (plus its current blocks
-/// unless `replace`). Returns how many blocks it lists.
-pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool) -> Result<usize> {
+/// unless `replace`), its times set to the check's clock `now`. Returns
+/// how many blocks it lists.
+pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool, now: u32) -> Result<usize> {
     let rec = fs.read_inode(inode::BAD_INO)?;
     let first = fs.sb().s_first_data_block as u64;
     let mut listed = Vec::new();
@@ -125,7 +126,6 @@ pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool) -> Result<usize> 
     } else {
         Inode::new(rec.size)
     };
-    let now = ext2fs::clock::now();
     new.base.i_block = i_block;
     new.base.i_blocks = ((listed.len() + fresh.len()) as u64 * (bs as u64 / 512)) as u32;
     new.set_size(listed.len() as u64 * bs as u64);

@@ -61,6 +61,9 @@ pub struct Checker {
     pub fs: Filesystem,
     pub ask: Asker,
     pub now: u32,
+    /// Whether `now` is trusted for judging times (E2FSCK_TIME set, or a
+    /// system clock past 2010): e2fsck's E2F_FLAG_TIME_INSANE, inverted.
+    pub clock_sane: bool,
     pub first_data: u64,
     pub blocks_count: u64,
     pub inodes_count: u32,
@@ -130,6 +133,7 @@ impl Checker {
         Checker {
             ask,
             now,
+            clock_sane: true,
             first_data,
             blocks_count,
             inodes_count,

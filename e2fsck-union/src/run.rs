@@ -395,12 +395,14 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     } else {
         None
     };
+    // e2fsck's clock, read once (e2fsck_allocate_context).
+    let time_env = std::env::var("E2FSCK_TIME").ok();
+    let now = check_time(time_env.as_deref());
     if let Some((blocks, replace)) = found {
-        let n = crate::badblocks::update(&mut fs, &blocks, replace)?;
+        let n = crate::badblocks::update(&mut fs, &blocks, replace, now)?;
         say!("{device}: Updating bad block inode ({n} bad blocks listed).");
         ask.changed = true;
     }
-    let now = check_time(std::env::var("E2FSCK_TIME").ok().as_deref());
     // Everything written is stamped with the check's clock, the
     // superblock's write time included (e2fsck's fs->now).
     fs.set_fixed_time(Some(now));
@@ -425,6 +427,7 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let mut taken = std::mem::replace(ask, Asker::new(ask.mode, device));
     taken.device = name.to_string();
     let mut ck = Checker::new(fs, taken, now);
+    ck.clock_sane = clock_is_sane(time_env.is_some(), now);
     ck.ask.debug = opts.debug;
     if with_progress {
         ck.progress = Some(Box::new(move |pass, done, total| {
@@ -459,9 +462,7 @@ fn run_passes(
         ck.release_orphans()?;
         ck.fs.flush()?;
     }
-    // e2fsck distrusts a clock before 2010 unless E2FSCK_TIME sets it.
-    let clock_sane = std::env::var_os("E2FSCK_TIME").is_some() || ck.now >= 1_262_322_000;
-    ck.check_future_times(opts.force, clock_sane)?;
+    ck.check_future_times(opts.force, ck.clock_sane)?;
     if let Some(code) = skip_if_clean(ck, opts) {
         return Ok(Some(code));
     }
@@ -553,6 +554,12 @@ fn check_time(env: Option<&str>) -> u32 {
         n = n.saturating_mul(radix as u64).saturating_add(d as u64);
     }
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// e2fsck distrusts the system clock before 2010 (E2F_FLAG_TIME_INSANE);
+/// a time E2FSCK_TIME sets is always taken as it is.
+fn clock_is_sane(set: bool, now: u32) -> bool {
+    set || now >= 1_262_322_000
 }
 
 fn report_time(on: bool, what: &str, t: Instant) {

@@ -439,6 +439,32 @@ fn bad_blocks_list_moves_file_data_aside() {
     assert!(text(&bad).contains("bad blocks file"));
 }
 
+/// The bad blocks inode is stamped with the check's clock (E2FSCK_TIME),
+/// as ext2fs_update_bb_inode stamps it with e2fsck's fs->now.
+#[test]
+fn bad_blocks_inode_takes_the_check_clock() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("b.img");
+    real_mkfs(&img, &[], "4M");
+    let list = t.path().join("bad");
+    std::fs::write(&list, "3000\n").unwrap();
+    let out = run(Command::new(our_bin("e2fsck-union"))
+        .env("E2FSCK_TIME", "1500000000")
+        .args(["-fy", "-l"])
+        .arg(&list)
+        .arg(&img));
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let fs = ext2fs::fs::Filesystem::open(&img, &Default::default()).unwrap();
+    let bad = fs.read_inode(ext2fs::inode::BAD_INO).unwrap();
+    assert_eq!(
+        (bad.base.i_mtime, bad.base.i_atime),
+        (1_500_000_000, 1_500_000_000)
+    );
+}
+
 #[test]
 fn badblocks_scan_and_closed_stdout() {
     if skip_without_e2fsprogs() || !have_tool("badblocks") {

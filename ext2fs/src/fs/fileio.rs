@@ -270,17 +270,27 @@ mod tests {
         let head: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8 + 1).collect();
         fs.write_range(ino, &mut inode, 0, &head).unwrap();
         // A hole of whole blocks, then data again (1 KiB blocks).
-        fs.write_range(ino, &mut inode, 20 * 1024 + 7, b"tail").unwrap();
+        fs.write_range(ino, &mut inode, 20 * 1024 + 7, b"tail")
+            .unwrap();
         let whole = fs.read_file(&inode).unwrap();
         assert_eq!(whole.len() as u64, inode.size());
         assert!(fs.bmap(&inode, 10).unwrap().is_none());
-        for (off, len) in [(0, 10), (1000, 100), (1020, 2000), (5000, 100), (20480, 100)] {
+        for (off, len) in [
+            (0, 10),
+            (1000, 100),
+            (1020, 2000),
+            (5000, 100),
+            (20480, 100),
+        ] {
             let end = whole.len().min(off + len);
             let got = fs.read_range(&inode, off as u64, len).unwrap();
             assert_eq!(got, whole[off..end], "offset {off} length {len}");
         }
         assert!(fs.read_range(&inode, inode.size(), 10).unwrap().is_empty());
-        assert!(fs.read_range(&inode, u64::MAX, usize::MAX).unwrap().is_empty());
+        assert!(fs
+            .read_range(&inode, u64::MAX, usize::MAX)
+            .unwrap()
+            .is_empty());
         let all = fs.read_range(&inode, 0, usize::MAX).unwrap();
         assert_eq!(all, whole);
     }
