@@ -3,7 +3,7 @@
 //! `debugfs` must read back what we wrote.
 
 mod support;
-use support::{debugfs, e2fsck_clean, have, mkfs, rw, skip};
+use support::{debugfs, e2fsck_clean, have, mkfs, rw, skip, write_indexed_dir};
 
 use std::path::Path;
 use std::process::Command;
@@ -263,37 +263,13 @@ fn two_level_htree_is_clean() {
     let mut fs = rw(&img);
     let d = fs.mkdir(2, b"big", 0o755).unwrap();
     let f = fs.create(d, b"target", S_IFREG | 0o644).unwrap();
-    let n = 8000;
-    let mut entries: Vec<ext2fs::htree::NewEntry> = (0..n)
-        .map(|i| ext2fs::htree::NewEntry {
-            name: format!("link-{i:05}").into_bytes(),
-            inode: f,
-            file_type: ft::REG_FILE,
-        })
+    let mut names: Vec<Vec<u8>> = (0..8000)
+        .map(|i| format!("link-{i:05}").into_bytes())
         .collect();
-    entries.push(ext2fs::htree::NewEntry {
-        name: b"target".to_vec(),
-        inode: f,
-        file_type: ft::REG_FILE,
-    });
-    let sb = fs.sb();
-    let blocks = ext2fs::htree::build(
-        d,
-        2,
-        true,
-        &entries,
-        1024,
-        sb.s_def_hash_version,
-        &sb.s_hash_seed,
-        sb.s_flags,
-    )
-    .unwrap();
+    names.push(b"target".to_vec());
+    let blocks = write_indexed_dir(&mut fs, (d, 2), f, names, 0);
     let root = ext2fs::htree::DxRoot::parse(&blocks[0], d).unwrap();
     assert_eq!(root.info.indirect_levels, 1);
-    fs.write_dir_blocks(d, &blocks, true).unwrap();
-    let mut rec = fs.read_inode(f).unwrap();
-    rec.base.i_links_count = n as u16 + 1;
-    fs.write_inode(f, &rec).unwrap();
     fs.close().unwrap();
     e2fsck_clean(&img);
     let dump = String::from_utf8_lossy(&debugfs(&img, "htree_dump /big")).into_owned();

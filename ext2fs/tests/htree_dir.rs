@@ -5,15 +5,14 @@
 //! every hash (legacy, half-MD4, TEA; signed and unsigned).
 
 mod support;
-use support::{debugfs, e2fsck_clean, fresh_image, rw};
+use support::{debugfs, e2fsck_clean, fresh_image, rw, write_indexed_dir};
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
-use ext2fs::htree::{self, DxContext, DxPath, DxRoot, NewEntry};
+use ext2fs::htree::{self, DxContext, DxPath, DxRoot};
 use ext2fs::inode::{flags, S_IFREG};
 
 /// A small deterministic generator (xorshift64*): the same names on every run.
@@ -262,30 +261,10 @@ fn full_index_is_dropped_and_the_directory_stays_clean() {
     // Three 255-byte names fill a 1 KiB leaf; root limit x node limit leaves.
     let leaves = htree::root_limit(1024) as usize * htree::node_limit(1024) as usize;
     let long = |i: usize| format!("{i:0255}").into_bytes();
-    let entries: Vec<NewEntry> = (0..3 * leaves)
-        .map(|i| NewEntry {
-            name: long(i),
-            inode: f,
-            file_type: ft::REG_FILE,
-        })
-        .collect();
-    let sb = *fs.sb();
-    let blocks = htree::build(
-        d,
-        2,
-        true,
-        &entries,
-        1024,
-        sb.s_def_hash_version,
-        &sb.s_hash_seed,
-        sb.s_flags,
-    )
-    .unwrap();
+    let names = (0..3 * leaves).map(long).collect();
+    // `target`'s own entry in the root is its one other link.
+    let blocks = write_indexed_dir(&mut fs, (d, 2), f, names, 1);
     assert_eq!(blocks.len(), 1 + leaves + htree::root_limit(1024) as usize);
-    fs.write_dir_blocks(d, &blocks, true).unwrap();
-    let mut rec = fs.read_inode(f).unwrap();
-    rec.base.i_links_count = entries.len() as u16 + 1;
-    fs.write_inode(f, &rec).unwrap();
     fs.link(d, &long(3 * leaves), f).unwrap();
     assert_eq!(
         fs.read_inode(d).unwrap().flags() & flags::INDEX,

@@ -75,3 +75,42 @@ pub fn fresh_image(args: &[&str], size: &str) -> Option<(tempfile::TempDir, std:
     mkfs(&img, args, size);
     Some((dir, img))
 }
+
+/// Writes directory `dir` (in `parent`) as a hash-indexed directory of
+/// `names`, each a hard link to the regular file `file`, whose link count
+/// becomes `names.len() + other_links`. Returns the blocks written.
+pub fn write_indexed_dir(
+    fs: &mut Filesystem,
+    (dir, parent): (u32, u32),
+    file: u32,
+    names: Vec<Vec<u8>>,
+    other_links: usize,
+) -> Vec<Vec<u8>> {
+    let links = names.len() + other_links;
+    let entries: Vec<ext2fs::htree::NewEntry> = names
+        .into_iter()
+        .map(|name| ext2fs::htree::NewEntry {
+            name,
+            inode: file,
+            file_type: ext2fs::dirent::ft::REG_FILE,
+        })
+        .collect();
+    let sb = *fs.sb();
+    let bs = fs.block_size() as usize;
+    let blocks = ext2fs::htree::build(
+        dir,
+        parent,
+        true,
+        &entries,
+        bs,
+        sb.s_def_hash_version,
+        &sb.s_hash_seed,
+        sb.s_flags,
+    )
+    .unwrap();
+    fs.write_dir_blocks(dir, &blocks, true).unwrap();
+    let mut rec = fs.read_inode(file).unwrap();
+    rec.base.i_links_count = u16::try_from(links).unwrap();
+    fs.write_inode(file, &rec).unwrap();
+    blocks
+}
