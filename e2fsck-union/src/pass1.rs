@@ -874,8 +874,6 @@ impl Checker {
             }
         }
         let mut claimed = Vec::new();
-        let mut nblocks = 0u64;
-        let mut last: i64 = -1;
         let walk = blocks::walk(&self.fs, inode, |p| {
             if clear.contains(&(p.lblk(), p.pblk)) {
                 return Visit::Replace(0);
@@ -883,10 +881,6 @@ impl Checker {
             let b = p.pblk as u64;
             if b >= first_data && b < blocks_count {
                 claimed.push((p.is_data(), b));
-                nblocks += 1;
-                if p.is_data() {
-                    last = last.max(p.lblk() as i64);
-                }
             }
             Visit::Keep
         });
@@ -905,7 +899,8 @@ impl Checker {
             }
             self.mark_found(b);
         }
-        self.check_special_map(ino, inode, last, nblocks)
+        // e2fsck looks at neither its size nor its i_blocks.
+        Ok(())
     }
 
     /// The size and i_blocks rules of the special inodes whose blocks are

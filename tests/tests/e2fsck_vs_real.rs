@@ -731,3 +731,24 @@ fn inodes_with_indirect_blocks_are_checked_after_their_group() {
     assert!(matches!((small, big), (Some(s), Some(b)) if s < b), "{os}");
     assert_real_fsck_clean(&run_dir.join("ours/test.img"));
 }
+
+#[test]
+fn bad_blocks_inode_size_and_count_are_not_checked() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // e2fsck walks the bad blocks inode's map but judges neither its
+    // i_blocks nor its size (e2fsprogs' f_badprimary, f_bbfile).
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "bb.img",
+        &[],
+        "sif <1> blocks 4\nsif <1> size 5000\n",
+    );
+    for args in [&["-fn"][..], &["-fy"]] {
+        let (oc, os, rc, rs) = both(&img, args);
+        assert_eq!((oc, &os), (rc, &rs), "{args:?}: ours (left) and e2fsck");
+        assert_eq!(oc, 0, "{args:?}:\n{os}");
+    }
+}
