@@ -219,6 +219,77 @@ fn the_kernels_ext2_rules_apply_through_the_union() {
     unmount_and_check(&s, guard);
 }
 
+/// The permission bits of `p` (setuid, setgid and sticky included).
+fn perm_of(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().mode() & 0o7777
+}
+
+#[test]
+fn writes_truncates_and_chowns_clear_setuid_and_setgid() {
+    if skip_without_fuse() {
+        return;
+    }
+    if !integration_tests::have_tool("setpriv") {
+        integration_tests::skip("setpriv(1) (util-linux) is missing");
+        return;
+    }
+    let s = setup();
+    let guard = mount_engine(&s);
+    let d = open_to_all(&s, "pub");
+    let file = |name: &str, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = d.join(name);
+        std::fs::write(&p, b"data\n").unwrap();
+        std::os::unix::fs::chown(&p, Some(1000), Some(1000)).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    };
+    let (written, truncated) = (file("written", 0o6755), file("truncated", 0o6755));
+    let (chowned, by_root) = (file("chowned", 0o6755), file("by-root", 0o6755));
+    let locking = file("locking", 0o2664);
+    for (p, redirect) in [(&written, ">>"), (&truncated, ">"), (&locking, ">>")] {
+        let sh = format!("echo more {redirect} '{}'", p.display());
+        assert!(as_user(&["sh", "-c", &sh]).status.success(), "{sh}");
+    }
+    std::os::unix::fs::chown(&chowned, Some(0), Some(0)).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&by_root)
+        .unwrap()
+        .write_all(b"root keeps the bits\n")
+        .unwrap();
+    let dir = d.join("sgid-dir");
+    std::fs::create_dir(&dir).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    }
+    std::os::unix::fs::chown(&dir, Some(1000), None).unwrap();
+    // As the kernel's ext2: a writer or truncater without CAP_FSETID and
+    // any chown of a non-directory take setuid, and setgid with group
+    // execution; setgid without it (mandatory locking) stays.
+    let want = [
+        (&written, 0o755),
+        (&truncated, 0o755),
+        (&chowned, 0o755),
+        (&by_root, 0o6755),
+        (&locking, 0o2664),
+        (&dir, 0o2775),
+    ];
+    for (p, mode) in want {
+        assert_eq!(perm_of(p), mode, "{}", p.display());
+    }
+    // The same in the image, seen by a new mount.
+    umount_retrying(&s.mnt);
+    wait_for_release(&s.img);
+    drop(guard);
+    let guard = mount_engine(&s);
+    for (p, mode) in want {
+        assert_eq!(perm_of(p), mode, "{} after a remount", p.display());
+    }
+    unmount_and_check(&s, guard);
+}
+
 /// Sets the link count of the top inode `ino` (the library's writes are
 /// checked against the limit, a byte edit of the record is not).
 fn set_links(fs: &mut ext2fs::fs::Filesystem, ino: u32, n: u16) {

@@ -16,6 +16,7 @@ use ext2fs::inode::{Stamp, Time};
 use super::beneath;
 use super::errno::{from_lib, Errno};
 use super::layer::{is_dir, LObj, Layer};
+use super::posix;
 use super::union::{read_range, Union};
 
 /// A directory listing entry: (inode number, mode, name).
@@ -161,11 +162,22 @@ impl Union {
         read_range(&self.top, &i, offset, size)
     }
 
-    pub fn write(&mut self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+    /// write; `kill_suidgid`: the writer may not keep the file's setuid
+    /// and setgid bits (see posix::kill_suidgid).
+    pub fn write(
+        &mut self,
+        fh: u64,
+        offset: u64,
+        data: &[u8],
+        kill_suidgid: bool,
+    ) -> Result<u32, Errno> {
         let t = self.handles.top_inode(fh).ok_or(libc::EBADF)?;
         let mut rec = self.top.read_inode(t).map_err(from_lib)?;
         if !rec.is_reg() {
             return Err(libc::EINVAL);
+        }
+        if kill_suidgid {
+            posix::kill_suidgid(&mut rec);
         }
         rec.stamp(&[Stamp::Mtime, Stamp::Ctime], Time::now());
         self.top

@@ -188,6 +188,13 @@ impl fuser::Filesystem for Fs {
         // only where it will use it).
         let plus = fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO;
         let _ = config.add_capabilities(plus & config.capabilities());
+        // The engine clears setuid/setgid bits itself at write, truncate
+        // and chown (posix::kill_suidgid): the kernel then marks the
+        // mount SB_NOSEC and stops asking for security.capability before
+        // every write and for fresh attributes before every chown, two
+        // round trips it made per request.
+        let _ = config
+            .add_capabilities(fuser::InitFlags::FUSE_HANDLE_KILLPRIV_V2 & config.capabilities());
         if self.want_passthrough {
             let pt = fuser::InitFlags::FUSE_PASSTHROUGH;
             // Depth 1: backing files on a filesystem that is not itself
@@ -230,7 +237,7 @@ impl fuser::Filesystem for Fs {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -246,6 +253,20 @@ impl fuser::Filesystem for Fs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        // What takes the setuid and setgid bits (posix::kill_suidgid):
+        // a chown (the kernel's FATTR_KILL_SUIDGID for a non-directory);
+        // a truncate by a caller other than root (the kernel sends the
+        // flag without CAP_FSETID; fuser does not pass it on, root stands
+        // for the capability); a request that sets nothing, which the
+        // kernel sends only to remove privileges (before a write by a
+        // caller without CAP_FSETID, or a chown to -1:-1), so that the
+        // attributes in its reply, which the kernel keeps, are right.
+        let nothing = [mode, uid, gid].iter().all(Option::is_none)
+            && size.is_none()
+            && atime.is_none()
+            && mtime.is_none();
+        let kill_suidgid =
+            uid.is_some() || gid.is_some() || (size.is_some() && req.uid() != 0) || nothing;
         let s = union::SetAttr {
             mode,
             uid,
@@ -253,6 +274,7 @@ impl fuser::Filesystem for Fs {
             size,
             atime: atime.map(time_of),
             mtime: mtime.map(time_of),
+            kill_suidgid,
         };
         reply_attr(reply, self.lock().setattr(ino.0, fh.map(|f| f.0), &s))
     }
@@ -479,14 +501,16 @@ impl fuser::Filesystem for Fs {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: fuser::WriteFlags,
+        write_flags: fuser::WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyWrite,
     ) {
+        // Set by the kernel for a writer without CAP_FSETID.
+        let kill = write_flags.contains(fuser::WriteFlags::FUSE_WRITE_KILL_SUIDGID);
         match self
             .lock_for(req, data.len() as u64)
-            .and_then(|mut u| u.write(fh.0, offset, data))
+            .and_then(|mut u| u.write(fh.0, offset, data, kill))
         {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(err(e)),

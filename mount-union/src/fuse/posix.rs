@@ -59,6 +59,18 @@ pub fn check_links(rec: &Inode) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Clears what a write, truncate or chown takes from a file (the VFS's
+/// should_remove_suid): the setuid bit, and the setgid bit when group
+/// execution is on (without it the bit marks mandatory locking and
+/// stays). The kernel leaves this to the engine (FUSE_HANDLE_KILLPRIV_V2).
+pub fn kill_suidgid(rec: &mut Inode) {
+    let mut mode = rec.base.i_mode & !0o4000;
+    if mode & 0o0010 != 0 {
+        mode &= !0o2000;
+    }
+    rec.base.i_mode = mode;
+}
+
 /// The group and mode of a new object in the directory `parent`
 /// (inode_init_owner): a setgid directory gives its group, and its setgid
 /// bit to new directories.

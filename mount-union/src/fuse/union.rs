@@ -145,6 +145,10 @@ pub struct SetAttr {
     /// Already resolved from "now".
     pub atime: Option<Time>,
     pub mtime: Option<Time>,
+    /// The setuid and setgid bits go (chown, truncate by a caller
+    /// without CAP_FSETID; see posix::kill_suidgid), unless `mode` is
+    /// given.
+    pub kill_suidgid: bool,
 }
 
 impl Union {
@@ -1061,6 +1065,8 @@ impl Union {
         }
         if let Some(m) = s.mode {
             rec.base.i_mode = (rec.base.i_mode & inode::S_IFMT) | (m & 0o7777) as u16;
+        } else if s.kill_suidgid && !rec.is_dir() {
+            posix::kill_suidgid(&mut rec);
         }
         if let Some(u) = s.uid {
             rec.set_uid(u);
