@@ -126,6 +126,18 @@ fn as_user(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Tests that run commands as another user need setpriv(1) too.
+fn skip_without_fuse_or_setpriv() -> bool {
+    if skip_without_fuse() {
+        return true;
+    }
+    if !integration_tests::have_tool("setpriv") {
+        integration_tests::skip("setpriv(1) (util-linux) is missing");
+        return true;
+    }
+    false
+}
+
 /// A union directory everybody may write in, reachable by uid 1000.
 fn open_to_all(s: &Setup, name: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -141,11 +153,7 @@ fn open_to_all(s: &Setup, name: &str) -> std::path::PathBuf {
 
 #[test]
 fn the_kernels_ext2_rules_apply_through_the_union() {
-    if skip_without_fuse() {
-        return;
-    }
-    if !integration_tests::have_tool("setpriv") {
-        integration_tests::skip("setpriv(1) (util-linux) is missing");
+    if skip_without_fuse_or_setpriv() {
         return;
     }
     let s = setup();
@@ -226,11 +234,7 @@ fn perm_of(p: &std::path::Path) -> u32 {
 
 #[test]
 fn writes_truncates_and_chowns_clear_setuid_and_setgid() {
-    if skip_without_fuse() {
-        return;
-    }
-    if !integration_tests::have_tool("setpriv") {
-        integration_tests::skip("setpriv(1) (util-linux) is missing");
+    if skip_without_fuse_or_setpriv() {
         return;
     }
     let s = setup();
