@@ -539,6 +539,17 @@ fn write_time_is_the_check_clock() {
     assert!(!text(&out).contains("in the future"), "{}", text(&out));
 }
 
+/// Repairs a copy of `img` with ours and the real e2fsck (`args`, in a
+/// fresh directory under `t`), asserts they answer alike and that the
+/// real e2fsck finds ours clean after; returns our exit code and stdout.
+fn repaired_alike(t: &Path, img: &Path, args: &[&str]) -> (i32, String) {
+    let run_dir = tempfile::tempdir_in(t).unwrap();
+    let (oc, os, rc, rs) = both_in(run_dir.path(), img, args);
+    assert_eq!((oc, &os), (rc, &rs), "{args:?}: ours (left) and e2fsck");
+    assert_real_fsck_clean(&run_dir.path().join("ours/test.img"));
+    (oc, os)
+}
+
 /// A fresh 8 MiB image from the real mke2fs, edited by the real debugfs.
 fn edited_image(dir: &Path, name: &str, mkfs_args: &[&str], cmds: &str) -> std::path::PathBuf {
     let img = dir.join(name);
@@ -618,14 +629,10 @@ fn modified_line_and_exit_status_as_e2fsck() {
     } in cases
     {
         let img = edited_image(t.path(), name, mkfs, debugfs);
-        let run_dir = t.path().join(format!("{name}.run"));
-        std::fs::create_dir(&run_dir).unwrap();
-        let (oc, os, rc, rs) = both_in(&run_dir, &img, &[option]);
-        assert_eq!((oc, &os), (rc, &rs), "{name}: ours (left) and e2fsck");
+        let (oc, os) = repaired_alike(t.path(), &img, &[option]);
         assert_eq!(oc, code, "{name}:\n{os}");
         assert_eq!(os.contains("WAS MODIFIED"), modified, "{name}:\n{os}");
         assert!(!os.contains("clean,"), "{name}: not skipped:\n{os}");
-        assert_real_fsck_clean(&run_dir.join("ours/test.img"));
     }
 }
 
@@ -662,10 +669,7 @@ fn block_map_problems_per_inode_as_e2fsck() {
         d = data.display()
     );
     let img = edited_image(t.path(), "maps.img", &[], &cmds);
-    let run_dir = t.path().join("run");
-    std::fs::create_dir(&run_dir).unwrap();
-    let (oc, os, rc, rs) = both_in(&run_dir, &img, &["-fy"]);
-    assert_eq!((oc, &os), (rc, &rs), "ours (left) and e2fsck");
+    let (_, os) = repaired_alike(t.path(), &img, &["-fy"]);
     for line in [
         "Inode 12 has illegal block(s).",
         "Inode 13 has illegal block(s).",
@@ -676,7 +680,6 @@ fn block_map_problems_per_inode_as_e2fsck() {
     }
     // The illegal blocks break contiguity as e2fsck counts it.
     assert!(!os.contains("(0.0% non-contiguous)"), "{os}");
-    assert_real_fsck_clean(&run_dir.join("ours/test.img"));
 }
 
 #[test]
@@ -694,16 +697,12 @@ fn unconnected_directory_names_where_e2fsck_last_was() {
         &["-O", "^dir_index"],
         "mkdir foo\nclri <2>\n",
     );
-    let run_dir = t.path().join("run");
-    std::fs::create_dir(&run_dir).unwrap();
-    let (oc, os, rc, rs) = both_in(&run_dir, &img, &["-fy"]);
-    assert_eq!((oc, &os), (rc, &rs), "ours (left) and e2fsck");
+    let (_, os) = repaired_alike(t.path(), &img, &["-fy"]);
     assert!(
         os.contains("Unconnected directory inode 11 (was in /)\n")
             && os.contains("Unconnected directory inode 12 (was in /lost+found)\n"),
         "{os}"
     );
-    assert_real_fsck_clean(&run_dir.join("ours/test.img"));
 }
 
 #[test]
@@ -722,14 +721,10 @@ fn inodes_with_indirect_blocks_are_checked_after_their_group() {
         big.display()
     );
     let img = edited_image(t.path(), "later.img", &["-b", "1024"], &cmds);
-    let run_dir = t.path().join("run");
-    std::fs::create_dir(&run_dir).unwrap();
-    let (oc, os, rc, rs) = both_in(&run_dir, &img, &["-fy"]);
-    assert_eq!((oc, &os), (rc, &rs), "ours (left) and e2fsck");
+    let (_, os) = repaired_alike(t.path(), &img, &["-fy"]);
     let small = os.find("Inode 13, i_blocks is 8, should be 0.");
     let big = os.find("Inode 12, i_blocks is 2, should be ");
     assert!(matches!((small, big), (Some(s), Some(b)) if s < b), "{os}");
-    assert_real_fsck_clean(&run_dir.join("ours/test.img"));
 }
 
 #[test]
