@@ -11,7 +11,7 @@ use ext2fs::htree::{self, DxRoot};
 use ext2fs::inode::{flags, Inode};
 use ext2fs::superblock as sbm;
 
-use crate::format::ls_date;
+use crate::format::{ls_date, ListItem};
 use crate::session::{num32_arg, parse_u64, Session, Worded};
 use crate::table::{getopt, usage_check};
 
@@ -110,14 +110,15 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
         None => s.cwd,
     };
     let fs = s.fs()?;
-    if !fs.read_inode(dir)?.is_dir() {
-        // debugfs prints the (empty) listing's newline, then com_err
-        // under its first argument, whatever that is.
+    // debugfs prints the listing (of what ext2_dir_iterate read), its
+    // newline, then com_err under its first argument, whatever that is.
+    let first = args.get(1).map_or("(null)", String::as_str);
+    let dir_inode = crate::inodes::read_inode_worded(fs, dir)?;
+    if !dir_inode.is_dir() {
         s.out.write_all(b"\n")?;
-        let first = args.get(1).map_or("(null)", String::as_str);
         bail!(Worded(format!("{first}: Ext2 inode is not a directory ")));
     }
-    let entries = dir_entries(fs, dir, deleted)?;
+    let (entries, stopped) = iterate_entries(fs, &dir_inode, deleted);
     let mut text = String::new();
     let mut col = 0usize;
     for e in &entries {
@@ -128,7 +129,7 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
             match fs.read_inode(ino) {
                 Ok(i) => i,
                 Err(err) => {
-                    eprintln!("ls: {err} while reading inode {ino}");
+                    eprintln!("ls: {} while reading inode {ino}", err.com_err_text());
                     continue;
                 }
             }
@@ -191,7 +192,10 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
     }
     text.push('\n');
     s.out.write_all(text.as_bytes())?;
-    Ok(())
+    match stopped {
+        Some(why) => Err(Worded(format!("{first}: {why} ")).into()),
+        None => Ok(()),
+    }
 }
 
 fn dir_arg(s: &Session, args: &[String], usage: &str) -> Result<u32> {
@@ -217,11 +221,82 @@ pub fn chroot(s: &mut Session, args: &[String]) -> Result<()> {
 pub fn pwd(s: &mut Session, args: &[String]) -> Result<()> {
     usage_check(&args[1..], 0, 0, "print_working_directory")?;
     s.fs()?;
-    let cwd = s.dir_path(s.cwd);
-    let root = s.dir_path(s.root);
-    writeln!(s.out, "[pwd]   INODE: {:6}  PATH: {cwd}", s.cwd)?;
-    writeln!(s.out, "[root]  INODE: {:6}  PATH: {root}", s.root)?;
+    for (label, ino, what) in [("[pwd] ", s.cwd, "cwd"), ("[root]", s.root, "root")] {
+        let path = pathname(s.fs()?, ino, 0).unwrap_or_else(|why| {
+            eprintln!("{}: {why} while trying to get pathname of {what}", args[0]);
+            b"NULL".to_vec()
+        });
+        s.out
+            .write_all(format!("{label}  INODE: {ino:6}  PATH: ").as_bytes())?;
+        s.out.write_all(&path)?;
+        s.out.write_all(b"\n")?;
+    }
     Ok(())
+}
+
+/// ext2fs_get_pathname: the path of `ino` in directory `dir` (of `dir`
+/// itself when `ino` is 0 or `dir`), found by walking '..' up to the
+/// filesystem's root at most 32 levels ("..." past them), `<dir>` for a
+/// non-directory and "???" for a name not found; or com_err's words for
+/// a directory it could not walk.
+pub fn pathname(fs: &Filesystem, dir: u32, ino: u32) -> std::result::Result<Vec<u8>, String> {
+    let ino = if dir == ino { 0 } else { ino };
+    pathname_at(fs, dir, ino, 32)
+}
+
+fn pathname_at(
+    fs: &Filesystem,
+    dir: u32,
+    ino: u32,
+    depth: i32,
+) -> std::result::Result<Vec<u8>, String> {
+    if dir == ino {
+        return Ok(if dir == ext2fs::inode::ROOT_INO {
+            b"/"
+        } else {
+            b"."
+        }
+        .to_vec());
+    }
+    if dir == 0 || depth < 0 {
+        return Ok(b"...".to_vec());
+    }
+    let inode = fs.read_inode(dir).map_err(|e| e.com_err_text())?;
+    if !inode.is_dir() {
+        return Ok(match ino {
+            0 => format!("<{dir}>"),
+            _ => format!("<{dir}>/<{ino}>"),
+        }
+        .into_bytes());
+    }
+    let (entries, stopped) = iterate_entries(fs, &inode, false);
+    let mut parent = 0;
+    let mut name = None;
+    // The walk stops at the entry found (an error further on is not met).
+    for e in entries.iter().filter(|e| e.inode != 0) {
+        if e.name == b".." {
+            parent = e.inode;
+        }
+        if e.inode == ino {
+            name = Some(e.name.clone());
+            break;
+        }
+    }
+    if let (None, Some(why)) = (&name, stopped) {
+        return Err(why);
+    }
+    let parent_name = pathname_at(fs, parent, dir, depth - 1)?;
+    if ino == 0 {
+        return Ok(parent_name);
+    }
+    let mut path = if parent_name.len() > 1 {
+        parent_name
+    } else {
+        Vec::new()
+    };
+    path.push(b'/');
+    path.extend_from_slice(name.as_deref().unwrap_or(b"???"));
+    Ok(path)
 }
 
 pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
@@ -417,9 +492,13 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
             let msg = format!("{}: Illegal inode number while reading inode {n}", rest[0]);
             return Err(Worded(msg).into());
         }
-        let rec = fs
-            .read_inode(n)
-            .map_err(|e| Worded(format!("{}: {e} while reading inode {n}", rest[0])))?;
+        let rec = fs.read_inode(n).map_err(|e| {
+            Worded(format!(
+                "{}: {} while reading inode {n}",
+                rest[0],
+                e.com_err_text()
+            ))
+        })?;
         names_left += if rec.is_dir() {
             1
         } else {
@@ -427,36 +506,107 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
         };
         wanted.push(n);
     }
-    let mut o = String::from("Inode\tPathname\n");
-    'scan: for dir in 1..=fs.sb().s_inodes_count {
-        let Ok(i) = fs.read_inode(dir) else { continue };
-        if !i.is_dir() || i.base.i_links_count == 0 || i.base.i_dtime != 0 {
-            continue;
+    // As debugfs: an inode scan over every directory in use, each walked
+    // as ext2fs_dir_iterate walks it; the header once the scan started.
+    let mut o: Vec<u8> = Vec::new();
+    let mut started = false;
+    let scan = crate::inodes::for_each_inode(fs, "ncheck", |dir, i| {
+        if !started {
+            o.extend_from_slice(b"Inode\tPathname\n");
+            started = true;
         }
-        let Ok(entries) = dir_entries(fs, dir, false) else {
-            continue;
-        };
-        let mut path: Option<String> = None;
+        if !i.is_dir() || i.base.i_links_count == 0 || i.base.i_dtime != 0 {
+            return Ok(true);
+        }
+        let (entries, stopped) = iterate_entries(fs, i, false);
+        let mut path: Option<Vec<u8>> = None;
         // The first two entries are '.' and '..', whatever their names.
         for e in entries.iter().filter(|e| e.inode != 0).skip(2) {
             for &w in wanted.iter().filter(|&&w| w == e.inode) {
-                let p = path.get_or_insert_with(|| s.dir_path(dir));
-                o.push_str(&format!("{w}\t{p}/{}", String::from_utf8_lossy(&e.name)));
+                let p = path.get_or_insert_with(|| {
+                    pathname(fs, dir, 0).unwrap_or_else(|why| {
+                        eprintln!(
+                            "ncheck: {why} while calling ext2fs_get_pathname for inode #{dir}"
+                        );
+                        format!("<{dir}>").into_bytes()
+                    })
+                });
+                o.extend_from_slice(format!("{w}\t").as_bytes());
+                o.extend_from_slice(p);
+                o.push(b'/');
+                o.extend_from_slice(&e.name);
                 if check && e.file_type != 0 {
-                    if let Ok(t) = fs.read_inode(e.inode) {
-                        if ext2fs::inode::mode_to_dirent_type(t.mode()) != e.file_type {
-                            o.push_str("  <--- BAD FILETYPE");
+                    match fs.read_inode(e.inode) {
+                        Ok(t) if ext2fs::inode::mode_to_dirent_type(t.mode()) != e.file_type => {
+                            o.extend_from_slice(b"  <--- BAD FILETYPE")
                         }
+                        Ok(_) => {}
+                        Err(err) => eprintln!(
+                            "ncheck: {} while reading inode {}",
+                            err.com_err_text(),
+                            e.inode
+                        ),
                     }
                 }
-                o.push('\n');
+                o.push(b'\n');
                 names_left -= 1;
             }
             if names_left == 0 {
-                break 'scan;
+                return Ok(false);
             }
         }
+        if let Some(why) = stopped {
+            eprintln!("ncheck: {why} while calling ext2_dir_iterate");
+        }
+        Ok(true)
+    });
+    s.out.write_all(&o)?;
+    scan
+}
+
+/// A directory's entries (with `removed`, the deleted ones still readable
+/// too) as ext2fs_dir_iterate hands them over: every
+/// mapped block (past i_size too) up to the first one it cannot read or
+/// parse, with com_err's words for why it stopped: the block walk's own
+/// last error before that point (an indirect block given up) comes
+/// first, as ext2fs_dir_iterate returns it. A block past the filesystem
+/// is read from the image as libext2fs reads it.
+fn iterate_entries(
+    fs: &Filesystem,
+    inode: &Inode,
+    removed: bool,
+) -> (Vec<RawEntry>, Option<String>) {
+    let (items, walk_errors) = crate::inodes::block_walk(fs, inode);
+    let walk_error = |upto: usize| {
+        walk_errors
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= upto)
+            .map(|(_, why)| why.clone())
+    };
+    let mut out = Vec::new();
+    let bs = fs.block_size() as usize;
+    for (k, item) in items.iter().enumerate() {
+        let ListItem::Data(l, b) = *item else {
+            continue;
+        };
+        let read = if u64::from(b) < fs.geo().blocks_count {
+            fs.read_block(u64::from(b))
+        } else {
+            let mut buf = vec![0u8; bs];
+            fs.image()
+                .read_at(u64::from(b) * bs as u64, &mut buf)
+                .map(|()| buf)
+        };
+        let stopped = match read {
+            Ok(buf) => block_entries(&buf, removed, l, b, &mut out)
+                .err()
+                .map(|_| "EXT2 directory corrupted".to_string()),
+            Err(e) => Some(e.com_err_text()),
+        };
+        if let Some(why) = stopped {
+            return (out, Some(walk_error(k).unwrap_or(why)));
+        }
     }
-    s.out.write_all(o.as_bytes())?;
-    Ok(())
+    (out, walk_error(items.len()))
 }

@@ -37,9 +37,9 @@ pub fn dump(s: &mut Session, args: &[String]) -> Result<()> {
     usage_check(&rest, 2, 2, "dump_inode [-p] <file> <output_file>")?;
     let ino = s.inode_arg(&rest[0])?;
     let fs = s.fs()?;
-    let inode = fs.read_inode(ino)?;
     // The output path is the user's own choice, opened as debugfs opens
-    // it; what -p sets goes through the open file, not the path again.
+    // it (before the inode is read: an unreadable inode leaves it empty);
+    // what -p sets goes through the open file, not the path again.
     let out = Path::new(&rest[1]);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -54,6 +54,7 @@ pub fn dump(s: &mut Session, args: &[String]) -> Result<()> {
                 out.display()
             )
         })?;
+    let inode = crate::inodes::read_inode_worded(fs, ino)?;
     copy_out(fs, &inode, &mut f)?;
     if !opts.is_empty() {
         fix_perms("dump_file", &f, &inode, out);
@@ -136,8 +137,9 @@ impl Rdump<'_> {
                     match self.fs.read_inode(e.inode) {
                         Ok(child) => self.entry(e.inode, &child, &e.name, host, depth),
                         Err(err) => eprintln!(
-                            "{}: {err} while reading inode {}",
+                            "{}: {} while reading inode {}",
                             escaped(&e.name),
+                            err.com_err_text(),
                             e.inode
                         ),
                     }
@@ -181,7 +183,7 @@ pub fn rdump(s: &mut Session, args: &[String]) -> Result<()> {
         let inode = match fs.read_inode(ino) {
             Ok(i) => i,
             Err(e) => {
-                eprintln!("{src}: {e} while reading inode {ino}");
+                eprintln!("{src}: {} while reading inode {ino}", e.com_err_text());
                 continue;
             }
         };

@@ -133,6 +133,16 @@ impl Session {
             })?;
             fs.attach_undo(log);
         }
+        if !req.catastrophic {
+            // debugfs reads the bitmaps when it opens, and stays closed
+            // when one of them cannot be read.
+            fs.load_bitmaps().map_err(|e| {
+                Worded(format!(
+                    "{device}: {} while reading allocation bitmaps",
+                    e.com_err_text()
+                ))
+            })?;
+        }
         // As libext2fs opens for debugfs: the backup superblocks and
         // descriptors are left alone unless `close_filesys -a` asks.
         fs.set_primary_only(true);
@@ -269,16 +279,6 @@ impl Session {
                 Ok((self.lookup_path(dir)?, trimmed[i + 1..].to_string()))
             }
             None => Ok((self.cwd, trimmed.to_string())),
-        }
-    }
-
-    /// The path of directory `dir` as ext2fs_get_pathname gives it (the
-    /// library's walk up the '..' entries), or "<dir>" when it cannot be
-    /// found.
-    pub fn dir_path(&self, dir: u32) -> String {
-        match self.fs().map(|fs| fs.get_pathname(dir, 0)) {
-            Ok(Ok(path)) => String::from_utf8_lossy(&path).into_owned(),
-            _ => format!("<{dir}>"),
         }
     }
 }

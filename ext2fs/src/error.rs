@@ -330,6 +330,37 @@ pub enum Error {
     /// EROFS: a write to a filesystem opened read-only.
     #[error("filesystem is opened read-only")]
     ReadOnly,
+
+    /// A group's bitmap block could not be read (ext2fs_read_bitmaps'
+    /// EXT2_ET_BLOCK_BITMAP_READ and EXT2_ET_INODE_BITMAP_READ).
+    #[error("cannot read the {which} bitmap of group {group}: {source}")]
+    BitmapRead {
+        /// The block or the inode bitmap.
+        which: BitmapKind,
+        /// The group it belongs to.
+        group: u32,
+        /// Why the read failed.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+/// Which of a group's two bitmaps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitmapKind {
+    /// The block bitmap.
+    Block,
+    /// The inode bitmap.
+    Inode,
+}
+
+impl std::fmt::Display for BitmapKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BitmapKind::Block => "block",
+            BitmapKind::Inode => "inode",
+        })
+    }
 }
 
 impl Error {
@@ -351,6 +382,24 @@ impl Error {
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 "No such file or directory".into()
             }
+            Error::BitmapRead {
+                which: BitmapKind::Block,
+                ..
+            } => "Can't read a block bitmap".into(),
+            Error::BitmapRead {
+                which: BitmapKind::Inode,
+                ..
+            } => "Can't read an inode bitmap".into(),
+            Error::Corrupt {
+                structure: Structure::GroupDesc,
+                kind: CorruptKind::InodeTableOutside(_),
+                ..
+            } => "Corrupt group descriptor: bad block for inode table".into(),
+            Error::Corrupt {
+                structure: Structure::GroupDesc,
+                kind: CorruptKind::MissingInodeTable,
+                ..
+            } => "A block group is missing an inode table".into(),
             other => other.to_string(),
         }
     }
@@ -445,9 +494,14 @@ pub enum CorruptKind {
         /// The image's length in bytes.
         image_len: u64,
     },
-    /// A group's inode table lies (partly) outside the filesystem.
+    /// A group's inode table lies (partly) outside the filesystem
+    /// (ext2fs' EXT2_ET_GDESC_BAD_INODE_TABLE).
     #[error("inode table at block {0} is outside the filesystem")]
     InodeTableOutside(u64),
+    /// A group without an inode table: its location is 0 (ext2fs'
+    /// EXT2_ET_MISSING_INODE_TABLE).
+    #[error("no inode table")]
+    MissingInodeTable,
     /// A directory entry's header runs past its block.
     #[error("entry at offset {0} runs past the block")]
     EntryPastBlock(usize),

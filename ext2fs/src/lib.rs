@@ -32,4 +32,4 @@ pub mod undo;
 pub mod uuid;
 pub mod xattr;
 
-pub use error::{CorruptKind, Error, Result, Structure};
+pub use error::{BitmapKind, CorruptKind, Error, Result, Structure};

@@ -20,32 +20,7 @@ const KNOWN: &[Known] = &[];
 
 /// Cases of SEED that differ for bugs not yet fixed (issue 17; docs/compat.md,
 /// "Open differences").
-const OPEN: &[Open] = &[
-    Open {
-        case: 5,
-        reason: BITMAP,
-    },
-    Open {
-        case: 10,
-        reason: ITABLE,
-    },
-    Open {
-        case: 22,
-        reason: DIRREAD,
-    },
-    Open {
-        case: 25,
-        reason: BITMAP,
-    },
-    Open {
-        case: 35,
-        reason: ITABLE,
-    },
-];
-
-const BITMAP: &str = "a bitmap block outside the filesystem: debugfs (ext2fs_read_bitmaps) reads it as all clear, our library refuses the bitmaps";
-const ITABLE: &str = "an inode table outside the filesystem: debugfs says ext2fs' 'Corrupt group descriptor: bad block for inode table' / 'A block group is missing an inode table', ours other words";
-const DIRREAD: &str = "ncheck over a directory block past the image's end: debugfs reports the short read, ours skips the block";
+const OPEN: &[Open] = &[];
 
 #[test]
 fn read_requests_answer_like_debugfs_on_damaged_foreign_images() {
@@ -163,5 +138,158 @@ fn paths_resolve_and_print_like_debugfs() {
             ncheck_leaf.as_str(),
             ncheck_f.as_str(),
         ],
+    );
+}
+
+/// The real mke2fs's 1 KiB-block image of `size` in `dir`, with a small
+/// tree (/d, /d/e, /d/e/f) and then each debugfs -w edit of `edits`.
+fn edited_image(
+    dir: &std::path::Path,
+    name: &str,
+    size: &str,
+    edits: &[&str],
+) -> std::path::PathBuf {
+    use integration_tests::damage::run_debugfs_w;
+    let img = dir.join(name);
+    integration_tests::real_mkfs(&img, &["-b", "1024"], size);
+    for req in ["mkdir /d", "mkdir /d/e", "write /etc/hostname /d/e/f"]
+        .iter()
+        .chain(edits)
+    {
+        run_debugfs_w(&img, req);
+    }
+    img
+}
+
+/// Seed 20261130's cases 5 and 25 (a bitmap block outside the
+/// filesystem: ext2fs_read_bitmaps reads it as all clear), 10 and 35
+/// (a group's inode table missing or outside: ext2fs' words, by inode and
+/// by inode scan) and 22 (ncheck over a directory block past the image's
+/// end: ext2_dir_iterate's short read), and their neighbours: a bitmap
+/// that cannot be read (debugfs stays closed), an indirect block of a
+/// directory outside the filesystem.
+#[test]
+fn damaged_descriptors_and_unreadable_blocks_answer_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let reads = [
+        "stats",
+        "testb 100 3",
+        "testi <12>",
+        "ffi",
+        "icheck 100 5000",
+        "ls -l /",
+        "ncheck 12 13 14",
+        "lsdel",
+    ];
+    let img = edited_image(
+        t.path(),
+        "bitmaps.img",
+        "8M",
+        &["set_bg 0 block_bitmap 99999999", "set_bg 0 inode_bitmap 0"],
+    );
+    assert_same_answers(&img, &reads);
+    // Group 1's table outside, group 2's missing (4,096 inodes per
+    // group... whatever mke2fs chose: the inodes are named by group).
+    let img = edited_image(
+        t.path(),
+        "tables.img",
+        "20M",
+        &["set_bg 1 inode_table 99999999", "set_bg 2 inode_table 0"],
+    );
+    let ipg = {
+        let out = std::process::Command::new("dumpe2fs")
+            .arg("-h")
+            .arg(&img)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Inodes per group:"))
+            .expect("inodes per group");
+        line.split_whitespace()
+            .last()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let (in1, in2) = (ipg + 5, 2 * ipg + 5);
+    let per_inode: Vec<String> = [
+        "stat <I>",
+        "blocks <I>",
+        "dump <I> dumped",
+        "imap <I>",
+        "idump <I>",
+        "cat <I>",
+    ]
+    .iter()
+    .flat_map(|r| {
+        [
+            r.replace('I', &in1.to_string()),
+            r.replace('I', &in2.to_string()),
+        ]
+    })
+    .chain([
+        format!("ncheck {in1} {in2} 12"),
+        "icheck 5000 100".into(),
+        "lsdel".into(),
+        "stat <2> <11>".into(),
+    ])
+    .collect();
+    let per_inode: Vec<&str> = per_inode.iter().map(String::as_str).collect();
+    assert_same_answers(&img, &per_inode);
+    // Group 0's table: missing (the scan fails to start), then outside
+    // (it fails to open).
+    for edit in ["set_bg 0 inode_table 0", "set_bg 0 inode_table 1397203542"] {
+        let img = edited_image(t.path(), "table0.img", "8M", &[edit]);
+        assert_same_answers(
+            &img,
+            &[
+                "ls -l /",
+                "icheck 100",
+                "ncheck 12",
+                "lsdel",
+                "dump <13> dumped",
+            ],
+        );
+    }
+    // A bitmap inside the filesystem but past the image's end: debugfs
+    // does not open the filesystem.
+    let img = edited_image(
+        t.path(),
+        "short.img",
+        "20M",
+        &["set_bg 0 block_bitmap 20000"],
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .set_len(19 << 20)
+        .unwrap();
+    assert_same_answers(
+        &img,
+        &["stats", "testb 5", "stat <2> <11>", "blocks <2> <11>"],
+    );
+    // A directory block past the image's end, and a directory whose
+    // indirect block lies outside the filesystem.
+    let img = edited_image(
+        t.path(),
+        "dirs.img",
+        "20M",
+        &["sif <13> block[IND] 99999999", "sif /d block[0] 19900"],
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .set_len(19 << 20)
+        .unwrap();
+    assert_same_answers(
+        &img,
+        &["ncheck 12 13 14", "ncheck -c 14 2", "ls /d", "icheck 19900"],
     );
 }

@@ -4,9 +4,29 @@
 
 use super::Filesystem;
 use crate::bitmap::Bitmap;
-use crate::{Error, Result};
+use crate::{BitmapKind, Error, Result};
 
 impl Filesystem {
+    /// Whether a bitmap location can be read or written: ext2fs_read_bitmaps
+    /// takes 0 or a block past the end for no bitmap (all clear) and
+    /// ext2fs_write_bitmaps skips it.
+    pub(super) fn bitmap_block_usable(&self, block: u32) -> bool {
+        block != 0 && (block as u64) < self.geo.blocks_count
+    }
+
+    /// One group's bitmap block as ext2fs_read_bitmaps reads it.
+    fn read_bitmap_block(&self, block: u32, which: BitmapKind, group: u32) -> Result<Vec<u8>> {
+        if !self.bitmap_block_usable(block) {
+            return Ok(vec![0; self.geo.block_size as usize]);
+        }
+        self.read_block(block as u64)
+            .map_err(|e| Error::BitmapRead {
+                which,
+                group,
+                source: Box::new(e),
+            })
+    }
+
     /// Loads both bitmaps into memory (done once, before any allocation).
     pub fn load_bitmaps(&mut self) -> Result<()> {
         if self.block_bitmap.is_some() {
@@ -18,10 +38,10 @@ impl Filesystem {
         let mut ib = Bitmap::new(self.sb.s_inodes_count as u64);
         for g in 0..geo.group_count {
             let gd = &self.groups[g as usize];
-            let bbuf = self.read_block(gd.bg_block_bitmap as u64)?;
+            let bbuf = self.read_bitmap_block(gd.bg_block_bitmap, BitmapKind::Block, g)?;
             let first = geo.group_first_block(g) - geo.first_data_block as u64;
             bb.load_group(first, &bbuf, geo.blocks_in_group(g) as u64);
-            let ibuf = self.read_block(gd.bg_inode_bitmap as u64)?;
+            let ibuf = self.read_bitmap_block(gd.bg_inode_bitmap, BitmapKind::Inode, g)?;
             let ifirst = g as u64 * geo.inodes_per_group as u64;
             ib.load_group(ifirst, &ibuf, geo.inodes_per_group as u64);
         }

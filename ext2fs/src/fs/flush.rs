@@ -48,10 +48,11 @@ impl Filesystem {
                 let bbuf = bb.group_block(first, geo.blocks_in_group(g) as u64, bs);
                 let ifirst = g as u64 * geo.inodes_per_group as u64;
                 let ibuf = ib.group_block(ifirst, geo.inodes_per_group as u64, bs);
-                self.image
-                    .write_at(gd.bg_block_bitmap as u64 * bs as u64, &bbuf)?;
-                self.image
-                    .write_at(gd.bg_inode_bitmap as u64 * bs as u64, &ibuf)?;
+                for (at, buf) in [(gd.bg_block_bitmap, bbuf), (gd.bg_inode_bitmap, ibuf)] {
+                    if self.bitmap_block_usable(at) {
+                        self.image.write_at(at as u64 * bs as u64, &buf)?;
+                    }
+                }
             }
         }
         self.sb.s_wtime = self.now();

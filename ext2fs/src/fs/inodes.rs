@@ -15,15 +15,25 @@ impl Filesystem {
         }
         let group = self.geo.inode_group(ino);
         let index = (ino - 1) % self.geo.inodes_per_group;
-        let table = self.groups[group as usize].bg_inode_table as u64;
-        if table == 0 || table + self.geo.inode_table_blocks as u64 > self.geo.blocks_count {
-            return Err(Error::corrupt(
-                Structure::GroupDesc,
-                group as u64,
-                CorruptKind::InodeTableOutside(table),
-            ));
-        }
+        let table = self.inode_table_block(group)?;
         Ok(table * self.geo.block_size as u64 + index as u64 * self.geo.inode_size as u64)
+    }
+
+    /// Where a group's inode table starts, refused as ext2fs_read_inode
+    /// and the inode scan refuse it: missing (0), or not wholly inside
+    /// the filesystem.
+    pub fn inode_table_block(&self, group: u32) -> Result<u64> {
+        let table = self.groups[group as usize].bg_inode_table as u64;
+        let kind = if table == 0 {
+            CorruptKind::MissingInodeTable
+        } else if table < self.geo.first_data_block as u64
+            || table + self.geo.inode_table_blocks as u64 > self.geo.blocks_count
+        {
+            CorruptKind::InodeTableOutside(table)
+        } else {
+            return Ok(table);
+        };
+        Err(Error::corrupt(Structure::GroupDesc, group as u64, kind))
     }
 
     /// Reads inode `ino` (its whole record; cached writes included).
@@ -59,7 +69,7 @@ impl Filesystem {
 
     /// Reads a whole group's inode table in one I/O.
     pub fn read_inode_table(&self, group: u32) -> Result<Vec<u8>> {
-        let table = self.groups[group as usize].bg_inode_table as u64;
+        let table = self.inode_table_block(group)?;
         self.read_blocks(table, self.geo.inode_table_blocks)
     }
 
