@@ -507,6 +507,13 @@ fn run(cli: &Cli) -> Result<()> {
                 .into()
         ));
     }
+    if features.compat & compat::RESIZE_INODE != 0
+        && features.ro_compat & ext2fs::features::ro_compat::SPARSE_SUPER == 0
+    {
+        bail!("reserved online resize blocks not supported on non-sparse filesystem");
+    }
+    // Our refusal of features we cannot make comes after mke2fs' own
+    // checks, so that those read as mke2fs words them.
     let bad = mkfs::ext4_only(&features);
     if !bad.is_empty() {
         bail!(
@@ -519,11 +526,6 @@ fn run(cli: &Cli) -> Result<()> {
             bail!("the whiteout feature needs filetype; -O whiteout,^filetype is not possible");
         }
         features.incompat |= incompat::FILETYPE;
-    }
-    if features.compat & compat::RESIZE_INODE != 0
-        && features.ro_compat & ext2fs::features::ro_compat::SPARSE_SUPER == 0
-    {
-        bail!("reserved online resize blocks not supported on non-sparse filesystem");
     }
 
     // mke2fs warns (even with -q) about the size it was asked for, on any

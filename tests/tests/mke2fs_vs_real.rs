@@ -345,3 +345,19 @@ fn revision_0_size_check_weighs_the_inode_size_asked_for() {
             .assert_same(true);
     }
 }
+
+/// Differential seed 20261130 cases 271, 407, 449, 699, 763: with
+/// sparse_super2 and ^sparse_super, mke2fs refuses the resize inode on a
+/// non-sparse filesystem before anything else; ours said it cannot make
+/// sparse_super2 first.
+#[test]
+fn non_sparse_resize_refusal_comes_before_our_sparse_super2_refusal() {
+    if integration_tests::skip_without_e2fsprogs() {
+        return;
+    }
+    integration_tests::mkfs_pair::Case::new(
+        &["-t", "ext2", "-O", "^sparse_super,sparse_super2"],
+        Some("3370k"),
+    )
+    .assert_same(false);
+}
