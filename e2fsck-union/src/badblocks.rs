@@ -138,3 +138,24 @@ pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool, now: u32) -> Resu
     fs.flush()?;
     Ok(listed.len())
 }
+
+/// Why libext2fs cannot read the bad blocks list from its inode
+/// (ext2fs_read_bb_inode), if it cannot: the inode's table is missing, or
+/// its block iterator fails on the map (inline data flag, an indirect
+/// block outside the filesystem). An extents flag makes the iterator
+/// walk nothing, without error.
+pub fn list_unreadable(fs: &Filesystem) -> Option<&'static str> {
+    let group = fs.geo().inode_group(ext2fs::inode::BAD_INO);
+    if let Some(why) = crate::super_check::inode_table_unreadable(fs, group) {
+        return Some(why);
+    }
+    let inode = fs.read_inode(ext2fs::inode::BAD_INO).ok()?;
+    let fl = inode.base.i_flags;
+    if fl & ext2fs::inode::flags::INLINE_DATA != 0 {
+        Some(crate::pass1::INLINE_DATA_CANT_ITERATE)
+    } else if fl & ext2fs::inode::flags::EXTENTS != 0 {
+        None
+    } else {
+        crate::blocks::iterate_error(fs, &inode, |_| false)
+    }
+}

@@ -2,7 +2,7 @@
 //! indirect block that cannot be read holds no pointers worth trusting,
 //! and the legality rule the passes share.
 
-use ext2fs::block_map::{self, MapEdit, MapPtr, Visit};
+use ext2fs::block_map::{self, BlockKind, MapEdit, MapPtr, Visit};
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::Inode;
 
@@ -43,4 +43,48 @@ where
     let read = |b: u32| Ok(fs.read_block(b as u64).ok());
     // OK: the reader above never fails, so neither does the walk.
     block_map::iterate(&mut inode.base.i_block, fs.block_size(), read, visit).unwrap_or_default()
+}
+
+/// 0 for a data block, else the indirect block's level (1 to 3).
+pub fn indirect_level(p: &MapPtr) -> u8 {
+    match p.kind {
+        BlockKind::Data(_) => 0,
+        BlockKind::Indirect { level, .. } => level,
+    }
+}
+
+/// libext2fs' error when its block iterator meets an indirect block of
+/// `level` outside the filesystem (EXT2_ET_BAD_IND/DIND/TIND_BLOCK).
+pub fn bad_indirect_error(level: u8) -> &'static str {
+    match level {
+        1 => "Illegal indirect block found",
+        2 => "Illegal doubly indirect block found",
+        _ => "Illegal triply indirect block found",
+    }
+}
+
+/// What libext2fs' block iterator reports for `inode`'s map once the
+/// pointers `cleared` picks are zero: the error of the last indirect
+/// block outside the filesystem (it goes on past each, keeping the last
+/// error), if any.
+pub fn iterate_error<C>(fs: &Filesystem, inode: &Inode, cleared: C) -> Option<&'static str>
+where
+    C: Fn(&MapPtr) -> bool,
+{
+    let first = fs.sb().s_first_data_block as u64;
+    let count = fs.sb().s_blocks_count as u64;
+    let mut error = None;
+    walk(fs, &mut inode.clone(), |p| {
+        let b = p.pblk as u64;
+        let level = indirect_level(p);
+        if cleared(p) {
+            return Visit::Replace(0);
+        }
+        if level > 0 && (b < first || b >= count) {
+            error = Some(bad_indirect_error(level));
+            return Visit::Replace(0);
+        }
+        Visit::Keep
+    });
+    error
 }

@@ -275,9 +275,16 @@ impl Checker {
             return Ok(false);
         }
         let mut dirty = false;
+        // The reserved inodes but the root leave e2fsck's inode loop
+        // before its extra-space and encryption checks.
+        let ordinary = ino >= sb.first_ino() || ino == inode::ROOT_INO;
         let isz = self.fs.geo().inode_size as u16;
         let extra = inode.extra.i_extra_isize;
-        if isz > 128 && extra != 0 && (extra < 4 || extra > isz - 128 || !extra.is_multiple_of(4)) {
+        if ordinary
+            && isz > 128
+            && extra != 0
+            && (extra < 4 || extra > isz - 128 || !extra.is_multiple_of(4))
+        {
             let c = Ctx {
                 ino,
                 num: extra as u64,
@@ -306,7 +313,7 @@ impl Checker {
             inode.base.i_flags &= !flags::INDEX;
             dirty = true;
         }
-        if fl & flags::ENCRYPT != 0 && self.problem(Code::EncryptFlag, &c)? {
+        if ordinary && fl & flags::ENCRYPT != 0 && self.problem(Code::EncryptFlag, &c)? {
             inode.base.i_flags &= !flags::ENCRYPT;
             dirty = true;
         }
@@ -680,6 +687,7 @@ impl Checker {
                     ino,
                     blk: key.pblk as u64,
                     num: key.lblk,
+                    indirect: key.level,
                     ..Default::default()
                 };
                 let fix = self.problem(code, &c)?;
@@ -690,6 +698,19 @@ impl Checker {
             if too_many {
                 self.clear_inode(ino, inode)?;
                 return Ok(());
+            }
+            // An indirect block left outside the filesystem stops
+            // libext2fs' iterator with an error, which e2fsck cannot get
+            // past.
+            let cleared = |p: &MapPtr| clear_illegal.get(&PtrKey::of(p)) == Some(&true);
+            if let Some(e) = blocks::iterate_error(&self.fs, inode, cleared) {
+                let c = Ctx {
+                    ino,
+                    str1: e.into(),
+                    ..Default::default()
+                };
+                self.problem(Code::BlockIterate, &c)?;
+                return Err(crate::ask::Aborted.into());
             }
             // Second walk: clear what was agreed, and claim the rest.
             acc = Claims::new(ino, is_dir);
@@ -830,6 +851,10 @@ impl Checker {
             self.write_inode(ino, inode)?;
             return Ok(());
         }
+        if inode.base.i_flags & flags::EXTENTS != 0 {
+            // libext2fs' iterator finds no extent tree and walks nothing.
+            return Ok(());
+        }
         let first_data = self.first_data;
         let blocks_count = self.blocks_count;
         let primary = self.fs.geo().group_metadata_range(0);
@@ -838,7 +863,7 @@ impl Checker {
         blocks::walk(&self.fs, &mut inode.clone(), |p| {
             let b = p.pblk as u64;
             if b < first_data || b >= blocks_count {
-                bad.push((p.lblk(), p.pblk));
+                bad.push((p.lblk(), p.pblk, blocks::indirect_level(p)));
                 Visit::Replace(0)
             } else {
                 if p.is_data() && primary.contains(&b) {
@@ -848,16 +873,32 @@ impl Checker {
             }
         });
         let mut clear = std::collections::HashSet::new();
-        for (lblk, pblk) in bad {
+        for (lblk, pblk, level) in bad {
             let c = Ctx {
                 ino,
                 blk: pblk as u64,
                 num: lblk,
+                indirect: level,
                 ..Default::default()
             };
             if self.problem(Code::BadBlocksIllegal, &c)? {
                 clear.insert((lblk, pblk));
             }
+        }
+        // Where libext2fs' block iterator fails, e2fsck cannot go on.
+        let failed = if inode.base.i_flags & flags::INLINE_DATA != 0 {
+            Some(INLINE_DATA_CANT_ITERATE)
+        } else {
+            blocks::iterate_error(&self.fs, inode, |p| clear.contains(&(p.lblk(), p.pblk)))
+        };
+        if let Some(e) = failed {
+            let c = Ctx {
+                ino,
+                str1: e.into(),
+                ..Default::default()
+            };
+            self.problem(Code::BlockIterate, &c)?;
+            return Err(crate::ask::Aborted.into());
         }
         for (lblk, pblk) in critical {
             let what = if pblk as u64 == primary.start.max(first_data) {
@@ -904,7 +945,7 @@ impl Checker {
     }
 
     /// The size and i_blocks rules of the special inodes whose blocks are
-    /// not theirs alone (bad blocks, resize): i_size must reach the last
+    /// not theirs alone (the resize inode): i_size must reach the last
     /// mapped block, i_blocks must count every block of the map.
     fn check_special_map(
         &mut self,
@@ -1167,9 +1208,14 @@ const DEFERRED_BATCH: usize = 256;
 
 /// e2fsck's ext2fs_inode_has_valid_blocks2: whether i_block holds a block
 /// map. A symlink keeps its target there when it has no blocks (or, with
-/// an extended attribute block, when the target looks short enough).
+/// an extended attribute block, when the target looks short enough). An
+/// inode flagged as holding inline data or extents (a flag left by -n)
+/// has no map either: libext2fs' iterator walks no block of it.
 fn holds_block_map(inode: &Inode) -> bool {
     let b = &inode.base;
+    if b.i_flags & (flags::INLINE_DATA | flags::EXTENTS) != 0 {
+        return false;
+    }
     match inode.file_type() {
         inode::S_IFDIR | inode::S_IFREG => true,
         inode::S_IFLNK if b.i_file_acl == 0 => b.i_blocks != 0,
@@ -1183,7 +1229,8 @@ fn holds_block_map(inode: &Inode) -> bool {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct PtrKey {
     lblk: u64,
-    data: bool,
+    /// 0 for a data block, else the indirect level.
+    level: u8,
     pblk: u32,
 }
 
@@ -1191,7 +1238,7 @@ impl PtrKey {
     fn of(p: &MapPtr) -> Self {
         PtrKey {
             lblk: p.lblk(),
-            data: p.is_data(),
+            level: blocks::indirect_level(p),
             pblk: p.pblk,
         }
     }
@@ -1232,6 +1279,11 @@ impl TooBig {
         }
     }
 }
+
+/// libext2fs' refusal to iterate over an inode flagged as holding inline
+/// data (EXT2_ET_INLINE_DATA_CANT_ITERATE).
+pub const INLINE_DATA_CANT_ITERATE: &str =
+    "Cannot iterate data blocks of an inode containing inline data";
 
 /// e2fsck_pass1_check_device_inode: devices never carry immutable or
 /// append-only flags with extra i_block words, nor index/extents flags.

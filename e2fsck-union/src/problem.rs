@@ -134,6 +134,7 @@ pub enum Code {
     // Pass 1, 1B, 1C and 1D (PR_1_*, PR_1B_*, PR_1C_*, PR_1D_*).
     RootNotDir,
     InodeScanError,
+    BlockIterate,
     RootDtime,
     ReservedBadMode,
     ZeroDtime,
@@ -308,6 +309,7 @@ impl Code {
             UnionFiletypeMissing => 0x00F001,
             // Pass 1, 1B, 1C and 1D (PR_1_*, PR_1B_*, PR_1C_*, PR_1D_*).
             InodeScanError => 0x010028,
+            BlockIterate => 0x010029,
             RootNotDir => 0x010001,
             RootDtime => 0x010002,
             ReservedBadMode => 0x010003,
@@ -537,6 +539,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(UnionFiletypeMissing, "Filesystem has the whiteout feature but not filetype (whiteouts and fallthrus need file types).  ", Prompt::Fix, 0),
     p(DirNlinkFeatureMissing, "Directory exceeds max links, but no DIR_NLINK feature in superblock.\n", Prompt::Fix, 0),
     p(InodeScanError, "Error while scanning inodes ({ino}): {str}\n", Prompt::None, NOTICE | FATAL),
+    p(BlockIterate, "Error while iterating over blocks in inode {ino}: {str}\n", Prompt::None, NOTICE | FATAL),
     p(RootNotDir, "Root inode is not a directory.  ", Prompt::Clear, 0),
     p(RootDtime, "Root inode has dtime set.  (probably due to old mke2fs).  ", Prompt::Fix, PREEN_OK),
     p(ReservedBadMode, "Reserved inode {ino} ({str}) has invalid mode.  ", Prompt::Clear, PREEN_OK),
@@ -555,14 +558,14 @@ pub static PROBLEMS: &[Problem] = &[
     p(CasefoldNotDir, "Inode {ino} has the casefold flag set but is not a directory.  ", Prompt::ClearFlag, PREEN_OK),
     p(CasefoldNoFeature, "Directory <{ino}> has the casefold flag, but the\ncasefold feature is not enabled.  ", Prompt::ClearFlag, PREEN_OK),
     p(IndexFlagNoFeature, "Inode {ino} has INDEX_FL flag set on filesystem without htree support.\n", Prompt::ClearHtree, PREEN_OK),
-    latched(IllegalBlock, "Illegal block #{num} ({blk}) in inode {ino}.  ", Prompt::Clear, 0, Latch::IllegalBlocks),
+    latched(IllegalBlock, "Illegal {B} ({blk}) in inode {ino}.  ", Prompt::Clear, 0, Latch::IllegalBlocks),
     p(IllegalBlockLatch, "Inode {ino} has illegal block(s).  ", Prompt::Clear, 0),
     p(TooManyIllegal, "Too many illegal blocks in inode {ino}.\n", Prompt::ClearInode, 0),
     p(InodeTooBig, "Inode {ino} is too big.  ", Prompt::Truncate, 0),
-    latched(TooBigDir, "Block #{num} ({blk}) causes directory to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
-    latched(TooBigReg, "Block #{num} ({blk}) causes file to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
-    latched(TooBigSymlink, "Block #{num} ({blk}) causes symlink to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
-    latched(BadBlocksIllegal, "Illegal block #{num} ({blk}) in bad block inode.  ", Prompt::Clear, 0, Latch::BadBlocksInode),
+    latched(TooBigDir, "{B^} ({blk}) causes directory to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
+    latched(TooBigReg, "{B^} ({blk}) causes file to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
+    latched(TooBigSymlink, "{B^} ({blk}) causes symlink to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
+    latched(BadBlocksIllegal, "Illegal {B} ({blk}) in bad block inode.  ", Prompt::Clear, 0, Latch::BadBlocksInode),
     p(BadBlocksIllegalLatch, "Bad block inode has illegal block(s).  ", Prompt::Clear, 0),
     p(BadBlocksInodeBadMode, "The bad block inode looks invalid.  ", Prompt::Clear, 0),
     p(BadBlockInPrimary, "{str}\n\nIf the block is really bad, the filesystem can not be fixed.\nYou can remove this block from the bad block list and hope\nthat the block is really OK.  But there are no guarantees.\n\n", Prompt::Clear, PREEN_OK),
@@ -706,6 +709,9 @@ pub struct Ctx {
     pub path: String,
     pub str1: String,
     pub str2: String,
+    /// What `{B}` names (e2fsck's %B): 0 the data block `num`, 1 to 3 an
+    /// indirect block of that level.
+    pub indirect: u8,
 }
 
 impl Ctx {
@@ -742,6 +748,13 @@ pub fn expand(template: &str, c: &Ctx) -> String {
             "path" => out.push_str(&c.path),
             "str" => out.push_str(&c.str1),
             "str2" => out.push_str(&c.str2),
+            "B" => out.push_str(&block_name(c)),
+            "B^" => {
+                let name = block_name(c);
+                let mut chars = name.chars();
+                out.extend(chars.next().map(|f| f.to_ascii_uppercase()));
+                out.push_str(chars.as_str());
+            }
             other => {
                 out.push('{');
                 out.push_str(other);
@@ -752,6 +765,16 @@ pub fn expand(template: &str, c: &Ctx) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// e2fsck's %B: "block #N" for a data block, else the indirect block's kind.
+fn block_name(c: &Ctx) -> String {
+    match c.indirect {
+        0 => format!("block #{}", c.num),
+        1 => "indirect block".into(),
+        2 => "double indirect block".into(),
+        _ => "triple indirect block".into(),
+    }
 }
 
 /// Names as e2fsck prints them: control characters as ^X, high bytes as M-.

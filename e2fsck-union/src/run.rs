@@ -472,8 +472,7 @@ fn run_passes(
     ck.ask.unfixed = false;
     // e2fsck reads the bad blocks list here and goes on without it when
     // its inode cannot be read (preen stops).
-    let bad_group = ck.fs.geo().inode_group(ext2fs::inode::BAD_INO);
-    if let Some(why) = crate::super_check::inode_table_unreadable(&ck.fs, bad_group) {
+    if let Some(why) = crate::badblocks::list_unreadable(&ck.fs) {
         say!("{}: {why} while reading bad blocks inode", prog());
         if preen {
             return Err(PreenHalt.into());

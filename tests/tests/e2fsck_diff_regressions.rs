@@ -195,3 +195,86 @@ fn reserved_inodes_are_named_as_e2fsck_names_them() {
     }
     same_as_real(&img);
 }
+
+#[test]
+fn indirect_block_left_outside_the_filesystem_stops_the_check() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Declined under -n, the pointer stops libext2fs' block iterator:
+    // "Error while iterating over blocks", fatal_error's warning twice,
+    // exit 12. Named by level ("Illegal double indirect block").
+    for (slot, at) in [
+        ("IND", 400_000u64),
+        ("DIND", 1_561_394_473),
+        ("TIND", 32_768),
+    ] {
+        let img = image(&t, &["-b", "1024"], "16M");
+        let big = t.path().join("big");
+        std::fs::write(&big, vec![b'y'; 20 * 1024]).unwrap();
+        debugfs_w(&img, &format!("write {} f", big.display()));
+        debugfs_w(&img, &format!("sif f block[{slot}] {at}"));
+        same_as_real(&img);
+    }
+}
+
+#[test]
+fn bad_blocks_inode_that_cannot_be_read() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // An indirect block of the bad blocks inode outside the filesystem:
+    // e2fsck cannot read the list before pass 1 ("This doesn't bode
+    // well") and stops in pass 1. With the inline data flag its iterator
+    // refuses the inode altogether; an extents flag makes it walk nothing.
+    let img = image(&t, &["-b", "1024"], "16M");
+    debugfs_w(&img, "sif <1> block[DIND] 12713984");
+    same_as_real(&img);
+    for flags in ["0x10000000", "0x80000"] {
+        let img = image(&t, &["-b", "1024"], "16M");
+        debugfs_w(&img, "sif <1> block[0] 3000");
+        debugfs_w(&img, &format!("sif <1> flags {flags}"));
+        same_as_real(&img);
+    }
+    // Its size and i_blocks are not checked at all.
+    let img = image(&t, &["-b", "1024"], "16M");
+    debugfs_w(&img, "sif <1> blocks 3590324224");
+    debugfs_w(&img, "sif <1> size 12345");
+    same_as_real(&img);
+}
+
+#[test]
+fn inline_data_or_extents_flag_left_leaves_no_block_map() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let hello = t.path().join("hello");
+    std::fs::write(&hello, b"hello\n").unwrap();
+    for flags in ["0x80000", "0x10000000"] {
+        let img = image(&t, &[], "8M");
+        debugfs_w(&img, &format!("write {} f", hello.display()));
+        // Under -n the flag stays, and libext2fs' iterator walks no block
+        // of the file: its i_blocks and its block are reported.
+        debugfs_w(&img, &format!("sif f flags {flags}"));
+        same_as_real(&img);
+    }
+}
+
+#[test]
+fn reserved_inodes_skip_the_extra_space_and_encryption_checks() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-I", "256"], "8M");
+    // Encrypt flag (0x800) on the group quota and boot loader inodes, and
+    // a bad extra size on inode 5: e2fsck's inode loop leaves reserved
+    // inodes before looking at either.
+    debugfs_w(&img, "sif <4> flags 0x800");
+    debugfs_w(&img, "sif <5> flags 0x800");
+    debugfs_w(&img, "sif <5> extra_isize 3");
+    same_as_real(&img);
+}

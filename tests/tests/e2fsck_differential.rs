@@ -34,8 +34,22 @@ const KNOWN: &[Known] = &[
         when: "inode_bitmap 0'",
         reason: ZERO_TABLE,
     },
+    Known {
+        what: "e2fsck",
+        contains: "has unsupported feature(s)",
+        when: "ssv feature_",
+        reason: FEATURES,
+    },
+    Known {
+        what: "e2fsck",
+        contains: "has the ea_inode flag set but is not a regular file",
+        when: " flags ",
+        reason: EA_INODE,
+    },
 ];
 
+const FEATURES: &str = "a feature set beyond ext2 (has_journal, uninit_bg, extents, ...): e2fsck-union refuses the filesystem before checking anything";
+const EA_INODE: &str = "an EA_INODE flag on a non-regular file: e2fsck-union's own problem 0x01F003, e2fsck 1.47 does not check it";
 const ZERO_TABLE: &str = "a table at block 0 under -n: e2fsck relocates it in memory anyway (and loops for an inode table), ours moves nothing";
 
 /// Cases of SEED that differ for bugs not yet fixed (issue 17; docs/compat.md,
