@@ -68,10 +68,6 @@ const OPEN: &[Open] = &[
         reason: JNL,
     },
     Open {
-        case: 22,
-        reason: FRAG,
-    },
-    Open {
         case: 25,
         reason: DESC,
     },
@@ -88,7 +84,6 @@ const OPEN: &[Open] = &[
 const DESC: &str = "a descriptor pointing outside its group: e2fsck prints ext2fs_check_desc's 'Corrupt group descriptor: bad block for ...' and its illegal-block messages, ours other words";
 const SB: &str = "a superblock ext2fs_open rejects: e2fsck tries 'Trying to load superblock despite errors...' and then the backups, ours stops";
 const JNL: &str = "has_journal clear but a journal device/inode named: e2fsck says 'Can't find external journal' (exit 12)";
-const FRAG: &str = "the % non-contiguous figure differs";
 const BADINO: &str = "a bad-blocks inode with stray flags: e2fsck's 'Cannot iterate data blocks ... while reading bad blocks inode' and its flag problems in another order";
 
 #[test]
