@@ -704,13 +704,7 @@ impl Checker {
             // past.
             let cleared = |p: &MapPtr| clear_illegal.get(&PtrKey::of(p)) == Some(&true);
             if let Some(e) = blocks::iterate_error(&self.fs, inode, cleared) {
-                let c = Ctx {
-                    ino,
-                    str1: e.into(),
-                    ..Default::default()
-                };
-                self.problem(Code::BlockIterate, &c)?;
-                return Err(crate::ask::Aborted.into());
+                return Err(self.iteration_failed(ino, e));
             }
             // Second walk: clear what was agreed, and claim the rest.
             acc = Claims::new(ino, is_dir);
@@ -833,6 +827,19 @@ impl Checker {
         self.check_i_blocks(ino, inode, nblocks * (bs / 512))
     }
 
+    /// e2fsck's PR_1_BLOCK_ITERATE, fatal: the error that ends the check.
+    fn iteration_failed(&mut self, ino: u32, error: &str) -> anyhow::Error {
+        let c = Ctx {
+            ino,
+            str1: error.into(),
+            ..Default::default()
+        };
+        match self.problem(Code::BlockIterate, &c) {
+            Err(e) => e,
+            Ok(_) => crate::ask::Aborted.into(),
+        }
+    }
+
     /// The bad blocks inode: its blocks are bad, so nobody else may use them.
     fn check_bad_blocks_inode(&mut self, inode: &mut Inode) -> Result<()> {
         let ino = inode::BAD_INO;
@@ -892,13 +899,7 @@ impl Checker {
             blocks::iterate_error(&self.fs, inode, |p| clear.contains(&(p.lblk(), p.pblk)))
         };
         if let Some(e) = failed {
-            let c = Ctx {
-                ino,
-                str1: e.into(),
-                ..Default::default()
-            };
-            self.problem(Code::BlockIterate, &c)?;
-            return Err(crate::ask::Aborted.into());
+            return Err(self.iteration_failed(ino, e));
         }
         for (lblk, pblk) in critical {
             let what = if pblk as u64 == primary.start.max(first_data) {
