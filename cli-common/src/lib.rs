@@ -208,6 +208,26 @@ pub fn ask_yes_no(question: &str, default: bool) -> Option<bool> {
     }
 }
 
+/// Bytes as e2fsprogs' safe_print shows them (e2fsck's names, debugfs'
+/// xattr dumps): control characters as `^X`, bytes above 128 as `M-`
+/// and the byte less 128.
+pub fn safe_text(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        let mut c = b;
+        if c > 128 {
+            s.push_str("M-");
+            c -= 128;
+        }
+        if c < 32 || c == 127 {
+            s.push('^');
+            c ^= 0x40;
+        }
+        s.push(c as char);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

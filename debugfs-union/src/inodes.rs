@@ -537,24 +537,6 @@ pub fn idump(s: &mut Session, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Control characters as `^X`, high bytes as `M-`, like debugfs.
-fn safe_text(bytes: &[u8]) -> String {
-    let mut o = String::new();
-    for &b in bytes {
-        let mut ch = b;
-        if ch > 128 {
-            o.push_str("M-");
-            ch -= 128;
-        }
-        if ch < 32 || ch == 0x7f {
-            o.push('^');
-            ch ^= 0x40;
-        }
-        o.push(ch as char);
-    }
-    o
-}
-
 /// The entries of an xattr area or block, field by field (idump -x, bd -x).
 fn raw_xattr_entries(buf: &[u8], start: usize, value_start: usize, o: &mut String) {
     let len = buf.len();
@@ -586,7 +568,7 @@ fn raw_xattr_entries(buf: &[u8], start: usize, value_start: usize, o: &mut Strin
         ));
         o.push_str("name = ");
         match name {
-            Some(n) => o.push_str(&safe_text(n)),
+            Some(n) => o.push_str(&cli_common::safe_text(n)),
             None => o.push_str("<runs off end>"),
         }
         o.push('\n');
@@ -597,7 +579,7 @@ fn raw_xattr_entries(buf: &[u8], start: usize, value_start: usize, o: &mut Strin
                 xattr::RawValue::Bytes(v) => {
                     let unprintable = v.iter().filter(|&&b| !(0x20..0x7f).contains(&b)).count();
                     if unprintable <= 3 {
-                        o.push_str(&safe_text(v));
+                        o.push_str(&cli_common::safe_text(v));
                     } else {
                         o.push_str("<hexdump>\n");
                         let mut h = Vec::new();

@@ -777,23 +777,10 @@ fn block_name(c: &Ctx) -> String {
     }
 }
 
-/// Names as e2fsck prints them: control characters as ^X, high bytes as M-.
+/// Names as e2fsck prints them (safe_print): control characters as ^X,
+/// high bytes as M-.
 pub fn escape_name(name: &[u8]) -> String {
-    let mut s = String::new();
-    for &b in name {
-        let mut c = b;
-        if c > 128 {
-            s.push_str("M-");
-            c -= 128;
-        }
-        if c < 32 || c == 127 {
-            s.push('^');
-            s.push((c ^ 0x40) as char);
-        } else {
-            s.push(c as char);
-        }
-    }
-    s
+    cli_common::safe_text(name)
 }
 
 #[cfg(test)]
