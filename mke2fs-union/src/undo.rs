@@ -32,12 +32,8 @@ pub fn path(
 /// mke2fs' should_do_undo looks for the ext2 magic at byte 1024 of the
 /// device (before -E offset).
 fn holds_ext2(device: &Path) -> bool {
-    let Ok(img) = Image::open_read_only(device) else {
-        return false;
-    };
-    let mut magic = [0u8; 2];
-    img.read_at(1024 + 56, &mut magic).is_ok()
-        && u16::from_le_bytes(magic) == ext2fs::superblock::EXT2_MAGIC
+    std::fs::File::open(device)
+        .is_ok_and(|f| ext2fs::superblock::Superblock::probe(&f, device, 0).is_ok())
 }
 
 /// Opens the undo log for `image`, whose filesystem starts `offset` bytes
