@@ -92,6 +92,7 @@ impl Session {
                     superblock: req.superblock,
                     block_size: req.block_size,
                     force: req.force,
+                    ignore_sb_errors: req.catastrophic,
                 },
             )
             .map_err(|e| self.open_failed(e, device))?;
@@ -114,6 +115,8 @@ impl Session {
             superblock: req.superblock,
             block_size: req.block_size,
             force: req.force,
+            // debugfs -c opens with EXT2_FLAG_IGNORE_SB_ERRORS.
+            ignore_sb_errors: req.catastrophic,
         };
         if let Some(u) = &req.undo_file {
             cli_common::undo::announce(u, Path::new(device));

@@ -54,6 +54,19 @@ impl std::fmt::Display for Aborted {
 }
 impl std::error::Error for Aborted {}
 
+/// Raised where the check ends before pass 1 (e2fsck's fatal_error(ctx,
+/// 0) there exits at once, without "aborted"); the problem reported
+/// last says why.
+#[derive(Debug)]
+pub struct Fatal;
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the check cannot go on")
+    }
+}
+impl std::error::Error for Fatal {}
+
 pub struct Asker {
     pub mode: Mode,
     pub device: String,
@@ -222,6 +235,13 @@ impl Asker {
             ));
         }
         code
+    }
+
+    /// Reports a problem that asks nothing (so preen cannot stop on it).
+    pub fn notice(&mut self, code: Code, ctx: &Ctx) {
+        debug_assert_eq!(problem::lookup(code).prompt, Prompt::None);
+        // Only a question can stop preen: a notice's report cannot fail.
+        let _ = self.fix(code, ctx);
     }
 
     fn account(&mut self, answer: bool, flags: u16) {

@@ -65,29 +65,31 @@ impl Checker {
                 if !self.block_ok(start) {
                     continue;
                 }
-                let clash = (start..start + len)
-                    .filter(|&b| self.block_ok(b))
-                    .find(|&b| self.metadata.get(b - self.first_data));
-                if let Some(b) = clash {
+                // As e2fsck: each block already taken is a conflict (asked
+                // until the table is to move); the others are the table's.
+                let mut moving = false;
+                for b in start..start + len {
+                    if !self.block_ok(b) {
+                        continue;
+                    }
+                    if !self.metadata.get(b - self.first_data) {
+                        self.mark_meta(b);
+                        continue;
+                    }
                     let c = Ctx {
                         group: g,
                         blk: b,
                         str1: table.name().into(),
                         ..Default::default()
                     };
-                    if self.problem(table.conflict_problem(), &c)? {
+                    if !moving && self.problem(table.conflict_problem(), &c)? {
+                        moving = true;
                         self.reloc.add(table, g);
-                        if table == GroupTable::InodeTable {
-                            // Its inodes cannot be trusted until it moves.
-                            self.fs.update_group(g, |gd| gd.bg_inode_table = 0)?;
-                        }
                     }
-                    continue;
                 }
-                for b in start..start + len {
-                    if self.block_ok(b) {
-                        self.mark_meta(b);
-                    }
+                if moving && table == GroupTable::InodeTable {
+                    // Its inodes cannot be trusted until it moves.
+                    self.fs.update_group(g, |gd| gd.bg_inode_table = 0)?;
                 }
             }
         }

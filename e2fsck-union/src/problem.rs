@@ -25,6 +25,7 @@ pub enum Prompt {
     Recreate,
     ClearFlag,
     Unlink,
+    Abort,
 }
 
 impl Prompt {
@@ -47,6 +48,7 @@ impl Prompt {
             Prompt::Recreate => "Recreate",
             Prompt::ClearFlag => "Clear flag",
             Prompt::Unlink => "Unlink",
+            Prompt::Abort => "Abort",
         }
     }
 
@@ -70,6 +72,7 @@ impl Prompt {
             Prompt::Recreate => "WILL RECREATE",
             Prompt::ClearFlag => "FLAG CLEARED",
             Prompt::Unlink => "UNLINKED",
+            Prompt::Abort => "ABORTED",
         }
     }
 }
@@ -130,6 +133,16 @@ pub enum Code {
     BlockUninitLast,
     FirstMetaBgTooBig,
     InvalidQuotaInode,
+    SbCorrupt,
+    FsSizeWrong,
+    FirstDataBlock,
+    MiscCorruptSuper,
+    InodeCountWrong,
+    OpenFailed,
+    CheckDescFailed,
+    BadMinExtraIsize,
+    BadWantExtraIsize,
+    InodeCountBig,
     UnionFiletypeMissing,
     // Pass 1, 1B, 1C and 1D (PR_1_*, PR_1B_*, PR_1C_*, PR_1D_*).
     RootNotDir,
@@ -306,6 +319,16 @@ impl Code {
             BlockUninitLast => 0x000039,
             FirstMetaBgTooBig => 0x000049,
             InvalidQuotaInode => 0x00004F,
+            SbCorrupt => 0x000004,
+            FsSizeWrong => 0x000005,
+            FirstDataBlock => 0x000008,
+            MiscCorruptSuper => 0x00000B,
+            InodeCountWrong => 0x00000D,
+            OpenFailed => 0x000044,
+            CheckDescFailed => 0x000045,
+            BadMinExtraIsize => 0x00004D,
+            BadWantExtraIsize => 0x00004E,
+            InodeCountBig => 0x000050,
             UnionFiletypeMissing => 0x00F001,
             // Pass 1, 1B, 1C and 1D (PR_1_*, PR_1B_*, PR_1C_*, PR_1D_*).
             InodeScanError => 0x010028,
@@ -536,6 +559,16 @@ pub static PROBLEMS: &[Problem] = &[
     p(UninitBgFlags, "Group descriptor {group} marked uninitialized without feature set.\n", Prompt::Fix, PREEN_OK | UNMARKED),
     p(BlockUninitLast, "Last group block bitmap uninitialized.  ", Prompt::Fix, PREEN_OK | UNMARKED),
     p(FirstMetaBgTooBig, "First_meta_bg is too big.  ({num}, max value {num2}).  ", Prompt::Clear, 0),
+    p(SbCorrupt, "\nThe superblock could not be read or does not describe a valid ext2/ext3/ext4\nfilesystem.  If the device is valid and it really contains an ext2/ext3/ext4\nfilesystem (and not swap or ufs or something else), then the superblock\nis corrupt, and you might try running e2fsck with an alternate superblock:\n    e2fsck -b 8193 <device>\n or\n    e2fsck -b 32768 <device>\n\n", Prompt::None, NOTICE),
+    p(FsSizeWrong, "The filesystem size (according to the superblock) is {blk} blocks\nThe physical size of the device is {num} blocks\nEither the superblock or the partition table is likely to be corrupt!\n", Prompt::Abort, NOT_A_FIX),
+    p(FirstDataBlock, "Superblock first_data_block = {blk}, should have been {num}\n", Prompt::None, NOTICE),
+    p(MiscCorruptSuper, "Corruption found in superblock.  ({str} = {num}).\n", Prompt::None, NOTICE),
+    p(InodeCountBig, "Superblock would have too many inodes ({num}).\n", Prompt::None, NOTICE),
+    p(InodeCountWrong, "Inode count in superblock is {ino}, should be {ino2}.\n", Prompt::Fix, 0),
+    p(OpenFailed, "ext2fs_open2: {str}\n", Prompt::None, NOTICE),
+    p(CheckDescFailed, "ext2fs_check_desc: {str}\n", Prompt::None, NOTICE),
+    p(BadMinExtraIsize, "Bad required extra isize in superblock ({num}).  ", Prompt::Fix, 0),
+    p(BadWantExtraIsize, "Bad desired extra isize in superblock ({num}).  ", Prompt::Fix, 0),
     p(UnionFiletypeMissing, "Filesystem has the whiteout feature but not filetype (whiteouts and fallthrus need file types).  ", Prompt::Fix, 0),
     p(DirNlinkFeatureMissing, "Directory exceeds max links, but no DIR_NLINK feature in superblock.\n", Prompt::Fix, 0),
     p(InodeScanError, "Error while scanning inodes ({ino}): {str}\n", Prompt::None, NOTICE | FATAL),

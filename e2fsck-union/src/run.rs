@@ -10,7 +10,7 @@ use clap::Parser;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::superblock::{STATE_ERROR, STATE_VALID};
 
-use crate::ask::{Aborted, Asker, Mode, PreenHalt};
+use crate::ask::{Aborted, Asker, Fatal, Mode, PreenHalt};
 use crate::checker::Checker;
 use crate::exit;
 use crate::problem::{Code, Ctx};
@@ -67,6 +67,7 @@ pub fn run(opts: Options) -> u8 {
             eprintln!("e2fsck: aborted");
             ask.end_state()
         }
+        Err(e) if e.is::<Fatal>() => ask.end_state(),
         Err(e) if e.is::<OpenFailed>() => {
             eprintln!("{}: {e}", prog());
             if let Some(o) = e.downcast_ref::<OpenFailed>() {
@@ -134,29 +135,59 @@ fn refuse_unsupported(o: &Options) -> Result<()> {
 }
 
 /// Opens the filesystem as e2fsck does: the primary superblock, or a
-/// backup when the primary or its descriptors are bad (not when preening).
-fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> {
+/// backup when the primary or its descriptors are bad (not when preening);
+/// when no copy will do because of a superblock value libext2fs would
+/// refuse, once more ignoring the values a check can repair ("Trying to
+/// load superblock despite errors").
+fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(Filesystem, u64)> {
+    let preen = opts.preen || opts.auto;
+    let first = open_with_backups(opts, device, write, false, ask);
+    let corrupt = matches!(
+        &first,
+        Err(ext2fs::Error::Corrupt {
+            structure: ext2fs::Structure::Superblock,
+            ..
+        })
+    );
+    if !corrupt {
+        return first.map_err(|e| open_error(e, device, preen));
+    }
+    if let Err(e) = &first {
+        eprintln!(
+            "{}: {} while trying to open {device}",
+            prog(),
+            e.com_err_text()
+        );
+    }
+    say!("{}: Trying to load superblock despite errors...", prog());
+    open_with_backups(opts, device, write, true, ask).map_err(|e| open_error(e, device, preen))
+}
+
+/// One try of e2fsck's open: the superblock asked for (the primary or
+/// -b's), then, when that fails or its descriptors look bad, a backup.
+/// A failure returns the first copy's error.
+fn open_with_backups(
+    opts: &Options,
+    device: &str,
+    write: bool,
+    ignore_sb_errors: bool,
+    ask: &mut Asker,
+) -> std::result::Result<(Filesystem, u64), ext2fs::Error> {
     let path = Path::new(device);
     let mut oo = OpenOptions {
         write,
         superblock: opts.superblock,
         block_size: opts.blocksize,
+        ignore_sb_errors,
         ..Default::default()
     };
     let preen = opts.preen || opts.auto;
     let first = Filesystem::open(path, &oo);
     if opts.superblock.is_some() {
-        return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
+        return first.map(|f| (f, 0));
     }
     let reason = match &first {
         Ok(fs) => crate::super_check::check_desc(fs),
-        Err(
-            ext2fs::Error::Corrupt {
-                structure: ext2fs::Structure::Superblock,
-                ..
-            }
-            | ext2fs::Error::BadMagic(_),
-        ) => None,
         Err(_) => None,
     };
     let primary_bad = matches!(
@@ -167,21 +198,29 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
         } | ext2fs::Error::BadMagic(_))
     );
     if preen || (!primary_bad && reason.is_none()) {
-        return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
+        return first.map(|f| (f, 0));
     }
     match &first {
         Err(e) => {
-            say!("ext2fs_open2: {}", e.com_err_text());
+            let c = Ctx {
+                str1: e.com_err_text(),
+                ..Default::default()
+            };
+            ask.notice(Code::OpenFailed, &c);
             say!("{}: Superblock invalid, trying backup blocks...", prog());
         }
         Ok(fs) => {
-            say!(
-                "ext2fs_check_desc: Corrupt group descriptor: {}",
-                reason.clone().unwrap_or_default()
-            );
+            let c = Ctx {
+                str1: format!(
+                    "Corrupt group descriptor: {}",
+                    reason.clone().unwrap_or_default()
+                ),
+                ..Default::default()
+            };
+            ask.notice(Code::CheckDescFailed, &c);
             // One group: there is no backup to try.
             if fs.geo().group_count <= 1 {
-                return first.map(|f| (f, 0)).map_err(|e| open_error(e, device));
+                return first.map(|f| (f, 0));
             }
             say!(
                 "{}: Group descriptors look bad... trying backup blocks...",
@@ -209,9 +248,7 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
                     say!("{}: going back to original superblock", prog());
                     oo.superblock = None;
                     oo.block_size = opts.blocksize;
-                    Filesystem::open(path, &oo)
-                        .map(|f| (f, 0))
-                        .map_err(|e| open_error(e, device))
+                    Filesystem::open(path, &oo).map(|f| (f, 0))
                 }
             };
         }
@@ -225,7 +262,7 @@ fn open(opts: &Options, device: &str, write: bool) -> Result<(Filesystem, u64)> 
             return Ok((fs, blk));
         }
     }
-    Err(open_error(first_err, device))
+    Err(first_err)
 }
 
 /// Like e2fsck's check_mount: a mounted filesystem (found by identity, so
@@ -245,7 +282,7 @@ fn check_mount(device: &str, write: bool) -> Result<()> {
     Ok(())
 }
 
-fn open_error(e: ext2fs::Error, device: &str) -> anyhow::Error {
+fn open_error(e: ext2fs::Error, device: &str, preen: bool) -> anyhow::Error {
     match &e {
         ext2fs::Error::Mounted { .. } => {
             say!("{device} is mounted.");
@@ -260,29 +297,29 @@ Filesystem mounted or opened exclusively by another program?"
         _ => {}
     }
     let message = format!("{} while trying to open {device}", e.com_err_text());
-    let advice = match &e {
+    let mut advice = match &e {
         ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            "Possibly non-existent device?\n"
+            "Possibly non-existent device?\n".to_string()
         }
-        ext2fs::Error::Truncated { .. } => "Could this be a zero-length partition?\n",
+        ext2fs::Error::Truncated { .. } => "Could this be a zero-length partition?\n".to_string(),
         ext2fs::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "Could this be a zero-length partition?\n"
+            "Could this be a zero-length partition?\n".to_string()
         }
-        // e2fsck's PR_0_SB_CORRUPT, word for word.
+        // e2fsck's PR_0_SB_CORRUPT, after the device's name when preening.
         ext2fs::Error::Corrupt {
             structure: ext2fs::Structure::Superblock,
             ..
         }
         | ext2fs::Error::BadMagic(_) => {
-            "\nThe superblock could not be read or does not describe a valid ext2/ext3/ext4\n\
-filesystem.  If the device is valid and it really contains an ext2/ext3/ext4\n\
-filesystem (and not swap or ufs or something else), then the superblock\n\
-is corrupt, and you might try running e2fsck with an alternate superblock:\n    \
-e2fsck -b 8193 <device>\n or\n    e2fsck -b 32768 <device>\n\n"
+            let prefix = if preen {
+                format!("{device}: ")
+            } else {
+                String::new()
+            };
+            prefix + crate::problem::lookup(Code::SbCorrupt).message
         }
-        _ => "",
+        _ => String::new(),
     };
-    let mut advice = advice.to_string();
     if matches!(e, ext2fs::Error::BadMagic(_)) {
         advice.extend(ext2fs::foreign::describe(device));
     }
@@ -350,7 +387,7 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     if let Some(u) = &undo_path {
         cli_common::undo::announce(u, Path::new(device));
     }
-    let (mut fs, backup) = open(opts, device, write)?;
+    let (mut fs, backup) = open(opts, device, write, ask)?;
     if let Some(u) = &undo_path {
         // Undo blocks of the filesystem's block size, as undo_io takes
         // them from e2fsck's I/O channel.

@@ -8,6 +8,7 @@ use ext2fs::group_desc::GroupDesc;
 use ext2fs::inode;
 use ext2fs::layout::Geometry;
 
+use crate::ask::Fatal;
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
 
@@ -204,49 +205,196 @@ impl Relocations {
 }
 
 impl Checker {
-    /// e2fsck's check_super_value list: values no repair can make sense
-    /// of stop the check (the user can try a backup with -b).
-    fn check_super_values(&self) -> Result<()> {
-        let sb = self.fs.sb();
+    /// e2fsck's check_super_value list and the superblock counts that must
+    /// agree with the group geometry: values no repair can make sense of
+    /// end the check (the user can try a backup with -b); a wrong inode
+    /// count (reached only when the open ignored it) can be set right.
+    fn check_super_values(&mut self) -> Result<()> {
+        let sb = *self.fs.sb();
         let bs = self.fs.block_size() as u64;
-        let bad = |name: &str, v: u64| {
-            anyhow::anyhow!(
-                "Corruption found in superblock.  ({name} = {v}).\n\n\
-The superblock could not be used to check the filesystem; try a backup\n\
-superblock with -b (for example -b 8193 or -b 32768)."
-            )
-        };
+        let blocks = sb.s_blocks_count as u64;
+        let per_block = bs / sb.inode_size().max(1) as u64;
+        let groups = self.fs.geo().group_count as u64;
+        let ipg_max =
+            (per_block * (sb.s_blocks_per_group as u64).saturating_sub(4)).min(65536 - per_block);
+        // Without bigalloc a cluster is a block.
+        let bpg_max = (8 * bs).min(65528);
+        // (name, value, least, most, a power of two); 0 least: no minimum.
+        let limits = [
+            ("inodes_count", sb.s_inodes_count as u64, 1, u64::MAX, false),
+            ("blocks_count", blocks, 1, u32::MAX as u64, false),
+            (
+                "first_data_block",
+                sb.s_first_data_block as u64,
+                0,
+                blocks,
+                false,
+            ),
+            ("log_block_size", sb.s_log_block_size as u64, 0, 6, false),
+            (
+                "log_cluster_size",
+                sb.s_log_cluster_size as u64,
+                sb.s_log_block_size as u64,
+                19,
+                false,
+            ),
+            (
+                "clusters_per_group",
+                sb.s_clusters_per_group as u64,
+                8,
+                bpg_max,
+                false,
+            ),
+            (
+                "blocks_per_group",
+                sb.s_blocks_per_group as u64,
+                8,
+                bpg_max,
+                false,
+            ),
+            (
+                "inodes_per_group",
+                sb.s_inodes_per_group as u64,
+                per_block,
+                ipg_max,
+                false,
+            ),
+            (
+                "r_blocks_count",
+                sb.s_r_blocks_count as u64,
+                0,
+                blocks / 2,
+                false,
+            ),
+            (
+                "reserved_gdt_blocks",
+                sb.s_reserved_gdt_blocks as u64,
+                0,
+                bs / 4,
+                false,
+            ),
+            ("desc_size", sb.s_desc_size as u64, 0, 1024, true),
+        ];
+        for (name, value, least, most, pow2) in limits {
+            if value < least || value > most || (pow2 && value & value.wrapping_sub(1) != 0) {
+                return self.corrupt_super(name, value);
+            }
+        }
+        let should_be = sb.s_inodes_per_group as u64 * groups;
+        if should_be > u32::MAX as u64 {
+            let c = Ctx {
+                num: should_be,
+                ..Default::default()
+            };
+            self.problem(Code::InodeCountBig, &c)?;
+            return self.superblock_unusable();
+        }
+        if sb.s_inodes_count as u64 != should_be {
+            let c = Ctx {
+                ino: sb.s_inodes_count,
+                ino2: should_be as u32,
+                ..Default::default()
+            };
+            if !self.problem(Code::InodeCountWrong, &c)? {
+                return self.corrupt_super("inodes_count", sb.s_inodes_count as u64);
+            }
+            self.fs
+                .update_superblock(|sb| sb.s_inodes_count = should_be as u32);
+            // The passes size their inode maps by the count.
+            self.inodes_count = should_be as u32;
+            self.reset();
+        }
+        let inodes_count = self.fs.sb().s_inodes_count as u64;
+        if sb.s_rev_level > 0 && (sb.s_first_ino < 11 || sb.s_first_ino as u64 > inodes_count) {
+            return self.corrupt_super("first_ino", sb.s_first_ino as u64);
+        }
+        let isize = sb.inode_size() as u64;
+        if isize < 128 || isize > bs || !isize.is_power_of_two() {
+            return self.corrupt_super("inode_size", isize);
+        }
+        // Read as e2fsck reads it: the file's (or device's) size.
+        let device_blocks = self.fs.image().len() / bs;
+        if device_blocks < blocks {
+            let c = Ctx {
+                blk: blocks,
+                num: device_blocks,
+                ..Default::default()
+            };
+            if self.problem(Code::FsSizeWrong, &c)? {
+                return Err(Fatal.into());
+            }
+        }
         let first_should_be = if sb.s_log_block_size == 0 { 1 } else { 0 };
         if sb.s_first_data_block != first_should_be {
-            return Err(bad("first_data_block", sb.s_first_data_block as u64));
+            let c = Ctx {
+                blk: sb.s_first_data_block as u64,
+                num: first_should_be as u64,
+                ..Default::default()
+            };
+            self.problem(Code::FirstDataBlock, &c)?;
+            return self.superblock_unusable();
         }
-        if sb.s_r_blocks_count as u64 > sb.s_blocks_count as u64 / 2 {
-            return Err(bad("r_blocks_count", sb.s_r_blocks_count as u64));
+        if isize > 128 {
+            self.check_extra_isize(isize)?;
         }
-        if sb.s_reserved_gdt_blocks as u64 > bs / 4 {
-            return Err(bad("reserved_gdt_blocks", sb.s_reserved_gdt_blocks as u64));
-        }
-        if sb.s_rev_level > 0 && (sb.s_first_ino < 11 || sb.s_first_ino > sb.s_inodes_count) {
-            return Err(bad("first_ino", sb.s_first_ino as u64));
-        }
-        if sb.s_log_cluster_size != sb.s_log_block_size && sb.s_log_cluster_size != 0 {
-            return Err(bad("log_cluster_size", sb.s_log_cluster_size as u64));
-        }
-        let inodes_per_block = bs / sb.inode_size().max(1) as u64;
-        if (sb.s_inodes_per_group as u64) < inodes_per_block {
-            return Err(bad("inodes_per_group", sb.s_inodes_per_group as u64));
-        }
-        let len = self.fs.image().len();
-        if sb.s_blocks_count as u64 * bs > len {
-            anyhow::bail!(
-                "The filesystem size (according to the superblock) is {} blocks\n\
-The physical size of the device is {} blocks\n\
-Either the superblock or the partition table is likely to be corrupt!",
-                sb.s_blocks_count,
-                len / bs
-            );
+        let desc_blocks = self.fs.geo().desc_blocks;
+        if sb.has_incompat(incompat::META_BG) && sb.s_first_meta_bg > desc_blocks {
+            let c = Ctx {
+                num: sb.s_first_meta_bg as u64,
+                num2: desc_blocks as u64,
+                ..Default::default()
+            };
+            if self.problem(Code::FirstMetaBgTooBig, &c)? {
+                self.fs.clear_meta_bg();
+            }
         }
         Ok(())
+    }
+
+    /// The large inodes' extra sizes the superblock asks for: at least the
+    /// extra-size and checksum words, within the inode, a multiple of 4
+    /// (0: none asked); a bad one is set to e2fsck's own inode size's.
+    fn check_extra_isize(&mut self, isize: u64) -> Result<()> {
+        const MIN: u16 = 4;
+        // sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE.
+        const DEFAULT: u16 = 32;
+        let max = (isize - 128) as u16;
+        let bad = |v: u16| v != 0 && (!(MIN..=max).contains(&v) || v & 3 != 0);
+        let sb = *self.fs.sb();
+        let c = |v: u16| Ctx {
+            num: v as u64,
+            ..Default::default()
+        };
+        if bad(sb.s_min_extra_isize)
+            && self.problem(Code::BadMinExtraIsize, &c(sb.s_min_extra_isize))?
+        {
+            self.fs
+                .update_superblock(|sb| sb.s_min_extra_isize = DEFAULT);
+        }
+        if bad(sb.s_want_extra_isize)
+            && self.problem(Code::BadWantExtraIsize, &c(sb.s_want_extra_isize))?
+        {
+            self.fs
+                .update_superblock(|sb| sb.s_want_extra_isize = DEFAULT);
+        }
+        Ok(())
+    }
+
+    /// "Corruption found in superblock" for one value, and the end.
+    fn corrupt_super(&mut self, name: &str, value: u64) -> Result<()> {
+        let c = Ctx {
+            str1: name.into(),
+            num: value,
+            ..Default::default()
+        };
+        self.problem(Code::MiscCorruptSuper, &c)?;
+        self.superblock_unusable()
+    }
+
+    /// e2fsck's advice to try a backup superblock, and the end.
+    fn superblock_unusable(&mut self) -> Result<()> {
+        self.problem(Code::SbCorrupt, &Ctx::default())?;
+        Err(Fatal.into())
     }
 
     /// `backup_hint`: the backup superblock the relocation hint names;

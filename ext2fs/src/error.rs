@@ -483,6 +483,14 @@ pub enum CorruptKind {
         /// s_inodes_per_group.
         per_group: u32,
     },
+    /// meta_bg with s_first_meta_bg past the descriptor table.
+    #[error("first_meta_bg {first_meta_bg} is past the {desc_blocks} descriptor blocks")]
+    FirstMetaBg {
+        /// s_first_meta_bg.
+        first_meta_bg: u32,
+        /// The descriptor blocks the group count needs.
+        desc_blocks: u64,
+    },
     /// A revision past the dynamic one.
     #[error("revision {0}")]
     Revision(u32),

@@ -55,6 +55,10 @@ pub struct OpenOptions {
     pub block_size: Option<u32>,
     /// Open even with incompat features this library does not know.
     pub force: bool,
+    /// Open despite an inode count or s_first_meta_bg that disagrees with
+    /// the group geometry, for a checker to repair (libext2fs's
+    /// EXT2_FLAG_IGNORE_SB_ERRORS).
+    pub ignore_sb_errors: bool,
 }
 
 /// An open ext2 filesystem.

@@ -177,7 +177,11 @@ impl Geometry {
     /// meta group's second group, when it exists.
     pub fn descriptor_block(&self, super_block: u64, i: u32) -> u64 {
         if !self.meta_bg() || i < self.first_meta_bg {
-            return super_block + i as u64 + 1;
+            // With 1 KiB blocks block 0 is the boot block: a superblock
+            // said to start at block 0 is at block 1 (a damaged
+            // s_first_data_block; ext2fs_open2's group_zero_adjust).
+            let adjust = (super_block == 0 && self.block_size == 1024) as u64;
+            return super_block + adjust + i as u64 + 1;
         }
         let bg = self.desc_per_block() as u64 * i as u64;
         let Ok(bg) = u32::try_from(bg) else {

@@ -317,8 +317,36 @@ impl Superblock {
 
     /// Checks the fields the geometry is computed from. Tools that repair
     /// (e2fsck) run their own finer checks; this one only guarantees that
-    /// every derived quantity is in range.
+    /// every derived quantity is in range, and refuses (as ext2fs_open2
+    /// does) an inode count the groups do not give and an s_first_meta_bg
+    /// past the descriptor table.
     pub fn validate(&self) -> Result<()> {
+        self.validate_geometry()?;
+        let bad = |kind| Err(Error::corrupt(Structure::Superblock, 0, kind));
+        let groups = self.group_count() as u64;
+        if groups * self.s_inodes_per_group as u64 != self.s_inodes_count as u64 {
+            return bad(CorruptKind::InodeCount {
+                count: self.s_inodes_count,
+                groups,
+                per_group: self.s_inodes_per_group,
+            });
+        }
+        let desc_blocks = groups.div_ceil(self.block_size() as u64 / 32);
+        if self.has_incompat(crate::features::incompat::META_BG)
+            && self.s_first_meta_bg as u64 > desc_blocks
+        {
+            return bad(CorruptKind::FirstMetaBg {
+                first_meta_bg: self.s_first_meta_bg,
+                desc_blocks,
+            });
+        }
+        Ok(())
+    }
+
+    /// `validate` without its two consistency checks (the inode count
+    /// and s_first_meta_bg), which a checker repairs: libext2fs's
+    /// EXT2_FLAG_IGNORE_SB_ERRORS. The geometry is still safe to derive.
+    pub fn validate_geometry(&self) -> Result<()> {
         let bad = |kind| Err(Error::corrupt(Structure::Superblock, 0, kind));
         if self.s_log_block_size > 6 {
             return bad(CorruptKind::BlockSizeTooLarge(self.s_log_block_size));
@@ -352,14 +380,6 @@ impl Superblock {
         let isz = self.inode_size();
         if isz < 128 || !isz.is_power_of_two() || isz as u64 > bs {
             return bad(CorruptKind::InodeSize(isz as u32));
-        }
-        let groups = self.group_count() as u64;
-        if groups * self.s_inodes_per_group as u64 != self.s_inodes_count as u64 {
-            return bad(CorruptKind::InodeCount {
-                count: self.s_inodes_count,
-                groups,
-                per_group: self.s_inodes_per_group,
-            });
         }
         if self.s_rev_level > DYNAMIC_REV {
             return bad(CorruptKind::Revision(self.s_rev_level));

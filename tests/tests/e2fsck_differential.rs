@@ -60,10 +60,6 @@ const OPEN: &[Open] = &[
         reason: DESC,
     },
     Open {
-        case: 16,
-        reason: SB,
-    },
-    Open {
         case: 18,
         reason: JNL,
     },
@@ -82,7 +78,6 @@ const OPEN: &[Open] = &[
 ];
 
 const DESC: &str = "a descriptor pointing outside its group: e2fsck prints ext2fs_check_desc's 'Corrupt group descriptor: bad block for ...' and its illegal-block messages, ours other words";
-const SB: &str = "a superblock ext2fs_open rejects: e2fsck tries 'Trying to load superblock despite errors...' and then the backups, ours stops";
 const JNL: &str = "has_journal clear but a journal device/inode named: e2fsck says 'Can't find external journal' (exit 12)";
 const BADINO: &str = "a bad-blocks inode with stray flags: e2fsck's 'Cannot iterate data blocks ... while reading bad blocks inode' and its flag problems in another order";
 

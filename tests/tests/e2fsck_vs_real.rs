@@ -747,3 +747,184 @@ fn bad_blocks_inode_size_and_count_are_not_checked() {
         assert_eq!(oc, 0, "{args:?}:\n{os}");
     }
 }
+
+/// One damaged superblock for `superblock_damage_is_handled_as_e2fsck_does`.
+struct SuperDamage<'a> {
+    what: &'static str,
+    mkfs: &'static [&'static str],
+    size: &'static str,
+    /// (byte offset, little-endian bytes), applied in order.
+    pokes: &'a [(u64, &'a [u8])],
+    /// The image is cut to this many bytes after the pokes.
+    truncate: Option<u64>,
+    /// What `-fn` must say.
+    says: &'static str,
+}
+
+/// Byte offsets of a superblock field in the primary copy and in the
+/// first backup of a 1 KiB-block filesystem (block 8193).
+const fn primary(field: u64) -> u64 {
+    1024 + field
+}
+const fn backup(field: u64) -> u64 {
+    8193 * 1024 + field
+}
+
+/// The superblock checks before pass 1 (e2fsck's try_open_fs, its backup
+/// fallback, "Trying to load superblock despite errors" and
+/// check_super_block): each damage makes exactly one of them speak, and
+/// -fn, -fy, -p and -fp must answer as the real e2fsck (stdout and exit
+/// code); where our -fy repairs, the real e2fsck -fn finds the result
+/// clean. We refused all of these at open or stopped with our own words.
+#[test]
+fn superblock_damage_is_handled_as_e2fsck_does() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    const ONE_K: &[&str] = &["-b", "1024"];
+    let cases = [
+        SuperDamage {
+            what: "inode count wrong in the primary only: the backup is used",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[(primary(0), &5120u32.to_le_bytes())],
+            truncate: None,
+            says: "ext2fs_open2: The ext2 superblock is corrupt\ne2fsck: Superblock invalid, trying backup blocks...\n",
+        },
+        SuperDamage {
+            what: "inode count wrong in every copy (PR_0_INODE_COUNT_WRONG)",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[
+                (primary(0), &5120u32.to_le_bytes()),
+                (backup(0), &5120u32.to_le_bytes()),
+            ],
+            truncate: None,
+            says: "e2fsck: Trying to load superblock despite errors...\nInode count in superblock is 5120, should be 5112.\nFix? no\n\nCorruption found in superblock.  (inodes_count = 5120).\n",
+        },
+        SuperDamage {
+            what: "inode count wrong in a one-group filesystem (no backup)",
+            mkfs: ONE_K,
+            size: "4M",
+            pokes: &[(primary(0), &1032u32.to_le_bytes())],
+            truncate: None,
+            says: "Inode count in superblock is 1032, should be 1024.\n",
+        },
+        SuperDamage {
+            what: "inode count zero (PR_0_MISC_CORRUPT_SUPER, PR_0_SB_CORRUPT)",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[(primary(0), &[0; 4]), (backup(0), &[0; 4])],
+            truncate: None,
+            says: "Corruption found in superblock.  (inodes_count = 0).\n\nThe superblock could not be read",
+        },
+        SuperDamage {
+            what: "reserved blocks past half the filesystem",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[(primary(8), &15000u32.to_le_bytes())],
+            truncate: None,
+            says: "Corruption found in superblock.  (r_blocks_count = 15000).\n",
+        },
+        SuperDamage {
+            what: "descriptor size not a power of two",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[(primary(0xFE), &48u16.to_le_bytes())],
+            truncate: None,
+            says: "(desc_size = 48)",
+        },
+        SuperDamage {
+            what: "first inode below 11",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[(primary(0x54), &5u32.to_le_bytes())],
+            truncate: None,
+            says: "(first_ino = 5)",
+        },
+        SuperDamage {
+            what: "first data block 0 with 1 KiB blocks (PR_0_FIRST_DATA_BLOCK)",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[(primary(0x14), &[0; 4])],
+            truncate: None,
+            says: "Superblock first_data_block = 0, should have been 1\n",
+        },
+        SuperDamage {
+            what: "blocks per group past a bitmap's reach: the backup is used",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[(primary(0x20), &900_000u32.to_le_bytes())],
+            truncate: None,
+            says: "Superblock invalid, trying backup blocks...\n",
+        },
+        SuperDamage {
+            what: "device smaller than the filesystem (PR_0_FS_SIZE_WRONG)",
+            mkfs: ONE_K,
+            size: "20M",
+            pokes: &[],
+            truncate: Some(18 << 20),
+            says: "The physical size of the device is 18432 blocks\nEither the superblock or the partition table is likely to be corrupt!\nAbort? no\n\n",
+        },
+        SuperDamage {
+            what: "bad extra isizes (PR_0_BAD_MIN/WANT_EXTRA_ISIZE)",
+            mkfs: &["-b", "1024", "-I", "256"],
+            size: "20M",
+            pokes: &[
+                (primary(0x15C), &6u16.to_le_bytes()),
+                (primary(0x15E), &200u16.to_le_bytes()),
+            ],
+            truncate: None,
+            says: "Bad required extra isize in superblock (6).  Fix? no\n\nBad desired extra isize in superblock (200).  Fix? no\n\n",
+        },
+        SuperDamage {
+            what: "first_meta_bg past the descriptor table (PR_0_FIRST_META_BG_TOO_BIG)",
+            mkfs: &["-b", "1024", "-O", "meta_bg,^resize_inode"],
+            size: "20M",
+            pokes: &[
+                (primary(0x104), &5u32.to_le_bytes()),
+                (backup(0x104), &5u32.to_le_bytes()),
+            ],
+            truncate: None,
+            says: "First_meta_bg is too big.  (5, max value 1).  Clear? no\n",
+        },
+        SuperDamage {
+            what: "group 0's block bitmap in group 1 (PR_0_CHECK_DESC_FAILED)",
+            mkfs: ONE_K,
+            size: "20M",
+            // bg_block_bitmap of group 0, in the descriptor table at block 2.
+            pokes: &[(2048, &9000u32.to_le_bytes())],
+            truncate: None,
+            says: "ext2fs_check_desc: Corrupt group descriptor: bad block for block bitmap\ne2fsck: Group descriptors look bad... trying backup blocks...\n",
+        },
+    ];
+    for case in cases {
+        let t = tempfile::tempdir().unwrap();
+        let img = t.path().join("damaged.img");
+        real_mkfs(&img, case.mkfs, case.size);
+        for (at, bytes) in case.pokes {
+            poke(&img, *at, bytes);
+        }
+        if let Some(len) = case.truncate {
+            let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+            f.set_len(len).unwrap();
+        }
+        for args in [&["-fn"][..], &["-fy"], &["-p"], &["-fp"]] {
+            let run_dir = t.path().join(args[0]);
+            std::fs::create_dir(&run_dir).unwrap();
+            let (oc, os, rc, rs) = both_in(&run_dir, &img, args);
+            assert_eq!(
+                (oc, &os),
+                (rc, &rs),
+                "{}, {args:?}: ours (left) and e2fsck (right) differ",
+                case.what
+            );
+            if args == ["-fn"] {
+                assert!(os.contains(case.says), "{}:\n{os}", case.what);
+            }
+            if args == ["-fy"] && oc < 4 {
+                assert_real_fsck_clean(&run_dir.join("ours/test.img"));
+            }
+        }
+    }
+}

@@ -32,7 +32,11 @@ impl Filesystem {
             ),
             Some(blk) => probe_backup(&image, blk, opts.block_size)?,
         };
-        sb.validate()?;
+        if opts.ignore_sb_errors {
+            sb.validate_geometry()?;
+        } else {
+            sb.validate()?;
+        }
         let unknown = sb.s_feature_incompat & !SUPPORTED_INCOMPAT;
         if unknown != 0 && !opts.force {
             let names = crate::features::FeatureSet {
@@ -110,6 +114,18 @@ impl Filesystem {
     pub fn update_superblock<R>(&mut self, change: impl FnOnce(&mut Superblock) -> R) -> R {
         self.dirty = true;
         change(&mut self.sb)
+    }
+
+    /// Turns meta_bg off (s_first_meta_bg to 0) and derives the layout
+    /// again: a checker's repair of an s_first_meta_bg past the table,
+    /// where no meta group exists and the table is read as the classic
+    /// one already. The group count does not change.
+    pub fn clear_meta_bg(&mut self) {
+        self.update_superblock(|sb| {
+            sb.s_feature_incompat &= !incompat::META_BG;
+            sb.s_first_meta_bg = 0;
+        });
+        self.geo = Geometry::from_superblock(&self.sb);
     }
 
     /// The group geometry derived from the superblock at open.
