@@ -29,6 +29,7 @@ pub mod resize_inode;
 pub mod run_bitmap;
 pub mod superblock;
 pub mod undo;
+pub mod union_origin;
 pub mod uuid;
 pub mod xattr;
 

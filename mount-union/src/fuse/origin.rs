@@ -16,20 +16,7 @@ use super::layer::{LObj, Layer};
 use super::nodes;
 use super::union::Union;
 
-/// The record of the lower object a top inode was copied up from.
-pub const ORIGIN: &str = "trusted.union.origin";
-/// On a top directory: some of its entries may carry an origin record.
-pub const IMPURE: &str = "trusted.union.impure";
-/// The namespace of both: not shown, set or removed through the union.
-const PRIVATE: &str = "trusted.union.";
-
-const VERSION: u8 = 1;
-const RECORD_LEN: usize = 28;
-
-/// Whether an extended attribute is the engine's own.
-pub fn is_private(name: &str) -> bool {
-    name.starts_with(PRIVATE)
-}
+pub use ext2fs::union_origin::{is_private, OriginRecord as Record, IMPURE, ORIGIN};
 
 /// What identifies a lower layer across mounts: an image layer's UUID, a
 /// directory layer's root (device and inode numbers).
@@ -44,40 +31,6 @@ pub fn layer_identity(layer: &Layer) -> Result<[u8; 16], Errno> {
         (Layer::Dir(_), LObj::Ino(_)) => return Err(libc::EIO),
     }
     Ok(id)
-}
-
-/// An origin record: the lower layer (its index in the mount's list and
-/// its identity) and the lower object's inode number in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record {
-    pub layer: u8,
-    pub identity: [u8; 16],
-    pub ino: u64,
-}
-
-impl Record {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(RECORD_LEN);
-        v.push(VERSION);
-        v.push(self.layer);
-        v.extend_from_slice(&[0, 0]);
-        v.extend_from_slice(&self.identity);
-        v.extend_from_slice(&self.ino.to_le_bytes());
-        v
-    }
-
-    /// None for anything but a version 1 record of the right length with
-    /// its reserved bytes zero (ignored, as if absent).
-    pub fn decode(v: &[u8]) -> Option<Record> {
-        if v.len() != RECORD_LEN || v[0] != VERSION || v[2..4] != [0, 0] {
-            return None;
-        }
-        Some(Record {
-            layer: v[1],
-            identity: v[4..20].try_into().ok()?,
-            ino: u64::from_le_bytes(v[20..28].try_into().ok()?),
-        })
-    }
 }
 
 /// Whether an inode has extended attributes at all (in its body or in a
@@ -168,30 +121,5 @@ impl Union {
             self.mark_impure(dir)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_record_survives_its_encoding_and_bad_ones_are_ignored() {
-        let r = Record {
-            layer: 3,
-            identity: [7; 16],
-            ino: 0x1234_5678_9abc,
-        };
-        let v = r.encode();
-        assert_eq!(v.len(), RECORD_LEN);
-        assert_eq!(Record::decode(&v), Some(r));
-        let mut bad = v.clone();
-        bad[0] = 2;
-        assert_eq!(Record::decode(&bad), None);
-        let mut bad = v.clone();
-        bad[2] = 1;
-        assert_eq!(Record::decode(&bad), None);
-        assert_eq!(Record::decode(&v[..27]), None);
-        assert!(is_private(ORIGIN) && is_private(IMPURE) && !is_private("trusted.x"));
     }
 }
