@@ -31,41 +31,30 @@ pub enum Mode {
     Interactive,
 }
 
-/// Raised (as an error) when preen meets a problem it may not fix.
-#[derive(Debug)]
-pub struct PreenHalt;
+/// Raised (as an error) where the check stops early; run.rs ends the run
+/// as e2fsck ends it for each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Preen met a problem it may not fix (e2fsck's preenhalt).
+    PreenHalt,
+    /// Where e2fsck sets E2F_FLAG_ABORT: the check stops there and ends as
+    /// e2fsck's fatal_error(ctx, "aborted") ends it.
+    Aborted,
+    /// The check ends before pass 1 (e2fsck's fatal_error(ctx, 0) there
+    /// exits at once, without "aborted"); the problem reported last says why.
+    Fatal,
+}
 
-impl std::fmt::Display for PreenHalt {
+impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.")
+        f.write_str(match self {
+            Stop::PreenHalt => "UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.",
+            Stop::Aborted => "aborted",
+            Stop::Fatal => "the check cannot go on",
+        })
     }
 }
-impl std::error::Error for PreenHalt {}
-
-/// Raised (as an error) where e2fsck sets E2F_FLAG_ABORT: the check stops
-/// there and ends as e2fsck's fatal_error(ctx, "aborted") ends it.
-#[derive(Debug)]
-pub struct Aborted;
-
-impl std::fmt::Display for Aborted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "aborted")
-    }
-}
-impl std::error::Error for Aborted {}
-
-/// Raised where the check ends before pass 1 (e2fsck's fatal_error(ctx,
-/// 0) there exits at once, without "aborted"); the problem reported
-/// last says why.
-#[derive(Debug)]
-pub struct Fatal;
-
-impl std::fmt::Display for Fatal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the check cannot go on")
-    }
-}
-impl std::error::Error for Fatal {}
+impl std::error::Error for Stop {}
 
 pub struct Asker {
     pub mode: Mode,
@@ -156,7 +145,7 @@ impl Asker {
                 // e2fsck's fatal_error says how the filesystem stands and
                 // jumps out of the passes, which end in fatal_error again.
                 self.end_state();
-                return Err(Aborted.into());
+                return Err(Stop::Aborted.into());
             }
             if p.flags & problem::NOT_A_FIX == 0 && p.flags & problem::PREEN_OK != 0 {
                 // Notices of automatic fixes (e.g. a generated UUID).
@@ -168,7 +157,7 @@ impl Asker {
             Mode::Preen => {
                 if p.flags & problem::PREEN_OK == 0 {
                     self.out(&format!("{}{msg}", self.prefix(p.flags)));
-                    return Err(PreenHalt.into());
+                    return Err(Stop::PreenHalt.into());
                 }
                 if !quiet {
                     self.out(&format!(

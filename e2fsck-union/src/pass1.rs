@@ -122,7 +122,7 @@ impl Checker {
                 };
                 // Fatal: this returns the abort.
                 self.problem(Code::InodeScanError, &c)?;
-                return Err(crate::ask::Aborted.into());
+                return Err(crate::ask::Stop::Aborted.into());
             }
             let table = match self.fs.read_inode_table(g) {
                 Ok(t) => t,
@@ -838,7 +838,7 @@ impl Checker {
         };
         match self.problem(Code::BlockIterate, &c) {
             Err(e) => e,
-            Ok(_) => crate::ask::Aborted.into(),
+            Ok(_) => crate::ask::Stop::Aborted.into(),
         }
     }
 

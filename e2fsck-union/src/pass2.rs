@@ -133,7 +133,7 @@ impl Checker {
                 };
                 if !self.problem(Code::DirCorrupted, &c)? {
                     // e2fsck gives the whole check up here.
-                    return Err(crate::ask::Aborted.into());
+                    return Err(crate::ask::Stop::Aborted.into());
                 }
                 offset = b.salvage(offset, prev, self.inodes_count);
                 modified = true;

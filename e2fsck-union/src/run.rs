@@ -10,7 +10,7 @@ use clap::Parser;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::superblock::{STATE_ERROR, STATE_VALID};
 
-use crate::ask::{Aborted, Asker, Fatal, Mode, PreenHalt};
+use crate::ask::{Asker, Mode, Stop};
 use crate::checker::Checker;
 use crate::exit;
 use crate::problem::{Code, Ctx};
@@ -54,36 +54,46 @@ pub fn run(opts: Options) -> u8 {
     let device = ask.device.clone();
     match result {
         Ok(code) => code,
-        Err(e) if e.is::<PreenHalt>() => {
+        Err(e) => match e.downcast_ref::<Stop>() {
+            Some(&stop) => stopped(stop, &device, &ask),
+            None => failed(&e, &device, &ask),
+        },
+    }
+}
+
+/// How a run that stopped early ends, as e2fsck ends it for each kind.
+fn stopped(stop: Stop, device: &str, ask: &Asker) -> u8 {
+    match stop {
+        Stop::PreenHalt => {
             // On standard error, as e2fsck's preenhalt.
             eprintln!(
                 "\n\n{device}: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.\n\t(i.e., without -a or -p options)"
             );
             exit::UNCORRECTED
         }
-        Err(e) if e.is::<Aborted>() => {
+        Stop::Aborted => {
             // e2fsck's fatal_error names itself "e2fsck" here, whatever
             // it was called.
             eprintln!("e2fsck: aborted");
             ask.end_state()
         }
-        Err(e) if e.is::<Fatal>() => ask.end_state(),
-        Err(e) if e.is::<OpenFailed>() => {
-            eprintln!("{}: {e}", prog());
-            if let Some(o) = e.downcast_ref::<OpenFailed>() {
-                use std::io::Write as _;
-                let _ = std::io::stdout().lock().write_all(o.advice.as_bytes());
-            }
-            exit::ERROR
-        }
-        Err(e) => {
-            eprintln!("{}: {e:#}", prog());
-            if ask.changed {
-                eprintln!("\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
-            }
-            exit::ERROR
-        }
+        Stop::Fatal => ask.end_state(),
     }
+}
+
+/// How a run that failed on an error ends.
+fn failed(e: &anyhow::Error, device: &str, ask: &Asker) -> u8 {
+    if let Some(o) = e.downcast_ref::<OpenFailed>() {
+        eprintln!("{}: {e}", prog());
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_all(o.advice.as_bytes());
+        return exit::ERROR;
+    }
+    eprintln!("{}: {e:#}", prog());
+    if ask.changed {
+        eprintln!("\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
+    }
+    exit::ERROR
 }
 
 fn mode_of(o: &Options) -> Result<Mode> {
@@ -512,7 +522,7 @@ fn run_passes(
     if let Some(why) = crate::badblocks::list_unreadable(&ck.fs) {
         say!("{}: {why} while reading bad blocks inode", prog());
         if preen {
-            return Err(PreenHalt.into());
+            return Err(Stop::PreenHalt.into());
         }
         say!("This doesn't bode well, but we'll try to go on...");
     }

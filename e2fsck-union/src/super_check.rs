@@ -8,7 +8,7 @@ use ext2fs::group_desc::GroupDesc;
 use ext2fs::inode;
 use ext2fs::layout::Geometry;
 
-use crate::ask::Fatal;
+use crate::ask::Stop;
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
 
@@ -321,7 +321,7 @@ impl Checker {
                 ..Default::default()
             };
             if self.problem(Code::FsSizeWrong, &c)? {
-                return Err(Fatal.into());
+                return Err(Stop::Fatal.into());
             }
         }
         let first_should_be = if sb.s_log_block_size == 0 { 1 } else { 0 };
@@ -394,7 +394,7 @@ impl Checker {
     /// e2fsck's advice to try a backup superblock, and the end.
     fn superblock_unusable(&mut self) -> Result<()> {
         self.problem(Code::SbCorrupt, &Ctx::default())?;
-        Err(Fatal.into())
+        Err(Stop::Fatal.into())
     }
 
     /// `backup_hint`: the backup superblock the relocation hint names;
