@@ -22,7 +22,7 @@ use std::ffi::OsStr;
 use std::io::{BufRead, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use fuser::{
@@ -48,13 +48,13 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 /// checked as with the kernel's page cache).
 const WRITE_CACHE: usize = 32 << 20;
 
-/// How many threads serve the kernel's requests: one, as measured
-/// (bench/fuse/run, untar of 2,000 files: 1.6-3.1 s with one thread,
-/// 4.3-5.8 s with two or four): every metadata request takes the engine's
-/// lock, and handing it between threads costs more than it gains. Lower
-/// file reads are done outside the lock, ready for more threads once the
-/// lock is split.
-const WORKERS: usize = 1;
+/// How many threads serve the kernel's requests. Requests that only read
+/// (read, getattr, readdir, readlink, xattrs, statfs) share the engine
+/// (`Fs::read`), lower file data is read without it, and a thread waiting
+/// on a lower file's disk reads leaves the others serving; requests that
+/// change the union or the top image take it alone (`Fs::lock`): the top
+/// image's allocator, node table and metadata writes stay serialised.
+const WORKERS: usize = 4;
 
 /// The environment variable that tells a re-executed foreground child to
 /// report "ready" on stdout once the mount is up, then detach.
@@ -77,7 +77,7 @@ pub struct FuseMount {
 }
 
 struct Fs {
-    u: Arc<Mutex<Union>>,
+    u: Arc<RwLock<Union>>,
     /// Asked for with -o passthrough (granted or not at init).
     want_passthrough: bool,
     /// The open files' modes (never locked while `u` is held).
@@ -87,8 +87,15 @@ struct Fs {
 }
 
 impl Fs {
-    fn lock(&self) -> MutexGuard<'_, Union> {
-        self.u.lock().unwrap_or_else(|p| p.into_inner())
+    /// The engine alone: for requests that change anything in it.
+    fn lock(&self) -> RwLockWriteGuard<'_, Union> {
+        self.u.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The engine shared with other readers: for requests that change
+    /// nothing (the top image is read through `&Filesystem`).
+    fn read(&self) -> RwLockReadGuard<'_, Union> {
+        self.u.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn pt(&self) -> MutexGuard<'_, passthrough::Passthrough> {
@@ -110,7 +117,7 @@ impl Fs {
 
     /// The engine, once the caller is allowed to take `bytes` more of the
     /// top image (root-reserved blocks).
-    fn lock_for(&self, req: &Request, bytes: u64) -> Result<MutexGuard<'_, Union>, i32> {
+    fn lock_for(&self, req: &Request, bytes: u64) -> Result<RwLockWriteGuard<'_, Union>, i32> {
         let u = self.lock();
         caller(req).check_space(&u.top, bytes)?;
         Ok(u)
@@ -230,7 +237,7 @@ impl fuser::Filesystem for Fs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
-        let mut u = self.lock();
+        let u = self.read();
         let open = fh.and_then(|fh| u.getattr_open(ino.0, fh.0));
         reply_attr(reply, open.unwrap_or_else(|| u.getattr(ino.0)))
     }
@@ -280,7 +287,7 @@ impl fuser::Filesystem for Fs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        match self.lock().readlink(ino.0) {
+        match self.read().readlink(ino.0) {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(err(e)),
         }
@@ -487,7 +494,7 @@ impl fuser::Filesystem for Fs {
         reply: ReplyData,
     ) {
         // The lock is let go before a lower file is read.
-        let from = self.lock().read(fh.0, offset, size);
+        let from = self.read().read(fh.0, offset, size);
         match from.and_then(|f| f.finish(offset, size)) {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(err(e)),
@@ -550,7 +557,7 @@ impl fuser::Filesystem for Fs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let u = self.lock();
+        let u = self.read();
         let entries = match u.listing(fh.0, offset) {
             Ok(e) => e,
             Err(e) => return reply.error(err(e)),
@@ -624,7 +631,7 @@ impl fuser::Filesystem for Fs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let (blocks, bfree, bavail, files, ffree, bsize) = self.lock().statfs();
+        let (blocks, bfree, bavail, files, ffree, bsize) = self.read().statfs();
         reply.statfs(blocks, bfree, bavail, files, ffree, bsize, 255, bsize);
     }
 
@@ -651,14 +658,14 @@ impl fuser::Filesystem for Fs {
         let Some(name) = name.to_str() else {
             return reply.error(err(libc::ENODATA));
         };
-        match self.lock().getxattr(ino.0, name) {
+        match self.read().getxattr(ino.0, name) {
             Ok(v) => xattr_reply(reply, size, &v),
             Err(e) => reply.error(err(e)),
         }
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        match self.lock().listxattr(ino.0) {
+        match self.read().listxattr(ino.0) {
             Ok(v) => xattr_reply(reply, size, &v),
             Err(e) => reply.error(err(e)),
         }
@@ -778,7 +785,7 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
         }
         Some(in_use)
     };
-    let union = Arc::new(Mutex::new(union));
+    let union = Arc::new(RwLock::new(union));
     // The image's absolute path as the mount's source: the unmount helper
     // waits on it. fuser drops Subtype when it calls mount(2) itself, so
     // the subtype goes to the kernel as an option (type fuse.union-ext2).
@@ -870,11 +877,11 @@ fn warn(notify: bool, top: &Path, w: &str) {
 /// The end of a mount: the image written out and, when it was marked in
 /// use, marked clean again (or left not clean, with the reason).
 fn release(
-    union: &Mutex<Union>,
+    union: &RwLock<Union>,
     in_use: Option<mount_state::InUse>,
     top: &Path,
 ) -> Result<(), String> {
-    let mut u = union.lock().unwrap_or_else(|p| p.into_inner());
+    let mut u = union.write().unwrap_or_else(|p| p.into_inner());
     if let Err(e) = u.release_all() {
         return Err(format!(
             "{}: freeing files unlinked while open failed, the image stays marked not clean: {}",

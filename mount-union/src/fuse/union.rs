@@ -465,7 +465,7 @@ impl Union {
         self.nodes.looked_up(node);
     }
 
-    pub fn getattr(&mut self, ino: u64) -> Result<fuser::FileAttr, Errno> {
+    pub fn getattr(&self, ino: u64) -> Result<fuser::FileAttr, Errno> {
         let Ok(p) = self.path_of(ino) else {
             // No name left: a file still open (fstat after unlink).
             let t = self.handles.top_of_node(ino).ok_or(libc::ESTALE)?;
