@@ -254,12 +254,39 @@ impl Checker {
         self.check_inode(ino, &mut inode)
     }
 
-    /// Flags that do not belong on an ext2 inode. False when the inode
-    /// was cleared.
+    /// Flags that do not belong on an ext2 inode, in the order of
+    /// e2fsck 1.47's inode loop (casefold, ea_inode, inline data,
+    /// extents), for reserved inodes too. False when the inode was cleared.
     fn check_flags(&mut self, ino: u32, inode: &mut Inode) -> Result<bool> {
         let c = Ctx::ino(ino);
         let sb = *self.fs.sb();
         let special = matches!(ino, inode::BAD_INO | inode::ROOT_INO | inode::JOURNAL_INO);
+        let mut dirty = false;
+        // No casefold feature here: a non-directory declined as such is
+        // still asked about the feature, as e2fsck's `||` does.
+        if inode.base.i_flags & flags::CASEFOLD != 0
+            && ((!inode.is_dir() && self.problem(Code::CasefoldNotDir, &c)?)
+                || self.problem(
+                    Code::CasefoldNoFeature,
+                    &Ctx {
+                        path: self.dir_path(ino),
+                        ..c.clone()
+                    },
+                )?)
+        {
+            inode.base.i_flags &= !flags::CASEFOLD;
+            dirty = true;
+        }
+        if inode.base.i_flags & flags::EA_INODE != 0
+            && !inode.is_reg()
+            && self.problem(Code::EaInodeNotRegular, &c)?
+        {
+            inode.base.i_flags &= !flags::EA_INODE;
+            dirty = true;
+        }
+        if dirty {
+            self.write_inode(ino, inode)?;
+        }
         let fl = inode.base.i_flags;
         if fl & flags::INLINE_DATA != 0
             && ino >= sb.first_ino()
@@ -276,17 +303,42 @@ impl Checker {
             self.clear_inode(ino, inode)?;
             return Ok(false);
         }
-        let mut dirty = false;
-        // The reserved inodes but the root leave e2fsck's inode loop
-        // before its extra-space and encryption checks.
-        let ordinary = ino >= sb.first_ino() || ino == inode::ROOT_INO;
+        if fl & flags::INDEX != 0 && !inode.is_dir() && self.problem(Code::IndexFlagNotDir, &c)? {
+            inode.base.i_flags &= !flags::INDEX;
+            self.write_inode(ino, inode)?;
+        }
+        Ok(true)
+    }
+
+    /// The union rule for the opaque flag: only on directories of a
+    /// filesystem with the whiteout feature. True when the flag was
+    /// cleared in `inode` (the caller writes it).
+    pub fn check_opaque(&mut self, ino: u32, inode: &mut Inode) -> Result<bool> {
+        if inode.base.i_flags & flags::OPAQUE == 0 {
+            return Ok(false);
+        }
+        let code = if !self.fs.whiteout_feature() {
+            Code::OpaqueNoFeature
+        } else if !inode.is_dir() {
+            Code::OpaqueNotDir
+        } else {
+            self.stats.opaque += 1;
+            return Ok(false);
+        };
+        if !self.problem(code, &Ctx::ino(ino))? {
+            return Ok(false);
+        }
+        inode.base.i_flags &= !flags::OPAQUE;
+        Ok(true)
+    }
+
+    /// e2fsck's check_inode_extra_space, for the root and ordinary
+    /// inodes (the other reserved ones leave its loop before it).
+    fn check_inode_extra_space(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        let sb = *self.fs.sb();
         let isz = self.fs.geo().inode_size as u16;
         let extra = inode.extra.i_extra_isize;
-        if ordinary
-            && isz > 128
-            && extra != 0
-            && (extra < 4 || extra > isz - 128 || !extra.is_multiple_of(4))
-        {
+        if isz > 128 && extra != 0 && (extra < 4 || extra > isz - 128 || !extra.is_multiple_of(4)) {
             let c = Ctx {
                 ino,
                 num: extra as u64,
@@ -301,39 +353,10 @@ impl Checker {
                 } else {
                     (extra + 3) & !3
                 };
-                dirty = true;
+                self.write_inode(ino, inode)?;
             }
         }
-        if fl & flags::EA_INODE != 0
-            && !inode.is_reg()
-            && self.problem(Code::EaInodeNotRegular, &c)?
-        {
-            inode.base.i_flags &= !flags::EA_INODE;
-            dirty = true;
-        }
-        if fl & flags::INDEX != 0 && !inode.is_dir() && self.problem(Code::IndexFlagNotDir, &c)? {
-            inode.base.i_flags &= !flags::INDEX;
-            dirty = true;
-        }
-        if ordinary && fl & flags::ENCRYPT != 0 && self.problem(Code::EncryptFlag, &c)? {
-            inode.base.i_flags &= !flags::ENCRYPT;
-            dirty = true;
-        }
-        if fl & flags::CASEFOLD != 0 {
-            let fix = if !inode.is_dir() {
-                self.problem(Code::CasefoldNotDir, &c)?
-            } else {
-                self.problem(Code::CasefoldNoFeature, &c)?
-            };
-            if fix {
-                inode.base.i_flags &= !flags::CASEFOLD;
-                dirty = true;
-            }
-        }
-        if dirty {
-            self.write_inode(ino, inode)?;
-        }
-        Ok(true)
+        Ok(())
     }
 
     /// The checks of an inode in use (root and ordinary inodes).
@@ -363,26 +386,22 @@ impl Checker {
                 dirty = true;
             }
         }
-        if inode.base.i_flags & flags::OPAQUE != 0 {
-            if !self.fs.whiteout_feature() {
-                if self.problem(Code::OpaqueNoFeature, &c)? {
-                    inode.base.i_flags &= !flags::OPAQUE;
-                    dirty = true;
-                }
-            } else if !inode.is_dir() {
-                if self.problem(Code::OpaqueNotDir, &c)? {
-                    inode.base.i_flags &= !flags::OPAQUE;
-                    dirty = true;
-                }
-            } else {
-                self.stats.opaque += 1;
-            }
-        }
         if dirty {
             self.write_inode(ino, inode)?;
         }
 
+        self.check_inode_extra_space(ino, inode)?;
         self.check_really_dir(ino, inode)?;
+        // e2fsck's add_encrypted_file: no encryption xattr is kept here.
+        if inode.base.i_flags & flags::ENCRYPT != 0 && self.problem(Code::EncryptFlag, &c)? {
+            inode.base.i_flags &= !flags::ENCRYPT;
+            self.write_inode(ino, inode)?;
+        }
+        // An inode of no file type is offered for clearing whole in pass 2
+        // or 4 (e2fsck's process_bad_inode); its opaque flag waits for that.
+        if has_file_type(inode) && self.check_opaque(ino, inode)? {
+            self.write_inode(ino, inode)?;
+        }
         let mode = inode.file_type();
         let mut walk_blocks = true;
         let mut fast_symlink = false;
@@ -1287,6 +1306,20 @@ impl TooBig {
 /// data (EXT2_ET_INLINE_DATA_CANT_ITERATE).
 pub const INLINE_DATA_CANT_ITERATE: &str =
     "Cannot iterate data blocks of an inode containing inline data";
+
+/// Whether the mode names one of the seven file types.
+fn has_file_type(inode: &Inode) -> bool {
+    matches!(
+        inode.file_type(),
+        inode::S_IFDIR
+            | inode::S_IFREG
+            | inode::S_IFLNK
+            | inode::S_IFCHR
+            | inode::S_IFBLK
+            | inode::S_IFIFO
+            | inode::S_IFSOCK
+    )
+}
 
 /// e2fsck_pass1_check_device_inode: devices never carry immutable or
 /// append-only flags with extra i_block words, nor index/extents flags.

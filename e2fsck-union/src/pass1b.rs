@@ -116,11 +116,7 @@ impl Checker {
         }
         for &o in shared {
             let (path, when) = describe(self, o);
-            let line = if o == inode::BAD_INO {
-                path
-            } else {
-                format!("{path} (inode #{o}, mod time {when})")
-            };
+            let line = format!("{path} (inode #{o}, mod time {when})");
             let c = Ctx {
                 str1: line,
                 ..Default::default()

@@ -620,6 +620,10 @@ impl Checker {
                 return Ok(true);
             }
             not_fixed = true;
+            // Pass 1 left a kept inode of no file type its opaque flag.
+            if code == Code::BadMode && self.check_opaque(ino, &mut inode)? {
+                modified = true;
+            }
         }
         let hurd = sb.s_creator_os == 1;
         let field = |ck: &mut Checker, code: Code, v: u64| -> Result<bool> {

@@ -634,11 +634,10 @@ impl Checker {
                 ..Default::default()
             };
             self.problem(Code::RelocatingTable, &c)?;
-            let zero = vec![0u8; self.fs.block_size() as usize];
             for i in 0..len {
                 self.found.set(start + i, true);
                 self.metadata.set(start + i, true);
-                self.fs.write_block(blk + i, &zero)?;
+                self.move_table_block(if old != 0 { old + i } else { 0 }, blk + i, what)?;
             }
             self.fs
                 .update_group(g, |gd| table.set_start(gd, blk as u32))?;
@@ -647,6 +646,35 @@ impl Checker {
             self.fs.mark_group_dirty(g);
         }
         Ok(restart)
+    }
+
+    /// One block of a relocated table: e2fsck's new_table_block copies
+    /// the old block (bad blocks often still read), or zeroes a table
+    /// that had no place; failures are warnings.
+    fn move_table_block(&mut self, old: u64, new: u64, what: &str) -> Result<()> {
+        let bs = self.fs.block_size() as usize;
+        let data = match old {
+            0 => vec![0u8; bs],
+            _ => self.fs.read_block(old).or_else(|e| {
+                let c = Ctx {
+                    blk: old,
+                    str1: what.to_string(),
+                    str2: e.to_string(),
+                    ..Default::default()
+                };
+                self.problem(Code::RelocReadErr, &c).map(|_| vec![0u8; bs])
+            })?,
+        };
+        if let Err(e) = self.fs.write_block(new, &data) {
+            let c = Ctx {
+                blk: new,
+                str1: what.to_string(),
+                str2: e.to_string(),
+                ..Default::default()
+            };
+            self.problem(Code::RelocWriteErr, &c)?;
+        }
+        Ok(())
     }
 
     fn find_free_run(&self, from: u64, to: u64, len: u64) -> Option<u64> {

@@ -748,6 +748,110 @@ fn bad_blocks_inode_size_and_count_are_not_checked() {
     }
 }
 
+#[test]
+fn inode_flag_problems_in_e2fsck_order() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Pass 1 asks about casefold, then inline data (which clears the inode
+    // before its encrypt flag is looked at); a directory's casefold flag
+    // without the feature; a non-directory's casefold flag declined under
+    // -n is asked about as a directory's too (e2fsck's `||`).
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "flags.img",
+        &[],
+        "write /dev/null f\nwrite /dev/null g\nmkdir d\n\
+         sif f flags 0x50000800\nsif g flags 0x40000000\nsif d flags 0x40000000\n",
+    );
+    let (oc, os) = repaired_alike(t.path(), &img, &["-fy"]);
+    assert_eq!(oc, 1, "{os}");
+    let casefold = os.find("Inode 12 has the casefold flag set but is not a directory.");
+    let inline = os.find("Inode 12 has INLINE_DATA_FL flag");
+    assert!(
+        matches!((casefold, inline), (Some(c), Some(i)) if c < i),
+        "{os}"
+    );
+    assert!(!os.contains("encrypt"), "{os}");
+    let (oc, os, rc, rs) = both(&img, &["-fn"]);
+    assert_eq!((oc, &os), (rc, &rs), "-fn: ours (left) and e2fsck");
+    assert!(os.contains("casefold feature is not enabled"), "{os}");
+}
+
+#[test]
+fn opaque_flag_of_an_inode_without_file_type_waits_for_pass_2() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // An inode of no file type is cleared whole in pass 2, as e2fsck
+    // does, without a pass-1 question about its union opaque flag; kept
+    // (-n), it is asked about then.
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "opaque.img",
+        &[],
+        "write /dev/null f\nsif f mode 0170644\nsif f flags 0x800000\n",
+    );
+    let (oc, os) = repaired_alike(t.path(), &img, &["-fy"]);
+    assert_eq!(oc, 1, "{os}");
+    assert!(os.contains("has invalid mode (0170644)"), "{os}");
+    assert!(!os.contains("opaque"), "{os}");
+    let ours = run(Command::new(our_bin("e2fsck-union")).arg("-fn").arg(&img));
+    let s = String::from_utf8_lossy(&ours.stdout).into_owned();
+    let mode = s.find("has invalid mode (0170644)");
+    let opaque = s.find("Inode 12 has the opaque (union) flag set");
+    assert!(matches!((mode, opaque), (Some(m), Some(o)) if m < o), "{s}");
+}
+
+#[test]
+fn relocated_table_keeps_its_contents_and_bad_blocks_owner_is_described() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A bad-blocks list naming the inode bitmap and a file's block (as
+    // e2fsprogs' f_bbfile): the bitmap moves with its contents (pass 5
+    // finds no inode bitmap differences) and pass 1D describes the bad
+    // blocks inode with its number and time like any other file.
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![0x5a; 3000]).unwrap();
+    let img = edited_image(
+        t.path(),
+        "bb.img",
+        &[],
+        &format!("write {} f\n", data.display()),
+    );
+    // The list goes into the bad blocks inode as debugfs writes it.
+    let stat = String::from_utf8_lossy(&real_debugfs(&img, "stat f")).into_owned();
+    let block: u64 = stat
+        .split("(0-2):")
+        .nth(1)
+        .and_then(|r| r.split('-').next())
+        .and_then(|b| b.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no blocks in:\n{stat}"));
+    let groups =
+        String::from_utf8_lossy(&run(Command::new("dumpe2fs").arg(&img)).stdout).into_owned();
+    let bitmap: u64 = groups
+        .split("Inode bitmap at ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("no inode bitmap in:\n{groups}"));
+    real_debugfs_w(
+        &img,
+        &format!("sif <1> block[0] {bitmap}\nsif <1> block[1] {block}\nsif <1> size 2048\nsif <1> blocks 4\n"),
+    );
+    let (oc, os) = repaired_alike(t.path(), &img, &["-fy"]);
+    assert_eq!(oc, 1, "{os}");
+    assert!(
+        os.contains("<The bad blocks inode> (inode #1, mod time "),
+        "{os}"
+    );
+    assert!(!os.contains("Inode bitmap differences"), "{os}");
+}
+
 /// One damaged superblock for `superblock_damage_is_handled_as_e2fsck_does`.
 struct SuperDamage<'a> {
     what: &'static str,
