@@ -213,7 +213,16 @@ impl Checker {
         if ino == inode::RESIZE_INO {
             return self.check_resize_inode(&mut inode);
         }
-        if quota_ino || (ino == inode::JOURNAL_INO && sb.s_journal_inum != ino) {
+        if ino == inode::JOURNAL_INO && sb.s_journal_inum == ino {
+            // A journal without has_journal whose clearing was declined:
+            // e2fsck checks it as the journal (a regular file) it is.
+            if !inode.is_reg() && self.problem(Code::JournalBadMode, &Ctx::ino(ino))? {
+                inode.base.i_mode = inode::S_IFREG;
+                self.write_inode(ino, &inode)?;
+            }
+            return self.check_blocks(ino, &mut inode);
+        }
+        if quota_ino || ino == inode::JOURNAL_INO {
             let b = &inode.base;
             if b.i_links_count != 0 || b.i_blocks != 0 || b.i_block[0] != 0 {
                 let code = if quota_ino {

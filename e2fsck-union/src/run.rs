@@ -504,6 +504,7 @@ fn run_passes(
             say!("{s}");
         }
     };
+    ck.check_journal_fields(prog())?;
     ck.check_super(hint)?;
     if !ck.read_only() {
         ck.release_orphans()?;

@@ -478,17 +478,6 @@ impl Checker {
                 .update_superblock(|sb| sb.s_feature_incompat |= incompat::FILETYPE);
             self.fs.set_primary_only(false);
         }
-        if !sb.has_compat(compat::HAS_JOURNAL)
-            && (sb.s_journal_inum != 0 || sb.s_journal_dev != 0 || sb.s_journal_uuid != [0; 16])
-            && self.problem(Code::JournalInodeNoFeature, &Ctx::default())?
-        {
-            self.fs.update_superblock(|sb| {
-                sb.s_journal_inum = 0;
-                sb.s_journal_dev = 0;
-                sb.s_journal_uuid = [0; 16];
-            });
-            self.fs.set_primary_only(false);
-        }
         let quota = sb.has_ro_compat(ext2fs::features::ro_compat::QUOTA);
         for (which, value) in [
             ("user", sb.s_usr_quota_inum),

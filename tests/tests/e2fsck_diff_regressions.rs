@@ -278,3 +278,30 @@ fn reserved_inodes_skip_the_extra_space_and_encryption_checks() {
     debugfs_w(&img, "sif <5> extra_isize 3");
     same_as_real(&img);
 }
+
+#[test]
+fn journal_fields_without_has_journal() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // An external journal's UUID: e2fsck cannot find it and stops
+    // (exit 12). A journal inode holding no journal (unused, or past the
+    // inode count): an invalid journal, cleared under -y, fatal under -n.
+    // A device number alone: nothing to say.
+    for req in [
+        "ssv journal_uuid 11111111-2222-3333-4444-555555555555",
+        "ssv journal_inum 8",
+        "ssv journal_inum 99999999",
+        "ssv journal_dev 1234",
+    ] {
+        let img = image(&t, &["-b", "1024"], "8M");
+        debugfs_w(&img, req);
+        same_as_real(&img);
+    }
+    // A real journal with has_journal cleared: the fields are cleared
+    // under -y; under -n the journal inode is checked as a regular file.
+    let img = image(&t, &["-O", "has_journal", "-b", "1024"], "8M");
+    debugfs_w(&img, "feature -has_journal");
+    same_as_real(&img);
+}

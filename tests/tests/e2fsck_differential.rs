@@ -60,10 +60,6 @@ const OPEN: &[Open] = &[
         reason: DESC,
     },
     Open {
-        case: 18,
-        reason: JNL,
-    },
-    Open {
         case: 25,
         reason: DESC,
     },
@@ -78,7 +74,6 @@ const OPEN: &[Open] = &[
 ];
 
 const DESC: &str = "a descriptor pointing outside its group: e2fsck prints ext2fs_check_desc's 'Corrupt group descriptor: bad block for ...' and its illegal-block messages, ours other words";
-const JNL: &str = "has_journal clear but a journal device/inode named: e2fsck says 'Can't find external journal' (exit 12)";
 const BADINO: &str = "a bad-blocks inode with stray flags: e2fsck's 'Cannot iterate data blocks ... while reading bad blocks inode' and its flag problems in another order";
 
 #[test]
