@@ -635,30 +635,6 @@ impl Drop for HelperLink {
     }
 }
 
-/// A loop device over a file, detached (and made writable again) on drop.
-struct LoopDev(String);
-
-impl LoopDev {
-    fn attach(file: &Path) -> LoopDev {
-        let out = run(Command::new("losetup").args(["-f", "--show"]).arg(file));
-        assert!(out.status.success(), "{}", text(&out));
-        LoopDev(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-
-    fn set_read_only(&self, ro: bool) {
-        let flag = if ro { "--setro" } else { "--setrw" };
-        let st = Command::new("blockdev").args([flag, &self.0]).status();
-        assert!(st.unwrap().success(), "blockdev {flag} {}", self.0);
-    }
-}
-
-impl Drop for LoopDev {
-    fn drop(&mut self) {
-        let _ = Command::new("blockdev").args(["--setrw", &self.0]).status();
-        let _ = Command::new("losetup").args(["-d", &self.0]).status();
-    }
-}
-
 #[test]
 fn a_failed_final_write_out_is_reported_and_leaves_the_image_not_clean() {
     if skip_without_fuse() {

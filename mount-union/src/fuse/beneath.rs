@@ -16,7 +16,11 @@
 //! mount is not followed to its new name (lower layers changing under a
 //! mount is undefined, as with overlayfs). Open files keep a descriptor.
 
+use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Mutex;
+
+use ext2fs::union_origin::FsId;
 
 use rustix::fs::{Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno as RErrno;
@@ -51,6 +55,20 @@ impl Ident {
 pub struct Tree {
     root: OwnedFd,
     dev: u64,
+    /// The root's filesystem, named to outlast device numbers.
+    fs: FsId,
+    /// Filesystems mounted inside the tree, by device, as met at lookups.
+    inner: Mutex<HashMap<u64, FsId>>,
+}
+
+/// How an origin record names the filesystem `fd` is on: its `f_fsid`
+/// (UUID-based on ext2/3/4 and btrfs: the same across reboots and
+/// device renumbering), or its device number where it reports none.
+fn fs_id(fd: impl AsFd, dev: u64) -> FsId {
+    match rustix::fs::fstatvfs(fd) {
+        Ok(v) if v.f_fsid != 0 => FsId::Fsid(v.f_fsid),
+        _ => FsId::Dev(dev),
+    }
 }
 
 /// How many times a resolution interrupted by a concurrent rename is
@@ -73,12 +91,44 @@ impl Tree {
         let dev = rustix::fs::fstat(&root)
             .map_err(|e| format!("{}: {e}", path.display()))?
             .st_dev;
-        Ok(Tree { root, dev })
+        let fs = fs_id(&root, dev);
+        Ok(Tree {
+            root,
+            dev,
+            fs,
+            inner: Mutex::default(),
+        })
     }
 
     /// The device the tree's root is on.
     pub fn dev(&self) -> u64 {
         self.dev
+    }
+
+    /// The filesystem the tree's root is on.
+    pub fn home_fs(&self) -> FsId {
+        self.fs
+    }
+
+    /// The filesystem of device `dev` inside the tree: None for the
+    /// root's own; for another, as noted at its objects' lookups.
+    pub fn fs_of(&self, dev: u64) -> Option<FsId> {
+        if dev == self.dev {
+            return None;
+        }
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        Some(inner.get(&dev).copied().unwrap_or(FsId::Dev(dev)))
+    }
+
+    /// Notes the filesystem of an object looked up on another device than
+    /// the root's (a submount: asked again at each lookup, as another
+    /// filesystem may be mounted there with the same device number).
+    fn note_fs(&self, fd: &OwnedFd, st: &Stat) {
+        if st.st_dev != self.dev {
+            let fs = fs_id(fd, st.st_dev);
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            inner.insert(st.st_dev, fs);
+        }
     }
 
     /// Opens `rel` (a path relative to the tree, "" for its root) with
@@ -126,6 +176,13 @@ impl Tree {
     pub fn stat(&self, rel: &[u8]) -> Result<(OwnedFd, Stat), Errno> {
         let fd = self.open_at(rel, OFlags::PATH)?;
         let st = rustix::fs::fstat(&fd).map_err(errno)?;
+        Ok((fd, st))
+    }
+
+    /// stat for a lookup: the object's filesystem noted too.
+    pub fn look(&self, rel: &[u8]) -> Result<(OwnedFd, Stat), Errno> {
+        let (fd, st) = self.stat(rel)?;
+        self.note_fs(&fd, &st);
         Ok((fd, st))
     }
 

@@ -52,7 +52,7 @@ impl Union {
                         dirs.push(p);
                         continue;
                     }
-                    Origin::Lower(l, ino) => l == li && ino == ident.ino,
+                    Origin::Lower(l, dev, ino) => l == li && dev == ident.dev && ino == ident.ino,
                     Origin::Resolved(_) => true,
                     Origin::Top(_) => false,
                 };

@@ -9,6 +9,7 @@ use std::path::Path;
 use ext2fs::dirent::ft;
 use ext2fs::fs::{Filesystem, OpenOptions};
 use ext2fs::inode::{self, Stamp, Time, ROOT_INO};
+use ext2fs::union_origin::{FsId, LayerId};
 use rustix::fs::{AtFlags, FileType, Stat};
 
 use super::beneath::{self, Ident, Tree, S_IFDIR, S_IFLNK, S_IFREG};
@@ -148,12 +149,31 @@ impl Layer {
         Ok(Layer::Image(Box::new(fs)))
     }
 
-    /// The device a directory layer lives on (0 for an image layer).
-    pub fn home_dev(&self) -> u64 {
-        match self {
-            Layer::Dir(t) => t.dev(),
-            Layer::Image(_) => 0,
+    /// What identifies the layer across mounts (origin records): an
+    /// image's UUID, a directory's root by its filesystem and inode.
+    pub fn identity(&self) -> Result<LayerId, Errno> {
+        match (self, self.root()?) {
+            (Layer::Image(fs), _) => Ok(LayerId::Image(fs.sb().s_uuid)),
+            (Layer::Dir(t), LObj::Path(_, root)) => Ok(LayerId::Dir {
+                fs: t.home_fs(),
+                root: root.ino,
+            }),
+            (Layer::Dir(_), LObj::Ino(_)) => Err(libc::EIO),
         }
+    }
+
+    /// The filesystem the objects of a listing of a directory on device
+    /// `dev` are on: None for the layer's own (always for an image).
+    pub fn fs_of_dev(&self, dev: u64) -> Option<FsId> {
+        match self {
+            Layer::Dir(t) => t.fs_of(dev),
+            Layer::Image(_) => None,
+        }
+    }
+
+    /// The filesystem a looked-up object is on (see fs_of_dev).
+    pub fn fs_of(&self, o: &LObj) -> Option<FsId> {
+        self.fs_of_dev(o.ident().dev)
     }
 
     pub fn root(&self) -> Result<LObj, Errno> {
@@ -173,7 +193,7 @@ impl Layer {
         match (self, dir) {
             (Layer::Dir(t), LObj::Path(d, _)) => {
                 let p = join_rel(d, name);
-                match t.stat(&p) {
+                match t.look(&p) {
                     Ok((_, st)) => {
                         if is_whiteout(&st) {
                             return Ok(Some(LEntry::Whiteout));

@@ -11,6 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ext2fs::inode::ROOT_INO;
+use ext2fs::union_origin::FsId;
 
 /// FUSE's root node.
 pub const ROOT: u64 = 1;
@@ -19,22 +20,29 @@ pub const ROOT: u64 = 1;
 const LOWER: u64 = 1 << 63;
 const LAYER_SHIFT: u32 = 55;
 const MAX_LAYERS: usize = 256;
-/// Lower objects whose number does not fit (another device inside a
-/// layer, huge inode numbers) are numbered in [SPARE, LOWER) by a hash of
-/// (layer, device, inode), so that they keep their numbers across remounts
-/// while the devices keep theirs; a number taken by another object in this
-/// mount moves to the next free one.
+/// Lower objects whose number does not fit (on another filesystem inside
+/// a directory layer, or with an inode number past 2^55) are numbered in
+/// [SPARE, LOWER) by a hash of (layer, filesystem, inode), the filesystem
+/// named as origin records name it (ext2fs::union_origin::FsId), so that
+/// they keep their numbers across remounts and reboots and their copies
+/// can keep them; a number taken by another object in this mount moves to
+/// the next free one.
 const SPARE: u64 = 1 << 62;
 
-/// A fixed mix of (layer, device, inode) (splitmix64 steps): the same in
-/// every mount and build.
-fn spare_hash(layer: usize, dev: u64, ino: u64) -> u64 {
+/// A fixed mix of (layer, filesystem, inode) (splitmix64 steps): the same
+/// in every mount and build. `fs` None: the layer's own filesystem.
+fn spare_hash(layer: usize, fs: Option<FsId>, ino: u64) -> u64 {
     let mix = |mut z: u64| {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     };
-    let h = mix(mix(mix(layer as u64) ^ dev) ^ ino);
+    let fs = match fs {
+        None => 0,
+        Some(FsId::Fsid(v)) => mix(v ^ 1),
+        Some(FsId::Dev(v)) => mix(v ^ 2),
+    };
+    let h = mix(mix(mix(layer as u64) ^ fs) ^ ino);
     SPARE | (h & (SPARE - 1))
 }
 
@@ -43,6 +51,19 @@ fn spare_hash(layer: usize, dev: u64, ino: u64) -> u64 {
 pub fn lower_number(layer: usize, ino: u64) -> Option<u64> {
     (layer < MAX_LAYERS && ino < 1 << LAYER_SHIFT)
         .then_some(LOWER | (layer as u64) << LAYER_SHIFT | ino)
+}
+
+/// The number an origin record naming `layer`'s inode `ino` on `fs`
+/// (None: the layer's own filesystem) gives its copy: the number the
+/// lower object has unless another object took it first.
+pub fn record_number(layer: usize, fs: Option<FsId>, ino: u64) -> Option<u64> {
+    if layer >= MAX_LAYERS {
+        return None;
+    }
+    match fs {
+        None => lower_number(layer, ino).or(Some(spare_hash(layer, None, ino))),
+        Some(_) => Some(spare_hash(layer, fs, ino)),
+    }
 }
 
 /// The node number of a top inode without an origin record.
@@ -68,9 +89,10 @@ pub struct Nodes {
     /// the kernel may still ask by the lower node's number until it looks
     /// the name up again.
     copied: HashMap<u64, u64>,
-    /// Who holds each lower-range number the kernel was given or a top
-    /// inode's origin record gave: one object only, also when lower layers
-    /// changed offline and a record names a reused lower inode.
+    /// Who holds each lower-range number the kernel was given, and each
+    /// (lower- or spare-range) number a top inode's origin record gave:
+    /// one object only, also when lower layers changed offline and a
+    /// record names a reused lower inode.
     claims: HashMap<u64, Claim>,
 }
 
@@ -90,11 +112,11 @@ impl Nodes {
         n
     }
 
-    /// The node number of a lower object: `layer`'s inode `ino` on `dev`
-    /// (`home_dev` is the layer's own device).
-    pub fn lower_node(&mut self, layer: usize, dev: u64, home_dev: u64, ino: u64) -> u64 {
-        if let Some(n) = lower_number(layer, ino).filter(|_| dev == home_dev) {
-            if !matches!(self.claims.get(&n), Some(Claim::Top(_))) {
+    /// The node number of a lower object: `layer`'s inode `ino` on device
+    /// `dev`, a filesystem `fs` (None: the layer's own).
+    pub fn lower_node(&mut self, layer: usize, dev: u64, fs: Option<FsId>, ino: u64) -> u64 {
+        if let Some(n) = lower_number(layer, ino).filter(|_| fs.is_none()) {
+            if !self.held_by_top(n) {
                 return n;
             }
             // A top inode's record holds it: the lower inode was reused.
@@ -102,13 +124,17 @@ impl Nodes {
         if let Some(n) = self.spare.get(&(layer, dev, ino)) {
             return *n;
         }
-        let mut n = spare_hash(layer, dev, ino);
-        while self.spare_used.contains(&n) {
+        let mut n = spare_hash(layer, fs, ino);
+        while self.spare_used.contains(&n) || self.held_by_top(n) {
             n = SPARE | (n.wrapping_add(1) & (SPARE - 1));
         }
         self.spare_used.insert(n);
         self.spare.insert((layer, dev, ino), n);
         n
+    }
+
+    fn held_by_top(&self, n: u64) -> bool {
+        matches!(self.claims.get(&n), Some(Claim::Top(_)))
     }
 
     /// `path` names `node` now.
@@ -155,6 +181,8 @@ impl Nodes {
         match self.claims.get(&n) {
             Some(Claim::Top(o)) if *o == t => n,
             Some(_) => top_node(t),
+            // A spare number a lower object got in this mount.
+            None if self.spare_used.contains(&n) => top_node(t),
             None => {
                 self.claims.insert(n, Claim::Top(t));
                 n
@@ -262,7 +290,7 @@ mod tests {
         assert_eq!(n.path_of(12), Some(&b"d/c"[..]));
         n.forget(12, 1);
         assert!(n.path_of(12).is_some());
-        let lower = n.lower_node(0, 1, 1, 40);
+        let lower = n.lower_node(0, 1, None, 40);
         n.bind(b"x", lower);
         n.bind(b"x", lower);
         n.copied_up(lower, 13, 13);
@@ -279,7 +307,7 @@ mod tests {
     #[test]
     fn one_object_holds_a_lower_number() {
         let mut n = Nodes::new();
-        let l = n.lower_node(0, 1, 1, 40);
+        let l = n.lower_node(0, 1, None, 40);
         // A record naming the lower inode the kernel holds as a lower
         // object (reused offline) does not take its number.
         n.looked_up(l);
@@ -292,25 +320,52 @@ mod tests {
         let m = lower_number(0, 41).unwrap();
         assert_eq!(n.top_number(22, Some(m)), m);
         assert_eq!(n.top_number(22, Some(m)), m);
-        assert_ne!(n.lower_node(0, 1, 1, 41), m);
+        assert_ne!(n.lower_node(0, 1, None, 41), m);
         n.top_freed(22);
-        assert_eq!(n.lower_node(0, 1, 1, 41), m);
+        assert_eq!(n.lower_node(0, 1, None, 41), m);
     }
 
     #[test]
     fn lower_numbers_are_stable_and_disjoint() {
         let mut n = Nodes::new();
-        let a = n.lower_node(1, 5, 5, 77);
-        assert_eq!(a, n.lower_node(1, 5, 5, 77));
-        assert_ne!(a, n.lower_node(0, 5, 5, 77));
-        let s = n.lower_node(1, 6, 5, 77);
-        assert_eq!(s, spare_hash(1, 6, 77));
-        assert_eq!(s, n.lower_node(1, 6, 5, 77));
+        let a = n.lower_node(1, 5, None, 77);
+        assert_eq!(a, n.lower_node(1, 5, None, 77));
+        assert_ne!(a, n.lower_node(0, 5, None, 77));
+        let other = Some(FsId::Fsid(0xabcd));
+        let s = n.lower_node(1, 6, other, 77);
+        assert_eq!(s, spare_hash(1, other, 77));
+        assert_eq!(s, n.lower_node(1, 6, other, 77));
         assert!((SPARE..LOWER).contains(&s));
-        // The same number in another mount, whatever was seen before.
+        // The same number in another mount, whatever was seen before, and
+        // whatever device number the filesystem has now.
         let mut m = Nodes::new();
-        m.lower_node(2, 9, 5, 1);
-        assert_eq!(m.lower_node(1, 6, 5, 77), s);
+        m.lower_node(2, 9, None, 1);
+        assert_eq!(m.lower_node(1, 7, other, 77), s);
         assert!(a > u32::MAX as u64 && s > u32::MAX as u64);
+        // Two filesystems with one id (cloned images) never share numbers.
+        assert_ne!(m.lower_node(1, 8, other, 77), s);
+        // Inode numbers past the lower range: spare numbers too.
+        let huge = 1 << 60;
+        let h = m.lower_node(0, 9, None, huge);
+        assert_eq!(Some(h), record_number(0, None, huge));
+    }
+
+    #[test]
+    fn records_give_spare_numbers_to_one_object() {
+        let fs = Some(FsId::Dev(0x801));
+        let r = record_number(3, fs, 12).unwrap();
+        // The copy read first holds the number; the lower object it names
+        // (changed offline) gets another.
+        let mut n = Nodes::new();
+        assert_eq!(n.top_number(30, Some(r)), r);
+        assert_ne!(n.lower_node(3, 0x801, fs, 12), r);
+        // The lower object met first keeps it; a copy not made in this
+        // mount shows its top number.
+        let mut n = Nodes::new();
+        assert_eq!(n.lower_node(3, 0x801, fs, 12), r);
+        assert_eq!(n.top_number(30, Some(r)), 30);
+        // Copied up in this mount: the copy holds it.
+        n.copied_up(r, r, 31);
+        assert_eq!(n.top_number(31, Some(r)), r);
     }
 }

@@ -1,7 +1,8 @@
 //! Copied-up objects keep their inode number (union-ext2.md, "Origin
-//! records"). A lower object is numbered by its (layer, inode); when it is
-//! copied up, its top inode gets a `trusted.union.origin` record naming
-//! that layer and inode, and the object is numbered by the record, through
+//! records"). A lower object is numbered by its (layer, filesystem,
+//! inode); when it is copied up, its top inode gets a
+//! `trusted.union.origin` record naming them (the layer and filesystem by
+//! ids that outlast device numbers where the filesystem allows), and the object is numbered by the record, through
 //! every name and after remounts of the same layers, as overlayfs' origin
 //! and xino do. A top directory that may hold such names is marked
 //! `trusted.union.impure`, so that only those listings read the records of
@@ -16,21 +17,31 @@ use super::layer::{LObj, Layer};
 use super::nodes;
 use super::union::Union;
 
-pub use ext2fs::union_origin::{is_private, OriginRecord as Record, IMPURE, ORIGIN};
+pub use ext2fs::union_origin::{is_private, IMPURE, ORIGIN};
+use ext2fs::union_origin::{LayerId, OriginRecord, OriginV2};
 
-/// What identifies a lower layer across mounts: an image layer's UUID, a
-/// directory layer's root (device and inode numbers).
-pub fn layer_identity(layer: &Layer) -> Result<[u8; 16], Errno> {
-    let mut id = [0u8; 16];
+/// What identifies a lower layer across mounts: for records written now
+/// (version 2) and as version 1 records named it (an image layer's UUID,
+/// a directory layer's root device and inode numbers).
+pub struct LayerIds {
+    pub v2: LayerId,
+    pub v1: [u8; 16],
+}
+
+pub fn layer_identity(layer: &Layer) -> Result<LayerIds, Errno> {
+    let mut v1 = [0u8; 16];
     match (layer, layer.root()?) {
-        (Layer::Image(fs), _) => id = fs.sb().s_uuid,
+        (Layer::Image(fs), _) => v1 = fs.sb().s_uuid,
         (Layer::Dir(_), LObj::Path(_, root)) => {
-            id[..8].copy_from_slice(&root.dev.to_le_bytes());
-            id[8..].copy_from_slice(&root.ino.to_le_bytes());
+            v1[..8].copy_from_slice(&root.dev.to_le_bytes());
+            v1[8..].copy_from_slice(&root.ino.to_le_bytes());
         }
         (Layer::Dir(_), LObj::Ino(_)) => return Err(libc::EIO),
     }
-    Ok(id)
+    Ok(LayerIds {
+        v2: layer.identity()?,
+        v1,
+    })
 }
 
 /// Whether an inode has extended attributes at all (in its body or in a
@@ -43,29 +54,47 @@ fn has_xattrs(rec: &Inode) -> bool {
 }
 
 impl Union {
-    /// The record for copying up `obj` of layer `li`; None when its number
-    /// would not be stable (another device inside a directory layer, an
-    /// inode number past the lower range) or the top image has no xattrs.
-    pub(super) fn origin_record(&self, li: usize, obj: &LObj) -> Option<Xattr> {
+    /// The record for copying up `obj` of layer `li`, numbered `lower`;
+    /// None when the record would not give the copy that number (another
+    /// object took the number it names in this mount) or the top image
+    /// has no xattrs.
+    pub(super) fn origin_record(&self, li: usize, obj: &LObj, lower: u64) -> Option<Xattr> {
         if !self.top.sb().has_compat(ext2fs::features::compat::EXT_ATTR) {
             return None;
         }
-        let home = self.layers[li].home_dev();
         let ino = match obj {
-            LObj::Path(_, id) if id.dev == home => id.ino,
-            LObj::Path(..) => return None,
+            LObj::Path(_, id) => id.ino,
             LObj::Ino(n) => *n as u64,
         };
-        nodes::lower_number(li, ino)?;
-        let r = Record {
+        let r = OriginRecord::V2(OriginV2 {
             layer: u8::try_from(li).ok()?,
-            identity: *self.layer_ids.get(li)?,
+            layer_id: self.layer_ids.get(li)?.v2,
+            fs: self.layers[li].fs_of(obj),
             ino,
-        };
-        Some(Xattr {
+        });
+        (self.record_number(&r) == Some(lower)).then(|| Xattr {
             name: ORIGIN.to_string(),
             value: r.encode(),
         })
+    }
+
+    /// The number a record gives its copy when it names a layer of this
+    /// mount as it was.
+    fn record_number(&self, r: &OriginRecord) -> Option<u64> {
+        match r {
+            OriginRecord::V1(r) => {
+                let li = r.layer as usize;
+                (self.layer_ids.get(li)?.v1 == r.identity)
+                    .then(|| nodes::lower_number(li, r.ino))
+                    .flatten()
+            }
+            OriginRecord::V2(r) => {
+                let li = r.layer as usize;
+                (self.layer_ids.get(li)?.v2 == r.layer_id)
+                    .then(|| nodes::record_number(li, r.fs, r.ino))
+                    .flatten()
+            }
+        }
     }
 
     /// The node number the origin record of the top inode `t` (read as
@@ -83,12 +112,7 @@ impl Union {
         else {
             return Ok(None);
         };
-        Ok(Record::decode(&x.value).and_then(|r| {
-            let li = r.layer as usize;
-            (self.layer_ids.get(li) == Some(&r.identity))
-                .then(|| nodes::lower_number(li, r.ino))
-                .flatten()
-        }))
+        Ok(OriginRecord::decode(&x.value).and_then(|r| self.record_number(&r)))
     }
 
     /// origin_node for a top inode not read yet.

@@ -52,8 +52,9 @@ pub struct Res {
 /// Where a listed name comes from (for its node number).
 pub enum Origin {
     Top(u32),
-    /// A lower layer and the inode number its directory gives.
-    Lower(usize, u64),
+    /// A lower layer, the device of the directory listed (0 in an image)
+    /// and the inode number the directory gives.
+    Lower(usize, u64, u64),
     Resolved(Res),
 }
 
@@ -132,7 +133,7 @@ pub struct Union {
     /// the union).
     pub(super) resolved: Resolved,
     /// Each lower layer's identity, for origin records (origin.rs).
-    pub(super) layer_ids: Vec<[u8; 16]>,
+    pub(super) layer_ids: Vec<origin::LayerIds>,
 }
 
 /// What setattr changes.
@@ -441,11 +442,9 @@ impl Union {
     }
 
     fn lower_node(&mut self, li: usize, o: &LObj) -> u64 {
-        let home = self.layers[li].home_dev();
-        match o {
-            LObj::Path(_, id) => self.nodes.lower_node(li, id.dev, home, id.ino),
-            LObj::Ino(n) => self.nodes.lower_node(li, home, home, *n as u64),
-        }
+        let id = o.ident();
+        let fs = self.layers[li].fs_of(o);
+        self.nodes.lower_node(li, id.dev, fs, id.ino)
     }
 
     pub fn lookup(&mut self, parent: u64, name: &[u8]) -> Result<fuser::FileAttr, Errno> {
@@ -550,7 +549,7 @@ impl Union {
         // copy (a regular file's, below).
         let regular = a.mode & S_IFMT == 0o100000;
         let record = self
-            .origin_record(li, &obj)
+            .origin_record(li, &obj, lower)
             .filter(|_| a.nlink <= 1 || regular || is_dir(a.mode));
         let recorded = record.is_some();
         xattrs.extend(record);
@@ -961,7 +960,7 @@ impl Union {
                 for (name, m, ino) in self.layers[*li].list(d)? {
                     if seen.insert(name.clone()) {
                         if let Some(m) = m {
-                            out.push((name, m, Origin::Lower(*li, ino)));
+                            out.push((name, m, Origin::Lower(*li, d.ident().dev, ino)));
                         }
                     }
                 }
@@ -995,9 +994,9 @@ impl Union {
                     self.nodes.top_number(t, o)
                 }
                 Origin::Top(t) => top_node(t),
-                Origin::Lower(li, i) => {
-                    let home = self.layers[li].home_dev();
-                    self.nodes.lower_node(li, home, home, i)
+                Origin::Lower(li, dev, i) => {
+                    let fs = self.layers[li].fs_of_dev(dev);
+                    self.nodes.lower_node(li, dev, fs, i)
                 }
                 Origin::Resolved(r) => self.node_of(&r),
             };

@@ -184,3 +184,27 @@ pub fn umount_helper_link(dir: &Path) -> PathBuf {
     std::os::unix::fs::symlink(our_bin("mount-union"), &link).unwrap();
     link
 }
+
+/// A loop device over a file, detached (and made writable again) on drop.
+pub struct LoopDev(pub String);
+
+impl LoopDev {
+    pub fn attach(file: &Path) -> LoopDev {
+        let out = run(Command::new("losetup").args(["-f", "--show"]).arg(file));
+        assert!(out.status.success(), "{}", text(&out));
+        LoopDev(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    pub fn set_read_only(&self, ro: bool) {
+        let flag = if ro { "--setro" } else { "--setrw" };
+        let st = Command::new("blockdev").args([flag, &self.0]).status();
+        assert!(st.unwrap().success(), "blockdev {flag} {}", self.0);
+    }
+}
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = Command::new("blockdev").args(["--setrw", &self.0]).status();
+        let _ = Command::new("losetup").args(["-d", &self.0]).status();
+    }
+}
