@@ -665,3 +665,154 @@ fn lower_hard_links_stay_one_object_through_copy_up() {
     assert!(!m.join("e/b3").exists());
     unmount_and_check(&s, guard);
 }
+
+/// Runs `sh -c script` as `uid`/`gid` (setpriv).
+fn as_ids(uid: u32, gid: u32, script: &str) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args(["--reuid", &uid.to_string(), "--regid", &gid.to_string()])
+        .args(["--clear-groups", "--", "sh", "-c", script])
+        .output()
+        .unwrap()
+}
+
+/// The superblock's resuid and resgid may use the root-reserved blocks
+/// too (ext2_has_free_blocks); anybody else stops short of them.
+#[test]
+fn resuid_and_resgid_may_use_the_reserved_blocks() {
+    if skip_without_fuse_or_setpriv() {
+        return;
+    }
+    let s = setup();
+    let (free, reserved, bs) = {
+        let mut fs = integration_tests::open_rw(&s.img);
+        fs.update_superblock(|sb| {
+            sb.s_def_resuid = 3001;
+            sb.s_def_resgid = 3002;
+        });
+        fs.sync().unwrap();
+        let sb = fs.sb();
+        (
+            sb.s_free_blocks_count as u64,
+            sb.s_r_blocks_count as u64,
+            fs.block_size() as u64,
+        )
+    };
+    assert!(
+        reserved > 200,
+        "no reserved blocks to test with: {reserved}"
+    );
+    // Half-way into the reserved blocks, less the block map's blocks.
+    let bytes = (free - reserved / 2 - free / 128) * bs;
+    let guard = mount_engine(&s);
+    let pub_dir = open_to_all(&s, "pub");
+    for (uid, gid, allowed) in [(3001, 3000, true), (3000, 3002, true), (3000, 3000, false)] {
+        let f = pub_dir.join(format!("fill-{uid}-{gid}"));
+        let out = as_ids(
+            uid,
+            gid,
+            // Not zeroes: those would be holes.
+            &format!("head -c {bytes} /dev/zero | tr '\\0' x > {}", f.display()),
+        );
+        let why = integration_tests::text(&out);
+        if allowed {
+            assert!(out.status.success(), "uid {uid} gid {gid}: {why}");
+            assert_eq!(std::fs::metadata(&f).unwrap().len(), bytes);
+        } else {
+            assert!(
+                !out.status.success() && why.contains("No space left"),
+                "uid {uid} gid {gid} used the reserved blocks: {why}"
+            );
+        }
+        std::fs::remove_file(&f).unwrap();
+    }
+    unmount_and_check(&s, guard);
+}
+
+/// The super options of the mount at `mnt` (after the " - " in
+/// mountinfo: where the kernel shows sync and dirsync).
+fn super_options_of(mnt: &std::path::Path) -> String {
+    let canon = std::fs::canonicalize(mnt).unwrap();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .find(|l| l.split(' ').nth(4) == Some(canon.to_str().unwrap()))
+        .and_then(|l| l.split(" - ").nth(1))
+        .and_then(|l| l.split(' ').nth(2))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Whether `path` (from the root) names something in the image.
+fn in_image(img: &std::path::Path, path: &str) -> bool {
+    let fs = ext2fs::fs::Filesystem::open(img, &Default::default()).unwrap();
+    let mut dir = ext2fs::inode::ROOT_INO;
+    for c in path.split('/') {
+        match fs.lookup_entry(dir, c.as_bytes()).unwrap() {
+            Some(e) if e.inode != 0 => dir = e.inode,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// `sync` and `dirsync` reach the kernel, and the engine keeps them: after
+/// the engine is killed, every directory change made under dirsync is in
+/// the image, and under sync the data written too.
+#[test]
+fn sync_and_dirsync_changes_survive_a_killed_engine() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let lower = s.lower.display().to_string();
+    let (mut child, guard) =
+        mount_foreground(&format!("union,dirsync,lowerdir={lower}"), &s.img, &s.mnt);
+    let opts = super_options_of(&s.mnt);
+    assert!(opts.split(',').any(|o| o == "dirsync"), "{opts}");
+    let m = &s.mnt;
+    std::fs::create_dir(m.join("made")).unwrap();
+    std::fs::write(m.join("made/new"), b"").unwrap();
+    std::os::unix::fs::symlink("a", m.join("made/sl")).unwrap();
+    std::fs::rename(m.join("made/new"), m.join("made/moved")).unwrap();
+    std::fs::hard_link(m.join("made/moved"), m.join("made/linked")).unwrap();
+    std::fs::remove_file(m.join("d/b")).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(guard);
+    for p in ["made", "made/moved", "made/sl", "made/linked"] {
+        assert!(in_image(&s.img, p), "{p} was lost with the engine");
+    }
+    assert!(!in_image(&s.img, "made/new"), "made/new was not renamed");
+    // d/b is whited out: d is in the top layer with an entry for b.
+    let fs = ext2fs::fs::Filesystem::open(&s.img, &Default::default()).unwrap();
+    let d = fs
+        .lookup_entry(ext2fs::inode::ROOT_INO, b"d")
+        .unwrap()
+        .unwrap();
+    let b = fs.lookup_entry(d.inode, b"b").unwrap().unwrap();
+    assert_eq!((b.inode, b.file_type), (0, ext2fs::dirent::ft::WHT));
+    drop(fs);
+    let out = integration_tests::run(
+        std::process::Command::new(integration_tests::our_bin("e2fsck-union"))
+            .arg("-fy")
+            .arg(&s.img),
+    );
+    let why = integration_tests::text(&out);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{why}");
+
+    let (mut child, guard) =
+        mount_foreground(&format!("union,sync,lowerdir={lower}"), &s.img, &s.mnt);
+    let opts = super_options_of(&s.mnt);
+    assert!(opts.split(',').any(|o| o == "sync"), "{opts}");
+    std::fs::write(m.join("made/data"), vec![b'd'; 50_000]).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(guard);
+    let fs = ext2fs::fs::Filesystem::open(&s.img, &Default::default()).unwrap();
+    let made = fs
+        .lookup_entry(ext2fs::inode::ROOT_INO, b"made")
+        .unwrap()
+        .unwrap();
+    let e = fs.lookup_entry(made.inode, b"data").unwrap().unwrap();
+    let i = fs.read_inode(e.inode).unwrap();
+    assert_eq!(fs.read_range(&i, 0, 60_000).unwrap(), vec![b'd'; 50_000]);
+}

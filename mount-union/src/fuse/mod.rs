@@ -752,7 +752,9 @@ fn open_union(m: &FuseMount) -> Result<Union, String> {
     for l in &m.lower {
         layers.push(Layer::open(l)?);
     }
-    Union::new(top, layers).map_err(|e| format!("{}: {e}", m.top.display()))
+    let mut u = Union::new(top, layers).map_err(|e| format!("{}: {e}", m.top.display()))?;
+    u.set_dir_sync(m.flags & (crate::options::ms::DIRSYNC | crate::options::ms::SYNCHRONOUS) != 0);
+    Ok(u)
 }
 
 /// Mounts and serves in the foreground until unmounted; with `notify`

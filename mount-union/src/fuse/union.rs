@@ -134,6 +134,9 @@ pub struct Union {
     pub(super) resolved: Resolved,
     /// Each lower layer's identity, for origin records (origin.rs).
     pub(super) layer_ids: Vec<origin::LayerIds>,
+    /// Mounted `dirsync` or `sync`: directory changes are on disk before
+    /// they are answered (see dir_changed).
+    dir_sync: bool,
 }
 
 /// What setattr changes.
@@ -175,6 +178,7 @@ impl Union {
             .collect::<Result<_, _>>()?;
         Ok(Union {
             layer_ids,
+            dir_sync: false,
             top,
             layers,
             nodes: Nodes::new(),
@@ -183,6 +187,22 @@ impl Union {
             copied_as: HashMap::new(),
             resolved: Resolved::default(),
         })
+    }
+
+    /// Mounted `dirsync` or `sync`: as the kernel's ext2 writes a
+    /// directory change out before the call returns (IS_DIRSYNC), the
+    /// engine syncs the image after each one. Data written under `sync`
+    /// is synced by the kernel's fsync after each write.
+    pub fn set_dir_sync(&mut self, on: bool) {
+        self.dir_sync = on;
+    }
+
+    /// A directory change is done: on disk now under dirsync.
+    fn dir_changed(&mut self) -> Result<(), Errno> {
+        if self.dir_sync {
+            self.sync()?;
+        }
+        Ok(())
     }
 
     pub(super) fn path_of(&self, ino: u64) -> Result<Vec<u8>, Errno> {
@@ -621,6 +641,7 @@ impl Union {
             self.resolved.put(path, Some(&r));
         }
         self.touch_parent(path)?;
+        self.dir_changed()?;
         self.entry_path(path)
     }
 
@@ -717,6 +738,7 @@ impl Union {
         self.resolved.forget(&path);
         self.touch_ctime(t)?;
         self.touch_parent(&path)?;
+        self.dir_changed()?;
         self.entry_path(&path)
     }
 
@@ -749,7 +771,7 @@ impl Union {
         self.whiteout_if_visible(&path, ptop, name)?;
         self.touch_parent(&path)?;
         self.nodes.unbind(&path, false);
-        Ok(())
+        self.dir_changed()
     }
 
     pub fn rmdir(&mut self, parent: u64, name: &[u8]) -> Result<(), Errno> {
@@ -773,7 +795,7 @@ impl Union {
         self.whiteout_if_visible(&path, ptop, name)?;
         self.touch_parent(&path)?;
         self.nodes.unbind(&path, true);
-        Ok(())
+        self.dir_changed()
     }
 
     pub fn rename(
@@ -891,7 +913,7 @@ impl Union {
         self.touch_parent(&src)?;
         self.touch_parent(&dst)?;
         self.nodes.rename(&src, &dst, is_dir(s.mode), new_is_dir);
-        Ok(())
+        self.dir_changed()
     }
 
     /// A non-directory top inode lost a name: its ctime changes while it
