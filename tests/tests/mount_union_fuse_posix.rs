@@ -816,3 +816,55 @@ fn sync_and_dirsync_changes_survive_a_killed_engine() {
     let i = fs.read_inode(e.inode).unwrap();
     assert_eq!(fs.read_range(&i, 0, 60_000).unwrap(), vec![b'd'; 50_000]);
 }
+
+/// A file unlinked while open is on the image's orphan list once synced;
+/// when the engine is killed before the last close, e2fsck-union frees it
+/// (as after a crash of the kernel's ext2) and the image is clean again.
+/// The mount itself counted the mount and stamped its time.
+#[test]
+fn an_orphan_left_by_a_killed_engine_is_freed_by_the_checker() {
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lower = s.lower.display().to_string();
+    let (mut child, guard) = mount_foreground(&format!("union,lowerdir={lower}"), &s.img, &s.mnt);
+    {
+        let fs = ext2fs::fs::Filesystem::open(&s.img, &Default::default()).unwrap();
+        let sb = fs.sb();
+        assert_eq!(sb.s_mnt_count, 1);
+        assert!(sb.s_mtime as u64 >= start, "mount time not stamped");
+    }
+    std::fs::write(s.mnt.join("doomed"), vec![b'o'; 100_000]).unwrap();
+    let f = std::fs::File::open(s.mnt.join("doomed")).unwrap();
+    std::fs::remove_file(s.mnt.join("doomed")).unwrap();
+    f.sync_all().unwrap();
+    let orphan = {
+        let fs = ext2fs::fs::Filesystem::open(&s.img, &Default::default()).unwrap();
+        fs.sb().s_last_orphan
+    };
+    assert_ne!(
+        orphan, 0,
+        "the unlinked open file is not on the orphan list"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(f);
+    drop(guard);
+    let out = integration_tests::run(
+        std::process::Command::new(integration_tests::our_bin("e2fsck-union"))
+            .arg("-p")
+            .arg(&s.img),
+    );
+    let why = integration_tests::text(&out);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{why}");
+    let fs = ext2fs::fs::Filesystem::open(&s.img, &Default::default()).unwrap();
+    assert_eq!(fs.sb().s_last_orphan, 0, "{why}");
+    assert_eq!(fs.read_inode(orphan).unwrap().base.i_links_count, 0);
+    drop(fs);
+    integration_tests::assert_real_fsck_clean(&integration_tests::stock_copy(&s.img));
+}
