@@ -257,6 +257,20 @@ fn a_reused_lower_inode_never_shares_a_number_with_a_copy() {
     }
 }
 
+/// A tmpfs made at `dir` holding the files x and y (each its name).
+fn tmpfs_with_x_and_y(dir: &Path) -> Mounted {
+    std::fs::create_dir(dir).unwrap();
+    let out = run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "inner"])
+        .arg(dir));
+    assert!(out.status.success(), "{}", text(&out));
+    let guard = Mounted(dir.to_path_buf());
+    for f in ["x", "y"] {
+        std::fs::write(dir.join(f), f).unwrap();
+    }
+    guard
+}
+
 /// A filesystem mounted inside a directory layer (another device): its
 /// objects keep their numbers across remounts too, whatever the order in
 /// which they are met.
@@ -266,16 +280,7 @@ fn objects_on_another_device_inside_a_layer_keep_their_numbers() {
         return;
     }
     let s = setup();
-    let nested = s.lower.join("nested");
-    std::fs::create_dir(&nested).unwrap();
-    let out = run(Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "nested"])
-        .arg(&nested));
-    assert!(out.status.success(), "{}", text(&out));
-    let _nested = Mounted(nested.clone());
-    for f in ["x", "y"] {
-        std::fs::write(nested.join(f), f).unwrap();
-    }
+    let _nested = tmpfs_with_x_and_y(&s.lower.join("nested"));
     let mut seen = Vec::new();
     for order in [["x", "y"], ["y", "x"]] {
         let guard = mount_engine(&s);
@@ -337,16 +342,7 @@ fn copied_up_files_on_filesystems_inside_a_layer_keep_their_numbers() {
         return;
     }
     let s = setup();
-    let tmp = s.lower.join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let out = run(Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "inner"])
-        .arg(&tmp));
-    assert!(out.status.success(), "{}", text(&out));
-    let _tmp = Mounted(tmp.clone());
-    for f in ["x", "y"] {
-        std::fs::write(tmp.join(f), f).unwrap();
-    }
+    let _tmp = tmpfs_with_x_and_y(&s.lower.join("tmp"));
     let ext = s.lower.join("ext");
     std::fs::create_dir(&ext).unwrap();
     let uuid = "0b5a6a1e-93c2-4d8e-a7f1-3c6e2d9b8f40";

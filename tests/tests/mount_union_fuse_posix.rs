@@ -353,11 +353,16 @@ fn a_link_past_the_ext2_limit_is_emlink() {
 }
 
 fn mount_options_of(mnt: &std::path::Path) -> String {
+    mountinfo_of(mnt, |l| l.split(' ').nth(5))
+}
+
+/// A field of the mountinfo line of the mount at `mnt`.
+fn mountinfo_of(mnt: &std::path::Path, field: impl Fn(&str) -> Option<&str>) -> String {
     let canon = std::fs::canonicalize(mnt).unwrap();
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     info.lines()
         .find(|l| l.split(' ').nth(4) == Some(canon.to_str().unwrap()))
-        .and_then(|l| l.split(' ').nth(5))
+        .and_then(field)
         .unwrap_or_default()
         .to_string()
 }
@@ -731,14 +736,7 @@ fn resuid_and_resgid_may_use_the_reserved_blocks() {
 /// The super options of the mount at `mnt` (after the " - " in
 /// mountinfo: where the kernel shows sync and dirsync).
 fn super_options_of(mnt: &std::path::Path) -> String {
-    let canon = std::fs::canonicalize(mnt).unwrap();
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines()
-        .find(|l| l.split(' ').nth(4) == Some(canon.to_str().unwrap()))
-        .and_then(|l| l.split(" - ").nth(1))
-        .and_then(|l| l.split(' ').nth(2))
-        .unwrap_or_default()
-        .to_string()
+    mountinfo_of(mnt, |l| l.split(" - ").nth(1)?.split(' ').nth(2))
 }
 
 /// Whether `path` (from the root) names something in the image.
