@@ -4,6 +4,8 @@
 
 use anyhow::Result;
 
+use ext2fs::inode::XATTR_IBODY_MAGIC;
+
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
 
@@ -50,8 +52,15 @@ impl Checker {
             return Ok(true);
         }
         let rec = self.fs.read_inode(ino)?;
-        let empty = rec.base.i_blocks == 0 && rec.size() == 0;
-        if empty && !rec.is_dir() && self.problem(Code::UnattachedZeroLength, &Ctx::ino(ino))? {
+        // e2fsck's test: no blocks, no in-inode attributes that may be
+        // worth keeping, a regular file or directory (whatever i_size).
+        let bytes = rec.to_bytes();
+        let at = 128 + rec.extra_isize() as usize;
+        let attrs = bytes
+            .get(at..at + 4)
+            .is_some_and(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]) == XATTR_IBODY_MAGIC);
+        let empty = rec.base.i_blocks == 0 && !attrs && (rec.is_reg() || rec.is_dir());
+        if empty && self.problem(Code::UnattachedZeroLength, &Ctx::ino(ino))? {
             self.deallocate(ino)?;
             return Ok(true);
         }

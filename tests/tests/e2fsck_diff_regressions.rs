@@ -305,3 +305,53 @@ fn journal_fields_without_has_journal() {
     debugfs_w(&img, "feature -has_journal");
     same_as_real(&img);
 }
+
+#[test]
+fn entries_naming_inodes_a_descriptor_calls_uninitialized() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let hi = t.path().join("hi");
+    std::fs::write(&hi, b"hi\n").unwrap();
+    // Declined under -n, the INODE_UNINIT flag (without uninit_bg) makes
+    // pass 2 report every entry naming an inode of the group, and an
+    // unused-inodes count every entry at or past the first "unused" one.
+    for edit in ["set_bg 0 flags 1", "set_bg 0 itable_unused 2037"] {
+        let img = image(&t, &["-b", "1024", "-N", "2048"], "8M");
+        debugfs_w(&img, &format!("write {} f", hi.display()));
+        debugfs_w(&img, "mkdir d");
+        debugfs_w(&img, edit);
+        same_as_real(&img);
+    }
+}
+
+#[test]
+fn only_empty_files_and_directories_are_unattached_zero_length() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "8M");
+    // A device (size 0) is reconnected, not cleared; a file with a size
+    // but no blocks is "zero-length" all the same.
+    debugfs_w(&img, "mknod c1 c 1 3");
+    debugfs_w(&img, "unlink c1");
+    debugfs_w(&img, "write /dev/null f");
+    debugfs_w(&img, "sif f size 5000");
+    debugfs_w(&img, "unlink f");
+    same_as_real(&img);
+}
+
+#[test]
+fn unreadable_block_bitmap_has_no_padding() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // One short group whose bitmap is outside the filesystem: libext2fs
+    // reads it as zeros, so pass 5 finds its padding not set.
+    let img = image(&t, &["-b", "1024"], "5000k");
+    debugfs_w(&img, "set_bg 0 block_bitmap 537001986");
+    same_as_real(&img);
+}
