@@ -17,6 +17,7 @@ pub mod ask;
 mod badblocks;
 mod blocks;
 mod checker;
+mod htree_check;
 mod journal_check;
 mod keys;
 mod pass1;

@@ -8,8 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use anyhow::Result;
 use ext2fs::dirent::{self, ft, rec_len_for, DirEntry, RawBlock};
 use ext2fs::features::{compat, incompat, ro_compat};
-use ext2fs::inode::{self, flags};
-use ext2fs::{hash, htree};
+use ext2fs::inode;
 
 use crate::checker::{Checker, DirBlock};
 use crate::pass1::device_inode_ok;
@@ -17,10 +16,6 @@ use crate::problem::{Code, Ctx};
 
 impl Checker {
     pub fn pass2(&mut self) -> Result<()> {
-        let dx: Vec<u32> = self.dx_dirs.iter().copied().collect();
-        for d in dx {
-            self.check_htree(d)?;
-        }
         let mut blocks = std::mem::take(&mut self.dir_blocks);
         // By block number; with dir_index every directory's first block
         // (an htree's root) comes before all others, as in e2fsck.
@@ -60,6 +55,13 @@ impl Checker {
         blocks.sort_by_key(|d| (d.ino, d.lblk));
         blocks.retain(|d| self.is_dir(d.ino));
         self.dir_blocks = blocks;
+        // Indexes are judged after their blocks, as e2fsck does.
+        let dx: Vec<u32> = self.dx_dirs.iter().copied().collect();
+        for d in dx {
+            if self.is_dir(d) {
+                self.check_htree(d)?;
+            }
+        }
         self.check_union_duplicates(&union_dirs)?;
         if self.stats.large_files > 0 {
             if !self.fs.sb().has_ro_compat(ro_compat::LARGE_FILE)
@@ -753,141 +755,6 @@ impl Checker {
     fn symlink_valid(&self, inode: &ext2fs::inode::Inode) -> bool {
         // Same rule as pass 1 (kept in one place there).
         self.symlink_ok_pub(inode)
-    }
-
-    /// Verifies an htree index; a broken one is cleared and the
-    /// directory rebuilt in pass 3A.
-    fn check_htree(&mut self, dir: u32) -> Result<()> {
-        let Some(why) = self.htree_problem(dir) else {
-            return Ok(());
-        };
-        let c = Ctx {
-            ino: dir,
-            str1: why,
-            ..Default::default()
-        };
-        self.problem(Code::HtreeBadNode, &c)?;
-        let c = Ctx {
-            ino: dir,
-            str1: self.dir_path(dir),
-            ..Default::default()
-        };
-        if self.problem(Code::HtreeClear, &c)? {
-            let mut inode = self.fs.read_inode(dir)?;
-            inode.base.i_flags &= !flags::INDEX;
-            self.write_inode(dir, &inode)?;
-            self.rehash.insert(dir);
-        }
-        self.dx_dirs.remove(&dir);
-        Ok(())
-    }
-
-    fn htree_problem(&self, dir: u32) -> Option<String> {
-        let blocks: BTreeMap<u32, u32> = self
-            .dir_blocks
-            .iter()
-            .filter(|d| d.ino == dir)
-            .map(|d| (d.lblk, d.pblk))
-            .collect();
-        let read = |l: u32| -> Option<Vec<u8>> {
-            let p = *blocks.get(&l)?;
-            if p == 0 {
-                return None;
-            }
-            self.fs.read_block(p as u64).ok()
-        };
-        let Some(root_buf) = read(0) else {
-            return Some("root block is missing".into());
-        };
-        let root = match htree::DxRoot::parse(&root_buf, dir) {
-            Ok(r) => r,
-            Err(e) => return Some(format!("root node is invalid: {e}")),
-        };
-        if root.info.hash_version > 2 {
-            return Some(format!(
-                "unsupported hash version ({})",
-                root.info.hash_version
-            ));
-        }
-        if root.info.indirect_levels > 1 {
-            return Some(format!("invalid depth ({})", root.info.indirect_levels));
-        }
-        let bs = self.fs.block_size() as usize;
-        if root.index.limit != htree::root_limit(bs) {
-            return Some(format!(
-                "root node has an invalid limit ({})",
-                root.index.limit
-            ));
-        }
-        let version = hash::effective_version(root.info.hash_version, self.fs.sb().s_flags);
-        let seed = self.fs.sb().s_hash_seed;
-        let mut referenced: HashSet<u32> = HashSet::new();
-        let mut index_blocks: HashSet<u32> = HashSet::new();
-        index_blocks.insert(0);
-        // (index, range low, range high)
-        let mut stack = vec![(root.index, 0u32, u32::MAX, root.info.indirect_levels)];
-        while let Some((idx, lo, hi, level)) = stack.pop() {
-            let mut last = 0u32;
-            for (i, e) in idx.entries.iter().enumerate() {
-                let start = if i == 0 { lo } else { e.hash };
-                if i > 0 && (e.hash < last || e.hash < lo) {
-                    return Some(format!("block {} has an unordered hash table", e.block));
-                }
-                last = start;
-                let end = idx.entries.get(i + 1).map_or(hi, |n| n.hash);
-                if !blocks.contains_key(&e.block) {
-                    return Some(format!(
-                        "block {} is past the end of the directory",
-                        e.block
-                    ));
-                }
-                if !referenced.insert(e.block) {
-                    return Some(format!("block {} referenced twice", e.block));
-                }
-                let Some(buf) = read(e.block) else {
-                    return Some(format!("block {} cannot be read", e.block));
-                };
-                if level > 0 {
-                    let node = match htree::parse_node(&buf, dir) {
-                        Ok(n) => n,
-                        Err(err) => return Some(format!("block {} is invalid: {err}", e.block)),
-                    };
-                    if node.limit != htree::node_limit(bs) {
-                        return Some(format!(
-                            "block {} has an invalid limit ({})",
-                            e.block, node.limit
-                        ));
-                    }
-                    index_blocks.insert(e.block);
-                    stack.push((node, start, end, level - 1));
-                    continue;
-                }
-                for de in dirent::iter_block(&buf) {
-                    if de.name.is_empty()
-                        || (de.inode == 0 && !matches!(de.file_type, ft::WHT | ft::FALLTHRU))
-                    {
-                        continue;
-                    }
-                    let Ok((h, _)) = hash::dirhash(version, de.name, &seed) else {
-                        return Some("unsupported hash".into());
-                    };
-                    let h = h & !1;
-                    let below_end = h < end || (end & 1 == 1 && h <= end & !1) || end == u32::MAX;
-                    if h < (start & !1) {
-                        return Some(format!("block {} has bad min hash", e.block));
-                    }
-                    if !below_end {
-                        return Some(format!("block {} has bad max hash", e.block));
-                    }
-                }
-            }
-        }
-        for &l in blocks.keys() {
-            if !index_blocks.contains(&l) && !referenced.contains(&l) {
-                return Some(format!("block {l} not referenced"));
-            }
-        }
-        None
     }
 }
 

@@ -852,6 +852,54 @@ fn relocated_table_keeps_its_contents_and_bad_blocks_owner_is_described() {
     assert!(!os.contains("Inode bitmap differences"), "{os}");
 }
 
+#[test]
+fn htree_faults_are_reported_block_by_block() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A directory indexed by the real e2fsck -D, then its root damaged:
+    // e2fsck names each fault of each block (one root entry pointing at
+    // its neighbour's leaf: min/max hash, referenced twice, not
+    // referenced) and then asks once; a bad limit is a question itself.
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src/d");
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..300 {
+        std::fs::write(src.join(format!("file_with_a_rather_long_name_{i}")), b"").unwrap();
+    }
+    let img = t.path().join("h.img");
+    let s = t.path().join("src").to_string_lossy().into_owned();
+    real_mkfs(&img, &["-b", "1024", "-d", &s], "4M");
+    run(Command::new("e2fsck").arg("-fyD").arg(&img));
+    let blocks = String::from_utf8_lossy(&real_debugfs(&img, "blocks /d")).into_owned();
+    let root: u64 = blocks.split_whitespace().next().unwrap().parse().unwrap();
+    // Root entries start at byte 32 (count/limit, then 8 bytes each).
+    for (what, at, bytes, says) in [
+        (
+            "dupref",
+            52,
+            &[2u8, 0, 0, 0][..],
+            "block #2 referenced twice",
+        ),
+        (
+            "limit",
+            32,
+            &[100, 0][..],
+            "block #0 has invalid limit (100)",
+        ),
+    ] {
+        let bad = t.path().join(format!("{what}.img"));
+        std::fs::copy(&img, &bad).unwrap();
+        poke(&bad, root * 1024 + at, bytes);
+        let (oc, os, rc, rs) = both(&bad, &["-fn"]);
+        assert_eq!((oc, &os), (rc, &rs), "{what}: ours (left) and e2fsck");
+        assert!(os.contains(says), "{what}:\n{os}");
+        let out = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(&bad));
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        assert_real_fsck_clean(&bad);
+    }
+}
+
 /// One damaged superblock for `superblock_damage_is_handled_as_e2fsck_does`.
 struct SuperDamage<'a> {
     what: &'static str,

@@ -1,0 +1,371 @@
+//! Pass 2's htree verification, as e2fsck 1.47 makes it: every block of
+//! an indexed directory is classed (root, interior node, leaf); interior
+//! nodes are parsed (limit, count, block numbers, hash order: each a
+//! question whose yes clears the index); leaves record the range of their
+//! names' hashes; then every block is compared with what its parent says
+//! of it (min/max hash, depth, referenced once) and one question clears
+//! an index found wrong. Cleared indexes are rebuilt in pass 3A.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use ext2fs::dirent::{self, ft};
+use ext2fs::hash;
+use ext2fs::inode::flags;
+
+use crate::checker::Checker;
+use crate::problem::{Code, Ctx};
+
+/// e2fsck's DX_FLAG_* bits of a block.
+const REFERENCED: u8 = 1;
+const DUP_REF: u8 = 2;
+const FIRST: u8 = 4;
+const LAST: u8 = 8;
+
+/// The block-number bits of an index entry (EXT4_DX_BLOCK_MASK).
+const BLOCK_MASK: u32 = 0x0fff_ffff;
+
+/// Depth walks stop here, as e2fsck's htree_depth (a parent loop).
+const MAX_DEPTH: u32 = 32000;
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Kind {
+    /// Not read (a hole, or past a cleared index).
+    #[default]
+    Unseen,
+    Root,
+    Leaf,
+    Node,
+}
+
+/// e2fsck's dx_dirblock_info.
+#[derive(Clone, Copy, Default)]
+struct DxBlock {
+    kind: Kind,
+    flags: u8,
+    parent: u32,
+    previous: u32,
+    min_hash: u32,
+    max_hash: u32,
+    node_min_hash: u32,
+    node_max_hash: u32,
+}
+
+/// One directory's index under check.
+struct DxDir {
+    ino: u32,
+    blocks: Vec<DxBlock>,
+    depth: u32,
+    version: u8,
+}
+
+/// Whether the index was cleared (no further checks of it).
+type Cleared = bool;
+
+impl Checker {
+    /// Verifies the htree index of `dir` after its blocks were checked.
+    pub fn check_htree(&mut self, dir: u32) -> Result<()> {
+        let blocks: BTreeMap<u32, u32> = self
+            .dir_blocks
+            .iter()
+            .filter(|d| d.ino == dir && d.pblk != 0)
+            .map(|d| (d.lblk, d.pblk))
+            .collect();
+        let Some((&last, _)) = blocks.last_key_value() else {
+            return Ok(());
+        };
+        let mut dx = DxDir {
+            ino: dir,
+            blocks: vec![DxBlock::default(); last as usize + 1],
+            depth: 0,
+            version: 0,
+        };
+        for (&lblk, &pblk) in &blocks {
+            let Ok(buf) = self.fs.read_block(pblk as u64) else {
+                continue;
+            };
+            if self.classify_dx_block(&mut dx, lblk, &buf)? {
+                return Ok(());
+            }
+        }
+        self.check_dx_links(&mut dx)
+    }
+
+    /// check_dir_block's part for an indexed directory's block. True when
+    /// the index was cleared.
+    fn classify_dx_block(&mut self, dx: &mut DxDir, lblk: u32, buf: &[u8]) -> Result<Cleared> {
+        let bs = buf.len();
+        let b = &mut dx.blocks[lblk as usize];
+        b.kind = Kind::Leaf;
+        b.min_hash = u32::MAX;
+        b.max_hash = 0;
+        let le32 = |o: usize| u32::from_le_bytes(buf[o..o + 4].try_into().unwrap());
+        let le16 = |o: usize| u16::from_le_bytes(buf[o..o + 2].try_into().unwrap()) as usize;
+        if lblk == 0 {
+            b.kind = Kind::Root;
+            b.flags |= FIRST | LAST;
+            let (reserved, version, info_len, levels) = (le32(24), buf[28], buf[29], buf[30]);
+            if (reserved != 0 || info_len < 8 || levels >= 2)
+                && self.clear_index_on(dx.ino, Code::HtreeRootInvalid, &Ctx::default())?
+            {
+                return Ok(true);
+            }
+            if version > ext2fs::superblock::HASH_TEA {
+                // e2fsck's pass 1 refuses the hash (PR_1_HTREE_HASHV).
+                let c = Ctx {
+                    ino: dx.ino,
+                    str1: format!("unsupported hash version ({version})"),
+                    ..Default::default()
+                };
+                self.problem(Code::HtreeBadNode, &c)?;
+                let c = Ctx {
+                    ino: dx.ino,
+                    str1: self.dir_path(dx.ino),
+                    ..Default::default()
+                };
+                if self.problem(Code::HtreeClear, &c)? {
+                    self.clear_index(dx.ino)?;
+                }
+                return Ok(true);
+            }
+            dx.version = hash::effective_version(version, self.fs.sb().s_flags);
+            dx.depth = levels as u32 + 1;
+            return self.parse_int_node(dx, lblk, buf, 24 + info_len as usize);
+        }
+        let first = dirent::iter_block(buf).next();
+        if first.is_some_and(|d| d.inode == 0 && d.rec_len == bs && d.name.is_empty())
+            && le16(8) == (bs - 8) / 8
+        {
+            b.kind = Kind::Node;
+            return self.parse_int_node(dx, lblk, buf, 8);
+        }
+        let seed = self.fs.sb().s_hash_seed;
+        for de in dirent::iter_block(buf) {
+            let union_entry = matches!(de.file_type, ft::WHT | ft::FALLTHRU);
+            if de.name.is_empty() || (de.inode == 0 && !union_entry) {
+                continue;
+            }
+            if let Ok((h, _)) = hash::dirhash(dx.version, de.name, &seed) {
+                let b = &mut dx.blocks[lblk as usize];
+                b.min_hash = b.min_hash.min(h);
+                b.max_hash = b.max_hash.max(h);
+            }
+        }
+        Ok(false)
+    }
+
+    /// e2fsck's parse_int_node: the entries of a root or interior node
+    /// starting at byte `at`.
+    fn parse_int_node(
+        &mut self,
+        dx: &mut DxDir,
+        lblk: u32,
+        buf: &[u8],
+        at: usize,
+    ) -> Result<Cleared> {
+        let bs = buf.len();
+        let le32 = |o: usize| u32::from_le_bytes(buf[o..o + 4].try_into().unwrap());
+        let le16 = |o: usize| u16::from_le_bytes(buf[o..o + 2].try_into().unwrap()) as usize;
+        if at + 8 > bs {
+            return self.clear_index_on(dx.ino, Code::HtreeBadLimit, &Ctx::default());
+        }
+        let node = Ctx {
+            num2: lblk as u64,
+            ..Default::default()
+        };
+        let (limit, mut count) = (le16(at), le16(at + 2));
+        let expect = (bs - at) / 8;
+        if limit != expect {
+            let c = Ctx {
+                num: limit as u64,
+                ..node.clone()
+            };
+            if self.clear_index_on(dx.ino, Code::HtreeBadLimit, &c)? {
+                return Ok(true);
+            }
+        }
+        if count > expect {
+            let c = Ctx {
+                num: count as u64,
+                ..node.clone()
+            };
+            if self.clear_index_on(dx.ino, Code::HtreeBadCount, &c)? {
+                return Ok(true);
+            }
+            count = expect;
+        }
+        let entry = |i: usize| (le32(at + 8 * i), le32(at + 8 * i + 4));
+        let (mut min, mut max, mut hash) = (u32::MAX, 0u32, 0u32);
+        for i in 0..count {
+            let prev = hash;
+            hash = if i > 0 { entry(i).0 & !1 } else { 0 };
+            let blk = entry(i).1 & BLOCK_MASK;
+            if blk as usize >= dx.blocks.len() {
+                let c = Ctx {
+                    blk: blk as u64,
+                    ..node.clone()
+                };
+                if self.clear_index_on(dx.ino, Code::HtreeBadBlk, &c)? {
+                    return Ok(true);
+                }
+                continue;
+            }
+            if hash < prev && self.clear_index_on(dx.ino, Code::HtreeHashOrder, &node)? {
+                return Ok(true);
+            }
+            let d = &mut dx.blocks[blk as usize];
+            if d.flags & REFERENCED != 0 {
+                d.flags |= DUP_REF;
+            } else {
+                d.flags |= REFERENCED;
+                d.parent = lblk;
+            }
+            d.previous = if i > 0 {
+                entry(i - 1).1 & BLOCK_MASK
+            } else {
+                0
+            };
+            min = min.min(hash);
+            max = max.max(hash);
+            d.node_min_hash = hash;
+            if i + 1 < count {
+                d.node_max_hash = entry(i + 1).0 & !1;
+            } else {
+                d.node_max_hash = 0xffff_fffe;
+                d.flags |= LAST;
+            }
+            if i == 0 {
+                d.flags |= FIRST;
+            }
+        }
+        let b = &mut dx.blocks[lblk as usize];
+        b.min_hash = min;
+        b.max_hash = max;
+        Ok(false)
+    }
+
+    /// The end of e2fsck's pass 2 for one index: each block against its
+    /// parent's view of it, then one question for the whole index.
+    fn check_dx_links(&mut self, dx: &mut DxDir) -> Result<()> {
+        let root = &mut dx.blocks[0];
+        root.flags |= if root.flags & REFERENCED != 0 {
+            DUP_REF
+        } else {
+            REFERENCED
+        };
+        update_parents(&mut dx.blocks, Kind::Leaf);
+        update_parents(&mut dx.blocks, Kind::Node);
+        let mut bad = false;
+        for (b, d) in dx.blocks.iter().enumerate() {
+            let c = Ctx {
+                dir: dx.ino,
+                num2: b as u64,
+                ..Default::default()
+            };
+            if d.flags & FIRST == 0 && d.min_hash < d.node_min_hash {
+                self.problem(Code::HtreeMinHash, &c)?;
+                bad = true;
+            }
+            if d.kind == Kind::Leaf {
+                let depth = depth_of(&dx.blocks, b);
+                if depth != dx.depth {
+                    let c = Ctx {
+                        num: dx.depth as u64,
+                        ..c.clone()
+                    };
+                    self.problem(Code::HtreeBadDepth, &c)?;
+                    bad = true;
+                }
+            }
+            if b > 0 && d.max_hash > d.node_max_hash {
+                self.problem(Code::HtreeMaxHash, &c)?;
+                bad = true;
+            }
+            if d.flags & REFERENCED == 0 {
+                self.problem(Code::HtreeNotRef, &c)?;
+                bad = true;
+            } else if d.flags & DUP_REF != 0 {
+                self.problem(Code::HtreeDupRef, &c)?;
+                bad = true;
+            }
+        }
+        if bad {
+            let c = Ctx {
+                ino: dx.ino,
+                str1: self.dir_path(dx.ino),
+                ..Default::default()
+            };
+            if self.problem(Code::HtreeClear, &c)? {
+                self.clear_index(dx.ino)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks `code` about directory `dir`'s index; yes clears it.
+    fn clear_index_on(&mut self, dir: u32, code: Code, c: &Ctx) -> Result<Cleared> {
+        let c = Ctx { dir, ..c.clone() };
+        if !self.problem(code, &c)? {
+            return Ok(false);
+        }
+        self.clear_index(dir)?;
+        Ok(true)
+    }
+
+    /// e2fsck's clear_htree: the index flag goes, pass 3A rebuilds.
+    pub fn clear_index(&mut self, dir: u32) -> Result<()> {
+        let mut inode = self.fs.read_inode(dir)?;
+        inode.base.i_flags &= !flags::INDEX;
+        self.write_inode(dir, &inode)?;
+        self.rehash.insert(dir);
+        Ok(())
+    }
+}
+
+/// e2fsck's update_parents: first and last children give their parent
+/// its hash range (and its previous sibling its upper bound).
+fn update_parents(blocks: &mut [DxBlock], kind: Kind) {
+    for b in 0..blocks.len() {
+        let d = blocks[b];
+        if d.kind != kind {
+            continue;
+        }
+        let p = d.parent as usize;
+        if d.flags & FIRST != 0 {
+            blocks[p].min_hash = d.min_hash;
+            let prev = blocks[p].previous as usize;
+            if prev != 0 {
+                blocks[prev].node_max_hash = blocks[p].min_hash;
+            }
+        }
+        if d.flags & LAST != 0 {
+            blocks[p].max_hash = d.max_hash;
+        }
+    }
+}
+
+/// e2fsck's htree_depth: parent links up to the root.
+fn depth_of(blocks: &[DxBlock], mut b: usize) -> u32 {
+    let mut depth = 0;
+    while blocks[b].kind != Kind::Root && depth < MAX_DEPTH {
+        b = blocks[b].parent as usize;
+        depth += 1;
+    }
+    depth
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_follows_parents_and_stops_on_loops() {
+        let mut blocks = vec![DxBlock::default(); 3];
+        blocks[0].kind = Kind::Root;
+        blocks[1].parent = 0;
+        blocks[2].parent = 1;
+        assert_eq!(depth_of(&blocks, 2), 2);
+        blocks[1].parent = 2;
+        assert_eq!(depth_of(&blocks, 2), MAX_DEPTH);
+    }
+}
