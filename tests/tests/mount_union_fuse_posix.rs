@@ -754,7 +754,7 @@ fn in_image(img: &std::path::Path, path: &str) -> bool {
 
 /// `sync` and `dirsync` reach the kernel, and the engine keeps them: after
 /// the engine is killed, every directory change made under dirsync is in
-/// the image, and under sync the data written too.
+/// the image, and under sync the data written and attributes set too.
 #[test]
 fn sync_and_dirsync_changes_survive_a_killed_engine() {
     if skip_without_fuse() {
@@ -802,6 +802,18 @@ fn sync_and_dirsync_changes_survive_a_killed_engine() {
     let opts = super_options_of(&s.mnt);
     assert!(opts.split(',').any(|o| o == "sync"), "{opts}");
     std::fs::write(m.join("made/data"), vec![b'd'; 50_000]).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o640);
+        std::fs::set_permissions(m.join("made/moved"), mode).unwrap();
+    }
+    rustix::fs::setxattr(
+        m.join("made/moved"),
+        "user.kept",
+        b"yes",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     drop(guard);
@@ -813,6 +825,13 @@ fn sync_and_dirsync_changes_survive_a_killed_engine() {
     let e = fs.lookup_entry(made.inode, b"data").unwrap().unwrap();
     let i = fs.read_inode(e.inode).unwrap();
     assert_eq!(fs.read_range(&i, 0, 60_000).unwrap(), vec![b'd'; 50_000]);
+    let e = fs.lookup_entry(made.inode, b"moved").unwrap().unwrap();
+    assert_eq!(fs.read_inode(e.inode).unwrap().mode() & 0o7777, 0o640);
+    let x = fs.list_xattrs(e.inode).unwrap();
+    assert!(
+        x.iter().any(|x| x.name == "user.kept" && x.value == b"yes"),
+        "{x:?}"
+    );
 }
 
 /// A file unlinked while open is on the image's orphan list once synced;

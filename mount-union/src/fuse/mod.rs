@@ -753,7 +753,8 @@ fn open_union(m: &FuseMount) -> Result<Union, String> {
         layers.push(Layer::open(l)?);
     }
     let mut u = Union::new(top, layers).map_err(|e| format!("{}: {e}", m.top.display()))?;
-    u.set_dir_sync(m.flags & (crate::options::ms::DIRSYNC | crate::options::ms::SYNCHRONOUS) != 0);
+    use crate::options::ms;
+    u.set_sync(m.flags & ms::DIRSYNC != 0, m.flags & ms::SYNCHRONOUS != 0);
     Ok(u)
 }
 

@@ -137,6 +137,8 @@ pub struct Union {
     /// Mounted `dirsync` or `sync`: directory changes are on disk before
     /// they are answered (see dir_changed).
     dir_sync: bool,
+    /// Mounted `sync`: attribute changes too (see attr_changed).
+    attr_sync: bool,
 }
 
 /// What setattr changes.
@@ -179,6 +181,7 @@ impl Union {
         Ok(Union {
             layer_ids,
             dir_sync: false,
+            attr_sync: false,
             top,
             layers,
             nodes: Nodes::new(),
@@ -189,12 +192,23 @@ impl Union {
         })
     }
 
-    /// Mounted `dirsync` or `sync`: as the kernel's ext2 writes a
-    /// directory change out before the call returns (IS_DIRSYNC), the
-    /// engine syncs the image after each one. Data written under `sync`
-    /// is synced by the kernel's fsync after each write.
-    pub fn set_dir_sync(&mut self, on: bool) {
-        self.dir_sync = on;
+    /// Mounted `dirsync` (`dirs`) or `sync` (`all`): as the kernel's ext2
+    /// writes a directory change out before the call returns
+    /// (IS_DIRSYNC), the engine syncs the image after each one; under
+    /// `sync` also after attribute and xattr changes (IS_SYNC). Data
+    /// written under `sync` is synced by the kernel's fsync after each
+    /// write.
+    pub fn set_sync(&mut self, dirs: bool, all: bool) {
+        self.dir_sync = dirs || all;
+        self.attr_sync = all;
+    }
+
+    /// An attribute change is done: on disk now under sync.
+    fn attr_changed(&mut self) -> Result<(), Errno> {
+        if self.attr_sync {
+            self.sync()?;
+        }
+        Ok(())
     }
 
     /// A directory change is done: on disk now under dirsync.
@@ -1102,7 +1116,8 @@ impl Union {
             rec.set_time(Stamp::Mtime, m);
         }
         rec.set_time(Stamp::Ctime, now);
-        self.top.write_inode(t, &rec).map_err(from_lib)
+        self.top.write_inode(t, &rec).map_err(from_lib)?;
+        self.attr_changed()
     }
 
     /// fallocate mode 0 allocates (zeroed) blocks and grows the size; the
@@ -1233,7 +1248,8 @@ impl Union {
         }
         let t = self.copy_up(&path)?;
         self.top.set_xattr(t, name, value).map_err(from_lib)?;
-        self.touch_ctime(t)
+        self.touch_ctime(t)?;
+        self.attr_changed()
     }
 
     pub fn removexattr(&mut self, ino: u64, name: &str) -> Result<(), Errno> {
@@ -1250,7 +1266,8 @@ impl Union {
             ext2fs::Error::NotFound(_) => libc::ENODATA,
             e => from_lib(e),
         })?;
-        self.touch_ctime(t)
+        self.touch_ctime(t)?;
+        self.attr_changed()
     }
 
     fn touch_ctime(&mut self, t: u32) -> Result<(), Errno> {
