@@ -4,14 +4,16 @@
 use std::io::Write;
 
 use anyhow::{anyhow, bail, Result};
-use ext2fs::dirent::{ft, BlockCursor, MalformedEntry};
+use std::ops::ControlFlow;
+
+use ext2fs::dirent::{ft, BlockCursor, BlockEntry, MalformedEntry};
 use ext2fs::fs::Filesystem;
 use ext2fs::hash;
 use ext2fs::htree::{self, DxRoot};
 use ext2fs::inode::{flags, Inode};
 use ext2fs::superblock as sbm;
 
-use crate::format::{ls_date, ListItem};
+use crate::format::ls_date;
 use crate::session::{num32_arg, parse_u64, Session, Worded};
 use crate::table::{getopt, usage_check};
 
@@ -27,6 +29,21 @@ pub struct RawEntry {
     pub offset: usize,
 }
 
+impl RawEntry {
+    fn new(e: &BlockEntry<'_>, lblk: u64, pblk: u32) -> Self {
+        RawEntry {
+            inode: e.view.inode,
+            rec_len: e.view.rec_len as u32,
+            file_type: e.view.file_type,
+            name: e.view.name.to_vec(),
+            deleted: e.removed,
+            lblk,
+            pblk,
+            offset: e.view.offset,
+        }
+    }
+}
+
 /// Every entry of a directory block, in order, as the library's cursor
 /// walks it; with `removed`, also the deleted entries still readable in
 /// slack. Entries before a malformed one are kept in `out`.
@@ -38,17 +55,7 @@ fn block_entries(
     out: &mut Vec<RawEntry>,
 ) -> std::result::Result<(), MalformedEntry> {
     for e in BlockCursor::new(buf, removed) {
-        let e = e?;
-        out.push(RawEntry {
-            inode: e.view.inode,
-            rec_len: e.view.rec_len as u32,
-            file_type: e.view.file_type,
-            name: e.view.name.to_vec(),
-            deleted: e.removed,
-            lblk,
-            pblk,
-            offset: e.view.offset,
-        });
+        out.push(RawEntry::new(&e?, lblk, pblk));
     }
     Ok(())
 }
@@ -118,7 +125,12 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
         s.out.write_all(b"\n")?;
         bail!(Worded(format!("{first}: Ext2 inode is not a directory ")));
     }
-    let (entries, stopped) = iterate_entries(fs, &dir_inode, deleted);
+    // What ext2fs_dir_iterate read, up to where it stopped and why.
+    let mut entries = Vec::new();
+    let walked = fs.dir_iterate(dir, deleted, |v| {
+        entries.push(RawEntry::new(&v.entry, v.lblk, v.pblk));
+        ControlFlow::Continue(())
+    });
     let mut text = String::new();
     let mut col = 0usize;
     for e in &entries {
@@ -192,9 +204,9 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
     }
     text.push('\n');
     s.out.write_all(text.as_bytes())?;
-    match stopped {
-        Some(why) => Err(Worded(format!("{first}: {why} ")).into()),
-        None => Ok(()),
+    match walked {
+        Err(why) => Err(Worded(format!("{first}: {} ", why.com_err_text())).into()),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -222,7 +234,8 @@ pub fn pwd(s: &mut Session, args: &[String]) -> Result<()> {
     usage_check(&args[1..], 0, 0, "print_working_directory")?;
     s.fs()?;
     for (label, ino, what) in [("[pwd] ", s.cwd, "cwd"), ("[root]", s.root, "root")] {
-        let path = pathname(s.fs()?, ino, 0).unwrap_or_else(|why| {
+        let path = s.fs()?.get_pathname(ino, 0).unwrap_or_else(|why| {
+            let why = why.com_err_text();
             eprintln!("{}: {why} while trying to get pathname of {what}", args[0]);
             b"NULL".to_vec()
         });
@@ -232,71 +245,6 @@ pub fn pwd(s: &mut Session, args: &[String]) -> Result<()> {
         s.out.write_all(b"\n")?;
     }
     Ok(())
-}
-
-/// ext2fs_get_pathname: the path of `ino` in directory `dir` (of `dir`
-/// itself when `ino` is 0 or `dir`), found by walking '..' up to the
-/// filesystem's root at most 32 levels ("..." past them), `<dir>` for a
-/// non-directory and "???" for a name not found; or com_err's words for
-/// a directory it could not walk.
-pub fn pathname(fs: &Filesystem, dir: u32, ino: u32) -> std::result::Result<Vec<u8>, String> {
-    let ino = if dir == ino { 0 } else { ino };
-    pathname_at(fs, dir, ino, 32)
-}
-
-fn pathname_at(
-    fs: &Filesystem,
-    dir: u32,
-    ino: u32,
-    depth: i32,
-) -> std::result::Result<Vec<u8>, String> {
-    if dir == ino {
-        return Ok(if dir == ext2fs::inode::ROOT_INO {
-            b"/"
-        } else {
-            b"."
-        }
-        .to_vec());
-    }
-    if dir == 0 || depth < 0 {
-        return Ok(b"...".to_vec());
-    }
-    let inode = fs.read_inode(dir).map_err(|e| e.com_err_text())?;
-    if !inode.is_dir() {
-        return Ok(match ino {
-            0 => format!("<{dir}>"),
-            _ => format!("<{dir}>/<{ino}>"),
-        }
-        .into_bytes());
-    }
-    let (entries, stopped) = iterate_entries(fs, &inode, false);
-    let mut parent = 0;
-    let mut name = None;
-    // The walk stops at the entry found (an error further on is not met).
-    for e in entries.iter().filter(|e| e.inode != 0) {
-        if e.name == b".." {
-            parent = e.inode;
-        }
-        if e.inode == ino {
-            name = Some(e.name.clone());
-            break;
-        }
-    }
-    if let (None, Some(why)) = (&name, stopped) {
-        return Err(why);
-    }
-    let parent_name = pathname_at(fs, parent, dir, depth - 1)?;
-    if ino == 0 {
-        return Ok(parent_name);
-    }
-    let mut path = if parent_name.len() > 1 {
-        parent_name
-    } else {
-        Vec::new()
-    };
-    path.push(b'/');
-    path.extend_from_slice(name.as_deref().unwrap_or(b"???"));
-    Ok(path)
 }
 
 pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
@@ -518,15 +466,24 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
         if !i.is_dir() || i.base.i_links_count == 0 || i.base.i_dtime != 0 {
             return Ok(true);
         }
-        let (entries, stopped) = iterate_entries(fs, i, false);
         let mut path: Option<Vec<u8>> = None;
         // The first two entries are '.' and '..', whatever their names.
-        for e in entries.iter().filter(|e| e.inode != 0).skip(2) {
+        let mut position = 0;
+        let walked = fs.dir_iterate(dir, false, |v| {
+            let e = v.entry.view;
+            if e.inode == 0 {
+                return ControlFlow::Continue(());
+            }
+            position += 1;
+            if position <= 2 {
+                return ControlFlow::Continue(());
+            }
             for &w in wanted.iter().filter(|&&w| w == e.inode) {
                 let p = path.get_or_insert_with(|| {
-                    pathname(fs, dir, 0).unwrap_or_else(|why| {
+                    fs.get_pathname(dir, 0).unwrap_or_else(|why| {
                         eprintln!(
-                            "ncheck: {why} while calling ext2fs_get_pathname for inode #{dir}"
+                            "ncheck: {} while calling ext2fs_get_pathname for inode #{dir}",
+                            why.com_err_text()
                         );
                         format!("<{dir}>").into_bytes()
                     })
@@ -534,7 +491,7 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
                 o.extend_from_slice(format!("{w}\t").as_bytes());
                 o.extend_from_slice(p);
                 o.push(b'/');
-                o.extend_from_slice(&e.name);
+                o.extend_from_slice(e.name);
                 if check && e.file_type != 0 {
                     match fs.read_inode(e.inode) {
                         Ok(t) if ext2fs::inode::mode_to_dirent_type(t.mode()) != e.file_type => {
@@ -552,61 +509,21 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
                 names_left -= 1;
             }
             if names_left == 0 {
-                return Ok(false);
+                return ControlFlow::Break(());
             }
+            ControlFlow::Continue(())
+        });
+        // As debugfs: after a failed walk the scan goes on, whatever is
+        // left to find.
+        if let Err(why) = walked {
+            eprintln!(
+                "ncheck: {} while calling ext2_dir_iterate",
+                why.com_err_text()
+            );
+            return Ok(true);
         }
-        if let Some(why) = stopped {
-            eprintln!("ncheck: {why} while calling ext2_dir_iterate");
-        }
-        Ok(true)
+        Ok(names_left != 0)
     });
     s.out.write_all(&o)?;
     scan
-}
-
-/// A directory's entries (with `removed`, the deleted ones still readable
-/// too) as ext2fs_dir_iterate hands them over: every
-/// mapped block (past i_size too) up to the first one it cannot read or
-/// parse, with com_err's words for why it stopped: the block walk's own
-/// last error before that point (an indirect block given up) comes
-/// first, as ext2fs_dir_iterate returns it. A block past the filesystem
-/// is read from the image as libext2fs reads it.
-fn iterate_entries(
-    fs: &Filesystem,
-    inode: &Inode,
-    removed: bool,
-) -> (Vec<RawEntry>, Option<String>) {
-    let (items, walk_errors) = crate::inodes::block_walk(fs, inode);
-    let walk_error = |upto: usize| {
-        walk_errors
-            .iter()
-            .rev()
-            .find(|(at, _)| *at <= upto)
-            .map(|(_, why)| why.clone())
-    };
-    let mut out = Vec::new();
-    let bs = fs.block_size() as usize;
-    for (k, item) in items.iter().enumerate() {
-        let ListItem::Data(l, b) = *item else {
-            continue;
-        };
-        let read = if u64::from(b) < fs.geo().blocks_count {
-            fs.read_block(u64::from(b))
-        } else {
-            let mut buf = vec![0u8; bs];
-            fs.image()
-                .read_at(u64::from(b) * bs as u64, &mut buf)
-                .map(|()| buf)
-        };
-        let stopped = match read {
-            Ok(buf) => block_entries(&buf, removed, l, b, &mut out)
-                .err()
-                .map(|_| "EXT2 directory corrupted".to_string()),
-            Err(e) => Some(e.com_err_text()),
-        };
-        if let Some(why) = stopped {
-            return (out, Some(walk_error(k).unwrap_or(why)));
-        }
-    }
-    (out, walk_error(items.len()))
 }

@@ -77,8 +77,8 @@ where
     Ok(())
 }
 
-/// The block map as list items, in debugfs' order: the library's walk
-/// (block_iterate's: each indirect block before what it maps). Every
+/// The block map as list items, in debugfs' order: the library's
+/// `block_iterate` (each indirect block before what it maps). Every
 /// non-zero pointer is listed whatever the inode's type or the pointer's
 /// value; an indirect block outside the filesystem (or unreadable) ends
 /// its branch and the branches above it, but not the inode's other
@@ -87,71 +87,20 @@ where
 /// up). Inline data and extent trees (ext4; on ext2 only a damaged flag)
 /// list nothing, as there.
 fn block_items(fs: &Filesystem, inode: &Inode) -> Vec<ListItem> {
-    block_walk(fs, inode).0
-}
-
-/// [`block_items`] with the errors ext2fs_block_iterate3 records on the
-/// way: for each indirect block given up, how many items came before it
-/// and com_err's words ("Illegal indirect block found" outside the
-/// filesystem, the read's error otherwise); the walk returns the last.
-pub(crate) fn block_walk(fs: &Filesystem, inode: &Inode) -> (Vec<ListItem>, Vec<(usize, String)>) {
-    use ext2fs::block_map::{BlockKind, Visit};
+    use ext2fs::block_map::BlockKind;
     let mut items = Vec::new();
-    let mut errors = Vec::new();
-    if inode.base.i_flags & (flags::INLINE_DATA | flags::EXTENTS) != 0 {
-        return (items, errors);
-    }
-    let geo = fs.geo();
-    let per = u64::from(geo.block_size / 4);
-    // Where each i_block pointer's range ends, for the count after a
-    // branch is given up.
-    let ends = [12, 12 + per, 12 + per + per * per, u64::MAX];
-    let mut behind = 0u64;
-    // An indirect block read while deciding whether to give it up, for
-    // the walk to take instead of reading it again.
-    let fetched = std::cell::RefCell::new(None::<(u32, Vec<u8>)>);
-    let mut map = inode.base.i_block;
-    let walked = ext2fs::block_map::iterate(
-        &mut map,
-        geo.block_size,
-        |b| {
-            Ok(match fetched.borrow_mut().take() {
-                Some((at, block)) if at == b => Some(block),
-                _ => fs.read_block(u64::from(b)).ok(),
-            })
-        },
-        |p| match p.kind {
-            BlockKind::Data(l) => {
-                items.push(ListItem::Data(l - behind, p.pblk));
-                Visit::Keep
-            }
-            BlockKind::Indirect { level, first } => {
+    // The walk's error ends nothing here: the list is what it reached.
+    fs.block_iterate(inode, |p| {
+        items.push(match p.kind {
+            BlockKind::Data(l) => ListItem::Data(l, p.pblk),
+            BlockKind::Indirect { level, .. } => {
                 let name = ["IND", "DIND", "TIND"][usize::from(level.clamp(1, 3)) - 1];
-                items.push(ListItem::Meta(name, p.pblk));
-                let b = u64::from(p.pblk);
-                let block = if b < geo.blocks_count && p.pblk >= geo.first_data_block {
-                    fs.read_block(b).map_err(|e| e.com_err_text())
-                } else {
-                    Err("Illegal indirect block found".to_string())
-                };
-                match block {
-                    Err(why) => {
-                        errors.push((items.len(), why));
-                        let end = ends.iter().copied().find(|&e| e > first).unwrap_or(first);
-                        behind += end - first;
-                        Visit::Abandon
-                    }
-                    Ok(block) => {
-                        *fetched.borrow_mut() = Some((p.pblk, block));
-                        Visit::Keep
-                    }
-                }
+                ListItem::Meta(name, p.pblk)
             }
-        },
-    );
-    // The reader never fails: an unreadable block is given up above.
-    debug_assert!(walked.is_ok());
-    (items, errors)
+        });
+        std::ops::ControlFlow::Continue(())
+    });
+    items
 }
 
 fn print_xattr(out: &mut String, name: &str, value: &[u8], statfmt: bool) {

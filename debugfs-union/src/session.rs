@@ -265,7 +265,7 @@ impl Session {
                     ))
                 }
                 ext2fs::Error::NotDirectory(_) => said("Ext2 inode is not a directory".into()),
-                other => said(other.to_string()),
+                other => said(other.com_err_text()),
             })
             .map_err(Into::into)
     }

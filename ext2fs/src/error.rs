@@ -46,6 +46,11 @@ pub enum Error {
         blocks: u64,
     },
 
+    /// An indirect block of a block map outside the filesystem
+    /// (libext2fs' EXT2_ET_BAD_IND_BLOCK): the walk gives its branch up.
+    #[error("indirect block {0} is outside the filesystem")]
+    IllegalIndirectBlock(u32),
+
     /// An inode number 0 or past s_inodes_count.
     #[error("inode {ino} is outside the filesystem ({inodes} inodes)")]
     InodeOutOfRange {
@@ -365,7 +370,8 @@ impl std::fmt::Display for BitmapKind {
 
 impl Error {
     /// The error as e2fsprogs' com_err words it for the errors every tool
-    /// meets when opening a filesystem, so that our tools' messages read
+    /// meets when opening a filesystem or walking a directory, so that our
+    /// tools' messages read
     /// like e2fsprogs'; other errors keep their own text.
     pub fn com_err_text(&self) -> String {
         const SHORT_READ: &str = "Attempt to read block from filesystem resulted in short read";
@@ -375,6 +381,11 @@ impl Error {
                 structure: Structure::Superblock,
                 ..
             } => "The ext2 superblock is corrupt".into(),
+            Error::Corrupt {
+                structure: Structure::Directory { .. },
+                ..
+            } => "EXT2 directory corrupted".into(),
+            Error::IllegalIndirectBlock(_) => "Illegal indirect block found".into(),
             Error::Truncated { .. } => SHORT_READ.into(),
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
                 SHORT_READ.into()

@@ -24,6 +24,7 @@ mod alloc;
 mod bmap;
 mod create;
 mod dir;
+mod dir_iterate;
 mod dx;
 mod fileio;
 mod flush;
@@ -37,6 +38,7 @@ mod union;
 mod xattrs;
 
 pub use dir::validate_name;
+pub use dir_iterate::DirVisit;
 pub use namei::MAX_NESTED_LINKS;
 pub use pathname::PATHNAME_MAX_DEPTH;
 

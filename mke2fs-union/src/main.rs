@@ -956,14 +956,11 @@ fn proceed_question() -> Result<()> {
 /// Asks before overwriting an existing filesystem, like mke2fs: only when
 /// someone is at a terminal to answer.
 fn check_existing(device: &Path, offset: u64) -> Result<()> {
-    let Ok(img) = Image::open_read_only(device) else {
+    // The library's probe: where the superblock is and what it holds.
+    let Ok(file) = std::fs::File::open(device) else {
         return Ok(());
     };
-    let mut buf = vec![0u8; 1024];
-    if img.read_at(offset + 1024, &mut buf).is_err() {
-        return Ok(());
-    }
-    let Ok(sb) = Superblock::from_bytes(&buf) else {
+    let Ok(sb) = Superblock::probe(&file, device, offset) else {
         return Ok(());
     };
     if !cli_common::interactive() {

@@ -213,8 +213,8 @@ pub fn debugfs_requests(r: &mut Lcg, img: &Path) -> Vec<String> {
     reqs
 }
 
-/// Each request run alone with -R by both debugfs; outputs identical,
-/// and files `dump` wrote identical.
+/// Each request run alone with -R (one of several lines with -f) by both
+/// debugfs; outputs identical, and files `dump` wrote identical.
 pub fn debugfs_differences(
     tools: &Tools,
     img: &Path,
@@ -226,7 +226,16 @@ pub fn debugfs_differences(
     for req in requests {
         let _ = std::fs::remove_file(o.join("dumped"));
         let _ = std::fs::remove_file(r.join("dumped"));
-        let args = ["-R", req.as_str(), "test.img"];
+        // A request of several lines is a script (-f): requests that
+        // depend on each other, as `cd` then `pwd`.
+        let args = if req.contains('\n') {
+            for dir in [&o, &r] {
+                std::fs::write(dir.join("script"), format!("{req}\n")).expect("script");
+            }
+            ["-f", "script", "test.img"]
+        } else {
+            ["-R", req.as_str(), "test.img"]
+        };
         let ours = run_in(&o, &tools.program(true, "debugfs"), &args);
         let real = run_in(&r, &tools.program(false, "debugfs"), &args);
         compare(&format!("debugfs -R '{req}'"), &ours, &real, &mut d);

@@ -141,6 +141,98 @@ fn paths_resolve_and_print_like_debugfs() {
     );
 }
 
+/// Paths through directories e2fsprogs still walks: one with a data block
+/// outside the filesystem (names before it are found, the rest end in a
+/// short read), one whose indirect block is outside ("Illegal indirect
+/// block found" once its direct blocks are read) and one with a malformed
+/// entry ("EXT2 directory corrupted"), looked up, listed, named by
+/// pwd and ncheck, and a path deeper than get_pathname's 32 levels.
+#[test]
+fn paths_through_damaged_directories_answer_like_debugfs() {
+    use ext2fs::fs::Filesystem;
+    use integration_tests::damage::run_debugfs_w;
+    use integration_tests::real_mkfs;
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let name = |i: usize| format!("entry-with-a-name-long-enough-to-fill-blocks-{i:03}");
+    // /far: about ten blocks of entries; /many: more than twelve, so an
+    // indirect block; each with a subdirectory and a file in it.
+    for (dir, count) in [("far", 150), ("many", 300)] {
+        let d = src.join(dir);
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("sub/x"), b"x").unwrap();
+        for i in 0..count {
+            std::fs::write(d.join(name(i)), b"").unwrap();
+        }
+    }
+    let mut deep = src.join("deep");
+    for i in 1..=36 {
+        deep.push(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let img = t.path().join("paths.img");
+    real_mkfs(&img, &["-b", "1024", "-d", src.to_str().unwrap()], "8M");
+    for edit in [
+        "sif /far block[2] 99999999",
+        "sif /many block[IND] 99999999",
+        "mkdir /bad",
+        "mkdir /bad/sub",
+        "write /etc/hostname /bad/x",
+        // The last entry's rec_len (at 40: '.', '..' and "sub" take 36
+        // bytes) made odd.
+        "zap_block -f /bad -o 40 -l 1 -p 3 0",
+    ] {
+        run_debugfs_w(&img, edit);
+    }
+    // The damage is there (debugfs -w does not say when an edit fails).
+    let fs = Filesystem::open(&img, &Default::default()).unwrap();
+    let block_of = |path: &str, k: usize| {
+        let ino = fs.namei(2, path).unwrap();
+        fs.read_inode(ino).unwrap().base.i_block[k]
+    };
+    assert_eq!(block_of("/far", 2), 99999999);
+    assert_eq!(block_of("/many", 12), 99999999);
+    assert!(matches!(
+        fs.dir_iterate(fs.namei(2, "/bad").unwrap(), false, |_| {
+            std::ops::ControlFlow::Continue(())
+        }),
+        Err(ext2fs::Error::Corrupt { .. })
+    ));
+    let below = deep.strip_prefix(&src).unwrap().display().to_string();
+    let mut requests: Vec<String> = [
+        "ls /far",
+        "ls -l /far",
+        "ls -d /many",
+        "ls -p /many",
+        "ls /bad",
+        "stat /far/sub/x",
+        "stat /many/sub/x",
+        "stat /bad/sub",
+        "stat /bad/x",
+        "testi /far/nowhere",
+        "ncheck 12 13 14 15 16 17 18 19 20",
+        "cd /far/sub\npwd",
+        "cd /many/sub\npwd",
+        "cd /bad/sub\npwd",
+        "cd /bad\npwd",
+    ]
+    .iter()
+    .map(|r| r.to_string())
+    .collect();
+    for i in [0, 40, 80, 149, 299] {
+        requests.push(format!("testi /far/{}", name(i)));
+        requests.push(format!("testi /many/{}", name(i)));
+    }
+    let deep_ino = fs.namei(2, &format!("/{below}")).unwrap();
+    requests.push(format!("cd /{below}\npwd"));
+    requests.push(format!("ncheck {deep_ino}"));
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    assert_same_answers(&img, &requests);
+}
+
 /// The real mke2fs's 1 KiB-block image of `size` in `dir`, with a small
 /// tree (/d, /d/e, /d/e/f) and then each debugfs -w edit of `edits`.
 fn edited_image(

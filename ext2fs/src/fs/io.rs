@@ -39,6 +39,24 @@ impl Filesystem {
         Ok(buf)
     }
 
+    /// Reads one block wherever its number points, as libext2fs' block
+    /// reads do: past the end of the filesystem from the image (past the
+    /// image's end, a short read). For walks that must fail where
+    /// e2fsprogs' fail, not earlier.
+    pub(super) fn read_block_anywhere(&self, block: u64) -> Result<Vec<u8>> {
+        if block < self.geo.blocks_count {
+            return self.read_block(block);
+        }
+        let bs = self.geo.block_size as u64;
+        let mut buf = vec![0u8; bs as usize];
+        let at = block.checked_mul(bs).ok_or(Error::BlockOutOfRange {
+            block,
+            blocks: self.geo.blocks_count,
+        })?;
+        self.image.read_at(at, &mut buf)?;
+        Ok(buf)
+    }
+
     /// Writes whole blocks starting at `block` (through the cache when on);
     /// `NotWholeBlocks` or `BlockOutOfRange` otherwise.
     pub fn write_block(&mut self, block: u64, data: &[u8]) -> Result<()> {

@@ -1,6 +1,8 @@
 //! Pathnames and tree walks: resolving a path (namei.c), visiting every entry
 //! below a directory, and the bounded read-everything sweep.
 
+use std::ops::ControlFlow;
+
 use super::Filesystem;
 use crate::dirent::DirEntry;
 use crate::inode::ROOT_INO;
@@ -95,8 +97,11 @@ impl Filesystem {
         self.open_namei(root, dir, &target, true, links + 1)
     }
 
-    /// ext2fs_lookup for namei: the inode of `name` in `dir`. Entries
-    /// without an inode do not count (a union entry is named as such).
+    /// ext2fs_lookup for namei: the inode of `name` in `dir`, searched in
+    /// directory order as libext2fs searches (no index; the walk's reads
+    /// and errors are [`Filesystem::dir_iterate`]'s, and it stops at the
+    /// first entry of that name). Entries without an inode do not count
+    /// (a union entry is named as such).
     fn lookup_component(&self, dir: u32, name: &[u8]) -> Result<u32> {
         let lossy = || String::from_utf8_lossy(name).into_owned();
         if name.is_empty() {
@@ -106,13 +111,23 @@ impl Filesystem {
             }
             return Err(Error::NotFound(lossy()));
         }
-        match self.lookup_entry(dir, name)? {
-            Some(e) if e.inode != 0 => Ok(e.inode),
-            Some(e) if e.is_whiteout() || e.is_fallthru() => Err(Error::UnionEntryInPath {
+        let wh = self.whiteout_feature();
+        let mut found = None;
+        self.dir_iterate(dir, false, |v| {
+            let e = v.entry.view;
+            if e.in_use(wh) && e.name == name {
+                found = Some((e.inode, e.file_type));
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })?;
+        match found {
+            Some((ino, _)) if ino != 0 => Ok(ino),
+            Some((_, file_type)) => Err(Error::UnionEntryInPath {
                 name: lossy(),
-                file_type: e.file_type,
+                file_type,
             }),
-            _ => Err(Error::NotFound(lossy())),
+            None => Err(Error::NotFound(lossy())),
         }
     }
 

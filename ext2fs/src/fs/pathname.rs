@@ -3,9 +3,9 @@
 //! child's name in its parent, as the disk says at that moment. Tools add
 //! their own markers and printing; the walk and its depth rule are here.
 
+use std::ops::ControlFlow;
+
 use super::Filesystem;
-use crate::block_map::{self, Visit};
-use crate::dirent::BlockCursor;
 use crate::inode::ROOT_INO;
 use crate::{Error, Result};
 
@@ -26,9 +26,9 @@ impl Filesystem {
     /// the path holds libext2fs' markers: "..." where no '..' leads on or
     /// past [`PATHNAME_MAX_DEPTH`] levels, "???" for a name its parent
     /// does not list, "<dir>" or "<dir>/<ino>" where `dir` is not a
-    /// directory. An inode out of range, an unreadable or out-of-range
-    /// directory block, or a malformed entry is an error (e2fsck prints
-    /// "???" for it).
+    /// directory. An inode out of range, or what ends a directory's walk
+    /// ([`Filesystem::dir_iterate`]) before the name sought, is an error
+    /// (e2fsck prints "???" for it).
     pub fn get_pathname(&self, dir: u32, ino: u32) -> Result<Vec<u8>> {
         let ino = if dir == ino { 0 } else { ino };
         self.pathname_below(dir, ino, PATHNAME_MAX_DEPTH)
@@ -61,55 +61,30 @@ impl Filesystem {
         Ok(path)
     }
 
-    /// dir_iterate of `dir` as get_pathname_proc uses it: every block the
-    /// map lists (an indirect block met twice is not read again), the
-    /// last '..' seen and the first name of `ino`, stopping there.
+    /// dir_iterate of `dir` as get_pathname_proc uses it: the last '..'
+    /// seen and the first name of `ino`, stopping there (an error further
+    /// on is not met; one the walk met before it still counts).
     fn search_dir(&self, dir: u32, ino: u32) -> Result<Search> {
-        let inode = self.read_inode(dir)?;
-        if !inode.is_dir() {
-            return Ok(Search::NotDir);
-        }
-        let (first, count) = (self.geo.first_data_block as u64, self.geo.blocks_count);
-        let mut bad = None;
-        let mut data = Vec::new();
-        let mut i_block = inode.base.i_block;
-        let read = |b: u32| self.read_block(b as u64).map(Some);
-        block_map::iterate(&mut i_block, self.geo.block_size, read, |p| {
-            if (p.pblk as u64) < first || p.pblk as u64 >= count {
-                bad = Some(p.pblk as u64);
-                return Visit::Stop;
+        let (mut parent, mut name) = (0, None);
+        let walked = self.dir_iterate(dir, false, |v| {
+            let e = v.entry.view;
+            if e.inode == 0 {
+                return ControlFlow::Continue(());
             }
-            if p.is_data() && !p.repeat {
-                data.push(p.pblk as u64);
+            if e.name == b".." {
+                parent = e.inode;
             }
-            Visit::Keep
-        })?;
-        if let Some(block) = bad {
-            return Err(Error::BlockOutOfRange {
-                block,
-                blocks: count,
-            });
-        }
-        let mut parent = 0;
-        for b in data {
-            let buf = self.read_block(b)?;
-            for e in BlockCursor::new(&buf, false) {
-                let e = e.map_err(|m| m.error(&buf, dir, b))?.view;
-                if e.inode == 0 {
-                    continue;
-                }
-                if e.name == b".." {
-                    parent = e.inode;
-                }
-                if e.inode == ino {
-                    return Ok(Search::Found {
-                        parent,
-                        name: Some(e.name.to_vec()),
-                    });
-                }
+            if e.inode == ino {
+                name = Some(e.name.to_vec());
+                return ControlFlow::Break(());
             }
+            ControlFlow::Continue(())
+        });
+        match walked {
+            Err(Error::NotDirectory(_)) => Ok(Search::NotDir),
+            Err(e) => Err(e),
+            Ok(()) => Ok(Search::Found { parent, name }),
         }
-        Ok(Search::Found { parent, name: None })
     }
 }
 
