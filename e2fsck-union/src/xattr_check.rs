@@ -69,8 +69,10 @@ impl Checker {
         };
         regions.take(0, XattrHeader::SIZE);
         let mut off = XattrHeader::SIZE;
-        while off + 4 <= buf.len() && buf[off..off + 4] != [0; 4] {
-            let name_len = buf[off] as usize;
+        while !xattr::table_ends_at(&buf, off) {
+            let Some(name_len) = xattr::entry_name_len(&buf, off) else {
+                break;
+            };
             if !regions.take(off, rounded(name_len + xattr::ENTRY_HEADER)) {
                 if self.problem(Code::EaAllocCollision, &c)? {
                     return Ok(EaBlock::Clear);
@@ -86,7 +88,9 @@ impl Checker {
                 }
                 break;
             }
-            let name = &buf[off + xattr::ENTRY_HEADER..off + xattr::ENTRY_HEADER + name_len];
+            let Some(name) = xattr::entry_name(&buf, off, &entry) else {
+                break;
+            };
             if entry.value_inum == 0 {
                 let offs = entry.value_offs as usize;
                 let size = entry.value_size as usize;

@@ -155,6 +155,27 @@ pub fn entry_header(buf: &[u8], off: usize) -> Option<EntryHeader> {
     })
 }
 
+/// Whether an entry table ends at `off`: the zero word after its last
+/// entry (EXT2_EXT_IS_LAST_ENTRY), or fewer than four bytes left.
+pub fn table_ends_at(buf: &[u8], off: usize) -> bool {
+    off.checked_add(4)
+        .and_then(|end| buf.get(off..end))
+        .is_none_or(|w| w == [0; 4])
+}
+
+/// The name length of the entry at `off` (e_name_len, its first byte:
+/// readable where the rest of the header may not be), None past `buf`.
+pub fn entry_name_len(buf: &[u8], off: usize) -> Option<usize> {
+    buf.get(off).map(|&n| n as usize)
+}
+
+/// The name of the entry at `off` with header `h`, None where it runs
+/// off `buf`.
+pub fn entry_name<'a>(buf: &'a [u8], off: usize, h: &EntryHeader) -> Option<&'a [u8]> {
+    let at = off.checked_add(ENTRY_HEADER)?;
+    buf.get(at..at.checked_add(h.name_len as usize)?)
+}
+
 /// What a field-by-field walk of an entry table finds at each step
 /// (debugfs' raw dump with `idump -x`/`bd -x`), damaged tables included.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -576,6 +597,23 @@ pub fn split_for_inode(attrs: &[Xattr], ibody_len: usize) -> (Vec<Xattr>, Vec<Xa
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_checker_reads_names_and_the_table_end_without_overrunning() {
+        let block = build_block(&[x("user.ab", b"v")], 1024, 1).unwrap();
+        let off = XattrHeader::SIZE;
+        assert!(!table_ends_at(&block, off));
+        assert_eq!(entry_name_len(&block, off), Some(2));
+        let h = entry_header(&block, off).unwrap();
+        assert_eq!(entry_name(&block, off, &h), Some(&b"ab"[..]));
+        let next = off + (ENTRY_HEADER + 2).next_multiple_of(4);
+        assert!(table_ends_at(&block, next));
+        // Near the end: too short for a word, a header or a name.
+        assert!(table_ends_at(&block, 1022));
+        assert_eq!(entry_name_len(&block, 1024), None);
+        let long = EntryHeader { name_len: 200, ..h };
+        assert_eq!(entry_name(&block, 900, &long), None);
+    }
 
     fn x(name: &str, value: &[u8]) -> Xattr {
         Xattr {
