@@ -1112,7 +1112,26 @@ impl Checker {
     /// after the passes.
     pub fn check_resize_inode_early(&mut self) -> Result<()> {
         let ino = inode::RESIZE_INO;
+        let sb = *self.fs.sb();
+        if sb.has_compat(compat::RESIZE_INODE)
+            && sb.has_incompat(ext2fs::features::incompat::META_BG)
+            && self.problem(Code::DisableResizeInode, &Ctx::default())?
+        {
+            self.fs
+                .update_superblock(|sb| sb.s_feature_compat &= !compat::RESIZE_INODE);
+            self.fs.set_reserved_gdt_blocks(0);
+        }
         let has_feature = self.fs.sb().has_compat(compat::RESIZE_INODE);
+        let reserved = self.fs.sb().s_reserved_gdt_blocks;
+        if !has_feature && reserved != 0 {
+            let c = Ctx {
+                num: reserved as u64,
+                ..Default::default()
+            };
+            if self.problem(Code::NonzeroReservedGdt, &c)? {
+                self.fs.set_reserved_gdt_blocks(0);
+            }
+        }
         // Its inode table being relocated: e2fsck recreates it silently.
         if crate::super_check::inode_table_unreadable(&self.fs, self.fs.geo().inode_group(ino))
             .is_some()
@@ -1122,7 +1141,8 @@ impl Checker {
         }
         let inode = self.fs.read_inode(ino)?;
         if !has_feature {
-            let empty = inode.base.i_block.iter().all(|&b| b == 0) && inode.base.i_mode == 0;
+            // e2fsck looks at the block map only.
+            let empty = inode.base.i_block.iter().all(|&b| b == 0);
             if !empty && self.problem(Code::ResizeInodeNoFeature, &Ctx::ino(ino))? {
                 self.write_inode(ino, &Inode::new(inode.size))?;
             }
@@ -1146,12 +1166,14 @@ impl Checker {
 
     /// The resize inode in pass 1: only its double-indirect block is its
     /// own; the reserved descriptor blocks it lists are marked as metadata.
-    /// Without the feature, or when cleared before pass 1 to be recreated,
-    /// it holds nothing to claim.
+    /// When cleared before pass 1 to be recreated, it holds nothing to
+    /// claim.
     fn check_resize_inode(&mut self, inode: &mut Inode) -> Result<()> {
         let ino = inode::RESIZE_INO;
         Self::set_ino(&mut self.used, ino, true);
-        if !self.fs.sb().has_compat(compat::RESIZE_INODE) || self.recreate_resize {
+        // Without the feature its double-indirect block is still claimed
+        // (e2fsck's check_blocks treats inode 7 alike either way).
+        if self.recreate_resize {
             return Ok(());
         }
         let map = blocks::legal_blocks(&self.fs, inode);

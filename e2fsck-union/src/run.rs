@@ -511,6 +511,7 @@ fn run_passes(
         ck.fs.flush()?;
     }
     ck.check_future_times(opts.force, ck.clock_sane)?;
+    ck.add_dirhash_hint()?;
     if let Some(code) = skip_if_clean(ck, opts) {
         return Ok(Some(code));
     }
@@ -617,8 +618,8 @@ fn report_time(on: bool, what: &str, t: Instant) {
 
 /// e2fsck's check_if_skip: a clean, not overdue filesystem is left alone
 /// unless -f.
-fn skip_if_clean(ck: &Checker, opts: &Options) -> Option<u8> {
-    let sb = ck.fs.sb();
+fn skip_if_clean(ck: &mut Checker, opts: &Options) -> Option<u8> {
+    let sb = *ck.fs.sb();
     let dev = ck.ask.device.clone();
     // A repair in the superblock check goes on to a full check, without
     // a reason; a repair refused counts as errors (e2fsck's valid flag).
@@ -629,6 +630,8 @@ fn skip_if_clean(ck: &Checker, opts: &Options) -> Option<u8> {
         Some("contains a file system with errors".to_string())
     } else if sb.s_state & STATE_VALID == 0 {
         Some("was not cleanly unmounted".to_string())
+    } else if !opts.force && ck.backup_differs() {
+        Some("primary superblock features different from backup".to_string())
     } else if sb.s_max_mnt_count as i16 > 0 && sb.s_mnt_count >= sb.s_max_mnt_count {
         Some(format!(
             "has been mounted {} times without being checked",
@@ -654,6 +657,8 @@ fn skip_if_clean(ck: &Checker, opts: &Options) -> Option<u8> {
             None
         }
         None => {
+            ck.sum_free_counts();
+            let sb = ck.fs.sb();
             let used_inodes = sb.s_inodes_count - sb.s_free_inodes_count;
             let used_blocks = sb.s_blocks_count - sb.s_free_blocks_count;
             say!(

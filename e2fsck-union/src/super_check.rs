@@ -5,8 +5,8 @@ use anyhow::Result;
 use ext2fs::features::{compat, incompat};
 use ext2fs::fs::Filesystem;
 use ext2fs::group_desc::GroupDesc;
-use ext2fs::inode;
 use ext2fs::layout::Geometry;
+use ext2fs::superblock::{FLAGS_SIGNED_HASH, FLAGS_TEST_FILESYS, FLAGS_UNSIGNED_HASH};
 
 use crate::ask::Stop;
 use crate::checker::Checker;
@@ -447,6 +447,19 @@ impl Checker {
         {
             self.fs
                 .update_superblock(|sb| sb.s_uuid = ext2fs::uuid::random_v4());
+            // The backups carry the new UUID too.
+            self.fs.set_primary_only(false);
+        }
+        // e2fsck clears the test_fs flag where ext4 can mount the
+        // filesystem instead of ext4dev (not a change it marks).
+        if !self.read_only()
+            && self.fs.sb().s_flags & FLAGS_TEST_FILESYS != 0
+            && ext4_available()
+            && self.problem(Code::ClearTestfsFlag, &Ctx::default())?
+        {
+            self.fs
+                .update_superblock(|sb| sb.s_flags &= !FLAGS_TEST_FILESYS);
+            self.fs.set_primary_only(false);
         }
         let sb = *self.fs.sb();
         if sb.s_rev_level == 0
@@ -549,6 +562,99 @@ impl Checker {
             }
         }
         Ok(())
+    }
+
+    /// e2fsck's dirhash hint: an indexed filesystem that does not say
+    /// whether its name hashes take characters as signed or unsigned gets
+    /// the signedness of e2fsck's own platform's `char`, as libext2fs
+    /// would hash them (signed on x86, unsigned on arm and others).
+    pub fn add_dirhash_hint(&mut self) -> Result<()> {
+        let sb = self.fs.sb();
+        if self.read_only()
+            || !sb.has_compat(compat::DIR_INDEX)
+            || sb.s_flags & (FLAGS_SIGNED_HASH | FLAGS_UNSIGNED_HASH) != 0
+        {
+            return Ok(());
+        }
+        self.ask.notice(Code::DirhashHint, &Ctx::default());
+        let flag = if std::ffi::c_char::MIN != 0 {
+            FLAGS_SIGNED_HASH
+        } else {
+            FLAGS_UNSIGNED_HASH
+        };
+        self.fs.update_superblock(|sb| sb.s_flags |= flag);
+        self.ask.changed = true;
+        Ok(())
+    }
+
+    /// The free counts of a clean filesystem whose check is skipped: the
+    /// superblock's totals are set from the group descriptors' (kernels
+    /// keep only those exact), quietly under preen and never with -n.
+    pub fn sum_free_counts(&mut self) {
+        if self.read_only() {
+            return;
+        }
+        let groups = self.fs.groups();
+        let inodes: u64 = groups.iter().map(|g| g.bg_free_inodes_count as u64).sum();
+        let blocks: u64 = groups.iter().map(|g| g.bg_free_blocks_count as u64).sum();
+        let sb = *self.fs.sb();
+        if sb.s_free_inodes_count as u64 != inodes {
+            let c = Ctx {
+                num: sb.s_free_inodes_count as u64,
+                num2: inodes,
+                ..Default::default()
+            };
+            self.ask.notice(Code::FreeInodeCount, &c);
+            self.fs
+                .update_superblock(|sb| sb.s_free_inodes_count = inodes as u32);
+        }
+        if sb.s_free_blocks_count as u64 != blocks {
+            let c = Ctx {
+                num: sb.s_free_blocks_count as u64,
+                num2: blocks,
+                ..Default::default()
+            };
+            self.ask.notice(Code::FreeBlockCount, &c);
+            self.fs
+                .update_superblock(|sb| sb.s_free_blocks_count = blocks as u32);
+        }
+    }
+
+    /// e2fsck's check_backup_super_block: whether the first readable
+    /// backup superblock disagrees with the primary on the features (but
+    /// those the kernel sets in the primary alone), the size, the inode
+    /// count or the UUID. Asked only while the backups are to be left
+    /// alone, of a writable filesystem.
+    pub fn backup_differs(&self) -> bool {
+        use ext2fs::features::ro_compat;
+        use ext2fs::superblock::Superblock;
+        const RO_COMPAT_IGNORE: u32 =
+            ro_compat::LARGE_FILE | ro_compat::DIR_NLINK | ro_compat::ORPHAN_PRESENT;
+        const INCOMPAT_IGNORE: u32 = incompat::EXTENTS | incompat::RECOVER;
+        if self.read_only() || !self.fs.primary_only() {
+            return false;
+        }
+        let geo = self.fs.geo();
+        let sb = self.fs.sb();
+        for g in (1..geo.group_count).filter(|&g| geo.has_super(g)) {
+            let Ok(block) = self.fs.read_block(geo.group_first_block(g)) else {
+                continue;
+            };
+            let Ok(backup) = Superblock::from_bytes(&block[..1024.min(block.len())]) else {
+                continue;
+            };
+            if backup.s_rev_level > 1 || backup.s_log_block_size > 6 || backup.inode_size() < 128 {
+                continue;
+            }
+            return sb.s_feature_compat != backup.s_feature_compat
+                || (sb.s_feature_incompat ^ backup.s_feature_incompat) & !INCOMPAT_IGNORE != 0
+                || (sb.s_feature_ro_compat ^ backup.s_feature_ro_compat) & !RO_COMPAT_IGNORE != 0
+                || sb.s_blocks_count != backup.s_blocks_count
+                || sb.s_blocks_count_hi != backup.s_blocks_count_hi
+                || sb.s_inodes_count != backup.s_inodes_count
+                || sb.s_uuid != backup.s_uuid;
+        }
+        false
     }
 
     /// e2fsck's uninit checks of one descriptor: without uninit_bg or
@@ -676,62 +782,31 @@ impl Checker {
         }
         None
     }
+}
 
-    /// Releases the inodes on the orphan list (deleted or truncated while
-    /// open when the filesystem went down).
-    pub fn release_orphans(&mut self) -> Result<()> {
-        let mut ino = self.fs.sb().s_last_orphan;
-        if ino == 0 || self.read_only() {
-            return Ok(());
-        }
-        let first_ino = self.fs.sb().first_ino();
-        let mut seen = std::collections::HashSet::new();
-        while ino != 0 {
-            if ino < first_ino || ino > self.inodes_count || !seen.insert(ino) {
-                self.problem(Code::OrphanListBad, &Ctx::ino(ino))?;
-                break;
-            }
-            let mut rec = self.fs.read_inode(ino)?;
-            let next = rec.base.i_dtime;
-            let clear = rec.base.i_links_count == 0;
-            let c = Ctx {
-                ino,
-                num: rec.uid() as u64,
-                num2: rec.gid() as u64,
-                mode: rec.mode(),
-                blk: rec.size(),
-                str1: if clear { "Clearing" } else { "Truncating" }.into(),
-                ..Default::default()
-            };
-            self.problem(Code::OrphanInode, &c)?;
-            if clear {
-                if self.fs.has_block_map(&rec) {
-                    for p in crate::blocks::legal_blocks(&self.fs, &rec).blocks {
-                        self.fs.mark_block(p.pblk as u64, false)?;
-                    }
-                }
-                self.fs.mark_inode(ino, false, rec.is_dir())?;
-                rec.base.i_dtime = self.now;
-                rec.base.i_blocks = 0;
-                rec.base.i_block = [0; 15];
-                rec.set_size(0);
-            } else {
-                let size = rec.size();
-                if self.fs.has_block_map(&rec) {
-                    // Free every block past i_size: present the inode as
-                    // larger so the library's truncate releases them.
-                    let bs = self.fs.block_size() as u64;
-                    rec.set_size(crate::pass1::max_file_size(bs));
-                    self.fs.truncate(ino, &mut rec, size)?;
-                }
-                rec = self.fs.read_inode(ino)?;
-                rec.base.i_dtime = 0;
-            }
-            self.write_inode(ino, &rec)?;
-            ino = next;
-        }
-        self.fs.update_superblock(|sb| sb.s_last_orphan = 0);
-        let _ = inode::ROOT_INO;
-        Ok(())
-    }
+/// Whether the running kernel has ext4, built in or as a module (e2fsck's
+/// fs_proc_check and check_for_modules: /proc/filesystems, then the
+/// module list of the running release).
+fn ext4_available() -> bool {
+    let listed = std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split_whitespace().last() == Some("ext4"))
+    });
+    listed || ext4_module_listed()
+}
+
+fn ext4_module_listed() -> bool {
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let deps = format!("/lib/modules/{}/modules.dep", release.trim());
+    let Ok(text) = std::fs::read_to_string(deps) else {
+        return false;
+    };
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .any(|(path, _)| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            name.strip_suffix(".ko").unwrap_or(name) == "ext4"
+        })
 }

@@ -112,6 +112,9 @@ pub mod ro_compat {
     pub const SHARED_BLOCKS: u32 = 0x4000;
     /// verity: fs-verity files.
     pub const VERITY: u32 = 0x8000;
+    /// orphan_present: the orphan file holds inodes (ext4; set by the
+    /// kernel in the primary superblock only).
+    pub const ORPHAN_PRESENT: u32 = 0x1_0000;
 }
 
 /// One named feature flag.

@@ -110,11 +110,10 @@ impl Geometry {
             inode_size,
             group_count,
             desc_blocks: group_count.div_ceil(desc_per_block.max(1)),
-            reserved_gdt_blocks: if sb.has_compat(compat::RESIZE_INODE) {
-                sb.s_reserved_gdt_blocks as u32
-            } else {
-                0
-            },
+            // Reserved whatever the features say, as libext2fs lays
+            // groups out (a checker reports the count without the
+            // resize inode, and the blocks stay taken until it is fixed).
+            reserved_gdt_blocks: sb.s_reserved_gdt_blocks as u32,
             inode_table_blocks: sb.s_inodes_per_group.div_ceil(inodes_per_block.max(1)),
             features: sb.features(),
             backup_bgs: sb.s_backup_bgs,

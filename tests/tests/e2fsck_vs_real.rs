@@ -1080,3 +1080,197 @@ fn superblock_damage_is_handled_as_e2fsck_does() {
         }
     }
 }
+
+/// One superblock edit for `superblock_hints_and_counts_as_e2fsck`.
+struct Pass0Case<'a> {
+    what: &'static str,
+    mkfs: &'static [&'static str],
+    size: &'static str,
+    /// (byte offset, bytes) written over the real mke2fs's image.
+    pokes: &'a [(u64, &'a [u8])],
+    /// The runs compared with the real e2fsck.
+    runs: &'static [&'static [&'static str]],
+    /// (run, text its output must contain).
+    says: &'static [(&'static [&'static str], &'static str)],
+}
+
+/// The pass-0 problems of e2fsck's check_super_block, check_if_skip and
+/// check_resize_inode that e2fsck-union once did not report
+/// (PR_0_DIRHASH_HINT, PR_0_CLEAR_TESTFS_FLAG, PR_0_FREE_INODE_COUNT,
+/// PR_0_FREE_BLOCK_COUNT, PR_0_NONZERO_RESERVED_GDT_BLOCKS,
+/// PR_0_DISABLE_RESIZE_INODE, and the backup comparison that forces a
+/// check): ours answers each run as the real e2fsck (stdout and exit
+/// code), and after our -fy the real e2fsck -fn finds nothing.
+#[test]
+fn superblock_hints_and_counts_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    const FORCED: &[&[&str]] = &[&["-fn"], &["-fy"], &["-p"], &["-fp"]];
+    let cases = [
+        Pass0Case {
+            what: "no dirhash signedness in s_flags (PR_0_DIRHASH_HINT)",
+            mkfs: &[],
+            size: "8M",
+            pokes: &[(primary(0x160), &[0; 4])],
+            runs: FORCED,
+            says: &[
+                (&["-fy"], "Adding dirhash hint to filesystem.\n\n"),
+                (&["-p"], "test.img: Adding dirhash hint to filesystem.\n"),
+            ],
+        },
+        Pass0Case {
+            what: "test_fs flag (PR_0_CLEAR_TESTFS_FLAG where ext4 is available)",
+            mkfs: &[],
+            size: "8M",
+            pokes: &[(primary(0x160), &[5, 0, 0, 0])],
+            runs: FORCED,
+            says: &[],
+        },
+        Pass0Case {
+            what: "superblock free counts off from the groups' (PR_0_FREE_*_COUNT)",
+            mkfs: &[],
+            size: "8M",
+            pokes: &[(primary(0x0C), &[16, 0, 0, 0]), (primary(0x10), &[16, 0, 0, 0])],
+            runs: &[&["-y"], &["-p"], &["-n"]],
+            says: &[(
+                &["-y"],
+                "Setting free inodes count to 2037 (was 16)\nSetting free blocks count to 7630 (was 16)\ntest.img: clean",
+            )],
+        },
+        Pass0Case {
+            what: "reserved GDT blocks without resize_inode (PR_0_NONZERO_RESERVED_GDT_BLOCKS)",
+            mkfs: &["-b", "1024"],
+            size: "20M",
+            // compat: ext_attr, dir_index, no resize_inode.
+            pokes: &[(primary(0x5C), &[0x28])],
+            runs: FORCED,
+            says: &[
+                (&["-fn"], "Filesystem does not have resize_inode enabled, but s_reserved_gdt_blocks\nis 79; should be zero.  Fix? no\n"),
+                (&["-p"], "primary superblock features different from backup, check forced.\n"),
+            ],
+        },
+        Pass0Case {
+            what: "resize_inode with meta_bg (PR_0_DISABLE_RESIZE_INODE)",
+            mkfs: &["-b", "1024", "-O", "meta_bg,^resize_inode"],
+            size: "20M",
+            pokes: &[(primary(0x5C), &[0x38])],
+            runs: FORCED,
+            says: &[(&["-fy"], "Resize_inode and meta_bg features are enabled. Those features are\nnot compatible. Resize inode should be disabled.  Fix? yes\n")],
+        },
+    ];
+    for case in cases {
+        let t = tempfile::tempdir().unwrap();
+        let img = t.path().join("damaged.img");
+        real_mkfs(&img, case.mkfs, case.size);
+        for (at, bytes) in case.pokes {
+            poke(&img, *at, bytes);
+        }
+        for args in case.runs {
+            let run_dir = t.path().join(args.concat());
+            std::fs::create_dir(&run_dir).unwrap();
+            let (oc, os, rc, rs) = both_in(&run_dir, &img, args);
+            assert_eq!(
+                (oc, &os),
+                (rc, &rs),
+                "{}, {args:?}: ours (left) and e2fsck (right) differ",
+                case.what
+            );
+            for (run, text) in case.says {
+                if run == args {
+                    assert!(os.contains(text), "{}, {args:?}:\n{os}", case.what);
+                }
+            }
+            if oc < 4 && args.contains(&"-fy") {
+                assert_real_fsck_clean(&run_dir.join("ours/test.img"));
+            }
+        }
+    }
+}
+
+/// The orphan list as e2fsck's release_orphan_inodes walks it: a head or
+/// link outside the inode range (PR_0_ORPHAN_ILLEGAL_HEAD_INODE,
+/// PR_0_ORPHAN_ILLEGAL_INODE), a block outside the filesystem or already
+/// free in the bitmap (PR_0_ORPHAN_ILLEGAL_BLOCK_NUM,
+/// PR_0_ORPHAN_ALREADY_CLEARED_BLOCK, for data and indirect blocks), an
+/// indirect block the iterator refuses, a list on a filesystem with
+/// errors, and lists released whole. Each stops the walk where e2fsck
+/// stops it, leaving what was freed so far, and forces the full check:
+/// -fy and -fp answer as the real e2fsck, whose -fn then finds ours clean.
+#[test]
+fn orphan_list_problems_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // 20 blocks of 1 KiB: blocks 562-573, the indirect block 574, 575-582.
+    let data = t.path().join("data.bin");
+    std::fs::write(
+        &data,
+        (0..20_000u32)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let two = format!(
+        "write {} f\nwrite {} g\nsif f links_count 0\nssv last_orphan 12\n",
+        data.display(),
+        data.display()
+    );
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "released",
+            "sif f dtime 13\nsif g size 3000\n",
+            "Truncating orphaned inode 13 (uid=0, gid=0, mode=0100644, size=3000)\n",
+        ),
+        (
+            "illegal head",
+            "ssv last_orphan 5\n",
+            "Illegal orphaned inode 5 in superblock.\n",
+        ),
+        (
+            "illegal link",
+            "sif f dtime 99999\n",
+            "Illegal inode 99999 in orphaned inode list.\n",
+        ),
+        (
+            "illegal block",
+            "sif f block[3] 99999999\n",
+            "Illegal block #3 (99999999) found in orphaned inode 12.\n",
+        ),
+        (
+            "cleared block",
+            "freeb 565\n",
+            "Already cleared block #3 (565) found in orphaned inode 12.\n",
+        ),
+        (
+            "cleared indirect",
+            "sif f links_count 1\nsif f size 3000\nfreeb 574\n",
+            "Already cleared indirect block (574) found in orphaned inode 12.\n",
+        ),
+        (
+            "illegal indirect",
+            "sif f block[IND] 99999999\n",
+            "Clearing orphaned inode 12",
+        ),
+        (
+            "errors",
+            "ssv state 2\n",
+            "Deleted inode 12 has zero dtime.  FIXED.",
+        ),
+    ];
+    for (what, edit, says) in cases {
+        let img = edited_image(
+            t.path(),
+            &format!("{what}.img"),
+            &["-b", "1024"],
+            &format!("{two}{edit}"),
+        );
+        for args in [&["-fy"][..], &["-fp"]] {
+            let (_, os) = repaired_alike(t.path(), &img, args);
+            if args == ["-fp"] {
+                assert!(os.contains(says), "{what}:\n{os}");
+            }
+        }
+    }
+}

@@ -26,6 +26,12 @@ impl Filesystem {
         self.primary_only = on;
     }
 
+    /// Whether `flush` will leave the backups alone (see
+    /// [`Filesystem::set_primary_only`]).
+    pub fn primary_only(&self) -> bool {
+        self.primary_only
+    }
+
     /// Writes bitmaps of changed groups, the descriptor table and the
     /// superblock, with their backups (s_block_group_nr set in each copy)
     /// unless `set_primary_only`.

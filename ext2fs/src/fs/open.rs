@@ -128,6 +128,15 @@ impl Filesystem {
         self.geo = Geometry::from_superblock(&self.sb);
     }
 
+    /// Sets s_reserved_gdt_blocks and derives the layout again (the
+    /// reserved blocks after each descriptor table are no longer
+    /// metadata): a checker's repair of a count kept without the resize
+    /// inode, or of the resize inode given up under meta_bg.
+    pub fn set_reserved_gdt_blocks(&mut self, blocks: u16) {
+        self.update_superblock(|sb| sb.s_reserved_gdt_blocks = blocks);
+        self.geo = Geometry::from_superblock(&self.sb);
+    }
+
     /// The group geometry derived from the superblock at open.
     pub fn geo(&self) -> &Geometry {
         &self.geo
