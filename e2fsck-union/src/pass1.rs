@@ -1173,12 +1173,19 @@ impl Checker {
         Self::set_ino(&mut self.used, ino, true);
         // Without the feature its double-indirect block is still claimed
         // (e2fsck's check_blocks treats inode 7 alike either way).
-        if self.recreate_resize {
+        // e2fsck walks no map of an inode whose mode has none (not a
+        // directory, regular file or slow symlink: mode 0 included).
+        let mapped = matches!(inode.mode() & 0o170000, 0o040000 | 0o100000 | 0o120000)
+            && self.fs.has_block_map(inode);
+        let unmapped = !self.fs.sb().has_compat(compat::RESIZE_INODE) && !mapped;
+        if self.recreate_resize || unmapped {
             return Ok(());
         }
         let map = blocks::legal_blocks(&self.fs, inode);
         let dind = inode.base.i_block[inode::DIND_BLOCK] as u64;
-        self.mark_found(dind);
+        if map.blocks.iter().any(|p| p.pblk as u64 == dind) {
+            self.mark_found(dind);
+        }
         // Its other blocks are metadata (reserved descriptor blocks), but
         // they count in i_blocks and its size must cover them.
         let n = map.blocks.len() as u64;
