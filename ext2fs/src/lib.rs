@@ -17,6 +17,7 @@ pub mod features;
 pub mod foreign;
 pub mod fs;
 pub mod group_desc;
+mod group_tables;
 pub mod hash;
 pub mod htree;
 pub mod image;

@@ -312,7 +312,7 @@ pub fn plan(p: &Params) -> Result<Plan> {
         set_c_string(&mut sb.s_volume_name, &p.label);
         set_c_string(&mut sb.s_last_mounted, &p.last_mounted);
         let geo = Geometry::from_superblock(&sb);
-        let mut groups = layout_groups(&geo, p.stride);
+        let mut groups = crate::group_tables::place(&geo, sb.s_raid_stride as u32)?;
         if p.inode_tables_zeroed {
             for gd in &mut groups {
                 gd.bg_flags |= group_desc::BG_INODE_ZEROED;
@@ -327,47 +327,6 @@ pub fn plan(p: &Params) -> Result<Plan> {
 pub fn resize_inode_needs_large_file(bs: u32) -> bool {
     let apb = bs as u64 / 4;
     (apb * apb + apb + inode::NDIR_BLOCKS as u64) * bs as u64 > 0x7fff_ffff
-}
-
-/// Places each group's bitmaps and inode table like
-/// ext2fs_allocate_group_table (no flex_bg): right after the group's
-/// superblock backup and descriptor blocks, or spread by the RAID stride.
-fn layout_groups(geo: &Geometry, stride: u32) -> Vec<GroupDesc> {
-    (0..geo.group_count)
-        .map(|g| {
-            let first = geo.group_first_block(g);
-            let last = geo.group_last_block(g);
-            let meta_end = geo.group_metadata_range(g).end.max(first);
-            let itb = geo.inode_table_blocks as u64;
-            let (bb, it) = if stride == 0 {
-                (meta_end, meta_end + 2)
-            } else {
-                // ext2fs_allocate_group_table with a stride: the bitmaps
-                // move by stride*group past where the table would be.
-                let s0 = meta_end + itb;
-                let span = last.saturating_sub(s0) + 1;
-                let mut start = s0 + (stride as u64 * g as u64) % span;
-                if start >= last {
-                    start = first;
-                }
-                let bb = start.max(meta_end);
-                // The table takes the first free run from the group start.
-                let it = if bb < meta_end + itb {
-                    bb + 2
-                } else {
-                    meta_end
-                };
-                (bb, it)
-            };
-            let ib = bb + 1;
-            GroupDesc {
-                bg_block_bitmap: bb as u32,
-                bg_inode_bitmap: ib as u32,
-                bg_inode_table: it as u32,
-                ..Default::default()
-            }
-        })
-        .collect()
 }
 
 /// Blocks of lost+found: at least 16 KiB and two blocks, within the 12

@@ -512,15 +512,15 @@ fn run(cli: &Cli) -> Result<()> {
     {
         bail!("reserved online resize blocks not supported on non-sparse filesystem");
     }
-    // Our refusal of features we cannot make comes after mke2fs' own
-    // checks, so that those read as mke2fs words them.
+    // Our refusal of features we cannot make waits for the end of
+    // mke2fs' own option checks, so that those read as mke2fs words them.
     let bad = mkfs::ext4_only(&features);
-    if !bad.is_empty() {
-        bail!(
+    let ext4_refusal = (!bad.is_empty()).then(|| {
+        format!(
             "{} cannot be used: mke2fs-union makes ext2 filesystems, and these are ext3/ext4 features",
             bad.join(", ")
-        );
-    }
+        )
+    });
     if features.incompat & incompat::WHITEOUT != 0 {
         if asked_filetype_off {
             bail!("the whiteout feature needs filetype; -O whiteout,^filetype is not possible");
@@ -679,7 +679,15 @@ fn run(cli: &Cli) -> Result<()> {
         super_only: cli.super_only,
     };
     let root_owner = (params.root_uid, params.root_gid);
-    let plan = match mkfs::plan(&params) {
+    let planned = mkfs::plan(&params);
+    // mke2fs' last option check is the inode tables' size; what
+    // ext2fs_initialize refuses comes after it, and after our refusal.
+    if let Some(r) = ext4_refusal {
+        if !matches!(planned, Err(ext2fs::Error::InodeTablesTooBig { .. })) {
+            bail!(r);
+        }
+    }
+    let plan = match planned {
         Ok(p) => p,
         // ext2fs_initialize's own failures, worded as mke2fs reports them.
         Err(e @ (ext2fs::Error::TooManyInodes | ext2fs::Error::TooSmall)) => {

@@ -361,3 +361,81 @@ fn non_sparse_resize_refusal_comes_before_our_sparse_super2_refusal() {
     )
     .assert_same(false);
 }
+
+/// Differential seed 20261130 case 501 and seed 556 case 305: with
+/// -E stride the bitmaps of group g go stride*g past the end of where
+/// the inode table would be, wrapping within the group, and the table
+/// takes the first free run from the group's start (around the bitmaps
+/// when they landed there); ours approximated the search.
+#[test]
+fn stride_places_bitmaps_as_ext2fs_allocate_group_table() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for (args, size) in [
+        (
+            vec![
+                "-t",
+                "ext2",
+                "-O",
+                "^large_file,large_file",
+                "-i",
+                "2048",
+                "-m",
+                "4",
+            ]
+            .into_iter()
+            .chain(["-g", "560", "-o", "FreeBSD", "-E", "stride=11"])
+            .collect::<Vec<_>>(),
+            "831764k",
+        ),
+        (
+            vec!["-t", "ext2", "-r", "0", "-g", "872", "-E", "stride=42"],
+            "40203k",
+        ),
+        // Small groups: the offset wraps, bitmaps at the group's end.
+        (
+            vec!["-b", "1024", "-g", "256", "-N", "64", "-E", "stride=200"],
+            "2M",
+        ),
+        (vec!["-b", "1024", "-E", "stride=8191"], "20M"),
+        (
+            vec![
+                "-O",
+                "meta_bg,^resize_inode",
+                "-g",
+                "1024",
+                "-E",
+                "stride=7",
+            ],
+            "64M",
+        ),
+        (vec!["-b", "2048", "-g", "2048", "-E", "stride=1500"], "30M"),
+    ] {
+        Case::new(&args, Some(size)).assert_same(true);
+    }
+}
+
+/// Differential seed 556 case 294: mke2fs warns about 128-byte inodes and
+/// then refuses inode tables too big for the filesystem; ours refused
+/// sparse_super2 (which it cannot make) before either.
+#[test]
+fn option_checks_come_before_our_ext4_feature_refusal() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    Case::new(
+        &[
+            "-t",
+            "ext2",
+            "-I",
+            "128",
+            "-O",
+            "^dir_index,sparse_super2",
+            "-N",
+            "19036",
+        ],
+        Some("1904k"),
+    )
+    .assert_same(false);
+}
