@@ -8,7 +8,7 @@ use ext2fs::features::ro_compat;
 use ext2fs::fs::Filesystem;
 use ext2fs::group_desc::BG_BLOCK_UNINIT;
 
-use crate::session::{block_arg, num_arg, Session};
+use crate::session::{num_arg, Session};
 use crate::table::{getopt, usage_check};
 
 /// Whether a block is in use. A group whose block bitmap was never
@@ -48,25 +48,44 @@ fn block_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
     if op != Op::Test {
         s.fs_rw()?;
     }
-    let fs = s.fs_mut()?;
-    let first = block_arg(fs, &rest[0])?;
+    // debugfs refuses block 0 only; a block past the bitmap gets
+    // libext2fs's warning and reads as free.
+    let first = num_arg("block number", &rest[0])?;
+    if first == 0 {
+        bail!("Invalid block number 0");
+    }
     let count = match rest.get(1) {
         Some(c) => num_arg("count", c)?,
         None => 1,
     };
-    if count == 0 || first + count > fs.geo().blocks_count {
-        bail!("Invalid block count {count}");
-    }
+    let device = s.device.clone().unwrap_or_default();
+    let fs = s.fs_mut()?;
+    let range = fs.geo().first_data_block as u64..fs.geo().blocks_count;
+    let outside = |call: &str, b: u64| {
+        eprintln!("Illegal block number passed to ext2fs_{call}_block_bitmap #{b} for block bitmap for {device}")
+    };
     let mut o = String::new();
-    for b in first..first + count {
-        let used = block_in_use(fs, b)?;
+    for b in first..first.saturating_add(count) {
+        let inside = range.contains(&b);
+        let used = if inside {
+            block_in_use(fs, b)?
+        } else {
+            outside("test", b);
+            false
+        };
         match op {
             Op::Test => o.push_str(&format!(
                 "Block {b} {}\n",
                 if used { "marked in use" } else { "not in use" }
             )),
             Op::Set if used => eprintln!("{}: Warning: block {b} already set", args[0]),
-            Op::Clear if !used => eprintln!("{}: Warning: block {b} already clear", args[0]),
+            Op::Clear if !used => {
+                eprintln!("{}: Warning: block {b} already clear", args[0]);
+                if !inside {
+                    outside("unmark", b);
+                }
+            }
+            Op::Set if !inside => outside("mark", b),
             // As debugfs: the bit alone, the free counts untouched.
             Op::Set => fs.set_block_bit(b, true)?,
             Op::Clear => fs.set_block_bit(b, false)?,

@@ -309,15 +309,6 @@ pub fn num32_arg(what: &str, s: &str) -> Result<u32> {
     u32::try_from(n).map_err(|_| anyhow!("Bad {what} - {s}"))
 }
 
-/// A block number inside the filesystem.
-pub fn block_arg(fs: &Filesystem, s: &str) -> Result<u64> {
-    let b = num_arg("block number", s)?;
-    if b == 0 || b >= fs.geo().blocks_count {
-        bail!("Invalid block number {b}");
-    }
-    Ok(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
