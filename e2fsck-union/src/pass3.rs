@@ -531,7 +531,8 @@ impl Checker {
         let n = out.len();
         self.fs.write_dir_blocks(dir, &out, false)?;
         if n > 1 && self.fs.sb().has_compat(ext2fs::features::compat::DIR_INDEX) {
-            self.fs.index_directory(dir)?;
+            // e2fsck's indexed_dir_slack_percentage default: leaves 80 % full.
+            self.fs.index_directory_with_slack(dir, bs * 20 / 100)?;
         }
         self.refresh_dir_blocks(dir)?;
         Ok(())

@@ -271,6 +271,26 @@ pub fn build(
     seed: &[u32; 4],
     s_flags: u32,
 ) -> Result<Vec<Vec<u8>>> {
+    build_with_slack(
+        dir, parent, filetype, entries, block_size, version, seed, s_flags, 0,
+    )
+}
+
+/// [`build`] leaving room in the leaves: a leaf is closed once fewer than
+/// `slack` bytes remain after an entry (e2fsck's rehash keeps
+/// indexed_dir_slack_percentage, 20 % of a block, for later inserts).
+#[allow(clippy::too_many_arguments)]
+pub fn build_with_slack(
+    dir: u32,
+    parent: u32,
+    filetype: bool,
+    entries: &[NewEntry],
+    block_size: usize,
+    version: u8,
+    seed: &[u32; 4],
+    s_flags: u32,
+    slack: usize,
+) -> Result<Vec<Vec<u8>>> {
     let eff = crate::hash::effective_version(version, s_flags);
     let mut hashed = Vec::with_capacity(entries.len());
     for e in entries {
@@ -299,6 +319,10 @@ pub fn build(
         cur.push(DirEntry::new(e.inode, t, &e.name));
         used += need;
         prev_hash = Some(*h);
+        if block_size - used < slack {
+            leaves.push((first_hash, std::mem::take(&mut cur)));
+            used = 0;
+        }
     }
     if !cur.is_empty() || leaves.is_empty() {
         leaves.push((first_hash, cur));
@@ -419,6 +443,27 @@ mod tests {
             // Index hashes increase.
             let hs: Vec<u32> = root.index.entries.iter().map(|e| e.hash).collect();
             assert!(hs.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+
+    #[test]
+    fn slack_leaves_room_in_every_leaf_but_the_last() {
+        let seed = [1, 2, 3, 4];
+        let es = names(2000);
+        let full = build(2, 2, true, &es, 1024, 1, &seed, 0).unwrap();
+        let roomy = build_with_slack(2, 2, true, &es, 1024, 1, &seed, 0, 204).unwrap();
+        assert!(roomy.len() > full.len());
+        check_all_found(&roomy, &es, &seed);
+        let leaves = &roomy[1..roomy.len() - 1];
+        for (i, b) in leaves.iter().enumerate() {
+            let names: usize = dirent::parse_block(b, 2, i as u64 + 1)
+                .unwrap()
+                .iter()
+                .map(|e| dirent::rec_len_for(e.name.len()))
+                .sum();
+            // Closed as soon as fewer than 204 bytes were left.
+            assert!(1024 - names < 204, "leaf {i}: {names} bytes of names");
+            assert!(1024 - names + dirent::rec_len_for(30) >= 204);
         }
     }
 

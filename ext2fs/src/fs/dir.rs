@@ -288,6 +288,12 @@ impl Filesystem {
     /// directory), with the superblock's default hash and seed. Needs
     /// dir_index.
     pub fn index_directory(&mut self, dir: u32) -> Result<()> {
+        self.index_directory_with_slack(dir, 0)
+    }
+
+    /// [`Self::index_directory`] with `slack` bytes left free at the end
+    /// of each leaf (see [`htree::build_with_slack`]).
+    pub fn index_directory_with_slack(&mut self, dir: u32, slack: usize) -> Result<()> {
         if !self.sb.has_compat(crate::features::compat::DIR_INDEX) {
             return Err(Error::MissingFeature("dir_index"));
         }
@@ -313,7 +319,7 @@ impl Filesystem {
             })
             .collect();
         let version = self.sb.s_def_hash_version;
-        let blocks = htree::build(
+        let blocks = htree::build_with_slack(
             dir,
             parent,
             self.filetype_feature(),
@@ -322,6 +328,7 @@ impl Filesystem {
             version,
             &self.sb.s_hash_seed,
             self.sb.s_flags,
+            slack,
         )?;
         self.write_dir_blocks(dir, &blocks, true)
     }
