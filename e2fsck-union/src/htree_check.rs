@@ -118,14 +118,7 @@ impl Checker {
                     ..Default::default()
                 };
                 self.problem(Code::HtreeBadNode, &c)?;
-                let c = Ctx {
-                    ino: dx.ino,
-                    str1: self.dir_path(dx.ino),
-                    ..Default::default()
-                };
-                if self.problem(Code::HtreeClear, &c)? {
-                    self.clear_index(dx.ino)?;
-                }
+                self.ask_clear_index(dx.ino)?;
                 return Ok(true);
             }
             dx.version = hash::effective_version(version, self.fs.sb().s_flags);
@@ -290,14 +283,20 @@ impl Checker {
             }
         }
         if bad {
-            let c = Ctx {
-                ino: dx.ino,
-                str1: self.dir_path(dx.ino),
-                ..Default::default()
-            };
-            if self.problem(Code::HtreeClear, &c)? {
-                self.clear_index(dx.ino)?;
-            }
+            self.ask_clear_index(dx.ino)?;
+        }
+        Ok(())
+    }
+
+    /// PR_2_HTREE_CLEAR for the whole index of `dir`.
+    fn ask_clear_index(&mut self, dir: u32) -> Result<()> {
+        let c = Ctx {
+            ino: dir,
+            str1: self.dir_path(dir),
+            ..Default::default()
+        };
+        if self.problem(Code::HtreeClear, &c)? {
+            self.clear_index(dir)?;
         }
         Ok(())
     }
