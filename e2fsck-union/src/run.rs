@@ -152,13 +152,7 @@ fn refuse_unsupported(o: &Options) -> Result<()> {
 fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(Filesystem, u64)> {
     let preen = opts.preen || opts.auto;
     let first = open_with_backups(opts, device, write, false, ask);
-    let corrupt = matches!(
-        &first,
-        Err(ext2fs::Error::Corrupt {
-            structure: ext2fs::Structure::Superblock,
-            ..
-        })
-    );
+    let corrupt = matches!(&first, Err(e) if superblock_corrupt(e));
     if !corrupt {
         return first.map_err(|e| open_error(e, device, preen));
     }
@@ -200,13 +194,7 @@ fn open_with_backups(
         Ok(fs) => crate::super_check::check_desc(fs),
         Err(_) => None,
     };
-    let primary_bad = matches!(
-        &first,
-        Err(ext2fs::Error::Corrupt {
-            structure: ext2fs::Structure::Superblock,
-            ..
-        } | ext2fs::Error::BadMagic(_))
-    );
+    let primary_bad = matches!(&first, Err(e) if superblock_corrupt(e) || matches!(e, ext2fs::Error::BadMagic(_)));
     if preen || (!primary_bad && reason.is_none()) {
         return first.map(|f| (f, 0));
     }
@@ -292,8 +280,51 @@ fn check_mount(device: &str, write: bool) -> Result<()> {
     Ok(())
 }
 
+/// Features e2fsck 1.47 does not know either: its print_unsupp_features,
+/// then fatal_error's words (exit 8).
+fn newer_version_needed(device: &str, unknown: &str) -> anyhow::Error {
+    eprintln!("{device} has unsupported feature(s): {unknown}");
+    eprintln!("e2fsck: Get a newer version of e2fsck!");
+    Stop::Fatal.into()
+}
+
+/// Features e2fsck checks but this checker does not (docs/compat.md).
+fn refuse_features(device: &str, names: &str) -> anyhow::Error {
+    anyhow!(
+        "{device} has unsupported feature(s): {names}\n{} checks ext2 filesystems \
+(with the union whiteout feature); use e2fsck for ext3/ext4",
+        prog()
+    )
+}
+
+/// libext2fs's EXT2_ET_CORRUPT_SUPERBLOCK, after which e2fsck tries the
+/// backups and then the superblock despite errors; a revision too high
+/// (EXT2_ET_REV_TOO_HIGH) is not one.
+fn superblock_corrupt(e: &ext2fs::Error) -> bool {
+    matches!(
+        e,
+        ext2fs::Error::Corrupt {
+            structure: ext2fs::Structure::Superblock,
+            kind,
+            ..
+        } if !matches!(kind, ext2fs::CorruptKind::Revision(_))
+    )
+}
+
 fn open_error(e: ext2fs::Error, device: &str, preen: bool) -> anyhow::Error {
     match &e {
+        ext2fs::Error::UnsupportedFeatures(names) => {
+            let sb = std::fs::File::open(device)
+                .ok()
+                .and_then(|f| ext2fs::superblock::Superblock::probe(&f, Path::new(device), 0).ok());
+            return match sb
+                .as_ref()
+                .and_then(crate::super_check::unknown_to_e2fsprogs)
+            {
+                Some(unknown) => newer_version_needed(device, &unknown),
+                None => refuse_features(device, names),
+            };
+        }
         ext2fs::Error::Mounted { .. } => {
             say!("{device} is mounted.");
             return anyhow!("Cannot continue, aborting.\n");
@@ -316,6 +347,20 @@ Filesystem mounted or opened exclusively by another program?"
             "Could this be a zero-length partition?\n".to_string()
         }
         // e2fsck's PR_0_SB_CORRUPT, after the device's name when preening.
+        ext2fs::Error::Corrupt {
+            structure: ext2fs::Structure::Superblock,
+            kind: ext2fs::CorruptKind::Revision(_),
+            ..
+        } => format!(
+            "The filesystem revision is apparently too high for this version of e2fsck.\n\
+(Or the filesystem superblock is corrupt)\n\n{}{}",
+            if preen {
+                format!("{device}: ")
+            } else {
+                String::new()
+            },
+            crate::problem::lookup(Code::SbCorrupt).message
+        ),
         ext2fs::Error::Corrupt {
             structure: ext2fs::Structure::Superblock,
             ..
@@ -411,12 +456,22 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         })?;
         fs.attach_undo(log);
     }
+    // Messages name the filesystem as e2fsck does: -N, else its volume
+    // label, else the path given.
+    let label = fs.sb().label();
+    let name = match &opts.device_name {
+        Some(n) => n.as_str(),
+        None if !label.is_empty() => label.as_str(),
+        None => device,
+    };
+    if let Some(unknown) = crate::super_check::unknown_to_e2fsprogs(fs.sb()) {
+        // Once opened, the filesystem is not yet valid to e2fsck.
+        let _ = newer_version_needed(device, &unknown);
+        say!("\n{name}: ********** WARNING: Filesystem still has errors **********\n");
+        return Ok(exit::ERROR | exit::UNCORRECTED);
+    }
     if let Some(names) = crate::super_check::unsupported_features(&fs) {
-        bail!(
-            "{device} has unsupported feature(s): {names}\n{} checks ext2 filesystems \
-(with the union whiteout feature); use e2fsck for ext3/ext4",
-            prog()
-        );
+        return Err(refuse_features(device, &names));
     }
     if backup != 0 && write {
         // The primary copies are rewritten from the backup at the end.
@@ -462,14 +517,6 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         None
     } else {
         Some(fs.sb().s_blocks_per_group as u64 + fs.sb().s_first_data_block as u64)
-    };
-    // Messages name the filesystem as e2fsck does: -N, else its volume
-    // label, else the path given.
-    let label = fs.sb().label();
-    let name = match &opts.device_name {
-        Some(n) => n.as_str(),
-        None if !label.is_empty() => label.as_str(),
-        None => device,
     };
     let mut taken = std::mem::replace(ask, Asker::new(ask.mode, device));
     taken.device = name.to_string();

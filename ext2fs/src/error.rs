@@ -379,6 +379,11 @@ impl Error {
             Error::BadMagic(_) => "Bad magic number in super-block".into(),
             Error::Corrupt {
                 structure: Structure::Superblock,
+                kind: CorruptKind::Revision(_),
+                ..
+            } => "Filesystem revision too high".into(),
+            Error::Corrupt {
+                structure: Structure::Superblock,
                 ..
             } => "The ext2 superblock is corrupt".into(),
             Error::Corrupt {

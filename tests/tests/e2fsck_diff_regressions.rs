@@ -355,3 +355,30 @@ fn unreadable_block_bitmap_has_no_padding() {
     debugfs_w(&img, "set_bg 0 block_bitmap 537001986");
     same_as_real(&img);
 }
+
+#[test]
+fn revision_and_unknown_features_are_refused_first() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // A revision too high: no backup is tried ("apparently too high"),
+    // even with other superblock values corrupt as well. Incompat bits
+    // e2fsprogs does not know (casefold, which it knows, is not named):
+    // "Get a newer version of e2fsck!", before any corrupt value.
+    // Once opened (an unknown compat bit), the filesystem is not yet
+    // valid: "still has errors", exit 12.
+    for (edit, corrupt) in [
+        ("ssv rev_level 811", true),
+        ("ssv feature_incompat 0x2e0002", true),
+        ("ssv feature_compat 0x80000", false),
+    ] {
+        let img = image(&t, &["-b", "1024"], "8M");
+        debugfs_w(&img, edit);
+        if corrupt {
+            // s_log_groups_per_flex (superblock byte 0x174) past 31.
+            poke(&img, 1024 + 0x174, &[40]);
+        }
+        same_as_real(&img);
+    }
+}

@@ -32,10 +32,14 @@ impl Filesystem {
             ),
             Some(blk) => probe_backup(&image, blk, opts.block_size)?,
         };
-        if opts.ignore_sb_errors {
-            sb.validate_geometry()?;
-        } else {
-            sb.validate()?;
+        // ext2fs_open2's order: the revision and the features are refused
+        // before any other value is judged.
+        if sb.s_rev_level > crate::superblock::DYNAMIC_REV {
+            return Err(Error::corrupt(
+                Structure::Superblock,
+                0,
+                CorruptKind::Revision(sb.s_rev_level),
+            ));
         }
         let unknown = sb.s_feature_incompat & !SUPPORTED_INCOMPAT;
         if unknown != 0 && !opts.force {
@@ -45,6 +49,11 @@ impl Filesystem {
             }
             .names();
             return Err(Error::UnsupportedFeatures(names.join(" ")));
+        }
+        if opts.ignore_sb_errors {
+            sb.validate_geometry()?;
+        } else {
+            sb.validate()?;
         }
         let geo = Geometry::from_superblock(&sb);
         // The descriptor table goes with the superblock copy it came with.
