@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use ext2fs::dirent::{self, ft};
 use ext2fs::hash;
+use ext2fs::htree::{self, DX_BLOCK_MASK};
 use ext2fs::inode::flags;
 
 use crate::checker::Checker;
@@ -21,9 +22,6 @@ const REFERENCED: u8 = 1;
 const DUP_REF: u8 = 2;
 const FIRST: u8 = 4;
 const LAST: u8 = 8;
-
-/// The block-number bits of an index entry (EXT4_DX_BLOCK_MASK).
-const BLOCK_MASK: u32 = 0x0fff_ffff;
 
 /// Depth walks stop here, as e2fsck's htree_depth (a parent loop).
 const MAX_DEPTH: u32 = 32000;
@@ -99,12 +97,18 @@ impl Checker {
         b.kind = Kind::Leaf;
         b.min_hash = u32::MAX;
         b.max_hash = 0;
-        let le32 = |o: usize| u32::from_le_bytes(buf[o..o + 4].try_into().unwrap());
-        let le16 = |o: usize| u16::from_le_bytes(buf[o..o + 2].try_into().unwrap()) as usize;
         if lblk == 0 {
             b.kind = Kind::Root;
             b.flags |= FIRST | LAST;
-            let (reserved, version, info_len, levels) = (le32(24), buf[28], buf[29], buf[30]);
+            let info = htree::raw_root_info(buf);
+            let (reserved, version, info_len, levels) = info.map_or((1, 0, 0, 0), |i| {
+                (
+                    i.reserved_zero,
+                    i.hash_version,
+                    i.info_length,
+                    i.indirect_levels,
+                )
+            });
             if (reserved != 0 || info_len < 8 || levels >= 2)
                 && self.clear_index_on(dx.ino, Code::HtreeRootInvalid, &Ctx::default())?
             {
@@ -123,14 +127,15 @@ impl Checker {
             }
             dx.version = hash::effective_version(version, self.fs.sb().s_flags);
             dx.depth = levels as u32 + 1;
-            return self.parse_int_node(dx, lblk, buf, 24 + info_len as usize);
+            return self.parse_int_node(dx, lblk, buf, htree::ROOT_INFO_OFFSET + info_len as usize);
         }
         let first = dirent::iter_block(buf).next();
         if first.is_some_and(|d| d.inode == 0 && d.rec_len == bs && d.name.is_empty())
-            && le16(8) == (bs - 8) / 8
+            && htree::raw_count_limit(buf, htree::NODE_ENTRIES_OFFSET)
+                .is_some_and(|cl| cl.limit == htree::node_limit(bs))
         {
             b.kind = Kind::Node;
-            return self.parse_int_node(dx, lblk, buf, 8);
+            return self.parse_int_node(dx, lblk, buf, htree::NODE_ENTRIES_OFFSET);
         }
         let seed = self.fs.sb().s_hash_seed;
         for de in dirent::iter_block(buf) {
@@ -157,16 +162,14 @@ impl Checker {
         at: usize,
     ) -> Result<Cleared> {
         let bs = buf.len();
-        let le32 = |o: usize| u32::from_le_bytes(buf[o..o + 4].try_into().unwrap());
-        let le16 = |o: usize| u16::from_le_bytes(buf[o..o + 2].try_into().unwrap()) as usize;
-        if at + 8 > bs {
+        let Some(cl) = htree::raw_count_limit(buf, at).filter(|_| at + 8 <= bs) else {
             return self.clear_index_on(dx.ino, Code::HtreeBadLimit, &Ctx::default());
-        }
+        };
         let node = Ctx {
             num2: lblk as u64,
             ..Default::default()
         };
-        let (limit, mut count) = (le16(at), le16(at + 2));
+        let (limit, mut count) = (cl.limit as usize, cl.count as usize);
         let expect = (bs - at) / 8;
         if limit != expect {
             let c = Ctx {
@@ -187,12 +190,13 @@ impl Checker {
             }
             count = expect;
         }
-        let entry = |i: usize| (le32(at + 8 * i), le32(at + 8 * i + 4));
+        // count <= (bs - at) / 8, so every entry asked for is in the block.
+        let entry = |i: usize| htree::raw_entry(buf, at, i).map_or((0, 0), |e| (e.hash, e.block));
         let (mut min, mut max, mut hash) = (u32::MAX, 0u32, 0u32);
         for i in 0..count {
             let prev = hash;
             hash = if i > 0 { entry(i).0 & !1 } else { 0 };
-            let blk = entry(i).1 & BLOCK_MASK;
+            let blk = entry(i).1 & DX_BLOCK_MASK;
             if blk as usize >= dx.blocks.len() {
                 let c = Ctx {
                     blk: blk as u64,
@@ -214,7 +218,7 @@ impl Checker {
                 d.parent = lblk;
             }
             d.previous = if i > 0 {
-                entry(i - 1).1 & BLOCK_MASK
+                entry(i - 1).1 & DX_BLOCK_MASK
             } else {
                 0
             };

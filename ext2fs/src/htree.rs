@@ -60,6 +60,31 @@ pub const NODE_ENTRIES_OFFSET: usize = 8;
 /// ext2/ext3 htrees have at most two index levels (root + one node level).
 pub const MAX_INDIRECT_LEVELS: u8 = 1;
 
+/// The block-number bits of a dx_entry's block field (EXT4_DX_BLOCK_MASK);
+/// the top four bits are not part of the block number.
+pub const DX_BLOCK_MASK: u32 = 0x0fff_ffff;
+
+/// The root info of block 0 as stored, unjudged (a checker weighs each
+/// field itself); `None` when the block is too short to hold it.
+pub fn raw_root_info(buf: &[u8]) -> Option<DxRootInfo> {
+    let (_, info) = DxRootInfo::parse(buf.get(ROOT_INFO_OFFSET..)?).ok()?;
+    Some(info)
+}
+
+/// The count/limit of the index starting at byte `at`, as stored;
+/// `None` when it does not fit in the block.
+pub fn raw_count_limit(buf: &[u8], at: usize) -> Option<DxCountLimit> {
+    let (_, cl) = DxCountLimit::parse(buf.get(at..)?).ok()?;
+    Some(cl)
+}
+
+/// Entry `i` of the index starting at byte `at`, as stored (entry 0's
+/// hash bytes are the count/limit); `None` past the block.
+pub fn raw_entry(buf: &[u8], at: usize, i: usize) -> Option<DxEntry> {
+    let (_, e) = DxEntry::parse(buf.get(at.checked_add(i.checked_mul(DxEntry::SIZE)?)?..)?).ok()?;
+    Some(e)
+}
+
 /// How many dx_entries a root block of `block_size` holds.
 pub fn root_limit(block_size: usize) -> u16 {
     ((block_size - ROOT_ENTRIES_OFFSET) / DxEntry::SIZE) as u16
@@ -395,6 +420,33 @@ pub fn build_with_slack(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The unjudged readers see what parse_node sees in a valid node,
+        /// and stop at the block's end on any offset.
+        #[test]
+        fn raw_readers_agree_with_parse_and_stay_in_the_block(
+            count in 1u16..=126,
+            blocks in proptest::collection::vec(any::<u32>(), 126),
+            at in 0usize..1100,
+            i in 0usize..200,
+        ) {
+            let entries: Vec<DxEntry> = (0..count as usize)
+                .map(|k| DxEntry { hash: if k == 0 { 0 } else { 2 * k as u32 }, block: blocks[k] })
+                .collect();
+            let idx = DxIndex { limit: node_limit(1024), count, entries };
+            let buf = write_node(&idx, 1024);
+            let parsed = parse_node(&buf, 2).unwrap();
+            let cl = raw_count_limit(&buf, NODE_ENTRIES_OFFSET).unwrap();
+            prop_assert_eq!((cl.limit, cl.count), (parsed.limit, parsed.count));
+            for (k, e) in parsed.entries.iter().enumerate().skip(1) {
+                prop_assert_eq!(raw_entry(&buf, NODE_ENTRIES_OFFSET, k), Some(*e));
+            }
+            let fits = at + (i + 1) * DxEntry::SIZE <= buf.len();
+            prop_assert_eq!(raw_entry(&buf, at, i).is_some(), fits);
+            prop_assert_eq!(raw_count_limit(&buf, at).is_some(), at + 4 <= buf.len());
+        }
+    }
 
     fn names(n: usize) -> Vec<NewEntry> {
         (0..n)

@@ -37,7 +37,7 @@ pub fn mark_in_use(fs: &mut Filesystem) -> Result<(InUse, Vec<String>), ext2fs::
             sb.s_max_mnt_count = DEFAULT_MAX_MOUNT_COUNT as u16;
         }
         sb.s_mnt_count = sb.s_mnt_count.wrapping_add(1);
-        sb.s_mtime = now();
+        sb.s_mtime = ext2fs::clock::now();
     });
     fs.sync()?;
     Ok((in_use, warnings))
@@ -50,11 +50,4 @@ pub fn mark_released(fs: &mut Filesystem, m: InUse) -> Result<(), ext2fs::Error>
     fs.sync()?;
     fs.update_superblock(|sb| sb.s_state = m.state_at_mount);
     fs.sync()
-}
-
-fn now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs().min(u32::MAX as u64) as u32)
-        .unwrap_or(0)
 }
