@@ -4,8 +4,6 @@
 
 use anyhow::Result;
 
-use ext2fs::inode::XATTR_IBODY_MAGIC;
-
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
 
@@ -54,11 +52,7 @@ impl Checker {
         let rec = self.fs.read_inode(ino)?;
         // e2fsck's test: no blocks, no in-inode attributes that may be
         // worth keeping, a regular file or directory (whatever i_size).
-        let bytes = rec.to_bytes();
-        let at = 128 + rec.extra_isize() as usize;
-        let attrs = bytes
-            .get(at..at + 4)
-            .is_some_and(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]) == XATTR_IBODY_MAGIC);
+        let attrs = rec.has_in_inode_xattr_magic();
         let empty = rec.base.i_blocks == 0 && !attrs && (rec.is_reg() || rec.is_dir());
         if empty && self.problem(Code::UnattachedZeroLength, &Ctx::ino(ino))? {
             self.deallocate(ino)?;

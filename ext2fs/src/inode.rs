@@ -379,6 +379,17 @@ impl Inode {
         Some(bytes[start..].to_vec())
     }
 
+    /// Whether the in-inode xattr magic sits at 128 + i_extra_isize, tested
+    /// as e2fsck's pass 4 tests it (no alignment rule; false when the
+    /// record has no room for it).
+    pub fn has_in_inode_xattr_magic(&self) -> bool {
+        let bytes = self.to_bytes();
+        let at = InodeBase::SIZE + self.extra_isize() as usize;
+        bytes
+            .get(at..at + 4)
+            .is_some_and(|m| crate::xattr::ibody_magic(m) == XATTR_IBODY_MAGIC)
+    }
+
     /// Replaces the in-inode xattr area (bytes after 128 + i_extra_isize).
     pub fn set_in_inode_xattr_area(&mut self, area: &[u8]) -> Result<()> {
         let mut bytes = self.to_bytes();
@@ -629,6 +640,25 @@ pub fn mode_to_dirent_type(mode: u16) -> u8 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn in_inode_xattr_magic_is_found_after_extra_isize_only_with_room() {
+        assert!(!Inode::new(128).has_in_inode_xattr_magic());
+        let mut i = Inode::new(256);
+        i.extra.i_extra_isize = 32;
+        assert!(!i.has_in_inode_xattr_magic());
+        i.set_in_inode_xattr_area(&XATTR_IBODY_MAGIC.to_le_bytes())
+            .unwrap();
+        assert!(i.has_in_inode_xattr_magic());
+        // e2fsck's pass 4 applies no alignment rule to i_extra_isize.
+        let mut bytes = i.to_bytes();
+        bytes[128..130].copy_from_slice(&30u16.to_le_bytes());
+        bytes[158..162].copy_from_slice(&XATTR_IBODY_MAGIC.to_le_bytes());
+        assert!(Inode::parse(&bytes).unwrap().has_in_inode_xattr_magic());
+        // No room: i_extra_isize points past the record.
+        bytes[128..130].copy_from_slice(&254u16.to_le_bytes());
+        assert!(!Inode::parse(&bytes).unwrap().has_in_inode_xattr_magic());
+    }
 
     #[test]
     fn timestamps_keep_nanoseconds_only_with_room() {
