@@ -251,28 +251,11 @@ fn errors_from_name(name: &str) -> Option<u16> {
     }
 }
 
-/// C's strtoul(s, NULL, 0): leading blanks, 0x hex, 0 octal, decimal;
-/// parsing stops at the first character that does not fit (0 if none).
-fn c_strtoul(s: &str) -> u64 {
-    let s = s.trim_start();
-    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (h, 16)
-    } else if s.starts_with('0') {
-        (s, 8)
-    } else {
-        (s, 10)
-    };
-    let end = digits
-        .find(|c: char| !c.is_digit(radix))
-        .unwrap_or(digits.len());
-    u64::from_str_radix(&digits[..end], radix).unwrap_or(0)
-}
-
 /// The creation time: E2FSPROGS_FAKE_TIME (as e2fsprogs' library reads
 /// it: strtoul base 0), SOURCE_DATE_EPOCH (reproducible builds) or now.
 fn now() -> Result<u32> {
-    if let Ok(v) = std::env::var("E2FSPROGS_FAKE_TIME") {
-        return Ok(c_strtoul(&v) as u32);
+    if let Some(t) = ext2fs::clock::fake_time() {
+        return Ok(t);
     }
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
         return v

@@ -79,7 +79,7 @@ impl Extended {
                     "discard" => e.discard = Some(true),
                     // strtoul(arg, 0): anything not a number counts as 0.
                     "lazy_itable_init" => {
-                        e.lazy_itable_init = Some(v.is_none_or(|v| crate::c_strtoul(v) != 0))
+                        e.lazy_itable_init = Some(v.is_none_or(|v| ext2fs::clock::strtoul(v) != 0))
                     }
                     "nodiscard" => e.discard = Some(false),
                     "root_owner" => {

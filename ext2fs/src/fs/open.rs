@@ -76,7 +76,8 @@ impl Filesystem {
             dirty_groups: vec![false; n],
             dirty: false,
             primary_only: false,
-            fixed_time: None,
+            // As ext2fs_open2: e2fsprogs' test clock, when set.
+            fixed_time: crate::clock::fake_time(),
             unique_names: false,
             auto_index: false,
             cache: None,

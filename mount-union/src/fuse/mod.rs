@@ -745,6 +745,9 @@ fn open_union(m: &FuseMount) -> Result<Union, String> {
     )
     .map_err(|e| format!("{}: cannot open the top layer: {e}", m.top.display()))?;
     top.set_write_cache(WRITE_CACHE);
+    // Files written through the union get the real clock, as under the
+    // kernel, even where e2fsprogs' test clock (E2FSPROGS_FAKE_TIME) is set.
+    top.set_fixed_time(None);
     // Top directories get an htree once their first block is full, as
     // under the kernel's ext3/ext4 drivers.
     top.set_auto_index(true);
