@@ -136,7 +136,9 @@ impl Asker {
             }
         }
         let msg = problem::expand(p.message, ctx);
-        let quiet = self.mode == Mode::Preen && p.flags & problem::PREEN_NOMSG != 0;
+        let quiet = (self.mode == Mode::Preen && p.flags & problem::PREEN_NOMSG != 0)
+            || (p.flags & problem::NO_NOMSG != 0
+                && (self.mode == Mode::No || p.flags & problem::FORCE_NO != 0));
         if p.flags & problem::NOTICE != 0 || p.prompt == Prompt::None {
             if !quiet {
                 self.out(&format!("{}{msg}", self.prefix(p.flags)));
@@ -170,11 +172,13 @@ impl Asker {
             }
             Mode::Yes | Mode::No => {
                 let ans = self.mode == Mode::Yes && p.flags & problem::FORCE_NO == 0;
-                self.out(&format!(
-                    "{msg}{}? {}\n\n",
-                    p.prompt.question(),
-                    if ans { "yes" } else { "no" }
-                ));
+                if !quiet {
+                    self.out(&format!(
+                        "{msg}{}? {}\n\n",
+                        p.prompt.question(),
+                        if ans { "yes" } else { "no" }
+                    ));
+                }
                 ans
             }
             Mode::Interactive => {

@@ -97,6 +97,9 @@ pub const PREEN_NOHDR: u16 = 0x0040;
 pub const UNMARKED: u16 = 0x0080;
 /// The check cannot go on (e2fsck's PR_FATAL): a notice, then abort.
 pub const FATAL: u16 = 0x0100;
+/// Say nothing about it when the answer is bound to be no (-n, or
+/// FORCE_NO): e2fsck's PR_NO_NOMSG.
+pub const NO_NOMSG: u16 = 0x0200;
 
 /// Groups of problems asked once ("latched") and then applied to each member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -727,7 +730,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(InorefInUnused, "Entry '{name}' in {path} ({ino}) references inode {ino2} found in group {group}'s unused inodes area.\n", Prompt::Fix, PREEN_OK),
     p(UnusedInode, "Entry '{name}' in {path} ({ino}) has deleted/unused inode {ino2}.  ", Prompt::Clear, PREEN_OK),
     p(BadName, "Entry '{name}' in {path} ({ino}) has illegal characters in its name.\n", Prompt::Fix, 0),
-    p(SetFiletype, "Setting filetype for entry '{name}' in {path} ({ino}) to {num}.\n", Prompt::None, PREEN_OK | NOTICE),
+    p(SetFiletype, "Setting filetype for entry '{name}' in {path} ({ino}) to {num}.\n", Prompt::None, PREEN_OK | NO_OK | NO_NOMSG | NOTICE),
     p(BadFiletype, "Entry '{name}' in {path} ({ino}) has an incorrect filetype (was {num2}, should be {num}).\n", Prompt::Fix, 0),
     p(ClearFiletype, "Entry '{name}' in {path} ({ino}) has filetype set.\n", Prompt::Clear, PREEN_OK),
     p(LinkDir, "Entry '{name}' in {path} ({ino}) is a link to directory {str} ({ino2}).\n", Prompt::Clear, 0),

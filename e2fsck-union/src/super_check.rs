@@ -520,17 +520,16 @@ impl Checker {
             self.fs.set_primary_only(false);
         }
         let sb = *self.fs.sb();
-        if sb.s_rev_level == 0
+        // e2fsck keeps the features and makes the filesystem dynamic
+        // (ext2fs_update_dynamic_rev); it does not ask under -n.
+        if !self.read_only()
+            && sb.s_rev_level == 0
             && (sb.s_feature_compat != 0
                 || sb.s_feature_incompat != 0
                 || sb.s_feature_ro_compat != 0)
             && self.problem(Code::RevZeroFeatures, &Ctx::default())?
         {
-            self.fs.update_superblock(|sb| {
-                sb.s_feature_compat = 0;
-                sb.s_feature_incompat = 0;
-                sb.s_feature_ro_compat = 0;
-            });
+            self.fs.update_superblock(|sb| sb.update_dynamic_rev());
             self.fs.set_primary_only(false);
         }
         if sb.s_creator_os == 1

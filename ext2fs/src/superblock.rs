@@ -401,6 +401,18 @@ impl Superblock {
         }
     }
 
+    /// Makes a revision 0 superblock dynamic (revision 1) with revision 0's
+    /// first inode and inode size, leaving every other field alone, as
+    /// ext2fs_update_dynamic_rev; a dynamic superblock is left as it is.
+    pub fn update_dynamic_rev(&mut self) {
+        if self.s_rev_level > GOOD_OLD_REV {
+            return;
+        }
+        self.s_rev_level = DYNAMIC_REV;
+        self.s_first_ino = GOOD_OLD_FIRST_INO;
+        self.s_inode_size = GOOD_OLD_INODE_SIZE;
+    }
+
     /// First non-reserved inode (11 in revision 0).
     pub fn first_ino(&self) -> u32 {
         if self.s_rev_level == GOOD_OLD_REV {

@@ -382,3 +382,40 @@ fn revision_and_unknown_features_are_refused_first() {
         same_as_real(&img);
     }
 }
+
+#[test]
+fn revision_0_with_features_is_made_dynamic_and_not_asked_under_n() {
+    for feature in ["feature_compat 0x1", "feature_incompat 0x2"] {
+        let t = tempfile::tempdir().unwrap();
+        let img = image(&t, &["-r", "0"], "4M");
+        debugfs_w(&img, &format!("ssv {feature}"));
+        same_as_real(&img);
+        // -fy keeps the features and makes the filesystem dynamic, as
+        // ext2fs_update_dynamic_rev (not a filesystem without features).
+        let out = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(&img));
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let dump = real_dumpe2fs(&img, true);
+        assert!(
+            dump.contains("Filesystem revision #:    1 (dynamic)"),
+            "{dump}"
+        );
+        let kept = if feature.contains("incompat") {
+            "filetype"
+        } else {
+            "dir_prealloc"
+        };
+        assert!(
+            dump.lines()
+                .any(|l| l.starts_with("Filesystem features:") && l.contains(kept)),
+            "{dump}"
+        );
+    }
+}
+
+#[test]
+fn filetype_settings_are_not_printed_under_n() {
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-O", "^filetype"], "4M");
+    debugfs_w(&img, "feature filetype");
+    same_as_real(&img);
+}
