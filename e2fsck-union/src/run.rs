@@ -501,8 +501,8 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let time_env = std::env::var("E2FSCK_TIME").ok();
     let now = check_time(time_env.as_deref());
     if let Some((blocks, replace)) = found {
-        let n = crate::badblocks::update(&mut fs, &blocks, replace, now)?;
-        say!("{device}: Updating bad block inode ({n} bad blocks listed).");
+        crate::badblocks::update(&mut fs, &blocks, replace, now)?;
+        say!("{device}: Updating bad block inode.");
         ask.changed = true;
     }
     // Everything written is stamped with the check's clock, the

@@ -419,3 +419,33 @@ fn filetype_settings_are_not_printed_under_n() {
     debugfs_w(&img, "feature filetype");
     same_as_real(&img);
 }
+
+#[test]
+fn bad_blocks_list_from_a_file_is_announced_as_e2fsck_does() {
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &[], "8M");
+    let list = t.path().join("bad.list");
+    std::fs::write(&list, "3000\n3001\n").unwrap();
+    let copy = t.path().join("copy.img");
+    std::fs::copy(&img, &copy).unwrap();
+    let ours = run(Command::new(our_bin("e2fsck-union"))
+        .arg("-fy")
+        .arg("-l")
+        .arg(&list)
+        .arg(&img));
+    let real = run(Command::new("e2fsck")
+        .arg("-fy")
+        .arg("-l")
+        .arg(&list)
+        .arg(&copy));
+    let body = |o: &std::process::Output, name: &Path| {
+        String::from_utf8_lossy(&o.stdout).replace(&*name.to_string_lossy(), "IMG")
+    };
+    assert_eq!(body(&ours, &img), body(&real, &copy));
+    assert_eq!(ours.status.code(), real.status.code());
+    // The same blocks listed (the inode's times are each run's clock).
+    assert_eq!(
+        real_debugfs(&img, "blocks <1>"),
+        real_debugfs(&copy, "blocks <1>")
+    );
+}
