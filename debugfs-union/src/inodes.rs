@@ -601,7 +601,12 @@ pub fn block_dump(s: &mut Session, args: &[String]) -> Result<()> {
         }
         None => n,
     };
-    let buf = fs.read_block(block)?;
+    // debugfs reads whatever block it is given: past the filesystem from
+    // the image, past the image a short read.
+    let buf = fs
+        .read_block_anywhere(block)
+        // debugfs words it with a newline of its own, then com_err's.
+        .map_err(|e| anyhow!("{} while reading block {block}\n", e.com_err_text()))?;
     if opts.iter().any(|(c, _)| *c == 'x') {
         let text = raw_xattr_block(&buf);
         s.out.write_all(text.as_bytes())?;

@@ -409,3 +409,28 @@ fn block_bitmap_requests_past_the_end_warn_like_debugfs() {
     let d = debugfs_write_differences(&tools, &img, &t.path().join("work"), &reqs);
     assert!(d.is_empty(), "{}", d.join("\n"));
 }
+
+#[test]
+fn block_dump_reads_any_block_number_like_debugfs() {
+    use integration_tests::check_pair::{debugfs_differences, Tools};
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("b.img");
+    integration_tests::real_mkfs(&img, &["-b", "1024"], "4M");
+    // An image cut short of its filesystem: blocks past the cut are
+    // short reads, blocks past the filesystem are read all the same.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .set_len(2 << 20)
+        .unwrap();
+    let tools = Tools::new(t.path());
+    let reqs: Vec<String> = ["bd 2047", "bd 2048", "bd 3000", "bd 5000", "bd -f <2> 0"]
+        .map(String::from)
+        .to_vec();
+    let d = debugfs_differences(&tools, &img, &t.path().join("work"), &reqs);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}

@@ -42,8 +42,9 @@ impl Filesystem {
     /// Reads one block wherever its number points, as libext2fs' block
     /// reads do: past the end of the filesystem from the image (past the
     /// image's end, a short read). For walks that must fail where
-    /// e2fsprogs' fail, not earlier.
-    pub(super) fn read_block_anywhere(&self, block: u64) -> Result<Vec<u8>> {
+    /// e2fsprogs' fail, not earlier (and for debugfs' block_dump, which
+    /// reads any block number it is given).
+    pub fn read_block_anywhere(&self, block: u64) -> Result<Vec<u8>> {
         if block < self.geo.blocks_count {
             return self.read_block(block);
         }
