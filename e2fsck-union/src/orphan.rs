@@ -201,19 +201,18 @@ impl Checker {
                 return Ok(Some(p));
             }
             let mut buf = self.fs.read_block(p as u64)?;
-            let per = buf.len() / 4;
-            let span = (per as u64).pow(level as u32 - 1);
+            let children: Vec<u32> = ext2fs::block_map::pointers(&buf).collect();
+            let span = (children.len() as u64).pow(level as u32 - 1);
             let mut changed = false;
             let mut aborted = false;
-            for k in 0..per {
-                let child = ext2fs::codec::le32(&buf, k * 4);
+            for (k, child) in children.into_iter().enumerate() {
                 if child == 0 {
                     continue;
                 }
                 match self.release_tree(r, level - 1, lblk + k as u64 * span, child)? {
                     Some(new) => {
                         if new != child {
-                            ext2fs::codec::put32(&mut buf, k * 4, new);
+                            ext2fs::block_map::set_pointer(&mut buf, k, new);
                             changed = true;
                         }
                     }

@@ -33,6 +33,14 @@ pub fn pointers(block: &[u8]) -> impl Iterator<Item = u32> + '_ {
         .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
+/// Stores `value` as pointer `k` of an indirect block (`k` past the block
+/// changes nothing).
+pub fn set_pointer(block: &mut [u8], k: usize, value: u32) {
+    if let Some(slot) = block.chunks_exact_mut(4).nth(k) {
+        slot.copy_from_slice(&value.to_le_bytes());
+    }
+}
+
 impl BlockKind {
     /// The logical block of a data block; for an indirect block, the first
     /// logical block below it.
@@ -337,6 +345,28 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashMap;
+
+    proptest! {
+        /// A pointer stored is the pointer read back, the others untouched;
+        /// a slot past the block changes nothing.
+        #[test]
+        fn set_pointer_is_what_pointers_reads(
+            k in 0usize..300,
+            value in any::<u32>(),
+            seed in any::<u8>(),
+        ) {
+            let before: Vec<u8> = (0..1024u32).map(|i| (i as u8) ^ seed).collect();
+            let mut block = before.clone();
+            set_pointer(&mut block, k, value);
+            let (old, new): (Vec<u32>, Vec<u32>) = (pointers(&before).collect(), pointers(&block).collect());
+            for (i, (a, b)) in old.iter().zip(&new).enumerate() {
+                prop_assert_eq!(*b, if i == k { value } else { *a });
+            }
+            if k >= 256 {
+                prop_assert_eq!(&block, &before);
+            }
+        }
+    }
 
     fn round_trip(data: Vec<(u64, u32)>, bs: u32) -> Vec<(u64, u32)> {
         let (ib, blocks) = built(&data, bs);
