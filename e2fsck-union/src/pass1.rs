@@ -888,6 +888,10 @@ impl Checker {
             self.write_inode(ino, inode)?;
             return Ok(());
         }
+        if inode.base.i_flags & flags::INLINE_DATA != 0 {
+            // libext2fs' iterator refuses the inode before any block.
+            return Err(self.iteration_failed(ino, INLINE_DATA_CANT_ITERATE));
+        }
         if inode.base.i_flags & flags::EXTENTS != 0 {
             // libext2fs' iterator finds no extent tree and walks nothing.
             return Ok(());
@@ -923,12 +927,9 @@ impl Checker {
             }
         }
         // Where libext2fs' block iterator fails, e2fsck cannot go on.
-        let failed = if inode.base.i_flags & flags::INLINE_DATA != 0 {
-            Some(INLINE_DATA_CANT_ITERATE)
-        } else {
+        if let Some(e) =
             blocks::iterate_error(&self.fs, inode, |p| clear.contains(&(p.lblk(), p.pblk)))
-        };
-        if let Some(e) = failed {
+        {
             return Err(self.iteration_failed(ino, e));
         }
         for (lblk, pblk) in critical {
