@@ -208,6 +208,12 @@ impl Checker {
                 // A deleted root; pass 3 makes a new one.
                 return Ok(());
             }
+            // Declined above, the dtime is asked about again as any
+            // live inode's.
+            if inode.base.i_dtime != 0 && self.problem(Code::SetDtime, &Ctx::ino(ino))? {
+                inode.base.i_dtime = 0;
+                self.write_inode(ino, &inode)?;
+            }
             return self.check_inode(ino, &mut inode);
         }
         if ino == inode::RESIZE_INO {
@@ -1154,6 +1160,10 @@ impl Checker {
             ext2fs::resize_inode::verify(&geo, &inode, |b| self.fs.read_block(b as u64));
         if blocks::legal_blocks(&self.fs, &inode).illegal > 0 {
             problems.push("a block pointer outside the filesystem, or listed twice".into());
+        }
+        // e2fsck tests the regular-file bit alone, not the whole type.
+        if inode.base.i_links_count == 0 || inode.base.i_mode & inode::S_IFREG == 0 {
+            problems.push("not a linked regular file".into());
         }
         if problems.is_empty() {
             return Ok(());

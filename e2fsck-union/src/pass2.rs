@@ -155,12 +155,16 @@ impl Checker {
                     modified = true;
                 }
             }
+            // As in e2fsck, a problem declined here is asked again below
+            // unless a later one replaces it.
+            let mut problem = None;
             if dot_state == 0 {
                 modified |= self.check_dot(&mut b, o, ino)?;
             } else if dot_state == 1 {
                 modified |= self.check_dotdot(&mut b, o, ino)?;
             } else if b.inode(o) == ino {
                 let c = self.entry_ctx(ino, &b, o);
+                problem = Some(Code::LinkDot);
                 if self.problem(Code::LinkDot, &c)? {
                     b.set_inode(o, 0);
                     modified = true;
@@ -193,7 +197,6 @@ impl Checker {
             }
             let name = b.name(o).to_vec();
             let first_ino = self.fs.sb().first_ino();
-            let mut problem = None;
             if (target != inode::ROOT_INO && target < first_ino) || target > self.inodes_count {
                 problem = Some(Code::BadIno);
             } else if dot_state > 1 && name == b"." {
@@ -225,8 +228,11 @@ impl Checker {
             }
             let restart_later = self.check_uninit_reference(ino, &b, o)?;
             if !restart_later && !self.is_used(target) {
+                problem = Some(Code::UnusedInode);
+            }
+            if let Some(code) = problem {
                 let c = self.entry_ctx(ino, &b, o);
-                if self.problem(Code::UnusedInode, &c)? {
+                if self.problem(code, &c)? {
                     b.set_inode(o, 0);
                     modified = true;
                     self.next(&b, &mut offset, &mut prev, &mut dot_state);

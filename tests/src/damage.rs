@@ -2,7 +2,11 @@
 //! (`sif`, `ssv`, `set_bg`, `clri`, `freeb`, `freei`, `setb`, `unlink`)
 //! and byte changes in metadata blocks (superblock, descriptors, bitmaps,
 //! inode table, the root directory), found from the raw superblock so
-//! that earlier damage cannot stop the search. Each step is logged.
+//! that earlier damage cannot stop the search, and aimed damage
+//! (`aimed`: directory entries, counts a little off, shared blocks,
+//! htree roots, ...). Each step is logged.
+
+mod aimed;
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -15,6 +19,7 @@ struct Shape {
     block_size: u64,
     blocks: u64,
     inodes: u64,
+    inodes_per_group: u64,
     inode_size: u64,
     first_data_block: u64,
     groups: u64,
@@ -56,6 +61,7 @@ fn shape(img: &Path) -> Option<Shape> {
         block_size,
         blocks,
         inodes: u32_at(&sb, 0),
+        inodes_per_group: u32_at(&sb, 40),
         inode_size: inode_size.max(128),
         first_data_block,
         groups: blocks.saturating_sub(first_data_block).div_ceil(bpg),
@@ -90,12 +96,16 @@ pub fn damage(r: &mut Lcg, img: &Path) -> Vec<String> {
             log.push("(superblock unreadable: no further damage)".into());
             break;
         };
-        if r.chance(55) {
-            let req = debugfs_edit(r, &s, img);
-            run_debugfs_w(img, &req);
-            log.push(format!("debugfs -w -R '{req}' input.img"));
-        } else {
-            log.push(byte_edit(r, &s, img));
+        match r.below(100) {
+            0..=34 => {
+                let req = debugfs_edit(r, &s, img);
+                run_debugfs_w(img, &req);
+                log.push(format!("debugfs -w -R '{req}' input.img"));
+            }
+            35..=59 => log.push(byte_edit(r, &s, img)),
+            _ => log.push(
+                aimed::edit(r, &s, img).unwrap_or_else(|| "(no target for aimed damage)".into()),
+            ),
         }
     }
     keep_length();

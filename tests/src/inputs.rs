@@ -81,6 +81,9 @@ pub fn make(r: &mut Lcg, dir: &Path, kernel: bool) -> Input {
             if origin == Origin::Kernel {
                 kernel_write(r, &mut input, dir);
             }
+            if r.chance(25) {
+                indexed_dir(r, &mut input, dir);
+            }
         }
         Origin::Genext2fs => genext2fs(r, &mut input, dir),
         Origin::Busybox => {
@@ -115,6 +118,14 @@ fn genext2fs(r: &mut Lcg, input: &mut Input, dir: &Path) {
     ];
     if r.chance(30) {
         args.extend(["-N".into(), (64 + r.below(2000)).to_string()]);
+    } else if r.chance(30) {
+        args.extend(["-i".into(), (1024u64 << r.below(5)).to_string()]);
+    }
+    if r.chance(40) {
+        // Device nodes (genext2fs' own encoding of their numbers).
+        let table = dir.join("devtable");
+        std::fs::write(&table, DEVTABLE).expect("device table");
+        args.extend(["-D".into(), table.display().to_string()]);
     }
     if r.chance(30) {
         args.extend(["-m".into(), r.below(10).to_string()]);
@@ -140,6 +151,47 @@ fn genext2fs(r: &mut Lcg, input: &mut Input, dir: &Path) {
         "genext2fs {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// genext2fs' device table (-D): a directory, char and block devices
+/// (one a run of four), a fifo.
+const DEVTABLE: &str = "/dev d 755 0 0 - - - - -\n\
+/dev/null c 666 0 0 1 3 - - -\n\
+/dev/tty c 666 0 5 5 0 - - -\n\
+/dev/hda b 640 0 6 3 0 0 1 4\n\
+/dev/big c 600 0 0 300 70000 - - -\n\
+/dev/initctl p 600 0 0 - - - - -\n";
+
+/// A directory big enough for the real e2fsck -D to index, when the
+/// image has dir_index: debugfs links one file under many long names,
+/// then `e2fsck -fyD` (which also sets the link count right) builds
+/// the htree.
+fn indexed_dir(r: &mut Lcg, input: &mut Input, dir: &Path) {
+    let mut sb = [0u8; 1024];
+    let has_index = std::fs::File::open(&input.image)
+        .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut sb, 1024))
+        .is_ok()
+        && sb[92] & 0x20 != 0;
+    if !has_index {
+        return;
+    }
+    let n = 60 + r.below(300);
+    let pad = 20 + r.below(40) as usize;
+    let mut cmds = String::from("mkdir /big\nwrite /dev/null /big/f\n");
+    for i in 0..n {
+        cmds.push_str(&format!("link /big/f /big/{}{i}\n", "e".repeat(pad)));
+    }
+    let file = dir.join("cmds");
+    std::fs::write(&file, cmds).expect("debugfs commands");
+    let _ = run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&file)
+        .arg(&input.image));
+    let _ = run(Command::new("/sbin/e2fsck").arg("-fyD").arg(&input.image));
+    input.how.push(format!(
+        "debugfs -w: mkdir /big; write /dev/null /big/f; link /big/f /big/{{{pad} e's}}N for N in 0..{n}; e2fsck -fyD input.img"
+    ));
 }
 
 /// busybox mke2fs with a random option set.
