@@ -1075,13 +1075,12 @@ impl Checker {
         let c = Ctx {
             ino,
             str1: match t {
-                inode::S_IFCHR => "character device",
-                inode::S_IFBLK => "block device",
-                inode::S_IFIFO => "named pipe",
-                inode::S_IFSOCK => "socket",
-                _ => "unknown file type",
-            }
-            .into(),
+                inode::S_IFCHR => "character device".into(),
+                inode::S_IFBLK => "block device".into(),
+                inode::S_IFIFO => "named pipe".into(),
+                inode::S_IFSOCK => "socket".into(),
+                _ => format!("unknown file type with mode 0{:o}", inode.base.i_mode),
+            },
             ..Default::default()
         };
         if self.problem(Code::TreatAsDirectory, &c)? {

@@ -508,3 +508,16 @@ fn invalid_inode_of_dot_is_worded_as_e2fsck_words_it() {
     poke(&img, root * 1024, &[0, 0, 0, 0]);
     same_as_real(&img);
 }
+
+#[test]
+fn directory_of_unknown_type_is_named_with_its_mode() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "4M");
+    debugfs_w(&img, "mkdir d");
+    // No file type at all: e2fsck names it by its mode.
+    debugfs_w(&img, "sif /d mode 0170755");
+    same_as_real(&img);
+}

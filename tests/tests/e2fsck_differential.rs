@@ -43,7 +43,7 @@ const KNOWN: &[Known] = &[
     Known {
         what: "e2fsck",
         contains: "has unsupported feature(s)",
-        when: "ssv feature_",
+        when: "",
         reason: FEATURES,
     },
     Known {
