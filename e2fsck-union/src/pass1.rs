@@ -359,17 +359,33 @@ impl Checker {
                 num: extra as u64,
                 ..Default::default()
             };
-            if self.problem(Code::ExtraIsize, &c)? {
-                inode.extra.i_extra_isize = if extra < 4 || extra > isz - 128 {
-                    match sb.s_want_extra_isize {
-                        0 => 32,
-                        w => w,
-                    }
-                } else {
-                    (extra + 3) & !3
-                };
-                self.write_inode(ino, inode)?;
+            if !self.problem(Code::ExtraIsize, &c)? {
+                return Ok(());
             }
+            inode.extra.i_extra_isize = if extra < 4 || extra > isz - 128 {
+                match sb.s_want_extra_isize {
+                    0 => 32,
+                    w => w,
+                }
+            } else {
+                (extra + 3) & !3
+            };
+            self.write_inode(ino, inode)?;
+        }
+        // No room for the attribute area's magic after the extra fields.
+        if isz <= 128
+            || inode.extra.i_extra_isize as usize + xattr::IBODY_HEADER >= (isz - 128) as usize
+        {
+            return Ok(());
+        }
+        self.check_ea_in_inode(ino, inode)?;
+        // e2fsck takes these for pre-1970 dates while its clock is before
+        // 2242, as ours (32-bit seconds) always is.
+        if inode.has_misencoded_pre_1970_time()
+            && self.problem(Code::EaTimeOutOfRange, &Ctx::ino(ino))?
+        {
+            inode.clear_misencoded_epochs();
+            self.write_inode(ino, inode)?;
         }
         Ok(())
     }

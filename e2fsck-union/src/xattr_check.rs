@@ -1,11 +1,14 @@
-//! Pass 1's check of an extended attribute block the first time an inode
-//! names it, in e2fsck's order (its check_ext_attr): the header, then each
-//! entry's place in the block, name, value and hash. A fault answered yes
-//! detaches the block from the inode; answered no, the check goes on as
-//! e2fsck's does (a bad name or value ends the entry walk).
+//! Pass 1's checks of extended attributes, in e2fsck's order. A block,
+//! the first time an inode names it (its check_ext_attr): the header, then
+//! each entry's place in the block, name, value and hash; a fault answered
+//! yes detaches the block from the inode, answered no the check goes on as
+//! e2fsck's does (a bad name or value ends the entry walk). The area in
+//! the inode body (its check_ea_in_inode): the first fault ends the walk
+//! and, answered yes, drops every attribute there.
 
 use anyhow::Result;
-use ext2fs::xattr::{self, XattrHeader};
+use ext2fs::inode::Inode;
+use ext2fs::xattr::{self, XattrHeader, IBODY_HEADER};
 
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
@@ -138,5 +141,83 @@ impl Checker {
         Ok(EaBlock::Keep {
             refcount: header.h_refcount,
         })
+    }
+
+    /// Checks the attributes in the body of inode `ino` (whose area starts
+    /// with the magic and has room past it).
+    pub fn check_ea_in_inode(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        let Some(area) = inode.in_inode_xattr_area() else {
+            return Ok(());
+        };
+        if xattr::ibody_magic(&area) != xattr::XATTR_MAGIC {
+            return Ok(());
+        }
+        let Some((code, num)) = self.ibody_fault(&area) else {
+            return Ok(());
+        };
+        let c = Ctx {
+            ino,
+            num,
+            ..Default::default()
+        };
+        if self.problem(code, &c)? {
+            inode.clear_in_inode_xattr_magic()?;
+            self.write_inode(ino, inode)?;
+        }
+        Ok(())
+    }
+
+    /// The first fault of an in-inode area, with its number, as e2fsck
+    /// finds it: each entry must fit in what the entries and values before
+    /// it left (counted unrounded), and take bytes no other part took.
+    fn ibody_fault(&self, area: &[u8]) -> Option<(Code, u64)> {
+        let mut regions = Regions {
+            size: area.len(),
+            taken: Vec::new(),
+        };
+        let collision = Some((Code::InodeEaAllocCollision, 0));
+        regions.take(0, IBODY_HEADER);
+        let mut remain = area.len() - IBODY_HEADER;
+        let mut off = IBODY_HEADER;
+        while remain >= xattr::ENTRY_HEADER && !xattr::table_ends_at(area, off) {
+            // `remain` keeps the whole header inside the area.
+            let entry = xattr::entry_header(area, off)?;
+            let name_len = entry.name_len as usize;
+            if !regions.take(off, rounded(name_len + xattr::ENTRY_HEADER)) {
+                return collision;
+            }
+            // e2fsck's name length test (PR_1_ATTR_NAME_LEN) comes here;
+            // the region just taken already keeps the name in the area.
+            remain = remain.saturating_sub(xattr::ENTRY_HEADER + rounded(name_len));
+            if entry.value_inum == 0 {
+                let size = entry.value_size as usize;
+                if size > remain {
+                    return Some((Code::AttrValueSize, size as u64));
+                }
+                let at = IBODY_HEADER + entry.value_offs as usize;
+                if size != 0 && !regions.take(at, rounded(size)) {
+                    return collision;
+                }
+                // A zero hash is what older kernels stored: not checked.
+                let name = xattr::entry_name(area, off, &entry)?;
+                let value = area.get(at..at + rounded(size)).unwrap_or_default();
+                if entry.hash != 0
+                    && entry.hash != xattr::entry_hash_unsigned(name, value)
+                    && entry.hash != xattr::entry_hash(name, value)
+                {
+                    return Some((Code::AttrHash, entry.hash as u64));
+                }
+                remain -= size;
+            } else if entry.value_inum < self.fs.sb().first_ino()
+                || entry.value_inum > self.inodes_count
+            {
+                return Some((Code::AttrValueEaInode, entry.value_inum as u64));
+            }
+            off += rounded(name_len + xattr::ENTRY_HEADER);
+        }
+        if !regions.take(off, 4) {
+            return collision;
+        }
+        None
     }
 }

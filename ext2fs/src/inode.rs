@@ -390,6 +390,19 @@ impl Inode {
             .is_some_and(|m| crate::xattr::ibody_magic(m) == XATTR_IBODY_MAGIC)
     }
 
+    /// Zeroes the magic that opens the in-inode xattr area, leaving the
+    /// entries' bytes behind it: the area then holds no attributes (how
+    /// e2fsck drops a damaged area). Does nothing without room for it.
+    pub fn clear_in_inode_xattr_magic(&mut self) -> Result<()> {
+        let mut bytes = self.to_bytes();
+        let at = InodeBase::SIZE + self.extra_isize() as usize;
+        if let Some(magic) = bytes.get_mut(at..at + 4) {
+            magic.fill(0);
+            *self = Inode::parse(&bytes)?;
+        }
+        Ok(())
+    }
+
     /// Replaces the in-inode xattr area (bytes after 128 + i_extra_isize).
     pub fn set_in_inode_xattr_area(&mut self, area: &[u8]) -> Result<()> {
         let mut bytes = self.to_bytes();
@@ -531,6 +544,12 @@ pub const EPOCH_MASK: u32 = (1 << EPOCH_BITS) - 1;
 const EXTRA_SECS: std::ops::RangeInclusive<i64> =
     (i32::MIN as i64)..=(i32::MAX as i64 + 3 * (1 << 32));
 
+/// A seconds field with its sign bit set whose extra word has both epoch
+/// bits set (see [`Inode::has_misencoded_pre_1970_time`]).
+fn misencoded(secs: u32, extra: u32) -> bool {
+    secs & (1 << 31) != 0 && extra & EPOCH_MASK == EPOCH_MASK
+}
+
 /// The epoch bits of an extra time word for `secs` (the seconds field
 /// holds `secs as u32`, read back as signed 32 bits): how many 2^32
 /// steps lie between the two, 0-3.
@@ -539,6 +558,40 @@ pub fn epoch_bits(secs: i64) -> u32 {
 }
 
 impl Inode {
+    /// The (seconds, extra word) pairs of atime, ctime, crtime and mtime
+    /// as e2fsck reads them for its pre-1970 test: straight from the
+    /// extra fields, whatever i_extra_isize covers.
+    fn raw_time_pairs(&mut self) -> [(&mut u32, &mut u32); 4] {
+        let (b, e) = (&mut self.base, &mut self.extra);
+        [
+            (&mut b.i_atime, &mut e.i_atime_extra),
+            (&mut b.i_ctime, &mut e.i_ctime_extra),
+            (&mut e.i_crtime, &mut e.i_crtime_extra),
+            (&mut b.i_mtime, &mut e.i_mtime_extra),
+        ]
+    }
+
+    /// Whether a large inode keeps a time the old (pre-1.47 kernel) way
+    /// for dates before 1970: the seconds' sign bit set and both epoch
+    /// bits set, which reads as a date after 2310 (e2fsck's
+    /// CHECK_INODE_EXTRA_NEGATIVE_EPOCH on any of the four times).
+    pub fn has_misencoded_pre_1970_time(&self) -> bool {
+        let mut view = self.clone();
+        view.raw_time_pairs()
+            .iter()
+            .any(|(secs, extra)| misencoded(**secs, **extra))
+    }
+
+    /// Clears the epoch bits of every time [`Inode::has_misencoded_pre_1970_time`]
+    /// finds, so that each reads as the pre-1970 date it was meant to be.
+    pub fn clear_misencoded_epochs(&mut self) {
+        for (secs, extra) in self.raw_time_pairs() {
+            if misencoded(*secs, *extra) {
+                *extra &= !EPOCH_MASK;
+            }
+        }
+    }
+
     /// Whether i_extra_isize covers the extra field ending `end` bytes
     /// after byte 128 (ext4's EXT4_FITS_IN_INODE).
     fn extra_covers(&self, end: usize) -> bool {
@@ -658,6 +711,46 @@ mod tests {
         // No room: i_extra_isize points past the record.
         bytes[128..130].copy_from_slice(&254u16.to_le_bytes());
         assert!(!Inode::parse(&bytes).unwrap().has_in_inode_xattr_magic());
+    }
+
+    #[test]
+    fn clearing_the_in_inode_magic_keeps_the_entries() {
+        let mut i = Inode::new(256);
+        i.extra.i_extra_isize = 32;
+        let mut area = XATTR_IBODY_MAGIC.to_le_bytes().to_vec();
+        area.extend_from_slice(&[7; 8]);
+        i.set_in_inode_xattr_area(&area).unwrap();
+        i.clear_in_inode_xattr_magic().unwrap();
+        assert!(!i.has_in_inode_xattr_magic());
+        assert_eq!(
+            i.in_inode_xattr_area().unwrap()[..12],
+            [0, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7]
+        );
+        let mut small = Inode::new(128);
+        small.clear_in_inode_xattr_magic().unwrap();
+        assert_eq!(small, Inode::new(128));
+    }
+
+    #[test]
+    fn misencoded_pre_1970_times_are_found_and_cleared() {
+        let mut i = Inode::new(256);
+        i.extra.i_extra_isize = 32;
+        assert!(!i.has_misencoded_pre_1970_time());
+        // Sign bit without both epoch bits, or the reverse: fine.
+        i.base.i_atime = 1 << 31;
+        i.extra.i_atime_extra = 1;
+        i.base.i_mtime = 5;
+        i.extra.i_mtime_extra = 3;
+        assert!(!i.has_misencoded_pre_1970_time());
+        // crtime counts even though it lives in the extra fields only.
+        i.extra.i_crtime = 0x8000_0001;
+        i.extra.i_crtime_extra = (9 << EPOCH_BITS) | 3;
+        assert!(i.has_misencoded_pre_1970_time());
+        i.clear_misencoded_epochs();
+        assert!(!i.has_misencoded_pre_1970_time());
+        assert_eq!(i.extra.i_crtime_extra, 9 << EPOCH_BITS);
+        // The others are left as they were.
+        assert_eq!((i.extra.i_atime_extra, i.extra.i_mtime_extra), (1, 3));
     }
 
     #[test]

@@ -10,6 +10,9 @@ use crate::{ondisk, CorruptKind, Error, Result, Structure};
 pub const XATTR_MAGIC: u32 = 0xEA02_0000;
 /// Size of an entry before its name.
 pub const ENTRY_HEADER: usize = 16;
+/// Size of the in-inode area's header (its magic): entries start after
+/// it, and their value offsets count from there.
+pub const IBODY_HEADER: usize = 4;
 
 ondisk! {
     /// `struct ext2_ext_attr_header`, at the start of an xattr block.

@@ -402,6 +402,117 @@ fn xattr_value_inode_out_of_range_is_illegal() {
     );
 }
 
+/// An image from the real mke2fs with 256-byte inodes whose file /f,
+/// inode 12, keeps user.test = "hello" in its body (debugfs puts it
+/// there, with a zero hash), damaged by `edit` of that inode through our
+/// library.
+fn image_with_xattr_in_inode(dir: &Path, edit: impl FnOnce(&mut Vec<u8>)) -> std::path::PathBuf {
+    let img = dir.join("ibody.img");
+    real_mkfs(&img, &["-I", "256"], "1M");
+    let data = dir.join("data");
+    std::fs::write(&data, b"hi\n").unwrap();
+    real_debugfs_w(
+        &img,
+        &format!("write {} f\nea_set /f user.test hello\n", data.display()),
+    );
+    let mut fs = open_rw(&img);
+    let inode = fs.read_inode(12).unwrap();
+    assert_eq!(
+        inode.base.i_file_acl, 0,
+        "debugfs put the attribute in a block"
+    );
+    assert!(inode.has_in_inode_xattr_magic());
+    let mut bytes = inode.to_bytes();
+    edit(&mut bytes);
+    fs.write_inode(12, &ext2fs::inode::Inode::parse(&bytes).unwrap())
+        .unwrap();
+    drop(fs);
+    img
+}
+
+/// Damages inode 12 of `image_with_xattr_in_inode` (`bytes` at `at` in its
+/// record) and checks that ours reports `message` then `question` under
+/// -fn, and answers -fn, -fp and -fy as e2fsck does, the real e2fsck
+/// finding our -fy result clean.
+fn xattr_in_inode_damage(at: usize, bytes: &[u8], message: &str, question: &str) {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img =
+        image_with_xattr_in_inode(t.path(), |b| b[at..at + bytes.len()].copy_from_slice(bytes));
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert!(os.contains(&format!("{message}{question}? no\n")), "{os}");
+    assert_same(&img, &["-fn"]);
+    assert_same(&img, &["-fp"]);
+    repaired_alike(t.path(), &img, &["-fy"]);
+}
+
+// In the inode: the attribute area after the 32 bytes of extra fields,
+// its magic at 160, then the entry at 164 (value offset at 166, value
+// inode at 168, value size at 172, hash at 176).
+
+#[test]
+fn xattr_in_inode_hash_is_checked() {
+    xattr_in_inode_damage(
+        176,
+        &[1, 2, 3, 4],
+        "Extended attribute in inode 12 has a hash (67305985) which is invalid\n",
+        "Clear",
+    );
+}
+
+#[test]
+fn xattr_in_inode_value_larger_than_the_space_left_is_invalid() {
+    xattr_in_inode_damage(
+        172,
+        &[0, 1, 0, 0],
+        "Extended attribute in inode 12 has a value size (256) which is invalid\n",
+        "Clear",
+    );
+}
+
+#[test]
+fn xattr_in_inode_value_over_the_entry_is_a_collision() {
+    xattr_in_inode_damage(
+        166,
+        &[0, 0],
+        "Inode 12 extended attribute is corrupt (allocation collision).  ",
+        "Clear",
+    );
+}
+
+#[test]
+fn xattr_in_inode_value_inode_out_of_range_is_illegal() {
+    xattr_in_inode_damage(
+        168,
+        &[5],
+        "Inode 12 has illegal extended attribute value inode 5.\n",
+        "Clear",
+    );
+}
+
+#[test]
+fn pre_1970_time_kept_the_old_way_is_fixed() {
+    // atime's sign bit and both epoch bits of its extra word (at 140).
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image_with_xattr_in_inode(t.path(), |b| {
+        b[8 + 3] |= 0x80;
+        b[140] |= 3;
+    });
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert!(
+        os.contains("Timestamp(s) on inode 12 beyond 2310-04-04 are likely pre-1970.\nFix? no\n"),
+        "{os}"
+    );
+    assert_same(&img, &["-fn"]);
+    assert_same(&img, &["-fp"]);
+    repaired_alike(t.path(), &img, &["-fy"]);
+}
+
 /// An inode table outside the filesystem (differential seed 777, case
 /// 108): e2fsck says why it cannot read the bad blocks inode, relocates
 /// the table after pass 1 (past the blocks pass 1 set aside for a new root
