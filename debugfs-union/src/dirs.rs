@@ -106,10 +106,16 @@ fn shown_name(name: &[u8]) -> String {
 }
 
 pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
-    let (opts, rest) = getopt(args, "cdlpr")?;
+    // debugfs' ls words its usage without the command's name, after
+    // getopt's own complaint about an unknown option.
+    const USAGE: &str = "Usage: ls [-c] [-d] [-l] [-p] [-r] file";
+    let (opts, rest) = match getopt(args, "cdlpr") {
+        Ok(parsed) if parsed.1.len() <= 1 => parsed,
+        Ok(_) => bail!(Worded(USAGE.into())),
+        Err(e) => bail!(Worded(format!("{}: {e}\n{USAGE}", args[0]))),
+    };
     // -c (checksums) and -r (raw encrypted names) change nothing on ext2,
     // which has neither, exactly as with debugfs on an ext2 image.
-    usage_check(&rest, 0, 1, "ls [-c] [-d] [-l] [-p] [-r] file")?;
     let has = |c: char| opts.iter().any(|(o, _)| *o == c);
     let (long, parse, deleted) = (has('l'), has('p'), has('d'));
     let dir = match rest.first() {

@@ -55,7 +55,8 @@ pub fn dump(s: &mut Session, args: &[String]) -> Result<()> {
             )
         })?;
     let inode = crate::inodes::read_inode_worded(fs, ino)?;
-    copy_out(fs, &inode, &mut f)?;
+    copy_out(fs, &inode, &args[0], &mut f)
+        .map_err(|e| anyhow!("{} while writing file", errno_text(e)))?;
     if !opts.is_empty() {
         fix_perms("dump_file", &f, &inode, out);
     }
@@ -93,8 +94,8 @@ impl Rdump<'_> {
                     return eprintln!("rdump: {} while opening {}", errno_text(e), shown.display())
                 }
             };
-            if let Err(e) = copy_out(self.fs, inode, &mut f) {
-                eprintln!("rdump: {e:#} while writing file {}", shown.display());
+            if let Err(e) = copy_out(self.fs, inode, "rdump", &mut f) {
+                eprintln!("rdump: {} while writing file", errno_text(e));
             }
             fix_perms("dump_file", &f, inode, &shown);
         } else if inode.is_dir() && name != b"." && name != b".." {

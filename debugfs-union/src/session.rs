@@ -95,7 +95,7 @@ impl Session {
                     ignore_sb_errors: req.catastrophic,
                 },
             )
-            .map_err(|e| self.open_failed(e, device))?;
+            .map_err(|e| self.open_failed(e, device, req))?;
             let unknown = probe.sb().s_feature_ro_compat & !SUPPORTED_RO_COMPAT;
             if unknown != 0 {
                 let names = FeatureSet {
@@ -121,8 +121,8 @@ impl Session {
         if let Some(u) = &req.undo_file {
             cli_common::undo::announce(u, Path::new(device));
         }
-        let mut fs =
-            Filesystem::open(Path::new(device), &opts).map_err(|e| self.open_failed(e, device))?;
+        let mut fs = Filesystem::open(Path::new(device), &opts)
+            .map_err(|e| self.open_failed(e, device, req))?;
         if let Some(u) = &req.undo_file {
             // Undo blocks of the filesystem's block size, as undo_io takes
             // them from debugfs' I/O channel.
@@ -163,11 +163,15 @@ impl Session {
     /// A failed open as debugfs' open_filesystem reports it: the com_err
     /// line on stderr, then, for a bad magic number, the note on standard
     /// output naming another filesystem found on the device.
-    fn open_failed(&mut self, e: ext2fs::Error, device: &str) -> anyhow::Error {
+    fn open_failed(&mut self, e: ext2fs::Error, device: &str, req: &OpenRequest) -> anyhow::Error {
+        let text = match &e {
+            ext2fs::Error::UnsupportedFeatures(_) => unsupported_features_text(device, req),
+            _ => None,
+        };
         let line = format!(
             "{}: {} while trying to open {device}",
             crate::program(),
-            e.com_err_text()
+            text.unwrap_or_else(|| e.com_err_text())
         );
         let note = match e {
             ext2fs::Error::BadMagic(_) => ext2fs::foreign::describe(device),
@@ -321,4 +325,21 @@ mod tests {
         assert_eq!(parse_u64("0"), Some(0));
         assert_eq!(parse_u64("x"), None);
     }
+}
+
+/// What debugfs says where our library refuses features: libext2fs'
+/// own refusal when it does not know them either, else a 64bit
+/// superblock's bad descriptor size (judged at open unless -c). None
+/// where debugfs opens the filesystem (this tool keeps its own words).
+fn unsupported_features_text(device: &str, req: &OpenRequest) -> Option<String> {
+    if req.superblock.is_some() {
+        return None;
+    }
+    let f = std::fs::File::open(device).ok()?;
+    let sb = ext2fs::superblock::Superblock::probe(&f, Path::new(device), 0).ok()?;
+    if sb.s_feature_incompat & !ext2fs::features::LIBEXT2FS_INCOMPAT != 0 {
+        return Some("Filesystem has unsupported feature(s)".into());
+    }
+    (!req.catastrophic && sb.desc_size_refused())
+        .then(|| "Block group descriptor size incorrect".to_string())
 }

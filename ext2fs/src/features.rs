@@ -314,6 +314,25 @@ pub fn lookup(name: &str) -> Option<Feature> {
 
 /// Features this library understands well enough to read an ext2 image.
 pub const SUPPORTED_INCOMPAT: u32 = incompat::FILETYPE | incompat::WHITEOUT | incompat::META_BG;
+/// The incompat bits libext2fs 1.47 opens (its EXT2_LIB_FEATURE_INCOMPAT_SUPP
+/// with MMP built in): filetype, needs_recovery, journal_dev, meta_bg,
+/// extent, 64bit, mmp, flex_bg, ea_inode, metadata_csum_seed, large_dir,
+/// inline_data, encrypt and casefold. A tool wording an open as e2fsprogs
+/// does tells these from the features e2fsprogs refuses too.
+pub const LIBEXT2FS_INCOMPAT: u32 = incompat::FILETYPE
+    | incompat::RECOVER
+    | incompat::JOURNAL_DEV
+    | incompat::META_BG
+    | incompat::EXTENTS
+    | incompat::BIT64
+    | incompat::MMP
+    | incompat::FLEX_BG
+    | incompat::EA_INODE
+    | incompat::CSUM_SEED
+    | incompat::LARGEDIR
+    | incompat::INLINE_DATA
+    | incompat::ENCRYPT
+    | incompat::CASEFOLD;
 /// Read-only-compatible features we can write without corrupting.
 pub const SUPPORTED_RO_COMPAT: u32 =
     ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE | ro_compat::BTREE_DIR;

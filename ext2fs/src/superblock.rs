@@ -343,6 +343,24 @@ impl Superblock {
         Ok(())
     }
 
+    /// libext2fs' EXT2_ET_BAD_DESC_SIZE at open: a 64bit superblock whose
+    /// s_desc_size is not a power of two from 64 to 1024, its block,
+    /// cluster and inode sizes being ones ext2fs_open2 accepts (it judges
+    /// those first, and the descriptor size before anything else).
+    pub fn desc_size_refused(&self) -> bool {
+        let isz = self.inode_size() as u64;
+        let sizes_accepted = self.s_log_block_size <= 6
+            && self.s_log_cluster_size == self.s_log_block_size
+            && self.s_log_groups_per_flex <= 31
+            && isz >= 128
+            && isz.is_power_of_two()
+            && isz <= self.block_size() as u64;
+        let ds = self.s_desc_size;
+        sizes_accepted
+            && self.has_incompat(crate::features::incompat::BIT64)
+            && !(ds.is_power_of_two() && (64..=1024).contains(&ds))
+    }
+
     /// `validate` without its two consistency checks (the inode count
     /// and s_first_meta_bg), which a checker repairs: libext2fs's
     /// EXT2_FLAG_IGNORE_SB_ERRORS. The geometry is still safe to derive.

@@ -111,13 +111,40 @@ impl Filesystem {
 
     /// The physical block of logical block `lblk`, None for a hole.
     pub fn bmap(&self, inode: &Inode, lblk: u64) -> Result<Option<u32>> {
+        self.bmap_through(inode, lblk, |fs, b, idx| fs.map_entry(b, idx))
+    }
+
+    /// `bmap` as libext2fs' ext2fs_bmap2 reads the map: an indirect block
+    /// past the filesystem is read from the image all the same (past the
+    /// image's end, a short read), and logical blocks from 2^32 - 1 on are
+    /// beyond the largest file. For tools that must fail where e2fsprogs
+    /// fails (debugfs' dump and cat).
+    pub fn bmap_anywhere(&self, inode: &Inode, lblk: u64) -> Result<Option<u32>> {
+        if lblk >= u32::MAX as u64 {
+            return Err(Error::BlockBeyondLargestFile(lblk));
+        }
+        self.bmap_through(inode, lblk, |fs, b, idx| {
+            if b < fs.geo.blocks_count {
+                return fs.map_entry(b, idx);
+            }
+            Ok(crate::codec::le32(&fs.read_block_anywhere(b)?, idx * 4))
+        })
+    }
+
+    /// The walk down the map to `lblk`, each indirect entry read by `entry`.
+    fn bmap_through(
+        &self,
+        inode: &Inode,
+        lblk: u64,
+        entry: impl Fn(&Self, u64, usize) -> Result<u32>,
+    ) -> Result<Option<u32>> {
         let (slot, path) = block_map::path_to(lblk, self.geo.block_size)?;
         let mut b = inode.base.i_block[slot];
         for idx in path {
             if b == 0 {
                 return Ok(None);
             }
-            b = self.map_entry(b as u64, idx)?;
+            b = entry(self, b as u64, idx)?;
         }
         Ok((b != 0).then_some(b))
     }
