@@ -313,20 +313,6 @@ pub fn num32_arg(what: &str, s: &str) -> Result<u32> {
     u32::try_from(n).map_err(|_| anyhow!("Bad {what} - {s}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_like_strtoul() {
-        assert_eq!(parse_u64("0x10"), Some(16));
-        assert_eq!(parse_u64("010"), Some(8));
-        assert_eq!(parse_u64("10"), Some(10));
-        assert_eq!(parse_u64("0"), Some(0));
-        assert_eq!(parse_u64("x"), None);
-    }
-}
-
 /// What debugfs says where our library refuses features: libext2fs'
 /// own refusal when it does not know them either, else a 64bit
 /// superblock's bad descriptor size (judged at open unless -c). None
@@ -342,4 +328,18 @@ fn unsupported_features_text(device: &str, req: &OpenRequest) -> Option<String> 
     }
     (!req.catastrophic && sb.desc_size_refused())
         .then(|| "Block group descriptor size incorrect".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_like_strtoul() {
+        assert_eq!(parse_u64("0x10"), Some(16));
+        assert_eq!(parse_u64("010"), Some(8));
+        assert_eq!(parse_u64("10"), Some(10));
+        assert_eq!(parse_u64("0"), Some(0));
+        assert_eq!(parse_u64("x"), None);
+    }
 }
