@@ -207,6 +207,16 @@ impl Checker {
         self.ask.fix(code, ctx)
     }
 
+    /// Reports a fatal problem (e2fsck's PR_FATAL) and returns the stop
+    /// that ends the check with it.
+    pub fn fatal(&mut self, code: Code, ctx: &Ctx) -> anyhow::Error {
+        debug_assert!(crate::problem::lookup(code).flags & crate::problem::FATAL != 0);
+        match self.problem(code, ctx) {
+            Err(e) => e,
+            Ok(_) => crate::ask::Stop::Aborted.into(),
+        }
+    }
+
     pub fn read_only(&self) -> bool {
         !self.fs.is_writable()
     }

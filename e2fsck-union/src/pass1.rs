@@ -191,10 +191,10 @@ impl Checker {
             return self.check_bad_blocks_inode(&mut inode);
         }
         if ino == inode::ROOT_INO {
-            if !inode.is_dir() {
-                if self.problem(Code::RootNotDir, &Ctx::ino(ino))? {
-                    self.clear_inode(ino, &mut inode)?;
-                }
+            // Declined, a root of another type is checked as that type
+            // (pass 3 then stops on it, as e2fsck does).
+            if !inode.is_dir() && self.problem(Code::RootNotDir, &Ctx::ino(ino))? {
+                self.clear_inode(ino, &mut inode)?;
                 return Ok(());
             }
             if inode.base.i_dtime != 0

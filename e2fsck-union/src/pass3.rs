@@ -78,13 +78,18 @@ impl Checker {
         Ok(())
     }
 
+    /// As e2fsck's check_root: a root in use must be a directory (its
+    /// clearing was declined in pass 1); a missing one is made anew or
+    /// the check stops. Both stops are fatal problems.
     fn check_root(&mut self) -> Result<()> {
-        if self.is_dir(inode::ROOT_INO) {
+        if self.is_used(inode::ROOT_INO) {
+            if !self.is_dir(inode::ROOT_INO) {
+                return Err(self.fatal(Code::RootNotDirAbort, &Ctx::default()));
+            }
             return Ok(());
         }
         if !self.problem(Code::NoRoot, &Ctx::default())? {
-            self.problem(Code::RootNotDirAbort, &Ctx::default())?;
-            anyhow::bail!("the root directory is missing and was not recreated");
+            return Err(self.fatal(Code::NoRootInodeAbort, &Ctx::default()));
         }
         let bs = self.fs.block_size() as usize;
         // e2fsck marks the new root's block and inode in the bitmaps

@@ -300,6 +300,7 @@ pub enum Code {
     NoLostFoundCannotReconnect,
     CannotReconnect,
     RootNotDirAbort,
+    NoRootInodeAbort,
     LostFoundNotDir,
     Pass3A,
     // Pass 4 (PR_4_*).
@@ -515,6 +516,7 @@ impl Code {
             NoLostFoundCannotReconnect => 0x030006,
             CannotReconnect => 0x030008,
             RootNotDirAbort => 0x030014,
+            NoRootInodeAbort => 0x030015,
             LostFoundNotDir => 0x030017,
             Pass3A => 0x031000,
             // Pass 4 (PR_4_*).
@@ -767,7 +769,8 @@ pub static PROBLEMS: &[Problem] = &[
     p(UnionEntryNoFeature, "{str} entry '{name}' in {path} ({ino}) on a filesystem without the whiteout feature.\n", Prompt::Clear, PREEN_OK),
     p(OpaqueNoFeature, "Inode {ino} has the opaque (union) flag set on a filesystem without the whiteout feature.  ", Prompt::Clear, PREEN_OK),
     p(NoRoot, "Root inode not allocated.  ", Prompt::Allocate, 0),
-    p(RootNotDirAbort, "Root inode is not a directory; aborting.\n", Prompt::None, NOTICE),
+    p(RootNotDirAbort, "Root inode is not a directory; aborting.\n", Prompt::None, NOTICE | FATAL),
+    p(NoRootInodeAbort, "Cannot proceed without a root inode.\n", Prompt::None, NOTICE | FATAL),
     p(UnconnectedDir, "Unconnected directory inode {ino} (was in {path})\n", Prompt::Connect, 0),
     p(NoLostFound, "/lost+found not found.  ", Prompt::Create, PREEN_OK),
     p(LostFoundNotDir, "/lost+found is not a directory (ino={ino})\n", Prompt::Unlink, 0),

@@ -129,6 +129,26 @@ fn declined_salvage_aborts_after_the_roots_of_indexed_directories() {
 }
 
 #[test]
+fn root_missing_or_not_a_directory_stops_pass_3_as_a_fatal_problem() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Under -n: "Cannot proceed without a root inode." (root freed) or
+    // "Root inode is not a directory; aborting." (a regular file, its
+    // clearing declined in pass 1, is checked as a file), then e2fsck's
+    // fatal_error twice: the warning, "e2fsck: aborted", the warning
+    // again, exit 12. Under -y the root is made anew.
+    for edits in [&["clri <2>", "freei <2>"][..], &["sif <2> mode 0100644"]] {
+        let img = image(&t, &["-b", "1024"], "4M");
+        for req in edits {
+            debugfs_w(&img, req);
+        }
+        same_as_real(&img);
+    }
+}
+
+#[test]
 fn directory_block_without_room_for_a_header_is_corrupt() {
     if skip_without_e2fsprogs() {
         return;
