@@ -29,7 +29,9 @@ use ext2fs::uuid;
     long_about = "Create an ext2 filesystem like `mke2fs -t ext2`, with the same options and \
                   defaults (from /etc/mke2fs.conf), plus the union-mount feature `-O whiteout` \
                   and `-d` to fill it from directories or tar archives, overlayfs upper directories or OCI layers.",
-    disable_version_flag = true
+    disable_version_flag = true,
+    // As with mke2fs' getopt loop, a repeated option's last value wins.
+    args_override_self = true
 )]
 pub struct Cli {
     /// Block size in bytes (1024, 2048, 4096, ... 65536)
@@ -61,9 +63,9 @@ pub struct Cli {
     /// Journal options (refused: this tool makes ext2)
     #[arg(short = 'J', value_name = "journal-options")]
     pub journal_opts: Option<String>,
-    /// Volume label (up to 16 bytes)
-    #[arg(short = 'L', value_name = "volume-label")]
-    pub label: Option<String>,
+    /// Volume label (up to 16 bytes; the last -L wins)
+    #[arg(short = 'L', value_name = "volume-label", action = ArgAction::Append)]
+    pub label: Vec<String>,
     /// Percentage of blocks reserved for the super-user (default 5)
     #[arg(short = 'm', value_name = "reserved-percent")]
     pub reserved_percent: Option<f64>,
@@ -96,11 +98,11 @@ pub struct Cli {
     #[arg(short = 'S')]
     pub super_only: bool,
     /// Filesystem type (only ext2 is made)
-    #[arg(short = 't', value_name = "fs-type")]
-    pub fs_type: Option<String>,
+    #[arg(short = 't', value_name = "fs-type", action = ArgAction::Append)]
+    pub fs_type: Vec<String>,
     /// Usage type(s) from mke2fs.conf (small, floppy, big, huge, news, ...)
-    #[arg(short = 'T', value_name = "usage-type")]
-    pub usage_types: Option<String>,
+    #[arg(short = 'T', value_name = "usage-type", action = ArgAction::Append)]
+    pub usage_types: Vec<String>,
     /// UUID: a UUID, clear, random or time
     #[arg(short = 'U', value_name = "UUID")]
     pub uuid: Option<String>,
@@ -267,9 +269,14 @@ fn now() -> Result<u32> {
 }
 
 fn run(cli: &Cli) -> Result<()> {
-    // mke2fs warns while it reads the options, so the warning is seen
-    // even when a later check refuses the run.
-    if let Some(l) = &cli.label {
+    for (opt, given) in [('t', &cli.fs_type), ('T', &cli.usage_types)] {
+        if given.len() > 1 {
+            bail!("The -{opt} option may only be used once");
+        }
+    }
+    // mke2fs warns while it reads the options (once for each -L), so the
+    // warning is seen even when a later check refuses the run.
+    for l in &cli.label {
         if l.len() > 16 {
             eprint!(
                 "Warning: label too long; will be truncated to '{}'\n\n",
@@ -289,7 +296,7 @@ fn run(cli: &Cli) -> Result<()> {
     let Some(device) = cli.device.as_deref() else {
         bail!("no device or image file given\nUsage: mke2fs-union [options] device [fs-size] (see --help)");
     };
-    let fs_type = cli.fs_type.as_deref().unwrap_or("ext2");
+    let fs_type = cli.fs_type.first().map_or("ext2", String::as_str);
     if fs_type != "ext2" {
         bail!(
             "filesystem type '{fs_type}' is not supported: mke2fs-union makes ext2 filesystems \
@@ -365,7 +372,8 @@ fn run(cli: &Cli) -> Result<()> {
     let mut types = vec!["ext2".to_string()];
     let usage = cli
         .usage_types
-        .clone()
+        .first()
+        .cloned()
         .unwrap_or_else(|| profile::size_type(size_bytes).to_string());
     for t in usage.split(',').filter(|t| !t.is_empty()) {
         if profile.fs_types.contains_key(t) {
@@ -402,9 +410,7 @@ fn run(cli: &Cli) -> Result<()> {
             b
         }
         None => {
-            let v = profile
-                .get_int(&types, "blocksize", 4096)
-                .map_err(anyhow::Error::msg)?;
+            let v = profile.get_int(&types, "blocksize", 4096);
             // -1 (largefile types): the page size.
             let v = if v == -1 {
                 sector::PAGE_SIZE
@@ -515,9 +521,7 @@ fn run(cli: &Cli) -> Result<()> {
     // revision, unless the usage type (hurd) turns it off.
     let asked_isize = match cli.inode_size {
         Some(s) => s as i64,
-        None => profile
-            .get_int(&types, "inode_size", 0)
-            .map_err(anyhow::Error::msg)?,
+        None => profile.get_int(&types, "inode_size", 0),
     };
     // Revision 0 tables hold 128-byte inodes, but the size check weighs
     // what was asked (128 when nothing was), as mke2fs's does.
@@ -527,21 +531,19 @@ fn run(cli: &Cli) -> Result<()> {
         } else {
             128
         }
+    } else if asked_isize == 0 {
+        // Nothing asked: ext2fs_initialize's default.
+        128
     } else {
-        match cli.inode_size {
-            Some(s) => s,
-            None => profile
-                .get_int(&types, "inode_size", 256)
-                .map_err(anyhow::Error::msg)? as u16,
-        }
+        u16::try_from(asked_isize).unwrap_or(u16::MAX)
     };
     if asked_isize == 128 && profile.get_bool(&types, "warn_y2038_dates", true) {
         cli_common::outln!("128-byte inodes cannot handle dates beyond 2038 and are deprecated");
     }
-    if let Some(i) = cli.inode_size {
-        if i < 128 || i as u32 > bs || !i.is_power_of_two() {
-            bail!("invalid inode size {i} (min 128/max {bs})");
-        }
+    // What -I or mke2fs.conf asked for, checked on revision 1 only.
+    let i = asked_isize;
+    if rev >= 1 && i != 0 && (i < 128 || i > bs as i64 || i & (i - 1) != 0) {
+        bail!("invalid inode size {i} (min 128/max {bs})");
     }
     let inode_ratio = match &cli.bytes_per_inode {
         Some(s) => {
@@ -552,17 +554,24 @@ fn run(cli: &Cli) -> Result<()> {
             v
         }
         // The profile's ratio, at least one inode per block.
+        None => profile.get_int(&types, "inode_ratio", 8192).max(bs as i64) as u64,
+    };
+    let reserved_ratio = match cli.reserved_percent {
+        Some(r) => {
+            if !(0.0..=50.0).contains(&r) {
+                bail!("invalid reserved blocks percent - {r}");
+            }
+            r
+        }
         None => {
-            (profile
-                .get_int(&types, "inode_ratio", 8192)
-                .map_err(anyhow::Error::msg)?
-                .max(bs as i64)) as u64
+            let r = profile.get_double(&types, "reserved_ratio", 5.0);
+            if !(0.0..=50.0).contains(&r) {
+                // mke2fs prints the profile's value with %lf.
+                bail!("invalid reserved blocks percent - {r:.6}");
+            }
+            r
         }
     };
-    let reserved_ratio = cli.reserved_percent.unwrap_or(5.0);
-    if !(0.0..=50.0).contains(&reserved_ratio) {
-        bail!("invalid reserved blocks percent - {reserved_ratio}");
-    }
     let now = now()?;
     let uuid = match cli.uuid.as_deref() {
         None => uuid::random_v4(),
@@ -631,7 +640,7 @@ fn run(cli: &Cli) -> Result<()> {
         } else {
             features
         },
-        label: cli.label.clone().unwrap_or_default(),
+        label: cli.label.last().cloned().unwrap_or_default(),
         last_mounted: cli.last_mounted.clone().unwrap_or_default(),
         uuid,
         hash_seed,
@@ -827,6 +836,15 @@ fn run(cli: &Cli) -> Result<()> {
         let mut p = progress::Progress::start(false, "", groups);
         p.update(0);
         p.finish("done\n\n");
+        if periodic && std::env::var_os("MKE2FS_SKIP_CHECK_MSG").is_none() {
+            // print_check_message: the days as %g (180 prints "180").
+            cli_common::outln!(
+                "This filesystem will be automatically checked every {} mounts or\n\
+                 {} days, whichever comes first.  Use tune2fs -c or -i to override.",
+                params.max_mnt_count.max(0),
+                params.check_interval / 86400
+            );
+        }
     }
     Ok(())
 }

@@ -97,12 +97,17 @@ impl Profile {
                 block = Some(k);
                 continue;
             }
+            // libprofile answers with a relation's first value.
             match (section.as_str(), &block) {
                 ("defaults", None) => {
-                    p.defaults.insert(k, v);
+                    p.defaults.entry(k).or_insert(v);
                 }
                 ("fs_types", Some(t)) => {
-                    p.fs_types.entry(t.clone()).or_default().insert(k, v);
+                    p.fs_types
+                        .entry(t.clone())
+                        .or_default()
+                        .entry(k)
+                        .or_insert(v);
                 }
                 _ => {}
             }
@@ -120,21 +125,47 @@ impl Profile {
             .or_else(|| self.defaults.get(key).cloned())
     }
 
-    pub fn get_int(&self, types: &[String], key: &str, default: i64) -> Result<i64, String> {
-        match self.get(types, key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("mke2fs.conf: {key} = {v} is not a number")),
-        }
+    /// The values `key` has, in the order mke2fs' get_int_from_profile
+    /// and its kin read them: [defaults], then each fs_type.
+    fn chain<'a>(&'a self, types: &'a [String], key: &'a str) -> impl Iterator<Item = &'a str> {
+        let typed = types
+            .iter()
+            .filter_map(move |t| self.fs_types.get(t).and_then(|m| m.get(key)));
+        self.defaults
+            .get(key)
+            .into_iter()
+            .chain(typed)
+            .map(String::as_str)
     }
 
+    /// mke2fs' get_int_from_profile: each value libprofile can read as
+    /// an int (strtol, any base) replaces the one before; one it cannot
+    /// read leaves the one before, as profile_get_integer does.
+    pub fn get_int(&self, types: &[String], key: &str, default: i64) -> i64 {
+        self.chain(types, key)
+            .fold(default, |acc, v| c_int(v).unwrap_or(acc))
+    }
+
+    /// mke2fs' get_double_from_profile, the same way (strtod).
+    pub fn get_double(&self, types: &[String], key: &str, default: f64) -> f64 {
+        self.chain(types, key)
+            .fold(default, |acc, v| v.parse::<f64>().unwrap_or(acc))
+    }
+
+    /// mke2fs' get_bool_from_profile, the same way (libprofile's words,
+    /// any case).
     pub fn get_bool(&self, types: &[String], key: &str, default: bool) -> bool {
-        match self.get(types, key).as_deref() {
-            Some("1" | "true" | "yes" | "on" | "t" | "y") => true,
-            Some("0" | "false" | "no" | "off" | "nil" | "f" | "n") => false,
-            _ => default,
-        }
+        const YES: [&str; 6] = ["y", "yes", "true", "t", "1", "on"];
+        const NO: [&str; 6] = ["n", "no", "false", "nil", "0", "off"];
+        self.chain(types, key).fold(default, |acc, v| {
+            if YES.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+                true
+            } else if NO.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+                false
+            } else {
+                acc
+            }
+        })
     }
 
     /// Each fs_type's own `features` edit list, in order.
@@ -149,6 +180,29 @@ impl Profile {
             })
             .collect()
     }
+}
+
+/// profile_get_integer's reading: the whole text as a C int in strtol's
+/// base 0 (0x hex, leading-0 octal, else decimal), an optional sign.
+fn c_int(v: &str) -> Option<i64> {
+    let t = v.trim_start();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (16, h)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (8, &t[1..])
+    } else {
+        (10, t)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let n = i64::from_str_radix(digits, radix).ok()?;
+    let n = if neg { -n } else { n };
+    i32::try_from(n).is_ok().then_some(n)
 }
 
 /// The usage type mke2fs picks by size (misc/mke2fs.c).
@@ -175,23 +229,10 @@ mod tests {
     fn builtin_profile_resolves_like_mke2fs() {
         let p = Profile::parse(BUILTIN).unwrap();
         let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            p.get_int(&t(&["ext2", "small"]), "blocksize", 0).unwrap(),
-            1024
-        );
-        assert_eq!(
-            p.get_int(&t(&["ext2", "default"]), "blocksize", 0).unwrap(),
-            4096
-        );
-        assert_eq!(
-            p.get_int(&t(&["ext2", "floppy"]), "inode_ratio", 0)
-                .unwrap(),
-            8192
-        );
-        assert_eq!(
-            p.get_int(&t(&["ext2", "huge"]), "inode_ratio", 0).unwrap(),
-            65536
-        );
+        assert_eq!(p.get_int(&t(&["ext2", "small"]), "blocksize", 0), 1024);
+        assert_eq!(p.get_int(&t(&["ext2", "default"]), "blocksize", 0), 4096);
+        assert_eq!(p.get_int(&t(&["ext2", "floppy"]), "inode_ratio", 0), 8192);
+        assert_eq!(p.get_int(&t(&["ext2", "huge"]), "inode_ratio", 0), 65536);
         assert_eq!(p.type_features(&t(&["ext3"])), ["has_journal"]);
         assert!(!p.get_bool(&t(&["ext2"]), "enable_periodic_fsck", true));
         assert_eq!(size_type(2 << 20), "floppy");
@@ -199,6 +240,23 @@ mod tests {
         assert_eq!(size_type(1 << 30), "default");
         assert_eq!(size_type(5 << 40), "big");
         assert_eq!(size_type(1 << 50), "huge");
+    }
+
+    #[test]
+    fn unreadable_values_leave_the_one_before_as_libprofile() {
+        let p = Profile::parse(
+            "[defaults]\n blocksize = 0x800\n inode_ratio = 010\n reserved_ratio = 2.5\n \
+             lazy_itable_init = OFF\n[fs_types]\n a = {\n blocksize = 4k\n inode_ratio = 3000000000\n \
+             reserved_ratio = lots\n lazy_itable_init = maybe\n }\n",
+        )
+        .unwrap();
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let a = t(&["ext2", "a"]);
+        assert_eq!(p.get_int(&a, "blocksize", 4096), 2048);
+        assert_eq!(p.get_int(&a, "inode_ratio", 1), 8);
+        assert_eq!(p.get_double(&a, "reserved_ratio", 5.0), 2.5);
+        assert!(!p.get_bool(&a, "lazy_itable_init", true));
+        assert_eq!(p.get_int(&a, "inode_size", 77), 77);
     }
 
     #[test]

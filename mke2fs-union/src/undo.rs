@@ -19,7 +19,7 @@ pub fn path(
     csum_lazy: bool,
     device: &Path,
 ) -> Result<Option<PathBuf>> {
-    let force = profile.get_int(types, "force_undo", 0).unwrap_or(0) != 0;
+    let force = profile.get_int(types, "force_undo", 0) != 0;
     let automatic = (force || csum_lazy) && holds_ext2(device);
     let default_dir = profile
         .defaults

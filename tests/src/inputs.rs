@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::mkfs_pair::draw;
+use crate::mkfs_draw::draw_basic;
 use crate::{run, Lcg};
 
 /// Where an image came from.
@@ -63,7 +63,7 @@ pub fn make(r: &mut Lcg, dir: &Path, kernel: bool) -> Input {
         Origin::Mke2fs | Origin::Kernel => {
             // The option draw of the mke2fs differential, kept small.
             loop {
-                let mut case = draw(r);
+                let mut case = draw_basic(r);
                 case.size = Some(format!("{}k", 128 + r.below(16 << 10)));
                 if let Some(made) = case.real_image(dir, "input") {
                     debug_assert_eq!(made, img);

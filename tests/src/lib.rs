@@ -9,6 +9,7 @@ pub mod check_pair;
 pub mod damage;
 pub mod differential;
 pub mod inputs;
+pub mod mkfs_draw;
 pub mod mkfs_pair;
 
 use std::path::{Path, PathBuf};

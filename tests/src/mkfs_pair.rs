@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::check_pair::first_lines_differing;
-use crate::{our_bin, run, Lcg};
+use crate::{our_bin, run};
 
 pub const UUID: &str = "11111111-2222-3333-4444-555555555555";
 pub const HASH_SEED: &str = "66666666-7777-8888-9999-aaaaaaaaaaaa";
 pub const FAKE_TIME: &str = "1700000000";
+/// In `Case::args`, stands for an undo file of each tool's own (`-z`).
+pub const UNDO_FILE: &str = "@UNDO@";
 
 /// One mke2fs invocation to make with both tools.
 #[derive(Clone, Debug, Default)]
@@ -94,6 +96,8 @@ impl Case {
                 let _ = std::fs::remove_file(&conf);
             }
         }
+        let undo = dir.join(format!("{name}.undo"));
+        let _ = std::fs::remove_file(&undo);
         let mut ext = vec![format!("hash_seed={HASH_SEED}")];
         ext.extend(self.extended.iter().cloned());
         let mut cmd = Command::new(tool);
@@ -105,7 +109,13 @@ impl Case {
             .env("MKE2FS_CONFIG", &conf)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(["-F", "-U", UUID])
-            .args(&self.args)
+            .args(self.args.iter().map(|a| {
+                if a == UNDO_FILE {
+                    undo.as_os_str().to_owned()
+                } else {
+                    a.into()
+                }
+            }))
             .arg("-E")
             .arg(ext.join(","))
             .arg(&img);
@@ -114,19 +124,27 @@ impl Case {
         }
         let out = run(&mut cmd);
         let prog = tool.file_name().unwrap().to_string_lossy().into_owned();
+        let paths = |l: &str| {
+            l.replace(&undo.display().to_string(), "UNDO")
+                .replace(&img.display().to_string(), "IMAGE")
+        };
         // Up to the usage text, whose option list is each tool's own.
         let stderr = String::from_utf8_lossy(&out.stderr)
             .lines()
             .take_while(|l| !l.starts_with("Usage: "))
             .filter(|l| !l.starts_with("mke2fs 1."))
             .map(|l| l.replace(&format!("{prog}:"), "mke2fs:"))
-            .map(|l| l.replace(&img.display().to_string(), "IMAGE"))
+            .map(|l| paths(&l))
             .map(|l| format!("{l}\n"))
             .collect();
-        let stdout =
-            String::from_utf8_lossy(&out.stdout).replace(&img.display().to_string(), "IMAGE");
+        let stdout = paths(&String::from_utf8_lossy(&out.stdout));
+        // dumpe2fs finds a filesystem past an offset by unix_io's option.
+        let mut target = img.clone().into_os_string();
+        if let Some(off) = self.extended.iter().find_map(|e| e.strip_prefix("offset=")) {
+            target.push(format!("?offset={off}"));
+        }
         let dumpe2fs = if img.exists() {
-            let d = run(Command::new("dumpe2fs").env("TZ", "GMT0").arg(&img));
+            let d = run(Command::new("dumpe2fs").env("TZ", "GMT0").arg(&target));
             String::from_utf8_lossy(&d.stdout).into_owned()
                 + &String::from_utf8_lossy(&d.stderr)
                     .lines()
@@ -197,115 +215,6 @@ impl Case {
             d.join("\n")
         );
     }
-}
-
-/// One random option set (the built-in mke2fs.conf, as a config path
-/// that does not exist gives both tools).
-pub fn draw(r: &mut Lcg) -> Case {
-    let mut args: Vec<String> = vec!["-t".into(), "ext2".into()];
-    let mut push = |a: &str, v: String| {
-        args.push(a.into());
-        args.push(v);
-    };
-    let bs: Option<u32> = r
-        .chance(60)
-        .then(|| [1024, 2048, 4096][(r.next_u64() % 3) as usize]);
-    if let Some(b) = bs {
-        push("-b", b.to_string());
-    }
-    let rev0 = r.chance(8);
-    if rev0 {
-        push("-r", "0".into());
-    } else {
-        if r.chance(30) {
-            push("-I", r.pick(&["128", "256", "512", "1024"]).into());
-        }
-        if r.chance(35) {
-            let feats = [
-                "^resize_inode",
-                "^dir_index",
-                "^ext_attr",
-                "^filetype",
-                "^sparse_super",
-                "large_file",
-                "^large_file",
-                "sparse_super2",
-                "meta_bg",
-                "meta_bg,^resize_inode",
-            ];
-            let n = 1 + r.next_u64() % 3;
-            let list: Vec<&str> = (0..n).map(|_| r.pick(&feats)).collect();
-            push("-O", list.join(","));
-        }
-    }
-    if r.chance(30) {
-        push("-i", (1024u64 << (r.next_u64() % 7)).to_string());
-    } else if r.chance(15) {
-        push("-N", (16 + r.next_u64() % 20000).to_string());
-    }
-    if r.chance(30) {
-        push("-m", (r.next_u64() % 11).to_string());
-    }
-    if r.chance(25) {
-        let b = bs.unwrap_or(1024) as u64;
-        push(
-            "-g",
-            (256 + 8 * (r.next_u64() % ((8 * b - 256) / 8 + 1))).to_string(),
-        );
-    }
-    if r.chance(15) {
-        push("-o", r.pick(&["Linux", "hurd", "FreeBSD", "lites"]).into());
-    }
-    if r.chance(25) {
-        push(
-            "-T",
-            r.pick(&[
-                "small",
-                "floppy",
-                "news",
-                "largefile",
-                "big",
-                "huge",
-                "default",
-            ])
-            .into(),
-        );
-    }
-    if r.chance(10) {
-        push("-L", r.pick(&["label", "a-much-longer-label-text"]).into());
-    }
-    if r.chance(10) {
-        push("-e", r.pick(&["continue", "remount-ro", "panic"]).into());
-    }
-    // Mostly small (fast), sometimes up to 1 GiB (4 KiB blocks, "default").
-    let size_kib = match r.next_u64() % 10 {
-        0..=3 => 64 + r.next_u64() % 4096,
-        4..=7 => 4096 + r.next_u64() % 65536,
-        8 => 65536 + r.next_u64() % (448 << 10),
-        _ => (512 << 10) + r.next_u64() % (512 << 10),
-    };
-    let mut case = Case::new(
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        Some(&format!("{size_kib}k")),
-    )
-    .env("E2FSPROGS_SKIP_PROGRESS", "1");
-    if r.chance(30) {
-        case = case.extended(&format!("stride={}", 1 + r.next_u64() % 64));
-    }
-    if r.chance(20) {
-        case = case.extended(&format!("stripe_width={}", 1 + r.next_u64() % 256));
-    }
-    if r.chance(15) {
-        case = case.extended(&format!(
-            "root_owner={}:{}",
-            r.next_u64() % 70000,
-            r.next_u64() % 70000
-        ));
-    }
-    if r.chance(20) {
-        case = case.extended(r.pick(&["lazy_itable_init=0", "lazy_itable_init=1", "nodiscard"]));
-    }
-    case
 }
 
 /// Where two files first differ (a missing file reads as empty), read in

@@ -439,3 +439,78 @@ fn option_checks_come_before_our_ext4_feature_refusal() {
     )
     .assert_same(false);
 }
+
+/// A mke2fs.conf with only these [defaults] lines and one fs_type `mine`.
+fn bare_conf(defaults: &str, mine: &str) -> String {
+    format!("[defaults]\n{defaults}\n[fs_types]\n\tmine = {{\n{mine}\n\t}}\n")
+}
+
+#[test]
+fn reserved_ratio_and_inode_size_from_the_profile() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for (defaults, mine, args) in [
+        // No inode_size anywhere: ext2fs_initialize's 128, not 256.
+        ("", "", vec![]),
+        ("\treserved_ratio = 2.5", "", vec![]),
+        (
+            "\treserved_ratio = 1",
+            "\t\treserved_ratio = 0",
+            vec!["-T", "mine"],
+        ),
+        // -m wins over the profile; a bad profile value is an error.
+        ("\treserved_ratio = 60", "", vec!["-m", "3"]),
+        ("\treserved_ratio = 60", "", vec![]),
+        ("\treserved_ratio = -1.5", "", vec![]),
+        // An unreadable value leaves the one before, as libprofile does.
+        (
+            "\treserved_ratio = 7",
+            "\t\treserved_ratio = lots",
+            vec!["-T", "mine"],
+        ),
+        (
+            "\tinode_size = 512",
+            "\t\tinode_size = big",
+            vec!["-T", "mine"],
+        ),
+        ("\tblocksize = 0x800\n\tinode_ratio = 010000", "", vec![]),
+        ("\tinode_size = 100", "", vec![]),
+        ("\tinode_size = 100", "", vec!["-r", "0"]),
+        ("\tinode_size = 8192", "", vec!["-b", "4096"]),
+        (
+            "\tlazy_itable_init = FALSE",
+            "\t\tlazy_itable_init = maybe",
+            vec!["-T", "mine"],
+        ),
+    ] {
+        Case::new(&args, Some("8M"))
+            .config(&bare_conf(defaults, mine))
+            .env("E2FSPROGS_SKIP_PROGRESS", "1")
+            .assert_same(true);
+    }
+}
+
+#[test]
+fn periodic_fsck_message_as_mke2fs_prints_it() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for (conf, args, env) in [
+        ("\tenable_periodic_fsck = true", vec![], None),
+        ("\tenable_periodic_fsck = 1", vec!["-q"], None),
+        (
+            "\tenable_periodic_fsck = yes",
+            vec![],
+            Some("MKE2FS_SKIP_CHECK_MSG"),
+        ),
+    ] {
+        let mut c = Case::new(&args, Some("8M"))
+            .config(&bare_conf(conf, ""))
+            .env("E2FSPROGS_SKIP_PROGRESS", "1");
+        if let Some(k) = env {
+            c = c.env(k, "1");
+        }
+        c.assert_same(true);
+    }
+}
