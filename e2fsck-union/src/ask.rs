@@ -1,7 +1,7 @@
 //! Putting problems to the user: preen, -y, -n or a terminal, with
 //! e2fsck's output shapes, latches and the bookkeeping behind the exit code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -60,6 +60,9 @@ pub struct Asker {
     pub mode: Mode,
     pub device: String,
     latches: HashMap<Latch, bool>,
+    /// Latch groups whose members are no longer printed (e2fsck's
+    /// PRL_SUPPRESS, after "Suppress messages" was answered yes).
+    suppressed: HashSet<Latch>,
     /// The filesystem was changed (e2fsck's EXT2_FLAG_CHANGED): what the
     /// "FILE SYSTEM WAS MODIFIED" line reports.
     pub changed: bool,
@@ -84,6 +87,7 @@ impl Asker {
             mode,
             device: device.to_string(),
             latches: HashMap::new(),
+            suppressed: HashSet::new(),
             changed: false,
             fixed: false,
             unfixed: false,
@@ -127,7 +131,9 @@ impl Asker {
             }
             if let Some(&ans) = self.latches.get(&latch) {
                 let msg = problem::expand(p.message, ctx);
-                if self.mode != Mode::Preen || p.flags & problem::PREEN_NOMSG == 0 {
+                let hidden = self.suppressed.contains(&latch)
+                    || (self.mode == Mode::Preen && p.flags & problem::PREEN_NOMSG != 0);
+                if !hidden {
                     let verdict = if ans { p.prompt.done() } else { "IGNORED" };
                     self.out(&format!("{}{msg}{verdict}.\n", self.prefix(p.flags)));
                 }
@@ -207,6 +213,13 @@ impl Asker {
     /// asks the latch question again.
     pub fn end_latch(&mut self, latch: Latch) {
         self.latches.remove(&latch);
+        self.suppressed.remove(&latch);
+    }
+
+    /// Stops printing the members of a latch group until it ends (their
+    /// answers still count).
+    pub fn suppress_latch(&mut self, latch: Latch) {
+        self.suppressed.insert(latch);
     }
 
     /// e2fsck's fatal_error on standard output: whether the filesystem was

@@ -115,6 +115,13 @@ pub struct Checker {
     pub reloc: crate::super_check::Relocations,
     /// -C: told (pass, done, total) as the passes advance.
     pub progress: Option<Reporter>,
+    /// An indirect block on filesystem metadata was met (not under -n):
+    /// after pass 2 has read the directories the check starts over, as
+    /// e2fsck's E2F_FLAG_RESTART_LATER, once pass 1B has moved it.
+    pub restart_later: bool,
+    /// The check starts over after pass 1 (e2fsck's E2F_FLAG_RESTART): an
+    /// inode was cleared halfway through its block map.
+    pub restart: bool,
 }
 
 /// The blocks pass 1 set aside for pass 3's repairs.
@@ -162,6 +169,8 @@ impl Checker {
             repair_blocks: RepairBlocks::default(),
             reloc: Default::default(),
             progress: None,
+            restart_later: false,
+            restart: false,
             fs,
         }
     }
@@ -194,6 +203,8 @@ impl Checker {
         self.early_allocs.clear();
         self.repair_blocks = RepairBlocks::default();
         self.reloc = Default::default();
+        self.restart_later = false;
+        self.restart = false;
     }
 
     /// Reports progress within a pass (a no-op without -C).

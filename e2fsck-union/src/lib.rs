@@ -20,6 +20,7 @@ mod checker;
 mod htree_check;
 mod journal_check;
 mod keys;
+mod map_walk;
 mod orphan;
 mod pass1;
 mod pass1b;

@@ -675,111 +675,32 @@ impl Checker {
     pub fn check_blocks(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
         let is_dir = inode.is_dir();
         let bs = self.fs.block_size() as u64;
-        let mut illegal = 0u32;
-        let mut too_many = false;
-        let mut problems: Vec<(PtrKey, Code)> = Vec::new();
-        let first_data = self.first_data;
-        let blocks_count = self.blocks_count;
-        let has_map = holds_block_map(inode);
         // As e2fsck: the extended attribute block is counted first.
         let ea_block = self.check_ea_block(ino, inode)?;
-        let too_big = TooBig::new(inode, self.fs.sb().s_log_block_size);
-        let mut no_map = inode.clone();
-        no_map.base.i_block = [0; 15];
-        // An indirect block on top of filesystem metadata holds no
-        // pointers of this file: clearing "its" pointers would write into
-        // the metadata, so the indirect pointer itself is illegal.
-        let squatting = |m: &ext2fs::bitmap::Bitmap, p: &MapPtr| {
-            !p.is_data() && m.get(p.pblk as u64 - first_data)
-        };
-        // First walk: take every legal pointer and note the illegal ones
-        // without asking yet (the map is not changed: `scratch`).
-        let mut acc = Claims::new(ino, is_dir);
-        let mut scratch = if has_map {
-            inode.clone()
-        } else {
-            no_map.clone()
-        };
-        blocks::walk(&self.fs, &mut scratch, |p| {
-            let b = p.pblk as u64;
-            let problem = if b < first_data
-                || b >= blocks_count
-                || squatting(&self.metadata, p)
-                || p.repeat
-            {
-                Some(Code::IllegalBlock)
-            } else {
-                too_big.problem(p, acc.nblocks + ea_block as u64)
-            };
-            match problem {
-                Some(code) => {
-                    acc.pass_over(p);
-                    problems.push((PtrKey::of(p), code));
-                    Visit::Replace(0)
-                }
-                None => {
-                    acc.take(p);
-                    Visit::Keep
-                }
-            }
-        });
-        if !problems.is_empty() {
-            let mut clear_illegal = std::collections::HashMap::new();
-            for (key, code) in problems {
-                illegal += 1;
-                if illegal > 12 {
-                    if self.problem(Code::TooManyIllegal, &Ctx::ino(ino))? {
-                        too_many = true;
-                        break;
-                    }
-                    // e2fsck asks again after every further batch; once is enough.
-                    illegal = 0;
-                }
-                let c = Ctx {
-                    ino,
-                    blk: key.pblk as u64,
-                    num: key.lblk,
-                    indirect: key.level,
-                    ..Default::default()
-                };
-                let fix = self.problem(code, &c)?;
-                clear_illegal.insert(key, fix);
-            }
+        let walk = if holds_block_map(inode) {
+            let walk = self.walk_block_map(ino, inode, ea_block as u64)?;
             self.ask.end_latch(Latch::IllegalBlocks);
             self.ask.end_latch(Latch::TooBig);
-            if too_many {
-                self.clear_inode(ino, inode)?;
-                return Ok(());
+            for (b, data) in &walk.edit.writes {
+                self.fs.write_block(*b, data)?;
+            }
+            if walk.edit.i_block_changed {
+                self.write_inode(ino, inode)?;
             }
             // An indirect block left outside the filesystem stops
             // libext2fs' iterator with an error, which e2fsck cannot get
             // past.
-            let cleared = |p: &MapPtr| clear_illegal.get(&PtrKey::of(p)) == Some(&true);
-            if let Some(e) = blocks::iterate_error(&self.fs, inode, cleared) {
+            if let Some(e) = walk.error {
                 return Err(self.iteration_failed(ino, e));
             }
-            // Second walk: clear what was agreed, and claim the rest.
-            acc = Claims::new(ino, is_dir);
-            let target = if has_map { &mut *inode } else { &mut no_map };
-            let walk = blocks::walk(&self.fs, target, |p| {
-                let Some(&clear) = clear_illegal.get(&PtrKey::of(p)) else {
-                    acc.take(p);
-                    return Visit::Keep;
-                };
-                acc.pass_over(p);
-                if clear {
-                    Visit::Replace(0)
-                } else {
-                    Visit::Keep
-                }
-            });
-            for (b, data) in &walk.writes {
-                self.fs.write_block(*b, data)?;
-            }
-            if walk.i_block_changed {
-                self.write_inode(ino, inode)?;
-            }
-        }
+            Some(walk)
+        } else {
+            None
+        };
+        let (acc, clear) = match walk {
+            Some(w) => (w.claims, w.clear),
+            None => (Claims::new(ino, is_dir), false),
+        };
         let Claims {
             claimed,
             mut nblocks,
@@ -803,6 +724,13 @@ impl Checker {
             } else {
                 self.stats.fragmented += 1;
             }
+        }
+        if clear {
+            // What it claimed stays claimed: the check starts over after
+            // pass 1 (e2fsck's E2F_FLAG_RESTART).
+            self.clear_inode(ino, inode)?;
+            self.restart = true;
+            return Ok(());
         }
         if is_dir {
             if (nblocks == 0 || (last_block < 0))
@@ -1228,27 +1156,27 @@ impl Checker {
 
 /// What one walk of a block map found: the blocks to claim and the
 /// numbers the size and i_blocks checks need.
-struct Claims {
+pub struct Claims {
     ino: u32,
     is_dir: bool,
-    claimed: Vec<u64>,
-    nblocks: u64,
-    last_block: i64,
+    pub claimed: Vec<u64>,
+    pub nblocks: u64,
+    pub last_block: i64,
     prev_phys: u64,
-    fragmented: bool,
-    dir_blocks: Vec<DirBlock>,
+    pub fragmented: bool,
+    pub dir_blocks: Vec<DirBlock>,
 }
 
 impl Claims {
     /// e2fsck's contiguity check sees every pointer, a refused one too,
     /// against the last block taken.
-    fn pass_over(&mut self, p: &MapPtr) {
+    pub fn pass_over(&mut self, p: &MapPtr) {
         if self.prev_phys != 0 && self.prev_phys + 1 != p.pblk as u64 {
             self.fragmented = true;
         }
     }
 
-    fn new(ino: u32, is_dir: bool) -> Self {
+    pub fn new(ino: u32, is_dir: bool) -> Self {
         Claims {
             ino,
             is_dir,
@@ -1261,7 +1189,7 @@ impl Claims {
         }
     }
 
-    fn take(&mut self, p: &MapPtr) {
+    pub fn take(&mut self, p: &MapPtr) {
         let b = p.pblk as u64;
         self.claimed.push(b);
         self.nblocks += 1;
@@ -1310,30 +1238,10 @@ fn holds_block_map(inode: &Inode) -> bool {
     }
 }
 
-/// A pointer of a block map, told apart from the others of the same map
-/// (an indirect block and the first data block below it share `lblk`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct PtrKey {
-    lblk: u64,
-    /// 0 for a data block, else the indirect level.
-    level: u8,
-    pblk: u32,
-}
-
-impl PtrKey {
-    fn of(p: &MapPtr) -> Self {
-        PtrKey {
-            lblk: p.lblk(),
-            level: blocks::indirect_level(p),
-            pblk: p.pblk,
-        }
-    }
-}
-
 /// e2fsck's limits on how far a map may reach, by the inode's type: a
 /// symlink has one block, a directory at most 2 GiB without largedir,
 /// and no file more blocks than its 512-byte count can hold.
-struct TooBig {
+pub struct TooBig {
     is_dir: bool,
     is_reg: bool,
     /// A directory's last allowed logical block (none with i_size_high set).
@@ -1342,7 +1250,7 @@ struct TooBig {
 }
 
 impl TooBig {
-    fn new(inode: &Inode, log_block_size: u32) -> Self {
+    pub fn new(inode: &Inode, log_block_size: u32) -> Self {
         let log = log_block_size.min(10);
         TooBig {
             is_dir: inode.is_dir(),
@@ -1353,7 +1261,7 @@ impl TooBig {
     }
 
     /// The problem a legal pointer has, given the blocks counted so far.
-    fn problem(&self, p: &MapPtr, counted: u64) -> Option<Code> {
+    pub fn problem(&self, p: &MapPtr, counted: u64) -> Option<Code> {
         let lblk = p.is_data().then(|| p.lblk());
         if self.is_dir {
             let past_end = matches!((lblk, self.dir_last), (Some(l), Some(last)) if l > last);

@@ -87,6 +87,8 @@ impl Checker {
             }
             if self.problem(Code::DupClone, &Ctx::default())? {
                 self.clone_file(ino)?;
+            } else if self.problem(Code::DupDelete, &Ctx::default())? {
+                self.deallocate(ino)?;
             }
         }
         Ok(())

@@ -52,6 +52,10 @@ impl Checker {
             i += n;
             self.tick(2, i as u64, blocks.len() as u64);
         }
+        if self.restart_later {
+            // e2fsck starts over once the directory blocks are read.
+            return Ok(());
+        }
         blocks.sort_by_key(|d| (d.ino, d.lblk));
         blocks.retain(|d| self.is_dir(d.ino));
         self.dir_blocks = blocks;

@@ -110,6 +110,19 @@ impl Checker {
         disk
     }
 
+    /// Before the check starts over after pass 2: the filesystem keeps
+    /// its own bitmaps with what was allocated and released since (as
+    /// e2fsck's, which reopens the filesystem), not the maps the passes
+    /// built, so the next pass 5 still finds what they were wrong about.
+    pub fn restore_disk_bitmaps(&mut self, disk: &DiskBitmaps) {
+        let Some((bb, ib)) = self.fs.bitmaps() else {
+            return;
+        };
+        let (bb, ib) = (bb.clone(), ib.clone());
+        let kept = self.with_later_changes(disk, &bb, &ib);
+        self.fs.install_bitmaps(kept.blocks, kept.inodes);
+    }
+
     pub fn pass5(&mut self, disk: &DiskBitmaps) -> Result<()> {
         let Some((bb, ib)) = self.fs.bitmaps() else {
             return Ok(());

@@ -26,6 +26,9 @@ pub enum Prompt {
     ClearFlag,
     Unlink,
     Abort,
+    Continue,
+    Suppress,
+    Delete,
 }
 
 impl Prompt {
@@ -49,6 +52,9 @@ impl Prompt {
             Prompt::ClearFlag => "Clear flag",
             Prompt::Unlink => "Unlink",
             Prompt::Abort => "Abort",
+            Prompt::Continue => "Continue",
+            Prompt::Suppress => "Suppress messages",
+            Prompt::Delete => "Delete file",
         }
     }
 
@@ -73,6 +79,9 @@ impl Prompt {
             Prompt::ClearFlag => "FLAG CLEARED",
             Prompt::Unlink => "UNLINKED",
             Prompt::Abort => "ABORTED",
+            Prompt::Continue => "CONTINUING",
+            Prompt::Suppress => "SUPPRESSED",
+            Prompt::Delete => "FILE DELETED",
         }
     }
 }
@@ -177,6 +186,8 @@ pub enum Code {
     IllegalBlock,
     IllegalBlockLatch,
     TooManyIllegal,
+    SuppressMessages,
+    CriticalMetadataCollision,
     InodeTooBig,
     TooBigDir,
     TooBigReg,
@@ -185,6 +196,7 @@ pub enum Code {
     BadBlocksIllegalLatch,
     BadBlockInPrimary,
     RelocatingTable,
+    RelocatingTableFrom,
     RelocReadErr,
     RelocWriteErr,
     SetImagic,
@@ -227,6 +239,7 @@ pub enum Code {
     DupInodeCount,
     DupAlreadyCloned,
     DupClone,
+    DupDelete,
     InodeTableBadBlock,
     OpaqueNotDir,
     EaInodeNotRegular,
@@ -393,6 +406,8 @@ impl Code {
             IllegalBlock => 0x01000E,
             IllegalBlockLatch => 0x010010,
             TooManyIllegal => 0x010011,
+            SuppressMessages => 0x01002D,
+            CriticalMetadataCollision => 0x010071,
             InodeTooBig => 0x010043,
             TooBigDir => 0x010044,
             TooBigReg => 0x010045,
@@ -401,6 +416,7 @@ impl Code {
             BadBlocksIllegalLatch => 0x010013,
             BadBlockInPrimary => 0x010018,
             RelocatingTable => 0x010021,
+            RelocatingTableFrom => 0x010020,
             RelocReadErr => 0x010022,
             RelocWriteErr => 0x010023,
             SetImagic => 0x01002F,
@@ -443,6 +459,7 @@ impl Code {
             DupInodeCount => 0x013004,
             DupAlreadyCloned => 0x013005,
             DupClone => 0x013006,
+            DupDelete => 0x013007,
             InodeTableBadBlock => 0x01F001,
             OpaqueNotDir => 0x01F002,
             EaInodeNotRegular => 0x01F003,
@@ -669,6 +686,8 @@ pub static PROBLEMS: &[Problem] = &[
     latched(IllegalBlock, "Illegal {B} ({blk}) in inode {ino}.  ", Prompt::Clear, 0, Latch::IllegalBlocks),
     p(IllegalBlockLatch, "Inode {ino} has illegal block(s).  ", Prompt::Clear, 0),
     p(TooManyIllegal, "Too many illegal blocks in inode {ino}.\n", Prompt::ClearInode, 0),
+    p(SuppressMessages, "", Prompt::Suppress, NO_OK),
+    p(CriticalMetadataCollision, "Inode {ino} block {blk} conflicts with critical metadata, skipping block checks.\n", Prompt::None, 0),
     p(InodeTooBig, "Inode {ino} is too big.  ", Prompt::Truncate, 0),
     latched(TooBigDir, "{B^} ({blk}) causes directory to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
     latched(TooBigReg, "{B^} ({blk}) causes file to be too big.  ", Prompt::Clear, 0, Latch::TooBig),
@@ -719,8 +738,10 @@ pub static PROBLEMS: &[Problem] = &[
     p(DupFileShared, "\t{str}\n", Prompt::None, NOTICE | PREEN_NOMSG),
     p(DupAlreadyCloned, "Multiply-claimed blocks already reassigned or cloned.\n\n", Prompt::None, NOTICE | PREEN_NOMSG),
     p(DupClone, "", Prompt::Clone, 0),
+    p(DupDelete, "", Prompt::Delete, 0),
     p(RestartNotice, "Restarting e2fsck from the beginning...\n", Prompt::None, NOTICE),
     p(RelocatingTable, "Relocating group {group}'s {str} to {blk}...\n", Prompt::None, NOTICE | PREEN_OK),
+    p(RelocatingTableFrom, "Relocating group {group}'s {str} from {num} to {blk}...\n", Prompt::None, NOTICE | PREEN_OK),
     p(RelocReadErr, "Warning: could not read block {blk} of {str}: {str2}\n", Prompt::None, NOTICE | PREEN_OK),
     p(RelocWriteErr, "Warning: could not write block {blk} for {str}: {str2}\n", Prompt::None, NOTICE | PREEN_OK),
     p(MissingDot, "Missing '.' in directory inode {ino}.\n", Prompt::Fix, 0),

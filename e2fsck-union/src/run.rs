@@ -575,40 +575,45 @@ fn run_passes(
         }
         say!("This doesn't bode well, but we'll try to go on...");
     }
-    loop {
+    let disk = loop {
         header(ck, "Pass 1: Checking inodes, blocks, and sizes");
         let t = Instant::now();
         ck.tick(1, 0, 1);
         ck.pass1()?;
         ck.tick(1, 1, 1);
+        let mut restart = ck.restart;
         if !ck.reloc.is_empty() && !ck.read_only() {
-            let restart = ck.relocate()?;
-            if restart {
-                ck.problem(Code::RestartNotice, &Ctx::default())?;
-                ck.fs.flush()?;
-                ck.reset();
-                continue;
-            }
+            restart |= ck.relocate()?;
+        }
+        if restart {
+            start_over(ck)?;
+            continue;
         }
         report_time(timing, "Pass 1", t);
-        break;
-    }
-    // As e2fsck: at the end of pass 1, so that pass 1B sees its blocks.
-    if ck.recreate_resize && !ck.read_only() {
-        ck.recreate_resize_inode()?;
-    }
-    ck.pass1_dups()?;
-    let disk = ck.read_disk_bitmaps();
-    ck.hand_over_bitmaps();
-    if opts.optimize_dirs && !ck.read_only() {
-        let dirs: Vec<u32> = ck.dir_info.keys().copied().collect();
-        ck.rehash.extend(dirs);
-    }
-    header(ck, "Pass 2: Checking directory structure");
-    let t = Instant::now();
-    ck.pass2()?;
-    ck.tick(2, 1, 1);
-    report_time(timing, "Pass 2", t);
+        // As e2fsck: at the end of pass 1, so that pass 1B sees its blocks.
+        if ck.recreate_resize && !ck.read_only() {
+            ck.recreate_resize_inode()?;
+        }
+        ck.pass1_dups()?;
+        let disk = ck.read_disk_bitmaps();
+        ck.hand_over_bitmaps();
+        if opts.optimize_dirs && !ck.read_only() {
+            let dirs: Vec<u32> = ck.dir_info.keys().copied().collect();
+            ck.rehash.extend(dirs);
+        }
+        header(ck, "Pass 2: Checking directory structure");
+        let t = Instant::now();
+        ck.pass2()?;
+        if ck.restart_later {
+            // Pass 1B has moved the indirect blocks off the metadata.
+            ck.restore_disk_bitmaps(&disk);
+            start_over(ck)?;
+            continue;
+        }
+        ck.tick(2, 1, 1);
+        report_time(timing, "Pass 2", t);
+        break disk;
+    };
     header(ck, "Pass 3: Checking directory connectivity");
     let t = Instant::now();
     ck.pass3()?;
@@ -626,6 +631,15 @@ fn run_passes(
     report_time(timing, "Pass 5", t);
     report_time(timing, "Total", started);
     Ok(None)
+}
+
+/// "Restarting e2fsck from the beginning...": what the passes learned is
+/// dropped and pass 1 runs again on the repaired filesystem.
+fn start_over(ck: &mut Checker) -> Result<()> {
+    ck.problem(Code::RestartNotice, &Ctx::default())?;
+    ck.fs.flush()?;
+    ck.reset();
+    Ok(())
 }
 
 /// e2fsck's clock: E2FSCK_TIME, read as strtoull reads it (decimal, 0x

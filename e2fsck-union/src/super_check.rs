@@ -778,14 +778,15 @@ impl Checker {
             let c = Ctx {
                 group: g,
                 blk,
-                str1: if old != 0 {
-                    format!("{what} from {old}")
-                } else {
-                    what.to_string()
-                },
+                num: old,
+                str1: what.to_string(),
                 ..Default::default()
             };
-            self.problem(Code::RelocatingTable, &c)?;
+            let code = match old {
+                0 => Code::RelocatingTable,
+                _ => Code::RelocatingTableFrom,
+            };
+            self.problem(code, &c)?;
             for i in 0..len {
                 self.found.set(start + i, true);
                 self.metadata.set(start + i, true);

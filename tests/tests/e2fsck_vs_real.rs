@@ -1387,3 +1387,101 @@ fn orphan_list_problems_as_e2fsck() {
         }
     }
 }
+
+#[test]
+fn indirect_block_on_metadata_is_moved_by_pass_1b_then_the_check_restarts() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // An indirect block on the block bitmap, on an inode table block (a
+    // double indirect one too), and on a reserved descriptor block: e2fsck
+    // says so at once (PR_1_CRITICAL_METADATA_COLLISION), drops the
+    // pointers read from it without asking and without writing into the
+    // metadata, lets pass 1B clone the block and, not under -n, starts
+    // over after pass 2 (pass 5 then frees the old indirect's blocks).
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![0x5a; 20 * 1024]).unwrap();
+    let huge = t.path().join("huge");
+    std::fs::write(&huge, vec![0xa5; 400 * 1024]).unwrap();
+    let base = edited_image(
+        t.path(),
+        "base.img",
+        &["-b", "1024"],
+        &format!("write {} f\nwrite {} h\n", data.display(), huge.display()),
+    );
+    let bitmap = real_dumpe2fs(&base, false)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Block bitmap at "))
+        .and_then(|r| r.split_whitespace().next()?.parse::<u64>().ok())
+        .expect("block bitmap of group 0");
+    for (n, edit) in [
+        format!("sif f block[IND] {bitmap}"),
+        format!("sif f block[IND] {}", bitmap + 6),
+        format!("sif h block[DIND] {}", bitmap + 66),
+        "sif f block[IND] 18".to_string(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let img = t.path().join(format!("meta{n}.img"));
+        std::fs::copy(&base, &img).unwrap();
+        real_debugfs_w(&img, &format!("{edit}\n"));
+        assert_same(&img, &["-fn"]);
+        let (_, os) = repaired_alike(t.path(), &img, &["-fy"]);
+        for line in [
+            "conflicts with critical metadata, skipping block checks.",
+            "<filesystem metadata>",
+            "Restarting e2fsck from the beginning...",
+        ] {
+            assert!(os.contains(line), "{edit}: {line}:\n{os}");
+        }
+    }
+}
+
+#[test]
+fn too_many_illegal_blocks_asked_at_the_twelfth() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // e2fsck asks at every twelfth illegal block, before reporting it:
+    // clear the inode (then start over after pass 1), else whether to
+    // suppress the messages.
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![0x5a; 20 * 1024]).unwrap();
+    let mut cmds = format!("write {} f\n", data.display());
+    for i in 0..12 {
+        cmds.push_str(&format!("sif f block[{i}] 99999999\n"));
+    }
+    let img = edited_image(t.path(), "illegal.img", &["-b", "1024"], &cmds);
+    assert_same(&img, &["-fn"]);
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert!(os.contains("Suppress messages? no"), "{os}");
+    let (_, os) = repaired_alike(t.path(), &img, &["-fy"]);
+    assert!(
+        os.contains("Clear inode? yes\n\nRestarting e2fsck from the beginning..."),
+        "{os}"
+    );
+}
+
+#[test]
+fn table_moved_off_another_is_relocated_from_its_old_place() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A block bitmap inside the inode table: moved, and e2fsck names
+    // where from (PR_1_RELOC_FROM_TO).
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "reloc.img",
+        &["-b", "1024"],
+        "set_bg 0 block_bitmap 40\n",
+    );
+    let (_, os) = repaired_alike(t.path(), &img, &["-fy"]);
+    assert!(
+        os.contains("Relocating group 0's block bitmap from 40 to "),
+        "{os}"
+    );
+}

@@ -1,0 +1,167 @@
+//! Pass 1's walk over one inode's block map, as e2fsck's process_block:
+//! each pointer is judged (outside the filesystem, listed twice, past
+//! what the inode's type allows; an indirect block on filesystem
+//! metadata) and asked about where the walk meets it, so that the answers
+//! steer the walk as they steer libext2fs' iterator.
+
+use anyhow::Result;
+use ext2fs::bitmap::Bitmap;
+use ext2fs::block_map::{MapEdit, MapPtr, Visit};
+use ext2fs::inode::Inode;
+
+use crate::ask::Asker;
+use crate::blocks;
+use crate::checker::Checker;
+use crate::pass1::{Claims, TooBig};
+use crate::problem::{Code, Ctx, Latch};
+
+/// e2fsck asks whether to clear the inode at every twelfth illegal block.
+const ILLEGAL_BATCH: u32 = 12;
+
+/// What the walk of one map found.
+pub struct MapWalk {
+    pub claims: Claims,
+    /// The changes to write (none to a metadata block).
+    pub edit: MapEdit,
+    /// "Too many illegal blocks" was answered yes: the inode goes.
+    pub clear: bool,
+    /// libext2fs' iterator error: an indirect block left outside the
+    /// filesystem (the last one met).
+    pub error: Option<&'static str>,
+}
+
+/// The walk's running state, e2fsck's process_block_struct.
+struct Judge {
+    ino: u32,
+    first: u64,
+    count: u64,
+    illegal: u32,
+    suppress: bool,
+    clear: bool,
+    error: Option<&'static str>,
+    /// The indirect block met last at each level: a pointer's parent is
+    /// the last one a level up (i_block's slots come in level order, so a
+    /// slot never sees a stale parent).
+    parents: [u32; 5],
+}
+
+impl Judge {
+    /// An indirect block listed again below itself: followed, it would
+    /// cost pointers^3 reads (e2fsck follows it down to the data level).
+    /// One listed again elsewhere is claimed again (multiply-claimed) but
+    /// the library walks it once.
+    fn loops(&self, p: &MapPtr, level: usize) -> bool {
+        p.repeat && self.parents[level + 1..].contains(&p.pblk)
+    }
+
+    fn on_metadata(&self, metadata: &Bitmap, b: u64) -> bool {
+        b >= self.first && b < self.count && metadata.get(b - self.first)
+    }
+
+    /// A pointer with a problem, not under a metadata block: asked about.
+    fn ask(&mut self, ask: &mut Asker, p: &MapPtr, code: Code) -> Result<Visit> {
+        if !self.suppress && self.illegal.is_multiple_of(ILLEGAL_BATCH) {
+            if ask.fix(Code::TooManyIllegal, &Ctx::ino(self.ino))? {
+                self.clear = true;
+                return Ok(Visit::Stop);
+            }
+            if ask.fix(Code::SuppressMessages, &Ctx::ino(self.ino))? {
+                self.suppress = true;
+                ask.suppress_latch(Latch::IllegalBlocks);
+            }
+        }
+        let level = blocks::indirect_level(p);
+        let c = Ctx {
+            ino: self.ino,
+            blk: p.pblk as u64,
+            num: p.lblk(),
+            indirect: level,
+            ..Default::default()
+        };
+        if ask.fix(code, &c)? {
+            return Ok(Visit::Replace(0));
+        }
+        let b = p.pblk as u64;
+        if level > 0 && (b < self.first || b >= self.count) {
+            // libext2fs cannot read it: its branch is given up.
+            self.error = Some(blocks::bad_indirect_error(level));
+            return Ok(Visit::Abandon);
+        }
+        Ok(Visit::Keep)
+    }
+}
+
+impl Checker {
+    /// Walks `inode`'s map; `counted` blocks (its extended attribute
+    /// block) are already the inode's. Returns what to write rather than
+    /// writing it.
+    pub fn walk_block_map(&mut self, ino: u32, inode: &mut Inode, counted: u64) -> Result<MapWalk> {
+        let too_big = TooBig::new(inode, self.fs.sb().s_log_block_size);
+        let mut claims = Claims::new(ino, inode.is_dir());
+        let mut judge = Judge {
+            ino,
+            first: self.first_data,
+            count: self.blocks_count,
+            illegal: 0,
+            suppress: false,
+            clear: false,
+            error: None,
+            parents: [0; 5],
+        };
+        let mut failure = None;
+        let mut collided = false;
+        let (ask, metadata) = (&mut self.ask, &self.metadata);
+        let mut edit = blocks::walk(&self.fs, inode, |p| {
+            let b = p.pblk as u64;
+            let level = blocks::indirect_level(p) as usize;
+            let parent = judge.parents[level + 1];
+            if level > 0 {
+                judge.parents[level] = p.pblk;
+                // Pass 1B moves it, then the check starts over.
+                if judge.on_metadata(metadata, b) {
+                    let c = Ctx {
+                        ino,
+                        blk: b,
+                        ..Default::default()
+                    };
+                    ask.notice(Code::CriticalMetadataCollision, &c);
+                    collided = true;
+                }
+            }
+            let problem = if b < judge.first || b >= judge.count || judge.loops(p, level) {
+                Some(Code::IllegalBlock)
+            } else {
+                too_big.problem(p, claims.nblocks + counted)
+            };
+            let Some(code) = problem else {
+                claims.take(p);
+                return Visit::Keep;
+            };
+            claims.pass_over(p);
+            judge.illegal += 1;
+            if parent != 0 && judge.on_metadata(metadata, parent as u64) {
+                // Not this file's pointer: dropped from the walk unasked,
+                // and the metadata block is never written.
+                return Visit::Replace(0);
+            }
+            judge.ask(ask, p, code).unwrap_or_else(|e| {
+                failure = Some(e);
+                Visit::Stop
+            })
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        edit.writes
+            .retain(|(b, _)| !judge.on_metadata(&self.metadata, *b));
+        if collided && !self.read_only() {
+            self.restart_later = true;
+        }
+        Ok(MapWalk {
+            claims,
+            edit,
+            clear: judge.clear,
+            error: judge.error,
+        })
+    }
+}
