@@ -17,6 +17,9 @@ impl Checker {
         if self.dup.is_empty() {
             return Ok(());
         }
+        if self.ask.mode == crate::ask::Mode::Preen {
+            self.problem(Code::DupBlocksPreenStop, &Ctx::default())?;
+        }
         self.problem(Code::Pass1B, &Ctx::default())?;
         // Which inodes hold which multiply-claimed blocks, in the order
         // the walk met them. The resize inode is walked too: its reserved

@@ -1428,6 +1428,9 @@ fn indirect_block_on_metadata_is_moved_by_pass_1b_then_the_check_restarts() {
         std::fs::copy(&base, &img).unwrap();
         real_debugfs_w(&img, &format!("{edit}\n"));
         assert_same(&img, &["-fn"]);
+        // Preen: "Duplicate or bad block in use!", the pass 1B-1D report,
+        // then the clone question stops it.
+        assert_same(&img, &["-fp"]);
         let (_, os) = repaired_alike(t.path(), &img, &["-fy"]);
         for line in [
             "conflicts with critical metadata, skipping block checks.",
@@ -1482,6 +1485,30 @@ fn table_moved_off_another_is_relocated_from_its_old_place() {
     let (_, os) = repaired_alike(t.path(), &img, &["-fy"]);
     assert!(
         os.contains("Relocating group 0's block bitmap from 40 to "),
+        "{os}"
+    );
+}
+
+#[test]
+fn preen_stops_at_blocks_two_files_share() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // PR_1_DUP_BLOCKS_PREENSTOP, then pass 1B-1D's report with the device
+    // name, then the clone question stops preen.
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![0x5a; 20 * 1024]).unwrap();
+    let cmds = format!("write {d} f\nwrite {d} g\n", d = data.display());
+    let img = edited_image(t.path(), "shared.img", &["-b", "1024"], &cmds);
+    let shared = String::from_utf8_lossy(&real_debugfs(&img, "bmap f 0"))
+        .trim()
+        .to_string();
+    real_debugfs_w(&img, &format!("sif g block[0] {shared}\n"));
+    assert_same(&img, &["-fp"]);
+    let (_, os, _, _) = both(&img, &["-fp"]);
+    assert!(
+        os.contains("test.img: Duplicate or bad block in use!"),
         "{os}"
     );
 }
