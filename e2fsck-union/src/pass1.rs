@@ -105,6 +105,9 @@ impl Checker {
 
     pub fn pass1(&mut self) -> Result<()> {
         self.mark_metadata()?;
+        // As e2fsck: lost+found as the disk holds it, for pass 1's rule of
+        // rebuilding large directories (and forgotten at its end).
+        self.lost_found = self.lost_found_on_disk();
         let geo = self.fs.geo().clone();
         let isz = geo.inode_size as usize;
         for g in 0..geo.group_count {
@@ -143,6 +146,7 @@ impl Checker {
             self.tick(1, g as u64 + 1, geo.group_count as u64);
         }
         self.check_ea_refcounts()?;
+        self.lost_found = 0;
         self.reserve_repair_blocks()
     }
 
@@ -800,6 +804,9 @@ impl Checker {
                 }
                 self.write_inode(ino, inode)?;
             }
+        }
+        if is_dir {
+            self.rehash_if_large(ino, inode);
         }
         if inode.is_reg() && inode.size() >= 0x8000_0000 {
             self.stats.large_files += 1;

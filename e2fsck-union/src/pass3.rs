@@ -364,6 +364,36 @@ impl Checker {
         Ok(ino)
     }
 
+    /// /lost+found as e2fsck finds it at the start of pass 1: the entry
+    /// the root holds on disk, when it names a directory; else 0.
+    pub fn lost_found_on_disk(&self) -> u32 {
+        match self.fs.lookup_entry(inode::ROOT_INO, LOST_FOUND) {
+            Ok(Some(e))
+                if (1..=self.inodes_count).contains(&e.inode)
+                    && self.fs.read_inode(e.inode).is_ok_and(|r| r.is_dir()) =>
+            {
+                e.inode
+            }
+            _ => 0,
+        }
+    }
+
+    /// e2fsck 1.47's rule at the end of pass 1's block check: with
+    /// dir_index, unless under -n, every unindexed directory of three
+    /// blocks or more (by its size) is rebuilt in pass 3A, but for the
+    /// lost+found pass 1 found.
+    pub fn rehash_if_large(&mut self, dir: u32, rec: &inode::Inode) {
+        let bs = self.fs.block_size() as u64;
+        if !self.read_only()
+            && self.fs.sb().has_compat(ext2fs::features::compat::DIR_INDEX)
+            && dir != self.lost_found
+            && rec.base.i_flags & inode::flags::INDEX == 0
+            && rec.base.i_size as u64 / bs >= 3
+        {
+            self.rehash.insert(dir);
+        }
+    }
+
     /// Re-reads a directory's block list after the library changed it.
     pub fn refresh_dir_blocks(&mut self, dir: u32) -> Result<()> {
         let rec = self.fs.read_inode(dir)?;
@@ -495,6 +525,18 @@ impl Checker {
                 }
             }
         }
+        // As e2fsck: a directory whose entries fit in one block, or that
+        // cannot be indexed, is rewritten without an index, its entries
+        // sorted by inode number (after e2fsck's name order, which its
+        // sort keeps among links to one inode).
+        let indexed = self.fs.sb().has_compat(ext2fs::features::compat::DIR_INDEX);
+        let size = self.fs.read_inode(dir)?.base.i_size as usize;
+        let total: usize = live.iter().map(|e| dirent::rec_len_for(e.name.len())).sum();
+        let compress = !indexed || size / bs < 2 || total < bs - 24;
+        if compress {
+            live.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| b.inode.cmp(&a.inode)));
+            live.sort_by_key(|e| e.inode);
+        }
         for u in union {
             if names.insert(u.name.clone()) {
                 live.push(u);
@@ -522,24 +564,36 @@ impl Checker {
             cur.push(e);
         }
         if cur.is_empty() {
-            cur.push(DirEntry {
-                inode: 0,
-                rec_len: bs as u32,
-                file_type: 0,
-                name: Vec::new(),
-            });
+            cur.push(empty_entry(bs));
         } else {
             let last = cur.len() - 1;
             cur[last].rec_len += (bs - used) as u32;
         }
         out.push(dirent::write_block(&cur, bs)?);
-        let n = out.len();
+        if compress && dir == self.lost_found {
+            // e2fsck keeps every block of lost+found, emptied.
+            while out.len() < blocks.len() {
+                out.push(dirent::write_block(&[empty_entry(bs)], bs)?);
+            }
+        }
         self.fs.write_dir_blocks(dir, &out, false)?;
-        if n > 1 && self.fs.sb().has_compat(ext2fs::features::compat::DIR_INDEX) {
+        // A rewrite, even with nothing fixed (e2fsck's MODIFIED line).
+        self.ask.changed = true;
+        if !compress {
             // e2fsck's indexed_dir_slack_percentage default: leaves 80 % full.
             self.fs.index_directory_with_slack(dir, bs * 20 / 100)?;
         }
         self.refresh_dir_blocks(dir)?;
         Ok(())
+    }
+}
+
+/// The one unused entry of an empty directory block.
+fn empty_entry(bs: usize) -> DirEntry {
+    DirEntry {
+        inode: 0,
+        rec_len: bs as u32,
+        file_type: 0,
+        name: Vec::new(),
     }
 }

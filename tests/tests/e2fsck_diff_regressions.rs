@@ -149,6 +149,73 @@ fn root_missing_or_not_a_directory_stops_pass_3_as_a_fatal_problem() {
 }
 
 #[test]
+fn large_unindexed_directories_are_rebuilt_in_pass_3a_as_e2fsck_rebuilds_them() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024", "-O", "dir_index"], "4M");
+    // /big: 120 entries in 5 blocks, no index (debugfs adds none): e2fsck
+    // indexes it. /small: 3 blocks holding a few entries (and two more
+    // links to one inode): e2fsck packs them in one block, sorted by
+    // inode number. lost+found (12 blocks) is left alone.
+    let mut cmds = String::from("mkdir big\nmkdir small\n");
+    for i in 1..=120 {
+        cmds += &format!(
+            "write /dev/null big/file-with-a-longish-name-{}-{i}\n",
+            i * 7919 % 1000
+        );
+    }
+    let name = |i: u32| format!("small/a-rather-long-file-name-number-{}", i * 37 % 100);
+    for i in 1..=70 {
+        cmds += &format!("write /dev/null {}\n", name(i));
+    }
+    for i in (1..=70).filter(|i| i % 9 != 0) {
+        cmds += &format!("rm {}\n", name(i));
+    }
+    cmds += &format!("link {} small/zz\nlink {} small/aa\n", name(9), name(9));
+    let script = t.path().join("cmds");
+    std::fs::write(&script, cmds).unwrap();
+    run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&script)
+        .arg(&img));
+    same_as_real(&img);
+    for opt in ["-fy", "-fp"] {
+        let ours = t.path().join("ours.img");
+        let real = t.path().join("real.img");
+        std::fs::copy(&img, &ours).unwrap();
+        std::fs::copy(&img, &real).unwrap();
+        let o = run(Command::new(our_bin("e2fsck-union")).arg(opt).arg(&ours));
+        let r = run(Command::new("e2fsck").arg(opt).arg(&real));
+        let said = |out: &std::process::Output, name: &Path| {
+            String::from_utf8_lossy(&out.stdout).replace(&*name.to_string_lossy(), "IMG")
+        };
+        assert_eq!(said(&o, &ours), said(&r, &real), "{opt}");
+        assert_eq!(o.status.code(), r.status.code(), "{opt}");
+        for req in [
+            "ls big",
+            "htree big",
+            "ls small",
+            "stat small",
+            "ls lost+found",
+        ] {
+            let strip = |img: &Path| {
+                // Times differ by the runs' clocks.
+                String::from_utf8_lossy(&real_debugfs(img, req))
+                    .lines()
+                    .filter(|l| !l.contains("time:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(strip(&ours), strip(&real), "{opt}: debugfs {req}");
+        }
+        assert_real_fsck_clean(&ours);
+    }
+}
+
+#[test]
 fn directory_block_without_room_for_a_header_is_corrupt() {
     if skip_without_e2fsprogs() {
         return;
