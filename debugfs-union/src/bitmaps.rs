@@ -8,7 +8,7 @@ use ext2fs::features::ro_compat;
 use ext2fs::fs::Filesystem;
 use ext2fs::group_desc::BG_BLOCK_UNINIT;
 
-use crate::session::{num_arg, Session};
+use crate::session::{num_arg, Session, Worded};
 use crate::table::{getopt, usage_check};
 
 /// Whether a block is in use. A group whose block bitmap was never
@@ -45,6 +45,7 @@ enum Op {
 fn block_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
     let (_, rest) = getopt(args, "")?;
     usage_check(&rest, 1, 2, &format!("{} <block> [count]", args[0]))?;
+    s.bitmaps_loaded()?;
     if op != Op::Test {
         s.fs_rw()?;
     }
@@ -115,6 +116,7 @@ fn inode_op(s: &mut Session, args: &[String], op: Op) -> Result<()> {
     if op != Op::Test {
         s.fs_rw()?;
     }
+    s.bitmaps_loaded()?;
     let first = s.inode_arg(&rest[0])?;
     let count = match rest.get(1) {
         Some(c) => num_arg("count", c)? as u32,
@@ -161,6 +163,7 @@ pub fn freei(s: &mut Session, a: &[String]) -> Result<()> {
 pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
     let (_, rest) = getopt(args, "")?;
     usage_check(&rest, 0, 2, "find_free_block [count [goal]]")?;
+    let catastrophic = s.catastrophic;
     let count = match rest.first() {
         Some(c) => num_arg("count", c)?,
         None => 1,
@@ -174,6 +177,11 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
     };
     if goal < first || goal >= end {
         goal = first;
+    }
+    if catastrophic {
+        // libext2fs' allocator refuses without the bitmap.
+        s.out.write_all(b"Free blocks found: ")?;
+        bail!(Worded("ext2fs_new_block: Block bitmap not loaded ".into()));
     }
     let mut found = Vec::new();
     let mut b = goal;
@@ -207,6 +215,10 @@ pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
         Some(d) => num_arg("dir", d)? as u32,
         None => s.root,
     };
+    if s.catastrophic {
+        s.fs()?;
+        bail!(Worded("ext2fs_new_inode: Inode bitmap not loaded ".into()));
+    }
     let fs = s.fs_mut()?;
     let ipg = fs.geo().inodes_per_group;
     let total = fs.sb().s_inodes_count;

@@ -220,10 +220,13 @@ fn dir_arg(s: &Session, args: &[String], usage: &str) -> Result<u32> {
     let (_, rest) = getopt(args, "")?;
     usage_check(&rest, 1, 1, usage)?;
     let ino = s.inode_arg(&rest[0])?;
-    if !s.fs()?.read_inode(ino)?.is_dir() {
-        bail!("{}: Ext2 inode is not a directory", rest[0]);
-    }
-    Ok(ino)
+    // ext2fs_check_directory's failure, com_err'd under the argument.
+    let refused = match s.fs()?.read_inode(ino) {
+        Ok(inode) if inode.is_dir() => return Ok(ino),
+        Ok(_) => "Ext2 inode is not a directory".to_string(),
+        Err(e) => e.com_err_text(),
+    };
+    bail!(Worded(format!("{}: {refused} ", args[1])))
 }
 
 pub fn cd(s: &mut Session, args: &[String]) -> Result<()> {
@@ -255,23 +258,68 @@ pub fn pwd(s: &mut Session, args: &[String]) -> Result<()> {
 
 pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
     let (_, rest) = getopt(args, "")?;
-    usage_check(&rest, 2, 2, "dirsearch dir filename")?;
+    if rest.len() != 2 {
+        bail!(Worded("Usage: dirsearch dir filename".into()));
+    }
     let dir = s.inode_arg(&rest[0])?;
     let fs = s.fs()?;
-    let wh = fs.whiteout_feature();
-    for e in dir_entries(fs, dir, false)? {
-        let live = e.inode != 0 || (wh && matches!(e.file_type, ft::WHT | ft::FALLTHRU));
-        if live && e.name == rest[1].as_bytes() {
+    let want = rest[1].as_bytes();
+    // debugfs walks the map (failures unreported) and reads each data
+    // block raw, entry by entry along rec_len, nothing validated.
+    let Ok(inode) = fs.read_inode(dir) else {
+        return Ok(());
+    };
+    let mut data = Vec::new();
+    let _ = ext2fs::block_map::walk(
+        &inode.base.i_block,
+        fs.block_size(),
+        |b| fs.read_block_anywhere(b as u64),
+        |kind, b| {
+            if let ext2fs::block_map::BlockKind::Data(l) = kind {
+                data.push((l, b));
+            }
+            true
+        },
+    );
+    for (l, b) in data {
+        let buf = match fs.read_block_anywhere(b as u64) {
+            Ok(buf) => buf,
+            Err(e) => bail!(Worded(format!(
+                "search_dir_block: {} while reading block {b}",
+                e.com_err_text()
+            ))),
+        };
+        if let Some(offset) = raw_search(&buf, want) {
             writeln!(
                 s.out,
-                "Entry found at logical block {}, phys {}, offset {}",
-                e.lblk, e.pblk, e.offset
+                "Entry found at logical block {l}, phys {b}, offset {offset}"
             )?;
-            writeln!(s.out, "offset {}", e.offset)?;
+            writeln!(s.out, "offset {offset}")?;
             break;
         }
     }
     Ok(())
+}
+
+/// Where a live entry named `want` starts in a directory block, read as
+/// debugfs' search_dir_block reads it. A rec_len of 0 ends the block
+/// (debugfs loops on it forever, docs/compat.md).
+fn raw_search(buf: &[u8], want: &[u8]) -> Option<usize> {
+    let mut offset = 0usize;
+    while offset + 8 <= buf.len() {
+        let inode = u32::from_le_bytes(buf[offset..offset + 4].try_into().ok()?);
+        let rec_len = u16::from_le_bytes([buf[offset + 4], buf[offset + 5]]) as usize;
+        let name_len = buf[offset + 6] as usize;
+        let name = buf.get(offset + 8..offset + 8 + name_len);
+        if inode != 0 && name_len == want.len() && name == Some(want) {
+            return Some(offset);
+        }
+        if rec_len == 0 {
+            return None;
+        }
+        offset += rec_len;
+    }
+    None
 }
 
 pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
@@ -294,8 +342,8 @@ pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
                 }
             }
             's' => {
-                let u =
-                    ext2fs::uuid::parse(&v).ok_or_else(|| anyhow!("Invalid UUID format: {v}"))?;
+                let u = ext2fs::uuid::parse(&v)
+                    .ok_or_else(|| Worded(format!("Invalid UUID format: {v}")))?;
                 seed = ext2fs::uuid::seed_words(&u);
             }
             'v' => verbose = true,
@@ -319,11 +367,19 @@ pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
 }
 
 pub fn htree_dump(s: &mut Session, args: &[String]) -> Result<()> {
-    let (_, rest) = getopt(args, "l")?;
-    usage_check(&rest, 1, 1, "htree_dump [-l] file")?;
+    // debugfs 1.47's common_inode_args_process: one argument, no options.
+    let rest = &args[1..];
+    usage_check(rest, 1, 1, &format!("{} <file>", args[0]))?;
     let ino = s.inode_arg(&rest[0])?;
     let fs = s.fs()?;
-    let inode = fs.read_inode(ino)?;
+    // debugfs names a failed read after its first argument.
+    let inode = fs.read_inode(ino).map_err(|e| {
+        Worded(format!(
+            "{}: {} while reading inode {ino}",
+            args[1],
+            e.com_err_text()
+        ))
+    })?;
     if !inode.is_dir() {
         bail!("Not a directory");
     }

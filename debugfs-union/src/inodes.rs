@@ -403,8 +403,19 @@ pub fn bmap(s: &mut Session, args: &[String]) -> Result<()> {
         return Ok(());
     }
     let fs = s.fs()?;
-    let inode = fs.read_inode(ino)?;
-    let p = fs.bmap(&inode, lblk)?.unwrap_or(0);
+    // As ext2fs_bmap2 (which reads the inode itself), worded with the
+    // extra newline of debugfs' format.
+    let p = fs
+        .read_inode(ino)
+        .and_then(|inode| fs.bmap_anywhere(&inode, lblk))
+        .map_err(|e| {
+            Worded(format!(
+                "{}: {} while mapping logical block {lblk}\n",
+                args[0],
+                e.com_err_text()
+            ))
+        })?
+        .unwrap_or(0);
     writeln!(s.out, "{p}")?;
     Ok(())
 }

@@ -153,10 +153,8 @@ impl Session {
         self.device = Some(device.to_string());
         self.cwd = ROOT_INO;
         self.root = ROOT_INO;
+        // debugfs 1.47 opens in catastrophic mode without a word.
         self.catastrophic = req.catastrophic;
-        if req.catastrophic {
-            eprintln!("catastrophic mode - not reading inode or group bitmaps");
-        }
         Ok(())
     }
 
@@ -184,6 +182,15 @@ impl Session {
         let _ = self.out.write_all(note.as_bytes());
         let _ = self.out.flush();
         Worded(String::new()).into()
+    }
+
+    /// debugfs' check_fs_bitmaps: catastrophic mode read no bitmaps, so
+    /// the requests that test or change their bits are refused.
+    pub fn bitmaps_loaded(&self) -> Result<()> {
+        if self.catastrophic {
+            bail!("Filesystem bitmaps not loaded");
+        }
+        Ok(())
     }
 
     /// Writes back what changed and closes.

@@ -12,6 +12,9 @@ use crate::{our_bin, run, Lcg};
 
 /// Seconds before a run counts as hung.
 const TIMEOUT: &str = "120";
+/// The same for one debugfs request on a differential's small image
+/// (the real debugfs can loop forever: dirsearch on a rec_len of 0).
+const DEBUGFS_TIMEOUT: &str = "20";
 
 /// A directory holding `e2fsck` and `debugfs` links to our binaries.
 pub struct Tools {
@@ -65,9 +68,14 @@ fn banner(line: &str) -> bool {
 }
 
 fn run_in(dir: &Path, program: &Program, args: &[&str]) -> Run {
+    let timeout = if program.name == "debugfs" {
+        DEBUGFS_TIMEOUT
+    } else {
+        TIMEOUT
+    };
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", program.dir.display());
     let out: Output = run(Command::new("timeout")
-        .args(["-s", "KILL", TIMEOUT])
+        .args(["-s", "KILL", timeout])
         .arg(program.name)
         .args(args)
         .env_clear()
@@ -167,10 +175,14 @@ pub fn e2fsck_differences(tools: &Tools, img: &Path, work: &Path) -> Vec<String>
     d
 }
 
-/// The read requests debugfs-union is compared on: the superblock and
-/// group summary, the root and some directories listed, random inodes
-/// shown, paths found, blocks owned, bitmap bits and dumped file data.
-pub fn debugfs_requests(r: &mut Lcg, img: &Path) -> Vec<String> {
+/// The read requests debugfs-union is compared on (with the options
+/// both open the image with: none, -c catastrophic mode, or -s/-b a
+/// backup superblock): the superblock and group summary, directories
+/// listed (-l, -p, -d), random inodes shown, dumped, catted and mapped,
+/// paths found, blocks owned, bitmap bits, free blocks and inodes,
+/// deleted inodes, names searched and hashed, hash indexes, the working
+/// directory.
+pub fn debugfs_requests(r: &mut Lcg, img: &Path) -> (Vec<String>, Vec<String>) {
     let listing = run(Command::new("debugfs").args(["-R", "ls -p /"]).arg(img)).stdout;
     let entries: Vec<(u64, String)> = String::from_utf8_lossy(&listing)
         .lines()
@@ -187,12 +199,13 @@ pub fn debugfs_requests(r: &mut Lcg, img: &Path) -> Vec<String> {
             1 + r.below(40)
         }
     };
+    let some_name = |r: &mut Lcg| -> Option<String> {
+        (!entries.is_empty()).then(|| entries[r.below(entries.len() as u64) as usize].1.clone())
+    };
     let some_block = |r: &mut Lcg| 1 + r.below(600);
     let mut reqs = vec!["stats".to_string(), "ls -l /".into(), "ls /".into()];
     for _ in 0..2 {
-        if let Some((_, name)) =
-            (!entries.is_empty()).then(|| &entries[r.below(entries.len() as u64) as usize])
-        {
+        if let Some(name) = some_name(r) {
             reqs.push(format!("ls -l \"/{name}\""));
             reqs.push(format!("stat \"/{name}\""));
         }
@@ -210,7 +223,68 @@ pub fn debugfs_requests(r: &mut Lcg, img: &Path) -> Vec<String> {
     reqs.push(format!("testi <{}>", some_ino(r)));
     reqs.push(format!("blocks <{}>", some_ino(r)));
     reqs.push(format!("dump <{}> dumped", some_ino(r)));
+    reqs.extend(more_debugfs_requests(r, &some_ino, &some_name));
+    (debugfs_open_options(r, img), reqs)
+}
+
+/// The requests the differential added second: ffb, ffi, imap, idump,
+/// cat, bmap, lsdel, dirsearch, htree_dump, dx_hash, pwd, ls -d/-p,
+/// ncheck -c.
+fn more_debugfs_requests(
+    r: &mut Lcg,
+    some_ino: &dyn Fn(&mut Lcg) -> u64,
+    some_name: &dyn Fn(&mut Lcg) -> Option<String>,
+) -> Vec<String> {
+    let name = some_name(r).unwrap_or_else(|| "lost+found".into());
+    let mut reqs = vec![
+        format!("ffb {} {}", 1 + r.below(8), r.below(600)),
+        "ffi".into(),
+        format!("imap <{}>", some_ino(r)),
+        format!("idump <{}>", some_ino(r)),
+        format!("cat <{}>", some_ino(r)),
+        format!("bmap <{}> {}", some_ino(r), r.below(300)),
+        "lsdel".into(),
+        format!("dirsearch / \"{name}\""),
+        format!("htree <{}>", some_ino(r)),
+        format!("dx_hash \"{name}\""),
+        format!("cd \"/{name}\"\npwd"),
+        "ls -d /".into(),
+        "ls -p /".into(),
+        format!("ncheck -c {} {}", some_ino(r), some_ino(r)),
+    ];
+    if r.chance(50) {
+        let hash = ["legacy", "half_md4", "tea"][r.below(3) as usize];
+        reqs.push(format!(
+            "dx_hash -h {hash} -s {} \"{name}\"",
+            r.below(1 << 20)
+        ));
+    }
     reqs
+}
+
+/// How both debugfs open the image for a case: mostly plainly, else in
+/// catastrophic mode (-c) or from the first backup superblock (-s with
+/// -b, as the damaged primary's block size and group size place it).
+fn debugfs_open_options(r: &mut Lcg, img: &Path) -> Vec<String> {
+    match r.below(10) {
+        0 | 1 => vec!["-c".into()],
+        2 => {
+            let sb = std::fs::read(img).unwrap_or_default();
+            let le32 = |at: usize| {
+                sb.get(at..at + 4)
+                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+            };
+            // s_first_data_block, s_log_block_size, s_blocks_per_group.
+            let (first, log, per_group) = (le32(1044), le32(1048).min(6), le32(1056));
+            vec![
+                "-s".into(),
+                (first + per_group).to_string(),
+                "-b".into(),
+                (1024u64 << log).to_string(),
+            ]
+        }
+        _ => vec![],
+    }
 }
 
 /// Each request run alone with -R (one of several lines with -f) by both
@@ -221,6 +295,18 @@ pub fn debugfs_differences(
     work: &Path,
     requests: &[String],
 ) -> Vec<String> {
+    debugfs_differences_opened(tools, img, work, &[], requests)
+}
+
+/// `debugfs_differences` with both debugfs given the options `opts`
+/// before their requests (-c, -s/-b).
+pub fn debugfs_differences_opened(
+    tools: &Tools,
+    img: &Path,
+    work: &Path,
+    opts: &[String],
+    requests: &[String],
+) -> Vec<String> {
     let mut d = Vec::new();
     let [o, r] = fresh_copies(img, work);
     for req in requests {
@@ -228,17 +314,19 @@ pub fn debugfs_differences(
         let _ = std::fs::remove_file(r.join("dumped"));
         // A request of several lines is a script (-f): requests that
         // depend on each other, as `cd` then `pwd`.
-        let args = if req.contains('\n') {
+        let mut args: Vec<&str> = opts.iter().map(String::as_str).collect();
+        if req.contains('\n') {
             for dir in [&o, &r] {
                 std::fs::write(dir.join("script"), format!("{req}\n")).expect("script");
             }
-            ["-f", "script", "test.img"]
+            args.extend(["-f", "script", "test.img"]);
         } else {
-            ["-R", req.as_str(), "test.img"]
+            args.extend(["-R", req.as_str(), "test.img"]);
         };
         let ours = run_in(&o, &tools.program(true, "debugfs"), &args);
         let real = run_in(&r, &tools.program(false, "debugfs"), &args);
-        compare(&format!("debugfs -R '{req}'"), &ours, &real, &mut d);
+        let opened = opts.iter().map(|o| format!("{o} ")).collect::<String>();
+        compare(&format!("debugfs {opened}-R '{req}'"), &ours, &real, &mut d);
         let (a, b) = (
             std::fs::read(o.join("dumped")).ok(),
             std::fs::read(r.join("dumped")).ok(),

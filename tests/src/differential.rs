@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::check_pair::{debugfs_differences, debugfs_requests, e2fsck_differences, Tools};
+use crate::check_pair::{debugfs_differences_opened, debugfs_requests, e2fsck_differences, Tools};
 use crate::{damage, inputs, skip, skip_without_e2fsprogs, skip_without_root, Lcg};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,8 +184,9 @@ fn one_case(
     let diffs = match tool {
         Tool::E2fsck => e2fsck_differences(tools, &input.image, &work),
         Tool::Debugfs => {
-            let reqs = debugfs_requests(r, &input.image);
-            debugfs_differences(tools, &input.image, &work, &reqs)
+            let (opts, reqs) = debugfs_requests(r, &input.image);
+            how.push(format!("debugfs options: {opts:?}"));
+            debugfs_differences_opened(tools, &input.image, &work, &opts, &reqs)
         }
     };
     (how.join("\n  "), diffs)
