@@ -289,7 +289,7 @@ pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
                 e.com_err_text()
             ))),
         };
-        if let Some(offset) = raw_search(&buf, want) {
+        if let Some(offset) = raw_search(&buf, want, fs.whiteout_feature()) {
             writeln!(
                 s.out,
                 "Entry found at logical block {l}, phys {b}, offset {offset}"
@@ -302,16 +302,18 @@ pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
 }
 
 /// Where a live entry named `want` starts in a directory block, read as
-/// debugfs' search_dir_block reads it. A rec_len of 0 ends the block
-/// (debugfs loops on it forever, docs/compat.md).
-fn raw_search(buf: &[u8], want: &[u8]) -> Option<usize> {
+/// debugfs' search_dir_block reads it (with the `whiteout` feature, a
+/// whiteout or fallthru entry counts as live). A rec_len of 0 ends the
+/// block (debugfs loops on it forever, docs/compat.md).
+fn raw_search(buf: &[u8], want: &[u8], whiteout: bool) -> Option<usize> {
     let mut offset = 0usize;
     while offset + 8 <= buf.len() {
         let inode = u32::from_le_bytes(buf[offset..offset + 4].try_into().ok()?);
         let rec_len = u16::from_le_bytes([buf[offset + 4], buf[offset + 5]]) as usize;
         let name_len = buf[offset + 6] as usize;
         let name = buf.get(offset + 8..offset + 8 + name_len);
-        if inode != 0 && name_len == want.len() && name == Some(want) {
+        let union_entry = whiteout && matches!(buf[offset + 7], ft::WHT | ft::FALLTHRU);
+        if (inode != 0 || union_entry) && name_len == want.len() && name == Some(want) {
             return Some(offset);
         }
         if rec_len == 0 {
