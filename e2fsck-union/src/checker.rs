@@ -2,7 +2,7 @@
 //! and the small operations every pass shares (clearing an inode, naming
 //! an inode for a message, allocating a block).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Result;
 use ext2fs::bitmap::Bitmap;
@@ -88,6 +88,13 @@ pub struct Checker {
     pub dir_blocks: Vec<DirBlock>,
     /// Directories with an htree index to verify in pass 2.
     pub dx_dirs: BTreeSet<u32>,
+    /// Indexed directories pass 1 found deeper than two levels or past
+    /// 2 GiB (e2fsck's large_dirs).
+    pub large_dirs: u32,
+    /// For each indexed directory, the directory e2fsck's pass 2 names
+    /// when its root is invalid: the owner of the index block parsed
+    /// last before the root (a stale field of e2fsck's).
+    pub dx_root_shown: BTreeMap<u32, u32>,
     /// Directories to rebuild in pass 3A.
     pub rehash: BTreeSet<u32>,
     /// Extended attribute blocks: references seen and the stored count.
@@ -157,6 +164,8 @@ impl Checker {
             dir_info: HashMap::new(),
             dir_blocks: Vec::new(),
             dx_dirs: BTreeSet::new(),
+            large_dirs: 0,
+            dx_root_shown: BTreeMap::new(),
             rehash: BTreeSet::new(),
             ea_refs: HashMap::new(),
             deferred: Vec::new(),

@@ -6,7 +6,7 @@
 //! of it (min/max hash, depth, referenced once) and one question clears
 //! an index found wrong. Cleared indexes are rebuilt in pass 3A.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use ext2fs::dirent::{self, ft};
@@ -14,7 +14,7 @@ use ext2fs::hash;
 use ext2fs::htree::{self, DX_BLOCK_MASK};
 use ext2fs::inode::flags;
 
-use crate::checker::Checker;
+use crate::checker::{Checker, DirBlock};
 use crate::problem::{Code, Ctx};
 
 /// e2fsck's DX_FLAG_* bits of a block.
@@ -61,32 +61,44 @@ struct DxDir {
 type Cleared = bool;
 
 impl Checker {
-    /// Verifies the htree index of `dir` after its blocks were checked.
-    pub fn check_htree(&mut self, dir: u32) -> Result<()> {
-        let blocks: BTreeMap<u32, u32> = self
-            .dir_blocks
-            .iter()
-            .filter(|d| d.ino == dir && d.pblk != 0)
-            .map(|d| (d.lblk, d.pblk))
-            .collect();
-        let Some((&last, _)) = blocks.last_key_value() else {
-            return Ok(());
-        };
-        let mut dx = DxDir {
-            ino: dir,
-            blocks: vec![DxBlock::default(); last as usize + 1],
-            depth: 0,
-            version: 0,
-        };
-        for (&lblk, &pblk) in &blocks {
-            let Ok(buf) = self.fs.read_block(pblk as u64) else {
-                continue;
-            };
-            if self.classify_dx_block(&mut dx, lblk, &buf)? {
-                return Ok(());
+    /// Verifies the htree indexes of the directories whose blocks `walk`
+    /// lists in pass 2's order: every block is classed (and index
+    /// blocks parsed) in that order, then each index's links are
+    /// checked, directory by directory, as e2fsck does after its walk.
+    pub fn check_htrees(&mut self, walk: &[DirBlock]) -> Result<()> {
+        let mut dxs: BTreeMap<u32, DxDir> = BTreeMap::new();
+        for db in walk.iter().filter(|d| d.pblk != 0) {
+            let dx = dxs.entry(db.ino).or_insert_with(|| DxDir {
+                ino: db.ino,
+                blocks: Vec::new(),
+                depth: 0,
+                version: 0,
+            });
+            if dx.blocks.len() <= db.lblk as usize {
+                dx.blocks.resize(db.lblk as usize + 1, DxBlock::default());
             }
         }
-        self.check_dx_links(&mut dx)
+        let mut cleared = BTreeSet::new();
+        for db in walk.iter().filter(|d| d.pblk != 0) {
+            if cleared.contains(&db.ino) {
+                continue;
+            }
+            let Ok(buf) = self.fs.read_block(db.pblk as u64) else {
+                continue;
+            };
+            let Some(dx) = dxs.get_mut(&db.ino) else {
+                continue;
+            };
+            if self.classify_dx_block(dx, db.lblk, &buf)? {
+                cleared.insert(db.ino);
+            }
+        }
+        for (ino, dx) in &mut dxs {
+            if !cleared.contains(ino) {
+                self.check_dx_links(dx)?;
+            }
+        }
+        Ok(())
     }
 
     /// check_dir_block's part for an indexed directory's block. True when
@@ -109,20 +121,16 @@ impl Checker {
                     i.indirect_levels,
                 )
             });
+            // e2fsck names the directory of the last index block it
+            // parsed before this one (0 before any), not this one.
+            let shown = Ctx {
+                dir: self.dx_root_shown.get(&dx.ino).copied().unwrap_or(0),
+                ..Default::default()
+            };
             if (reserved != 0 || info_len < 8 || levels >= 2)
-                && self.clear_index_on(dx.ino, Code::HtreeRootInvalid, &Ctx::default())?
+                && self.problem(Code::HtreeRootInvalid, &shown)?
             {
-                return Ok(true);
-            }
-            if version > ext2fs::superblock::HASH_TEA {
-                // e2fsck's pass 1 refuses the hash (PR_1_HTREE_HASHV).
-                let c = Ctx {
-                    ino: dx.ino,
-                    str1: format!("unsupported hash version ({version})"),
-                    ..Default::default()
-                };
-                self.problem(Code::HtreeBadNode, &c)?;
-                self.ask_clear_index(dx.ino)?;
+                self.clear_index(dx.ino)?;
                 return Ok(true);
             }
             dx.version = hash::effective_version(version, self.fs.sb().s_flags);
@@ -143,11 +151,12 @@ impl Checker {
             if de.name.is_empty() || (de.inode == 0 && !union_entry) {
                 continue;
             }
-            if let Ok((h, _)) = hash::dirhash(dx.version, de.name, &seed) {
-                let b = &mut dx.blocks[lblk as usize];
-                b.min_hash = b.min_hash.min(h);
-                b.max_hash = b.max_hash.max(h);
-            }
+            // A hash version pass 1 was let keep hashes everything to 0,
+            // as libext2fs' dirhash does.
+            let h = hash::dirhash(dx.version, de.name, &seed).map_or(0, |(h, _)| h);
+            let b = &mut dx.blocks[lblk as usize];
+            b.min_hash = b.min_hash.min(h);
+            b.max_hash = b.max_hash.max(h);
         }
         Ok(false)
     }
@@ -200,6 +209,7 @@ impl Checker {
             if blk as usize >= dx.blocks.len() {
                 let c = Ctx {
                     blk: blk as u64,
+                    path: self.dir_path(dx.ino),
                     ..node.clone()
                 };
                 if self.clear_index_on(dx.ino, Code::HtreeBadBlk, &c)? {

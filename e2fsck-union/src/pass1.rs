@@ -147,7 +147,19 @@ impl Checker {
         }
         self.check_ea_refcounts()?;
         self.lost_found = 0;
-        self.reserve_repair_blocks()
+        self.reserve_repair_blocks()?;
+        if self.large_dirs > 0 && !self.fs.sb().has_incompat(incompat::LARGEDIR) {
+            if self.problem(Code::LargeDirsFeature, &Ctx::default())? {
+                self.fs
+                    .update_superblock(|sb| sb.s_feature_incompat |= incompat::LARGEDIR);
+            }
+            if self.fs.sb().s_rev_level == 0
+                && self.problem(Code::RevLevelForLargeFiles, &Ctx::default())?
+            {
+                self.fs.update_superblock(|sb| sb.update_dynamic_rev());
+            }
+        }
+        Ok(())
     }
 
     /// One inode, in the order e2fsck 1.47's pass 1 looks at it.
@@ -760,11 +772,14 @@ impl Checker {
             }
             self.dir_blocks.extend(dir_blocks);
             if inode.base.i_flags & flags::INDEX != 0 {
-                if !self.fs.sb().has_compat(compat::DIR_INDEX) {
-                    if self.problem(Code::IndexFlagNoFeature, &Ctx::ino(ino))? {
-                        inode.base.i_flags &= !flags::INDEX;
-                        self.write_inode(ino, inode)?;
-                    }
+                // As e2fsck's handle_htree: the missing feature is one
+                // more question; declined, the root is looked at anyway.
+                let refused = (!self.fs.sb().has_compat(compat::DIR_INDEX)
+                    && self.problem(Code::IndexFlagNoFeature, &Ctx::ino(ino))?)
+                    || self.htree_root_refused(ino, inode)?;
+                if refused {
+                    inode.base.i_flags &= !flags::INDEX;
+                    self.write_inode(ino, inode)?;
                 } else {
                     self.dx_dirs.insert(ino);
                 }
@@ -1060,6 +1075,79 @@ impl Checker {
                 self.reloc.add(table, g);
             }
             return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// e2fsck's handle_htree: pass 1's look at the root of an indexed
+    /// directory (its first block as the block map says, not checked
+    /// further). True when a question about it was answered yes: the
+    /// index flag is then cleared.
+    fn htree_root_refused(&mut self, ino: u32, inode: &Inode) -> Result<bool> {
+        use ext2fs::superblock::{HASH_HALF_MD4, HASH_LEGACY, HASH_TEA};
+        /// e2fsprogs' EXT2_HASH_SIPHASH (for casefolded, encrypted names).
+        const HASH_SIPHASH: u8 = 6;
+        /// The root's unused_flags bit e2fsck refuses.
+        const HASH_FLAG_INCOMPAT: u8 = 1;
+        let c = Ctx::ino(ino);
+        let blk = inode.base.i_block[0] as u64;
+        if blk == 0
+            || blk < self.fs.sb().s_first_data_block as u64
+            || blk >= self.fs.geo().blocks_count
+        {
+            return self.problem(Code::HtreeBadRoot, &c);
+        }
+        let Some(root) = self
+            .fs
+            .read_block(blk)
+            .ok()
+            .and_then(|b| ext2fs::htree::raw_root_info(&b))
+        else {
+            return self.problem(Code::HtreeBadRoot, &c);
+        };
+        if (root.reserved_zero != 0 || root.info_length < 8)
+            && self.problem(Code::HtreeBadRoot, &c)?
+        {
+            return Ok(true);
+        }
+        let with_num = |num: u8| Ctx {
+            ino,
+            num: num as u64,
+            ..Default::default()
+        };
+        let v = root.hash_version;
+        if !matches!(v, HASH_LEGACY | HASH_HALF_MD4 | HASH_TEA | HASH_SIPHASH)
+            && self.problem(Code::HtreeHashVersion, &with_num(v))?
+        {
+            return Ok(true);
+        }
+        // Without casefolded encrypted names (refused here) SipHash is
+        // wrong.
+        if v == HASH_SIPHASH && self.problem(Code::HtreeCannotSiphash, &c)? {
+            return Ok(true);
+        }
+        if root.unused_flags & HASH_FLAG_INCOMPAT != 0 && self.problem(Code::HtreeIncompat, &c)? {
+            return Ok(true);
+        }
+        let levels = root.indirect_levels;
+        // Above 3 levels clearly broken; 3 (beyond ext2's 2, no
+        // largedir) unless the directory is as big as a full two-level
+        // tree, by e2fsck's sums in 32 bits (which wrap). Declined, the
+        // second test asks again.
+        if levels > 3 && self.problem(Code::HtreeDepth, &with_num(levels))? {
+            return Ok(true);
+        }
+        let small = {
+            let bits = self.fs.sb().s_log_block_size + 20;
+            let per_block: u32 = 1 << (bits - 3);
+            let blocks = (per_block - 1).wrapping_mul(per_block - 2);
+            inode.size() < (blocks << bits) as u64 && inode.base.i_blocks < blocks << (bits - 9)
+        };
+        if levels > 2 && small && self.problem(Code::HtreeDepth, &with_num(levels))? {
+            return Ok(true);
+        }
+        if levels > 2 || inode.size() >= 0x8000_0000 {
+            self.large_dirs += 1;
         }
         Ok(false)
     }

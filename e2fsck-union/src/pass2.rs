@@ -26,6 +26,7 @@ impl Checker {
         // are sorted by block number), one I/O per run.
         let bs = self.fs.block_size() as usize;
         let mut i = 0;
+        let mut last_indexed = 0;
         while i < blocks.len() {
             let start = blocks[i].pblk;
             let mut n = 1usize;
@@ -47,7 +48,14 @@ impl Checker {
                     continue;
                 }
                 let pre = run.as_ref().map(|r| r[k * bs..(k + 1) * bs].to_vec());
+                let indexed = self.dx_dirs.contains(&db.ino);
+                if indexed && db.lblk == 0 {
+                    self.dx_root_shown.insert(db.ino, last_indexed);
+                }
                 blocks[i + k].pblk = self.check_dir_block(db, pre, &mut union_dirs)?;
+                if indexed {
+                    last_indexed = db.ino;
+                }
             }
             i += n;
             self.tick(2, i as u64, blocks.len() as u64);
@@ -56,16 +64,17 @@ impl Checker {
             // e2fsck starts over once the directory blocks are read.
             return Ok(());
         }
+        // Index blocks are parsed in the order of the walk, as e2fsck
+        // parses them while checking each block.
+        let walk: Vec<DirBlock> = blocks
+            .iter()
+            .filter(|d| self.dx_dirs.contains(&d.ino) && self.is_dir(d.ino))
+            .copied()
+            .collect();
         blocks.sort_by_key(|d| (d.ino, d.lblk));
         blocks.retain(|d| self.is_dir(d.ino));
         self.dir_blocks = blocks;
-        // Indexes are judged after their blocks, as e2fsck does.
-        let dx: Vec<u32> = self.dx_dirs.iter().copied().collect();
-        for d in dx {
-            if self.is_dir(d) {
-                self.check_htree(d)?;
-            }
-        }
+        self.check_htrees(&walk)?;
         self.check_union_duplicates(&union_dirs)?;
         if self.stats.large_files > 0 {
             if !self.fs.sb().has_ro_compat(ro_compat::LARGE_FILE)

@@ -177,7 +177,11 @@ fn indexed_dir(r: &mut Lcg, input: &mut Input, dir: &Path) {
     }
     let n = 60 + r.below(300);
     let pad = 20 + r.below(40) as usize;
-    let mut cmds = String::from("mkdir /big\nwrite /dev/null /big/f\n");
+    // debugfs' link does not grow a directory: room for all first.
+    let room = n * (pad as u64 + 12) / 1024 + 1;
+    let mut cmds = String::from("mkdir /big\n");
+    cmds.push_str(&"expand_dir /big\n".repeat(room as usize));
+    cmds.push_str("write /dev/null /big/f\n");
     for i in 0..n {
         cmds.push_str(&format!("link /big/f /big/{}{i}\n", "e".repeat(pad)));
     }
@@ -190,7 +194,7 @@ fn indexed_dir(r: &mut Lcg, input: &mut Input, dir: &Path) {
         .arg(&input.image));
     let _ = run(Command::new("/sbin/e2fsck").arg("-fyD").arg(&input.image));
     input.how.push(format!(
-        "debugfs -w: mkdir /big; write /dev/null /big/f; link /big/f /big/{{{pad} e's}}N for N in 0..{n}; e2fsck -fyD input.img"
+        "debugfs -w: mkdir /big; expand_dir /big x{room}; write /dev/null /big/f; link /big/f /big/{{{pad} e's}}N for N in 0..{n}; e2fsck -fyD input.img"
     ));
 }
 

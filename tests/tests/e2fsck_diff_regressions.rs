@@ -608,3 +608,80 @@ fn directory_of_unknown_type_is_named_with_its_mode() {
     debugfs_w(&img, "sif /d mode 0170755");
     same_as_real(&img);
 }
+
+/// An image whose directories /a and /b e2fsck -D indexed (1 KiB blocks,
+/// long names), with the block numbers of their roots.
+fn indexed_dirs(t: &tempfile::TempDir, features: &str) -> (std::path::PathBuf, u64, u64) {
+    let img = image(t, &["-b", "1024", "-O", features], "8M");
+    let mut cmds = String::new();
+    for d in ["a", "b"] {
+        // debugfs' link does not grow a directory: room first.
+        cmds.push_str(&format!("mkdir /{d}\n"));
+        for _ in 0..8 {
+            cmds.push_str(&format!("expand_dir /{d}\n"));
+        }
+        cmds.push_str(&format!("write /dev/null /{d}/f\n"));
+        for i in 0..120 {
+            cmds.push_str(&format!("link /{d}/f /{d}/{}{i}\n", "n".repeat(40)));
+        }
+    }
+    let file = t.path().join("cmds");
+    std::fs::write(&file, cmds).unwrap();
+    run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&file)
+        .arg(&img));
+    // The links counts are set right and the indexes built here.
+    run(Command::new("e2fsck").arg("-fyD").arg(&img));
+    for d in ["/a", "/b"] {
+        let stat = String::from_utf8_lossy(&real_debugfs(&img, &format!("stat {d}"))).into_owned();
+        assert!(stat.contains("Flags: 0x1000"), "{d} not indexed: {stat}");
+    }
+    let a = debugfs_number(&img, "bmap /a 0");
+    let b = debugfs_number(&img, "bmap /b 0");
+    (img, a, b)
+}
+
+#[test]
+fn htree_roots_are_checked_in_pass_1_as_e2fsck_checks_them() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Offsets in the root block: reserved_zero 24, hash_version 28,
+    // info_length 29, indirect_levels 30, unused_flags 31.
+    for (at, byte) in [
+        (28, 12u8),
+        (29, 0),
+        (30, 10),
+        (30, 3),
+        (31, 1),
+        (24, 5),
+        (28, 6),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let (img, a, b) = indexed_dirs(&t, "dir_index");
+        poke(&img, a * 1024 + at, &[byte]);
+        // The other directory's root too: e2fsck names the directory of
+        // the index block it parsed last in pass 2's invalid-root line.
+        poke(&img, b * 1024 + at, &[byte]);
+        eprintln!("root byte {at} set to {byte}");
+        same_as_real(&img);
+    }
+}
+
+#[test]
+fn index_flag_without_an_htree_or_without_the_feature() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024", "-O", "dir_index"], "4M");
+    debugfs_w(&img, "mkdir d");
+    debugfs_w(&img, "sif /d flags 0x1000");
+    same_as_real(&img);
+    let t = tempfile::tempdir().unwrap();
+    let (img, _, _) = indexed_dirs(&t, "dir_index");
+    debugfs_w(&img, "feature -dir_index");
+    same_as_real(&img);
+}
