@@ -269,11 +269,6 @@ fn now() -> Result<u32> {
 }
 
 fn run(cli: &Cli) -> Result<()> {
-    for (opt, given) in [('t', &cli.fs_type), ('T', &cli.usage_types)] {
-        if given.len() > 1 {
-            bail!("The -{opt} option may only be used once");
-        }
-    }
     // mke2fs warns while it reads the options (once for each -L), so the
     // warning is seen even when a later check refuses the run.
     for l in &cli.label {
@@ -282,6 +277,11 @@ fn run(cli: &Cli) -> Result<()> {
                 "Warning: label too long; will be truncated to '{}'\n\n",
                 String::from_utf8_lossy(&l.as_bytes()[..16])
             );
+        }
+    }
+    for (opt, given) in [('t', &cli.fs_type), ('T', &cli.usage_types)] {
+        if given.len() > 1 {
+            bail!("The -{opt} option may only be used once");
         }
     }
     let errors_opt = match cli.errors.as_deref() {
@@ -304,10 +304,6 @@ fn run(cli: &Cli) -> Result<()> {
         );
     }
     let profile = profile::Profile::load().map_err(anyhow::Error::msg)?;
-    // As with mke2fs, the last -E wins.
-    let ext =
-        options::Extended::parse(cli.extended.last().map(std::slice::from_ref).unwrap_or(&[]))
-            .map_err(anyhow::Error::msg)?;
 
     // Block size and size come first: the usage type depends on the size.
     let explicit_bs = match &cli.block_size {
@@ -443,13 +439,10 @@ fn run(cli: &Cli) -> Result<()> {
         // mke2fs rounds an auto-detected size down to the page size.
         blocks &= !((4096 / bs as u64) - 1);
     }
-    if cli.size.is_none() && ext.offset > 0 {
-        blocks = blocks.saturating_sub(ext.offset / bs as u64);
-        eprint!(
-            "\nWarning: offset specified without an explicit file system size.\n\
-             Creating a file system with {blocks} blocks but this might\n\
-             not be what you want.\n\n"
-        );
+    if cli.verbose {
+        // Printed as soon as the types are known, even with -q.
+        let q: Vec<String> = types.iter().map(|t| format!("'{t}'")).collect();
+        cli_common::outln!("fs_types for mke2fs.conf resolution: {}", q.join(", "));
     }
 
     // Features: base_features, then each type's, then -O, then checks.
@@ -488,6 +481,19 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         features.apply_edit(f).map_err(anyhow::Error::msg)?;
+    }
+    // -E comes after the features, as in mke2fs (its warnings and errors
+    // follow the usage type's); the last -E wins.
+    let ext =
+        options::Extended::parse(cli.extended.last().map(std::slice::from_ref).unwrap_or(&[]))
+            .map_err(anyhow::Error::msg)?;
+    if cli.size.is_none() && ext.offset > 0 {
+        blocks = blocks.saturating_sub(ext.offset / bs as u64);
+        eprint!(
+            "\nWarning: offset specified without an explicit file system size.\n\
+             Creating a file system with {blocks} blocks but this might\n\
+             not be what you want.\n\n"
+        );
     }
     if features.incompat & incompat::META_BG != 0 && features.compat & compat::RESIZE_INODE != 0 {
         bail!(Plain(
@@ -695,13 +701,6 @@ fn run(cli: &Cli) -> Result<()> {
             cli_common::outln!("{s}");
         }
     };
-    if cli.verbose {
-        let q: Vec<String> = types.iter().map(|t| format!("'{t}'")).collect();
-        say(&format!(
-            "fs_types for mke2fs.conf resolution: {}",
-            q.join(", ")
-        ));
-    }
     if cli.dry_run {
         if let Some(u) = &undo_path {
             cli_common::undo::announce(u, device);

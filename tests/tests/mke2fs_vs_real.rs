@@ -514,3 +514,38 @@ fn periodic_fsck_message_as_mke2fs_prints_it() {
         c.assert_same(true);
     }
 }
+
+#[test]
+fn messages_in_the_order_mke2fs_reads_the_options() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A label warning before a second -T's refusal; the fs_types line of
+    // -v (even with -q) before the 128-byte inode warning; -E's stripe
+    // warning and offset warning after the undefined usage type's.
+    for (args, ext) in [
+        (
+            vec![
+                "-L",
+                "a-much-longer-label-text",
+                "-T",
+                "small",
+                "-T",
+                "news",
+            ],
+            None,
+        ),
+        (vec!["-v", "-I", "128"], None),
+        (vec!["-q", "-v"], None),
+        (vec!["-T", "nosuch"], Some("stride=3,stripe_width=7")),
+        (vec!["-T", "nosuch", "-v"], Some("offset=4096")),
+    ] {
+        let mut c = Case::new(&args, Some("8M"))
+            .config(&conf("", ""))
+            .env("E2FSPROGS_SKIP_PROGRESS", "1");
+        if let Some(e) = ext {
+            c = c.extended(e);
+        }
+        c.assert_same(true);
+    }
+}
