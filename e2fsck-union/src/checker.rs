@@ -249,6 +249,21 @@ impl Checker {
         ino >= 1 && ino <= self.inodes_count && self.used.get(ino as u64 - 1)
     }
 
+    /// Whether the superblock names `ino` as a quota inode or the orphan
+    /// file, whatever its features say: no directory entry may name it
+    /// (e2fsck's pass 2 test).
+    pub fn named_by_superblock(&self, ino: u32) -> bool {
+        let sb = self.fs.sb();
+        ino != 0
+            && [
+                sb.s_usr_quota_inum,
+                sb.s_grp_quota_inum,
+                sb.s_prj_quota_inum,
+                sb.s_orphan_file_inum,
+            ]
+            .contains(&ino)
+    }
+
     pub fn is_dir(&self, ino: u32) -> bool {
         ino >= 1 && ino <= self.inodes_count && self.dirs.get(ino as u64 - 1)
     }

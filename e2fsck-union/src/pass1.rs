@@ -165,8 +165,10 @@ impl Checker {
     /// One inode, in the order e2fsck 1.47's pass 1 looks at it.
     fn check_one_inode(&mut self, ino: u32, raw: &[u8]) -> Result<()> {
         let first_ino = self.fs.sb().first_ino();
-        if ino < first_ino && ino != inode::ROOT_INO {
-            // Reserved inodes are always in use.
+        let prj_quota = ino == self.fs.sb().s_prj_quota_inum;
+        if (ino < first_ino || prj_quota) && ino != inode::ROOT_INO {
+            // Reserved inodes (and the project quota inode the superblock
+            // names, as e2fsck's pass 1) are always in use.
             Self::set_ino(&mut self.used, ino, true);
         }
         // A zeroed root is still looked at: it is no directory.
@@ -189,8 +191,11 @@ impl Checker {
             };
             self.write_inode(ino, &inode)?;
         }
-        let quota_ino = matches!(ino, inode::USR_QUOTA_INO | inode::GRP_QUOTA_INO);
-        if inode.base.i_links_count == 0 && ino >= first_ino {
+        // e2fsck's quota_inum_is_reserved: the project quota inode is
+        // whichever the superblock names (without the quota feature too).
+        let quota_ino = matches!(ino, inode::USR_QUOTA_INO | inode::GRP_QUOTA_INO)
+            || ino == sb.s_prj_quota_inum;
+        if inode.base.i_links_count == 0 && ino >= first_ino && !quota_ino {
             if inode.base.i_dtime == 0
                 && inode.base.i_mode != 0
                 && self.problem(Code::ZeroDtime, &Ctx::ino(ino))?
@@ -244,20 +249,31 @@ impl Checker {
             }
             return self.check_blocks(ino, &mut inode);
         }
-        if quota_ino || ino == inode::JOURNAL_INO {
+        // The orphan file the superblock names (no orphan_file feature
+        // here) must be empty as well.
+        let orphan_file = ino == sb.s_orphan_file_inum;
+        if quota_ino || orphan_file || ino == inode::JOURNAL_INO {
+            Self::set_ino(&mut self.used, ino, true);
             let b = &inode.base;
             if b.i_links_count != 0 || b.i_blocks != 0 || b.i_block[0] != 0 {
-                let code = if quota_ino {
+                let code = if ino == inode::JOURNAL_INO {
+                    Code::JournalInodeNotClear
+                } else if quota_ino {
                     Code::QuotaInodeNotClear
                 } else {
-                    Code::JournalInodeNotClear
+                    Code::OrphanFileNotClear
                 };
                 if self.problem(code, &Ctx::ino(ino))? {
                     let empty = Inode::new(inode.size);
                     self.write_inode(ino, &empty)?;
+                    return Ok(());
                 }
             }
-            return Ok(());
+            // Left with links, e2fsck checks it as any live inode.
+            if inode.base.i_links_count == 0 {
+                return Ok(());
+            }
+            return self.check_live_inode(ino, inode);
         }
         if ino < first_ino {
             let bad_mode = match ino {
@@ -278,6 +294,11 @@ impl Checker {
             }
             return self.check_blocks(ino, &mut inode);
         }
+        self.check_live_inode(ino, inode)
+    }
+
+    /// An inode with links: a dtime is a fault, then its checks.
+    fn check_live_inode(&mut self, ino: u32, mut inode: Inode) -> Result<()> {
         if inode.base.i_dtime != 0 && self.problem(Code::SetDtime, &Ctx::ino(ino))? {
             inode.base.i_dtime = 0;
             self.write_inode(ino, &inode)?;

@@ -210,7 +210,10 @@ impl Checker {
             }
             let name = b.name(o).to_vec();
             let first_ino = self.fs.sb().first_ino();
-            if (target != inode::ROOT_INO && target < first_ino) || target > self.inodes_count {
+            if (target != inode::ROOT_INO && target < first_ino)
+                || target > self.inodes_count
+                || self.named_by_superblock(target)
+            {
                 problem = Some(Code::BadIno);
             } else if dot_state > 1 && name == b"." {
                 problem = Some(Code::DupDot);

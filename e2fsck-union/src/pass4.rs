@@ -11,7 +11,14 @@ impl Checker {
     pub fn pass4(&mut self) -> Result<()> {
         let first_ino = self.fs.sb().first_ino();
         for ino in 1..=self.inodes_count {
-            if ino != ext2fs::inode::ROOT_INO && ino < first_ino {
+            // As e2fsck: the project quota inode and the orphan file the
+            // superblock names are left alone too (the user and group
+            // quota inodes are reserved ones).
+            let sb = self.fs.sb();
+            if (ino != ext2fs::inode::ROOT_INO && ino < first_ino)
+                || ino == sb.s_prj_quota_inum
+                || ino == sb.s_orphan_file_inum
+            {
                 continue;
             }
             if !self.is_used(ino) || self.imagic.get(ino as u64 - 1) {

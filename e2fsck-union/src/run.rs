@@ -558,6 +558,7 @@ fn run_passes(
         ck.fs.flush()?;
     }
     ck.check_future_times(opts.force, ck.clock_sane)?;
+    ck.validate_quota_inodes()?;
     ck.add_dirhash_hint()?;
     if let Some(code) = skip_if_clean(ck, opts) {
         return Ok(Some(code));

@@ -548,28 +548,42 @@ impl Checker {
                 .update_superblock(|sb| sb.s_feature_incompat |= incompat::FILETYPE);
             self.fs.set_primary_only(false);
         }
-        let quota = sb.has_ro_compat(ext2fs::features::ro_compat::QUOTA);
+        self.reloc = reloc;
+        Ok(())
+    }
+
+    /// e2fsck's e2fsck_validate_quota_inodes, after the orphan list and
+    /// the superblock times: a quota inode number that names a reserved
+    /// inode of another use, or none at all, is dropped (with or without
+    /// the quota feature; a number the feature does not use still stands
+    /// for a quota inode in passes 2 and 4).
+    pub fn validate_quota_inodes(&mut self) -> Result<()> {
+        // Bad blocks, root, boot loader, undelete directory, resize,
+        // journal, exclude and replica inodes.
+        const OTHER_RESERVED: [u32; 8] = [1, 2, 5, 6, 7, 8, 9, 10];
+        let sb = *self.fs.sb();
         for (which, value) in [
             ("user", sb.s_usr_quota_inum),
             ("group", sb.s_grp_quota_inum),
             ("project", sb.s_prj_quota_inum),
         ] {
-            if value != 0 && !quota {
-                let c = Ctx {
-                    ino: value,
-                    str1: which.into(),
-                    ..Default::default()
-                };
-                if self.problem(Code::InvalidQuotaInode, &c)? {
-                    match which {
-                        "user" => self.fs.update_superblock(|sb| sb.s_usr_quota_inum = 0),
-                        "group" => self.fs.update_superblock(|sb| sb.s_grp_quota_inum = 0),
-                        _ => self.fs.update_superblock(|sb| sb.s_prj_quota_inum = 0),
-                    }
+            let invalid = OTHER_RESERVED.contains(&value) || value > sb.s_inodes_count;
+            if value == 0 || !invalid {
+                continue;
+            }
+            let c = Ctx {
+                ino: value,
+                str1: which.into(),
+                ..Default::default()
+            };
+            if self.problem(Code::InvalidQuotaInode, &c)? {
+                match which {
+                    "user" => self.fs.update_superblock(|sb| sb.s_usr_quota_inum = 0),
+                    "group" => self.fs.update_superblock(|sb| sb.s_grp_quota_inum = 0),
+                    _ => self.fs.update_superblock(|sb| sb.s_prj_quota_inum = 0),
                 }
             }
         }
-        self.reloc = reloc;
         Ok(())
     }
 

@@ -513,6 +513,45 @@ fn pre_1970_time_kept_the_old_way_is_fixed() {
     repaired_alike(t.path(), &img, &["-fy"]);
 }
 
+/// Quota inode numbers in the superblock without the quota feature, and
+/// an orphan file number without orphan_file: e2fsck drops only numbers
+/// of other reserved inodes or past the inode count (after the orphan
+/// list, not in preen), clears an inode so named in pass 1 (checking it
+/// as any other when that is declined) and refuses directory entries
+/// naming one. Ours dropped every quota number, in preen too, and took the
+/// named inodes as ordinary ones.
+#[test]
+fn quota_and_orphan_file_numbers_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, b"hi\n").unwrap();
+    for (n, edit) in [
+        "ssv usr_quota_inum 3",
+        "ssv grp_quota_inum 2",
+        "ssv usr_quota_inum 99999",
+        "ssv prj_quota_inum 12",
+        "ssv orphan_file_inum 12",
+        "sif <3> links_count 1",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cmds = format!("write {} f\n{edit}\n", data.display());
+        let img = edited_image(t.path(), &format!("q{n}.img"), &[], &cmds);
+        for args in [&["-fn"][..], &["-fp"], &["-fy"]] {
+            let (oc, os, rc, rs) = both(&img, args);
+            assert_eq!(
+                (oc, &os),
+                (rc, &rs),
+                "{edit} {args:?}: ours (left) and e2fsck"
+            );
+        }
+    }
+}
+
 /// An inode table outside the filesystem (differential seed 777, case
 /// 108): e2fsck says why it cannot read the bad blocks inode, relocates
 /// the table after pass 1 (past the blocks pass 1 set aside for a new root
