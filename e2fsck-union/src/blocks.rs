@@ -2,7 +2,7 @@
 //! indirect block that cannot be read holds no pointers worth trusting,
 //! and the legality rule the passes share.
 
-use ext2fs::block_map::{self, BlockKind, MapEdit, MapPtr, Visit};
+use ext2fs::block_map::{self, MapEdit, MapPtr, Visit};
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::Inode;
 
@@ -45,14 +45,6 @@ where
     block_map::iterate(&mut inode.base.i_block, fs.block_size(), read, visit).unwrap_or_default()
 }
 
-/// 0 for a data block, else the indirect block's level (1 to 3).
-pub fn indirect_level(p: &MapPtr) -> u8 {
-    match p.kind {
-        BlockKind::Data(_) => 0,
-        BlockKind::Indirect { level, .. } => level,
-    }
-}
-
 /// libext2fs' error when its block iterator meets an indirect block of
 /// `level` outside the filesystem (EXT2_ET_BAD_IND/DIND/TIND_BLOCK).
 pub fn bad_indirect_error(level: u8) -> &'static str {
@@ -76,7 +68,7 @@ where
     let mut error = None;
     walk(fs, &mut inode.clone(), |p| {
         let b = p.pblk as u64;
-        let level = indirect_level(p);
+        let level = p.level();
         if cleared(p) {
             return Visit::Replace(0);
         }

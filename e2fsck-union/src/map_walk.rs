@@ -70,7 +70,7 @@ impl Judge {
                 ask.suppress_latch(Latch::IllegalBlocks);
             }
         }
-        let level = blocks::indirect_level(p);
+        let level = p.level();
         let c = Ctx {
             ino: self.ino,
             blk: p.pblk as u64,
@@ -113,7 +113,7 @@ impl Checker {
         let (ask, metadata) = (&mut self.ask, &self.metadata);
         let mut edit = blocks::walk(&self.fs, inode, |p| {
             let b = p.pblk as u64;
-            let level = blocks::indirect_level(p) as usize;
+            let level = p.level() as usize;
             let parent = judge.parents[level + 1];
             if level > 0 {
                 judge.parents[level] = p.pblk;

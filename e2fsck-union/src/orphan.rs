@@ -5,23 +5,17 @@
 //! that cannot be trusted ends the walk and forces a full check.
 
 use anyhow::Result;
-use ext2fs::block_map;
-use ext2fs::inode::{Inode, NDIR_BLOCKS};
+use ext2fs::block_map::{self, MapPtr, Order, Visit};
+use ext2fs::inode::Inode;
 use ext2fs::superblock::{STATE_ERROR, STATE_VALID};
 
 use crate::checker::Checker;
 use crate::problem::{Code, Ctx};
 
-/// How the walk over one orphan's blocks ended.
-enum Walk {
-    Done,
-    /// A problem was reported (or the map could not be read): the list is
-    /// given up.
-    Abort,
-}
-
-/// One orphan's block release (e2fsck's release_inode_blocks).
-struct Release {
+/// One orphan's block release (e2fsck's release_inode_blocks), the
+/// context of its children-first walk.
+struct Release<'a> {
+    ck: &'a mut Checker,
     ino: u32,
     /// Truncating: the first logical block past i_size, which and all
     /// after it are freed; None when the whole inode is deleted.
@@ -29,9 +23,13 @@ struct Release {
     /// The block visited last (a block listed twice in a row counts once).
     last: u32,
     freed: u64,
-    /// libext2fs' iterator error: an indirect block outside the
+    /// libext2fs' iterator error: the last indirect block outside the
     /// filesystem, met before its blocks are visited.
     iterate_error: Option<&'static str>,
+    /// A problem was reported: the list is given up.
+    aborted: bool,
+    /// An I/O error met by the visitor, which ended the walk.
+    failed: Option<anyhow::Error>,
 }
 
 impl Checker {
@@ -113,48 +111,66 @@ impl Checker {
     /// attribute block could not be read.
     fn release_orphan_blocks(&mut self, ino: u32, rec: &mut Inode) -> Result<bool> {
         if self.fs.has_block_map(rec) {
-            let bs = self.fs.block_size() as u64;
+            let bs = self.fs.block_size();
             let mut r = Release {
+                ck: self,
                 ino,
-                keep_below: (rec.base.i_links_count != 0).then(|| rec.size().div_ceil(bs)),
+                keep_below: (rec.base.i_links_count != 0)
+                    .then(|| rec.size().div_ceil(u64::from(bs))),
                 last: 0,
                 freed: 0,
                 iterate_error: None,
+                aborted: false,
+                failed: None,
             };
-            let mut map = rec.base.i_block;
-            let mut walk = Walk::Done;
-            let mut first = 0u64;
-            let per = bs / 4;
-            for (slot, p) in map.iter_mut().enumerate() {
-                let level = slot.saturating_sub(NDIR_BLOCKS - 1) as u8;
-                let start = first;
-                first += per.pow(level as u32);
-                if *p == 0 {
-                    continue;
-                }
-                match self.release_tree(&mut r, level, start, *p)? {
-                    Some(new) => *p = new,
-                    None => {
-                        walk = Walk::Abort;
-                        break;
+            // libext2fs' BLOCK_FLAG_DEPTH_TRAVERSE: an indirect block is
+            // judged once the blocks below it are gone.
+            let edit = block_map::iterate_in(
+                &mut r,
+                Order::ChildrenFirst,
+                &mut rec.base.i_block,
+                bs,
+                |r, p| {
+                    if !r.ck.block_ok(u64::from(p.pblk)) {
+                        r.iterate_error = Some(crate::blocks::bad_indirect_error(p.level()));
+                        return Ok(None);
                     }
-                }
+                    r.ck.fs.read_block(u64::from(p.pblk)).map(Some)
+                },
+                |r, p| match r.release_block(p) {
+                    Ok(verdict) => verdict,
+                    Err(e) => {
+                        r.failed = Some(e);
+                        Visit::Stop
+                    }
+                },
+            )?;
+            let Release {
+                freed,
+                iterate_error,
+                aborted,
+                failed,
+                ..
+            } = r;
+            if let Some(e) = failed {
+                return Err(e);
             }
-            let changed = map != rec.base.i_block;
-            rec.base.i_block = map;
-            if changed {
+            for (b, bytes) in &edit.writes {
+                self.fs.write_block(*b, bytes)?;
+            }
+            if edit.i_block_changed {
                 self.write_inode(ino, rec)?;
             }
-            if let Some(why) = r.iterate_error {
+            if let Some(why) = iterate_error {
                 eprintln!(
                     "release_inode_blocks: {why} while calling ext2fs_block_iterate for inode {ino}"
                 );
                 return Ok(false);
             }
-            if matches!(walk, Walk::Abort) {
+            if aborted {
                 return Ok(false);
             }
-            let sectors = r.freed * (bs / 512);
+            let sectors = freed * u64::from(bs / 512);
             rec.base.i_blocks = rec.base.i_blocks.saturating_sub(sectors as u32);
         }
         let acl = rec.base.i_file_acl;
@@ -183,97 +199,50 @@ impl Checker {
         }
         Ok(true)
     }
+}
 
-    /// One pointer and, for an indirect block, the blocks below it first
-    /// (libext2fs' depth-first order); the pointer's new value, or None
-    /// when the walk ends.
-    fn release_tree(
-        &mut self,
-        r: &mut Release,
-        level: u8,
-        lblk: u64,
-        p: u32,
-    ) -> Result<Option<u32>> {
-        if level > 0 {
-            if !self.block_ok(p as u64) {
-                // The iterator skips it with an error and goes on.
-                r.iterate_error = Some(crate::blocks::bad_indirect_error(level));
-                return Ok(Some(p));
-            }
-            let mut buf = self.fs.read_block(p as u64)?;
-            let children: Vec<u32> = ext2fs::block_map::pointers(&buf).collect();
-            let span = (children.len() as u64).pow(level as u32 - 1);
-            let mut changed = false;
-            let mut aborted = false;
-            for (k, child) in children.into_iter().enumerate() {
-                if child == 0 {
-                    continue;
-                }
-                match self.release_tree(r, level - 1, lblk + k as u64 * span, child)? {
-                    Some(new) => {
-                        if new != child {
-                            ext2fs::block_map::set_pointer(&mut buf, k, new);
-                            changed = true;
-                        }
-                    }
-                    None => {
-                        aborted = true;
-                        break;
-                    }
-                }
-            }
-            if changed {
-                self.fs.write_block(p as u64, &buf)?;
-            }
-            if aborted {
-                return Ok(None);
-            }
+impl Release<'_> {
+    /// e2fsck's release_inode_block for one pointer.
+    fn release_block(&mut self, p: &MapPtr) -> Result<Visit> {
+        if p.pblk == self.last {
+            return Ok(Visit::Keep);
         }
-        self.release_orphan_block(r, level, lblk, p)
-    }
-
-    /// e2fsck's release_inode_block for one block.
-    fn release_orphan_block(
-        &mut self,
-        r: &mut Release,
-        level: u8,
-        lblk: u64,
-        p: u32,
-    ) -> Result<Option<u32>> {
-        if p == r.last {
-            return Ok(Some(p));
-        }
-        r.last = p;
+        self.last = p.pblk;
+        let b = u64::from(p.pblk);
         let c = Ctx {
-            ino: r.ino,
-            blk: p as u64,
-            num: lblk,
-            indirect: level,
+            ino: self.ino,
+            blk: b,
+            num: p.lblk(),
+            indirect: p.level(),
             ..Default::default()
         };
-        if !self.block_ok(p as u64) {
-            self.ask.notice(Code::OrphanIllegalBlock, &c);
-            return Ok(None);
+        let problem = if !self.ck.block_ok(b) {
+            Some(Code::OrphanIllegalBlock)
+        } else if !self.ck.fs.test_block(b)? {
+            Some(Code::OrphanAlreadyCleared)
+        } else {
+            None
+        };
+        if let Some(code) = problem {
+            self.ck.ask.notice(code, &c);
+            self.aborted = true;
+            return Ok(Visit::Stop);
         }
-        if !self.fs.test_block(p as u64)? {
-            self.ask.notice(Code::OrphanAlreadyCleared, &c);
-            return Ok(None);
-        }
-        let mut new = p;
-        if let Some(keep_below) = r.keep_below {
-            if level > 0 {
-                // An indirect block goes only once nothing below is left.
-                let buf = self.fs.read_block(p as u64)?;
-                if block_map::pointers(&buf).any(|q| q != 0) {
-                    return Ok(Some(p));
-                }
-            } else if lblk < keep_below {
-                return Ok(Some(p));
+        let mut verdict = Visit::Keep;
+        if let Some(keep_below) = self.keep_below {
+            // An indirect block goes only once nothing below is left.
+            let kept = if p.is_data() {
+                p.lblk() < keep_below
+            } else {
+                p.holds_pointers
+            };
+            if kept {
+                return Ok(Visit::Keep);
             }
-            r.freed += 1;
-            new = 0;
+            self.freed += 1;
+            verdict = Visit::Replace(0);
         }
-        self.fs.mark_block(p as u64, false)?;
-        Ok(Some(new))
+        self.ck.fs.mark_block(b, false)?;
+        Ok(verdict)
     }
 }

@@ -897,7 +897,7 @@ impl Checker {
         blocks::walk(&self.fs, &mut inode.clone(), |p| {
             let b = p.pblk as u64;
             if b < first_data || b >= blocks_count {
-                bad.push((p.lblk(), p.pblk, blocks::indirect_level(p)));
+                bad.push((p.lblk(), p.pblk, p.level()));
                 Visit::Replace(0)
             } else {
                 if p.is_data() && primary.contains(&b) {

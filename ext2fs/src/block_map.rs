@@ -62,6 +62,10 @@ pub struct MapPtr {
     /// An indirect block this map listed already (a loop, or a map made to
     /// cost pointers^3 reads): it is shown but never descended into again.
     pub repeat: bool,
+    /// Children-first order only: the indirect block still holds a
+    /// non-zero pointer after the blocks below it were visited (and
+    /// possibly cleared). False for data blocks and in parent-first order.
+    pub holds_pointers: bool,
 }
 
 impl MapPtr {
@@ -73,6 +77,14 @@ impl MapPtr {
     /// The logical block (see [`BlockKind::lblk`]).
     pub fn lblk(&self) -> u64 {
         self.kind.lblk()
+    }
+
+    /// 0 for a data block, else the indirect block's level (1 to 3).
+    pub fn level(&self) -> u8 {
+        match self.kind {
+            BlockKind::Data(_) => 0,
+            BlockKind::Indirect { level, .. } => level,
+        }
     }
 }
 
@@ -92,6 +104,20 @@ pub enum Visit {
     /// blocks above it stop as well; the walk goes on with the next
     /// pointer of i_block.
     Abandon,
+}
+
+/// When an indirect block is shown relative to the blocks below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Before them (block_iterate's default): the visitor vets a pointer
+    /// before the walk follows it.
+    ParentFirst,
+    /// After them (BLOCK_FLAG_DEPTH_TRAVERSE), for freeing a map: the
+    /// visitor sees whether the block still points anywhere. An indirect
+    /// block that `read` cannot fetch is not shown at all and ends the
+    /// loops of the blocks above it, which are still shown; after `Stop`
+    /// nothing more is shown.
+    ChildrenFirst,
 }
 
 /// What `iterate` changed. The walk never writes: changed indirect blocks
@@ -124,9 +150,36 @@ where
     R: FnMut(u32) -> Result<Option<Vec<u8>>>,
     V: FnMut(&MapPtr) -> Visit,
 {
+    iterate_in(
+        &mut (),
+        Order::ParentFirst,
+        i_block,
+        block_size,
+        |_, p| read(p.pblk),
+        |_, p| visit(p),
+    )
+}
+
+/// [`iterate`] in either [`Order`], with a context `ctx` that `read` and
+/// `visit` both borrow mutably in turn (a checker whose visitor marks
+/// blocks and whose reader records errors). `read` is given the pointer
+/// of the indirect block to fetch.
+pub fn iterate_in<C, R, V>(
+    ctx: &mut C,
+    order: Order,
+    i_block: &mut [u32; N_BLOCKS],
+    block_size: u32,
+    mut read: R,
+    mut visit: V,
+) -> Result<MapEdit>
+where
+    R: FnMut(&mut C, &MapPtr) -> Result<Option<Vec<u8>>>,
+    V: FnMut(&mut C, &MapPtr) -> Visit,
+{
     let per = (block_size / 4) as u64;
     let mut w = Walker {
         per,
+        order,
         edit: MapEdit::default(),
         seen: std::collections::HashSet::new(),
         abandoned: false,
@@ -139,7 +192,7 @@ where
         if *p == 0 {
             continue;
         }
-        let new = w.visit_tree(level, start, *p, &mut read, &mut visit)?;
+        let new = w.visit_tree(ctx, level, start, *p, &mut read, &mut visit)?;
         if w.edit.stopped {
             break;
         }
@@ -154,6 +207,7 @@ where
 
 struct Walker {
     per: u64,
+    order: Order,
     edit: MapEdit,
     /// Indirect blocks already descended into.
     seen: std::collections::HashSet<u32>,
@@ -162,10 +216,28 @@ struct Walker {
 }
 
 impl Walker {
+    /// Applies a verdict on pointer `p`: its new value, or None when the
+    /// walk stops or the branch is given up.
+    fn judge(&mut self, verdict: Visit, p: u32) -> Option<u32> {
+        match verdict {
+            Visit::Keep => Some(p),
+            Visit::Replace(n) => Some(n),
+            Visit::Stop => {
+                self.edit.stopped = true;
+                None
+            }
+            Visit::Abandon => {
+                self.abandoned = true;
+                None
+            }
+        }
+    }
+
     /// Visits one pointer and, for an indirect block, everything below it;
     /// returns the pointer's (possibly replaced) value.
-    fn visit_tree<R, V>(
+    fn visit_tree<C, R, V>(
         &mut self,
+        ctx: &mut C,
         level: u8,
         lblk: u64,
         p: u32,
@@ -173,10 +245,10 @@ impl Walker {
         visit: &mut V,
     ) -> Result<u32>
     where
-        R: FnMut(u32) -> Result<Option<Vec<u8>>>,
-        V: FnMut(&MapPtr) -> Visit,
+        R: FnMut(&mut C, &MapPtr) -> Result<Option<Vec<u8>>>,
+        V: FnMut(&mut C, &MapPtr) -> Visit,
     {
-        let ptr = MapPtr {
+        let mut ptr = MapPtr {
             kind: if level == 0 {
                 BlockKind::Data(lblk)
             } else {
@@ -184,23 +256,27 @@ impl Walker {
             },
             pblk: p,
             repeat: level > 0 && self.seen.contains(&p),
+            holds_pointers: false,
         };
-        let cur = match visit(&ptr) {
-            Visit::Keep => p,
-            Visit::Replace(n) => n,
-            Visit::Stop => {
-                self.edit.stopped = true;
-                return Ok(p);
-            }
-            Visit::Abandon => {
-                self.abandoned = true;
-                return Ok(p);
+        let children_first = level > 0 && self.order == Order::ChildrenFirst;
+        let cur = if children_first {
+            p
+        } else {
+            match self.judge(visit(ctx, &ptr), p) {
+                Some(cur) => cur,
+                None => return Ok(p),
             }
         };
         if level == 0 || cur == 0 || ptr.repeat || !self.seen.insert(cur) {
+            if children_first {
+                return Ok(self.judge(visit(ctx, &ptr), p).unwrap_or(p));
+            }
             return Ok(cur);
         }
-        let Some(mut buf) = read(p)? else {
+        let Some(mut buf) = read(ctx, &ptr)? else {
+            // Children first: libext2fs' BLOCK_ERROR, the block is not
+            // shown and the blocks above it stop.
+            self.abandoned |= children_first;
             return Ok(cur);
         };
         let span = self.per.pow(level as u32 - 1);
@@ -210,7 +286,8 @@ impl Walker {
             if child == 0 {
                 continue;
             }
-            let new = self.visit_tree(level - 1, lblk + k as u64 * span, child, read, visit)?;
+            let new =
+                self.visit_tree(ctx, level - 1, lblk + k as u64 * span, child, read, visit)?;
             if new != child {
                 crate::codec::put32(&mut buf, k * 4, new);
                 changed = true;
@@ -219,10 +296,16 @@ impl Walker {
                 break;
             }
         }
+        if children_first && !self.edit.stopped {
+            ptr.holds_pointers = pointers(&buf).any(|q| q != 0);
+        }
         if changed || cur != p {
             // A later write of the same block (a replaced copy) wins.
             self.edit.writes.retain(|(b, _)| *b != cur as u64);
             self.edit.writes.push((cur as u64, buf));
+        }
+        if children_first && !self.edit.stopped {
+            return Ok(self.judge(visit(ctx, &ptr), p).unwrap_or(p));
         }
         Ok(cur)
     }
@@ -500,6 +583,124 @@ mod tests {
         // data 0, the single and the double indirect block, nothing below.
         assert_eq!(shown, 3);
         assert!(walk(&ib, 1024, |_| Err(Error::BlockMapLoop(0)), |_, _| true).is_err());
+    }
+
+    /// Children first: (kind, holds_pointers) in the order shown, with
+    /// the data blocks `clear` picks cleared.
+    fn children_first(
+        ib: &mut [u32; N_BLOCKS],
+        blocks: &HashMap<u32, Vec<u8>>,
+        unreadable: Option<u32>,
+        clear: impl Fn(u64) -> bool,
+    ) -> (Vec<(BlockKind, bool)>, MapEdit) {
+        let mut shown = Vec::new();
+        let edit = iterate_in(
+            &mut shown,
+            Order::ChildrenFirst,
+            ib,
+            1024,
+            |_, p| {
+                Ok(blocks
+                    .get(&p.pblk)
+                    .cloned()
+                    .filter(|_| Some(p.pblk) != unreadable))
+            },
+            |shown, p| {
+                shown.push((p.kind, p.holds_pointers));
+                match p.kind {
+                    BlockKind::Data(l) if clear(l) => Visit::Replace(0),
+                    BlockKind::Indirect { .. } if !p.holds_pointers => Visit::Replace(0),
+                    _ => Visit::Keep,
+                }
+            },
+        )
+        .unwrap();
+        (shown, edit)
+    }
+
+    #[test]
+    fn children_first_shows_an_indirect_block_after_its_blocks_as_they_are_left() {
+        let dind = 12 + 256;
+        let (mut ib, blocks) = built(&[(0, 9), (12, 50), (13, 51), (dind, 52)], 1024);
+        // Block 13 stays: the single indirect block still points at it;
+        // everything under the double indirect block goes, and so does it.
+        let (shown, edit) = children_first(&mut ib, &blocks, None, |l| l != 13);
+        let ind = |level, first| BlockKind::Indirect { level, first };
+        assert_eq!(
+            shown,
+            vec![
+                (BlockKind::Data(0), false),
+                (BlockKind::Data(12), false),
+                (BlockKind::Data(13), false),
+                (ind(1, 12), true),
+                (BlockKind::Data(dind), false),
+                (ind(1, dind), false),
+                (ind(2, dind), false),
+            ]
+        );
+        assert!(edit.i_block_changed);
+        assert_eq!((ib[0], ib[DIND_BLOCK]), (0, 0));
+        assert_ne!(ib[IND_BLOCK], 0);
+        // The single indirect block lost one pointer: it is written back.
+        let ind_block = &edit
+            .writes
+            .iter()
+            .find(|(b, _)| *b == u64::from(ib[IND_BLOCK]))
+            .unwrap()
+            .1;
+        assert_eq!(pointers(ind_block).take(2).collect::<Vec<_>>(), vec![0, 51]);
+    }
+
+    #[test]
+    fn children_first_an_unreadable_block_is_not_shown_and_ends_its_parents_loops() {
+        let dind = 12 + 256;
+        let data = [(dind, 50), (dind + 256, 51), (dind + 65536, 52)];
+        let (mut ib, blocks) = built(&data, 1024);
+        let first_ind = crate::codec::le32(&blocks[&ib[DIND_BLOCK]], 0);
+        let (shown, _) = children_first(&mut ib, &blocks, Some(first_ind), |_| false);
+        let kinds: Vec<BlockKind> = shown.into_iter().map(|(k, _)| k).collect();
+        let ind = |level, first| BlockKind::Indirect { level, first };
+        // The double indirect block is still shown (libext2fs calls its
+        // function after a BLOCK_ERROR below); its second indirect block
+        // is not reached; the triple indirect tree is walked in full.
+        assert_eq!(
+            kinds,
+            vec![
+                ind(2, dind),
+                BlockKind::Data(dind + 65536),
+                ind(1, dind + 65536),
+                ind(2, dind + 65536),
+                ind(3, dind + 65536),
+            ]
+        );
+    }
+
+    #[test]
+    fn children_first_stop_shows_nothing_more_but_keeps_the_changes() {
+        let (mut ib, blocks) = built(&[(12, 50), (13, 51), (14, 52)], 1024);
+        let mut shown = 0;
+        let edit = iterate_in(
+            &mut shown,
+            Order::ChildrenFirst,
+            &mut ib,
+            1024,
+            |_, p| Ok(blocks.get(&p.pblk).cloned()),
+            |shown, p| {
+                *shown += 1;
+                match p.lblk() {
+                    12 => Visit::Replace(0),
+                    _ => Visit::Stop,
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(shown, 2, "the indirect block is not shown after Stop");
+        assert!(edit.stopped);
+        assert_eq!(edit.writes.len(), 1);
+        assert_eq!(
+            pointers(&edit.writes[0].1).take(3).collect::<Vec<_>>(),
+            vec![0, 51, 52]
+        );
     }
 
     proptest! {
