@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::{anyhow, bail, Result};
 use std::ops::ControlFlow;
 
-use ext2fs::dirent::{ft, BlockCursor, BlockEntry, MalformedEntry};
+use ext2fs::dirent::{ft, BlockCursor, BlockEntry, MalformedEntry, RawBlock};
 use ext2fs::fs::Filesystem;
 use ext2fs::hash;
 use ext2fs::htree::{self, DxRoot};
@@ -289,7 +289,7 @@ pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
                 e.com_err_text()
             ))),
         };
-        if let Some(offset) = raw_search(&buf, want, fs.whiteout_feature()) {
+        if let Some(offset) = raw_search(RawBlock::new(buf), want, fs.whiteout_feature()) {
             writeln!(
                 s.out,
                 "Entry found at logical block {l}, phys {b}, offset {offset}"
@@ -305,21 +305,19 @@ pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
 /// debugfs' search_dir_block reads it (with the `whiteout` feature, a
 /// whiteout or fallthru entry counts as live). A rec_len of 0 ends the
 /// block (debugfs loops on it forever, docs/compat.md).
-fn raw_search(buf: &[u8], want: &[u8], whiteout: bool) -> Option<usize> {
+fn raw_search(block: RawBlock, want: &[u8], whiteout: bool) -> Option<usize> {
     let mut offset = 0usize;
-    while offset + 8 <= buf.len() {
-        let inode = u32::from_le_bytes(buf[offset..offset + 4].try_into().ok()?);
-        let rec_len = u16::from_le_bytes([buf[offset + 4], buf[offset + 5]]) as usize;
-        let name_len = buf[offset + 6] as usize;
-        let name = buf.get(offset + 8..offset + 8 + name_len);
-        let union_entry = whiteout && matches!(buf[offset + 7], ft::WHT | ft::FALLTHRU);
-        if (inode != 0 || union_entry) && name_len == want.len() && name == Some(want) {
+    while block.has_header(offset) {
+        if block.in_use(offset, whiteout)
+            && block.name_len(offset) == want.len()
+            && block.name(offset) == want
+        {
             return Some(offset);
         }
-        if rec_len == 0 {
-            return None;
+        match block.rec_len(offset) {
+            0 => return None,
+            n => offset += n,
         }
-        offset += rec_len;
     }
     None
 }
@@ -391,7 +389,8 @@ pub fn htree_dump(s: &mut Session, args: &[String]) -> Result<()> {
     let b0 = fs
         .bmap(&inode, 0)?
         .ok_or_else(|| anyhow!("while mapping logical block 0"))?;
-    let root = DxRoot::parse(&fs.read_block(b0 as u64)?, ino)?;
+    let root_block = fs.read_block(b0 as u64)?;
+    let root = DxRoot::parse(&root_block, ino)?;
     let mut o = String::new();
     o.push_str("Root node dump:\n");
     o.push_str(&format!("\t Reserved zero: {}\n", root.info.reserved_zero));
@@ -403,6 +402,7 @@ pub fn htree_dump(s: &mut Session, args: &[String]) -> Result<()> {
     ));
     o.push_str(&format!("\t Flags: {}\n", root.info.unused_flags));
     let version = hash::effective_version(root.info.hash_version, fs.sb().s_flags);
+    say_dx_tail_refusal(&root_block, "htree root");
     dump_int_node(
         fs,
         &inode,
@@ -414,6 +414,18 @@ pub fn htree_dump(s: &mut Session, args: &[String]) -> Result<()> {
     )?;
     s.out.write_all(o.as_bytes())?;
     Ok(())
+}
+
+/// debugfs computes each index block's checksum whatever the features and
+/// reports libext2fs' refusal (with its format's extra newline) before
+/// dumping the block.
+fn say_dx_tail_refusal(block: &[u8], what: &str) {
+    if let Some(why) = htree::dx_tail_refusal(block) {
+        eprintln!(
+            "htree_dump_int_block: {} while calculating checksum for {what}\n",
+            why.com_err_text()
+        );
+    }
 }
 
 fn dump_int_node(
@@ -447,6 +459,7 @@ fn dump_int_node(
         };
         let buf = fs.read_block(p as u64)?;
         if level > 0 {
+            say_dx_tail_refusal(&buf, &format!("logical block {}", e.block));
             let node = htree::parse_node(&buf, ino)?;
             dump_int_node(fs, inode, ino, &node, level - 1, version, o)?;
         } else {

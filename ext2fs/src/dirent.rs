@@ -83,7 +83,7 @@ impl DirEntry {
     /// In use: a live entry, a whiteout or a fallthru (union-ext2.md).
     /// Without the whiteout feature only live entries are in use.
     pub fn in_use(&self, whiteout_feature: bool) -> bool {
-        self.inode != 0 || (whiteout_feature && matches!(self.file_type, ft::WHT | ft::FALLTHRU))
+        in_use(self.inode, self.file_type, whiteout_feature)
     }
 
     /// Bytes this entry really needs.
@@ -215,8 +215,14 @@ impl RawView<'_> {
     /// In use: a live entry, a whiteout or a fallthru (union-ext2.md).
     /// Without the whiteout feature only live entries are in use.
     pub fn in_use(&self, whiteout_feature: bool) -> bool {
-        self.inode != 0 || (whiteout_feature && matches!(self.file_type, ft::WHT | ft::FALLTHRU))
+        in_use(self.inode, self.file_type, whiteout_feature)
     }
+}
+
+/// An entry with this inode field and file type is in use: a live entry,
+/// or under the whiteout feature a whiteout or fallthru (union-ext2.md).
+fn in_use(inode: u32, file_type: u8, whiteout_feature: bool) -> bool {
+    inode != 0 || (whiteout_feature && matches!(file_type, ft::WHT | ft::FALLTHRU))
 }
 
 /// Iterates a directory block's live entries in place (no allocation);
@@ -449,6 +455,11 @@ impl RawBlock {
     /// The file type byte of the entry at `o`.
     pub fn file_type(&self, o: usize) -> u8 {
         self.byte(o + AT_FILE_TYPE)
+    }
+
+    /// Whether the entry at `o` is in use, as [`RawView::in_use`] judges.
+    pub fn in_use(&self, o: usize, whiteout_feature: bool) -> bool {
+        in_use(self.inode(o), self.file_type(o), whiteout_feature)
     }
 
     /// The name, cut at the end of the block when name_len runs past it.

@@ -85,6 +85,66 @@ pub fn raw_entry(buf: &[u8], at: usize, i: usize) -> Option<DxEntry> {
     Some(e)
 }
 
+/// Why libext2fs' ext2fs_dx_csum refuses an index block: it finds no
+/// dx tail room, whatever the features (debugfs' htree_dump reports it on
+/// every ext2 index, whose limit fills the block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DxTailRefusal {
+    /// Neither a root ('.' then '..' to the block's end, root info as
+    /// written) nor a node (one empty entry spanning the block):
+    /// EXT2_ET_DB_NOT_FOUND.
+    NotIndex,
+    /// count or limit beyond the block, or no 8 bytes left after `limit`
+    /// entries: EXT2_ET_DIR_NO_SPACE_FOR_CSUM.
+    NoSpace,
+}
+
+impl DxTailRefusal {
+    /// libext2fs' message for it.
+    pub fn com_err_text(self) -> &'static str {
+        match self {
+            DxTailRefusal::NotIndex => "Ext2 directory block not found",
+            DxTailRefusal::NoSpace => "Directory block does not have space for checksum",
+        }
+    }
+}
+
+/// Whether libext2fs could place a dx tail (checksum) in this index block
+/// (__get_dx_countlimit and ext2fs_dx_csum's room test); rec_len and
+/// name_len are compared as stored, as there.
+pub fn dx_tail_refusal(block: &[u8]) -> Option<DxTailRefusal> {
+    let bs = block.len();
+    let u16_at = |o: usize| {
+        block
+            .get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let rec_len_at = |o: usize| u16_at(o + 4).map(usize::from);
+    // struct ext2_dir_entry's 16-bit name_len: name length and type byte.
+    let count_offset = if rec_len_at(0) == Some(bs) && u16_at(6) == Some(0) {
+        NODE_ENTRIES_OFFSET
+    } else if rec_len_at(0) == Some(12) {
+        let info = raw_root_info(block);
+        let root_ok = rec_len_at(12) == Some(bs.wrapping_sub(12))
+            && info.is_some_and(|i| i.reserved_zero == 0 && i.info_length == 8);
+        if !root_ok {
+            return Some(DxTailRefusal::NotIndex);
+        }
+        ROOT_ENTRIES_OFFSET
+    } else {
+        return Some(DxTailRefusal::NotIndex);
+    };
+    let Some(cl) = raw_count_limit(block, count_offset) else {
+        return Some(DxTailRefusal::NoSpace);
+    };
+    let sane = (bs - count_offset) / DxEntry::SIZE;
+    let (limit, count) = (usize::from(cl.limit), usize::from(cl.count));
+    if limit > sane || count > sane || count_offset + limit * DxEntry::SIZE > bs - 8 {
+        return Some(DxTailRefusal::NoSpace);
+    }
+    None
+}
+
 /// How many dx_entries a root block of `block_size` holds.
 pub fn root_limit(block_size: usize) -> u16 {
     ((block_size - ROOT_ENTRIES_OFFSET) / DxEntry::SIZE) as u16
@@ -446,6 +506,33 @@ mod tests {
             prop_assert_eq!(raw_entry(&buf, at, i).is_some(), fits);
             prop_assert_eq!(raw_count_limit(&buf, at).is_some(), at + 4 <= buf.len());
         }
+    }
+
+    #[test]
+    fn an_ext2_index_has_no_room_for_a_dx_tail() {
+        let seed = [0u32; 4];
+        let blocks = build(2, 2, true, &names(300), 1024, 1, &seed, 0).unwrap();
+        assert_eq!(dx_tail_refusal(&blocks[0]), Some(DxTailRefusal::NoSpace));
+        let mut root = DxRoot::parse(&blocks[0], 2).unwrap();
+        // metadata_csum's layout: one entry fewer leaves the tail's 8 bytes.
+        root.index.limit -= 1;
+        assert_eq!(dx_tail_refusal(&root.write(1024).unwrap()), None);
+        let node = DxIndex {
+            limit: node_limit(1024),
+            count: 1,
+            entries: vec![DxEntry { hash: 0, block: 1 }],
+        };
+        assert_eq!(
+            dx_tail_refusal(&write_node(&node, 1024)),
+            Some(DxTailRefusal::NoSpace)
+        );
+        let roomy = DxIndex {
+            limit: node_limit(1024) - 1,
+            ..node
+        };
+        assert_eq!(dx_tail_refusal(&write_node(&roomy, 1024)), None);
+        assert_eq!(dx_tail_refusal(&[0u8; 1024]), Some(DxTailRefusal::NotIndex));
+        assert_eq!(dx_tail_refusal(&blocks[1]), Some(DxTailRefusal::NotIndex));
     }
 
     fn names(n: usize) -> Vec<NewEntry> {
