@@ -54,6 +54,17 @@ pub struct OriginV1 {
     pub ino: u64,
 }
 
+impl OriginV1 {
+    /// A directory layer's identity as version 1 records name it: its
+    /// root's `st_dev` then `st_ino`, 8 little-endian bytes each.
+    pub fn dir_identity(dev: u64, ino: u64) -> [u8; 16] {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&dev.to_le_bytes());
+        id[8..].copy_from_slice(&ino.to_le_bytes());
+        id
+    }
+}
+
 /// How a mounted filesystem is named in a version 2 record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FsId {
@@ -222,6 +233,13 @@ impl OriginRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_layer_v1_identity_is_dev_then_ino_little_endian() {
+        let id = OriginV1::dir_identity(0x0102, 0x0a0b_0c0d);
+        assert_eq!(id[..8], [2, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(id[8..], [0x0d, 0x0c, 0x0b, 0x0a, 0, 0, 0, 0]);
+    }
     use proptest::prelude::*;
 
     fn fs_id() -> impl Strategy<Value = FsId> {

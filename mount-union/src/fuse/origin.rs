@@ -18,7 +18,7 @@ use super::nodes;
 use super::union::Union;
 
 pub use ext2fs::union_origin::{is_private, IMPURE, ORIGIN};
-use ext2fs::union_origin::{LayerId, OriginRecord, OriginV2};
+use ext2fs::union_origin::{LayerId, OriginRecord, OriginV1, OriginV2};
 
 /// What identifies a lower layer across mounts: for records written now
 /// (version 2) and as version 1 records named it (an image layer's UUID,
@@ -29,15 +29,11 @@ pub struct LayerIds {
 }
 
 pub fn layer_identity(layer: &Layer) -> Result<LayerIds, Errno> {
-    let mut v1 = [0u8; 16];
-    match (layer, layer.root()?) {
-        (Layer::Image(fs), _) => v1 = fs.sb().s_uuid,
-        (Layer::Dir(_), LObj::Path(_, root)) => {
-            v1[..8].copy_from_slice(&root.dev.to_le_bytes());
-            v1[8..].copy_from_slice(&root.ino.to_le_bytes());
-        }
+    let v1 = match (layer, layer.root()?) {
+        (Layer::Image(fs), _) => fs.sb().s_uuid,
+        (Layer::Dir(_), LObj::Path(_, root)) => OriginV1::dir_identity(root.dev, root.ino),
         (Layer::Dir(_), LObj::Ino(_)) => return Err(libc::EIO),
-    }
+    };
     Ok(LayerIds {
         v2: layer.identity()?,
         v1,
