@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::keys::KeyReader;
+use crate::keys::{Key, KeyReader};
 use crate::problem::{self, Code, Ctx, Latch, Prompt};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -43,6 +43,9 @@ pub enum Stop {
     /// The check ends before pass 1 (e2fsck's fatal_error(ctx, 0) there
     /// exits at once, without "aborted"); the problem reported last says why.
     Fatal,
+    /// SIGINT or SIGTERM (e2fsck's E2F_FLAG_CANCEL): the passes stop where
+    /// they are and the run ends as "e2fsck canceled.".
+    Canceled,
 }
 
 impl std::fmt::Display for Stop {
@@ -51,6 +54,7 @@ impl std::fmt::Display for Stop {
             Stop::PreenHalt => "UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.",
             Stop::Aborted => "aborted",
             Stop::Fatal => "the check cannot go on",
+            Stop::Canceled => "e2fsck canceled.",
         })
     }
 }
@@ -79,6 +83,10 @@ pub struct Asker {
     pub seen: usize,
     /// -d: print each problem's code.
     pub debug: bool,
+    /// The passes are running (e2fsck's E2F_FLAG_SETJMP_OK): a cancel at
+    /// a question stops the check there; before them the question is
+    /// answered "cancelled!" (no) and the check stops before pass 1.
+    pub in_passes: bool,
 }
 
 impl Asker {
@@ -95,6 +103,7 @@ impl Asker {
             yes_streak: 0,
             seen: 0,
             debug: false,
+            in_passes: false,
         }
     }
 
@@ -200,8 +209,12 @@ impl Asker {
                     } else {
                         ""
                     };
+                    // The terminal leaves canonical mode before the
+                    // question shows (as e2fsck's ask_yn), so a key typed
+                    // at once is neither echoed nor waits for Enter.
+                    let keys = KeyReader::new();
                     self.out(&format!("{msg}{}{hint}<y>? ", p.prompt.question()));
-                    self.read_answer(true)
+                    self.read_answer(keys, true)?
                 }
             }
         };
@@ -271,38 +284,50 @@ impl Asker {
 
     /// One key answers, as e2fsck's ask_yn: y or n, a for yes to all,
     /// Enter, space or Escape for the default; other keys are ignored.
-    /// At the end of input the default stands (as e2fsck).
-    fn read_answer(&mut self, default: bool) -> bool {
-        let mut keys = KeyReader::new();
+    /// At the end of input the default stands (as e2fsck). The answer is
+    /// echoed as a word on its own line (no blank line after it, unlike
+    /// the -y/-n report). A cancel (SIGINT, e.g. Ctrl-C on the terminal)
+    /// stops the check inside the passes and answers no before them.
+    fn read_answer(&mut self, mut keys: KeyReader, default: bool) -> anyhow::Result<bool> {
         let answer = loop {
             match keys.key() {
-                None => break default,
-                Some(b'y' | b'Y') => {
+                Key::End => break default,
+                Key::Cancel => {
+                    drop(keys);
+                    self.yes_streak = 0;
+                    if self.in_passes {
+                        self.out("\n");
+                        return Err(Stop::Canceled.into());
+                    }
+                    self.out("cancelled!\n");
+                    return Ok(false);
+                }
+                Key::Byte(b'y' | b'Y') => {
                     if self.yes_streak >= 0 {
                         self.yes_streak += 1;
                     }
                     break true;
                 }
-                Some(b'n' | b'N') => {
+                Key::Byte(b'n' | b'N') => {
                     self.yes_streak = -1;
                     break false;
                 }
-                Some(b'a' | b'A') => {
+                Key::Byte(b'a' | b'A') => {
                     self.yes_streak = -1;
                     self.yes_to_all = true;
                     drop(keys);
-                    self.out("yes to all\n\n");
-                    return true;
+                    self.out("yes to all\n");
+                    return Ok(true);
                 }
-                Some(b'\n' | b'\r' | b' ' | 27) => {
+                Key::Byte(b'\n' | b'\r' | b' ' | 27) => {
                     self.yes_streak = -1;
                     break default;
                 }
-                Some(_) => {}
+                Key::Byte(_) => {}
             }
         };
         drop(keys);
-        self.out(if answer { "yes\n\n" } else { "no\n\n" });
-        answer
+        self.out(if answer { "yes\n" } else { "no\n" });
+        Ok(answer)
     }
 }

@@ -3,13 +3,27 @@
 //! open, so `y` answers at once and the typed key is never shown (the
 //! answer is printed as a word instead), whenever the key was typed.
 
-use std::io::Read;
-
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::termios::{self, LocalModes, OptionalActions, SpecialCodeIndex, Termios};
 
 /// How many empty reads count as the end of input (e2fsck gives up after
 /// a hundred too).
 const EMPTY_READS: u32 = 100;
+
+/// How long a wait for a key lasts before the cancel flag is looked at
+/// again (a signal handler installed with SA_RESTART does not interrupt
+/// the read itself).
+const CANCEL_POLL_MS: i32 = 100;
+
+/// What the terminal gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Key {
+    Byte(u8),
+    /// End of input (or a read error).
+    End,
+    /// SIGINT or SIGTERM arrived while waiting.
+    Cancel,
+}
 
 /// Keys read one at a time while this lives; the terminal's settings are
 /// put back when it goes.
@@ -34,21 +48,35 @@ impl KeyReader {
         KeyReader { saved }
     }
 
-    /// The next key, or None at the end of input.
-    pub fn key(&mut self) -> Option<u8> {
+    /// The next key, the end of input, or a cancel.
+    pub fn key(&mut self) -> Key {
         let mut byte = [0u8; 1];
         let mut empty = 0;
         loop {
-            match std::io::stdin().read(&mut byte) {
-                Ok(1) => return Some(byte[0]),
+            if crate::cancel::requested() {
+                return Key::Cancel;
+            }
+            let stdin = std::io::stdin();
+            let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+            match poll(&mut fds, CANCEL_POLL_MS) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                // Not pollable: fall through to a plain read.
+                Err(_) => {}
+            }
+            // Straight from the descriptor: a key left in std's buffer
+            // would not wake the poll above.
+            match rustix::io::read(&stdin, &mut byte) {
+                Ok(1) => return Key::Byte(byte[0]),
                 Ok(_) => {
                     empty += 1;
                     if empty >= EMPTY_READS {
-                        return None;
+                        return Key::End;
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return None,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return Key::End,
             }
         }
     }

@@ -16,6 +16,7 @@ macro_rules! say {
 pub mod ask;
 mod badblocks;
 mod blocks;
+mod cancel;
 mod checker;
 mod htree_check;
 mod journal_check;

@@ -139,6 +139,8 @@ impl Checker {
                 .enumerate()
             {
                 let ino = g * geo.inodes_per_group + i as u32 + 1;
+                // As e2fsck's inode scan: a cancel ends the pass here.
+                crate::cancel::check()?;
                 self.check_one_inode(ino, raw)?;
             }
             // As e2fsck's scan callback at the end of each group.

@@ -28,6 +28,8 @@ impl Checker {
         let mut i = 0;
         let mut last_indexed = 0;
         while i < blocks.len() {
+            // As e2fsck's check_dir_block: a cancel ends the pass here.
+            crate::cancel::check()?;
             let start = blocks[i].pblk;
             let mut n = 1usize;
             while start != 0

@@ -11,6 +11,7 @@ impl Checker {
     pub fn pass4(&mut self) -> Result<()> {
         let first_ino = self.fs.sb().first_ino();
         for ino in 1..=self.inodes_count {
+            crate::cancel::check()?;
             // As e2fsck: the project quota inode and the orphan file the
             // superblock names are left alone too (the user and group
             // quota inodes are reserved ones).

@@ -49,6 +49,7 @@ pub fn run(opts: Options) -> u8 {
         eprintln!("{}: need terminal for interactive repairs", prog());
         return exit::ERROR;
     }
+    crate::cancel::arm();
     let mut ask = Asker::new(mode, &device);
     let result = check(&opts, &device, &mut ask);
     let device = ask.device.clone();
@@ -78,6 +79,8 @@ fn stopped(stop: Stop, device: &str, ask: &Asker) -> u8 {
             ask.end_state()
         }
         Stop::Fatal => ask.end_state(),
+        // Ended in check(), where the filesystem is still open.
+        Stop::Canceled => exit::CANCELED,
     }
 }
 
@@ -531,7 +534,10 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let result = run_passes(&mut ck, opts, hint, started);
     // Dropping the reporter finishes the bar.
     ck.progress = None;
-    let result = result.and_then(|skipped| finish(&mut ck, opts, skipped));
+    let result = match result {
+        Err(e) if matches!(e.downcast_ref::<Stop>(), Some(Stop::Canceled)) => canceled(&mut ck),
+        r => r.and_then(|skipped| finish(&mut ck, opts, skipped)),
+    };
     let Checker { ask: a, .. } = ck;
     *ask = a;
     result
@@ -576,7 +582,11 @@ fn run_passes(
         }
         say!("This doesn't bode well, but we'll try to go on...");
     }
+    // From here a cancel at a question stops the check where it is (e2fsck
+    // sets its jump point for the passes here).
+    ck.ask.in_passes = true;
     let disk = loop {
+        crate::cancel::check()?;
         header(ck, "Pass 1: Checking inodes, blocks, and sizes");
         let t = Instant::now();
         ck.tick(1, 0, 1);
@@ -602,6 +612,7 @@ fn run_passes(
             let dirs: Vec<u32> = ck.dir_info.keys().copied().collect();
             ck.rehash.extend(dirs);
         }
+        crate::cancel::check()?;
         header(ck, "Pass 2: Checking directory structure");
         let t = Instant::now();
         ck.pass2()?;
@@ -615,22 +626,26 @@ fn run_passes(
         report_time(timing, "Pass 2", t);
         break disk;
     };
+    crate::cancel::check()?;
     header(ck, "Pass 3: Checking directory connectivity");
     let t = Instant::now();
     ck.pass3()?;
     ck.tick(3, 1, 1);
     report_time(timing, "Pass 3", t);
+    crate::cancel::check()?;
     header(ck, "Pass 4: Checking reference counts");
     let t = Instant::now();
     ck.pass4()?;
     ck.tick(4, 1, 1);
     report_time(timing, "Pass 4", t);
+    crate::cancel::check()?;
     header(ck, "Pass 5: Checking group summary information");
     let t = Instant::now();
     ck.pass5(&disk)?;
     ck.tick(5, 1, 1);
     report_time(timing, "Pass 5", t);
     report_time(timing, "Total", started);
+    ck.ask.in_passes = false;
     Ok(None)
 }
 
@@ -731,6 +746,27 @@ fn skip_if_clean(ck: &mut Checker, opts: &Options) -> Option<u8> {
             Some(exit::OK)
         }
     }
+}
+
+/// How a canceled check ends, as e2fsck's: what was repaired so far is
+/// written out, but the superblock's state, check time and mount count
+/// are left as they were, no summary is printed, and the exit status is
+/// 32 (with 4 while errors are known to remain; never 1).
+fn canceled(ck: &mut Checker) -> Result<u8> {
+    let dev = ck.ask.device.clone();
+    say!("{dev}: e2fsck canceled.");
+    if !ck.read_only() {
+        ck.fs.sync()?;
+    }
+    if ck.ask.changed && ck.ask.mode != Mode::Preen {
+        say!("\n{dev}: ***** FILE SYSTEM WAS MODIFIED *****");
+    }
+    let mut code = exit::CANCELED;
+    if ck.ask.unfixed || ck.fs.sb().s_state & STATE_ERROR != 0 {
+        say!("\n{dev}: ********** WARNING: Filesystem still has errors **********\n");
+        code |= exit::UNCORRECTED;
+    }
+    Ok(code)
 }
 
 fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {

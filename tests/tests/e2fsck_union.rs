@@ -533,14 +533,95 @@ fn interactive_questions_on_a_terminal() {
 /// goes), so the test does not depend on how fast the checker starts.
 /// The wait is bounded; without a question the checker gets end of input.
 fn answer_on_a_terminal(cmd: &str, answer: &str, dir: &Path) -> std::process::Output {
+    keys_on_a_terminal(cmd, &[answer], dir)
+}
+
+/// As [`answer_on_a_terminal`], one key per question: key k is typed once
+/// the k-th question is on the terminal.
+fn keys_on_a_terminal(cmd: &str, keys: &[&str], dir: &Path) -> std::process::Output {
     let ts = dir.join("typescript");
     let _ = std::fs::remove_file(&ts);
     let ts = ts.display();
+    let typing: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(k, key)| {
+            format!(
+                "i=0; until [ \"$(grep -o '<y>? ' '{ts}' 2>/dev/null | wc -l)\" -gt {k} ] \
+                 || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done; printf '{key}'; "
+            )
+        })
+        .collect();
     run(Command::new("sh").arg("-c").arg(format!(
-        "(i=0; until grep -q 'Fix<y>?' '{ts}' 2>/dev/null || [ $i -ge 600 ]; \
-          do sleep 0.1; i=$((i+1)); done; printf '{answer}') \
-         | script -qefc '{cmd}' '{ts}'"
+        "({}) | script -qefc '{cmd}' '{ts}'",
+        typing.concat()
     )))
+}
+
+/// What a terminal run showed, without e2fsck's version banner (ours
+/// prints none, docs/compat.md) and script(1)'s carriage returns.
+fn terminal_text(out: &Output) -> String {
+    let t = text(out).replace('\r', "");
+    t.lines()
+        .filter(|l| !l.starts_with("e2fsck 1."))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn ctrl_c_at_a_question_cancels_the_check_as_e2fsck() {
+    if skip_without_e2fsprogs() || !have_tool("script") {
+        skip("needs script(1) to give the checker a terminal");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let base = t.path().join("base.img");
+    real_mkfs(&base, &[], "4M");
+    // Two questions in pass 4: the root's link count, then the file's.
+    let data = t.path().join("data");
+    std::fs::write(&data, b"hello\n").unwrap();
+    let edit = run(Command::new("debugfs")
+        .arg("-w")
+        .arg(&base)
+        .args(["-R", &format!("write {} a", data.display())]));
+    assert!(edit.status.success(), "{}", text(&edit));
+    for req in ["sif <2> links_count 9", "sif a links_count 5"] {
+        let o = run(Command::new("debugfs")
+            .arg("-w")
+            .arg(&base)
+            .args(["-R", req]));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // Ctrl-C at once; after a yes (changed, exit 32 without 1); after a
+    // no (errors remain, exit 36).
+    for keys in [&["\\003"][..], &["y", "\\003"], &["n", "\\003"]] {
+        let ours_img = t.path().join("ours.img");
+        let real_img = t.path().join("real.img");
+        std::fs::copy(&base, &ours_img).unwrap();
+        std::fs::copy(&base, &real_img).unwrap();
+        let ours = keys_on_a_terminal(
+            &format!(
+                "{} -f {}",
+                our_bin("e2fsck-union").display(),
+                ours_img.display()
+            ),
+            keys,
+            t.path(),
+        );
+        let real = keys_on_a_terminal(&format!("e2fsck -f {}", real_img.display()), keys, t.path());
+        let (o, r) = (terminal_text(&ours), terminal_text(&real));
+        let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
+        assert_eq!(o, r, "keys {keys:?}");
+        assert_eq!(code(&ours), code(&real), "keys {keys:?}: {o}");
+        assert!(code(&ours) & 32 != 0, "keys {keys:?}: {o}");
+        // The filesystems were left alike: what was fixed stays fixed,
+        // the rest is still found (and the state was not marked clean).
+        let after = |img: &Path| {
+            let o = run(Command::new("e2fsck").arg("-fn").arg(img));
+            (text(&o).replace(&*img.to_string_lossy(), "IMG"), code(&o))
+        };
+        assert_eq!(after(&ours_img), after(&real_img), "keys {keys:?}");
+    }
 }
 
 #[test]
