@@ -176,14 +176,15 @@ impl Asker {
                     self.out(&format!("{}{msg}", self.prefix(p.flags)));
                     return Err(Stop::PreenHalt.into());
                 }
+                let ans = p.flags & problem::PREEN_NO == 0;
                 if !quiet {
                     self.out(&format!(
                         "{}{msg}{}.\n",
                         self.prefix(p.flags),
-                        p.prompt.done()
+                        if ans { p.prompt.done() } else { "IGNORED" }
                     ));
                 }
-                true
+                ans
             }
             Mode::Yes | Mode::No => {
                 let ans = self.mode == Mode::Yes && p.flags & problem::FORCE_NO == 0;

@@ -491,6 +491,7 @@ impl Checker {
                 if !device_inode_ok(inode) {
                     Self::set_ino(&mut self.bad, ino, true);
                 } else {
+                    self.check_special_map_flags(ino, inode)?;
                     self.check_special_flags(ino, inode, true)?;
                     match mode {
                         inode::S_IFCHR => self.stats.chardevs += 1,
@@ -565,6 +566,19 @@ impl Checker {
         });
         for mut d in batch {
             self.check_inode_blocks(d.ino, &mut d.inode, d.map)?;
+        }
+        Ok(())
+    }
+
+    /// e2fsck's check_extents_inlinedata: a device, FIFO or socket has no
+    /// block map of either ext4 kind.
+    fn check_special_map_flags(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        let map_flags = flags::EXTENTS | flags::INLINE_DATA;
+        if inode.base.i_flags & map_flags != 0
+            && self.problem(Code::SpecialExtentsInline, &Ctx::ino(ino))?
+        {
+            inode.base.i_flags &= !map_flags;
+            self.write_inode(ino, inode)?;
         }
         Ok(())
     }
@@ -1414,7 +1428,9 @@ fn has_file_type(inode: &Inode) -> bool {
 /// e2fsck_pass1_check_device_inode: devices never carry immutable or
 /// append-only flags with extra i_block words, nor index/extents flags.
 pub fn device_inode_ok(inode: &Inode) -> bool {
-    if inode.base.i_flags & (flags::INDEX | flags::EXTENTS | flags::INLINE_DATA) != 0 {
+    // As e2fsck_pass1_check_device_inode: an inline-data flag leaves the
+    // inode a device (pass 1 offers to clear the flag).
+    if inode.base.i_flags & (flags::INDEX | flags::EXTENTS) != 0 {
         return false;
     }
     if inode.base.i_flags & (flags::IMMUTABLE | flags::APPEND) != 0 {

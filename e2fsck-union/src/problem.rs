@@ -109,6 +109,9 @@ pub const FATAL: u16 = 0x0100;
 /// Say nothing about it when the answer is bound to be no (-n, or
 /// FORCE_NO): e2fsck's PR_NO_NOMSG.
 pub const NO_NOMSG: u16 = 0x0200;
+/// Preen answers no (and says IGNORED) where it would fix (e2fsck's
+/// PR_PREEN_NO).
+pub const PREEN_NO: u16 = 0x0400;
 
 /// Groups of problems asked once ("latched") and then applied to each member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -202,6 +205,7 @@ pub enum Code {
     RelocWriteErr,
     SetImagic,
     SetImmutable,
+    SpecialExtentsInline,
     SetNonzeroSize,
     RevLevelForLargeFiles,
     JournalInodeNotClear,
@@ -428,6 +432,7 @@ impl Code {
             RelocWriteErr => 0x010023,
             SetImagic => 0x01002F,
             SetImmutable => 0x010030,
+            SpecialExtentsInline => 0x010076,
             SetNonzeroSize => 0x010032,
             RevLevelForLargeFiles => 0x010033,
             JournalInodeNotClear => 0x010034,
@@ -687,6 +692,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(LowDtimeLatch, "Inodes that were part of a corrupted orphan linked list found.  ", Prompt::Fix, 0),
     p(SetImagic, "Inode {ino} has imagic flag set.  ", Prompt::Clear, 0),
     p(SetImmutable, "Special (device/socket/fifo/symlink) file (inode {ino}) has immutable\nor append-only flag set.  ", Prompt::Clear, PREEN_OK),
+    p(SpecialExtentsInline, "Special (device/socket/fifo) file (inode {ino}) has extents\nor inline-data flag set.  ", Prompt::Clear, PREEN_OK | PREEN_NO | NO_OK),
     p(SetNonzeroSize, "Special (device/socket/fifo) inode {ino} has non-zero size.  ", Prompt::Fix, PREEN_OK),
     p(ExtentsFlagNoFeature, "Inode {ino} has EXTENTS_FL flag set on filesystem without extents support.\n", Prompt::Clear, 0),
     p(InlineDataFlagNoFeature, "Inode {ino} has INLINE_DATA_FL flag on filesystem without inline data support.\n", Prompt::Clear, 0),

@@ -1607,3 +1607,30 @@ fn orphan_with_a_bad_indirect_block_below_a_double_indirect_block_as_e2fsck() {
         assert_eq!((oc, os), (rc, rs), "{what} -fp: ours (left) and e2fsck");
     }
 }
+
+#[test]
+fn special_files_with_an_inline_data_flag_stay_devices() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A device, FIFO or socket with the inline-data flag is still one to
+    // e2fsck (only index and extents flags make it bogus): declining to
+    // clear the inode leads to PR_1_SPECIAL_EXTENTS_IDATA, not to pass 2's
+    // "illegal character device".
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "special.img",
+        &[],
+        "mknod c c 1 3\nmknod p p\nsif c flags 0x10000000\nsif p flags 0x10000010\n",
+    );
+    assert_same(&img, &["-fn"]);
+    assert_same(&img, &["-p"]);
+    let (code, out) = repaired_alike(t.path(), &img, &["-fy"]);
+    assert_eq!(code, 1, "{out}");
+    let (_, out, _, _) = both(&img, &["-fn"]);
+    assert!(
+        out.contains("Special (device/socket/fifo) file (inode 12) has extents\nor inline-data flag set.  Clear? no"),
+        "{out}"
+    );
+}
