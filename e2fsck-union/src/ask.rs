@@ -197,6 +197,12 @@ impl Asker {
                 }
                 ans
             }
+            Mode::Interactive if p.flags & problem::FORCE_NO != 0 => {
+                if !quiet {
+                    self.out(&format!("{msg}{}? no\n\n", p.prompt.question()));
+                }
+                false
+            }
             Mode::Interactive => {
                 if self.yes_to_all {
                     self.out(&format!("{msg}{}? yes\n\n", p.prompt.question()));

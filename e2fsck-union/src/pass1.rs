@@ -352,6 +352,7 @@ impl Checker {
         if fl & flags::EXTENTS != 0
             && !sb.has_incompat(incompat::EXTENTS)
             && (inode.base.i_links_count != 0 || special)
+            && !(inode.holds_extent_header() && self.problem(Code::ExtentFormatNoFeature, &c)?)
             && self.problem(Code::ExtentsFlagNoFeature, &c)?
         {
             self.clear_inode(ino, inode)?;

@@ -232,6 +232,7 @@ pub enum Code {
     EaTimeOutOfRange,
     TreatAsDirectory,
     ExtentsFlagNoFeature,
+    ExtentFormatNoFeature,
     QuotaInodeNotClear,
     OrphanFileNotClear,
     BadBlocksInodeBadMode,
@@ -460,6 +461,7 @@ impl Code {
             EaTimeOutOfRange => 0x010082,
             TreatAsDirectory => 0x010055,
             ExtentsFlagNoFeature => 0x01005A,
+            ExtentFormatNoFeature => 0x01005B,
             QuotaInodeNotClear => 0x010063,
             OrphanFileNotClear => 0x010090,
             BadBlocksInodeBadMode => 0x010065,
@@ -695,6 +697,9 @@ pub static PROBLEMS: &[Problem] = &[
     p(SpecialExtentsInline, "Special (device/socket/fifo) file (inode {ino}) has extents\nor inline-data flag set.  ", Prompt::Clear, PREEN_OK | PREEN_NO | NO_OK),
     p(SetNonzeroSize, "Special (device/socket/fifo) inode {ino} has non-zero size.  ", Prompt::Fix, PREEN_OK),
     p(ExtentsFlagNoFeature, "Inode {ino} has EXTENTS_FL flag set on filesystem without extents support.\n", Prompt::Clear, 0),
+    // e2fsck turns the extents feature on when told yes; an ext2 checker
+    // cannot check what follows, so it is never answered yes (compat.md).
+    p(ExtentFormatNoFeature, "Inode {ino} is in extent format, but superblock is missing EXTENTS feature\n", Prompt::Fix, FORCE_NO | NO_OK),
     p(InlineDataFlagNoFeature, "Inode {ino} has INLINE_DATA_FL flag on filesystem without inline data support.\n", Prompt::Clear, 0),
     p(EaInodeNotRegular, "Inode {ino} has the ea_inode flag set but is not a regular file.  ", Prompt::ClearFlag, PREEN_OK),
     p(EncryptFlag, "Inode {ino} has encrypt flag but no encryption extended attribute.\n", Prompt::ClearFlag, PREEN_OK),

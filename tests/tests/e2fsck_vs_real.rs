@@ -1634,3 +1634,48 @@ fn special_files_with_an_inline_data_flag_stay_devices() {
         "{out}"
     );
 }
+
+#[test]
+fn an_inode_in_extent_format_is_asked_about_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A file whose i_block holds an extent header (as ext4 writes one):
+    // e2fsck first offers to turn the extents feature on. Under -n and -p
+    // ours says what e2fsck says; under -y ours declines that offer
+    // (docs/compat.md) and clears the inode, which leaves a filesystem
+    // the real e2fsck finds clean.
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, b"x").unwrap();
+    // Magic 0xF30A, no entries, room for 4, depth 0; and a bad header.
+    let cmds = format!(
+        "write {} a\nwrite {} b\nsif a flags 0x80000\nsif a block[0] 0x0000F30A\nsif a block[1] 4\n\
+         sif b flags 0x80000\nsif b block[0] 0x0000F30A\nsif b block[1] 9\n",
+        data.display(),
+        data.display()
+    );
+    let img = edited_image(t.path(), "extent.img", &[], &cmds);
+    assert_same(&img, &["-fn"]);
+    assert_same(&img, &["-p"]);
+    let (_, out, _, _) = both(&img, &["-fn"]);
+    assert!(
+        out.contains(
+            "Inode 12 is in extent format, but superblock is missing EXTENTS feature\nFix? no"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("Inode 13 is in extent format"), "{out}");
+    let yes = t.path().join("yes");
+    std::fs::create_dir(&yes).unwrap();
+    let copy = yes.join("test.img");
+    std::fs::copy(&img, &copy).unwrap();
+    let o = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(&copy));
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("missing EXTENTS feature\nFix? no\n\nInode 12 has EXTENTS_FL flag set on filesystem without extents support.\nClear? yes"),
+        "{out}"
+    );
+    assert_real_fsck_clean(&copy);
+}
