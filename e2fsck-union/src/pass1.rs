@@ -344,6 +344,8 @@ impl Checker {
         let fl = inode.base.i_flags;
         if fl & flags::INLINE_DATA != 0
             && ino >= sb.first_ino()
+            && !(self.holds_inline_data_attr(ino, inode)
+                && self.problem(Code::InlineDataNoFeature, &c)?)
             && self.problem(Code::InlineDataFlagNoFeature, &c)?
         {
             self.clear_inode(ino, inode)?;
@@ -569,6 +571,17 @@ impl Checker {
             self.check_inode_blocks(d.ino, &mut d.inode, d.map)?;
         }
         Ok(())
+    }
+
+    /// e2fsck's get_inline_data_ea_size: libext2fs reads the inode's
+    /// attributes (which needs ext_attr) and finds `system.data`, where
+    /// ext4 keeps inline data past i_block.
+    fn holds_inline_data_attr(&self, ino: u32, inode: &Inode) -> bool {
+        self.fs.sb().has_compat(compat::EXT_ATTR)
+            && self
+                .fs
+                .xattrs_of(ino, inode)
+                .is_ok_and(|list| list.iter().any(|x| x.name == "system.data"))
     }
 
     /// e2fsck's check_extents_inlinedata: a device, FIFO or socket has no

@@ -237,6 +237,7 @@ pub enum Code {
     OrphanFileNotClear,
     BadBlocksInodeBadMode,
     InlineDataFlagNoFeature,
+    InlineDataNoFeature,
     AttrValueEaInode,
     CasefoldNotDir,
     CasefoldNoFeature,
@@ -466,6 +467,7 @@ impl Code {
             OrphanFileNotClear => 0x010090,
             BadBlocksInodeBadMode => 0x010065,
             InlineDataFlagNoFeature => 0x010070,
+            InlineDataNoFeature => 0x01006F,
             AttrValueEaInode => 0x010083,
             CasefoldNotDir => 0x010088,
             CasefoldNoFeature => 0x010089,
@@ -701,6 +703,9 @@ pub static PROBLEMS: &[Problem] = &[
     // cannot check what follows, so it is never answered yes (compat.md).
     p(ExtentFormatNoFeature, "Inode {ino} is in extent format, but superblock is missing EXTENTS feature\n", Prompt::Fix, FORCE_NO | NO_OK),
     p(InlineDataFlagNoFeature, "Inode {ino} has INLINE_DATA_FL flag on filesystem without inline data support.\n", Prompt::Clear, 0),
+    // e2fsck turns inline_data on when told yes; never answered yes here
+    // (compat.md), so preen cannot take it either.
+    p(InlineDataNoFeature, "Inode {ino} has inline data, but superblock is missing INLINE_DATA feature\n", Prompt::Fix, FORCE_NO | NO_OK),
     p(EaInodeNotRegular, "Inode {ino} has the ea_inode flag set but is not a regular file.  ", Prompt::ClearFlag, PREEN_OK),
     p(EncryptFlag, "Inode {ino} has encrypt flag but no encryption extended attribute.\n", Prompt::ClearFlag, PREEN_OK),
     p(IndexFlagNotDir, "Inode {ino} has INDEX_FL flag set but is not a directory.\n", Prompt::ClearHtree, PREEN_OK),

@@ -1679,3 +1679,44 @@ fn an_inode_in_extent_format_is_asked_about_as_e2fsck() {
     );
     assert_real_fsck_clean(&copy);
 }
+
+#[test]
+fn an_inode_with_inline_data_is_asked_about_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // The inline-data flag on an inode holding a system.data attribute
+    // (ext4's inline data) makes e2fsck offer to turn inline_data on
+    // first; without the attribute it goes straight to clearing. -n is
+    // e2fsck's; -y declines the offer (docs/compat.md) and clears.
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, b"x").unwrap();
+    let cmds = format!(
+        "write {d} a\nwrite {d} b\nea_set a system.data hello\nea_set b user.x hi\n\
+         sif a flags 0x10000000\nsif b flags 0x10000000\n",
+        d = data.display()
+    );
+    let img = edited_image(t.path(), "inline.img", &["-I", "256"], &cmds);
+    assert_same(&img, &["-fn"]);
+    let (_, out, _, _) = both(&img, &["-fn"]);
+    assert!(
+        out.contains(
+            "Inode 12 has inline data, but superblock is missing INLINE_DATA feature\nFix? no"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("Inode 13 has inline data"), "{out}");
+    let yes = t.path().join("yes");
+    std::fs::create_dir(&yes).unwrap();
+    let copy = yes.join("test.img");
+    std::fs::copy(&img, &copy).unwrap();
+    let o = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(&copy));
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("missing INLINE_DATA feature\nFix? no\n\nInode 12 has INLINE_DATA_FL flag on filesystem without inline data support.\nClear? yes"),
+        "{out}"
+    );
+    assert_real_fsck_clean(&copy);
+}

@@ -7,7 +7,17 @@ use crate::{Error, Result};
 impl Filesystem {
     /// Every xattr of an inode: the in-inode ones, then the block's.
     pub fn list_xattrs(&self, ino: u32) -> Result<Vec<crate::xattr::Xattr>> {
-        let rec = self.read_inode(ino)?;
+        self.xattrs_of(ino, &self.read_inode(ino)?)
+    }
+
+    /// Every xattr of inode `ino` as `rec` holds it (a checker's copy that
+    /// may differ from the disk), read as libext2fs' ext2fs_xattrs_read_inode
+    /// reads them: an unreadable area or block is an error.
+    pub fn xattrs_of(
+        &self,
+        ino: u32,
+        rec: &crate::inode::Inode,
+    ) -> Result<Vec<crate::xattr::Xattr>> {
         let mut out = match rec.in_inode_xattr_area() {
             Some(area) => crate::xattr::parse_ibody(&area, ino)?,
             None => Vec::new(),
