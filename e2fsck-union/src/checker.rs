@@ -99,6 +99,15 @@ pub struct Checker {
     pub rehash: BTreeSet<u32>,
     /// Extended attribute blocks: references seen and the stored count.
     pub ea_refs: HashMap<u32, (u32, u32)>,
+    /// Attributes seen naming each value inode (e2fsck's ea_inode_refs).
+    pub ea_inode_refs: HashMap<u32, u64>,
+    /// Blocks an attribute block counts for in its owners' i_blocks, where
+    /// not just itself: values in inodes of their own count too (e2fsck's
+    /// ea_block_quota_blocks).
+    pub ea_block_charge: HashMap<u32, u64>,
+    /// The same for the attributes in an inode's body, by inode, from the
+    /// check of the body to the check of the inode's blocks.
+    pub ibody_charge: HashMap<u32, u64>,
     /// Pass 1's inodes whose blocks are checked later (see pass1.rs).
     pub deferred: Vec<crate::pass1::Deferred>,
     pub stats: Stats,
@@ -168,6 +177,9 @@ impl Checker {
             dx_root_shown: BTreeMap::new(),
             rehash: BTreeSet::new(),
             ea_refs: HashMap::new(),
+            ea_inode_refs: HashMap::new(),
+            ea_block_charge: HashMap::new(),
+            ibody_charge: HashMap::new(),
             deferred: Vec::new(),
             stats: Stats::default(),
             lost_found: 0,
@@ -204,6 +216,9 @@ impl Checker {
         self.dx_dirs.clear();
         self.rehash.clear();
         self.ea_refs.clear();
+        self.ea_inode_refs.clear();
+        self.ea_block_charge.clear();
+        self.ibody_charge.clear();
         self.deferred.clear();
         self.stats = Stats::default();
         self.lost_found = 0;

@@ -653,10 +653,7 @@ impl Checker {
 
     /// i_blocks of inodes without a block map (devices, fast symlinks).
     fn check_counts_only(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
-        let mut sectors = 0u64;
-        if self.check_ea_block(ino, inode)? {
-            sectors += self.fs.block_size() as u64 / 512;
-        }
+        let sectors = self.check_ea_blocks(ino, inode)? * (self.fs.block_size() as u64 / 512);
         self.check_i_blocks(ino, inode, sectors)
     }
 
@@ -684,31 +681,42 @@ impl Checker {
         Ok(())
     }
 
-    /// The extended attribute block of an inode; true when it counts as
-    /// one of the inode's blocks.
-    fn check_ea_block(&mut self, ino: u32, inode: &mut Inode) -> Result<bool> {
+    /// The blocks an inode's extended attributes count for in its
+    /// i_blocks, besides its map: values kept in inodes of their own that
+    /// its body names, and its attribute block with theirs.
+    fn check_ea_blocks(&mut self, ino: u32, inode: &mut Inode) -> Result<u64> {
+        let ibody = self.ibody_charge.remove(&ino).unwrap_or(0);
+        Ok(ibody + self.check_ea_block(ino, inode)?)
+    }
+
+    /// The extended attribute block of an inode: the blocks it counts for
+    /// (0 when there is none or it was detached).
+    fn check_ea_block(&mut self, ino: u32, inode: &mut Inode) -> Result<u64> {
         let blk = inode.base.i_file_acl;
         if blk == 0 {
-            return Ok(false);
+            return Ok(0);
         }
         if !self.fs.sb().has_compat(compat::EXT_ATTR) || !self.block_ok(blk as u64) {
             Self::set_ino(&mut self.bad, ino, true);
-            return Ok(false);
+            return Ok(0);
         }
         if let Some(r) = self.ea_refs.get_mut(&blk) {
             r.0 += 1;
-            return Ok(true);
+            return Ok(self.ea_block_charge.get(&blk).copied().unwrap_or(1));
         }
         match self.check_ea_block_contents(ino, blk)? {
-            EaBlock::Keep { refcount } => {
+            EaBlock::Keep { refcount, charge } => {
                 self.ea_refs.insert(blk, (1, refcount));
+                if charge != 1 {
+                    self.ea_block_charge.insert(blk, charge);
+                }
                 self.mark_found(blk as u64);
-                Ok(true)
+                Ok(charge)
             }
             EaBlock::Clear => {
                 inode.base.i_file_acl = 0;
                 self.write_inode(ino, inode)?;
-                Ok(false)
+                Ok(0)
             }
         }
     }
@@ -743,9 +751,9 @@ impl Checker {
         let is_dir = inode.is_dir();
         let bs = self.fs.block_size() as u64;
         // As e2fsck: the extended attribute block is counted first.
-        let ea_block = self.check_ea_block(ino, inode)?;
+        let ea_blocks = self.check_ea_blocks(ino, inode)?;
         let walk = if holds_block_map(inode) {
-            let walk = self.walk_block_map(ino, inode, ea_block as u64)?;
+            let walk = self.walk_block_map(ino, inode, ea_blocks)?;
             self.ask.end_latch(Latch::IllegalBlocks);
             self.ask.end_latch(Latch::TooBig);
             for (b, data) in &walk.edit.writes {
@@ -779,9 +787,7 @@ impl Checker {
         for b in claimed {
             self.mark_found(b);
         }
-        if ea_block {
-            nblocks += 1;
-        }
+        nblocks += ea_blocks;
         // e2fsck's simple contiguity figure: a file larger than a group
         // can never be contiguous, so it does not count (its
         // extended attribute block counts in its size).

@@ -26,11 +26,18 @@ impl Checker {
                 continue;
             }
             let i = ino as usize;
-            if self.counted[i] == 0 && self.disconnected(ino)? {
+            let mut counted = self.counted[i];
+            if counted == 0 && self.attribute_value_inode(ino)? {
+                // Named by attributes, not by directories: one link.
+                counted = 1;
+            }
+            if counted == 0 && self.disconnected(ino)? {
                 continue;
             }
+            if counted == 0 {
+                counted = self.counted[i];
+            }
             let link_count = self.link_info[i] as u32;
-            let mut counted = self.counted[i];
             if self.is_dir(ino) && counted > 65000 {
                 counted = 1;
             }
@@ -50,6 +57,34 @@ impl Checker {
             }
         }
         Ok(())
+    }
+
+    /// e2fsck's check_ea_inode: whether `ino` holds attribute values that
+    /// attributes seen in pass 1 name (an EA_INODE-flagged inode with
+    /// references); its stored reference count is put right on the way,
+    /// unless it is an old Lustre one (ctime equal to atime, no count).
+    fn attribute_value_inode(&mut self, ino: u32) -> Result<bool> {
+        let Some(&refs) = self.ea_inode_refs.get(&ino) else {
+            return Ok(false);
+        };
+        let mut rec = self.fs.read_inode(ino)?;
+        if rec.base.i_flags & ext2fs::inode::flags::EA_INODE == 0 || refs == 0 {
+            return Ok(false);
+        }
+        let stored = rec.ea_inode_refs();
+        if stored != refs && rec.base.i_ctime != rec.base.i_atime {
+            let c = Ctx {
+                ino,
+                num: stored,
+                num2: refs,
+                ..Default::default()
+            };
+            if self.problem(Code::EaInodeRefCount, &c)? {
+                rec.set_ea_inode_refs(refs);
+                self.write_inode(ino, &rec)?;
+            }
+        }
+        Ok(true)
     }
 
     /// An inode nobody names; returns true when it was cleared.

@@ -463,6 +463,23 @@ impl Inode {
         magic == MAGIC && entries as usize <= max && max <= room && max + 2 >= room
     }
 
+    /// An ea_inode's record of its value's hash (kept in i_atime).
+    pub fn ea_inode_hash(&self) -> u32 {
+        self.base.i_atime
+    }
+
+    /// An ea_inode's count of the attributes that share its value: i_ctime
+    /// holds the high 32 bits and l_i_version the low ones.
+    pub fn ea_inode_refs(&self) -> u64 {
+        (self.base.i_ctime as u64) << 32 | self.base.i_version as u64
+    }
+
+    /// Sets the count [`Inode::ea_inode_refs`] reads.
+    pub fn set_ea_inode_refs(&mut self, refs: u64) {
+        self.base.i_ctime = (refs >> 32) as u32;
+        self.base.i_version = refs as u32;
+    }
+
     /// i_block's 60 bytes as stored (a fast symlink's target area).
     pub fn i_block_bytes(&self) -> Vec<u8> {
         let mut raw = Vec::with_capacity(60);

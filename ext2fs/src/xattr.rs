@@ -275,6 +275,18 @@ fn value_len(size: usize) -> usize {
     (size + 3) & !3
 }
 
+/// The hashes (signed-char and unsigned-char names) of an entry whose
+/// value lives in an inode of its own (ext4's ea_inode): the name's hash,
+/// shifted as a value word would shift it, mixed with the value inode's
+/// hash (ext2fs_ext_attr_hash_entry3).
+pub fn entry_hash_with_value_inode(name: &[u8], value_hash: u32) -> (u32, u32) {
+    let mix = |h: u32| h.rotate_left(16) ^ value_hash;
+    (
+        mix(entry_hash(name, &[])),
+        mix(entry_hash_unsigned(name, &[])),
+    )
+}
+
 /// ext2fs_ext_attr_hash_entry: over the name (as signed chars, like the
 /// kernel before 6.2 and e2fsprogs) and the value's little-endian words.
 pub fn entry_hash(name: &[u8], value: &[u8]) -> u32 {
