@@ -209,12 +209,22 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
 }
 
 pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
-    let (_, rest) = getopt(args, "")?;
-    usage_check(&rest, 0, 2, "find_free_inode [dir [mode]]")?;
-    let dir = match rest.first() {
-        Some(d) => num_arg("dir", d)? as u32,
+    // No getopt: debugfs checks the count (and a '?'), then the open fs,
+    // then reads each number with strtol.
+    if args.len() > 3 || args.get(1).is_some_and(|a| a.starts_with('?')) {
+        bail!("Usage: find_free_inode [dir [mode]]");
+    }
+    s.fs()?;
+    let number = |what: &str, a: &String| {
+        crate::cnum::strtol(a, 0).ok_or_else(|| anyhow::anyhow!("Bad {what} - {a}"))
+    };
+    let dir = match args.get(1) {
+        Some(d) => number("dir", d)? as u32,
         None => s.root,
     };
+    if let Some(m) = args.get(2) {
+        number("mode", m)?;
+    }
     if s.catastrophic {
         s.fs()?;
         bail!(Worded("ext2fs_new_inode: Inode bitmap not loaded ".into()));
@@ -224,11 +234,13 @@ pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
     let total = fs.sb().s_inodes_count;
     let group = if dir > 0 { (dir - 1) / ipg } else { 0 };
     let first_ino = fs.sb().first_ino();
-    let mut start = (group.saturating_mul(ipg).saturating_add(1)).max(first_ino);
-    if start > total {
-        start = first_ino.min(total);
-    }
+    let start = (group.saturating_mul(ipg).saturating_add(1)).max(first_ino);
     let mut ino = start;
+    // ext2fs_new_inode: a start past the last inode finds none.
+    let none_free = Worded("ext2fs_new_inode: Could not allocate inode in ext2 filesystem ".into());
+    if start > total {
+        bail!(none_free);
+    }
     for _ in 0..total {
         if ino >= first_ino && ino <= total && !fs.test_inode(ino)? {
             writeln!(s.out, "Free inode found: {ino}")?;
@@ -236,7 +248,7 @@ pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
         }
         ino = if ino >= total { 1 } else { ino + 1 };
     }
-    bail!("Could not allocate inode in ext2 filesystem while searching for a free inode")
+    bail!(none_free)
 }
 
 /// dump_unused: every block the bitmap calls free that holds anything but

@@ -137,13 +137,15 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
         entries.push(RawEntry::new(&v.entry, v.lblk, v.pblk));
         ControlFlow::Continue(())
     });
-    let mut text = String::new();
+    let mut text: Vec<u8> = Vec::new();
     let mut col = 0usize;
     for e in &entries {
         let name = shown_name(&e.name);
         let mark = union_mark(fs, e);
         let ino = if e.deleted { 0 } else { e.inode };
-        let inode = if ino != 0 {
+        // Only -p and -l read the inode (debugfs_read_inode: a failure
+        // is reported and the entry left out).
+        let inode = if ino != 0 && (parse || long) {
             match fs.read_inode(ino) {
                 Ok(i) => i,
                 Err(err) => {
@@ -155,23 +157,29 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
             Inode::new(128)
         };
         if parse {
-            // -p shows the name's bytes as they are.
-            text.push_str(&format!(
-                "/{ino}/{:06o}/{}/{}/{}/",
-                inode.mode(),
-                inode.uid() as i32,
-                inode.gid() as i32,
-                String::from_utf8_lossy(&e.name)
-            ));
+            // -p shows the name's bytes as they are, up to a NUL
+            // (printf's %.*s).
+            let shown = e.name.split(|&c| c == 0).next().unwrap_or_default();
+            text.extend_from_slice(
+                format!(
+                    "/{ino}/{:06o}/{}/{}/",
+                    inode.mode(),
+                    inode.uid() as i32,
+                    inode.gid() as i32,
+                )
+                .as_bytes(),
+            );
+            text.extend_from_slice(shown);
+            text.push(b'/');
             if inode.is_dir() {
-                text.push('/');
+                text.push(b'/');
             } else if let Some(m) = mark {
-                text.push_str(m);
-                text.push('/');
+                text.extend_from_slice(m.as_bytes());
+                text.push(b'/');
             } else {
-                text.push_str(&format!("{}/", inode.size()));
+                text.extend_from_slice(format!("{}/", inode.size()).as_bytes());
             }
-            text.push('\n');
+            text.push(b'\n');
         } else if long {
             let (l, r) = if e.deleted { ('<', '>') } else { (' ', ' ') };
             let date = if ino != 0 {
@@ -179,19 +187,22 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
             } else {
                 " ".repeat(17)
             };
-            text.push_str(&format!(
-                "{l}{ino:6}{r} {:6o} ({})  {:5}  {:5}   {:5} {date} {name}",
-                inode.mode(),
-                e.file_type,
-                inode.uid() as i32,
-                inode.gid() as i32,
-                inode.size()
-            ));
+            text.extend_from_slice(
+                format!(
+                    "{l}{ino:6}{r} {:6o} ({})  {:5}  {:5}   {:5} {date} {name}",
+                    inode.mode(),
+                    e.file_type,
+                    inode.uid() as i32,
+                    inode.gid() as i32,
+                    inode.size()
+                )
+                .as_bytes(),
+            );
             if let Some(m) = mark {
-                text.push(' ');
-                text.push_str(m);
+                text.push(b' ');
+                text.extend_from_slice(m.as_bytes());
             }
-            text.push('\n');
+            text.push(b'\n');
         } else {
             let (l, r) = if e.deleted { ('<', '>') } else { (' ', ' ') };
             let mut item = format!("{l}{}{r} ({}) {name}", e.inode, e.rec_len);
@@ -201,15 +212,15 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
             }
             item.push_str("   ");
             if col + item.len() > 80 {
-                text.push('\n');
+                text.push(b'\n');
                 col = 0;
             }
             col += item.len();
-            text.push_str(&item);
+            text.extend_from_slice(item.as_bytes());
         }
     }
-    text.push('\n');
-    s.out.write_all(text.as_bytes())?;
+    text.push(b'\n');
+    s.out.write_all(&text)?;
     match walked {
         Err(why) => Err(Worded(format!("{first}: {} ", why.com_err_text())).into()),
         Ok(()) => Ok(()),

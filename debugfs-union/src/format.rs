@@ -190,6 +190,31 @@ pub fn c_string(bytes: &[u8]) -> String {
     s
 }
 
+/// glibc's qsort as debugfs' listings get it (msort_with_tmp: halves
+/// sorted in turn, then merged taking the left one unless `cmp` says it
+/// is greater), so that a comparator that is not a true order (lsdel's
+/// wrapping time difference) leaves the items where debugfs leaves them.
+pub fn glibc_msort<T: Clone>(v: &mut [T], cmp: &dyn Fn(&T, &T) -> i32) {
+    if v.len() <= 1 {
+        return;
+    }
+    let n1 = v.len() / 2;
+    glibc_msort(&mut v[..n1], cmp);
+    glibc_msort(&mut v[n1..], cmp);
+    let (left, right) = (v[..n1].to_vec(), v[n1..].to_vec());
+    let (mut i, mut j) = (0, 0);
+    for slot in v.iter_mut() {
+        let take_left = j == right.len() || (i < left.len() && cmp(&left[i], &right[j]) <= 0);
+        if take_left {
+            *slot = left[i].clone();
+            i += 1;
+        } else {
+            *slot = right[j].clone();
+            j += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

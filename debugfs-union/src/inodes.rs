@@ -322,18 +322,32 @@ pub(crate) fn copy_out(
     let size = inode.size();
     let bs = fs.block_size() as u64;
     let zeros = vec![0u8; bs as usize];
-    // A map that names an indirect block twice can make every logical
-    // block of a huge i_size readable: refused before any work (the
-    // library's rule for every walk, docs/compat.md).
-    let unreadable_as_zeros =
-        |b: u32| Ok(fs.read_block(b as u64).unwrap_or_else(|_| zeros.clone()));
-    if let Err(e @ ext2fs::Error::BlockMapLoop(_)) = ext2fs::block_map::walk(
-        &inode.base.i_block,
+    // A map that names a readable indirect block twice (a loop) can make
+    // every logical block of a huge i_size readable: refused before any
+    // work (the library's rule for every walk, docs/compat.md). One named
+    // twice that cannot be read, or that holds no pointer, costs nothing
+    // more: debugfs' words then.
+    let holds_pointers = |b: u32| {
+        fs.read_block(u64::from(b))
+            .is_ok_and(|blk| ext2fs::block_map::pointers(&blk).any(|p| p != 0))
+    };
+    let mut looped = None;
+    let mut map = inode.base.i_block;
+    let _ = ext2fs::block_map::iterate(
+        &mut map,
         bs as u32,
-        unreadable_as_zeros,
-        |_, _| true,
-    ) {
-        eprintln!("{cmd}: {e}");
+        |b| Ok(fs.read_block(u64::from(b)).ok()),
+        |p| {
+            if p.repeat && holds_pointers(p.pblk) {
+                looped = Some(p.pblk);
+                ext2fs::block_map::Visit::Stop
+            } else {
+                ext2fs::block_map::Visit::Keep
+            }
+        },
+    );
+    if let Some(b) = looped {
+        eprintln!("{cmd}: {}", ext2fs::Error::BlockMapLoop(b));
         return Ok(());
     }
     let mut pos = 0u64;
@@ -425,6 +439,7 @@ pub fn icheck(s: &mut Session, args: &[String]) -> Result<()> {
     if rest.is_empty() {
         bail!("Usage: icheck <block number> ...");
     }
+    s.fs()?;
     let mut want = Vec::new();
     for a in &rest {
         want.push(num_arg("block number", a)?);
@@ -435,26 +450,38 @@ pub fn icheck(s: &mut Session, args: &[String]) -> Result<()> {
         if inode.base.i_links_count == 0 {
             return Ok(true);
         }
-        let acl = inode.base.i_file_acl as u64;
-        if acl != 0 {
+        let mut claim = |b: u64| {
             for (k, w) in want.iter().enumerate() {
-                if *w == acl && owner[k].is_none() {
+                if *w == b && owner[k].is_none() {
                     owner[k] = Some(ino);
                 }
             }
+            owner.iter().any(Option::is_none)
+        };
+        if file_acl_block(fs, inode) != 0 && !claim(file_acl_block(fs, inode)) {
+            return Ok(false);
         }
         // debugfs skips a deleted inode's blocks (a 0.3c extfs habit).
-        if fs.has_block_map(inode) && inode.base.i_dtime == 0 {
-            let _ = fs.walk_blocks(inode, |_, b| {
-                for (k, w) in want.iter().enumerate() {
-                    if *w == b as u64 && owner[k].is_none() {
-                        owner[k] = Some(ino);
-                    }
-                }
-                true
-            });
+        if !inode_has_valid_blocks(fs, inode) || inode.base.i_dtime != 0 {
+            return Ok(true);
         }
-        Ok(owner.iter().any(|o| o.is_none()))
+        let mut left = true;
+        let failed = fs.block_iterate(inode, |p| {
+            left = claim(u64::from(p.pblk));
+            if left {
+                std::ops::ControlFlow::Continue(())
+            } else {
+                std::ops::ControlFlow::Break(())
+            }
+        });
+        if let Some(e) = failed {
+            eprintln!(
+                "icheck: {} while calling ext2fs_block_iterate",
+                e.com_err_text()
+            );
+            return Ok(true);
+        }
+        Ok(left)
     })?;
     let mut o = String::from("Block\tInode number\n");
     for (w, who) in want.iter().zip(owner) {
@@ -643,64 +670,142 @@ pub fn block_dump(s: &mut Session, args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// One inode lsdel lists.
+#[derive(Clone)]
+struct Deleted {
+    ino: u32,
+    mode: u16,
+    uid: u32,
+    size: u64,
+    dtime: i64,
+    blocks: u64,
+    free: u64,
+}
+
+/// lsdel [secs]: inodes with a deletion time (within `secs` of now) whose
+/// blocks lie inside the filesystem and are partly free, as debugfs'
+/// do_lsdel counts them through ext2fs_block_iterate3 (indirect blocks
+/// too; an out-of-range block ends an inode's walk and drops it; with
+/// no bitmaps read, -c, every block reads as free), or that carry the
+/// inline-data flag.
 pub fn lsdel(s: &mut Session, args: &[String]) -> Result<()> {
-    let (_, rest) = getopt(args, "")?;
-    usage_check(&rest, 0, 1, "list_deleted_inodes [secs]")?;
-    let secs = match rest.first() {
-        Some(a) => num_arg("seconds", a)? as i64,
+    // common_args_process: no options, the count first, then the open fs.
+    usage_check(&args[1..], 0, 1, "list_deleted_inodes [secs]")?;
+    s.fs()?;
+    let secs = match args.get(1) {
+        Some(a) => crate::cnum::strtol(a, 0).ok_or_else(|| anyhow!("Bad time - {a}"))?,
         None => 0,
     };
-    let now = i64::from(ext2fs::clock::now());
-    let fs =
-        s.fs.as_mut()
-            .ok_or_else(|| anyhow!("Filesystem not open"))?;
-    fs.load_bitmaps()?;
-    let mut found: Vec<(u32, Inode, u64, u64)> = Vec::new();
+    let catastrophic = s.catastrophic;
+    let fs = s.fs_mut()?;
+    if !catastrophic {
+        fs.load_bitmaps()?;
+    }
+    let now = i64::from(fs.now());
     let mut cand = Vec::new();
     for_each_inode(fs, "ls_deleted_inodes", |ino, inode| {
         let dt = inode.base.i_dtime;
-        if dt == 0 || (secs != 0 && (now - secs) > dt as i64) {
+        // labs(now - secs) > (long) i_dtime, in C's wrapping arithmetic.
+        if dt == 0 || (secs != 0 && now.wrapping_sub(secs).wrapping_abs() > i64::from(dt)) {
             return Ok(true);
         }
         cand.push((ino, inode.clone()));
         Ok(true)
     })?;
+    let first = u64::from(fs.geo().first_data_block);
+    let count = fs.geo().blocks_count;
+    let mut found = Vec::new();
     for (ino, inode) in cand {
-        if !fs.has_block_map(&inode) {
-            continue;
-        }
-        let mut blocks = Vec::new();
-        if fs
-            .walk_blocks(&inode, |_, b| {
-                blocks.push(b);
-                true
-            })
-            .is_err()
-        {
-            continue;
-        }
-        let mut free = 0u64;
-        for b in &blocks {
-            if !crate::bitmaps::block_in_use(fs, *b as u64)? {
-                free += 1;
+        let (mut blocks, mut free, mut bad) = (0u64, 0u64, false);
+        if inode_has_valid_blocks(fs, &inode) {
+            let mut inside = Vec::new();
+            let walk_err = fs.block_iterate(&inode, |p| {
+                blocks += 1;
+                let b = u64::from(p.pblk);
+                if b < first || b >= count {
+                    bad = true;
+                    return std::ops::ControlFlow::Break(());
+                }
+                inside.push(b);
+                std::ops::ControlFlow::Continue(())
+            });
+            if let Some(e) = walk_err {
+                eprintln!(
+                    "ls_deleted_inodes: {} while calling ext2fs_block_iterate2",
+                    e.com_err_text()
+                );
+                continue;
+            }
+            for b in inside {
+                if catastrophic || !crate::bitmaps::block_in_use(fs, b)? {
+                    free += 1;
+                }
             }
         }
-        if free > 0 {
-            found.push((ino, inode, free, blocks.len() as u64));
+        if (free > 0 && !bad) || inode.flags() & flags::INLINE_DATA != 0 {
+            found.push(Deleted {
+                ino,
+                mode: inode.mode(),
+                uid: inode.uid(),
+                size: inode.size(),
+                dtime: i64::from(inode.base.i_dtime as i32),
+                blocks,
+                free,
+            });
         }
     }
-    found.sort_by_key(|(_, i, _, _)| i.base.i_dtime);
+    // qsort with deleted_info_compare: the difference of the times as
+    // an int (it wraps for times far apart), glibc's merge sort.
+    crate::format::glibc_msort(&mut found, &|a: &Deleted, b: &Deleted| {
+        a.dtime.wrapping_sub(b.dtime) as i32
+    });
     let mut o = String::from(" Inode  Owner  Mode    Size      Blocks   Time deleted\n");
-    for (ino, i, free, n) in &found {
+    for d in &found {
         o.push_str(&format!(
-            "{ino:6} {:6} {:6o} {:6} {free:6}/{n:6} {}\n",
-            i.uid(),
-            i.mode(),
-            i.size(),
-            time_string(i.base.i_dtime as i32 as i64)
+            "{:6} {:6} {:6o} {:6} {:6}/{:6} {}\n",
+            d.ino,
+            d.uid as i32,
+            d.mode,
+            d.size,
+            d.free,
+            d.blocks,
+            time_string(d.dtime)
         ));
     }
     o.push_str(&format!("{} deleted inodes found.\n", found.len()));
     s.out.write_all(o.as_bytes())?;
     Ok(())
+}
+
+/// ext2fs_file_acl_block: i_file_acl, with its high word only on 64bit.
+fn file_acl_block(fs: &Filesystem, inode: &Inode) -> u64 {
+    let high = if fs.sb().has_incompat(ext2fs::features::incompat::BIT64) {
+        u64::from(inode.base.l_i_file_acl_high) << 32
+    } else {
+        0
+    };
+    u64::from(inode.base.i_file_acl) | high
+}
+
+/// ext2fs_inode_has_valid_blocks2: whether i_block holds block numbers
+/// (directories, regular files and symlinks that are not fast ones,
+/// without the inline-data flag).
+fn inode_has_valid_blocks(fs: &Filesystem, inode: &Inode) -> bool {
+    use ext2fs::inode::{S_IFDIR, S_IFLNK, S_IFREG};
+    let kind = inode.file_type();
+    if kind != S_IFDIR && kind != S_IFREG && kind != S_IFLNK {
+        return false;
+    }
+    if kind == S_IFLNK {
+        if file_acl_block(fs, inode) == 0 {
+            if inode.base.i_blocks == 0 {
+                return false;
+            }
+        } else if !(inode.base.i_size >= 60
+            || (inode.base.i_size > 4 && inode.base.i_block[1] == 0))
+        {
+            return false;
+        }
+    }
+    inode.flags() & flags::INLINE_DATA == 0
 }

@@ -441,12 +441,23 @@ pub fn list_super(sb: &Superblock) -> String {
             line("Desired extra isize", sb.s_want_extra_isize.to_string());
         }
     }
-    let mut line = |k: &str, v: String| o.push_str(&format!("{:<26}{v}\n", format!("{k}:")));
+    // An empty key: the whole line as given.
+    let mut line = |k: &str, v: String| match k {
+        "" => o.push_str(&v),
+        _ => o.push_str(&format!("{:<26}{v}\n", format!("{k}:"))),
+    };
     if sb.s_journal_uuid != [0; 16] {
         line("Journal UUID", sbm::uuid_string(&sb.s_journal_uuid));
     }
     if sb.s_journal_inum != 0 {
         line("Journal inode", sb.s_journal_inum.to_string());
+    }
+    if sb.s_journal_dev != 0 {
+        // e2p's list_super has a tab inside this one's padding.
+        line(
+            "",
+            format!("Journal device:\t          0x{:04x}\n", sb.s_journal_dev),
+        );
     }
     if sb.s_last_orphan != 0 {
         line("First orphan inode", sb.s_last_orphan.to_string());

@@ -391,6 +391,7 @@ impl Error {
                 ..
             } => "EXT2 directory corrupted".into(),
             Error::IllegalIndirectBlock(_) => "Illegal indirect block found".into(),
+            Error::InodeOutOfRange { .. } => "Illegal inode number".into(),
             Error::BlockBeyondLargestFile(_) => "Ext2 file too big".into(),
             Error::Truncated { .. } => SHORT_READ.into(),
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {

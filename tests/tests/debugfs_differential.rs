@@ -604,3 +604,106 @@ fn htree_dump_reports_the_missing_checksum_room_like_debugfs() {
         String::from_utf8_lossy(&integration_tests::real_debugfs(&img, "htree /big")).into_owned();
     assert!(levels.contains("Indirect levels: 1"), "{levels}");
 }
+
+/// Seed 555's differences (issue 17): lsdel as do_lsdel counts (indirect
+/// blocks too, an out-of-range block drops the inode, every block free
+/// under -c, the inline-data flag listed whatever its blocks, strtol's
+/// seconds); ls reads inodes only for -l/-p ("Illegal inode number" past
+/// the count) and -p prints a name up to a NUL; stats' journal device
+/// line and e2p's feature names (FEATURE_R2/R7, orphan_present); cat and
+/// dump of a map naming an unreadable indirect block twice; icheck's
+/// failed block walks; ffi's start past the last inode and its numbers.
+#[test]
+fn seed_555_differences_answer_like_debugfs() {
+    use integration_tests::check_pair::{debugfs_differences_opened, Tools};
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let tools = Tools::new(t.path());
+    let work = t.path().join("work");
+    let strings = |v: &[&str]| v.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    let img = edited_image(
+        t.path(),
+        "seed555.img",
+        "8M",
+        &[
+            "write /etc/services /d/big",
+            "write /etc/hostname /d/small",
+            "mkdir /p",
+            "mkdir /n",
+            // A deleted file whose blocks are still in use, a deleted
+            // one with its indirect block outside, one with the inline
+            // data flag and no blocks, two far-apart deletion times.
+            "sif /d/small dtime 961164861",
+            "sif /d/big dtime 0x7fffff00",
+            "sif <20> dtime 0x80000100",
+            "sif <20> flags 0x10000000",
+            "sif <20> mode 0177777",
+            "sif <21> dtime 5",
+            "sif <21> mode 0100644",
+            "sif <21> block[0] 300",
+            "sif <21> block[IND] 99999999",
+            "sif <21> size 20000",
+            // '.' of /p names an inode past the count, '.' of /n has
+            // name_len 2 (".\0").
+            "zap_block -f /p -o 0 -l 4 -p 1 0",
+            "zap_block -f /n -o 6 -l 1 -p 2 0",
+            // The journal device and ro_compat bits e2p has no name for.
+            "ssv journal_dev 64",
+            "ssv feature_ro_compat 0x10087",
+        ],
+    );
+    for opts in [&[][..], &["-c"][..]] {
+        let d = debugfs_differences_opened(
+            &tools,
+            &img,
+            &work,
+            &strings(opts),
+            &strings(&[
+                "lsdel",
+                "lsdel -5",
+                "lsdel 0x10",
+                "lsdel abc",
+                "lsdel 1 2",
+                "lsdel 999999999",
+                "ls /p",
+                "ls -l /p",
+                "ls -d /p",
+                "ls -p /p",
+                "ls -p /n",
+                "ls /n",
+                "stats",
+                "icheck 300 99999999 5",
+                "ffi",
+                "ffi 99999",
+                "ffi -1",
+                "ffi x",
+                "ffi 2 x",
+                "ffi ?",
+                "ffi 1 2 3",
+            ]),
+        );
+        assert!(d.is_empty(), "{}", d.join("\n"));
+    }
+    // A map naming one unreadable indirect block twice (IND and DIND).
+    let img = edited_image(
+        t.path(),
+        "twice.img",
+        "4M",
+        &[
+            "write /etc/services /f",
+            "sif /f block[IND] 99999999",
+            "sif /f block[DIND] 99999999",
+            "sif /f size 400000",
+        ],
+    );
+    let d = debugfs_differences_opened(
+        &tools,
+        &img,
+        &work,
+        &[],
+        &strings(&["cat /f", "dump /f dumped", "icheck 99999999"]),
+    );
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}

@@ -185,7 +185,9 @@ impl Filesystem {
         self.fixed_time = t;
     }
 
-    pub(super) fn now(&self) -> u32 {
+    /// The time changes are stamped with (fs->now: a fixed or fake time, else
+    /// the clock).
+    pub fn now(&self) -> u32 {
         if let Some(t) = self.fixed_time {
             return t;
         }
