@@ -228,6 +228,17 @@ pub fn safe_text(bytes: &[u8]) -> String {
     s
 }
 
+/// An error as com_err prints a system error: strerror's text alone
+/// (without Rust's " (os error N)").
+pub fn errno_text(e: impl Into<std::io::Error>) -> String {
+    let e: std::io::Error = e.into();
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

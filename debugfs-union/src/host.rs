@@ -25,14 +25,7 @@ pub fn corrupt_name(name: &[u8]) -> bool {
 }
 
 /// An error as debugfs' com_err prints it: the system's text alone.
-pub fn errno_text(e: impl Into<std::io::Error>) -> String {
-    let e: std::io::Error = e.into();
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+pub use cli_common::errno_text;
 
 /// The access and modification times of an inode, for utimensat.
 pub fn inode_times(inode: &Inode) -> Timestamps {

@@ -1,7 +1,8 @@
 //! Where mke2fs puts each group's bitmaps and inode table (no flex_bg):
 //! the search of ext2fs_allocate_group_table over a block map holding
-//! every group's superblock copy and descriptor blocks, with the RAID
-//! stride's offset for the bitmaps.
+//! every group's superblock copy and descriptor blocks (and the bad
+//! blocks mke2fs was given), with the RAID stride's offset for the
+//! bitmaps.
 
 use std::collections::BTreeMap;
 
@@ -95,11 +96,16 @@ impl Taken<'_> {
 /// group g start stride*g (32-bit arithmetic, as libext2fs's) past where
 /// the inode table would end, wrapping within the group; the table still
 /// takes the first free run from the group's start.
-pub(crate) fn place(geo: &Geometry, stride: u32) -> Result<Vec<GroupDesc>> {
+/// Bad blocks (`bad`, mke2fs -l) are taken from the start, so no table
+/// lands on one.
+pub(crate) fn place(geo: &Geometry, stride: u32, bad: &[u64]) -> Result<Vec<GroupDesc>> {
     let mut taken = Taken {
         geo,
         placed: BTreeMap::new(),
     };
+    for &b in bad {
+        taken.take(b, 1);
+    }
     let itb = geo.inode_table_blocks as u64;
     let mut out = Vec::with_capacity(geo.group_count as usize);
     for g in 0..geo.group_count {

@@ -87,6 +87,27 @@ pub struct Plan {
     pub geo: Geometry,
     /// Each group's descriptor.
     pub groups: Vec<GroupDesc>,
+    /// Blocks listed as bad (mke2fs -l), sorted, each once: the tables
+    /// avoid them and the bad-blocks inode holds them.
+    pub bad_blocks: Vec<u64>,
+}
+
+impl Plan {
+    /// Takes `bad` (block numbers inside the filesystem) as the bad
+    /// blocks: the group tables are placed again around them, as mke2fs
+    /// allocates its tables after marking them in use.
+    pub fn set_bad_blocks(&mut self, bad: &[u64]) -> Result<()> {
+        let mut bad = bad.to_vec();
+        bad.sort_unstable();
+        bad.dedup();
+        let mut groups = crate::group_tables::place(&self.geo, self.sb.s_raid_stride as u32, &bad)?;
+        for (new, old) in groups.iter_mut().zip(&self.groups) {
+            new.bg_flags = old.bg_flags;
+        }
+        self.groups = groups;
+        self.bad_blocks = bad;
+        Ok(())
+    }
 }
 
 fn desc_per_block(bs: u32) -> u32 {
@@ -312,13 +333,18 @@ pub fn plan(p: &Params) -> Result<Plan> {
         set_c_string(&mut sb.s_volume_name, &p.label);
         set_c_string(&mut sb.s_last_mounted, &p.last_mounted);
         let geo = Geometry::from_superblock(&sb);
-        let mut groups = crate::group_tables::place(&geo, sb.s_raid_stride as u32)?;
+        let mut groups = crate::group_tables::place(&geo, sb.s_raid_stride as u32, &[])?;
         if p.inode_tables_zeroed {
             for gd in &mut groups {
                 gd.bg_flags |= group_desc::BG_INODE_ZEROED;
             }
         }
-        return Ok(Plan { sb, geo, groups });
+        return Ok(Plan {
+            sb,
+            geo,
+            groups,
+            bad_blocks: Vec::new(),
+        });
     }
 }
 
@@ -440,8 +466,21 @@ impl<'a> Writer<'a> {
         }
         // mke2fs records the metadata overhead before any file exists.
         // (Block 0 of a 1 KiB-block filesystem, the boot block, counts too.)
-        self.plan.sb.s_overhead_clusters =
-            self.blocks.count_set(0, self.blocks.len()) as u32 + geo.first_data_block;
+        // mke2fs counts it with the bad blocks cleared from its bitmap,
+        // which clears those that are metadata (a backup superblock) too.
+        let bad_metadata = self
+            .plan
+            .bad_blocks
+            .iter()
+            .filter(|&&b| self.blocks.get(b - first))
+            .count() as u32;
+        self.plan.sb.s_overhead_clusters = self.blocks.count_set(0, self.blocks.len()) as u32
+            + geo.first_data_block
+            - bad_metadata;
+        // Bad blocks are in use from here on.
+        for b in self.plan.bad_blocks.clone() {
+            self.mark(b);
+        }
         let bs = geo.block_size;
         let filetype = self.plan.sb.has_incompat(incompat::FILETYPE);
         // Root directory.
@@ -511,6 +550,12 @@ impl<'a> Writer<'a> {
         bad.base.i_atime = self.now;
         bad.base.i_mtime = self.now;
         bad.base.i_ctime = self.now;
+        let listed = self.plan.bad_blocks.len() as u64;
+        bad.base.i_block = self.bad_block_map()?;
+        // i_blocks counts the bad blocks only, not the indirect blocks
+        // holding them, as ext2fs_update_bb_inode sets it.
+        bad.base.i_blocks = (listed * u64::from(bs / 512)) as u32;
+        bad.set_size(listed * u64::from(bs));
         // ext2fs_update_bb_inode writes only the 128-byte base: the large
         // part, i_extra_isize included, stays zero.
         self.inode_records.push((BAD_INO, bad));
@@ -525,6 +570,63 @@ impl<'a> Writer<'a> {
             self.inode_records.push((RESIZE_INO, rec));
         }
         Ok(())
+    }
+
+    /// The bad-blocks inode's map as ext2fs_update_bb_inode fills it: the
+    /// bad blocks in order, each indirect block taken (the first free
+    /// block of the filesystem) when the walk reaches its slot, even when
+    /// no bad block is left to go in it; the walk ends at the first slot
+    /// with none.
+    fn bad_block_map(&mut self) -> Result<[u32; inode::N_BLOCKS]> {
+        let bad = self.plan.bad_blocks.clone();
+        let mut next = bad.iter().map(|&b| b as u32);
+        let mut map = [0u32; inode::N_BLOCKS];
+        for slot in map.iter_mut().take(inode::NDIR_BLOCKS) {
+            match next.next() {
+                Some(b) => *slot = b,
+                None => return Ok(map),
+            }
+        }
+        for (level, slot) in (1u8..=3).zip(inode::NDIR_BLOCKS..) {
+            let (block, more) = self.bad_block_indirect(level, &mut next)?;
+            map[slot] = block;
+            if !more {
+                break;
+            }
+        }
+        Ok(map)
+    }
+
+    /// One indirect block of the bad-blocks map at `level` and what goes
+    /// below it; whether bad blocks remain after it.
+    fn bad_block_indirect(
+        &mut self,
+        level: u8,
+        next: &mut dyn Iterator<Item = u32>,
+    ) -> Result<(u32, bool)> {
+        let first = self.plan.geo.first_data_block as u64;
+        let block = self.alloc(first)? as u32;
+        let bs = self.plan.geo.block_size as usize;
+        let mut data = vec![0u8; bs];
+        let mut more = true;
+        for k in 0..bs / 4 {
+            let child = if level == 1 {
+                next.next()
+            } else {
+                let (b, m) = self.bad_block_indirect(level - 1, next)?;
+                more = m;
+                Some(b)
+            };
+            match child {
+                Some(c) => crate::block_map::set_pointer(&mut data, k, c),
+                None => more = false,
+            }
+            if !more {
+                break;
+            }
+        }
+        self.out.push((u64::from(block), data));
+        Ok((block, more))
     }
 
     /// Counts free blocks and inodes into the descriptors and superblock.

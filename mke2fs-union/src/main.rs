@@ -1,6 +1,7 @@
 //! mke2fs-union: make an ext2 filesystem like `mke2fs -t ext2`, with the
 //! union-mount `whiteout` feature and `-d` population.
 
+mod badblocks;
 mod options;
 mod populate;
 mod profile;
@@ -51,6 +52,18 @@ pub struct Cli {
     /// Blocks per group (multiple of 8, at most 8 x block size)
     #[arg(short = 'g', value_name = "blocks-per-group")]
     pub blocks_per_group: Option<u32>,
+    /// Groups per flex_bg (a power of 2): checked as mke2fs checks it;
+    /// since ext2 has no flex_bg, always refused in the end
+    #[arg(
+        short = 'G',
+        value_name = "flex-group-size",
+        allow_hyphen_values = true
+    )]
+    pub flex_bg_size: Option<String>,
+    /// Read the bad blocks list from this file (one block number a line)
+    /// and keep those blocks out of use, in the bad blocks inode
+    #[arg(short = 'l', value_name = "filename")]
+    pub bad_blocks_file: Option<PathBuf>,
     /// Bytes per inode (inode ratio)
     #[arg(short = 'i', value_name = "bytes-per-inode")]
     pub bytes_per_inode: Option<String>,
@@ -210,8 +223,8 @@ fn os_from_arg(s: &str) -> Option<u32> {
 /// mke2fs' usage text, listing the options this tool has.
 fn usage_text() -> String {
     format!(
-        "Usage: {} [-b block-size] [-i bytes-per-inode] [-I inode-size]\n\
-         \t[-N number-of-inodes] [-d root-directory|tar-archive]\n\
+        "Usage: {} [-l filename] [-b block-size] [-i bytes-per-inode] [-I inode-size]\n\
+         \t[-G flex-group-size] [-N number-of-inodes] [-d root-directory|tar-archive]\n\
          \t[-m reserved-blocks-percentage] [-o creator-os]\n\
          \t[-g blocks-per-group] [-L volume-label] [-M last-mounted-directory]\n\
          \t[-O feature[,...]] [-r fs-revision] [-E extended-option[,...]]\n\
@@ -268,7 +281,38 @@ fn now() -> Result<u32> {
     Ok(ext2fs::clock::now())
 }
 
+/// -G as mke2fs reads it (strtoul, the whole argument a number): the
+/// flex_bg size, or mke2fs' refusal.
+fn flex_bg_size(arg: &str) -> Result<u64> {
+    let s = arg.trim_start();
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) if h.starts_with(|c: char| c.is_ascii_hexdigit()) => (h, 16),
+        _ if s.starts_with('0') => (s, 8),
+        _ => (s, 10),
+    };
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        bail!("Illegal number for flex_bg size");
+    }
+    // strtoul saturates; a minus sign wraps.
+    let v =
+        u64::from_str_radix(digits, radix).unwrap_or(if digits.is_empty() { 0 } else { u64::MAX });
+    let v = if negative { v.wrapping_neg() } else { v };
+    if v < 1 || !v.is_power_of_two() {
+        bail!("flex_bg size must be a power of 2");
+    }
+    if v > u64::from(u32::MAX) {
+        bail!("flex_bg size ({v}) must be less than or equal to 2^31");
+    }
+    Ok(v)
+}
+
 fn run(cli: &Cli) -> Result<()> {
+    // mke2fs checks -G's number as it reads its options.
+    let flex_bg = cli.flex_bg_size.as_deref().map(flex_bg_size).transpose()?;
     // mke2fs warns while it reads the options (once for each -L), so the
     // warning is seen even when a later check refuses the run.
     for l in &cli.label {
@@ -506,6 +550,10 @@ fn run(cli: &Cli) -> Result<()> {
         && features.ro_compat & ext2fs::features::ro_compat::SPARSE_SUPER == 0
     {
         bail!("reserved online resize blocks not supported on non-sparse filesystem");
+    }
+    // -G needs flex_bg (which ext2 does not have: refused below).
+    if flex_bg.is_some() && features.incompat & incompat::FLEX_BG == 0 {
+        bail!("Flex_bg feature not enabled, so flex_bg size may not be specified");
     }
     // Our refusal of features we cannot make waits for the end of
     // mke2fs' own option checks, so that those read as mke2fs words them.
@@ -758,6 +806,30 @@ fn run(cli: &Cli) -> Result<()> {
         }
     }
     print_summary(&plan.sb, cli.verbose, blocks, root_owner, &say);
+    let mut plan = plan;
+    if let Some(list) = &cli.bad_blocks_file {
+        let taken = badblocks::read_list(list).and_then(|listed| {
+            let bad = badblocks::check(
+                &plan.sb,
+                plan.geo.desc_blocks,
+                plan.geo.group_count,
+                &listed,
+            )?;
+            plan.set_bad_blocks(&bad)
+                .map_err(|e| anyhow::anyhow!("{e} while trying to allocate filesystem tables"))
+        });
+        if let Err(e) = taken {
+            // mke2fs has only wiped the old superblock's sectors (2 to 7)
+            // by then: the file as long as that needs, no longer.
+            if is_file && image.len() > dev_bytes.max(ext.offset + 4096) {
+                image
+                    .set_len(dev_bytes.max(ext.offset + 4096))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            image.write_at(ext.offset + 1024, &[0u8; 3072])?;
+            return Err(e);
+        }
+    }
     let groups = plan.geo.group_count as u64;
     let blocks_made = plan.sb.s_blocks_count as u64;
     let mut p = progress::Progress::start(cli.quiet, "Allocating group tables: ", groups);

@@ -124,7 +124,8 @@ const FEATURE_EDITS: [&str; 10] = [
 ];
 
 /// The options added since the first generator: repeated -o, -m
-/// fractions, odd labels, -q/-v/-n/-z, -E offset, sector sizes, a conf.
+/// fractions, odd labels, -q/-v/-n/-z, -G, -E offset, sector sizes, a
+/// conf.
 fn more_options(r: &mut Lcg, mut case: Case) -> Case {
     let mut more: Vec<String> = Vec::new();
     if r.chance(8) {
@@ -155,6 +156,11 @@ fn more_options(r: &mut Lcg, mut case: Case) -> Case {
     if r.chance(5) {
         more.push("-z".into());
         more.push(UNDO_FILE.into());
+    }
+    if r.chance(4) {
+        // -G: checked, then refused without flex_bg (ext2 has none).
+        more.push("-G".into());
+        more.push(r.pick(&["16", "0x4", "3", "0", "x", "4294967296"]).into());
     }
     case.args.extend(more);
     if r.chance(10) {

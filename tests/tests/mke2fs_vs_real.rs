@@ -549,3 +549,77 @@ fn messages_in_the_order_mke2fs_reads_the_options() {
         c.assert_same(true);
     }
 }
+
+/// -l FILE (issue 17): the list read as ext2fs_read_bb_FILE reads it
+/// (junk and blank lines skipped, numbers outside the filesystem warned
+/// about, duplicates once), the group tables placed around the bad
+/// blocks, the bad-blocks inode holding them (through an indirect and a
+/// double indirect block for long lists), a backup superblock's warning,
+/// and mke2fs' refusals: a bad primary superblock or descriptor block, a
+/// number past 32 bits, a list that cannot be opened. Byte for byte.
+#[test]
+fn bad_blocks_list_files_are_taken_as_mke2fs_takes_them() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let lists: [(&str, String); 9] = [
+        (
+            "few",
+            "100\n200\n  300 junk\nabc\n\n5000\n0\n8193\n8194\n300\n99999\n20479\n20480\n".into(),
+        ),
+        ("thirteen", (100..113).map(|b| format!("{b}\n")).collect()),
+        ("twelve", (100..112).map(|b| format!("{b}\n")).collect()),
+        ("double", (2000..2300).map(|b| format!("{b}\n")).collect()),
+        ("primary", "500\n2\n".into()),
+        ("overflow", "5000000000\n".into()),
+        ("negative", "-1\n".into()),
+        ("long line", format!("{}\n42\n", "7".repeat(200))),
+        ("empty", String::new()),
+    ];
+    for (name, text) in &lists {
+        let path = t.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        for bs in ["1024", "4096"] {
+            Case::new(
+                &["-t", "ext2", "-b", bs, "-l", path.to_str().unwrap()],
+                Some("20M"),
+            )
+            .env("E2FSPROGS_SKIP_PROGRESS", "1")
+            .assert_same(true);
+        }
+    }
+    // -q, a RAID stride moving the bitmaps, and a list that is missing.
+    let few = t.path().join("few");
+    Case::new(
+        &[
+            "-q",
+            "-t",
+            "ext2",
+            "-b",
+            "1024",
+            "-l",
+            few.to_str().unwrap(),
+        ],
+        Some("20M"),
+    )
+    .extended("stride=7")
+    .assert_same(true);
+    let missing = t.path().join("missing");
+    Case::new(&["-t", "ext2", "-l", missing.to_str().unwrap()], Some("8M"))
+        .env("E2FSPROGS_SKIP_PROGRESS", "1")
+        .assert_same(true);
+}
+
+/// -G (issue 17): mke2fs reads the number first (not a number, not a
+/// power of 2, past 2^32), then refuses it without flex_bg, which ext2
+/// never has.
+#[test]
+fn flex_bg_size_is_checked_and_refused_as_mke2fs_does() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for g in ["16", "0x10", "3", "0", "x", "-1", "4294967296", "", "1"] {
+        Case::new(&["-q", "-t", "ext2", "-G", g], Some("8M")).assert_same(true);
+    }
+}
