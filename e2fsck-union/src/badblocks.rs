@@ -139,6 +139,27 @@ pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool, now: u32) -> Resu
     Ok(listed.len())
 }
 
+/// The bad blocks list as libext2fs' inode scan reads it from its inode
+/// (ext2fs_read_bb_inode): the data blocks inside the filesystem; none
+/// when the inode cannot be read.
+pub fn list(fs: &Filesystem) -> std::collections::BTreeSet<u64> {
+    if list_unreadable(fs).is_some() {
+        return Default::default();
+    }
+    let Ok(rec) = fs.read_inode(inode::BAD_INO) else {
+        return Default::default();
+    };
+    if rec.base.i_flags & ext2fs::inode::flags::EXTENTS != 0 {
+        return Default::default();
+    }
+    blocks::legal_blocks(fs, &rec)
+        .blocks
+        .iter()
+        .filter(|p| p.is_data())
+        .map(|p| p.pblk as u64)
+        .collect()
+}
+
 /// Why libext2fs cannot read the bad blocks list from its inode
 /// (ext2fs_read_bb_inode), if it cannot: the inode's table is missing, or
 /// its block iterator fails on the map (inline data flag, an indirect

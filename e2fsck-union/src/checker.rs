@@ -75,6 +75,9 @@ pub struct Checker {
     pub bad: Bitmap,
     /// Imagic inodes on an imagic_inodes filesystem: pass 4 leaves them be.
     pub imagic: Bitmap,
+    /// Inodes in an inode table block on the bad blocks list (e2fsck's
+    /// inode_bb_map): in use, never read.
+    pub in_bad_blocks: Bitmap,
     /// i_links_count as read, and the links pass 2 counted.
     pub link_info: Vec<u16>,
     pub counted: Vec<u32>,
@@ -165,6 +168,7 @@ impl Checker {
             regular: Bitmap::new(inodes_count as u64),
             bad: Bitmap::new(inodes_count as u64),
             imagic: Bitmap::new(inodes_count as u64),
+            in_bad_blocks: Bitmap::new(inodes_count as u64),
             link_info: vec![0; inodes_count as usize + 1],
             counted: vec![0; inodes_count as usize + 1],
             found: Bitmap::new(nblocks),
@@ -206,6 +210,7 @@ impl Checker {
         self.regular = Bitmap::new(n);
         self.bad = Bitmap::new(n);
         self.imagic = Bitmap::new(n);
+        self.in_bad_blocks = Bitmap::new(n);
         self.link_info = vec![0; n as usize + 1];
         self.counted = vec![0; n as usize + 1];
         self.found = Bitmap::new(nblocks);
@@ -258,6 +263,11 @@ impl Checker {
 
     pub fn block_ok(&self, b: u64) -> bool {
         b >= self.first_data && b < self.blocks_count
+    }
+
+    /// Whether `ino` sits in a bad block of its inode table.
+    pub fn in_bad_block(&self, ino: u32) -> bool {
+        ino >= 1 && ino <= self.inodes_count && self.in_bad_blocks.get(ino as u64 - 1)
     }
 
     pub fn is_used(&self, ino: u32) -> bool {

@@ -15,6 +15,7 @@ macro_rules! say {
 
 pub mod ask;
 mod badblocks;
+mod bb_inode;
 mod blocks;
 mod cancel;
 mod checker;

@@ -12,7 +12,7 @@ use crate::checker::{Checker, DirBlock, DirInfo};
 use crate::problem::{Code, Ctx, Latch};
 use crate::super_check::GroupTable;
 use crate::xattr_check::EaBlock;
-use ext2fs::block_map::{MapPtr, Visit};
+use ext2fs::block_map::MapPtr;
 
 /// What libext2fs says on stderr when e2fsck's pass 1 tests and marks a
 /// table block past the end of its block maps: its own warnings, in the
@@ -110,6 +110,7 @@ impl Checker {
         self.lost_found = self.lost_found_on_disk();
         let geo = self.fs.geo().clone();
         let isz = geo.inode_size as usize;
+        let bad_list = crate::badblocks::list(&self.fs);
         for g in 0..geo.group_count {
             if let Some(why) = crate::super_check::inode_table_unreadable(&self.fs, g) {
                 if self.fs.groups()[g as usize].bg_inode_table == 0 {
@@ -141,6 +142,16 @@ impl Checker {
                 let ino = g * geo.inodes_per_group + i as u32 + 1;
                 // As e2fsck's inode scan: a cancel ends the pass here.
                 crate::cancel::check()?;
+                let itable = self.fs.groups()[g as usize].bg_inode_table as u64;
+                let blk = itable + (i * isz) as u64 / geo.block_size as u64;
+                if bad_list.contains(&blk) {
+                    if self.inode_in_bad_block(ino)? {
+                        // The list was cleared: e2fsck starts over.
+                        self.restart = true;
+                        return Ok(());
+                    }
+                    continue;
+                }
                 self.check_one_inode(ino, raw)?;
             }
             // As e2fsck's scan callback at the end of each group.
@@ -887,7 +898,7 @@ impl Checker {
     }
 
     /// e2fsck's PR_1_BLOCK_ITERATE, fatal: the error that ends the check.
-    fn iteration_failed(&mut self, ino: u32, error: &str) -> anyhow::Error {
+    pub(crate) fn iteration_failed(&mut self, ino: u32, error: &str) -> anyhow::Error {
         let c = Ctx {
             ino,
             str1: error.into(),
@@ -897,112 +908,6 @@ impl Checker {
             Err(e) => e,
             Ok(_) => crate::ask::Stop::Aborted.into(),
         }
-    }
-
-    /// The bad blocks inode: its blocks are bad, so nobody else may use them.
-    fn check_bad_blocks_inode(&mut self, inode: &mut Inode) -> Result<()> {
-        let ino = inode::BAD_INO;
-        Self::set_ino(&mut self.used, ino, true);
-        let b = &inode.base;
-        if (b.i_mode != 0
-            || b.i_uid != 0
-            || b.i_gid != 0
-            || b.i_links_count != 0
-            || b.i_flags & flags::INLINE_DATA != 0
-            || b.i_file_acl != 0)
-            && self.problem(Code::BadBlocksInodeBadMode, &Ctx::ino(ino))?
-        {
-            let blank = Inode::new(inode.size);
-            *inode = blank;
-            self.write_inode(ino, inode)?;
-            return Ok(());
-        }
-        if inode.base.i_flags & flags::INLINE_DATA != 0 {
-            // libext2fs' iterator refuses the inode before any block.
-            return Err(self.iteration_failed(ino, INLINE_DATA_CANT_ITERATE));
-        }
-        if inode.base.i_flags & flags::EXTENTS != 0 {
-            // libext2fs' iterator finds no extent tree and walks nothing.
-            return Ok(());
-        }
-        let first_data = self.first_data;
-        let blocks_count = self.blocks_count;
-        let primary = self.fs.geo().group_metadata_range(0);
-        let mut bad = Vec::new();
-        let mut critical = Vec::new();
-        blocks::walk(&self.fs, &mut inode.clone(), |p| {
-            let b = p.pblk as u64;
-            if b < first_data || b >= blocks_count {
-                bad.push((p.lblk(), p.pblk, p.level()));
-                Visit::Replace(0)
-            } else {
-                if p.is_data() && primary.contains(&b) {
-                    critical.push((p.lblk(), p.pblk));
-                }
-                Visit::Keep
-            }
-        });
-        let mut clear = std::collections::HashSet::new();
-        for (lblk, pblk, level) in bad {
-            let c = Ctx {
-                ino,
-                blk: pblk as u64,
-                num: lblk,
-                indirect: level,
-                ..Default::default()
-            };
-            if self.problem(Code::BadBlocksIllegal, &c)? {
-                clear.insert((lblk, pblk));
-            }
-        }
-        // Where libext2fs' block iterator fails, e2fsck cannot go on.
-        if let Some(e) =
-            blocks::iterate_error(&self.fs, inode, |p| clear.contains(&(p.lblk(), p.pblk)))
-        {
-            return Err(self.iteration_failed(ino, e));
-        }
-        for (lblk, pblk) in critical {
-            let what = if pblk as u64 == primary.start.max(first_data) {
-                format!("The primary superblock ({pblk}) is on the bad block list.")
-            } else {
-                format!("Block {pblk} in the primary group descriptors is on the bad block list")
-            };
-            let c = Ctx {
-                str1: what,
-                ..Default::default()
-            };
-            if self.problem(Code::BadBlockInPrimary, &c)? {
-                clear.insert((lblk, pblk));
-            }
-        }
-        let mut claimed = Vec::new();
-        let walk = blocks::walk(&self.fs, inode, |p| {
-            if clear.contains(&(p.lblk(), p.pblk)) {
-                return Visit::Replace(0);
-            }
-            let b = p.pblk as u64;
-            if b >= first_data && b < blocks_count {
-                claimed.push((p.is_data(), b));
-            }
-            Visit::Keep
-        });
-        for (b, data) in &walk.writes {
-            self.fs.write_block(*b, data)?;
-        }
-        if walk.i_block_changed {
-            self.write_inode(ino, inode)?;
-        }
-        for (is_data, b) in claimed {
-            if is_data {
-                self.stats.bad_blocks += 1;
-                if primary.contains(&b) || self.bad_metadata_block(b)? {
-                    continue;
-                }
-            }
-            self.mark_found(b);
-        }
-        // e2fsck looks at neither its size nor its i_blocks.
-        Ok(())
     }
 
     /// The size and i_blocks rules of the special inodes whose blocks are
@@ -1111,29 +1016,6 @@ impl Checker {
             self.write_inode(ino, inode)?;
         }
         Ok(())
-    }
-
-    /// A bad block under a bitmap or inode table: offer to move the table.
-    /// True when the block is one (it is then already marked in use).
-    fn bad_metadata_block(&mut self, b: u64) -> Result<bool> {
-        let geo = self.fs.geo().clone();
-        for g in 0..geo.group_count {
-            let gd = self.fs.groups()[g as usize];
-            let Some(table) = GroupTable::ALL.into_iter().find(|t| t.holds(&geo, &gd, b)) else {
-                continue;
-            };
-            let c = Ctx {
-                group: g,
-                blk: b,
-                str1: table.name().into(),
-                ..Default::default()
-            };
-            if self.problem(table.bad_block_problem(), &c)? {
-                self.reloc.add(table, g);
-            }
-            return Ok(true);
-        }
-        Ok(false)
     }
 
     /// e2fsck's handle_htree: pass 1's look at the root of an indexed

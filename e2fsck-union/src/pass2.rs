@@ -217,6 +217,8 @@ impl Checker {
                 || self.named_by_superblock(target)
             {
                 problem = Some(Code::BadIno);
+            } else if self.in_bad_block(target) {
+                problem = Some(Code::InodeInBadBlock);
             } else if dot_state > 1 && name == b"." {
                 problem = Some(Code::DupDot);
             } else if dot_state > 1 && name == b".." {

@@ -22,7 +22,7 @@ impl Checker {
             {
                 continue;
             }
-            if !self.is_used(ino) || self.imagic.get(ino as u64 - 1) {
+            if !self.is_used(ino) || self.imagic.get(ino as u64 - 1) || self.in_bad_block(ino) {
                 continue;
             }
             let i = ino as usize;

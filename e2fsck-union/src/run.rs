@@ -654,6 +654,9 @@ fn run_passes(
 fn start_over(ck: &mut Checker) -> Result<()> {
     ck.problem(Code::RestartNotice, &Ctx::default())?;
     ck.fs.flush()?;
+    // e2fsck closes and reopens the filesystem: only what the next run
+    // changes makes it say the filesystem was modified.
+    ck.ask.changed = false;
     ck.reset();
     Ok(())
 }

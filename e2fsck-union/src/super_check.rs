@@ -235,12 +235,13 @@ impl GroupTable {
         }
     }
 
-    /// One of its blocks is on the bad block list.
-    pub fn bad_block_problem(self) -> Code {
+    /// One of its blocks is on the bad block list. None for the inode
+    /// table: e2fsck asks nothing, its inode scan skips the inodes there.
+    pub fn bad_block_problem(self) -> Option<Code> {
         match self {
-            GroupTable::BlockBitmap => Code::BlockBitmapBadBlock,
-            GroupTable::InodeBitmap => Code::InodeBitmapBadBlock,
-            GroupTable::InodeTable => Code::InodeTableBadBlock,
+            GroupTable::BlockBitmap => Some(Code::BlockBitmapBadBlock),
+            GroupTable::InodeBitmap => Some(Code::InodeBitmapBadBlock),
+            GroupTable::InodeTable => None,
         }
     }
 }

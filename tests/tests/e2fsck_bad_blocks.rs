@@ -1,0 +1,265 @@
+//! The bad blocks inode's list as e2fsck 1.47's pass 1 reads it
+//! (process_bad_block, the inode scan over bad inode table blocks), each
+//! on an image the real mke2fs and debugfs made and damaged: e2fsck-union under -fn, -fy and
+//! -fp prints and exits as the real e2fsck does, and the real e2fsck -fn
+//! finds ours clean after -fy wherever it finds its own clean.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use integration_tests::*;
+
+/// Exit code, stdout and stderr (without the version banner).
+type Outcome = (i32, String, String);
+
+/// Runs `bin` as `e2fsck ARGS test.img` in `dir`.
+fn e2fsck_in(dir: &Path, bin: &Path, args: &[&str]) -> Outcome {
+    use std::os::unix::process::CommandExt;
+    let out = run(Command::new(bin)
+        .arg0("e2fsck")
+        .args(args)
+        .arg("test.img")
+        .env("LC_ALL", "C")
+        .env("TZ", "GMT0")
+        .current_dir(dir));
+    let stderr = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.starts_with("e2fsck 1.") && !l.starts_with("e2fsck-union "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+/// Ours and the real e2fsck with `args` on copies of `img`; after -fy,
+/// the real e2fsck -fn on both results. Returns our output under -fn.
+fn assert_as_e2fsck(img: &Path) -> String {
+    let ours = our_bin("e2fsck-union");
+    let real = PathBuf::from("/sbin/e2fsck");
+    let mut fn_output = String::new();
+    for args in [&["-fn"][..], &["-fy"], &["-fp"]] {
+        let t = tempfile::tempdir().unwrap();
+        let [o, r] = ["ours", "real"].map(|side| {
+            let d = t.path().join(side);
+            std::fs::create_dir(&d).unwrap();
+            std::fs::copy(img, d.join("test.img")).unwrap();
+            d
+        });
+        let got = e2fsck_in(&o, &ours, args);
+        let want = e2fsck_in(&r, &real, args);
+        assert_eq!(got, want, "{args:?}: ours (left) and e2fsck (right) differ");
+        if args == ["-fn"] {
+            fn_output = got.1;
+        }
+        if args == ["-fy"] {
+            let after_real = e2fsck_in(&r, &real, &["-fn"]);
+            let after_ours = e2fsck_in(&o, &real, &["-fn"]);
+            if after_real.0 == 0 {
+                assert_eq!(
+                    after_ours.0, 0,
+                    "real e2fsck -fn after our -fy:\n{after_ours:?}"
+                );
+            }
+        }
+    }
+    fn_output
+}
+
+/// The real `debugfs -w -f -` with `cmds` on its standard input.
+fn debugfs_w(img: &Path, cmds: &str) {
+    use std::io::Write;
+    let mut child = Command::new("debugfs")
+        .args(["-w", "-f", "-"])
+        .arg(img)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("debugfs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(cmds.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// The number after `label` on the first line of the real dumpe2fs's
+/// output that has it.
+fn dumpe2fs_number(img: &Path, label: &str) -> u64 {
+    let dump = real_dumpe2fs(img, false);
+    dump.lines()
+        .find_map(|l| l.split_once(label))
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' in dumpe2fs output:\n{dump}"))
+}
+
+/// The inode table block holding `ino` (debugfs' imap).
+fn inode_block(img: &Path, ino: u32) -> u64 {
+    let out = String::from_utf8_lossy(&real_debugfs(img, &format!("imap <{ino}>"))).into_owned();
+    out.split_once("located at block ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no block in imap output: {out}"))
+}
+
+/// Three groups of 1 KiB blocks, zeroed inode tables, a file, a directory
+/// and a file in it; then `cmds` (debugfs requests) on it.
+fn image(t: &tempfile::TempDir, name: &str, cmds: impl FnOnce(&Path) -> String) -> PathBuf {
+    let img = t.path().join(name);
+    real_mkfs(&img, &["-b", "1024", "-E", "lazy_itable_init=0"], "20000");
+    let data = t.path().join("data");
+    std::fs::write(&data, b"hi\n").unwrap();
+    let d = data.display();
+    debugfs_w(&img, &format!("write {d} f1\nmkdir d\nwrite {d} d/f2\n"));
+    let more = cmds(&img);
+    debugfs_w(&img, &more);
+    img
+}
+
+fn poke(img: &Path, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+/// PR_1_BAD_SUPERBLOCK, PR_1_BAD_GROUP_DESCRIPTORS: warnings only, in
+/// every mode (preen says nothing), and no repair.
+#[test]
+fn backup_superblock_and_descriptors_on_the_list_are_warnings() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, "sb.img", |img| {
+        let sb = dumpe2fs_number(img, "Backup superblock at ");
+        format!(
+            "sif <1> block[0] {sb}\nsif <1> block[1] {}\nsif <1> size 2048\n",
+            sb + 1
+        )
+    });
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("Warning: Group 1's superblock (8193) is bad.\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Warning: Group 1's copy of the group descriptors has a bad block (8194).\n"),
+        "{out}"
+    );
+}
+
+/// PR_1_BB_FS_BLOCK (latched with the illegal blocks question) and
+/// PR_1_BBINODE_BAD_METABLOCK_PROMPT: declined, the check stops.
+#[test]
+fn indirect_block_of_the_list_on_metadata() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, "fs.img", |img| {
+        let table = dumpe2fs_number(img, "Inode table at ") + 200;
+        format!("sif <1> block[IND] {table}\nsif <1> size 1024\n")
+    });
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("that conflicts with\nfilesystem metadata.  IGNORED."),
+        "{out}"
+    );
+    assert!(
+        out.contains("run e2fsck -c to scan for bad blocks"),
+        "{out}"
+    );
+}
+
+/// PR_1_BBINODE_BAD_METABLOCK both ways: an indirect block the list
+/// names as bad before it, and a bad block that is the list's own
+/// indirect block.
+#[test]
+fn list_naming_its_own_indirect_block() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, "ind1.img", |_| {
+        "sif <1> block[0] 1000\nsif <1> block[IND] 1000\nsif <1> size 1024\n".into()
+    });
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("Bad block 1000 used as bad block inode indirect block.  IGNORED."),
+        "{out}"
+    );
+    let img = image(&t, "ind2.img", |_| {
+        "sif <1> block[IND] 1001\nsif <1> size 1024\n".into()
+    });
+    poke(&img, 1001 * 1024, &1001u32.to_le_bytes());
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("Bad block 1001 used as bad block inode indirect block."),
+        "{out}"
+    );
+}
+
+/// PR_1_PROGERR_CLAIMED_BLOCK: a reserved descriptor block, and a block
+/// listed twice (printed in preen too).
+#[test]
+fn blocks_claimed_for_no_reason() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, "claim.img", |_| {
+        "sif <1> block[0] 3\nsif <1> block[1] 1000\nsif <1> block[2] 1000\nsif <1> size 3072\n"
+            .into()
+    });
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("block #1000 claimed for no reason in process_bad_block."),
+        "{out}"
+    );
+}
+
+/// PR_2_BB_INODE: the inode table block of /d on the list. e2fsck's scan
+/// skips its inodes (marked in use), pass 2 asks about the entry naming
+/// one (twice when declined, as e2fsck does).
+#[test]
+fn entry_naming_an_inode_in_a_bad_block() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, "bbino.img", |img| {
+        let b = inode_block(img, 13);
+        format!("sif <1> block[0] {b}\nsif <1> size 1024\n")
+    });
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("Entry 'd' in / (2) points to inode (13) located in a bad block.\nClear? no"),
+        "{out}"
+    );
+}
+
+/// PR_1_BADBLOCKS_IN_BADBLOCKS: the list names the inode table block of
+/// the bad blocks inode. Cleared, e2fsck starts over (and says nothing
+/// was modified); declined, the root is in a bad block too.
+#[test]
+fn list_naming_the_block_of_its_own_inode() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, "bbbb.img", |img| {
+        let b = inode_block(img, 1);
+        format!("sif <1> block[0] {b}\nsif <1> size 1024\n")
+    });
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("Bad block list says the bad block list inode is bad.  Clear inode? no"),
+        "{out}"
+    );
+}
