@@ -28,6 +28,7 @@ mod pass1;
 mod pass1b;
 mod pass2;
 mod pass3;
+mod pass3a;
 mod pass4;
 mod pass5;
 mod pathname;

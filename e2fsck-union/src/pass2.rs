@@ -130,7 +130,9 @@ impl Checker {
         let mut offset = 0usize;
         let mut prev: Option<usize> = None;
         let mut names: HashSet<Vec<u8>> = HashSet::new();
-        let mut dups_found = false;
+        // As e2fsck: a directory already marked for pass 3A reports no
+        // further duplicate names.
+        let mut dups_found = self.rehash.contains(&ino);
         while offset < bs {
             // Record length and name length sanity (no room for a header
             // at all is corrupt too); salvage otherwise.

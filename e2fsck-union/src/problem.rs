@@ -29,6 +29,8 @@ pub enum Prompt {
     Continue,
     Suppress,
     Delete,
+    /// e2fsck's PROMPT_NULL: the message ends in the question itself.
+    Null,
 }
 
 impl Prompt {
@@ -55,6 +57,7 @@ impl Prompt {
             Prompt::Continue => "Continue",
             Prompt::Suppress => "Suppress messages",
             Prompt::Delete => "Delete file",
+            Prompt::Null => "",
         }
     }
 
@@ -82,6 +85,7 @@ impl Prompt {
             Prompt::Continue => "CONTINUING",
             Prompt::Suppress => "SUPPRESSED",
             Prompt::Delete => "FILE DELETED",
+            Prompt::Null => "",
         }
     }
 }
@@ -317,6 +321,7 @@ pub enum Code {
     HtreeHashOrder,
     HtreeBadDepth,
     RehashDuplicate,
+    NonUniqueName,
     DuplicateEntry,
     BlocksHiZero,
     FileAclHiZero,
@@ -556,6 +561,7 @@ impl Code {
             HtreeHashOrder => 0x02003F,
             HtreeBadDepth => 0x020040,
             RehashDuplicate => 0x020041,
+            NonUniqueName => 0x020042,
             DuplicateEntry => 0x020043,
             BlocksHiZero => 0x020044,
             FileAclHiZero => 0x020048,
@@ -865,6 +871,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(CannotReconnect, "Could not reconnect {ino}: {str}\n", Prompt::None, NOTICE),
     p(Pass3A, "Pass 3A: Optimizing directories\n", Prompt::None, NOTICE | PREEN_NOMSG),
     p(RehashDuplicate, "Duplicate entry '{name}' in {path} ({ino}) found.  ", Prompt::Clear, 0),
+    p(NonUniqueName, "Entry '{name}' in {path} ({ino}) has a non-unique filename.\nRename to {str}", Prompt::Null, 0),
     p(UnattachedZeroLength, "Unattached zero-length inode {ino}.  ", Prompt::Clear, PREEN_OK),
     p(UnattachedInode, "Unattached inode {ino}\n", Prompt::Connect, 0),
     p(BadRefCount, "Inode {ino} ref count is {num}, should be {num2}.  ", Prompt::Fix, PREEN_OK),

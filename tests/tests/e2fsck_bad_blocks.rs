@@ -1,6 +1,7 @@
 //! The bad blocks inode's list as e2fsck 1.47's pass 1 reads it
-//! (process_bad_block, the inode scan over bad inode table blocks), each
-//! on an image the real mke2fs and debugfs made and damaged: e2fsck-union under -fn, -fy and
+//! (process_bad_block, the inode scan over bad inode table blocks) and
+//! pass 3A's duplicate names (rehash.c), each on an image the real
+//! mke2fs and debugfs made and damaged: e2fsck-union under -fn, -fy and
 //! -fp prints and exits as the real e2fsck does, and the real e2fsck -fn
 //! finds ours clean after -fy wherever it finds its own clean.
 
@@ -262,4 +263,85 @@ fn list_naming_the_block_of_its_own_inode() {
         out.contains("Bad block list says the bad block list inode is bad.  Clear inode? no"),
         "{out}"
     );
+}
+
+/// Renames `from` to `to` (same length) in the directory blocks of `dir`.
+fn rename_in_place(img: &Path, dir: &str, from: &str, to: &str) {
+    assert_eq!(from.len(), to.len());
+    let out = String::from_utf8_lossy(&real_debugfs(img, &format!("blocks {dir}"))).into_owned();
+    for b in out.split_whitespace().filter_map(|w| w.parse::<u64>().ok()) {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(img)
+            .unwrap();
+        let mut buf = vec![0; 1024];
+        f.read_exact_at(&mut buf, b * 1024).unwrap();
+        // An entry's name follows its 8-byte header.
+        if let Some(at) = buf
+            .windows(from.len() + 8)
+            .position(|w| w[6] as usize == from.len() && &w[8..] == from.as_bytes())
+        {
+            f.write_all_at(to.as_bytes(), b * 1024 + at as u64 + 8)
+                .unwrap();
+            return;
+        }
+    }
+    panic!("no entry {from} in {dir}");
+}
+
+/// PR_2_NON_UNIQUE_FILE without casefold: two names alike for two
+/// inodes, one renamed in pass 3A (asked under -n too).
+#[test]
+fn non_unique_names_are_renamed_in_pass_3a() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, "dup.img", |_| {
+        "write /dev/null fa\nwrite /dev/null fb\nwrite /dev/null abc\nwrite /dev/null abd\n".into()
+    });
+    rename_in_place(&img, "/", "fb", "fa");
+    rename_in_place(&img, "/", "abd", "abc");
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("Entry 'fa' in / (2) has a non-unique filename.\nRename to fa~0? no"),
+        "{out}"
+    );
+}
+
+/// The same in a directory of several blocks on a dir_index filesystem:
+/// the questions come in hash order, and the directory is indexed.
+#[test]
+fn non_unique_names_in_hash_order() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, "duph.img", |_| {
+        let mut cmds = String::from("mkdir big\n");
+        for i in 0..80 {
+            cmds.push_str(&format!(
+                "write /dev/null big/file-with-a-long-name-{i:03}\n"
+            ));
+        }
+        cmds
+    });
+    for (from, to) in [
+        ("001", "000"),
+        ("041", "040"),
+        ("078", "079"),
+        ("052", "050"),
+    ] {
+        let prefix = "file-with-a-long-name-";
+        rename_in_place(
+            &img,
+            "/big",
+            &format!("{prefix}{from}"),
+            &format!("{prefix}{to}"),
+        );
+    }
+    let out = assert_as_e2fsck(&img);
+    assert!(out.contains("has a non-unique filename."), "{out}");
 }
