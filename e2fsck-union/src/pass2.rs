@@ -94,6 +94,55 @@ impl Checker {
         Ok(())
     }
 
+    /// A directory block that cannot be read: e2fsck's I/O error handler
+    /// asks to ignore the error (the block then reads as the zeros a short
+    /// read leaves, and may be rewritten so); declined, PR_2_READ_DIRBLOCK
+    /// asks whether to go on with an empty block in its place.
+    fn dir_block_read_failed(
+        &mut self,
+        db: DirBlock,
+        pblk: u32,
+        e: &ext2fs::Error,
+    ) -> Result<Vec<u8>> {
+        let bs = self.fs.block_size() as usize;
+        let why = e.com_err_text();
+        let c = Ctx {
+            blk: pblk as u64,
+            str1: why.clone(),
+            str2: "reading directory block".into(),
+            ..Default::default()
+        };
+        if self.problem(Code::ReadError, &c)? {
+            let zeros = vec![0; bs];
+            if self.problem(Code::ReadErrorRewrite, &Ctx::default())? {
+                self.fs.write_block(pblk as u64, &zeros)?;
+            }
+            return Ok(zeros);
+        }
+        let c = Ctx {
+            ino: db.ino,
+            str1: why,
+            ..c
+        };
+        if !self.problem(Code::ReadDirBlock, &c)? {
+            return Err(crate::ask::Stop::Aborted.into());
+        }
+        let filetype = self.fs.filetype_feature();
+        Ok(if db.lblk == 0 {
+            dirent::new_dir_block(db.ino, inode::ROOT_INO, bs, filetype)
+        } else {
+            dirent::write_block(
+                &[DirEntry {
+                    inode: 0,
+                    rec_len: bs as u32,
+                    file_type: 0,
+                    name: Vec::new(),
+                }],
+                bs,
+            )?
+        })
+    }
+
     /// Returns the block's (possibly newly allocated) physical number.
     fn check_dir_block(
         &mut self,
@@ -119,7 +168,7 @@ impl Checker {
             Some(b) if pblk == db.pblk => b,
             _ => match self.fs.read_block(pblk as u64) {
                 Ok(b) => b,
-                Err(_) => return Ok(pblk),
+                Err(e) => self.dir_block_read_failed(db, pblk, &e)?,
             },
         };
         let mut b = RawBlock::new(buf);

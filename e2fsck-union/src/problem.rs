@@ -31,6 +31,9 @@ pub enum Prompt {
     Delete,
     /// e2fsck's PROMPT_NULL: the message ends in the question itself.
     Null,
+    /// The questions of e2fsck's I/O error handler (ehandler.c).
+    IgnoreError,
+    ForceRewrite,
 }
 
 impl Prompt {
@@ -58,6 +61,8 @@ impl Prompt {
             Prompt::Suppress => "Suppress messages",
             Prompt::Delete => "Delete file",
             Prompt::Null => "",
+            Prompt::IgnoreError => "Ignore error",
+            Prompt::ForceRewrite => "Force rewrite",
         }
     }
 
@@ -86,6 +91,8 @@ impl Prompt {
             Prompt::Suppress => "SUPPRESSED",
             Prompt::Delete => "FILE DELETED",
             Prompt::Null => "",
+            Prompt::IgnoreError => "IGNORED",
+            Prompt::ForceRewrite => "REWRITTEN",
         }
     }
 }
@@ -272,6 +279,9 @@ pub enum Code {
     BadInodeDot,
     BadIno,
     InodeInBadBlock,
+    ReadError,
+    ReadErrorRewrite,
+    ReadDirBlock,
     UnusedInode,
     InorefBgInoUninit,
     InorefInUnused,
@@ -513,6 +523,7 @@ impl Code {
             BadInodeDot => 0x020001,
             BadIno => 0x020002,
             InodeInBadBlock => 0x020005,
+            ReadDirBlock => 0x020020,
             UnusedInode => 0x020003,
             InorefBgInoUninit => 0x020046,
             InorefInUnused => 0x020047,
@@ -570,6 +581,8 @@ impl Code {
             UnionDuplicateName => 0x02F004,
             UnionEntryNoFeature => 0x02F005,
             OpaqueNoFeature => 0x02F006,
+            ReadError => 0x02F007,
+            ReadErrorRewrite => 0x02F008,
             // Pass 3 and 3A (PR_3_*, PR_3A_*).
             NoRoot => 0x030001,
             ExpandLostFound => 0x030002,
@@ -823,6 +836,10 @@ pub static PROBLEMS: &[Problem] = &[
     p(DotDotNotTerminated, "'..' directory entry in directory inode {ino} is not NULL terminated\n", Prompt::Fix, 0),
     p(LinkDot, "Entry '{name}' in {path} ({ino}) is a link to '.'  ", Prompt::Clear, 0),
     p(BadIno, "Entry '{name}' in {path} ({ino}) has invalid inode #: {ino2}.\n", Prompt::Clear, 0),
+    // e2fsck's I/O error handler: printed by it, not through its table.
+    p(ReadError, "Error reading block {blk} ({str}) while {str2}.  ", Prompt::IgnoreError, PREEN_NOHDR),
+    p(ReadErrorRewrite, "", Prompt::ForceRewrite, 0),
+    p(ReadDirBlock, "Error reading directory block {blk} (inode {ino}): {str}\n", Prompt::Continue, 0),
     p(InodeInBadBlock, "Entry '{name}' in {path} ({ino}) points to inode ({ino2}) located in a bad block.\n", Prompt::Clear, 0),
     p(DupDot, "Entry '{name}' in {path} ({ino}) is duplicate '.' entry.\n", Prompt::Fix, 0),
     p(DupDotDot, "Entry '{name}' in {path} ({ino}) is duplicate '..' entry.\n", Prompt::Fix, 0),

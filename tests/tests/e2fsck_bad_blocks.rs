@@ -1,6 +1,7 @@
 //! The bad blocks inode's list as e2fsck 1.47's pass 1 reads it
 //! (process_bad_block, the inode scan over bad inode table blocks) and
-//! pass 3A's duplicate names (rehash.c), each on an image the real
+//! pass 3A's duplicate names (rehash.c) and a directory block that cannot
+//! be read (pass 2, ehandler.c), each on an image the real
 //! mke2fs and debugfs made and damaged: e2fsck-union under -fn, -fy and
 //! -fp prints and exits as the real e2fsck does, and the real e2fsck -fn
 //! finds ours clean after -fy wherever it finds its own clean.
@@ -344,4 +345,26 @@ fn non_unique_names_in_hash_order() {
     }
     let out = assert_as_e2fsck(&img);
     assert!(out.contains("has a non-unique filename."), "{out}");
+}
+
+/// PR_2_READ_DIRBLOCK: a directory block past the end of a truncated
+/// image. Under -n e2fsck goes on past the device size question, its I/O
+/// error handler asks to ignore the short read, and declining both stops
+/// the check; -fy and -fp stop at the size.
+#[test]
+fn directory_block_that_cannot_be_read() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("short.img");
+    real_mkfs(&img, &["-b", "1024"], "4096");
+    debugfs_w(&img, "mkdir d\nsif d block[0] 4000\n");
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.set_len(3000 * 1024).unwrap();
+    let out = assert_as_e2fsck(&img);
+    assert!(
+        out.contains("Error reading directory block 4000 (inode 12): Attempt to read block from filesystem resulted in short read\nContinue? no"),
+        "{out}"
+    );
 }
