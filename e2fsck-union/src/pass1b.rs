@@ -89,9 +89,22 @@ impl Checker {
                 continue;
             }
             if self.problem(Code::DupClone, &Ctx::default())? {
-                self.clone_file(ino)?;
-            } else if self.problem(Code::DupDelete, &Ctx::default())? {
-                self.deallocate(ino)?;
+                if self.clone_file(ino)? {
+                    continue;
+                }
+                // As e2fsck: out of blocks, the file may still be deleted.
+                let why = ext2fs::Error::NoSpace { what: "block" }.com_err_text();
+                eprintln!("clone_file: {why} returned from clone_file_block");
+                let c = Ctx {
+                    str1: why,
+                    ..Default::default()
+                };
+                self.problem(Code::CloneError, &c)?;
+            }
+            if self.problem(Code::DupDelete, &Ctx::default())? {
+                self.delete_file(ino)?;
+            } else {
+                self.ask.unfixed = true;
             }
         }
         Ok(())
@@ -156,8 +169,41 @@ impl Checker {
         self.pathname(0, ino)
     }
 
-    /// Gives `ino` its own copy of every block it still shares.
-    fn clone_file(&mut self, ino: u32) -> Result<()> {
+    /// Pass 1D's delete_file: the inode and the blocks only it held are
+    /// freed in the filesystem's bitmaps and free counts at once (libext2fs'
+    /// alloc_stats), not left for pass 5 to find, as well as in the
+    /// check's own maps.
+    fn delete_file(&mut self, ino: u32) -> Result<()> {
+        let inode = self.fs.read_inode(ino)?;
+        let mut held = Vec::new();
+        if inode.base.i_file_acl != 0 && self.block_ok(inode.base.i_file_acl as u64) {
+            held.push(inode.base.i_file_acl as u64);
+        }
+        if self.fs.has_block_map(&inode) {
+            held.extend(
+                blocks::legal_blocks(&self.fs, &inode)
+                    .blocks
+                    .iter()
+                    .map(|p| p.pblk as u64),
+            );
+        }
+        self.deallocate(ino)?;
+        for b in held {
+            let index = b - self.first_data;
+            if !self.found.get(index) && !self.metadata.get(index) {
+                self.fs.mark_block(b, false)?;
+            }
+        }
+        self.fs.mark_inode(ino, false, inode.is_dir())?;
+        // Pass 5 compares with the bitmaps as written.
+        self.fs.flush()?;
+        Ok(())
+    }
+
+    /// Gives `ino` its own copy of every block it still shares; false when
+    /// the free blocks ran out first (what was copied stays copied, as
+    /// e2fsck's aborted clone_file leaves it).
+    fn clone_file(&mut self, ino: u32) -> Result<bool> {
         let mut inode = self.fs.read_inode(ino)?;
         let first = self.first_data;
         let n = self.found.len();
@@ -209,10 +255,7 @@ impl Checker {
         if walk.i_block_changed {
             self.write_inode(ino, &inode)?;
         }
-        if full {
-            anyhow::bail!("no free blocks left to clone the blocks of inode {ino}");
-        }
-        Ok(())
+        Ok(!full)
     }
 }
 

@@ -1840,3 +1840,52 @@ fn attribute_values_in_inodes_named_from_an_inode_body_are_checked_as_e2fsck() {
         repaired_alike(t.path(), &img, &["-fy"]);
     }
 }
+
+#[test]
+fn a_file_that_cannot_be_cloned_is_deleted_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A full filesystem where /a and /b share a block: cloning finds no
+    // free block, e2fsck says so (PR_1D_CLONE_ERROR) and deletes the file
+    // instead, freeing what only it held in the bitmaps at once.
+    let t = tempfile::tempdir().unwrap();
+    let small = t.path().join("small");
+    std::fs::write(&small, b"hello\n").unwrap();
+    let big = t.path().join("big");
+    std::fs::write(&big, vec![7u8; 2 << 20]).unwrap();
+    let img = t.path().join("full.img");
+    real_mkfs(&img, &["-m", "0", "-N", "16"], "1M");
+    // The write of big fails once the filesystem is full (debugfs still
+    // exits 0), leaving no free block.
+    real_debugfs_w(
+        &img,
+        &format!(
+            "write {s} a\nwrite {s} b\nwrite {} big\n",
+            big.display(),
+            s = small.display()
+        ),
+    );
+    let fs = open_rw(&img);
+    let (a, b) = (fs.read_inode(12).unwrap(), fs.read_inode(13).unwrap());
+    let (a0, b0) = (a.base.i_block[0], b.base.i_block[0]);
+    drop(fs);
+    real_debugfs_w(
+        &img,
+        &format!("sif b block[0] {a0}\nsif a block[1] {b0}\nsif a size 2048\nsif a blocks 4\n"),
+    );
+    let (_, out) = repaired_alike(t.path(), &img, &["-fy"]);
+    assert!(
+        out.contains(
+            "Couldn't clone file: Could not allocate block in ext2 filesystem\nDelete file? yes"
+        ),
+        "{out}"
+    );
+    let o = run(Command::new(our_bin("e2fsck-union")).arg("-fy").arg(&img));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("clone_file: Could not allocate block in ext2 filesystem returned from clone_file_block"),
+        "{}",
+        text(&o)
+    );
+}
