@@ -861,7 +861,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(FinalRecLen, "Entry '{name}' in {path} ({ino}) has rec_len of {num2}, should be {num}.\n", Prompt::Fix, 0),
     p(UnallocatedDirBlock, "Directory inode {ino} has an unallocated block #{num}.  ", Prompt::Allocate, 0),
     p(FileAclZero, "i_file_acl for inode {ino2} ({path}) is {num}, should be zero.\n", Prompt::Clear, 0),
-    p(FileAclBad, "extended attribute block for inode {ino2} ({path}) is invalid ({num}).\n", Prompt::Clear, 0),
+    p(FileAclBad, "Extended attribute block for inode {ino2} ({path}) is invalid ({num}).\n", Prompt::Clear, 0),
     p(BadMode, "Inode {ino2} ({path}) has invalid mode ({mode}).\n", Prompt::Clear, 0),
     p(BadCharDev, "Inode {ino2} ({path}) is an illegal character device.\n", Prompt::Clear, 0),
     p(BadBlockDev, "Inode {ino2} ({path}) is an illegal block device.\n", Prompt::Clear, 0),

@@ -1889,3 +1889,28 @@ fn a_file_that_cannot_be_cloned_is_deleted_as_e2fsck() {
         text(&o)
     );
 }
+
+#[test]
+fn an_attribute_block_outside_the_filesystem_is_named_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // e2fsck capitalises the "@a" its message opens with (differential
+    // seed 20261205 case 856).
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, b"x").unwrap();
+    let img = edited_image(
+        t.path(),
+        "acl.img",
+        &[],
+        &format!("write {} f\nsif f file_acl 9999999\n", data.display()),
+    );
+    let (_, out, _, _) = both(&img, &["-fn"]);
+    assert!(
+        out.contains("Extended attribute block for inode 12 (/f) is invalid (9999999)."),
+        "{out}"
+    );
+    assert_same(&img, &["-fn"]);
+    repaired_alike(t.path(), &img, &["-fy"]);
+}
