@@ -48,7 +48,27 @@ impl Checker {
                     num2: counted as u64,
                     ..Default::default()
                 };
-                if self.problem(Code::BadRefCount, &c)? {
+                // An indexed directory may hold the link count 1 that means
+                // "too many to count" (the kernel's dir_nlink rule, which
+                // e2fsck applies whatever the features): only a writable
+                // check offers the exact count, and nothing is wrong.
+                let overflow = self.is_dir(ino)
+                    && counted > 1
+                    && link_count == 1
+                    && self.fs.read_inode(ino)?.base.i_flags & ext2fs::inode::flags::INDEX != 0;
+                if overflow {
+                    let c = Ctx {
+                        ino,
+                        num: counted as u64,
+                        ..Default::default()
+                    };
+                    if !self.read_only() && self.problem(Code::DirOverflowRefCount, &c)? {
+                        let mut rec = self.fs.read_inode(ino)?;
+                        rec.base.i_links_count = counted.min(u16::MAX as u32) as u16;
+                        self.write_inode(ino, &rec)?;
+                        self.link_info[i] = rec.base.i_links_count;
+                    }
+                } else if self.problem(Code::BadRefCount, &c)? {
                     let mut rec = self.fs.read_inode(ino)?;
                     rec.base.i_links_count = counted.min(u16::MAX as u32) as u16;
                     self.write_inode(ino, &rec)?;

@@ -1914,3 +1914,62 @@ fn an_attribute_block_outside_the_filesystem_is_named_as_e2fsck() {
     assert_same(&img, &["-fn"]);
     repaired_alike(t.path(), &img, &["-fy"]);
 }
+
+#[test]
+fn an_indexed_directory_may_count_its_links_as_overflowed() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // An htree directory whose link count is 1, the "too many to count"
+    // value: e2fsck's pass 4 accepts it under -n and offers the exact count
+    // otherwise (PR_4_DIR_OVERFLOW_REF_COUNT), with or without dir_nlink
+    // (differential seed 20261205 case 1219).
+    let t = tempfile::tempdir().unwrap();
+    let mut cmds = String::from("mkdir big\nmkdir big/sub\nwrite /dev/null big/f\n");
+    for _ in 0..9 {
+        cmds.push_str("expand_dir big\n");
+    }
+    for n in 0..216 {
+        cmds.push_str(&format!("link big/f big/{}{n}\n", "e".repeat(27)));
+    }
+    let img = edited_image(t.path(), "overflow.img", &["-b", "2048"], &cmds);
+    let index = run(Command::new("e2fsck").args(["-fyD"]).arg(&img));
+    assert!(
+        matches!(index.status.code(), Some(0 | 1)),
+        "{}",
+        text(&index)
+    );
+    real_debugfs_w(&img, "sif big links_count 1\n");
+    let (oc, out, _, _) = both(&img, &["-fn"]);
+    assert_eq!(oc, 0, "{out}");
+    assert_same(&img, &["-fn"]);
+    let (_, out) = repaired_alike(t.path(), &img, &["-fy"]);
+    assert!(
+        out.contains(
+            "Directory inode 12 ref count set to overflow but could be exact value 3.  Fix? yes"
+        ),
+        "{out}"
+    );
+    assert_same(&img, &["-p"]);
+}
+
+#[test]
+fn answers_that_leave_no_error_and_preen_policies_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Problems whose "no" leaves the filesystem valid (PR_NO_OK) and whose
+    // preen answer is e2fsck's (PR_PREEN_OK / PR_PREEN_NO): an immutable
+    // FIFO (differential seed 20261205 case 858), an unattached empty
+    // file.
+    let t = tempfile::tempdir().unwrap();
+    for (name, cmds) in [
+        ("immutable", "mknod p p\nsif p flags 0x10\n"),
+        ("unattached", "write /dev/null z\nunlink z\n"),
+    ] {
+        let img = edited_image(t.path(), &format!("{name}.img"), &[], cmds);
+        assert_same(&img, &["-fn"]);
+        assert_same(&img, &["-fp"]);
+        repaired_alike(t.path(), &img, &["-fy"]);
+    }
+}
