@@ -825,7 +825,10 @@ impl Checker {
                 return Ok(());
             }
             // Holes inside a directory are filled in pass 2.
-            let mut have = vec![false; (last_block + 1).max(0) as usize];
+            // Block 0 always: e2fsck walks a directory's holes and feeds
+            // its first block to pass 2 even when unmapped, so that '.'
+            // and '..' can be made again.
+            let mut have = vec![false; (last_block + 1).max(1) as usize];
             for d in &dir_blocks {
                 have[d.lblk as usize] = true;
             }

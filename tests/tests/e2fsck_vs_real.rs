@@ -1961,11 +1961,16 @@ fn answers_that_leave_no_error_and_preen_policies_as_e2fsck() {
     // Problems whose "no" leaves the filesystem valid (PR_NO_OK) and whose
     // preen answer is e2fsck's (PR_PREEN_OK / PR_PREEN_NO): an immutable
     // FIFO (differential seed 20261205 case 858), an unattached empty
-    // file.
+    // file; and a zero-length directory kept under -n, whose unmapped
+    // block 0 pass 2 still offers to allocate.
     let t = tempfile::tempdir().unwrap();
     for (name, cmds) in [
         ("immutable", "mknod p p\nsif p flags 0x10\n"),
         ("unattached", "write /dev/null z\nunlink z\n"),
+        (
+            "zerodir",
+            "mkdir d\nsif d size 0\nsif d blocks 0\nsif d block[0] 0\n",
+        ),
     ] {
         let img = edited_image(t.path(), &format!("{name}.img"), &[], cmds);
         assert_same(&img, &["-fn"]);
