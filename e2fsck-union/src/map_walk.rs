@@ -108,6 +108,9 @@ impl Checker {
             error: None,
             parents: [0; 5],
         };
+        // The resize inode's indirect blocks are the reserved descriptor
+        // blocks: metadata by design, so e2fsck's two metadata rules skip it.
+        let resize = ino == ext2fs::inode::RESIZE_INO;
         let mut failure = None;
         let mut collided = false;
         let (ask, metadata) = (&mut self.ask, &self.metadata);
@@ -118,7 +121,7 @@ impl Checker {
             if level > 0 {
                 judge.parents[level] = p.pblk;
                 // Pass 1B moves it, then the check starts over.
-                if judge.on_metadata(metadata, b) {
+                if !resize && judge.on_metadata(metadata, b) {
                     let c = Ctx {
                         ino,
                         blk: b,
@@ -139,7 +142,7 @@ impl Checker {
             };
             claims.pass_over(p);
             judge.illegal += 1;
-            if parent != 0 && judge.on_metadata(metadata, parent as u64) {
+            if !resize && parent != 0 && judge.on_metadata(metadata, parent as u64) {
                 // Not this file's pointer: dropped from the walk unasked,
                 // and the metadata block is never written.
                 return Visit::Replace(0);

@@ -1172,22 +1172,36 @@ impl Checker {
         if self.recreate_resize || unmapped {
             return Ok(());
         }
-        let map = blocks::legal_blocks(&self.fs, inode);
+        // Its map is walked and judged as any file's (illegal blocks
+        // asked about), but only the double-indirect block is claimed: the
+        // others are metadata (reserved descriptor blocks) that still
+        // count in i_blocks, and its size must cover them.
         let dind = inode.base.i_block[inode::DIND_BLOCK] as u64;
-        if map.blocks.iter().any(|p| p.pblk as u64 == dind) {
+        let walk = self.walk_block_map(ino, inode, 0)?;
+        self.ask.end_latch(Latch::IllegalBlocks);
+        self.ask.end_latch(Latch::TooBig);
+        for (b, data) in &walk.edit.writes {
+            self.fs.write_block(*b, data)?;
+        }
+        if walk.edit.i_block_changed {
+            self.write_inode(ino, inode)?;
+        }
+        if let Some(e) = walk.error {
+            return Err(self.iteration_failed(ino, e));
+        }
+        let claims = walk.claims;
+        if dind != 0
+            && inode.base.i_block[inode::DIND_BLOCK] as u64 == dind
+            && claims.claimed.contains(&dind)
+        {
             self.mark_found(dind);
         }
-        // Its other blocks are metadata (reserved descriptor blocks), but
-        // they count in i_blocks and its size must cover them.
-        let n = map.blocks.len() as u64;
-        let last = map
-            .blocks
-            .iter()
-            .filter(|p| p.is_data())
-            .map(|p| p.lblk() as i64)
-            .max()
-            .unwrap_or(-1);
-        self.check_special_map(ino, inode, last, n)
+        if walk.clear {
+            self.clear_inode(ino, inode)?;
+            self.restart = true;
+            return Ok(());
+        }
+        self.check_special_map(ino, inode, claims.last_block, claims.nblocks)
     }
 }
 

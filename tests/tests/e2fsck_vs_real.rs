@@ -1978,3 +1978,29 @@ fn answers_that_leave_no_error_and_preen_policies_as_e2fsck() {
         repaired_alike(t.path(), &img, &["-fy"]);
     }
 }
+
+#[test]
+fn the_resize_inode_map_is_judged_as_any_files() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // After "Resize inode not valid" is declined, e2fsck's pass 1 walks
+    // inode 7's map as a file's, asking about illegal blocks (also those
+    // read from a reserved descriptor block taken as an indirect block),
+    // though it claims only the double-indirect block (differential seed
+    // 20261205 cases 615 and 800).
+    let t = tempfile::tempdir().unwrap();
+    for (name, mkfs, cmds) in [
+        ("ind", &["-b", "4096"][..], "sif <7> block[IND] 4\n"),
+        ("direct", &[][..], "sif <7> block[0] 55849671\n"),
+    ] {
+        let img = edited_image(t.path(), &format!("{name}.img"), mkfs, cmds);
+        let (_, out, _, _) = both(&img, &["-fn"]);
+        assert!(
+            out.contains("Inode 7 has illegal block(s)."),
+            "{name}:\n{out}"
+        );
+        assert_same(&img, &["-fn"]);
+        repaired_alike(t.path(), &img, &["-fy"]);
+    }
+}
