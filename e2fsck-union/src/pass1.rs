@@ -371,10 +371,6 @@ impl Checker {
             self.clear_inode(ino, inode)?;
             return Ok(false);
         }
-        if fl & flags::INDEX != 0 && !inode.is_dir() && self.problem(Code::IndexFlagNotDir, &c)? {
-            inode.base.i_flags &= !flags::INDEX;
-            self.write_inode(ino, inode)?;
-        }
         Ok(true)
     }
 
@@ -665,6 +661,7 @@ impl Checker {
     /// i_blocks of inodes without a block map (devices, fast symlinks).
     fn check_counts_only(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
         let sectors = self.check_ea_blocks(ino, inode)? * (self.fs.block_size() as u64 / 512);
+        self.check_index_flag(ino, inode)?;
         self.check_i_blocks(ino, inode, sectors)
     }
 
@@ -816,6 +813,7 @@ impl Checker {
             self.restart = true;
             return Ok(());
         }
+        self.check_index_flag(ino, inode)?;
         if is_dir {
             if (nblocks == 0 || (last_block < 0))
                 && self.problem(Code::ZeroLengthDir, &Ctx::ino(ino))?
@@ -842,19 +840,6 @@ impl Checker {
                 }
             }
             self.dir_blocks.extend(dir_blocks);
-            if inode.base.i_flags & flags::INDEX != 0 {
-                // As e2fsck's handle_htree: the missing feature is one
-                // more question; declined, the root is looked at anyway.
-                let refused = (!self.fs.sb().has_compat(compat::DIR_INDEX)
-                    && self.problem(Code::IndexFlagNoFeature, &Ctx::ino(ino))?)
-                    || self.htree_root_refused(ino, inode)?;
-                if refused {
-                    inode.base.i_flags &= !flags::INDEX;
-                    self.write_inode(ino, inode)?;
-                } else {
-                    self.dx_dirs.insert(ino);
-                }
-            }
         }
         // Sizes.
         let size = if is_dir {
@@ -1025,6 +1010,28 @@ impl Checker {
     /// directory (its first block as the block map says, not checked
     /// further). True when a question about it was answered yes: the
     /// index flag is then cleared.
+    /// e2fsck's handle_htree, for any inode with the index flag, once its
+    /// blocks are counted: not a directory and no dir_index are questions
+    /// of their own; each declined, the root is looked at anyway.
+    fn check_index_flag(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        if inode.base.i_flags & flags::INDEX == 0 {
+            return Ok(());
+        }
+        let c = Ctx::ino(ino);
+        let is_dir = inode.is_dir();
+        let refused = (!is_dir && self.problem(Code::IndexFlagNotDir, &c)?)
+            || (!self.fs.sb().has_compat(compat::DIR_INDEX)
+                && self.problem(Code::IndexFlagNoFeature, &c)?)
+            || self.htree_root_refused(ino, inode)?;
+        if refused {
+            inode.base.i_flags &= !flags::INDEX;
+            self.write_inode(ino, inode)?;
+        } else if is_dir {
+            self.dx_dirs.insert(ino);
+        }
+        Ok(())
+    }
+
     fn htree_root_refused(&mut self, ino: u32, inode: &Inode) -> Result<bool> {
         use ext2fs::superblock::{HASH_HALF_MD4, HASH_LEGACY, HASH_TEA};
         /// e2fsprogs' EXT2_HASH_SIPHASH (for casefolded, encrypted names).

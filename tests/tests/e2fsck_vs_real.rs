@@ -2004,3 +2004,32 @@ fn the_resize_inode_map_is_judged_as_any_files() {
         repaired_alike(t.path(), &img, &["-fy"]);
     }
 }
+
+#[test]
+fn an_index_flag_off_a_directory_is_handled_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // e2fsck's handle_htree runs for any inode with INDEX_FL once its
+    // blocks are counted: "not a directory" declined, it goes on to the
+    // missing feature and to the "root" in the inode's first block
+    // (differential seed 20261205 case 845: a slow symlink).
+    let t = tempfile::tempdir().unwrap();
+    let target = "t".repeat(200);
+    for (name, mkfs) in [("nodx", &["-O", "^dir_index"][..]), ("dx", &[][..])] {
+        let img = edited_image(
+            t.path(),
+            &format!("{name}.img"),
+            mkfs,
+            &format!("symlink s {target}\nmknod p p\nsif s flags 0x1000\nsif p flags 0x1000\n"),
+        );
+        let (_, out, _, _) = both(&img, &["-fn"]);
+        assert!(
+            out.contains("Inode 12 has INDEX_FL flag set but is not a directory."),
+            "{out}"
+        );
+        assert_same(&img, &["-fn"]);
+        assert_same(&img, &["-fp"]);
+        repaired_alike(t.path(), &img, &["-fy"]);
+    }
+}
