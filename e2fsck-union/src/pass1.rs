@@ -660,8 +660,24 @@ impl Checker {
 
     /// i_blocks of inodes without a block map (devices, fast symlinks).
     fn check_counts_only(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
-        let sectors = self.check_ea_blocks(ino, inode)? * (self.fs.block_size() as u64 / 512);
+        let bs = self.fs.block_size() as u64;
+        let sectors = self.check_ea_blocks(ino, inode)? * (bs / 512);
         self.check_index_flag(ino, inode)?;
+        // e2fsck's size rule for a file with no blocks: only "too big for
+        // any block map" (a size left by a declined non-zero-size fix).
+        let size = inode.size();
+        if !inode.is_symlink() && size > max_file_size(bs) {
+            let c = Ctx {
+                ino,
+                num: size,
+                num2: 0,
+                ..Default::default()
+            };
+            if self.problem(Code::BadISize, &c)? {
+                inode.set_size(0);
+                self.write_inode(ino, inode)?;
+            }
+        }
         self.check_i_blocks(ino, inode, sectors)
     }
 

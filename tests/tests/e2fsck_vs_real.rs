@@ -2033,3 +2033,28 @@ fn an_index_flag_off_a_directory_is_handled_as_e2fsck() {
         repaired_alike(t.path(), &img, &["-fy"]);
     }
 }
+
+#[test]
+fn a_device_too_big_for_any_block_map_is_asked_about_twice() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A device whose size (with i_size_high) passes the largest block-
+    // mapped file: after "has non-zero size" is declined, e2fsck's size
+    // check asks again, wanting 0 (differential seed 20261205 case 1114).
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "dev.img",
+        &[],
+        "mknod c c 1 3\nsif c size 0x1000000000000\n",
+    );
+    let (_, out, _, _) = both(&img, &["-fn"]);
+    assert!(
+        out.contains("Inode 12, i_size is 281474976710656, should be 0.  Fix? no"),
+        "{out}"
+    );
+    assert_same(&img, &["-fn"]);
+    assert_same(&img, &["-fp"]);
+    repaired_alike(t.path(), &img, &["-fy"]);
+}
