@@ -391,6 +391,13 @@ impl Error {
                 ..
             } => "EXT2 directory corrupted".into(),
             Error::IllegalIndirectBlock(_) => "Illegal indirect block found".into(),
+            // The allocators' own failures (ext2fs_new_block2, _new_inode).
+            Error::NoSpace {
+                what: "block" | "a block",
+            } => "Could not allocate block in ext2 filesystem".into(),
+            Error::NoSpace {
+                what: "inode" | "an inode",
+            } => "Could not allocate inode in ext2 filesystem".into(),
             Error::InodeOutOfRange { .. } => "Illegal inode number".into(),
             Error::BlockBeyondLargestFile(_) => "Ext2 file too big".into(),
             Error::Truncated { .. } => SHORT_READ.into(),
