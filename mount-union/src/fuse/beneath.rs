@@ -59,6 +59,19 @@ pub struct Tree {
     fs: FsId,
     /// Filesystems mounted inside the tree, by device, as met at lookups.
     inner: Mutex<HashMap<u64, FsId>>,
+    /// The directory a listing's names are looked up in (see look_in).
+    listing: Mutex<ListingDir>,
+}
+
+/// The directory look_in keeps for a listing's lookups.
+#[derive(Default)]
+enum ListingDir {
+    /// No listing is being looked up: every lookup walks from the root.
+    #[default]
+    Off,
+    /// A listing's names are (`begin_listing` to `end_listing`), in this
+    /// directory once opened.
+    On(Option<(Vec<u8>, OwnedFd)>),
 }
 
 /// How an origin record names the filesystem `fd` is on: its `f_fsid`
@@ -97,6 +110,7 @@ impl Tree {
             dev,
             fs,
             inner: Mutex::default(),
+            listing: Mutex::default(),
         })
     }
 
@@ -186,6 +200,58 @@ impl Tree {
         Ok((fd, st))
     }
 
+    /// The stat of `name` in the directory `dir` (the lookup found it as
+    /// `dir_id`), as `look` gives it. While a listing's names are looked
+    /// up one after the other (`begin_listing`, readdirplus), their
+    /// directory is opened once (beneath the root, no symlinks, checked
+    /// to be `dir_id`) and each name is one fstatat of a single
+    /// component, not followed, instead of a walk from the root, a stat
+    /// and a close. The directory is kept for that listing's request
+    /// only (to `end_listing`): a directory moved afterwards is not
+    /// searched.
+    /// Names in the root are always looked up so (the root is pinned).
+    /// Objects on another filesystem than the root's take `look` (their
+    /// filesystem is noted from a descriptor).
+    pub fn look_in(&self, dir: &[u8], dir_id: &Ident, name: &[u8]) -> Result<Stat, Errno> {
+        let path = join(dir, name);
+        if name == b"." || name == b".." || name.contains(&b'/') {
+            return self.look(&path).map(|(_, st)| st);
+        }
+        let st = if dir.is_empty() {
+            stat_name(&self.root, name)?
+        } else {
+            let mut listing = self.listing.lock().unwrap_or_else(|p| p.into_inner());
+            let ListingDir::On(open) = &mut *listing else {
+                drop(listing);
+                return self.look(&path).map(|(_, st)| st);
+            };
+            if open.as_ref().is_none_or(|(p, _)| p != dir) {
+                let (fd, st) = self.stat(dir)?;
+                check(&st, dir_id)?;
+                *open = Some((dir.to_vec(), fd));
+            }
+            let (_, fd) = open.as_ref().ok_or(libc::EIO)?;
+            stat_name(fd, name)?
+        };
+        if st.st_dev != self.dev {
+            return self.look(&path).map(|(_, st)| st);
+        }
+        Ok(st)
+    }
+
+    /// The lookups that follow, until `end_listing`, are a listing's
+    /// names (see look_in; one request, under the engine's lock).
+    pub fn begin_listing(&self) {
+        let mut listing = self.listing.lock().unwrap_or_else(|p| p.into_inner());
+        *listing = ListingDir::On(None);
+    }
+
+    /// The listing's lookups are done: its directory is let go.
+    pub fn end_listing(&self) {
+        let mut listing = self.listing.lock().unwrap_or_else(|p| p.into_inner());
+        *listing = ListingDir::Off;
+    }
+
     /// The object at `rel` when it is still `id`; EIO when something else
     /// took its place.
     pub fn checked(&self, rel: &[u8], id: &Ident) -> Result<(OwnedFd, Stat), Errno> {
@@ -211,6 +277,23 @@ impl Tree {
     }
 }
 
+/// `dir/name` (`dir` "" for the root), a path relative to a tree.
+pub fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir.is_empty() {
+        return name.to_vec();
+    }
+    let mut p = Vec::with_capacity(dir.len() + 1 + name.len());
+    p.extend_from_slice(dir);
+    p.push(b'/');
+    p.extend_from_slice(name);
+    p
+}
+
+/// The stat of the single component `name` in `dir`, not followed.
+fn stat_name(dir: impl AsFd, name: &[u8]) -> Result<Stat, Errno> {
+    rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).map_err(errno)
+}
+
 /// The object behind a descriptor must be the one a lookup found.
 pub fn check(st: &Stat, id: &Ident) -> Result<(), Errno> {
     if Ident::of(st) == *id {
@@ -234,4 +317,77 @@ pub fn pread_full(fd: impl AsFd, offset: u64, len: usize) -> Result<Vec<u8>, Err
     }
     buf.truncate(got);
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> (std::path::PathBuf, Tree) {
+        let dir = std::env::temp_dir().join(format!(
+            "beneath-look-in-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d/sub")).unwrap();
+        std::fs::write(dir.join("d/f"), b"data").unwrap();
+        std::fs::write(dir.join("top"), b"x").unwrap();
+        symlink("/etc/passwd", dir.join("d/link")).unwrap();
+        let t = Tree::open(&dir).unwrap();
+        (dir, t)
+    }
+
+    fn id_of(t: &Tree, rel: &[u8]) -> Ident {
+        Ident::of(&t.look(rel).unwrap().1)
+    }
+
+    /// A listing's lookups find what lookups from the root find: the
+    /// object itself, a final symlink not followed, absent names absent,
+    /// "." and ".." not out of the tree.
+    #[test]
+    fn look_in_a_listing_finds_what_look_finds() {
+        let (dir, t) = tree();
+        let d = id_of(&t, b"d");
+        for listing in [false, true] {
+            if listing {
+                t.begin_listing();
+            }
+            for name in [&b"f"[..], b"sub", b"link"] {
+                let st = t.look_in(b"d", &d, name).unwrap();
+                let want = t.look(&join(b"d", name)).unwrap().1;
+                assert_eq!(Ident::of(&st), Ident::of(&want));
+                assert_eq!(st.st_size, want.st_size);
+            }
+            let link = t.look_in(b"d", &d, b"link").unwrap();
+            assert_eq!(link.st_mode & S_IFMT, S_IFLNK);
+            assert_eq!(t.look_in(b"d", &d, b"none").err(), Some(libc::ENOENT));
+            assert_eq!(t.look_in(b"", &d, b"top").unwrap().st_size, 1);
+            let up = t.look_in(b"", &d, b"..").err();
+            assert!(up.is_some(), "'..' of the root must not be found");
+            t.end_listing();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The directory of a listing is the one the lookup found: one put in
+    /// its place (or a symlink to elsewhere) is an error, never searched.
+    #[test]
+    fn look_in_refuses_a_directory_that_changed() {
+        let (dir, t) = tree();
+        let d = id_of(&t, b"d");
+        std::fs::rename(dir.join("d"), dir.join("old")).unwrap();
+        std::fs::create_dir(dir.join("d")).unwrap();
+        std::fs::write(dir.join("d/f"), b"other").unwrap();
+        t.begin_listing();
+        assert_eq!(t.look_in(b"d", &d, b"f").err(), Some(libc::EIO));
+        t.end_listing();
+        std::fs::remove_dir_all(dir.join("d")).unwrap();
+        symlink(dir.join("old"), dir.join("d")).unwrap();
+        t.begin_listing();
+        assert_eq!(t.look_in(b"d", &d, b"f").err(), Some(libc::EIO));
+        t.end_listing();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -124,15 +124,6 @@ fn stat_time(secs: i64, nsec: i64) -> Time {
     }
 }
 
-fn join_rel(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut p = dir.to_vec();
-    if !p.is_empty() {
-        p.push(b'/');
-    }
-    p.extend_from_slice(name);
-    p
-}
-
 pub fn is_dir(mode: u32) -> bool {
     mode & S_IFMT == S_IFDIR
 }
@@ -191,20 +182,18 @@ impl Layer {
     /// layers their own whiteouts (fallthrus there are taken as absent).
     pub fn lookup(&self, dir: &LObj, name: &[u8]) -> Result<Option<LEntry>, Errno> {
         match (self, dir) {
-            (Layer::Dir(t), LObj::Path(d, _)) => {
-                let p = join_rel(d, name);
-                match t.look(&p) {
-                    Ok((_, st)) => {
-                        if is_whiteout(&st) {
-                            return Ok(Some(LEntry::Whiteout));
-                        }
-                        let id = Ident::of(&st);
-                        Ok(Some(LEntry::Live(LObj::Path(p, id), LAttr::of_stat(&st))))
+            (Layer::Dir(t), LObj::Path(d, did)) => match t.look_in(d, did, name) {
+                Ok(st) => {
+                    if is_whiteout(&st) {
+                        return Ok(Some(LEntry::Whiteout));
                     }
-                    Err(libc::ENOENT) | Err(libc::ENOTDIR) => Ok(None),
-                    Err(e) => Err(e),
+                    let id = Ident::of(&st);
+                    let p = beneath::join(d, name);
+                    Ok(Some(LEntry::Live(LObj::Path(p, id), LAttr::of_stat(&st))))
                 }
-            }
+                Err(libc::ENOENT) | Err(libc::ENOTDIR) => Ok(None),
+                Err(e) => Err(e),
+            },
             (Layer::Image(fs), LObj::Ino(d)) => {
                 match fs.lookup_entry(*d, name).map_err(from_lib)? {
                     Some(e) if e.inode != 0 => {
@@ -216,6 +205,20 @@ impl Layer {
                 }
             }
             _ => Err(libc::EIO),
+        }
+    }
+
+    /// The lookups until `end_listing` are a listing's names (see
+    /// Tree::look_in).
+    pub fn begin_listing(&self) {
+        if let Layer::Dir(t) = self {
+            t.begin_listing();
+        }
+    }
+
+    pub fn end_listing(&self) {
+        if let Layer::Dir(t) = self {
+            t.end_listing();
         }
     }
 

@@ -49,6 +49,12 @@ pub struct Res {
     pub origin: Option<u64>,
 }
 
+/// A directory whose listed names are being looked up (readdirplus).
+pub struct ListedDir {
+    path: Vec<u8>,
+    res: Res,
+}
+
 /// Where a listed name comes from (for its node number).
 pub enum Origin {
     Top(u32),
@@ -486,11 +492,52 @@ impl Union {
         self.entry_path(&p)
     }
 
-    /// lookup for readdirplus: the entry is counted (`looked_up`) only
-    /// once it fits in the reply.
-    pub fn lookup_uncounted(&mut self, parent: u64, name: &[u8]) -> Result<fuser::FileAttr, Errno> {
-        let p = self.child_path(parent, name)?;
-        self.attr_path(&p)
+    /// The directory `parent` as readdirplus looks its names up: found
+    /// once for all of them (`lookup_listed`), not once per name, and
+    /// searched through one descriptor in each lower layer until
+    /// `end_listing` (see beneath::Tree::look_in).
+    pub fn listed_dir(&self, parent: u64) -> Result<ListedDir, Errno> {
+        for l in &self.layers {
+            l.begin_listing();
+        }
+        let path = self.path_of(parent)?;
+        let res = self.must(&path)?;
+        if !is_dir(res.mode) {
+            return Err(libc::ENOTDIR);
+        }
+        Ok(ListedDir { path, res })
+    }
+
+    /// lookup for readdirplus of a name in `dir` (from listed_dir): one
+    /// step from the directory, what attr_path would find; the entry is
+    /// counted (`looked_up`) only once it fits in the reply.
+    pub fn lookup_listed(
+        &mut self,
+        dir: &ListedDir,
+        name: &[u8],
+    ) -> Result<fuser::FileAttr, Errno> {
+        check_name(name)?;
+        let path = join(&dir.path, name);
+        let r = match self.resolved.get(&path) {
+            Some(r) => r,
+            None => {
+                let r = self.step(&dir.res, name)?;
+                self.resolved.put(&path, r.as_ref());
+                r
+            }
+        };
+        let r = r.ok_or(libc::ENOENT)?;
+        let node = self.node_of(&r);
+        self.nodes.bind(&path, node);
+        self.attr_of(node, &r)
+    }
+
+    /// The names of the listing are looked up: the lower directories'
+    /// descriptors are let go.
+    pub fn end_listing(&self) {
+        for l in &self.layers {
+            l.end_listing();
+        }
     }
 
     /// The kernel was given an entry for `node`.
