@@ -107,6 +107,12 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// No block of a directory has room for a new entry, and growing it
+    /// was not asked for (libext2fs' EXT2_ET_DIR_NO_SPACE from
+    /// ext2fs_link).
+    #[error("directory {0} has no room for another entry")]
+    DirNoSpace(u32),
+
     /// EEXIST: the name is already in the directory.
     #[error("{0}: file exists")]
     Exists(String),
@@ -391,6 +397,7 @@ impl Error {
                 ..
             } => "EXT2 directory corrupted".into(),
             Error::IllegalIndirectBlock(_) => "Illegal indirect block found".into(),
+            Error::DirNoSpace(_) => "No free space in the directory".into(),
             // The allocators' own failures (ext2fs_new_block2, _new_inode).
             Error::NoSpace {
                 what: "block" | "a block",

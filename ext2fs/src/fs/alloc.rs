@@ -227,6 +227,37 @@ impl Filesystem {
         Err(Error::NoSpace { what: "an inode" })
     }
 
+    /// Allocates an inode as libext2fs' ext2fs_new_inode with
+    /// ext2fs_inode_alloc_stats2: the first free one from the start of
+    /// `near`'s group on, then from the first non-reserved inode, whatever
+    /// the groups' free counts say (e2fsck makes /lost+found this way, not
+    /// with the kernel's spreading of directories).
+    pub fn alloc_inode_first_free(&mut self, near: u32, dir: bool) -> Result<u32> {
+        self.require_write()?;
+        self.load_bitmaps()?;
+        let ipg = self.geo.inodes_per_group as u64;
+        let count = self.sb.s_inodes_count as u64;
+        let first = self.sb.first_ino() as u64;
+        let group_start = if near > 0 {
+            (near as u64 - 1) / ipg * ipg + 1
+        } else {
+            0
+        };
+        let start = group_start.max(first);
+        let ib = self.inode_bitmap.as_ref();
+        // Bit i is inode i + 1.
+        let found = ib.and_then(|ib| {
+            ib.first_clear(start - 1, count)
+                .or_else(|| ib.first_clear(first - 1, start - 1))
+        });
+        let Some(bit) = found.filter(|_| start <= count) else {
+            return Err(Error::NoSpace { what: "an inode" });
+        };
+        let ino = bit as u32 + 1;
+        self.mark_inode(ino, true, dir)?;
+        Ok(ino)
+    }
+
     /// Replaces the in-memory bitmaps (a checker hands over the maps it
     /// computed, so that later allocations never pick a block in use).
     /// Every group's bitmaps are written by the next `flush`.
@@ -243,5 +274,34 @@ impl Filesystem {
             (Some(b), Some(i)) => Some((b, i)),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fs::test_fs;
+    use crate::inode::ROOT_INO;
+
+    #[test]
+    fn first_free_inode_from_the_group_of_near_then_wrapping() {
+        let mut fs = test_fs(false);
+        let first = fs.sb().first_ino();
+        let ipg = fs.geo().inodes_per_group;
+        // The root's group: the first inode past the reserved ones in use.
+        let a = fs.alloc_inode_first_free(ROOT_INO, true).unwrap();
+        assert!(a > first && a <= ipg, "{a}");
+        assert!(fs.test_inode(a).unwrap());
+        // Near an inode of a later group: from that group's start.
+        if fs.geo().group_count > 1 {
+            let b = fs.alloc_inode_first_free(ipg + 5, false).unwrap();
+            assert_eq!(b, ipg + 1);
+        }
+        // Nothing free: the allocator's own failure.
+        while fs.alloc_inode_first_free(ROOT_INO, false).is_ok() {}
+        let e = fs.alloc_inode_first_free(ROOT_INO, false).unwrap_err();
+        assert_eq!(
+            e.com_err_text(),
+            "Could not allocate inode in ext2 filesystem"
+        );
     }
 }

@@ -102,6 +102,43 @@ impl Filesystem {
     /// index is damaged or full at the deepest level ext2 allows: then the
     /// index is dropped and the name added linearly.
     pub fn add_entry(&mut self, dir: u32, name: &[u8], ino: u32, file_type: u8) -> Result<()> {
+        self.insert_entry(dir, name, ino, file_type, true)
+    }
+
+    /// `add_entry` without growing the directory: when no block has room,
+    /// [`Error::DirNoSpace`] (libext2fs' ext2fs_link, which leaves the
+    /// growing to its caller: e2fsck asks before it expands /lost+found).
+    pub fn add_entry_in_place(
+        &mut self,
+        dir: u32,
+        name: &[u8],
+        ino: u32,
+        file_type: u8,
+    ) -> Result<()> {
+        self.insert_entry(dir, name, ino, file_type, false)
+    }
+
+    /// Grows directory `dir` by one empty block at its end (libext2fs'
+    /// ext2fs_expand_dir, e2fsck's expand_directory); returns the new
+    /// block's logical number.
+    pub fn expand_dir(&mut self, dir: u32) -> Result<u32> {
+        self.require_write()?;
+        let mut inode = self.read_inode(dir)?;
+        if !inode.is_dir() {
+            return Err(Error::NotDirectory(format!("<{dir}>")));
+        }
+        let block = dirent::empty_block(self.geo.block_size as usize);
+        self.append_dir_block(dir, &mut inode, &block)
+    }
+
+    fn insert_entry(
+        &mut self,
+        dir: u32,
+        name: &[u8],
+        ino: u32,
+        file_type: u8,
+        grow: bool,
+    ) -> Result<()> {
         self.require_write()?;
         validate_name(name)?;
         let wh = self.whiteout_feature();
@@ -186,6 +223,9 @@ impl Filesystem {
                 dirent::insert_at(&mut entries, slot, new);
                 return self.write_dir_block_at(p, &entries);
             }
+        }
+        if !grow {
+            return Err(Error::DirNoSpace(dir));
         }
         if self.auto_index && self.sb.has_compat(crate::features::compat::DIR_INDEX) {
             // Its one block is full: index it, then insert through the index.
@@ -356,4 +396,42 @@ pub fn validate_name(name: &[u8]) -> Result<()> {
         return bad("name contains '/' or NUL");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fs::test_fs;
+    use crate::inode::{ROOT_INO, S_IFREG};
+    use crate::Error;
+
+    #[test]
+    fn in_place_adds_never_grow_and_expand_dir_makes_room() {
+        let mut fs = test_fs(false);
+        let d = fs.mkdir(ROOT_INO, b"d", 0o755).unwrap();
+        let f = fs.create(ROOT_INO, b"f", S_IFREG | 0o644).unwrap();
+        let bs = fs.geo().block_size as u64;
+        let size = |fs: &super::Filesystem| fs.read_inode(d).unwrap().size();
+        assert_eq!(size(&fs), bs);
+        for i in 0.. {
+            let name = format!("entry-with-a-long-name-{i:04}");
+            match fs.add_entry_in_place(d, name.as_bytes(), f, 1) {
+                Ok(()) => {}
+                Err(Error::DirNoSpace(dir)) => {
+                    assert_eq!(dir, d);
+                    assert_eq!(
+                        Error::DirNoSpace(dir).com_err_text(),
+                        "No free space in the directory"
+                    );
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(size(&fs), bs);
+        assert_eq!(fs.expand_dir(d).unwrap(), 1);
+        assert_eq!(size(&fs), 2 * bs);
+        fs.add_entry_in_place(d, b"one-more", f, 1).unwrap();
+        assert_eq!(size(&fs), 2 * bs);
+        assert!(fs.lookup_entry(d, b"one-more").unwrap().is_some());
+    }
 }
