@@ -115,6 +115,9 @@ pub struct Checker {
     pub deferred: Vec<crate::pass1::Deferred>,
     pub stats: Stats,
     pub lost_found: u32,
+    /// Finding or making /lost+found failed once: reconnecting is not
+    /// tried again (e2fsck's bad_lost_and_found).
+    pub bad_lost_found: bool,
     /// Bitmaps installed into the library (after pass 1).
     pub handed_over: bool,
     /// The block and inode maps as they were handed over.
@@ -187,6 +190,7 @@ impl Checker {
             deferred: Vec::new(),
             stats: Stats::default(),
             lost_found: 0,
+            bad_lost_found: false,
             handed_over: false,
             handed_over_maps: None,
             recreate_resize: false,
@@ -227,6 +231,7 @@ impl Checker {
         self.deferred.clear();
         self.stats = Stats::default();
         self.lost_found = 0;
+        self.bad_lost_found = false;
         self.handed_over = false;
         self.handed_over_maps = None;
         self.early_allocs.clear();

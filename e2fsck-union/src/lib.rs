@@ -22,6 +22,7 @@ mod checker;
 mod htree_check;
 mod journal_check;
 mod keys;
+mod lost_found;
 mod map_walk;
 mod orphan;
 mod pass1;

@@ -5,13 +5,12 @@
 use std::collections::HashSet;
 
 use anyhow::Result;
-use ext2fs::dirent::{self, ft, DirEntry, RawBlock};
-use ext2fs::inode::{self, mode_to_dirent_type};
+use ext2fs::dirent::{self, ft, RawBlock};
+use ext2fs::inode;
 
 use crate::checker::{Checker, DirBlock, DirInfo, RepairBlocks};
+use crate::lost_found::{find_dotdot, LOST_FOUND};
 use crate::problem::{Code, Ctx};
-
-const LOST_FOUND: &[u8] = b"lost+found";
 
 impl Checker {
     pub fn pass3(&mut self) -> Result<()> {
@@ -96,12 +95,21 @@ impl Checker {
         // without counting them: pass 5 then corrects the counts.
         let blk = match self.repair_blocks.root.take() {
             Some(b) => b as u32,
-            None => {
-                let b = self.alloc_block(0)?;
-                self.fs.mark_block(b as u64, false)?;
-                self.fs.set_block_bit(b as u64, true)?;
-                b
-            }
+            None => match self.fs.alloc_block(0) {
+                Ok(b) => {
+                    self.fs.mark_block(b as u64, false)?;
+                    self.fs.set_block_bit(b as u64, true)?;
+                    b
+                }
+                Err(e) => {
+                    let c = Ctx {
+                        str1: "ext2fs_new_block".into(),
+                        str2: e.com_err_text(),
+                        ..Default::default()
+                    };
+                    return Err(self.fatal(Code::CreateRootError, &c));
+                }
+            },
         };
         let block = dirent::new_dir_block(
             inode::ROOT_INO,
@@ -163,12 +171,21 @@ impl Checker {
                     }
                 };
                 *last_parent = was_in;
+                // A loop is e2fsck's "recursively looped" directory, named
+                // by its own path (e2fsck 1.47 never gets to ask it; see
+                // docs/compat.md); a directory without a parent, by the
+                // one its '..' names.
+                let (code, path) = if parent != 0 {
+                    (Code::LoopedDir, self.dir_path(ino))
+                } else {
+                    (Code::UnconnectedDir, self.dir_path(was_in))
+                };
                 let c = Ctx {
                     ino,
-                    path: self.dir_path(was_in),
+                    path,
                     ..Default::default()
                 };
-                if self.problem(Code::UnconnectedDir, &c)? {
+                if self.problem(code, &c)? {
                     if parent != 0 {
                         // A loop: the entry that closes it goes, so that
                         // lost+found holds the directory's only name.
@@ -246,136 +263,41 @@ impl Checker {
         self.write_inode(ino, &rec)
     }
 
-    /// Points `dir`'s '..' at `parent`.
+    /// e2fsck's fix_dotdot: the first entry named '..' in `dir`, in use
+    /// or not and wherever it is, now names `parent`. A directory whose
+    /// '..' is gone (a salvage let '.' absorb it) keeps the problem, as
+    /// with e2fsck; a read error ends the run with the library's error.
     fn fix_dotdot(&mut self, dir: u32, parent: u32) -> Result<()> {
-        let Some(db) = self
-            .dir_blocks
-            .iter()
-            .find(|d| d.ino == dir && d.lblk == 0 && d.pblk != 0)
-            .copied()
-        else {
-            return Ok(());
-        };
-        let mut b = RawBlock::new(self.fs.read_block(db.pblk as u64)?);
-        let has_dotdot = dirent::iter_block(b.bytes())
-            .nth(1)
-            .is_some_and(|e| e.name == b"..");
-        if !has_dotdot {
-            // '.' swallowed the '..' slot (a salvaged block): split it again.
-            let first = dirent::iter_block(b.bytes())
-                .next()
-                .map(|e| (e.name == b"." && e.rec_len >= 24, e.offset, e.rec_len));
-            if let Some((true, off, len)) = first {
-                b.set_rec_len(off, 12);
-                let dotdot = DirEntry {
-                    inode: 0,
-                    rec_len: (len - 12) as u32,
-                    file_type: 0,
-                    name: b"..".to_vec(),
-                };
-                b.put_entry(off + 12, &dotdot);
-            }
-        }
-        let Some(e) = dirent::iter_block(b.bytes())
-            .nth(1)
-            .filter(|e| e.name == b"..")
-        else {
-            eprintln!("Couldn't fix parent of inode {dir}: Couldn't find parent directory entry");
-            self.ask.unfixed = true;
-            return Ok(());
-        };
-        let (off, old) = (e.offset, e.inode);
-        b.set_inode(off, parent);
-        if self.fs.filetype_feature() {
-            b.set_file_type(off, ft::DIR);
-        }
-        self.fs.write_block(db.pblk as u64, b.bytes())?;
-        if old != 0 {
+        let (at, walked) = find_dotdot(&self.fs, dir);
+        if let Some((pblk, off, old)) = at {
             self.adjust_count(old, false)?;
+            self.adjust_count(parent, true)?;
+            let mut b = RawBlock::new(self.fs.read_block(pblk as u64)?);
+            b.set_inode(off, parent);
+            b.set_file_type(
+                off,
+                if self.fs.filetype_feature() {
+                    ft::DIR
+                } else {
+                    0
+                },
+            );
+            self.fs.write_block(pblk as u64, b.bytes())?;
         }
-        self.adjust_count(parent, true)?;
+        walked?;
+        if at.is_none() {
+            self.problem(Code::FixParentNoFind, &Ctx::ino(dir))?;
+            self.ask.unfixed = true;
+        }
+        // As e2fsck: the parent recorded is lost+found, whatever `parent`.
         self.dir_info.insert(
             dir,
             DirInfo {
-                parent,
+                parent: self.lost_found,
                 dotdot: parent,
             },
         );
         Ok(())
-    }
-
-    /// Finds /lost+found, or (with `create`) makes it.
-    pub fn get_lost_and_found(&mut self, create: bool) -> Result<u32> {
-        if self.lost_found != 0 {
-            return Ok(self.lost_found);
-        }
-        let found = self.lookup_in(inode::ROOT_INO, LOST_FOUND)?;
-        if let Some((ino, _)) = found {
-            if self.is_dir(ino) {
-                self.lost_found = ino;
-                return Ok(ino);
-            }
-            let c = Ctx::ino(ino);
-            if !self.problem(Code::LostFoundNotDir, &c)? {
-                return Ok(0);
-            }
-            self.fs.remove_entry(inode::ROOT_INO, LOST_FOUND)?;
-            self.adjust_count(ino, false)?;
-        }
-        if !create || !self.problem(Code::NoLostFound, &Ctx::default())? {
-            return Ok(0);
-        }
-        if let Some(b) = self.repair_blocks.lost_found.take() {
-            // Free for the new directory's block (the allocator takes the
-            // first free one, as e2fsck takes this one).
-            self.fs.set_block_bit(b, false)?;
-        }
-        let ino = self.fs.mkdir(inode::ROOT_INO, LOST_FOUND, 0o700)?;
-        // A checker makes lost+found as mke2fs does: not opaque.
-        let mut rec = self.fs.read_inode(ino)?;
-        if rec.base.i_flags & inode::flags::OPAQUE != 0 {
-            rec.base.i_flags &= !inode::flags::OPAQUE;
-            self.write_inode(ino, &rec)?;
-        }
-        Self::set_ino(&mut self.used, ino, true);
-        Self::set_ino(&mut self.dirs, ino, true);
-        self.dir_info.insert(
-            ino,
-            DirInfo {
-                parent: inode::ROOT_INO,
-                dotdot: inode::ROOT_INO,
-            },
-        );
-        for (l, p) in self.fs.data_blocks(&rec)? {
-            self.dir_blocks.push(DirBlock {
-                ino,
-                lblk: l as u32,
-                pblk: p,
-            });
-        }
-        self.refresh_dir_blocks(inode::ROOT_INO)?;
-        self.counted[ino as usize] = 2;
-        self.link_info[ino as usize] = 2;
-        self.counted[inode::ROOT_INO as usize] += 1;
-        self.link_info[inode::ROOT_INO as usize] =
-            self.fs.read_inode(inode::ROOT_INO)?.base.i_links_count;
-        self.stats.dirs += 1;
-        self.lost_found = ino;
-        Ok(ino)
-    }
-
-    /// /lost+found as e2fsck finds it at the start of pass 1: the entry
-    /// the root holds on disk, when it names a directory; else 0.
-    pub fn lost_found_on_disk(&self) -> u32 {
-        match self.fs.lookup_entry(inode::ROOT_INO, LOST_FOUND) {
-            Ok(Some(e))
-                if (1..=self.inodes_count).contains(&e.inode)
-                    && self.fs.read_inode(e.inode).is_ok_and(|r| r.is_dir()) =>
-            {
-                e.inode
-            }
-            _ => 0,
-        }
     }
 
     /// e2fsck 1.47's rule at the end of pass 1's block check: with
@@ -406,61 +328,5 @@ impl Checker {
             });
         }
         Ok(())
-    }
-
-    fn lookup_in(&self, dir: u32, name: &[u8]) -> Result<Option<(u32, u8)>> {
-        let mut found = None;
-        self.for_each_entry(dir, |e| {
-            if e.inode != 0 && e.name == name {
-                found = Some((e.inode, e.file_type));
-            }
-            found.is_none()
-        })?;
-        Ok(found)
-    }
-
-    /// Calls `f` on each entry of `dir` (as pass 2 left it) until it
-    /// returns false.
-    fn for_each_entry<F>(&self, dir: u32, mut f: F) -> Result<()>
-    where
-        F: FnMut(&dirent::RawView<'_>) -> bool,
-    {
-        for db in self
-            .dir_blocks
-            .iter()
-            .filter(|d| d.ino == dir && d.pblk != 0)
-        {
-            let buf = self.fs.read_block(db.pblk as u64)?;
-            for e in dirent::iter_block(&buf) {
-                if !f(&e) {
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Links `ino` into lost+found as "#ino"; false when that is impossible.
-    pub fn reconnect(&mut self, ino: u32) -> Result<bool> {
-        let lpf = self.get_lost_and_found(true)?;
-        if lpf == 0 {
-            self.problem(Code::NoLostFoundCannotReconnect, &Ctx::ino(ino))?;
-            return Ok(false);
-        }
-        let rec = self.fs.read_inode(ino)?;
-        let name = format!("#{ino}");
-        let t = mode_to_dirent_type(rec.mode());
-        if let Err(e) = self.fs.add_entry(lpf, name.as_bytes(), ino, t) {
-            let c = Ctx {
-                ino,
-                str1: e.to_string(),
-                ..Default::default()
-            };
-            self.problem(Code::CannotReconnect, &c)?;
-            return Ok(false);
-        }
-        self.refresh_dir_blocks(lpf)?;
-        self.adjust_count(ino, true)?;
-        Ok(true)
     }
 }
