@@ -46,7 +46,9 @@ impl Checker {
             };
             for k in 0..n {
                 let db = blocks[i + k];
-                if !self.is_dir(db.ino) {
+                // As e2fsck: any inode still in use, a reserved one with a
+                // directory's mode included (it has no dir_info).
+                if !self.is_used(db.ino) {
                     continue;
                 }
                 let pre = run.as_ref().map(|r| r[k * bs..(k + 1) * bs].to_vec());
@@ -514,8 +516,10 @@ impl Checker {
             }
             return Ok(false);
         }
-        if let Some(d) = self.dir_info.get_mut(&ino) {
-            d.dotdot = b.inode(o);
+        match self.dir_info.get_mut(&ino) {
+            Some(d) => d.dotdot = b.inode(o),
+            // A reserved inode's directory block (e2fsck's PR_2_NO_DIRINFO).
+            None => return Err(self.fatal(Code::NoDirInfo, &Ctx::ino(ino))),
         }
         Ok(false)
     }

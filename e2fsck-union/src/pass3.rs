@@ -59,13 +59,13 @@ impl Checker {
         dirs.sort_unstable();
         let mut done: HashSet<u32> = HashSet::new();
         done.insert(inode::ROOT_INO);
-        // e2fsck's pass 3 problem context, kept from one directory to the
-        // next: its "was in" directory stays the last parent it recorded
-        // when a '..' entry cannot be looked up.
-        let mut last_parent = inode::ROOT_INO;
+        let mut stale = Stale {
+            ino: 0,
+            dir: inode::ROOT_INO,
+        };
         for dir in dirs {
             if self.is_dir(dir) {
-                self.check_directory(dir, &mut done, &mut last_parent)?;
+                self.check_directory(dir, &mut done, &mut stale)?;
             }
         }
         if !self.read_only() && self.lost_found == 0 {
@@ -149,7 +149,7 @@ impl Checker {
         &mut self,
         dir: u32,
         done: &mut HashSet<u32>,
-        last_parent: &mut u32,
+        stale: &mut Stale,
     ) -> Result<()> {
         let mut ino = dir;
         let mut path_seen: HashSet<u32> = HashSet::new();
@@ -158,7 +158,11 @@ impl Checker {
                 break;
             }
             path_seen.insert(ino);
-            let parent = self.dir_info.get(&ino).map_or(0, |d| d.parent);
+            let Some(parent) = self.dir_info.get(&ino).map(|d| d.parent) else {
+                // A parent pass 2 took from a reserved inode's directory
+                // block: e2fsck stops, naming the inode of its last report.
+                return Err(self.fatal(Code::NoDirInfoPass3, &Ctx::ino(stale.ino)));
+            };
             if parent == 0 || path_seen.contains(&parent) {
                 // As e2fsck: the '..' entry as it is now on disk (pass 2
                 // may have cleared it).
@@ -167,10 +171,10 @@ impl Checker {
                 } else {
                     match self.fs.lookup_entry(ino, b"..") {
                         Ok(Some(e)) => e.inode,
-                        _ => *last_parent,
+                        _ => stale.dir,
                     }
                 };
-                *last_parent = was_in;
+                *stale = Stale { ino, dir: was_in };
                 // A loop is e2fsck's "recursively looped" directory, named
                 // by its own path (e2fsck 1.47 never gets to ask it; see
                 // docs/compat.md); a directory without a parent, by the
@@ -203,7 +207,10 @@ impl Checker {
             ino = parent;
         }
         let info = self.dir_info.get(&dir).copied().unwrap_or_default();
-        *last_parent = info.parent;
+        *stale = Stale {
+            ino: dir,
+            dir: info.parent,
+        };
         if info.dotdot != info.parent {
             let c = Ctx {
                 ino: dir,
@@ -221,7 +228,17 @@ impl Checker {
         }
         Ok(())
     }
+}
 
+/// e2fsck's pass 3 problem context, kept from one directory to the next:
+/// where e2fsck reports without setting them, its inode and "was in"
+/// directory are still what the last report or check left there.
+struct Stale {
+    ino: u32,
+    dir: u32,
+}
+
+impl Checker {
     /// Removes the entry of `dir` that names the directory `ino`.
     fn unlink_loop_edge(&mut self, dir: u32, ino: u32) -> Result<()> {
         let mut names = Vec::new();

@@ -341,6 +341,7 @@ pub enum Code {
     UnionDuplicateName,
     UnionEntryNoFeature,
     OpaqueNoFeature,
+    NoDirInfo,
     // Pass 3 and 3A (PR_3_*, PR_3A_*).
     NoRoot,
     ExpandLostFound,
@@ -361,6 +362,7 @@ pub enum Code {
     LostFoundNoSpace,
     NoSpaceToRecover,
     LoopedDir,
+    NoDirInfoPass3,
     Pass3A,
     // Pass 4 (PR_4_*).
     UnattachedZeroLength,
@@ -595,6 +597,7 @@ impl Code {
             OpaqueNoFeature => 0x02F006,
             ReadError => 0x02F007,
             ReadErrorRewrite => 0x02F008,
+            NoDirInfo => 0x02001C,
             // Pass 3 and 3A (PR_3_*, PR_3A_*).
             NoRoot => 0x030001,
             ExpandLostFound => 0x030002,
@@ -615,6 +618,7 @@ impl Code {
             LostFoundNoSpace => 0x030019,
             NoSpaceToRecover => 0x03001A,
             LoopedDir => 0x03001D,
+            NoDirInfoPass3 => 0x030016,
             Pass3A => 0x031000,
             // Pass 4 (PR_4_*).
             UnattachedZeroLength => 0x040001,
@@ -899,6 +903,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(UnionDuplicateName, "{str} entry '{name}' in {path} ({ino}) duplicates a name in the directory.\n", Prompt::Clear, PREEN_OK),
     p(UnionEntryNoFeature, "{str} entry '{name}' in {path} ({ino}) on a filesystem without the whiteout feature.\n", Prompt::Clear, PREEN_OK),
     p(OpaqueNoFeature, "Inode {ino} has the opaque (union) flag set on a filesystem without the whiteout feature.  ", Prompt::Clear, PREEN_OK),
+    p(NoDirInfo, "Internal error: couldn't find dir_info for {ino}.\n", Prompt::None, NOTICE | FATAL),
     p(NoRoot, "Root inode not allocated.  ", Prompt::Allocate, 0),
     p(RootNotDirAbort, "Root inode is not a directory; aborting.\n", Prompt::None, NOTICE | FATAL),
     p(NoRootInodeAbort, "Cannot proceed without a root inode.\n", Prompt::None, NOTICE | FATAL),
@@ -917,6 +922,7 @@ pub static PROBLEMS: &[Problem] = &[
     p(CreateLostFoundError, "Error creating /lost+found directory ({str}): {str2}\n", Prompt::None, NOTICE),
     p(LostFoundNoSpace, "Cannot allocate space for /lost+found.\nPlace lost files in root directory instead", Prompt::Null, 0),
     p(NoSpaceToRecover, "Insufficient space to recover lost files!\nMove data off the filesystem and re-run e2fsck.\n\n", Prompt::None, NOTICE),
+    p(NoDirInfoPass3, "Internal error: couldn't find dir_info for {ino}.\n", Prompt::None, NOTICE | FATAL),
     p(LoopedDir, "Recursively looped directory inode {ino} ({path})\n", Prompt::Connect, 0),
     p(Pass3A, "Pass 3A: Optimizing directories\n", Prompt::None, NOTICE | PREEN_NOMSG),
     p(RehashDuplicate, "Duplicate entry '{name}' in {path} ({ino}) found.  ", Prompt::Clear, 0),

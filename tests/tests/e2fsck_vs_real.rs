@@ -1887,89 +1887,6 @@ fn a_file_that_cannot_be_cloned_is_deleted_as_e2fsck() {
             .contains("clone_file: Could not allocate block in ext2 filesystem returned from clone_file_block"),
         "{}",
         text(&o)
-/// Ours and the real e2fsck alike on `img` under -fn and -fy (exit code
-/// and output), and the real e2fsck -fn after each -fy alike too (clean
-/// after ours where it is clean after its own repair); returns our -fy
-/// output.
-fn repaired_as_e2fsck(img: &Path) -> String {
-    assert_same(img, &["-fn"]);
-    let t = tempfile::tempdir().unwrap();
-    let (oc, os, rc, rs) = both_in(t.path(), img, &["-fy"]);
-    assert_eq!((oc, &os), (rc, &rs), "-fy: ours (left) and e2fsck (right)");
-    let after = |sub: &str| {
-        let copy = t.path().join(sub).join("test.img");
-        let (code, out) = real_fsck_n(&copy);
-        (code, out.replace(&*copy.to_string_lossy(), "IMG"))
-    };
-    assert_eq!(
-        after("ours"),
-        after("real"),
-        "e2fsck -fn after ours (left), after e2fsck"
-    );
-    os
-}
-
-/// A 1 MiB image (1 KiB blocks) from the real mke2fs with `mkfs_args`,
-/// edited by `pass3_edit`.
-fn pass3_image(dir: &Path, mkfs_args: &[&str], cmds: &str) -> std::path::PathBuf {
-    let img = dir.join("pass3.img");
-    let mut args = vec!["-b", "1024"];
-    args.extend_from_slice(mkfs_args);
-    real_mkfs(&img, &args, "1M");
-    pass3_edit(dir, &img, cmds);
-    img
-}
-
-/// The real debugfs' `cmds` on `img`, in which `SMALL` and `BIG` name a
-/// 5-byte and a 400 KiB host file (made in `dir`) to `write`.
-fn pass3_edit(dir: &Path, img: &Path, cmds: &str) {
-    let small = dir.join("small");
-    let big = dir.join("big");
-    std::fs::write(&small, b"hello").unwrap();
-    std::fs::write(&big, vec![0x5a; 400 * 1024]).unwrap();
-    let cmds = cmds
-        .replace("SMALL", &small.to_string_lossy())
-        .replace("BIG", &big.to_string_lossy());
-    real_debugfs_w(img, &cmds);
-}
-
-/// Writes the 400 KiB file until the filesystem is full (the last write
-/// fails halfway and keeps what it got), in the current directory.
-const FILL: &str = "write BIG big1\nwrite BIG big2\nwrite BIG big3\n";
-
-/// debugfs `link` requests that leave no room for a "#NN" entry in a
-/// one-block directory holding '.', '..' and `used` bytes of entries
-/// more (names of 250 bytes, then one that leaves 8 bytes over).
-fn fill_dir_block(target: &str, dir: &str, used: usize) -> String {
-    let mut cmds = String::new();
-    for c in ['a', 'b', 'c'] {
-        cmds.push_str(&format!(
-            "link {target} {dir}{}\n",
-            c.to_string().repeat(250)
-        ));
-    }
-    let last = 1024 - 24 - used - 3 * 260 - 8 - 8;
-    cmds.push_str(&format!("link {target} {dir}{}\n", "d".repeat(last)));
-    cmds
-}
-
-#[test]
-fn lost_dotdot_cannot_be_fixed_as_e2fsck_cannot() {
-    if skip_without_e2fsprogs() {
-        return;
-    }
-    // '..' with a rec_len that is no multiple of 4: the salvage lets '.'
-    // take the rest of the block, so pass 3 finds no '..' to point at the
-    // parent (e2fsck's "Couldn't fix parent", and errors are left).
-    let t = tempfile::tempdir().unwrap();
-    let img = pass3_image(t.path(), &[], "mkdir d\n");
-    let out = real_debugfs(&img, "bmap d 0");
-    let blk: u64 = String::from_utf8_lossy(&out).trim().parse().unwrap();
-    poke(&img, blk * 1024 + 16, &[3, 0]);
-    let os = repaired_as_e2fsck(&img);
-    assert!(
-        os.contains("Couldn't fix parent of inode 12: Couldn't find parent directory entry\n\n"),
-        "{os}"
     );
 }
 
@@ -2140,6 +2057,95 @@ fn a_device_too_big_for_any_block_map_is_asked_about_twice() {
     assert_same(&img, &["-fn"]);
     assert_same(&img, &["-fp"]);
     repaired_alike(t.path(), &img, &["-fy"]);
+}
+
+/// Ours and the real e2fsck alike on `img` under -fn and -fy (exit code
+/// and output), and the real e2fsck -fn after each -fy alike too (clean
+/// after ours where it is clean after its own repair); returns our -fy
+/// output.
+fn repaired_as_e2fsck(img: &Path) -> String {
+    assert_same(img, &["-fn"]);
+    let t = tempfile::tempdir().unwrap();
+    let (oc, os, rc, rs) = both_in(t.path(), img, &["-fy"]);
+    assert_eq!((oc, &os), (rc, &rs), "-fy: ours (left) and e2fsck (right)");
+    let after = |sub: &str| {
+        let copy = t.path().join(sub).join("test.img");
+        let (code, out) = real_fsck_n(&copy);
+        (code, out.replace(&*copy.to_string_lossy(), "IMG"))
+    };
+    assert_eq!(
+        after("ours"),
+        after("real"),
+        "e2fsck -fn after ours (left), after e2fsck"
+    );
+    os
+}
+
+/// A 1 MiB image (1 KiB blocks) from the real mke2fs with `mkfs_args`,
+/// edited by `pass3_edit`.
+fn pass3_image(dir: &Path, mkfs_args: &[&str], cmds: &str) -> std::path::PathBuf {
+    let img = dir.join("pass3.img");
+    let mut args = vec!["-b", "1024"];
+    args.extend_from_slice(mkfs_args);
+    real_mkfs(&img, &args, "1M");
+    pass3_edit(dir, &img, cmds);
+    img
+}
+
+/// The real debugfs' `cmds` on `img`, in which `SMALL` and `BIG` name a
+/// 5-byte and a 400 KiB host file (made in `dir`) to `write`.
+fn pass3_edit(dir: &Path, img: &Path, cmds: &str) {
+    let small = dir.join("small");
+    let big = dir.join("big");
+    std::fs::write(&small, b"hello").unwrap();
+    std::fs::write(&big, vec![0x5a; 400 * 1024]).unwrap();
+    let cmds = cmds
+        .replace("SMALL", &small.to_string_lossy())
+        .replace("BIG", &big.to_string_lossy());
+    real_debugfs_w(img, &cmds);
+}
+
+/// Writes the 400 KiB file until the filesystem is full (the last write
+/// fails halfway and keeps what it got), in the current directory.
+const FILL: &str = "write BIG big1\nwrite BIG big2\nwrite BIG big3\n";
+
+/// debugfs `link` requests that leave no room for a "#NN" entry in a
+/// one-block directory holding '.', '..' and `used` bytes of entries
+/// more (names of 250 bytes, then one that leaves 8 bytes over).
+fn fill_dir_block(target: &str, dir: &str, used: usize) -> String {
+    let mut cmds = String::new();
+    for c in ['a', 'b', 'c'] {
+        cmds.push_str(&format!(
+            "link {target} {dir}{}\n",
+            c.to_string().repeat(250)
+        ));
+    }
+    let last = 1024 - 24 - used - 3 * 260 - 8 - 8;
+    cmds.push_str(&format!("link {target} {dir}{}\n", "d".repeat(last)));
+    cmds
+}
+
+#[test]
+fn lost_dotdot_cannot_be_fixed_as_e2fsck_cannot() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // '..' with a rec_len that is no multiple of 4: the salvage lets '.'
+    // take the rest of the block, so pass 3 finds no '..' to point at the
+    // parent (e2fsck's "Couldn't fix parent", and errors are left).
+    let t = tempfile::tempdir().unwrap();
+    let img = pass3_image(t.path(), &[], "mkdir d\n");
+    let out = real_debugfs(&img, "bmap d 0");
+    let blk: u64 = String::from_utf8_lossy(&out).trim().parse().unwrap();
+    poke(&img, blk * 1024 + 16, &[3, 0]);
+    let os = repaired_as_e2fsck(&img);
+    assert!(
+        os.contains("Couldn't fix parent of inode 12: Couldn't find parent directory entry\n\n"),
+        "{os}"
+    );
+}
+
+#[test]
 fn full_filesystem_has_no_room_for_lost_found() {
     if skip_without_e2fsprogs() {
         return;
@@ -2310,4 +2316,39 @@ fn lost_found_is_made_where_e2fsck_makes_it() {
         s.split_once("BLOCKS:").map(|(_, b)| b.to_string())
     };
     assert_eq!(blocks(&ours_stat), blocks(&real_stat));
+}
+
+#[test]
+fn reserved_directory_without_dir_info_stops_as_e2fsck_stops() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // s_first_ino past lost+found: inode 11 is reserved, so it has no
+    // dir_info, but its blocks are still checked in pass 2 (-n). Its '..'
+    // is where e2fsck stops ("Internal error: couldn't find dir_info").
+    let t = tempfile::tempdir().unwrap();
+    let img = pass3_image(t.path(), &[], "ssv first_ino 12\n");
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert!(
+        os.contains("Internal error: couldn't find dir_info for 11.\n"),
+        "{os}"
+    );
+    repaired_as_e2fsck(&img);
+    // With that '..' renamed, pass 2 goes on and records inode 11 as the
+    // parent of the directory it names; pass 3 stops there, naming the
+    // directory it checked last (the root).
+    let img = pass3_image(
+        t.path(),
+        &[],
+        "mkdir lost+found/d\nmkdir e\nssv first_ino 12\n",
+    );
+    let out = real_debugfs(&img, "bmap <11> 0");
+    let blk: u64 = String::from_utf8_lossy(&out).trim().parse().unwrap();
+    poke(&img, blk * 1024 + 20, b"xx");
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert!(
+        os.contains("Pass 3: Checking directory connectivity\nInternal error: couldn't find dir_info for 2.\n"),
+        "{os}"
+    );
+    repaired_as_e2fsck(&img);
 }
