@@ -777,22 +777,7 @@ impl Checker {
         // As e2fsck: the extended attribute block is counted first.
         let ea_blocks = self.check_ea_blocks(ino, inode)?;
         let walk = if holds_block_map(inode) {
-            let walk = self.walk_block_map(ino, inode, ea_blocks)?;
-            self.ask.end_latch(Latch::IllegalBlocks);
-            self.ask.end_latch(Latch::TooBig);
-            for (b, data) in &walk.edit.writes {
-                self.fs.write_block(*b, data)?;
-            }
-            if walk.edit.i_block_changed {
-                self.write_inode(ino, inode)?;
-            }
-            // An indirect block left outside the filesystem stops
-            // libext2fs' iterator with an error, which e2fsck cannot get
-            // past.
-            if let Some(e) = walk.error {
-                return Err(self.iteration_failed(ino, e));
-            }
-            Some(walk)
+            Some(self.walk_and_apply(ino, inode, ea_blocks)?)
         } else {
             None
         };
@@ -899,6 +884,31 @@ impl Checker {
             self.stats.large_files += 1;
         }
         self.check_i_blocks(ino, inode, nblocks * (bs / 512))
+    }
+
+    /// Walks `inode`'s map (see walk_block_map), ends its question latches
+    /// and writes what the answers changed.
+    fn walk_and_apply(
+        &mut self,
+        ino: u32,
+        inode: &mut Inode,
+        counted: u64,
+    ) -> Result<crate::map_walk::MapWalk> {
+        let walk = self.walk_block_map(ino, inode, counted)?;
+        self.ask.end_latch(Latch::IllegalBlocks);
+        self.ask.end_latch(Latch::TooBig);
+        for (b, data) in &walk.edit.writes {
+            self.fs.write_block(*b, data)?;
+        }
+        if walk.edit.i_block_changed {
+            self.write_inode(ino, inode)?;
+        }
+        // An indirect block left outside the filesystem stops libext2fs'
+        // iterator with an error, which e2fsck cannot get past.
+        if let Some(e) = walk.error {
+            return Err(self.iteration_failed(ino, e));
+        }
+        Ok(walk)
     }
 
     /// e2fsck's PR_1_BLOCK_ITERATE, fatal: the error that ends the check.
@@ -1200,18 +1210,7 @@ impl Checker {
         // others are metadata (reserved descriptor blocks) that still
         // count in i_blocks, and its size must cover them.
         let dind = inode.base.i_block[inode::DIND_BLOCK] as u64;
-        let walk = self.walk_block_map(ino, inode, 0)?;
-        self.ask.end_latch(Latch::IllegalBlocks);
-        self.ask.end_latch(Latch::TooBig);
-        for (b, data) in &walk.edit.writes {
-            self.fs.write_block(*b, data)?;
-        }
-        if walk.edit.i_block_changed {
-            self.write_inode(ino, inode)?;
-        }
-        if let Some(e) = walk.error {
-            return Err(self.iteration_failed(ino, e));
-        }
+        let walk = self.walk_and_apply(ino, inode, 0)?;
         let claims = walk.claims;
         if dind != 0
             && inode.base.i_block[inode::DIND_BLOCK] as u64 == dind

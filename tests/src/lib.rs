@@ -393,3 +393,35 @@ pub fn measured(tool: &str, args: &[&str], img: &Path) -> (i32, String, f64, u64
     let kb: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
     (out.status.code().unwrap_or(-1), all, secs, kb)
 }
+
+/// The real `debugfs -w -f -` with `cmds` on its standard input (one
+/// request a line); debugfs exits 0 even when a request fails.
+pub fn real_debugfs_script(img: &Path, cmds: &str) {
+    use std::io::Write;
+    let mut child = Command::new("debugfs")
+        .args(["-w", "-f", "-"])
+        .arg(img)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("debugfs");
+    child
+        .stdin
+        .take()
+        .expect("debugfs stdin")
+        .write_all(cmds.as_bytes())
+        .expect("debugfs script");
+    assert!(child.wait().expect("debugfs").success());
+}
+
+/// The number after `label` on the first line of the real dumpe2fs's
+/// output that has it (group 0's, for "Block bitmap at ").
+pub fn dumpe2fs_number(img: &Path, label: &str) -> u64 {
+    let dump = real_dumpe2fs(img, false);
+    dump.lines()
+        .find_map(|l| l.split_once(label))
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' in dumpe2fs output:\n{dump}"))
+}

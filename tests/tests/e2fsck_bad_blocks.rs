@@ -70,37 +70,6 @@ fn assert_as_e2fsck(img: &Path) -> String {
     fn_output
 }
 
-/// The real `debugfs -w -f -` with `cmds` on its standard input.
-fn debugfs_w(img: &Path, cmds: &str) {
-    use std::io::Write;
-    let mut child = Command::new("debugfs")
-        .args(["-w", "-f", "-"])
-        .arg(img)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("debugfs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(cmds.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
-/// The number after `label` on the first line of the real dumpe2fs's
-/// output that has it.
-fn dumpe2fs_number(img: &Path, label: &str) -> u64 {
-    let dump = real_dumpe2fs(img, false);
-    dump.lines()
-        .find_map(|l| l.split_once(label))
-        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no '{label}' in dumpe2fs output:\n{dump}"))
-}
-
 /// The inode table block holding `ino` (debugfs' imap).
 fn inode_block(img: &Path, ino: u32) -> u64 {
     let out = String::from_utf8_lossy(&real_debugfs(img, &format!("imap <{ino}>"))).into_owned();
@@ -118,9 +87,9 @@ fn image(t: &tempfile::TempDir, name: &str, cmds: impl FnOnce(&Path) -> String) 
     let data = t.path().join("data");
     std::fs::write(&data, b"hi\n").unwrap();
     let d = data.display();
-    debugfs_w(&img, &format!("write {d} f1\nmkdir d\nwrite {d} d/f2\n"));
+    real_debugfs_script(&img, &format!("write {d} f1\nmkdir d\nwrite {d} d/f2\n"));
     let more = cmds(&img);
-    debugfs_w(&img, &more);
+    real_debugfs_script(&img, &more);
     img
 }
 
@@ -359,7 +328,7 @@ fn directory_block_that_cannot_be_read() {
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("short.img");
     real_mkfs(&img, &["-b", "1024"], "4096");
-    debugfs_w(&img, "mkdir d\nsif d block[0] 4000\n");
+    real_debugfs_script(&img, "mkdir d\nsif d block[0] 4000\n");
     let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
     f.set_len(3000 * 1024).unwrap();
     let out = assert_as_e2fsck(&img);

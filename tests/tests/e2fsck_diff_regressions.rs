@@ -59,17 +59,6 @@ fn peek(img: &Path, offset: u64, len: usize) -> Vec<u8> {
     buf
 }
 
-/// The number after `label` on the first line of `dumpe2fs` that has it
-/// (group 0's, for "Block bitmap at ").
-fn dumpe2fs_number(img: &Path, label: &str) -> u64 {
-    let dump = real_dumpe2fs(img, false);
-    dump.lines()
-        .find_map(|l| l.split_once(label))
-        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no '{label}' in dumpe2fs output:\n{dump}"))
-}
-
 /// Flips the bits `mask` in byte `byte` of block `block` (1 KiB blocks).
 fn flip_bits(img: &Path, block: u64, byte: u64, mask: u8) {
     let at = block * 1024 + byte;
