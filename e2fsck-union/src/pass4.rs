@@ -63,19 +63,23 @@ impl Checker {
                         ..Default::default()
                     };
                     if !self.read_only() && self.problem(Code::DirOverflowRefCount, &c)? {
-                        let mut rec = self.fs.read_inode(ino)?;
-                        rec.base.i_links_count = counted.min(u16::MAX as u32) as u16;
-                        self.write_inode(ino, &rec)?;
-                        self.link_info[i] = rec.base.i_links_count;
+                        self.set_link_count(ino, counted)?;
                     }
                 } else if self.problem(Code::BadRefCount, &c)? {
-                    let mut rec = self.fs.read_inode(ino)?;
-                    rec.base.i_links_count = counted.min(u16::MAX as u32) as u16;
-                    self.write_inode(ino, &rec)?;
-                    self.link_info[i] = rec.base.i_links_count;
+                    self.set_link_count(ino, counted)?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Stores the link count pass 4 counted, in the inode and in the
+    /// check's own table.
+    fn set_link_count(&mut self, ino: u32, counted: u32) -> Result<()> {
+        let mut rec = self.fs.read_inode(ino)?;
+        rec.base.i_links_count = counted.min(u16::MAX as u32) as u16;
+        self.write_inode(ino, &rec)?;
+        self.link_info[ino as usize] = rec.base.i_links_count;
         Ok(())
     }
 
