@@ -8,13 +8,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::{our_bin, run, Lcg};
+use crate::{our_bin, run, run_capped, Lcg};
 
 /// Seconds before a run counts as hung.
 const TIMEOUT: &str = "120";
 /// The same for one debugfs request on a differential's small image
 /// (the real debugfs can loop forever: dirsearch on a rec_len of 0).
 const DEBUGFS_TIMEOUT: &str = "20";
+
+/// Bytes kept of each output stream: a damaged image can make either tool
+/// print without end (a cat of a huge sparse file) until the timeout, and
+/// the comparison needs only enough to differ.
+const OUTPUT_CAP: usize = 4 << 20;
 
 /// A directory holding `e2fsck` and `debugfs` links to our binaries.
 pub struct Tools {
@@ -74,15 +79,18 @@ fn run_in(dir: &Path, program: &Program, args: &[&str]) -> Run {
         TIMEOUT
     };
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", program.dir.display());
-    let out: Output = run(Command::new("timeout")
-        .args(["-s", "KILL", timeout])
-        .arg(program.name)
-        .args(args)
-        .env_clear()
-        .env("PATH", path)
-        .env("LC_ALL", "C")
-        .env("TZ", "GMT0")
-        .current_dir(dir));
+    let out: Output = run_capped(
+        Command::new("timeout")
+            .args(["-s", "KILL", timeout])
+            .arg(program.name)
+            .args(args)
+            .env_clear()
+            .env("PATH", path)
+            .env("LC_ALL", "C")
+            .env("TZ", "GMT0")
+            .current_dir(dir),
+        OUTPUT_CAP,
+    );
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -148,6 +148,49 @@ pub fn run(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
+/// As [`run`], keeping at most `cap` bytes of each of stdout and stderr
+/// (the rest is read and dropped, so the child never blocks on a full
+/// pipe); a stream that was cut ends with a line saying so.
+pub fn run_capped(cmd: &mut Command, cap: usize) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    fn keep(mut from: impl Read + Send + 'static, cap: usize) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut buf = [0u8; 64 * 1024];
+            let mut cut = false;
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+                cut |= n > room;
+            }
+            if cut {
+                kept.extend_from_slice(format!("\n[output cut at {cap} bytes]\n").as_bytes());
+            }
+            kept
+        })
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let stdout = keep(child.stdout.take().expect("piped stdout"), cap);
+    let stderr = keep(child.stderr.take().expect("piped stderr"), cap);
+    let status = child
+        .wait()
+        .unwrap_or_else(|e| panic!("cannot wait for {cmd:?}: {e}"));
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -424,4 +467,24 @@ pub fn dumpe2fs_number(img: &Path, label: &str) -> u64 {
         .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no '{label}' in dumpe2fs output:\n{dump}"))
+}
+
+#[cfg(test)]
+mod capture_tests {
+    use super::*;
+
+    #[test]
+    fn endless_output_is_cut_and_the_child_still_ends() {
+        let out = run_capped(
+            Command::new("sh").args(["-c", "head -c 3000000 /dev/zero; echo err >&2; exit 3"]),
+            1 << 20,
+        );
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(
+            out.stdout.len(),
+            (1 << 20) + "\n[output cut at 1048576 bytes]\n".len()
+        );
+        assert!(out.stdout.ends_with(b"[output cut at 1048576 bytes]\n"));
+        assert_eq!(out.stderr, b"err\n");
+    }
 }
