@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+pub mod plausible;
 pub mod undo;
 
 /// println! that never panics: when stdout is closed early (`| head`,

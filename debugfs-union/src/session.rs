@@ -172,7 +172,7 @@ impl Session {
             text.unwrap_or_else(|| e.com_err_text())
         );
         let note = match e {
-            ext2fs::Error::BadMagic(_) => ext2fs::foreign::describe(device),
+            ext2fs::Error::BadMagic(_) => cli_common::plausible::existing_filesystem_note(device),
             _ => None,
         };
         let Some(note) = note else {

@@ -379,7 +379,7 @@ Filesystem mounted or opened exclusively by another program?"
         _ => String::new(),
     };
     if matches!(e, ext2fs::Error::BadMagic(_)) {
-        advice.extend(ext2fs::foreign::describe(device));
+        advice.extend(cli_common::plausible::existing_filesystem_note(device));
     }
     OpenFailed { message, advice }.into()
 }

@@ -761,7 +761,7 @@ fn run(cli: &Cli) -> Result<()> {
 
     // Open the target: never a mounted filesystem.
     if exists && cli.force == 0 {
-        check_existing(device, ext.offset)?;
+        check_existing(device)?;
     }
     check_mount(device)?;
     if let Some(u) = &undo_path {
@@ -1034,28 +1034,17 @@ fn proceed_question() -> Result<()> {
 }
 
 /// Asks before overwriting an existing filesystem, like mke2fs: only when
-/// someone is at a terminal to answer.
-fn check_existing(device: &Path, offset: u64) -> Result<()> {
-    // The library's probe: where the superblock is and what it holds.
-    let Ok(file) = std::fs::File::open(device) else {
-        return Ok(());
-    };
-    let Ok(sb) = Superblock::probe(&file, device, offset) else {
-        return Ok(());
-    };
+/// someone is at a terminal to answer, after check_plausibility's note
+/// on what the device holds (found where blkid looks, at its start).
+fn check_existing(device: &Path) -> Result<()> {
     if !cli_common::interactive() {
         return Ok(());
     }
-    let label = sb.label();
-    cli_common::outln!(
-        "{} contains a ext2 file system{}",
-        device.display(),
-        if label.is_empty() {
-            String::new()
-        } else {
-            format!(" labelled '{label}'")
-        }
-    );
+    let Some(note) = cli_common::plausible::existing_filesystem_note(&device.to_string_lossy())
+    else {
+        return Ok(());
+    };
+    cli_common::out!("{note}");
     let _ = std::io::stdout().flush();
     match cli_common::ask_yes_no("Proceed anyway?", false) {
         Some(true) => Ok(()),
