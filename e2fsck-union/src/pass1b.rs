@@ -148,6 +148,12 @@ impl Checker {
     /// entry naming it other than a directory's own '.' and '..' (a
     /// directory's '..' may be in a block it shares with another).
     pub fn find_path(&self, ino: u32) -> String {
+        // e2fsck's add_dupe gives the root itself as its directory, so
+        // its name is read from its own '..' ("???" when that block does
+        // not read as a directory).
+        if ino == inode::ROOT_INO {
+            return self.pathname(ino, ino);
+        }
         if ino < self.fs.sb().first_ino() {
             return self.pathname(0, ino);
         }

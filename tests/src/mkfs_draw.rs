@@ -3,7 +3,7 @@
 //! and, now and then, a mke2fs.conf of its own (fs_types stanzas and
 //! [defaults] settings), all drawn from one seeded generator.
 
-use crate::mkfs_pair::{Case, UNDO_FILE};
+use crate::mkfs_pair::{Case, BAD_BLOCKS_FILE, UNDO_FILE};
 use crate::Lcg;
 
 /// One random option set of the whole space.
@@ -194,6 +194,35 @@ fn more_options(r: &mut Lcg, mut case: Case) -> Case {
             case.args.push(t.join(","));
         }
     }
+    // Drawn last, so each case's earlier draws stay what they were.
+    if r.chance(6) {
+        case = bad_blocks_list(r, case);
+    }
+    case
+}
+
+/// `-l FILE`: a few block numbers, mostly inside the filesystem (data
+/// blocks, sometimes the primary superblock or a backup's group),
+/// sometimes past its end, and now and then a line that is no number.
+fn bad_blocks_list(r: &mut Lcg, mut case: Case) -> Case {
+    let kib = case
+        .size
+        .as_deref()
+        .and_then(|s| s.strip_suffix('k'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(4096);
+    let lines: Vec<String> = (0..1 + r.below(4))
+        .map(|_| match r.below(8) {
+            0 => r.below(3).to_string(),
+            1 => (8193 + r.below(3)).to_string(),
+            2 => (kib + r.below(kib)).to_string(),
+            3 => "junk".into(),
+            _ => r.below(kib / 4 + 1).to_string(),
+        })
+        .collect();
+    case.bad_blocks = Some(lines.join("\n") + "\n");
+    case.args.push("-l".into());
+    case.args.push(BAD_BLOCKS_FILE.into());
     case
 }
 

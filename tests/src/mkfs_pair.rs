@@ -15,6 +15,10 @@ pub const FAKE_TIME: &str = "1700000000";
 /// In `Case::args`, stands for an undo file of each tool's own (`-z`).
 pub const UNDO_FILE: &str = "@UNDO@";
 
+/// In `Case::args`, stands for the bad blocks list file (`-l`), written
+/// from `Case::bad_blocks` for each tool.
+pub const BAD_BLOCKS_FILE: &str = "@BADBLOCKS@";
+
 /// One mke2fs invocation to make with both tools.
 #[derive(Clone, Debug, Default)]
 pub struct Case {
@@ -30,6 +34,8 @@ pub struct Case {
     /// config path that does not exist.
     pub config: Option<String>,
     pub env: Vec<(String, String)>,
+    /// The text of the `-l` list file.
+    pub bad_blocks: Option<String>,
 }
 
 /// What one tool did.
@@ -75,8 +81,13 @@ impl Case {
 
     /// The command line, for messages.
     pub fn describe(&self) -> String {
+        let list = self
+            .bad_blocks
+            .as_ref()
+            .map(|l| format!(" (bad blocks list {l:?})"))
+            .unwrap_or_default();
         format!(
-            "{} -E {} {}",
+            "{} -E {} {}{list}",
             self.args.join(" "),
             self.extended.join(","),
             self.size.as_deref().unwrap_or("")
@@ -98,6 +109,10 @@ impl Case {
         }
         let undo = dir.join(format!("{name}.undo"));
         let _ = std::fs::remove_file(&undo);
+        let bad = dir.join(format!("{name}.bad"));
+        if let Some(list) = &self.bad_blocks {
+            std::fs::write(&bad, list).expect("write bad blocks list");
+        }
         let mut ext = vec![format!("hash_seed={HASH_SEED}")];
         ext.extend(self.extended.iter().cloned());
         let mut cmd = Command::new(tool);
@@ -112,6 +127,8 @@ impl Case {
             .args(self.args.iter().map(|a| {
                 if a == UNDO_FILE {
                     undo.as_os_str().to_owned()
+                } else if a == BAD_BLOCKS_FILE {
+                    bad.as_os_str().to_owned()
                 } else {
                     a.into()
                 }
@@ -126,6 +143,7 @@ impl Case {
         let prog = tool.file_name().unwrap().to_string_lossy().into_owned();
         let paths = |l: &str| {
             l.replace(&undo.display().to_string(), "UNDO")
+                .replace(&bad.display().to_string(), "BADBLOCKS")
                 .replace(&img.display().to_string(), "IMAGE")
         };
         // Up to the usage text, whose option list is each tool's own.

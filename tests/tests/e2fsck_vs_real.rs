@@ -2397,3 +2397,42 @@ fn missing_backup_superblock_names_what_the_device_holds() {
         );
     }
 }
+
+/// The root sharing its first block: pass 1D names it from its own '..'
+/// as e2fsck does (add_dupe makes the root its own directory), "???" when
+/// that block is a file's data (e2fsck differential seed 20261205 cases
+/// 32 and 392, where ours printed "/").
+#[test]
+fn root_with_a_shared_first_block_is_named_as_e2fsck_names_it() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![b'x'; 3000]).unwrap();
+    for target in ["f", "lost+found"] {
+        let img = t.path().join("r.img");
+        real_mkfs(&img, &["-b", "1024"], "4M");
+        let o = run(Command::new("debugfs")
+            .args(["-w", "-R", &format!("write {} f", data.display())])
+            .arg(&img));
+        assert!(o.status.success(), "{}", text(&o));
+        let o = run(Command::new("debugfs")
+            .args(["-R", &format!("bmap {target} 0")])
+            .arg(&img));
+        let block = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        assert!(block.parse::<u32>().is_ok(), "{}", text(&o));
+        let o = run(Command::new("debugfs")
+            .args(["-w", "-R", &format!("sif <2> block[0] {block}")])
+            .arg(&img));
+        assert!(o.status.success(), "{}", text(&o));
+        let (oc, os, rc, rs) = both(&img, &["-fn"]);
+        assert_eq!((oc, &os), (rc, &rs), "root's block shared with {target}");
+        let named = if target == "f" {
+            "File ??? (inode #2"
+        } else {
+            "File / (inode #2"
+        };
+        assert!(os.contains(named), "{os}");
+    }
+}
