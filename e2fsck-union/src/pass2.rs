@@ -332,8 +332,10 @@ impl Checker {
                     d.parent = ino;
                 }
             }
+            // '.' and '..' join the block's names too (e2fsck's de_dict):
+            // a second entry still named '.' is a duplicate.
             let name = b.name(o).to_vec();
-            if dot_state > 1 && !dups_found && !names.insert(name.clone()) {
+            if !dups_found && !names.insert(name.clone()) {
                 let c = Ctx {
                     name,
                     ino,

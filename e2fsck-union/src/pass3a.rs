@@ -47,6 +47,9 @@ impl Checker {
         blocks.sort_by_key(|d| d.lblk);
         let mut dot = None;
         let mut dotdot = None;
+        // The names the first two entries really have (a '..' damaged
+        // into a second '.' is a duplicate name to e2fsck's search).
+        let mut dot_names: [Vec<u8>; 2] = [b".".to_vec(), b"..".to_vec()];
         let mut live: Vec<DirEntry> = Vec::new();
         let mut union: Vec<DirEntry> = Vec::new();
         for db in &blocks {
@@ -54,10 +57,12 @@ impl Checker {
             for (k, e) in dirent::iter_block(&buf).enumerate() {
                 if db.lblk == 0 && k == 0 {
                     dot = Some(e.inode);
+                    dot_names[0] = e.name.to_vec();
                     continue;
                 }
                 if db.lblk == 0 && k == 1 {
                     dotdot = Some(e.inode);
+                    dot_names[1] = e.name.to_vec();
                     continue;
                 }
                 let entry = DirEntry::new(e.inode, e.file_type, e.name);
@@ -75,7 +80,15 @@ impl Checker {
         let size = self.fs.read_inode(dir)?.base.i_size as usize;
         let total: usize = live.iter().map(|e| dirent::rec_len_for(e.name.len())).sum();
         let compress = !indexed || size / bs < 2 || total < bs - 24;
-        let mut live = self.settle_duplicates(dir, dot, dotdot, live, compress)?;
+        let mut live = self.settle_duplicates(
+            dir,
+            [
+                (dot, dot_names[0].as_slice()),
+                (dotdot, dot_names[1].as_slice()),
+            ],
+            live,
+            compress,
+        )?;
         if self.read_only() {
             return Ok(());
         }
@@ -144,8 +157,7 @@ impl Checker {
     fn settle_duplicates(
         &mut self,
         dir: u32,
-        dot: Option<u32>,
-        dotdot: Option<u32>,
+        dots: [(Option<u32>, &[u8]); 2],
         live: Vec<DirEntry>,
         compress: bool,
     ) -> Result<Vec<DirEntry>> {
@@ -163,7 +175,7 @@ impl Checker {
         // of the sorted part); with one it leaves them out.
         let mut fixed_part = Vec::new();
         if compress {
-            for (ino, name) in [(dot, &b"."[..]), (dotdot, &b".."[..])] {
+            for (ino, name) in dots {
                 if let Some(ino) = ino.filter(|&i| i != 0) {
                     fixed_part.push(Slot {
                         entry: DirEntry::new(ino, ft::DIR, name),

@@ -2436,3 +2436,31 @@ fn root_with_a_shared_first_block_is_named_as_e2fsck_names_it() {
         assert!(os.contains(named), "{os}");
     }
 }
+
+/// A '..' whose name length was cut to 1, so the directory has two
+/// entries named '.': pass 2 reports the duplicate as e2fsck's de_dict
+/// does (it holds '.' and '..' too) and, without dir_index, pass 3A's
+/// duplicate search sees the second '.' (e2fsck differential seed
+/// 20261205 case 216, where ours said neither).
+#[test]
+fn second_dot_entry_is_a_duplicate_name_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for features in ["^dir_index", "dir_index"] {
+        let t = tempfile::tempdir().unwrap();
+        let img = t.path().join("d.img");
+        real_mkfs(&img, &["-b", "1024", "-O", features], "3M");
+        let o = run(Command::new("debugfs")
+            .args(["-R", "bmap <11> 0"])
+            .arg(&img));
+        let block: u64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+        // '..' is the second entry, at byte 12; its name length at +6.
+        poke(&img, block * 1024 + 12 + 6, &[1]);
+        let (oc, os, rc, rs) = both(&img, &["-fn"]);
+        assert_eq!((oc, &os), (rc, &rs), "-fn with {features}");
+        assert!(os.contains("Duplicate entry '.' found."), "{os}");
+        // -y renames the entry back to '..' first: no duplicate then.
+        assert_same(&img, &["-fy"]);
+    }
+}
