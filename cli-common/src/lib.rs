@@ -103,8 +103,15 @@ pub const COMPLETIONS_OPTION: &str = "generate-completions";
 /// Also handles the hidden `--generate-completions SHELL` (see
 /// [`COMPLETIONS_OPTION`]): it prints the script and returns Err(0).
 pub fn parse_args<T: clap::Parser>(usage_exit: u8) -> Result<T, std::process::ExitCode> {
+    parse_args_positioned(usage_exit).map(|(t, _)| t)
+}
+
+/// [`parse_args`], with where each option stood on the command line.
+pub fn parse_args_positioned<T: clap::Parser>(
+    usage_exit: u8,
+) -> Result<(T, Positions), std::process::ExitCode> {
     match parse_args_from::<T, _, _>(std::env::args_os()) {
-        Ok(Parsed::Args(t)) => Ok(t),
+        Ok(Parsed::Args(t, at)) => Ok((t, at)),
         Ok(Parsed::Completions(script)) => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
@@ -125,12 +132,25 @@ pub fn parse_args<T: clap::Parser>(usage_exit: u8) -> Result<T, std::process::Ex
     }
 }
 
-/// What a command line asked for: the tool's options, or a completion
-/// script (the bytes to print).
+/// What a command line asked for: the tool's options (and where each
+/// stood), or a completion script (the bytes to print).
 #[derive(Debug)]
 pub enum Parsed<T> {
-    Args(T),
+    Args(T, Positions),
     Completions(Vec<u8>),
+}
+
+/// Where each option stood on the command line (clap's argument indices,
+/// by the field's id): for a tool that, as getopt's loop does, must act
+/// on two options in the order they were given.
+#[derive(Debug, Default, Clone)]
+pub struct Positions(std::collections::HashMap<String, Vec<usize>>);
+
+impl Positions {
+    /// The indices of each use of option `id`, in order.
+    pub fn of(&self, id: &str) -> &[usize] {
+        self.0.get(id).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// [`parse_args`] on given arguments (the first names the program), without
@@ -164,8 +184,20 @@ where
         clap_complete::generate(shell, &mut tool, name, &mut script);
         return Ok(Parsed::Completions(script));
     }
+    let positions = Positions(
+        matches
+            .ids()
+            .map(|id| {
+                let at = matches
+                    .indices_of(id.as_str())
+                    .map(|i| i.collect())
+                    .unwrap_or_default();
+                (id.to_string(), at)
+            })
+            .collect(),
+    );
     T::from_arg_matches_mut(&mut matches)
-        .map(Parsed::Args)
+        .map(|t| Parsed::Args(t, positions))
         .map_err(|e| e.format(&mut cmd))
 }
 
@@ -307,11 +339,14 @@ mod tests {
 
     #[test]
     fn ordinary_arguments_still_parse() {
-        let Ok(Parsed::Args(d)) = parse_args_from::<Demo, _, _>(["demo-union", "-f", "img"]) else {
+        let Ok(Parsed::Args(d, at)) = parse_args_from::<Demo, _, _>(["demo-union", "-f", "img"])
+        else {
             panic!("not parsed");
         };
         assert!(d.force);
         assert_eq!(d.device.as_deref(), Some("img"));
+        assert_eq!((at.of("force"), at.of("device")), (&[1][..], &[2][..]));
+        assert!(at.of("nothing").is_empty());
         assert!(parse_args_from::<Demo, _, _>(["demo-union", "-f"]).is_err());
         assert!(
             parse_args_from::<Demo, _, _>(["demo-union", "--generate-completions", "csh"]).is_err()

@@ -141,7 +141,7 @@ pub struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = match cli_common::parse_args(1) {
+    let (cli, positions): (Cli, _) = match cli_common::parse_args_positioned(1) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -153,7 +153,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match run(&cli) {
+    match run(&cli, &positions) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(u) = e.downcast_ref::<UsageError>() {
@@ -310,18 +310,24 @@ fn flex_bg_size(arg: &str) -> Result<u64> {
     Ok(v)
 }
 
-fn run(cli: &Cli) -> Result<()> {
-    // mke2fs checks -G's number as it reads its options.
-    let flex_bg = cli.flex_bg_size.as_deref().map(flex_bg_size).transpose()?;
-    // mke2fs warns while it reads the options (once for each -L), so the
-    // warning is seen even when a later check refuses the run.
-    for l in &cli.label {
+fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
+    // mke2fs checks -G's number and warns of each long -L as its getopt
+    // loop reads them: a warning given before a bad -G is still seen.
+    let flex_bg_at = positions.of("flex_bg_size").first().copied();
+    let mut flex_bg = None;
+    for (l, at) in cli.label.iter().zip(positions.of("label")) {
+        if flex_bg_at.is_some_and(|g| g < *at) && flex_bg.is_none() {
+            flex_bg = cli.flex_bg_size.as_deref().map(flex_bg_size).transpose()?;
+        }
         if l.len() > 16 {
             eprint!(
                 "Warning: label too long; will be truncated to '{}'\n\n",
                 String::from_utf8_lossy(&l.as_bytes()[..16])
             );
         }
+    }
+    if flex_bg.is_none() {
+        flex_bg = cli.flex_bg_size.as_deref().map(flex_bg_size).transpose()?;
     }
     for (opt, given) in [('t', &cli.fs_type), ('T', &cli.usage_types)] {
         if given.len() > 1 {

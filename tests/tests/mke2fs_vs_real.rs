@@ -623,3 +623,22 @@ fn flex_bg_size_is_checked_and_refused_as_mke2fs_does() {
         Case::new(&["-q", "-t", "ext2", "-G", g], Some("8M")).assert_same(true);
     }
 }
+
+/// A long -L warns as mke2fs' getopt loop reads it: before a bad -G that
+/// follows it, not when the -G comes first (mke2fs differential seed
+/// 20261130 case 31, where ours refused -G before warning).
+#[test]
+fn label_warning_and_flex_bg_refusal_in_command_line_order() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let long = "a-much-longer-label-text";
+    for args in [
+        &["-L", long, "-G", "3"][..],
+        &["-G", "3", "-L", long],
+        &["-L", long, "-G", "3", "-L", "another-long-label-here"],
+        &["-L", long, "-L", "another-long-label-here", "-G", "16"],
+    ] {
+        Case::new(args, Some("1M")).assert_same(true);
+    }
+}
