@@ -67,6 +67,9 @@ pub struct Params {
     pub now: u32,
     /// Reserved GDT blocks wanted (-E resize); None = mke2fs' default.
     pub resize_blocks: Option<u64>,
+    /// sparse_super2: the backup groups asked for, as mke2fs passes them
+    /// (1 for the first backup, u32::MAX for the last group; 0 for none).
+    pub backup_bgs: [u32; 2],
     /// meta_bg: descriptor blocks kept in the classic table
     /// (s_first_meta_bg, mke2fs' MKE2FS_FIRST_META_BG).
     pub first_meta_bg: u32,
@@ -132,6 +135,19 @@ fn default_reserved_gdt(
         .div_ceil(desc_per_block(bs) as u64)
         .saturating_sub(desc_blocks as u64);
     rsv_gdb.min((bs / 4) as u64) as u32
+}
+
+/// sparse_super2's backup groups as ext2fs_initialize settles them: each
+/// within the filesystem, no group twice, in ascending order (0 = none).
+fn settle_backup_bgs(asked: [u32; 2], groups: u32) -> [u32; 2] {
+    let mut b = asked.map(|g| g.min(groups - 1));
+    if b[0] == b[1] {
+        b[1] = 0;
+    }
+    if b[0] > b[1] {
+        b.swap(0, 1);
+    }
+    b
 }
 
 /// Computes the layout as ext2fs_initialize does.
@@ -267,7 +283,17 @@ pub fn plan(p: &Params) -> Result<Plan> {
         // The last group's check counts the whole table even under
         // meta_bg, as ext2fs_initialize does.
         overhead = 2 + itb as u32;
-        if crate::layout::group_has_super(features, groups - 1) {
+        let last_has_super = if features.compat & compat::SPARSE_SUPER2 != 0 {
+            // ext2fs_initialize's own guess: s_backup_bgs is not set yet.
+            if groups == 2 {
+                p.backup_bgs[0] != 0
+            } else {
+                p.backup_bgs[1] != 0
+            }
+        } else {
+            crate::layout::group_has_super(features, groups - 1)
+        };
+        if last_has_super {
             overhead += 1 + desc_blocks + rsv;
         }
         let rem = ((blocks - first_data_block as u64) % bpg as u64) as u32;
@@ -319,6 +345,9 @@ pub fn plan(p: &Params) -> Result<Plan> {
         sb.s_raid_stripe_width = p.stripe_width;
         if p.rev_level >= DYNAMIC_REV {
             sb.set_features(features);
+            if features.compat & compat::SPARSE_SUPER2 != 0 {
+                sb.s_backup_bgs = settle_backup_bgs(p.backup_bgs, groups);
+            }
             sb.s_reserved_gdt_blocks = rsv as u16;
             if features.incompat & incompat::META_BG != 0 {
                 sb.s_first_meta_bg = p.first_meta_bg;
@@ -762,7 +791,6 @@ pub fn ext4_only(f: &FeatureSet) -> Vec<String> {
             & (compat::HAS_JOURNAL
                 | compat::LAZY_BG
                 | compat::EXCLUDE_BITMAP
-                | compat::SPARSE_SUPER2
                 | compat::FAST_COMMIT
                 | compat::STABLE_INODES
                 | compat::ORPHAN_FILE),
@@ -812,6 +840,7 @@ pub fn small_image(size: u64, whiteout: bool) -> Result<Vec<u8>> {
         stripe_width: 0,
         now: 1_700_000_000,
         resize_blocks: None,
+        backup_bgs: [0; 2],
         first_meta_bg: 0,
         inode_tables_zeroed: false,
         super_only: false,

@@ -519,9 +519,6 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
     }
     let mut asked_filetype_off = false;
     for f in &cli.features {
-        if rev == 0 {
-            bail!("filesystem features are not supported with revision 0 filesystems (-r 0)");
-        }
         let mut probe = FeatureSet::default();
         probe.apply_edit(f).map_err(|e| anyhow::anyhow!("{e}"))?;
         for item in f.split(',') {
@@ -532,11 +529,18 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
         }
         features.apply_edit(f).map_err(anyhow::Error::msg)?;
     }
+    // As mke2fs: -O edits are taken on revision 0 too (from no features),
+    // and only features left set are refused.
+    if rev == 0 && features != FeatureSet::default() {
+        bail!(Plain(
+            "Filesystem features not supported with revision 0 filesystems".into()
+        ));
+    }
     // -E comes after the features, as in mke2fs (its warnings and errors
     // follow the usage type's); the last -E wins.
     let ext =
         options::Extended::parse(cli.extended.last().map(std::slice::from_ref).unwrap_or(&[]))
-            .map_err(anyhow::Error::msg)?;
+            .map_err(Plain)?;
     if cli.size.is_none() && ext.offset > 0 {
         blocks = blocks.saturating_sub(ext.offset / bs as u64);
         eprint!(
@@ -721,6 +725,16 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
         stripe_width: ext.stripe_width,
         now,
         resize_blocks: ext.resize,
+        // sparse_super2's backups: the first group after 0 and the last.
+        backup_bgs: {
+            let n = ext
+                .num_backup_sb
+                .map_or_else(|| profile.get_int(&types, "num_backup_sb", 2), i64::from);
+            [
+                if n >= 1 { 1 } else { 0 },
+                if n >= 2 { u32::MAX } else { 0 },
+            ]
+        },
         // mke2fs' debugging aid, read only for a meta_bg asked for.
         first_meta_bg: match std::env::var("MKE2FS_FIRST_META_BG") {
             Ok(v) if features.incompat & incompat::META_BG != 0 => sector::atoi(&v) as u32,

@@ -25,6 +25,9 @@ pub struct Extended {
     pub union_source: UnionSource,
     /// lazy_itable_init[=n]: None leaves mke2fs.conf's choice.
     pub lazy_itable_init: Option<bool>,
+    /// num_backup_sb (sparse_super2's backups, 0-2): None leaves
+    /// mke2fs.conf's choice (2).
+    pub num_backup_sb: Option<i32>,
 }
 
 impl Default for Extended {
@@ -39,27 +42,65 @@ impl Default for Extended {
             offset: 0,
             union_source: UnionSource::Overlay,
             lazy_itable_init: None,
+            num_backup_sb: None,
         }
     }
 }
 
-const HELP: &str = "\nExtended options are separated by commas, and may take an argument which\n\
-is set off by an equals ('=') sign.  Valid extended options are:\n\
+/// The options listed after a refusal, in mke2fs' words and order for
+/// those we share (hash_seed is taken but, as there, not listed).
+const VALID: &str = "\tnum_backup_sb=<0|1|2>\n\
 \tstride=<RAID per-disk data chunk in blocks>\n\
-\tstripe_width=<RAID stride * data disks in blocks>\n\
-\tresize=<resize maximum size in blocks>\n\
-\troot_owner=<uid of root dir>:<gid of root dir>\n\
-\thash_seed=<UUID for the directory hash seed>\n\
+\tstripe-width=<RAID stride * data disks in blocks>\n\
 \toffset=<offset to create the file system>\n\
+\tresize=<resize maximum size in blocks>\n\
 \tlazy_itable_init=<0 to disable, 1 to enable>\n\
+\troot_owner=<uid of root dir>:<gid of root dir>\n\
 \tdiscard\n\
 \tnodiscard\n\
 \tunion_source=<overlay|oci|plain> (-d markers, with -O whiteout or several -d)\n";
 
-fn num(k: &str, v: Option<&str>) -> Result<u64, String> {
-    let v = v.ok_or_else(|| format!("Invalid {k} parameter: (missing)\n{HELP}"))?;
+/// mke2fs' refusal of its -E list: the option's own complaint (if any),
+/// then "Bad option(s) specified" naming an option given no argument or
+/// unknown, and the list of valid options.
+fn refuse(complaint: Option<String>, badopt: &str) -> String {
+    format!(
+        "{}\nBad option(s) specified: {badopt}\n\n\
+         Extended options are separated by commas, and may take an argument which\n\
+         \tis set off by an equals ('=') sign.\n\n\
+         Valid extended options are:\n{VALID}",
+        complaint.map(|c| c + "\n").unwrap_or_default()
+    )
+}
+
+/// A number option's argument; `what` is how mke2fs names it when it is
+/// not one ("stride parameter", "offset").
+fn num(k: &str, what: &str, v: Option<&str>) -> Result<u64, String> {
+    let v = v.ok_or_else(|| refuse(None, k))?;
     v.parse::<u64>()
-        .map_err(|_| format!("Invalid {k} parameter: {v}\n{HELP}"))
+        .map_err(|_| refuse(Some(format!("Invalid {what}: {v}")), ""))
+}
+
+/// strtoul(s, &end, 0) that must use the whole string (empty is 0): a
+/// sign is taken, a minus wrapping as strtoul's does.
+fn whole_number(s: &str) -> Option<u64> {
+    let s = s.trim_start();
+    if let Some(rest) = s.strip_prefix('-') {
+        return whole_number(rest).map(u64::wrapping_neg);
+    }
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None if s.starts_with('0') => (s, 8),
+        None => (s, 10),
+    };
+    if digits.is_empty() {
+        return (radix != 16).then_some(0);
+    }
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    Some(u64::from_str_radix(digits, radix).unwrap_or(u64::MAX))
 }
 
 impl Extended {
@@ -72,16 +113,33 @@ impl Extended {
                     None => (item, None),
                 };
                 match k {
-                    "stride" => e.stride = num(k, v)? as u32,
-                    "stripe_width" | "stripe-width" => e.stripe_width = num(k, v)? as u32,
-                    "resize" => e.resize = Some(num(k, v)?),
-                    "offset" => e.offset = num(k, v)?,
+                    "stride" => e.stride = num(k, "stride parameter", v)? as u32,
+                    "stripe_width" | "stripe-width" => {
+                        e.stripe_width = num(k, "stripe-width parameter", v)? as u32
+                    }
+                    "resize" => e.resize = Some(num(k, "resize parameter", v)?),
+                    "offset" => e.offset = num(k, "offset", v)?,
                     "discard" => e.discard = Some(true),
                     // strtoul(arg, 0): anything not a number counts as 0.
                     "lazy_itable_init" => {
                         e.lazy_itable_init = Some(v.is_none_or(|v| ext2fs::clock::strtoul(v) != 0))
                     }
                     "nodiscard" => e.discard = Some(false),
+                    // strtoul(arg, &p, 0) with nothing after the number.
+                    "num_backup_sb" => {
+                        let Some(v) = v else {
+                            return Err(refuse(None, k));
+                        };
+                        // Kept in an int, as mke2fs keeps it: a negative
+                        // count passes its "> 2" check and asks for none.
+                        let n = whole_number(v)
+                            .map(|n| n as i32)
+                            .filter(|&n| n <= 2)
+                            .ok_or_else(|| {
+                                refuse(Some(format!("Invalid # of backup superblocks: {v}")), "")
+                            })?;
+                        e.num_backup_sb = Some(n);
+                    }
                     "root_owner" => {
                         e.root_owner = Some(match v {
                             None => (
@@ -89,25 +147,25 @@ impl Extended {
                                 rustix::process::getgid().as_raw(),
                             ),
                             Some(s) => {
-                                let (u, g) = s
-                                    .split_once(':')
-                                    .ok_or_else(|| format!("Invalid root_owner: '{s}'\n{HELP}"))?;
-                                let u = u
-                                    .parse()
-                                    .map_err(|_| format!("Invalid root_owner: '{s}'\n{HELP}"))?;
-                                let g = g
-                                    .parse()
-                                    .map_err(|_| format!("Invalid root_owner: '{s}'\n{HELP}"))?;
+                                let (u, g) = s.split_once(':').ok_or_else(|| {
+                                    refuse(Some(format!("Invalid root_owner: '{s}'")), "")
+                                })?;
+                                let u = u.parse().map_err(|_| {
+                                    refuse(Some(format!("Invalid root_owner: '{s}'")), "")
+                                })?;
+                                let g = g.parse().map_err(|_| {
+                                    refuse(Some(format!("Invalid root_owner: '{s}'")), "")
+                                })?;
                                 (u, g)
                             }
                         })
                     }
                     "hash_seed" => {
                         let s = v.unwrap_or("");
-                        e.hash_seed = Some(
-                            ext2fs::uuid::parse(s)
-                                .ok_or_else(|| format!("Invalid UUID format: {s}\n{HELP}"))?,
-                        );
+                        e.hash_seed =
+                            Some(ext2fs::uuid::parse(s).ok_or_else(|| {
+                                refuse(Some(format!("Invalid hash seed: {s}")), "")
+                            })?);
                     }
                     "union_source" => {
                         e.union_source = match v {
@@ -115,14 +173,17 @@ impl Extended {
                             Some("oci") => UnionSource::Oci,
                             Some("plain") | Some("none") => UnionSource::Plain,
                             other => {
-                                return Err(format!(
-                                    "Invalid union_source: {} (overlay, oci or plain)\n{HELP}",
-                                    other.unwrap_or("(missing)")
+                                return Err(refuse(
+                                    Some(format!(
+                                        "Invalid union_source: {} (overlay, oci or plain)",
+                                        other.unwrap_or("(missing)")
+                                    )),
+                                    "",
                                 ))
                             }
                         }
                     }
-                    _ => return Err(format!("\nBad option(s) specified: {k}\n{HELP}")),
+                    _ => return Err(refuse(None, k)),
                 }
             }
         }

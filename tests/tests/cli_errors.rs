@@ -176,7 +176,7 @@ const CASES: &[Case] = &[
             "1M",
         ],
         1,
-        "Invalid UUID format: aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaa\u{20ac}",
+        "Invalid hash seed: aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaa\u{20ac}",
     ),
     // e2fsck-union: 16 usage, 8 operational error.
     case(FSCK, &[], 16, "Usage:"),

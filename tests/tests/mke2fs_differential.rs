@@ -6,7 +6,6 @@
 //! same code (MKE2FS_DIFF_SEED, MKE2FS_DIFF_CASES, MKE2FS_DIFF_SECONDS).
 //!
 //! Differences docs/compat.md explains are counted, not failed:
-//! sparse_super2 (ours refuses it: no layout in the library for it yet);
 //! `-z` on an empty image (mke2fs' undo_io warns of short reads there);
 //! `-l` naming a reserved GDT block (mke2fs counts it in use twice).
 
@@ -19,13 +18,6 @@ use integration_tests::{skip_without_e2fsprogs, Lcg};
 /// A difference docs/compat.md lists.
 fn documented(case: &Case, diffs: &[String]) -> bool {
     let asks = |f: &str| case.args.iter().any(|a| a.split(',').any(|x| x == f));
-    // Ours refuses a feature it has no layout for, where mke2fs makes it.
-    let conf_asks = |f: &str| case.config.as_deref().is_some_and(|c| c.contains(f));
-    let sparse_super2 = (asks("sparse_super2") || conf_asks("sparse_super2"))
-        && diffs.iter().any(|d| {
-            d.starts_with("exit status: ours 1 real 0")
-                || d.contains("ours: Some(\"mke2fs: sparse_super2 cannot be used")
-        });
     // mke2fs' undo_io reads the old contents of an empty image and warns
     // of the short reads; nothing else differs (the other lines are the
     // same, perhaps shifted by the warnings).
@@ -54,7 +46,7 @@ fn documented(case: &Case, diffs: &[String]) -> bool {
                     .skip(1)
                     .all(|l| l.contains("Free blocks:") || l.contains(" free blocks, "))
         });
-    sparse_super2 || undo_short_reads || reserved_gdt_bad_block
+    undo_short_reads || reserved_gdt_bad_block
 }
 
 #[test]

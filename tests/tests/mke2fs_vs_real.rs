@@ -642,3 +642,62 @@ fn label_warning_and_flex_bg_refusal_in_command_line_order() {
         Case::new(args, Some("1M")).assert_same(true);
     }
 }
+
+/// sparse_super2 (a compat feature the kernel's ext2 driver knows): the
+/// backups in group 1 and the last group, or as -E num_backup_sb and
+/// mke2fs.conf ask, with the reserved GDT blocks only there; the layout,
+/// output and bytes as mke2fs 1.47 makes them (ours used to refuse it).
+#[test]
+fn sparse_super2_backups_as_mke2fs_places_them() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for (args, size) in [
+        (&["-O", "sparse_super2"][..], "64M"),
+        (&["-O", "sparse_super2", "-b", "1024"], "20M"),
+        (&["-O", "sparse_super2,^resize_inode"], "64M"),
+        (&["-O", "sparse_super2", "-b", "1024", "-g", "256"], "2M"),
+        (
+            &["-O", "sparse_super2", "-b", "1024", "-g", "8192"],
+            "8300k",
+        ),
+        (&["-O", "sparse_super2", "-b", "1024"], "900k"),
+        (&["-O", "sparse_super2,meta_bg,^resize_inode"], "64M"),
+        // Revision 0 refuses features left set, after the -O edits.
+        (&["-O", "sparse_super2", "-r", "0"], "64M"),
+        (&["-O", "^resize_inode", "-r", "0"], "64M"),
+    ] {
+        Case::new(args, Some(size)).assert_same(true);
+    }
+    for n in ["0", "1", "2", "0x1", "", "-1", "4294967297"] {
+        Case::new(&["-O", "sparse_super2"], Some("64M"))
+            .extended(&format!("num_backup_sb={n}"))
+            .assert_same(true);
+    }
+    // Refused as mke2fs refuses them; only the list of valid -E options
+    // after it is our own (docs/compat.md).
+    for opt in [
+        "num_backup_sb=3",
+        "num_backup_sb=-1",
+        "num_backup_sb=x",
+        "num_backup_sb",
+    ] {
+        let case = Case::new(&["-O", "sparse_super2"], Some("64M")).extended(opt);
+        let t = tempfile::tempdir().unwrap();
+        let diffs = case.differences(t.path(), true);
+        assert!(
+            diffs.iter().all(|d| d.starts_with("stderr differs:")
+                && d.lines().skip(1).all(|l| {
+                    let l = l.trim_start();
+                    l.starts_with("ours: Some(\"\\t")
+                        || l.starts_with("real: Some(\"\\t")
+                        || l.starts_with("ours: None")
+                        || l.starts_with("real: None")
+                })),
+            "{opt}: {diffs:?}"
+        );
+    }
+    Case::new(&["-O", "sparse_super2"], Some("64M"))
+        .config(&conf("\tnum_backup_sb = 1", ""))
+        .assert_same(true);
+}
