@@ -98,6 +98,8 @@ pub struct Checker {
     /// when its root is invalid: the owner of the index block parsed
     /// last before the root (a stale field of e2fsck's).
     pub dx_root_shown: BTreeMap<u32, u32>,
+    /// Pass 2's indexes under check, block by block.
+    pub htree_walk: crate::htree_check::HtreeWalk,
     /// Directories to rebuild in pass 3A.
     pub rehash: BTreeSet<u32>,
     /// Extended attribute blocks: references seen and the stored count.
@@ -182,6 +184,7 @@ impl Checker {
             dx_dirs: BTreeSet::new(),
             large_dirs: 0,
             dx_root_shown: BTreeMap::new(),
+            htree_walk: Default::default(),
             rehash: BTreeSet::new(),
             ea_refs: HashMap::new(),
             ea_inode_refs: HashMap::new(),

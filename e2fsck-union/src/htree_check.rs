@@ -1,5 +1,6 @@
-//! Pass 2's htree verification, as e2fsck 1.47 makes it: every block of
-//! an indexed directory is classed (root, interior node, leaf); interior
+//! Pass 2's htree verification, as e2fsck 1.47 makes it while it checks
+//! each directory block: every block of an indexed directory is classed
+//! (root, interior node, leaf) before its entries; after them, interior
 //! nodes are parsed (limit, count, block numbers, hash order: each a
 //! question whose yes clears the index); leaves record the range of their
 //! names' hashes; then every block is compared with what its parent says
@@ -60,15 +61,23 @@ struct DxDir {
 /// Whether the index was cleared (no further checks of it).
 type Cleared = bool;
 
+/// The indexes under check during pass 2's walk over directory blocks.
+#[derive(Default)]
+pub struct HtreeWalk {
+    dirs: BTreeMap<u32, DxDir>,
+    cleared: BTreeSet<u32>,
+}
+
 impl Checker {
-    /// Verifies the htree indexes of the directories whose blocks `walk`
-    /// lists in pass 2's order: every block is classed (and index
-    /// blocks parsed) in that order, then each index's links are
-    /// checked, directory by directory, as e2fsck does after its walk.
-    pub fn check_htrees(&mut self, walk: &[DirBlock]) -> Result<()> {
-        let mut dxs: BTreeMap<u32, DxDir> = BTreeMap::new();
+    /// Starts pass 2's htree verification for the indexed directories
+    /// whose blocks `walk` lists: each block is then classed as its turn
+    /// comes in check_dir_block (the root's own check before its entries,
+    /// as e2fsck; an interior node parsed after them), and each index's
+    /// links are checked once the walk is over.
+    pub fn htree_walk_begin(&mut self, walk: &[DirBlock]) {
+        let mut w = HtreeWalk::default();
         for db in walk.iter().filter(|d| d.pblk != 0) {
-            let dx = dxs.entry(db.ino).or_insert_with(|| DxDir {
+            let dx = w.dirs.entry(db.ino).or_insert_with(|| DxDir {
                 ino: db.ino,
                 blocks: Vec::new(),
                 depth: 0,
@@ -78,34 +87,65 @@ impl Checker {
                 dx.blocks.resize(db.lblk as usize + 1, DxBlock::default());
             }
         }
-        let mut cleared = BTreeSet::new();
-        for db in walk.iter().filter(|d| d.pblk != 0) {
-            if cleared.contains(&db.ino) {
-                continue;
-            }
-            let Ok(buf) = self.fs.read_block(db.pblk as u64) else {
-                continue;
-            };
-            let Some(dx) = dxs.get_mut(&db.ino) else {
-                continue;
-            };
-            if self.classify_dx_block(dx, db.lblk, &buf)? {
-                cleared.insert(db.ino);
-            }
+        self.htree_walk = w;
+    }
+
+    /// The index directory `ino` has in this walk, if it is still checked.
+    fn walked_index(&mut self, ino: u32) -> Option<DxDir> {
+        if self.htree_walk.cleared.contains(&ino) || !self.is_dir(ino) {
+            return None;
         }
-        for (ino, dx) in &mut dxs {
-            if !cleared.contains(ino) {
+        self.htree_walk.dirs.remove(&ino)
+    }
+
+    /// check_dir_block's start for a block of an indexed directory, with
+    /// the block as read: its kind, and for the root the check of its
+    /// info header (a yes clears the index).
+    pub fn htree_block_start(&mut self, db: &DirBlock, buf: &[u8]) -> Result<()> {
+        let Some(mut dx) = self.walked_index(db.ino) else {
+            return Ok(());
+        };
+        let cleared = self.classify_dx_block(&mut dx, db.lblk, buf)?;
+        self.htree_walk.dirs.insert(db.ino, dx);
+        if cleared {
+            self.htree_walk.cleared.insert(db.ino);
+        }
+        Ok(())
+    }
+
+    /// check_dir_block's end for a block of an indexed directory, with
+    /// the entries as pass 2 left them: an index block is parsed, a leaf
+    /// records the range of its names' hashes.
+    pub fn htree_block_end(&mut self, db: &DirBlock, buf: &[u8]) -> Result<()> {
+        let Some(mut dx) = self.walked_index(db.ino) else {
+            return Ok(());
+        };
+        let cleared = self.finish_dx_block(&mut dx, db.lblk, buf)?;
+        self.htree_walk.dirs.insert(db.ino, dx);
+        if cleared {
+            self.htree_walk.cleared.insert(db.ino);
+        }
+        Ok(())
+    }
+
+    /// After the walk: each index still standing against its blocks.
+    pub fn htree_walk_finish(&mut self) -> Result<()> {
+        let mut w = std::mem::take(&mut self.htree_walk);
+        for (ino, dx) in &mut w.dirs {
+            if !w.cleared.contains(ino) && self.is_dir(*ino) {
                 self.check_dx_links(dx)?;
             }
         }
         Ok(())
     }
 
-    /// check_dir_block's part for an indexed directory's block. True when
-    /// the index was cleared.
+    /// check_dir_block's classing of an indexed directory's block before
+    /// its entries. True when the index was cleared.
     fn classify_dx_block(&mut self, dx: &mut DxDir, lblk: u32, buf: &[u8]) -> Result<Cleared> {
         let bs = buf.len();
-        let b = &mut dx.blocks[lblk as usize];
+        let Some(b) = dx.blocks.get_mut(lblk as usize) else {
+            return Ok(false);
+        };
         b.kind = Kind::Leaf;
         b.min_hash = u32::MAX;
         b.max_hash = 0;
@@ -135,7 +175,7 @@ impl Checker {
             }
             dx.version = hash::effective_version(version, self.fs.sb().s_flags);
             dx.depth = levels as u32 + 1;
-            return self.parse_int_node(dx, lblk, buf, htree::ROOT_INFO_OFFSET + info_len as usize);
+            return Ok(false);
         }
         let first = dirent::iter_block(buf).next();
         if first.is_some_and(|d| d.inode == 0 && d.rec_len == bs && d.name.is_empty())
@@ -143,8 +183,32 @@ impl Checker {
                 .is_some_and(|cl| cl.limit == htree::node_limit(bs))
         {
             b.kind = Kind::Node;
-            return self.parse_int_node(dx, lblk, buf, htree::NODE_ENTRIES_OFFSET);
         }
+        Ok(false)
+    }
+
+    /// The rest of check_dir_block's work on an indexed directory's block,
+    /// after its entries. True when the index was cleared.
+    fn finish_dx_block(&mut self, dx: &mut DxDir, lblk: u32, buf: &[u8]) -> Result<Cleared> {
+        let Some(kind) = dx.blocks.get(lblk as usize).map(|b| b.kind) else {
+            return Ok(false);
+        };
+        match kind {
+            Kind::Root => {
+                let info_len = htree::raw_root_info(buf).map_or(0, |i| i.info_length);
+                self.parse_int_node(dx, lblk, buf, htree::ROOT_INFO_OFFSET + info_len as usize)
+            }
+            Kind::Node => self.parse_int_node(dx, lblk, buf, htree::NODE_ENTRIES_OFFSET),
+            Kind::Leaf => {
+                self.leaf_hash_range(dx, lblk, buf);
+                Ok(false)
+            }
+            Kind::Unseen => Ok(false),
+        }
+    }
+
+    /// A leaf's range of its names' hashes.
+    fn leaf_hash_range(&self, dx: &mut DxDir, lblk: u32, buf: &[u8]) {
         let seed = self.fs.sb().s_hash_seed;
         for de in dirent::iter_block(buf) {
             let union_entry = matches!(de.file_type, ft::WHT | ft::FALLTHRU);
@@ -158,7 +222,6 @@ impl Checker {
             b.min_hash = b.min_hash.min(h);
             b.max_hash = b.max_hash.max(h);
         }
-        Ok(false)
     }
 
     /// e2fsck's parse_int_node: the entries of a root or interior node

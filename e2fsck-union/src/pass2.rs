@@ -25,6 +25,14 @@ impl Checker {
         // Directory blocks are read in runs of consecutive blocks (they
         // are sorted by block number), one I/O per run.
         let bs = self.fs.block_size() as usize;
+        // Index blocks are classed and parsed in the order of the walk,
+        // as e2fsck does while checking each block.
+        let walk: Vec<DirBlock> = blocks
+            .iter()
+            .filter(|d| self.dx_dirs.contains(&d.ino) && self.is_dir(d.ino))
+            .copied()
+            .collect();
+        self.htree_walk_begin(&walk);
         let mut i = 0;
         let mut last_indexed = 0;
         while i < blocks.len() {
@@ -68,17 +76,10 @@ impl Checker {
             // e2fsck starts over once the directory blocks are read.
             return Ok(());
         }
-        // Index blocks are parsed in the order of the walk, as e2fsck
-        // parses them while checking each block.
-        let walk: Vec<DirBlock> = blocks
-            .iter()
-            .filter(|d| self.dx_dirs.contains(&d.ino) && self.is_dir(d.ino))
-            .copied()
-            .collect();
         blocks.sort_by_key(|d| (d.ino, d.lblk));
         blocks.retain(|d| self.is_dir(d.ino));
         self.dir_blocks = blocks;
-        self.check_htrees(&walk)?;
+        self.htree_walk_finish()?;
         self.check_union_duplicates(&union_dirs)?;
         if self.stats.large_files > 0 {
             if !self.fs.sb().has_ro_compat(ro_compat::LARGE_FILE)
@@ -173,6 +174,7 @@ impl Checker {
                 Err(e) => self.dir_block_read_failed(db, pblk, &e)?,
             },
         };
+        self.htree_block_start(&db, &buf)?;
         let mut b = RawBlock::new(buf);
         let filetype = self.fs.filetype_feature();
         let whiteout = self.fs.whiteout_feature();
@@ -356,6 +358,7 @@ impl Checker {
             }
             self.next(&b, &mut offset, &mut prev, &mut dot_state);
         }
+        self.htree_block_end(&db, b.bytes())?;
         if modified && !self.read_only() {
             self.fs.write_block(pblk as u64, b.bytes())?;
         }

@@ -2464,3 +2464,33 @@ fn second_dot_entry_is_a_duplicate_name_as_e2fsck() {
         assert_same(&img, &["-fy"]);
     }
 }
+
+/// A root directory flagged indexed that holds plain entries: pass 2
+/// checks the root's index header before the entries of its block, as
+/// e2fsck's check_dir_block does, so "root node is invalid" comes before
+/// the entry problems (e2fsck differential seed 20261205 case 1102, where
+/// ours asked it after them).
+#[test]
+fn bad_htree_root_is_reported_before_its_block_entries() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("h.img");
+    real_mkfs(&img, &["-T", "largefile"], "14M");
+    let data = t.path().join("data");
+    std::fs::write(&data, b"some data\n").unwrap();
+    real_debugfs_script(
+        &img,
+        &format!(
+            "write {d} n2\nwrite {d} n3\nclri n2\nsif <2> flags 0x1000\n",
+            d = data.display()
+        ),
+    );
+    let (oc, os, rc, rs) = both(&img, &["-fn"]);
+    assert_eq!((oc, &os), (rc, &rs));
+    let root = os.find("root node is invalid").unwrap();
+    let entry = os.find("has deleted/unused inode").unwrap();
+    assert!(root < entry, "{os}");
+    assert_same(&img, &["-fy"]);
+}
