@@ -60,8 +60,15 @@ const KNOWN: &[Known] = &[
         when: "",
         reason: LOOPED,
     },
+    Known {
+        what: "e2fsck -fn",
+        contains: "real: Some(\"\\t<filesystem metadata>\")",
+        when: "",
+        reason: SHARED_METADATA,
+    },
 ];
 
+const SHARED_METADATA: &str = "pass 1D's list after a file that shares a block with metadata: e2fsck 1.47 never resets its flag and names <filesystem metadata> for every later file too, e2fsck-union only where it is so";
 const LOOPED: &str = "a directory loop: e2fsck 1.47 never reports it (its loop pass restarts at a directory already marked done), e2fsck-union asks e2fsck's PR_3_LOOPED_DIR and reconnects the loop";
 const FEATURES: &str = "a feature set beyond ext2 (has_journal, uninit_bg, extents, ...): e2fsck-union refuses the filesystem before checking anything";
 const EA_INODE: &str = "an EA_INODE flag on a non-regular file: e2fsck-union's own problem 0x01F003, e2fsck 1.47 does not check it";
