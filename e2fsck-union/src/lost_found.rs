@@ -42,16 +42,19 @@ impl Checker {
             self.fs.remove_entry(inode::ROOT_INO, LOST_FOUND)?;
             self.adjust_count(ino, false)?;
         }
+        // e2fsck's "modified" is what was written: a yes to "Create" that
+        // finds no block writes nothing.
+        let changed_before = self.ask.changed;
         if !create || !self.problem(Code::NoLostFound, &Ctx::default())? {
             return Ok(0);
         }
-        self.make_lost_and_found()
+        self.make_lost_and_found(changed_before)
     }
 
     /// e2fsck's steps and their order: a block (the one set aside in
     /// pass 1, else the first free), an inode (the first free from the
     /// root's group on), the inode, its block, then the root's entry.
-    fn make_lost_and_found(&mut self) -> Result<u32> {
+    fn make_lost_and_found(&mut self, changed_before: bool) -> Result<u32> {
         let blk = match self.repair_blocks.lost_found.take() {
             Some(b) => {
                 // Set aside in the map only: now counted as allocated.
@@ -61,7 +64,11 @@ impl Checker {
             }
             None => match self.fs.alloc_block(0) {
                 Ok(b) => b,
-                Err(e) => return self.no_room_for_lost_found(Missing::Block, &e),
+                Err(e) => {
+                    let r = self.no_room_for_lost_found(Missing::Block, &e);
+                    self.ask.changed = changed_before;
+                    return r;
+                }
             },
         };
         // A block taken before an inode is found stays taken (as e2fsck's).

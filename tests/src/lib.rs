@@ -464,7 +464,11 @@ pub fn dumpe2fs_number(img: &Path, label: &str) -> u64 {
     let dump = real_dumpe2fs(img, false);
     dump.lines()
         .find_map(|l| l.split_once(label))
-        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|(_, rest)| {
+            rest.trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+        })
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no '{label}' in dumpe2fs output:\n{dump}"))
 }

@@ -663,3 +663,71 @@ fn a_mounted_filesystem_is_never_written() {
     );
     assert!(before == after, "the image changed while mounted");
 }
+
+/// /lost+found missing on a filesystem with no free block (or no free
+/// inode): a yes to "Create" and a no to putting lost files in the root
+/// end in e2fsck's allocation error (PR_3_ERR_LPF_NEW_BLOCK,
+/// PR_3_ERR_LPF_NEW_INODE), a yes in PR_3_NO_SPACE_TO_RECOVER; "MODIFIED"
+/// only where something was written (a block was taken before the inode
+/// ran out). Answered at a terminal, as only a person can say no there.
+#[test]
+fn no_room_for_lost_found_answered_at_a_terminal_as_e2fsck() {
+    if skip_without_e2fsprogs() || !have_tool("script") {
+        skip("needs script(1) to give the checker a terminal");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let random = |n: usize| -> Vec<u8> {
+        let mut r = integration_tests::Lcg(n as u64);
+        (0..n).map(|_| r.next_u64() as u8).collect()
+    };
+    // No block left: a file fills what lost+found's removal freed.
+    let no_block = t.path().join("no-block.img");
+    real_mkfs(&no_block, &["-b", "1024", "-N", "16"], "1M");
+    real_debugfs_script(&no_block, "rmdir lost+found\n");
+    let free = dumpe2fs_number(&no_block, "Free blocks:");
+    let fill = t.path().join("fill");
+    std::fs::write(&fill, random((free as usize - 5) * 1024)).unwrap();
+    real_debugfs_script(&no_block, &format!("write {} fill\n", fill.display()));
+    assert_eq!(dumpe2fs_number(&no_block, "Free blocks:"), 0);
+    // No inode left: small files take the last ones.
+    let no_inode = t.path().join("no-inode.img");
+    real_mkfs(&no_inode, &["-b", "1024", "-N", "16"], "1M");
+    let small = t.path().join("small");
+    std::fs::write(&small, b"x").unwrap();
+    let mut script = String::from("rmdir lost+found\n");
+    for k in 0..6 {
+        script += &format!("write {} f{k}\n", small.display());
+    }
+    real_debugfs_script(&no_inode, &script);
+    assert_eq!(dumpe2fs_number(&no_inode, "Free inodes:"), 0);
+    for (img, keys) in [
+        (&no_block, &["y", "n"][..]),
+        (&no_block, &["y", "y"]),
+        (&no_inode, &["y", "n"]),
+    ] {
+        let ours_img = t.path().join("ours.img");
+        let real_img = t.path().join("real.img");
+        std::fs::copy(img, &ours_img).unwrap();
+        std::fs::copy(img, &real_img).unwrap();
+        let ours = keys_on_a_terminal(
+            &format!(
+                "{} -f {}",
+                our_bin("e2fsck-union").display(),
+                ours_img.display()
+            ),
+            keys,
+            t.path(),
+        );
+        let real = keys_on_a_terminal(&format!("e2fsck -f {}", real_img.display()), keys, t.path());
+        let (o, r) = (terminal_text(&ours), terminal_text(&real));
+        let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
+        assert_eq!(o, r, "{} keys {keys:?}", img.display());
+        assert_eq!(code(&ours), code(&real), "{o}");
+        let after = |img: &Path| {
+            let o = run(Command::new("e2fsck").arg("-fn").arg(img));
+            (text(&o).replace(&*img.to_string_lossy(), "IMG"), code(&o))
+        };
+        assert_eq!(after(&ours_img), after(&real_img), "keys {keys:?}");
+    }
+}
