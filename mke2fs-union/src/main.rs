@@ -781,7 +781,7 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
 
     // Open the target: never a mounted filesystem.
     if exists && cli.force == 0 {
-        check_existing(device)?;
+        check_existing(device, ext.offset)?;
     }
     check_mount(device)?;
     if let Some(u) = &undo_path {
@@ -1054,10 +1054,12 @@ fn proceed_question() -> Result<()> {
 }
 
 /// Asks before overwriting an existing filesystem, like mke2fs: only when
-/// someone is at a terminal to answer, after check_plausibility's note
-/// on what the device holds (found where blkid looks, at its start).
-fn check_existing(device: &Path) -> Result<()> {
-    if !cli_common::interactive() {
+/// someone is at a terminal (input and output) to answer and no -E offset
+/// was given, after check_plausibility's note on what the device holds
+/// (found where blkid looks, at its start).
+fn check_existing(device: &Path, offset: u64) -> Result<()> {
+    use std::io::IsTerminal;
+    if !cli_common::interactive() || !std::io::stdout().is_terminal() || offset != 0 {
         return Ok(());
     }
     let Some(note) = cli_common::plausible::existing_filesystem_note(&device.to_string_lossy())
@@ -1068,7 +1070,8 @@ fn check_existing(device: &Path) -> Result<()> {
     let _ = std::io::stdout().flush();
     match cli_common::ask_yes_no("Proceed anyway?", false) {
         Some(true) => Ok(()),
-        _ => bail!("not overwriting {}", device.display()),
+        // mke2fs' proceed_question leaves without a word.
+        _ => bail!(Plain(String::new())),
     }
 }
 

@@ -473,6 +473,44 @@ pub fn dumpe2fs_number(img: &Path, label: &str) -> u64 {
         .unwrap_or_else(|| panic!("no '{label}' in dumpe2fs output:\n{dump}"))
 }
 
+/// Runs `cmd` on a terminal (script(1)) and types `keys` (printf's
+/// escapes; no Enter added): key k once `prompt` has been printed more
+/// than k times (script -f flushes the typescript as it goes), so the
+/// test does not depend on how fast the program starts. Each wait is
+/// bounded; without a question the program gets end of input.
+pub fn keys_on_a_terminal(cmd: &str, prompt: &str, keys: &[&str], dir: &Path) -> Output {
+    let ts = dir.join("typescript");
+    let _ = std::fs::remove_file(&ts);
+    let ts = ts.display();
+    let typing: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(k, key)| {
+            format!(
+                "i=0; until [ \"$(grep -o '{prompt}' '{ts}' 2>/dev/null | wc -l)\" -gt {k} ] \
+                 || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done; printf '{key}'; "
+            )
+        })
+        .collect();
+    // `exec`: script(1) runs the command through $SHELL -c, and a shell
+    // that stays as the terminal's session leader (dash does) is killed by
+    // a Ctrl-C itself, hanging up the program halfway through its exit.
+    run(Command::new("sh").arg("-c").arg(format!(
+        "({}) | script -qefc 'exec {cmd}' '{ts}'",
+        typing.concat()
+    )))
+}
+
+/// What a terminal run showed, without e2fsprogs' version banners (ours
+/// print none, docs/compat.md) and script(1)'s carriage returns.
+pub fn terminal_text(out: &Output) -> String {
+    let t = text(out).replace('\r', "");
+    t.lines()
+        .filter(|l| !l.starts_with("e2fsck 1.") && !l.starts_with("mke2fs 1."))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod capture_tests {
     use super::*;

@@ -527,48 +527,13 @@ fn interactive_questions_on_a_terminal() {
     assert_real_fsck_clean(&img);
 }
 
-/// Runs `cmd` on a terminal (script(1)) and types `answer` (printf's
-/// escapes; no Enter added) only once the
-/// question has been printed (script -f flushes the typescript as it
-/// goes), so the test does not depend on how fast the checker starts.
-/// The wait is bounded; without a question the checker gets end of input.
+/// How e2fsck's questions end on a terminal.
+const E2FSCK_PROMPT: &str = "<y>? ";
+
+/// Runs `cmd` on a terminal and types `answer` once its first question
+/// is there ([`keys_on_a_terminal`]).
 fn answer_on_a_terminal(cmd: &str, answer: &str, dir: &Path) -> std::process::Output {
-    keys_on_a_terminal(cmd, &[answer], dir)
-}
-
-/// As [`answer_on_a_terminal`], one key per question: key k is typed once
-/// the k-th question is on the terminal.
-fn keys_on_a_terminal(cmd: &str, keys: &[&str], dir: &Path) -> std::process::Output {
-    let ts = dir.join("typescript");
-    let _ = std::fs::remove_file(&ts);
-    let ts = ts.display();
-    let typing: Vec<String> = keys
-        .iter()
-        .enumerate()
-        .map(|(k, key)| {
-            format!(
-                "i=0; until [ \"$(grep -o '<y>? ' '{ts}' 2>/dev/null | wc -l)\" -gt {k} ] \
-                 || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done; printf '{key}'; "
-            )
-        })
-        .collect();
-    // `exec`: script(1) runs the command through $SHELL -c, and a shell
-    // that stays as the terminal's session leader (dash does) is killed by
-    // the Ctrl-C itself, hanging up the checker halfway through its exit.
-    run(Command::new("sh").arg("-c").arg(format!(
-        "({}) | script -qefc 'exec {cmd}' '{ts}'",
-        typing.concat()
-    )))
-}
-
-/// What a terminal run showed, without e2fsck's version banner (ours
-/// prints none, docs/compat.md) and script(1)'s carriage returns.
-fn terminal_text(out: &Output) -> String {
-    let t = text(out).replace('\r', "");
-    t.lines()
-        .filter(|l| !l.starts_with("e2fsck 1."))
-        .collect::<Vec<_>>()
-        .join("\n")
+    keys_on_a_terminal(cmd, E2FSCK_PROMPT, &[answer], dir)
 }
 
 #[test]
@@ -608,10 +573,16 @@ fn ctrl_c_at_a_question_cancels_the_check_as_e2fsck() {
                 our_bin("e2fsck-union").display(),
                 ours_img.display()
             ),
+            E2FSCK_PROMPT,
             keys,
             t.path(),
         );
-        let real = keys_on_a_terminal(&format!("e2fsck -f {}", real_img.display()), keys, t.path());
+        let real = keys_on_a_terminal(
+            &format!("e2fsck -f {}", real_img.display()),
+            E2FSCK_PROMPT,
+            keys,
+            t.path(),
+        );
         let (o, r) = (terminal_text(&ours), terminal_text(&real));
         let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
         assert_eq!(o, r, "keys {keys:?}");
@@ -716,10 +687,16 @@ fn no_room_for_lost_found_answered_at_a_terminal_as_e2fsck() {
                 our_bin("e2fsck-union").display(),
                 ours_img.display()
             ),
+            E2FSCK_PROMPT,
             keys,
             t.path(),
         );
-        let real = keys_on_a_terminal(&format!("e2fsck -f {}", real_img.display()), keys, t.path());
+        let real = keys_on_a_terminal(
+            &format!("e2fsck -f {}", real_img.display()),
+            E2FSCK_PROMPT,
+            keys,
+            t.path(),
+        );
         let (o, r) = (terminal_text(&ours), terminal_text(&real));
         let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
         assert_eq!(o, r, "{} keys {keys:?}", img.display());

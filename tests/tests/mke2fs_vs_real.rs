@@ -701,3 +701,46 @@ fn sparse_super2_backups_as_mke2fs_places_them() {
         .config(&conf("\tnum_backup_sb = 1", ""))
         .assert_same(true);
 }
+
+/// At a terminal, mke2fs names the filesystem already on the image (with
+/// its creation time) and asks before overwriting it; "n" leaves without
+/// a word and exit 1. With -E offset it does not ask.
+#[test]
+fn existing_filesystem_question_at_a_terminal_as_mke2fs() {
+    use integration_tests::{keys_on_a_terminal, our_bin, real_mkfs, terminal_text};
+    if skip_without_e2fsprogs() || !integration_tests::have_tool("script") {
+        integration_tests::skip("needs script(1) to give mke2fs a terminal");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let base = t.path().join("base.img");
+    real_mkfs(&base, &["-L", "old"], "8M");
+    for (args, keys) in [
+        ("", &["n\\n"][..]),
+        ("", &["y\\n"]),
+        ("-E offset=4096", &[]),
+    ] {
+        let mut outs = Vec::new();
+        for (bin, name) in [(our_bin("mke2fs-union"), "ours"), ("mke2fs".into(), "real")] {
+            let img = t.path().join("x.img");
+            std::fs::copy(&base, &img).unwrap();
+            let out = keys_on_a_terminal(
+                &format!("{} -q -t ext2 {args} {} 4M", bin.display(), img.display()),
+                "(y,N) ",
+                keys,
+                t.path(),
+            );
+            let shown = terminal_text(&out)
+                .replace(&bin.display().to_string(), "mke2fs")
+                .replace(name, "");
+            // (the real one's version banner on standard error ends its
+            // last line at the terminal: trailing blanks aside)
+            outs.push((out.status.code(), shown.trim_end().to_string()));
+        }
+        assert_eq!(outs[0], outs[1], "{args} {keys:?}");
+        let asked = outs[0]
+            .1
+            .contains("contains a ext2 file system labelled 'old'");
+        assert_eq!(asked, args.is_empty(), "{}", outs[0].1);
+    }
+}
