@@ -165,7 +165,10 @@ impl Checker {
             if !self.problem(Code::UnallocatedDirBlock, &c)? {
                 return Ok(0);
             }
-            pblk = self.allocate_dir_block(ino, db.lblk)?;
+            match self.allocate_dir_block(ino, db.lblk)? {
+                Some(p) => pblk = p,
+                None => return Ok(0),
+            }
         }
         let buf = match pre_read {
             Some(b) if pblk == db.pblk => b,
@@ -686,15 +689,35 @@ impl Checker {
         Ok(())
     }
 
-    /// Fills a hole in a directory with an empty block.
-    fn allocate_dir_block(&mut self, ino: u32, lblk: u32) -> Result<u32> {
+    /// Fills a hole in a directory with an empty block; with no free
+    /// block, says so as e2fsck does and leaves the hole (None).
+    fn allocate_dir_block(&mut self, ino: u32, lblk: u32) -> Result<Option<u32>> {
         let bs = self.fs.block_size() as usize;
         let mut inode = self.fs.read_inode(ino)?;
         let goal = self
             .fs
             .geo()
             .group_first_block(self.fs.geo().inode_group(ino));
-        let p = self.alloc_block(goal)?;
+        let p = match self.alloc_block(goal) {
+            Ok(p) => p,
+            Err(e) => {
+                // Pass 2 allocates through the library (typed errors).
+                let Some(err) = e
+                    .downcast_ref::<ext2fs::Error>()
+                    .filter(|e| matches!(e, ext2fs::Error::NoSpace { .. }))
+                else {
+                    return Err(e);
+                };
+                let c = Ctx {
+                    ino,
+                    str1: "ext2fs_new_block".into(),
+                    str2: err.com_err_text(),
+                    ..Default::default()
+                };
+                self.problem(Code::AllocDirBlock, &c)?;
+                return Ok(None);
+            }
+        };
         let data = if lblk == 0 {
             dirent::new_dir_block(ino, 0, bs, self.fs.filetype_feature())
         } else {
@@ -708,7 +731,7 @@ impl Checker {
             inode.base.i_size = end as u32;
         }
         self.write_inode(ino, &inode)?;
-        Ok(p)
+        Ok(Some(p))
     }
 
     /// e2fsck_process_bad_inode: returns true when the inode was cleared.

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use anyhow::Result;
 use ext2fs::dirent::{self, ft, DirEntry};
+use ext2fs::htree;
 
 use crate::checker::{Checker, DirBlock};
 use crate::problem::{Code, Ctx};
@@ -104,6 +105,50 @@ impl Checker {
                 live.push(u);
             }
         }
+        let blocks_len = blocks.len();
+        let built = if compress {
+            self.linear_blocks(dir, dot, dotdot, live, blocks_len)
+        } else {
+            self.indexed_blocks(dir, dotdot, live)
+        };
+        // As e2fsck: a directory that cannot be rebuilt (no room for its
+        // new blocks) is reported and left as it was; pass 3A goes on.
+        let written = built.and_then(|out| Ok(self.fs.write_dir_blocks(dir, &out, !compress)?));
+        if let Err(e) = written {
+            // The library refuses a rewrite with too few free blocks
+            // before it changes anything.
+            let Some(err) = e
+                .downcast_ref::<ext2fs::Error>()
+                .filter(|e| matches!(e, ext2fs::Error::NoSpace { .. }))
+            else {
+                return Err(e);
+            };
+            let c = Ctx {
+                ino: dir,
+                path: self.dir_path(dir),
+                str1: err.com_err_text(),
+                ..Default::default()
+            };
+            self.problem(Code::OptimizeDirError, &c)?;
+            return Ok(());
+        }
+        // A rewrite, even with nothing fixed (e2fsck's MODIFIED line).
+        self.ask.changed = true;
+        self.refresh_dir_blocks(dir)?;
+        Ok(())
+    }
+
+    /// The blocks of a directory rewritten without an index: '.', '..',
+    /// then the entries packed in order.
+    fn linear_blocks(
+        &self,
+        dir: u32,
+        dot: Option<u32>,
+        dotdot: Option<u32>,
+        live: Vec<DirEntry>,
+        old_blocks: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        let bs = self.fs.block_size() as usize;
         let filetype = self.fs.filetype_feature();
         let mut out: Vec<Vec<u8>> = Vec::new();
         let first = dirent::new_dir_block(dot.unwrap_or(dir), dotdot.unwrap_or(0), bs, filetype);
@@ -132,21 +177,45 @@ impl Checker {
             cur[last].rec_len += (bs - used) as u32;
         }
         out.push(dirent::write_block(&cur, bs)?);
-        if compress && dir == self.lost_found {
+        if dir == self.lost_found {
             // e2fsck keeps every block of lost+found, emptied.
-            while out.len() < blocks.len() {
+            while out.len() < old_blocks {
                 out.push(dirent::write_block(&[empty_entry(bs)], bs)?);
             }
         }
-        self.fs.write_dir_blocks(dir, &out, false)?;
-        // A rewrite, even with nothing fixed (e2fsck's MODIFIED line).
-        self.ask.changed = true;
-        if !compress {
-            // e2fsck's indexed_dir_slack_percentage default: leaves 80 % full.
-            self.fs.index_directory_with_slack(dir, bs * 20 / 100)?;
-        }
-        self.refresh_dir_blocks(dir)?;
-        Ok(())
+        Ok(out)
+    }
+
+    /// The blocks of a directory rewritten as an htree, e2fsck's
+    /// indexed_dir_slack_percentage (20 %) left free in each leaf.
+    fn indexed_blocks(
+        &self,
+        dir: u32,
+        dotdot: Option<u32>,
+        live: Vec<DirEntry>,
+    ) -> Result<Vec<Vec<u8>>> {
+        let bs = self.fs.block_size() as usize;
+        let sb = self.fs.sb();
+        let entries: Vec<htree::NewEntry> = live
+            .into_iter()
+            .filter(|e| !e.is_dot() && !e.is_dotdot())
+            .map(|e| htree::NewEntry {
+                name: e.name,
+                inode: e.inode,
+                file_type: e.file_type,
+            })
+            .collect();
+        Ok(htree::build_with_slack(
+            dir,
+            dotdot.unwrap_or(0),
+            self.fs.filetype_feature(),
+            &entries,
+            bs,
+            sb.s_def_hash_version,
+            &sb.s_hash_seed,
+            sb.s_flags,
+            bs * 20 / 100,
+        )?)
     }
 
     /// e2fsck's duplicate_search_and_fix, repeated while it fixes

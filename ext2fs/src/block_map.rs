@@ -372,6 +372,25 @@ pub fn path_to(lblk: u64, block_size: u32) -> Result<(usize, Vec<usize>)> {
     Err(Error::BlockBeyondLargestFile(lblk))
 }
 
+/// How many indirect blocks a map of the logical blocks `0..n` (no
+/// holes) needs: what [`build`] asks `alloc` for on such a map.
+pub fn indirect_blocks_for(n: u64, block_size: u32) -> u64 {
+    let p = block_size as u64 / 4;
+    let mut rest = n.saturating_sub(NDIR_BLOCKS as u64);
+    let mut total = 0;
+    // The single, double and triple indirect trees, each full before the
+    // next; a tree of `here` blocks has ceil(here / p^l) blocks at level l.
+    for level in 1..=3u32 {
+        if rest == 0 {
+            break;
+        }
+        let here = rest.min(p.pow(level));
+        total += (1..=level).map(|l| here.div_ceil(p.pow(l))).sum::<u64>();
+        rest -= here;
+    }
+    total
+}
+
 /// i_block and the indirect blocks (number, contents) of a built map.
 pub type BuiltMap = ([u32; N_BLOCKS], Vec<(u32, Vec<u8>)>);
 
@@ -454,6 +473,33 @@ mod tests {
     fn round_trip(data: Vec<(u64, u32)>, bs: u32) -> Vec<(u64, u32)> {
         let (ib, blocks) = built(&data, bs);
         data_of(&ib, &blocks, bs)
+    }
+
+    #[test]
+    fn indirect_blocks_for_is_what_build_allocates() {
+        for bs in [1024u32, 4096] {
+            let p = bs as u64 / 4;
+            for n in [
+                0,
+                1,
+                12,
+                13,
+                12 + p,
+                13 + p,
+                12 + p + p * p,
+                13 + p + p * p,
+                12 + 3 * p + 5,
+            ] {
+                let data: Vec<(u64, u32)> = (0..n).map(|l| (l, 1)).collect();
+                let mut asked = 0u64;
+                build(&data, bs, || {
+                    asked += 1;
+                    Ok(2)
+                })
+                .unwrap();
+                assert_eq!(indirect_blocks_for(n, bs), asked, "{n} blocks of {bs}");
+            }
+        }
     }
 
     #[test]

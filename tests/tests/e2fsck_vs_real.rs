@@ -2494,3 +2494,47 @@ fn bad_htree_root_is_reported_before_its_block_entries() {
     assert!(root < entry, "{os}");
     assert_same(&img, &["-fy"]);
 }
+
+#[test]
+fn directory_rebuild_without_free_blocks_is_reported_and_skipped() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // An unindexed directory of three blocks (names of 250 bytes, three to
+    // a block) on a full filesystem with dir_index: pass 3A would index
+    // it, which takes a block more; e2fsck says it failed
+    // (PR_3A_OPTIMIZE_DIR_ERR) and leaves it as it was.
+    let t = tempfile::tempdir().unwrap();
+    let mut cmds = String::from("write SMALL f\nmkdir big\nexpand_dir big\nexpand_dir big\n");
+    for c in 'a'..='i' {
+        cmds.push_str(&format!("link f big/{}\n", c.to_string().repeat(250)));
+    }
+    cmds.push_str(&format!("sif f links_count 10\n{FILL}"));
+    let img = pass3_image(t.path(), &[], &cmds);
+    let os = repaired_as_e2fsck(&img);
+    assert!(
+        os.contains("Pass 3A: Optimizing directories\nFailed to optimize directory /big (13): Could not allocate block in ext2 filesystem\nPass 4"),
+        "{os}"
+    );
+    assert_same(&img, &["-fp"]);
+}
+
+#[test]
+fn directory_hole_without_a_free_block_is_left() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A hole in a directory of three blocks on a full filesystem: the
+    // block to fill it cannot be had (PR_2_ALLOC_DIRBOCK), pass 2 goes on.
+    let t = tempfile::tempdir().unwrap();
+    let img = pass3_image(
+        t.path(),
+        &[],
+        &format!("mkdir d\nexpand_dir d\nexpand_dir d\npunch d 1 1\n{FILL}"),
+    );
+    let os = repaired_as_e2fsck(&img);
+    assert!(
+        os.contains("Directory inode 12 has an unallocated block #1.  Allocate? yes\n\nError allocating new directory block for inode 12 (ext2fs_new_block): Could not allocate block in ext2 filesystem\n"),
+        "{os}"
+    );
+}

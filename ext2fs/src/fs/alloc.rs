@@ -160,6 +160,15 @@ impl Filesystem {
         Ok(())
     }
 
+    /// How many blocks the block bitmap marks free.
+    pub fn free_blocks_in_bitmap(&mut self) -> Result<u64> {
+        self.load_bitmaps()?;
+        Ok(self
+            .block_bitmap
+            .as_ref()
+            .map_or(0, |bb| bb.count_clear(0, bb.len())))
+    }
+
     /// Allocates a free block, searching from `goal` to the end and then
     /// from the start (ext2's goal-directed allocation).
     pub fn alloc_block(&mut self, goal: u64) -> Result<u32> {

@@ -298,14 +298,27 @@ impl Filesystem {
 
     /// Replaces a directory's blocks with `blocks` (logical 0..n, no
     /// holes), setting or clearing the htree flag. Old blocks are freed.
+    /// When the new map needs more blocks than the old one held and the
+    /// filesystem has too few free, nothing is changed and the error is
+    /// the allocator's (`NoSpace`), as e2fsck finds it before it writes.
     pub fn write_dir_blocks(&mut self, dir: u32, blocks: &[Vec<u8>], indexed: bool) -> Result<()> {
         self.require_write()?;
         let mut rec = self.read_inode(dir)?;
         if !rec.is_dir() {
             return Err(Error::NotDirectory(format!("<{dir}>")));
         }
-        self.free_file_blocks(&mut rec)?;
         let bs = self.geo.block_size;
+        let need =
+            blocks.len() as u64 + crate::block_map::indirect_blocks_for(blocks.len() as u64, bs);
+        let mut held = 0u64;
+        self.walk_blocks(&rec, |_, _| {
+            held += 1;
+            true
+        })?;
+        if need > held && need - held > self.free_blocks_in_bitmap()? {
+            return Err(Error::NoSpace { what: "block" });
+        }
+        self.free_file_blocks(&mut rec)?;
         let mut goal = self.geo.group_first_block(self.geo.inode_group(dir));
         let mut mapped = Vec::with_capacity(blocks.len());
         for (l, b) in blocks.iter().enumerate() {
