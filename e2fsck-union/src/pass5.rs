@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use ext2fs::bitmap::Bitmap;
+use ext2fs::group_desc::BG_BLOCK_UNINIT;
 
 use crate::checker::{Checker, RepairBlocks};
 use crate::problem::{Code, Ctx};
@@ -54,6 +55,7 @@ impl Checker {
                 inode_tail_ok &= all_ones(&buf, ni, u64::MAX);
             }
         }
+        self.mark_uninit_group_metadata(&mut blocks);
         for &b in &self.early_allocs {
             if self.block_ok(b) {
                 blocks.set(b - self.first_data, true);
@@ -65,6 +67,42 @@ impl Checker {
             block_end_padding_ok,
             block_tail_ok,
             inode_tail_ok,
+        }
+    }
+
+    /// libext2fs' read of the block bitmaps marks the metadata of every
+    /// group flagged BLOCK_UNINIT in use, with or without the checksum
+    /// features (mark_uninit_bg_group_blocks): its superblock copy and
+    /// descriptor blocks, inode table and bitmaps. On ext2 the flag is
+    /// left there only when pass 0's question about it is declined.
+    fn mark_uninit_group_metadata(&self, blocks: &mut Bitmap) {
+        let geo = self.fs.geo();
+        let count = geo.blocks_count;
+        let mut mark = |b: u64| {
+            if b >= self.first_data && b < count {
+                blocks.set(b - self.first_data, true);
+            }
+        };
+        for g in 0..geo.group_count {
+            let gd = self.fs.groups()[g as usize];
+            if gd.bg_flags & BG_BLOCK_UNINIT == 0 {
+                continue;
+            }
+            let m = geo.group_metadata(g);
+            m.super_block.into_iter().for_each(&mut mark);
+            if let Some((first, n)) = m.table {
+                (first..first + n as u64).for_each(&mut mark);
+            }
+            m.meta_desc.into_iter().for_each(&mut mark);
+            let table = gd.bg_inode_table as u64;
+            if table != 0 {
+                (table..table + geo.inode_table_blocks as u64).for_each(&mut mark);
+            }
+            for b in [gd.bg_block_bitmap, gd.bg_inode_bitmap] {
+                if b != 0 {
+                    mark(b as u64);
+                }
+            }
         }
     }
 
@@ -123,6 +161,64 @@ impl Checker {
         self.fs.install_bitmaps(kept.blocks, kept.inodes);
     }
 
+    /// The block bitmap differences as e2fsck's check_block_bitmaps walks
+    /// them: a block in use that the bitmap misses, in a group flagged
+    /// BLOCK_UNINIT, is asked about where the walk meets it (the flag
+    /// cleared on yes), and each run is printed once the walk has met the
+    /// first block past it, so the questions come between the runs.
+    fn block_differences(&mut self, runs: &[Run]) -> Result<()> {
+        let geo = self.fs.geo().clone();
+        let ask_uninit = |ck: &mut Checker, rel: u64| -> Result<()> {
+            let block = rel + ck.first_data;
+            let group = geo.block_group(block);
+            if ck.fs.groups()[group as usize].bg_flags & BG_BLOCK_UNINIT == 0 {
+                return Ok(());
+            }
+            let c = Ctx {
+                group,
+                blk: block,
+                ..Default::default()
+            };
+            if ck.problem(Code::BlockUninitInUse, &c)? {
+                ck.fs
+                    .update_group(group, |gd| gd.bg_flags &= !BG_BLOCK_UNINIT)?;
+                ck.fs.mark_group_dirty(group);
+            }
+            Ok(())
+        };
+        for (k, run) in runs.iter().enumerate() {
+            let questions = if run.used {
+                run.start..run.end + 1
+            } else {
+                0..0
+            };
+            let mut questions = questions.into_iter();
+            if let Some(b) = questions.next() {
+                ask_uninit(self, b)?;
+            }
+            if k > 0 {
+                self.print_run(k == 1, &runs[k - 1])?;
+            }
+            for b in questions {
+                ask_uninit(self, b)?;
+            }
+        }
+        if let Some(last) = runs.last() {
+            self.print_run(runs.len() == 1, last)?;
+        }
+        Ok(())
+    }
+
+    /// One run of the block bitmap differences, after the header when it
+    /// is the first.
+    fn print_run(&mut self, first: bool, run: &Run) -> Result<()> {
+        if first {
+            self.problem(Code::BlockBitmapHeader, &Ctx::default())?;
+        }
+        self.ask.raw(&run.text(self.first_data));
+        Ok(())
+    }
+
     pub fn pass5(&mut self, disk: &DiskBitmaps) -> Result<()> {
         let Some((bb, ib)) = self.fs.bitmaps() else {
             return Ok(());
@@ -138,10 +234,9 @@ impl Checker {
         // built, or the one on disk when its differences are not fixed.
         let mut block_end_padding_ok = disk.block_end_padding_ok;
         let mut kept_blocks = &bb;
-        let diffs = differences(&bb, &disk.blocks, self.first_data);
-        if !diffs.is_empty() {
-            self.problem(Code::BlockBitmapHeader, &Ctx::default())?;
-            self.ask.raw(&diffs);
+        let runs = difference_runs(&bb, &disk.blocks);
+        if !runs.is_empty() {
+            self.block_differences(&runs)?;
             if self.problem(Code::BlockBitmapEnd, &Ctx::default())? {
                 block_end_padding_ok = true;
             } else {
@@ -258,10 +353,28 @@ impl Checker {
     }
 }
 
-/// " +(22--23) +49 -60" between what should be and what is on disk;
-/// `base` is the number of bit 0.
-fn differences(want: &Bitmap, have: &Bitmap, base: u64) -> String {
-    let mut out = String::new();
+/// A run of bits that differ alike between what should be and what is
+/// on disk: `start..=end`, in use (`+`) or not (`-`).
+struct Run {
+    start: u64,
+    end: u64,
+    used: bool,
+}
+
+impl Run {
+    /// " +(22--23)" or " -60"; `base` is the number of bit 0.
+    fn text(&self, base: u64) -> String {
+        let sign = if self.used { '+' } else { '-' };
+        if self.end > self.start {
+            format!(" {sign}({}--{})", self.start + base, self.end + base)
+        } else {
+            format!(" {sign}{}", self.start + base)
+        }
+    }
+}
+
+fn difference_runs(want: &Bitmap, have: &Bitmap) -> Vec<Run> {
+    let mut out = Vec::new();
     let n = want.len();
     let mut i = 0;
     while i < n {
@@ -274,13 +387,21 @@ fn differences(want: &Bitmap, have: &Bitmap, base: u64) -> String {
         while i + 1 < n && want.get(i + 1) == w && have.get(i + 1) != w {
             i += 1;
         }
-        let sign = if w { '+' } else { '-' };
-        if i > start {
-            out.push_str(&format!(" {sign}({}--{})", start + base, i + base));
-        } else {
-            out.push_str(&format!(" {sign}{}", start + base));
-        }
+        out.push(Run {
+            start,
+            end: i,
+            used: w,
+        });
         i += 1;
     }
     out
+}
+
+/// " +(22--23) +49 -60" between what should be and what is on disk;
+/// `base` is the number of bit 0.
+fn differences(want: &Bitmap, have: &Bitmap, base: u64) -> String {
+    difference_runs(want, have)
+        .iter()
+        .map(|r| r.text(base))
+        .collect()
 }

@@ -603,6 +603,65 @@ fn ctrl_c_at_a_question_cancels_the_check_as_e2fsck() {
 }
 
 #[test]
+fn block_uninit_answered_yes_is_asked_once_as_e2fsck() {
+    if skip_without_e2fsprogs() || !have_tool("script") {
+        skip("needs script(1) to give the checker a terminal");
+        return;
+    }
+    // BLOCK_UNINIT on ext2, pass 0's question declined: pass 5 asks about
+    // the first block in use that the bitmap misses; a yes clears the
+    // flag, so the next such block is not asked about (PR_5_BLOCK_UNINIT).
+    let t = tempfile::tempdir().unwrap();
+    let base = t.path().join("base.img");
+    real_mkfs(&base, &[], "8M");
+    let blk = |n: u32| -> u64 {
+        let o = run(Command::new("debugfs")
+            .arg(&base)
+            .args(["-R", &format!("bmap <11> {n}")]));
+        String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+    };
+    let (b0, b2) = (blk(0), blk(2));
+    for req in [
+        "set_bg 0 flags 2".to_string(),
+        format!("freeb {b0}"),
+        format!("freeb {b2}"),
+    ] {
+        let o = run(Command::new("debugfs")
+            .arg("-w")
+            .arg(&base)
+            .args(["-R", &req]));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // Group 0 is the last group too: its own pass-0 question, declined.
+    let keys = &["n", "n", "y", "y"];
+    let ours_img = t.path().join("ours.img");
+    let real_img = t.path().join("real.img");
+    std::fs::copy(&base, &ours_img).unwrap();
+    std::fs::copy(&base, &real_img).unwrap();
+    let ours = keys_on_a_terminal(
+        &format!(
+            "{} -f {}",
+            our_bin("e2fsck-union").display(),
+            ours_img.display()
+        ),
+        keys,
+        t.path(),
+    );
+    let real = keys_on_a_terminal(&format!("e2fsck -f {}", real_img.display()), keys, t.path());
+    let (o, r) = (terminal_text(&ours), terminal_text(&real));
+    let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
+    assert_eq!(o, r);
+    assert_eq!(code(&ours), code(&real), "{o}");
+    assert_eq!(o.matches("marked BLOCK_UNINIT").count(), 1, "{o}");
+    let after = |img: &Path| {
+        let o = run(Command::new("e2fsck").arg("-fn").arg(img));
+        (text(&o).replace(&*img.to_string_lossy(), "IMG"), code(&o))
+    };
+    assert_eq!(after(&ours_img), after(&real_img));
+    assert_eq!(after(&ours_img).1, 0, "{}", after(&ours_img).0);
+}
+
+#[test]
 fn a_mounted_filesystem_is_never_written() {
     if skip_without_root("checking a mounted filesystem") || skip_without_e2fsprogs() {
         return;

@@ -2538,3 +2538,45 @@ fn directory_hole_without_a_free_block_is_left() {
         "{os}"
     );
 }
+
+#[test]
+fn block_uninit_flag_left_on_ext2_is_asked_block_by_block() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // BLOCK_UNINIT on group 0 of an ext2 filesystem, kept under -n (pass
+    // 0's question declined; differential seed 20261205 case 415): the
+    // bitmap is read with the group's metadata marked in use (their bits
+    // cleared here are no difference), and each block in use that it
+    // misses is asked about where pass 5's walk meets it, between the
+    // runs of the differences (PR_5_BLOCK_UNINIT).
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("uninit.img");
+    real_mkfs(&img, &[], "8M");
+    let blk = |req: &str| -> u64 {
+        String::from_utf8_lossy(&real_debugfs(&img, req))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (root, lf0) = (blk("bmap <2> 0"), blk("bmap <11> 0"));
+    let (lf2, lf3) = (blk("bmap <11> 2"), blk("bmap <11> 3"));
+    real_debugfs_script(
+        &img,
+        &format!("set_bg 0 flags 2\nfreeb 3 4\nfreeb {root}\nfreeb {lf0}\nfreeb {lf2} 2\n"),
+    );
+    assert_eq!(lf3, lf2 + 1);
+    let (_, os, _, _) = both(&img, &["-fn"]);
+    assert_same(&img, &["-fn"]);
+    // The second run is printed after the question about its second block.
+    let q = "Group 0 block(s) in use but group is marked BLOCK_UNINIT\nFix? no\n\n";
+    assert!(
+        os.contains(&format!("{q}Block bitmap differences:  +")),
+        "{os}"
+    );
+    assert!(
+        os.contains(&format!("){q} +({lf2}--{lf3})\nFix? no")),
+        "{os}"
+    );
+    repaired_as_e2fsck(&img);
+}
