@@ -329,7 +329,7 @@ impl Checker {
             .found
             .first_clear(g, n)
             .or_else(|| self.found.first_clear(0, g))
-            .ok_or_else(|| anyhow::anyhow!("could not allocate a block: the filesystem is full"))?;
+            .ok_or(ext2fs::Error::NoSpace { what: "a block" })?;
         self.found.set(i, true);
         self.early_allocs.push(i + self.first_data);
         Ok((i + self.first_data) as u32)

@@ -446,6 +446,17 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         cli_common::undo::announce(u, Path::new(device));
     }
     let (mut fs, backup) = open(opts, device, write, ask)?;
+    // As e2fsck: the device's size comes from a second open of its name
+    // (ext2fs_get_device_size2), which can fail where the first did not
+    // (no file descriptor left, the name gone meanwhile).
+    if let Err(e) = std::fs::File::open(device) {
+        let c = Ctx {
+            str1: cli_common::errno_text(e),
+            ..Default::default()
+        };
+        ask.notice(Code::GetsizeError, &c);
+        return Err(Stop::Fatal.into());
+    }
     if let Some(u) = &undo_path {
         // Undo blocks of the filesystem's block size, as undo_io takes
         // them from e2fsck's I/O channel.
@@ -858,7 +869,29 @@ impl Checker {
         self.fs.set_primary_only(false);
         let geo = self.fs.geo().clone();
         let goal = ext2fs::resize_inode::dind_goal(&geo);
-        let dind = self.alloc_block(goal)?;
+        let dind = match self.alloc_block(goal) {
+            Ok(b) => b,
+            Err(e) => {
+                let Some(err) = e
+                    .downcast_ref::<ext2fs::Error>()
+                    .filter(|e| matches!(e, ext2fs::Error::NoSpace { .. }))
+                else {
+                    return Err(e);
+                };
+                let c = Ctx {
+                    str1: err.com_err_text(),
+                    ..Default::default()
+                };
+                if !self.problem(Code::ResizeInodeCreate, &c)? {
+                    return Err(Stop::Aborted.into());
+                }
+                // As e2fsck: the cleared inode still gets the check's
+                // time as its mtime.
+                let mut inode = self.fs.read_inode(ext2fs::inode::RESIZE_INO)?;
+                inode.base.i_mtime = self.now;
+                return Ok(self.fs.write_inode(ext2fs::inode::RESIZE_INO, &inode)?);
+            }
+        };
         let g = geo.block_group(dind as u64);
         if g < geo.group_count {
             self.fs.update_group(g, |gd| {

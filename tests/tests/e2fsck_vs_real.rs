@@ -2580,3 +2580,64 @@ fn block_uninit_flag_left_on_ext2_is_asked_block_by_block() {
     );
     repaired_as_e2fsck(&img);
 }
+
+#[test]
+fn resize_inode_that_cannot_be_recreated_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // The resize inode's double indirect block unlinked and taken by a
+    // file on a full filesystem: pass 0 clears the inode to recreate it,
+    // and at the end of pass 1 there is no block for it
+    // (PR_1_RESIZE_INODE_CREATE); -y goes on.
+    let t = tempfile::tempdir().unwrap();
+    let img = pass3_image(t.path(), &["-N", "32"], "");
+    let stat = String::from_utf8_lossy(&real_debugfs(&img, "stat <7>")).into_owned();
+    let dind = stat
+        .split("(DIND):")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .expect("the resize inode's DIND block")
+        .to_string();
+    pass3_edit(
+        t.path(),
+        &img,
+        &format!("sif <7> block[DIND] 0\nfreeb {dind}\n{FILL}"),
+    );
+    let os = repaired_as_e2fsck(&img);
+    assert!(
+        os.contains("Resize inode (re)creation failed: Could not allocate block in ext2 filesystem.Continue? yes\n\n"),
+        "{os}"
+    );
+    assert_same(&img, &["-fp"]);
+}
+
+#[test]
+fn device_size_that_cannot_be_read_stops_the_check_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // e2fsck opens the device a second time for its size; with no file
+    // descriptor left for that open it stops (PR_0_GETSIZE_ERROR, exit 8).
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("fd.img");
+    real_mkfs(&img, &[], "4M");
+    let with_four_descriptors = |bin: &Path| {
+        run(Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 4; exec \"$0\" -fn \"$1\"")
+            .arg(bin)
+            .arg(&img))
+    };
+    let ours = with_four_descriptors(&our_bin("e2fsck-union"));
+    let real = with_four_descriptors(Path::new("e2fsck"));
+    let out = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        (ours.status.code(), out(&ours)),
+        (real.status.code(), out(&real))
+    );
+    assert_eq!(
+        out(&ours),
+        "Error determining size of the physical device: Too many open files\n"
+    );
+}
