@@ -694,24 +694,30 @@ impl Checker {
     fn allocate_dir_block(&mut self, ino: u32, lblk: u32) -> Result<Option<u32>> {
         let bs = self.fs.block_size() as usize;
         let mut inode = self.fs.read_inode(ino)?;
-        let goal = self
-            .fs
-            .geo()
-            .group_first_block(self.fs.geo().inode_group(ino));
-        let p = match self.alloc_block(goal) {
-            Ok(p) => p,
+        // ext2fs_find_inode_goal: a mapped block 0, else the inode's group.
+        let by_map = inode.base.i_flags & (inode::flags::EXTENTS | inode::flags::INLINE_DATA) == 0;
+        let goal = match inode.base.i_block[0] {
+            b if b != 0 && by_map => b as u64,
+            _ => self
+                .fs
+                .geo()
+                .group_first_block(self.fs.geo().inode_group(ino)),
+        };
+        // e2fsck marks the block in its maps without alloc_stats: the
+        // free counts stay, for pass 5 to find wrong.
+        let p = match self.fs.find_free_block(goal) {
+            Ok(p) => {
+                self.fs.set_block_bit(p as u64, true)?;
+                p
+            }
             Err(e) => {
-                // Pass 2 allocates through the library (typed errors).
-                let Some(err) = e
-                    .downcast_ref::<ext2fs::Error>()
-                    .filter(|e| matches!(e, ext2fs::Error::NoSpace { .. }))
-                else {
-                    return Err(e);
+                let ext2fs::Error::NoSpace { .. } = e else {
+                    return Err(e.into());
                 };
                 let c = Ctx {
                     ino,
                     str1: "ext2fs_new_block".into(),
-                    str2: err.com_err_text(),
+                    str2: e.com_err_text(),
                     ..Default::default()
                 };
                 self.problem(Code::AllocDirBlock, &c)?;

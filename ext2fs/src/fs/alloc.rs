@@ -169,9 +169,9 @@ impl Filesystem {
             .map_or(0, |bb| bb.count_clear(0, bb.len())))
     }
 
-    /// Allocates a free block, searching from `goal` to the end and then
-    /// from the start (ext2's goal-directed allocation).
-    pub fn alloc_block(&mut self, goal: u64) -> Result<u32> {
+    /// Finds a free block, searching from `goal` to the end and then from
+    /// the start (ext2fs_new_block2), without taking it.
+    pub fn find_free_block(&mut self, goal: u64) -> Result<u32> {
         self.require_write()?;
         self.load_bitmaps()?;
         let first = self.geo.first_data_block as u64;
@@ -185,9 +185,15 @@ impl Filesystem {
         let Some(rel) = found else {
             return Err(Error::NoSpace { what: "a block" });
         };
-        let block = rel + first;
-        self.mark_block(block, true)?;
-        Ok(block as u32)
+        Ok((rel + first) as u32)
+    }
+
+    /// Allocates a free block, searching from `goal` to the end and then
+    /// from the start (ext2's goal-directed allocation).
+    pub fn alloc_block(&mut self, goal: u64) -> Result<u32> {
+        let block = self.find_free_block(goal)?;
+        self.mark_block(block as u64, true)?;
+        Ok(block)
     }
 
     /// Allocates an inode: directories go to a group with free inodes above
