@@ -725,7 +725,9 @@ impl Checker {
             }
         };
         let data = if lblk == 0 {
-            dirent::new_dir_block(ino, 0, bs, self.fs.filetype_feature())
+            // As ext2fs_new_dir_block(fs, ino, EXT2_ROOT_INO): pass 3 fixes
+            // the parent.
+            dirent::new_dir_block(ino, inode::ROOT_INO, bs, self.fs.filetype_feature())
         } else {
             dirent::empty_block(bs)
         };

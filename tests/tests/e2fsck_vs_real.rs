@@ -2666,3 +2666,24 @@ fn directory_hole_is_filled_near_the_directory_block_0() {
     let placed = |sub: &str| real_debugfs(&repaired.join(sub).join("test.img"), "bmap d 1");
     assert_eq!(placed("ours"), placed("real"));
 }
+
+#[test]
+fn directory_block_0_refilled_names_the_root_as_parent() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A subdirectory's block 0 unmapped, block 1 kept: pass 2 fills the
+    // hole with a block whose '..' is the root (ext2fs_new_dir_block's
+    // EXT2_ROOT_INO), which pass 3 then points at the real parent.
+    let t = tempfile::tempdir().unwrap();
+    let img = pass3_image(
+        t.path(),
+        &[],
+        "mkdir d\nmkdir d/e\nexpand_dir d/e\nsif d/e block[0] 0\n",
+    );
+    let os = repaired_as_e2fsck(&img);
+    assert!(
+        os.contains("'..' in /d/e (13) is / (2), should be /d (12).\nFix? yes"),
+        "{os}"
+    );
+}
