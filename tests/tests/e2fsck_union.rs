@@ -644,10 +644,16 @@ fn block_uninit_answered_yes_is_asked_once_as_e2fsck() {
             our_bin("e2fsck-union").display(),
             ours_img.display()
         ),
+        E2FSCK_PROMPT,
         keys,
         t.path(),
     );
-    let real = keys_on_a_terminal(&format!("e2fsck -f {}", real_img.display()), keys, t.path());
+    let real = keys_on_a_terminal(
+        &format!("e2fsck -f {}", real_img.display()),
+        E2FSCK_PROMPT,
+        keys,
+        t.path(),
+    );
     let (o, r) = (terminal_text(&ours), terminal_text(&real));
     let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
     assert_eq!(o, r);
