@@ -46,6 +46,22 @@ pub enum Error {
         blocks: u64,
     },
 
+    /// A block that could not be read whole: a short read past the
+    /// image's end or an I/O error (what libext2fs hands its I/O channel's
+    /// read error handler). `partial` is what was read of it, zeros after,
+    /// as unix_io leaves the buffer: what a handler that ignores the error
+    /// goes on with.
+    #[error("error reading block {block}: {source}")]
+    BlockRead {
+        /// The block.
+        block: u64,
+        /// Its bytes as far as they could be read, then zeros.
+        partial: Vec<u8>,
+        /// Why the read failed.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// An indirect block of a block map outside the filesystem
     /// (libext2fs' EXT2_ET_BAD_IND_BLOCK): the walk gives its branch up.
     #[error("indirect block {0} is outside the filesystem")]
@@ -408,6 +424,7 @@ impl Error {
             Error::InodeOutOfRange { .. } => "Illegal inode number".into(),
             Error::BlockBeyondLargestFile(_) => "Ext2 file too big".into(),
             Error::Truncated { .. } => SHORT_READ.into(),
+            Error::BlockRead { source, .. } => source.com_err_text(),
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {
                 SHORT_READ.into()
             }

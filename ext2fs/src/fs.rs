@@ -39,6 +39,7 @@ mod xattrs;
 
 pub use dir::validate_name;
 pub use dir_iterate::DirVisit;
+pub use io::{OnReadError, ReadDecision};
 pub use namei::MAX_NESTED_LINKS;
 pub use pathname::PATHNAME_MAX_DEPTH;
 

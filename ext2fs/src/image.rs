@@ -450,6 +450,35 @@ impl Image {
         })
     }
 
+    /// Reads what the image holds of `buf.len()` bytes at `offset` and
+    /// zeros the rest, as unix_io leaves a buffer after a short read:
+    /// the bytes read (best effort: an error reads as nothing more).
+    pub fn read_available(&self, offset: u64, buf: &mut [u8]) -> usize {
+        buf.fill(0);
+        let Some(offset) = offset.checked_add(self.base) else {
+            return 0;
+        };
+        match &self.backend {
+            Backend::File(f) => {
+                let mut got = 0;
+                while got < buf.len() {
+                    match f.read_at(&mut buf[got..], offset + got as u64) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got += n,
+                    }
+                }
+                got
+            }
+            Backend::Memory(m) => {
+                let Ok(v) = m.lock() else { return 0 };
+                let start = (offset.min(v.len() as u64)) as usize;
+                let n = (v.len() - start).min(buf.len());
+                buf[..n].copy_from_slice(&v[start..start + n]);
+                n
+            }
+        }
+    }
+
     /// Writes `buf` at `offset`, saving the old contents to the undo
     /// file first when one is attached; `ReadOnly` unless opened for writing.
     pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {

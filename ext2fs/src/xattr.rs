@@ -8,6 +8,9 @@ use crate::{ondisk, CorruptKind, Error, Result, Structure};
 
 /// h_magic of an xattr block.
 pub const XATTR_MAGIC: u32 = 0xEA02_0000;
+/// h_magic of the first version's xattr blocks, which libext2fs still
+/// reads.
+pub const XATTR_MAGIC_V1: u32 = 0xEA01_0000;
 /// Size of an entry before its name.
 pub const ENTRY_HEADER: usize = 16;
 /// Size of the in-inode area's header (its magic): entries start after
@@ -509,6 +512,13 @@ pub fn ibody_magic(area: &[u8]) -> u32 {
     } else {
         0
     }
+}
+
+/// Whether a block's header is an xattr block's as libext2fs' reader
+/// checks it (check_ext_attr_header): either version's magic, one block.
+pub fn header_is_valid(buf: &[u8]) -> bool {
+    XattrHeader::parse(buf)
+        .is_ok_and(|(_, h)| matches!(h.h_magic, XATTR_MAGIC | XATTR_MAGIC_V1) && h.h_blocks == 1)
 }
 
 /// Changes header fields of xattr block `block` in place (a checker

@@ -5,7 +5,7 @@
 
 use std::ops::ControlFlow;
 
-use super::Filesystem;
+use super::{Filesystem, OnReadError, ReadDecision};
 use crate::block_map::{self, BlockKind, MapPtr, Visit};
 use crate::dirent::{BlockCursor, BlockEntry};
 use crate::inode::{flags, Inode, NDIR_BLOCKS};
@@ -114,7 +114,23 @@ impl Filesystem {
     /// directory block). Returns, as dir_iterate does, the block walk's
     /// last error met before the end if any, else the read or corruption
     /// that ended it; `NotDirectory` when `dir` is not a directory.
-    pub fn dir_iterate<V>(&self, dir: u32, include_removed: bool, mut visit: V) -> Result<()>
+    pub fn dir_iterate<V>(&self, dir: u32, include_removed: bool, visit: V) -> Result<()>
+    where
+        V: FnMut(&DirVisit<'_>) -> ControlFlow<()>,
+    {
+        self.dir_iterate_handled(dir, include_removed, &mut |_| ReadDecision::Fail, visit)
+    }
+
+    /// [`Filesystem::dir_iterate`] with a handler for a data block that
+    /// cannot be read (libext2fs calls its I/O channel's handler there):
+    /// ignored, the block is walked as what was read of it, zeros after.
+    pub fn dir_iterate_handled<V>(
+        &self,
+        dir: u32,
+        include_removed: bool,
+        on_read_error: OnReadError<'_>,
+        mut visit: V,
+    ) -> Result<()>
     where
         V: FnMut(&DirVisit<'_>) -> ControlFlow<()>,
     {
@@ -128,7 +144,7 @@ impl Filesystem {
                 return ControlFlow::Continue(());
             };
             let pblk = p.pblk;
-            let buf = match self.read_block_anywhere(u64::from(pblk)) {
+            let buf = match self.read_block_handled(u64::from(pblk), &mut *on_read_error) {
                 Ok(buf) => buf,
                 Err(e) => {
                     failed = Some(e);
@@ -212,6 +228,49 @@ mod tests {
         // The walk stops where the visitor asks: no error met before it.
         let stopped = fs.dir_iterate(d, false, |_| ControlFlow::Break(()));
         assert!(stopped.is_ok());
+    }
+
+    #[test]
+    fn a_block_that_cannot_be_read_goes_to_the_handler() {
+        let mut fs = test_fs(false);
+        let d = big_dir(&mut fs, 200);
+        let mut inode = fs.read_inode(d).unwrap();
+        let past = u64::from(u32::MAX - 1);
+        inode.base.i_block[1] = past as u32;
+        fs.write_inode(d, &inode).unwrap();
+        // The typed error names the block and keeps what was read (nothing).
+        match fs.read_block_anywhere(past) {
+            Err(Error::BlockRead { block, partial, .. }) => {
+                assert_eq!(block, past);
+                assert!(partial.iter().all(|&b| b == 0));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Ignored, the block is walked as zeros: a corrupt directory block
+        // (as libext2fs' walk finds it after e2fsck's handler).
+        let mut seen = Vec::new();
+        let r = fs.dir_iterate_handled(
+            d,
+            false,
+            &mut |e| {
+                if let Error::BlockRead { block, .. } = e {
+                    seen.push(*block);
+                }
+                ReadDecision::Ignore
+            },
+            |_| ControlFlow::Continue(()),
+        );
+        assert_eq!(seen, vec![past]);
+        assert!(
+            matches!(
+                r,
+                Err(Error::Corrupt {
+                    structure: crate::Structure::Directory { block },
+                    ..
+                }) if block == past
+            ),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,20 @@ use super::Filesystem;
 use crate::block_cache::BlockCache;
 use crate::{Error, Result};
 
+/// A caller's answer for a block that could not be read (libext2fs' I/O
+/// channel read error handler): go on with what was read of it, or fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadDecision {
+    /// Go on with the bytes read, zeros after ([`Error::BlockRead`]'s
+    /// `partial`).
+    Ignore,
+    /// The read fails with the error.
+    Fail,
+}
+
+/// A read error handler: shown each [`Error::BlockRead`] of a walk.
+pub type OnReadError<'a> = &'a mut dyn FnMut(&Error) -> ReadDecision;
+
 impl Filesystem {
     pub(super) fn check_block(&self, block: u64) -> Result<()> {
         if block >= self.geo.blocks_count {
@@ -32,7 +46,9 @@ impl Filesystem {
         }
         let bs = self.geo.block_size as u64;
         let mut buf = vec![0u8; (count as u64 * bs) as usize];
-        self.image.read_at(block * bs, &mut buf)?;
+        if let Err(e) = self.image.read_at(block * bs, &mut buf) {
+            return Err(self.read_failed(block, count, e));
+        }
         if let Some(c) = &self.cache {
             c.overlay(block, &mut buf);
         }
@@ -54,8 +70,54 @@ impl Filesystem {
             block,
             blocks: self.geo.blocks_count,
         })?;
-        self.image.read_at(at, &mut buf)?;
-        Ok(buf)
+        match self.image.read_at(at, &mut buf) {
+            Ok(()) => Ok(buf),
+            Err(e) => Err(self.read_failed(block, 1, e)),
+        }
+    }
+
+    /// [`Filesystem::read_block_anywhere`] with a caller's handler for a
+    /// block that cannot be read: ignored, the walk goes on with what was
+    /// read of it (zeros after).
+    pub fn read_block_handled(&self, block: u64, on_error: OnReadError<'_>) -> Result<Vec<u8>> {
+        match self.read_block_anywhere(block) {
+            Err(e @ Error::BlockRead { .. }) => match on_error(&e) {
+                ReadDecision::Fail => Err(e),
+                ReadDecision::Ignore => match e {
+                    Error::BlockRead { partial, .. } => Ok(partial),
+                    e => Err(e),
+                },
+            },
+            other => other,
+        }
+    }
+
+    /// The failed read of `count` blocks from `block` as the block that
+    /// failed ([`Error::BlockRead`]): a read of several is retried one
+    /// block at a time, as e2fsck's handler does, to name the first.
+    fn read_failed(&self, block: u64, count: u32, source: Error) -> Error {
+        let bs = self.geo.block_size as usize;
+        let mut one = vec![0u8; bs];
+        let (block, source) = if count <= 1 {
+            (block, source)
+        } else {
+            let first = (block..block + count as u64).find_map(|b| {
+                self.image
+                    .read_at(b * bs as u64, &mut one)
+                    .err()
+                    .map(|e| (b, e))
+            });
+            match first {
+                Some(failed) => failed,
+                None => return source,
+            }
+        };
+        self.image.read_available(block * bs as u64, &mut one);
+        Error::BlockRead {
+            block,
+            partial: one,
+            source: Box::new(source),
+        }
     }
 
     /// Writes whole blocks starting at `block` (through the cache when on);

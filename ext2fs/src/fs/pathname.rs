@@ -5,7 +5,7 @@
 
 use std::ops::ControlFlow;
 
-use super::Filesystem;
+use super::{Filesystem, OnReadError, ReadDecision};
 use crate::inode::ROOT_INO;
 use crate::{Error, Result};
 
@@ -30,23 +30,40 @@ impl Filesystem {
     /// ([`Filesystem::dir_iterate`]) before the name sought, is an error
     /// (e2fsck prints "???" for it).
     pub fn get_pathname(&self, dir: u32, ino: u32) -> Result<Vec<u8>> {
-        let ino = if dir == ino { 0 } else { ino };
-        self.pathname_below(dir, ino, PATHNAME_MAX_DEPTH)
+        self.get_pathname_handled(dir, ino, &mut |_| ReadDecision::Fail)
     }
 
-    fn pathname_below(&self, dir: u32, ino: u32, depth: i32) -> Result<Vec<u8>> {
+    /// [`Filesystem::get_pathname`] with a handler for directory blocks
+    /// that cannot be read ([`Filesystem::dir_iterate_handled`]).
+    pub fn get_pathname_handled(
+        &self,
+        dir: u32,
+        ino: u32,
+        on_read_error: OnReadError<'_>,
+    ) -> Result<Vec<u8>> {
+        let ino = if dir == ino { 0 } else { ino };
+        self.pathname_below(dir, ino, PATHNAME_MAX_DEPTH, on_read_error)
+    }
+
+    fn pathname_below(
+        &self,
+        dir: u32,
+        ino: u32,
+        depth: i32,
+        on_read_error: OnReadError<'_>,
+    ) -> Result<Vec<u8>> {
         if dir == ino {
             return Ok(if dir == ROOT_INO { b"/" } else { b"." }.to_vec());
         }
         if dir == 0 || depth < 0 {
             return Ok(b"...".to_vec());
         }
-        let (parent, name) = match self.search_dir(dir, ino)? {
+        let (parent, name) = match self.search_dir(dir, ino, &mut *on_read_error)? {
             Search::NotDir if ino != 0 => return Ok(format!("<{dir}>/<{ino}>").into_bytes()),
             Search::NotDir => return Ok(format!("<{dir}>").into_bytes()),
             Search::Found { parent, name } => (parent, name),
         };
-        let parent_path = self.pathname_below(parent, dir, depth - 1)?;
+        let parent_path = self.pathname_below(parent, dir, depth - 1, on_read_error)?;
         if ino == 0 {
             return Ok(parent_path);
         }
@@ -64,9 +81,9 @@ impl Filesystem {
     /// dir_iterate of `dir` as get_pathname_proc uses it: the last '..'
     /// seen and the first name of `ino`, stopping there (an error further
     /// on is not met; one the walk met before it still counts).
-    fn search_dir(&self, dir: u32, ino: u32) -> Result<Search> {
+    fn search_dir(&self, dir: u32, ino: u32, on_read_error: OnReadError<'_>) -> Result<Search> {
         let (mut parent, mut name) = (0, None);
-        let walked = self.dir_iterate(dir, false, |v| {
+        let walked = self.dir_iterate_handled(dir, false, on_read_error, |v| {
             let e = v.entry.view;
             if e.inode == 0 {
                 return ControlFlow::Continue(());
