@@ -281,7 +281,13 @@ impl Asker {
         }
     }
 
-    fn prefix(&self, flags: u16) -> String {
+    /// Prints text as it is (no prefix, no question): the words of
+    /// e2fsck's I/O error handler that ask nothing.
+    pub fn say(&self, s: &str) {
+        self.out(s);
+    }
+
+    pub(crate) fn prefix(&self, flags: u16) -> String {
         if self.mode == Mode::Preen && flags & problem::PREEN_NOHDR == 0 {
             format!("{}: ", self.device)
         } else {

@@ -115,6 +115,11 @@ pub struct Checker {
     pub ibody_charge: HashMap<u32, u64>,
     /// Pass 1's inodes whose blocks are checked later (see pass1.rs).
     pub deferred: Vec<crate::pass1::Deferred>,
+    /// What e2fsck's pass 1 block buffer holds (the attribute block read
+    /// last): an attribute check whose read failed goes on with it.
+    pub pass1_buf: Vec<u8>,
+    /// The I/O error handler's operation and pending stop (ehandler.rs).
+    pub read_errors: crate::ehandler::ReadErrors,
     pub stats: Stats,
     pub lost_found: u32,
     /// Finding or making /lost+found failed once: reconnecting is not
@@ -191,6 +196,8 @@ impl Checker {
             ea_block_charge: HashMap::new(),
             ibody_charge: HashMap::new(),
             deferred: Vec::new(),
+            read_errors: Default::default(),
+            pass1_buf: vec![0; fs.block_size() as usize],
             stats: Stats::default(),
             lost_found: 0,
             bad_lost_found: false,
@@ -252,6 +259,7 @@ impl Checker {
     }
 
     pub fn problem(&mut self, code: Code, ctx: &Ctx) -> Result<bool> {
+        self.halt_if_read_failed(code, ctx)?;
         self.ask.fix(code, ctx)
     }
 

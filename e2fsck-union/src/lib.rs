@@ -19,6 +19,7 @@ mod bb_inode;
 mod blocks;
 mod cancel;
 mod checker;
+mod ehandler;
 mod htree_check;
 mod journal_check;
 mod keys;

@@ -574,9 +574,14 @@ impl Checker {
             let b = &d.inode.base;
             (b.i_block[inode::IND_BLOCK], b.i_file_acl, d.ino)
         });
+        // The I/O error handler names the inode (e2fsck's operation).
+        let before = self.read_errors.operation.take();
         for mut d in batch {
+            self.read_errors.operation =
+                Some(format!("reading indirect blocks of inode {}", d.ino));
             self.check_inode_blocks(d.ino, &mut d.inode, d.map)?;
         }
+        self.read_errors.operation = before;
         Ok(())
     }
 
@@ -745,6 +750,39 @@ impl Checker {
         }
     }
 
+    /// ext2fs_read_ext_attr3 as adjust_extattr_refcount calls it: a read
+    /// error the handler leaves, or a header that is not an attribute
+    /// block's, ends the check (PR_1_EXTATTR_READ_ABORT).
+    fn read_ea_block_for_refcount(&mut self, blk: u32) -> Result<Vec<u8>> {
+        let buf = match self.fs.read_block(blk as u64) {
+            Ok(buf) => buf,
+            Err(e) => {
+                let why = e.com_err_text();
+                match self.read_error(e)? {
+                    Some(buf) => buf,
+                    None => {
+                        let c = Ctx {
+                            blk: blk as u64,
+                            str1: why,
+                            ..Default::default()
+                        };
+                        return Err(self.fatal(Code::ExtattrReadAbort, &c));
+                    }
+                }
+            }
+        };
+        self.pass1_buf.clone_from(&buf);
+        if !xattr::header_is_valid(&buf) {
+            let c = Ctx {
+                blk: blk as u64,
+                str1: "Extended attribute block has a bad header".into(),
+                ..Default::default()
+            };
+            return Err(self.fatal(Code::ExtattrReadAbort, &c));
+        }
+        Ok(buf)
+    }
+
     fn check_ea_refcounts(&mut self) -> Result<()> {
         let mut blocks: Vec<_> = self.ea_refs.iter().map(|(&b, &r)| (b, r)).collect();
         blocks.sort();
@@ -758,8 +796,10 @@ impl Checker {
                 num2: seen as u64,
                 ..Default::default()
             };
+            // As e2fsck: the block is read, its header checked, before
+            // the question.
+            let mut buf = self.read_ea_block_for_refcount(blk)?;
             if self.problem(Code::XattrBlockRefcount, &c)? {
-                let mut buf = self.fs.read_block(blk as u64)?;
                 xattr::update_header(&mut buf, blk as u64, |h| h.h_refcount = seen)?;
                 self.fs.write_block(blk as u64, &buf)?;
                 if let Some(r) = self.ea_refs.get_mut(&blk) {

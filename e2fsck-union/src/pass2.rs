@@ -98,34 +98,28 @@ impl Checker {
     }
 
     /// A directory block that cannot be read: e2fsck's I/O error handler
-    /// asks to ignore the error (the block then reads as the zeros a short
-    /// read leaves, and may be rewritten so); declined, PR_2_READ_DIRBLOCK
+    /// asks to ignore the error (the block then reads as what a short read
+    /// leaves, and may be rewritten so); declined, PR_2_READ_DIRBLOCK
     /// asks whether to go on with an empty block in its place.
     fn dir_block_read_failed(
         &mut self,
         db: DirBlock,
         pblk: u32,
-        e: &ext2fs::Error,
+        e: ext2fs::Error,
     ) -> Result<Vec<u8>> {
         let bs = self.fs.block_size() as usize;
         let why = e.com_err_text();
-        let c = Ctx {
-            blk: pblk as u64,
-            str1: why.clone(),
-            str2: "reading directory block".into(),
-            ..Default::default()
-        };
-        if self.problem(Code::ReadError, &c)? {
-            let zeros = vec![0; bs];
-            if self.problem(Code::ReadErrorRewrite, &Ctx::default())? {
-                self.fs.write_block(pblk as u64, &zeros)?;
-            }
-            return Ok(zeros);
+        self.read_errors.operation = Some("reading directory block".into());
+        let handled = self.read_error(e);
+        self.read_errors.operation = None;
+        if let Some(data) = handled? {
+            return Ok(data);
         }
         let c = Ctx {
             ino: db.ino,
+            blk: pblk as u64,
             str1: why,
-            ..c
+            ..Default::default()
         };
         if !self.problem(Code::ReadDirBlock, &c)? {
             return Err(crate::ask::Stop::Aborted.into());
@@ -174,7 +168,7 @@ impl Checker {
             Some(b) if pblk == db.pblk => b,
             _ => match self.fs.read_block(pblk as u64) {
                 Ok(b) => b,
-                Err(e) => self.dir_block_read_failed(db, pblk, &e)?,
+                Err(e) => self.dir_block_read_failed(db, pblk, e)?,
             },
         };
         self.htree_block_start(&db, &buf)?;

@@ -31,10 +31,15 @@ impl Checker {
             }
         }
         // The library's walk and depth rule; e2fsck's "???" for a
-        // directory that cannot be read.
-        match self.fs.get_pathname(dir, ino) {
-            Ok(path) => crate::problem::escape_name(&path),
-            Err(_) => "???".into(),
+        // directory that cannot be read. A block that cannot be read is
+        // the I/O error handler's, whose words come first.
+        let mut said = String::new();
+        let path = self
+            .fs
+            .get_pathname_handled(dir, ino, &mut |e| self.read_error_within(e, &mut said));
+        match path {
+            Ok(path) => said + &crate::problem::escape_name(&path),
+            Err(_) => said + "???",
         }
     }
 

@@ -68,7 +68,21 @@ impl Checker {
             blk: blk as u64,
             ..Default::default()
         };
-        let buf = self.fs.read_block(blk as u64)?;
+        // A read error declined (PR_1_READ_EA_BLOCK declined too) leaves
+        // e2fsck checking what its buffer held before.
+        let (buf, unread) = match self.fs.read_block(blk as u64) {
+            Ok(buf) => (buf, false),
+            Err(e) => match self.read_error(e)? {
+                Some(buf) => (buf, false),
+                None => {
+                    if self.problem(Code::ReadEaBlock, &c)? {
+                        return Ok(EaBlock::Clear);
+                    }
+                    (self.pass1_buf.clone(), true)
+                }
+            },
+        };
+        self.pass1_buf.clone_from(&buf);
         let Ok((_, header)) = XattrHeader::parse(&buf) else {
             return Ok(EaBlock::Clear);
         };
@@ -76,6 +90,9 @@ impl Checker {
             return Ok(EaBlock::Clear);
         }
         if header.h_blocks != 1 && self.problem(Code::EaMultiBlock, &c)? {
+            return Ok(EaBlock::Clear);
+        }
+        if unread && self.problem(Code::ReadEaBlock, &c)? {
             return Ok(EaBlock::Clear);
         }
         let mut regions = Regions {

