@@ -1338,7 +1338,7 @@ const DEFERRED_BATCH: usize = 256;
 /// an extended attribute block, when the target looks short enough). An
 /// inode flagged as holding inline data or extents (a flag left by -n)
 /// has no map either: libext2fs' iterator walks no block of it.
-fn holds_block_map(inode: &Inode) -> bool {
+pub(crate) fn holds_block_map(inode: &Inode) -> bool {
     let b = &inode.base;
     if b.i_flags & (flags::INLINE_DATA | flags::EXTENTS) != 0 {
         return false;

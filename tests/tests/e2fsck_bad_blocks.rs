@@ -437,3 +437,45 @@ fn attribute_block_with_a_bad_header_stops_the_reference_count_check() {
     );
     assert!(out.contains(&want), "{out}");
 }
+
+/// Pass 1B tests every block number of the inodes it rescans against its
+/// multiply-claimed block map; libext2fs warns on standard error of each
+/// one outside the filesystem (left by -n in pass 1): data blocks and
+/// the attribute block of a regular file, not the pointers of a reserved
+/// inode without a file type (which has no valid blocks to walk).
+#[test]
+fn pass_1b_warns_of_block_numbers_outside_its_map() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("dup.img");
+    real_mkfs(&img, &["-b", "1024"], "4096");
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![b'x'; 3000]).unwrap();
+    let d = data.display();
+    real_debugfs_script(&img, &format!("write {d} f1\nwrite {d} f2\nwrite {d} f3\n"));
+    let out = String::from_utf8_lossy(&real_debugfs(&img, "bmap /f1 0")).into_owned();
+    let shared: u64 = out.trim().parse().unwrap_or_else(|_| panic!("bmap: {out}"));
+    real_debugfs_script(
+        &img,
+        &format!(
+            "sif /f2 block[0] {shared}\nsif /f3 block[1] 99999999\nsif /f3 block[2] 4096\n\
+             sif /f3 file_acl 77777777\nsif <10> block[0] 16777216\n"
+        ),
+    );
+    assert_as_e2fsck(&img);
+    let dir = t.path().join("ours");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(&img, dir.join("test.img")).unwrap();
+    let (_, _, stderr) = e2fsck_in(&dir, &our_bin("e2fsck-union"), &["-fn"]);
+    let want: String = [99999999, 4096, 77777777]
+        .iter()
+        .map(|b| {
+            format!(
+                "Illegal block number passed to ext2fs_test_block_bitmap #{b} for multiply claimed block map\n"
+            )
+        })
+        .collect();
+    assert_eq!(stderr, want);
+}
