@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use ext2fs::inode::{Stamp, Time};
 
@@ -100,6 +100,11 @@ impl Read {
 }
 
 impl Union {
+    /// The open handles (never held across a call that takes them again).
+    pub(super) fn handles(&self) -> MutexGuard<'_, Handles> {
+        self.handles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// open: a write open copies the file up first; the handle owns the
     /// top inode or the lower file.
     pub fn open(&mut self, ino: u64, write: bool) -> Result<u64, Errno> {
@@ -114,7 +119,7 @@ impl Union {
             None => None,
         };
         if let Some(t) = t {
-            return Ok(self.handles.add(Handle::Top(ino, t)));
+            return Ok(self.handles().add(Handle::Top(ino, t)));
         }
         let (layer, obj) = r.lower.first().cloned().ok_or(libc::ENOENT)?;
         let fd = match (&self.layers[layer], &obj) {
@@ -123,13 +128,13 @@ impl Union {
             }
             _ => None,
         };
-        Ok(self.handles.add(Handle::Lower { layer, obj, fd }))
+        Ok(self.handles().add(Handle::Lower { layer, obj, fd }))
     }
 
     /// The lower file a handle reads from its own descriptor (not copied
     /// up): what passthrough gives the kernel.
     pub fn lower_fd(&self, fh: u64) -> Option<Arc<OwnedFd>> {
-        match self.handles.map.get(&fh)? {
+        match self.handles().map.get(&fh)? {
             Handle::Lower { layer, obj, fd }
                 if !self.copied.contains_key(&(*layer, obj.ident())) =>
             {
@@ -142,18 +147,26 @@ impl Union {
     /// read: the data, or the lower file's descriptor to read it from
     /// once the engine is unlocked (`Read::finish`).
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Read, Errno> {
-        match self.handles.map.get(&fh).ok_or(libc::EBADF)? {
-            Handle::Top(_, t) => self.read_top(*t, offset, size).map(Read::Data),
+        // What to read, taken out of the handles (let go before reading).
+        let (layer, obj, fd) = match self.handles().map.get(&fh).ok_or(libc::EBADF)? {
+            Handle::Top(_, t) => (None, None, Err(*t)),
             Handle::Lower { layer, obj, fd } => {
-                if let Some(t) = self.copied.get(&(*layer, obj.ident())) {
-                    return self.read_top(*t, offset, size).map(Read::Data);
-                }
-                match fd {
-                    Some(fd) => Ok(Read::Lower(fd.clone())),
-                    None => self.layers[*layer].read(obj, offset, size).map(Read::Data),
+                let top = self.copied.get(&(*layer, obj.ident())).copied();
+                match (top, fd) {
+                    (Some(t), _) => (None, None, Err(t)),
+                    (None, Some(fd)) => (None, None, Ok(Some(fd.clone()))),
+                    (None, None) => (Some(*layer), Some(obj.clone()), Ok(None)),
                 }
             }
-            Handle::Dir(_) => Err(libc::EISDIR),
+            Handle::Dir(_) => return Err(libc::EISDIR),
+        };
+        match (fd, layer, obj) {
+            (Err(t), _, _) => self.read_top(t, offset, size).map(Read::Data),
+            (Ok(Some(fd)), _, _) => Ok(Read::Lower(fd)),
+            (Ok(None), Some(layer), Some(obj)) => {
+                self.layers[layer].read(&obj, offset, size).map(Read::Data)
+            }
+            (Ok(None), _, _) => Err(libc::EBADF),
         }
     }
 
@@ -171,7 +184,7 @@ impl Union {
         data: &[u8],
         kill_suidgid: bool,
     ) -> Result<u32, Errno> {
-        let t = self.handles.top_inode(fh).ok_or(libc::EBADF)?;
+        let t = self.handles().top_inode(fh).ok_or(libc::EBADF)?;
         let mut rec = self.top.read_inode(t).map_err(from_lib)?;
         if !rec.is_reg() {
             return Err(libc::EINVAL);
@@ -189,45 +202,63 @@ impl Union {
     /// getattr through an open file (fstat): the handle's object, named
     /// or not.
     pub fn getattr_open(&self, ino: u64, fh: u64) -> Option<Result<fuser::FileAttr, Errno>> {
-        match self.handles.map.get(&fh)? {
-            Handle::Top(_, t) => Some(self.top_attr(ino, *t)),
+        let (t, lower) = match self.handles().map.get(&fh)? {
+            Handle::Top(_, t) => (Some(*t), None),
             Handle::Lower { layer, obj, .. } => {
-                if let Some(t) = self.copied.get(&(*layer, obj.ident())) {
-                    return Some(self.top_attr(ino, *t));
-                }
-                Some(
-                    self.layers[*layer]
-                        .attr(obj)
-                        .map(|a| self.fuse_attr(ino, &a)),
-                )
+                let top = self.copied.get(&(*layer, obj.ident())).copied();
+                (top, Some((*layer, obj.clone())).filter(|_| top.is_none()))
             }
-            Handle::Dir(_) => None,
+            Handle::Dir(_) => return None,
+        };
+        match (t, lower) {
+            (Some(t), _) => Some(self.top_attr(ino, t)),
+            (None, Some((layer, obj))) => Some(
+                self.layers[layer]
+                    .attr(&obj)
+                    .map(|a| self.fuse_attr(ino, &a)),
+            ),
+            (None, None) => None,
         }
     }
 
     /// The last user of a handle is gone; an orphan whose last handle this
     /// was is freed.
     pub fn release(&mut self, fh: u64) -> Result<(), Errno> {
-        let Some(Handle::Top(_, t)) = self.handles.map.remove(&fh) else {
-            return Ok(());
+        match self.drop_handle(fh)? {
+            Some(t) => self.free_orphan(t),
+            None => Ok(()),
+        }
+    }
+
+    /// The handle part of `release`, with the engine shared: the top
+    /// inode to free when the handle was an orphan's last (`free_orphan`,
+    /// with the engine alone; nothing can reach the orphan meanwhile: it
+    /// has no name and no handle, and it stays on the orphan list).
+    pub fn drop_handle(&self, fh: u64) -> Result<Option<u32>, Errno> {
+        let mut h = self.handles();
+        let Some(Handle::Top(_, t)) = h.map.remove(&fh) else {
+            return Ok(None);
         };
-        let n = self.handles.open_top.get_mut(&t).ok_or(libc::EBADF)?;
+        let n = h.open_top.get_mut(&t).ok_or(libc::EBADF)?;
         *n -= 1;
         if *n > 0 {
-            return Ok(());
+            return Ok(None);
         }
-        self.handles.open_top.remove(&t);
-        if self.handles.orphans.remove(&t) {
-            self.top.release_orphan(t).map_err(from_lib)?;
-            self.forget_top(t);
-        }
+        h.open_top.remove(&t);
+        Ok(h.orphans.remove(&t).then_some(t))
+    }
+
+    /// Frees the orphan `t` whose last handle was released.
+    pub fn free_orphan(&mut self, t: u32) -> Result<(), Errno> {
+        self.top.release_orphan(t).map_err(from_lib)?;
+        self.forget_top(t);
         Ok(())
     }
 
     /// Frees the orphans of handles the kernel never released (the end of
     /// the mount).
     pub fn release_all(&mut self) -> Result<(), Errno> {
-        let fhs: Vec<u64> = self.handles.map.keys().copied().collect();
+        let fhs: Vec<u64> = self.handles().map.keys().copied().collect();
         for fh in fhs {
             self.release(fh)?;
         }
@@ -237,27 +268,29 @@ impl Union {
     /// opendir: the merged listing as it is now (the one last taken while
     /// nothing changed there since, see resolved).
     pub fn opendir(&mut self, ino: u64) -> Result<u64, Errno> {
+        if let Some(fh) = self.opendir_listed(ino)? {
+            return Ok(fh);
+        }
         let path = self.path_of(ino)?;
-        let entries = match self.resolved.listing(&path) {
-            Some(l) => l,
-            None => {
-                let l = Arc::new(self.readdir(ino)?);
-                self.resolved.put_listing(&path, &l);
-                l
-            }
-        };
-        Ok(self.handles.add(Handle::Dir(entries)))
+        let l = Arc::new(self.readdir(ino)?);
+        self.resolved.put_listing(&path, &l);
+        Ok(self.handles().add(Handle::Dir(l)))
     }
 
-    /// The listing of an open directory from `offset` on.
-    pub fn listing(&self, fh: u64, offset: u64) -> Result<&[Listed], Errno> {
-        Ok(self.listing_of(fh)?.get(offset as usize..).unwrap_or(&[]))
+    /// opendir with the engine shared: a handle on the listing last
+    /// taken, when nothing changed there since (None: `opendir` lists).
+    pub fn opendir_listed(&self, ino: u64) -> Result<Option<u64>, Errno> {
+        let path = self.path_of(ino)?;
+        Ok(self
+            .resolved
+            .listing(&path)
+            .map(|l| self.handles().add(Handle::Dir(l))))
     }
 
     /// The whole listing of an open directory.
-    pub fn listing_of(&self, fh: u64) -> Result<&Arc<Vec<Listed>>, Errno> {
-        match self.handles.map.get(&fh) {
-            Some(Handle::Dir(e)) => Ok(e),
+    pub fn listing_of(&self, fh: u64) -> Result<Arc<Vec<Listed>>, Errno> {
+        match self.handles().map.get(&fh) {
+            Some(Handle::Dir(e)) => Ok(e.clone()),
             _ => Err(libc::EBADF),
         }
     }

@@ -91,7 +91,7 @@ struct Fs {
     want_passthrough: bool,
     /// The open files' modes (never locked while `u` is held).
     pt: Mutex<passthrough::Passthrough>,
-    /// Signalled at each release (see wait_released).
+    /// Signalled at each passthrough release (see wait_released).
     released: Condvar,
 }
 
@@ -122,6 +122,16 @@ impl Fs {
             .wait_timeout_while(pt, Duration::from_secs(1), |p| p.busy(node))
             .unwrap_or_else(|p| p.into_inner());
         pt
+    }
+
+    /// Releases an open file or directory: with the engine shared, unless
+    /// an orphan is to be freed (its last handle).
+    fn release_handle(&self, fh: u64) -> Result<(), i32> {
+        let orphan = self.read().drop_handle(fh)?;
+        match orphan {
+            Some(t) => self.lock().free_orphan(t),
+            None => Ok(()),
+        }
     }
 
     /// The engine, once the caller is allowed to take `bytes` more of the
@@ -241,6 +251,14 @@ impl fuser::Filesystem for Fs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        // A name found absent is answered with the engine shared (the
+        // LOOKUP before each create); the lock is let go before the
+        // engine is taken alone, and the name looked up again there.
+        match self.read().is_absent(parent.0, name.as_bytes()) {
+            Ok(true) => return reply.entry(&TTL, &absent(), Generation(0)),
+            Ok(false) => {}
+            Err(e) => return reply.error(err(e)),
+        }
         match self.lock().lookup(parent.0, name.as_bytes()) {
             // Node 0: the kernel keeps the name as absent for TTL.
             Err(libc::ENOENT) => reply.entry(&TTL, &absent(), Generation(0)),
@@ -471,9 +489,12 @@ impl fuser::Filesystem for Fs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.pt().released(fh.0);
-        self.released.notify_all();
-        reply_empty(reply, self.lock().release(fh.0))
+        // Only a passthrough open's release can end a wait (see
+        // wait_released); a notify is a syscall, one per close otherwise.
+        if self.pt().released(fh.0) {
+            self.released.notify_all();
+        }
+        reply_empty(reply, self.release_handle(fh.0))
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -481,7 +502,13 @@ impl fuser::Filesystem for Fs {
         // union goes through it (it drops a directory's cached listing
         // when the directory changes) and lower layers are read-only.
         let cache = FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE;
-        match self.lock().opendir(ino.0) {
+        let listed = self.read().opendir_listed(ino.0);
+        let opened = match listed {
+            Ok(Some(fh)) => Ok(fh),
+            Ok(None) => self.lock().opendir(ino.0),
+            Err(e) => Err(e),
+        };
+        match opened {
             Ok(fh) => reply.opened(FileHandle(fh), cache),
             Err(e) => reply.error(err(e)),
         }
@@ -495,7 +522,7 @@ impl fuser::Filesystem for Fs {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        reply_empty(reply, self.lock().release(fh.0))
+        reply_empty(reply, self.release_handle(fh.0))
     }
 
     fn read(
@@ -573,12 +600,12 @@ impl fuser::Filesystem for Fs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let u = self.read();
-        let entries = match u.listing(fh.0, offset) {
+        let entries = match self.read().listing_of(fh.0) {
             Ok(e) => e,
             Err(e) => return reply.error(err(e)),
         };
-        for (i, (c, mode, name)) in entries.iter().enumerate() {
+        let rest = entries.get(offset as usize..).unwrap_or(&[]);
+        for (i, (c, mode, name)) in rest.iter().enumerate() {
             if reply.add(
                 INodeNo(*c),
                 offset + i as u64 + 1,
@@ -601,7 +628,7 @@ impl fuser::Filesystem for Fs {
     ) {
         let mut u = self.lock();
         let entries = match u.listing_of(fh.0) {
-            Ok(e) => e.clone(),
+            Ok(e) => e,
             Err(e) => return reply.error(err(e)),
         };
         // The directory may be gone since opendir: its names then go

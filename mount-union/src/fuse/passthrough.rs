@@ -89,10 +89,11 @@ impl Passthrough {
     }
 
     /// The handle `fh` was released: its node's backing file is closed
-    /// with its last passthrough open.
-    pub fn released(&mut self, fh: u64) {
+    /// with its last passthrough open. True when it was a passthrough
+    /// open (what `busy` waits on).
+    pub fn released(&mut self, fh: u64) -> bool {
         let Some((node, mode)) = self.opens.remove(&fh) else {
-            return;
+            return false;
         };
         match mode {
             Mode::Passthrough => {
@@ -103,6 +104,7 @@ impl Passthrough {
                         self.backing.remove(&node);
                     }
                 }
+                true
             }
             Mode::PageCache => {
                 if let Some(n) = self.cached.get_mut(&node) {
@@ -111,6 +113,7 @@ impl Passthrough {
                         self.cached.remove(&node);
                     }
                 }
+                false
             }
         }
     }

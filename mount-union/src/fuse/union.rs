@@ -13,6 +13,7 @@
 //! changed object.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use ext2fs::dirent::ft;
 use ext2fs::fs::Filesystem;
@@ -128,8 +129,10 @@ pub struct Union {
     pub top: Filesystem,
     pub layers: Vec<Layer>,
     nodes: Nodes,
-    /// Open files and directories.
-    pub(super) handles: Handles,
+    /// Open files and directories, under a lock of their own: a release
+    /// and an opendir of a listing already taken need the engine shared
+    /// only.
+    pub(super) handles: Mutex<Handles>,
     /// The top copies of lower regular files, by (layer, identity): a
     /// handle opened on the lower file reads the copy once there is one.
     pub(super) copied: HashMap<(usize, Ident), u32>,
@@ -191,7 +194,7 @@ impl Union {
             top,
             layers,
             nodes: Nodes::new(),
-            handles: Handles::default(),
+            handles: Mutex::default(),
             copied: HashMap::new(),
             copied_as: HashMap::new(),
             resolved: Resolved::default(),
@@ -487,6 +490,16 @@ impl Union {
         self.nodes.lower_node(li, id.dev, fs, id.ino)
     }
 
+    /// Whether `name` in `parent` is absent, found without changing the
+    /// engine (resolutions are remembered under their own lock): a
+    /// lookup that finds nothing, as before every create, needs the
+    /// engine shared only; one that finds something takes it alone
+    /// (`lookup` numbers and counts the node).
+    pub fn is_absent(&self, parent: u64, name: &[u8]) -> Result<bool, Errno> {
+        let p = self.child_path(parent, name)?;
+        Ok(self.resolve(&p)?.is_none())
+    }
+
     pub fn lookup(&mut self, parent: u64, name: &[u8]) -> Result<fuser::FileAttr, Errno> {
         let p = self.child_path(parent, name)?;
         self.entry_path(&p)
@@ -548,7 +561,7 @@ impl Union {
     pub fn getattr(&self, ino: u64) -> Result<fuser::FileAttr, Errno> {
         let Ok(p) = self.path_of(ino) else {
             // No name left: a file still open (fstat after unlink).
-            let t = self.handles.top_of_node(ino).ok_or(libc::ESTALE)?;
+            let t = self.handles().top_of_node(ino).ok_or(libc::ESTALE)?;
             return self.top_attr(ino, t);
         };
         let r = self.must(&p)?;
@@ -981,9 +994,9 @@ impl Union {
     /// has links left; with none left it is freed, or put on the orphan
     /// list while it is still open (freed at the last release).
     fn drop_top_link(&mut self, t: u32) -> Result<(), Errno> {
-        if self.handles.is_open(t) {
+        if self.handles().is_open(t) {
             if self.top.drop_link_keep_open(t).map_err(from_lib)? {
-                self.handles.orphaned(t);
+                self.handles().orphaned(t);
                 return Ok(());
             }
         } else {
@@ -1116,10 +1129,11 @@ impl Union {
         s: &SetAttr,
     ) -> Result<fuser::FileAttr, Errno> {
         let path = self.path_of(ino);
-        let open = match fh.and_then(|fh| self.handles.top_inode(fh)) {
+        let by_handle = fh.and_then(|fh| self.handles().top_inode(fh));
+        let open = match by_handle {
             Some(t) => Some(t),
             // No name left: fchmod of a file still open.
-            None if path.is_err() => self.handles.top_of_node(ino),
+            None if path.is_err() => self.handles().top_of_node(ino),
             None => None,
         };
         if let Some(t) = open {
