@@ -744,3 +744,99 @@ fn remembered_names_and_listings_follow_every_change() {
     assert_eq!(snapshot(&m), warm, "a fresh mount shows another tree");
     unmount_and_check(&s, guard);
 }
+
+/// What `lstat` shows of a name (the attributes a listing must give).
+fn shown(p: &Path) -> (u64, u64, u32, u64, u32, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (m.ino(), m.size(), m.mode(), m.nlink(), m.uid(), m.mtime())
+}
+
+/// A listing gives the kernel every name's attributes (readdirplus for
+/// the whole listing, not only its first reply of about 200 names): after
+/// `ls` of a merged directory of 1,500 names, stat of each is answered
+/// with the engine stopped, and shows what a lookup after a remount
+/// shows (size, mode, links, owner, mtime, the same inode number as the
+/// listing's d_ino; hard links one object).
+#[test]
+fn a_listing_gives_every_name_its_attributes() {
+    use std::os::unix::fs::{DirEntryExt, PermissionsExt};
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    let big = s.lower.join("big");
+    std::fs::create_dir(&big).unwrap();
+    for i in 0..1500 {
+        std::fs::write(big.join(format!("file-{i:04}")), vec![b'z'; i % 700]).unwrap();
+    }
+    std::fs::hard_link(big.join("file-1499"), big.join("hard-link")).unwrap();
+    std::os::unix::fs::symlink("file-0001", big.join("sym")).unwrap();
+    std::fs::create_dir(big.join("subdir")).unwrap();
+    let opt = format!("union,lowerdir={}", s.lower.display());
+    let (mut child, guard) = mount_foreground(&opt, &s.img, &s.mnt);
+    let m = s.mnt.join("big");
+    // Top names in the same listing: made, copied up, removed.
+    std::fs::write(m.join("top-new"), b"new").unwrap();
+    std::fs::set_permissions(m.join("file-0700"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_file(m.join("file-0002")).unwrap();
+    // Listed in a fresh directory handle: every name, with its d_ino.
+    let listed: Vec<(String, u64)> = std::fs::read_dir(&m)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), e.ino())
+        })
+        .collect();
+    assert_eq!(listed.len(), 1500 + 3 - 1 + 1, "names listed");
+    let pid = child.id().to_string();
+    let stop = |sig: &str| {
+        let out = run(Command::new("kill").args([sig, &pid]));
+        assert!(out.status.success(), "kill {sig}: {}", text(&out));
+    };
+    // The changes above made the kernel drop the directory's attributes:
+    // taken again now (the walk to each name checks permissions on it).
+    std::fs::metadata(&m).unwrap();
+    stop("-STOP");
+    // stat of every listed name, with the engine stopped: from what the
+    // listing gave the kernel (a LOOKUP would wait for the engine).
+    let names: Vec<String> = listed.iter().map(|(n, _)| n.clone()).collect();
+    let dir = m.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let got: Vec<_> = names.iter().map(|n| shown(&dir.join(n))).collect();
+        let _ = tx.send(got);
+    });
+    let stopped = rx.recv_timeout(Duration::from_secs(10));
+    stop("-CONT");
+    let seen =
+        stopped.expect("stat of listed names waited for the engine: not given by the listing");
+    for ((name, d_ino), a) in listed.iter().zip(&seen) {
+        assert_eq!(a.0, *d_ino, "{name}: st_ino is not the listing's d_ino");
+    }
+    let by_name = |n: &str| seen[listed.iter().position(|(x, _)| x == n).unwrap()];
+    assert_eq!(by_name("hard-link").0, by_name("file-1499").0, "hard links");
+    assert_eq!(by_name("hard-link").3, 2, "link count");
+    assert_eq!(
+        by_name("file-0700").2 & 0o7777,
+        0o600,
+        "chmod through the union"
+    );
+    assert_eq!(by_name("top-new").1, 3, "size of a top file");
+    // The same through lookups alone, after a remount.
+    umount_retrying(&s.mnt);
+    child.wait().unwrap();
+    drop(guard);
+    let (mut child, guard) = mount_foreground(&opt, &s.img, &s.mnt);
+    for ((name, _), a) in listed.iter().zip(&seen) {
+        let want = shown(&m.join(name));
+        assert_eq!(
+            *a, want,
+            "{name}: the listing's attributes and a lookup's differ"
+        );
+    }
+    umount_retrying(&s.mnt);
+    child.wait().unwrap();
+    drop(guard);
+    assert_real_fsck_clean(&stock_copy(&s.img));
+}
