@@ -2687,3 +2687,22 @@ fn directory_block_0_refilled_names_the_root_as_parent() {
         "{os}"
     );
 }
+
+/// Without resize_inode, inode 7 with no mode but a block count: e2fsck's
+/// check_blocks walks nothing and still finds i_blocks wrong (e2fsck
+/// differential seed 20261207 case 247, a busybox image, where ours said
+/// nothing and exited 0).
+#[test]
+fn unused_resize_inode_with_a_block_count_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("r.img");
+    real_mkfs(&img, &["-O", "^resize_inode"], "8M");
+    real_debugfs_script(&img, "sif <7> blocks 5\n");
+    let (oc, os, rc, rs) = both(&img, &["-fn"]);
+    assert_eq!((oc, &os), (rc, &rs));
+    assert!(os.contains("Inode 7, i_blocks is 5, should be 0."), "{os}");
+    assert_same(&img, &["-fy"]);
+}
