@@ -434,3 +434,10 @@ impl Checker {
         self.clear_inode(ino, &mut inode)
     }
 }
+
+/// The library's "no space" error behind `e`, the one failure the passes
+/// report as a problem and go on from (others end the run).
+pub fn no_space(e: &anyhow::Error) -> Option<&ext2fs::Error> {
+    e.downcast_ref::<ext2fs::Error>()
+        .filter(|e| matches!(e, ext2fs::Error::NoSpace { .. }))
+}

@@ -9,7 +9,6 @@ use std::collections::HashSet;
 
 use anyhow::Result;
 use ext2fs::dirent::{self, ft, DirEntry};
-use ext2fs::htree;
 
 use crate::checker::{Checker, DirBlock};
 use crate::problem::{Code, Ctx};
@@ -117,10 +116,7 @@ impl Checker {
         if let Err(e) = written {
             // The library refuses a rewrite with too few free blocks
             // before it changes anything.
-            let Some(err) = e
-                .downcast_ref::<ext2fs::Error>()
-                .filter(|e| matches!(e, ext2fs::Error::NoSpace { .. }))
-            else {
+            let Some(err) = crate::checker::no_space(&e) else {
                 return Err(e);
             };
             let c = Ctx {
@@ -195,27 +191,9 @@ impl Checker {
         live: Vec<DirEntry>,
     ) -> Result<Vec<Vec<u8>>> {
         let bs = self.fs.block_size() as usize;
-        let sb = self.fs.sb();
-        let entries: Vec<htree::NewEntry> = live
-            .into_iter()
-            .filter(|e| !e.is_dot() && !e.is_dotdot())
-            .map(|e| htree::NewEntry {
-                name: e.name,
-                inode: e.inode,
-                file_type: e.file_type,
-            })
-            .collect();
-        Ok(htree::build_with_slack(
-            dir,
-            dotdot.unwrap_or(0),
-            self.fs.filetype_feature(),
-            &entries,
-            bs,
-            sb.s_def_hash_version,
-            &sb.s_hash_seed,
-            sb.s_flags,
-            bs * 20 / 100,
-        )?)
+        Ok(self
+            .fs
+            .htree_blocks(dir, dotdot.unwrap_or(0), live, bs * 20 / 100)?)
     }
 
     /// e2fsck's duplicate_search_and_fix, repeated while it fixes

@@ -872,10 +872,7 @@ impl Checker {
         let dind = match self.alloc_block(goal) {
             Ok(b) => b,
             Err(e) => {
-                let Some(err) = e
-                    .downcast_ref::<ext2fs::Error>()
-                    .filter(|e| matches!(e, ext2fs::Error::NoSpace { .. }))
-                else {
+                let Some(err) = crate::checker::no_space(&e) else {
                     return Err(e);
                 };
                 let c = Ctx {

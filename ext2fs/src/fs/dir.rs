@@ -362,7 +362,23 @@ impl Filesystem {
                     CorruptKind::NoDotDot,
                 )
             })?;
-        let entries: Vec<htree::NewEntry> = all
+        let blocks = self.htree_blocks(dir, parent, all, slack)?;
+        self.write_dir_blocks(dir, &blocks, true)
+    }
+
+    /// The blocks of directory `dir` (whose parent is `parent`) holding
+    /// `entries` as an htree with the superblock's default hash and seed,
+    /// `slack` bytes left free in each leaf; '.' and '..' among the
+    /// entries are left out (the root block has its own). Nothing is
+    /// written.
+    pub fn htree_blocks(
+        &self,
+        dir: u32,
+        parent: u32,
+        entries: Vec<DirEntry>,
+        slack: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        let entries: Vec<htree::NewEntry> = entries
             .into_iter()
             .filter(|e| !e.is_dot() && !e.is_dotdot())
             .map(|e| htree::NewEntry {
@@ -371,19 +387,17 @@ impl Filesystem {
                 file_type: e.file_type,
             })
             .collect();
-        let version = self.sb.s_def_hash_version;
-        let blocks = htree::build_with_slack(
+        htree::build_with_slack(
             dir,
             parent,
             self.filetype_feature(),
             &entries,
             self.geo.block_size as usize,
-            version,
+            self.sb.s_def_hash_version,
             &self.sb.s_hash_seed,
             self.sb.s_flags,
             slack,
-        )?;
-        self.write_dir_blocks(dir, &blocks, true)
+        )
     }
 }
 
