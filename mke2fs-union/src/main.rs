@@ -284,23 +284,9 @@ fn now() -> Result<u32> {
 /// -G as mke2fs reads it (strtoul, the whole argument a number): the
 /// flex_bg size, or mke2fs' refusal.
 fn flex_bg_size(arg: &str) -> Result<u64> {
-    let s = arg.trim_start();
-    let (negative, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) if h.starts_with(|c: char| c.is_ascii_hexdigit()) => (h, 16),
-        _ if s.starts_with('0') => (s, 8),
-        _ => (s, 10),
-    };
-    if !digits.chars().all(|c| c.is_digit(radix)) {
+    let Some(v) = options::whole_number(arg) else {
         bail!("Illegal number for flex_bg size");
-    }
-    // strtoul saturates; a minus sign wraps.
-    let v =
-        u64::from_str_radix(digits, radix).unwrap_or(if digits.is_empty() { 0 } else { u64::MAX });
-    let v = if negative { v.wrapping_neg() } else { v };
+    };
     if v < 1 || !v.is_power_of_two() {
         bail!("flex_bg size must be a power of 2");
     }

@@ -82,25 +82,27 @@ fn num(k: &str, what: &str, v: Option<&str>) -> Result<u64, String> {
 }
 
 /// strtoul(s, &end, 0) that must use the whole string (empty is 0): a
-/// sign is taken, a minus wrapping as strtoul's does.
-fn whole_number(s: &str) -> Option<u64> {
+/// sign is taken, a minus wrapping as strtoul's does, and a number past
+/// 64 bits saturates.
+pub fn whole_number(s: &str) -> Option<u64> {
     let s = s.trim_start();
-    if let Some(rest) = s.strip_prefix('-') {
-        return whole_number(rest).map(u64::wrapping_neg);
-    }
-    let s = s.strip_prefix('+').unwrap_or(s);
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
     let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(h) => (h, 16),
         None if s.starts_with('0') => (s, 8),
         None => (s, 10),
     };
-    if digits.is_empty() {
-        return (radix != 16).then_some(0);
-    }
-    if !digits.chars().all(|c| c.is_digit(radix)) {
+    let v = if digits.is_empty() {
+        (radix != 16).then_some(0)?
+    } else if digits.chars().all(|c| c.is_digit(radix)) {
+        u64::from_str_radix(digits, radix).unwrap_or(u64::MAX)
+    } else {
         return None;
-    }
-    Some(u64::from_str_radix(digits, radix).unwrap_or(u64::MAX))
+    };
+    Some(if negative { v.wrapping_neg() } else { v })
 }
 
 impl Extended {
