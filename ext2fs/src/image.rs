@@ -585,6 +585,12 @@ impl Drop for Image {
             self.direct.take();
             let _ = undo.checkpoint(self, false);
         }
+        // flock belongs to the open file description, which a child
+        // forked by another thread shares until its exec: unlock
+        // explicitly so the next open is not refused as locked.
+        if let Backend::File(f) = &self.backend {
+            let _ = rustix::fs::flock(f, rustix::fs::FlockOperation::Unlock);
+        }
     }
 }
 
@@ -636,6 +642,21 @@ mod tests {
         assert!(matches!(second, Err(Error::Locked(_))), "{second:?}");
         drop(first);
         assert!(Image::open_read_write(&p).is_ok());
+    }
+
+    #[test]
+    fn lock_is_released_while_a_copy_of_the_descriptor_lives() {
+        // A child forked by another thread holds such a copy until exec
+        // (CI: a test's reopen right after close refused as locked).
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("img");
+        std::fs::write(&p, vec![0u8; 4096]).unwrap();
+        let first = Image::open_read_write(&p).unwrap();
+        let copy = first.file().unwrap().try_clone().unwrap();
+        drop(first);
+        let again = Image::open_read_write(&p);
+        assert!(again.is_ok(), "{:?}", again.err());
+        drop(copy);
     }
 
     #[test]
