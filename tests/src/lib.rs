@@ -11,6 +11,8 @@ pub mod differential;
 pub mod inputs;
 pub mod mkfs_draw;
 pub mod mkfs_pair;
+pub mod vs_e2fsck;
+pub use vs_e2fsck::{peek, poke};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

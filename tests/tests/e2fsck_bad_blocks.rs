@@ -9,34 +9,10 @@
 //! finds ours clean after -fy wherever it finds its own clean.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use integration_tests::*;
 
-/// Exit code, stdout and stderr (without the version banner).
-type Outcome = (i32, String, String);
-
-/// Runs `bin` as `e2fsck ARGS test.img` in `dir`.
-fn e2fsck_in(dir: &Path, bin: &Path, args: &[&str]) -> Outcome {
-    use std::os::unix::process::CommandExt;
-    let out = run(Command::new(bin)
-        .arg0("e2fsck")
-        .args(args)
-        .arg("test.img")
-        .env("LC_ALL", "C")
-        .env("TZ", "GMT0")
-        .current_dir(dir));
-    let stderr = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| !l.starts_with("e2fsck 1.") && !l.starts_with("e2fsck-union "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr,
-    )
-}
+use integration_tests::vs_e2fsck::{e2fsck_in, side_by_side};
 
 /// Ours and the real e2fsck with `args` on copies of `img`; after -fy,
 /// the real e2fsck -fn on both results. Returns our output under -fn.
@@ -46,29 +22,21 @@ fn assert_as_e2fsck(img: &Path) -> String {
 
 /// The same under the options in `runs` only.
 fn assert_as_e2fsck_under(img: &Path, runs: &[&[&str]]) -> String {
-    let ours = our_bin("e2fsck-union");
     let real = PathBuf::from("/sbin/e2fsck");
     let mut fn_output = String::new();
     for &args in runs {
         let t = tempfile::tempdir().unwrap();
-        let [o, r] = ["ours", "real"].map(|side| {
-            let d = t.path().join(side);
-            std::fs::create_dir(&d).unwrap();
-            std::fs::copy(img, d.join("test.img")).unwrap();
-            d
-        });
-        let got = e2fsck_in(&o, &ours, args);
-        let want = e2fsck_in(&r, &real, args);
+        let (got, want) = side_by_side(t.path(), img, args);
         assert_eq!(got, want, "{args:?}: ours (left) and e2fsck (right) differ");
         if args == ["-fn"] {
-            fn_output = got.1;
+            fn_output = got.stdout;
         }
         if args == ["-fy"] {
-            let after_real = e2fsck_in(&r, &real, &["-fn"]);
-            let after_ours = e2fsck_in(&o, &real, &["-fn"]);
-            if after_real.0 == 0 {
+            let after_real = e2fsck_in(&t.path().join("real"), &real, &["-fn"]);
+            let after_ours = e2fsck_in(&t.path().join("ours"), &real, &["-fn"]);
+            if after_real.code == 0 {
                 assert_eq!(
-                    after_ours.0, 0,
+                    after_ours.code, 0,
                     "real e2fsck -fn after our -fy:\n{after_ours:?}"
                 );
             }
@@ -98,12 +66,6 @@ fn image(t: &tempfile::TempDir, name: &str, cmds: impl FnOnce(&Path) -> String) 
     let more = cmds(&img);
     real_debugfs_script(&img, &more);
     img
-}
-
-fn poke(img: &Path, offset: u64, bytes: &[u8]) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
-    f.write_all_at(bytes, offset).unwrap();
 }
 
 /// PR_1_BAD_SUPERBLOCK, PR_1_BAD_GROUP_DESCRIPTORS: warnings only, in
@@ -465,10 +427,7 @@ fn pass_1b_warns_of_block_numbers_outside_its_map() {
         ),
     );
     assert_as_e2fsck(&img);
-    let dir = t.path().join("ours");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::copy(&img, dir.join("test.img")).unwrap();
-    let (_, _, stderr) = e2fsck_in(&dir, &our_bin("e2fsck-union"), &["-fn"]);
+    let (ours, _) = side_by_side(t.path(), &img, &["-fn"]);
     let want: String = [99999999, 4096, 77777777]
         .iter()
         .map(|b| {
@@ -477,5 +436,5 @@ fn pass_1b_warns_of_block_numbers_outside_its_map() {
             )
         })
         .collect();
-    assert_eq!(stderr, want);
+    assert_eq!(ours.stderr, want);
 }

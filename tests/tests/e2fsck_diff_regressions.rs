@@ -4,7 +4,6 @@
 //! exit code, stdout and stderr identical to the real e2fsck's, `-fy` in
 //! the same exit class, and the real `e2fsck -fn` clean after ours.
 
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -43,20 +42,6 @@ fn debugfs_number(img: &Path, req: &str) -> u64 {
         .filter_map(|w| w.parse().ok())
         .next_back()
         .unwrap_or_else(|| panic!("no number from '{req}': {out}"))
-}
-
-fn poke(img: &Path, offset: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
-    f.write_all_at(bytes, offset).unwrap();
-}
-
-fn peek(img: &Path, offset: u64, len: usize) -> Vec<u8> {
-    let mut buf = vec![0; len];
-    std::fs::File::open(img)
-        .unwrap()
-        .read_exact_at(&mut buf, offset)
-        .unwrap();
-    buf
 }
 
 /// Flips the bits `mask` in byte `byte` of block `block` (1 KiB blocks).

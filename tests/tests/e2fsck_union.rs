@@ -536,6 +536,45 @@ fn answer_on_a_terminal(cmd: &str, answer: &str, dir: &Path) -> std::process::Ou
     keys_on_a_terminal(cmd, E2FSCK_PROMPT, &[answer], dir)
 }
 
+/// Ours and the real e2fsck -f on copies of `img` (in `t`), answered
+/// with `keys` at a terminal: the same screen, the same exit code, and
+/// filesystems left alike (the real e2fsck -fn says the same of both).
+/// Returns our screen, our exit code and the real e2fsck -fn's exit code
+/// on our result.
+fn answered_alike_at_a_terminal(t: &Path, img: &Path, keys: &[&str]) -> (String, i32, i32) {
+    let ours_img = t.join("ours.img");
+    let real_img = t.join("real.img");
+    std::fs::copy(img, &ours_img).unwrap();
+    std::fs::copy(img, &real_img).unwrap();
+    let ours = keys_on_a_terminal(
+        &format!(
+            "{} -f {}",
+            our_bin("e2fsck-union").display(),
+            ours_img.display()
+        ),
+        E2FSCK_PROMPT,
+        keys,
+        t,
+    );
+    let real = keys_on_a_terminal(
+        &format!("e2fsck -f {}", real_img.display()),
+        E2FSCK_PROMPT,
+        keys,
+        t,
+    );
+    let (o, r) = (terminal_text(&ours), terminal_text(&real));
+    let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
+    assert_eq!(o, r, "{} keys {keys:?}", img.display());
+    assert_eq!(code(&ours), code(&real), "keys {keys:?}: {o}");
+    let after = |img: &Path| {
+        let o = run(Command::new("e2fsck").arg("-fn").arg(img));
+        (text(&o).replace(&*img.to_string_lossy(), "IMG"), code(&o))
+    };
+    let ours_after = after(&ours_img);
+    assert_eq!(ours_after, after(&real_img), "keys {keys:?}");
+    (o, code(&ours), ours_after.1)
+}
+
 #[test]
 fn ctrl_c_at_a_question_cancels_the_check_as_e2fsck() {
     if skip_without_e2fsprogs() || !have_tool("script") {
@@ -561,44 +600,12 @@ fn ctrl_c_at_a_question_cancels_the_check_as_e2fsck() {
         assert!(o.status.success(), "{}", text(&o));
     }
     // Ctrl-C at once; after a yes (changed, exit 32 without 1); after a
-    // no (errors remain, exit 36).
+    // no (errors remain, exit 36). The filesystems are left alike: what
+    // was fixed stays fixed, the rest is still found (and the state was
+    // not marked clean).
     for keys in [&["\\003"][..], &["y", "\\003"], &["n", "\\003"]] {
-        let ours_img = t.path().join("ours.img");
-        let real_img = t.path().join("real.img");
-        std::fs::copy(&base, &ours_img).unwrap();
-        std::fs::copy(&base, &real_img).unwrap();
-        let ours = keys_on_a_terminal(
-            &format!(
-                "{} -f {}",
-                our_bin("e2fsck-union").display(),
-                ours_img.display()
-            ),
-            E2FSCK_PROMPT,
-            keys,
-            t.path(),
-        );
-        let real = keys_on_a_terminal(
-            &format!("e2fsck -f {}", real_img.display()),
-            E2FSCK_PROMPT,
-            keys,
-            t.path(),
-        );
-        let (o, r) = (terminal_text(&ours), terminal_text(&real));
-        let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
-        assert_eq!(o, r, "keys {keys:?}");
-        assert_eq!(
-            code(&ours),
-            code(&real),
-            "keys {keys:?}: {o}\n-- real:\n{r}"
-        );
-        assert!(code(&ours) & 32 != 0, "keys {keys:?}: {o}");
-        // The filesystems were left alike: what was fixed stays fixed,
-        // the rest is still found (and the state was not marked clean).
-        let after = |img: &Path| {
-            let o = run(Command::new("e2fsck").arg("-fn").arg(img));
-            (text(&o).replace(&*img.to_string_lossy(), "IMG"), code(&o))
-        };
-        assert_eq!(after(&ours_img), after(&real_img), "keys {keys:?}");
+        let (o, ours, _) = answered_alike_at_a_terminal(t.path(), &base, keys);
+        assert!(ours & 32 != 0, "keys {keys:?}: {o}");
     }
 }
 
@@ -633,38 +640,9 @@ fn block_uninit_answered_yes_is_asked_once_as_e2fsck() {
         assert!(o.status.success(), "{}", text(&o));
     }
     // Group 0 is the last group too: its own pass-0 question, declined.
-    let keys = &["n", "n", "y", "y"];
-    let ours_img = t.path().join("ours.img");
-    let real_img = t.path().join("real.img");
-    std::fs::copy(&base, &ours_img).unwrap();
-    std::fs::copy(&base, &real_img).unwrap();
-    let ours = keys_on_a_terminal(
-        &format!(
-            "{} -f {}",
-            our_bin("e2fsck-union").display(),
-            ours_img.display()
-        ),
-        E2FSCK_PROMPT,
-        keys,
-        t.path(),
-    );
-    let real = keys_on_a_terminal(
-        &format!("e2fsck -f {}", real_img.display()),
-        E2FSCK_PROMPT,
-        keys,
-        t.path(),
-    );
-    let (o, r) = (terminal_text(&ours), terminal_text(&real));
-    let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
-    assert_eq!(o, r);
-    assert_eq!(code(&ours), code(&real), "{o}");
+    let (o, _, after) = answered_alike_at_a_terminal(t.path(), &base, &["n", "n", "y", "y"]);
     assert_eq!(o.matches("marked BLOCK_UNINIT").count(), 1, "{o}");
-    let after = |img: &Path| {
-        let o = run(Command::new("e2fsck").arg("-fn").arg(img));
-        (text(&o).replace(&*img.to_string_lossy(), "IMG"), code(&o))
-    };
-    assert_eq!(after(&ours_img), after(&real_img));
-    assert_eq!(after(&ours_img).1, 0, "{}", after(&ours_img).0);
+    assert_eq!(after, 0, "the real e2fsck after ours");
 }
 
 #[test]
@@ -742,34 +720,6 @@ fn no_room_for_lost_found_answered_at_a_terminal_as_e2fsck() {
         (&no_block, &["y", "y"]),
         (&no_inode, &["y", "n"]),
     ] {
-        let ours_img = t.path().join("ours.img");
-        let real_img = t.path().join("real.img");
-        std::fs::copy(img, &ours_img).unwrap();
-        std::fs::copy(img, &real_img).unwrap();
-        let ours = keys_on_a_terminal(
-            &format!(
-                "{} -f {}",
-                our_bin("e2fsck-union").display(),
-                ours_img.display()
-            ),
-            E2FSCK_PROMPT,
-            keys,
-            t.path(),
-        );
-        let real = keys_on_a_terminal(
-            &format!("e2fsck -f {}", real_img.display()),
-            E2FSCK_PROMPT,
-            keys,
-            t.path(),
-        );
-        let (o, r) = (terminal_text(&ours), terminal_text(&real));
-        let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
-        assert_eq!(o, r, "{} keys {keys:?}", img.display());
-        assert_eq!(code(&ours), code(&real), "{o}");
-        let after = |img: &Path| {
-            let o = run(Command::new("e2fsck").arg("-fn").arg(img));
-            (text(&o).replace(&*img.to_string_lossy(), "IMG"), code(&o))
-        };
-        assert_eq!(after(&ours_img), after(&real_img), "keys {keys:?}");
+        answered_alike_at_a_terminal(t.path(), img, keys);
     }
 }

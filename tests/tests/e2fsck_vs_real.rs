@@ -7,33 +7,12 @@ use std::process::{Command, Output};
 
 use integration_tests::*;
 
-/// Runs ours and the real e2fsck with `args` on copies of `img` inside
-/// `t` (t/ours/test.img and t/real/test.img, kept for inspection); returns
-/// (our exit code, our stdout, real exit code, real stdout). Both copies
-/// are named alike so that messages naming the device compare equal.
+/// Ours and the real e2fsck with `args` on copies of `img` inside `t`
+/// (vs_e2fsck::side_by_side); returns (our exit code, our stdout, real
+/// exit code, real stdout).
 fn both_in(t: &Path, img: &Path, args: &[&str]) -> (i32, String, i32, String) {
-    use std::os::unix::process::CommandExt;
-    let go = |bin: &Path, sub: &str| -> Output {
-        let dir = t.join(sub);
-        std::fs::create_dir(&dir).unwrap();
-        let copy = dir.join("test.img");
-        std::fs::copy(img, &copy).unwrap();
-        // One argv[0] for both: messages carry the program's name.
-        run(Command::new(bin)
-            .arg0("e2fsck")
-            .args(args)
-            .arg("test.img")
-            .current_dir(&dir))
-    };
-    let ours = go(&our_bin("e2fsck-union"), "ours");
-    let real = go(Path::new("e2fsck"), "real");
-    let out = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
-    (
-        ours.status.code().unwrap_or(-1),
-        out(&ours),
-        real.status.code().unwrap_or(-1),
-        out(&real),
-    )
+    let (ours, real) = vs_e2fsck::side_by_side(t, img, args);
+    (ours.code, ours.stdout, real.code, real.stdout)
 }
 
 /// `both_in` on throwaway copies.
@@ -70,12 +49,6 @@ fn inode_zeroed_group_flag_is_no_problem() {
 }
 
 /// Overwrites `bytes` at `offset` of an image file.
-fn poke(img: &Path, offset: u64, bytes: &[u8]) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
-    f.write_all_at(bytes, offset).unwrap();
-}
-
 #[test]
 fn missing_uuid_is_generated_quietly() {
     if skip_without_e2fsprogs() {
@@ -423,9 +396,7 @@ fn xattr_in_inode_damage(at: usize, bytes: &[u8], message: &str, question: &str)
         image_with_xattr_in_inode(t.path(), |b| b[at..at + bytes.len()].copy_from_slice(bytes));
     let (_, os, _, _) = both(&img, &["-fn"]);
     assert!(os.contains(&format!("{message}{question}? no\n")), "{os}");
-    assert_same(&img, &["-fn"]);
-    assert_same(&img, &["-fp"]);
-    repaired_alike(t.path(), &img, &["-fy"]);
+    alike_in_every_mode(t.path(), &img);
 }
 
 // In the inode: the attribute area after the 32 bytes of extra fields,
@@ -488,9 +459,7 @@ fn pre_1970_time_kept_the_old_way_is_fixed() {
         os.contains("Timestamp(s) on inode 12 beyond 2310-04-04 are likely pre-1970.\nFix? no\n"),
         "{os}"
     );
-    assert_same(&img, &["-fn"]);
-    assert_same(&img, &["-fp"]);
-    repaired_alike(t.path(), &img, &["-fy"]);
+    alike_in_every_mode(t.path(), &img);
 }
 
 /// Quota inode numbers in the superblock without the quota feature, and
@@ -678,6 +647,14 @@ fn repaired_alike(t: &Path, img: &Path, args: &[&str]) -> (i32, String) {
     assert_eq!((oc, &os), (rc, &rs), "{args:?}: ours (left) and e2fsck");
     assert_real_fsck_clean(&run_dir.path().join("ours/test.img"));
     (oc, os)
+}
+
+/// Ours answers as e2fsck under -fn and -fp, and repairs alike under -fy
+/// (the real e2fsck finding ours clean after).
+fn alike_in_every_mode(t: &Path, img: &Path) {
+    assert_same(img, &["-fn"]);
+    assert_same(img, &["-fp"]);
+    repaired_alike(t, img, &["-fy"]);
 }
 
 /// A fresh 8 MiB image from the real mke2fs, edited by the real debugfs.
@@ -1816,9 +1793,7 @@ fn attribute_values_in_inodes_named_from_an_inode_body_are_checked_as_e2fsck() {
         );
         let (_, out, _, real) = both(&img, &["-fn"]);
         assert!(out.contains(says), "flags {flag}:\n{out}\nreal:\n{real}");
-        assert_same(&img, &["-fn"]);
-        assert_same(&img, &["-fp"]);
-        repaired_alike(t.path(), &img, &["-fy"]);
+        alike_in_every_mode(t.path(), &img);
     }
 }
 
@@ -1954,9 +1929,7 @@ fn answers_that_leave_no_error_and_preen_policies_as_e2fsck() {
         ),
     ] {
         let img = edited_image(t.path(), &format!("{name}.img"), &[], cmds);
-        assert_same(&img, &["-fn"]);
-        assert_same(&img, &["-fp"]);
-        repaired_alike(t.path(), &img, &["-fy"]);
+        alike_in_every_mode(t.path(), &img);
     }
 }
 
@@ -2009,9 +1982,7 @@ fn an_index_flag_off_a_directory_is_handled_as_e2fsck() {
             out.contains("Inode 12 has INDEX_FL flag set but is not a directory."),
             "{out}"
         );
-        assert_same(&img, &["-fn"]);
-        assert_same(&img, &["-fp"]);
-        repaired_alike(t.path(), &img, &["-fy"]);
+        alike_in_every_mode(t.path(), &img);
     }
 }
 
@@ -2035,9 +2006,7 @@ fn a_device_too_big_for_any_block_map_is_asked_about_twice() {
         out.contains("Inode 12, i_size is 281474976710656, should be 0.  Fix? no"),
         "{out}"
     );
-    assert_same(&img, &["-fn"]);
-    assert_same(&img, &["-fp"]);
-    repaired_alike(t.path(), &img, &["-fy"]);
+    alike_in_every_mode(t.path(), &img);
 }
 
 /// Ours and the real e2fsck alike on `img` under -fn and -fy (exit code

@@ -1,0 +1,70 @@
+//! Ours beside the real e2fsck on copies of one image. Both run as
+//! `e2fsck ARGS test.img` in sibling directories, so that messages naming
+//! the program or the device compare equal.
+
+use std::os::unix::fs::FileExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::{our_bin, run};
+
+/// Exit code, stdout and stderr (without the version banner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `bin` as `e2fsck ARGS test.img` in `dir`, in the C locale and GMT.
+pub fn e2fsck_in(dir: &Path, bin: &Path, args: &[&str]) -> Outcome {
+    let out = run(Command::new(bin)
+        .arg0("e2fsck")
+        .args(args)
+        .arg("test.img")
+        .env("LC_ALL", "C")
+        .env("TZ", "GMT0")
+        .current_dir(dir));
+    let stderr = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.starts_with("e2fsck 1.") && !l.starts_with("e2fsck-union "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    }
+}
+
+/// Copies `img` to t/ours/test.img and t/real/test.img (kept for
+/// inspection) and runs ours and /sbin/e2fsck there with `args`.
+pub fn side_by_side(t: &Path, img: &Path, args: &[&str]) -> (Outcome, Outcome) {
+    let [ours, real] = ["ours", "real"].map(|side| {
+        let dir = t.join(side);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(img, dir.join("test.img")).unwrap();
+        dir
+    });
+    (
+        e2fsck_in(&ours, &our_bin("e2fsck-union"), args),
+        e2fsck_in(&real, Path::new("/sbin/e2fsck"), args),
+    )
+}
+
+/// Writes `bytes` into the image at `offset` (damage by hand).
+pub fn poke(img: &Path, offset: u64, bytes: &[u8]) {
+    let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
+    f.write_all_at(bytes, offset).unwrap();
+}
+
+/// `len` bytes of the image at `offset`.
+pub fn peek(img: &Path, offset: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0; len];
+    std::fs::File::open(img)
+        .unwrap()
+        .read_exact_at(&mut buf, offset)
+        .unwrap();
+    buf
+}
