@@ -298,8 +298,11 @@ impl Checker {
                 self.next(&b, &mut offset, &mut prev, &mut dot_state);
                 continue;
             }
-            let restart_later = self.check_uninit_reference(ino, &b, o)?;
-            if !restart_later && !self.is_used(target) {
+            // Once a descriptor is fixed the check starts over after this
+            // pass, and until then unused inodes are left alone (their
+            // group may have been skipped for the wrong reason).
+            self.restart_later |= self.check_uninit_reference(ino, &b, o)?;
+            if !self.restart_later && !self.is_used(target) {
                 problem = Some(Code::UnusedInode);
             }
             if let Some(code) = problem {

@@ -568,35 +568,38 @@ fn run_passes(
             say!("{s}");
         }
     };
-    ck.check_journal_fields(prog())?;
-    ck.check_super(hint)?;
-    if !ck.read_only() {
-        ck.release_orphans()?;
-        ck.fs.flush()?;
-    }
-    ck.check_future_times(opts.force, ck.clock_sane)?;
-    ck.validate_quota_inodes()?;
-    ck.add_dirhash_hint()?;
-    if let Some(code) = skip_if_clean(ck, opts) {
-        return Ok(Some(code));
-    }
-    ck.check_resize_inode_early()?;
-    // As e2fsck ("valid 'til proven otherwise"): what was declined so far
-    // leaves no error behind for the exit code.
-    ck.ask.unfixed = false;
-    // e2fsck reads the bad blocks list here and goes on without it when
-    // its inode cannot be read (preen stops).
-    if let Some(why) = crate::badblocks::list_unreadable(&ck.fs) {
-        say!("{}: {why} while reading bad blocks inode", prog());
-        if preen {
-            return Err(Stop::PreenHalt.into());
-        }
-        say!("This doesn't bode well, but we'll try to go on...");
-    }
-    // From here a cancel at a question stops the check where it is (e2fsck
-    // sets its jump point for the passes here).
-    ck.ask.in_passes = true;
+    // A restart goes back here, as e2fsck's goto restart: the superblock
+    // checks run again (a question declined before is asked again).
     let disk = loop {
+        ck.ask.in_passes = false;
+        ck.check_journal_fields(prog())?;
+        ck.check_super(hint)?;
+        if !ck.read_only() {
+            ck.release_orphans()?;
+            ck.fs.flush()?;
+        }
+        ck.check_future_times(opts.force, ck.clock_sane)?;
+        ck.validate_quota_inodes()?;
+        ck.add_dirhash_hint()?;
+        if let Some(code) = skip_if_clean(ck, opts) {
+            return Ok(Some(code));
+        }
+        ck.check_resize_inode_early()?;
+        // As e2fsck ("valid 'til proven otherwise"): what was declined so far
+        // leaves no error behind for the exit code.
+        ck.ask.unfixed = false;
+        // e2fsck reads the bad blocks list here and goes on without it when
+        // its inode cannot be read (preen stops).
+        if let Some(why) = crate::badblocks::list_unreadable(&ck.fs) {
+            say!("{}: {why} while reading bad blocks inode", prog());
+            if preen {
+                return Err(Stop::PreenHalt.into());
+            }
+            say!("This doesn't bode well, but we'll try to go on...");
+        }
+        // From here a cancel at a question stops the check where it is (e2fsck
+        // sets its jump point for the passes here).
+        ck.ask.in_passes = true;
         crate::cancel::check()?;
         header(ck, "Pass 1: Checking inodes, blocks, and sizes");
         let t = Instant::now();
@@ -607,15 +610,16 @@ fn run_passes(
         if !ck.reloc.is_empty() && !ck.read_only() {
             restart |= ck.relocate()?;
         }
+        // As e2fsck: at the end of pass 1, so that pass 1B sees its blocks
+        // and a restart finds it whole.
+        if ck.recreate_resize && !ck.read_only() {
+            ck.recreate_resize_inode()?;
+        }
         if restart {
             start_over(ck)?;
             continue;
         }
         report_time(timing, "Pass 1", t);
-        // As e2fsck: at the end of pass 1, so that pass 1B sees its blocks.
-        if ck.recreate_resize && !ck.read_only() {
-            ck.recreate_resize_inode()?;
-        }
         ck.pass1_dups()?;
         let disk = ck.read_disk_bitmaps();
         ck.hand_over_bitmaps();
@@ -866,6 +870,7 @@ impl Checker {
     /// double-indirect block comes from the blocks pass 1 found free and
     /// is counted as allocated in its group (ext2fs_alloc_block's stats).
     pub fn recreate_resize_inode(&mut self) -> Result<()> {
+        self.recreate_resize = false;
         self.fs.set_primary_only(false);
         let geo = self.fs.geo().clone();
         let goal = ext2fs::resize_inode::dind_goal(&geo);

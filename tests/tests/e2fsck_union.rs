@@ -645,6 +645,40 @@ fn block_uninit_answered_yes_is_asked_once_as_e2fsck() {
     assert_eq!(after, 0, "the real e2fsck after ours");
 }
 
+/// An entry naming an inode of a group marked INODE_UNINIT, on ext2: pass
+/// 0's question declined, pass 2's answered yes. e2fsck fixes the
+/// descriptor and starts over from its superblock checks after pass 2
+/// (asking pass 0's question again while BLOCK_UNINIT is still set), and
+/// the second run's clean result is what it reports. Ours went on with
+/// the check and said the filesystem was modified.
+#[test]
+fn entry_in_an_uninit_group_restarts_the_check_as_e2fsck() {
+    if skip_without_e2fsprogs() || !have_tool("script") {
+        skip("needs script(1) to give the checker a terminal");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let base = t.path().join("base.img");
+    // 16 inodes a group: the sixth and seventh files are in group 1.
+    real_mkfs(&base, &["-g", "2048", "-N", "64"], "8M");
+    let data = t.path().join("data");
+    std::fs::write(&data, b"hi\n").unwrap();
+    let files: String = (1..=7)
+        .map(|k| format!("write {} f{k}\n", data.display()))
+        .collect();
+    real_debugfs_script(&base, &files);
+    // A pass-0 question declined is no error (e2fsck's "valid 'til proven
+    // otherwise"), before the restart and after.
+    for (flags, keys) in [("1", &["n", "y"][..]), ("3", &["n", "y", "n"])] {
+        let img = t.path().join(format!("flags{flags}.img"));
+        std::fs::copy(&base, &img).unwrap();
+        real_debugfs_script(&img, &format!("set_bg 1 flags {flags}\n"));
+        let (o, code, after) = answered_alike_at_a_terminal(t.path(), &img, keys);
+        assert!(o.contains("Restarting e2fsck from the beginning..."), "{o}");
+        assert_eq!((code, after), (0, 0), "{o}");
+    }
+}
+
 #[test]
 fn a_mounted_filesystem_is_never_written() {
     if skip_without_root("checking a mounted filesystem") || skip_without_e2fsprogs() {
