@@ -134,12 +134,21 @@ impl Checker {
     /// The on-disk bitmaps as e2fsck holds them by pass 5: what passes
     /// 2-4 allocated or released went through ext2fs_*_alloc_stats, which
     /// change them too, so those changes are no difference.
+    /// A bit set and cleared again (a pass-2 hole filled, then freed by
+    /// pass 3A's rebuild) ends as the last change left it, on disk too.
     fn with_later_changes(&self, disk: &DiskBitmaps, bb: &Bitmap, ib: &Bitmap) -> DiskBitmaps {
         let mut disk = disk.clone();
+        let touched = self.fs.touched_bitmap_bits();
         if let Some((hb, hi)) = &self.handed_over_maps {
-            for (then, now, on_disk) in [(hb, bb, &mut disk.blocks), (hi, ib, &mut disk.inodes)] {
+            let (tb, ti) = touched.map_or((None, None), |(b, i)| (Some(b), Some(i)));
+            for (then, now, on_disk, touched) in [
+                (hb, bb, &mut disk.blocks, tb),
+                (hi, ib, &mut disk.inodes, ti),
+            ] {
                 for i in 0..then.len().min(now.len()).min(on_disk.len()) {
-                    if then.get(i) != now.get(i) {
+                    let changed = then.get(i) != now.get(i)
+                        || touched.is_some_and(|t| i < t.len() && t.get(i));
+                    if changed {
                         on_disk.set(i, now.get(i));
                     }
                 }

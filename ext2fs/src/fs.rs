@@ -79,6 +79,10 @@ pub struct Filesystem {
     sb_offset: u64,
     block_bitmap: Option<Bitmap>,
     inode_bitmap: Option<Bitmap>,
+    /// Since `install_bitmaps`: the block and inode bits an allocation,
+    /// release or bit edit set, changed or not (what a checker's copy of
+    /// the on-disk bitmaps must follow, as libext2fs' alloc_stats does).
+    touched_bits: Option<(Bitmap, Bitmap)>,
     dirty_groups: Vec<bool>,
     dirty: bool,
     /// Flush writes only the primary superblock and descriptors, leaving

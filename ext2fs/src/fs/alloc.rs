@@ -77,6 +77,9 @@ impl Filesystem {
         self.check_block(block)?;
         self.load_bitmaps()?;
         let first = self.geo.first_data_block as u64;
+        if block >= first {
+            self.touch(Some(block - first), None);
+        }
         let Some(bb) = self.block_bitmap.as_mut() else {
             return Ok(());
         };
@@ -103,6 +106,7 @@ impl Filesystem {
         self.require_write()?;
         self.inode_location(ino)?;
         self.load_bitmaps()?;
+        self.touch(None, Some(ino as u64 - 1));
         let Some(ib) = self.inode_bitmap.as_mut() else {
             return Ok(());
         };
@@ -138,6 +142,9 @@ impl Filesystem {
         self.check_block(block)?;
         self.load_bitmaps()?;
         let first = self.geo.first_data_block as u64;
+        if block >= first {
+            self.touch(Some(block - first), None);
+        }
         if let Some(bb) = self.block_bitmap.as_mut() {
             if block >= first {
                 bb.set(block - first, used);
@@ -153,6 +160,7 @@ impl Filesystem {
         self.require_write()?;
         self.inode_location(ino)?;
         self.load_bitmaps()?;
+        self.touch(None, Some(ino as u64 - 1));
         if let Some(ib) = self.inode_bitmap.as_mut() {
             ib.set(ino as u64 - 1, used);
             self.mark_group_dirty(self.geo.inode_group(ino));
@@ -277,10 +285,29 @@ impl Filesystem {
     /// computed, so that later allocations never pick a block in use).
     /// Every group's bitmaps are written by the next `flush`.
     pub fn install_bitmaps(&mut self, blocks: Bitmap, inodes: Bitmap) {
+        self.touched_bits = Some((Bitmap::new(blocks.len()), Bitmap::new(inodes.len())));
         self.block_bitmap = Some(blocks);
         self.inode_bitmap = Some(inodes);
         self.dirty_groups.iter_mut().for_each(|d| *d = true);
         self.dirty = true;
+    }
+
+    /// The block bits (relative to the first data block) and inode bits
+    /// (inode number - 1) set or cleared through this library since the
+    /// last `install_bitmaps`; None before any.
+    pub fn touched_bitmap_bits(&self) -> Option<(&Bitmap, &Bitmap)> {
+        self.touched_bits.as_ref().map(|(b, i)| (b, i))
+    }
+
+    fn touch(&mut self, block: Option<u64>, inode: Option<u64>) {
+        if let Some((bt, it)) = self.touched_bits.as_mut() {
+            if let Some(b) = block.filter(|&b| b < bt.len()) {
+                bt.set(b, true);
+            }
+            if let Some(i) = inode.filter(|&i| i < it.len()) {
+                it.set(i, true);
+            }
+        }
     }
 
     /// The in-memory block and inode bitmaps, when loaded or installed.

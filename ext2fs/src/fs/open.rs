@@ -73,6 +73,7 @@ impl Filesystem {
             sb_offset,
             block_bitmap: None,
             inode_bitmap: None,
+            touched_bits: None,
             dirty_groups: vec![false; n],
             dirty: false,
             primary_only: false,
