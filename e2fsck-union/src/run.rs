@@ -241,12 +241,13 @@ fn open_with_backups(
             return match Filesystem::open(path, &oo) {
                 Ok(fs) => Ok((fs, blk)),
                 Err(e) => {
+                    // e2fsck ends the first line without a newline.
                     say!(
-                        "{}: {} while using the backup blocks",
+                        "{}: {} while using the backup blocks{}: going back to original superblock",
                         prog(),
-                        e.com_err_text()
+                        e.com_err_text(),
+                        prog()
                     );
-                    say!("{}: going back to original superblock", prog());
                     oo.superblock = None;
                     oo.block_size = opts.blocksize;
                     Filesystem::open(path, &oo).map(|f| (f, 0))

@@ -659,3 +659,18 @@ fn index_flag_without_an_htree_or_without_the_feature() {
     debugfs_w(&img, "feature -dir_index");
     same_as_real(&img);
 }
+
+#[test]
+fn backup_descriptors_that_fail_are_reported_on_e2fsck_s_one_line() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A first data block that is wrong makes the descriptors look bad and
+    // the backup unusable: e2fsck says "... while using the backup
+    // blocks" and "going back to original superblock" with no newline
+    // between them (seed 20261205 cases 63, 517, 1635, 1697).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-I", "128", "-i", "1024"], "13016k");
+    debugfs_w(&img, "ssv first_data_block 7");
+    same_as_real(&img);
+}
