@@ -883,15 +883,13 @@ impl Checker {
             self.dir_blocks.extend(dir_blocks);
         }
         // Sizes.
-        let size = if is_dir {
-            inode.base.i_size as u64
-        } else {
-            inode.size()
-        };
+        let size = inode.size();
         let bad_size = if is_dir {
-            let nblock = size / bs;
+            // e2fsck counts a directory's blocks from its 64-bit size in
+            // an unsigned int: i_size_high shows through the truncation.
+            let nblock = (size / bs) as u32 as u64;
             let want = (last_block + 1) as u64;
-            size % bs != 0
+            !size.is_multiple_of(bs)
                 || nblock > want
                 || (nblock < want && want - nblock > self.fs.sb().s_prealloc_dir_blocks as u64)
         } else {
@@ -906,13 +904,9 @@ impl Checker {
                 ..Default::default()
             };
             if self.problem(Code::BadISize, &c)? {
-                if is_dir {
-                    inode.base.i_size = want as u32;
-                } else {
-                    inode.set_size(want);
-                    if inode.is_reg() && want >= 0x8000_0000 {
-                        self.need_large_file();
-                    }
+                inode.set_size(want);
+                if inode.is_reg() && want >= 0x8000_0000 {
+                    self.need_large_file();
                 }
                 self.write_inode(ino, inode)?;
             }
