@@ -177,6 +177,6 @@ pub fn list_unreadable(fs: &Filesystem) -> Option<&'static str> {
     } else if fl & ext2fs::inode::flags::EXTENTS != 0 {
         None
     } else {
-        crate::blocks::iterate_error(fs, &inode, |_| false)
+        crate::blocks::iterate_error(fs, &inode)
     }
 }

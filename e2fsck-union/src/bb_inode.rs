@@ -22,7 +22,7 @@ struct Walk {
     suspect: bool,
     /// libext2fs' iterator error (an indirect block outside the
     /// filesystem that was kept).
-    error: Option<&'static str>,
+    error: blocks::IterateError,
     /// A question ended the check (preen halt, abort).
     stop: Option<anyhow::Error>,
 }
@@ -78,12 +78,19 @@ impl Checker {
             &mut map,
             bs,
             |ck, p| Ok(ck.fs.read_block(p.pblk as u64).ok()),
-            |ck, p| match ck.judge_bad_block(p, &mut walk) {
-                Ok(v) => v,
-                Err(e) => {
-                    walk.stop = Some(e);
-                    Visit::Stop
-                }
+            |ck, p| {
+                walk.error.meet(p.level());
+                let verdict = match ck.judge_bad_block(p, &mut walk) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        walk.stop = Some(e);
+                        Visit::Stop
+                    }
+                };
+                let inside = ck.block_ok(p.pblk as u64);
+                let in_indirect = blocks::in_indirect(p, bs as u64 / 4);
+                walk.error.record(p, &verdict, inside, in_indirect);
+                verdict
             },
         )?;
         for (b, data) in &edit.writes {
@@ -97,7 +104,7 @@ impl Checker {
             return Err(e);
         }
         // Where libext2fs' block iterator fails, e2fsck cannot go on.
-        if let Some(e) = walk.error {
+        if let Some(e) = std::mem::take(&mut walk.error).finish() {
             return Err(self.iteration_failed(ino, e));
         }
         if walk.suspect && !self.problem(Code::BadBlocksInodeCorrupted, &Ctx::ino(ino))? {
@@ -144,7 +151,6 @@ impl Checker {
                 return Ok(Visit::Keep);
             }
             // The iterator gives up this branch with an error.
-            walk.error = Some(blocks::bad_indirect_error(p.level()));
             return Ok(Visit::Abandon);
         }
         if !p.is_data() {

@@ -55,28 +55,92 @@ pub fn bad_indirect_error(level: u8) -> &'static str {
     }
 }
 
-/// What libext2fs' block iterator reports for `inode`'s map once the
-/// pointers `cleared` picks are zero: the error of the last indirect
-/// block outside the filesystem (it goes on past each, keeping the last
-/// error), if any.
-pub fn iterate_error<C>(fs: &Filesystem, inode: &Inode, cleared: C) -> Option<&'static str>
-where
-    C: Fn(&MapPtr) -> bool,
-{
+/// libext2fs' block iterator keeps one error code, which every later read
+/// or write of an indirect block overwrites: an indirect block outside the
+/// filesystem fails the walk only if no indirect block is read or written
+/// after it. Fed by a parent-first walk, pointer by pointer.
+#[derive(Default)]
+pub struct IterateError {
+    last: Option<&'static str>,
+    /// Per level, whether a pointer of the indirect block being walked
+    /// there changed: libext2fs writes it once its subtree is done.
+    dirty: [bool; 4],
+}
+
+impl IterateError {
+    /// The walk meets a pointer of `level`: the subtrees of the indirect
+    /// blocks at that level and below are done, the changed ones written.
+    pub fn meet(&mut self, level: u8) {
+        for d in &mut self.dirty[1..=level.min(3) as usize] {
+            if std::mem::take(d) {
+                self.last = None;
+            }
+        }
+    }
+
+    /// The verdict a walk gave pointer `p` (met first): a kept indirect
+    /// block is read, or fails the walk when it lies outside the
+    /// filesystem (`inside` false); a changed pointer dirties the
+    /// indirect block holding it (`in_indirect`).
+    pub fn record(&mut self, p: &MapPtr, verdict: &Visit, inside: bool, in_indirect: bool) {
+        let level = p.level();
+        match verdict {
+            Visit::Replace(new) => {
+                if let Some(d) = self
+                    .dirty
+                    .get_mut(level as usize + 1)
+                    .filter(|_| in_indirect)
+                {
+                    *d = true;
+                }
+                if level > 0 && *new != 0 {
+                    self.last = None;
+                }
+            }
+            Visit::Keep | Visit::Abandon if level > 0 => {
+                self.last = (!inside).then(|| bad_indirect_error(level));
+            }
+            _ => {}
+        }
+    }
+
+    /// The error the iterator returns at the end of the walk.
+    pub fn finish(mut self) -> Option<&'static str> {
+        self.meet(3);
+        self.last
+    }
+}
+
+/// Whether pointer `p` lies in an indirect block rather than in i_block.
+pub fn in_indirect(p: &MapPtr, per_block: u64) -> bool {
+    let ndir = ext2fs::inode::NDIR_BLOCKS as u64;
+    match p.level() {
+        0 => p.lblk() >= ndir,
+        level => {
+            let top: u64 = ndir + (1..level as u32).map(|l| per_block.pow(l)).sum::<u64>();
+            p.lblk() != top
+        }
+    }
+}
+
+/// What libext2fs' block iterator reports for `inode`'s map, unchanged
+/// (see [`IterateError`]).
+pub fn iterate_error(fs: &Filesystem, inode: &Inode) -> Option<&'static str> {
     let first = fs.sb().s_first_data_block as u64;
     let count = fs.sb().s_blocks_count as u64;
-    let mut error = None;
+    let mut error = IterateError::default();
     walk(fs, &mut inode.clone(), |p| {
         let b = p.pblk as u64;
-        let level = p.level();
-        if cleared(p) {
-            return Visit::Replace(0);
-        }
-        if level > 0 && (b < first || b >= count) {
-            error = Some(bad_indirect_error(level));
-            return Visit::Replace(0);
-        }
-        Visit::Keep
+        error.meet(p.level());
+        let inside = b >= first && b < count;
+        // The iterator gives up the rest of the branch with its error.
+        let verdict = if p.level() > 0 && !inside {
+            Visit::Abandon
+        } else {
+            Visit::Keep
+        };
+        error.record(p, &verdict, inside, false);
+        verdict
     });
-    error
+    error.finish()
 }

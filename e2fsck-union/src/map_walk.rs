@@ -26,7 +26,7 @@ pub struct MapWalk {
     /// "Too many illegal blocks" was answered yes: the inode goes.
     pub clear: bool,
     /// libext2fs' iterator error: an indirect block left outside the
-    /// filesystem (the last one met).
+    /// filesystem, with no indirect block read or written after it.
     pub error: Option<&'static str>,
 }
 
@@ -38,7 +38,7 @@ struct Judge {
     illegal: u32,
     suppress: bool,
     clear: bool,
-    error: Option<&'static str>,
+    error: blocks::IterateError,
     /// The indirect block met last at each level: a pointer's parent is
     /// the last one a level up (i_block's slots come in level order, so a
     /// slot never sees a stale parent).
@@ -84,7 +84,6 @@ impl Judge {
         let b = p.pblk as u64;
         if level > 0 && (b < self.first || b >= self.count) {
             // libext2fs cannot read it: its branch is given up.
-            self.error = Some(blocks::bad_indirect_error(level));
             return Ok(Visit::Abandon);
         }
         Ok(Visit::Keep)
@@ -105,7 +104,7 @@ impl Checker {
             illegal: 0,
             suppress: false,
             clear: false,
-            error: None,
+            error: Default::default(),
             parents: [0; 5],
         };
         // The resize inode's indirect blocks are the reserved descriptor
@@ -118,6 +117,8 @@ impl Checker {
             let b = p.pblk as u64;
             let level = p.level() as usize;
             let parent = judge.parents[level + 1];
+            judge.error.meet(p.level());
+            let inside = b >= judge.first && b < judge.count;
             if level > 0 {
                 judge.parents[level] = p.pblk;
                 // Pass 1B moves it, then the check starts over.
@@ -138,6 +139,7 @@ impl Checker {
             };
             let Some(code) = problem else {
                 claims.take(p);
+                judge.error.record(p, &Visit::Keep, inside, parent != 0);
                 return Visit::Keep;
             };
             claims.pass_over(p);
@@ -147,10 +149,12 @@ impl Checker {
                 // and the metadata block is never written.
                 return Visit::Replace(0);
             }
-            judge.ask(ask, p, code).unwrap_or_else(|e| {
+            let verdict = judge.ask(ask, p, code).unwrap_or_else(|e| {
                 failure = Some(e);
                 Visit::Stop
-            })
+            });
+            judge.error.record(p, &verdict, inside, parent != 0);
+            verdict
         });
         if let Some(e) = failure {
             return Err(e);
@@ -164,7 +168,7 @@ impl Checker {
             claims,
             edit,
             clear: judge.clear,
-            error: judge.error,
+            error: judge.error.finish(),
         })
     }
 }

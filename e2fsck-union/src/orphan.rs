@@ -135,6 +135,8 @@ impl Checker {
                         r.iterate_error = Some(crate::blocks::bad_indirect_error(p.level()));
                         return Ok(None);
                     }
+                    // libext2fs' one error code: a later read overwrites it.
+                    r.iterate_error = None;
                     r.ck.fs.read_block(u64::from(p.pblk)).map(Some)
                 },
                 |r, p| match r.release_block(p) {

@@ -697,3 +697,24 @@ fn directory_size_high_shows_through_e2fsck_s_block_count() {
         same_as_real(&img);
     }
 }
+
+#[test]
+fn indirect_block_outside_then_one_read_does_not_stop_the_check() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // libext2fs' iterator keeps one error code, which reading the next
+    // indirect block overwrites: a bad single indirect block followed by
+    // a good double indirect one is reported and the check goes on (seed
+    // 20261205 cases 1766, 2623). The resize inode alike.
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "16M");
+    let big = t.path().join("big");
+    std::fs::write(&big, vec![b'y'; 300 * 1024]).unwrap();
+    debugfs_w(&img, &format!("write {} f", big.display()));
+    debugfs_w(&img, "sif f block[IND] 400000");
+    same_as_real(&img);
+    let img = image(&t, &["-b", "1024", "-N", "1396"], "16310k");
+    debugfs_w(&img, "sif <7> block[IND] 1171333535");
+    same_as_real(&img);
+}
