@@ -294,20 +294,27 @@ impl Checker {
                 _ => inode.base.i_mode != 0,
             };
             if bad_mode {
-                let c = Ctx {
-                    ino,
-                    // e2fsck's %Q with no directory: "<The ... inode>".
-                    str1: self.pathname(0, ino),
-                    ..Default::default()
-                };
-                if self.problem(Code::ReservedBadMode, &c)? {
-                    inode.base.i_mode = 0;
-                    self.write_inode(ino, &inode)?;
-                }
+                self.reserved_bad_mode(ino, &mut inode)?;
             }
             return self.check_blocks(ino, &mut inode);
         }
         self.check_live_inode(ino, inode)
+    }
+
+    /// PR_1_RESERVED_BAD_MODE: a reserved inode with a mode it may not
+    /// have loses its mode.
+    fn reserved_bad_mode(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        let c = Ctx {
+            ino,
+            // e2fsck's %Q with no directory: "<The ... inode>".
+            str1: self.pathname(0, ino),
+            ..Default::default()
+        };
+        if self.problem(Code::ReservedBadMode, &c)? {
+            inode.base.i_mode = 0;
+            self.write_inode(ino, inode)?;
+        }
+        Ok(())
     }
 
     /// An inode with links: a dtime is a fault, then its checks.
@@ -1229,16 +1236,19 @@ impl Checker {
     fn check_resize_inode(&mut self, inode: &mut Inode) -> Result<()> {
         let ino = inode::RESIZE_INO;
         Self::set_ino(&mut self.used, ino, true);
-        // Without the feature its double-indirect block is still claimed
-        // (e2fsck's check_blocks treats inode 7 alike either way).
-        // e2fsck walks no map of an inode whose mode has none (not a
-        // directory, regular file or slow symlink: mode 0 included).
-        let mapped = matches!(inode.mode() & 0o170000, 0o040000 | 0o100000 | 0o120000)
-            && self.fs.has_block_map(inode);
-        let unmapped = !self.fs.sb().has_compat(compat::RESIZE_INODE) && !mapped;
         if self.recreate_resize {
             return Ok(());
         }
+        // A mode other than a regular file's (or none) is asked about as
+        // any reserved inode's.
+        if inode.base.i_mode != 0 && !inode.is_reg() {
+            self.reserved_bad_mode(ino, inode)?;
+        }
+        // With or without the feature, e2fsck's check_blocks walks no map
+        // of an inode whose mode has none (not a directory, regular file
+        // or slow symlink: mode 0 included).
+        let unmapped = !(matches!(inode.mode() & 0o170000, 0o040000 | 0o100000 | 0o120000)
+            && self.fs.has_block_map(inode));
         if unmapped {
             // check_blocks still counts what it holds: nothing.
             return self.check_i_blocks(ino, inode, 0);

@@ -718,3 +718,22 @@ fn indirect_block_outside_then_one_read_does_not_stop_the_check() {
     debugfs_w(&img, "sif <7> block[IND] 1171333535");
     same_as_real(&img);
 }
+
+#[test]
+fn resize_inode_of_another_type_has_an_invalid_mode() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Inode 7 may be a regular file or nothing: another mode is e2fsck's
+    // "Reserved inode 7 ... has invalid mode", with or without the
+    // resize_inode feature (seed 20261205 cases 270, 337).
+    for args in [&["-b", "4096"][..], &["-O", "meta_bg,^resize_inode"]] {
+        for mode in ["020644", "020"] {
+            let t = tempfile::tempdir().unwrap();
+            let img = image(&t, args, "13038k");
+            debugfs_w(&img, &format!("sif <7> mode {mode}"));
+            eprintln!("{args:?} mode {mode}");
+            same_as_real(&img);
+        }
+    }
+}
