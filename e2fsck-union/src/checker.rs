@@ -136,6 +136,10 @@ pub struct Checker {
     /// e2fsck also marks in the filesystem's own bitmap, so pass 5 does not
     /// report them as differences.
     pub early_allocs: Vec<u64>,
+    /// e2fsck read the filesystem's bitmaps before pass 1 ended (for the
+    /// orphan list or a bad blocks list): only then does its allocator
+    /// mark the resize inode's new block in them.
+    pub bitmaps_read_early: bool,
     /// Blocks set aside at the end of pass 1 for a new root directory and
     /// a new /lost+found (e2fsck's root_repair_block, lnf_repair_block),
     /// so that what passes 2 and 3 allocate cannot take the last ones.
@@ -205,6 +209,7 @@ impl Checker {
             handed_over_maps: None,
             recreate_resize: false,
             early_allocs: Vec::new(),
+            bitmaps_read_early: false,
             repair_blocks: RepairBlocks::default(),
             reloc: Default::default(),
             progress: None,

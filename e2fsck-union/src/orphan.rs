@@ -62,6 +62,8 @@ impl Checker {
             self.ask.notice(Code::OrphanIllegalHead, &Ctx::ino(head));
             return Ok(false);
         }
+        // e2fsck_read_bitmaps, before the first orphan.
+        self.bitmaps_read_early = true;
         let mut ino = head;
         // A list that loops comes back to a released inode, whose dtime
         // is then a time, not a link: e2fsck stops there. The bound only

@@ -536,6 +536,8 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
     let mut taken = std::mem::replace(ask, Asker::new(ask.mode, device));
     taken.device = name.to_string();
     let mut ck = Checker::new(fs, taken, now);
+    // Updating the bad blocks list read the bitmaps.
+    ck.bitmaps_read_early = list.is_some() || opts.badblocks > 0;
     ck.clock_sane = clock_is_sane(time_env.is_some(), now);
     ck.ask.debug = opts.debug;
     if with_progress {
@@ -869,7 +871,10 @@ impl std::fmt::Display for Tenths {
 impl Checker {
     /// e2fsck's ext2fs_create_resize_inode at the end of pass 1: the
     /// double-indirect block comes from the blocks pass 1 found free and
-    /// is counted as allocated in its group (ext2fs_alloc_block's stats).
+    /// is counted as allocated in its group (ext2fs_alloc_block's stats);
+    /// the filesystem's bitmap gets it only if e2fsck had read it by then
+    /// (else pass 5 reports it). A size past 2 GiB sets large_file
+    /// (ext2fs_inode_size_set).
     pub fn recreate_resize_inode(&mut self) -> Result<()> {
         self.recreate_resize = false;
         self.fs.set_primary_only(false);
@@ -895,6 +900,9 @@ impl Checker {
                 return Ok(self.fs.write_inode(ext2fs::inode::RESIZE_INO, &inode)?);
             }
         };
+        if !self.bitmaps_read_early {
+            self.early_allocs.retain(|&b| b != dind as u64);
+        }
         let g = geo.block_group(dind as u64);
         if g < geo.group_count {
             self.fs.update_group(g, |gd| {
@@ -907,6 +915,9 @@ impl Checker {
         }
         let isz = self.fs.geo().inode_size as u16;
         let (inode, writes) = ext2fs::resize_inode::build(&geo, dind, self.now, isz);
+        if inode.size() >= 0x8000_0000 {
+            self.need_large_file();
+        }
         for (b, data) in writes {
             self.fs.write_block(b as u64, &data)?;
         }

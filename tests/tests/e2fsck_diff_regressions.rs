@@ -737,3 +737,21 @@ fn resize_inode_of_another_type_has_an_invalid_mode() {
         }
     }
 }
+
+#[test]
+fn resize_inode_recreated_as_e2fsck_recreates_it() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // The feature set on a filesystem made without the inode: e2fsck
+    // recreates it at the end of pass 1 without its bitmaps read, so pass
+    // 5 finds the new block missing from the on-disk bitmap; a size past
+    // 2 GiB (4 KiB blocks) sets large_file (seed 20261205 case 1712).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "4096", "-O", "^resize_inode"], "9705k");
+    debugfs_w(&img, "ssv feature_compat 0x38");
+    debugfs_w(&img, "feature -large_file");
+    same_as_real(&img);
+    let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fy"]);
+    assert_eq!(ours, real);
+}
