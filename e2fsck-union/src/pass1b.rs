@@ -35,35 +35,52 @@ impl Checker {
                 continue;
             };
             self.warn_outside_dup_map(ino, &inode);
-            if ino != inode::BAD_INO && !self.fs.has_block_map(&inode) {
+            // e2fsck walks the maps ext2fs_inode_has_valid_blocks2 admits:
+            // a symlink with a block count has one, whatever its size.
+            if ino != inode::BAD_INO && !crate::pass1::holds_block_map(&inode) {
                 continue;
             }
             let mut mine = Vec::new();
+            let mut error = blocks::IterateError::default();
             blocks::walk(&self.fs, &mut inode, |p| {
+                error.meet(p.level());
                 if self.dup.contains_key(&p.pblk) {
                     mine.push(p.pblk);
                 }
-                if self.block_ok(p.pblk as u64) {
-                    Visit::Keep
+                let inside = self.block_ok(p.pblk as u64);
+                // An indirect block outside: shown, not followed, and the
+                // rest of the block above it given up.
+                let verdict = if p.level() > 0 && !inside {
+                    Visit::Abandon
                 } else {
-                    Visit::Replace(0)
-                }
+                    Visit::Keep
+                };
+                error.record(p, &verdict, inside, false);
+                verdict
             });
-            if mine.is_empty() {
-                continue;
+            if !mine.is_empty() {
+                if ino != inode::BAD_INO {
+                    let c = Ctx {
+                        ino,
+                        str1: format_runs(&mine),
+                        ..Default::default()
+                    };
+                    self.problem(Code::DupBlocksInInode, &c)?;
+                }
+                if ino >= first_ino || ino == inode::ROOT_INO {
+                    dup_inodes += 1;
+                }
+                holders.insert(ino, mine);
             }
-            if ino != inode::BAD_INO {
+            if let Some(why) = error.finish() {
                 let c = Ctx {
                     ino,
-                    str1: format_runs(&mine),
+                    str1: "pass1b".into(),
+                    str2: why.into(),
                     ..Default::default()
                 };
-                self.problem(Code::DupBlocksInInode, &c)?;
+                self.problem(Code::DupBlockIterate, &c)?;
             }
-            if ino >= first_ino || ino == inode::ROOT_INO {
-                dup_inodes += 1;
-            }
-            holders.insert(ino, mine);
         }
         self.problem(Code::Pass1C, &Ctx::default())?;
         self.problem(Code::Pass1D, &Ctx::default())?;
