@@ -66,8 +66,23 @@ const KNOWN: &[Known] = &[
         when: "",
         reason: SHARED_METADATA,
     },
+    Known {
+        what: "e2fsck",
+        contains: "has the opaque (union) flag set on a filesystem without the whiteout feature",
+        when: "",
+        reason: OPAQUE,
+    },
+    Known {
+        what: "e2fsck -fn",
+        contains: "i_blocks is",
+        // An attribute block that is not one (seed 20261205 case 1325).
+        when: "file_acl",
+        reason: EA_VALUE_INODE,
+    },
 ];
 
+const OPAQUE: &str = "the union opaque flag on a filesystem without the whiteout feature: e2fsck 1.47 does not know the bit, e2fsck-union asks to clear it";
+const EA_VALUE_INODE: &str = "an attribute entry naming an illegal value inode, its clearing declined: e2fsck 1.47 adds an uninitialized variable to the inode's block count (a different number each run), e2fsck-union adds nothing";
 const SHARED_METADATA: &str = "pass 1D's list after a file that shares a block with metadata: e2fsck 1.47 never resets its flag and names <filesystem metadata> for every later file too, e2fsck-union only where it is so";
 const LOOPED: &str = "a directory loop: e2fsck 1.47 never reports it (its loop pass restarts at a directory already marked done), e2fsck-union asks e2fsck's PR_3_LOOPED_DIR and reconnects the loop";
 const FEATURES: &str = "a feature set beyond ext2 (has_journal, uninit_bg, extents, ...): e2fsck-union refuses the filesystem before checking anything";
