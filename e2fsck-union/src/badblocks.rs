@@ -140,22 +140,26 @@ pub fn update(fs: &mut Filesystem, add: &[u32], replace: bool, now: u32) -> Resu
 }
 
 /// The bad blocks list as libext2fs' inode scan reads it from its inode
-/// (ext2fs_read_bb_inode): the data blocks inside the filesystem; none
-/// when the inode cannot be read.
+/// (ext2fs_read_bb_inode): the data blocks inside the filesystem that its
+/// block iterator meets, those met before an error too (e2fsck keeps the
+/// list it was filling); none when the inode cannot be read.
 pub fn list(fs: &Filesystem) -> std::collections::BTreeSet<u64> {
-    if list_unreadable(fs).is_some() {
+    let group = fs.geo().inode_group(inode::BAD_INO);
+    if crate::super_check::inode_table_unreadable(fs, group).is_some() {
         return Default::default();
     }
     let Ok(rec) = fs.read_inode(inode::BAD_INO) else {
         return Default::default();
     };
-    if rec.base.i_flags & ext2fs::inode::flags::EXTENTS != 0 {
+    let fl = rec.base.i_flags;
+    if fl & (ext2fs::inode::flags::EXTENTS | ext2fs::inode::flags::INLINE_DATA) != 0 {
         return Default::default();
     }
-    blocks::legal_blocks(fs, &rec)
-        .blocks
+    blocks::iterate(fs, &rec)
+        .0
         .iter()
-        .filter(|p| p.is_data())
+        .filter(|p| p.is_data() && p.pblk as u64 >= fs.sb().s_first_data_block as u64)
+        .filter(|p| (p.pblk as u64) < fs.sb().s_blocks_count as u64)
         .map(|p| p.pblk as u64)
         .collect()
 }
@@ -177,6 +181,6 @@ pub fn list_unreadable(fs: &Filesystem) -> Option<&'static str> {
     } else if fl & ext2fs::inode::flags::EXTENTS != 0 {
         None
     } else {
-        crate::blocks::iterate_error(fs, &inode)
+        crate::blocks::iterate(fs, &inode).1
     }
 }

@@ -123,17 +123,20 @@ pub fn in_indirect(p: &MapPtr, per_block: u64) -> bool {
     }
 }
 
-/// What libext2fs' block iterator reports for `inode`'s map, unchanged
+/// What libext2fs' block iterator shows of `inode`'s map, unchanged: the
+/// pointers it meets (an indirect block outside shown, not followed, and
+/// the rest of the block above it given up), and the error it returns
 /// (see [`IterateError`]).
-pub fn iterate_error(fs: &Filesystem, inode: &Inode) -> Option<&'static str> {
+pub fn iterate(fs: &Filesystem, inode: &Inode) -> (Vec<MapPtr>, Option<&'static str>) {
     let first = fs.sb().s_first_data_block as u64;
     let count = fs.sb().s_blocks_count as u64;
     let mut error = IterateError::default();
+    let mut met = Vec::new();
     walk(fs, &mut inode.clone(), |p| {
         let b = p.pblk as u64;
         error.meet(p.level());
+        met.push(*p);
         let inside = b >= first && b < count;
-        // The iterator gives up the rest of the branch with its error.
         let verdict = if p.level() > 0 && !inside {
             Visit::Abandon
         } else {
@@ -142,5 +145,5 @@ pub fn iterate_error(fs: &Filesystem, inode: &Inode) -> Option<&'static str> {
         error.record(p, &verdict, inside, false);
         verdict
     });
-    error.finish()
+    (met, error.finish())
 }

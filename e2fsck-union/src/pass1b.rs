@@ -28,7 +28,8 @@ impl Checker {
         let mut holders: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         let mut dup_inodes = 0u64;
         for ino in 1..=self.inodes_count {
-            if !self.is_used(ino) {
+            // The inode scan skips inodes in bad blocks of their table.
+            if !self.is_used(ino) || self.in_bad_block(ino) {
                 continue;
             }
             let Ok(mut inode) = self.fs.read_inode(ino) else {

@@ -784,3 +784,21 @@ fn pass_1b_walks_symlinks_with_blocks_and_reports_its_iterator_error() {
     debugfs_w(&img, &format!("sif /f block[DIND] {bitmap}"));
     same_as_real(&img);
 }
+
+#[test]
+fn bad_blocks_list_read_up_to_its_error_is_kept() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // An indirect block outside the filesystem stops libext2fs' read of
+    // the bad blocks list, but e2fsck keeps the blocks read so far: the
+    // inode table block listed first holds the bad blocks inode itself
+    // (PR_1_BADBLOCKS_IN_BADBLOCKS), and pass 1B skips the inodes in it
+    // (seed 20261205 case 2130).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "4M");
+    let table = dumpe2fs_number(&img, "Inode table at ");
+    debugfs_w(&img, &format!("sif <1> block[0] {table}"));
+    debugfs_w(&img, "sif <1> block[IND] 999999");
+    same_as_real(&img);
+}
