@@ -79,8 +79,16 @@ const KNOWN: &[Known] = &[
         when: "file_acl",
         reason: EA_VALUE_INODE,
     },
+    Known {
+        what: "e2fsck -fy",
+        contains: "real 8 (failed)",
+        // Group 0's inode table moved onto the superblock's block.
+        when: "inode_table 1'",
+        reason: TABLE_ON_SUPERBLOCK,
+    },
 ];
 
+const TABLE_ON_SUPERBLOCK: &str = "an inode table over the superblock, its inodes in the bad blocks list: e2fsck 1.47 -y clears the bad blocks inode there before relocating the table, overwriting the superblock, and cannot reopen the filesystem; e2fsck-union relocates the table first";
 const OPAQUE: &str = "the union opaque flag on a filesystem without the whiteout feature: e2fsck 1.47 does not know the bit, e2fsck-union asks to clear it";
 const EA_VALUE_INODE: &str = "an attribute entry naming an illegal value inode, its clearing declined: e2fsck 1.47 adds an uninitialized variable to the inode's block count (a different number each run), e2fsck-union adds nothing";
 const SHARED_METADATA: &str = "pass 1D's list after a file that shares a block with metadata: e2fsck 1.47 never resets its flag and names <filesystem metadata> for every later file too, e2fsck-union only where it is so";
