@@ -105,6 +105,85 @@ fn a_lower_file_renamed_over_after_open_keeps_its_data() {
     unmount_and_check(&s, guard);
 }
 
+/// Continues a stopped engine when dropped (a failing test leaves no
+/// lower mount stopped under the union).
+struct Stopped(rustix::process::Pid);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = rustix::process::kill_process(self.0, rustix::process::Signal::Cont);
+    }
+}
+
+/// Reads waiting on a lower disk (here: a lower tree that is itself a
+/// FUSE mount whose engine is stopped) do not hold up the engine's other
+/// requests: more stuck reads than the engine has request threads, then
+/// a statfs, which reads only the top image, must be answered.
+#[test]
+fn reads_stuck_on_a_lower_disk_do_not_hold_up_other_requests() {
+    if skip_without_fuse() {
+        return;
+    }
+    // More than the old engine's request threads (one per CPU, 2-4).
+    const STUCK: u8 = 5;
+    let inner = setup();
+    for k in 0..STUCK {
+        std::fs::write(inner.lower.join(format!("slow{k}")), pattern(k, 1 << 20)).unwrap();
+    }
+    let (mut inner_engine, inner_guard) = mount_foreground(
+        &format!("union,lowerdir={}", inner.lower.display()),
+        &inner.img,
+        &inner.mnt,
+    );
+    let outer = setup();
+    let out = fuse_mount(&outer, &format!("union,lowerdir={}", inner.mnt.display()));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        integration_tests::text(&out)
+    );
+    let outer_guard = Mounted(outer.mnt.clone());
+    let files: Vec<_> = (0..STUCK)
+        .map(|k| std::fs::File::open(outer.mnt.join(format!("slow{k}"))).unwrap())
+        .collect();
+    let stopped = Stopped(rustix::process::Pid::from_child(&inner_engine));
+    rustix::process::kill_process(stopped.0, rustix::process::Signal::Stop).unwrap();
+    let readers: Vec<_> = files
+        .into_iter()
+        .enumerate()
+        .map(|(k, mut f)| {
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                f.read_to_end(&mut got).unwrap();
+                assert!(got == pattern(k as u8, 1 << 20), "slow{k} read wrong");
+            })
+        })
+        .collect();
+    // Let the reads reach the engine and get stuck.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mnt = outer.mnt.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(rustix::fs::statfs(&mnt).is_ok());
+    });
+    let answered = rx.recv_timeout(std::time::Duration::from_secs(10));
+    drop(stopped);
+    assert_eq!(
+        answered,
+        Ok(true),
+        "statfs waited for reads stuck on the lower tree"
+    );
+    for r in readers {
+        r.join().unwrap();
+    }
+    unmount_and_check(&outer, outer_guard);
+    umount_retrying(&inner.mnt);
+    assert!(inner_engine.wait().unwrap().success());
+    wait_for_release(&inner.img);
+    drop(inner_guard);
+}
+
 /// The engine in the foreground with `-o passthrough`, its stderr kept;
 /// None (after a SKIP line) when the kernel gives no passthrough.
 fn mount_passthrough(s: &Setup) -> Option<(std::process::Child, Mounted)> {

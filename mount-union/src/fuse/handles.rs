@@ -13,7 +13,6 @@ use std::sync::{Arc, MutexGuard};
 
 use ext2fs::inode::{Stamp, Time};
 
-use super::beneath;
 use super::errno::{from_lib, Errno};
 use super::layer::{is_dir, LObj, Layer};
 use super::posix;
@@ -89,16 +88,6 @@ pub enum Read {
     Lower(Arc<OwnedFd>),
 }
 
-impl Read {
-    /// The data: a lower file is read here, without the engine's lock.
-    pub fn finish(self, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
-        match self {
-            Read::Data(d) => Ok(d),
-            Read::Lower(fd) => beneath::pread_full(&*fd, offset, size as usize),
-        }
-    }
-}
-
 impl Union {
     /// The open handles (never held across a call that takes them again).
     pub(super) fn handles(&self) -> MutexGuard<'_, Handles> {
@@ -145,7 +134,7 @@ impl Union {
     }
 
     /// read: the data, or the lower file's descriptor to read it from
-    /// once the engine is unlocked (`Read::finish`).
+    /// once the engine is unlocked (by a reader thread, lower_reads.rs).
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Read, Errno> {
         // What to read, taken out of the handles (let go before reading).
         let (layer, obj, fd) = match self.handles().map.get(&fh).ok_or(libc::EBADF)? {

@@ -10,6 +10,7 @@ mod handles;
 mod hardlinks;
 mod layer;
 mod lost_found;
+mod lower_reads;
 mod mount_state;
 mod nodes;
 mod origin;
@@ -48,21 +49,25 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 /// checked as with the kernel's page cache).
 const WRITE_CACHE: usize = 32 << 20;
 
-/// How many threads serve the kernel's requests: one per CPU, at least
-/// two and at most four. Requests that only read (read, getattr,
-/// readdir, readlink, xattrs, statfs) share the engine (`Fs::read`),
-/// lower file data is read without it, and a thread waiting on a lower
-/// file's disk reads leaves the others serving (hence two at least);
-/// requests that change the union or the top image take it alone
-/// (`Fs::lock`): the top image's allocator, node table and metadata
-/// writes stay serialised. More threads than CPUs cost more than they
-/// give: the kernel hands each request to the thread that has waited
-/// longest, so a sequential writer's requests go round all of them, each
-/// woken cold, and the background RELEASEs contend with the next request
-/// for the engine (untar of 3,000 files on 2 CPUs: 2.8-6.2 s with four
-/// threads, 1.4-2.1 s with two; the engine's CPU time halved).
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+/// How many threads serve the kernel's requests: one, with lower file
+/// data read and answered by threads of their own (lower_reads.rs), so
+/// that a thread waiting on a lower disk never holds up the others; two
+/// under -o passthrough, where an open may wait for a RELEASE on its way
+/// (Fs::wait_released), which the other thread serves. A caller's
+/// requests come one at a time, and each thread more costs more than it
+/// gives: the kernel hands each request to the thread that has waited
+/// longest, so a stream of requests goes round all of them, every one
+/// woken cold, and a background RELEASE contends with the next request
+/// for the engine (untar of 5,000 files on 2 loaded CPUs, 8 runs each:
+/// median 2.2 s and 0.4-0.8 s of the engine's CPU with two threads, 1.35
+/// s and 0.3 s with one; with four threads before that, 2.8-6.2 s for
+/// 3,000 files).
+fn workers(passthrough: bool) -> usize {
+    if passthrough {
+        2
+    } else {
+        1
+    }
 }
 
 /// The environment variable that tells a re-executed foreground child to
@@ -93,6 +98,8 @@ struct Fs {
     pt: Mutex<passthrough::Passthrough>,
     /// Signalled at each passthrough release (see wait_released).
     released: Condvar,
+    /// Reads of lower files, done off the request threads.
+    lower_reads: lower_reads::LowerReads,
 }
 
 impl Fs {
@@ -537,10 +544,12 @@ impl fuser::Filesystem for Fs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
-        // The lock is let go before a lower file is read.
+        // The lock is let go before a lower file is read, and the read
+        // is done and answered by a reader thread.
         let from = self.read().read(fh.0, offset, size);
-        match from.and_then(|f| f.finish(offset, size)) {
-            Ok(d) => reply.data(&d),
+        match from {
+            Ok(handles::Read::Data(d)) => reply.data(&d),
+            Ok(handles::Read::Lower(fd)) => self.lower_reads.read(fd, offset, size, reply),
             Err(e) => reply.error(err(e)),
         }
     }
@@ -855,13 +864,14 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     config.mount_options.extend(kernel_options);
     config.acl = fuser::SessionACL::All;
     // See workers(); each gets its own /dev/fuse descriptor.
-    config.n_threads = Some(workers());
+    config.n_threads = Some(workers(m.passthrough));
     config.clone_fd = true;
     let fs = Fs {
         u: union.clone(),
         want_passthrough: m.passthrough,
         pt: Mutex::default(),
         released: Condvar::new(),
+        lower_reads: lower_reads::LowerReads::start(),
     };
     let mut session = match fuser::Session::new(fs, &m.target, &config) {
         Ok(s) => s,
