@@ -55,7 +55,7 @@ pub fn dump(s: &mut Session, args: &[String]) -> Result<()> {
             )
         })?;
     let inode = crate::inodes::read_inode_worded(fs, ino)?;
-    copy_out(fs, &inode, &args[0], &mut f)
+    copy_out(fs, ino, &inode, &args[0], &mut f)
         .map_err(|e| anyhow!("{} while writing file", errno_text(e)))?;
     if !opts.is_empty() {
         fix_perms("dump_file", &f, &inode, out);
@@ -94,7 +94,7 @@ impl Rdump<'_> {
                     return eprintln!("rdump: {} while opening {}", errno_text(e), shown.display())
                 }
             };
-            if let Err(e) = copy_out(self.fs, inode, "rdump", &mut f) {
+            if let Err(e) = copy_out(self.fs, ino, inode, "rdump", &mut f) {
                 eprintln!("rdump: {} while writing file", errno_text(e));
             }
             fix_perms("dump_file", &f, inode, &shown);

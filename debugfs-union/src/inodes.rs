@@ -105,7 +105,9 @@ fn block_items(fs: &Filesystem, inode: &Inode) -> Vec<ListItem> {
 
 fn print_xattr(out: &mut String, name: &str, value: &[u8], statfmt: bool) {
     out.push_str(&format!("{name} ({})", value.len()));
-    if !value.is_empty() && (!statfmt || value.len() < 40) {
+    // stat's format leaves inline data's value out.
+    let shown = !(statfmt && name == "system.data");
+    if shown && !value.is_empty() && (!statfmt || value.len() < 40) {
         out.push_str(" = ");
         let printable = value.iter().filter(|&&b| (0x20..0x7f).contains(&b)).count();
         if printable <= value.len() * 7 / 8 {
@@ -122,18 +124,23 @@ fn print_xattr(out: &mut String, name: &str, value: &[u8], statfmt: bool) {
 }
 
 /// The `Extended attributes:` section of stat and ea_list.
-pub fn xattr_section(fs: &Filesystem, ino: u32) -> Result<String> {
-    let attrs = fs.list_xattrs(ino)?;
+/// As debugfs' dump_inode_attributes: nothing when the attributes cannot
+/// be read (no ext_attr feature, an unreadable block).
+pub fn xattr_section(fs: &Filesystem, ino: u32) -> String {
     let mut o = String::new();
+    let attrs = match fs.list_xattrs(ino) {
+        Ok(attrs) if fs.xattrs_openable() => attrs,
+        _ => return o,
+    };
     if attrs.is_empty() {
-        return Ok(o);
+        return o;
     }
     o.push_str("Extended attributes:\n");
     for a in attrs {
         o.push_str("  ");
         print_xattr(&mut o, &a.name, &a.value, true);
     }
-    Ok(o)
+    o
 }
 
 /// debugfs `stat` text for one inode.
@@ -247,14 +254,14 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
     }
     // Attributes that cannot be read are left out without a word, as
     // debugfs' dump_inode_attributes does.
-    if let Ok(x) = xattr_section(fs, ino) {
-        o.push_str(&x);
-    }
+    o.push_str(&xattr_section(fs, ino));
     if inode.is_fast_symlink() {
         o.push_str(&format!(
             "Fast link dest: \"{}\"\n",
             String::from_utf8_lossy(&inode.fast_symlink_target())
         ));
+    } else if inode.is_symlink() && b.i_flags & flags::INLINE_DATA != 0 {
+        inline_symlink_line(fs, ino, inode, &mut o);
     } else if inode.is_device() {
         let i0 = b.i_block[0];
         let (major, minor, note) = if i0 != 0 {
@@ -270,9 +277,14 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
         o.push_str(&format!(
             "{note}Device major/minor number: {major:02}:{minor:02} (hex {major:02x}:{minor:02x})\n"
         ));
-    } else if b.i_flags & (flags::EXTENTS | flags::INLINE_DATA) != 0 {
-        // debugfs shows the extent tree or the inline data size instead;
-        // on ext2 (a stray flag) it cannot open either and shows nothing.
+    } else if b.i_flags & flags::EXTENTS != 0 {
+        // debugfs shows the extent tree instead; on ext2 (a stray flag,
+        // no extent header in i_block) it cannot open one and shows nothing.
+    } else if b.i_flags & flags::INLINE_DATA != 0 {
+        // dump_inline_data: the size, or nothing when it cannot be read.
+        if let Ok(size) = fs.inline_data_size(ino) {
+            o.push_str(&format!("Size of inline data: {size}\n"));
+        }
     } else {
         o.push_str("BLOCKS:\n");
         let items = block_items(fs, inode);
@@ -283,6 +295,28 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
         o.push('\n');
     }
     Ok(o)
+}
+
+/// debugfs' dump_inline_symlink: a symlink with the inline-data flag
+/// shows its inline data up to the first NUL (printf's %.*s), or says on
+/// stderr why it cannot be read.
+fn inline_symlink_line(fs: &Filesystem, ino: u32, inode: &Inode, o: &mut String) {
+    let data = fs
+        .inline_data_size(ino)
+        .and_then(|_| fs.inline_data(ino, inode));
+    match data {
+        Ok(data) => {
+            let shown = data.split(|&c| c == 0).next().unwrap_or_default();
+            o.push_str(&format!(
+                "Fast link dest: \"{}\"\n",
+                String::from_utf8_lossy(shown)
+            ));
+        }
+        Err(e) => eprintln!(
+            "dump_inline_symlink: {} while dumping link destination",
+            e.com_err_text()
+        ),
+    }
 }
 
 fn one_inode_arg(
@@ -315,10 +349,23 @@ pub fn stat(s: &mut Session, args: &[String]) -> Result<()> {
 /// it kept; only a failure to write is an error.
 pub(crate) fn copy_out(
     fs: &Filesystem,
+    ino: u32,
     inode: &Inode,
     cmd: &str,
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
+    if inode.flags() & flags::INLINE_DATA != 0 {
+        // ext2fs_file_read's inline path: all of the inline data, whatever
+        // i_size says. (When it cannot be read, debugfs 1.47 goes on with
+        // an uninitialised count: docs/compat.md.)
+        return match fs.inline_data(ino, inode) {
+            Ok(data) => w.write_all(&data),
+            Err(e) => {
+                eprintln!("{cmd}: {} while reading ext2 file", e.com_err_text());
+                Ok(())
+            }
+        };
+    }
     let size = inode.size();
     let bs = fs.block_size() as u64;
     let zeros = vec![0u8; bs as usize];
@@ -375,7 +422,7 @@ pub fn cat(s: &mut Session, args: &[String]) -> Result<()> {
         s.fs.as_ref()
             .ok_or_else(|| anyhow!("Filesystem not open"))?;
     let inode = read_inode_worded(fs, ino)?;
-    copy_out(fs, &inode, &args[0], &mut s.out)?;
+    copy_out(fs, ino, &inode, &args[0], &mut s.out)?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ pub fn ea_list(s: &mut Session, args: &[String]) -> Result<()> {
     let (_, rest) = getopt(args, "")?;
     usage_check(&rest, 1, 1, "ea_list <file>")?;
     let ino = s.inode_arg(&rest[0])?;
-    let text = xattr_section(s.fs()?, ino)?;
+    let text = xattr_section(s.fs()?, ino);
     s.out.write_all(text.as_bytes())?;
     Ok(())
 }

@@ -339,7 +339,9 @@ impl<'a> Iterator for BlockCursor<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let (buf, off) = (self.buf, self.offset);
         let bs = buf.len();
-        if self.done || off + HEADER_LEN > bs {
+        // ext2fs_process_dir_block stops once no more than a header's
+        // 8 bytes are left: an entry there is never read.
+        if self.done || off + HEADER_LEN >= bs {
             return None;
         }
         let rec_len = rec_len_at(buf, off);

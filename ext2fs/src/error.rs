@@ -358,6 +358,36 @@ pub enum Error {
     #[error("filesystem is opened read-only")]
     ReadOnly,
 
+    /// Extended attributes asked of a filesystem with neither ext_attr
+    /// nor inline_data (libext2fs' EXT2_ET_MISSING_EA_FEATURE).
+    #[error("the filesystem has neither ext_attr nor inline_data")]
+    NoXattrFeature,
+
+    /// Inline data asked of an inode without the inline-data flag
+    /// (EXT2_ET_NO_INLINE_DATA).
+    #[error("the inode has no inline data")]
+    NoInlineData,
+
+    /// An inode's xattr block number outside the filesystem, met while
+    /// reading its attributes (EXT2_ET_BAD_EA_BLOCK_NUM).
+    #[error("xattr block {0} is outside the filesystem")]
+    XattrBlockOutside(u64),
+
+    /// A block asked of an inode with the inline-data flag, which maps
+    /// none (EXT2_ET_INLINE_DATA_NO_BLOCK).
+    #[error("the inode has inline data: no blocks")]
+    InlineDataNoBlock,
+
+    /// A block asked of an inode with the extents flag whose i_block is
+    /// no extent header (EXT2_ET_EXTENT_HEADER_BAD).
+    #[error("the inode has the extents flag but no valid extent header")]
+    ExtentHeaderBad,
+
+    /// A block asked of an inode mapped by a valid extent tree, which
+    /// this ext2 library does not read.
+    #[error("the inode is mapped by an extent tree (not read by this ext2 library)")]
+    ExtentsUnsupported,
+
     /// A group's bitmap block could not be read (ext2fs_read_bitmaps'
     /// EXT2_ET_BLOCK_BITMAP_READ and EXT2_ET_INODE_BITMAP_READ).
     #[error("cannot read the {which} bitmap of group {group}: {source}")]
@@ -449,6 +479,16 @@ impl Error {
                 kind: CorruptKind::MissingInodeTable,
                 ..
             } => "A block group is missing an inode table".into(),
+            Error::NoXattrFeature => "Filesystem is missing ext_attr or inline_data feature".into(),
+            Error::XattrBlockOutside(_) => "Illegal extended attribute block number".into(),
+            Error::Corrupt {
+                structure: Structure::XattrBlock,
+                kind: CorruptKind::XattrBadMagic(_),
+                ..
+            } => "Extended attribute block has a bad header".into(),
+            Error::InlineDataNoBlock => "No block for an inode with inline data".into(),
+            Error::NoInlineData => "Inode doesn't have inline data".into(),
+            Error::ExtentHeaderBad => "Corrupt extent header".into(),
             other => other.to_string(),
         }
     }

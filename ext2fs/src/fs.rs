@@ -28,6 +28,7 @@ mod dir_iterate;
 mod dx;
 mod fileio;
 mod flush;
+mod inline_data;
 mod inodes;
 mod io;
 mod namei;
@@ -39,6 +40,7 @@ mod xattrs;
 
 pub use dir::validate_name;
 pub use dir_iterate::DirVisit;
+pub use inline_data::INLINE_DATA_IN_INODE;
 pub use io::{OnReadError, ReadDecision};
 pub use namei::MAX_NESTED_LINKS;
 pub use pathname::PATHNAME_MAX_DEPTH;

@@ -707,3 +707,114 @@ fn seed_555_differences_answer_like_debugfs() {
     );
     assert!(d.is_empty(), "{}", d.join("\n"));
 }
+
+/// Seed 561 case 153: the inline-data flag (and the extents flag) on
+/// inodes of an ext2 filesystem. debugfs 1.47 follows the flag whatever
+/// the features: stat prints "Size of inline data" (i_block's 60 bytes
+/// and `system.data`'s value, shown without its value) or an inline
+/// symlink's target, cat/dump copy the inline bytes whatever i_size says,
+/// bmap has no block to give, a directory lists `.`, `..` (i_block's
+/// first word) and entries read from i_block, and the extents flag
+/// without an extent header is a corrupt header. Without ext_attr the
+/// attributes cannot be read at all.
+#[test]
+fn inline_data_and_extent_flags_on_ext2_answer_like_debugfs() {
+    use integration_tests::check_pair::{debugfs_differences_opened, Tools};
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let tools = Tools::new(t.path());
+    let work = t.path().join("work");
+    let strings = |v: &[&str]| v.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    let long = format!("/{}", "a".repeat(83));
+    let img = edited_image(
+        t.path(),
+        "inline.img",
+        "4M",
+        &[
+            "write /etc/hostname /s",
+            "write /etc/hostname /plain",
+            "write /etc/services /big",
+            "write /etc/services /ext",
+            "write /etc/hostname /zero",
+            "mkdir /x",
+            &format!("symlink /sl {long}"),
+            &format!("symlink /sl2 {long}"),
+            "symlink /fl short",
+            "ea_set /s system.data 0123456789abcdef",
+            "ea_set /sl system.data 0123456789abcdef",
+            "ea_set /plain user.k value",
+            "sif /s flags 0x10000000",
+            "sif /plain flags 0x10000000",
+            "sif /big flags 0x10000000",
+            "sif /d flags 0x10000000",
+            "sif /sl flags 0x10000000",
+            "sif /fl flags 0x10000000",
+            // The inline data's attributes cannot be read.
+            "sif /sl2 flags 0x10000000",
+            "sif /sl2 file_acl 99999999",
+            "sif /ext flags 0x80000",
+            "sif /x flags 0x80000",
+            // An all-zero i_block is an empty extent tree: all holes.
+            "sif /zero flags 0x80000",
+            "sif /zero block[0] 0",
+        ],
+    );
+    // The damage is there: the real debugfs reads inline data.
+    let shown = integration_tests::real_debugfs(&img, "stat /s");
+    assert!(
+        String::from_utf8_lossy(&shown).contains("Size of inline data: 76"),
+        "{}",
+        String::from_utf8_lossy(&shown)
+    );
+    let reads = strings(&[
+        "stat /s",
+        "stat /plain",
+        "stat /big",
+        "stat /d",
+        "stat /sl",
+        "stat /sl2",
+        "stat /fl",
+        "stat /ext",
+        "stat /x",
+        "ea_list /s",
+        "cat /s",
+        "cat /plain",
+        "cat /big",
+        "cat /sl",
+        "cat /fl",
+        "cat /ext",
+        "cat /zero",
+        "dump /big dumped",
+        "dump /ext dumped",
+        "bmap /s 0",
+        "bmap /ext 0",
+        "bmap /zero 3",
+        "blocks /s",
+        "ls /d",
+        "ls -l /d",
+        "ls -p /d",
+        "ls /x",
+        "testi /d/e",
+        "testi /d/..",
+        "ncheck 12 13 14",
+        "lsdel",
+    ]);
+    for opts in [&[][..], &["-c"][..]] {
+        let d = debugfs_differences_opened(&tools, &img, &work, &strings(opts), &reads);
+        assert!(d.is_empty(), "{}", d.join("\n"));
+    }
+    // Without ext_attr: no attributes, so no inline data size, and a
+    // directory's walk ends after i_block. (cat and dump of inline data
+    // that cannot be read: debugfs 1.47 then uses a count it never set.)
+    integration_tests::damage::run_debugfs_w(&img, "feature -ext_attr");
+    let d = debugfs_differences_opened(
+        &tools,
+        &img,
+        &work,
+        &[],
+        &strings(&["stat /s", "stat /sl", "ea_list /s", "ls /d", "testi /d/e"]),
+    );
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}

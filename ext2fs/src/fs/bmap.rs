@@ -119,9 +119,25 @@ impl Filesystem {
     /// image's end, a short read), and logical blocks from 2^32 - 1 on are
     /// beyond the largest file. For tools that must fail where e2fsprogs
     /// fails (debugfs' dump and cat).
+    /// The inode's flags are followed as ext2fs_bmap2 follows them on
+    /// ext2: inline data maps no block; the extents flag needs an extent
+    /// header in i_block (an all-zero i_block is an empty tree, all holes;
+    /// a tree with extents is not read here).
     pub fn bmap_anywhere(&self, inode: &Inode, lblk: u64) -> Result<Option<u32>> {
         if lblk >= u32::MAX as u64 {
             return Err(Error::BlockBeyondLargestFile(lblk));
+        }
+        if inode.flags() & crate::inode::flags::INLINE_DATA != 0 {
+            return Err(Error::InlineDataNoBlock);
+        }
+        if inode.flags() & crate::inode::flags::EXTENTS != 0 {
+            return match inode.base.i_block {
+                [0, ..] if inode.base.i_block.iter().all(|&w| w == 0) => Ok(None),
+                _ if !inode.holds_extent_header() => Err(Error::ExtentHeaderBad),
+                // No entries: every block a hole.
+                [w0, ..] if w0 >> 16 == 0 => Ok(None),
+                _ => Err(Error::ExtentsUnsupported),
+            };
         }
         self.bmap_through(inode, lblk, |fs, b, idx| {
             if b < fs.geo.blocks_count {

@@ -138,6 +138,11 @@ impl Filesystem {
         if !inode.is_dir() {
             return Err(Error::NotDirectory(format!("<{dir}>")));
         }
+        // block_iterate3 refuses an inline-data inode; dir_iterate then
+        // walks its inline entries.
+        if inode.flags() & flags::INLINE_DATA != 0 {
+            return self.inline_dir_iterate(dir, &inode, include_removed, &mut visit);
+        }
         let mut failed = None;
         let walk_error = self.block_iterate(&inode, |p| {
             let BlockKind::Data(lblk) = p.kind else {

@@ -5,6 +5,13 @@ use super::Filesystem;
 use crate::{Error, Result};
 
 impl Filesystem {
+    /// Whether libext2fs would read attributes here at all
+    /// (ext2fs_xattrs_open wants ext_attr or inline_data).
+    pub fn xattrs_openable(&self) -> bool {
+        use crate::features::{compat, incompat};
+        self.sb.has_compat(compat::EXT_ATTR) || self.sb.has_incompat(incompat::INLINE_DATA)
+    }
+
     /// Every xattr of an inode: the in-inode ones, then the block's.
     pub fn list_xattrs(&self, ino: u32) -> Result<Vec<crate::xattr::Xattr>> {
         self.xattrs_of(ino, &self.read_inode(ino)?)
