@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use ext2fs::dirent::{ft, BlockCursor, BlockEntry, MalformedEntry, RawBlock};
 use ext2fs::fs::Filesystem;
 use ext2fs::hash;
-use ext2fs::htree::{self, DxRoot};
+use ext2fs::htree;
 use ext2fs::inode::{flags, Inode};
 use ext2fs::superblock as sbm;
 
@@ -401,25 +401,33 @@ pub fn htree_dump(s: &mut Session, args: &[String]) -> Result<()> {
         .bmap(&inode, 0)?
         .ok_or_else(|| anyhow!("while mapping logical block 0"))?;
     let root_block = fs.read_block(b0 as u64)?;
-    let root = DxRoot::parse(&root_block, ino)?;
+    // debugfs dumps the root as stored, whatever it holds: the info at
+    // byte 24, the entries where its info_length says.
+    let info =
+        htree::raw_root_info(&root_block).ok_or_else(|| anyhow!("Error reading root node"))?;
     let mut o = String::new();
     o.push_str("Root node dump:\n");
-    o.push_str(&format!("\t Reserved zero: {}\n", root.info.reserved_zero));
-    o.push_str(&format!("\t Hash Version: {}\n", root.info.hash_version));
-    o.push_str(&format!("\t Info length: {}\n", root.info.info_length));
-    o.push_str(&format!(
-        "\t Indirect levels: {}\n",
-        root.info.indirect_levels
-    ));
-    o.push_str(&format!("\t Flags: {}\n", root.info.unused_flags));
-    let version = hash::effective_version(root.info.hash_version, fs.sb().s_flags);
+    o.push_str(&format!("\t Reserved zero: {}\n", info.reserved_zero));
+    o.push_str(&format!("\t Hash Version: {}\n", info.hash_version));
+    o.push_str(&format!("\t Info length: {}\n", info.info_length));
+    o.push_str(&format!("\t Indirect levels: {}\n", info.indirect_levels));
+    // printf's %#x: 0 bare, anything else with 0x.
+    o.push_str(&match info.unused_flags {
+        0 => "\t Flags: 0\n".to_string(),
+        f => format!("\t Flags: {f:#x}\n"),
+    });
+    let version = hash::effective_version(info.hash_version, fs.sb().s_flags);
     say_dx_tail_refusal(&root_block, "htree root");
+    let index = htree::raw_index(
+        &root_block,
+        htree::ROOT_INFO_OFFSET + usize::from(info.info_length),
+    );
     dump_int_node(
         fs,
         &inode,
         ino,
-        &root.index,
-        root.info.indirect_levels,
+        &index,
+        info.indirect_levels,
         version,
         &mut o,
     )?;

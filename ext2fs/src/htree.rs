@@ -85,6 +85,33 @@ pub fn raw_entry(buf: &[u8], at: usize, i: usize) -> Option<DxEntry> {
     Some(e)
 }
 
+/// The index starting at byte `at` as stored, unjudged: count/limit as
+/// written and the first `count` entries (entry 0's hash reported as 0),
+/// those that lie inside the block; an empty index when the count/limit
+/// itself does not fit.
+pub fn raw_index(buf: &[u8], at: usize) -> DxIndex {
+    let Some(cl) = raw_count_limit(buf, at) else {
+        return DxIndex {
+            limit: 0,
+            count: 0,
+            entries: Vec::new(),
+        };
+    };
+    let entries = (0..usize::from(cl.count))
+        .map_while(|i| raw_entry(buf, at, i))
+        .enumerate()
+        .map(|(i, e)| DxEntry {
+            hash: if i == 0 { 0 } else { e.hash },
+            block: e.block,
+        })
+        .collect();
+    DxIndex {
+        limit: cl.limit,
+        count: cl.count,
+        entries,
+    }
+}
+
 /// Why libext2fs' ext2fs_dx_csum refuses an index block: it finds no
 /// dx tail room, whatever the features (debugfs' htree_dump reports it on
 /// every ext2 index, whose limit fills the block).

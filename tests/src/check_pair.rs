@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::{our_bin, run, run_capped, Lcg};
+use crate::{our_bin, run_capped};
 
 /// Seconds before a run counts as hung.
 const TIMEOUT: &str = "120";
@@ -181,118 +181,6 @@ pub fn e2fsck_differences(tools: &Tools, img: &Path, work: &Path) -> Vec<String>
         ));
     }
     d
-}
-
-/// The read requests debugfs-union is compared on (with the options
-/// both open the image with: none, -c catastrophic mode, or -s/-b a
-/// backup superblock): the superblock and group summary, directories
-/// listed (-l, -p, -d), random inodes shown, dumped, catted and mapped,
-/// paths found, blocks owned, bitmap bits, free blocks and inodes,
-/// deleted inodes, names searched and hashed, hash indexes, the working
-/// directory.
-pub fn debugfs_requests(r: &mut Lcg, img: &Path) -> (Vec<String>, Vec<String>) {
-    let listing = run(Command::new("debugfs").args(["-R", "ls -p /"]).arg(img)).stdout;
-    let entries: Vec<(u64, String)> = String::from_utf8_lossy(&listing)
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('/').collect();
-            Some((f.get(1)?.parse().ok()?, f.get(5)?.to_string()))
-        })
-        .filter(|(_, n)| n != "." && n != "..")
-        .collect();
-    let some_ino = |r: &mut Lcg| -> u64 {
-        if !entries.is_empty() && r.chance(60) {
-            entries[r.below(entries.len() as u64) as usize].0
-        } else {
-            1 + r.below(40)
-        }
-    };
-    let some_name = |r: &mut Lcg| -> Option<String> {
-        (!entries.is_empty()).then(|| entries[r.below(entries.len() as u64) as usize].1.clone())
-    };
-    let some_block = |r: &mut Lcg| 1 + r.below(600);
-    let mut reqs = vec!["stats".to_string(), "ls -l /".into(), "ls /".into()];
-    for _ in 0..2 {
-        if let Some(name) = some_name(r) {
-            reqs.push(format!("ls -l \"/{name}\""));
-            reqs.push(format!("stat \"/{name}\""));
-        }
-    }
-    for _ in 0..3 {
-        let i = some_ino(r);
-        reqs.push(format!("stat <{i}>"));
-    }
-    let inos: Vec<String> = (0..3).map(|_| some_ino(r).to_string()).collect();
-    reqs.push(format!("ncheck {}", inos.join(" ")));
-    let blocks: Vec<String> = (0..3).map(|_| some_block(r).to_string()).collect();
-    reqs.push(format!("icheck {}", blocks.join(" ")));
-    reqs.push(format!("bd {}", some_block(r)));
-    reqs.push(format!("testb {} {}", some_block(r), 1 + r.below(20)));
-    reqs.push(format!("testi <{}>", some_ino(r)));
-    reqs.push(format!("blocks <{}>", some_ino(r)));
-    reqs.push(format!("dump <{}> dumped", some_ino(r)));
-    reqs.extend(more_debugfs_requests(r, &some_ino, &some_name));
-    (debugfs_open_options(r, img), reqs)
-}
-
-/// The requests the differential added second: ffb, ffi, imap, idump,
-/// cat, bmap, lsdel, dirsearch, htree_dump, dx_hash, pwd, ls -d/-p,
-/// ncheck -c.
-fn more_debugfs_requests(
-    r: &mut Lcg,
-    some_ino: &dyn Fn(&mut Lcg) -> u64,
-    some_name: &dyn Fn(&mut Lcg) -> Option<String>,
-) -> Vec<String> {
-    let name = some_name(r).unwrap_or_else(|| "lost+found".into());
-    let mut reqs = vec![
-        format!("ffb {} {}", 1 + r.below(8), r.below(600)),
-        "ffi".into(),
-        format!("imap <{}>", some_ino(r)),
-        format!("idump <{}>", some_ino(r)),
-        format!("cat <{}>", some_ino(r)),
-        format!("bmap <{}> {}", some_ino(r), r.below(300)),
-        "lsdel".into(),
-        format!("dirsearch / \"{name}\""),
-        format!("htree <{}>", some_ino(r)),
-        format!("dx_hash \"{name}\""),
-        format!("cd \"/{name}\"\npwd"),
-        "ls -d /".into(),
-        "ls -p /".into(),
-        format!("ncheck -c {} {}", some_ino(r), some_ino(r)),
-    ];
-    if r.chance(50) {
-        let hash = ["legacy", "half_md4", "tea"][r.below(3) as usize];
-        reqs.push(format!(
-            "dx_hash -h {hash} -s {} \"{name}\"",
-            r.below(1 << 20)
-        ));
-    }
-    reqs
-}
-
-/// How both debugfs open the image for a case: mostly plainly, else in
-/// catastrophic mode (-c) or from the first backup superblock (-s with
-/// -b, as the damaged primary's block size and group size place it).
-fn debugfs_open_options(r: &mut Lcg, img: &Path) -> Vec<String> {
-    match r.below(10) {
-        0 | 1 => vec!["-c".into()],
-        2 => {
-            let sb = std::fs::read(img).unwrap_or_default();
-            let le32 = |at: usize| {
-                sb.get(at..at + 4)
-                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
-            };
-            // s_first_data_block, s_log_block_size, s_blocks_per_group.
-            let (first, log, per_group) = (le32(1044), le32(1048).min(6), le32(1056));
-            vec![
-                "-s".into(),
-                (first + per_group).to_string(),
-                "-b".into(),
-                (1024u64 << log).to_string(),
-            ]
-        }
-        _ => vec![],
-    }
 }
 
 /// Each request run alone with -R (one of several lines with -f) by both

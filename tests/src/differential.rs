@@ -8,7 +8,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::check_pair::{debugfs_differences_opened, debugfs_requests, e2fsck_differences, Tools};
+use crate::check_pair::{debugfs_differences_opened, e2fsck_differences, Tools};
+use crate::debugfs_draw::debugfs_requests;
 use crate::{damage, inputs, skip, skip_without_e2fsprogs, skip_without_root, Lcg};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

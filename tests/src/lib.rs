@@ -7,6 +7,7 @@ mod skip;
 pub use skip::{skip, REQUIRE_ORACLES};
 pub mod check_pair;
 pub mod damage;
+pub mod debugfs_draw;
 pub mod differential;
 pub mod inputs;
 pub mod mkfs_draw;

@@ -818,3 +818,36 @@ fn inline_data_and_extent_flags_on_ext2_answer_like_debugfs() {
     );
     assert!(d.is_empty(), "{}", d.join("\n"));
 }
+
+/// Seed 562 case 226: the index flag on directories whose first block is
+/// a plain directory block. debugfs 1.47 dumps the root as stored (the
+/// info at byte 24, the entries where its info_length puts them, the
+/// flags in %#x), after libext2fs' refusal to checksum it; ours refused
+/// the root as a corrupt index and dumped nothing. (Index nodes below a
+/// garbage root: docs/compat.md.)
+#[test]
+fn htree_dump_shows_a_root_as_stored_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "flagged.img",
+        "4M",
+        &[
+            "sif <11> flags 0x1000",
+            "mkdir /x",
+            "sif /x flags 0x1000",
+            // The root info's flags byte (byte 31, slack after '..').
+            "zap_block -f /x -o 31 -l 1 -p 5 0",
+        ],
+    );
+    let shown = integration_tests::real_debugfs(&img, "htree /x");
+    assert!(
+        String::from_utf8_lossy(&shown).contains("Flags: 0x"),
+        "{}",
+        String::from_utf8_lossy(&shown)
+    );
+    assert_same_answers(&img, &["htree <11>", "htree /x"]);
+}
