@@ -40,59 +40,37 @@ pub fn type_name(i: &Inode) -> &'static str {
     }
 }
 
-/// A hex dump in debugfs' layout: octal offsets, 16 bytes a line in
-/// 2-byte groups, printable characters, `*` for repeated lines.
+/// A hex dump in debugfs' layout (do_byte_hexdump): octal offsets, 16
+/// bytes a line in 2-byte groups, printable characters, `*` for repeated
+/// lines. A line is a repeat when its bytes (fewer on the last line)
+/// equal as many bytes just before it, or, once suppressing, the line
+/// where the suppression began.
 pub fn hexdump(out: &mut dyn Write, buf: &[u8]) -> std::io::Result<()> {
-    hexdump_window(out, buf, buf.len())
-}
-
-/// Dumps the first `len` bytes of `buf`. Repeated lines are detected on
-/// whole 16-byte lines, read past `len` when `buf` goes on (as debugfs
-/// does on the last, partial line).
-pub fn hexdump_window(out: &mut dyn Write, buf: &[u8], len: usize) -> std::io::Result<()> {
-    let line_at = |i: usize| -> [u8; 16] {
-        let mut l = [0u8; 16];
-        for (j, x) in l.iter_mut().enumerate() {
-            *x = buf.get(i + j).copied().unwrap_or(0);
-        }
-        l
-    };
-    let len = len.min(buf.len());
     let mut suppress: Option<usize> = None;
-    let mut i = 0;
-    while i < len {
-        let line = line_at(i);
+    for i in (0..buf.len()).step_by(16) {
+        let n = (buf.len() - i).min(16);
+        let line = &buf[i..i + n];
         match suppress {
-            None => {
-                if i >= 16 && line_at(i - 16) == line {
-                    suppress = Some(i - 16);
-                    writeln!(out, "*")?;
-                    i += 16;
-                    continue;
-                }
+            None if i > 0 && buf[i - n..i] == *line => {
+                suppress = Some(i);
+                writeln!(out, "*")?;
+                continue;
             }
-            Some(s) => {
-                if line_at(s) == line {
-                    i += 16;
-                    continue;
-                }
-                suppress = None;
-            }
+            Some(s) if buf[s..s + n] == *line => continue,
+            _ => suppress = None,
         }
-        let n = (len - i).min(16);
         let mut s = format!("{i:04o}  ");
-        for (j, b) in line.iter().enumerate() {
-            if j < n {
-                s.push_str(&format!("{b:02x}"));
-            } else {
-                s.push_str("  ");
+        for j in 0..16 {
+            match line.get(j) {
+                Some(b) => s.push_str(&format!("{b:02x}")),
+                None => s.push_str("  "),
             }
             if j % 2 == 1 {
                 s.push(' ');
             }
         }
         s.push(' ');
-        for &b in &line[..n] {
+        for &b in line {
             s.push(if (0x20..0x7f).contains(&b) {
                 b as char
             } else {
@@ -100,7 +78,6 @@ pub fn hexdump_window(out: &mut dyn Write, buf: &[u8], len: usize) -> std::io::R
             });
         }
         writeln!(out, "{s}")?;
-        i += 16;
     }
     writeln!(out)
 }

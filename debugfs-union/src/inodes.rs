@@ -9,9 +9,7 @@ use ext2fs::inode::{flags, Inode};
 use ext2fs::superblock as sbm;
 use ext2fs::xattr;
 
-use crate::format::{
-    block_runs, hexdump, hexdump_window, inode_time, time_string, type_name, ListItem,
-};
+use crate::format::{block_runs, hexdump, inode_time, time_string, type_name, ListItem};
 use crate::session::{num32_arg, num_arg, Session, Worded};
 use crate::table::{getopt, usage_check};
 
@@ -568,8 +566,8 @@ pub fn idump(s: &mut Session, args: &[String]) -> Result<()> {
     let inode = read_inode_worded(fs, ino)?;
     let bytes = inode.to_bytes();
     match opts.first().map(|(c, _)| *c) {
-        // i_block: 60 bytes, the last line compared on whole 16 bytes.
-        Some('b') => hexdump_window(&mut s.out, &bytes[40..], 60)?,
+        // i_block: 60 bytes.
+        Some('b') => hexdump(&mut s.out, &bytes[40..100])?,
         Some(c @ ('e' | 'x')) => {
             if bytes.len() <= 128 {
                 bail!("No extra space in inode");

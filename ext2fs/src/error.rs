@@ -62,10 +62,11 @@ pub enum Error {
         source: Box<Error>,
     },
 
-    /// An indirect block of a block map outside the filesystem
-    /// (libext2fs' EXT2_ET_BAD_IND_BLOCK): the walk gives its branch up.
-    #[error("indirect block {0} is outside the filesystem")]
-    IllegalIndirectBlock(u32),
+    /// An indirect block of a block map outside the filesystem, and its
+    /// level (1 single, 2 double, 3 triple: libext2fs'
+    /// EXT2_ET_BAD_IND_BLOCK, _DIND_, _TIND_): the walk gives its branch up.
+    #[error("indirect block {0} (level {1}) is outside the filesystem")]
+    IllegalIndirectBlock(u32, u8),
 
     /// An inode number 0 or past s_inodes_count.
     #[error("inode {ino} is outside the filesystem ({inodes} inodes)")]
@@ -442,7 +443,9 @@ impl Error {
                 structure: Structure::Directory { .. },
                 ..
             } => "EXT2 directory corrupted".into(),
-            Error::IllegalIndirectBlock(_) => "Illegal indirect block found".into(),
+            Error::IllegalIndirectBlock(_, 2) => "Illegal doubly indirect block found".into(),
+            Error::IllegalIndirectBlock(_, 3) => "Illegal triply indirect block found".into(),
+            Error::IllegalIndirectBlock(..) => "Illegal indirect block found".into(),
             Error::DirNoSpace(_) => "No free space in the directory".into(),
             // The allocators' own failures (ext2fs_new_block2, _new_inode).
             Error::NoSpace {

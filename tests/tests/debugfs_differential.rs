@@ -851,3 +851,56 @@ fn htree_dump_shows_a_root_as_stored_like_debugfs() {
     );
     assert_same_answers(&img, &["htree <11>", "htree /x"]);
 }
+
+/// Bounded seed 20261130 case 6 (with the second draw): `idump -b`. debugfs'
+/// do_byte_hexdump compares the last, short line of i_block's 60 bytes
+/// with as many bytes just before it, not whole lines read on into the
+/// inode (the generation after i_block).
+#[test]
+fn idump_of_i_block_suppresses_repeats_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "idump.img",
+        "4M",
+        &["sif /d/e/f generation 305419896", "sif /d generation 7"],
+    );
+    assert_same_answers(
+        &img,
+        &[
+            "idump -b /d/e/f",
+            "idump -b /d",
+            "idump /d/e/f",
+            "idump -e /d",
+            "bd 1",
+        ],
+    );
+}
+
+/// Seed 563 case 27: a doubly (or triply) indirect block outside the
+/// filesystem is libext2fs' EXT2_ET_BAD_DIND_BLOCK (_TIND_), worded
+/// "Illegal doubly indirect block found"; ours said "indirect" for every
+/// level.
+#[test]
+fn illegal_double_and_triple_indirect_blocks_are_worded_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "ind.img",
+        "4M",
+        &[
+            "write /etc/hostname /two",
+            "write /etc/hostname /three",
+            "sif /two block[DIND] 99999999",
+            "sif /three block[TIND] 99999999",
+            "sif /d block[DIND] 99999999",
+        ],
+    );
+    assert_same_answers(&img, &["icheck 300 99999999", "ls /d", "ncheck 12 13"]);
+}

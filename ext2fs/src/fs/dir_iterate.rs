@@ -76,14 +76,14 @@ impl Filesystem {
             if visit(&shown).is_break() {
                 return Visit::Stop;
             }
-            let BlockKind::Indirect { first, .. } = p.kind else {
+            let BlockKind::Indirect { first, level } = p.kind else {
                 return Visit::Keep;
             };
             let b = u64::from(p.pblk);
             let block = if b < self.geo.blocks_count && p.pblk >= self.geo.first_data_block {
                 self.read_block(b)
             } else {
-                Err(Error::IllegalIndirectBlock(p.pblk))
+                Err(Error::IllegalIndirectBlock(p.pblk, level))
             };
             match block {
                 Ok(block) => {
@@ -292,7 +292,7 @@ mod tests {
         let (n, r) = names(&fs, d);
         // The twelve direct blocks are all listed, then the walk's error.
         assert!(n.len() > 200, "{}", n.len());
-        assert!(matches!(r, Err(Error::IllegalIndirectBlock(_))));
+        assert!(matches!(r, Err(Error::IllegalIndirectBlock(_, 1))));
         assert_eq!(
             r.unwrap_err().com_err_text(),
             "Illegal indirect block found"
