@@ -584,10 +584,12 @@ pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {
                         format!("<{dir}>").into_bytes()
                     })
                 });
+                // printf's %s and %.*s: each stops at a NUL.
+                let until_nul = |b: &[u8]| b.split(|&c| c == 0).next().unwrap_or_default().to_vec();
                 o.extend_from_slice(format!("{w}\t").as_bytes());
-                o.extend_from_slice(p);
+                o.extend_from_slice(&until_nul(p));
                 o.push(b'/');
-                o.extend_from_slice(e.name);
+                o.extend_from_slice(&until_nul(e.name));
                 if check && e.file_type != 0 {
                     match fs.read_inode(e.inode) {
                         Ok(t) if ext2fs::inode::mode_to_dirent_type(t.mode()) != e.file_type => {

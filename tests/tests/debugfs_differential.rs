@@ -904,3 +904,31 @@ fn illegal_double_and_triple_indirect_blocks_are_worded_like_debugfs() {
     );
     assert_same_answers(&img, &["icheck 300 99999999", "ls /d", "ncheck 12 13"]);
 }
+
+/// Seed 564 case 145: ncheck prints a name with printf's %.*s, which
+/// stops at a NUL: an entry whose name_len runs past its name into zero
+/// bytes prints the name alone.
+#[test]
+fn ncheck_prints_names_up_to_a_nul_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // /d's third entry ("e", after '.' and '..' at 0 and 12) gets a
+    // name_len of 9 (byte 30): its rec_len (1012) still holds it.
+    let img = edited_image(
+        t.path(),
+        "nul.img",
+        "4M",
+        &["zap_block -f /d -o 30 -l 1 -p 9 0"],
+    );
+    let fs = ext2fs::fs::Filesystem::open(&img, &Default::default()).unwrap();
+    let mut names = Vec::new();
+    fs.dir_iterate(fs.namei(2, "/d").unwrap(), false, |v| {
+        names.push(v.entry.view.name.to_vec());
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert!(names.contains(&b"e\0\0\0\0\0\0\0\0".to_vec()), "{names:?}");
+    assert_same_answers(&img, &["ncheck 13", "ncheck -c 13 13", "ncheck 14"]);
+}
