@@ -8,7 +8,7 @@ use anyhow::Result;
 use ext2fs::inode;
 
 use crate::blocks;
-use crate::checker::Checker;
+use crate::checker::{Checker, DirBlock};
 use crate::problem::{Code, Ctx};
 use ext2fs::block_map::Visit;
 
@@ -207,7 +207,11 @@ impl Checker {
         if ino < self.fs.sb().first_ino() {
             return self.pathname(0, ino);
         }
-        for db in &self.dir_blocks {
+        // e2fsck's dblist is walked sorted by block, then inode, then
+        // logical block: with several links the lowest block's name wins.
+        let mut order: Vec<&DirBlock> = self.dir_blocks.iter().collect();
+        order.sort_by_key(|d| (d.pblk, d.ino, d.lblk));
+        for db in order {
             if db.pblk == 0 {
                 continue;
             }

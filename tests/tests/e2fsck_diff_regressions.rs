@@ -802,3 +802,34 @@ fn bad_blocks_list_read_up_to_its_error_is_kept() {
     debugfs_w(&img, "sif <1> block[IND] 999999");
     same_as_real(&img);
 }
+
+#[test]
+fn shared_blocks_name_a_file_by_its_directory_of_lowest_block() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // /late gets the lower inode and the higher block (its inode was
+    // freed after /early took a block), and /f is linked from both. Pass
+    // 1C names a file by the first directory block naming it with blocks
+    // in e2fsck's dblist order (by block number), so /early/f2, not the
+    // name of the lower directory inode (seed 20261207 case 279).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "4M");
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![7u8; 3000]).unwrap();
+    let d = data.display();
+    real_debugfs_script(
+        &img,
+        &format!(
+            "write /dev/null hold\nmkdir early\nrm hold\nmkdir late\n\
+             write {d} late/f\nln late/f early/f2\nsif late/f links_count 2\n\
+             write {d} g\n"
+        ),
+    );
+    let late = debugfs_number(&img, "bmap /late 0");
+    let early = debugfs_number(&img, "bmap /early 0");
+    assert!(early < late, "blocks: /early {early}, /late {late}");
+    let f = debugfs_number(&img, "bmap /late/f 0");
+    debugfs_w(&img, &format!("sif /g block[1] {f}"));
+    same_as_real(&img);
+}
