@@ -833,3 +833,23 @@ fn shared_blocks_name_a_file_by_its_directory_of_lowest_block() {
     debugfs_w(&img, &format!("sif /g block[1] {f}"));
     same_as_real(&img);
 }
+
+#[test]
+fn path_names_end_at_a_nul_in_an_entry_name() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // /lost+found's entry in the root with name_len 255 (its name padded
+    // with NULs) and its first block out of range: pass 3 names it
+    // "/lost+found", as ext2fs_get_pathname copies names as C strings
+    // (seed 20261207 case 724).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "2048"], "8M");
+    let root = debugfs_number(&img, "bmap <2> 0");
+    // '.' and '..' take 12 bytes each; name_len is byte 6 of an entry.
+    let at = root * 2048 + 24;
+    assert_eq!(peek(&img, at + 8, 10), b"lost+found");
+    poke(&img, at + 6, &[0xff]);
+    debugfs_w(&img, "sif <11> block[0] 3473533");
+    same_as_real(&img);
+}

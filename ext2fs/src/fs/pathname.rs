@@ -92,7 +92,10 @@ impl Filesystem {
                 parent = e.inode;
             }
             if e.inode == ino {
-                name = Some(e.name.to_vec());
+                // libext2fs copies the name as a C string: a NUL in it
+                // ends the name there.
+                let end = e.name.iter().position(|&b| b == 0).unwrap_or(e.name.len());
+                name = Some(e.name[..end].to_vec());
                 return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
@@ -153,6 +156,27 @@ mod tests {
         assert!(path(&fs, dirs[33], 0).starts_with(".../d2/d3/"));
         let deep = path(&fs, dirs[40], 0);
         assert!(deep.starts_with(".../d9/d10/") && deep.ends_with("/d39/d40"));
+    }
+
+    #[test]
+    fn a_name_ends_at_its_first_nul() {
+        let mut fs = small_fs();
+        let d = fs.mkdir(ROOT_INO, b"lost+fXund", 0o755).unwrap();
+        let f = fs.create(d, b"fiXe", S_IFREG | 0o644).unwrap();
+        let root = fs.read_inode(ROOT_INO).unwrap();
+        let (_, blk) = fs.data_blocks(&root).unwrap()[0];
+        let mut buf = fs.read_block(blk as u64).unwrap();
+        let at = buf.windows(10).position(|w| w == b"lost+fXund").unwrap();
+        buf[at + 6] = 0;
+        fs.write_block(blk as u64, &buf).unwrap();
+        let dir = fs.read_inode(d).unwrap();
+        let (_, blk) = fs.data_blocks(&dir).unwrap()[0];
+        let mut buf = fs.read_block(blk as u64).unwrap();
+        let at = buf.windows(4).position(|w| w == b"fiXe").unwrap();
+        buf[at + 2] = 0;
+        fs.write_block(blk as u64, &buf).unwrap();
+        // As ext2fs_get_pathname's strncpy: each name is cut at its NUL.
+        assert_eq!(path(&fs, d, f), "/lost+f/fi");
     }
 
     #[test]
