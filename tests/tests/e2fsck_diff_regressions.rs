@@ -853,3 +853,22 @@ fn path_names_end_at_a_nul_in_an_entry_name() {
     debugfs_w(&img, "sif <11> block[0] 3473533");
     same_as_real(&img);
 }
+
+#[test]
+fn block_uninit_flag_on_ext2_hides_a_free_bit_in_its_group() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // Group 0 marked BLOCK_UNINIT without uninit_bg and a block in use
+    // cleared in its bitmap: e2fsck 1.47 finds it clean under -n (seed
+    // 20261207 case 548, fixed with PR_5_BLOCK_UNINIT).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "4096"], "7436k");
+    debugfs_w(&img, "clri <35>");
+    debugfs_w(&img, "set_bg 0 flags 2");
+    let bitmap = dumpe2fs_number(&img, "Block bitmap at ");
+    let at = bitmap * 4096 + 71 / 8;
+    let byte = peek(&img, at, 1)[0];
+    poke(&img, at, &[byte & !(1 << (71 % 8))]);
+    same_as_real(&img);
+}
