@@ -849,7 +849,11 @@ impl Checker {
                 not_fixed = true;
             }
         }
-        if inode.base.i_size_high != 0 && inode.is_dir() {
+        // Not for a directory of 2^29 bytes of blocks or more, which may
+        // need it.
+        let log = self.fs.sb().s_log_block_size + 10;
+        let few_blocks = (inode.base.i_blocks as u64) < 1 << (29 - log);
+        if inode.base.i_size_high != 0 && few_blocks && inode.is_dir() {
             if field(self, Code::DirSizeHighZero, inode.base.i_size_high as u64)? {
                 inode.base.i_size_high = 0;
                 modified = true;

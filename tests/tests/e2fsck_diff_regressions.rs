@@ -872,3 +872,23 @@ fn block_uninit_flag_on_ext2_hides_a_free_bit_in_its_group() {
     poke(&img, at, &[byte & !(1 << (71 % 8))]);
     same_as_real(&img);
 }
+
+#[test]
+fn directory_size_counts_its_high_half() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // i_size_high on /lost+found: pass 1 reads the 64-bit size (its
+    // "i_size is 17179885568, should be 16384", which -y sets whole),
+    // then pass 2 asks about the high half; not for a directory with
+    // 2^29 bytes of blocks or more (seed 20261207 case 1424).
+    for blocks in [None, Some(600000)] {
+        let t = tempfile::tempdir().unwrap();
+        let img = image(&t, &["-b", "4096"], "5469k");
+        debugfs_w(&img, "sif <11> size 17179885568");
+        if let Some(n) = blocks {
+            debugfs_w(&img, &format!("sif <11> blocks {n}"));
+        }
+        same_as_real(&img);
+    }
+}
