@@ -6,6 +6,7 @@
 //! with its plain ask(), which counts for nothing in the exit code.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 
 use anyhow::Result;
 use ext2fs::fs::ReadDecision;
@@ -23,6 +24,10 @@ pub struct ReadErrors {
     /// Preen met a read error while a path was built for a message: the
     /// handler's words, printed inside that message before the stop.
     halted: RefCell<Option<String>>,
+    /// Blocks past the end of the filesystem already read as zeros: the
+    /// I/O channel's cache keeps such a block, so reading it again says
+    /// nothing (e2fsck's cache may have dropped it by then; we keep it).
+    zeroed: RefCell<HashSet<u64>>,
 }
 
 /// The block and the words of a failed read, if `e` is one.
@@ -58,9 +63,13 @@ impl Checker {
         let ext2fs::Error::BlockRead { partial, .. } = e else {
             unreachable!("failed_block matched it");
         };
+        if self.read_errors.zeroed.borrow().contains(&block) {
+            return Ok(Some(partial));
+        }
         let c = self.read_error_ctx(block, why);
         if block >= self.blocks_count {
             // Past the filesystem: nothing to rewrite, nothing asked.
+            self.read_errors.zeroed.borrow_mut().insert(block);
             if self.ask.mode == Mode::Preen {
                 self.problem(Code::ReadError, &c)?;
             }
@@ -87,6 +96,9 @@ impl Checker {
         let Some((block, why)) = failed_block(e) else {
             return ReadDecision::Fail;
         };
+        if self.read_errors.zeroed.borrow().contains(&block) {
+            return ReadDecision::Ignore;
+        }
         let c = self.read_error_ctx(block, why);
         let said = problem::expand(problem::lookup(Code::ReadError).message, &c);
         if self.ask.mode == Mode::Preen {
@@ -99,6 +111,7 @@ impl Checker {
         }
         if block >= self.blocks_count {
             out.push_str(&said);
+            self.read_errors.zeroed.borrow_mut().insert(block);
             return ReadDecision::Ignore;
         }
         let question = problem::lookup(Code::ReadError).prompt.question();
@@ -121,6 +134,20 @@ impl Checker {
                 }
             }
         }
+    }
+
+    /// The handler's words from a walk outside any message (`said`, from
+    /// [`Checker::read_error_within`]), printed as they come; preen stops
+    /// after them, as e2fsck's handler does.
+    pub fn said_outside_a_message(&mut self, said: &str) -> Result<()> {
+        let halted = self.read_errors.halted.borrow_mut().take();
+        if !said.is_empty() {
+            self.ask.say(said);
+        }
+        if halted.is_some() {
+            return Err(Stop::PreenHalt.into());
+        }
+        Ok(())
     }
 
     /// Before a problem is reported: where preen met a read error while

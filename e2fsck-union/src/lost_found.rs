@@ -191,17 +191,30 @@ impl Checker {
     }
 
     /// /lost+found as e2fsck finds it at the start of pass 1: the entry
-    /// the root holds on disk, when it names a directory; else 0.
-    pub fn lost_found_on_disk(&self) -> u32 {
-        match self.fs.lookup_entry(inode::ROOT_INO, LOST_FOUND) {
-            Ok(Some(e))
-                if (1..=self.inodes_count).contains(&e.inode)
-                    && self.fs.read_inode(e.inode).is_ok_and(|r| r.is_dir()) =>
-            {
-                e.inode
-            }
-            _ => 0,
-        }
+    /// the root holds on disk, when it names a directory; else 0. The
+    /// root is walked as ext2fs_lookup walks it (every mapped block up to
+    /// the name), so a block that cannot be read meets the I/O error
+    /// handler here, whose words are printed at once.
+    pub fn lost_found_on_disk(&mut self) -> Result<u32> {
+        let mut said = String::new();
+        let mut found = 0;
+        let walked = self.fs.dir_iterate_handled(
+            inode::ROOT_INO,
+            false,
+            &mut |e| self.read_error_within(e, &mut said),
+            |v| {
+                let e = v.entry.view;
+                if e.inode != 0 && e.name == LOST_FOUND {
+                    found = e.inode;
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            },
+        );
+        self.said_outside_a_message(&said)?;
+        let is_dir = (1..=self.inodes_count).contains(&found)
+            && self.fs.read_inode(found).is_ok_and(|r| r.is_dir());
+        Ok(if walked.is_ok() && is_dir { found } else { 0 })
     }
 
     /// The first live entry named `name` in `dir` as pass 2 left it.

@@ -107,7 +107,7 @@ impl Checker {
         self.mark_metadata()?;
         // As e2fsck: lost+found as the disk holds it, for pass 1's rule of
         // rebuilding large directories (and forgotten at its end).
-        self.lost_found = self.lost_found_on_disk();
+        self.lost_found = self.lost_found_on_disk()?;
         let geo = self.fs.geo().clone();
         let isz = geo.inode_size as usize;
         let bad_list = crate::badblocks::list(&self.fs);

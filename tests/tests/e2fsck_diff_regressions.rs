@@ -892,3 +892,19 @@ fn directory_size_counts_its_high_half() {
         same_as_real(&img);
     }
 }
+
+#[test]
+fn root_block_past_the_end_is_read_when_pass_1_looks_for_lost_found() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // No /lost+found and a root block far past the end: e2fsck's lookup of
+    // /lost+found before pass 1's inode loop reads it (the handler's
+    // words come before pass 1's first question), and later walks of the
+    // root find it in the I/O cache, silently (seed 20261207 case 1374).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "4096", "-O", "^resize_inode"], "242k");
+    debugfs_w(&img, "unlink /lost+found");
+    debugfs_w(&img, "sif <2> block[8] 10354688");
+    same_as_real(&img);
+}
