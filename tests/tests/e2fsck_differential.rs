@@ -86,11 +86,18 @@ const KNOWN: &[Known] = &[
         when: "inode_table 1'",
         reason: TABLE_ON_SUPERBLOCK,
     },
+    Known {
+        what: "e2fsck -fn",
+        contains: ": 0--",
+        when: "",
+        reason: DUP_FROM_ZERO,
+    },
 ];
 
 const TABLE_ON_SUPERBLOCK: &str = "an inode table over the superblock, its inodes in the bad blocks list: e2fsck 1.47 -y clears the bad blocks inode there before relocating the table, overwriting the superblock, and cannot reopen the filesystem; e2fsck-union relocates the table first";
 const OPAQUE: &str = "the union opaque flag on a filesystem without the whiteout feature: e2fsck 1.47 does not know the bit, e2fsck-union asks to clear it";
 const EA_VALUE_INODE: &str = "an attribute entry naming an illegal value inode, its clearing declined: e2fsck 1.47 adds an uninitialized variable to the inode's block count (a different number each run), e2fsck-union adds nothing";
+const DUP_FROM_ZERO: &str = "pass 1B's list of a file whose first multiply-claimed block is block 1: e2fsck 1.47 prints it from block 0 (0--1), e2fsck-union from block 1";
 const SHARED_METADATA: &str = "pass 1D's list after a file that shares a block with metadata: e2fsck 1.47 never resets its flag and names <filesystem metadata> for every later file too, e2fsck-union only where it is so";
 const LOOPED: &str = "a directory loop: e2fsck 1.47 never reports it (its loop pass restarts at a directory already marked done), e2fsck-union asks e2fsck's PR_3_LOOPED_DIR and reconnects the loop";
 const FEATURES: &str = "a feature set beyond ext2 (has_journal, uninit_bg, extents, ...): e2fsck-union refuses the filesystem before checking anything";
