@@ -828,6 +828,7 @@ impl Checker {
         } else {
             None
         };
+        let walked = walk.is_some();
         let (acc, clear) = match walk {
             Some(w) => (w.claims, w.clear),
             None => (Claims::new(ino, is_dir), false),
@@ -871,12 +872,21 @@ impl Checker {
                 return Ok(());
             }
             // Holes inside a directory are filled in pass 2.
-            // Block 0 always: e2fsck walks a directory's holes and feeds
-            // its first block to pass 2 even when unmapped, so that '.'
-            // and '..' can be made again.
-            let mut have = vec![false; (last_block + 1).max(1) as usize];
+            // Block 0 even when unmapped: e2fsck walks a directory's holes
+            // and feeds its first block to pass 2, so that '.' and '..'
+            // can be made again; but not when it holds an illegal block
+            // left in place (e2fsck adds no block for it).
+            let illegal_first = walked && last_block < 0 && inode.base.i_block[0] != 0;
+            let known = if illegal_first {
+                0
+            } else {
+                (last_block + 1).max(1)
+            };
+            let mut have = vec![false; known as usize];
             for d in &dir_blocks {
-                have[d.lblk as usize] = true;
+                if let Some(h) = have.get_mut(d.lblk as usize) {
+                    *h = true;
+                }
             }
             for (l, h) in have.iter().enumerate() {
                 if !h {

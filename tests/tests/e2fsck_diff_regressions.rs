@@ -908,3 +908,19 @@ fn root_block_past_the_end_is_read_when_pass_1_looks_for_lost_found() {
     debugfs_w(&img, "sif <2> block[8] 10354688");
     same_as_real(&img);
 }
+
+#[test]
+fn directory_whose_only_block_is_illegal_has_no_block_for_pass_2() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A directory whose block 0 is out of range, the fix declined under
+    // -n: e2fsck feeds pass 2 no block of it (no "unallocated block #0"
+    // question); under -y the cleared block 0 is fed and made again
+    // (seed 20261207 case 1755).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "3M");
+    debugfs_w(&img, "mkdir n1");
+    debugfs_w(&img, "sif /n1 block[0] 67109011");
+    same_as_real(&img);
+}
