@@ -431,7 +431,9 @@ impl Checker {
                 }
             }
         }
-        if self.fs.has_block_map(&inode) {
+        // e2fsck's rule (ext2fs_inode_has_valid_blocks2): a short symlink
+        // that counts blocks holds a map, whose blocks are freed.
+        if crate::pass1::holds_block_map(&inode) {
             for p in crate::blocks::legal_blocks(&self.fs, &inode).blocks {
                 self.release_block(p.pblk as u64)?;
             }
