@@ -741,8 +741,12 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
     }
     let plan = match planned {
         Ok(p) => p,
-        // ext2fs_initialize's own failures, worded as mke2fs reports them.
+        // ext2fs_initialize's own failures, worded as mke2fs reports them:
+        // mke2fs has set up its undo file (and said so) just before.
         Err(e @ (ext2fs::Error::TooManyInodes | ext2fs::Error::TooSmall)) => {
+            if let Some(u) = &undo_path {
+                cli_common::undo::announce(u, device);
+            }
             bail!(Plain(format!(
                 "{}: {e} while setting up superblock",
                 device.display()
