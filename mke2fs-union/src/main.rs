@@ -140,6 +140,11 @@ pub struct Cli {
     pub size: Option<String>,
 }
 
+/// The undo file once mke2fs would have it open: a run that fails from
+/// then on ends, as mke2fs' undo_io exit handler does, by saying the undo
+/// file was force-closed.
+static UNDO_OPEN: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
 fn main() -> ExitCode {
     let (cli, positions): (Cli, _) = match cli_common::parse_args_positioned(1) {
         Ok(c) => c,
@@ -166,6 +171,9 @@ fn main() -> ExitCode {
                 }
             } else {
                 eprintln!("{}: {e:#}", prog_name());
+            }
+            if let Some(u) = UNDO_OPEN.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                eprintln!("{}: while force-closing undo file", u.display());
             }
             ExitCode::from(1)
         }
@@ -792,6 +800,7 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
             ))
         })?;
         image.attach_undo(log);
+        *UNDO_OPEN.lock().unwrap_or_else(|e| e.into_inner()) = Some(u.clone());
     }
     let undo_log = image.undo().cloned();
     let total = ext.offset + plan.sb.s_blocks_count as u64 * bs as u64;

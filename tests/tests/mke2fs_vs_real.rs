@@ -251,7 +251,9 @@ fn initialize_errors_and_inode_size_warning_worded_as_mke2fs() {
 /// With -z, mke2fs sets up its undo file and says so before
 /// ext2fs_initialize can refuse the geometry; ours refused first and said
 /// nothing of the undo file (differential seed 560 cases 1160, 1606,
-/// 1668).
+/// 1668). A run failing later leaves it to undo_io's exit handler, which
+/// says it force-closed the file (case 74: no inode left for
+/// /lost+found).
 #[test]
 fn undo_file_announced_before_the_superblock_is_refused() {
     if skip_without_e2fsprogs() {
@@ -271,6 +273,13 @@ fn undo_file_announced_before_the_superblock_is_refused() {
             .env("E2FSPROGS_SKIP_PROGRESS", "1")
             .assert_same(true);
     }
+    // The failed run's image is not compared: mke2fs has the root
+    // directory written by then, ours not (docs/compat.md).
+    Case::new(&["-i", "32768", "-z", UNDO_FILE], Some("240k"))
+        .config(&conf("", ""))
+        .initial(Some(vec![0u8; 240 << 10]))
+        .env("E2FSPROGS_SKIP_PROGRESS", "1")
+        .assert_same(false);
 }
 
 #[test]
