@@ -32,7 +32,7 @@ impl Checker {
             if !self.is_used(ino) || self.in_bad_block(ino) {
                 continue;
             }
-            let Ok(mut inode) = self.fs.read_inode(ino) else {
+            let Ok(inode) = self.fs.read_inode(ino) else {
                 continue;
             };
             self.warn_outside_dup_map(ino, &inode);
@@ -41,24 +41,14 @@ impl Checker {
             if ino != inode::BAD_INO && !crate::pass1::holds_block_map(&inode) {
                 continue;
             }
-            let mut mine = Vec::new();
-            let mut error = blocks::IterateError::default();
-            blocks::walk(&self.fs, &mut inode, |p| {
-                error.meet(p.level());
-                if self.dup.contains_key(&p.pblk) {
-                    mine.push(p.pblk);
-                }
-                let inside = self.block_ok(p.pblk as u64);
-                // An indirect block outside: shown, not followed, and the
-                // rest of the block above it given up.
-                let verdict = if p.level() > 0 && !inside {
-                    Visit::Abandon
-                } else {
-                    Visit::Keep
-                };
-                error.record(p, &verdict, inside, false);
-                verdict
-            });
+            // libext2fs' walk: an indirect block outside is shown, not
+            // followed, and the rest of the block above it given up.
+            let (met, iterate_error) = blocks::iterate(&self.fs, &inode);
+            let mine: Vec<u32> = met
+                .iter()
+                .map(|p| p.pblk)
+                .filter(|b| self.dup.contains_key(b))
+                .collect();
             if !mine.is_empty() {
                 if ino != inode::BAD_INO {
                     let c = Ctx {
@@ -73,7 +63,7 @@ impl Checker {
                 }
                 holders.insert(ino, mine);
             }
-            if let Some(why) = error.finish() {
+            if let Some(why) = iterate_error {
                 let c = Ctx {
                     ino,
                     str1: "pass1b".into(),
