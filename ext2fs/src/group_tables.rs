@@ -10,10 +10,10 @@ use crate::error::{Error, Result};
 use crate::group_desc::GroupDesc;
 use crate::layout::Geometry;
 
+/// libext2fs' EXT2_ET_BLOCK_ALLOC_FAIL, as ext2fs_allocate_group_table
+/// returns it.
 fn no_room() -> Error {
-    Error::NoSpace {
-        what: "block for the group tables",
-    }
+    Error::NoSpace { what: "block" }
 }
 
 /// Blocks taken so far: each group's superblock and descriptor blocks

@@ -825,6 +825,7 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
         }
     }
     print_summary(&plan.sb, cli.verbose, blocks, root_owner, &say);
+    let groups = plan.geo.group_count as u64;
     let mut plan = plan;
     if let Some(list) = &cli.bad_blocks_file {
         let taken = badblocks::read_list(list).and_then(|listed| {
@@ -834,8 +835,15 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
                 plan.geo.group_count,
                 &listed,
             )?;
-            plan.set_bad_blocks(&bad)
-                .map_err(|e| anyhow::anyhow!("{e} while trying to allocate filesystem tables"))
+            plan.set_bad_blocks(&bad).map_err(|e| {
+                // ext2fs_allocate_tables fails once its progress is shown.
+                progress::Progress::start(cli.quiet, "Allocating group tables: ", groups)
+                    .update(0);
+                anyhow::anyhow!(
+                    "{} while trying to allocate filesystem tables",
+                    e.com_err_text()
+                )
+            })
         });
         if let Err(e) = taken {
             // mke2fs has only wiped the old superblock's sectors (2 to 7)
@@ -849,7 +857,6 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
             return Err(e);
         }
     }
-    let groups = plan.geo.group_count as u64;
     let blocks_made = plan.sb.s_blocks_count as u64;
     let mut p = progress::Progress::start(cli.quiet, "Allocating group tables: ", groups);
     p.update(0);

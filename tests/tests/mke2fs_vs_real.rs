@@ -645,6 +645,30 @@ fn bad_blocks_list_files_are_taken_as_mke2fs_takes_them() {
         .assert_same(true);
 }
 
+/// A bad block in the way of an inode table that fills its group
+/// (differential seed 566 case 1080): ext2fs_allocate_tables fails after
+/// its progress label, with libext2fs' "Could not allocate block in ext2
+/// filesystem", with and without -q.
+#[test]
+fn no_room_for_the_tables_beside_a_bad_block_fails_as_mke2fs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let list = t.path().join("bad");
+    std::fs::write(&list, "436\n").unwrap();
+    let list = list.to_str().unwrap();
+    for quiet in [&[][..], &["-q"][..]] {
+        let mut args = vec!["-t", "ext2", "-b", "4096", "-I", "512", "-i", "1024"];
+        args.extend(quiet);
+        args.extend(["-l", list]);
+        Case::new(&args, Some("4129k"))
+            .extended("stride=56")
+            .env("E2FSPROGS_SKIP_PROGRESS", "1")
+            .assert_same(true);
+    }
+}
+
 /// -G (issue 17): mke2fs reads the number first (not a number, not a
 /// power of 2, past 2^32), then refuses it without flex_bg, which ext2
 /// never has.
