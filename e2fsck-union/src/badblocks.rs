@@ -169,15 +169,15 @@ pub fn list(fs: &Filesystem) -> std::collections::BTreeSet<u64> {
 /// its block iterator fails on the map (inline data flag, an indirect
 /// block outside the filesystem). An extents flag makes the iterator
 /// walk nothing, without error.
-pub fn list_unreadable(fs: &Filesystem) -> Option<&'static str> {
+pub fn list_unreadable(fs: &Filesystem) -> Option<String> {
     let group = fs.geo().inode_group(ext2fs::inode::BAD_INO);
     if let Some(why) = crate::super_check::inode_table_unreadable(fs, group) {
-        return Some(why);
+        return Some(why.into());
     }
     let inode = fs.read_inode(ext2fs::inode::BAD_INO).ok()?;
     let fl = inode.base.i_flags;
     if fl & ext2fs::inode::flags::INLINE_DATA != 0 {
-        Some(crate::pass1::INLINE_DATA_CANT_ITERATE)
+        Some(crate::pass1::INLINE_DATA_CANT_ITERATE.into())
     } else if fl & ext2fs::inode::flags::EXTENTS != 0 {
         None
     } else {

@@ -105,7 +105,7 @@ impl Checker {
         }
         // Where libext2fs' block iterator fails, e2fsck cannot go on.
         if let Some(e) = std::mem::take(&mut walk.error).finish() {
-            return Err(self.iteration_failed(ino, e));
+            return Err(self.iteration_failed(ino, &e));
         }
         if walk.suspect && !self.problem(Code::BadBlocksInodeCorrupted, &Ctx::ino(ino))? {
             return Err(crate::ask::Stop::Aborted.into());

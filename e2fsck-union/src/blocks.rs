@@ -61,7 +61,7 @@ pub fn bad_indirect_error(level: u8) -> &'static str {
 /// after it. Fed by a parent-first walk, pointer by pointer.
 #[derive(Default)]
 pub struct IterateError {
-    last: Option<&'static str>,
+    last: Option<String>,
     /// Per level, whether a pointer of the indirect block being walked
     /// there changed: libext2fs writes it once its subtree is done.
     dirty: [bool; 4],
@@ -98,14 +98,20 @@ impl IterateError {
                 }
             }
             Visit::Keep | Visit::Abandon if level > 0 => {
-                self.last = (!inside).then(|| bad_indirect_error(level));
+                self.last = (!inside).then(|| bad_indirect_error(level).into());
             }
             _ => {}
         }
     }
 
+    /// The indirect block just kept could not be read (`why`, the I/O
+    /// error the handler did not let pass).
+    pub fn read_failed(&mut self, why: String) {
+        self.last = Some(why);
+    }
+
     /// The error the iterator returns at the end of the walk.
-    pub fn finish(mut self) -> Option<&'static str> {
+    pub fn finish(mut self) -> Option<String> {
         self.meet(3);
         self.last
     }
@@ -127,7 +133,7 @@ pub fn in_indirect(p: &MapPtr, per_block: u64) -> bool {
 /// pointers it meets (an indirect block outside shown, not followed, and
 /// the rest of the block above it given up), and the error it returns
 /// (see [`IterateError`]).
-pub fn iterate(fs: &Filesystem, inode: &Inode) -> (Vec<MapPtr>, Option<&'static str>) {
+pub fn iterate(fs: &Filesystem, inode: &Inode) -> (Vec<MapPtr>, Option<String>) {
     let first = fs.sb().s_first_data_block as u64;
     let count = fs.sb().s_blocks_count as u64;
     let mut error = IterateError::default();

@@ -21,6 +21,7 @@ mod cancel;
 mod checker;
 mod ehandler;
 mod htree_check;
+mod inode_scan;
 mod journal_check;
 mod keys;
 mod lost_found;

@@ -128,12 +128,7 @@ impl Checker {
                 self.problem(Code::InodeScanError, &c)?;
                 return Err(crate::ask::Stop::Aborted.into());
             }
-            let table = match self.fs.read_inode_table(g) {
-                Ok(t) => t,
-                Err(e) => {
-                    anyhow::bail!("while reading the inode table of group {g}: {e}")
-                }
-            };
+            let table = self.read_inode_table_as_scanned(g)?;
             for (i, raw) in table
                 .chunks(isz)
                 .take(geo.inodes_per_group as usize)
@@ -957,7 +952,7 @@ impl Checker {
         // An indirect block left outside the filesystem stops libext2fs'
         // iterator with an error, which e2fsck cannot get past.
         if let Some(e) = walk.error {
-            return Err(self.iteration_failed(ino, e));
+            return Err(self.iteration_failed(ino, &e));
         }
         Ok(walk)
     }
@@ -1220,8 +1215,26 @@ impl Checker {
             return Ok(());
         }
         let geo = self.fs.geo().clone();
-        let mut problems =
-            ext2fs::resize_inode::verify(&geo, &inode, |b| self.fs.read_block(b as u64));
+        // A failed read goes to the I/O error handler (e2fsck's
+        // ext2fs_read_ind_block there); one it does not let pass makes the
+        // inode invalid.
+        let mut stop = None;
+        let mut problems = ext2fs::resize_inode::verify(&geo, &inode, |b| {
+            match self.fs.read_block(b as u64) {
+                Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e) {
+                    Ok(Some(bytes)) => Ok(bytes),
+                    Ok(None) => Err(ext2fs::Error::Stopped),
+                    Err(s) => {
+                        stop.get_or_insert(s);
+                        Err(ext2fs::Error::Stopped)
+                    }
+                },
+                read => read,
+            }
+        });
+        if let Some(s) = stop {
+            return Err(s);
+        }
         if blocks::legal_blocks(&self.fs, &inode).illegal > 0 {
             problems.push("a block pointer outside the filesystem, or listed twice".into());
         }

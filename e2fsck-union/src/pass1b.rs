@@ -67,7 +67,7 @@ impl Checker {
                 let c = Ctx {
                     ino,
                     str1: "pass1b".into(),
-                    str2: why.into(),
+                    str2: why,
                     ..Default::default()
                 };
                 self.problem(Code::DupBlockIterate, &c)?;

@@ -136,8 +136,9 @@ pub struct MapEdit {
 /// non-zero pointer in logical order, each indirect block before the
 /// blocks below it, shown to `visit` before it is trusted; `visit` may
 /// keep, replace or clear it, or stop the walk. `read` fetches an indirect
-/// block: `Ok(None)` means it cannot be read and holds no pointers worth
-/// following (its subtree is skipped), `Err` ends the walk with that error.
+/// block: `Ok(None)` means it cannot be read (its subtree is skipped and,
+/// as libext2fs gives up after a failed read, so is the rest of the
+/// indirect blocks above it), `Err` ends the walk with that error.
 /// A replaced indirect block is taken as a copy of the original: the
 /// original is read and the copy (with changes below) is written.
 pub fn iterate<R, V>(
@@ -274,9 +275,9 @@ impl Walker {
             return Ok(cur);
         }
         let Some(mut buf) = read(ctx, &ptr)? else {
-            // Children first: libext2fs' BLOCK_ERROR, the block is not
-            // shown and the blocks above it stop.
-            self.abandoned |= children_first;
+            // libext2fs' BLOCK_ERROR: the blocks above it stop (children
+            // first, the block itself is not shown either).
+            self.abandoned = true;
             return Ok(cur);
         };
         let span = self.per.pow(level as u32 - 1);
@@ -629,6 +630,47 @@ mod tests {
         // data 0, the single and the double indirect block, nothing below.
         assert_eq!(shown, 3);
         assert!(walk(&ib, 1024, |_| Err(Error::BlockMapLoop(0)), |_, _| true).is_err());
+    }
+
+    #[test]
+    fn an_unreadable_indirect_block_gives_up_the_blocks_beside_it() {
+        let dind = 12 + 256;
+        let (mut ib, blocks) = built(&[(dind, 60), (dind + 256, 61), (dind + 65536, 62)], 1024);
+        let mut shown = Vec::new();
+        let mut unreadable = None;
+        iterate_in(
+            &mut shown,
+            Order::ParentFirst,
+            &mut ib,
+            1024,
+            |_, p| {
+                // The first indirect block below the double indirect one.
+                if p.level() == 1 && unreadable.is_none() {
+                    unreadable = Some(p.pblk);
+                    return Ok(None);
+                }
+                Ok(blocks.get(&p.pblk).cloned())
+            },
+            |shown, p| {
+                shown.push(p.kind);
+                Visit::Keep
+            },
+        )
+        .unwrap();
+        let ind = |level, first| BlockKind::Indirect { level, first };
+        // libext2fs' BLOCK_ERROR: the second indirect block beside it is
+        // not walked; the triple indirect branch is.
+        assert_eq!(
+            shown,
+            vec![
+                ind(2, dind),
+                ind(1, dind),
+                ind(3, dind + 65536),
+                ind(2, dind + 65536),
+                ind(1, dind + 65536),
+                BlockKind::Data(dind + 65536),
+            ]
+        );
     }
 
     /// Children first: (kind, holds_pointers) in the order shown, with

@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::{our_bin, run};
+use crate::{keys_on_a_terminal, our_bin, run, terminal_text, text};
 
 /// Exit code, stdout and stderr (without the version banner).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,4 +67,50 @@ pub fn peek(img: &Path, offset: u64, len: usize) -> Vec<u8> {
         .read_exact_at(&mut buf, offset)
         .unwrap();
     buf
+}
+
+/// How e2fsck's questions end on a terminal.
+pub const E2FSCK_PROMPT: &str = "<y>? ";
+
+fn exit_code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// Ours and the real e2fsck -f on copies of `img` (in `t`), answered
+/// with `keys` at a terminal: the same screen, the same exit code, and
+/// filesystems left alike (the real e2fsck -fn says the same of both).
+/// Returns our screen, our exit code and the real e2fsck -fn's exit code
+/// on our result.
+pub fn answered_alike_at_a_terminal(t: &Path, img: &Path, keys: &[&str]) -> (String, i32, i32) {
+    let ours_img = t.join("ours.img");
+    let real_img = t.join("real.img");
+    std::fs::copy(img, &ours_img).unwrap();
+    std::fs::copy(img, &real_img).unwrap();
+    let ours = keys_on_a_terminal(
+        &format!(
+            "{} -f {}",
+            our_bin("e2fsck-union").display(),
+            ours_img.display()
+        ),
+        E2FSCK_PROMPT,
+        keys,
+        t,
+    );
+    let real = keys_on_a_terminal(
+        &format!("e2fsck -f {}", real_img.display()),
+        E2FSCK_PROMPT,
+        keys,
+        t,
+    );
+    let (o, r) = (terminal_text(&ours), terminal_text(&real));
+    let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
+    assert_eq!(o, r, "{} keys {keys:?}", img.display());
+    assert_eq!(exit_code(&ours), exit_code(&real), "keys {keys:?}: {o}");
+    let after = |img: &Path| {
+        let o = run(Command::new("e2fsck").arg("-fn").arg(img));
+        (text(&o).replace(&*img.to_string_lossy(), "IMG"), exit_code(&o))
+    };
+    let ours_after = after(&ours_img);
+    assert_eq!(ours_after, after(&real_img), "keys {keys:?}");
+    (o, exit_code(&ours), ours_after.1)
 }

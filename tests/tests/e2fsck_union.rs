@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use ext2fs::dirent::{self, ft};
 use ext2fs::fs::{Filesystem, OpenOptions};
+use integration_tests::vs_e2fsck::{answered_alike_at_a_terminal, E2FSCK_PROMPT};
 use integration_tests::*;
 
 fn fsck(args: &[&str], img: &Path) -> Output {
@@ -527,52 +528,10 @@ fn interactive_questions_on_a_terminal() {
     assert_real_fsck_clean(&img);
 }
 
-/// How e2fsck's questions end on a terminal.
-const E2FSCK_PROMPT: &str = "<y>? ";
-
 /// Runs `cmd` on a terminal and types `answer` once its first question
 /// is there ([`keys_on_a_terminal`]).
 fn answer_on_a_terminal(cmd: &str, answer: &str, dir: &Path) -> std::process::Output {
     keys_on_a_terminal(cmd, E2FSCK_PROMPT, &[answer], dir)
-}
-
-/// Ours and the real e2fsck -f on copies of `img` (in `t`), answered
-/// with `keys` at a terminal: the same screen, the same exit code, and
-/// filesystems left alike (the real e2fsck -fn says the same of both).
-/// Returns our screen, our exit code and the real e2fsck -fn's exit code
-/// on our result.
-fn answered_alike_at_a_terminal(t: &Path, img: &Path, keys: &[&str]) -> (String, i32, i32) {
-    let ours_img = t.join("ours.img");
-    let real_img = t.join("real.img");
-    std::fs::copy(img, &ours_img).unwrap();
-    std::fs::copy(img, &real_img).unwrap();
-    let ours = keys_on_a_terminal(
-        &format!(
-            "{} -f {}",
-            our_bin("e2fsck-union").display(),
-            ours_img.display()
-        ),
-        E2FSCK_PROMPT,
-        keys,
-        t,
-    );
-    let real = keys_on_a_terminal(
-        &format!("e2fsck -f {}", real_img.display()),
-        E2FSCK_PROMPT,
-        keys,
-        t,
-    );
-    let (o, r) = (terminal_text(&ours), terminal_text(&real));
-    let r = r.replace(&*real_img.to_string_lossy(), &ours_img.to_string_lossy());
-    assert_eq!(o, r, "{} keys {keys:?}", img.display());
-    assert_eq!(code(&ours), code(&real), "keys {keys:?}: {o}");
-    let after = |img: &Path| {
-        let o = run(Command::new("e2fsck").arg("-fn").arg(img));
-        (text(&o).replace(&*img.to_string_lossy(), "IMG"), code(&o))
-    };
-    let ours_after = after(&ours_img);
-    assert_eq!(ours_after, after(&real_img), "keys {keys:?}");
-    (o, code(&ours), ours_after.1)
 }
 
 #[test]

@@ -1,0 +1,127 @@
+//! Images cut short (an interrupted copy or download): blocks the
+//! superblock counts lie past the file's end, and reading them is a short
+//! read. e2fsck puts each failed read to its I/O error handler ("Error
+//! reading block N (...) while <operation>.  Ignore error?"): in pass 1's
+//! inode scan and for the indirect blocks of a file. Ours must print,
+//! ask and end as e2fsck 1.47 does, with -n and at a terminal.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ext2fs::fs::{Filesystem, OpenOptions};
+use integration_tests::vs_e2fsck::{answered_alike_at_a_terminal, side_by_side};
+use integration_tests::*;
+
+/// An ext2 image of `size` from the real mke2fs, with files of 3 KiB to
+/// 90 KiB (1 KiB blocks: the larger ones have an indirect block) written
+/// by the real debugfs.
+fn image_with_files(dir: &Path, size: &str) -> PathBuf {
+    let img = dir.join("full.img");
+    let out = run(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-b", "1024"])
+        .arg(&img)
+        .arg(size));
+    assert!(out.status.success(), "{}", text(&out));
+    let mut requests = String::new();
+    for i in 1..=30u32 {
+        let host = dir.join(format!("f{i}"));
+        let bytes: Vec<u8> = (0..i * 3000).map(|k| (k * 7 + i) as u8).collect();
+        std::fs::write(&host, bytes).unwrap();
+        requests.push_str(&format!("write {} f{i}\n", host.display()));
+    }
+    let script = dir.join("requests");
+    std::fs::write(&script, requests).unwrap();
+    let out = run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&script)
+        .arg(&img));
+    assert!(out.status.success(), "{}", text(&out));
+    img
+}
+
+/// A copy of `img` cut to `len` bytes.
+fn cut(img: &Path, len: u64) -> PathBuf {
+    let short = img.with_file_name("short.img");
+    std::fs::copy(img, &short).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&short)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+    short
+}
+
+fn read_only(img: &Path) -> Filesystem {
+    Filesystem::open(img, &OpenOptions::default()).unwrap()
+}
+
+/// -fn on `img`: ours as the real e2fsck, and the exit code.
+fn checked_alike(t: &Path, img: &Path) -> i32 {
+    let (ours, real) = side_by_side(t, img, &["-fn"]);
+    assert_eq!(ours, real, "ours (left) against e2fsck -fn");
+    ours.code
+}
+
+/// Keys at a terminal: "n" keeps the check going past the size warning,
+/// then the handler's questions are answered.
+const TERMINAL_ANSWERS: [&[&str]; 3] = [&["n", "y", "y", "a"], &["n", "y", "n", "a"], &["n", "n"]];
+
+#[test]
+fn inode_table_past_the_end_stops_the_scan_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image_with_files(t.path(), "32M");
+    let (table, bs) = {
+        let fs = read_only(&img);
+        (fs.inode_table_block(2).unwrap(), fs.block_size() as u64)
+    };
+    // Cut at the table's first block, then in its second chunk of eight
+    // blocks (the scan reads eight at a time) half way into a block.
+    for (k, len) in [table * bs, (table + 11) * bs + 300].into_iter().enumerate() {
+        let short = cut(&img, len);
+        let dir = t.path().join(format!("n{k}"));
+        std::fs::create_dir(&dir).unwrap();
+        assert_eq!(checked_alike(&dir, &short), 8);
+        if !have_tool("script") {
+            skip("needs script(1) to give the checkers a terminal");
+            continue;
+        }
+        for (a, keys) in TERMINAL_ANSWERS.iter().enumerate() {
+            let dir = t.path().join(format!("t{k}-{a}"));
+            std::fs::create_dir(&dir).unwrap();
+            answered_alike_at_a_terminal(&dir, &short, keys);
+        }
+    }
+}
+
+#[test]
+fn indirect_block_past_the_end_goes_to_the_error_handler_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image_with_files(t.path(), "8M");
+    // The last file's indirect block: cut the image just before it.
+    let indirect = {
+        let fs = read_only(&img);
+        let ino = fs.namei(ext2fs::inode::ROOT_INO, "/f30").unwrap();
+        fs.read_inode(ino).unwrap().base.i_block[ext2fs::inode::IND_BLOCK] as u64
+            * fs.block_size() as u64
+    };
+    assert_ne!(indirect, 0, "f30 has an indirect block");
+    let short = cut(&img, indirect);
+    assert_eq!(checked_alike(t.path(), &short), 8);
+    if !have_tool("script") {
+        skip("needs script(1) to give the checkers a terminal");
+        return;
+    }
+    for (a, keys) in TERMINAL_ANSWERS.iter().enumerate() {
+        let dir = t.path().join(format!("t{a}"));
+        std::fs::create_dir(&dir).unwrap();
+        answered_alike_at_a_terminal(&dir, &short, keys);
+    }
+}
