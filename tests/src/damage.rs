@@ -4,7 +4,7 @@
 //! inode table, the root directory), found from the raw superblock so
 //! that earlier damage cannot stop the search, and aimed damage
 //! (`aimed`: directory entries, counts a little off, shared blocks,
-//! htree roots, ...). Each step is logged.
+//! htree roots, ...), and images cut short. Each step is logged.
 
 mod aimed;
 
@@ -291,4 +291,27 @@ pub fn run_debugfs_w(img: &Path, req: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
+}
+
+/// One damaged image in twenty is then cut short, as an interrupted copy
+/// or download leaves one: blocks the superblock counts lie past the
+/// file's end. The choice and the length come from the image's own bytes,
+/// not from the case's draw, so a seed's cases are drawn as before this
+/// damage existed (only the cut ones change). The superblock is kept.
+pub fn cut_short(img: &Path) -> Option<String> {
+    let bytes = std::fs::read(img).ok()?;
+    // FNV-1a over the image: the same image is always cut the same way.
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let mut r = Lcg(hash);
+    let len = bytes.len() as u64;
+    const KEEP_SUPERBLOCK: u64 = 2048;
+    if !r.chance(5) || len <= 2 * KEEP_SUPERBLOCK {
+        return None;
+    }
+    let keep = KEEP_SUPERBLOCK + r.below(len - KEEP_SUPERBLOCK);
+    let f = std::fs::OpenOptions::new().write(true).open(img).ok()?;
+    f.set_len(keep).ok()?;
+    Some(format!("truncate -s {keep} input.img"))
 }
