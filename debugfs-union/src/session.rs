@@ -93,6 +93,7 @@ impl Session {
                     block_size: req.block_size,
                     force: req.force,
                     ignore_sb_errors: req.catastrophic,
+                    ..Default::default()
                 },
             )
             .map_err(|e| self.open_failed(e, device, req))?;
@@ -117,6 +118,7 @@ impl Session {
             force: req.force,
             // debugfs -c opens with EXT2_FLAG_IGNORE_SB_ERRORS.
             ignore_sb_errors: req.catastrophic,
+            ..Default::default()
         };
         if let Some(u) = &req.undo_file {
             cli_common::undo::announce(u, Path::new(device));

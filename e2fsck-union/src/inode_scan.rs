@@ -55,7 +55,12 @@ impl Checker {
 
     /// One failed chunk again, a block at a time, each failure put to the
     /// handler: false when one may not be ignored.
-    fn read_chunk_block_by_block(&mut self, from: u64, count: u32, out: &mut Vec<u8>) -> Result<bool> {
+    fn read_chunk_block_by_block(
+        &mut self,
+        from: u64,
+        count: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
         let before = self.read_errors.operation.replace(NEXT_INODE.into());
         let mut whole = true;
         for b in from..from + count as u64 {

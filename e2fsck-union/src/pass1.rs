@@ -1219,8 +1219,8 @@ impl Checker {
         // ext2fs_read_ind_block there); one it does not let pass makes the
         // inode invalid.
         let mut stop = None;
-        let mut problems = ext2fs::resize_inode::verify(&geo, &inode, |b| {
-            match self.fs.read_block(b as u64) {
+        let mut problems =
+            ext2fs::resize_inode::verify(&geo, &inode, |b| match self.fs.read_block(b as u64) {
                 Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e) {
                     Ok(Some(bytes)) => Ok(bytes),
                     Ok(None) => Err(ext2fs::Error::Stopped),
@@ -1230,8 +1230,7 @@ impl Checker {
                     }
                 },
                 read => read,
-            }
-        });
+            });
         if let Some(s) = stop {
             return Err(s);
         }

@@ -154,20 +154,29 @@ fn refuse_unsupported(o: &Options) -> Result<()> {
 /// load superblock despite errors").
 fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(Filesystem, u64)> {
     let preen = opts.preen || opts.auto;
-    let first = open_with_backups(opts, device, write, false, ask);
-    let corrupt = matches!(&first, Err(e) if superblock_corrupt(e));
-    if !corrupt {
-        return first.map_err(|e| open_error(e, device, preen));
-    }
-    if let Err(e) = &first {
-        eprintln!(
-            "{}: {} while trying to open {device}",
-            prog(),
-            e.com_err_text()
-        );
-    }
+    let first = match open_with_backups(opts, device, write, false, ask) {
+        Err(e) if superblock_corrupt(&e) => e,
+        other => return other.map_err(|e| open_error(e, device, preen)),
+    };
+    eprintln!(
+        "{}: {} while trying to open {device}",
+        prog(),
+        first.com_err_text()
+    );
     say!("{}: Trying to load superblock despite errors...", prog());
-    open_with_backups(opts, device, write, true, ask).map_err(|e| open_error(e, device, preen))
+    // The first try went on to the backups (not preening, no -b): e2fsck
+    // keeps its error (orig_retval) and reports it again unless this try
+    // goes to the backups too.
+    let first_went_to_backups = !preen && opts.superblock.is_none();
+    open_with_backups(opts, device, write, true, ask).map_err(|e| {
+        let to_backups = superblock_corrupt(&e) || matches!(e, ext2fs::Error::BadMagic(_));
+        let e = if first_went_to_backups && !to_backups {
+            first
+        } else {
+            e
+        };
+        open_error(e, device, preen)
+    })
 }
 
 /// One try of e2fsck's open: the superblock asked for (the primary or
@@ -186,6 +195,8 @@ fn open_with_backups(
         superblock: opts.superblock,
         block_size: opts.blocksize,
         ignore_sb_errors,
+        // check_super_values judges inodes per group with our bound.
+        caller_bounds_group_inodes: true,
         ..Default::default()
     };
     let preen = opts.preen || opts.auto;

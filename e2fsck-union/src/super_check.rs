@@ -274,8 +274,12 @@ impl Checker {
         let blocks = sb.s_blocks_count as u64;
         let per_block = bs / sb.inode_size().max(1) as u64;
         let groups = self.fs.geo().group_count as u64;
-        let ipg_max =
-            (per_block * (sb.s_blocks_per_group as u64).saturating_sub(4)).min(65536 - per_block);
+        // Ours also keeps a group's inodes within its one bitmap block
+        // (docs/compat.md): the library opened the superblock despite
+        // errors without judging that.
+        let ipg_max = (per_block * (sb.s_blocks_per_group as u64).saturating_sub(4))
+            .min(65536 - per_block)
+            .min(8 * bs);
         // Without bigalloc a cluster is a block.
         let bpg_max = (8 * bs).min(65528);
         // (name, value, least, most, a power of two); 0 least: no minimum.

@@ -586,14 +586,6 @@ pub enum CorruptKind {
     /// A revision past the dynamic one.
     #[error("revision {0}")]
     Revision(u32),
-    /// The group count needs a descriptor table past the image's end.
-    #[error("{groups} groups need a descriptor table past the end of the {image_len}-byte image")]
-    DescriptorTablePastEnd {
-        /// The group count.
-        groups: u32,
-        /// The image's length in bytes.
-        image_len: u64,
-    },
     /// A group's inode table lies (partly) outside the filesystem
     /// (ext2fs' EXT2_ET_GDESC_BAD_INODE_TABLE).
     #[error("inode table at block {0} is outside the filesystem")]

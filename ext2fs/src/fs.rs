@@ -64,6 +64,11 @@ pub struct OpenOptions {
     /// the group geometry, for a checker to repair (libext2fs's
     /// EXT2_FLAG_IGNORE_SB_ERRORS).
     pub ignore_sb_errors: bool,
+    /// With `ignore_sb_errors`: leave our bound on a group's inodes
+    /// (`Superblock::validate_group_inodes`) to the caller, a checker that
+    /// judges the superblock's values itself; libext2fs' limit still
+    /// applies.
+    pub caller_bounds_group_inodes: bool,
 }
 
 /// An open ext2 filesystem.

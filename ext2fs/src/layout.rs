@@ -100,7 +100,6 @@ impl Geometry {
         let group_count = sb.group_count();
         let desc_per_block = block_size / GroupDesc::SIZE as u32;
         let inode_size = sb.inode_size() as u32;
-        let inodes_per_block = block_size / inode_size.max(1);
         Geometry {
             block_size,
             blocks_count: sb.s_blocks_count as u64,
@@ -114,7 +113,13 @@ impl Geometry {
             // groups out (a checker reports the count without the
             // resize inode, and the blocks stay taken until it is fixed).
             reserved_gdt_blocks: sb.s_reserved_gdt_blocks as u32,
-            inode_table_blocks: sb.s_inodes_per_group.div_ceil(inodes_per_block.max(1)),
+            // libext2fs' inode_blocks_per_group, in its 32-bit arithmetic
+            // (it wraps only for counts no checker lets through).
+            inode_table_blocks: sb
+                .s_inodes_per_group
+                .wrapping_mul(inode_size)
+                .wrapping_add(block_size - 1)
+                / block_size,
             features: sb.features(),
             backup_bgs: sb.s_backup_bgs,
             first_meta_bg: if sb.has_incompat(incompat::META_BG) {

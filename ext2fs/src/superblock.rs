@@ -322,6 +322,7 @@ impl Superblock {
     /// past the descriptor table.
     pub fn validate(&self) -> Result<()> {
         self.validate_geometry()?;
+        self.validate_group_inodes()?;
         let bad = |kind| Err(Error::corrupt(Structure::Superblock, 0, kind));
         let groups = self.group_count() as u64;
         if groups * self.s_inodes_per_group as u64 != self.s_inodes_count as u64 {
@@ -361,9 +362,24 @@ impl Superblock {
             && !(ds.is_power_of_two() && (64..=1024).contains(&ds))
     }
 
-    /// `validate` without its two consistency checks (the inode count
-    /// and s_first_meta_bg), which a checker repairs: libext2fs's
-    /// EXT2_FLAG_IGNORE_SB_ERRORS. The geometry is still safe to derive.
+    /// Ours, beside libext2fs' limit: a group's inodes fit the one block
+    /// of its inode bitmap (libext2fs reads past its buffer otherwise).
+    pub fn validate_group_inodes(&self) -> Result<()> {
+        if self.s_inodes_per_group as u64 > 8 * self.block_size() as u64 {
+            return Err(Error::corrupt(
+                Structure::Superblock,
+                0,
+                CorruptKind::InodesPerGroup(self.s_inodes_per_group),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `validate` without its consistency checks (the inode count and
+    /// s_first_meta_bg, which a checker repairs: libext2fs's
+    /// EXT2_FLAG_IGNORE_SB_ERRORS) and without our bound on the inodes of
+    /// a group (`validate_group_inodes`). The geometry is still safe to
+    /// derive.
     pub fn validate_geometry(&self) -> Result<()> {
         let bad = |kind| Err(Error::corrupt(Structure::Superblock, 0, kind));
         if self.s_log_block_size > 6 {
@@ -386,9 +402,6 @@ impl Superblock {
         if self.s_blocks_per_group < 8 || self.s_blocks_per_group as u64 > 8 * bs {
             return bad(CorruptKind::BlocksPerGroup(self.s_blocks_per_group));
         }
-        if self.s_inodes_per_group == 0 || self.s_inodes_per_group as u64 > 8 * bs {
-            return bad(CorruptKind::InodesPerGroup(self.s_inodes_per_group));
-        }
         if self.s_blocks_count == 0 || self.s_first_data_block >= self.s_blocks_count {
             return bad(CorruptKind::FirstDataBlock {
                 first: self.s_first_data_block,
@@ -398,6 +411,18 @@ impl Superblock {
         let isz = self.inode_size();
         if isz < 128 || !isz.is_power_of_two() || isz as u64 > bs {
             return bad(CorruptKind::InodeSize(isz as u32));
+        }
+        // ext2fs_open2's rule, in its 32-bit arithmetic: the inode table
+        // blocks of a group (wrapping as libext2fs' unsigned int does) at
+        // most EXT2_MAX_INODES_PER_GROUP.
+        let (bs32, isz32) = (bs as u32, isz as u32);
+        let table_blocks = self
+            .s_inodes_per_group
+            .wrapping_mul(isz32)
+            .wrapping_add(bs32 - 1)
+            / bs32;
+        if self.s_inodes_per_group == 0 || table_blocks > 65536 - bs32 / isz32 {
+            return bad(CorruptKind::InodesPerGroup(self.s_inodes_per_group));
         }
         if self.s_rev_level > DYNAMIC_REV {
             return bad(CorruptKind::Revision(self.s_rev_level));

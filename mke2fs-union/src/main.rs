@@ -837,8 +837,7 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
             )?;
             plan.set_bad_blocks(&bad).map_err(|e| {
                 // ext2fs_allocate_tables fails once its progress is shown.
-                progress::Progress::start(cli.quiet, "Allocating group tables: ", groups)
-                    .update(0);
+                progress::Progress::start(cli.quiet, "Allocating group tables: ", groups).update(0);
                 anyhow::anyhow!(
                     "{} while trying to allocate filesystem tables",
                     e.com_err_text()

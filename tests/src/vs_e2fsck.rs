@@ -108,7 +108,10 @@ pub fn answered_alike_at_a_terminal(t: &Path, img: &Path, keys: &[&str]) -> (Str
     assert_eq!(exit_code(&ours), exit_code(&real), "keys {keys:?}: {o}");
     let after = |img: &Path| {
         let o = run(Command::new("e2fsck").arg("-fn").arg(img));
-        (text(&o).replace(&*img.to_string_lossy(), "IMG"), exit_code(&o))
+        (
+            text(&o).replace(&*img.to_string_lossy(), "IMG"),
+            exit_code(&o),
+        )
     };
     let ours_after = after(&ours_img);
     assert_eq!(ours_after, after(&real_img), "keys {keys:?}");

@@ -52,6 +52,9 @@ impl Filesystem {
         }
         if opts.ignore_sb_errors {
             sb.validate_geometry()?;
+            if !opts.caller_bounds_group_inodes {
+                sb.validate_group_inodes()?;
+            }
         } else {
             sb.validate()?;
         }
@@ -208,18 +211,16 @@ impl Filesystem {
 fn read_descriptor_table(image: &Image, geo: &Geometry, super_block: u64) -> Result<Vec<u8>> {
     let bs = geo.block_size as u64;
     let past_end = |b: u64| (b + 1).saturating_mul(bs) > image.len();
-    // A corrupt count must not make us allocate more than the image.
+    // A descriptor block past the image's end is libext2fs' short read
+    // (checked before reading, so that a corrupt count never makes us
+    // allocate more than the image holds).
     if past_end(geo.desc_blocks as u64)
         || (0..geo.desc_blocks).any(|i| past_end(geo.descriptor_block(super_block, i)))
     {
-        return Err(Error::corrupt(
-            Structure::Superblock,
-            0,
-            CorruptKind::DescriptorTablePastEnd {
-                groups: geo.group_count,
-                image_len: image.len(),
-            },
-        ));
+        return Err(Error::Truncated {
+            what: "group descriptor table",
+            have: image.len().try_into().unwrap_or(usize::MAX),
+        });
     }
     let blocks: Vec<u64> = (0..geo.desc_blocks)
         .map(|i| geo.descriptor_block(super_block, i))
