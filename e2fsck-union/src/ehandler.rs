@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use anyhow::Result;
 use ext2fs::fs::ReadDecision;
+use ext2fs::inode::Inode;
 
 use crate::ask::{Asker, Mode, Stop};
 use crate::checker::Checker;
@@ -86,6 +87,21 @@ impl Checker {
             self.fs.write_block(block, &partial)?;
         }
         Ok(Some(partial))
+    }
+
+    /// Inode `ino` read as ext2fs_read_inode reads it, its whole block,
+    /// a failed read put to the handler: `None` when the failure stands.
+    pub fn read_inode_handled(&mut self, ino: u32) -> Result<Option<Inode>> {
+        let (block, at) = self.fs.inode_block(ino)?;
+        let bytes = match self.fs.read_block(block) {
+            Ok(bytes) => bytes,
+            Err(e) => match self.read_error(e)? {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
+        };
+        let size = self.fs.geo().inode_size as usize;
+        Ok(Some(Inode::parse(&bytes[at..at + size])?))
     }
 
     /// The handler inside a walk of the library's that shows no checker

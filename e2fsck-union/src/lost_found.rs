@@ -212,9 +212,25 @@ impl Checker {
             },
         );
         self.said_outside_a_message(&said)?;
-        let is_dir = (1..=self.inodes_count).contains(&found)
-            && self.fs.read_inode(found).is_ok_and(|r| r.is_dir());
-        Ok(if walked.is_ok() && is_dir { found } else { 0 })
+        let is_dir = walked.is_ok()
+            && (1..=self.inodes_count).contains(&found)
+            && self.lost_found_is_dir(found)?;
+        Ok(if is_dir { found } else { 0 })
+    }
+
+    /// e2fsck_get_lost_and_found reads the inode found, then
+    /// ext2fs_check_directory reads it again: a failed read goes to the
+    /// I/O error handler each time (once read, it is cached).
+    fn lost_found_is_dir(&mut self, ino: u32) -> Result<bool> {
+        for _ in 0..2 {
+            match self.read_inode_handled(ino) {
+                Ok(Some(inode)) => return Ok(inode.is_dir()),
+                Ok(None) => continue,
+                Err(e) if e.downcast_ref::<crate::ask::Stop>().is_some() => return Err(e),
+                Err(_) => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     /// The first live entry named `name` in `dir` as pass 2 left it.

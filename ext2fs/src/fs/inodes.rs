@@ -19,6 +19,15 @@ impl Filesystem {
         Ok(table * self.geo.block_size as u64 + index as u64 * self.geo.inode_size as u64)
     }
 
+    /// The block holding inode `ino`'s record and the record's offset in
+    /// it: what libext2fs' ext2fs_read_inode reads (a whole block, so a
+    /// block cut short fails however little of it the record needs).
+    pub fn inode_block(&self, ino: u32) -> Result<(u64, usize)> {
+        let off = self.inode_location(ino)?;
+        let bs = self.geo.block_size as u64;
+        Ok((off / bs, (off % bs) as usize))
+    }
+
     /// Where a group's inode table starts, refused as ext2fs_read_inode
     /// and the inode scan refuse it: missing (0), or not wholly inside
     /// the filesystem.
