@@ -25,9 +25,10 @@ pub struct ReadErrors {
     /// Preen met a read error while a path was built for a message: the
     /// handler's words, printed inside that message before the stop.
     halted: RefCell<Option<String>>,
-    /// Blocks past the end of the filesystem already read as zeros: the
-    /// I/O channel's cache keeps such a block, so reading it again says
-    /// nothing (e2fsck's cache may have dropped it by then; we keep it).
+    /// Blocks read as zeros after an error (past the end of the
+    /// filesystem, or ignored and not rewritten): the I/O channel's cache
+    /// keeps such a block, so reading it again says nothing (e2fsck's
+    /// cache may have dropped it by then; we keep it).
     zeroed: RefCell<HashSet<u64>>,
 }
 
@@ -85,6 +86,10 @@ impl Checker {
         }
         if self.problem(Code::ReadErrorRewrite, &Ctx::default())? {
             self.fs.write_block(block, &partial)?;
+        } else {
+            // Not rewritten: the I/O channel's cache keeps the bytes the
+            // read went on with, so reading the block again says nothing.
+            self.read_errors.zeroed.borrow_mut().insert(block);
         }
         Ok(Some(partial))
     }

@@ -514,7 +514,7 @@ impl Checker {
                 }
             }
             inode::S_IFLNK => {
-                if !self.symlink_ok(inode) {
+                if !self.symlink_ok(inode)? {
                     Self::set_ino(&mut self.bad, ino, true);
                 } else {
                     self.check_special_flags(ino, inode, false)?;
@@ -630,39 +630,52 @@ impl Checker {
         Ok(())
     }
 
-    pub fn symlink_ok_pub(&self, inode: &Inode) -> bool {
+    pub fn symlink_ok_pub(&mut self, inode: &Inode) -> Result<bool> {
         self.symlink_ok(inode)
     }
 
-    /// e2fsck_pass1_check_symlink: size and target must agree.
-    fn symlink_ok(&self, inode: &Inode) -> bool {
+    /// e2fsck_pass1_check_symlink: size and target must agree. A slow
+    /// symlink's block that cannot be read goes to the I/O error handler
+    /// (no operation named); one it does not let pass makes the link
+    /// invalid.
+    fn symlink_ok(&mut self, inode: &Inode) -> Result<bool> {
         let size = inode.size();
         if inode.base.i_size_high != 0 || size == 0 || inode.base.i_flags & flags::INDEX != 0 {
-            return false;
+            return Ok(false);
         }
         if inode.base.i_flags & (flags::EXTENTS | flags::INLINE_DATA) != 0 {
-            return false;
+            return Ok(false);
         }
         let (buf, buflen) = if inode.is_fast_symlink() {
             (inode.i_block_bytes(), 60usize)
         } else {
             let b = inode.base.i_block;
             if b[1..].iter().any(|&x| x != 0) {
-                return false;
+                return Ok(false);
             }
             if !self.block_ok(b[0] as u64) {
-                return false;
+                return Ok(false);
             }
-            match self.fs.read_block(b[0] as u64) {
-                Ok(v) => {
+            let read = match self.fs.read_block(b[0] as u64) {
+                Ok(v) => Some(v),
+                Err(e @ ext2fs::Error::BlockRead { .. }) => {
+                    let before = self.read_errors.operation.take();
+                    let handled = self.read_error(e);
+                    self.read_errors.operation = before;
+                    handled?
+                }
+                Err(_) => None,
+            };
+            match read {
+                Some(v) => {
                     let n = v.len();
                     (v, n)
                 }
-                Err(_) => return false,
+                None => return Ok(false),
             }
         };
         let len = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
-        len < buflen && len as u64 == size
+        Ok(len < buflen && len as u64 == size)
     }
 
     /// i_blocks of inodes without a block map (devices, fast symlinks).

@@ -769,7 +769,7 @@ impl Checker {
             inode::S_IFIFO if !device_inode_ok(&inode) => Some(Code::BadFifo),
             inode::S_IFSOCK if !device_inode_ok(&inode) => Some(Code::BadSocket),
             inode::S_IFCHR | inode::S_IFBLK | inode::S_IFIFO | inode::S_IFSOCK => None,
-            inode::S_IFLNK if !self.symlink_valid(&inode) => Some(Code::InvalidSymlink),
+            inode::S_IFLNK if !self.symlink_valid(&inode)? => Some(Code::InvalidSymlink),
             inode::S_IFLNK => None,
             _ => Some(Code::BadMode),
         };
@@ -870,7 +870,7 @@ impl Checker {
         Ok(false)
     }
 
-    fn symlink_valid(&self, inode: &ext2fs::inode::Inode) -> bool {
+    fn symlink_valid(&mut self, inode: &ext2fs::inode::Inode) -> Result<bool> {
         // Same rule as pass 1 (kept in one place there).
         self.symlink_ok_pub(inode)
     }

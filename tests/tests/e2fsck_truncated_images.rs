@@ -210,3 +210,52 @@ fn lost_found_inode_past_the_end_is_read_twice_as_e2fsck() {
         assert_eq!(checked_alike(&dir, &cut(&img, len)), 8);
     }
 }
+
+/// A slow symlink (its target in a block) whose block lies past the end:
+/// pass 1's symlink check reads it through the I/O error handler, and
+/// pass 2 reads it again when it asks about the invalid link
+/// (differential seed 20261210 case 29).
+#[test]
+fn slow_symlink_block_past_the_end_is_read_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("full.img");
+    let out = run(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-b", "1024"])
+        .arg(&img)
+        .arg("4M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let target = format!("/{}", "t".repeat(200));
+    let out = run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-R")
+        .arg(format!("symlink slow {target}"))
+        .arg(&img));
+    assert!(out.status.success(), "{}", text(&out));
+    let block = {
+        let fs = read_only(&img);
+        let ino = fs.namei(ext2fs::inode::ROOT_INO, "/slow").unwrap();
+        fs.read_inode(ino).unwrap().base.i_block[0] as u64 * fs.block_size() as u64
+    };
+    let short = cut(&img, block);
+    // Declined, the invalid link is left: errors left uncorrected.
+    assert_eq!(checked_alike(t.path(), &short), 4);
+    if have_tool("script") {
+        // The block is asked about in pass 1 and, unless ignored (then
+        // kept in the I/O cache), again in pass 2.
+        let answers: [&[&str]; 3] = [
+            &["n", "y", "y", "a"],
+            &["n", "y", "n", "a"],
+            &["n", "n", "n", "a"],
+        ];
+        for (a, keys) in answers.iter().enumerate() {
+            let dir = t.path().join(format!("t{a}"));
+            std::fs::create_dir(&dir).unwrap();
+            answered_alike_at_a_terminal(&dir, &short, keys);
+        }
+    } else {
+        skip("needs script(1) to give the checkers a terminal");
+    }
+}
