@@ -490,6 +490,15 @@ fn check(opts: &Options, device: &str, ask: &mut Asker) -> Result<u8> {
         None if !label.is_empty() => label.as_str(),
         None => device,
     };
+    // e2fsck turns blanks and colons in that name into '_' (C's isspace).
+    let name: String = name
+        .chars()
+        .map(|c| match c {
+            ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r' | ':' => '_',
+            c => c,
+        })
+        .collect();
+    let name = name.as_str();
     if let Some(unknown) = crate::super_check::unknown_to_e2fsprogs(fs.sb()) {
         // Once opened, the filesystem is not yet valid to e2fsck.
         let _ = newer_version_needed(device, &unknown);
