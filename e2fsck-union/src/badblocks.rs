@@ -175,12 +175,46 @@ pub fn list_unreadable(fs: &Filesystem) -> Option<String> {
         return Some(why.into());
     }
     let inode = fs.read_inode(ext2fs::inode::BAD_INO).ok()?;
+    map_unreadable(fs, &inode)
+}
+
+/// Why libext2fs' block iterator fails on the bad blocks inode's map.
+fn map_unreadable(fs: &Filesystem, inode: &ext2fs::inode::Inode) -> Option<String> {
     let fl = inode.base.i_flags;
     if fl & ext2fs::inode::flags::INLINE_DATA != 0 {
         Some(crate::pass1::INLINE_DATA_CANT_ITERATE.into())
     } else if fl & ext2fs::inode::flags::EXTENTS != 0 {
         None
     } else {
-        crate::blocks::iterate(fs, &inode).1
+        crate::blocks::iterate(fs, inode).1
+    }
+}
+
+impl crate::checker::Checker {
+    /// e2fsck's ext2fs_read_bb_inode: why the list cannot be read, its
+    /// inode's block read through the I/O error handler (under
+    /// `operation`, as e2fsck names it there).
+    pub fn bad_blocks_unreadable(
+        &mut self,
+        operation: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let group = self.fs.geo().inode_group(inode::BAD_INO);
+        if let Some(why) = crate::super_check::inode_table_unreadable(&self.fs, group) {
+            return Ok(Some(why.into()));
+        }
+        let (block, _) = self.fs.inode_block(inode::BAD_INO)?;
+        let before = std::mem::replace(&mut self.read_errors.operation, operation.map(Into::into));
+        let read = match self.fs.read_block(block) {
+            Ok(_) => Ok(None),
+            Err(e) => {
+                let why = e.com_err_text();
+                self.read_error(e).map(|kept| kept.is_none().then_some(why))
+            }
+        };
+        self.read_errors.operation = before;
+        if let Some(why) = read? {
+            return Ok(Some(why));
+        }
+        Ok(list_unreadable(&self.fs))
     }
 }

@@ -140,6 +140,9 @@ pub struct Checker {
     /// orphan list or a bad blocks list): only then does its allocator
     /// mark the resize inode's new block in them.
     pub bitmaps_read_early: bool,
+    /// The bad blocks list could not be read before the passes (libext2fs
+    /// then has none, and its inode scan tries to read it again).
+    pub bad_blocks_list_lost: bool,
     /// Blocks set aside at the end of pass 1 for a new root directory and
     /// a new /lost+found (e2fsck's root_repair_block, lnf_repair_block),
     /// so that what passes 2 and 3 allocate cannot take the last ones.
@@ -210,6 +213,7 @@ impl Checker {
             recreate_resize: false,
             early_allocs: Vec::new(),
             bitmaps_read_early: false,
+            bad_blocks_list_lost: false,
             repair_blocks: RepairBlocks::default(),
             reloc: Default::default(),
             progress: None,

@@ -196,6 +196,11 @@ impl Checker {
     /// the name), so a block that cannot be read meets the I/O error
     /// handler here, whose words are printed at once.
     pub fn lost_found_on_disk(&mut self) -> Result<u32> {
+        // ext2fs_lookup checks that the root is a directory first: its
+        // inode's block read through the I/O error handler.
+        if self.read_inode_handled(inode::ROOT_INO)?.is_none() {
+            return Ok(0);
+        }
         let mut said = String::new();
         let mut found = 0;
         let walked = self.fs.dir_iterate_handled(

@@ -105,6 +105,11 @@ impl Checker {
 
     pub fn pass1(&mut self) -> Result<()> {
         self.mark_metadata()?;
+        if self.bad_blocks_list_lost {
+            // ext2fs_open_inode_scan reads the list again, its error
+            // ignored.
+            self.bad_blocks_unreadable(Some("opening inode scan"))?;
+        }
         // As e2fsck: lost+found as the disk holds it, for pass 1's rule of
         // rebuilding large directories (and forgotten at its end).
         self.lost_found = self.lost_found_on_disk()?;
@@ -1218,7 +1223,12 @@ impl Checker {
             self.recreate_resize |= has_feature;
             return Ok(());
         }
-        let inode = self.fs.read_inode(ino)?;
+        // A read the I/O error handler does not let pass: e2fsck flags the
+        // inode for recreation and looks no further.
+        let Some(inode) = self.read_inode_handled(ino)? else {
+            self.recreate_resize |= has_feature;
+            return Ok(());
+        };
         if !has_feature {
             // e2fsck looks at the block map only.
             let empty = inode.base.i_block.iter().all(|&b| b == 0);

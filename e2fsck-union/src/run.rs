@@ -613,7 +613,8 @@ fn run_passes(
         ck.ask.unfixed = false;
         // e2fsck reads the bad blocks list here and goes on without it when
         // its inode cannot be read (preen stops).
-        if let Some(why) = crate::badblocks::list_unreadable(&ck.fs) {
+        if let Some(why) = ck.bad_blocks_unreadable(None)? {
+            ck.bad_blocks_list_lost = true;
             say!("{}: {why} while reading bad blocks inode", prog());
             if preen {
                 return Err(Stop::PreenHalt.into());

@@ -259,3 +259,31 @@ fn slow_symlink_block_past_the_end_is_read_as_e2fsck() {
         skip("needs script(1) to give the checkers a terminal");
     }
 }
+
+/// Cut inside group 0's inode table, one inode a block (-I 1024): before
+/// the passes e2fsck reads the resize inode and the bad blocks inode, then
+/// pass 1 reads the bad blocks inode again ("while opening inode scan")
+/// and the root for lost+found, each failed read put to the I/O error
+/// handler (differential seed 20261210 cases 1292, 1768).
+#[test]
+fn first_inode_table_past_the_end_is_read_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("full.img");
+    let out = run(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-I", "1024"])
+        .arg(&img)
+        .arg("8M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let table = read_only(&img).inode_table_block(0).unwrap();
+    // Nothing of the table; the bad blocks inode only; up to the root;
+    // half of the resize inode's block.
+    for blocks in [0, 1, 2, 6] {
+        let len = (table + blocks) * 1024 + if blocks == 6 { 512 } else { 0 };
+        let dir = t.path().join(format!("cut{blocks}"));
+        std::fs::create_dir(&dir).unwrap();
+        assert_eq!(checked_alike(&dir, &cut(&img, len)), 8);
+    }
+}
