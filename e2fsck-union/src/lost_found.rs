@@ -198,8 +198,11 @@ impl Checker {
     pub fn lost_found_on_disk(&mut self) -> Result<u32> {
         // ext2fs_lookup checks that the root is a directory first: its
         // inode's block read through the I/O error handler.
-        if self.read_inode_handled(inode::ROOT_INO)?.is_none() {
-            return Ok(0);
+        match self.read_inode_handled(inode::ROOT_INO) {
+            Ok(Some(_)) => {}
+            Err(e) if e.downcast_ref::<crate::ask::Stop>().is_some() => return Err(e),
+            // Unreadable, or no inode table to read it from.
+            _ => return Ok(0),
         }
         let mut said = String::new();
         let mut found = 0;

@@ -74,6 +74,7 @@ impl Checker {
             }
         }
         self.problem(Code::Pass1C, &Ctx::default())?;
+        self.pass1c_reads(&holders, first_ino)?;
         self.problem(Code::Pass1D, &Ctx::default())?;
         let c = Ctx {
             num: dup_inodes,
@@ -180,6 +181,51 @@ impl Checker {
                 ..Default::default()
             };
             self.problem(Code::DupFileShared, &c)?;
+        }
+        Ok(())
+    }
+
+    /// Pass 1C's reads: the directory blocks in e2fsck's dblist order
+    /// until every multiply-claimed inode (past the reserved ones, the
+    /// root aside) has been named, each failed read put to the I/O error
+    /// handler and the block passed over. The names themselves are looked
+    /// up again by [`Checker::find_path`].
+    fn pass1c_reads(&mut self, holders: &BTreeMap<u32, Vec<u32>>, first_ino: u32) -> Result<()> {
+        let mut unnamed: std::collections::BTreeSet<u32> = holders
+            .keys()
+            .copied()
+            .filter(|&i| i >= first_ino)
+            .collect();
+        // e2fsck's count: the root is its own directory, and one never
+        // named keeps the search going to the last block.
+        let mut left = unnamed.len();
+        let mut order: Vec<(u32, u32, u32)> = self
+            .dir_blocks
+            .iter()
+            .map(|d| (d.pblk, d.ino, d.lblk))
+            .collect();
+        order.sort_unstable();
+        for (pblk, _, lblk) in order {
+            if left == 0 {
+                break;
+            }
+            if pblk == 0 {
+                continue;
+            }
+            let buf = match self.fs.read_block(pblk as u64) {
+                Ok(buf) => buf,
+                Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e)? {
+                    Some(buf) => buf,
+                    None => continue,
+                },
+                Err(_) => continue,
+            };
+            let dots = if lblk == 0 { 2 } else { 0 };
+            for e in ext2fs::dirent::iter_block(&buf).skip(dots) {
+                if unnamed.remove(&e.inode) {
+                    left -= 1;
+                }
+            }
         }
         Ok(())
     }

@@ -287,3 +287,58 @@ fn first_inode_table_past_the_end_is_read_as_e2fsck() {
         assert_eq!(checked_alike(&dir, &cut(&img, len)), 8);
     }
 }
+
+/// A multiply-claimed block, one of its files named in a directory whose
+/// block lies past the end: pass 1C reads the directory blocks in order
+/// until every such file is named, and a block that cannot be read goes
+/// to the I/O error handler and is passed over (differential seed
+/// 20261210 case 2808).
+#[test]
+fn directory_past_the_end_in_pass_1c_is_read_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("full.img");
+    let out = run(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-b", "1024"])
+        .arg(&img)
+        .arg("8M"));
+    assert!(out.status.success(), "{}", text(&out));
+    let small = t.path().join("small");
+    std::fs::write(&small, vec![7u8; 3000]).unwrap();
+    let big = t.path().join("big");
+    std::fs::write(&big, vec![9u8; 2_000_000]).unwrap();
+    let script = t.path().join("requests");
+    std::fs::write(
+        &script,
+        format!(
+            "write {s} f1\nwrite {b} big\nmkdir late\nwrite {s} late/f2\n",
+            s = small.display(),
+            b = big.display()
+        ),
+    )
+    .unwrap();
+    let out = run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&script)
+        .arg(&img));
+    assert!(out.status.success(), "{}", text(&out));
+    let (shared, late_dir, bs) = {
+        let fs = read_only(&img);
+        let block0 = |path: &str| {
+            let ino = fs.namei(ext2fs::inode::ROOT_INO, path).unwrap();
+            fs.read_inode(ino).unwrap().base.i_block[0] as u64
+        };
+        (block0("/f1"), block0("/late"), fs.block_size() as u64)
+    };
+    // late/f2 claims f1's first block too.
+    let out = run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-R")
+        .arg(format!("sif late/f2 block[0] {shared}"))
+        .arg(&img));
+    assert!(out.status.success(), "{}", text(&out));
+    checked_alike(t.path(), &cut(&img, late_dir * bs));
+}
