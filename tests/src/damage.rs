@@ -295,17 +295,18 @@ pub fn run_debugfs_w(img: &Path, req: &str) {
 
 /// One damaged image in twenty is then cut short, as an interrupted copy
 /// or download leaves one: blocks the superblock counts lie past the
-/// file's end. The choice and the length come from the image's own bytes,
+/// file's end. The choice and the length come from `steps`, the case's
+/// log so far (the same for a seed's case in every run, where the
+/// image's bytes are not: the kernel stamps its writes with the time),
 /// not from the case's draw, so a seed's cases are drawn as before this
 /// damage existed (only the cut ones change). The superblock is kept.
-pub fn cut_short(img: &Path) -> Option<String> {
-    let bytes = std::fs::read(img).ok()?;
-    // FNV-1a over the image: the same image is always cut the same way.
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+pub fn cut_short(img: &Path, steps: &str) -> Option<String> {
+    // FNV-1a over the steps.
+    let hash = steps.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
     });
     let mut r = Lcg(hash);
-    let len = bytes.len() as u64;
+    let len = std::fs::metadata(img).ok()?.len();
     const KEEP_SUPERBLOCK: u64 = 2048;
     if !r.chance(5) || len <= 2 * KEEP_SUPERBLOCK {
         return None;

@@ -181,7 +181,7 @@ fn one_case(
     let input = inputs::make(r, dir, kernel);
     let mut how = input.how.clone();
     how.extend(damage::damage(r, &input.image));
-    how.extend(damage::cut_short(&input.image));
+    how.extend(damage::cut_short(&input.image, &how.join("\n")));
     let work = dir.join("work");
     let diffs = match tool {
         Tool::E2fsck => e2fsck_differences(tools, &input.image, &work),
