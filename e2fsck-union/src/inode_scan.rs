@@ -1,11 +1,12 @@
 //! Reading a group's inode table the way pass 1's inode scan does
-//! (libext2fs' get_next_blocks): eight blocks at a time, and a read that
-//! fails goes to the I/O error handler block by block (ehandler.c's retry
-//! of a multi-block read). A block the handler may not ignore ends the
-//! scan with "Error while scanning inodes", naming the last inode the
-//! scan had returned.
+//! (libext2fs' get_next_blocks): eight blocks at a time, each chunk read
+//! when the scan reaches it, and a read that fails goes to the I/O error
+//! handler block by block (ehandler.c's retry of a multi-block read). A
+//! block the handler may not ignore ends the scan with "Error while
+//! scanning inodes", naming the last inode the scan had returned.
 
 use anyhow::Result;
+use ext2fs::layout::Geometry;
 
 use crate::ask::Stop;
 use crate::checker::Checker;
@@ -21,36 +22,39 @@ const NEXT_INODE: &str = "getting next inode from scan";
 /// EXT2_ET_NEXT_INODE_READ, what the scan returns for a failed read.
 const CANT_READ_NEXT_INODE: &str = "Can't read next inode";
 
+/// How many chunks a group's inode table is read in.
+pub fn chunks(geo: &Geometry) -> u32 {
+    geo.inode_table_blocks.div_ceil(SCAN_BUFFER_BLOCKS)
+}
+
 impl Checker {
-    /// Group `g`'s inode table, read chunk by chunk as the scan reads it.
-    pub fn read_inode_table_as_scanned(&mut self, g: u32) -> Result<Vec<u8>> {
+    /// Chunk `chunk` of group `g`'s inode table, read as the scan reads
+    /// it.
+    pub fn read_inode_chunk_as_scanned(&mut self, g: u32, chunk: u32) -> Result<Vec<u8>> {
         let geo = self.fs.geo().clone();
         let first = self.fs.inode_table_block(g)?;
-        let blocks = geo.inode_table_blocks;
-        let inodes_per_block = geo.block_size / geo.inode_size;
-        let mut table = Vec::with_capacity((blocks * geo.block_size) as usize);
-        let mut start = 0;
-        while start < blocks {
-            let count = SCAN_BUFFER_BLOCKS.min(blocks - start);
-            match self.fs.read_blocks(first + start as u64, count) {
-                Ok(chunk) => table.extend_from_slice(&chunk),
-                Err(ext2fs::Error::BlockRead { .. }) => {
-                    if !self.read_chunk_block_by_block(first + start as u64, count, &mut table)? {
-                        let c = Ctx {
-                            ino: g * geo.inodes_per_group + start * inodes_per_block,
-                            str1: CANT_READ_NEXT_INODE.into(),
-                            ..Default::default()
-                        };
-                        // Fatal: this returns the abort.
-                        self.problem(Code::InodeScanError, &c)?;
-                        return Err(Stop::Aborted.into());
-                    }
+        let start = chunk * SCAN_BUFFER_BLOCKS;
+        let count = SCAN_BUFFER_BLOCKS.min(geo.inode_table_blocks - start);
+        let at = first + start as u64;
+        match self.fs.read_blocks(at, count) {
+            Ok(bytes) => Ok(bytes),
+            Err(ext2fs::Error::BlockRead { .. }) => {
+                let mut bytes = Vec::with_capacity((count * geo.block_size) as usize);
+                if self.read_chunk_block_by_block(at, count, &mut bytes)? {
+                    return Ok(bytes);
                 }
-                Err(e) => return Err(e.into()),
+                let inodes_per_block = geo.block_size / geo.inode_size;
+                let c = Ctx {
+                    ino: g * geo.inodes_per_group + start * inodes_per_block,
+                    str1: CANT_READ_NEXT_INODE.into(),
+                    ..Default::default()
+                };
+                // Fatal: this returns the abort.
+                self.problem(Code::InodeScanError, &c)?;
+                Err(Stop::Aborted.into())
             }
-            start += count;
+            Err(e) => Err(e.into()),
         }
-        Ok(table)
     }
 
     /// One failed chunk again, a block at a time, each failure put to the

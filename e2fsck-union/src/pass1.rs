@@ -133,26 +133,32 @@ impl Checker {
                 self.problem(Code::InodeScanError, &c)?;
                 return Err(crate::ask::Stop::Aborted.into());
             }
-            let table = self.read_inode_table_as_scanned(g)?;
-            for (i, raw) in table
-                .chunks(isz)
-                .take(geo.inodes_per_group as usize)
-                .enumerate()
-            {
-                let ino = g * geo.inodes_per_group + i as u32 + 1;
-                // As e2fsck's inode scan: a cancel ends the pass here.
-                crate::cancel::check()?;
-                let itable = self.fs.groups()[g as usize].bg_inode_table as u64;
-                let blk = itable + (i * isz) as u64 / geo.block_size as u64;
-                if bad_list.contains(&blk) {
-                    if self.inode_in_bad_block(ino)? {
-                        // The list was cleared: e2fsck starts over.
-                        self.restart = true;
-                        return Ok(());
+            // The table as the scan reads it, a chunk at a time: a chunk
+            // that cannot be read ends the pass after the inodes before it.
+            let mut next = 0usize;
+            for chunk in 0..crate::inode_scan::chunks(&geo) {
+                let bytes = self.read_inode_chunk_as_scanned(g, chunk)?;
+                for raw in bytes.chunks(isz) {
+                    let i = next;
+                    next += 1;
+                    if i >= geo.inodes_per_group as usize {
+                        break;
                     }
-                    continue;
+                    let ino = g * geo.inodes_per_group + i as u32 + 1;
+                    // As e2fsck's inode scan: a cancel ends the pass here.
+                    crate::cancel::check()?;
+                    let itable = self.fs.groups()[g as usize].bg_inode_table as u64;
+                    let blk = itable + (i * isz) as u64 / geo.block_size as u64;
+                    if bad_list.contains(&blk) {
+                        if self.inode_in_bad_block(ino)? {
+                            // The list was cleared: e2fsck starts over.
+                            self.restart = true;
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    self.check_one_inode(ino, raw)?;
                 }
-                self.check_one_inode(ino, raw)?;
             }
             // As e2fsck's scan callback at the end of each group.
             self.check_deferred()?;
