@@ -80,6 +80,22 @@ pub fn strtoull(s: &str) -> Option<u64> {
     })
 }
 
+/// strtoull(s, &end, 0) as a caller that checks only `*end == 0` sees
+/// it: the value (ULLONG_MAX past 64 bits, a minus sign wrapping) and
+/// whether the whole string was read (debugfs' parse_ulong,
+/// e2freefrag's -c).
+pub fn strtoull_prefix(s: &str) -> (u64, bool) {
+    let r = scan(s, 0);
+    let v = if r.overflow {
+        u64::MAX
+    } else if r.negative {
+        r.magnitude.wrapping_neg()
+    } else {
+        r.magnitude
+    };
+    (v, r.whole)
+}
+
 /// strtol(s, &end, base) with only `*end == 0` required: a value past
 /// 64 bits saturates, as strtol's does.
 pub fn strtol(s: &str, base: u32) -> Option<i64> {

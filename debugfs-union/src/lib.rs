@@ -4,8 +4,11 @@ pub mod bitmaps;
 pub mod cnum;
 pub mod dirs;
 pub mod dump;
+pub mod extra;
 pub mod fields;
 pub mod format;
+pub mod frag;
+pub mod gnu_getopt;
 pub mod host;
 pub mod inodes;
 pub mod session;
@@ -14,6 +17,7 @@ pub mod table;
 pub mod union;
 pub mod write;
 pub mod xattrs;
+pub mod zap;
 
 /// The name messages, the banner and the prompt use: `debugfs` when called
 /// through a link of that name (a drop-in for e2fsprogs' debugfs, as its
@@ -64,6 +68,9 @@ const HOST_REQUESTS: &[&str] = &[
     "rdump",
     "write",
     "export_overlay",
+    "lcd",
+    "logdump",
+    "init_filesys",
 ];
 
 /// Runs request lines against an image held in memory, with output thrown

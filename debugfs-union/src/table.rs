@@ -4,7 +4,9 @@
 use anyhow::Result;
 
 use crate::session::Session;
-use crate::{bitmaps, dirs, dump, fields, inodes, super_stats, union, write, xattrs};
+use crate::{
+    bitmaps, dirs, dump, extra, fields, frag, inodes, super_stats, union, write, xattrs, zap,
+};
 
 pub type Handler = fn(&mut Session, &[String]) -> Result<()>;
 
@@ -98,7 +100,7 @@ pub static COMMANDS: &[Command] = &[
     ),
     cmd!(["imap"], "Calculate the location of an inode", inodes::imap),
     cmd!(
-        ["inode_dump", "idump"],
+        ["inode_dump", "idump", "id"],
         "Dump the inode structure in hex",
         inodes::idump
     ),
@@ -215,6 +217,85 @@ pub static COMMANDS: &[Command] = &[
         ["ea_list"],
         "List extended attributes of an inode",
         xattrs::ea_list
+    ),
+    cmd!(
+        ["freefrag", "e2freefrag"],
+        "Report free space fragmentation",
+        frag::freefrag
+    ),
+    cmd!(
+        ["init_filesys"],
+        "Initialize a filesystem (DESTROYS DATA)",
+        zap::init_filesys
+    ),
+    cmd!(
+        ["dump_extents", "extents", "ex"],
+        "Dump extents information ",
+        extra::dump_extents
+    ),
+    cmd!(
+        ["filefrag"],
+        "Report fragmentation information for an inode",
+        frag::filefrag
+    ),
+    cmd!(["undelete", "undel"], "Undelete file", zap::undelete),
+    cmd!(
+        ["lcd"],
+        "Change the current directory on your native filesystem",
+        extra::lcd
+    ),
+    cmd!(
+        ["logdump"],
+        "Dump the contents of the journal",
+        extra::logdump
+    ),
+    cmd!(
+        ["fallocate"],
+        "Allocate uninitialized blocks to an inode",
+        zap::fallocate
+    ),
+    cmd!(
+        ["supported_features"],
+        "Print features supported by this version of e2fsprogs",
+        extra::supported_features
+    ),
+    cmd!(["dump_mmp"], "Dump MMP information", extra::dump_mmp),
+    cmd!(
+        ["set_mmp_value", "smmp"],
+        "Set MMP value",
+        extra::set_mmp_value
+    ),
+    cmd!(
+        ["extent_open", "eo"],
+        "Open inode for extent manipulation",
+        extra::extent_open
+    ),
+    cmd!(
+        ["zap_block", "zap"],
+        "Zap block: fill with 0, pattern, flip bits etc.",
+        zap::zap_block
+    ),
+    cmd!(["list_quota", "lq"], "List quota", extra::list_quota),
+    cmd!(["get_quota", "gq"], "Get quota", extra::get_quota),
+    cmd!(
+        ["journal_open", "jo"],
+        "Open the journal",
+        extra::journal_open
+    ),
+    cmd!(
+        ["journal_close", "jc"],
+        "Close the journal",
+        extra::journal_not_open
+    ),
+    cmd!(
+        ["journal_write", "jw"],
+        "Write a transaction to the journal",
+        extra::journal_not_open
+    ),
+    cmd!(
+        ["journal_run", "jr"],
+        "Recover the journal",
+        extra::journal_run
     ),
     cmd!(
         ["whiteout"],

@@ -21,6 +21,8 @@ use crate::layout::Geometry;
 use crate::superblock::Superblock;
 
 mod alloc;
+mod alloc_stats;
+mod block_info;
 mod bmap;
 mod create;
 mod dir;

@@ -299,7 +299,7 @@ impl Filesystem {
         self.touched_bits.as_ref().map(|(b, i)| (b, i))
     }
 
-    fn touch(&mut self, block: Option<u64>, inode: Option<u64>) {
+    pub(super) fn touch(&mut self, block: Option<u64>, inode: Option<u64>) {
         if let Some((bt, it)) = self.touched_bits.as_mut() {
             if let Some(b) = block.filter(|&b| b < bt.len()) {
                 bt.set(b, true);

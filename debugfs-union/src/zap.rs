@@ -1,0 +1,189 @@
+//! Write requests debugfs 1.47 has beside the usual ones: zap_block
+//! (debugfs/zap.c), undelete, fallocate and init_filesys (debugfs.c).
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::cnum::strtoull_prefix;
+use crate::gnu_getopt::getopt;
+use crate::session::{Session, Worded};
+
+/// debugfs' parse_ulong / parse_ulonglong: strtoul(…, 0) with nothing
+/// left over, else "Bad <what> - <arg>".
+fn parse_ulong(what: &str, arg: &str) -> Result<u64> {
+    match strtoull_prefix(arg) {
+        (n, true) => Ok(n),
+        _ => bail!("Bad {what} - {arg}"),
+    }
+}
+
+/// zap_block [-f file] [-o offset] [-l length] [-p pattern] block_num,
+/// zap_block [-f file] [-b bit] block_num
+pub fn zap_block(s: &mut Session, args: &[String]) -> Result<()> {
+    s.fs_rw()?;
+    let bs = s.fs()?.block_size() as i32;
+    let usage = || {
+        Worded(
+            "Usage:\tzap_block [-f file] [-o offset] [-l length] [-p pattern] block_num\n\tzap_block [-f file] [-b bit] block_num"
+                .into(),
+        )
+    };
+    let (opts, rest) = getopt(args, "b:f:l:o:p:");
+    let (mut file, mut pattern) = (None, 0u8);
+    let (mut offset, mut length, mut bit) = (-1i32, -1i32, -1i32);
+    for (c, v) in &opts {
+        match c {
+            'f' => file = Some(v.clone()),
+            // The values land in C ints, truncated as there.
+            'b' => {
+                bit = parse_ulong("bit", v)? as i32;
+                if bit >= bs * 8 {
+                    bail!("The bit to flip must be within a {bs} block\n");
+                }
+            }
+            'p' => {
+                let p = parse_ulong("pattern", v)?;
+                if p >= 256 {
+                    bail!("The fill pattern must be an 8-bit value\n");
+                }
+                pattern = p as u8;
+            }
+            'o' => {
+                offset = parse_ulong("offset", v)? as i32;
+                if offset >= bs {
+                    bail!("The offset must be within a {bs} block\n");
+                }
+            }
+            'l' => length = parse_ulong("length", v)? as i32,
+            _ => return Err(usage().into()),
+        }
+    }
+    if bit > 0 && offset > 0 {
+        bail!("The -o and -b options can not be mixed.");
+    }
+    let offset = offset.max(0);
+    if length < 0 {
+        length = bs - offset;
+    }
+    if offset.wrapping_add(length) > bs {
+        bail!("The specified length is too bug\n");
+    }
+    if rest.len() != 1 {
+        return Err(usage().into());
+    }
+    let mut block = parse_ulong("block", &rest[0])?;
+    if let Some(f) = file {
+        let ino = s.inode_arg(&f)?;
+        let fs = s.fs()?;
+        // ext2fs_bmap2: a hole maps to block 0, which is zapped then.
+        block = fs
+            .read_inode(ino)
+            .and_then(|inode| fs.bmap_anywhere(&inode, block))
+            .map_err(|e| anyhow!("{} while mapping logical block {block}\n", e.com_err_text()))?
+            .map_or(0, u64::from);
+    }
+    let fs = s.fs_rw()?;
+    let mut buf = fs
+        .read_block_anywhere(block)
+        .map_err(|e| anyhow!("{} while reading block {block}\n", e.com_err_text()))?;
+    if bit >= 0 {
+        buf[(bit >> 3) as usize] ^= 1 << (bit & 7);
+    } else {
+        let (o, l) = (offset as usize, length as usize);
+        buf[o..o + l].fill(pattern);
+    }
+    fs.write_block_anywhere(block, &buf)
+        .map_err(|e| anyhow!("{} while write block {block}\n", e.com_err_text()))?;
+    Ok(())
+}
+
+/// undelete <inode_num> [dest_name]: the inode given one link (two for a
+/// directory) and no deletion time, its blocks and itself counted in use
+/// again as libext2fs' alloc_stats count them (blocks still marked are
+/// counted once more, as there), then linked when a name is given.
+pub fn undelete(s: &mut Session, args: &[String]) -> Result<()> {
+    if !(2..=3).contains(&args.len()) {
+        bail!("Usage: undelete <inode_num> [dest_name]");
+    }
+    s.fs_rw()?;
+    s.bitmaps_loaded()?;
+    let ino = s.inode_arg(&args[1])?;
+    let fs = s.fs_rw()?;
+    let mut inode = fs.read_inode(ino).map_err(|e| {
+        Worded(format!(
+            "{}: {} while reading inode {ino}",
+            args[1],
+            e.com_err_text()
+        ))
+    })?;
+    if fs.test_inode(ino)? {
+        return Err(Worded(format!("{}: Inode is not marked as deleted", args[1])).into());
+    }
+    inode.base.i_links_count = if inode.is_dir() { 2 } else { 1 };
+    inode.base.i_dtime = 0;
+    fs.write_inode(ino, &inode)
+        .map_err(|e| anyhow!("{} while writing inode {ino}", e.com_err_text()))?;
+    let mut blocks = Vec::new();
+    fs.block_iterate(&inode, |p| {
+        blocks.push(u64::from(p.pblk));
+        std::ops::ControlFlow::Continue(())
+    });
+    let count = fs.geo().blocks_count;
+    for b in blocks {
+        if b >= count {
+            eprintln!("ext2fs_block_alloc_stats: Illegal block number: {b}");
+            continue;
+        }
+        fs.block_alloc_stats(b, true)?;
+    }
+    fs.inode_alloc_stats(ino, true, false)?;
+    if args.len() > 2 {
+        let link_args = vec!["link".to_string(), args[1].clone(), args[2].clone()];
+        crate::write::link(s, &link_args)?;
+    }
+    Ok(())
+}
+
+/// fallocate <file> start_blk [end_blk]: blocks for the holes of a
+/// block-mapped file, as ext2fs_fallocate places them (without an end,
+/// the range is past any filesystem and fails, as there).
+pub fn fallocate(s: &mut Session, args: &[String]) -> Result<()> {
+    if !(3..=4).contains(&args.len()) {
+        bail!("Usage: {} <file> start_blk [end_blk]", args[0]);
+    }
+    s.fs_rw()?;
+    s.bitmaps_loaded()?;
+    let ino = s.inode_arg(&args[1])?;
+    let start = parse_ulong("logical block", &args[2])?;
+    let end = match args.get(3) {
+        Some(e) => parse_ulong("logical block", e)?,
+        None => u64::MAX,
+    };
+    let fs = s.fs_rw()?;
+    let len = end.wrapping_sub(start).wrapping_add(1);
+    let extents = fs
+        .read_inode(ino)
+        .map(|i| i.flags() & ext2fs::inode::flags::EXTENTS != 0)
+        .unwrap_or(false);
+    if extents && len <= fs.geo().blocks_count && len != 0 {
+        bail!("extent trees are not written by this tool (ext2 only; see compat.md)");
+    }
+    fs.fallocate_block_mapped(ino, start, len).map_err(|e| {
+        anyhow!(
+            "{} while fallocating inode {ino} from {start} to {end}\n",
+            e.com_err_text()
+        )
+    })
+}
+
+/// init_filesys <device> <blocks>
+pub fn init_filesys(s: &mut Session, args: &[String]) -> Result<()> {
+    if args.len() != 3 {
+        bail!("Usage: initialize <device> <blocks>");
+    }
+    if s.fs.is_some() {
+        let dev = s.device.clone().unwrap_or_default();
+        bail!("Filesystem {dev} is still open.  Close it first.\n");
+    }
+    parse_ulong("blocks count", &args[2])?;
+    bail!("an in-memory filesystem is not made by this tool: use mke2fs-union (see compat.md)")
+}
