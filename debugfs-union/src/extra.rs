@@ -229,10 +229,8 @@ pub fn logdump(s: &mut Session, args: &[String]) -> Result<()> {
                 (n, true) => block = Some(n as u32 as u64),
                 _ => bail!("Bad block number - {v}"),
             },
-            'n' => {
-                if crate::cnum::strtol(v, 10).is_none() {
-                    bail!("Bad log counts number - {v}");
-                }
+            'n' if crate::cnum::strtol(v, 10).is_none() => {
+                bail!("Bad log counts number - {v}");
             }
             'i' => inode_spec = Some(v.clone()),
             'f' => journal_file = Some(v.clone()),
@@ -357,7 +355,7 @@ pub fn journal_not_open(s: &mut Session, _args: &[String]) -> Result<()> {
 /// a journal finds no journal inode, and marks the filesystem as needing
 /// a check for the failed recovery (the valid flag cleared, the last
 /// check put before the last mount) before it says so.
-pub fn journal_run(s: &mut Session, args: &[String]) -> Result<()> {
+pub fn journal_run(s: &mut Session, _args: &[String]) -> Result<()> {
     s.fs_rw()?;
     s.bitmaps_loaded()?;
     let fs = s.fs_rw()?;
@@ -374,9 +372,5 @@ pub fn journal_run(s: &mut Session, args: &[String]) -> Result<()> {
             sb.s_lastcheck = sb.s_mtime.wrapping_sub(1);
         }
     });
-    Err(Worded(format!(
-        "journal_run: Illegal inode number while recovering journal{}",
-        if args.is_empty() { "" } else { "" }
-    ))
-    .into())
+    Err(Worded("journal_run: Illegal inode number while recovering journal".into()).into())
 }

@@ -396,13 +396,14 @@ pub fn freefrag(s: &mut Session, args: &[String]) -> Result<()> {
             fixed(free_chunks as f64 * 100.0 / total as f64, 1, 0)
         ));
     }
-    if real != 0 {
-        let scale = bs >> 10;
-        min *= scale;
-        max *= scale;
-        avg = avg / real * scale;
-    } else {
-        min = 0;
+    match avg.checked_div(real) {
+        Some(mean) => {
+            let scale = bs >> 10;
+            min *= scale;
+            max *= scale;
+            avg = mean * scale;
+        }
+        None => min = 0,
     }
     o.push_str(&format!(
         "\nMin. free extent: {min} KB \nMax. free extent: {max} KB\nAvg. free extent: {avg} KB\n"

@@ -238,6 +238,11 @@ pub static COMMANDS: &[Command] = &[
         "Report fragmentation information for an inode",
         frag::filefrag
     ),
+    cmd!(
+        ["modify_inode", "mi"],
+        "Modify an inode by structure",
+        zap::modify_inode
+    ),
     cmd!(["undelete", "undel"], "Undelete file", zap::undelete),
     cmd!(
         ["lcd"],

@@ -187,3 +187,117 @@ pub fn init_filesys(s: &mut Session, args: &[String]) -> Result<()> {
     parse_ulong("blocks count", &args[2])?;
     bail!("an in-memory filesystem is not made by this tool: use mke2fs-union (see compat.md)")
 }
+
+/// One modify_inode prompt: `%30s    [value] `, then a line from standard
+/// input (at most 199 bytes, as fgets into debugfs' 200-byte buffer); an
+/// empty line or end of input keeps the value, a number as strtoul reads
+/// it replaces it (truncated to the field), anything else is a bad value.
+fn prompt_field(s: &mut Session, cmd: &str, prompt: &str, shown: String) -> Result<Option<u64>> {
+    use std::io::{BufRead, Read, Write};
+    write!(s.out, "{prompt:>30}    [{shown}] ")?;
+    s.out.flush()?;
+    let mut line = Vec::new();
+    let stdin = std::io::stdin();
+    let mut lock = stdin.lock();
+    let n = (&mut lock).take(199).read_until(b'\n', &mut line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&line).into_owned();
+    match strtoull_prefix(&text) {
+        (v, true) => Ok(Some(v)),
+        _ => {
+            eprintln!("{cmd}: Bad value - {text}");
+            Ok(None)
+        }
+    }
+}
+
+/// modify_inode <file>: every field of the inode's first 128 bytes
+/// prompted for in debugfs' order and formats, then written back.
+pub fn modify_inode(s: &mut Session, args: &[String]) -> Result<()> {
+    if args.len() != 2 {
+        bail!("Usage: {} <file>", args[0]);
+    }
+    s.fs_rw()?;
+    let ino = s.inode_arg(&args[1])?;
+    let fs = s.fs_rw()?;
+    let os = fs.sb().s_creator_os;
+    let mut inode = fs.read_inode(ino).map_err(|e| {
+        Worded(format!(
+            "{}: {} while reading inode {ino}",
+            args[1],
+            e.com_err_text()
+        ))
+    })?;
+    let cmd = args[0].clone();
+    let hurd = os == ext2fs::superblock::OS_HURD;
+    let linux = os == 0;
+    macro_rules! field {
+        ($prompt:expr, $fmt:literal, $ty:ty, $place:expr) => {{
+            let shown = format!($fmt, $place);
+            if let Some(v) = prompt_field(s, &cmd, &$prompt, shown)? {
+                $place = v as $ty;
+            }
+        }};
+    }
+    // "%d" of a 32-bit field prints it signed.
+    macro_rules! signed32 {
+        ($prompt:expr, $place:expr) => {{
+            let shown = format!("{}", $place as i32);
+            if let Some(v) = prompt_field(s, &cmd, &$prompt, shown)? {
+                $place = v as u32;
+            }
+        }};
+    }
+    let b = &mut inode.base;
+    field!("Mode", "0{:o}", u16, b.i_mode);
+    field!("User ID", "{}", u16, b.i_uid);
+    field!("Group ID", "{}", u16, b.i_gid);
+    field!("Size", "{}", u32, b.i_size);
+    signed32!("Creation time", b.i_ctime);
+    signed32!("Modification time", b.i_mtime);
+    signed32!("Access time", b.i_atime);
+    signed32!("Deletion time", b.i_dtime);
+    field!("Link count", "{}", u16, b.i_links_count);
+    if linux {
+        field!("Block count high", "{}", u16, b.l_i_blocks_hi);
+    }
+    field!("Block count", "{}", u32, b.i_blocks);
+    field!("File flags", "0x{:x}", u32, b.i_flags);
+    field!("Generation", "0x{:x}", u32, b.i_generation);
+    signed32!("File acl", b.i_file_acl);
+    signed32!("High 32bits of size", b.i_size_high);
+    if hurd {
+        signed32!("Translator Block", b.i_version);
+    }
+    signed32!("Fragment address", b.i_faddr);
+    if hurd {
+        // h_i_frag and h_i_fsize: the two bytes of l_i_blocks_hi.
+        let mut frag = (b.l_i_blocks_hi & 0xff) as u8;
+        let mut fsize = (b.l_i_blocks_hi >> 8) as u8;
+        field!("Fragment number", "{}", u8, frag);
+        field!("Fragment size", "{}", u8, fsize);
+        b.l_i_blocks_hi = u16::from(frag) | u16::from(fsize) << 8;
+    }
+    for i in 0..12 {
+        signed32!(format!("Direct Block #{i}"), b.i_block[i]);
+    }
+    signed32!("Indirect Block", b.i_block[12]);
+    signed32!("Double Indirect Block", b.i_block[13]);
+    signed32!("Triple Indirect Block", b.i_block[14]);
+    s.fs_rw()?.write_inode(ino, &inode).map_err(|e| {
+        Worded(format!(
+            "{}: {} while writing inode {ino}",
+            args[1],
+            e.com_err_text()
+        ))
+    })?;
+    Ok(())
+}

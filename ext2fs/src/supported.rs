@@ -90,24 +90,19 @@ pub fn feature_name(table: Table, word: usize, mask: u32) -> String {
 /// e2p_string2feature / e2p_jrnl_string2feature: (word, mask) of a name,
 /// case-insensitive, or of the `FEATURE_<C|I|R><bit>` form.
 pub fn feature_from_name(table: Table, name: &str) -> Option<(usize, u32)> {
-    for word in 0..3 {
-        for bit in 0..32 {
-            let mask = 1u32 << bit;
-            let named = match table {
-                Table::Filesystem if word == 1 && mask == incompat::WHITEOUT => None,
-                Table::Filesystem => FEATURES.iter().find(|f| {
-                    f.kind == KINDS[word] && f.mask == mask && f.name.eq_ignore_ascii_case(name)
-                }),
-                Table::Journal => None,
-            };
-            let jnamed = table == Table::Journal
-                && JOURNAL_NAMES
-                    .iter()
-                    .any(|(w, m, n)| *w == word && *m == mask && n.eq_ignore_ascii_case(name));
-            if named.is_some() || jnamed {
-                return Some((word, mask));
-            }
-        }
+    let named = match table {
+        Table::Filesystem => FEATURES
+            .iter()
+            .filter(|f| !(f.kind == FeatureKind::Incompat && f.mask == incompat::WHITEOUT))
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| (KINDS.iter().position(|k| *k == f.kind).unwrap_or(0), f.mask)),
+        Table::Journal => JOURNAL_NAMES
+            .iter()
+            .find(|(_, _, n)| n.eq_ignore_ascii_case(name))
+            .map(|(w, m, _)| (*w, *m)),
+    };
+    if named.is_some() {
+        return named;
     }
     let head = name.get(..8)?;
     if !head.eq_ignore_ascii_case("FEATURE_") {
