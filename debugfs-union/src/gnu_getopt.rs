@@ -8,49 +8,39 @@
 /// operands.
 pub fn getopt(args: &[String], spec: &str) -> (Vec<(char, String)>, Vec<String>) {
     let prog = args.first().map(String::as_str).unwrap_or("");
-    let mut opts = Vec::new();
-    let mut rest = Vec::new();
-    let mut i = 1;
-    while i < args.len() {
-        let a = &args[i];
-        if a == "--" {
-            rest.extend(args[i + 1..].iter().cloned());
-            break;
-        }
-        if a.len() < 2 || !a.starts_with('-') {
-            rest.push(a.clone());
-            i += 1;
-            continue;
-        }
-        let chars: Vec<char> = a[1..].chars().collect();
-        let mut j = 0;
-        while j < chars.len() {
-            let c = chars[j];
-            let pos = (c != ':').then(|| spec.find(c)).flatten();
-            let Some(pos) = pos else {
-                eprintln!("{prog}: invalid option -- '{c}'");
-                opts.push(('?', String::new()));
-                j += 1;
-                continue;
-            };
-            if !spec[pos + c.len_utf8()..].starts_with(':') {
-                opts.push((c, String::new()));
-                j += 1;
-                continue;
+    let (mut opts, mut rest) = (Vec::new(), Vec::new());
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        if word == "--" {
+            rest.extend(words.by_ref().cloned());
+        } else if word.len() < 2 || !word.starts_with('-') {
+            rest.push(word.clone());
+        } else {
+            let letters: Vec<char> = word[1..].chars().collect();
+            for (j, &c) in letters.iter().enumerate() {
+                let at = spec.find(c).filter(|_| c != ':');
+                let Some(at) = at else {
+                    eprintln!("{prog}: invalid option -- '{c}'");
+                    opts.push(('?', String::new()));
+                    continue;
+                };
+                if !spec[at + c.len_utf8()..].starts_with(':') {
+                    opts.push((c, String::new()));
+                    continue;
+                }
+                // A value: the rest of this word, else the next word.
+                let tail: String = letters[j + 1..].iter().collect();
+                if !tail.is_empty() {
+                    opts.push((c, tail));
+                } else if let Some(v) = words.next() {
+                    opts.push((c, v.clone()));
+                } else {
+                    eprintln!("{prog}: option requires an argument -- '{c}'");
+                    opts.push(('?', String::new()));
+                }
+                break;
             }
-            let tail: String = chars[j + 1..].iter().collect();
-            if !tail.is_empty() {
-                opts.push((c, tail));
-            } else if let Some(v) = args.get(i + 1) {
-                opts.push((c, v.clone()));
-                i += 1;
-            } else {
-                eprintln!("{prog}: option requires an argument -- '{c}'");
-                opts.push(('?', String::new()));
-            }
-            break;
         }
-        i += 1;
     }
     (opts, rest)
 }
@@ -65,8 +55,11 @@ mod tests {
 
     #[test]
     fn permutes_and_reports() {
-        let (o, r) = getopt(&v(&["x", "f", "-v", "-c", "5", "--", "-d"]), "vc:");
-        assert_eq!(o, vec![('v', String::new()), ('c', "5".into())]);
+        let (o, r) = getopt(&v(&["x", "f", "-v", "-c", "5", "-c7", "--", "-d"]), "vc:");
+        assert_eq!(
+            o,
+            vec![('v', String::new()), ('c', "5".into()), ('c', "7".into())]
+        );
         assert_eq!(r, v(&["f", "-d"]));
         let (o, _) = getopt(&v(&["x", "-q", "-c"]), "vc:");
         assert_eq!(o, vec![('?', String::new()), ('?', String::new())]);

@@ -9,6 +9,7 @@ pub mod fields;
 pub mod format;
 pub mod frag;
 pub mod gnu_getopt;
+pub mod help_order;
 pub mod host;
 pub mod inodes;
 pub mod session;

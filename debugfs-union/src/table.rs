@@ -340,11 +340,21 @@ fn quit(_: &mut Session, _: &[String]) -> Result<()> {
 }
 
 fn help(s: &mut Session, _: &[String]) -> Result<()> {
-    writeln!(s.out, "Available debugfs-union requests:\n")?;
-    for c in COMMANDS {
-        let names = c.names.join(", ");
-        writeln!(s.out, "{names:<25}{}", c.help)?;
+    use crate::help_order::{help_line, DEBUGFS_ORDER, SESSION_LAST};
+    let mut o = format!("Available {} requests:\n\n", crate::program());
+    let ours = COMMANDS
+        .iter()
+        .map(|c| c.names[0])
+        .filter(|n| !DEBUGFS_ORDER.contains(n) && !SESSION_LAST.contains(n));
+    let order = DEBUGFS_ORDER
+        .iter()
+        .copied()
+        .chain(ours)
+        .chain(SESSION_LAST.iter().copied());
+    for c in order.filter_map(find) {
+        o.push_str(&help_line(c.names, c.help));
     }
+    s.out.write_all(o.as_bytes())?;
     Ok(())
 }
 

@@ -16,6 +16,21 @@ fn parse_ulong(what: &str, arg: &str) -> Result<u64> {
     }
 }
 
+/// debugfs_read_inode(ino, &inode, name): a failure worded under `name`.
+fn read_inode_named(
+    fs: &ext2fs::fs::Filesystem,
+    ino: u32,
+    name: &str,
+) -> Result<ext2fs::inode::Inode> {
+    fs.read_inode(ino).map_err(|e| {
+        Worded(format!(
+            "{name}: {} while reading inode {ino}",
+            e.com_err_text()
+        ))
+        .into()
+    })
+}
+
 /// zap_block [-f file] [-o offset] [-l length] [-p pattern] block_num,
 /// zap_block [-f file] [-b bit] block_num
 pub fn zap_block(s: &mut Session, args: &[String]) -> Result<()> {
@@ -108,13 +123,7 @@ pub fn undelete(s: &mut Session, args: &[String]) -> Result<()> {
     s.bitmaps_loaded()?;
     let ino = s.inode_arg(&args[1])?;
     let fs = s.fs_rw()?;
-    let mut inode = fs.read_inode(ino).map_err(|e| {
-        Worded(format!(
-            "{}: {} while reading inode {ino}",
-            args[1],
-            e.com_err_text()
-        ))
-    })?;
+    let mut inode = read_inode_named(fs, ino, &args[1])?;
     if fs.test_inode(ino)? {
         return Err(Worded(format!("{}: Inode is not marked as deleted", args[1])).into());
     }
@@ -229,13 +238,7 @@ pub fn modify_inode(s: &mut Session, args: &[String]) -> Result<()> {
     let ino = s.inode_arg(&args[1])?;
     let fs = s.fs_rw()?;
     let os = fs.sb().s_creator_os;
-    let mut inode = fs.read_inode(ino).map_err(|e| {
-        Worded(format!(
-            "{}: {} while reading inode {ino}",
-            args[1],
-            e.com_err_text()
-        ))
-    })?;
+    let mut inode = read_inode_named(fs, ino, &args[1])?;
     let cmd = args[0].clone();
     let hurd = os == ext2fs::superblock::OS_HURD;
     let linux = os == 0;

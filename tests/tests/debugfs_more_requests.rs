@@ -338,3 +338,30 @@ fn modify_inode_prompts_and_writes_like_real_debugfs() {
         }
     }
 }
+
+#[test]
+fn help_lists_requests_as_real_debugfs_does() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Called as debugfs, as a drop-in is.
+    let link = t.path().join("debugfs");
+    std::os::unix::fs::symlink(integration_tests::our_bin("debugfs-union"), &link).unwrap();
+    let out = |prog: &std::path::Path| {
+        let o = std::process::Command::new(prog)
+            .args(["-R", "help"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // The union-mount requests are ours alone.
+    let union = ["whiteout ", "fallthru ", "opaque ", "export_overlay "];
+    let ours: String = out(&link)
+        .lines()
+        .filter(|l| !union.iter().any(|u| l.starts_with(u)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let real = out(std::path::Path::new("/sbin/debugfs"));
+    assert_eq!(ours, real);
+}
