@@ -262,9 +262,10 @@ pub fn logdump(s: &mut Session, args: &[String]) -> Result<()> {
             "Inode {ino} is at group {group}, block {blk}, offset {off}"
         )?;
     }
-    let mut out: Box<dyn Write> = match rest.first() {
-        None => Box::new(std::io::sink()),
-        Some(f) => Box::new(std::fs::File::create(f).map_err(|e| {
+    // fopen(output_file, "w"): made (emptied) before anything is read.
+    let mut file_out = match rest.first() {
+        None => None,
+        Some(f) => Some(std::fs::File::create(f).map_err(|e| {
             anyhow!(
                 "{} while opening {f} for logdump",
                 cli_common::errno_text(e)
@@ -274,31 +275,104 @@ pub fn logdump(s: &mut Session, args: &[String]) -> Result<()> {
     if block.is_some() {
         s.fs()?;
     }
-    if let Some(jf) = journal_file {
-        let mut buf = Vec::new();
-        let f = std::fs::File::open(&jf).map_err(|e| {
-            anyhow!(
-                "{} while opening {jf} for logdump",
-                cli_common::errno_text(e)
-            )
-        })?;
-        use std::io::Read;
-        f.take(2048).read_to_end(&mut buf)?;
-        if buf.len() != 2048 {
-            bail!(
-                "short read (read {}, expected 2048) while reading journal",
-                buf.len()
-            );
+    let Some(jf) = journal_file else {
+        let fs = s.fs()?;
+        let sb = fs.sb();
+        if sb.s_journal_inum != 0 || sb.has_compat(ext2fs::features::compat::HAS_JOURNAL) {
+            bail!("journals are not read by this tool (see compat.md)");
         }
-        bail!("journals are not read by this tool (see compat.md)");
+        bail!("filesystem has no journal")
+    };
+    let has = |c: char| opts.iter().any(|(o, _)| *o == c);
+    let text = journal_file_head(&jf, has('a'), has('S'));
+    let (printed, failure) = match text {
+        Ok(t) => (t, None),
+        Err((t, e)) => (t, Some(e)),
+    };
+    match &mut file_out {
+        Some(f) => f.write_all(printed.as_bytes())?,
+        None => s.out.write_all(printed.as_bytes())?,
     }
-    let fs = s.fs()?;
-    let sb = fs.sb();
-    if sb.s_journal_inum != 0 || sb.has_compat(ext2fs::features::compat::HAS_JOURNAL) {
-        bail!("journals are not read by this tool (see compat.md)");
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    out.flush()?;
-    bail!("filesystem has no journal")
+}
+
+/// dump_journal's first steps on a journal file: its first 2048 bytes,
+/// an ext2 journal device's header (said, with -a its details), then
+/// the journal superblock, whose magic number must be jbd2's. What was
+/// printed comes back, with the error that stopped it, if any: a short
+/// read, or a journal (which this tool does not read).
+fn journal_file_head(
+    path: &str,
+    all: bool,
+    dump_super: bool,
+) -> Result<String, (String, anyhow::Error)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut o = String::new();
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        (
+            String::new(),
+            anyhow!(
+                "{} while opening {path} for logdump",
+                cli_common::errno_text(e)
+            ),
+        )
+    })?;
+    let mut read_at = |at: u64, len: usize| -> std::io::Result<Vec<u8>> {
+        f.seek(SeekFrom::Start(at))?;
+        let mut buf = Vec::new();
+        (&mut f).take(len as u64).read_to_end(&mut buf)?;
+        Ok(buf)
+    };
+    let short = |got: usize, want: usize| {
+        anyhow!("short read (read {got}, expected {want}) while reading journal")
+    };
+    let io = |e: std::io::Error| anyhow!("{} while reading journal", cli_common::errno_text(e));
+    let head = read_at(0, 2048).map_err(|e| (String::new(), io(e)))?;
+    if head.len() != 2048 {
+        return Err((o, short(head.len(), 2048)));
+    }
+    let (mut bs, mut blocknr) = (1024u64, 0u64);
+    if let Some(sb) = ext2fs::jbd2::journal_dev_superblock(&head) {
+        bs = u64::from(sb.block_size());
+        blocknr = if bs == 1024 { 2 } else { 1 };
+        o.push_str("Ext2 superblock header found.\n");
+        if all {
+            let blocks = if sb.has_incompat(ext2fs::features::incompat::BIT64) {
+                u64::from(sb.s_blocks_count) | u64::from(sb.s_blocks_count_hi) << 32
+            } else {
+                u64::from(sb.s_blocks_count)
+            };
+            o.push_str(&format!(
+                "\tuuid={}\n\tblocksize={bs}\n\tjournal data size {blocks}\n",
+                ext2fs::uuid::format(&sb.s_uuid)
+            ));
+        }
+    }
+    let jsb = match read_at(blocknr * bs, 1024) {
+        Ok(b) => b,
+        Err(e) => return Err((o, io(e))),
+    };
+    if jsb.len() != 1024 {
+        let got = jsb.len();
+        return Err((o, short(got, 1024)));
+    }
+    if dump_super {
+        return Err((
+            o,
+            anyhow!("journals are not read by this tool (see compat.md)"),
+        ));
+    }
+    if !ext2fs::jbd2::has_magic(&jsb) {
+        o.push_str("Journal superblock magic number invalid!\n");
+        return Ok(o);
+    }
+    Err((
+        o,
+        anyhow!("journals are not read by this tool (see compat.md)"),
+    ))
 }
 
 /// extent_open [inode]: ext2 inodes have no extent tree to open.

@@ -22,6 +22,7 @@ pub mod hash;
 pub mod htree;
 pub mod image;
 pub mod inode;
+pub mod jbd2;
 pub mod layout;
 pub mod loopdev;
 pub mod mkfs;
