@@ -93,7 +93,9 @@ pub fn zap_block(s: &mut Session, args: &[String]) -> Result<()> {
         block = fs
             .read_inode(ino)
             .and_then(|inode| fs.bmap_anywhere(&inode, block))
-            .map_err(|e| anyhow!("{} while mapping logical block {block}\n", e.com_err_text()))?
+            // ext2fs_bmap2 zeroes the number it was given (debugfs passes
+            // the same variable) before it can fail.
+            .map_err(|e| anyhow!("{} while mapping logical block 0\n", e.com_err_text()))?
             .map_or(0, u64::from);
     }
     let fs = s.fs_rw()?;
@@ -171,9 +173,13 @@ pub fn fallocate(s: &mut Session, args: &[String]) -> Result<()> {
     let len = end.wrapping_sub(start).wrapping_add(1);
     let extents = fs
         .read_inode(ino)
-        .map(|i| i.flags() & ext2fs::inode::flags::EXTENTS != 0)
-        .unwrap_or(false);
-    if extents && len <= fs.geo().blocks_count && len != 0 {
+        .ok()
+        .filter(|i| i.flags() & ext2fs::inode::flags::EXTENTS != 0);
+    if let Some(inode) = extents.filter(|_| len <= fs.geo().blocks_count && len != 0) {
+        // ext2fs_extent_open refuses a flag over block numbers.
+        if !inode.holds_extent_header() {
+            bail!("Corrupt extent header while fallocating inode {ino} from {start} to {end}\n");
+        }
         bail!("extent trees are not written by this tool (ext2 only; see compat.md)");
     }
     fs.fallocate_block_mapped(ino, start, len).map_err(|e| {

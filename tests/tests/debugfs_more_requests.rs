@@ -32,7 +32,8 @@ fn data(len: usize, seed: u32) -> Vec<u8> {
 /// An ext2 image of `bs`-byte blocks: `big` (indirect and doubly
 /// indirect blocks), `frag` written around a removed file so it is in
 /// pieces, a directory tree, symlinks fast and slow, a FIFO, and `gone`
-/// killed (its inode and blocks free, its map kept).
+/// killed (its inode and blocks free, its map kept), and `e` whose
+/// extents flag is set over its block numbers (no extent header).
 fn image(dir: &std::path::Path, bs: &str, blocks: &str) -> std::path::PathBuf {
     let src = dir.join("host");
     std::fs::create_dir_all(&src).unwrap();
@@ -53,7 +54,7 @@ fn image(dir: &std::path::Path, bs: &str, blocks: &str) -> std::path::PathBuf {
             "write {big} big\nwrite {s1} a\nwrite {s2} b\nwrite {s3} c\nmkdir d\nmkdir d/e\n\
              write {s1} d/e/x\nrm b\nwrite {big} frag\nwrite {big} gone\nkill_file gone\n\
              symlink sl /a/target/long/enough/not/to/fit/in/the/inode/itself/at/sixty/bytes\n\
-             symlink fast short\nmknod pipe p\n",
+             symlink fast short\nmknod pipe p\nwrite {s2} e\nsif e flags 0x80000\n",
             big = h("big"),
             s1 = h("s1"),
             s2 = h("s2"),
@@ -141,6 +142,9 @@ fn read_requests_match_real_debugfs() {
         "eo big",
         "eo <7>",
         "eo nope",
+        "eo e",
+        "ex e",
+        "filefrag -v e",
         "journal_open",
         "jc",
         "journal_write",
@@ -260,6 +264,9 @@ fn write_requests_match_real_debugfs() {
         "fallocate sl 3 4",
         "fallocate pipe 0 1",
         "fallocate nope 0 1",
+        "fallocate e 0 3",
+        "zap -f e 1",
+        "zap -f big 99999999999",
         "journal_run",
         "journal_open",
         "journal_open -c",
