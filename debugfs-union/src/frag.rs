@@ -106,7 +106,7 @@ fn file_report(
         );
     }
     if fs.inode_has_valid_blocks(inode) {
-        let err = fs.block_iterate(inode, |p| {
+        let err = fs.block_iterate_status(inode, |p| {
             let BlockKind::Data(l) = p.kind else {
                 return ControlFlow::Continue(());
             };

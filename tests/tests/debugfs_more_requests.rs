@@ -375,3 +375,46 @@ fn help_lists_requests_as_real_debugfs_does() {
     let real = out(std::path::Path::new("/sbin/debugfs"));
     assert_eq!(ours, real);
 }
+
+#[test]
+fn damaged_block_maps_match_real_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let tools = Tools::new(t.path());
+    let img = image(t.path(), "1024", "8192");
+    // big: its indirect block past the filesystem (its doubly indirect
+    // one still readable); frag: a doubly indirect block in the group's
+    // tables; c: a device whose i_block holds numbers.
+    real_debugfs_script(
+        &img,
+        "sif big block[IND] 99999\nsif frag block[DIND] 5\nsif c mode 020644\n",
+    );
+    let reqs = strings(&[
+        "filefrag -v big",
+        "filefrag -v frag",
+        "filefrag -rv",
+        "freefrag",
+    ]);
+    let d = debugfs_differences(&tools, &img, &t.path().join("work"), &reqs);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+    let reqs = strings(&[
+        "fallocate big 0 20",
+        "fallocate big 270 275",
+        "fallocate frag 268 300",
+        "fallocate a 4294967290 4294967296",
+        "zap -f big 20",
+        "zap -f frag 300",
+        "undel big",
+        "fallocate c 0 2",
+    ]);
+    let d = debugfs_write_differences(&tools, &img, &t.path().join("work"), &reqs);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+    // Without the doubly indirect block, the bad indirect block is the
+    // last read and the walk's error is said.
+    real_debugfs_script(&img, "sif big block[DIND] 0\n");
+    let reqs = strings(&["filefrag -v big", "filefrag"]);
+    let d = debugfs_differences(&tools, &img, &t.path().join("work"), &reqs);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}

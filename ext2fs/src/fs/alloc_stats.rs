@@ -170,7 +170,7 @@ impl Filesystem {
         }
         let mut inode = self.read_inode(ino)?;
         for lblk in start..start.saturating_add(len) {
-            if self.bmap(&inode, lblk)?.is_some() {
+            if self.bmap_anywhere(&inode, lblk)?.is_some() {
                 continue;
             }
             self.bmap_alloc(ino, &mut inode, lblk)?;

@@ -34,12 +34,37 @@ impl Filesystem {
     /// `visit` ends the walk with `Break` (BLOCK_ABORT). Returns the last
     /// error met on the way (what block_iterate3 returns), if any. An
     /// inode with inline data or extents has no block map to walk.
-    pub fn block_iterate<V>(&self, inode: &Inode, mut visit: V) -> Option<Error>
+    pub fn block_iterate<V>(&self, inode: &Inode, visit: V) -> Option<Error>
     where
         V: FnMut(&MapPtr) -> ControlFlow<()>,
     {
+        self.walk_block_map(inode, visit).0
+    }
+
+    /// [`Filesystem::block_iterate`] with what ext2fs_block_iterate3
+    /// itself returns: its context's error code, which every indirect
+    /// block read sets, so an error met on the way is returned only when
+    /// no indirect block was read after it (a bad single indirect block
+    /// followed by a readable doubly indirect one returns nothing).
+    pub fn block_iterate_status<V>(&self, inode: &Inode, visit: V) -> Option<Error>
+    where
+        V: FnMut(&MapPtr) -> ControlFlow<()>,
+    {
+        match self.walk_block_map(inode, visit) {
+            (error, true) => error,
+            (_, false) => None,
+        }
+    }
+
+    /// The walk behind both: the last error met, and whether the last
+    /// indirect block judged was one that failed.
+    fn walk_block_map<V>(&self, inode: &Inode, mut visit: V) -> (Option<Error>, bool)
+    where
+        V: FnMut(&MapPtr) -> ControlFlow<()>,
+    {
+        let mut last_failed = false;
         if inode.flags() & (flags::INLINE_DATA | flags::EXTENTS) != 0 {
-            return None;
+            return (None, last_failed);
         }
         let per = u64::from(self.geo.block_size / 4);
         // Where each i_block pointer's range ends, for the count after a
@@ -87,10 +112,12 @@ impl Filesystem {
             };
             match block {
                 Ok(block) => {
+                    last_failed = false;
                     *fetched.borrow_mut() = Some((p.pblk, block));
                     Visit::Keep
                 }
                 Err(e) => {
+                    last_failed = true;
                     last_error = Some(e);
                     let end = ends.iter().copied().find(|&e| e > first).unwrap_or(first);
                     behind += end - first;
@@ -100,7 +127,7 @@ impl Filesystem {
         });
         // The reader never fails: an unreadable block is given up above.
         debug_assert!(walked.is_ok());
-        last_error
+        (last_error, last_failed)
     }
 
     /// ext2fs_dir_iterate: shows `visit` every entry of directory `dir`
@@ -202,6 +229,31 @@ mod tests {
             fs.create(d, name.as_bytes(), S_IFREG | 0o644).unwrap();
         }
         d
+    }
+
+    #[test]
+    fn the_status_is_the_last_indirect_block_read() {
+        let mut fs = test_fs(false);
+        // Pointers alone: the walk reads the indirect blocks only.
+        let mut inode = fs.new_inode_record(S_IFREG | 0o644);
+        let ind = fs.alloc_block(0).unwrap();
+        let dind = fs.alloc_block(0).unwrap();
+        let bs = fs.block_size() as usize;
+        fs.write_block(u64::from(dind), &vec![0; bs]).unwrap();
+        inode.base.i_block[12] = u32::MAX - 1;
+        inode.base.i_block[13] = dind;
+        let walk = |fs: &Filesystem, i: &Inode| {
+            let all = fs.block_iterate(i, |_| ControlFlow::Continue(()));
+            let status = fs.block_iterate_status(i, |_| ControlFlow::Continue(()));
+            (all.is_some(), status.is_some())
+        };
+        // A readable doubly indirect block after the bad one: no status.
+        assert_eq!(walk(&fs, &inode), (true, false));
+        inode.base.i_block[13] = 0;
+        assert_eq!(walk(&fs, &inode), (true, true));
+        inode.base.i_block[12] = ind;
+        fs.write_block(u64::from(ind), &vec![0; bs]).unwrap();
+        assert_eq!(walk(&fs, &inode), (false, false));
     }
 
     #[test]
