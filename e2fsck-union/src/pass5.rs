@@ -228,6 +228,58 @@ impl Checker {
         Ok(())
     }
 
+    /// e2fsck_read_bitmaps' reads at the start of pass 5 (the first time
+    /// e2fsck reads the bitmaps when nothing was allocated before): each
+    /// group's block bitmap, then its inode bitmap, a failed read put to
+    /// the I/O error handler. One it does not let pass ends the check:
+    /// "PROG: Can't read a block bitmap while retrying to read bitmaps for
+    /// DEV". (What was read goes on to be judged from the copy taken after
+    /// pass 1.)
+    pub fn read_bitmaps_handled(&mut self, prog: &str) -> Result<()> {
+        let geo = self.fs.geo().clone();
+        let before = self
+            .read_errors
+            .operation
+            .replace("reading inode and block bitmaps".into());
+        let mut failed = None;
+        'groups: for g in 0..geo.group_count {
+            let gd = self.fs.groups()[g as usize];
+            for (which, b) in [
+                (ext2fs::BitmapKind::Block, gd.bg_block_bitmap),
+                (ext2fs::BitmapKind::Inode, gd.bg_inode_bitmap),
+            ] {
+                // Like libext2fs: no block, or one past the end, reads as
+                // a clear bitmap.
+                if b == 0 || b as u64 >= geo.blocks_count {
+                    continue;
+                }
+                let e = match self.fs.read_block(b as u64) {
+                    Ok(_) => continue,
+                    Err(e @ ext2fs::Error::BlockRead { .. }) => e,
+                    Err(_) => continue,
+                };
+                if self.read_error(e)?.is_none() {
+                    failed = Some(ext2fs::Error::BitmapRead {
+                        which,
+                        group: g,
+                        source: Box::new(ext2fs::Error::Stopped),
+                    });
+                    break 'groups;
+                }
+            }
+        }
+        self.read_errors.operation = before;
+        if let Some(e) = failed {
+            eprintln!(
+                "{prog}: {} while retrying to read bitmaps for {}",
+                e.com_err_text(),
+                self.ask.device
+            );
+            return Err(crate::ask::Stop::Aborted.into());
+        }
+        Ok(())
+    }
+
     pub fn pass5(&mut self, disk: &DiskBitmaps) -> Result<()> {
         let Some((bb, ib)) = self.fs.bitmaps() else {
             return Ok(());

@@ -680,6 +680,10 @@ fn run_passes(
     crate::cancel::check()?;
     header(ck, "Pass 5: Checking group summary information");
     let t = Instant::now();
+    if ck.read_only() && !ck.bitmaps_read_early {
+        // Under -n nothing allocated before: e2fsck reads the bitmaps now.
+        ck.read_bitmaps_handled(prog())?;
+    }
     ck.pass5(&disk)?;
     ck.tick(5, 1, 1);
     report_time(timing, "Pass 5", t);
