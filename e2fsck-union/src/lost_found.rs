@@ -196,34 +196,40 @@ impl Checker {
     /// the name), so a block that cannot be read meets the I/O error
     /// handler here, whose words are printed at once.
     pub fn lost_found_on_disk(&mut self) -> Result<u32> {
-        // ext2fs_lookup checks that the root is a directory first: its
-        // inode's block read through the I/O error handler.
-        match self.read_inode_handled(inode::ROOT_INO) {
+        let found = self
+            .lookup_handled(inode::ROOT_INO, LOST_FOUND)?
+            .unwrap_or(0);
+        let is_dir = (1..=self.inodes_count).contains(&found) && self.lost_found_is_dir(found)?;
+        Ok(if is_dir { found } else { 0 })
+    }
+
+    /// ext2fs_lookup as e2fsck calls it on the disk as it is: `dir`'s
+    /// inode read (ext2fs_check_directory), then its blocks, each failed
+    /// read put to the I/O error handler; a walk that fails finds nothing.
+    pub fn lookup_handled(&mut self, dir: u32, name: &[u8]) -> Result<Option<u32>> {
+        match self.read_inode_handled(dir) {
             Ok(Some(_)) => {}
             Err(e) if e.downcast_ref::<crate::ask::Stop>().is_some() => return Err(e),
             // Unreadable, or no inode table to read it from.
-            _ => return Ok(0),
+            _ => return Ok(None),
         }
         let mut said = String::new();
-        let mut found = 0;
+        let mut found = None;
         let walked = self.fs.dir_iterate_handled(
-            inode::ROOT_INO,
+            dir,
             false,
             &mut |e| self.read_error_within(e, &mut said),
             |v| {
                 let e = v.entry.view;
-                if e.inode != 0 && e.name == LOST_FOUND {
-                    found = e.inode;
+                if e.inode != 0 && e.name == name {
+                    found = Some(e.inode);
                     return ControlFlow::Break(());
                 }
                 ControlFlow::Continue(())
             },
         );
         self.said_outside_a_message(&said)?;
-        let is_dir = walked.is_ok()
-            && (1..=self.inodes_count).contains(&found)
-            && self.lost_found_is_dir(found)?;
-        Ok(if is_dir { found } else { 0 })
+        Ok(found.filter(|_| walked.is_ok()))
     }
 
     /// e2fsck_get_lost_and_found reads the inode found, then

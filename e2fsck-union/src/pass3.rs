@@ -169,10 +169,9 @@ impl Checker {
                 let was_in = if parent != 0 {
                     parent
                 } else {
-                    match self.fs.lookup_entry(ino, b"..") {
-                        Ok(Some(e)) => e.inode,
-                        _ => stale.dir,
-                    }
+                    // ext2fs_lookup of '..', its reads through the I/O
+                    // error handler.
+                    self.lookup_handled(ino, b"..")?.unwrap_or(stale.dir)
                 };
                 *stale = Stale { ino, dir: was_in };
                 // A loop is e2fsck's "recursively looped" directory, named
