@@ -945,21 +945,3 @@ fn short_symlink_with_a_block_frees_it_when_cleared() {
     debugfs_w(&img, "sif /f mode 0120777");
     same_as_real(&img);
 }
-
-/// A directory whose only block number lies far past the end of the
-/// filesystem, left (-n), and no parent: pass 3 looks its '..' up on disk
-/// (ext2fs_lookup) before it asks, and libext2fs reads that block anyway,
-/// the handler's words then in front of the question (differential seed
-/// 20261210 case 7101).
-#[test]
-fn unconnected_directory_with_its_block_past_the_end() {
-    if skip_without_e2fsprogs() {
-        return;
-    }
-    let t = tempfile::tempdir().unwrap();
-    let img = image(&t, &["-b", "1024", "-O", "^resize_inode"], "264k");
-    debugfs_w(&img, "sif <11> block[0] 536870922");
-    // Its entry in the root gone: no parent.
-    debugfs_w(&img, "unlink lost+found");
-    same_as_real(&img);
-}

@@ -408,3 +408,37 @@ fn bitmaps_past_the_end_stop_pass_5_as_e2fsck() {
         assert_eq!(checked_alike(&dir, &cut(&edited, 1800 * 1024)), 8);
     }
 }
+
+/// A directory whose only block number lies far past the end of the
+/// filesystem, left (-n), and no parent: pass 3 looks its '..' up on disk
+/// (ext2fs_lookup) before it asks, and libext2fs reads that block anyway,
+/// the handler's words then in front of the question (differential seed
+/// 20261210 case 7101).
+#[test]
+fn unconnected_directory_with_its_block_past_the_end() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("test.img");
+    let out = run(Command::new("mke2fs")
+        .args([
+            "-q",
+            "-F",
+            "-t",
+            "ext2",
+            "-b",
+            "1024",
+            "-O",
+            "^resize_inode",
+        ])
+        .arg(&img)
+        .arg("264k"));
+    assert!(out.status.success(), "{}", text(&out));
+    // lost+found's block far past the end, and its entry in the root gone.
+    for req in ["sif <11> block[0] 536870922", "unlink lost+found"] {
+        let out = run(Command::new("debugfs").args(["-w", "-R", req]).arg(&img));
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    checked_alike(t.path(), &img);
+}
