@@ -154,9 +154,14 @@ fn refuse_unsupported(o: &Options) -> Result<()> {
 /// load superblock despite errors").
 fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(Filesystem, u64)> {
     let preen = opts.preen || opts.auto;
+    let opened = |r: std::result::Result<Opened, ext2fs::Error>| match r {
+        Ok(Opened::Fs(fs, backup)) => Ok((fs, backup)),
+        Ok(Opened::Refused(unknown)) => Err(newer_version_needed(device, &unknown)),
+        Err(e) => Err(open_error(e, device, preen)),
+    };
     let first = match open_with_backups(opts, device, write, false, ask) {
         Err(e) if superblock_corrupt(&e) => e,
-        other => return other.map_err(|e| open_error(e, device, preen)),
+        other => return opened(other),
     };
     eprintln!(
         "{}: {} while trying to open {device}",
@@ -168,15 +173,40 @@ fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(F
     // keeps its error (orig_retval) and reports it again unless this try
     // goes to the backups too.
     let first_went_to_backups = !preen && opts.superblock.is_none();
-    open_with_backups(opts, device, write, true, ask).map_err(|e| {
-        let to_backups = superblock_corrupt(&e) || matches!(e, ext2fs::Error::BadMagic(_));
-        let e = if first_went_to_backups && !to_backups {
-            first
-        } else {
-            e
-        };
-        open_error(e, device, preen)
-    })
+    match open_with_backups(opts, device, write, true, ask) {
+        Err(e) => {
+            let to_backups = superblock_corrupt(&e) || matches!(e, ext2fs::Error::BadMagic(_));
+            let e = if first_went_to_backups && !to_backups {
+                first
+            } else {
+                e
+            };
+            Err(open_error(e, device, preen))
+        }
+        other => opened(other),
+    }
+}
+
+/// What one try of e2fsck's open gives.
+enum Opened {
+    /// The filesystem, opened from the superblock at this block (0: the
+    /// primary).
+    Fs(Filesystem, u64),
+    /// Opening for writing refused (ext2fs_open2's
+    /// EXT2_ET_RO_UNSUPP_FEATURE): the superblock's features e2fsprogs does
+    /// not know, for "has unsupported feature(s)".
+    Refused(String),
+}
+
+/// ext2fs_open2 as e2fsck calls it: with `oo.write`, a read-only-compatible
+/// feature libext2fs does not know refuses the filesystem.
+fn try_open(path: &Path, oo: &OpenOptions) -> std::result::Result<Opened, ext2fs::Error> {
+    let fs = Filesystem::open(path, oo)?;
+    if oo.write && crate::super_check::refused_for_writing(fs.sb()) {
+        let unknown = crate::super_check::unknown_to_e2fsprogs(fs.sb()).unwrap_or_default();
+        return Ok(Opened::Refused(unknown));
+    }
+    Ok(Opened::Fs(fs, 0))
 }
 
 /// One try of e2fsck's open: the superblock asked for (the primary or
@@ -188,7 +218,7 @@ fn open_with_backups(
     write: bool,
     ignore_sb_errors: bool,
     ask: &mut Asker,
-) -> std::result::Result<(Filesystem, u64), ext2fs::Error> {
+) -> std::result::Result<Opened, ext2fs::Error> {
     let path = Path::new(device);
     let mut oo = OpenOptions {
         write,
@@ -200,9 +230,13 @@ fn open_with_backups(
         ..Default::default()
     };
     let preen = opts.preen || opts.auto;
-    let first = Filesystem::open(path, &oo);
+    let first = match try_open(path, &oo) {
+        Ok(Opened::Fs(fs, _)) => Ok(fs),
+        Ok(refused) => return Ok(refused),
+        Err(e) => Err(e),
+    };
     if opts.superblock.is_some() {
-        return first.map(|f| (f, 0));
+        return first.map(|f| Opened::Fs(f, 0));
     }
     let reason = match &first {
         Ok(fs) => crate::super_check::check_desc(fs),
@@ -210,7 +244,7 @@ fn open_with_backups(
     };
     let primary_bad = matches!(&first, Err(e) if superblock_corrupt(e) || matches!(e, ext2fs::Error::BadMagic(_)));
     if preen || (!primary_bad && reason.is_none()) {
-        return first.map(|f| (f, 0));
+        return first.map(|f| Opened::Fs(f, 0));
     }
     match &first {
         Err(e) => {
@@ -232,7 +266,7 @@ fn open_with_backups(
             ask.notice(Code::CheckDescFailed, &c);
             // One group: there is no backup to try.
             if fs.geo().group_count <= 1 {
-                return first.map(|f| (f, 0));
+                return first.map(|f| Opened::Fs(f, 0));
             }
             say!(
                 "{}: Group descriptors look bad... trying backup blocks...",
@@ -249,21 +283,20 @@ fn open_with_backups(
             oo.block_size = Some(fs.block_size());
             // The primary holds the image's lock.
             drop(fs);
-            return match Filesystem::open(path, &oo) {
-                Ok(fs) => Ok((fs, blk)),
-                Err(e) => {
-                    // e2fsck ends the first line without a newline.
-                    say!(
-                        "{}: {} while using the backup blocks{}: going back to original superblock",
-                        prog(),
-                        e.com_err_text(),
-                        prog()
-                    );
-                    oo.superblock = None;
-                    oo.block_size = opts.blocksize;
-                    Filesystem::open(path, &oo).map(|f| (f, 0))
-                }
+            let failed = match try_open(path, &oo) {
+                Ok(Opened::Fs(fs, _)) => return Ok(Opened::Fs(fs, blk)),
+                Ok(Opened::Refused(_)) => "Filesystem has unsupported read-only feature(s)".to_string(),
+                Err(e) => e.com_err_text(),
             };
+            // e2fsck ends the first line without a newline.
+            say!(
+                "{}: {failed} while using the backup blocks{}: going back to original superblock",
+                prog(),
+                prog()
+            );
+            oo.superblock = None;
+            oo.block_size = opts.blocksize;
+            return try_open(path, &oo);
         }
         Err(e) => e,
     };
@@ -271,8 +304,10 @@ fn open_with_backups(
         let blk = bs * 8 + if bs == 1024 { 1 } else { 0 };
         oo.superblock = Some(blk);
         oo.block_size = Some(bs as u32);
-        if let Ok(fs) = Filesystem::open(path, &oo) {
-            return Ok((fs, blk));
+        match try_open(path, &oo) {
+            Ok(Opened::Fs(fs, _)) => return Ok(Opened::Fs(fs, blk)),
+            Ok(refused) => return Ok(refused),
+            Err(_) => {}
         }
     }
     Err(first_err)

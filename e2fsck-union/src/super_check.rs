@@ -81,10 +81,9 @@ const CHECKED: ext2fs::features::FeatureSet = {
             | compat::EXT_ATTR
             | compat::RESIZE_INODE
             | compat::DIR_INDEX
-            | compat::LAZY_BG
             | compat::SPARSE_SUPER2,
         incompat: incompat::FILETYPE | incompat::WHITEOUT | incompat::META_BG,
-        ro_compat: ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE | ro_compat::BTREE_DIR,
+        ro_compat: ro_compat::SPARSE_SUPER | ro_compat::LARGE_FILE,
     }
 };
 
@@ -105,55 +104,66 @@ pub fn unsupported_features(fs: &Filesystem) -> Option<String> {
     Some(extra.names().join(" "))
 }
 
+/// e2fsprogs 1.47's EXT2_LIB_FEATURE_COMPAT_SUPP: dir_prealloc,
+/// imagic_inodes, has_journal, ext_attr, resize_inode, dir_index,
+/// sparse_super2, fast_commit, stable_inodes, orphan_file.
+const E2FSPROGS_COMPAT: u32 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x200 | 0x400 | 0x800 | 0x1000;
+/// EXT2_LIB_FEATURE_INCOMPAT_SUPP (MMP built in): filetype,
+/// needs_recovery, journal_dev, meta_bg, extent, 64bit, mmp, flex_bg,
+/// ea_inode, metadata_csum_seed, large_dir, inline_data, encrypt, casefold.
+const E2FSPROGS_INCOMPAT: u32 = 0x2
+    | 0x4
+    | 0x8
+    | 0x10
+    | 0x40
+    | 0x80
+    | 0x100
+    | 0x200
+    | 0x400
+    | 0x2000
+    | 0x4000
+    | 0x8000
+    | 0x10000
+    | 0x20000;
+/// EXT2_LIB_FEATURE_RO_COMPAT_SUPP: sparse_super, large_file, huge_file,
+/// uninit_bg, dir_nlink, extra_isize, quota, bigalloc, metadata_csum,
+/// read-only, project, shared_blocks, verity, orphan_present (not
+/// btree_dir).
+const E2FSPROGS_RO_COMPAT: u32 = 0x1
+    | 0x2
+    | 0x8
+    | 0x10
+    | 0x20
+    | 0x40
+    | 0x100
+    | 0x200
+    | 0x400
+    | 0x1000
+    | 0x2000
+    | 0x4000
+    | 0x8000
+    | 0x10000;
+
 /// The feature bits e2fsprogs 1.47's library does not know (its
 /// EXT2_LIB_FEATURE_*_SUPP masks, MMP built in) nor this checker, by name: e2fsck names
 /// them and stops ("Get a newer version of e2fsck!"). None when e2fsck
 /// would check the filesystem.
 pub fn unknown_to_e2fsprogs(sb: &ext2fs::superblock::Superblock) -> Option<String> {
-    // dir_prealloc, imagic_inodes, has_journal, ext_attr, resize_inode,
-    // dir_index, sparse_super2, fast_commit, stable_inodes, orphan_file.
-    const COMPAT: u32 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x200 | 0x400 | 0x800 | 0x1000;
-    // filetype, needs_recovery, journal_dev, meta_bg, extent, 64bit, mmp,
-    // flex_bg, ea_inode, metadata_csum_seed, large_dir, inline_data,
-    // encrypt, casefold.
-    const INCOMPAT: u32 = 0x2
-        | 0x4
-        | 0x8
-        | 0x10
-        | 0x40
-        | 0x80
-        | 0x100
-        | 0x200
-        | 0x400
-        | 0x2000
-        | 0x4000
-        | 0x8000
-        | 0x10000
-        | 0x20000;
-    // sparse_super, large_file, huge_file, uninit_bg, dir_nlink,
-    // extra_isize, quota, bigalloc, metadata_csum, read-only, project,
-    // shared_blocks, verity, orphan_present.
-    const RO_COMPAT: u32 = 0x1
-        | 0x2
-        | 0x8
-        | 0x10
-        | 0x20
-        | 0x40
-        | 0x100
-        | 0x200
-        | 0x400
-        | 0x1000
-        | 0x2000
-        | 0x4000
-        | 0x8000
-        | 0x10000;
     // The union features are ours to check.
     let unknown = ext2fs::features::FeatureSet {
-        compat: sb.s_feature_compat & !COMPAT & !CHECKED.compat,
-        incompat: sb.s_feature_incompat & !INCOMPAT & !CHECKED.incompat,
-        ro_compat: sb.s_feature_ro_compat & !RO_COMPAT & !CHECKED.ro_compat,
+        compat: sb.s_feature_compat & !E2FSPROGS_COMPAT & !CHECKED.compat,
+        incompat: sb.s_feature_incompat & !E2FSPROGS_INCOMPAT & !CHECKED.incompat,
+        ro_compat: sb.s_feature_ro_compat & !E2FSPROGS_RO_COMPAT & !CHECKED.ro_compat,
     };
     (unknown.compat | unknown.incompat | unknown.ro_compat != 0).then(|| unknown.names().join(" "))
+}
+
+/// Whether ext2fs_open2 refuses to open this superblock's filesystem for
+/// writing (EXT2_ET_RO_UNSUPP_FEATURE): a read-only-compatible feature
+/// its library does not know. e2fsck -y/-p then names the unknown
+/// features and stops before looking at the descriptors or a backup.
+pub fn refused_for_writing(sb: &ext2fs::superblock::Superblock) -> bool {
+    sb.s_feature_ro_compat & !E2FSPROGS_RO_COMPAT & !CHECKED.ro_compat != 0
 }
 
 /// A group's own tables: where the descriptor says they are, how long
