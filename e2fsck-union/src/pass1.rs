@@ -883,8 +883,9 @@ impl Checker {
         }
         self.check_index_flag(ino, inode)?;
         if is_dir {
-            if (nblocks == 0 || (last_block < 0))
-                && self.problem(Code::ZeroLengthDir, &Ctx::ino(ino))?
+            // e2fsck counts every block, an indirect or attribute block
+            // too: a directory with no data block is not zero-length.
+            if nblocks == 0 && self.problem(Code::ZeroLengthDir, &Ctx::ino(ino))?
             {
                 self.clear_inode(ino, inode)?;
                 self.stats.dirs = self.stats.dirs.saturating_sub(1);
@@ -992,33 +993,6 @@ impl Checker {
             Err(e) => e,
             Ok(_) => crate::ask::Stop::Aborted.into(),
         }
-    }
-
-    /// The size and i_blocks rules of the special inodes whose blocks are
-    /// not theirs alone (the resize inode): i_size must reach the last
-    /// mapped block, i_blocks must count every block of the map.
-    fn check_special_map(
-        &mut self,
-        ino: u32,
-        inode: &mut Inode,
-        last: i64,
-        nblocks: u64,
-    ) -> Result<()> {
-        let bs = self.fs.block_size() as u64;
-        if last >= 0 && inode.size() < last as u64 * bs {
-            let want = (last as u64 + 1) * bs;
-            let c = Ctx {
-                ino,
-                num: inode.size(),
-                num2: want,
-                ..Default::default()
-            };
-            if self.problem(Code::BadISize, &c)? {
-                inode.set_size(want);
-                self.write_inode(ino, inode)?;
-            }
-        }
-        self.check_i_blocks(ino, inode, nblocks * (bs / 512))
     }
 
     /// A file of 2 GiB or more needs large_file and a dynamic revision
@@ -1295,34 +1269,11 @@ impl Checker {
         if inode.base.i_mode != 0 && !inode.is_reg() {
             self.reserved_bad_mode(ino, inode)?;
         }
-        // With or without the feature, e2fsck's check_blocks walks no map
-        // of an inode whose mode has none (not a directory, regular file
-        // or slow symlink: mode 0 included).
-        let unmapped = !(matches!(inode.mode() & 0o170000, 0o040000 | 0o100000 | 0o120000)
-            && self.fs.has_block_map(inode));
-        if unmapped {
-            // check_blocks still counts what it holds: nothing.
-            return self.check_i_blocks(ino, inode, 0);
-        }
-        // Its map is walked and judged as any file's (illegal blocks
-        // asked about), but only the double-indirect block is claimed: the
-        // others are metadata (reserved descriptor blocks) that still
-        // count in i_blocks, and its size must cover them.
-        let dind = inode.base.i_block[inode::DIND_BLOCK] as u64;
-        let walk = self.walk_and_apply(ino, inode, 0)?;
-        let claims = walk.claims;
-        if dind != 0
-            && inode.base.i_block[inode::DIND_BLOCK] as u64 == dind
-            && claims.claimed.contains(&dind)
-        {
-            self.mark_found(dind);
-        }
-        if walk.clear {
-            self.clear_inode(ino, inode)?;
-            self.restart = true;
-            return Ok(());
-        }
-        self.check_special_map(ino, inode, claims.last_block, claims.nblocks)
+        // Then e2fsck's check_blocks as for any file (a directory's blocks
+        // go to pass 2), except that only its double-indirect blocks are
+        // claimed (Claims::take): the others are metadata (reserved
+        // descriptor blocks) that still count in i_blocks.
+        self.check_blocks(ino, inode)
     }
 }
 
@@ -1343,7 +1294,8 @@ impl Claims {
     /// e2fsck's contiguity check sees every pointer, a refused one too,
     /// against the last block taken.
     pub fn pass_over(&mut self, p: &MapPtr) {
-        if self.prev_phys != 0 && self.prev_phys + 1 != p.pblk as u64 {
+        // The resize inode is never fragmented (its blocks are not its own).
+        if self.ino != inode::RESIZE_INO && self.prev_phys != 0 && self.prev_phys + 1 != p.pblk as u64 {
             self.fragmented = true;
         }
     }
@@ -1363,7 +1315,11 @@ impl Claims {
 
     pub fn take(&mut self, p: &MapPtr) {
         let b = p.pblk as u64;
-        self.claimed.push(b);
+        // The resize inode claims its double-indirect blocks only (e2fsck's
+        // process_block marks BLOCK_COUNT_DIND alone).
+        if self.ino != inode::RESIZE_INO || p.level() == 2 {
+            self.claimed.push(b);
+        }
         self.nblocks += 1;
         self.pass_over(p);
         self.prev_phys = b;
