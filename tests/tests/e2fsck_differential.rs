@@ -100,9 +100,24 @@ const KNOWN: &[Known] = &[
         when: "truncate -s",
         reason: STALE_EA_BUFFER,
     },
+    Known {
+        what: "e2fsck -fn",
+        // The handler's words for a block past the end, read again after
+        // e2fsck's I/O cache dropped it (seed 20261208 case 294).
+        contains: "real: Some(\"Error reading block",
+        when: "",
+        reason: IO_CACHE,
+    },
+    Known {
+        what: "e2fsck -fn",
+        contains: "(was in Error reading block",
+        when: "",
+        reason: IO_CACHE,
+    },
 ];
 
 const STALE_EA_BUFFER: &str = "an extended attribute block that cannot be read, its clearing declined: e2fsck 1.47 goes on to judge the header left in its buffer by an earlier read, e2fsck-union judges none";
+const IO_CACHE: &str = "a block past the end of the filesystem read again: e2fsck's handler speaks again when its eight-block I/O cache has dropped the block, e2fsck-union only the first time";
 const TABLE_ON_SUPERBLOCK: &str = "an inode table over the superblock, its inodes in the bad blocks list: e2fsck 1.47 -y clears the bad blocks inode there before relocating the table, overwriting the superblock, and cannot reopen the filesystem; e2fsck-union relocates the table first";
 const OPAQUE: &str = "the union opaque flag on a filesystem without the whiteout feature: e2fsck 1.47 does not know the bit, e2fsck-union asks to clear it";
 const EA_VALUE_INODE: &str = "an attribute entry naming an illegal value inode, its clearing declined: e2fsck 1.47 adds an uninitialized variable to the inode's block count (a different number each run), e2fsck-union adds nothing";
