@@ -319,9 +319,11 @@ impl Checker {
             if dot_state > 1 && self.is_dir(target) {
                 let parent = self.dir_info.get(&target).map_or(0, |d| d.parent);
                 if parent != 0 {
+                    // %P: the directory through the parent it was first
+                    // found in, not through its own '..'.
                     let c = Ctx {
                         ino2: target,
-                        str1: self.dir_path(target),
+                        str1: self.pathname(parent, target),
                         ..self.entry_ctx(ino, &b, o)
                     };
                     if self.problem(Code::LinkDir, &c)? {

@@ -1056,3 +1056,22 @@ fn block_past_the_end_read_again_is_reported_once() {
     assert_eq!(ours.stdout, once);
     assert_eq!((ours.code, &ours.stderr), (real.code, &real.stderr));
 }
+
+#[test]
+fn link_to_a_directory_names_it_through_its_first_parent() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // /d linked into itself, its '..' naming itself: e2fsck names the
+    // directory linked to through the parent pass 2 found it in first
+    // (%P: /d), not through its own '..' (seed 20261208 case 445).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "4M");
+    debugfs_w(&img, "mkdir d");
+    debugfs_w(&img, "link <12> /d/loop");
+    let block = debugfs_number(&img, "bmap /d 0");
+    // '..' is the entry at byte 12; its inode field comes first.
+    assert_eq!(peek(&img, block * 1024 + 12, 4), [2, 0, 0, 0]);
+    poke(&img, block * 1024 + 12, &[12, 0, 0, 0]);
+    same_as_real(&img);
+}
