@@ -1220,10 +1220,13 @@ impl Checker {
         let geo = self.fs.geo().clone();
         // A failed read goes to the I/O error handler (e2fsck's
         // ext2fs_read_ind_block there); one it does not let pass makes the
-        // inode invalid.
+        // inode invalid. e2fsck 1.47 looks at the first
+        // s_reserved_gdt_blocks / 4 reserved descriptor blocks only (none
+        // with fewer than four).
+        let slots = geo.reserved_gdt_blocks as usize / 4;
         let mut stop = None;
-        let mut problems =
-            ext2fs::resize_inode::verify(&geo, &inode, |b| match self.fs.read_block(b as u64) {
+        let mut problems = ext2fs::resize_inode::verify_slots(&geo, &inode, slots, |b| {
+            match self.fs.read_block(b as u64) {
                 Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e) {
                     Ok(Some(bytes)) => Ok(bytes),
                     Ok(None) => Err(ext2fs::Error::Stopped),
@@ -1233,7 +1236,8 @@ impl Checker {
                     }
                 },
                 read => read,
-            });
+            }
+        });
         if let Some(s) = stop {
             return Err(s);
         }

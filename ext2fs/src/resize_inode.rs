@@ -91,7 +91,16 @@ pub fn build(
 
 /// Checks a resize inode against the layout: returns what is wrong, or
 /// an empty list. `read` fetches a block.
-pub fn verify<R>(geo: &Geometry, inode: &Inode, mut read: R) -> Vec<String>
+pub fn verify<R>(geo: &Geometry, inode: &Inode, read: R) -> Vec<String>
+where
+    R: FnMut(u32) -> crate::Result<Vec<u8>>,
+{
+    verify_slots(geo, inode, usize::MAX, read)
+}
+
+/// [`verify`] looking at the first `slots` reserved descriptor blocks only
+/// (e2fsck's check_resize_inode looks at s_reserved_gdt_blocks / 4 of them).
+pub fn verify_slots<R>(geo: &Geometry, inode: &Inode, slots: usize, mut read: R) -> Vec<String>
 where
     R: FnMut(u32) -> crate::Result<Vec<u8>>,
 {
@@ -114,7 +123,7 @@ where
         Ok(v) => v,
         Err(e) => return vec![format!("reading block {dind}: {e}")],
     };
-    for slot in reserved_slots(geo) {
+    for slot in reserved_slots(geo).into_iter().take(slots) {
         let at = slot.dind_index * 4;
         let got = crate::codec::le32(&dind_buf, at);
         if got != slot.primary {

@@ -1075,3 +1075,32 @@ fn link_to_a_directory_names_it_through_its_first_parent() {
     poke(&img, block * 1024 + 12, &[12, 0, 0, 0]);
     same_as_real(&img);
 }
+
+#[test]
+fn resize_inode_check_looks_at_a_quarter_of_the_reserved_blocks() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // e2fsck 1.47's check_resize_inode walks s_reserved_gdt_blocks / 4
+    // reserved descriptor blocks: with 3 of them, a double-indirect
+    // block moved into the inode table is not "not valid" before pass 1
+    // (seed 20261208 case 651).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "2048", "-N", "13429"], "7250k");
+    assert_eq!(dumpe2fs_number(&img, "Reserved GDT blocks:"), 3);
+    debugfs_w(&img, "sif <7> block[DIND] 159");
+    same_as_real(&img);
+    // With 79 (1 KiB blocks, 20 MiB), the first 19 are looked at: a
+    // backup missing from the last one's list is left to pass 1, from
+    // the first one's the inode is not valid.
+    for (reserved, answer) in [(81u64, false), (3, true)] {
+        let t = tempfile::tempdir().unwrap();
+        let img = image(&t, &["-b", "1024"], "20M");
+        assert_eq!(dumpe2fs_number(&img, "Reserved GDT blocks:"), 79);
+        poke(&img, reserved * 1024, &[0; 4]);
+        let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fn"]);
+        assert_eq!(ours, real);
+        assert_eq!(real.stdout.contains("Resize inode not valid"), answer);
+        same_as_real(&img);
+    }
+}
