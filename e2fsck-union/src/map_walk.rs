@@ -228,8 +228,10 @@ impl Checker {
         }
         // OK: the reader never fails, so neither does the walk.
         let mut edit = walked.unwrap_or_default();
+        // The resize inode's indirect blocks are metadata it owns: e2fsck
+        // writes its fixes there.
         edit.writes
-            .retain(|(b, _)| !judge.on_metadata(&self.metadata, *b));
+            .retain(|(b, _)| resize || !judge.on_metadata(&self.metadata, *b));
         if collided && !self.read_only() {
             self.restart_later = true;
         }
