@@ -400,6 +400,24 @@ impl Checker {
         Ok(())
     }
 
+    /// e2fsck_clear_inode as it is: no flags, no links, dtime now, a
+    /// reserved inode's block map gone (the bad blocks inode's first 128
+    /// bytes all); every other field kept.
+    pub fn clear_inode_as_e2fsck(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+        inode.base.i_flags = 0;
+        inode.base.i_links_count = 0;
+        inode.base.i_dtime = self.now;
+        if ino < self.fs.sb().first_ino() {
+            inode.base.i_block = [0; 15];
+        }
+        if ino == ext2fs::inode::BAD_INO {
+            inode.base = Default::default();
+        }
+        self.write_inode(ino, inode)?;
+        self.forget_inode(ino);
+        Ok(())
+    }
+
     fn forget_inode(&mut self, ino: u32) {
         if ino as usize >= self.link_info.len() {
             return;

@@ -137,7 +137,8 @@ impl Checker {
             let mut next = 0usize;
             for chunk in 0..crate::inode_scan::chunks(&geo) {
                 let bytes = self.read_inode_chunk_as_scanned(g, chunk)?;
-                for raw in bytes.chunks(isz) {
+                let garbage = self.garbage_blocks(g, next, &bytes);
+                for (k, raw) in bytes.chunks(isz).enumerate() {
                     let i = next;
                     next += 1;
                     if i >= geo.inodes_per_group as usize {
@@ -156,7 +157,8 @@ impl Checker {
                         }
                         continue;
                     }
-                    self.check_one_inode(ino, raw)?;
+                    let in_garbage = garbage[k * isz / geo.block_size as usize];
+                    self.check_one_inode(ino, raw, in_garbage)?;
                 }
             }
             // As e2fsck's scan callback at the end of each group.
@@ -180,8 +182,72 @@ impl Checker {
         Ok(())
     }
 
-    /// One inode, in the order e2fsck 1.47's pass 1 looks at it.
-    fn check_one_inode(&mut self, ino: u32, raw: &[u8]) -> Result<()> {
+    /// libext2fs' inode scan as e2fsck asks for it
+    /// (EXT2_SF_WARN_GARBAGE_INODES, check_inode_block_sanity): the blocks
+    /// of a chunk of group `g`'s inode table (`table`, from the group's
+    /// inode `start`, as the scan reads it) in which more than half the
+    /// inodes look insane (an extents flag with a bad header, or a block
+    /// map more than half outside the filesystem); every inode of such a
+    /// block "seems to contain garbage". Counted as the scan counts: the
+    /// tally starts again after each block's last inode (by inode
+    /// number), and a block stops being looked at once it is garbage.
+    fn garbage_blocks(&self, g: u32, start: usize, table: &[u8]) -> Vec<bool> {
+        let geo = self.fs.geo();
+        let (isz, bs) = (geo.inode_size as usize, geo.block_size as usize);
+        let per_group = geo.inodes_per_group as usize;
+        let mut out = vec![false; table.len().div_ceil(bs)];
+        let per_block = bs / isz;
+        if per_block < 2 {
+            return out;
+        }
+        let (first, count) = (self.first_data, self.blocks_count);
+        let insane = |raw: &[u8]| {
+            let Ok(inode) = Inode::parse(raw) else {
+                return false;
+            };
+            let b = &inode.base;
+            if b.i_flags & flags::EXTENTS != 0 {
+                return !inode.holds_extent_header();
+            }
+            let t = inode.file_type();
+            if b.i_flags & flags::INLINE_DATA != 0
+                || !matches!(t, inode::S_IFREG | inode::S_IFLNK | inode::S_IFDIR)
+                || (t == inode::S_IFLNK && inode.size() <= 60)
+                || b.i_links_count == 0
+            {
+                return false;
+            }
+            let outside = b
+                .i_block
+                .iter()
+                .filter(|&&x| x != 0 && ((x as u64) < first || x as u64 >= count))
+                .count();
+            outside > inode::N_BLOCKS / 2
+        };
+        let mut badness = 0;
+        let mut i = 0;
+        while start + i < per_group && (i + 1) * isz <= table.len() {
+            let ino = g as usize * per_group + start + i + 1;
+            if insane(&table[i * isz..(i + 1) * isz]) {
+                badness += 1;
+            }
+            if badness > per_block / 2 {
+                out[i * isz / bs] = true;
+                i += per_block - (ino - 1) % per_block;
+                badness = 0;
+                continue;
+            }
+            if ino % per_block == 0 {
+                badness = 0;
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// One inode, in the order e2fsck 1.47's pass 1 looks at it; `garbage`
+    /// when its inode table block seems to hold garbage.
+    fn check_one_inode(&mut self, ino: u32, raw: &[u8], garbage: bool) -> Result<()> {
         let first_ino = self.fs.sb().first_ino();
         let prj_quota = ino == self.fs.sb().s_prj_quota_inum;
         if (ino < first_ino || prj_quota) && ino != inode::ROOT_INO {
@@ -194,6 +260,13 @@ impl Checker {
             return Ok(());
         }
         let mut inode = Inode::parse(raw)?;
+        if garbage
+            && inode.base.i_links_count > 0
+            && self.problem(Code::InodeIsGarbage, &Ctx::ino(ino))?
+        {
+            // e2fsck_clear_inode, then the inode is looked at as cleared.
+            self.clear_inode_as_e2fsck(ino, &mut inode)?;
+        }
         // A dtime below the inode count is an orphan-list link left behind.
         let sb = *self.fs.sb();
         let low_dtime_check = !(sb.s_mkfs_time != 0 && sb.s_mkfs_time < sb.s_inodes_count);

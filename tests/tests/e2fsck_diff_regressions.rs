@@ -1156,3 +1156,37 @@ fn pointer_cleared_inside_an_indirect_block_alone_modifies_nothing() {
     assert_eq!(ours, real);
     assert!(real.stdout.contains("CLEARED"), "{}", real.stdout);
 }
+
+#[test]
+fn inode_table_block_of_insane_inodes_seems_to_hold_garbage() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // libext2fs' inode scan, as e2fsck asks for it, calls a block of the
+    // inode table garbage when more than half its inodes look insane (a
+    // block map mostly outside the filesystem, an extents flag over a bad
+    // header), without checksums too: each linked inode of it "seems to
+    // contain garbage" (seed 20261208 case 1277, an inode table moved
+    // onto file data).
+    for (insane, extents) in [(5, false), (4, false), (5, true)] {
+        let t = tempfile::tempdir().unwrap();
+        let img = image(&t, &["-b", "1024", "-I", "128"], "4M");
+        // Inodes 9 to 16 share a block; 12 to 16 are files.
+        let mut script: String = (0..5).map(|n| format!("write /dev/null f{n}\n")).collect();
+        for n in 0..insane {
+            if extents {
+                script += &format!("sif f{n} flags 0x80000\n");
+            } else {
+                for k in 0..8 {
+                    script += &format!("sif f{n} block[{k}] {}\n", 9_000_000 + k);
+                }
+            }
+        }
+        real_debugfs_script(&img, &script);
+        eprintln!("{insane} insane, extents {extents}");
+        same_as_real(&img);
+        let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fy"]);
+        assert_eq!(ours, real);
+        assert_eq!(real.stdout.contains("seems to contain garbage"), insane == 5);
+    }
+}
