@@ -182,6 +182,18 @@ impl Checker {
         Ok(())
     }
 
+    /// ext2fs_inline_data_size of `inode` (e2fsck's copy): the 60 bytes of
+    /// i_block and the value of its system.data attribute; None when its
+    /// attributes cannot be read.
+    fn inline_data_size(&self, ino: u32, inode: &Inode) -> Option<u64> {
+        if !self.fs.xattrs_openable() {
+            return None;
+        }
+        let attrs = self.fs.xattrs_of(ino, inode).ok()?;
+        let data = attrs.iter().find(|a| a.name == "system.data");
+        Some(60 + data.map_or(0, |a| a.value.len() as u64))
+    }
+
     /// libext2fs' inode scan as e2fsck asks for it
     /// (EXT2_SF_WARN_GARBAGE_INODES, check_inode_block_sanity): the blocks
     /// of a chunk of group `g`'s inode table (`table`, from the group's
@@ -956,8 +968,11 @@ impl Checker {
         self.check_index_flag(ino, inode)?;
         if is_dir {
             // e2fsck counts every block, an indirect or attribute block
-            // too: a directory with no data block is not zero-length.
-            if nblocks == 0 && self.problem(Code::ZeroLengthDir, &Ctx::ino(ino))?
+            // too: a directory with no data block is not zero-length; nor
+            // is one flagged as holding inline data.
+            if nblocks == 0
+                && inode.base.i_flags & flags::INLINE_DATA == 0
+                && self.problem(Code::ZeroLengthDir, &Ctx::ino(ino))?
             {
                 self.clear_inode(ino, inode)?;
                 self.stats.dirs = self.stats.dirs.saturating_sub(1);
@@ -968,8 +983,9 @@ impl Checker {
             // and feeds its first block to pass 2, so that '.' and '..'
             // can be made again; but not when it holds an illegal block
             // left in place (e2fsck adds no block for it).
+            // A map not walked (an inline data flag) gives pass 2 nothing.
             let illegal_first = walked && last_block < 0 && inode.base.i_block[0] != 0;
-            let known = if illegal_first {
+            let known = if illegal_first || !walked {
                 0
             } else {
                 (last_block + 1).max(1)
@@ -993,7 +1009,14 @@ impl Checker {
         }
         // Sizes.
         let size = inode.size();
-        let bad_size = if is_dir {
+        let mut want = (last_block + 1) as u64 * bs;
+        let inline = inode.base.i_flags & flags::INLINE_DATA != 0;
+        let bad_size = if is_dir && inline {
+            // ext2fs_inline_data_size: 60 bytes and the system.data
+            // attribute's value; 0 when the attributes cannot be read.
+            want = self.inline_data_size(ino, inode).unwrap_or(0);
+            size != want
+        } else if is_dir {
             // e2fsck counts a directory's blocks from its 64-bit size in
             // an unsigned int: i_size_high shows through the truncation.
             let nblock = (size / bs) as u32 as u64;
@@ -1005,7 +1028,6 @@ impl Checker {
             (last_block >= 0 && size < last_block as u64 * bs) || size > max_file_size(bs)
         };
         if bad_size && !inode.is_symlink() {
-            let want = (last_block + 1) as u64 * bs;
             let c = Ctx {
                 ino,
                 num: size,
@@ -1014,6 +1036,10 @@ impl Checker {
             };
             if self.problem(Code::BadISize, &c)? {
                 inode.set_size(want);
+                if want == 0 && inline {
+                    inode.base.i_block = [0; 15];
+                    inode.base.i_flags &= !flags::INLINE_DATA;
+                }
                 if inode.is_reg() && want >= 0x8000_0000 {
                     self.need_large_file();
                 }

@@ -1190,3 +1190,28 @@ fn inode_table_block_of_insane_inodes_seems_to_hold_garbage() {
         assert_eq!(real.stdout.contains("seems to contain garbage"), insane == 5);
     }
 }
+
+#[test]
+fn directory_flagged_inline_is_neither_zero_length_nor_read_in_pass_2() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // The inline data flag (with extents and index too) on a directory,
+    // its clearing declined: libext2fs walks no map of it, so e2fsck
+    // counts no block but does not call it zero-length, and pass 2 reads
+    // no block of it; its size should be ext2fs_inline_data_size's (60
+    // bytes, or 0 when the attributes cannot be read: no ext_attr) (seed
+    // 20261208 case 1448).
+    for args in [&["-b", "1024"][..], &["-b", "1024", "-O", "^ext_attr"]] {
+        for flags in ["0x10000000", "0x10081000"] {
+            let t = tempfile::tempdir().unwrap();
+            let img = image(&t, args, "4M");
+            debugfs_w(&img, "mkdir d");
+            debugfs_w(&img, &format!("sif /d flags {flags}"));
+            eprintln!("{args:?} flags {flags}");
+            same_as_real(&img);
+            let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fy"]);
+            assert_eq!(ours, real);
+        }
+    }
+}
