@@ -54,6 +54,19 @@ impl Checker {
         let mut union: Vec<DirEntry> = Vec::new();
         for db in &blocks {
             let buf = self.fs.read_block(db.pblk as u64)?;
+            // As e2fsck's fill_dir_block: an entry that does not fit, or a
+            // live one without a name, stops the rebuild before anything
+            // is asked ("Failed to optimize directory").
+            if let Some(e) = corrupt_entry(&buf, dir, db.pblk as u64) {
+                let c = Ctx {
+                    ino: dir,
+                    path: self.dir_path(dir),
+                    str1: e.com_err_text(),
+                    ..Default::default()
+                };
+                self.problem(Code::OptimizeDirError, &c)?;
+                return Ok(());
+            }
             for (k, e) in dirent::iter_block(&buf).enumerate() {
                 if db.lblk == 0 && k == 0 {
                     dot = Some(e.inode);
@@ -382,4 +395,24 @@ mod tests {
         assert_eq!(mutated("fa~9"), "f~10");
         assert_eq!(mutated("~9"), "a0");
     }
+}
+
+/// What e2fsck's fill_dir_block refuses in a directory block read for a
+/// rebuild: an entry that does not fit its block, or one naming an inode
+/// without a name.
+fn corrupt_entry(buf: &[u8], dir: u32, block: u64) -> Option<ext2fs::Error> {
+    for e in dirent::BlockCursor::new(buf, false) {
+        match e {
+            Err(bad) => return Some(bad.error(buf, dir, block)),
+            Ok(e) if e.view.inode != 0 && e.view.name.is_empty() => {
+                return Some(ext2fs::Error::corrupt(
+                    ext2fs::Structure::Directory { block },
+                    dir as u64,
+                    ext2fs::CorruptKind::EmptyName(e.view.offset),
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    None
 }

@@ -623,6 +623,9 @@ pub enum CorruptKind {
         /// The entry's offset in its block.
         offset: usize,
     },
+    /// A directory entry naming an inode with an empty name.
+    #[error("entry at offset {0} names an inode but has no name")]
+    EmptyName(usize),
     /// A directory without a '..' entry.
     #[error("no '..' entry")]
     NoDotDot,

@@ -1215,3 +1215,31 @@ fn directory_flagged_inline_is_neither_zero_length_nor_read_in_pass_2() {
         }
     }
 }
+
+#[test]
+fn rebuild_of_a_directory_with_an_empty_name_fails_before_duplicates() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // /lost+found's '..' renamed '.' (a duplicate to rebuild in pass 3A)
+    // and an empty entry of its second block naming the root, both fixes
+    // declined: e2fsck's rebuild reads the blocks first and stops on the
+    // entry without a name ("Failed to optimize directory ... EXT2
+    // directory corrupted") before any duplicate is asked about (seed
+    // 20261208 case 1674).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "4M");
+    let (b0, b1) = (
+        debugfs_number(&img, "bmap <11> 0"),
+        debugfs_number(&img, "bmap <11> 1"),
+    );
+    // '..' is the entry at byte 12; name_len is byte 6 of an entry.
+    assert_eq!(peek(&img, b0 * 1024 + 12 + 8, 2), b"..");
+    poke(&img, b0 * 1024 + 12 + 6, &[1]);
+    assert_eq!(peek(&img, b1 * 1024, 4), [0, 0, 0, 0]);
+    poke(&img, b1 * 1024, &[2, 0, 0, 0]);
+    same_as_real(&img);
+    let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fn"]);
+    assert!(real.stdout.contains("EXT2 directory corrupted"), "{}", real.stdout);
+    assert_eq!(ours, real);
+}
