@@ -1243,3 +1243,24 @@ fn rebuild_of_a_directory_with_an_empty_name_fails_before_duplicates() {
     assert!(real.stdout.contains("EXT2 directory corrupted"), "{}", real.stdout);
     assert_eq!(ours, real);
 }
+
+#[test]
+fn descriptor_table_past_the_end_is_a_short_read_reported_as_the_first_error() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // s_blocks_count raised past the image: the superblock is corrupt
+    // (its inode count no longer matches), so are the backups found, and
+    // opened despite errors the descriptor table reads short. That short
+    // read is no reason to try the backups again, and e2fsck reports the
+    // first try's error ("superblock is corrupt"); with -b, the short read
+    // itself (seed 20261208 case 1736).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-m", "1", "-g", "1328"], "639k");
+    poke(&img, 1024 + 7, &[0x10]);
+    for args in [&["-fn"][..], &["-fy"], &["-p"], &["-fn", "-b", "1329"]] {
+        let t = tempfile::tempdir().unwrap();
+        let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, args);
+        assert_eq!(ours, real, "{args:?}");
+    }
+}
