@@ -91,6 +91,9 @@ pub struct Checker {
     pub dir_blocks: Vec<DirBlock>,
     /// Directories with an htree index to verify in pass 2.
     pub dx_dirs: BTreeSet<u32>,
+    /// Inodes of another type whose index flag stayed (declined): e2fsck
+    /// verifies their index too, over this many blocks, none referenced.
+    pub dx_others: BTreeMap<u32, u32>,
     /// Indexed directories pass 1 found deeper than two levels or past
     /// 2 GiB (e2fsck's large_dirs).
     pub large_dirs: u32,
@@ -194,6 +197,7 @@ impl Checker {
             dir_info: HashMap::new(),
             dir_blocks: Vec::new(),
             dx_dirs: BTreeSet::new(),
+            dx_others: BTreeMap::new(),
             large_dirs: 0,
             dx_root_shown: BTreeMap::new(),
             htree_walk: Default::default(),
@@ -242,6 +246,7 @@ impl Checker {
         self.dir_info.clear();
         self.dir_blocks.clear();
         self.dx_dirs.clear();
+        self.dx_others.clear();
         self.rehash.clear();
         self.ea_refs.clear();
         self.ea_inode_refs.clear();
@@ -430,6 +435,7 @@ impl Checker {
         Self::set_ino(&mut self.dirs, ino, false);
         Self::set_ino(&mut self.regular, ino, false);
         Self::set_ino(&mut self.bad, ino, false);
+        self.dx_others.remove(&ino);
         if was_dir {
             self.dir_info.remove(&ino);
             self.dx_dirs.remove(&ino);

@@ -87,6 +87,18 @@ impl Checker {
                 dx.blocks.resize(db.lblk as usize + 1, DxBlock::default());
             }
         }
+        // Indexed inodes of another type: no block of theirs is walked.
+        for (&ino, &n) in &self.dx_others {
+            w.dirs.insert(
+                ino,
+                DxDir {
+                    ino,
+                    blocks: vec![DxBlock::default(); n as usize],
+                    depth: 0,
+                    version: 0,
+                },
+            );
+        }
         self.htree_walk = w;
     }
 
@@ -132,7 +144,7 @@ impl Checker {
     pub fn htree_walk_finish(&mut self) -> Result<()> {
         let mut w = std::mem::take(&mut self.htree_walk);
         for (ino, dx) in &mut w.dirs {
-            if !w.cleared.contains(ino) && self.is_dir(*ino) {
+            if !w.cleared.contains(ino) && (self.is_dir(*ino) || self.dx_others.contains_key(ino)) {
                 self.check_dx_links(dx)?;
             }
         }

@@ -777,7 +777,7 @@ impl Checker {
     fn check_counts_only(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
         let bs = self.fs.block_size() as u64;
         let sectors = self.check_ea_blocks(ino, inode)? * (bs / 512);
-        self.check_index_flag(ino, inode)?;
+        self.check_index_flag(ino, inode, 0)?;
         // e2fsck's size rule for a file with no blocks: only "too big for
         // any block map" (a size left by a declined non-zero-size fix).
         let size = inode.size();
@@ -965,7 +965,7 @@ impl Checker {
             self.restart = true;
             return Ok(());
         }
-        self.check_index_flag(ino, inode)?;
+        self.check_index_flag(ino, inode, (last_block + 1) as u32)?;
         if is_dir {
             // e2fsck counts every block, an indirect or attribute block
             // too: a directory with no data block is not zero-length; nor
@@ -1190,7 +1190,8 @@ impl Checker {
     /// e2fsck's handle_htree, for any inode with the index flag, once its
     /// blocks are counted: not a directory and no dir_index are questions
     /// of their own; each declined, the root is looked at anyway.
-    fn check_index_flag(&mut self, ino: u32, inode: &mut Inode) -> Result<()> {
+    /// The index flag of an inode whose map reaches `blocks` blocks.
+    fn check_index_flag(&mut self, ino: u32, inode: &mut Inode, blocks: u32) -> Result<()> {
         if inode.base.i_flags & flags::INDEX == 0 {
             return Ok(());
         }
@@ -1205,6 +1206,10 @@ impl Checker {
             self.write_inode(ino, inode)?;
         } else if is_dir {
             self.dx_dirs.insert(ino);
+        } else if blocks > 0 {
+            // e2fsck_add_dx_dir for any type: pass 2 finds none of its
+            // blocks referenced.
+            self.dx_others.insert(ino, blocks);
         }
         Ok(())
     }

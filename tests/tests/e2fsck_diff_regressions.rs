@@ -1264,3 +1264,24 @@ fn descriptor_table_past_the_end_is_a_short_read_reported_as_the_first_error() {
         assert_eq!(ours, real, "{args:?}");
     }
 }
+
+#[test]
+fn index_flag_kept_on_a_file_is_an_index_of_unreferenced_blocks() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // The htree index flag on a regular file, its clearing declined:
+    // e2fsck checks the root it would have (i_block[0]) in pass 1, then
+    // at the end of pass 2 finds every block but the first unreferenced
+    // and asks to clear the index (seed 20261208 case 2633).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "4M");
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![b'i'; 5000]).unwrap();
+    debugfs_w(&img, &format!("write {} f", data.display()));
+    debugfs_w(&img, "sif /f flags 0x1000");
+    same_as_real(&img);
+    let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fn"]);
+    assert!(real.stdout.contains("block #4 not referenced"), "{}", real.stdout);
+    assert_eq!(ours, real);
+}
