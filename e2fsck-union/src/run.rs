@@ -201,6 +201,23 @@ enum Opened {
 /// ext2fs_open2 as e2fsck calls it: with `oo.write`, a read-only-compatible
 /// feature libext2fs does not know refuses the filesystem.
 fn try_open(path: &Path, oo: &OpenOptions) -> std::result::Result<Opened, ext2fs::Error> {
+    // ext2fs_open2 judges the features right after the magic and the
+    // revision, before any value a corrupt superblock may hold.
+    let at = match (oo.superblock, oo.block_size) {
+        (None, _) => Some(0),
+        (Some(blk), Some(bs)) => (blk * bs as u64).checked_sub(1024),
+        (Some(_), None) => None,
+    };
+    let sb = at.and_then(|off| {
+        let f = std::fs::File::open(path).ok()?;
+        ext2fs::superblock::Superblock::probe(&f, path, off).ok()
+    });
+    if let Some(sb) = sb.filter(|sb| oo.write && sb.s_rev_level <= ext2fs::superblock::DYNAMIC_REV) {
+        if crate::super_check::refused_for_writing(&sb) {
+            let unknown = crate::super_check::unknown_to_e2fsprogs(&sb).unwrap_or_default();
+            return Ok(Opened::Refused(unknown));
+        }
+    }
     let fs = Filesystem::open(path, oo)?;
     if oo.write && crate::super_check::refused_for_writing(fs.sb()) {
         let unknown = crate::super_check::unknown_to_e2fsprogs(fs.sb()).unwrap_or_default();

@@ -985,6 +985,21 @@ fn features_e2fsprogs_does_not_know_stop_the_check() {
             assert_eq!(ours, real, "{mode}");
         }
     }
+    // An unknown read-only feature on a superblock that is corrupt too
+    // (s_clusters_per_group off by one): -y and -p name the feature, as
+    // ext2fs_open2 judges the features first (seed 20261208 case 3340).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "8857k");
+    poke(&img, 1024 + 0x67, &[0x10]);
+    let cpg = peek(&img, 1024 + 36, 1)[0];
+    poke(&img, 1024 + 36, &[cpg.wrapping_sub(1)]);
+    same_as_real(&img);
+    for mode in ["-fy", "-p"] {
+        let t = tempfile::tempdir().unwrap();
+        let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &[mode]);
+        assert!(real.stderr.contains("FEATURE_R28"), "{}", real.stderr);
+        assert_eq!(ours, real, "{mode}");
+    }
 }
 
 #[test]
