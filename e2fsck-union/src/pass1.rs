@@ -249,7 +249,7 @@ impl Checker {
                 badness = 0;
                 continue;
             }
-            if ino % per_block == 0 {
+            if ino.is_multiple_of(per_block) {
                 badness = 0;
             }
             i += 1;
@@ -1337,18 +1337,19 @@ impl Checker {
         // with fewer than four).
         let slots = geo.reserved_gdt_blocks as usize / 4;
         let mut stop = None;
-        let mut problems = ext2fs::resize_inode::verify_slots(&geo, &inode, slots, |b| {
-            match self.fs.read_block(b as u64) {
-                Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e) {
-                    Ok(Some(bytes)) => Ok(bytes),
-                    Ok(None) => Err(ext2fs::Error::Stopped),
-                    Err(s) => {
-                        stop.get_or_insert(s);
-                        Err(ext2fs::Error::Stopped)
-                    }
-                },
-                read => read,
-            }
+        let mut problems = ext2fs::resize_inode::verify_slots(&geo, &inode, slots, |b| match self
+            .fs
+            .read_block(b as u64)
+        {
+            Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e) {
+                Ok(Some(bytes)) => Ok(bytes),
+                Ok(None) => Err(ext2fs::Error::Stopped),
+                Err(s) => {
+                    stop.get_or_insert(s);
+                    Err(ext2fs::Error::Stopped)
+                }
+            },
+            read => read,
         });
         if let Some(s) = stop {
             return Err(s);
@@ -1408,7 +1409,10 @@ impl Claims {
     /// against the last block taken.
     pub fn pass_over(&mut self, p: &MapPtr) {
         // The resize inode is never fragmented (its blocks are not its own).
-        if self.ino != inode::RESIZE_INO && self.prev_phys != 0 && self.prev_phys + 1 != p.pblk as u64 {
+        if self.ino != inode::RESIZE_INO
+            && self.prev_phys != 0
+            && self.prev_phys + 1 != p.pblk as u64
+        {
             self.fragmented = true;
         }
     }

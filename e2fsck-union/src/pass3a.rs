@@ -374,6 +374,26 @@ fn empty_entry(bs: usize) -> DirEntry {
     }
 }
 
+/// What e2fsck's fill_dir_block refuses in a directory block read for a
+/// rebuild: an entry that does not fit its block, or one naming an inode
+/// without a name.
+fn corrupt_entry(buf: &[u8], dir: u32, block: u64) -> Option<ext2fs::Error> {
+    for e in dirent::BlockCursor::new(buf, false) {
+        match e {
+            Err(bad) => return Some(bad.error(buf, dir, block)),
+            Ok(e) if e.view.inode != 0 && e.view.name.is_empty() => {
+                return Some(ext2fs::Error::corrupt(
+                    ext2fs::Structure::Directory { block },
+                    dir as u64,
+                    ext2fs::CorruptKind::EmptyName(e.view.offset),
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::mutate_name;
@@ -395,24 +415,4 @@ mod tests {
         assert_eq!(mutated("fa~9"), "f~10");
         assert_eq!(mutated("~9"), "a0");
     }
-}
-
-/// What e2fsck's fill_dir_block refuses in a directory block read for a
-/// rebuild: an entry that does not fit its block, or one naming an inode
-/// without a name.
-fn corrupt_entry(buf: &[u8], dir: u32, block: u64) -> Option<ext2fs::Error> {
-    for e in dirent::BlockCursor::new(buf, false) {
-        match e {
-            Err(bad) => return Some(bad.error(buf, dir, block)),
-            Ok(e) if e.view.inode != 0 && e.view.name.is_empty() => {
-                return Some(ext2fs::Error::corrupt(
-                    ext2fs::Structure::Directory { block },
-                    dir as u64,
-                    ext2fs::CorruptKind::EmptyName(e.view.offset),
-                ))
-            }
-            Ok(_) => {}
-        }
-    }
-    None
 }

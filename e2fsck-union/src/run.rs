@@ -155,7 +155,7 @@ fn refuse_unsupported(o: &Options) -> Result<()> {
 fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(Filesystem, u64)> {
     let preen = opts.preen || opts.auto;
     let opened = |r: std::result::Result<Opened, ext2fs::Error>| match r {
-        Ok(Opened::Fs(fs, backup)) => Ok((fs, backup)),
+        Ok(Opened::Fs(fs, backup)) => Ok((*fs, backup)),
         Ok(Opened::Refused(unknown)) => Err(newer_version_needed(device, &unknown)),
         Err(e) => Err(open_error(e, device, preen)),
     };
@@ -191,7 +191,7 @@ fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(F
 enum Opened {
     /// The filesystem, opened from the superblock at this block (0: the
     /// primary).
-    Fs(Filesystem, u64),
+    Fs(Box<Filesystem>, u64),
     /// Opening for writing refused (ext2fs_open2's
     /// EXT2_ET_RO_UNSUPP_FEATURE): the superblock's features e2fsprogs does
     /// not know, for "has unsupported feature(s)".
@@ -212,7 +212,8 @@ fn try_open(path: &Path, oo: &OpenOptions) -> std::result::Result<Opened, ext2fs
         let f = std::fs::File::open(path).ok()?;
         ext2fs::superblock::Superblock::probe(&f, path, off).ok()
     });
-    if let Some(sb) = sb.filter(|sb| oo.write && sb.s_rev_level <= ext2fs::superblock::DYNAMIC_REV) {
+    if let Some(sb) = sb.filter(|sb| oo.write && sb.s_rev_level <= ext2fs::superblock::DYNAMIC_REV)
+    {
         if crate::super_check::refused_for_writing(&sb) {
             let unknown = crate::super_check::unknown_to_e2fsprogs(&sb).unwrap_or_default();
             return Ok(Opened::Refused(unknown));
@@ -223,7 +224,7 @@ fn try_open(path: &Path, oo: &OpenOptions) -> std::result::Result<Opened, ext2fs
         let unknown = crate::super_check::unknown_to_e2fsprogs(fs.sb()).unwrap_or_default();
         return Ok(Opened::Refused(unknown));
     }
-    Ok(Opened::Fs(fs, 0))
+    Ok(Opened::Fs(Box::new(fs), 0))
 }
 
 /// One try of e2fsck's open: the superblock asked for (the primary or
@@ -248,12 +249,12 @@ fn open_with_backups(
     };
     let preen = opts.preen || opts.auto;
     let first = match try_open(path, &oo) {
-        Ok(Opened::Fs(fs, _)) => Ok(fs),
+        Ok(Opened::Fs(fs, _)) => Ok(*fs),
         Ok(refused) => return Ok(refused),
         Err(e) => Err(e),
     };
     if opts.superblock.is_some() {
-        return first.map(|f| Opened::Fs(f, 0));
+        return first.map(|f| Opened::Fs(Box::new(f), 0));
     }
     let reason = match &first {
         Ok(fs) => crate::super_check::check_desc(fs),
@@ -261,7 +262,7 @@ fn open_with_backups(
     };
     let primary_bad = matches!(&first, Err(e) if superblock_corrupt(e) || matches!(e, ext2fs::Error::BadMagic(_)));
     if preen || (!primary_bad && reason.is_none()) {
-        return first.map(|f| Opened::Fs(f, 0));
+        return first.map(|f| Opened::Fs(Box::new(f), 0));
     }
     match &first {
         Err(e) => {
@@ -283,7 +284,7 @@ fn open_with_backups(
             ask.notice(Code::CheckDescFailed, &c);
             // One group: there is no backup to try.
             if fs.geo().group_count <= 1 {
-                return first.map(|f| Opened::Fs(f, 0));
+                return first.map(|f| Opened::Fs(Box::new(f), 0));
             }
             say!(
                 "{}: Group descriptors look bad... trying backup blocks...",
@@ -302,7 +303,9 @@ fn open_with_backups(
             drop(fs);
             let failed = match try_open(path, &oo) {
                 Ok(Opened::Fs(fs, _)) => return Ok(Opened::Fs(fs, blk)),
-                Ok(Opened::Refused(_)) => "Filesystem has unsupported read-only feature(s)".to_string(),
+                Ok(Opened::Refused(_)) => {
+                    "Filesystem has unsupported read-only feature(s)".to_string()
+                }
                 Err(e) => e.com_err_text(),
             };
             // e2fsck ends the first line without a newline.

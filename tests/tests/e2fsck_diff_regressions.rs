@@ -47,7 +47,10 @@ fn debugfs_number(img: &Path, req: &str) -> u64 {
 /// The block debugfs' `stat` lists after `label` (e.g. "(IND):").
 fn stat_block(img: &Path, file: &str, label: &str) -> u64 {
     let out = String::from_utf8_lossy(&real_debugfs(img, &format!("stat {file}"))).into_owned();
-    let at = out.find(label).unwrap_or_else(|| panic!("no {label}: {out}")) + label.len();
+    let at = out
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label}: {out}"))
+        + label.len();
     out[at..]
         .split(|c: char| !c.is_ascii_digit())
         .next()
@@ -1202,7 +1205,10 @@ fn inode_table_block_of_insane_inodes_seems_to_hold_garbage() {
         same_as_real(&img);
         let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fy"]);
         assert_eq!(ours, real);
-        assert_eq!(real.stdout.contains("seems to contain garbage"), insane == 5);
+        assert_eq!(
+            real.stdout.contains("seems to contain garbage"),
+            insane == 5
+        );
     }
 }
 
@@ -1255,7 +1261,11 @@ fn rebuild_of_a_directory_with_an_empty_name_fails_before_duplicates() {
     poke(&img, b1 * 1024, &[2, 0, 0, 0]);
     same_as_real(&img);
     let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fn"]);
-    assert!(real.stdout.contains("EXT2 directory corrupted"), "{}", real.stdout);
+    assert!(
+        real.stdout.contains("EXT2 directory corrupted"),
+        "{}",
+        real.stdout
+    );
     assert_eq!(ours, real);
 }
 
@@ -1297,6 +1307,10 @@ fn index_flag_kept_on_a_file_is_an_index_of_unreferenced_blocks() {
     debugfs_w(&img, "sif /f flags 0x1000");
     same_as_real(&img);
     let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fn"]);
-    assert!(real.stdout.contains("block #4 not referenced"), "{}", real.stdout);
+    assert!(
+        real.stdout.contains("block #4 not referenced"),
+        "{}",
+        real.stdout
+    );
     assert_eq!(ours, real);
 }
