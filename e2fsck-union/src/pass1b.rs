@@ -38,17 +38,25 @@ impl Checker {
             self.warn_outside_dup_map(ino, &inode);
             // e2fsck walks the maps ext2fs_inode_has_valid_blocks2 admits:
             // a symlink with a block count has one, whatever its size.
-            if ino != inode::BAD_INO && !crate::pass1::holds_block_map(&inode) {
-                continue;
-            }
             // libext2fs' walk: an indirect block outside is shown, not
             // followed, and the rest of the block above it given up.
-            let (met, iterate_error) = blocks::iterate(&self.fs, &inode);
-            let mine: Vec<u32> = met
+            let (met, iterate_error) =
+                if ino == inode::BAD_INO || crate::pass1::holds_block_map(&inode) {
+                    blocks::iterate(&self.fs, &inode)
+                } else {
+                    Default::default()
+                };
+            let mut mine: Vec<u32> = met
                 .iter()
                 .map(|p| p.pblk)
                 .filter(|b| self.dup.contains_key(b))
                 .collect();
+            // Then the attribute block, with the ext_attr feature.
+            let acl = inode.base.i_file_acl;
+            let xattrs = self.fs.sb().has_compat(ext2fs::features::compat::EXT_ATTR);
+            if xattrs && acl != 0 && self.dup.contains_key(&acl) {
+                mine.push(acl);
+            }
             if !mine.is_empty() {
                 if ino != inode::BAD_INO {
                     let c = Ctx {
@@ -99,7 +107,7 @@ impl Checker {
                 continue;
             }
             if self.problem(Code::DupClone, &Ctx::default())? {
-                if self.clone_file(ino)? {
+                if self.clone_file(ino, &holders)? {
                     continue;
                 }
                 // As e2fsck: out of blocks, the file may still be deleted.
@@ -299,7 +307,7 @@ impl Checker {
     /// Gives `ino` its own copy of every block it still shares; false when
     /// the free blocks ran out first (what was copied stays copied, as
     /// e2fsck's aborted clone_file leaves it).
-    fn clone_file(&mut self, ino: u32) -> Result<bool> {
+    fn clone_file(&mut self, ino: u32, holders: &BTreeMap<u32, Vec<u32>>) -> Result<bool> {
         let mut inode = self.fs.read_inode(ino)?;
         let first = self.first_data;
         let n = self.found.len();
@@ -351,7 +359,59 @@ impl Checker {
         if walk.i_block_changed {
             self.write_inode(ino, &inode)?;
         }
-        Ok(!full)
+        if full {
+            return Ok(false);
+        }
+        self.clone_ea_block(ino, &mut inode, holders)
+    }
+
+    /// clone_file's attribute block: a multiply-claimed one is copied to a
+    /// new block, and every other holder of the block whose attribute
+    /// block it is follows the copy. False when no block is free.
+    fn clone_ea_block(
+        &mut self,
+        ino: u32,
+        inode: &mut inode::Inode,
+        holders: &BTreeMap<u32, Vec<u32>>,
+    ) -> Result<bool> {
+        let acl = inode.base.i_file_acl;
+        let xattrs = self.fs.sb().has_compat(ext2fs::features::compat::EXT_ATTR);
+        if !xattrs || acl == 0 || !self.dup.get(&acl).is_some_and(|&n| n > 1) {
+            return Ok(true);
+        }
+        let n = self.found.len();
+        let Some(i) = self.found.first_clear(0, n) else {
+            return Ok(false);
+        };
+        self.found.set(i, true);
+        // e2fsck marks the copy in the filesystem's bitmap too.
+        self.early_allocs.push(i + self.first_data);
+        let new = (i + self.first_data) as u32;
+        let data = self.fs.read_block(acl as u64)?;
+        self.fs.write_block(new as u64, &data)?;
+        let drop_one = |dup: &mut std::collections::HashMap<u32, u32>| {
+            if let Some(count) = dup.get_mut(&acl) {
+                *count -= 1;
+                if *count <= 1 {
+                    dup.remove(&acl);
+                }
+            }
+        };
+        drop_one(&mut self.dup);
+        inode.base.i_file_acl = new;
+        self.write_inode(ino, inode)?;
+        for (&other, blocks) in holders {
+            if other == ino || !blocks.contains(&acl) {
+                continue;
+            }
+            let mut o = self.fs.read_inode(other)?;
+            if o.base.i_file_acl == acl {
+                o.base.i_file_acl = new;
+                self.write_inode(other, &o)?;
+                drop_one(&mut self.dup);
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -1314,3 +1314,39 @@ fn index_flag_kept_on_a_file_is_an_index_of_unreferenced_blocks() {
     );
     assert_eq!(ours, real);
 }
+
+#[test]
+fn pass_1b_lists_an_attribute_block_claimed_by_a_map_too() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    // A file's block pointer names another file's extended attribute
+    // block: pass 1B lists that block for both, the attribute block after
+    // the map (seed 20261208 case 4660).
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024", "-I", "128"], "4M");
+    let data = t.path().join("data");
+    std::fs::write(&data, vec![b'a'; 3000]).unwrap();
+    debugfs_w(&img, &format!("write {} f", data.display()));
+    debugfs_w(&img, &format!("write {} g", data.display()));
+    debugfs_w(&img, "ea_set f user.k 0123456789");
+    let acl = {
+        let out = String::from_utf8_lossy(&real_debugfs(&img, "stat f")).into_owned();
+        let at = out.find("File ACL: ").expect("File ACL") + 10;
+        out[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .expect("an attribute block")
+    };
+    assert_ne!(acl, 0);
+    debugfs_w(&img, &format!("sif g block[1] {acl}"));
+    same_as_real(&img);
+    let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fn"]);
+    assert!(
+        real.stdout.contains(&format!("inode 12: {acl}")),
+        "{}",
+        real.stdout
+    );
+    assert_eq!(ours, real);
+}
