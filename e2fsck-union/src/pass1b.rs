@@ -376,7 +376,7 @@ impl Checker {
     ) -> Result<bool> {
         let acl = inode.base.i_file_acl;
         let xattrs = self.fs.sb().has_compat(ext2fs::features::compat::EXT_ATTR);
-        if !xattrs || acl == 0 || !self.dup.get(&acl).is_some_and(|&n| n > 1) {
+        if !xattrs || acl == 0 || self.dup.get(&acl).is_none_or(|&n| n <= 1) {
             return Ok(true);
         }
         let n = self.found.len();
