@@ -58,14 +58,7 @@ impl Checker {
             // live one without a name, stops the rebuild before anything
             // is asked ("Failed to optimize directory").
             if let Some(e) = corrupt_entry(&buf, dir, db.pblk as u64) {
-                let c = Ctx {
-                    ino: dir,
-                    path: self.dir_path(dir),
-                    str1: e.com_err_text(),
-                    ..Default::default()
-                };
-                self.problem(Code::OptimizeDirError, &c)?;
-                return Ok(());
+                return self.optimize_failed(dir, &e);
             }
             for (k, e) in dirent::iter_block(&buf).enumerate() {
                 if db.lblk == 0 && k == 0 {
@@ -132,18 +125,24 @@ impl Checker {
             let Some(err) = crate::checker::no_space(&e) else {
                 return Err(e);
             };
-            let c = Ctx {
-                ino: dir,
-                path: self.dir_path(dir),
-                str1: err.com_err_text(),
-                ..Default::default()
-            };
-            self.problem(Code::OptimizeDirError, &c)?;
-            return Ok(());
+            return self.optimize_failed(dir, err);
         }
         // A rewrite, even with nothing fixed (e2fsck's MODIFIED line).
         self.ask.changed = true;
         self.refresh_dir_blocks(dir)?;
+        Ok(())
+    }
+
+    /// PR_3A_OPTIMIZE_DIR_ERR: directory `dir` is left as it was, pass 3A
+    /// goes on.
+    fn optimize_failed(&mut self, dir: u32, err: &ext2fs::Error) -> Result<()> {
+        let c = Ctx {
+            ino: dir,
+            path: self.dir_path(dir),
+            str1: err.com_err_text(),
+            ..Default::default()
+        };
+        self.problem(Code::OptimizeDirError, &c)?;
         Ok(())
     }
 

@@ -1330,15 +1330,7 @@ fn pass_1b_lists_an_attribute_block_claimed_by_a_map_too() {
     debugfs_w(&img, &format!("write {} f", data.display()));
     debugfs_w(&img, &format!("write {} g", data.display()));
     debugfs_w(&img, "ea_set f user.k 0123456789");
-    let acl = {
-        let out = String::from_utf8_lossy(&real_debugfs(&img, "stat f")).into_owned();
-        let at = out.find("File ACL: ").expect("File ACL") + 10;
-        out[at..]
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .and_then(|n| n.parse::<u64>().ok())
-            .expect("an attribute block")
-    };
+    let acl = stat_block(&img, "f", "File ACL: ");
     assert_ne!(acl, 0);
     debugfs_w(&img, &format!("sif g block[1] {acl}"));
     same_as_real(&img);
