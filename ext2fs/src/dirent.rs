@@ -292,10 +292,15 @@ fn entry_fits(offset: usize, rec_len: usize, name_len: usize, block_size: usize)
 }
 
 /// Whether entries starting at `offset` chain exactly to `end`: how a
-/// removed entry hidden in slack is told from leftover bytes.
-fn chains_to(buf: &[u8], mut offset: usize, end: usize) -> bool {
-    let bs = buf.len();
-    while offset < end && offset + 12 <= bs {
+/// removed entry hidden in slack is told from leftover bytes. As
+/// libext2fs' ext2fs_validate_entry, the walk goes on while 12 bytes fit
+/// in a filesystem block (`block_size`), whatever the buffer's length (an
+/// inline directory's 56 bytes); a header it cannot read ends the chain.
+fn chains_to(buf: &[u8], mut offset: usize, end: usize, block_size: usize) -> bool {
+    while offset < end && offset + 12 <= block_size {
+        if offset + HEADER_LEN > buf.len() {
+            return false;
+        }
         let rec_len = rec_len_at(buf, offset);
         let name_len = buf[offset + AT_NAME_LEN] as usize;
         offset += rec_len;
@@ -317,18 +322,29 @@ pub struct BlockCursor<'a> {
     next_live: usize,
     include_removed: bool,
     done: bool,
+    /// The filesystem's block size, which bounds the slack walk.
+    block_size: usize,
 }
 
 impl<'a> BlockCursor<'a> {
     /// A cursor at the start of the block `buf`; `include_removed` also
     /// yields removed entries found in slack.
     pub fn new(buf: &'a [u8], include_removed: bool) -> Self {
+        Self::in_filesystem(buf, buf.len(), include_removed)
+    }
+
+    /// A cursor over `buf`, a part of a directory shorter than a block
+    /// (an inline directory's i_block or attribute) on a filesystem of
+    /// `block_size`-byte blocks: libext2fs bounds its search for removed
+    /// entries by the block size, not the part's length.
+    pub fn in_filesystem(buf: &'a [u8], block_size: usize, include_removed: bool) -> Self {
         BlockCursor {
             buf,
             offset: 0,
             next_live: 0,
             include_removed,
             done: false,
+            block_size,
         }
     }
 }
@@ -361,7 +377,7 @@ impl<'a> Iterator for BlockCursor<'a> {
             // chains exactly to the end of this record.
             let end = off + rec_len;
             let mut next = off + needed;
-            while next < end && !chains_to(buf, next, end) {
+            while next < end && !chains_to(buf, next, end, self.block_size) {
                 next += 4;
             }
             self.offset = next;

@@ -932,3 +932,46 @@ fn ncheck_prints_names_up_to_a_nul_like_debugfs() {
     assert!(names.contains(&b"e\0\0\0\0\0\0\0\0".to_vec()), "{names:?}");
     assert_same_answers(&img, &["ncheck 13", "ncheck -c 13 13", "ncheck 14"]);
 }
+
+/// The inline part of an inline-data directory (i_block after the parent
+/// word: 56 bytes) read with `ls -d`: libext2fs looks for removed entries
+/// in a live entry's slack while 12 bytes fit in a filesystem block, not
+/// in the 56 bytes, so a removed entry whose chain runs through the one 8
+/// bytes before the end of i_block is listed (ours stopped that chain at
+/// the part's end).
+#[test]
+fn removed_entries_near_the_end_of_inline_data_list_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Inline part (byte = i_block byte - 4): "x" (inode 2) at 0, rec_len
+    // 32; inode 12 at 32, no name, rec_len 24 (its slack 40..56); in the
+    // slack inode 13 at 40 and an empty entry at 48, rec_len 8 each.
+    let img = edited_image(
+        t.path(),
+        "inline.img",
+        "4M",
+        &[
+            "sif /d flags 0x10000000",
+            "sif /d block[1] 2",
+            "sif /d block[2] 0x10020",
+            "sif /d block[3] 0x78",
+            "sif /d block[4] 0",
+            "sif /d block[5] 0",
+            "sif /d block[6] 0",
+            "sif /d block[7] 0",
+            "sif /d block[8] 0",
+            "sif /d block[9] 12",
+            "sif /d block[10] 24",
+            "sif /d block[11] 13",
+            "sif /d block[IND] 8",
+            "sif /d block[DIND] 0",
+            "sif /d block[TIND] 8",
+        ],
+    );
+    let fs = ext2fs::fs::Filesystem::open(&img, &Default::default()).unwrap();
+    let d = fs.read_inode(fs.namei(2, "/d").unwrap()).unwrap();
+    assert_eq!(d.base.i_block[11..], [13, 8, 0, 8]);
+    assert_same_answers(&img, &["ls -d /d", "ls -l -d /d", "ls -p -d /d", "ls /d"]);
+}

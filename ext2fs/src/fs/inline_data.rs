@@ -102,8 +102,9 @@ impl Filesystem {
             made_up(inode.base.i_block[0], b".."),
             i_block[4..].to_vec(),
         ];
+        let bs = self.geo.block_size as usize;
         for (lblk, buf) in (0u64..).zip(&parts) {
-            if walk_part(dir, buf, lblk, include_removed, visit)?.is_break() {
+            if walk_part(dir, buf, lblk, bs, include_removed, visit)?.is_break() {
                 return Ok(());
             }
         }
@@ -111,7 +112,7 @@ impl Filesystem {
         let value = self.inline_data_xattr(dir)?;
         if !value.is_empty() {
             // Stopped by the visitor or not, the walk ends here.
-            let _ = walk_part(dir, &value, 3, include_removed, visit)?;
+            let _ = walk_part(dir, &value, 3, bs, include_removed, visit)?;
         }
         Ok(())
     }
@@ -122,6 +123,7 @@ fn walk_part<V>(
     dir: u32,
     buf: &[u8],
     lblk: u64,
+    block_size: usize,
     include_removed: bool,
     visit: &mut V,
 ) -> Result<ControlFlow<()>>
@@ -140,7 +142,7 @@ where
             kind,
         ));
     }
-    for entry in BlockCursor::new(buf, include_removed) {
+    for entry in BlockCursor::in_filesystem(buf, block_size, include_removed) {
         let entry = entry.map_err(|m| m.error(buf, dir, 0))?;
         if visit(&DirVisit {
             entry,
