@@ -84,6 +84,12 @@ pub struct Filesystem {
     geo: Geometry,
     /// Changed through `update_group` (marked for the next flush).
     groups: Vec<GroupDesc>,
+    /// The descriptor bytes just after the table in its last block, as
+    /// read at open (None when the table fills its blocks): what
+    /// libext2fs' ext2fs_read_inode finds for a group number equal to the
+    /// group count, which its check (`group > group_desc_count`) lets
+    /// through. Read only; never written.
+    past_end: Option<GroupDesc>,
     /// Byte offset of the superblock this was opened from.
     sb_offset: u64,
     block_bitmap: Option<Bitmap>,

@@ -975,3 +975,40 @@ fn removed_entries_near_the_end_of_inline_data_list_like_debugfs() {
     assert_eq!(d.base.i_block[11..], [13, 8, 0, 8]);
     assert_same_answers(&img, &["ls -d /d", "ls -l -d /d", "ls -p -d /d", "ls /d"]);
 }
+
+/// Seed 565 case 23: an inode count larger than the groups hold (the
+/// inodes per group made smaller), opened with -c (superblock errors
+/// ignored). ext2fs_read_inode refuses a group past the group count
+/// ("Illegal inode number") but reads the group equal to it from the
+/// descriptor bytes after the table; ours panicked indexing the table.
+#[test]
+fn inodes_past_the_last_group_read_like_debugfs() {
+    use integration_tests::check_pair::{debugfs_differences_opened, Tools};
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // 20 MiB of 1 KiB blocks: three groups; 200 inodes per group leaves
+    // most of the inode count past group 2.
+    let img = edited_image(
+        t.path(),
+        "ipg.img",
+        "20M",
+        &["ssv inodes_per_group 200", "link /d/e/f /d/e/g"],
+    );
+    let tools = Tools::new(t.path());
+    let opts = vec!["-c".to_string()];
+    let reqs: Vec<String> = [
+        "ls -l /",
+        "stat <605>",
+        "stat <805>",
+        "stat <5000>",
+        "ncheck 605 805",
+        "testi <700>",
+    ]
+    .iter()
+    .map(|r| r.to_string())
+    .collect();
+    let d = debugfs_differences_opened(&tools, &img, &t.path().join("work"), &opts, &reqs);
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}

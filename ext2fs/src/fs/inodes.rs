@@ -14,6 +14,17 @@ impl Filesystem {
             });
         }
         let group = self.geo.inode_group(ino);
+        // ext2fs_read_inode's check is `group > group_desc_count` (an
+        // inode count larger than the groups hold, opened with
+        // superblock errors ignored): one group past the table reads the
+        // descriptor bytes after it.
+        let past = group as usize >= self.groups.len();
+        if group as usize > self.groups.len() || (past && self.past_end.is_none()) {
+            return Err(Error::InodeOutOfRange {
+                ino,
+                inodes: self.sb.s_inodes_count,
+            });
+        }
         let index = (ino - 1) % self.geo.inodes_per_group;
         let table = self.inode_table_block(group)?;
         Ok(table * self.geo.block_size as u64 + index as u64 * self.geo.inode_size as u64)
@@ -30,9 +41,22 @@ impl Filesystem {
 
     /// Where a group's inode table starts, refused as ext2fs_read_inode
     /// and the inode scan refuse it: missing (0), or not wholly inside
-    /// the filesystem.
+    /// the filesystem. The group count itself names the descriptor bytes
+    /// after the table (see `inode_location`); a group past that has no
+    /// table.
     pub fn inode_table_block(&self, group: u32) -> Result<u64> {
-        let table = self.groups[group as usize].bg_inode_table as u64;
+        let Some(gd) = self
+            .groups
+            .get(group as usize)
+            .or(self.past_end.as_ref().filter(|_| group as usize == self.groups.len()))
+        else {
+            return Err(Error::corrupt(
+                Structure::GroupDesc,
+                group as u64,
+                CorruptKind::MissingInodeTable,
+            ));
+        };
+        let table = gd.bg_inode_table as u64;
         let kind = if table == 0 {
             CorruptKind::MissingInodeTable
         } else if table < self.geo.first_data_block as u64

@@ -67,12 +67,16 @@ impl Filesystem {
         };
         let raw = read_descriptor_table(&image, &geo, super_block)?;
         let groups = group_desc::parse_table(&raw, geo.group_count)?;
+        let past_end = group_desc::parse_table(&raw, geo.group_count + 1)
+            .ok()
+            .and_then(|mut t| t.pop());
         let n = groups.len();
         Ok(Filesystem {
             image,
             sb,
             geo,
             groups,
+            past_end,
             sb_offset,
             block_bitmap: None,
             inode_bitmap: None,
