@@ -114,8 +114,8 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
         Ok(_) => bail!(Worded(USAGE.into())),
         Err(e) => bail!(Worded(format!("{}: {e}\n{USAGE}", args[0]))),
     };
-    // -c (checksums) and -r (raw encrypted names) change nothing on ext2,
-    // which has neither, exactly as with debugfs on an ext2 image.
+    // -c (checksums) changes nothing on ext2, which has none, exactly as
+    // with debugfs on an ext2 image.
     let has = |c: char| opts.iter().any(|(o, _)| *o == c);
     let (long, parse, deleted) = (has('l'), has('p'), has('d'));
     let dir = match rest.first() {
@@ -139,8 +139,16 @@ pub fn ls(s: &mut Session, args: &[String]) -> Result<()> {
     });
     let mut text: Vec<u8> = Vec::new();
     let mut col = 0usize;
-    for e in &entries {
-        let name = shown_name(&e.name);
+    // As debugfs: in a directory with the encrypt flag (set on ext2 only
+    // by damage), names past the first two entries the walk gave are
+    // shown as their length, unless -r.
+    let hidden = dir_inode.flags() & flags::ENCRYPT != 0 && !has('r');
+    for (i, e) in entries.iter().enumerate() {
+        let name = if hidden && i >= 2 {
+            format!("<encrypted ({})>", e.name.len())
+        } else {
+            shown_name(&e.name)
+        };
         let mark = union_mark(fs, e);
         let ino = if e.deleted { 0 } else { e.inode };
         // Only -p and -l read the inode (debugfs_read_inode: a failure

@@ -1012,3 +1012,33 @@ fn inodes_past_the_last_group_read_like_debugfs() {
     let d = debugfs_differences_opened(&tools, &img, &t.path().join("work"), &opts, &reqs);
     assert!(d.is_empty(), "{}", d.join("\n"));
 }
+
+/// Seed 565 case 370: a directory with the encrypt flag (damage on
+/// ext2): debugfs' ls shows the names after the first two entries as
+/// "<encrypted (LEN)>", unless -r; -p shows them as stored.
+#[test]
+fn ls_of_a_directory_flagged_encrypted_answers_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "encrypt.img",
+        "4M",
+        &["sif /d flags 0x800", "sif / flags 0x4f00", "unlink /d/e"],
+    );
+    assert_same_answers(
+        &img,
+        &[
+            "ls /",
+            "ls -l /",
+            "ls -r /",
+            "ls -l -r /",
+            "ls -p /",
+            "ls -d /d",
+            "ls -l -d /d",
+            "ls /d",
+        ],
+    );
+}
