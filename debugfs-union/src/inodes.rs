@@ -511,7 +511,9 @@ pub fn icheck(s: &mut Session, args: &[String]) -> Result<()> {
             return Ok(true);
         }
         let mut left = true;
-        let failed = fs.block_iterate(inode, |p| {
+        // ext2fs_block_iterate3's own error code (reset by each indirect
+        // block read after a failure).
+        let failed = fs.block_iterate_status(inode, |p| {
             left = claim(u64::from(p.pblk));
             if left {
                 std::ops::ControlFlow::Continue(())
@@ -764,7 +766,7 @@ pub fn lsdel(s: &mut Session, args: &[String]) -> Result<()> {
         let (mut blocks, mut free, mut bad) = (0u64, 0u64, false);
         if inode_has_valid_blocks(fs, &inode) {
             let mut inside = Vec::new();
-            let walk_err = fs.block_iterate(&inode, |p| {
+            let walk_err = fs.block_iterate_status(&inode, |p| {
                 blocks += 1;
                 let b = u64::from(p.pblk);
                 if b < first || b >= count {

@@ -1042,3 +1042,32 @@ fn ls_of_a_directory_flagged_encrypted_answers_like_debugfs() {
         ],
     );
 }
+
+/// Seed 565 case 473: libext2fs' block_iterate3 keeps one error code,
+/// which each indirect block's read sets, success included: an indirect
+/// block outside the filesystem followed by a doubly indirect block that
+/// reads is no error at the end (icheck says nothing); ours reported the
+/// first error.
+#[test]
+fn an_error_cleared_by_a_later_indirect_read_is_silent_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let host = t.path().join("big");
+    std::fs::write(&host, vec![7u8; 300 << 10]).unwrap();
+    let write = format!("write {} /big", host.display());
+    let img = edited_image(
+        t.path(),
+        "ind-then-dind.img",
+        "8M",
+        &[&write, "sif /big block[IND] 99999999", "sif /d block[IND] 99999999"],
+    );
+    let fs = ext2fs::fs::Filesystem::open(&img, &Default::default()).unwrap();
+    let big = fs.read_inode(fs.namei(2, "/big").unwrap()).unwrap();
+    assert_eq!(big.base.i_block[12], 99999999);
+    assert_ne!(big.base.i_block[13], 0);
+    let dind = big.base.i_block[13];
+    let icheck = format!("icheck 5000 {dind} {}", big.base.i_block[0]);
+    assert_same_answers(&img, &[&icheck, "icheck 6000", "lsdel", "ls /d", "blocks /big"]);
+}
