@@ -120,6 +120,16 @@ pub fn strtol(s: &str, base: u32) -> Option<i64> {
     })
 }
 
+/// atoi(s): glibc's (int) strtol(s, NULL, 10): leading white space, a
+/// sign and the decimal digits that follow, the rest ignored (0 when
+/// there are none); the long value cut to an int.
+pub fn atoi(s: &str) -> i32 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let sign = usize::from(t.starts_with(['+', '-']));
+    let digits = t[sign..].bytes().take_while(u8::is_ascii_digit).count();
+    strtol(&t[..sign + digits], 10).map_or(0, |v| v as i32)
+}
+
 /// A date/time argument as debugfs' string_to_time reads it: `now`,
 /// `@<seconds>`, YYYYMMDD[HHMM[SS]] (UTC, as glibc's strptime matches
 /// it: digits beyond a field's range start the next field, anything

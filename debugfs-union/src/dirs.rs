@@ -14,7 +14,7 @@ use ext2fs::inode::{flags, Inode};
 use ext2fs::superblock as sbm;
 
 use crate::format::ls_date;
-use crate::session::{num32_arg, parse_u64, Session, Worded};
+use crate::session::{parse_u64, Session, Worded};
 use crate::table::{getopt, usage_check};
 
 /// One entry as a block walk sees it, deleted ones included.
@@ -342,46 +342,47 @@ fn raw_search(block: RawBlock, want: &[u8], whiteout: bool) -> Option<usize> {
 }
 
 pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
-    let (opts, rest) = getopt(args, "h:s:cve:")?;
-    usage_check(
-        &rest,
-        1,
-        1,
-        "dx_hash [-h hash_alg] [-s hash_seed] [-c] [-e encoding] [-v] filename",
-    )?;
-    let mut version = sbm::HASH_LEGACY;
+    // debugfs 1.47.0's options and usage (no -v yet).
+    const USAGE: &str = "usage: dx_hash [-h hash_alg] [-s hash_seed] [-c] [-e encoding] filename";
+    let (opts, rest) = match getopt(args, "h:s:ce:") {
+        Ok(parsed) => parsed,
+        Err(e) => bail!(Worded(format!("{0}: {e}\n{0}: {USAGE}", args[0]))),
+    };
+    let mut version: i32 = 0;
     let mut seed = [0u32; 4];
-    let mut verbose = false;
     for (c, v) in opts {
         match c {
+            // A name, else atoi's number.
             'h' => {
-                version = match sbm::hash_version_from_name(&v) {
-                    Some(h) => h,
-                    None => num32_arg("hash algorithm", &v)? as u8,
-                }
+                version = sbm::hash_version_from_name(&v)
+                    .map_or_else(|| crate::cnum::atoi(&v), i32::from)
             }
             's' => {
                 let u = ext2fs::uuid::parse(&v)
                     .ok_or_else(|| Worded(format!("Invalid UUID format: {v}")))?;
                 seed = ext2fs::uuid::seed_words(&u);
             }
-            'v' => verbose = true,
-            'c' | 'e' => {
-                bail!("casefolded hashes (-c, -e) are not supported: ext2 has no casefold feature")
-            }
+            // Casefolding needs an encoding, which ext2 has none of:
+            // without one, libext2fs hashes the name as it is.
+            'e' => bail!("casefolded hashes (-e) are not supported: ext2 has no casefold feature"),
             _ => {}
         }
     }
-    let name = &rest[0];
-    let (h, minor) = hash::dirhash(version, name.as_bytes(), &seed)?;
-    writeln!(s.out, "Hash of {name} is 0x{h:x} (minor 0x{minor:x})")?;
-    if verbose {
-        writeln!(
-            s.out,
-            "  using hash algorithm {version} and hash_seed {}",
-            sbm::hash_seed_string(&seed)
-        )?;
+    if rest.len() != 1 {
+        bail!(Worded(format!("{}: {USAGE}", args[0])));
     }
+    let name = &rest[0];
+    let calculated = u8::try_from(version)
+        .map_err(|_| ext2fs::Error::UnsupportedHash(u8::MAX))
+        .and_then(|v| hash::dirhash(v, name.as_bytes(), &seed));
+    let (h, minor) = calculated.map_err(|e| {
+        Worded(format!(
+            "{}: {} while calculating hash",
+            args[0],
+            e.com_err_text()
+        ))
+    })?;
+    writeln!(s.out, "Hash of {name} is 0x{h:x} (minor 0x{minor:x})")?;
     Ok(())
 }
 
@@ -405,42 +406,289 @@ pub fn htree_dump(s: &mut Session, args: &[String]) -> Result<()> {
     if inode.flags() & flags::INDEX == 0 {
         bail!("Not a hash-indexed directory");
     }
-    let b0 = fs
-        .bmap(&inode, 0)?
-        .ok_or_else(|| anyhow!("while mapping logical block 0"))?;
-    let root_block = fs.read_block(b0 as u64)?;
+    let b0 = fs.bmap_anywhere(&inode, 0).map_err(|e| {
+        Worded(format!(
+            "do_htree_block: {} while mapping logical block 0\n",
+            e.com_err_text()
+        ))
+    })?;
+    // A hole is block 0, read as debugfs reads it.
+    let root_block = fs
+        .read_block_anywhere(u64::from(b0.unwrap_or(0)))
+        .map_err(|e| {
+            Worded(format!(
+                "{}: {} Error reading root node",
+                args[0],
+                e.com_err_text()
+            ))
+        })?;
     // debugfs dumps the root as stored, whatever it holds: the info at
     // byte 24, the entries where its info_length says.
     let info =
         htree::raw_root_info(&root_block).ok_or_else(|| anyhow!("Error reading root node"))?;
-    let mut o = String::new();
-    o.push_str("Root node dump:\n");
-    o.push_str(&format!("\t Reserved zero: {}\n", info.reserved_zero));
-    o.push_str(&format!("\t Hash Version: {}\n", info.hash_version));
-    o.push_str(&format!("\t Info length: {}\n", info.info_length));
-    o.push_str(&format!("\t Indirect levels: {}\n", info.indirect_levels));
-    // printf's %#x: 0 bare, anything else with 0x.
-    o.push_str(&match info.unused_flags {
-        0 => "\t Flags: 0\n".to_string(),
-        f => format!("\t Flags: {f:#x}\n"),
-    });
-    let version = hash::effective_version(info.hash_version, fs.sb().s_flags);
-    say_dx_tail_refusal(&root_block, "htree root");
-    let index = htree::raw_index(
-        &root_block,
-        htree::ROOT_INFO_OFFSET + usize::from(info.info_length),
-    );
-    dump_int_node(
+    let mut dump = HtreeDump {
         fs,
-        &inode,
-        ino,
-        &index,
+        inode: &inode,
+        version: hash::effective_version(info.hash_version, fs.sb().s_flags),
+        out: Vec::new(),
+        blocks_left: HTREE_DUMP_BLOCKS,
+    };
+    let o = &mut dump.out;
+    o.extend_from_slice(b"Root node dump:\n");
+    o.extend_from_slice(format!("\t Reserved zero: {}\n", info.reserved_zero).as_bytes());
+    o.extend_from_slice(format!("\t Hash Version: {}\n", info.hash_version).as_bytes());
+    o.extend_from_slice(format!("\t Info length: {}\n", info.info_length).as_bytes());
+    o.extend_from_slice(format!("\t Indirect levels: {}\n", info.indirect_levels).as_bytes());
+    // printf's %#x: 0 bare, anything else with 0x.
+    o.extend_from_slice(
+        match info.unused_flags {
+            0 => "\t Flags: 0\n".to_string(),
+            f => format!("\t Flags: {f:#x}\n"),
+        }
+        .as_bytes(),
+    );
+    say_dx_tail_refusal(&root_block, "htree root");
+    // debugfs reads the root into the first half of a two-block buffer
+    // and every block below it into the second half, which an index
+    // whose count runs past the root block lists as entries.
+    let mut second = vec![0u8; root_block.len()];
+    dump.int_node(
+        IndexBuffer::Root(&root_block),
+        htree::ROOT_INFO_OFFSET + usize::from(info.info_length),
         info.indirect_levels,
-        version,
-        &mut o,
-    )?;
-    s.out.write_all(o.as_bytes())?;
+        &mut second,
+    );
+    s.out.write_all(&dump.out)?;
     Ok(())
+}
+
+/// How many blocks one htree_dump reads below the root at most: debugfs
+/// dumps an index whose nodes point back up count^levels times (docs/compat.md).
+const HTREE_DUMP_BLOCKS: usize = 100_000;
+
+/// What one htree_dump reads with and prints (stdout; messages go to
+/// stderr as they come).
+struct HtreeDump<'a> {
+    fs: &'a Filesystem,
+    inode: &'a Inode,
+    /// The hash version the leaves are hashed with.
+    version: u8,
+    out: Vec<u8>,
+    blocks_left: usize,
+}
+
+/// Where an index's entries are read from: debugfs' buffers, past which
+/// it reads whatever memory follows (not listed here).
+#[derive(Clone, Copy)]
+enum IndexBuffer<'a> {
+    /// The root block, followed by the buffer its children are read into.
+    Root(&'a [u8]),
+    /// An interior node's block.
+    Node(&'a [u8]),
+}
+
+impl HtreeDump<'_> {
+    /// Entry `i` of the index at byte `at` of `buf` (the root's children
+    /// buffer `second` after it), None past the buffers.
+    fn entry(buf: IndexBuffer, second: &[u8], at: usize, i: usize) -> Option<htree::DxEntry> {
+        let o = at.checked_add(i.checked_mul(8)?)?;
+        match buf {
+            IndexBuffer::Node(b) => htree::raw_entry(b, o, 0),
+            IndexBuffer::Root(b) => {
+                let bytes: Vec<u8> = b.iter().chain(second).skip(o).take(8).copied().collect();
+                htree::raw_entry(&bytes, 0, 0)
+            }
+        }
+    }
+
+    /// debugfs' htree_dump_int_node: the index's count, limit and
+    /// entries, then each entry's block dumped below it (`child` is the
+    /// buffer they are read into).
+    fn int_node(&mut self, buf: IndexBuffer, at: usize, level: u8, child: &mut Vec<u8>) {
+        let block = match buf {
+            IndexBuffer::Root(b) | IndexBuffer::Node(b) => b,
+        };
+        let (count, limit) =
+            htree::raw_count_limit(block, at).map_or((0, 0), |cl| (cl.count, cl.limit));
+        self.out
+            .extend_from_slice(format!("Number of entries (count): {count}\n").as_bytes());
+        self.out
+            .extend_from_slice(format!("Number of entries (limit): {limit}\n").as_bytes());
+        let count = usize::from(count);
+        let listed = (0..count)
+            .take_while(|&i| Self::entry(buf, child, at, i).is_some())
+            .count();
+        if listed < count {
+            eprintln!(
+                "htree_dump_int_node: entries #{listed} to #{} lie past the index block's \
+                 buffer, not listed",
+                count - 1
+            );
+        }
+        for i in 0..listed {
+            let Some(e) = Self::entry(buf, child, at, i) else {
+                break;
+            };
+            let hash = if i == 0 { 0 } else { e.hash };
+            let mark = if hash & 1 != 0 { " (**)" } else { "" };
+            self.out.extend_from_slice(
+                format!("Entry #{i}: Hash 0x{hash:08x}{mark}, block {}\n", e.block).as_bytes(),
+            );
+        }
+        self.out.push(b'\n');
+        for i in 0..listed {
+            // Read again: a root's entries past its block are in `child`,
+            // which the blocks dumped so far were read into.
+            let Some(e) = Self::entry(buf, child, at, i) else {
+                break;
+            };
+            let hash = if i == 0 { 0 } else { e.hash };
+            self.out.extend_from_slice(
+                format!("Entry #{i}: Hash 0x{hash:08x}, block {}\n", e.block).as_bytes(),
+            );
+            if level > 0 {
+                self.int_block(e.block, child, level - 1);
+            } else {
+                self.leaf(e.block, child);
+            }
+        }
+        self.out.extend_from_slice(b"---------------------\n");
+    }
+
+    /// Reads logical block `lblk` into `buf` as debugfs does (mapped
+    /// through `buf`, a hole read as block 0); the physical block, or None
+    /// after saying why not (`who` names the function).
+    fn read(&mut self, lblk: u32, buf: &mut Vec<u8>, who: &str) -> Option<u32> {
+        if self.blocks_left == 0 {
+            return None;
+        }
+        self.blocks_left -= 1;
+        if self.blocks_left == 0 {
+            eprintln!(
+                "htree_dump: stopped after {HTREE_DUMP_BLOCKS} blocks (an index pointing back \
+                 up repeats without end)"
+            );
+            return None;
+        }
+        let pblk = match self
+            .fs
+            .bmap_through_buffer(self.inode, u64::from(lblk), buf)
+        {
+            Ok(p) => p.unwrap_or(0),
+            Err(e) => {
+                eprintln!(
+                    "{who}: {} while mapping logical block {lblk}\n",
+                    e.com_err_text()
+                );
+                return None;
+            }
+        };
+        Some(pblk)
+    }
+
+    /// debugfs' htree_dump_int_block: an interior node read into `buf`
+    /// and dumped, its children read into a buffer of its own.
+    fn int_block(&mut self, lblk: u32, buf: &mut Vec<u8>, level: u8) {
+        let who = "htree_dump_int_block";
+        let Some(pblk) = self.read(lblk, buf, who) else {
+            return;
+        };
+        if !self.read_into(pblk, buf) {
+            let why = self.read_error(pblk);
+            eprintln!("{who}: {why} while reading block {lblk}\n");
+            return;
+        }
+        say_dx_tail_refusal(buf, &format!("logical block {lblk}"));
+        let node = buf.clone();
+        let mut below = vec![0u8; node.len()];
+        self.int_node(
+            IndexBuffer::Node(&node),
+            htree::NODE_ENTRIES_OFFSET,
+            level,
+            &mut below,
+        );
+    }
+
+    /// Reads physical block `pblk` into `buf` (what was read of it and
+    /// zeros after, when it cannot be read whole): whether it was read.
+    fn read_into(&self, pblk: u32, buf: &mut Vec<u8>) -> bool {
+        match self.fs.read_block_anywhere(u64::from(pblk)) {
+            Ok(b) => {
+                *buf = b;
+                true
+            }
+            Err(ext2fs::Error::BlockRead { partial, .. }) => {
+                *buf = partial;
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The words for a block that `read_into` could not read.
+    fn read_error(&self, pblk: u32) -> String {
+        self.fs
+            .read_block_anywhere(u64::from(pblk))
+            .err()
+            .map_or_else(String::new, |e| e.com_err_text())
+    }
+
+    /// debugfs' htree_dump_leaf_node: a leaf read into `buf` and listed
+    /// entry by entry with each name's hash, 80 columns to a line.
+    fn leaf(&mut self, lblk: u32, buf: &mut Vec<u8>) {
+        let who = "htree_dump_leaf_node";
+        let Some(pblk) = self.read(lblk, buf, who) else {
+            return;
+        };
+        self.out.extend_from_slice(
+            format!("Reading directory block {lblk}, phys {pblk}\n").as_bytes(),
+        );
+        if !self.read_into(pblk, buf) {
+            let why = self.read_error(pblk);
+            eprintln!("{who}: {why} while reading block {lblk} ({pblk})\n");
+            return;
+        }
+        let block = RawBlock::new(buf.clone());
+        let bs = block.len();
+        let seed = self.fs.sb().s_hash_seed;
+        let (mut offset, mut col) = (0usize, 0usize);
+        while offset < bs {
+            let (rec_len, name_len) = (block.rec_len(offset), block.name_len(offset));
+            if offset + rec_len > bs || rec_len < 8 || rec_len % 4 != 0 || name_len + 8 > rec_len {
+                self.out.extend_from_slice(
+                    format!("Corrupted directory block ({lblk})!\n").as_bytes(),
+                );
+                break;
+            }
+            // debugfs copies the name with strncpy: up to a NUL, zeros
+            // after; it hashes name_len bytes of that and prints the rest.
+            let name = block.name(offset);
+            let shown = name.split(|&c| c == 0).next().unwrap_or_default();
+            let mut hashed = shown.to_vec();
+            hashed.resize(name.len(), 0);
+            let (h, minor) = hash::dirhash(self.version, &hashed, &seed).unwrap_or_else(|e| {
+                // debugfs prints an uninitialised minor hash here
+                // (docs/compat.md); the hash is 0.
+                eprintln!("{who}: {} while calculating hash", e.com_err_text());
+                (0, 0)
+            });
+            let mut item = format!(
+                "{} 0x{h:08x}-{minor:08x} ({rec_len}) ",
+                block.inode(offset)
+            )
+            .into_bytes();
+            item.extend_from_slice(shown);
+            item.extend_from_slice(b"   ");
+            if col + item.len() > 80 {
+                self.out.push(b'\n');
+                col = 0;
+            }
+            col += item.len();
+            self.out.extend_from_slice(&item);
+            offset += rec_len;
+        }
+        self.out.push(b'\n');
+    }
 }
 
 /// debugfs computes each index block's checksum whatever the features and
@@ -453,70 +701,6 @@ fn say_dx_tail_refusal(block: &[u8], what: &str) {
             why.com_err_text()
         );
     }
-}
-
-fn dump_int_node(
-    fs: &Filesystem,
-    inode: &Inode,
-    ino: u32,
-    idx: &htree::DxIndex,
-    level: u8,
-    version: u8,
-    o: &mut String,
-) -> Result<()> {
-    o.push_str(&format!("Number of entries (count): {}\n", idx.count));
-    o.push_str(&format!("Number of entries (limit): {}\n", idx.limit));
-    for (i, e) in idx.entries.iter().enumerate() {
-        o.push_str(&format!(
-            "Entry #{i}: Hash 0x{:08x}{}, block {}\n",
-            e.hash,
-            if e.hash & 1 != 0 { " (**)" } else { "" },
-            e.block
-        ));
-    }
-    o.push('\n');
-    for (i, e) in idx.entries.iter().enumerate() {
-        o.push_str(&format!(
-            "Entry #{i}: Hash 0x{:08x}, block {}\n",
-            e.hash, e.block
-        ));
-        let Some(p) = fs.bmap(inode, e.block as u64)? else {
-            o.push_str(&format!("Block {} is a hole\n", e.block));
-            continue;
-        };
-        let buf = fs.read_block(p as u64)?;
-        if level > 0 {
-            say_dx_tail_refusal(&buf, &format!("logical block {}", e.block));
-            let node = htree::parse_node(&buf, ino)?;
-            dump_int_node(fs, inode, ino, &node, level - 1, version, o)?;
-        } else {
-            o.push_str(&format!("Reading directory block {}, phys {p}\n", e.block));
-            let mut ents = Vec::new();
-            if block_entries(&buf, false, e.block as u64, p, &mut ents).is_err() {
-                o.push_str(&format!("Corrupted directory block ({})!\n", e.block));
-            }
-            let mut col = 0;
-            for d in ents {
-                let (h, m) =
-                    hash::dirhash(version, &d.name, &fs.sb().s_hash_seed).unwrap_or((0, 0));
-                let item = format!(
-                    "{} 0x{h:08x}-{m:08x} ({}) {}   ",
-                    d.inode,
-                    d.rec_len,
-                    String::from_utf8_lossy(&d.name)
-                );
-                if col + item.len() > 80 {
-                    o.push('\n');
-                    col = 0;
-                }
-                col += item.len();
-                o.push_str(&item);
-            }
-            o.push('\n');
-        }
-    }
-    o.push_str("---------------------\n");
-    Ok(())
 }
 
 pub fn ncheck(s: &mut Session, args: &[String]) -> Result<()> {

@@ -456,6 +456,7 @@ impl Error {
             } => "Could not allocate inode in ext2 filesystem".into(),
             Error::InodeOutOfRange { .. } => "Illegal inode number".into(),
             Error::BlockBeyondLargestFile(_) => "Ext2 file too big".into(),
+            Error::UnsupportedHash(_) => "Directory hash unsupported".into(),
             Error::Truncated { .. } => SHORT_READ.into(),
             Error::BlockRead { source, .. } => source.com_err_text(),
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => {

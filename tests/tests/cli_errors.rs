@@ -348,7 +348,7 @@ const CASES: &[Case] = &[
     ),
     case(
         DEBUGFS,
-        &["-R", "dx_hash -c name", "{img}"],
+        &["-R", "dx_hash -c -e utf8 name", "{img}"],
         0,
         "ext2 has no casefold",
     ),

@@ -147,6 +147,39 @@ impl Filesystem {
         })
     }
 
+    /// ext2fs_bmap2 given a block buffer: [`Filesystem::bmap_anywhere`]'s
+    /// answer, each indirect block on the way read whole into `scratch`
+    /// (one block's size) as libext2fs reads it there; a read that fails
+    /// leaves what it read of the block and zeros after (unix_io's short
+    /// read). For debugfs' htree_dump, which reads the next index block
+    /// into that same buffer and may list an index running on into it.
+    pub fn bmap_through_buffer(
+        &self,
+        inode: &Inode,
+        lblk: u64,
+        scratch: &mut [u8],
+    ) -> Result<Option<u32>> {
+        use crate::inode::flags::{EXTENTS, INLINE_DATA};
+        if inode.flags() & (INLINE_DATA | EXTENTS) != 0 || lblk >= u32::MAX as u64 {
+            return self.bmap_anywhere(inode, lblk);
+        }
+        let (slot, path) = block_map::path_to(lblk, self.geo.block_size)?;
+        let mut b = inode.base.i_block[slot];
+        for idx in path {
+            if b == 0 {
+                return Ok(None);
+            }
+            let read = self.read_block_anywhere(b as u64);
+            let (Ok(buf) | Err(Error::BlockRead { partial: buf, .. })) = &read else {
+                return read.map(|_| None);
+            };
+            let n = scratch.len().min(buf.len());
+            scratch[..n].copy_from_slice(&buf[..n]);
+            b = crate::codec::le32(&read?, idx * 4);
+        }
+        Ok((b != 0).then_some(b))
+    }
+
     /// The walk down the map to `lblk`, each indirect entry read by `entry`.
     fn bmap_through(
         &self,
