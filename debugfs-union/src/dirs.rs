@@ -354,8 +354,8 @@ pub fn dx_hash(s: &mut Session, args: &[String]) -> Result<()> {
         match c {
             // A name, else atoi's number.
             'h' => {
-                version = sbm::hash_version_from_name(&v)
-                    .map_or_else(|| crate::cnum::atoi(&v), i32::from)
+                version =
+                    sbm::hash_version_from_name(&v).map_or_else(|| crate::cnum::atoi(&v), i32::from)
             }
             's' => {
                 let u = ext2fs::uuid::parse(&v)
@@ -558,7 +558,7 @@ impl HtreeDump<'_> {
     /// Reads logical block `lblk` into `buf` as debugfs does (mapped
     /// through `buf`, a hole read as block 0); the physical block, or None
     /// after saying why not (`who` names the function).
-    fn read(&mut self, lblk: u32, buf: &mut Vec<u8>, who: &str) -> Option<u32> {
+    fn read(&mut self, lblk: u32, buf: &mut [u8], who: &str) -> Option<u32> {
         if self.blocks_left == 0 {
             return None;
         }
@@ -640,9 +640,8 @@ impl HtreeDump<'_> {
         let Some(pblk) = self.read(lblk, buf, who) else {
             return;
         };
-        self.out.extend_from_slice(
-            format!("Reading directory block {lblk}, phys {pblk}\n").as_bytes(),
-        );
+        self.out
+            .extend_from_slice(format!("Reading directory block {lblk}, phys {pblk}\n").as_bytes());
         if !self.read_into(pblk, buf) {
             let why = self.read_error(pblk);
             eprintln!("{who}: {why} while reading block {lblk} ({pblk})\n");
@@ -655,9 +654,8 @@ impl HtreeDump<'_> {
         while offset < bs {
             let (rec_len, name_len) = (block.rec_len(offset), block.name_len(offset));
             if offset + rec_len > bs || rec_len < 8 || rec_len % 4 != 0 || name_len + 8 > rec_len {
-                self.out.extend_from_slice(
-                    format!("Corrupted directory block ({lblk})!\n").as_bytes(),
-                );
+                self.out
+                    .extend_from_slice(format!("Corrupted directory block ({lblk})!\n").as_bytes());
                 break;
             }
             // debugfs copies the name with strncpy: up to a NUL, zeros
@@ -672,11 +670,8 @@ impl HtreeDump<'_> {
                 eprintln!("{who}: {} while calculating hash", e.com_err_text());
                 (0, 0)
             });
-            let mut item = format!(
-                "{} 0x{h:08x}-{minor:08x} ({rec_len}) ",
-                block.inode(offset)
-            )
-            .into_bytes();
+            let mut item =
+                format!("{} 0x{h:08x}-{minor:08x} ({rec_len}) ", block.inode(offset)).into_bytes();
             item.extend_from_slice(shown);
             item.extend_from_slice(b"   ");
             if col + item.len() > 80 {

@@ -1079,7 +1079,11 @@ fn an_error_cleared_by_a_later_indirect_read_is_silent_like_debugfs() {
         t.path(),
         "ind-then-dind.img",
         "8M",
-        &[&write, "sif /big block[IND] 99999999", "sif /d block[IND] 99999999"],
+        &[
+            &write,
+            "sif /big block[IND] 99999999",
+            "sif /d block[IND] 99999999",
+        ],
     );
     let fs = ext2fs::fs::Filesystem::open(&img, &Default::default()).unwrap();
     let big = fs.read_inode(fs.namei(2, "/big").unwrap()).unwrap();
@@ -1087,7 +1091,10 @@ fn an_error_cleared_by_a_later_indirect_read_is_silent_like_debugfs() {
     assert_ne!(big.base.i_block[13], 0);
     let dind = big.base.i_block[13];
     let icheck = format!("icheck 5000 {dind} {}", big.base.i_block[0]);
-    assert_same_answers(&img, &[&icheck, "icheck 6000", "lsdel", "ls /d", "blocks /big"]);
+    assert_same_answers(
+        &img,
+        &[&icheck, "icheck 6000", "lsdel", "ls /d", "blocks /big"],
+    );
 }
 
 /// A 1 KiB-block image whose /big is a one-level htree of 15 leaves
@@ -1113,7 +1120,15 @@ fn htree_image(dir: &std::path::Path, name: &str, edits: &[&str]) -> std::path::
             .status()
             .unwrap()
     };
-    run("debugfs", &["-w".as_ref(), "-f".as_ref(), cmds.as_os_str(), img.as_os_str()]);
+    run(
+        "debugfs",
+        &[
+            "-w".as_ref(),
+            "-f".as_ref(),
+            cmds.as_os_str(),
+            img.as_os_str(),
+        ],
+    );
     run("e2fsck", &["-fyD".as_ref(), img.as_os_str()]);
     for e in edits {
         run_debugfs_w(&img, e);

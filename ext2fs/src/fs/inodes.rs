@@ -45,10 +45,10 @@ impl Filesystem {
     /// after the table (see `inode_location`); a group past that has no
     /// table.
     pub fn inode_table_block(&self, group: u32) -> Result<u64> {
-        let Some(gd) = self
-            .groups
-            .get(group as usize)
-            .or(self.past_end.as_ref().filter(|_| group as usize == self.groups.len()))
+        let Some(gd) = self.groups.get(group as usize).or(self
+            .past_end
+            .as_ref()
+            .filter(|_| group as usize == self.groups.len()))
         else {
             return Err(Error::corrupt(
                 Structure::GroupDesc,
