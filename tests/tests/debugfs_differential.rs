@@ -1235,3 +1235,35 @@ fn htree_dump_with_an_unknown_hash_version_answers_like_debugfs() {
     // dx_hash with such a version: the same words, no hash.
     assert_same_answers(&img, &["dx_hash -h 6 foo", "dx_hash -h 255 -v foo"]);
 }
+
+/// Seed 567 case 276: the root's '.' entry with a name_len of 0: an
+/// empty path component ("//lost+found") is looked up as ext2fs_lookup
+/// looks up any name and finds that entry; ours refused every empty
+/// component.
+#[test]
+fn an_empty_path_component_finds_an_entry_with_no_name_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Byte 6 of the root's first block: '.''s name_len.
+    let img = edited_image(
+        t.path(),
+        "noname.img",
+        "4M",
+        &["zap_block -f / -o 6 -l 1 -p 0 0", "write /etc/hostname /f"],
+    );
+    assert_same_answers(
+        &img,
+        &[
+            "stat //lost+found",
+            "blocks //",
+            "imap //d",
+            "testi //d/e/f",
+            "testi /d//e",
+            "testi /f//x",
+            "ls //d",
+            "cd //d\npwd",
+        ],
+    );
+}

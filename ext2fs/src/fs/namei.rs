@@ -103,14 +103,10 @@ impl Filesystem {
     /// first entry of that name). Entries without an inode do not count
     /// (a union entry is named as such).
     fn lookup_component(&self, dir: u32, name: &[u8]) -> Result<u32> {
+        // An empty name (between two slashes) is looked up as any other:
+        // it finds an entry whose name_len is 0 (damage), as ext2fs_lookup
+        // does.
         let lossy = || String::from_utf8_lossy(name).into_owned();
-        if name.is_empty() {
-            // No entry has an empty name; a non-directory still says so.
-            if !self.read_inode(dir)?.is_dir() {
-                return Err(Error::NotDirectory(format!("<{dir}>")));
-            }
-            return Err(Error::NotFound(lossy()));
-        }
         let wh = self.whiteout_feature();
         let mut found = None;
         self.dir_iterate(dir, false, |v| {
