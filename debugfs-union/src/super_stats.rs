@@ -200,34 +200,21 @@ fn id_name(file: &str, id: u16) -> String {
 }
 
 fn mntopt_names(v: u32) -> String {
-    const NAMES: &[(u32, &str)] = &[
-        (0x0001, "debug"),
-        (0x0002, "bsdgroups"),
-        (0x0004, "user_xattr"),
-        (0x0008, "acl"),
-        (0x0010, "uid16"),
-        (0x0100, "nobarrier"),
-        (0x0200, "block_validity"),
-        (0x0400, "discard"),
-        (0x0800, "nodelalloc"),
-    ];
-    let mut out = Vec::new();
-    for bit in 0..32 {
-        let m = 1u32 << bit;
-        if v & m == 0 || m & 0x60 != 0 {
-            continue;
-        }
-        match NAMES.iter().find(|(b, _)| *b == m) {
-            Some((_, n)) => out.push(n.to_string()),
-            None => out.push(format!("MNTOPT_{bit}")),
-        }
-    }
-    match v & 0x60 {
-        0x20 => out.push("journal_data".into()),
-        0x40 => out.push("journal_data_ordered".into()),
-        0x60 => out.push("journal_data_writeback".into()),
-        _ => {}
-    }
+    use ext2fs::mntopts::{JMODE, NAMES};
+    // e2p's print_mntopts: the journal data mode first, then the other
+    // bits in order (e2p_mntopt2string's MNTOPT_<n> for unnamed ones).
+    let name = |m: u32| {
+        NAMES
+            .iter()
+            .find(|(b, _)| *b == m)
+            .map_or_else(|| format!("MNTOPT_{}", m.ilog2()), |(_, n)| n.to_string())
+    };
+    let jmode = (v & JMODE != 0).then(|| name(v & JMODE));
+    let others = (0..32)
+        .map(|bit| 1u32 << bit)
+        .filter(|&m| m & JMODE == 0 && v & m != 0)
+        .map(name);
+    let out: Vec<String> = jmode.into_iter().chain(others).collect();
     if out.is_empty() {
         " (none)".into()
     } else {

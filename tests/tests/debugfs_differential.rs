@@ -1267,3 +1267,22 @@ fn an_empty_path_component_finds_an_entry_with_no_name_like_debugfs() {
         ],
     );
 }
+
+/// Seed 568 case 147: e2p's print_mntopts names the journal data mode
+/// first, then the other default mount options in bit order (unnamed
+/// ones as MNTOPT_<n>); ours put the journal mode last.
+#[test]
+fn default_mount_options_are_listed_in_e2p_order_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    for (k, opts) in ["0x1045", "0x60", "0x80000021", "0"].iter().enumerate() {
+        let edit = format!("ssv default_mount_opts {opts}");
+        let img = edited_image(t.path(), &format!("mntopts{k}.img"), "4M", &[&edit]);
+        let fs = ext2fs::fs::Filesystem::open(&img, &Default::default()).unwrap();
+        let want = u32::from_str_radix(opts.trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(fs.sb().s_default_mount_opts, want);
+        assert_same_answers(&img, &["stats"]);
+    }
+}
