@@ -65,6 +65,23 @@ impl Session {
         if self.fs.is_some() {
             self.close()?;
         }
+        // ext2fs_open takes the superblock as an int: a block number past
+        // 32 bits wraps, and one from 2^31 on is negative, whose read
+        // unix_io refuses (EINVAL).
+        let superblock = req.superblock.map(|b| b as u32 as i32);
+        if superblock.is_some_and(|b| b < 0) {
+            let einval = std::io::Error::from_raw_os_error(22);
+            return Err(Worded(format!(
+                "{}: {} while trying to open {device}",
+                crate::program(),
+                cli_common::errno_text(einval)
+            ))
+            .into());
+        }
+        let req = &OpenRequest {
+            superblock: superblock.map(|b| b as u64),
+            ..req.clone()
+        };
         let mut write = req.write;
         if write {
             match mount_state(Path::new(device)) {
