@@ -110,6 +110,7 @@ impl Session {
                     block_size: req.block_size,
                     force: req.force,
                     ignore_sb_errors: req.catastrophic,
+                    refuse_known_features_late: true,
                     ..Default::default()
                 },
             )
@@ -135,6 +136,7 @@ impl Session {
             force: req.force,
             // debugfs -c opens with EXT2_FLAG_IGNORE_SB_ERRORS.
             ignore_sb_errors: req.catastrophic,
+            refuse_known_features_late: true,
             ..Default::default()
         };
         if let Some(u) = &req.undo_file {

@@ -71,6 +71,12 @@ pub struct OpenOptions {
     /// judges the superblock's values itself; libext2fs' limit still
     /// applies.
     pub caller_bounds_group_inodes: bool,
+    /// Refuse the incompat features that libext2fs opens but this library
+    /// does not (encrypt, extents, 64bit...) only once the superblock's
+    /// values are judged, where libext2fs would stop on a corrupt one
+    /// first (debugfs' words); features libext2fs does not know either
+    /// are refused first, as ext2fs_open2 refuses them.
+    pub refuse_known_features_late: bool,
 }
 
 /// An open ext2 filesystem.

@@ -1308,3 +1308,41 @@ fn superblock_numbers_wrap_to_an_int_like_debugfs() {
         assert!(d.is_empty(), "-s {sb}: {}", d.join("\n"));
     }
 }
+
+/// Seed 571 case 59: a superblock with a feature libext2fs opens but this
+/// library does not (encrypt, extent, 64bit) and a corrupt value: debugfs
+/// stops at the corrupt value ("The ext2 superblock is corrupt"), as
+/// ext2fs_open2 only refuses the features it does not know before
+/// judging the values; ours refused the feature first.
+#[test]
+fn a_corrupt_superblock_is_said_before_features_libext2fs_knows_like_debugfs() {
+    use integration_tests::check_pair::{debugfs_differences_opened, Tools};
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let tools = Tools::new(t.path());
+    let reqs = vec!["stats".to_string(), "ls /".to_string()];
+    // Superblock fields, patched in place (debugfs -w would write the
+    // backups where the new values put them): s_first_data_block (at 20)
+    // past the filesystem, s_log_block_size (24) 9, s_blocks_per_group
+    // (32) 0.
+    for (k, (feature, at, value)) in [
+        ("encrypt", 20, 0xc000_0000u32),
+        ("extent", 24, 9),
+        ("encrypt", 32, 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let edit = format!("feature {feature}");
+        let img = edited_image(t.path(), &format!("feat{k}.img"), "4M", &[&edit]);
+        let mut bytes = std::fs::read(&img).unwrap();
+        bytes[1024 + at..1024 + at + 4].copy_from_slice(&value.to_le_bytes());
+        std::fs::write(&img, bytes).unwrap();
+        for opts in [vec![], vec!["-c".to_string()]] {
+            let d = debugfs_differences_opened(&tools, &img, &t.path().join("work"), &opts, &reqs);
+            assert!(d.is_empty(), "{feature}, {at}: {}", d.join("\n"));
+        }
+    }
+}

@@ -42,13 +42,18 @@ impl Filesystem {
             ));
         }
         let unknown = sb.s_feature_incompat & !SUPPORTED_INCOMPAT;
-        if unknown != 0 && !opts.force {
+        let refuse = || {
             let names = crate::features::FeatureSet {
                 incompat: unknown,
                 ..Default::default()
             }
             .names();
-            return Err(Error::UnsupportedFeatures(names.join(" ")));
+            Err(Error::UnsupportedFeatures(names.join(" ")))
+        };
+        let late =
+            opts.refuse_known_features_late && unknown & !crate::features::LIBEXT2FS_INCOMPAT == 0;
+        if unknown != 0 && !opts.force && !late {
+            return refuse();
         }
         if opts.ignore_sb_errors {
             sb.validate_geometry()?;
@@ -57,6 +62,9 @@ impl Filesystem {
             }
         } else {
             sb.validate()?;
+        }
+        if unknown != 0 && !opts.force {
+            return refuse();
         }
         let geo = Geometry::from_superblock(&sb);
         // The descriptor table goes with the superblock copy it came with.
