@@ -144,6 +144,9 @@ impl Session {
         }
         let mut fs = Filesystem::open(Path::new(device), &opts)
             .map_err(|e| self.open_failed(e, device, req))?;
+        // Inodes are read as ext2fs_read_inode reads them for debugfs,
+        // through its cache (what a failed read leaves there shows).
+        fs.follow_libext2fs_inode_cache();
         if let Some(u) = &req.undo_file {
             // Undo blocks of the filesystem's block size, as undo_io takes
             // them from debugfs' I/O channel.

@@ -120,6 +120,9 @@ pub struct Filesystem {
     /// Single blocks and short runs held back for a bulk copy
     /// (`set_write_cache`).
     cache: Option<BlockCache>,
+    /// libext2fs' inode cache, when a tool follows ext2fs_read_inode's
+    /// reads (`follow_libext2fs_inode_cache`).
+    inode_cache: Option<std::sync::Mutex<inodes::InodeCache>>,
 }
 
 /// A small writable filesystem in memory ([`crate::mkfs::small_image`]),

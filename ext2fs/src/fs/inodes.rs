@@ -5,6 +5,20 @@ use super::Filesystem;
 use crate::inode::Inode;
 use crate::{CorruptKind, Error, Result, Structure};
 
+/// How many inodes libext2fs' inode cache holds (ext2fs_read_inode
+/// creates it with 4).
+const INODE_CACHE_SIZE: usize = 4;
+
+/// libext2fs' inode cache (struct ext2_inode_cache): the last inodes
+/// read, and one inode table block with the number it was read from.
+#[derive(Debug)]
+pub(super) struct InodeCache {
+    buffer: Vec<u8>,
+    buffer_blk: u64,
+    inodes: Vec<(u32, Inode)>,
+    last: Option<usize>,
+}
+
 impl Filesystem {
     pub(super) fn inode_location(&self, ino: u32) -> Result<u64> {
         if ino == 0 || ino > self.sb.s_inodes_count {
@@ -69,8 +83,74 @@ impl Filesystem {
         Err(Error::corrupt(Structure::GroupDesc, group as u64, kind))
     }
 
+    /// From now on, reads inodes as libext2fs' ext2fs_read_inode does for
+    /// debugfs: through its cache of the last four inodes read and of the
+    /// last inode table block, which a failed read (an image cut short)
+    /// leaves holding what was read of the failed block, zeros after,
+    /// under the older block's number; inodes read from that block later
+    /// come out of it. Writing an inode empties the cache.
+    pub fn follow_libext2fs_inode_cache(&mut self) {
+        self.inode_cache = Some(std::sync::Mutex::new(InodeCache {
+            buffer: vec![0; self.geo.block_size as usize],
+            buffer_blk: 0,
+            inodes: Vec::new(),
+            last: None,
+        }));
+    }
+
+    /// `read_inode` through libext2fs' inode cache.
+    fn read_inode_cached(&self, cache: &std::sync::Mutex<InodeCache>, ino: u32) -> Result<Inode> {
+        let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if ino == 0 || ino > self.sb.s_inodes_count {
+            return Err(Error::InodeOutOfRange {
+                ino,
+                inodes: self.sb.s_inodes_count,
+            });
+        }
+        if let Some((_, inode)) = c.inodes.iter().find(|(i, _)| *i == ino) {
+            return Ok(inode.clone());
+        }
+        let off = self.inode_location(ino)?;
+        let bs = self.geo.block_size as u64;
+        let (block, at) = (off / bs, (off % bs) as usize);
+        if block != c.buffer_blk {
+            match self.read_block_anywhere(block) {
+                Ok(data) => {
+                    c.buffer = data;
+                    c.buffer_blk = block;
+                }
+                Err(Error::BlockRead {
+                    block: b,
+                    partial,
+                    source,
+                }) => {
+                    c.buffer = partial.clone();
+                    return Err(Error::BlockRead {
+                        block: b,
+                        partial,
+                        source,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let size = self.geo.inode_size as usize;
+        let inode = Inode::parse(&c.buffer[at..at + size])?;
+        let slot = c.last.map_or(0, |l| (l + 1) % INODE_CACHE_SIZE);
+        if slot < c.inodes.len() {
+            c.inodes[slot] = (ino, inode.clone());
+        } else {
+            c.inodes.push((ino, inode.clone()));
+        }
+        c.last = Some(slot);
+        Ok(inode)
+    }
+
     /// Reads inode `ino` (its whole record; cached writes included).
     pub fn read_inode(&self, ino: u32) -> Result<Inode> {
+        if let Some(cache) = &self.inode_cache {
+            return self.read_inode_cached(cache, ino);
+        }
         let off = self.inode_location(ino)?;
         let size = self.geo.inode_size as usize;
         let bs = self.geo.block_size as u64;
@@ -85,6 +165,9 @@ impl Filesystem {
 
     /// Writes inode `ino` (padded or cut to the inode size).
     pub fn write_inode(&mut self, ino: u32, inode: &Inode) -> Result<()> {
+        if self.inode_cache.is_some() {
+            self.follow_libext2fs_inode_cache();
+        }
         let off = self.inode_location(ino)?;
         let mut bytes = inode.to_bytes();
         bytes.resize(self.geo.inode_size as usize, 0);

@@ -124,6 +124,10 @@ impl Filesystem {
     /// `NotWholeBlocks` or `BlockOutOfRange` otherwise.
     pub fn write_block(&mut self, block: u64, data: &[u8]) -> Result<()> {
         self.check_block(block)?;
+        if self.inode_cache.is_some() {
+            // It may hold the block; its inodes are read afresh.
+            self.follow_libext2fs_inode_cache();
+        }
         let bs = self.geo.block_size as u64;
         if !(data.len() as u64).is_multiple_of(bs) {
             return Err(Error::NotWholeBlocks(data.len()));

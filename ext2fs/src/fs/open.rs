@@ -97,6 +97,7 @@ impl Filesystem {
             unique_names: false,
             auto_index: false,
             cache: None,
+            inode_cache: None,
         })
     }
 
