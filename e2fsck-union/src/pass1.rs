@@ -1228,12 +1228,14 @@ impl Checker {
         {
             return self.problem(Code::HtreeBadRoot, &c);
         }
-        let Some(root) = self
-            .fs
-            .read_block(blk)
-            .ok()
-            .and_then(|b| ext2fs::htree::raw_root_info(&b))
-        else {
+        // A failed read goes to the I/O error handler (e2fsck's
+        // io_channel_read_blk64 there).
+        let read = match self.fs.read_block(blk) {
+            Ok(b) => Some(b),
+            Err(e @ ext2fs::Error::BlockRead { .. }) => self.read_error(e)?,
+            Err(_) => None,
+        };
+        let Some(root) = read.and_then(|b| ext2fs::htree::raw_root_info(&b)) else {
             return self.problem(Code::HtreeBadRoot, &c);
         };
         if (root.reserved_zero != 0 || root.info_length < 8)

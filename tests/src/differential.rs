@@ -26,6 +26,9 @@ pub struct Known {
     pub what: &'static str,
     pub contains: &'static str,
     pub when: &'static str,
+    /// Not where a difference contains this ("" for no such rule): what
+    /// would show another cause.
+    pub unless: &'static str,
     /// Why, in a word; docs/compat.md has the whole reason.
     pub reason: &'static str,
 }
@@ -115,6 +118,7 @@ fn explained(known: &[Known], how: &str, diffs: &[String]) -> bool {
         how.contains(k.when)
             && diffs.iter().all(|d| d.starts_with(k.what))
             && diffs.iter().any(|d| d.contains(k.contains))
+            && (k.unless.is_empty() || !diffs.iter().any(|d| d.contains(k.unless)))
     })
 }
 
