@@ -254,9 +254,12 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
     // debugfs' dump_inode_attributes does.
     o.push_str(&xattr_section(fs, ino));
     if inode.is_fast_symlink() {
+        // printf's %.*s: up to the size, and to the first NUL before it.
+        let target = inode.fast_symlink_target();
+        let shown = target.split(|&c| c == 0).next().unwrap_or_default();
         o.push_str(&format!(
             "Fast link dest: \"{}\"\n",
-            String::from_utf8_lossy(&inode.fast_symlink_target())
+            String::from_utf8_lossy(shown)
         ));
     } else if inode.is_symlink() && b.i_flags & flags::INLINE_DATA != 0 {
         inline_symlink_line(fs, ino, inode, &mut o);

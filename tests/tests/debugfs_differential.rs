@@ -1435,3 +1435,21 @@ fn features_this_library_does_not_read_are_refused_by_name() {
         ours.1
     );
 }
+
+/// A fast symlink whose size counts a NUL inside i_block: stat prints the
+/// target with printf's %.*s, which stops at the NUL (differential seed
+/// 570 case 715).
+#[test]
+fn fast_symlink_target_stops_at_a_nul_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = edited_image(
+        t.path(),
+        "link.img",
+        "4M",
+        &["symlink /s ttttttttttttttttttt", "sif /s size 20"],
+    );
+    assert_same_answers(&img, &["stat /s", "cat /s", "ls -l /"]);
+}
