@@ -222,9 +222,20 @@ impl Checker {
     /// A leaf's range of its names' hashes.
     fn leaf_hash_range(&self, dx: &mut DxDir, lblk: u32, buf: &[u8]) {
         let seed = self.fs.sb().s_hash_seed;
+        let first_ino = self.fs.sb().first_ino();
         for de in dirent::iter_block(buf) {
             let union_entry = matches!(de.file_type, ft::WHT | ft::FALLTHRU);
-            if de.name.is_empty() || (de.inode == 0 && !union_entry) {
+            if de.inode == 0 && !union_entry {
+                continue;
+            }
+            // check_dir_block hashes every entry it keeps but one naming a
+            // bad inode number (PR_2_BAD_INO declined goes to the next);
+            // a zero-length name kept is hashed too.
+            let bad_ino =
+                (de.inode != 0 && de.inode != ext2fs::inode::ROOT_INO && de.inode < first_ino)
+                    || de.inode > self.inodes_count
+                    || (de.inode != 0 && self.named_by_superblock(de.inode));
+            if bad_ino {
                 continue;
             }
             // A hash version pass 1 was let keep hashes everything to 0,

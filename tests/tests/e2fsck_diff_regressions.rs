@@ -1342,3 +1342,44 @@ fn pass_1b_lists_an_attribute_block_claimed_by_a_map_too() {
     );
     assert_eq!(ours, real);
 }
+
+/// A leaf entry of an indexed directory with its name length zeroed, the
+/// clearing declined: e2fsck still hashes the empty name into the leaf's
+/// range, which then passes the index's bound ("bad max hash";
+/// differential seed 20261210 case 582).
+#[test]
+fn empty_name_kept_in_a_leaf_is_hashed_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(
+        &t,
+        &[
+            "-b",
+            "1024",
+            "-E",
+            "hash_seed=66666666-7777-8888-9999-aaaaaaaaaaaa",
+        ],
+        "4M",
+    );
+    let mut requests = String::from("mkdir big\nwrite /dev/null big/f\n");
+    requests.push_str(&"expand_dir big\n".repeat(10));
+    for i in 0..200 {
+        requests.push_str(&format!("ln big/f big/{}{i}\n", "e".repeat(30)));
+    }
+    let script = t.path().join("requests");
+    std::fs::write(&script, requests).unwrap();
+    let out = run(Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&script)
+        .arg(&img));
+    assert!(out.status.success(), "{}", text(&out));
+    // Indexed by the real e2fsck.
+    run(Command::new("e2fsck").arg("-fyD").arg(&img));
+    let leaf = debugfs_number(&img, "bmap big 1");
+    // The first entry's name_len (byte 6 of the entry).
+    vs_e2fsck::poke(&img, leaf * 1024 + 6, &[0]);
+    same_as_real(&img);
+}
