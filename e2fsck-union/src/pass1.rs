@@ -636,9 +636,10 @@ impl Checker {
             self.stats.tind += 1;
         }
         // e2fsck checks the blocks of inodes with indirect or extended
-        // attribute blocks later, in batches sorted by those blocks.
+        // attribute blocks later, in batches sorted by those blocks (not
+        // with the extents or inline-data flag: those now).
         let b = &inode.base;
-        let later = b.i_flags & flags::EXTENTS == 0
+        let later = b.i_flags & (flags::EXTENTS | flags::INLINE_DATA) == 0
             && !fast_symlink
             && (b.i_block[inode::IND_BLOCK..].iter().any(|&p| p != 0) || b.i_file_acl != 0);
         if later {

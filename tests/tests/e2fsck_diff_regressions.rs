@@ -1383,3 +1383,25 @@ fn empty_name_kept_in_a_leaf_is_hashed_as_e2fsck() {
     vs_e2fsck::poke(&img, leaf * 1024 + 6, &[0]);
     same_as_real(&img);
 }
+
+/// A file with an indirect block and a stray inline-data flag (kept,
+/// -n): e2fsck checks its blocks at once, not in the batch of inodes with
+/// indirect blocks, so its messages come before the next inode's
+/// (differential seed 20261210 case 1750).
+#[test]
+fn inline_flagged_file_is_checked_at_once_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "4M");
+    let big = t.path().join("big");
+    std::fs::write(&big, vec![5u8; 20000]).unwrap();
+    let small = t.path().join("small");
+    std::fs::write(&small, vec![6u8; 1000]).unwrap();
+    debugfs_w(&img, &format!("write {} f1", big.display()));
+    debugfs_w(&img, &format!("write {} f2", small.display()));
+    debugfs_w(&img, "sif f1 flags 0x10000000");
+    debugfs_w(&img, "sif f2 blocks 10");
+    same_as_real(&img);
+}
