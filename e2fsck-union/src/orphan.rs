@@ -96,7 +96,9 @@ impl Checker {
                 return Ok(false);
             }
             if clear {
-                self.fs.mark_inode(ino, false, rec.is_dir())?;
+                // ext2fs_inode_alloc_stats2: counted free whatever its bit
+                // says (an orphan already free is freed again).
+                self.fs.inode_alloc_stats(ino, false, rec.is_dir())?;
                 rec.base.i_dtime = self.now;
             } else {
                 rec.base.i_dtime = 0;
