@@ -440,6 +440,16 @@ pub fn measured(tool: &str, args: &[&str], img: &Path) -> (i32, String, f64, u64
     (out.status.code().unwrap_or(-1), all, secs, kb)
 }
 
+/// The real `debugfs -w -R REQ`, which must succeed.
+pub fn real_debugfs_w(img: &Path, req: &str) {
+    let out = run(Command::new("debugfs").args(["-w", "-R", req]).arg(img));
+    assert!(
+        out.status.success(),
+        "debugfs -w -R '{req}': {}",
+        text(&out)
+    );
+}
+
 /// The real `debugfs -w -f -` with `cmds` on its standard input (one
 /// request a line); debugfs exits 0 even when a request fails.
 pub fn real_debugfs_script(img: &Path, cmds: &str) {

@@ -117,3 +117,32 @@ pub fn answered_alike_at_a_terminal(t: &Path, img: &Path, keys: &[&str]) -> (Str
     assert_eq!(ours_after, after(&real_img), "keys {keys:?}");
     (o, exit_code(&ours), ours_after.1)
 }
+
+/// Ours and the real e2fsck alike on `img` with each of -fn, -fy and -p
+/// (in t/fn, t/fy, t/p); returns the exit codes.
+pub fn alike_in_each_mode(t: &Path, img: &Path) -> Vec<i32> {
+    ["-fn", "-fy", "-p"]
+        .iter()
+        .map(|mode| {
+            let dir = t.join(mode.trim_start_matches('-'));
+            std::fs::create_dir(&dir).unwrap();
+            let (ours, real) = side_by_side(&dir, img, &[mode]);
+            assert_eq!(ours, real, "ours (left) against e2fsck {mode}");
+            ours.code
+        })
+        .collect()
+}
+
+/// Adds /big to `img`, a directory of 200 names (links of one empty
+/// file) indexed by the real `e2fsck -fyD`.
+pub fn add_indexed_dir(img: &Path) {
+    let mut requests = String::from("mkdir big\nwrite /dev/null big/f\n");
+    // debugfs' ln does not grow a directory.
+    requests.push_str(&"expand_dir big\n".repeat(10));
+    for i in 0..200 {
+        requests.push_str(&format!("ln big/f big/{}{i}\n", "e".repeat(30)));
+    }
+    crate::real_debugfs_script(img, &requests);
+    // The real e2fsck indexes the directory (and fixes the link count).
+    run(Command::new("e2fsck").arg("-fyD").arg(img));
+}

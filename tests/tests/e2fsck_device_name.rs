@@ -43,11 +43,7 @@ fn blanks_and_colons_in_the_name_become_underscores_as_e2fsck() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("plain.img");
-    let out = run(Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2"])
-        .arg(&img)
-        .arg("4M"));
-    assert!(out.status.success(), "{}", text(&out));
+    real_mkfs(&img, &[], "4M");
     // A path with a blank and a colon, and -N with both.
     alike(&t.path().join("path"), &img, "my disk:1.img", &[]);
     alike(&t.path().join("n"), &img, "plain.img", &["-N", "a b\tc:d"]);

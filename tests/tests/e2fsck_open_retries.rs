@@ -3,26 +3,8 @@
 //! (EXT2_FLAG_IGNORE_SB_ERRORS), each judged by ext2fs_open2's own
 //! limits before e2fsck's check_super_block judges the values.
 
-use std::path::Path;
-use std::process::Command;
-
-use integration_tests::vs_e2fsck::{poke, side_by_side};
+use integration_tests::vs_e2fsck::{alike_in_each_mode, poke};
 use integration_tests::*;
-
-/// Ours and e2fsck alike on `img` with each of -fn, -fy and -p; returns
-/// the exit codes.
-fn alike_in_each_mode(t: &Path, img: &Path) -> Vec<i32> {
-    ["-fn", "-fy", "-p"]
-        .iter()
-        .map(|mode| {
-            let dir = t.join(mode.trim_start_matches('-'));
-            std::fs::create_dir(&dir).unwrap();
-            let (ours, real) = side_by_side(&dir, img, &[mode]);
-            assert_eq!(ours, real, "ours (left) against e2fsck {mode}");
-            ours.code
-        })
-        .collect()
-}
 
 /// s_inodes_per_group with its third byte set (differential seed
 /// 20261210 case 69): libext2fs sizes a group's inode table in 32-bit
@@ -37,11 +19,7 @@ fn inodes_per_group_past_32_bits_of_table_is_judged_as_e2fsck() {
     for (bs, isz) in [("2048", "512"), ("1024", "128"), ("4096", "256")] {
         let t = tempfile::tempdir().unwrap();
         let img = t.path().join("test.img");
-        let out = run(Command::new("mke2fs")
-            .args(["-q", "-F", "-t", "ext2", "-b", bs, "-I", isz])
-            .arg(&img)
-            .arg("12M"));
-        assert!(out.status.success(), "{}", text(&out));
+        real_mkfs(&img, &["-b", bs, "-I", isz], "12M");
         // s_inodes_per_group is at byte 40 of the superblock.
         poke(&img, 1024 + 42, &[0x80]);
         // Alike whatever e2fsck makes of it (with 1 KiB blocks the table

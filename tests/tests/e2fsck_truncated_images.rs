@@ -1,15 +1,20 @@
 //! Images cut short (an interrupted copy or download): blocks the
 //! superblock counts lie past the file's end, and reading them is a short
-//! read. e2fsck puts each failed read to its I/O error handler ("Error
-//! reading block N (...) while <operation>.  Ignore error?"): in pass 1's
-//! inode scan and for the indirect blocks of a file. Ours must print,
-//! ask and end as e2fsck 1.47 does, with -n and at a terminal.
+//! read (and, last here, a block number past the filesystem's end, which
+//! libext2fs reads all the same). e2fsck puts each failed read to its I/O
+//! error handler ("Error reading block N (...) while <operation>.  Ignore
+//! error?") wherever it reads: at open, before the passes, in pass 1's
+//! inode scan, indirect blocks, symlinks and htree roots, in passes 1C, 3
+//! and 5. Ours must print, ask and end as e2fsck 1.47 does, with -n and
+//! at a terminal.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ext2fs::fs::{Filesystem, OpenOptions};
-use integration_tests::vs_e2fsck::{answered_alike_at_a_terminal, side_by_side};
+use integration_tests::vs_e2fsck::{
+    self, alike_in_each_mode, answered_alike_at_a_terminal, side_by_side,
+};
 use integration_tests::*;
 
 /// An ext2 image of `size` from the real mke2fs, with files of 3 KiB to
@@ -17,11 +22,7 @@ use integration_tests::*;
 /// by the real debugfs.
 fn image_with_files(dir: &Path, size: &str) -> PathBuf {
     let img = dir.join("full.img");
-    let out = run(Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024"])
-        .arg(&img)
-        .arg(size));
-    assert!(out.status.success(), "{}", text(&out));
+    real_mkfs(&img, &["-b", "1024"], size);
     let mut requests = String::new();
     for i in 1..=30u32 {
         let host = dir.join(format!("f{i}"));
@@ -29,14 +30,7 @@ fn image_with_files(dir: &Path, size: &str) -> PathBuf {
         std::fs::write(&host, bytes).unwrap();
         requests.push_str(&format!("write {} f{i}\n", host.display()));
     }
-    let script = dir.join("requests");
-    std::fs::write(&script, requests).unwrap();
-    let out = run(Command::new("debugfs")
-        .arg("-w")
-        .arg("-f")
-        .arg(&script)
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
+    real_debugfs_script(&img, &requests);
     img
 }
 
@@ -129,21 +123,6 @@ fn indirect_block_past_the_end_goes_to_the_error_handler_as_e2fsck() {
     }
 }
 
-/// Ours and e2fsck alike on `img` with each of -fn, -fy and -p; returns
-/// the exit codes.
-fn alike_in_each_mode(t: &Path, img: &Path) -> Vec<i32> {
-    ["-fn", "-fy", "-p"]
-        .iter()
-        .map(|mode| {
-            let dir = t.join(mode.trim_start_matches('-'));
-            std::fs::create_dir(&dir).unwrap();
-            let (ours, real) = side_by_side(&dir, img, &[mode]);
-            assert_eq!(ours, real, "ours (left) against e2fsck {mode}");
-            ours.code
-        })
-        .collect()
-}
-
 /// Cut inside the descriptor table: libext2fs' open fails with a short
 /// read, which e2fsck reports as such ("Could this be a zero-length
 /// partition?") without trying the backups.
@@ -169,10 +148,7 @@ fn loading_despite_errors_reports_the_first_error_as_e2fsck() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = image_with_files(t.path(), "8M");
-    let out = run(Command::new("debugfs")
-        .args(["-w", "-R", "ssv first_data_block 4000"])
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
+    real_debugfs_w(&img, "ssv first_data_block 4000");
     let short = cut(&img, 3 << 20);
     assert_eq!(alike_in_each_mode(t.path(), &short), [8, 8, 8]);
 }
@@ -222,18 +198,9 @@ fn slow_symlink_block_past_the_end_is_read_as_e2fsck() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("full.img");
-    let out = run(Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024"])
-        .arg(&img)
-        .arg("4M"));
-    assert!(out.status.success(), "{}", text(&out));
+    real_mkfs(&img, &["-b", "1024"], "4M");
     let target = format!("/{}", "t".repeat(200));
-    let out = run(Command::new("debugfs")
-        .arg("-w")
-        .arg("-R")
-        .arg(format!("symlink slow {target}"))
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
+    real_debugfs_w(&img, &format!("symlink slow {target}"));
     let block = {
         let fs = read_only(&img);
         let ino = fs.namei(ext2fs::inode::ROOT_INO, "/slow").unwrap();
@@ -272,11 +239,7 @@ fn first_inode_table_past_the_end_is_read_as_e2fsck() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("full.img");
-    let out = run(Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-I", "1024"])
-        .arg(&img)
-        .arg("8M"));
-    assert!(out.status.success(), "{}", text(&out));
+    real_mkfs(&img, &["-b", "1024", "-I", "1024"], "8M");
     let table = read_only(&img).inode_table_block(0).unwrap();
     // Nothing of the table; the bad blocks inode only; up to the root;
     // half of the resize inode's block.
@@ -300,31 +263,19 @@ fn directory_past_the_end_in_pass_1c_is_read_as_e2fsck() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("full.img");
-    let out = run(Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024"])
-        .arg(&img)
-        .arg("8M"));
-    assert!(out.status.success(), "{}", text(&out));
+    real_mkfs(&img, &["-b", "1024"], "8M");
     let small = t.path().join("small");
     std::fs::write(&small, vec![7u8; 3000]).unwrap();
     let big = t.path().join("big");
     std::fs::write(&big, vec![9u8; 2_000_000]).unwrap();
-    let script = t.path().join("requests");
-    std::fs::write(
-        &script,
-        format!(
+    real_debugfs_script(
+        &img,
+        &format!(
             "write {s} f1\nwrite {b} big\nmkdir late\nwrite {s} late/f2\n",
             s = small.display(),
             b = big.display()
         ),
-    )
-    .unwrap();
-    let out = run(Command::new("debugfs")
-        .arg("-w")
-        .arg("-f")
-        .arg(&script)
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
+    );
     let (shared, late_dir, bs) = {
         let fs = read_only(&img);
         let block0 = |path: &str| {
@@ -334,12 +285,7 @@ fn directory_past_the_end_in_pass_1c_is_read_as_e2fsck() {
         (block0("/f1"), block0("/late"), fs.block_size() as u64)
     };
     // late/f2 claims f1's first block too.
-    let out = run(Command::new("debugfs")
-        .arg("-w")
-        .arg("-R")
-        .arg(format!("sif late/f2 block[0] {shared}"))
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
+    real_debugfs_w(&img, &format!("sif late/f2 block[0] {shared}"));
     checked_alike(t.path(), &cut(&img, late_dir * bs));
 }
 
@@ -354,15 +300,8 @@ fn inodes_before_the_unreadable_chunk_are_checked_as_e2fsck() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("full.img");
-    let out = run(Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-I", "256"])
-        .arg(&img)
-        .arg("12M"));
-    assert!(out.status.success(), "{}", text(&out));
-    let out = run(Command::new("debugfs")
-        .args(["-w", "-R", "sif <11> size 61440"])
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
+    real_mkfs(&img, &["-b", "1024", "-I", "256"], "12M");
+    real_debugfs_w(&img, "sif <11> size 61440");
     let table = read_only(&img).inode_table_block(0).unwrap();
     for blocks in [8, 11] {
         let dir = t.path().join(format!("cut{blocks}"));
@@ -386,23 +325,14 @@ fn bitmaps_past_the_end_stop_pass_5_as_e2fsck() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("full.img");
-    let out = run(Command::new("mke2fs")
-        .args([
-            "-q", "-F", "-t", "ext2", "-b", "1024", "-g", "1024", "-N", "64",
-        ])
-        .arg(&img)
-        .arg("2M"));
-    assert!(out.status.success(), "{}", text(&out));
+    real_mkfs(&img, &["-b", "1024", "-g", "1024", "-N", "64"], "2M");
     for (k, edit) in ["set_bg 1 block_bitmap 1900", "set_bg 1 inode_bitmap 1900"]
         .into_iter()
         .enumerate()
     {
         let edited = t.path().join(format!("edited{k}.img"));
         std::fs::copy(&img, &edited).unwrap();
-        let out = run(Command::new("debugfs")
-            .args(["-w", "-R", edit])
-            .arg(&edited));
-        assert!(out.status.success(), "{}", text(&out));
+        real_debugfs_w(&edited, edit);
         let dir = t.path().join(format!("cut{k}"));
         std::fs::create_dir(&dir).unwrap();
         assert_eq!(checked_alike(&dir, &cut(&edited, 1800 * 1024)), 8);
@@ -421,24 +351,10 @@ fn unconnected_directory_with_its_block_past_the_end() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("test.img");
-    let out = run(Command::new("mke2fs")
-        .args([
-            "-q",
-            "-F",
-            "-t",
-            "ext2",
-            "-b",
-            "1024",
-            "-O",
-            "^resize_inode",
-        ])
-        .arg(&img)
-        .arg("264k"));
-    assert!(out.status.success(), "{}", text(&out));
+    real_mkfs(&img, &["-b", "1024", "-O", "^resize_inode"], "264k");
     // lost+found's block far past the end, and its entry in the root gone.
     for req in ["sif <11> block[0] 536870922", "unlink lost+found"] {
-        let out = run(Command::new("debugfs").args(["-w", "-R", req]).arg(&img));
-        assert!(out.status.success(), "{}", text(&out));
+        real_debugfs_w(&img, req);
     }
     checked_alike(t.path(), &img);
 }
@@ -455,27 +371,8 @@ fn htree_root_past_the_end_is_read_as_e2fsck() {
     }
     let t = tempfile::tempdir().unwrap();
     let img = t.path().join("full.img");
-    let out = run(Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024"])
-        .arg(&img)
-        .arg("4M"));
-    assert!(out.status.success(), "{}", text(&out));
-    let mut requests = String::from("mkdir big\nwrite /dev/null big/f\n");
-    // debugfs' ln does not grow a directory.
-    requests.push_str(&"expand_dir big\n".repeat(10));
-    for i in 0..200 {
-        requests.push_str(&format!("ln big/f big/{}{i}\n", "e".repeat(30)));
-    }
-    let script = t.path().join("requests");
-    std::fs::write(&script, requests).unwrap();
-    let out = run(Command::new("debugfs")
-        .arg("-w")
-        .arg("-f")
-        .arg(&script)
-        .arg(&img));
-    assert!(out.status.success(), "{}", text(&out));
-    // The real e2fsck indexes the directory (and fixes the link count).
-    run(Command::new("e2fsck").arg("-fyD").arg(&img));
+    real_mkfs(&img, &["-b", "1024"], "4M");
+    vs_e2fsck::add_indexed_dir(&img);
     let root = {
         let fs = read_only(&img);
         let ino = fs.namei(ext2fs::inode::ROOT_INO, "/big").unwrap();
