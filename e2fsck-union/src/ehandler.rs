@@ -94,6 +94,17 @@ impl Checker {
         Ok(Some(partial))
     }
 
+    /// A block the checker reads itself, a failed read put to the
+    /// handler: `None` when the failure stands, or when the block cannot
+    /// be read for another reason (outside the filesystem).
+    pub fn read_block_handled(&mut self, block: u64) -> Result<Option<Vec<u8>>> {
+        match self.fs.read_block(block) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e @ ext2fs::Error::BlockRead { .. }) => self.read_error(e),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Inode `ino` read as ext2fs_read_inode reads it, its whole block,
     /// a failed read put to the handler: `None` when the failure stands.
     pub fn read_inode_handled(&mut self, ino: u32) -> Result<Option<Inode>> {

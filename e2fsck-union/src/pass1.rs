@@ -752,16 +752,10 @@ impl Checker {
             if !self.block_ok(b[0] as u64) {
                 return Ok(false);
             }
-            let read = match self.fs.read_block(b[0] as u64) {
-                Ok(v) => Some(v),
-                Err(e @ ext2fs::Error::BlockRead { .. }) => {
-                    let before = self.read_errors.operation.take();
-                    let handled = self.read_error(e);
-                    self.read_errors.operation = before;
-                    handled?
-                }
-                Err(_) => None,
-            };
+            let before = self.read_errors.operation.take();
+            let read = self.read_block_handled(b[0] as u64);
+            self.read_errors.operation = before;
+            let read = read?;
             match read {
                 Some(v) => {
                     let n = v.len();
@@ -1231,11 +1225,7 @@ impl Checker {
         }
         // A failed read goes to the I/O error handler (e2fsck's
         // io_channel_read_blk64 there).
-        let read = match self.fs.read_block(blk) {
-            Ok(b) => Some(b),
-            Err(e @ ext2fs::Error::BlockRead { .. }) => self.read_error(e)?,
-            Err(_) => None,
-        };
+        let read = self.read_block_handled(blk)?;
         let Some(root) = read.and_then(|b| ext2fs::htree::raw_root_info(&b)) else {
             return self.problem(Code::HtreeBadRoot, &c);
         };

@@ -220,13 +220,8 @@ impl Checker {
             if pblk == 0 {
                 continue;
             }
-            let buf = match self.fs.read_block(pblk as u64) {
-                Ok(buf) => buf,
-                Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e)? {
-                    Some(buf) => buf,
-                    None => continue,
-                },
-                Err(_) => continue,
+            let Some(buf) = self.read_block_handled(pblk as u64)? else {
+                continue;
             };
             let dots = if lblk == 0 { 2 } else { 0 };
             for e in ext2fs::dirent::iter_block(&buf).skip(dots) {

@@ -19,6 +19,10 @@ pub struct DiskBitmaps {
     pub block_end_padding_ok: bool,
     pub block_tail_ok: bool,
     pub inode_tail_ok: bool,
+    /// The bitmap blocks that could not be read, in e2fsck's reading
+    /// order (each group's block bitmap, then its inode bitmap), for the
+    /// handler's questions when e2fsck reads them at pass 5.
+    pub unreadable: Vec<(ext2fs::BitmapKind, u32, u64)>,
 }
 
 /// Whether bits `from..to` of a bitmap block are all set.
@@ -34,12 +38,17 @@ impl Checker {
         let mut block_end_padding_ok = true;
         let mut block_tail_ok = true;
         let mut inode_tail_ok = true;
+        let mut unreadable = Vec::new();
         let bpg = geo.blocks_per_group as u64;
         for g in 0..geo.group_count {
             let gd = self.fs.groups()[g as usize];
             let first = geo.group_first_block(g) - self.first_data;
             let nb = geo.blocks_in_group(g) as u64;
-            if let Some(buf) = self.read_meta_block(gd.bg_block_bitmap as u64) {
+            let read = self.read_meta_block(gd.bg_block_bitmap as u64);
+            if let Err(b) = read {
+                unreadable.push((ext2fs::BitmapKind::Block, g, b));
+            }
+            if let Ok(Some(buf)) = read {
                 blocks.load_group(first, &buf, nb);
                 block_end_padding_ok &= all_ones(&buf, nb, bpg);
                 block_tail_ok &= all_ones(&buf, bpg, u64::MAX);
@@ -50,9 +59,13 @@ impl Checker {
             }
             let ifirst = g as u64 * geo.inodes_per_group as u64;
             let ni = geo.inodes_per_group as u64;
-            if let Some(buf) = self.read_meta_block(gd.bg_inode_bitmap as u64) {
-                inodes.load_group(ifirst, &buf, ni);
-                inode_tail_ok &= all_ones(&buf, ni, u64::MAX);
+            match self.read_meta_block(gd.bg_inode_bitmap as u64) {
+                Ok(Some(buf)) => {
+                    inodes.load_group(ifirst, &buf, ni);
+                    inode_tail_ok &= all_ones(&buf, ni, u64::MAX);
+                }
+                Ok(None) => {}
+                Err(b) => unreadable.push((ext2fs::BitmapKind::Inode, g, b)),
             }
         }
         self.mark_uninit_group_metadata(&mut blocks);
@@ -67,6 +80,7 @@ impl Checker {
             block_end_padding_ok,
             block_tail_ok,
             inode_tail_ok,
+            unreadable,
         }
     }
 
@@ -106,11 +120,14 @@ impl Checker {
         }
     }
 
-    fn read_meta_block(&self, b: u64) -> Option<Vec<u8>> {
+    /// A bitmap block as libext2fs reads it: none for 0 or a block
+    /// outside the filesystem (read as clear), `Err(b)` when reading
+    /// block `b` failed.
+    fn read_meta_block(&self, b: u64) -> std::result::Result<Option<Vec<u8>>, u64> {
         if b == 0 || !self.block_ok(b) {
-            return None;
+            return Ok(None);
         }
-        self.fs.read_block(b).ok()
+        self.fs.read_block(b).map(Some).map_err(|_| b)
     }
 
     /// Gives the library the maps passes 1-1D built, so every later
@@ -229,43 +246,29 @@ impl Checker {
     }
 
     /// e2fsck_read_bitmaps' reads at the start of pass 5 (the first time
-    /// e2fsck reads the bitmaps when nothing was allocated before): each
-    /// group's block bitmap, then its inode bitmap, a failed read put to
-    /// the I/O error handler. One it does not let pass ends the check:
-    /// "PROG: Can't read a block bitmap while retrying to read bitmaps for
-    /// DEV". (What was read goes on to be judged from the copy taken after
-    /// pass 1.)
-    pub fn read_bitmaps_handled(&mut self, prog: &str) -> Result<()> {
-        let geo = self.fs.geo().clone();
+    /// e2fsck reads the bitmaps when nothing was allocated before): the
+    /// blocks found unreadable after pass 1 are read again in e2fsck's
+    /// order, each failure put to the I/O error handler. One it does not
+    /// let pass ends the check: "PROG: Can't read a block bitmap while
+    /// retrying to read bitmaps for DEV". (What was read goes on to be
+    /// judged from the copy taken after pass 1.)
+    pub fn read_bitmaps_handled(&mut self, disk: &DiskBitmaps, prog: &str) -> Result<()> {
         let before = self
             .read_errors
             .operation
             .replace("reading inode and block bitmaps".into());
         let mut failed = None;
-        'groups: for g in 0..geo.group_count {
-            let gd = self.fs.groups()[g as usize];
-            for (which, b) in [
-                (ext2fs::BitmapKind::Block, gd.bg_block_bitmap),
-                (ext2fs::BitmapKind::Inode, gd.bg_inode_bitmap),
-            ] {
-                // Like libext2fs: no block, or one past the end, reads as
-                // a clear bitmap.
-                if b == 0 || b as u64 >= geo.blocks_count {
-                    continue;
-                }
-                let e = match self.fs.read_block(b as u64) {
-                    Ok(_) => continue,
-                    Err(e @ ext2fs::Error::BlockRead { .. }) => e,
-                    Err(_) => continue,
-                };
-                if self.read_error(e)?.is_none() {
-                    failed = Some(ext2fs::Error::BitmapRead {
-                        which,
-                        group: g,
-                        source: Box::new(ext2fs::Error::Stopped),
-                    });
-                    break 'groups;
-                }
+        for &(which, group, b) in &disk.unreadable {
+            let Err(e @ ext2fs::Error::BlockRead { .. }) = self.fs.read_block(b) else {
+                continue;
+            };
+            if self.read_error(e)?.is_none() {
+                failed = Some(ext2fs::Error::BitmapRead {
+                    which,
+                    group,
+                    source: Box::new(ext2fs::Error::Stopped),
+                });
+                break;
             }
         }
         self.read_errors.operation = before;

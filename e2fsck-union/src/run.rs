@@ -737,7 +737,7 @@ fn run_passes(
     let t = Instant::now();
     if ck.read_only() && !ck.bitmaps_read_early {
         // Under -n nothing allocated before: e2fsck reads the bitmaps now.
-        ck.read_bitmaps_handled(prog())?;
+        ck.read_bitmaps_handled(&disk, prog())?;
     }
     ck.pass5(&disk)?;
     ck.tick(5, 1, 1);
