@@ -155,7 +155,7 @@ impl Case {
             .map(|l| paths(&l))
             .map(|l| format!("{l}\n"))
             .collect();
-        let stdout = paths(&String::from_utf8_lossy(&out.stdout));
+        let stdout = drop_timed_counts(&paths(&String::from_utf8_lossy(&out.stdout)));
         // dumpe2fs finds a filesystem past an offset by unix_io's option.
         let mut target = img.clone().into_os_string();
         if let Some(off) = self.extended.iter().find_map(|e| e.strip_prefix("offset=")) {
@@ -235,6 +235,41 @@ impl Case {
     }
 }
 
+/// `text` without the progress counts that follow another count: after
+/// the first, mke2fs shows a count only when the clock's second changes,
+/// so how many appear depends on how long each tool ran. A count is
+/// "N/M" then backspaces; a later one starts right after those
+/// backspaces, while the first follows its label.
+pub fn drop_timed_counts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if out.ends_with('\u{8}') {
+            if let Some(len) = count_len(rest) {
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The length of a "  N/M" count and its backspaces at the start of `s`.
+fn count_len(s: &str) -> Option<usize> {
+    let number = |t: &str| {
+        t.len()
+            - t.trim_start_matches(|c: char| c == ' ' || c.is_ascii_digit())
+                .len()
+    };
+    let a = number(s);
+    let after = s[a..].strip_prefix('/')?;
+    let b = number(after);
+    let back = after[b..].len() - after[b..].trim_start_matches('\u{8}').len();
+    (a > 0 && b > 0 && back > 0).then_some(a + 1 + b + back)
+}
+
 /// Where two files first differ (a missing file reads as empty), read in
 /// 1 MiB pieces so big sparse images need no memory to speak of.
 pub fn first_byte_differing(a: &Path, b: &Path) -> Option<u64> {
@@ -277,4 +312,22 @@ fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> usize {
         }
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drop_timed_counts;
+
+    #[test]
+    fn later_counts_go_and_the_first_and_the_blanks_stay() {
+        let b7 = "\u{8}".repeat(7);
+        let first = format!("Writing inode tables:   0/372{b7}");
+        let end = format!("       {b7}done\n");
+        let with_more = format!("{first}255/372{b7}{end}");
+        assert_eq!(drop_timed_counts(&with_more), format!("{first}{end}"));
+        assert_eq!(
+            drop_timed_counts(&format!("{first}{end}")),
+            format!("{first}{end}")
+        );
+    }
 }
