@@ -149,6 +149,15 @@ fn class(code: i32) -> &'static str {
 /// class, and the real e2fsck -fn clean after ours wherever it is clean
 /// after its own -fy.
 pub fn e2fsck_differences(tools: &Tools, img: &Path, work: &Path) -> Vec<String> {
+    e2fsck_differences_and_output(tools, img, work).1
+}
+
+/// `e2fsck_differences`, with what the real `e2fsck -fn` printed.
+pub fn e2fsck_differences_and_output(
+    tools: &Tools,
+    img: &Path,
+    work: &Path,
+) -> (String, Vec<String>) {
     let mut d = Vec::new();
     let [o, r] = fresh_copies(img, work);
     let (on, rn) = (
@@ -180,7 +189,7 @@ pub fn e2fsck_differences(tools: &Tools, img: &Path, work: &Path) -> Vec<String>
             tail(&after_ours.stdout, 12)
         ));
     }
-    d
+    (rn.stdout, d)
 }
 
 /// Each request run alone with -R (one of several lines with -f) by both

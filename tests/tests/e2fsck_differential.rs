@@ -90,6 +90,15 @@ const KNOWN: &[Known] = &[
         reason: EA_VALUE_INODE,
     },
     Known {
+        what: "e2fsck -fn",
+        contains: "i_blocks is",
+        // Any damage that names an illegal value inode (an inode table
+        // byte in i_file_acl, seed 20261210 case 5833).
+        when: "has illegal extended attribute value inode",
+        unless: "",
+        reason: EA_VALUE_INODE,
+    },
+    Known {
         what: "e2fsck -fy",
         contains: "real 8 (failed)",
         // Group 0's inode table moved onto the superblock's block.
