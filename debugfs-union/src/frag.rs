@@ -322,7 +322,7 @@ pub fn freefrag(s: &mut Session, args: &[String]) -> Result<()> {
     if !catastrophic {
         // ext2fs_read_block_bitmap: already read at open.
     } else {
-        fs.load_bitmaps().map_err(|e| {
+        fs.read_withheld_bitmaps().map_err(|e| {
             Worded(format!(
                 "{device}: {} while reading block bitmap",
                 e.com_err_text()

@@ -80,7 +80,7 @@ fn main() -> ExitCode {
             }
         };
         let req = OpenRequest {
-            write: args.write && !args.catastrophic,
+            write: args.write,
             superblock: args.superblock,
             block_size: args.block_size,
             catastrophic: args.catastrophic,

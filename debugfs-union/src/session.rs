@@ -160,7 +160,11 @@ impl Session {
             })?;
             fs.attach_undo(log);
         }
-        if !req.catastrophic {
+        if req.catastrophic {
+            // debugfs -c never reads them, even to write (-w -c): an
+            // allocation fails with "... bitmap not loaded".
+            fs.withhold_bitmaps();
+        } else {
             // debugfs reads the bitmaps when it opens, and stays closed
             // when one of them cannot be read.
             fs.load_bitmaps().map_err(|e| {
@@ -233,6 +237,15 @@ impl Session {
             fs.set_primary_only(false);
         }
         self.device = None;
+        // debugfs' close_filesystem writes the bitmaps its requests
+        // dirtied; after -c it never read them, and libext2fs refuses.
+        let (blocks, inodes) = fs.withheld_bitmaps_changed();
+        if inodes {
+            eprintln!("ext2fs_write_inode_bitmap: Invalid argument ");
+        }
+        if blocks {
+            eprintln!("ext2fs_write_block_bitmap: Invalid argument ");
+        }
         if fs.is_writable() {
             fs.close()?;
         }

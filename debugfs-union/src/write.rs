@@ -10,31 +10,34 @@ use ext2fs::dirent;
 use ext2fs::fs::Filesystem;
 use ext2fs::inode::{self, Inode};
 
-use crate::session::{num32_arg, num_arg, Session};
+use crate::session::{num32_arg, num_arg, Session, Worded};
 use crate::table::{getopt, usage_check};
 
-/// Frees an inode and its blocks, leaving the block map in place (so
-/// lsdel and undeletion can still find them), as debugfs' kill_file does.
-pub fn kill_inode(fs: &mut Filesystem, ino: u32) -> Result<()> {
+/// debugfs' kill_file_by_inode: dtime set and the inode written, each
+/// block of its map given back as ext2fs_block_alloc_stats2 gives it back
+/// (the counts move whatever the bit said), a blank line, then the inode
+/// given back. The map and the attribute block stay, so lsdel and undel
+/// still find them.
+pub fn kill_inode(s: &mut Session, ino: u32) -> Result<()> {
+    let fs = s.fs_rw()?;
     let mut rec = fs.read_inode(ino)?;
-    rec.base.i_dtime = ext2fs::clock::now();
+    // current_fs->now: E2FSPROGS_FAKE_TIME when set.
+    rec.base.i_dtime = fs.now();
     fs.write_inode(ino, &rec)?;
-    if rec.base.i_file_acl != 0 && fs.list_xattrs(ino).is_ok() {
-        let _ = fs.set_xattrs(ino, &[]);
-        rec = fs.read_inode(ino)?;
+    if fs.inode_has_valid_blocks(&rec) {
+        crate::zap::map_alloc_stats(fs, &rec, false)?;
     }
-    if fs.has_block_map(&rec) {
-        let mut blocks = Vec::new();
-        fs.walk_blocks(&rec, |_, b| {
-            blocks.push(b);
-            true
-        })?;
-        for b in blocks {
-            fs.mark_block(b as u64, false)?;
-        }
-    }
-    fs.mark_inode(ino, false, rec.is_dir())?;
+    writeln!(s.out)?;
+    s.fs_rw()?.inode_alloc_stats(ino, false, rec.is_dir())?;
     Ok(())
+}
+
+/// A library error as debugfs' com_err(argv[0], retval, 0) words it.
+fn com_err(request: &str, e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<ext2fs::Error>() {
+        Some(fe) => Worded(format!("{request}: {} ", fe.com_err_text())).into(),
+        None => e,
+    }
 }
 
 fn name_arg(s: &Session, path: &str) -> Result<(u32, Vec<u8>)> {
@@ -47,7 +50,15 @@ pub fn mkdir(s: &mut Session, args: &[String]) -> Result<()> {
     usage_check(&rest, 1, 1, "mkdir <filename>")?;
     s.fs_rw()?;
     let (dir, name) = name_arg(s, &rest[0])?;
-    s.fs_rw()?.mkdir(dir, &name, 0o755)?;
+    if let Err(e) = s.fs_rw()?.mkdir(dir, &name, 0o755) {
+        // create_inode.c's do_mkdir_internal speaks, then debugfs' do_mkdir.
+        eprintln!(
+            "ext2fs_mkdir: {} while creating directory \"{}\"",
+            e.com_err_text(),
+            rest[0]
+        );
+        return Err(com_err("mkdir", e.into()));
+    }
     Ok(())
 }
 
@@ -88,7 +99,7 @@ pub fn rm(s: &mut Session, args: &[String]) -> Result<()> {
     rec.base.i_links_count = rec.base.i_links_count.saturating_sub(1);
     fs.write_inode(ino, &rec)?;
     if rec.base.i_links_count == 0 {
-        kill_inode(fs, ino)?;
+        kill_inode(s, ino)?;
     }
     Ok(())
 }
@@ -132,7 +143,7 @@ pub fn kill_file(s: &mut Session, args: &[String]) -> Result<()> {
     usage_check(&rest, 1, 1, "kill_file <file>")?;
     s.fs_rw()?;
     let ino = s.inode_arg(&rest[0])?;
-    kill_inode(s.fs_rw()?, ino)
+    kill_inode(s, ino)
 }
 
 /// clri: zeroes the inode's 128-byte base, as debugfs does (its
@@ -165,7 +176,9 @@ pub fn write(s: &mut Session, args: &[String]) -> Result<()> {
         bail!("The file '{}' already exists", rest[1]);
     }
     let perm = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) as u16 & 0o7777;
-    let ino = fs.create(dir, &name, inode::S_IFREG | perm)?;
+    let ino = fs
+        .create(dir, &name, inode::S_IFREG | perm)
+        .map_err(|e| com_err("write", e.into()))?;
     let mut rec = fs.read_inode(ino)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut off = 0u64;

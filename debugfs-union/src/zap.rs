@@ -2,6 +2,8 @@
 //! (debugfs/zap.c), undelete, fallocate and init_filesys (debugfs.c).
 
 use anyhow::{anyhow, bail, Result};
+use ext2fs::fs::Filesystem;
+use ext2fs::inode::Inode;
 
 use crate::cnum::strtoull_prefix;
 use crate::gnu_getopt::getopt;
@@ -117,6 +119,26 @@ pub fn zap_block(s: &mut Session, args: &[String]) -> Result<()> {
 /// directory) and no deletion time, its blocks and itself counted in use
 /// again as libext2fs' alloc_stats count them (blocks still marked are
 /// counted once more, as there), then linked when a name is given.
+/// Every block of `inode`'s map (indirect blocks too) taken (`used`) or
+/// given back by ext2fs_block_alloc_stats2, which refuses a block past
+/// the end with a word and goes on (debugfs' undel and kill_file).
+pub fn map_alloc_stats(fs: &mut Filesystem, inode: &Inode, used: bool) -> Result<()> {
+    let mut blocks = Vec::new();
+    fs.block_iterate(inode, |p| {
+        blocks.push(u64::from(p.pblk));
+        std::ops::ControlFlow::Continue(())
+    });
+    let count = fs.geo().blocks_count;
+    for b in blocks {
+        if b >= count {
+            eprintln!("ext2fs_block_alloc_stats: Illegal block number: {b}");
+            continue;
+        }
+        fs.block_alloc_stats(b, used)?;
+    }
+    Ok(())
+}
+
 pub fn undelete(s: &mut Session, args: &[String]) -> Result<()> {
     if !(2..=3).contains(&args.len()) {
         bail!("Usage: undelete <inode_num> [dest_name]");
@@ -133,19 +155,7 @@ pub fn undelete(s: &mut Session, args: &[String]) -> Result<()> {
     inode.base.i_dtime = 0;
     fs.write_inode(ino, &inode)
         .map_err(|e| anyhow!("{} while writing inode {ino}", e.com_err_text()))?;
-    let mut blocks = Vec::new();
-    fs.block_iterate(&inode, |p| {
-        blocks.push(u64::from(p.pblk));
-        std::ops::ControlFlow::Continue(())
-    });
-    let count = fs.geo().blocks_count;
-    for b in blocks {
-        if b >= count {
-            eprintln!("ext2fs_block_alloc_stats: Illegal block number: {b}");
-            continue;
-        }
-        fs.block_alloc_stats(b, true)?;
-    }
+    map_alloc_stats(fs, &inode, true)?;
     fs.inode_alloc_stats(ino, true, false)?;
     if args.len() > 2 {
         let link_args = vec!["link".to_string(), args[1].clone(), args[2].clone()];

@@ -389,6 +389,11 @@ pub enum Error {
     #[error("the inode is mapped by an extent tree (not read by this ext2 library)")]
     ExtentsUnsupported,
 
+    /// An allocation on a filesystem whose bitmaps were never read
+    /// (libext2fs' EXT2_ET_NO_BLOCK_BITMAP and EXT2_ET_NO_INODE_BITMAP).
+    #[error("the {0} bitmap is not loaded")]
+    BitmapNotLoaded(BitmapKind),
+
     /// A group's bitmap block could not be read (ext2fs_read_bitmaps'
     /// EXT2_ET_BLOCK_BITMAP_READ and EXT2_ET_INODE_BITMAP_READ).
     #[error("cannot read the {which} bitmap of group {group}: {source}")]
@@ -465,6 +470,8 @@ impl Error {
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 "No such file or directory".into()
             }
+            Error::BitmapNotLoaded(BitmapKind::Block) => "Block bitmap not loaded".into(),
+            Error::BitmapNotLoaded(BitmapKind::Inode) => "Inode bitmap not loaded".into(),
             Error::BitmapRead {
                 which: BitmapKind::Block,
                 ..

@@ -100,6 +100,11 @@ pub struct Filesystem {
     sb_offset: u64,
     block_bitmap: Option<Bitmap>,
     inode_bitmap: Option<Bitmap>,
+    /// The bitmaps are never read (`withhold_bitmaps`, debugfs -c).
+    bitmaps_withheld: bool,
+    /// Withheld bitmaps that a block or inode count change would have
+    /// changed (libext2fs' EXT2_FLAG_BB_DIRTY, EXT2_FLAG_IB_DIRTY).
+    withheld_changed: (bool, bool),
     /// Since `install_bitmaps`: the block and inode bits an allocation,
     /// release or bit edit set, changed or not (what a checker's copy of
     /// the on-disk bitmaps must follow, as libext2fs' alloc_stats does).

@@ -627,10 +627,46 @@ fn backup_superblock_and_catastrophic_mode() {
         "{}",
         text(&o)
     );
+    // -c with -w opens read-write, as debugfs does; the bitmaps stay
+    // unread (catastrophic_mode_writes_without_bitmaps_like_debugfs).
     let o = run(Command::new(our_bin("debugfs-union"))
         .args(["-c", "-w", "-R", "params"])
         .arg(&img));
-    assert!(stdout(&o).contains("read-only"), "{}", text(&o));
+    assert!(stdout(&o).contains("Open mode: read-write"), "{}", text(&o));
+}
+
+/// debugfs -w -c writes without ever reading the bitmaps: inode and
+/// superblock edits go through, an allocation fails with "Inode bitmap not
+/// loaded", kill_file moves the free counts but no bit, the bitmap
+/// requests are refused, and at the end libext2fs refuses to write the
+/// bitmaps it never read.
+#[test]
+fn catastrophic_mode_writes_without_bitmaps_like_debugfs() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path());
+    let host = dir.path().join("hello.txt");
+    std::fs::write(&host, "hello\n").unwrap();
+    let script = format!(
+        "sif <2> links_count 7\nmkdir x\nwrite {} h\nssv mnt_count 9\n\
+         set_bg 0 free_blocks_count 17\nrm lost+found\nkill_file <11>\nrm big.bin\n\
+         freeb 100\ntesti <2>\nstat <2>\n",
+        host.display()
+    );
+    assert_same_writes_opened(
+        &img,
+        &["-c"],
+        &script,
+        &["stats", "stat <11>", "testb 100", "ls -l /"],
+    );
+    let (mine, real) = (dir.path().join("mine.img"), dir.path().join("real.img"));
+    let (a, b) = (real_fsck_n(&mine), real_fsck_n(&real));
+    assert_eq!(
+        (a.0, a.1.replace("mine.img", "X")),
+        (b.0, b.1.replace("real.img", "X"))
+    );
 }
 
 /// As debugfs (libext2fs opens with EXT2_FLAG_MASTER_SB_ONLY): a change is
@@ -720,6 +756,11 @@ fn printed(o: &std::process::Output, prog: &str) -> String {
 /// debugfs, and compares what each printed, then the real debugfs'
 /// answer to each of `queries` on both results.
 fn assert_same_writes(img: &Path, script: &str, queries: &[&str]) {
+    assert_same_writes_opened(img, &[], script, queries);
+}
+
+/// `assert_same_writes` with both debugfs given `opts` too (-c).
+fn assert_same_writes_opened(img: &Path, opts: &[&str], script: &str, queries: &[&str]) {
     let dir = img.parent().unwrap();
     let cmd = dir.join("same_writes.cmd");
     std::fs::write(&cmd, script).unwrap();
@@ -732,6 +773,7 @@ fn assert_same_writes(img: &Path, script: &str, queries: &[&str]) {
         let o = run(Command::new(prog)
             .env("E2FSPROGS_FAKE_TIME", "1700000000")
             .arg("-w")
+            .args(opts)
             .arg("-f")
             .arg(&cmd)
             .arg(target));

@@ -27,9 +27,10 @@ impl Filesystem {
             })
     }
 
-    /// Loads both bitmaps into memory (done once, before any allocation).
+    /// Loads both bitmaps into memory (done once, before any allocation;
+    /// never once they are withheld).
     pub fn load_bitmaps(&mut self) -> Result<()> {
-        if self.block_bitmap.is_some() {
+        if self.block_bitmap.is_some() || self.bitmaps_withheld {
             return Ok(());
         }
         let geo = &self.geo;
@@ -48,6 +49,30 @@ impl Filesystem {
         self.block_bitmap = Some(bb);
         self.inode_bitmap = Some(ib);
         Ok(())
+    }
+
+    /// Never reads the bitmaps, as a libext2fs caller that skips
+    /// ext2fs_read_bitmaps (debugfs -c): a bit tested reads as clear, a
+    /// bit set or cleared changes only the counts that go with it, and an
+    /// allocation fails with [`Error::BitmapNotLoaded`].
+    pub fn withhold_bitmaps(&mut self) {
+        if self.block_bitmap.is_none() {
+            self.bitmaps_withheld = true;
+        }
+    }
+
+    /// Reads the bitmaps even when withheld, and stops withholding them
+    /// (e2freefrag's ext2fs_read_block_bitmap after debugfs -c).
+    pub fn read_withheld_bitmaps(&mut self) -> Result<()> {
+        self.bitmaps_withheld = false;
+        self.load_bitmaps()
+    }
+
+    /// Whether a withheld block bitmap and inode bitmap would have
+    /// changed: what libext2fs, asked to write bitmaps it never read,
+    /// refuses.
+    pub fn withheld_bitmaps_changed(&self) -> (bool, bool) {
+        self.withheld_changed
     }
 
     /// Whether `block` is marked in use in the block bitmap (loaded on
@@ -188,7 +213,7 @@ impl Filesystem {
         let bb = self
             .block_bitmap
             .as_ref()
-            .ok_or(Error::NoSpace { what: "block" })?;
+            .ok_or(Error::BitmapNotLoaded(BitmapKind::Block))?;
         let found = bb.first_clear(goal, n).or_else(|| bb.first_clear(0, goal));
         let Some(rel) = found else {
             return Err(Error::NoSpace { what: "a block" });
@@ -210,6 +235,9 @@ impl Filesystem {
     pub fn alloc_inode(&mut self, parent: u32, dir: bool) -> Result<u32> {
         self.require_write()?;
         self.load_bitmaps()?;
+        if self.inode_bitmap.is_none() {
+            return Err(Error::BitmapNotLoaded(BitmapKind::Inode));
+        }
         let ngroups = self.geo.group_count;
         let parent_group = self.geo.inode_group(parent.max(1)).min(ngroups - 1);
         let order: Vec<u32> = if dir {
@@ -267,12 +295,14 @@ impl Filesystem {
             0
         };
         let start = group_start.max(first);
-        let ib = self.inode_bitmap.as_ref();
+        let ib = self
+            .inode_bitmap
+            .as_ref()
+            .ok_or(Error::BitmapNotLoaded(BitmapKind::Inode))?;
         // Bit i is inode i + 1.
-        let found = ib.and_then(|ib| {
-            ib.first_clear(start - 1, count)
-                .or_else(|| ib.first_clear(first - 1, start - 1))
-        });
+        let found = ib
+            .first_clear(start - 1, count)
+            .or_else(|| ib.first_clear(first - 1, start - 1));
         let Some(bit) = found.filter(|_| start <= count) else {
             return Err(Error::NoSpace { what: "an inode" });
         };

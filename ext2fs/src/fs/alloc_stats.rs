@@ -22,6 +22,7 @@ impl Filesystem {
         self.check_block(block)?;
         self.load_bitmaps()?;
         let first = u64::from(self.geo.first_data_block);
+        self.withheld_changed.0 |= self.bitmaps_withheld;
         if block >= first {
             self.touch(Some(block - first), None);
             if let Some(bb) = self.block_bitmap.as_mut() {
@@ -54,6 +55,7 @@ impl Filesystem {
         self.inode_location(ino)?;
         self.load_bitmaps()?;
         self.touch(None, Some(u64::from(ino) - 1));
+        self.withheld_changed.1 |= self.bitmaps_withheld;
         if let Some(ib) = self.inode_bitmap.as_mut() {
             ib.set(u64::from(ino) - 1, used);
         }

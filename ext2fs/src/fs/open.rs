@@ -88,6 +88,8 @@ impl Filesystem {
             sb_offset,
             block_bitmap: None,
             inode_bitmap: None,
+            bitmaps_withheld: false,
+            withheld_changed: (false, false),
             touched_bits: None,
             dirty_groups: vec![false; n],
             dirty: false,
