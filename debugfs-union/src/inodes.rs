@@ -697,12 +697,7 @@ pub fn block_dump(s: &mut Session, args: &[String]) -> Result<()> {
     let fs = s.fs()?;
     let n = num_arg("block number", &rest[0])?;
     let block = match file {
-        Some(ino) => {
-            let inode = fs.read_inode(ino)?;
-            fs.bmap(&inode, n)?
-                .ok_or_else(|| anyhow!("logical block {n} of inode {ino} is a hole"))?
-                as u64
-        }
+        Some(ino) => crate::zap::file_block(fs, ino, n)?,
         None => n,
     };
     // debugfs reads whatever block it is given: past the filesystem from

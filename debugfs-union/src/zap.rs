@@ -90,15 +90,7 @@ pub fn zap_block(s: &mut Session, args: &[String]) -> Result<()> {
     let mut block = parse_ulong("block", &rest[0])?;
     if let Some(f) = file {
         let ino = s.inode_arg(&f)?;
-        let fs = s.fs()?;
-        // ext2fs_bmap2: a hole maps to block 0, which is zapped then.
-        block = fs
-            .read_inode(ino)
-            .and_then(|inode| fs.bmap_anywhere(&inode, block))
-            // ext2fs_bmap2 zeroes the number it was given (debugfs passes
-            // the same variable) before it can fail.
-            .map_err(|e| anyhow!("{} while mapping logical block 0\n", e.com_err_text()))?
-            .map_or(0, u64::from);
+        block = file_block(s.fs()?, ino, block)?;
     }
     let fs = s.fs_rw()?;
     let mut buf = fs
@@ -119,6 +111,19 @@ pub fn zap_block(s: &mut Session, args: &[String]) -> Result<()> {
 /// directory) and no deletion time, its blocks and itself counted in use
 /// again as libext2fs' alloc_stats count them (blocks still marked are
 /// counted once more, as there), then linked when a name is given.
+/// The block `-f FILE` names with a logical block number, as zap_block and
+/// block_dump map it with ext2fs_bmap2: a hole is block 0 (and is then
+/// read or zapped).
+pub fn file_block(fs: &Filesystem, ino: u32, lblk: u64) -> Result<u64> {
+    Ok(fs
+        .read_inode(ino)
+        .and_then(|inode| fs.bmap_anywhere(&inode, lblk))
+        // ext2fs_bmap2 zeroes the number it was given (debugfs passes the
+        // same variable) before it can fail.
+        .map_err(|e| anyhow!("{} while mapping logical block 0\n", e.com_err_text()))?
+        .map_or(0, u64::from))
+}
+
 /// Every block of `inode`'s map (indirect blocks too) taken (`used`) or
 /// given back by ext2fs_block_alloc_stats2, which refuses a block past
 /// the end with a word and goes on (debugfs' undel and kill_file).

@@ -85,6 +85,11 @@ fn read_requests_match_real_debugfs() {
         "ex",
         "ex nope",
         "ex <0>",
+        // ext2fs_bmap2 maps -f's block: an extents flag over block
+        // numbers is a corrupt header, a hole is block 0.
+        "block_dump -f e 0",
+        "block_dump -f big 100000",
+        "block_dump -f a 0",
         "filefrag",
         "filefrag big",
         "filefrag -v frag",
