@@ -272,9 +272,36 @@ pub fn errno_text(e: impl Into<std::io::Error>) -> String {
     }
 }
 
+/// An error and its causes, joined by ": " as `{:#}` joins them, but
+/// without a cause whose words the text before it already holds (an I/O
+/// error whose message repeats its source's).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let words = cause.to_string();
+        if text.contains(&words) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&words);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(27);
+        let e = anyhow::Error::new(io).context("w.img: File too large (os error 27)");
+        assert_eq!(error_chain(&e), "w.img: File too large (os error 27)");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_chain(&e), "outer: inner");
+    }
 
     #[test]
     fn asctime_like_e2fsprogs() {

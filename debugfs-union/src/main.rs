@@ -101,7 +101,7 @@ fn main() -> ExitCode {
     };
     if s.fs.is_some() {
         if let Err(e) = s.close() {
-            eprintln!("close_filesys: {e:#}");
+            eprintln!("close_filesys: {}", cli_common::error_chain(&e));
             return ExitCode::from(1);
         }
     }

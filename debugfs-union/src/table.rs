@@ -424,7 +424,7 @@ pub fn report(request: &str, e: &anyhow::Error) {
     match e.downcast_ref::<crate::session::Worded>() {
         Some(w) if w.0.is_empty() => {}
         Some(w) => eprintln!("{w}"),
-        None => eprintln!("{request}: {e:#}"),
+        None => eprintln!("{request}: {}", cli_common::error_chain(e)),
     }
 }
 

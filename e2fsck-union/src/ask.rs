@@ -242,6 +242,16 @@ impl Asker {
         self.suppressed.insert(latch);
     }
 
+    /// e2fsck's fatal_error(ctx, msg) inside the passes: the message on
+    /// standard error, how the filesystem stands, then the stop that ends
+    /// the run as "aborted".
+    pub fn fatal_error(&self, msg: &str) -> anyhow::Error {
+        // fatal_error names itself "e2fsck", whatever it was called.
+        eprintln!("e2fsck: {msg}");
+        self.end_state();
+        Stop::Aborted.into()
+    }
+
     /// e2fsck's fatal_error on standard output: whether the filesystem was
     /// modified or still has errors; returns the exit code it ends with.
     pub fn end_state(&self) -> u8 {

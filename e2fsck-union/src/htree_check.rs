@@ -155,6 +155,19 @@ impl Checker {
     /// its entries. True when the index was cleared.
     fn classify_dx_block(&mut self, dx: &mut DxDir, lblk: u32, buf: &[u8]) -> Result<Cleared> {
         let bs = buf.len();
+        if lblk as usize >= dx.blocks.len() {
+            // Past the blocks pass 1 counted (a block it cleared, now
+            // allocated again): the index cannot be trusted, and e2fsck
+            // cannot go on with it kept.
+            let c = Ctx {
+                path: self.dir_path(dx.ino),
+                ..Default::default()
+            };
+            if self.clear_index_on(dx.ino, Code::UnexpectedHtreeBlock, &c)? {
+                return Ok(true);
+            }
+            return Err(self.ask.fatal_error("Can not continue."));
+        }
         let Some(b) = dx.blocks.get_mut(lblk as usize) else {
             return Ok(false);
         };

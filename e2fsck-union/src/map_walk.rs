@@ -146,6 +146,9 @@ impl Walk<'_> {
             Visit::Stop
         });
         judge.error.record(p, &verdict, inside, parent != 0);
+        if matches!(verdict, Visit::Replace(0)) && code != Code::TooBigDir {
+            self.claims.cleared(p);
+        }
         verdict
     }
 

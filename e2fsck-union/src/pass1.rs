@@ -980,10 +980,16 @@ impl Checker {
             // left in place (e2fsck adds no block for it).
             // A map not walked (an inline data flag) gives pass 2 nothing.
             let illegal_first = walked && last_block < 0 && inode.base.i_block[0] != 0;
+            // Up to the last block given to pass 2: a mapped one, or one
+            // cleared (e2fsck's last_db_block).
+            let last_db = dir_blocks
+                .iter()
+                .map(|d| i64::from(d.lblk))
+                .fold(last_block, i64::max);
             let known = if illegal_first || !walked {
                 0
             } else {
-                (last_block + 1).max(1)
+                (last_db + 1).max(1)
             };
             let mut have = vec![false; known as usize];
             for d in &dir_blocks {
@@ -1420,6 +1426,19 @@ impl Claims {
             prev_phys: 0,
             fragmented: false,
             dir_blocks: Vec::new(),
+        }
+    }
+
+    /// A directory's data block cleared for a problem (not for being past
+    /// the largest directory): e2fsck's mark_dir still gives pass 2 its
+    /// place, as a hole to fill.
+    pub fn cleared(&mut self, p: &MapPtr) {
+        if self.is_dir && p.is_data() {
+            self.dir_blocks.push(DirBlock {
+                ino: self.ino,
+                lblk: p.lblk() as u32,
+                pblk: 0,
+            });
         }
     }
 

@@ -92,7 +92,7 @@ fn failed(e: &anyhow::Error, device: &str, ask: &Asker) -> u8 {
         let _ = std::io::stdout().lock().write_all(o.advice.as_bytes());
         return exit::ERROR;
     }
-    eprintln!("{}: {e:#}", prog());
+    eprintln!("{}: {}", prog(), cli_common::error_chain(e));
     if ask.changed {
         eprintln!("\n{device}: ***** FILE SYSTEM WAS MODIFIED *****");
     }

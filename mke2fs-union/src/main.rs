@@ -170,7 +170,7 @@ fn main() -> ExitCode {
                     eprintln!("{p}");
                 }
             } else {
-                eprintln!("{}: {e:#}", prog_name());
+                eprintln!("{}: {}", prog_name(), cli_common::error_chain(&e));
             }
             if let Some(u) = UNDO_OPEN.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 eprintln!("{}: while force-closing undo file", u.display());

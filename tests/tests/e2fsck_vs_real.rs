@@ -2700,3 +2700,60 @@ fn hole_filled_then_freed_by_the_rebuild_leaves_no_bitmap_difference() {
     );
     alike_in_every_mode(t.path(), &img);
 }
+
+/// An indexed directory /big whose last block pointer is made illegal,
+/// after `extra` empty blocks were added past the index's.
+fn indexed_dir_with_illegal_last_block(t: &Path, extra: usize) -> std::path::PathBuf {
+    let img = t.join("h.img");
+    real_mkfs(&img, &["-b", "1024"], "8M");
+    vs_e2fsck::add_indexed_dir(&img);
+    if extra > 0 {
+        real_debugfs_script(&img, &"expand_dir big\n".repeat(extra));
+    }
+    let blocks = String::from_utf8_lossy(&real_debugfs(&img, "blocks big")).into_owned();
+    let last = blocks.split_whitespace().count() - 1;
+    real_debugfs_w(&img, &format!("sif big block[{last}] 99999999"));
+    img
+}
+
+/// A directory's data block cleared in pass 1 for an illegal number is
+/// still given to pass 2, which allocates it again ("unallocated block
+/// #N"), as e2fsck's mark_dir does; when the index names that block,
+/// its bad block number clears the index.
+#[test]
+fn cleared_directory_block_is_allocated_again_in_pass_2() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = indexed_dir_with_illegal_last_block(t.path(), 0);
+    assert_eq!(vs_e2fsck::alike_in_each_mode(t.path(), &img), [4, 1, 0]);
+}
+
+/// PR_2_UNEXPECTED_HTREE_BLOCK: a block of an indexed directory past the
+/// blocks pass 1 counted (one it cleared, allocated again in pass 2)
+/// clears the index; declined at a terminal, e2fsck cannot go on.
+#[test]
+fn unexpected_htree_block_clears_the_index() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = indexed_dir_with_illegal_last_block(t.path(), 1);
+    assert_eq!(vs_e2fsck::alike_in_each_mode(t.path(), &img), [4, 1, 0]);
+    let (_, ours, _, _) = both(&img, &["-fy"]);
+    assert!(
+        ours.contains("Unexpected block in HTREE directory inode 12 (/big).\nClear HTree index? yes"),
+        "{ours}"
+    );
+    if !have_tool("script") {
+        skip("needs script(1) to give the checkers a terminal");
+        return;
+    }
+    let dir = t.path().join("declined");
+    std::fs::create_dir(&dir).unwrap();
+    let (screen, code, _) =
+        vs_e2fsck::answered_alike_at_a_terminal(&dir, &img, &["y", "y", "y", "y", "n"]);
+    assert!(screen.contains("Can not continue."), "{screen}");
+    assert_eq!(code, 12);
+}
