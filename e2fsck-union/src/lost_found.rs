@@ -29,7 +29,21 @@ impl Checker {
         if self.lost_found != 0 {
             return Ok(self.lost_found);
         }
-        let found = self.lookup_in(inode::ROOT_INO, LOST_FOUND)?;
+        let found = match self.lookup_in_inline_root(LOST_FOUND)? {
+            InlineRoot::Looked(found) => found,
+            InlineRoot::Failed(e) => {
+                if !create {
+                    return Ok(0);
+                }
+                let c = Ctx {
+                    str1: e.com_err_text(),
+                    ..Default::default()
+                };
+                self.problem(Code::ErrFindLostFound, &c)?;
+                None
+            }
+            InlineRoot::No => self.lookup_in(inode::ROOT_INO, LOST_FOUND)?,
+        };
         if let Some((ino, _)) = found {
             if self.is_dir(ino) {
                 self.lost_found = ino;
@@ -248,6 +262,29 @@ impl Checker {
     }
 
     /// The first live entry named `name` in `dir` as pass 2 left it.
+    /// ext2fs_lookup in a root that keeps the inline data flag (e2fsck
+    /// leaves it on the root even without the feature): libext2fs walks
+    /// its inline entries, which may be corrupt.
+    fn lookup_in_inline_root(&self, name: &[u8]) -> Result<InlineRoot> {
+        let root = self.fs.read_inode(inode::ROOT_INO)?;
+        if root.base.i_flags & inode::flags::INLINE_DATA == 0 || !root.is_dir() {
+            return Ok(InlineRoot::No);
+        }
+        let mut found = None;
+        let walked = self.fs.dir_iterate(inode::ROOT_INO, false, |v| {
+            let e = v.entry.view;
+            if e.inode != 0 && e.name == name {
+                found = Some((e.inode, e.file_type));
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        Ok(match walked {
+            Ok(()) => InlineRoot::Looked(found),
+            Err(e) => InlineRoot::Failed(e),
+        })
+    }
+
     pub fn lookup_in(&self, dir: u32, name: &[u8]) -> Result<Option<(u32, u8)>> {
         let mut found = None;
         self.for_each_entry(dir, |e| {
@@ -279,6 +316,17 @@ impl Checker {
         }
         Ok(())
     }
+}
+
+/// A name looked up in the root as ext2fs_lookup would, when the root
+/// keeps the inline data flag.
+enum InlineRoot {
+    /// The root has no inline data flag: pass 2's blocks are its entries.
+    No,
+    /// Walked: the entry's inode and file type, if found.
+    Looked(Option<(u32, u8)>),
+    /// Its inline entries cannot be walked.
+    Failed(ext2fs::Error),
 }
 
 /// Where the first entry named '..' of a directory is, in block order,

@@ -284,8 +284,22 @@ impl Checker {
     /// '..' is gone (a salvage let '.' absorb it) keeps the problem, as
     /// with e2fsck; a read error ends the run with the library's error.
     fn fix_dotdot(&mut self, dir: u32, parent: u32) -> Result<()> {
+        // A directory that keeps the inline data flag: its '..' is
+        // i_block[0], in no block.
+        let before = self.fs.read_inode(dir)?;
+        let inline = before.base.i_flags & inode::flags::INLINE_DATA != 0;
         let (at, walked) = find_dotdot(&self.fs, dir);
-        if let Some((pblk, off, old)) = at {
+        if let (true, Some((_, _, old))) = (inline, at) {
+            self.adjust_count(old, false)?;
+            self.adjust_count(parent, true)?;
+            // libext2fs' inline walk writes back the inode as it read it
+            // before the visit, '..' changed: a link count the visit
+            // changed on this inode is undone.
+            let mut rec = before;
+            rec.base.i_block[0] = parent;
+            self.write_inode(dir, &rec)?;
+            self.link_info[dir as usize] = rec.base.i_links_count;
+        } else if let Some((pblk, off, old)) = at {
             self.adjust_count(old, false)?;
             self.adjust_count(parent, true)?;
             let mut b = RawBlock::new(self.fs.read_block(pblk as u64)?);

@@ -100,9 +100,13 @@ impl Checker {
         }
         if compress {
             // Sorted by inode number (after e2fsck's name order, which
-            // its sort keeps among links to one inode).
-            live.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| b.inode.cmp(&a.inode)));
-            live.sort_by_key(|e| e.inode);
+            // its sort keeps among links to one inode), past the first
+            // two entries e2fsck holds: a '.' or '..' of inode 0 is not
+            // held, and the first names take their places.
+            let pinned = sort_start(&[dot, dotdot], live.len()).min(live.len());
+            let rest = &mut live[pinned..];
+            rest.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| b.inode.cmp(&a.inode)));
+            rest.sort_by_key(|e| e.inode);
         }
         let mut names: HashSet<Vec<u8>> = live.iter().map(|e| e.name.clone()).collect();
         for u in union {
@@ -159,11 +163,20 @@ impl Checker {
         let bs = self.fs.block_size() as usize;
         let filetype = self.fs.filetype_feature();
         let mut out: Vec<Vec<u8>> = Vec::new();
-        let first = dirent::new_dir_block(dot.unwrap_or(dir), dotdot.unwrap_or(0), bs, filetype);
-        let mut cur: Vec<DirEntry> = dirent::parse_block(&first, dir, 0)?;
-        let mut used = 24usize;
-        // The '..' entry absorbs the rest of the first block until names come.
-        cur[1].rec_len = 12;
+        // '.' and '..' as e2fsck's array holds them: one of inode 0 is
+        // not written.
+        let dir_type = if filetype { ft::DIR } else { 0 };
+        let dots = [(dot.or(Some(dir)), &b"."[..]), (dotdot, &b".."[..])];
+        let mut cur: Vec<DirEntry> = dots
+            .iter()
+            .filter_map(|&(ino, name)| ino.filter(|&i| i != 0).map(|i| (i, name)))
+            .map(|(i, name)| {
+                let mut e = DirEntry::new(i, dir_type, name);
+                e.rec_len = dirent::rec_len_for(name.len()) as u32;
+                e
+            })
+            .collect();
+        let mut used: usize = cur.iter().map(|e| e.rec_len as usize).sum();
         for e in live {
             let need = dirent::rec_len_for(e.name.len());
             if used + need > bs {
@@ -244,6 +257,13 @@ impl Checker {
             }
         }
         let skip = fixed_part.len();
+        // e2fsck sorts past its array's first two entries, whatever they
+        // are (without an index).
+        let pinned = if compress {
+            skip + sort_start(&[dots[0].0, dots[1].0], live.len())
+        } else {
+            0
+        };
         let mut all = fixed_part;
         all.extend(live.into_iter().map(|entry| Slot {
             hash: hash_of(&entry.name),
@@ -251,7 +271,8 @@ impl Checker {
         }));
         let path = self.dir_path(dir);
         loop {
-            all[skip..].sort_by(rehash_order);
+            let from = pinned.min(all.len());
+            all[from..].sort_by(rehash_order);
             let mut fixed = 0;
             for i in 1..all.len() {
                 let (prev, ent) = (&all[i - 1].entry, &all[i].entry);
@@ -364,6 +385,18 @@ fn mutate_name(s: &mut Vec<u8>) {
 }
 
 /// The one unused entry of an empty directory block.
+/// Without an index e2fsck sorts its array of entries from the third on
+/// (when it has more than one): how many of the names after '.' and '..'
+/// stay where they are, for the dots held (`dots`, inode 0 not held).
+fn sort_start(dots: &[Option<u32>; 2], names: usize) -> usize {
+    let held = dots.iter().filter(|d| d.is_some_and(|i| i != 0)).count();
+    if held + names > 1 {
+        2 - held
+    } else {
+        0
+    }
+}
+
 fn empty_entry(bs: usize) -> DirEntry {
     DirEntry {
         inode: 0,

@@ -885,8 +885,10 @@ fn finish(ck: &mut Checker, opts: &Options, skipped: Option<u8>) -> Result<u8> {
     if !ck.read_only() {
         let (unfixed, now) = (ck.ask.unfixed, ck.now);
         ck.fs.update_superblock(|sb| {
+            // e2fsck leaves a filesystem with errors not clean (the valid
+            // bit cleared); it never sets the error bit itself.
             if unfixed {
-                sb.s_state |= STATE_ERROR;
+                sb.s_state &= !STATE_VALID;
             } else {
                 sb.s_state = STATE_VALID;
             }

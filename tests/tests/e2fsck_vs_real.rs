@@ -2743,7 +2743,9 @@ fn unexpected_htree_block_clears_the_index() {
     assert_eq!(vs_e2fsck::alike_in_each_mode(t.path(), &img), [4, 1, 0]);
     let (_, ours, _, _) = both(&img, &["-fy"]);
     assert!(
-        ours.contains("Unexpected block in HTREE directory inode 12 (/big).\nClear HTree index? yes"),
+        ours.contains(
+            "Unexpected block in HTREE directory inode 12 (/big).\nClear HTree index? yes"
+        ),
         "{ours}"
     );
     if !have_tool("script") {

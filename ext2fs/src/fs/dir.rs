@@ -152,6 +152,14 @@ impl Filesystem {
         if !dir_inode.is_dir() {
             return Err(Error::NotDirectory(format!("<{dir}>")));
         }
+        if dir_inode.base.i_flags & flags::INLINE_DATA != 0 {
+            // ext2fs_link walks the inline entries first (their error is
+            // its answer); inserting into them is not done on ext2.
+            self.inline_dir_iterate(dir, &dir_inode, true, &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            })?;
+            return Err(Error::InlineDataNoBlock);
+        }
         if dir_inode.base.i_flags & flags::INDEX != 0 {
             if name == b"." || name == b".." {
                 // Always in an htree's root block.
