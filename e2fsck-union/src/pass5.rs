@@ -58,7 +58,7 @@ impl Checker {
                 block_end_padding_ok &= nb >= bpg;
             }
             let ifirst = g as u64 * geo.inodes_per_group as u64;
-            let ni = geo.inodes_per_group as u64;
+            let ni = geo.inode_bitmap_bits_read();
             match self.read_meta_block(gd.bg_inode_bitmap as u64) {
                 Ok(Some(buf)) => {
                     inodes.load_group(ifirst, &buf, ni);

@@ -234,6 +234,14 @@ impl Geometry {
         end.min(self.blocks_count - 1)
     }
 
+    /// The bits of a group's inode bitmap that libext2fs reads: whole
+    /// bytes only (inodes per group / 8 of them), so where a damaged
+    /// superblock makes inodes per group no multiple of 8, the last few
+    /// inodes' bits read as clear and the rest of that byte is padding.
+    pub fn inode_bitmap_bits_read(&self) -> u64 {
+        u64::from(self.inodes_per_group / 8 * 8)
+    }
+
     /// Blocks in `group`.
     pub fn blocks_in_group(&self, group: u32) -> u32 {
         (self.group_last_block(group) - self.group_first_block(group) + 1) as u32

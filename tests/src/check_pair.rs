@@ -297,14 +297,90 @@ fn tail(s: &str, n: usize) -> String {
 pub fn first_lines_differing(a: &str, b: &str) -> String {
     let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
     let mut out = Vec::new();
-    for i in 0..la.len().max(lb.len()) {
-        let (x, y) = (la.get(i), lb.get(i));
-        if x != y {
-            out.push(format!("  ours: {x:?}\n  real: {y:?}"));
-            if out.len() >= 6 {
-                break;
-            }
+    for (x, y) in differing_lines(&la, &lb) {
+        out.push(format!("  ours: {x:?}\n  real: {y:?}"));
+        if out.len() >= 6 {
+            break;
         }
     }
     out.join("\n")
+}
+
+/// The lines that differ, aligned on the longest common subsequence (a
+/// line one side has more does not shift every line after it): each
+/// run of changed lines paired up, ours with real, None where one side
+/// has fewer. Outputs too long to align are compared line by line.
+fn differing_lines<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(Option<&'a str>, Option<&'a str>)> {
+    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[pre..], &b[pre..]);
+    let suf = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a, b) = (&a[..a.len() - suf], &b[..b.len() - suf]);
+    if a.len().saturating_mul(b.len()) > 4_000_000 {
+        return (0..a.len().max(b.len()))
+            .map(|i| (a.get(i).copied(), b.get(i).copied()))
+            .filter(|(x, y)| x != y)
+            .collect();
+    }
+    // lcs[i][j]: the common subsequence's length of a[i..] and b[j..].
+    let w = b.len() + 1;
+    let mut lcs = vec![0u32; (a.len() + 1) * w];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i * w + j] = if a[i] == b[j] {
+                lcs[(i + 1) * w + j + 1] + 1
+            } else {
+                lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
+            };
+        }
+    }
+    let mut out = Vec::new();
+    let (mut ours, mut real) = (Vec::new(), Vec::new());
+    let flush = |ours: &mut Vec<&'a str>, real: &mut Vec<&'a str>, out: &mut Vec<_>| {
+        for k in 0..ours.len().max(real.len()) {
+            out.push((ours.get(k).copied(), real.get(k).copied()));
+        }
+        ours.clear();
+        real.clear();
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            flush(&mut ours, &mut real, &mut out);
+            i += 1;
+            j += 1;
+        } else if j == b.len() || (i < a.len() && lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) {
+            ours.push(a[i]);
+            i += 1;
+        } else {
+            real.push(b[j]);
+            j += 1;
+        }
+    }
+    flush(&mut ours, &mut real, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_lines_differing;
+
+    #[test]
+    fn a_line_more_on_one_side_is_the_only_difference() {
+        let ours = "a\nb\nc\nd\n";
+        let real = "a\nb\nX\nY\nc\nd\n";
+        assert_eq!(
+            first_lines_differing(ours, real),
+            "  ours: None\n  real: Some(\"X\")\n  ours: None\n  real: Some(\"Y\")"
+        );
+        assert_eq!(
+            first_lines_differing("a\nb\n", "a\nc\n"),
+            "  ours: Some(\"b\")\n  real: Some(\"c\")"
+        );
+        assert_eq!(first_lines_differing("a\n", "a\n"), "");
+    }
 }

@@ -44,7 +44,7 @@ impl Filesystem {
             bb.load_group(first, &bbuf, geo.blocks_in_group(g) as u64);
             let ibuf = self.read_bitmap_block(gd.bg_inode_bitmap, BitmapKind::Inode, g)?;
             let ifirst = g as u64 * geo.inodes_per_group as u64;
-            ib.load_group(ifirst, &ibuf, geo.inodes_per_group as u64);
+            ib.load_group(ifirst, &ibuf, geo.inode_bitmap_bits_read());
         }
         self.block_bitmap = Some(bb);
         self.inode_bitmap = Some(ib);

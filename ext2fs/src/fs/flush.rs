@@ -53,7 +53,8 @@ impl Filesystem {
                 let first = geo.group_first_block(g) - geo.first_data_block as u64;
                 let bbuf = bb.group_block(first, geo.blocks_in_group(g) as u64, bs);
                 let ifirst = g as u64 * geo.inodes_per_group as u64;
-                let ibuf = ib.group_block(ifirst, geo.inodes_per_group as u64, bs);
+                // Only the bits libext2fs reads back, padding after them.
+                let ibuf = ib.group_block(ifirst, geo.inode_bitmap_bits_read(), bs);
                 for (at, buf) in [(gd.bg_block_bitmap, bbuf), (gd.bg_inode_bitmap, ibuf)] {
                     if self.bitmap_block_usable(at) {
                         self.image.write_at(at as u64 * bs as u64, &buf)?;
