@@ -42,6 +42,9 @@ impl Checker {
             return Ok(());
         }
         self.fs.update_superblock(|sb| sb.s_last_orphan = 0);
+        // ext2fs_mark_super_dirty: the filesystem counts as modified,
+        // whatever the list turns out to be.
+        self.ask.changed = true;
         // A filesystem with errors gets the full check instead: its list
         // cannot be trusted.
         if self.fs.sb().s_state & STATE_ERROR != 0 {

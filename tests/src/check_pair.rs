@@ -169,6 +169,15 @@ pub fn e2fsck_differences_and_output(
         run_in(&o, &tools.program(true, "e2fsck"), &["-fy", "test.img"]),
         run_in(&r, &tools.program(false, "e2fsck"), &["-fy", "test.img"]),
     );
+    // E2FSCK_DIFF_FY_OUTPUT: what -fy printed must be identical too (a
+    // stricter run than the criterion, for finding repairs that
+    // differ before they change the exit class).
+    if std::env::var_os("E2FSCK_DIFF_FY_OUTPUT").is_some() && oy.stdout != ry.stdout {
+        d.push(format!(
+            "e2fsck -fy: stdout differs\n{}",
+            first_lines_differing(&oy.stdout, &ry.stdout)
+        ));
+    }
     if class(oy.code) != class(ry.code) {
         d.push(format!(
             "e2fsck -fy: exit ours {} ({}) real {} ({})\n  ours said:\n{}",

@@ -304,11 +304,16 @@ impl Filesystem {
             .all(|e| e.is_dot() || e.is_dotdot() || e.inode == 0))
     }
 
-    /// Replaces a directory's blocks with `blocks` (logical 0..n, no
-    /// holes), setting or clearing the htree flag. Old blocks are freed.
-    /// When the new map needs more blocks than the old one held and the
-    /// filesystem has too few free, nothing is changed and the error is
-    /// the allocator's (`NoSpace`), as e2fsck finds it before it writes.
+    /// Replaces a directory's contents with `blocks` as e2fsck's
+    /// write_directory does: each new block goes into the directory's own
+    /// block of that logical number; a missing one (a hole, or past the
+    /// end) is allocated after the block before it, as
+    /// e2fsck_expand_directory allocates; blocks past the new end are
+    /// given back (ext2fs_punch). Refused with [`Error::NoSpace`] before
+    /// anything changes when the missing blocks cannot all be found.
+    /// `indexed` sets or clears the htree flag. (Shrinking a directory of
+    /// more than 12 blocks to more than 12 maps the kept ones afresh, its
+    /// indirect block placed again.)
     pub fn write_dir_blocks(&mut self, dir: u32, blocks: &[Vec<u8>], indexed: bool) -> Result<()> {
         self.require_write()?;
         let mut rec = self.read_inode(dir)?;
@@ -316,27 +321,39 @@ impl Filesystem {
             return Err(Error::NotDirectory(format!("<{dir}>")));
         }
         let bs = self.geo.block_size;
-        let need =
-            blocks.len() as u64 + crate::block_map::indirect_blocks_for(blocks.len() as u64, bs);
-        let mut held = 0u64;
-        self.walk_blocks(&rec, |_, _| {
-            held += 1;
+        let n = blocks.len() as u64;
+        let mut existing = std::collections::BTreeMap::new();
+        self.walk_blocks(&rec, |k, b| {
+            if let crate::block_map::BlockKind::Data(l) = k {
+                existing.insert(l, b);
+            }
             true
         })?;
-        if need > held && need - held > self.free_blocks_in_bitmap()? {
+        let missing = (0..n).filter(|l| !existing.contains_key(l)).count() as u64;
+        if missing > 0
+            && missing + crate::block_map::indirect_blocks_for(n, bs)
+                > self.free_blocks_in_bitmap()?
+        {
             return Err(Error::NoSpace { what: "block" });
         }
-        self.free_file_blocks(&mut rec)?;
-        let mut goal = self.geo.group_first_block(self.geo.inode_group(dir));
-        let mut mapped = Vec::with_capacity(blocks.len());
-        for (l, b) in blocks.iter().enumerate() {
-            let p = self.alloc_block(goal)?;
-            goal = p as u64 + 1;
-            self.write_block(p as u64, b)?;
-            mapped.push((l as u64, p));
+        let mut last = 0u64;
+        for (l, block) in (0u64..).zip(blocks) {
+            let p = match existing.get(&l) {
+                Some(&p) => p,
+                None => {
+                    let p = self.alloc_block(last)?;
+                    self.bmap_set(&mut rec, l, p)?;
+                    rec.base.i_blocks += bs / 512;
+                    p
+                }
+            };
+            self.write_block(u64::from(p), block)?;
+            last = u64::from(p);
         }
-        self.install_block_map(&mut rec, &mapped, goal)?;
-        rec.set_size(blocks.len() as u64 * bs as u64);
+        if existing.keys().any(|&l| l >= n) {
+            self.truncate(dir, &mut rec, n * u64::from(bs))?;
+        }
+        rec.set_size(n * u64::from(bs));
         if indexed {
             rec.base.i_flags |= flags::INDEX;
         } else {
