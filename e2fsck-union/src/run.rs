@@ -988,10 +988,10 @@ impl Checker {
         let g = geo.block_group(dind as u64);
         if g < geo.group_count {
             self.fs.update_group(g, |gd| {
-                gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_sub(1)
+                gd.bg_free_blocks_count = gd.bg_free_blocks_count.wrapping_sub(1)
             })?;
             self.fs.update_superblock(|sb| {
-                sb.s_free_blocks_count = sb.s_free_blocks_count.saturating_sub(1)
+                sb.s_free_blocks_count = sb.s_free_blocks_count.wrapping_sub(1)
             });
             self.fs.mark_group_dirty(g);
         }

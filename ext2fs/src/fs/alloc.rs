@@ -96,7 +96,9 @@ impl Filesystem {
             .is_some_and(|b| ino > 0 && b.get(ino as u64 - 1)))
     }
 
-    /// Marks a block used or free, keeping group and superblock counts.
+    /// Marks a block used or free, keeping group and superblock counts
+    /// (which wrap below zero, as libext2fs' alloc_stats counts: a damaged
+    /// count of 0 taken from reads 4294967295, as e2fsck then reports).
     pub fn mark_block(&mut self, block: u64, used: bool) -> Result<()> {
         self.require_write()?;
         self.check_block(block)?;
@@ -115,11 +117,11 @@ impl Filesystem {
         let g = self.geo.block_group(block) as usize;
         let gd = &mut self.groups[g];
         if used {
-            gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_sub(1);
-            self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.saturating_sub(1);
+            gd.bg_free_blocks_count = gd.bg_free_blocks_count.wrapping_sub(1);
+            self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.wrapping_sub(1);
         } else {
-            gd.bg_free_blocks_count = gd.bg_free_blocks_count.saturating_add(1);
-            self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.saturating_add(1);
+            gd.bg_free_blocks_count = gd.bg_free_blocks_count.wrapping_add(1);
+            self.sb.s_free_blocks_count = self.sb.s_free_blocks_count.wrapping_add(1);
         }
         self.dirty_groups[g] = true;
         self.dirty = true;
@@ -142,16 +144,16 @@ impl Filesystem {
         let g = self.geo.inode_group(ino) as usize;
         let gd = &mut self.groups[g];
         if used {
-            gd.bg_free_inodes_count = gd.bg_free_inodes_count.saturating_sub(1);
-            self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.saturating_sub(1);
+            gd.bg_free_inodes_count = gd.bg_free_inodes_count.wrapping_sub(1);
+            self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.wrapping_sub(1);
             if dir {
-                gd.bg_used_dirs_count = gd.bg_used_dirs_count.saturating_add(1);
+                gd.bg_used_dirs_count = gd.bg_used_dirs_count.wrapping_add(1);
             }
         } else {
-            gd.bg_free_inodes_count = gd.bg_free_inodes_count.saturating_add(1);
-            self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.saturating_add(1);
+            gd.bg_free_inodes_count = gd.bg_free_inodes_count.wrapping_add(1);
+            self.sb.s_free_inodes_count = self.sb.s_free_inodes_count.wrapping_add(1);
             if dir {
-                gd.bg_used_dirs_count = gd.bg_used_dirs_count.saturating_sub(1);
+                gd.bg_used_dirs_count = gd.bg_used_dirs_count.wrapping_sub(1);
             }
         }
         self.dirty_groups[g] = true;
