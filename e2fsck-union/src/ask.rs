@@ -43,6 +43,9 @@ pub enum Stop {
     /// The check ends before pass 1 (e2fsck's fatal_error(ctx, 0) there
     /// exits at once, without "aborted"); the problem reported last says why.
     Fatal,
+    /// e2fsck's fatal_error once the filesystem is open but before anything
+    /// marked it valid: it has said so ("still has errors"), exit 12.
+    FatalNotValid,
     /// SIGINT or SIGTERM (e2fsck's E2F_FLAG_CANCEL): the passes stop where
     /// they are and the run ends as "e2fsck canceled.".
     Canceled,
@@ -53,7 +56,7 @@ impl std::fmt::Display for Stop {
         f.write_str(match self {
             Stop::PreenHalt => "UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.",
             Stop::Aborted => "aborted",
-            Stop::Fatal => "the check cannot go on",
+            Stop::Fatal | Stop::FatalNotValid => "the check cannot go on",
             Stop::Canceled => "e2fsck canceled.",
         })
     }

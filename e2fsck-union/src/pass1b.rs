@@ -10,7 +10,7 @@ use ext2fs::inode;
 use crate::blocks;
 use crate::checker::{Checker, DirBlock};
 use crate::problem::{Code, Ctx};
-use ext2fs::block_map::Visit;
+use ext2fs::block_map::{self, MapPtr, Order, Visit};
 
 impl Checker {
     pub fn pass1_dups(&mut self) -> Result<()> {
@@ -42,7 +42,7 @@ impl Checker {
             // followed, and the rest of the block above it given up.
             let (met, iterate_error) =
                 if ino == inode::BAD_INO || crate::pass1::holds_block_map(&inode) {
-                    blocks::iterate(&self.fs, &inode)
+                    self.iterate_handled(&inode)?
                 } else {
                     Default::default()
                 };
@@ -126,6 +126,76 @@ impl Checker {
             }
         }
         Ok(())
+    }
+
+    /// [`blocks::iterate`] with each indirect block read through the I/O
+    /// error handler, as pass 1B's block walk reads them ("Error reading
+    /// block N (...).  Ignore error?"); one it does not let pass is the
+    /// walk's error and nothing below it is read.
+    fn iterate_handled(&mut self, inode: &inode::Inode) -> Result<(Vec<MapPtr>, Option<String>)> {
+        struct Walk<'a> {
+            ck: &'a mut Checker,
+            error: blocks::IterateError,
+            met: Vec<MapPtr>,
+            failure: Option<anyhow::Error>,
+        }
+        let (first, count) = (self.first_data, self.blocks_count);
+        let bs = self.fs.block_size();
+        let mut w = Walk {
+            ck: self,
+            error: Default::default(),
+            met: Vec::new(),
+            failure: None,
+        };
+        let mut i_block = inode.base.i_block;
+        // OK: the reader never fails (a failure is kept for after).
+        let _ = block_map::iterate_in(
+            &mut w,
+            Order::ParentFirst,
+            &mut i_block,
+            bs,
+            |w, p| {
+                if w.failure.is_some() {
+                    return Ok(None);
+                }
+                let e = match w.ck.fs.read_block(u64::from(p.pblk)) {
+                    Ok(bytes) => return Ok(Some(bytes)),
+                    Err(e) => e,
+                };
+                let why = e.com_err_text();
+                Ok(match w.ck.read_error(e) {
+                    Ok(Some(bytes)) => Some(bytes),
+                    Ok(None) => {
+                        w.error.read_failed(why);
+                        None
+                    }
+                    Err(e) => {
+                        w.failure = Some(e);
+                        None
+                    }
+                })
+            },
+            |w, p| {
+                if w.failure.is_some() {
+                    return Visit::Stop;
+                }
+                let b = u64::from(p.pblk);
+                w.error.meet(p.level());
+                w.met.push(*p);
+                let inside = b >= first && b < count;
+                let verdict = if p.level() > 0 && !inside {
+                    Visit::Abandon
+                } else {
+                    Visit::Keep
+                };
+                w.error.record(p, &verdict, inside, false);
+                verdict
+            },
+        );
+        if let Some(e) = w.failure {
+            return Err(e);
+        }
+        Ok((w.met, w.error.finish()))
     }
 
     /// e2fsck's pass 1B tests every pointer of an inode's map (libext2fs'

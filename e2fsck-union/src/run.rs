@@ -79,6 +79,7 @@ fn stopped(stop: Stop, device: &str, ask: &Asker) -> u8 {
             ask.end_state()
         }
         Stop::Fatal => ask.end_state(),
+        Stop::FatalNotValid => exit::ERROR | exit::UNCORRECTED,
         // Ended in check(), where the filesystem is still open.
         Stop::Canceled => exit::CANCELED,
     }
@@ -157,7 +158,7 @@ fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(F
     let opened = |r: std::result::Result<Opened, ext2fs::Error>| match r {
         Ok(Opened::Fs(fs, backup)) => Ok((*fs, backup)),
         Ok(Opened::Refused(unknown)) => Err(newer_version_needed(device, &unknown)),
-        Err(e) => Err(open_error(e, device, preen)),
+        Err(e) => Err(open_error(e, device, preen, write)),
     };
     let first = match open_with_backups(opts, device, write, false, ask) {
         Err(e) if superblock_corrupt(&e) => e,
@@ -181,7 +182,7 @@ fn open(opts: &Options, device: &str, write: bool, ask: &mut Asker) -> Result<(F
             } else {
                 e
             };
-            Err(open_error(e, device, preen))
+            Err(open_error(e, device, preen, write))
         }
         other => opened(other),
     }
@@ -381,16 +382,26 @@ fn superblock_corrupt(e: &ext2fs::Error) -> bool {
     )
 }
 
-fn open_error(e: ext2fs::Error, device: &str, preen: bool) -> anyhow::Error {
+fn open_error(e: ext2fs::Error, device: &str, preen: bool, write: bool) -> anyhow::Error {
     match &e {
         ext2fs::Error::UnsupportedFeatures(names) => {
             let sb = std::fs::File::open(device)
                 .ok()
                 .and_then(|f| ext2fs::superblock::Superblock::probe(&f, Path::new(device), 0).ok());
-            return match sb
-                .as_ref()
-                .and_then(crate::super_check::unknown_to_e2fsprogs)
-            {
+            let Some(sb) = sb else {
+                return refuse_features(device, names);
+            };
+            return match crate::super_check::unknown_to_e2fsprogs(&sb) {
+                // libext2fs opens it (a feature this library refuses is
+                // one it knows): e2fsck's own feature check then stops it,
+                // the filesystem not yet valid.
+                Some(unknown) if crate::super_check::libext2fs_opens(&sb, write) => {
+                    let _ = newer_version_needed(device, &unknown);
+                    say!(
+                        "\n{device}: ********** WARNING: Filesystem still has errors **********\n"
+                    );
+                    Stop::FatalNotValid.into()
+                }
                 Some(unknown) => newer_version_needed(device, &unknown),
                 None => refuse_features(device, names),
             };

@@ -166,6 +166,14 @@ pub fn refused_for_writing(sb: &ext2fs::superblock::Superblock) -> bool {
     sb.s_feature_ro_compat & !E2FSPROGS_RO_COMPAT & !CHECKED.ro_compat != 0
 }
 
+/// Whether ext2fs_open2 opens this superblock's filesystem for e2fsck:
+/// no incompatible feature its library does not know, and, to write, no
+/// such read-only-compatible one.
+pub fn libext2fs_opens(sb: &ext2fs::superblock::Superblock, write: bool) -> bool {
+    sb.s_feature_incompat & !E2FSPROGS_INCOMPAT & !CHECKED.incompat == 0
+        && !(write && refused_for_writing(sb))
+}
+
 /// A group's own tables: where the descriptor says they are, how long
 /// they are, and what a move changes. One description serves the checks
 /// (outside the group, on other metadata, on a bad block) and the move.
