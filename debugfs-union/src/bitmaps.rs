@@ -168,6 +168,7 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
         Some(c) => num_arg("count", c)?,
         None => 1,
     };
+    let device = s.device.clone().unwrap_or_default();
     let fs = s.fs_mut()?;
     let first = fs.geo().first_data_block as u64;
     let end = fs.geo().blocks_count;
@@ -175,8 +176,17 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
         Some(g) => num_arg("goal", g)?,
         None => first,
     };
-    if goal < first || goal >= end {
+    // ext2fs_new_block2: no goal, or one past the end, starts at the
+    // first data block; one before it is refused by the bitmap search.
+    if goal == 0 || goal >= end {
         goal = first;
+    }
+    if goal < first && !catastrophic {
+        s.out.write_all(b"Free blocks found: ")?;
+        eprintln!(
+            "Illegal block number passed to ext2fs_test_block_bitmap #{goal} for block bitmap for {device}"
+        );
+        bail!(Worded("ext2fs_new_block: Invalid argument ".into()));
     }
     if catastrophic {
         // libext2fs' allocator refuses without the bitmap.
@@ -229,16 +239,28 @@ pub fn ffi(s: &mut Session, args: &[String]) -> Result<()> {
         s.fs()?;
         bail!(Worded("ext2fs_new_inode: Inode bitmap not loaded ".into()));
     }
+    let device = s.device.clone().unwrap_or_default();
     let fs = s.fs_mut()?;
     let ipg = fs.geo().inodes_per_group;
     let total = fs.sb().s_inodes_count;
-    let group = if dir > 0 { (dir - 1) / ipg } else { 0 };
     let first_ino = fs.sb().first_ino();
-    let start = (group.saturating_mul(ipg).saturating_add(1)).max(first_ino);
+    // ext2fs_new_inode: the start of the directory's group (none for
+    // directory 0), not before the first non-reserved inode.
+    let start = if dir > 0 {
+        ((dir - 1) / ipg).saturating_mul(ipg).saturating_add(1)
+    } else {
+        0
+    }
+    .max(first_ino);
     let mut ino = start;
     // ext2fs_new_inode: a start past the last inode finds none.
     let none_free = Worded("ext2fs_new_inode: Could not allocate inode in ext2 filesystem ".into());
     if start > total {
+        bail!(none_free);
+    }
+    if start == 0 {
+        // A first inode of 0: the bitmap search refuses inode 0.
+        eprintln!("Illegal inode number passed to ext2fs_test_inode_bitmap #0 for inode bitmap for {device}");
         bail!(none_free);
     }
     for _ in 0..total {

@@ -171,7 +171,8 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
         inode.gid() as i32
     ));
     if large && ex >= 32 {
-        o.push_str(&format!("   Project: {:5}", inode.extra.i_projid));
+        // printf's %5d: signed.
+        o.push_str(&format!("   Project: {:5}", inode.extra.i_projid as i32));
     }
     if inode.is_reg() || inode.is_dir() {
         o.push_str(&format!("   Size: {}\n", inode.size()));
@@ -249,6 +250,9 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
     }
     if fs.geo().inode_size > 128 {
         o.push_str(&format!("Size of extra inode fields: {ex}\n"));
+        if u32::from(ex) > fs.geo().inode_size - 128 {
+            eprintln!("invalid inode->i_extra_isize ({ex})");
+        }
     }
     // Attributes that cannot be read are left out without a word, as
     // debugfs' dump_inode_attributes does.
@@ -279,8 +283,16 @@ pub fn stat_text(fs: &Filesystem, ino: u32, inode: &Inode) -> Result<String> {
             "{note}Device major/minor number: {major:02}:{minor:02} (hex {major:02x}:{minor:02x})\n"
         ));
     } else if b.i_flags & flags::EXTENTS != 0 {
-        // debugfs shows the extent tree instead; on ext2 (a stray flag,
-        // no extent header in i_block) it cannot open one and shows nothing.
+        // debugfs shows the extent tree instead. ext2fs_extent_open makes
+        // an empty tree of an all-zero i_block and accepts a header with
+        // no entries: the heading alone. A stray flag over block numbers
+        // cannot be opened and shows nothing (a tree with entries is not
+        // read on ext2 either).
+        let empty_tree = b.i_block.iter().all(|&w| w == 0)
+            || (inode.holds_extent_header() && b.i_block[0] >> 16 == 0);
+        if empty_tree {
+            o.push_str("EXTENTS:\n");
+        }
     } else if b.i_flags & flags::INLINE_DATA != 0 {
         // dump_inline_data: the size, or nothing when it cannot be read.
         if let Ok(size) = fs.inline_data_size(ino) {

@@ -82,6 +82,7 @@ impl Session {
             superblock: superblock.map(|b| b as u64),
             ..req.clone()
         };
+        self.judge_superblock_checksum(device, req)?;
         let mut write = req.write;
         if write {
             match mount_state(Path::new(device)) {
@@ -173,6 +174,11 @@ impl Session {
                     e.com_err_text()
                 ))
             })?;
+            for b in fs.take_refused_marks() {
+                eprintln!(
+                    "Illegal block number passed to ext2fs_mark_block_bitmap #{b} for block bitmap for {device}"
+                );
+            }
         }
         // As libext2fs opens for debugfs: the backup superblocks and
         // descriptors are left alone unless `close_filesys -a` asks.
@@ -183,6 +189,40 @@ impl Session {
         self.root = ROOT_INO;
         // debugfs 1.47 opens in catastrophic mode without a word.
         self.catastrophic = req.catastrophic;
+        Ok(())
+    }
+
+    /// ext2fs_open2 checks a metadata_csum superblock's checksum right
+    /// after its magic: debugfs reports a mismatch and opens again
+    /// ignoring checksums; an unknown checksum type fails the open.
+    fn judge_superblock_checksum(&mut self, device: &str, req: &OpenRequest) -> Result<()> {
+        use ext2fs::superblock::{ChecksumState, Superblock};
+        let at = match (req.superblock, req.block_size) {
+            (None, _) => Some(0),
+            (Some(b), Some(bs)) => b
+                .checked_mul(u64::from(bs))
+                .and_then(|o| o.checked_sub(1024)),
+            (Some(_), None) => None,
+        };
+        let Some(at) = at else {
+            return Ok(());
+        };
+        let Ok(file) = std::fs::File::open(device) else {
+            return Ok(());
+        };
+        match Superblock::probe_checksum(&file, Path::new(device), at) {
+            Ok(ChecksumState::Mismatch) => {
+                writeln!(self.out, "Checksum errors in superblock!  Retrying...")?;
+            }
+            Ok(ChecksumState::UnknownType) => {
+                return Err(Worded(format!(
+                    "{}: Unknown checksum algorithm while trying to open {device}",
+                    crate::program()
+                ))
+                .into());
+            }
+            _ => {}
+        }
         Ok(())
     }
 

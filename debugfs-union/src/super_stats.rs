@@ -479,10 +479,147 @@ pub fn list_super(sb: &Superblock) -> String {
             .collect();
         line("Backup block groups", groups);
     }
+    if sb.s_snapshot_inum != 0 {
+        line("Snapshot inode", sb.s_snapshot_inum.to_string());
+        line("Snapshot ID", sb.s_snapshot_id.to_string());
+        line(
+            "Snapshot reserved blocks",
+            sb.s_snapshot_r_blocks_count.to_string(),
+        );
+    }
+    if sb.s_snapshot_list != 0 {
+        line("Snapshot list head", sb.s_snapshot_list.to_string());
+    }
     if sb.s_error_count != 0 {
         line("FS Error count", sb.s_error_count.to_string());
     }
+    for (which, err) in [
+        (
+            "First",
+            ErrorRecord {
+                time: sb.s_first_error_time,
+                func: &sb.s_first_error_func,
+                line: sb.s_first_error_line,
+                ino: sb.s_first_error_ino,
+                block: sb.s_first_error_block,
+                errcode: sb.s_first_error_errcode,
+            },
+        ),
+        (
+            "Last",
+            ErrorRecord {
+                time: sb.s_last_error_time,
+                func: &sb.s_last_error_func,
+                line: sb.s_last_error_line,
+                ino: sb.s_last_error_ino,
+                block: sb.s_last_error_block,
+                errcode: sb.s_last_error_errcode,
+            },
+        ),
+    ] {
+        if err.time == 0 {
+            continue;
+        }
+        line(
+            &format!("{which} error time"),
+            time_string(i64::from(err.time)),
+        );
+        let func = err.func.split(|&b| b == 0).next().unwrap_or_default();
+        line(
+            &format!("{which} error function"),
+            String::from_utf8_lossy(func).into_owned(),
+        );
+        line(&format!("{which} error line #"), err.line.to_string());
+        if err.ino != 0 {
+            line(&format!("{which} error inode #"), err.ino.to_string());
+        }
+        if err.block != 0 {
+            line(&format!("{which} error block #"), err.block.to_string());
+        }
+        if err.errcode != 0 {
+            line(&format!("{which} error err"), errcode_name(err.errcode));
+        }
+    }
+    if sb.has_incompat(features::incompat::MMP) {
+        line("MMP block number", sb.s_mmp_block.to_string());
+        line("MMP update interval", sb.s_mmp_update_interval.to_string());
+    }
+    for (prefix, inum) in [
+        ("User quota inode", sb.s_usr_quota_inum),
+        ("Group quota inode", sb.s_grp_quota_inum),
+        ("Project quota inode", sb.s_prj_quota_inum),
+    ] {
+        if inum != 0 {
+            line(prefix, inum.to_string());
+        }
+    }
+    if sb.has_ro_compat(features::ro_compat::METADATA_CSUM) {
+        let kind = if sb.s_checksum_type == 1 {
+            "crc32c"
+        } else {
+            "unknown"
+        };
+        line("Checksum type", kind.to_string());
+        line("Checksum", format!("0x{:08x}", sb.s_checksum));
+    }
+    if sb.s_encrypt_pw_salt != [0; 16] {
+        line(
+            "Encryption PW Salt",
+            sbm::uuid_string(&sb.s_encrypt_pw_salt),
+        );
+    }
+    if sb.has_incompat(features::incompat::CSUM_SEED) {
+        line("Checksum seed", format!("0x{:08x}", sb.s_checksum_seed));
+    }
+    if sb.has_incompat(features::incompat::CASEFOLD) {
+        let name = match sb.s_encoding {
+            1 => "utf8-12.1".to_string(),
+            e => format!("UNKNOWN_ENCODING_{e}"),
+        };
+        line("Character encoding", name);
+    }
+    if sb.has_compat(features::compat::ORPHAN_FILE) {
+        line("Orphan file inode", sb.s_orphan_file_inum.to_string());
+    }
     o
+}
+
+/// One of the superblock's two error records (first, last), as e2p's
+/// list_super2 prints them.
+struct ErrorRecord<'a> {
+    time: u32,
+    func: &'a [u8; 32],
+    line: u32,
+    ino: u32,
+    block: u64,
+    errcode: u8,
+}
+
+/// e2p_errcode2str: the kernel's error code names.
+fn errcode_name(code: u8) -> String {
+    const NAMES: [&str; 18] = [
+        "",
+        "UNKNOWN",
+        "EIO",
+        "ENOMEM",
+        "EFSBADCRC",
+        "EFSCORRUPTED",
+        "ENOSPC",
+        "ENOKEY",
+        "EROFS",
+        "EFBIG",
+        "EEXIST",
+        "ERANGE",
+        "EOVERFLOW",
+        "EBUSY",
+        "ENOTDIR",
+        "ENOTEMPTY",
+        "ESHUTDOWN",
+        "EFAULT",
+    ];
+    NAMES
+        .get(usize::from(code))
+        .map_or_else(|| format!("UNKNOWN_ERRCODE_{code}"), |n| n.to_string())
 }
 
 /// A UUID as e2p prints it: all zeroes is `<none>`.

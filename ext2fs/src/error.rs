@@ -452,6 +452,7 @@ impl Error {
             Error::IllegalIndirectBlock(_, 3) => "Illegal triply indirect block found".into(),
             Error::IllegalIndirectBlock(..) => "Illegal indirect block found".into(),
             Error::DirNoSpace(_) => "No free space in the directory".into(),
+            Error::NotDirectory(_) => "Ext2 inode is not a directory".into(),
             // The allocators' own failures (ext2fs_new_block2, _new_inode).
             Error::NoSpace {
                 what: "block" | "a block",

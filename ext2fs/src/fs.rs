@@ -102,6 +102,8 @@ pub struct Filesystem {
     inode_bitmap: Option<Bitmap>,
     /// The bitmaps are never read (`withhold_bitmaps`, debugfs -c).
     bitmaps_withheld: bool,
+    /// Blocks refused when the bitmaps were read (`take_refused_marks`).
+    refused_marks: Vec<u64>,
     /// Withheld bitmaps that a block or inode count change would have
     /// changed (libext2fs' EXT2_FLAG_BB_DIRTY, EXT2_FLAG_IB_DIRTY).
     withheld_changed: (bool, bool),

@@ -315,6 +315,39 @@ impl Superblock {
         Self::from_bytes(&bytes)
     }
 
+    /// What ext2fs_open2 finds of the metadata_csum checksum of the
+    /// superblock at `offset` (ext2fs_verify_csum_type, then
+    /// ext2fs_superblock_csum_verify, whose verdict wins).
+    pub fn probe_checksum(
+        file: &std::fs::File,
+        path: &std::path::Path,
+        offset: u64,
+    ) -> Result<ChecksumState> {
+        use std::os::unix::fs::FileExt;
+        let io = |source| Error::Io {
+            path: path.into(),
+            source,
+        };
+        let mut bytes = vec![0u8; SUPERBLOCK_SIZE];
+        let at = offset
+            .checked_add(SUPERBLOCK_OFFSET)
+            .ok_or_else(|| io(std::io::ErrorKind::UnexpectedEof.into()))?;
+        file.read_exact_at(&mut bytes, at).map_err(io)?;
+        let sb = Self::from_bytes(&bytes)?;
+        if !sb.has_ro_compat(crate::features::ro_compat::METADATA_CSUM) {
+            return Ok(ChecksumState::NotUsed);
+        }
+        // s_checksum is the superblock's last field (bytes 1020..1024).
+        let stored = u32::from_le_bytes([bytes[1020], bytes[1021], bytes[1022], bytes[1023]]);
+        Ok(if crate::crc32c::crc32c_le(!0, &bytes[..1020]) != stored {
+            ChecksumState::Mismatch
+        } else if sb.s_checksum_type != 1 {
+            ChecksumState::UnknownType
+        } else {
+            ChecksumState::Valid
+        })
+    }
+
     /// Checks the fields the geometry is computed from. Tools that repair
     /// (e2fsck) run their own finer checks; this one only guarantees that
     /// every derived quantity is in range, and refuses (as ext2fs_open2
@@ -572,6 +605,20 @@ pub fn hash_version_from_name(name: &str) -> Option<u8> {
         .parse::<i64>()
         .ok()
         .and_then(|n| u8::try_from(n).ok())
+}
+
+/// A superblock's own checksum, as libext2fs judges it when it opens one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumState {
+    /// No metadata_csum feature: nothing to check.
+    NotUsed,
+    /// It matches, crc32c.
+    Valid,
+    /// It matches, but the checksum type is not crc32c
+    /// (EXT2_ET_UNKNOWN_CSUM).
+    UnknownType,
+    /// It does not match (EXT2_ET_SB_CSUM_INVALID).
+    Mismatch,
 }
 
 /// `s_encoding`'s value for a name (e2p_str2encoding): UTF-8 12.1 is the

@@ -46,6 +46,7 @@ impl Filesystem {
             let ifirst = g as u64 * geo.inodes_per_group as u64;
             ib.load_group(ifirst, &ibuf, geo.inode_bitmap_bits_read());
         }
+        self.mark_uninit_group_blocks(&mut bb);
         self.block_bitmap = Some(bb);
         self.inode_bitmap = Some(ib);
         Ok(())
@@ -59,6 +60,64 @@ impl Filesystem {
         if self.block_bitmap.is_none() {
             self.bitmaps_withheld = true;
         }
+    }
+
+    /// libext2fs' mark_uninit_bg_group_blocks, which ext2fs_read_bitmaps
+    /// runs whatever the features: in a group flagged BLOCK_UNINIT the
+    /// superblock copy, descriptor blocks, inode table and both bitmaps
+    /// are marked in use in memory. A mark outside the filesystem is
+    /// refused, its block kept for [`Filesystem::take_refused_marks`].
+    fn mark_uninit_group_blocks(&mut self, bb: &mut Bitmap) {
+        let geo = &self.geo;
+        let first = u64::from(geo.first_data_block);
+        let end = geo.blocks_count;
+        let mut refused = Vec::new();
+        let mut mark = |start: u64, n: u64| {
+            if n == 0 {
+                return;
+            }
+            if start < first || start >= end || start + (n - 1) >= end {
+                refused.push(start);
+                return;
+            }
+            for b in start..start + n {
+                bb.set(b - first, true);
+            }
+        };
+        for (g, gd) in (0u32..).zip(&self.groups) {
+            if gd.bg_flags & crate::group_desc::BG_BLOCK_UNINIT == 0 {
+                continue;
+            }
+            let m = geo.group_metadata(g);
+            if let Some(s) = m.super_block {
+                mark(s, 1);
+            }
+            if let Some((start, len)) = m.table {
+                mark(start, u64::from(len).min(end.saturating_sub(start)));
+            }
+            if let Some(d) = m.meta_desc {
+                mark(d, 1);
+            }
+            if gd.bg_inode_table != 0 {
+                mark(
+                    u64::from(gd.bg_inode_table),
+                    u64::from(geo.inode_table_blocks),
+                );
+            }
+            for b in [gd.bg_block_bitmap, gd.bg_inode_bitmap] {
+                if b != 0 {
+                    mark(u64::from(b), 1);
+                }
+            }
+        }
+        self.refused_marks.extend(refused);
+    }
+
+    /// The blocks libext2fs would have refused to mark in use while the
+    /// bitmaps were read (it warns "Illegal block number passed to
+    /// ext2fs_mark_block_bitmap"), since the last call.
+    pub fn take_refused_marks(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.refused_marks)
     }
 
     /// Reads the bitmaps even when withheld, and stops withholding them

@@ -49,26 +49,19 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 /// checked as with the kernel's page cache).
 const WRITE_CACHE: usize = 32 << 20;
 
-/// How many threads serve the kernel's requests: one, with lower file
-/// data read and answered by threads of their own (lower_reads.rs), so
-/// that a thread waiting on a lower disk never holds up the others; two
-/// under -o passthrough, where an open may wait for a RELEASE on its way
-/// (Fs::wait_released), which the other thread serves. A caller's
-/// requests come one at a time, and each thread more costs more than it
-/// gives: the kernel hands each request to the thread that has waited
-/// longest, so a stream of requests goes round all of them, every one
-/// woken cold, and a background RELEASE contends with the next request
-/// for the engine (untar of 5,000 files on 2 loaded CPUs, 8 runs each:
-/// median 2.2 s and 0.4-0.8 s of the engine's CPU with two threads, 1.35
-/// s and 0.3 s with one; with four threads before that, 2.8-6.2 s for
-/// 3,000 files).
-fn workers(passthrough: bool) -> usize {
-    if passthrough {
-        2
-    } else {
-        1
-    }
-}
+/// How many threads serve the kernel's requests (lower file data is read
+/// and answered by threads of their own, lower_reads.rs, so a thread
+/// waiting on a lower disk never holds up the others; under -o
+/// passthrough an open may wait for a RELEASE, Fs::wait_released, which
+/// another thread serves). Measured on 2 idle CPUs, untar of 5,000 small
+/// files, 3 runs each: 1.9-2.2 s with one thread, 1.0-1.2 s with two,
+/// 0.81-0.83 s with three, 0.90-0.95 s with four. A caller's requests
+/// come one at a time, but its background ones (RELEASE, FORGET) and the
+/// next request are then served at once, and a thread is already awake
+/// for the next request more often. (On CPUs kept busy by other work one
+/// thread did better, 0.6 s against 0.7 s: no CPU sleeps there between
+/// requests.)
+const WORKERS: usize = 3;
 
 /// The environment variable that tells a re-executed foreground child to
 /// report "ready" on stdout once the mount is up, then detach.
@@ -863,8 +856,8 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
     ];
     config.mount_options.extend(kernel_options);
     config.acl = fuser::SessionACL::All;
-    // See workers(); each gets its own /dev/fuse descriptor.
-    config.n_threads = Some(workers(m.passthrough));
+    // See WORKERS; each gets its own /dev/fuse descriptor.
+    config.n_threads = Some(WORKERS);
     config.clone_fd = true;
     let fs = Fs {
         u: union.clone(),
