@@ -1488,7 +1488,22 @@ fn rebuilt_directory_keeps_its_blocks_as_e2fsck() {
     );
     real_debugfs_w(&img, "ssv rev_level 0");
     let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fy"]);
-    assert_eq!(ours, real, "e2fsck -fy");
+    // Pass 1D names the resize inode each made again by its mod time, the
+    // second each ran in.
+    let timeless = |s: &str| -> String {
+        s.lines()
+            .map(|l| match (l.find("mod time "), l.rfind(')')) {
+                (Some(a), Some(b)) if a < b => format!("{}{}", &l[..a], &l[b..]),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        (ours.code, timeless(&ours.stdout)),
+        (real.code, timeless(&real.stdout)),
+        "e2fsck -fy"
+    );
 }
 
 /// A free blocks count of 0 when the resize inode is made again: the

@@ -2705,13 +2705,26 @@ fn hole_filled_then_freed_by_the_rebuild_leaves_no_bitmap_difference() {
 /// after `extra` empty blocks were added past the index's.
 fn indexed_dir_with_illegal_last_block(t: &Path, extra: usize) -> std::path::PathBuf {
     let img = t.join("h.img");
-    real_mkfs(&img, &["-b", "1024"], "8M");
+    // A fixed hash seed: the index, and so the directory's size, is the
+    // same in every run.
+    real_mkfs(
+        &img,
+        &[
+            "-b",
+            "1024",
+            "-E",
+            "hash_seed=66666666-7777-8888-9999-aaaaaaaaaaaa",
+        ],
+        "8M",
+    );
     vs_e2fsck::add_indexed_dir(&img);
     if extra > 0 {
         real_debugfs_script(&img, &"expand_dir big\n".repeat(extra));
     }
     let blocks = String::from_utf8_lossy(&real_debugfs(&img, "blocks big")).into_owned();
     let last = blocks.split_whitespace().count() - 1;
+    // A direct pointer: i_block[12] on is the indirect blocks'.
+    assert!(last < 12, "/big has {} blocks: {blocks}", last + 1);
     real_debugfs_w(&img, &format!("sif big block[{last}] 99999999"));
     img
 }
