@@ -379,6 +379,11 @@ pub enum Error {
     #[error("the inode has inline data: no blocks")]
     InlineDataNoBlock,
 
+    /// A block map walk asked of an inode with the inline-data flag
+    /// (EXT2_ET_INLINE_DATA_CANT_ITERATE).
+    #[error("the inode has inline data: no block map to walk")]
+    InlineDataCantIterate,
+
     /// A block asked of an inode with the extents flag whose i_block is
     /// no extent header (EXT2_ET_EXTENT_HEADER_BAD).
     #[error("the inode has the extents flag but no valid extent header")]
@@ -499,6 +504,9 @@ impl Error {
                 ..
             } => "Extended attribute block has a bad header".into(),
             Error::InlineDataNoBlock => "No block for an inode with inline data".into(),
+            Error::InlineDataCantIterate => {
+                "Cannot iterate data blocks of an inode containing inline data".into()
+            }
             Error::NoInlineData => "Inode doesn't have inline data".into(),
             Error::ExtentHeaderBad => "Corrupt extent header".into(),
             other => other.to_string(),

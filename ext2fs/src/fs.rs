@@ -22,6 +22,7 @@ use crate::superblock::Superblock;
 
 mod alloc;
 mod alloc_stats;
+mod badblocks;
 mod block_info;
 mod bmap;
 mod create;
@@ -130,6 +131,9 @@ pub struct Filesystem {
     /// libext2fs' inode cache, when a tool follows ext2fs_read_inode's
     /// reads (`follow_libext2fs_inode_cache`).
     inode_cache: Option<std::sync::Mutex<inodes::InodeCache>>,
+    /// The bad blocks list inode scans skip, once read
+    /// (`inode_scan_bad_blocks`; libext2fs' fs->badblocks).
+    scan_bad_blocks: std::sync::Mutex<Option<Vec<u64>>>,
 }
 
 /// A small writable filesystem in memory ([`crate::mkfs::small_image`]),

@@ -101,6 +101,7 @@ impl Filesystem {
             auto_index: false,
             cache: None,
             inode_cache: None,
+            scan_bad_blocks: Default::default(),
         })
     }
 
