@@ -534,3 +534,33 @@ fn parallel_writes_to_different_files_keep_their_data() {
     );
     unmount_and_check(&s, guard);
 }
+
+/// As root the engine widens the mount's readahead to one 1 MiB FUSE
+/// request (the kernel starts it at 128 KiB), and a sequential read of a
+/// lower file in those requests returns its data.
+#[test]
+fn readahead_window_is_one_full_request() {
+    use std::os::unix::fs::MetadataExt;
+    if skip_without_fuse() {
+        return;
+    }
+    let s = setup();
+    const LEN: usize = 9 << 20;
+    std::fs::write(s.lower.join("seq"), pattern(3, LEN)).unwrap();
+    let guard = mount_engine(&s);
+    let dev = std::fs::metadata(&s.mnt).unwrap().dev();
+    let knob = format!(
+        "/sys/class/bdi/{}:{}/read_ahead_kb",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    );
+    let window = std::fs::read_to_string(&knob).unwrap();
+    assert_eq!(window.trim(), "1024", "{knob}");
+    let mut got = Vec::new();
+    std::fs::File::open(s.mnt.join("seq"))
+        .unwrap()
+        .read_to_end(&mut got)
+        .unwrap();
+    assert!(got == pattern(3, LEN), "the lower file read back differs");
+    unmount_and_check(&s, guard);
+}

@@ -16,6 +16,7 @@ mod nodes;
 mod origin;
 mod passthrough;
 mod posix;
+mod readahead;
 mod resolved;
 mod union;
 
@@ -876,6 +877,8 @@ pub fn run_foreground(m: &FuseMount, notify: bool) -> Result<(), String> {
             });
         }
     };
+    // Best effort: without root the window stays the kernel's 128 KiB.
+    let _ = readahead::widen(&m.target);
     // SIGTERM, SIGINT, SIGHUP: unmount, so that the session ends and the
     // image is flushed like at an umount (a busy mount stays up).
     let mut unmounter = session.unmount_callable();
