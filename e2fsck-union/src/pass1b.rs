@@ -107,12 +107,17 @@ impl Checker {
                 continue;
             }
             if self.problem(Code::DupClone, &Ctx::default())? {
-                if self.clone_file(ino, &holders)? {
-                    continue;
-                }
-                // As e2fsck: out of blocks, the file may still be deleted.
-                let why = ext2fs::Error::NoSpace { what: "block" }.com_err_text();
-                eprintln!("clone_file: {why} returned from clone_file_block");
+                let why = match self.clone_file(ino, &holders)? {
+                    Cloned::Done => continue,
+                    Cloned::NoSpace => {
+                        // As e2fsck: out of blocks, the file may still be
+                        // deleted.
+                        let why = ext2fs::Error::NoSpace { what: "block" }.com_err_text();
+                        eprintln!("clone_file: {why} returned from clone_file_block");
+                        why
+                    }
+                    Cloned::WalkFailed(why) => why,
+                };
                 let c = Ctx {
                     str1: why,
                     ..Default::default()
@@ -222,11 +227,7 @@ impl Checker {
         if crate::ask::quiet() {
             return;
         }
-        for b in outside {
-            eprintln!(
-                "Illegal block number passed to ext2fs_test_block_bitmap #{b} for multiply claimed block map"
-            );
-        }
+        outside.into_iter().for_each(warn_outside_map);
     }
 
     fn dup_header(&mut self, ino: u32, count: usize, shared: &[u32], meta: bool) -> Result<()> {
@@ -341,7 +342,10 @@ impl Checker {
     /// Pass 1D's delete_file: the inode and the blocks only it held are
     /// freed in the filesystem's bitmaps and free counts at once (libext2fs'
     /// alloc_stats), not left for pass 5 to find, as well as in the
-    /// check's own maps.
+    /// check's own maps. The map is walked as libext2fs' iterator walks it
+    /// (an indirect block outside the filesystem ends the block above it,
+    /// and the walk's error is reported); each block outside is warned of
+    /// as libext2fs warns.
     fn delete_file(&mut self, ino: u32) -> Result<()> {
         let inode = self.fs.read_inode(ino)?;
         let mut held = Vec::new();
@@ -349,17 +353,37 @@ impl Checker {
             held.push(inode.base.i_file_acl as u64);
         }
         if self.fs.has_block_map(&inode) {
-            held.extend(
-                blocks::legal_blocks(&self.fs, &inode)
-                    .blocks
-                    .iter()
-                    .map(|p| p.pblk as u64),
-            );
+            let (met, error) = blocks::iterate(&self.fs, &inode);
+            let mut outside = Vec::new();
+            for p in met.iter().filter(|p| !p.repeat) {
+                if self.block_ok(p.pblk as u64) {
+                    held.push(p.pblk as u64);
+                } else {
+                    outside.push(p.pblk);
+                }
+            }
+            if !crate::ask::quiet() {
+                for b in outside {
+                    warn_outside_map(b);
+                    if u64::from(b) >= self.blocks_count {
+                        eprintln!("ext2fs_block_alloc_stats: Illegal block number: {b}");
+                    }
+                }
+            }
+            if let Some(why) = error {
+                self.walk_failed(ino, "delete_file", why)?;
+            }
         }
         self.deallocate(ino)?;
         for b in held {
             let index = b - self.first_data;
-            if !self.found.get(index) && !self.metadata.get(index) {
+            if let Some(k) = self.early_allocs.iter().position(|&e| e == b) {
+                // A copy this pass made, which e2fsck marked in the
+                // bitmap without counting it: alloc_stats clears the bit
+                // and counts it free all the same.
+                self.early_allocs.swap_remove(k);
+                self.fs.block_alloc_stats(b, false)?;
+            } else if !self.found.get(index) && !self.metadata.get(index) {
                 self.fs.mark_block(b, false)?;
             }
         }
@@ -369,21 +393,55 @@ impl Checker {
         Ok(())
     }
 
-    /// Gives `ino` its own copy of every block it still shares; false when
-    /// the free blocks ran out first (what was copied stays copied, as
-    /// e2fsck's aborted clone_file leaves it).
-    fn clone_file(&mut self, ino: u32, holders: &BTreeMap<u32, Vec<u32>>) -> Result<bool> {
+    /// PR_1B_BLOCK_ITERATE for pass 1D's walks (`what`: e2fsck's name of
+    /// the walk).
+    fn walk_failed(&mut self, ino: u32, what: &str, why: String) -> Result<()> {
+        let c = Ctx {
+            ino,
+            str1: what.into(),
+            str2: why,
+            ..Default::default()
+        };
+        self.problem(Code::DupBlockIterate, &c)?;
+        Ok(())
+    }
+
+    /// Gives `ino` its own copy of every block it still shares, walking
+    /// its map as libext2fs' iterator walks it; what was copied before the
+    /// free blocks ran out or the walk failed stays copied, as e2fsck's
+    /// clone_file leaves it.
+    fn clone_file(&mut self, ino: u32, holders: &BTreeMap<u32, Vec<u32>>) -> Result<Cloned> {
         let mut inode = self.fs.read_inode(ino)?;
         let first = self.first_data;
         let n = self.found.len();
         let mut copies: Vec<(u64, u64)> = Vec::new();
         let mut goal = 0u64;
         let mut full = false;
+        let blocks_count = self.blocks_count;
+        let per_block = u64::from(self.fs.block_size() / 4);
+        let mut error = blocks::IterateError::default();
+        let mut outside = Vec::new();
         let walk = blocks::walk(&self.fs, &mut inode, |p| {
+            error.meet(p.level());
+            let inside = u64::from(p.pblk) >= first && u64::from(p.pblk) < blocks_count;
+            if !inside {
+                // clone_file_block tests it against the multiply-claimed
+                // map; an indirect block there ends the block above it.
+                outside.push(p.pblk);
+                let verdict = if p.level() > 0 {
+                    Visit::Abandon
+                } else {
+                    Visit::Keep
+                };
+                error.record(p, &verdict, inside, blocks::in_indirect(p, per_block));
+                return verdict;
+            }
             let Some(count) = self.dup.get_mut(&p.pblk) else {
+                error.record(p, &Visit::Keep, inside, false);
                 return Visit::Keep;
             };
             if *count <= 1 {
+                error.record(p, &Visit::Keep, inside, false);
                 return Visit::Keep;
             }
             let Some(i) = self
@@ -406,8 +464,13 @@ impl Checker {
             if p.is_data() {
                 copies.push((p.pblk as u64, new as u64));
             }
-            Visit::Replace(new)
+            let verdict = Visit::Replace(new);
+            error.record(p, &verdict, inside, blocks::in_indirect(p, per_block));
+            verdict
         });
+        if !crate::ask::quiet() {
+            outside.into_iter().for_each(warn_outside_map);
+        }
         for &(from, to) in &copies {
             let data = self.fs.read_block(from)?;
             self.fs.write_block(to, &data)?;
@@ -425,9 +488,17 @@ impl Checker {
             self.write_inode(ino, &inode)?;
         }
         if full {
-            return Ok(false);
+            return Ok(Cloned::NoSpace);
         }
-        self.clone_ea_block(ino, &mut inode, holders)
+        if let Some(why) = error.finish() {
+            self.walk_failed(ino, "clone_file", why.clone())?;
+            return Ok(Cloned::WalkFailed(why));
+        }
+        Ok(if self.clone_ea_block(ino, &mut inode, holders)? {
+            Cloned::Done
+        } else {
+            Cloned::NoSpace
+        })
     }
 
     /// clone_file's attribute block: a multiply-claimed one is copied to a
@@ -478,6 +549,21 @@ impl Checker {
         }
         Ok(true)
     }
+}
+
+/// How pass 1D's clone of a file ended.
+enum Cloned {
+    Done,
+    /// No free block was left for a copy.
+    NoSpace,
+    /// libext2fs' iterator failed on the map (its error).
+    WalkFailed(String),
+}
+
+/// libext2fs' warning, on standard error, of a block number outside the
+/// multiply-claimed block map's range.
+fn warn_outside_map(b: u32) {
+    eprintln!("Illegal block number passed to ext2fs_test_block_bitmap #{b} for multiply claimed block map");
 }
 
 /// The inodes sharing a block with `ino`, in e2fsck's order: its blocks
