@@ -733,7 +733,15 @@ pub fn set_inode_field(s: &mut Session, args: &[String]) -> Result<()> {
     let found = find(INODE, "i_", &args[2]).ok_or_else(|| invalid_field(&args[2]))?;
     let ino = s.inode_arg(&args[1])?;
     let fs = s.fs_rw()?;
-    let mut inode = fs.read_inode(ino)?;
+    // As debugfs_read_inode2 and debugfs_write_inode2: the inode as it was
+    // named leads the message.
+    let named = &args[1];
+    let mut inode = fs.read_inode(ino).map_err(|e| {
+        Worded(format!(
+            "{named}: {} while reading inode {ino}",
+            e.com_err_text()
+        ))
+    })?;
     let (f, arg) = (found.field, &args[3]);
     match f.kind {
         Bmap => {
@@ -754,7 +762,12 @@ pub fn set_inode_field(s: &mut Session, args: &[String]) -> Result<()> {
         _ => f.assign(found.index, &args[2], arg, &mut inode)?,
     }
     let fs = s.fs_rw()?;
-    fs.write_inode(ino, &inode)?;
+    fs.write_inode(ino, &inode).map_err(|e| {
+        Worded(format!(
+            "{named}: {} while writing inode {ino}",
+            e.com_err_text()
+        ))
+    })?;
     Ok(())
 }
 

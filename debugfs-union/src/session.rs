@@ -111,8 +111,8 @@ impl Session {
                     block_size: req.block_size,
                     force: req.force,
                     ignore_sb_errors: req.catastrophic,
+                    caller_bounds_group_inodes: req.catastrophic,
                     refuse_known_features_late: true,
-                    ..Default::default()
                 },
             )
             .map_err(|e| self.open_failed(e, device, req))?;
@@ -137,8 +137,10 @@ impl Session {
             force: req.force,
             // debugfs -c opens with EXT2_FLAG_IGNORE_SB_ERRORS.
             ignore_sb_errors: req.catastrophic,
+            // Our bound on a group's inodes is for its inode bitmap block,
+            // which -c never reads: libext2fs' limit alone applies.
+            caller_bounds_group_inodes: req.catastrophic,
             refuse_known_features_late: true,
-            ..Default::default()
         };
         if let Some(u) = &req.undo_file {
             cli_common::undo::announce(u, Path::new(device));

@@ -49,17 +49,44 @@ pub fn mkdir(s: &mut Session, args: &[String]) -> Result<()> {
     let (_, rest) = getopt(args, "")?;
     usage_check(&rest, 1, 1, "mkdir <filename>")?;
     s.fs_rw()?;
-    let (dir, name) = name_arg(s, &rest[0])?;
-    if let Err(e) = s.fs_rw()?.mkdir(dir, &name, 0o755) {
-        // create_inode.c's do_mkdir_internal speaks, then debugfs' do_mkdir.
-        eprintln!(
-            "ext2fs_mkdir: {} while creating directory \"{}\"",
-            e.com_err_text(),
-            rest[0]
-        );
-        return Err(com_err("mkdir", e.into()));
+    let path = &rest[0];
+    // create_inode.c's do_mkdir_internal: what comes before the last '/'
+    // is looked up as ext2fs_namei looks it up (nothing before it is the
+    // current directory), what follows is the name; each failure is said
+    // there, then by debugfs' do_mkdir.
+    let (parent, name) = match path.rfind('/') {
+        Some(i) => {
+            let dir = &path[..i];
+            match s.fs()?.namei_at(s.root, s.cwd, dir.as_bytes()) {
+                Ok(parent) => (parent, &path[i + 1..]),
+                Err(e) => {
+                    let text = lookup_error_text(&e);
+                    eprintln!("{dir}: {text} while looking up \"{dir}\"");
+                    return Err(Worded(format!("mkdir: {text} ")).into());
+                }
+            }
+        }
+        None => (s.cwd, path.as_str()),
+    };
+    if let Err(e) = s.fs_rw()?.mkdir(parent, name.as_bytes(), 0o755) {
+        // ext2fs_mkdir's own check of the name (EXT2_ET_DIR_EXISTS).
+        let text = match &e {
+            ext2fs::Error::Exists(_) => "Ext2 directory already exists".to_string(),
+            other => other.com_err_text(),
+        };
+        eprintln!("ext2fs_mkdir: {text} while creating directory \"{name}\"");
+        return Err(Worded(format!("mkdir: {text} ")).into());
     }
     Ok(())
+}
+
+/// A path lookup's failure in libext2fs' words (ext2fs_lookup's
+/// EXT2_ET_FILE_NOT_FOUND for a missing name).
+fn lookup_error_text(e: &ext2fs::Error) -> String {
+    match e {
+        ext2fs::Error::NotFound(_) => "File not found by ext2_lookup".into(),
+        other => other.com_err_text(),
+    }
 }
 
 pub fn rmdir(s: &mut Session, args: &[String]) -> Result<()> {

@@ -29,6 +29,11 @@ impl Filesystem {
 
     /// mkdir: '.' and '..', link counts of the new dir and its parent.
     pub fn mkdir(&mut self, parent: u32, name: &[u8], perm: u16) -> Result<u32> {
+        // ext2fs_mkdir allocates the inode before it reads the parent or
+        // looks the name up: bitmaps never read fail first.
+        if self.bitmaps_withheld {
+            return Err(Error::BitmapNotLoaded(crate::error::BitmapKind::Inode));
+        }
         self.check_new_link(parent)?;
         let ino = self.create(parent, name, inode::S_IFDIR | (perm & 0o7777))?;
         let mut rec = self.read_inode(ino)?;
