@@ -89,6 +89,75 @@ pub fn parse_size(arg: &str, block_size: Option<u64>) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(bad)
 }
 
+/// e2fsprogs' parse_num_blocks2 as C computes it: strtoull in base 0
+/// (a leading '-' negates, wrapping), then one suffix: k/m/g/t scale to
+/// bytes when `log_block_size` is negative and to blocks of
+/// 1024 << log_block_size otherwise, `s` is 512-byte sectors the same
+/// way, nothing leaves the number as it is; anything else, or more than
+/// one character after the number, is 0.
+pub fn parse_num_blocks2(arg: &str, log_block_size: i32) -> u64 {
+    let (num, rest) = strtoull(arg);
+    let mut chars = rest.chars();
+    let (suffix, more) = (chars.next(), chars.next());
+    if suffix.is_some() && more.is_some() {
+        return 0;
+    }
+    let shift_down = |n: u64, by: i32| n.checked_shr(by as u32).unwrap_or(0);
+    let scaled = |n: u64| {
+        if log_block_size < 0 {
+            n << 10
+        } else {
+            shift_down(n, log_block_size)
+        }
+    };
+    match suffix.map(|c| c.to_ascii_lowercase()) {
+        None => num,
+        Some('t') => scaled(num << 30),
+        Some('g') => scaled(num << 20),
+        Some('m') => scaled(num << 10),
+        Some('k') => scaled(num),
+        Some('s') if log_block_size < 0 => num << 9,
+        Some('s') => shift_down(num, 1 + log_block_size),
+        Some(_) => 0,
+    }
+}
+
+/// C's strtoull(arg, &end, 0): leading blanks, a sign, 0x/0 prefixes;
+/// the value (wrapping, negated for '-') and what follows the digits.
+fn strtoull(arg: &str) -> (u64, &str) {
+    let t = arg.trim_start();
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (radix, digits_at) = if (t.starts_with("0x") || t.starts_with("0X"))
+        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
+    {
+        (16, 2)
+    } else if t.starts_with('0') {
+        (8, 0)
+    } else {
+        (10, 0)
+    };
+    let body = &t[digits_at..];
+    let len = body
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(body.len());
+    if len == 0 && digits_at == 0 {
+        // No number at all: strtoull leaves end at the start.
+        return (0, arg);
+    }
+    let value = body[..len].chars().fold(0u64, |acc, c| {
+        let d = u64::from(c.to_digit(radix).unwrap_or(0));
+        acc.checked_mul(u64::from(radix))
+            .and_then(|v| v.checked_add(d))
+            .unwrap_or(u64::MAX)
+    });
+    let value = if neg { value.wrapping_neg() } else { value };
+    (value, &body[len..])
+}
+
 /// The hidden option every tool accepts (through [`parse_args`]) to print
 /// a shell completion script generated from its own clap definition:
 /// `mke2fs-union --generate-completions bash|zsh|fish|elvish|powershell`.
@@ -292,6 +361,27 @@ pub fn error_chain(e: &anyhow::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn parse_num_blocks2_as_c_computes_it() {
+        assert_eq!(super::parse_num_blocks2("2048", -1), 2048);
+        assert_eq!(super::parse_num_blocks2("0x800", -1), 2048);
+        assert_eq!(super::parse_num_blocks2("010", -1), 8);
+        assert_eq!(super::parse_num_blocks2("4k", -1), 4096);
+        assert_eq!(super::parse_num_blocks2("4K", 2), 1);
+        assert_eq!(super::parse_num_blocks2("1m", 0), 1024);
+        assert_eq!(super::parse_num_blocks2("8s", -1), 4096);
+        assert_eq!(super::parse_num_blocks2("8s", 0), 4);
+        assert_eq!(super::parse_num_blocks2("4096x", -1), 0);
+        assert_eq!(super::parse_num_blocks2("4kk", -1), 0);
+        assert_eq!(super::parse_num_blocks2("bogus", -1), 0);
+        assert_eq!(super::parse_num_blocks2("-2048", -1) as u32 as i32, -2048);
+        assert_eq!(
+            super::parse_num_blocks2("99999999999999999999", -1),
+            u64::MAX
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -36,7 +36,7 @@ use ext2fs::uuid;
 )]
 pub struct Cli {
     /// Block size in bytes (1024, 2048, 4096, ... 65536)
-    #[arg(short = 'b', value_name = "block-size")]
+    #[arg(short = 'b', value_name = "block-size", allow_hyphen_values = true)]
     pub block_size: Option<String>,
     /// Copy a directory or a tar archive (plain, gzip, xz, zstd; `-` for
     /// standard input) into the new filesystem's root (repeat for layers,
@@ -146,6 +146,15 @@ pub struct Cli {
 static UNDO_OPEN: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
 
 fn main() -> ExitCode {
+    // mke2fs reads its profile before it looks at its options: a syntax
+    // error there stops it first.
+    let profile = match profile::Profile::load() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
     let (cli, positions): (Cli, _) = match cli_common::parse_args_positioned(1) {
         Ok(c) => c,
         Err(code) => return code,
@@ -158,7 +167,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match run(&cli, &positions) {
+    match run(&cli, &positions, &profile) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(u) = e.downcast_ref::<UsageError>() {
@@ -304,7 +313,7 @@ fn flex_bg_size(arg: &str) -> Result<u64> {
     Ok(v)
 }
 
-fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
+fn run(cli: &Cli, positions: &cli_common::Positions, profile: &profile::Profile) -> Result<()> {
     // mke2fs checks -G's number and warns of each long -L as its getopt
     // loop reads them: a warning given before a bad -G is still seen.
     let flex_bg_at = positions.of("flex_bg_size").first().copied();
@@ -347,16 +356,16 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
              (use mke2fs -t {fs_type} for that)"
         );
     }
-    let profile = profile::Profile::load().map_err(anyhow::Error::msg)?;
 
     // Block size and size come first: the usage type depends on the size.
-    let explicit_bs = match &cli.block_size {
+    // As mke2fs' -b: parse_num_blocks2 in bytes, kept in an int; its
+    // magnitude from 1024 to 65536. A positive size is rounded down to a
+    // power of two; a negative one is a minimum for the profile's.
+    let asked_bs: Option<i32> = match &cli.block_size {
         None => None,
         Some(s) => {
-            let v = cli_common::parse_size(s, Some(1))
-                .map_err(anyhow::Error::msg)
-                .and_then(|v| u32::try_from(v).context("block size too large"))?;
-            if !(1024..=65536).contains(&v) || !v.is_power_of_two() {
+            let v = cli_common::parse_num_blocks2(s, -1) as u32 as i32;
+            if !(1024..=65536).contains(&i64::from(v).abs()) {
                 bail!("invalid block size - {s}");
             }
             if v > 4096 {
@@ -365,6 +374,10 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
             Some(v)
         }
     };
+    let explicit_bs: Option<u32> = asked_bs
+        .filter(|&v| v > 0)
+        .map(|v| 1024u32 << (v as u32 >> 10).ilog2());
+    let min_bs: u32 = asked_bs.filter(|&v| v < 0).map_or(0, |v| v.unsigned_abs());
     let exists = device.exists();
     if !exists && !cli.dry_run {
         // As mke2fs: a missing file is created at once (announced even
@@ -457,7 +470,7 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
             } else {
                 v.max(0) as u32
             };
-            let v = v.max(sectors.logical);
+            let v = v.max(sectors.logical).max(min_bs);
             if !(1024..=65536).contains(&v) || !v.is_power_of_two() {
                 bail!("invalid block size - {v}");
             }
@@ -661,7 +674,7 @@ fn run(cli: &Cli, positions: &cli_common::Positions) -> Result<()> {
         != 0;
     let undo_path = undo::path(
         cli.undo_file.as_deref().map(Path::new),
-        &profile,
+        profile,
         &types,
         csum && lazy_itable_init,
         device,

@@ -58,61 +58,217 @@ pub struct Profile {
     pub fs_types: HashMap<String, HashMap<String, String>>,
 }
 
+/// Why the profile could not be read, in the terms mke2fs reports.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProfileError {
+    /// A line libprofile's parser refuses: the file as named, the line's
+    /// number, and the error's offset in the profile library's com_err
+    /// table (mke2fs has not registered the table yet when it reports
+    /// one, so it says "Unknown code prof N").
+    Syntax {
+        path: String,
+        line: usize,
+        code: u32,
+    },
+    /// The file exists but cannot be read (its errno).
+    Open(i32),
+}
+
+impl std::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // mke2fs' syntax_err_report.
+            ProfileError::Syntax { path, line, code } => write!(
+                f,
+                "Syntax error in mke2fs config file ({path}, line #{line})\n\tUnknown code prof {code}"
+            ),
+            ProfileError::Open(errno) => {
+                write!(f, "Couldn't init profile successfully (error: {errno}).")
+            }
+        }
+    }
+}
+
+/// libprofile's parse errors (prof_err.et), as offsets in its table.
+const SECTION_NOTOP: u32 = 13;
+const SECTION_SYNTAX: u32 = 14;
+const RELATION_SYNTAX: u32 = 15;
+const EXTRA_CBRACE: u32 = 16;
+const MISSING_OBRACE: u32 = 17;
+
+/// Where libprofile's line parser is (its parse_state).
+#[derive(Default)]
+struct Parse {
+    /// Before the first line that starts with '[': lines are skipped.
+    started: bool,
+    /// A relation without a value opened a subsection: the next line
+    /// must start with '{'.
+    want_obrace: bool,
+    section: String,
+    /// The open subsections' names, outermost first.
+    groups: Vec<String>,
+}
+
 impl Profile {
-    /// Reads $MKE2FS_CONFIG or /etc/mke2fs.conf, else the built-in one.
-    pub fn load() -> Result<Self, String> {
+    /// Reads $MKE2FS_CONFIG or /etc/mke2fs.conf as mke2fs' profile_init
+    /// does: a file that is missing or may not be read leaves the
+    /// built-in profile; a leading "~/" is $HOME.
+    pub fn load() -> Result<Self, ProfileError> {
         let path = std::env::var("MKE2FS_CONFIG").unwrap_or_else(|_| "/etc/mke2fs.conf".into());
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text).map_err(|e| format!("{path}: {e}")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::parse(BUILTIN),
-            Err(e) => Err(format!("{path}: {e}")),
+        let opened = match (path.strip_prefix("~/"), std::env::var("HOME")) {
+            (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+            _ => path.clone(),
+        };
+        match std::fs::read(&opened) {
+            Ok(bytes) => Self::parse_named(&bytes, &opened),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                Ok(Self::builtin())
+            }
+            Err(e) => Err(ProfileError::Open(e.raw_os_error().unwrap_or(libc_eio()))),
         }
     }
 
-    /// Parses the profile format: `[section]`, `key = value`, and
-    /// `name = { ... }` blocks (one level, as mke2fs.conf uses them).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// e2fsprogs' built-in profile.
+    pub fn builtin() -> Self {
+        // OK: the built-in text is parsed by the tests below.
+        Self::parse(BUILTIN).unwrap_or_default()
+    }
+
+    /// Parses profile text (for tests and the built-in profile).
+    pub fn parse(text: &str) -> Result<Self, ProfileError> {
+        Self::parse_named(text.as_bytes(), "(built-in)")
+    }
+
+    /// libprofile's parser (profile.c's parse_line), line by line: `[section]`
+    /// headers, `tag = value` relations (a value is one word or a quoted
+    /// string), `tag = {` ... `}` subsections (the '{' may be on the next
+    /// line), '#' and ';' comments. mke2fs reads the relations of
+    /// [defaults] and of each [fs_types] subsection; a relation's first
+    /// value is the one it answers with.
+    fn parse_named(bytes: &[u8], path: &str) -> Result<Self, ProfileError> {
         let mut p = Profile::default();
-        let mut section = String::new();
-        let mut block: Option<String> = None;
-        for (n, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            if line.starts_with('[') {
-                section = line.trim_matches(['[', ']']).trim().to_string();
-                block = None;
-                continue;
-            }
-            if line == "}" {
-                block = None;
-                continue;
-            }
-            let Some((k, v)) = line.split_once('=') else {
-                return Err(format!("line {}: expected 'name = value'", n + 1));
-            };
-            let (k, v) = (k.trim().to_string(), v.trim().trim_matches('"').to_string());
-            if v == "{" {
-                block = Some(k);
-                continue;
-            }
-            // libprofile answers with a relation's first value.
-            match (section.as_str(), &block) {
-                ("defaults", None) => {
-                    p.defaults.entry(k).or_insert(v);
-                }
-                ("fs_types", Some(t)) => {
-                    p.fs_types
-                        .entry(t.clone())
-                        .or_default()
-                        .entry(k)
-                        .or_insert(v);
-                }
-                _ => {}
-            }
+        let mut st = Parse::default();
+        for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            let line = String::from_utf8_lossy(line);
+            p.parse_line(&line, &mut st)
+                .map_err(|code| ProfileError::Syntax {
+                    path: path.to_string(),
+                    line: n + 1,
+                    code,
+                })?;
         }
         Ok(p)
+    }
+
+    fn parse_line(&mut self, line: &str, st: &mut Parse) -> Result<(), u32> {
+        let blank = |c: char| c.is_ascii_whitespace();
+        let end_or_comment = |s: &str| s.is_empty() || s.starts_with('#') || s.starts_with(';');
+        if st.want_obrace {
+            if !line.trim_start_matches(blank).starts_with('{') {
+                return Err(MISSING_OBRACE);
+            }
+            st.want_obrace = false;
+            return Ok(());
+        }
+        if !st.started {
+            if !line.starts_with('[') {
+                return Ok(());
+            }
+            st.started = true;
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        let cp = line.trim_start_matches(blank);
+        if end_or_comment(cp) {
+            return Ok(());
+        }
+        if let Some(rest) = cp.strip_prefix('[') {
+            if !st.groups.is_empty() {
+                return Err(SECTION_NOTOP);
+            }
+            let rest = rest.trim_start_matches(blank);
+            let close = rest.find(']').ok_or(SECTION_SYNTAX)?;
+            let name = if let Some(quoted) = rest.strip_prefix('"') {
+                // Only a quoted name has what follows its ']' checked.
+                let after = rest[close + 1..].trim_start_matches('*');
+                if !end_or_comment(after.trim_start_matches(blank)) {
+                    return Err(SECTION_SYNTAX);
+                }
+                unquote(quoted)
+            } else {
+                let name = rest[..close].trim_end_matches(blank);
+                if name.is_empty() {
+                    return Err(SECTION_SYNTAX);
+                }
+                name.to_string()
+            };
+            st.section = name;
+            return Ok(());
+        }
+        if cp.starts_with('}') {
+            if st.groups.pop().is_none() {
+                return Err(EXTRA_CBRACE);
+            }
+            return Ok(());
+        }
+        let eq = cp.find('=').ok_or(RELATION_SYNTAX)?;
+        if eq == 0 {
+            return Err(RELATION_SYNTAX);
+        }
+        let raw_tag = &cp[..eq];
+        let tag = if let Some(quoted) = raw_tag.strip_prefix('"') {
+            unquote(quoted)
+        } else {
+            let word_end = raw_tag
+                .find(|c: char| blank(c) || c == '#' || c == ';')
+                .unwrap_or(raw_tag.len());
+            if !raw_tag[word_end..].trim_start_matches(blank).is_empty() {
+                return Err(RELATION_SYNTAX);
+            }
+            raw_tag[..word_end].to_string()
+        };
+        // A '*' marks the tag final (for merging several files).
+        let tag = tag.split('*').next().unwrap_or_default().to_string();
+        let value = cp[eq + 1..].trim_start_matches(blank);
+        let value = if let Some(quoted) = value.strip_prefix('"') {
+            unquote(quoted)
+        } else if end_or_comment(value) {
+            st.want_obrace = true;
+            st.groups.push(tag);
+            return Ok(());
+        } else if let Some(after) = value.strip_prefix('{') {
+            if !end_or_comment(after.trim_start_matches(blank)) {
+                return Err(RELATION_SYNTAX);
+            }
+            st.groups.push(tag);
+            return Ok(());
+        } else {
+            let word_end = value
+                .find(|c: char| blank(c) || c == '#' || c == ';')
+                .unwrap_or(value.len());
+            if !end_or_comment(value[word_end..].trim_start_matches(blank)) {
+                return Err(RELATION_SYNTAX);
+            }
+            value[..word_end].to_string()
+        };
+        match (st.section.as_str(), st.groups.as_slice()) {
+            ("defaults", []) => {
+                self.defaults.entry(tag).or_insert(value);
+            }
+            ("fs_types", [t]) => {
+                self.fs_types
+                    .entry(t.clone())
+                    .or_default()
+                    .entry(tag)
+                    .or_insert(value);
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// mke2fs' get_string_from_profile: the last fs_type that sets `key`
@@ -205,6 +361,32 @@ fn c_int(v: &str) -> Option<i64> {
     i32::try_from(n).is_ok().then_some(n)
 }
 
+/// profile.c's parse_quoted_string: up to the closing quote, with \\n,
+/// \\t and \\b escapes (any other escaped character stands for itself).
+fn unquote(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('b') => out.push('\u{8}'),
+                Some(other) => out.push(other),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// EIO, for a read error without an errno.
+fn libc_eio() -> i32 {
+    5
+}
+
 /// The usage type mke2fs picks by size (misc/mke2fs.c).
 pub fn size_type(bytes: u64) -> &'static str {
     const MEG: u64 = 1 << 20;
@@ -260,7 +442,36 @@ mod tests {
     }
 
     #[test]
-    fn bad_line_is_an_error() {
-        assert!(Profile::parse("[defaults]\n nonsense\n").is_err());
+    fn syntax_errors_as_libprofile_finds_them() {
+        let code = |text: &str| match Profile::parse(text) {
+            Err(ProfileError::Syntax { line, code, .. }) => Some((line, code)),
+            _ => None,
+        };
+        assert_eq!(code("[defaults]\n nonsense\n"), Some((2, RELATION_SYNTAX)));
+        // An empty value opens a subsection whose '{' must come next.
+        assert_eq!(
+            code("[defaults]\n\tbase_features = \n\tinode_ratio = 8192\n"),
+            Some((3, MISSING_OBRACE))
+        );
+        assert_eq!(code("[defaults]\n a = b c\n"), Some((2, RELATION_SYNTAX)));
+        assert_eq!(code("[defaults]\n a b = c\n"), Some((2, RELATION_SYNTAX)));
+        assert_eq!(code("[defaults]\n = c\n"), Some((2, RELATION_SYNTAX)));
+        assert_eq!(code("[defaults]\n}\n"), Some((2, EXTRA_CBRACE)));
+        assert_eq!(code("[fs_types]\n t = {\n [x]\n"), Some((3, SECTION_NOTOP)));
+        assert_eq!(code("[defaults\n"), Some((1, SECTION_SYNTAX)));
+        assert_eq!(code("[ ]\n"), Some((1, SECTION_SYNTAX)));
+        assert_eq!(code("[\"q\"] junk\n"), Some((1, SECTION_SYNTAX)));
+        // What libprofile lets through.
+        assert_eq!(
+            code("junk before any section\n[defaults] junk\n a = b # c\n"),
+            None
+        );
+        let p = Profile::parse(
+            "[defaults]\n a = b # c\n q = \"x y\\tz\"\n[fs_types]\n t =\n {\n k = v ; c\n }\n",
+        )
+        .unwrap();
+        assert_eq!(p.defaults.get("a").map(String::as_str), Some("b"));
+        assert_eq!(p.defaults.get("q").map(String::as_str), Some("x y\tz"));
+        assert_eq!(p.fs_types["t"].get("k").map(String::as_str), Some("v"));
     }
 }

@@ -86,11 +86,24 @@ impl Case {
             .as_ref()
             .map(|l| format!(" (bad blocks list {l:?})"))
             .unwrap_or_default();
+        // The environment and mke2fs.conf too: a failure must be
+        // reproducible from its message.
+        let env: String = self.env.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        let conf = self
+            .config
+            .as_ref()
+            .map(|c| format!("\nmke2fs.conf:\n{c}"))
+            .unwrap_or_default();
         format!(
-            "{} -E {} {}{list}",
+            "{} -E {} {}{list}{}{conf}",
             self.args.join(" "),
             self.extended.join(","),
-            self.size.as_deref().unwrap_or("")
+            self.size.as_deref().unwrap_or(""),
+            if env.is_empty() {
+                String::new()
+            } else {
+                format!(" (env:{env})")
+            }
         )
     }
 
@@ -143,6 +156,7 @@ impl Case {
         let prog = tool.file_name().unwrap().to_string_lossy().into_owned();
         let paths = |l: &str| {
             l.replace(&undo.display().to_string(), "UNDO")
+                .replace(&conf.display().to_string(), "MKE2FS_CONFIG")
                 .replace(&bad.display().to_string(), "BADBLOCKS")
                 .replace(&img.display().to_string(), "IMAGE")
         };
@@ -216,7 +230,12 @@ impl Case {
         }
         if bytes && d.is_empty() {
             if let Some(at) = first_byte_differing(&o.image, &r.image) {
-                d.push(format!("images differ from byte {at}"));
+                // After a run both ended in the same error, which one.
+                let failed = match (o.code, r.stderr.lines().rfind(|l| !l.trim().is_empty())) {
+                    (0, _) | (_, None) => String::new(),
+                    (_, Some(last)) => format!(" (both failed: {last})"),
+                };
+                d.push(format!("images differ from byte {at}{failed}"));
             }
         }
         d

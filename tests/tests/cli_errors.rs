@@ -40,9 +40,9 @@ const CASES: &[Case] = &[
     case(MKFS, &[], 1, "no device or image file given"),
     case(
         MKFS,
-        &["-b", "3000", "{new}", "8M"],
+        &["-b", "1000", "{new}", "8M"],
         1,
-        "invalid block size - 3000",
+        "invalid block size - 1000",
     ),
     case(
         MKFS,

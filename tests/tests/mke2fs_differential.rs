@@ -59,7 +59,13 @@ fn documented(case: &Case, diffs: &[String]) -> bool {
                     .skip(1)
                     .all(|l| l.contains("Free blocks:") || l.contains(" free blocks, "))
         });
-    undo_short_reads || reserved_gdt_bad_block
+    // A run both end making /lost+found (no inode left): the images
+    // mke2fs and ours leave differ (compat.md), nothing else does.
+    let failed_making_lost_found = diffs.len() == 1
+        && diffs[0].starts_with("images differ from byte ")
+        && diffs[0].contains("(both failed: ")
+        && diffs[0].contains("while creating /lost+found");
+    undo_short_reads || reserved_gdt_bad_block || failed_making_lost_found
 }
 
 #[test]

@@ -216,7 +216,7 @@ fn ext3_and_ext4_requests_are_refused() {
         );
     }
     for (args, what) in [
-        (&["-b", "3000"][..], "block size"),
+        (&["-b", "1000"][..], "block size"),
         (&["-I", "100"], "inode size"),
         (&["-O", "no_such_feature"], "Invalid filesystem option"),
         (&["-E", "bogus"], "Bad option"),

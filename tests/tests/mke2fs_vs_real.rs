@@ -802,3 +802,52 @@ fn existing_filesystem_question_at_a_terminal_as_mke2fs() {
         assert_eq!(asked, args.is_empty(), "{}", outs[0].1);
     }
 }
+
+/// mke2fs.conf read as libprofile's parser reads it, before the options:
+/// a relation without a value opens a subsection whose '{' must come on
+/// the next line (seed 561 case 9597), a value is one word, a section
+/// header needs its ']', braces must match; each refusal is mke2fs'
+/// "Syntax error in mke2fs config file" with the line and libprofile's
+/// code, and exit 1; what the parser lets through (text before the first
+/// section, comments after a value or a header) is read as there.
+#[test]
+fn profile_syntax_as_libprofile_parses_it() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for text in [
+        "[defaults]\n\tbase_features = \n\tinode_ratio = 8192\n",
+        "[defaults]\n\tblocksize = 1024 4096\n",
+        "[defaults]\n\tinode size = 256\n",
+        "[defaults]\n\t= 256\n",
+        "[defaults\n\tblocksize = 1024\n",
+        "[defaults]\n}\n",
+        "[fs_types]\n\tsmall = {\n[defaults]\n",
+        "[fs_types]\n\tsmall = { inode_ratio = 2048\n",
+        "[defaults]\n\tnonsense\n",
+        "anything before the first section\n[defaults] trailing words\n\tblocksize = 2048 # a comment\n\tinode_ratio = \"4096\"\n[fs_types]\n\tsmall =\n\t{\n\t\tinode_size = 512 ; note\n\t}\n",
+    ] {
+        // A bad option too: the profile is read first.
+        for args in [vec!["-q"], vec!["-q", "-b", "bogus"]] {
+            Case::new(&args, Some("8M")).config(text).assert_same(true);
+        }
+    }
+}
+
+/// -b as mke2fs reads it: parse_num_blocks2 in bytes (base 0, one
+/// suffix), kept in an int whose magnitude must be 1024 to 65536; a size
+/// that is no power of two rounds down, a negative one is a minimum for
+/// the profile's block size.
+#[test]
+fn block_size_option_as_mke2fs_reads_it() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    for b in [
+        "3000", "1k", "0x800", "-2048", "-65536", "8192", "4096x", "bogus", "70000", "1m",
+    ] {
+        Case::new(&["-q", "-b", b], Some("8M"))
+            .env("E2FSPROGS_SKIP_PROGRESS", "1")
+            .assert_same(true);
+    }
+}
