@@ -383,9 +383,11 @@ pub fn list_super(sb: &Superblock) -> String {
         ),
     );
     if sb.s_checkinterval != 0 {
+        // e2p adds the two 32-bit fields in 32 bits (wrapping), without
+        // the high byte of the last check time.
         line(
             "Next check after",
-            time_string(lastcheck + sb.s_checkinterval as i64),
+            time_string(i64::from(sb.s_lastcheck.wrapping_add(sb.s_checkinterval))),
         );
     }
     if sb.s_kbytes_written != 0 {

@@ -1597,7 +1597,8 @@ fn inode_scan_reads_and_skips_bad_blocks_like_libext2fs() {
 /// as there, set_inode_field's failure worded after the inode as named
 /// (seed 571 case 761); mkdir says what create_inode.c's
 /// do_mkdir_internal says: the parent as looked up, the name after the
-/// last '/', "Ext2 directory already exists".
+/// last '/', "Ext2 directory already exists"; stats' next check time
+/// as e2p computes it.
 #[test]
 fn catastrophic_open_and_mkdir_answer_like_debugfs() {
     use integration_tests::check_pair::{debugfs_differences_opened, Tools};
@@ -1635,6 +1636,13 @@ fn catastrophic_open_and_mkdir_answer_like_debugfs() {
         &["sif <12> mode 0100644", "mkdir /x"],
         "write",
     );
+    // A check interval that, added to the last check time, passes 2^32:
+    // e2p adds them in 32 bits (seed 571 case 6504).
+    let img = t.path().join("interval.img");
+    real_mkfs(&img, &["-b", "1024"], "4M");
+    real_debugfs_w(&img, "ssv checkinterval 3137339392");
+    real_debugfs_w(&img, "ssv lastcheck 1700000000");
+    same(&img, &[], &["stats"], "interval");
     let img = t.path().join("mkdir.img");
     real_mkfs(&img, &["-b", "1024"], "4M");
     same(
