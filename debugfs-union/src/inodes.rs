@@ -429,6 +429,10 @@ pub(crate) fn copy_out(
         eprintln!("{cmd}: {}", ext2fs::Error::BlockMapLoop(b));
         return Ok(());
     }
+    // The blocks go out through a buffer of their own: a huge sparse
+    // file is gigabytes of holes, written a block at a time by debugfs;
+    // the bytes are the same, in a sixteenth of the writes.
+    let mut w = std::io::BufWriter::with_capacity(64 << 10, w);
     let mut pos = 0u64;
     while pos < size {
         let read = fs
@@ -445,7 +449,7 @@ pub(crate) fn copy_out(
         w.write_all(&block.as_deref().unwrap_or(&zeros)[..n])?;
         pos += n as u64;
     }
-    Ok(())
+    w.flush()
 }
 
 pub fn cat(s: &mut Session, args: &[String]) -> Result<()> {
