@@ -1598,7 +1598,7 @@ fn inode_scan_reads_and_skips_bad_blocks_like_libext2fs() {
 /// (seed 571 case 761); mkdir says what create_inode.c's
 /// do_mkdir_internal says: the parent as looked up, the name after the
 /// last '/', "Ext2 directory already exists"; stats' next check time
-/// as e2p computes it.
+/// as e2p computes it; a BLOCK_UNINIT group's bitmap outside left alone.
 #[test]
 fn catastrophic_open_and_mkdir_answer_like_debugfs() {
     use integration_tests::check_pair::{debugfs_differences_opened, Tools};
@@ -1643,6 +1643,14 @@ fn catastrophic_open_and_mkdir_answer_like_debugfs() {
     real_debugfs_w(&img, "ssv checkinterval 3137339392");
     real_debugfs_w(&img, "ssv lastcheck 1700000000");
     same(&img, &[], &["stats"], "interval");
+    // A BLOCK_UNINIT group whose block bitmap lies outside: libext2fs
+    // marks its bitmaps' blocks only inside the filesystem, without a
+    // warning for the others (seed 571 case 3757).
+    let img = t.path().join("uninit.img");
+    real_mkfs(&img, &["-b", "1024", "-T", "small"], "2080k");
+    real_debugfs_w(&img, "set_bg 0 flags 6");
+    real_debugfs_w(&img, "set_bg 0 block_bitmap 4784139");
+    same(&img, &[], &["stats", "ls -l /", "testb 100 3"], "uninit");
     let img = t.path().join("mkdir.img");
     real_mkfs(&img, &["-b", "1024"], "4M");
     same(

@@ -104,8 +104,10 @@ impl Filesystem {
                     u64::from(geo.inode_table_blocks),
                 );
             }
+            // The bitmaps' blocks only inside the filesystem: libext2fs
+            // passes over the others without a word.
             for b in [gd.bg_block_bitmap, gd.bg_inode_bitmap] {
-                if b != 0 {
+                if b != 0 && u64::from(b) < end {
                     mark(u64::from(b), 1);
                 }
             }
