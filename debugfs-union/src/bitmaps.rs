@@ -207,14 +207,20 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
         scanned += 1;
     }
     let mut o = String::from("Free blocks found: ");
+    if found.is_empty() && count > 0 {
+        // ext2fs_new_block fails only when no block at all is free: the
+        // line stays open. Fewer free blocks than asked for end where
+        // the search wraps to the first one found, without a word.
+        s.out.write_all(o.as_bytes())?;
+        bail!(Worded(
+            "ext2fs_new_block: Could not allocate block in ext2 filesystem ".into()
+        ));
+    }
     for b in &found {
         o.push_str(&format!("{b} "));
     }
     o.push('\n');
     s.out.write_all(o.as_bytes())?;
-    if (found.len() as u64) < count {
-        bail!("Could not allocate block in ext2 filesystem while searching for a free block");
-    }
     Ok(())
 }
 

@@ -1651,6 +1651,14 @@ fn catastrophic_open_and_mkdir_answer_like_debugfs() {
     real_debugfs_w(&img, "set_bg 0 flags 6");
     real_debugfs_w(&img, "set_bg 0 block_bitmap 4784139");
     same(&img, &[], &["stats", "ls -l /", "testb 100 3"], "uninit");
+    // ffb: more blocks asked for than are free ends where the search
+    // wraps, without a word; none free at all leaves the line open
+    // (seed 571 case 4511).
+    let img = t.path().join("ffb.img");
+    real_mkfs(&img, &["-b", "1024"], "1M");
+    same(&img, &[], &["ffb 2000", "ffb 3 1000"], "ffb");
+    real_debugfs_w(&img, "setb 1 1023");
+    same(&img, &[], &["ffb 1", "ffb 5 10"], "ffb-full");
     let img = t.path().join("mkdir.img");
     real_mkfs(&img, &["-b", "1024"], "4M");
     same(
