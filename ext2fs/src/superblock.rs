@@ -302,6 +302,12 @@ impl Superblock {
     /// mount's). A read that fails (a file too short) is an `Io` error
     /// naming `path`; bytes that are no ext2 superblock are `BadMagic`.
     pub fn probe(file: &std::fs::File, path: &std::path::Path, offset: u64) -> Result<Self> {
+        Self::from_bytes(&Self::read_raw(file, path, offset)?)
+    }
+
+    /// The primary superblock's bytes of the filesystem starting `offset`
+    /// bytes into `file` (the reads behind `probe` and `probe_checksum`).
+    fn read_raw(file: &std::fs::File, path: &std::path::Path, offset: u64) -> Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
         let io = |source| Error::Io {
             path: path.into(),
@@ -312,7 +318,7 @@ impl Superblock {
             .checked_add(SUPERBLOCK_OFFSET)
             .ok_or_else(|| io(std::io::ErrorKind::UnexpectedEof.into()))?;
         file.read_exact_at(&mut bytes, at).map_err(io)?;
-        Self::from_bytes(&bytes)
+        Ok(bytes)
     }
 
     /// What ext2fs_open2 finds of the metadata_csum checksum of the
@@ -323,29 +329,21 @@ impl Superblock {
         path: &std::path::Path,
         offset: u64,
     ) -> Result<ChecksumState> {
-        use std::os::unix::fs::FileExt;
-        let io = |source| Error::Io {
-            path: path.into(),
-            source,
-        };
-        let mut bytes = vec![0u8; SUPERBLOCK_SIZE];
-        let at = offset
-            .checked_add(SUPERBLOCK_OFFSET)
-            .ok_or_else(|| io(std::io::ErrorKind::UnexpectedEof.into()))?;
-        file.read_exact_at(&mut bytes, at).map_err(io)?;
+        let bytes = Self::read_raw(file, path, offset)?;
         let sb = Self::from_bytes(&bytes)?;
         if !sb.has_ro_compat(crate::features::ro_compat::METADATA_CSUM) {
             return Ok(ChecksumState::NotUsed);
         }
-        // s_checksum is the superblock's last field (bytes 1020..1024).
-        let stored = u32::from_le_bytes([bytes[1020], bytes[1021], bytes[1022], bytes[1023]]);
-        Ok(if crate::crc32c::crc32c_le(!0, &bytes[..1020]) != stored {
-            ChecksumState::Mismatch
-        } else if sb.s_checksum_type != 1 {
-            ChecksumState::UnknownType
-        } else {
-            ChecksumState::Valid
-        })
+        // s_checksum is the superblock's last field, over the bytes before it.
+        Ok(
+            if crate::crc32c::crc32c_le(!0, &bytes[..1020]) != sb.s_checksum {
+                ChecksumState::Mismatch
+            } else if sb.s_checksum_type != 1 {
+                ChecksumState::UnknownType
+            } else {
+                ChecksumState::Valid
+            },
+        )
     }
 
     /// Checks the fields the geometry is computed from. Tools that repair
