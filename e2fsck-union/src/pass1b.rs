@@ -424,47 +424,45 @@ impl Checker {
         let walk = blocks::walk(&self.fs, &mut inode, |p| {
             error.meet(p.level());
             let inside = u64::from(p.pblk) >= first && u64::from(p.pblk) < blocks_count;
-            if !inside {
-                // clone_file_block tests it against the multiply-claimed
-                // map; an indirect block there ends the block above it.
-                outside.push(p.pblk);
-                let verdict = if p.level() > 0 {
-                    Visit::Abandon
-                } else {
-                    Visit::Keep
+            let verdict = 'decide: {
+                if !inside {
+                    // clone_file_block tests it against the multiply-claimed
+                    // map; an indirect block there ends the block above it.
+                    outside.push(p.pblk);
+                    break 'decide if p.level() > 0 {
+                        Visit::Abandon
+                    } else {
+                        Visit::Keep
+                    };
+                }
+                let Some(count) = self.dup.get_mut(&p.pblk) else {
+                    break 'decide Visit::Keep;
                 };
-                error.record(p, &verdict, inside, blocks::in_indirect(p, per_block));
-                return verdict;
-            }
-            let Some(count) = self.dup.get_mut(&p.pblk) else {
-                error.record(p, &Visit::Keep, inside, false);
-                return Visit::Keep;
+                if *count <= 1 {
+                    break 'decide Visit::Keep;
+                }
+                let Some(i) = self
+                    .found
+                    .first_clear(goal, n)
+                    .or_else(|| self.found.first_clear(0, n))
+                else {
+                    full = true;
+                    break 'decide Visit::Stop;
+                };
+                self.found.set(i, true);
+                // e2fsck marks the copy in the filesystem's bitmap too.
+                self.early_allocs.push(i + first);
+                goal = i + 1;
+                *count -= 1;
+                if *count <= 1 {
+                    self.dup.remove(&p.pblk);
+                }
+                let new = (i + first) as u32;
+                if p.is_data() {
+                    copies.push((p.pblk as u64, new as u64));
+                }
+                Visit::Replace(new)
             };
-            if *count <= 1 {
-                error.record(p, &Visit::Keep, inside, false);
-                return Visit::Keep;
-            }
-            let Some(i) = self
-                .found
-                .first_clear(goal, n)
-                .or_else(|| self.found.first_clear(0, n))
-            else {
-                full = true;
-                return Visit::Stop;
-            };
-            self.found.set(i, true);
-            // e2fsck marks the copy in the filesystem's bitmap too.
-            self.early_allocs.push(i + first);
-            goal = i + 1;
-            *count -= 1;
-            if *count <= 1 {
-                self.dup.remove(&p.pblk);
-            }
-            let new = (i + first) as u32;
-            if p.is_data() {
-                copies.push((p.pblk as u64, new as u64));
-            }
-            let verdict = Visit::Replace(new);
             error.record(p, &verdict, inside, blocks::in_indirect(p, per_block));
             verdict
         });
