@@ -354,8 +354,7 @@ impl Session {
                         "{path}: File not found by ext2_lookup (\"{name}\" is a {kind})"
                     ))
                 }
-                ext2fs::Error::NotDirectory(_) => said("Ext2 inode is not a directory".into()),
-                other => said(other.com_err_text()),
+                other => said(namei_error_text(&other)),
             })
             .map_err(Into::into)
     }
@@ -373,6 +372,15 @@ impl Session {
             }
             None => Ok((self.cwd, trimmed.to_string())),
         }
+    }
+}
+
+/// A path lookup's failure in libext2fs' words (ext2fs_namei: a missing
+/// name is ext2fs_lookup's EXT2_ET_FILE_NOT_FOUND).
+pub fn namei_error_text(e: &ext2fs::Error) -> String {
+    match e {
+        ext2fs::Error::NotFound(_) => "File not found by ext2_lookup".into(),
+        other => other.com_err_text(),
     }
 }
 

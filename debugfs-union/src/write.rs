@@ -60,7 +60,7 @@ pub fn mkdir(s: &mut Session, args: &[String]) -> Result<()> {
             match s.fs()?.namei_at(s.root, s.cwd, dir.as_bytes()) {
                 Ok(parent) => (parent, &path[i + 1..]),
                 Err(e) => {
-                    let text = lookup_error_text(&e);
+                    let text = crate::session::namei_error_text(&e);
                     eprintln!("{dir}: {text} while looking up \"{dir}\"");
                     return Err(Worded(format!("mkdir: {text} ")).into());
                 }
@@ -78,15 +78,6 @@ pub fn mkdir(s: &mut Session, args: &[String]) -> Result<()> {
         return Err(Worded(format!("mkdir: {text} ")).into());
     }
     Ok(())
-}
-
-/// A path lookup's failure in libext2fs' words (ext2fs_lookup's
-/// EXT2_ET_FILE_NOT_FOUND for a missing name).
-fn lookup_error_text(e: &ext2fs::Error) -> String {
-    match e {
-        ext2fs::Error::NotFound(_) => "File not found by ext2_lookup".into(),
-        other => other.com_err_text(),
-    }
 }
 
 pub fn rmdir(s: &mut Session, args: &[String]) -> Result<()> {
