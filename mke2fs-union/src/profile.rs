@@ -129,7 +129,7 @@ impl Profile {
             {
                 Ok(Self::builtin())
             }
-            Err(e) => Err(ProfileError::Open(e.raw_os_error().unwrap_or(libc_eio()))),
+            Err(e) => Err(ProfileError::Open(e.raw_os_error().unwrap_or(EIO))),
         }
     }
 
@@ -168,6 +168,11 @@ impl Profile {
     fn parse_line(&mut self, line: &str, st: &mut Parse) -> Result<(), u32> {
         let blank = |c: char| c.is_ascii_whitespace();
         let end_or_comment = |s: &str| s.is_empty() || s.starts_with('#') || s.starts_with(';');
+        // skip_over_nonblanks: a word ends at a blank or a comment.
+        let word_len = |s: &str| {
+            s.find(|c: char| blank(c) || c == '#' || c == ';')
+                .unwrap_or(s.len())
+        };
         if st.want_obrace {
             if !line.trim_start_matches(blank).starts_with('{') {
                 return Err(MISSING_OBRACE);
@@ -223,9 +228,7 @@ impl Profile {
         let tag = if let Some(quoted) = raw_tag.strip_prefix('"') {
             unquote(quoted)
         } else {
-            let word_end = raw_tag
-                .find(|c: char| blank(c) || c == '#' || c == ';')
-                .unwrap_or(raw_tag.len());
+            let word_end = word_len(raw_tag);
             if !raw_tag[word_end..].trim_start_matches(blank).is_empty() {
                 return Err(RELATION_SYNTAX);
             }
@@ -247,9 +250,7 @@ impl Profile {
             st.groups.push(tag);
             return Ok(());
         } else {
-            let word_end = value
-                .find(|c: char| blank(c) || c == '#' || c == ';')
-                .unwrap_or(value.len());
+            let word_end = word_len(value);
             if !end_or_comment(value[word_end..].trim_start_matches(blank)) {
                 return Err(RELATION_SYNTAX);
             }
@@ -383,9 +384,7 @@ fn unquote(s: &str) -> String {
 }
 
 /// EIO, for a read error without an errno.
-fn libc_eio() -> i32 {
-    5
-}
+const EIO: i32 = 5;
 
 /// The usage type mke2fs picks by size (misc/mke2fs.c).
 pub fn size_type(bytes: u64) -> &'static str {
