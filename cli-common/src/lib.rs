@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+pub mod cnum;
 pub mod plausible;
 pub mod undo;
 
@@ -96,7 +97,7 @@ pub fn parse_size(arg: &str, block_size: Option<u64>) -> Result<u64, String> {
 /// way, nothing leaves the number as it is; anything else, or more than
 /// one character after the number, is 0.
 pub fn parse_num_blocks2(arg: &str, log_block_size: i32) -> u64 {
-    let (num, rest) = strtoull(arg);
+    let (num, rest) = cnum::strtoull_rest(arg);
     let mut chars = rest.chars();
     let (suffix, more) = (chars.next(), chars.next());
     if suffix.is_some() && more.is_some() {
@@ -120,42 +121,6 @@ pub fn parse_num_blocks2(arg: &str, log_block_size: i32) -> u64 {
         Some('s') => shift_down(num, 1 + log_block_size),
         Some(_) => 0,
     }
-}
-
-/// C's strtoull(arg, &end, 0): leading blanks, a sign, 0x/0 prefixes;
-/// the value (wrapping, negated for '-') and what follows the digits.
-fn strtoull(arg: &str) -> (u64, &str) {
-    let t = arg.trim_start();
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (radix, digits_at) = if (t.starts_with("0x") || t.starts_with("0X"))
-        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
-    {
-        (16, 2)
-    } else if t.starts_with('0') {
-        (8, 0)
-    } else {
-        (10, 0)
-    };
-    let body = &t[digits_at..];
-    let len = body
-        .find(|c: char| !c.is_digit(radix))
-        .unwrap_or(body.len());
-    if len == 0 && digits_at == 0 {
-        // No number at all: strtoull leaves end at the start.
-        return (0, arg);
-    }
-    let value = body[..len].chars().fold(0u64, |acc, c| {
-        let d = u64::from(c.to_digit(radix).unwrap_or(0));
-        acc.checked_mul(u64::from(radix))
-            .and_then(|v| v.checked_add(d))
-            .unwrap_or(u64::MAX)
-    });
-    let value = if neg { value.wrapping_neg() } else { value };
-    (value, &body[len..])
 }
 
 /// The hidden option every tool accepts (through [`parse_args`]) to print

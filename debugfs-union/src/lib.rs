@@ -1,7 +1,7 @@
 //! debugfs-union as a library: the request table, the session and every request group, so the binary is a thin CLI and fuzz targets can drive the request parser.
 
 pub mod bitmaps;
-pub mod cnum;
+pub use cli_common::cnum;
 pub mod dirs;
 pub mod dump;
 pub mod extra;

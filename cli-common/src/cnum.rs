@@ -1,6 +1,7 @@
-//! Numbers and dates read the way debugfs' C reads them (strtoull,
-//! strtol, strptime), so a value it takes or refuses is taken or refused
-//! here too: leading blanks, a sign, 0x/0 prefixes, an empty string as 0.
+//! Numbers and dates read the way e2fsprogs' C reads them (strtoull,
+//! strtol, strptime), so a value debugfs or mke2fs takes or refuses is
+//! taken or refused here too: leading blanks, a sign, 0x/0 prefixes, an
+//! empty string as 0.
 
 /// What strtoull/strtoll found: the magnitude, its sign, whether it
 /// overflowed 64 bits, and whether the whole string was used.
@@ -9,6 +10,9 @@ struct Scan {
     negative: bool,
     overflow: bool,
     whole: bool,
+    /// Where strtoull leaves its end pointer: after the digits, or at
+    /// the start when there are none.
+    end: usize,
 }
 
 /// C's isspace in the "C" locale.
@@ -62,6 +66,7 @@ fn scan(s: &str, base: u32) -> Scan {
         negative,
         overflow,
         whole,
+        end: if i == start { 0 } else { i },
     }
 }
 
@@ -94,6 +99,21 @@ pub fn strtoull_prefix(s: &str) -> (u64, bool) {
         r.magnitude
     };
     (v, r.whole)
+}
+
+/// strtoull(s, &end, 0) as a caller that reads on from `end` sees it:
+/// the value (ULLONG_MAX past 64 bits, a minus sign wrapping) and what
+/// follows the digits (all of `s` when there are none).
+pub fn strtoull_rest(s: &str) -> (u64, &str) {
+    let r = scan(s, 0);
+    let v = if r.overflow {
+        u64::MAX
+    } else if r.negative {
+        r.magnitude.wrapping_neg()
+    } else {
+        r.magnitude
+    };
+    (v, &s[r.end..])
 }
 
 /// strtol(s, &end, base) with only `*end == 0` required: a value past
