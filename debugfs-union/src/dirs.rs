@@ -283,41 +283,44 @@ pub fn dirsearch(s: &mut Session, args: &[String]) -> Result<()> {
     let dir = s.inode_arg(&rest[0])?;
     let fs = s.fs()?;
     let want = rest[1].as_bytes();
-    // debugfs walks the map (failures unreported) and reads each data
-    // block raw, entry by entry along rec_len, nothing validated.
+    // debugfs walks the map with ext2fs_block_iterate3 (failures
+    // unreported; no map for inline data or extents) and reads each data
+    // block raw as it is visited, entry by entry along rec_len, nothing
+    // validated; a block that cannot be read ends the walk.
     let Ok(inode) = fs.read_inode(dir) else {
         return Ok(());
     };
-    let mut data = Vec::new();
-    let _ = ext2fs::block_map::walk(
-        &inode.base.i_block,
-        fs.block_size(),
-        |b| fs.read_block_anywhere(b as u64),
-        |kind, b| {
-            if let ext2fs::block_map::BlockKind::Data(l) = kind {
-                data.push((l, b));
-            }
-            true
-        },
-    );
-    for (l, b) in data {
-        let buf = match fs.read_block_anywhere(b as u64) {
-            Ok(buf) => buf,
-            Err(e) => bail!(Worded(format!(
-                "search_dir_block: {} while reading block {b}",
-                e.com_err_text()
-            ))),
+    let mut outcome: Result<()> = Ok(());
+    let mut found = None;
+    let whiteout = fs.whiteout_feature();
+    fs.block_iterate(&inode, |p| {
+        let ext2fs::block_map::BlockKind::Data(l) = p.kind else {
+            return ControlFlow::Continue(());
         };
-        if let Some(offset) = raw_search(RawBlock::new(buf), want, fs.whiteout_feature()) {
-            writeln!(
-                s.out,
-                "Entry found at logical block {l}, phys {b}, offset {offset}"
-            )?;
-            writeln!(s.out, "offset {offset}")?;
-            break;
-        }
+        let b = p.pblk;
+        let buf = match fs.read_block_anywhere(u64::from(b)) {
+            Ok(buf) => buf,
+            Err(e) => {
+                outcome = Err(Worded(format!(
+                    "search_dir_block: {} while reading block {b}",
+                    e.com_err_text()
+                ))
+                .into());
+                return ControlFlow::Break(());
+            }
+        };
+        let Some(offset) = raw_search(RawBlock::new(buf), want, whiteout) else {
+            return ControlFlow::Continue(());
+        };
+        found = Some(format!(
+            "Entry found at logical block {l}, phys {b}, offset {offset}\noffset {offset}\n"
+        ));
+        ControlFlow::Break(())
+    });
+    if let Some(line) = found {
+        s.out.write_all(line.as_bytes())?;
     }
-    Ok(())
+    outcome
 }
 
 /// Where a live entry named `want` starts in a directory block, read as

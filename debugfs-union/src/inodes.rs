@@ -612,7 +612,11 @@ pub fn idump(s: &mut Session, args: &[String]) -> Result<()> {
             if bytes.len() <= 128 {
                 bail!("No extra space in inode");
             }
-            let start = (128 + inode.extra_isize() as usize).min(bytes.len());
+            // An i_extra_isize reaching past the inode: nothing at all.
+            let start = 128 + inode.extra_isize() as usize;
+            if start > bytes.len() {
+                return Ok(());
+            }
             if c == 'e' {
                 hexdump(&mut s.out, &bytes[start..])?;
             } else {

@@ -103,6 +103,10 @@ pub struct Filesystem {
     inode_bitmap: Option<Bitmap>,
     /// The bitmaps are never read (`withhold_bitmaps`, debugfs -c).
     bitmaps_withheld: bool,
+    /// The last group's block bitmap held a set bit past the last block
+    /// when read: libext2fs keeps those padding bits in its map, so its
+    /// map is never empty (see `block_bitmap_is_empty`).
+    block_padding_set: bool,
     /// Blocks refused when the bitmaps were read (`take_refused_marks`).
     refused_marks: Vec<u64>,
     /// Withheld bitmaps that a block or inode count change would have

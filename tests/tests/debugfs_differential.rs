@@ -1675,3 +1675,54 @@ fn catastrophic_open_and_mkdir_answer_like_debugfs() {
         "mkdir",
     );
 }
+
+/// Seed 571 case 2765. libext2fs keeps debugfs' block bitmap as a
+/// red-black tree, whose search for a clear bit finds none when no bit is
+/// set at all (a block bitmap at block 0 reads as all clear): ffb fails
+/// although every block tests free, unless the last group's padding bits
+/// were read in set. dirsearch walks a directory as ext2fs_block_iterate3,
+/// which has no block map for an extent-flagged inode; idump -e and -x
+/// print nothing when i_extra_isize reaches past the inode.
+#[test]
+fn empty_block_map_and_extra_isize_past_the_inode_answer_like_debugfs() {
+    use integration_tests::check_pair::{debugfs_differences_opened, Tools};
+    use integration_tests::{real_debugfs_w, real_mkfs};
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let tools = Tools::new(t.path());
+    let same = |img: &std::path::Path, reqs: &[&str], work: &str| {
+        let reqs: Vec<String> = reqs.iter().map(|r| r.to_string()).collect();
+        let d = debugfs_differences_opened(&tools, img, &t.path().join(work), &[], &reqs);
+        assert!(d.is_empty(), "{}", d.join("\n"));
+    };
+    let ffb = ["ffb", "ffb 3 100", "testb 100 3", "ffi"];
+    // One group of 4095 blocks in an 8192-bit bitmap.
+    let img = t.path().join("empty.img");
+    real_mkfs(&img, &["-b", "1024", "-I", "256"], "4M");
+    real_debugfs_w(&img, "set_bg 0 block_bitmap 0");
+    same(&img, &ffb, "empty");
+    // A bitmap block clear but for the padding after block 4095.
+    let img = t.path().join("padding.img");
+    real_mkfs(&img, &["-b", "1024"], "4M");
+    real_debugfs_w(&img, "zap_block -o 512 -l 512 -p 0xff 3000");
+    real_debugfs_w(&img, "set_bg 0 block_bitmap 3000");
+    same(&img, &ffb, "padding");
+    // The root directory flagged as extent-mapped, and inode 12's extra
+    // fields reaching past its 256 bytes, then ending exactly at them.
+    let img = t.path().join("flags.img");
+    real_mkfs(&img, &["-b", "1024", "-I", "256"], "4M");
+    real_debugfs_w(&img, "write /dev/null f");
+    real_debugfs_w(&img, "sif <12> extra_isize 200");
+    same(&img, &["idump -e <12>", "idump -x <12>"], "past");
+    real_debugfs_w(&img, "sif <12> extra_isize 128");
+    same(&img, &["idump -e <12>", "idump -x <12>"], "exact");
+    same(&img, &["dirsearch / lost+found"], "mapped");
+    real_debugfs_w(&img, "sif <2> flags 0x80000");
+    same(
+        &img,
+        &["dirsearch / lost+found", "dirsearch / f"],
+        "extents",
+    );
+}

@@ -37,16 +37,21 @@ impl Filesystem {
         let nblocks = geo.blocks_count - geo.first_data_block as u64;
         let mut bb = Bitmap::new(nblocks);
         let mut ib = Bitmap::new(self.sb.s_inodes_count as u64);
+        let mut padding_set = false;
         for g in 0..geo.group_count {
             let gd = &self.groups[g as usize];
             let bbuf = self.read_bitmap_block(gd.bg_block_bitmap, BitmapKind::Block, g)?;
             let first = geo.group_first_block(g) - geo.first_data_block as u64;
-            bb.load_group(first, &bbuf, geo.blocks_in_group(g) as u64);
+            let nbits = geo.blocks_in_group(g) as u64;
+            bb.load_group(first, &bbuf, nbits);
+            let span = (geo.blocks_per_group as u64).min(bbuf.len() as u64 * 8);
+            padding_set |= (nbits..span).any(|i| bbuf[(i / 8) as usize] >> (i % 8) & 1 == 1);
             let ibuf = self.read_bitmap_block(gd.bg_inode_bitmap, BitmapKind::Inode, g)?;
             let ifirst = g as u64 * geo.inodes_per_group as u64;
             ib.load_group(ifirst, &ibuf, geo.inode_bitmap_bits_read());
         }
         self.mark_uninit_group_blocks(&mut bb);
+        self.block_padding_set = padding_set;
         self.block_bitmap = Some(bb);
         self.inode_bitmap = Some(ib);
         Ok(())
@@ -265,11 +270,28 @@ impl Filesystem {
             .map_or(0, |bb| bb.count_clear(0, bb.len())))
     }
 
+    /// Whether the block bitmap, as libext2fs holds it, has no bit set at
+    /// all. libext2fs keeps the bitmaps of debugfs and e2fsck as red-black
+    /// trees of set ranges, and its search for a clear bit
+    /// (rb_find_first_zero) finds none in a tree with no range: on such a
+    /// map ext2fs_new_block2 fails, although every block tests free. The
+    /// last group's padding bits count, as libext2fs reads them in.
+    pub fn block_bitmap_is_empty(&mut self) -> Result<bool> {
+        self.load_bitmaps()?;
+        let bb = self
+            .block_bitmap
+            .as_ref()
+            .ok_or(Error::BitmapNotLoaded(BitmapKind::Block))?;
+        Ok(!self.block_padding_set && bb.first_set(0, bb.len()).is_none())
+    }
+
     /// Finds a free block, searching from `goal` to the end and then from
     /// the start (ext2fs_new_block2), without taking it.
     pub fn find_free_block(&mut self, goal: u64) -> Result<u32> {
         self.require_write()?;
-        self.load_bitmaps()?;
+        if self.block_bitmap_is_empty()? {
+            return Err(Error::NoSpace { what: "a block" });
+        }
         let first = self.geo.first_data_block as u64;
         let n = self.geo.blocks_count - first;
         let goal = goal.clamp(first, self.geo.blocks_count - 1) - first;

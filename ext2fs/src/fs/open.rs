@@ -89,6 +89,7 @@ impl Filesystem {
             block_bitmap: None,
             inode_bitmap: None,
             bitmaps_withheld: false,
+            block_padding_set: false,
             refused_marks: Vec::new(),
             withheld_changed: (false, false),
             touched_bits: None,
