@@ -339,27 +339,13 @@ impl Profile {
     }
 }
 
-/// profile_get_integer's reading: the whole text as a C int in strtol's
-/// base 0 (0x hex, leading-0 octal, else decimal), an optional sign.
+/// profile_get_integer's reading: the whole text, not empty, through
+/// strtol in base 0, and only a value that fits a C int.
 fn c_int(v: &str) -> Option<i64> {
-    let t = v.trim_start();
-    let (neg, t) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        (16, h)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (8, &t[1..])
-    } else {
-        (10, t)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+    if v.is_empty() {
         return None;
     }
-    let n = i64::from_str_radix(digits, radix).ok()?;
-    let n = if neg { -n } else { n };
-    i32::try_from(n).is_ok().then_some(n)
+    cli_common::cnum::strtol(v, 0).filter(|&n| i32::try_from(n).is_ok())
 }
 
 /// profile.c's parse_quoted_string: up to the closing quote, with \\n,
@@ -438,6 +424,15 @@ mod tests {
         assert_eq!(p.get_double(&a, "reserved_ratio", 5.0), 2.5);
         assert!(!p.get_bool(&a, "lazy_itable_init", true));
         assert_eq!(p.get_int(&a, "inode_size", 77), 77);
+        // Empty, blanks and a sign, past 64 bits: strtol's reading.
+        let p = Profile::parse(
+            "[defaults]\n inode_size = \"\"\n flex_bg_size = \" -3\"\n \
+             num_backup_sb = 99999999999999999999\n",
+        )
+        .unwrap();
+        assert_eq!(p.get_int(&a, "inode_size", 77), 77);
+        assert_eq!(p.get_int(&a, "flex_bg_size", 16), -3);
+        assert_eq!(p.get_int(&a, "num_backup_sb", 2), 2);
     }
 
     #[test]
