@@ -414,7 +414,8 @@ impl Checker {
         let mut inode = self.fs.read_inode(ino)?;
         let first = self.first_data;
         let n = self.found.len();
-        let mut copies: Vec<(u64, u64)> = Vec::new();
+        // (shared block, its copy, logical block) of each data block copied.
+        let mut copies: Vec<(u64, u64, u64)> = Vec::new();
         let mut goal = 0u64;
         let mut full = false;
         let blocks_count = self.blocks_count;
@@ -459,7 +460,7 @@ impl Checker {
                 }
                 let new = (i + first) as u32;
                 if p.is_data() {
-                    copies.push((p.pblk as u64, new as u64));
+                    copies.push((p.pblk as u64, new as u64, p.lblk()));
                 }
                 Visit::Replace(new)
             };
@@ -469,14 +470,19 @@ impl Checker {
         if !crate::ask::quiet() {
             outside.into_iter().for_each(warn_outside_map);
         }
-        for &(from, to) in &copies {
+        for &(from, to, lblk) in &copies {
             let data = self.fs.read_block(from)?;
             self.fs.write_block(to, &data)?;
-            // Pass 2 must read a directory's own copy, not the shared block.
-            for d in self.dir_blocks.iter_mut() {
-                if d.ino == ino && d.pblk as u64 == from {
-                    d.pblk = to as u32;
-                }
+            // Pass 2 must read a directory's own copy, not the shared
+            // block: ext2fs_set_dir_block2 moves the dblist entry of this
+            // logical block only (the map may list the shared block at
+            // other logical blocks too, which keep it).
+            if let Some(d) = self
+                .dir_blocks
+                .iter_mut()
+                .find(|d| d.ino == ino && u64::from(d.lblk) == lblk)
+            {
+                d.pblk = to as u32;
             }
         }
         for (b, data) in &walk.writes {

@@ -1571,3 +1571,24 @@ fn clone_of_a_map_with_an_illegal_indirect_block_fails_as_e2fsck() {
     );
     same_as_real(&img);
 }
+
+/// Seed 20261201 cases 664 and 6569: a directory listing one shared
+/// block at two logical blocks. Pass 1D's copy takes the place of the
+/// first only (ext2fs_set_dir_block2 moves one dblist entry), so pass 2
+/// repairs the copy and the real e2fsck finds the result clean; moving
+/// both entries had pass 2 repair the shared block twice.
+#[test]
+fn clone_moves_one_logical_block_of_a_directory_as_e2fsck() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "200k");
+    let second = debugfs_number(&img, "bmap <11> 3");
+    real_debugfs_w(&img, &format!("sif <11> block[0] {second}"));
+    let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fy"]);
+    assert_eq!(ours, real, "e2fsck -fy");
+    let (code, out) = integration_tests::real_fsck_n(&t.path().join("ours/test.img"));
+    assert_eq!(code, 0, "{out}");
+    same_as_real(&img);
+}
