@@ -198,7 +198,55 @@ fn one_case(
             (String::new(), d)
         }
     };
+    if !diffs.is_empty() {
+        how.extend(input_facts(&input.image));
+    }
     (how.join("\n  "), printed, diffs)
+}
+
+/// What docs/compat.md's explanations depend on that no output shows,
+/// read from the damaged input with our library (for `Known::when`).
+pub const REPEATED_INDIRECT: &str = "a block map lists an indirect block twice";
+
+fn input_facts(img: &Path) -> Option<String> {
+    use ext2fs::block_map::{iterate, Visit};
+    let opts = ext2fs::fs::OpenOptions {
+        force: true,
+        ignore_sb_errors: true,
+        ..Default::default()
+    };
+    let fs = ext2fs::fs::Filesystem::open(img, &opts).ok()?;
+    // The inputs are small: every inode of at most a million is looked at.
+    let inodes = fs.sb().s_inodes_count.min(1 << 20);
+    let block_size = fs.block_size();
+    let repeated = (1..=inodes).any(|ino| {
+        let Ok(inode) = fs.read_inode(ino) else {
+            return false;
+        };
+        if !fs.has_block_map(&inode) {
+            return false;
+        }
+        let mut map = inode.base.i_block;
+        let mut seen_twice = false;
+        let _ = iterate(
+            &mut map,
+            block_size,
+            // An unreadable block holds no pointer here: the walk goes on
+            // to the pointers after it, as e2fsck's judge of each does.
+            |b| {
+                Ok(Some(
+                    fs.read_block(u64::from(b))
+                        .unwrap_or_else(|_| vec![0; block_size as usize]),
+                ))
+            },
+            |p| {
+                seen_twice |= p.repeat;
+                Visit::Keep
+            },
+        );
+        seen_twice
+    });
+    repeated.then(|| format!("facts: {REPEATED_INDIRECT}"))
 }
 
 /// The bounded test of `tool`: `cases` cases of `seed` (or what the
