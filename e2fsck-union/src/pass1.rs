@@ -1336,26 +1336,28 @@ impl Checker {
         // with fewer than four).
         let slots = geo.reserved_gdt_blocks as usize / 4;
         let mut stop = None;
-        let mut problems = ext2fs::resize_inode::verify_slots(&geo, &inode, slots, |b| match self
-            .fs
-            .read_block(b as u64)
-        {
-            Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e) {
-                Ok(Some(bytes)) => Ok(bytes),
-                Ok(None) => Err(ext2fs::Error::Stopped),
-                Err(s) => {
-                    stop.get_or_insert(s);
-                    Err(ext2fs::Error::Stopped)
+        // An unlinked inode or one without the regular-file bit (tested
+        // alone, not the whole type) is invalid before any block is read.
+        let shape_ok = inode.base.i_links_count != 0 && inode.base.i_mode & inode::S_IFREG != 0;
+        let problems = if !shape_ok {
+            vec!["not a linked regular file".to_string()]
+        } else {
+            ext2fs::resize_inode::verify_slots(&geo, &inode, slots, |b| {
+                match self.fs.read_block(b as u64) {
+                    Err(e @ ext2fs::Error::BlockRead { .. }) => match self.read_error(e) {
+                        Ok(Some(bytes)) => Ok(bytes),
+                        Ok(None) => Err(ext2fs::Error::Stopped),
+                        Err(s) => {
+                            stop.get_or_insert(s);
+                            Err(ext2fs::Error::Stopped)
+                        }
+                    },
+                    read => read,
                 }
-            },
-            read => read,
-        });
+            })
+        };
         if let Some(s) = stop {
             return Err(s);
-        }
-        // e2fsck tests the regular-file bit alone, not the whole type.
-        if inode.base.i_links_count == 0 || inode.base.i_mode & inode::S_IFREG == 0 {
-            problems.push("not a linked regular file".into());
         }
         if problems.is_empty() {
             return Ok(());

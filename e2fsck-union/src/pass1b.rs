@@ -275,9 +275,12 @@ impl Checker {
             .copied()
             .filter(|&i| i >= first_ino)
             .collect();
-        // e2fsck's count: the root is its own directory, and one never
-        // named keeps the search going to the last block.
-        let mut left = unnamed.len();
+        // e2fsck's count (dup_inode_count - dup_inode_founddir): every
+        // multiply-claimed inode but the root, its own directory. A
+        // reserved one is never named (search_dirent_proc passes over
+        // inodes below the first), so it keeps the search going to the
+        // last block.
+        let mut left = holders.keys().filter(|&&i| i != inode::ROOT_INO).count();
         let mut order: Vec<(u32, u32, u32)> = self
             .dir_blocks
             .iter()

@@ -110,7 +110,8 @@ where
         .enumerate()
         .any(|(i, &x)| i != DIND_BLOCK && x != 0)
     {
-        problems.push("resize inode has blocks other than its double-indirect block".into());
+        // Invalid already: e2fsck's check_resize_inode reads nothing more.
+        return vec!["resize inode has blocks other than its double-indirect block".into()];
     }
     let dind = b[DIND_BLOCK];
     if dind == 0 || dind as u64 >= geo.blocks_count {

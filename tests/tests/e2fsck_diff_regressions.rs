@@ -1592,3 +1592,64 @@ fn clone_moves_one_logical_block_of_a_directory_as_e2fsck() {
     assert_eq!(code, 0, "{out}");
     same_as_real(&img);
 }
+
+/// Seed 20261201 case 1965: an unlinked resize inode is invalid before
+/// its double-indirect block is read, so a block past the end of a cut
+/// image is not read (nor reported) there.
+#[test]
+fn unlinked_resize_inode_is_invalid_before_any_read() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(&t, &["-b", "1024"], "16M");
+    real_debugfs_w(&img, "sif <7> links_count 0");
+    let dind = stat_block(&img, "<7>", "(DIND):");
+    // Cut the image just before the double-indirect block.
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.set_len(dind * 1024).unwrap();
+    drop(f);
+    let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fn"]);
+    assert_eq!(ours, real, "e2fsck -fn");
+    assert!(
+        ours.stdout.contains("Resize inode not valid"),
+        "{}",
+        ours.stdout
+    );
+    same_as_real(&img);
+}
+
+/// Seed 20261201 case 2762: a reserved inode among the multiply-claimed
+/// ones is never named by pass 1C, so its search reads every directory
+/// block (each failed read put to the I/O error handler), as e2fsck's
+/// count of inodes left to name includes it.
+#[test]
+fn pass1c_reads_on_for_a_reserved_inode_never_named() {
+    if skip_without_e2fsprogs() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(
+        &t,
+        &[
+            "-I",
+            "512",
+            "-O",
+            "^large_file",
+            "-i",
+            "1024",
+            "-T",
+            "default",
+        ],
+        "1132k",
+    );
+    real_debugfs_w(&img, "clri <16>");
+    real_debugfs_w(&img, "sif <7> block[DIND] 90");
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.set_len(608_044).unwrap();
+    drop(f);
+    let (ours, real) = vs_e2fsck::side_by_side(t.path(), &img, &["-fn"]);
+    assert_eq!(ours, real, "e2fsck -fn");
+    assert!(ours.stdout.contains("Pass 1C"), "{}", ours.stdout);
+    same_as_real(&img);
+}

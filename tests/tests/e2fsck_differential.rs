@@ -40,6 +40,16 @@ const KNOWN: &[Known] = &[
         unless: "",
         reason: REPEATED,
     },
+    // The bad blocks inode's: the blocks below the repeated indirect block
+    // are missing from the list the inode scan skips (seed 20261201 case
+    // 7638).
+    Known {
+        what: "e2fsck -fn",
+        contains: "Bad block",
+        when: REPEATED_INDIRECT,
+        unless: "",
+        reason: REPEATED,
+    },
     Known {
         what: "e2fsck -fn",
         contains: "",
