@@ -15,6 +15,20 @@ struct Scan {
     end: usize,
 }
 
+impl Scan {
+    /// The value strtoull returns: ULLONG_MAX past 64 bits, a minus sign
+    /// wrapping ("-1" is 2^64-1).
+    fn unsigned(&self) -> u64 {
+        if self.overflow {
+            u64::MAX
+        } else if self.negative {
+            self.magnitude.wrapping_neg()
+        } else {
+            self.magnitude
+        }
+    }
+}
+
 /// C's isspace in the "C" locale.
 fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -78,11 +92,7 @@ pub fn strtoull(s: &str) -> Option<u64> {
     if !r.whole || r.overflow {
         return None;
     }
-    Some(if r.negative {
-        r.magnitude.wrapping_neg()
-    } else {
-        r.magnitude
-    })
+    Some(r.unsigned())
 }
 
 /// strtoull(s, &end, 0) as a caller that checks only `*end == 0` sees
@@ -91,14 +101,7 @@ pub fn strtoull(s: &str) -> Option<u64> {
 /// e2freefrag's -c).
 pub fn strtoull_prefix(s: &str) -> (u64, bool) {
     let r = scan(s, 0);
-    let v = if r.overflow {
-        u64::MAX
-    } else if r.negative {
-        r.magnitude.wrapping_neg()
-    } else {
-        r.magnitude
-    };
-    (v, r.whole)
+    (r.unsigned(), r.whole)
 }
 
 /// strtoull(s, &end, 0) as a caller that reads on from `end` sees it:
@@ -106,14 +109,7 @@ pub fn strtoull_prefix(s: &str) -> (u64, bool) {
 /// follows the digits (all of `s` when there are none).
 pub fn strtoull_rest(s: &str) -> (u64, &str) {
     let r = scan(s, 0);
-    let v = if r.overflow {
-        u64::MAX
-    } else if r.negative {
-        r.magnitude.wrapping_neg()
-    } else {
-        r.magnitude
-    };
-    (v, &s[r.end..])
+    (r.unsigned(), &s[r.end..])
 }
 
 /// strtol(s, &end, base) with only `*end == 0` required: a value past

@@ -197,10 +197,8 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
     let mut b = goal;
     let mut scanned = 0u64;
     // libext2fs' search finds nothing in a map with no bit set at all.
-    if fs.block_bitmap_is_empty()? {
-        scanned = end - first;
-    }
-    while (found.len() as u64) < count && scanned < end - first {
+    let empty = fs.block_bitmap_is_empty()?;
+    while !empty && (found.len() as u64) < count && scanned < end - first {
         if !block_in_use(fs, b)? {
             found.push(b);
         }
@@ -212,9 +210,10 @@ pub fn ffb(s: &mut Session, args: &[String]) -> Result<()> {
     }
     let mut o = String::from("Free blocks found: ");
     if found.is_empty() && count > 0 {
-        // ext2fs_new_block fails only when no block at all is free (or the
-        // map is empty, above): the line stays open. Fewer free blocks than asked for end where
-        // the search wraps to the first one found, without a word.
+        // ext2fs_new_block fails only when no block at all is free (or
+        // the map is empty, above): the line stays open. Fewer free
+        // blocks than asked for end where the search wraps to the first
+        // one found, without a word.
         s.out.write_all(o.as_bytes())?;
         bail!(Worded(
             "ext2fs_new_block: Could not allocate block in ext2 filesystem ".into()

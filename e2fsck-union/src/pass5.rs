@@ -27,7 +27,7 @@ pub struct DiskBitmaps {
 
 /// Whether bits `from..to` of a bitmap block are all set.
 fn all_ones(block: &[u8], from: u64, to: u64) -> bool {
-    (from..to.min(block.len() as u64 * 8)).all(|i| (block[(i / 8) as usize] >> (i % 8)) & 1 == 1)
+    (from..to.min(block.len() as u64 * 8)).all(|i| ext2fs::bitmap::block_bit(block, i))
 }
 
 impl Checker {

@@ -147,14 +147,14 @@ impl Bitmap {
                 }
             }
             for i in full * 8..nbits {
-                if (block[(i / 8) as usize] >> (i % 8)) & 1 == 1 {
+                if block_bit(block, i) {
                     self.set(start + i, true);
                 }
             }
             return;
         }
         for i in 0..nbits {
-            if (block[(i / 8) as usize] >> (i % 8)) & 1 == 1 {
+            if block_bit(block, i) {
                 self.set(start + i, true);
             }
         }
@@ -197,9 +197,13 @@ impl Bitmap {
 pub fn parse_group(block: &[u8], nbits: u64) -> (Bitmap, bool) {
     let mut b = Bitmap::new(nbits);
     b.load_group(0, block, nbits);
-    let padding_ok =
-        (nbits..block.len() as u64 * 8).all(|i| (block[(i / 8) as usize] >> (i % 8)) & 1 == 1);
+    let padding_ok = (nbits..block.len() as u64 * 8).all(|i| block_bit(block, i));
     (b, padding_ok)
+}
+
+/// Bit `i` of an on-disk bitmap block (bit 0 = the lowest bit of byte 0).
+pub fn block_bit(block: &[u8], i: u64) -> bool {
+    (block[(i / 8) as usize] >> (i % 8)) & 1 == 1
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ impl Filesystem {
             let nbits = geo.blocks_in_group(g) as u64;
             bb.load_group(first, &bbuf, nbits);
             let span = (geo.blocks_per_group as u64).min(bbuf.len() as u64 * 8);
-            padding_set |= (nbits..span).any(|i| bbuf[(i / 8) as usize] >> (i % 8) & 1 == 1);
+            padding_set |= (nbits..span).any(|i| crate::bitmap::block_bit(&bbuf, i));
             let ibuf = self.read_bitmap_block(gd.bg_inode_bitmap, BitmapKind::Inode, g)?;
             let ifirst = g as u64 * geo.inodes_per_group as u64;
             ib.load_group(ifirst, &ibuf, geo.inode_bitmap_bits_read());
